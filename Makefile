@@ -1,0 +1,45 @@
+# CellBatch: `make run` starts the demo, `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck check stop-db bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python scripts/run_demo.py
+
+test: $(STAMP)
+	$(BIN)/python scripts/test_prereqs.py
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy .
+
+check: lint typecheck
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+stop-db: $(STAMP)
+	$(BIN)/python scripts/stop_embedded_postgres.py
+
+bench: $(STAMP)
+	$(BIN)/python bench/batch_record.py
+	$(BIN)/python bench/audit_verify.py
+
+clean:
+	rm -rf $(VENV)

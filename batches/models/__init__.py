@@ -1,0 +1,18 @@
+"""Batch-record models (DOMAIN.md §2); business rules live in batches.services."""
+
+from batches.models.batch import Batch, BatchTransition
+from batches.models.master import ApprovalStatus, ProcessDefinition
+from batches.models.patient import Patient
+from batches.models.steps import ApheresisCollection, Cd133Selection, GcsfAdministration, StepRecord
+
+__all__ = [
+    "ApheresisCollection",
+    "ApprovalStatus",
+    "Batch",
+    "BatchTransition",
+    "Cd133Selection",
+    "GcsfAdministration",
+    "Patient",
+    "ProcessDefinition",
+    "StepRecord",
+]

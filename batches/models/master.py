@@ -1,0 +1,84 @@
+"""The master batch record: a versioned process definition approved by two people."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from batches.audit import gmp_model
+
+
+class ApprovalStatus(models.TextChoices):
+    DRAFT = "draft", "Draft (awaiting two approvals)"
+    APPROVED = "approved", "Approved"
+    RETIRED = "retired", "Retired"
+
+
+def default_required_steps() -> list[str]:
+    return ["gcsf", "apheresis", "selection"]
+
+
+@gmp_model
+class ProcessDefinition(models.Model):
+    """One version of the master record; a batch keeps the version it was made under."""
+
+    code = models.CharField(max_length=20, help_text="Product code name, e.g. IGX1.")
+    version = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    product_code = models.CharField(max_length=5, help_text="ISBT 128 product code (clinical trial: Y code).")
+    gcsf_dose_ug_per_kg = models.DecimalField(
+        "G-CSF dose (µg/kg/day)", max_digits=6, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    gcsf_dose_tolerance_pct = models.DecimalField(
+        "G-CSF dose tolerance (%)", max_digits=5, decimal_places=2, default=Decimal("10")
+    )
+    gcsf_days_min = models.PositiveSmallIntegerField("G-CSF days (minimum)", default=4)
+    gcsf_days_max = models.PositiveSmallIntegerField("G-CSF days (maximum)", default=5)
+    target_dose_min_cells = models.BigIntegerField("target dose, minimum (CD133+ cells)")
+    target_dose_max_cells = models.BigIntegerField("target dose, maximum (CD133+ cells)")
+    shelf_life_hours = models.PositiveIntegerField(help_text="From end of processing to the latest infusion.")
+    requires_qp_certification = models.BooleanField(default=True)
+    sponsor_contact_email = models.EmailField(blank=True)
+    required_steps = models.JSONField(default=default_required_steps)
+    status = models.CharField(max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.DRAFT)
+    effective_from = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    first_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    first_approved_at = models.DateTimeField(null=True, blank=True)
+    second_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    second_approved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["code", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="process_definition_code_version_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(first_approved_by=models.F("second_approved_by")),
+                name="process_definition_two_different_approvers",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(gcsf_days_min__lte=models.F("gcsf_days_max")),
+                name="process_definition_gcsf_days_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(target_dose_min_cells__gt=0)
+                & models.Q(target_dose_min_cells__lte=models.F("target_dose_max_cells")),
+                name="process_definition_dose_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="approved")
+                | (models.Q(first_approved_by__isnull=False) & models.Q(second_approved_by__isnull=False)),
+                name="process_definition_approved_needs_two_approvals",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} v{self.version}"

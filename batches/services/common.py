@@ -1,0 +1,77 @@
+"""Building blocks shared by the services: locking, transitions, identity re-check, server time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from batches.exceptions import StateConflict
+from batches.models import Batch, BatchTransition
+from batches.states import BatchStatus, can_transition
+
+# Clocks of bedside devices drift; a time this far ahead of the server is still accepted.
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+def lock_batch(batch_id: int) -> Batch:
+    """Fetch the batch FOR UPDATE: concurrent changes to one batch run one after the other."""
+    return Batch.objects.select_for_update().get(pk=batch_id)
+
+
+def require_status(batch: Batch, status: BatchStatus, *, action: str) -> None:
+    if batch.status != status:
+        raise StateConflict(
+            f"{action} is possible only when batch {batch.batch_number} is {status.label.lower()}; "
+            f"it is {BatchStatus(batch.status).label.lower()}."
+        )
+
+
+def transition(batch: Batch, target: BatchStatus, *, actor: AbstractBaseUser, reason: str = "") -> Batch:
+    """Move a locked batch to ``target`` with a compare-and-set update and record the transition."""
+    source = BatchStatus(batch.status)
+    if not can_transition(source, target):
+        raise StateConflict(
+            f"Batch {batch.batch_number} cannot go from {source.label.lower()} to {target.label.lower()}."
+        )
+    now = timezone.now()
+    updated = Batch.objects.filter(pk=batch.pk, status=source).update(status=target, status_changed_at=now)
+    if updated != 1:
+        raise StateConflict(f"Batch {batch.batch_number} was changed by someone else; reload and try again.")
+    BatchTransition.objects.create(batch=batch, from_status=source, to_status=target, actor=actor, reason=reason)
+    batch.status = target
+    batch.status_changed_at = now
+    return batch
+
+
+def confirm_password(user: AbstractBaseUser, password: str) -> None:
+    """Re-check the user's password before a signed action (21 CFR 11.200)."""
+    if not password or not user.check_password(password):
+        raise PermissionDenied("The password is not correct; nothing was signed or saved.")
+
+
+def require_reason(reason: str, *, what: str) -> str:
+    cleaned = (reason or "").strip()
+    if len(cleaned) < 5:
+        raise ValidationError({"reason": f"A reason (at least 5 characters) is required to {what}."})
+    return cleaned
+
+
+def check_event_time(value: datetime, *, field: str, late_entry_reason: str = "") -> None:
+    """Refuse times in the future; an entry long after the event needs a late-entry reason."""
+    now = timezone.now()
+    if value > now + CLOCK_SKEW:
+        raise ValidationError({field: f"{timezone.localtime(value):%Y-%m-%d %H:%M} is in the future (server time)."})
+    late_after = timedelta(minutes=settings.CELLBATCH_LATE_ENTRY_MINUTES)
+    if now - value > late_after and not late_entry_reason.strip():
+        raise ValidationError(
+            {
+                "late_entry_reason": (
+                    f"This entry is more than {settings.CELLBATCH_LATE_ENTRY_MINUTES} minutes after the event "
+                    f"({field}); give a late-entry reason."
+                )
+            }
+        )

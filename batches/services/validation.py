@@ -1,0 +1,65 @@
+"""Domain checks of entered values; each failure names the field and says what is wrong."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.core.exceptions import ValidationError
+
+from batches.models import ProcessDefinition
+
+
+def collect(*checks: dict[str, str]) -> None:
+    """Raise one ValidationError holding every failed check, so the user fixes all in one go."""
+    errors: dict[str, str] = {}
+    for check in checks:
+        errors.update(check)
+    if errors:
+        raise ValidationError(errors)
+
+
+def lot_not_expired(*, field: str, label: str, lot: str, expiry: date | None, used_on: date) -> dict[str, str]:
+    if expiry is not None and expiry < used_on:
+        return {field: f"{label} lot {lot} expired on {expiry:%Y-%m-%d}, before its use on {used_on:%Y-%m-%d}."}
+    return {}
+
+
+def end_after_start(*, started_at: datetime | None, ended_at: datetime | None) -> dict[str, str]:
+    if started_at and ended_at and ended_at <= started_at:
+        return {"ended_at": "The end time must be after the start time."}
+    return {}
+
+
+def non_negative(**values: int | Decimal | None) -> dict[str, str]:
+    return {name: "Must not be negative." for name, value in values.items() if value is not None and value < 0}
+
+
+def gcsf_dose_ug(*, prescribed_ug_per_kg: Decimal, body_weight_kg: Decimal) -> Decimal:
+    return (prescribed_ug_per_kg * body_weight_kg).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def gcsf_on_regimen(*, definition: ProcessDefinition, day: int, prescribed_ug_per_kg: Decimal) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not 1 <= day <= definition.gcsf_days_max:
+        errors["day"] = f"Day {day} is outside the regimen (days 1 to {definition.gcsf_days_max} in {definition})."
+    target = definition.gcsf_dose_ug_per_kg
+    tolerance = target * definition.gcsf_dose_tolerance_pct / 100
+    if abs(prescribed_ug_per_kg - target) > tolerance:
+        errors["prescribed_ug_per_kg"] = (
+            f"{prescribed_ug_per_kg} µg/kg is off the regimen of {definition}: "
+            f"{target} µg/kg/day ± {definition.gcsf_dose_tolerance_pct} %."
+        )
+    return errors
+
+
+def recovery_pct(*, input_cells: int, output_cells: int) -> Decimal:
+    return (Decimal(output_cells) * 100 / Decimal(input_cells)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def selection_counts(*, input_cells: int, output_cells: int) -> dict[str, str]:
+    if input_cells is not None and input_cells <= 0:
+        return {"input_cd133_cells": "The input CD133+ cell count must be greater than zero."}
+    if output_cells is not None and input_cells is not None and output_cells > input_cells:
+        return {"output_cd133_cells": "The output cannot exceed the input CD133+ cell count."}
+    return {}

@@ -1,0 +1,1 @@
+"""QC models (specifications, samples, results, deviations)."""

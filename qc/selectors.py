@@ -1,0 +1,1 @@
+"""Read-only queries of QC that the batches app may use (the release gate)."""

@@ -1,0 +1,22 @@
+"""Shared fixtures: personas, and the real services (Redis, Celery worker) some tests need."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.factories import Personas
+
+CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture
+def people(db: None) -> Personas:
+    return Personas()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: pytest.FixtureRequest) -> None:
+    """PBKDF2's deliberate slowness protects production logins; tests need none of it."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
