@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import pghistory
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import models
 
 M = TypeVar("M", bound=type[models.Model])
@@ -32,7 +32,7 @@ def gmp_model(model: M) -> M:
     return tracked
 
 
-def actor_label(user: AbstractBaseUser | str) -> str:
+def actor_label(user: User | str) -> str:
     """``username`` for a person, ``system:<name>`` for a task or command; never empty."""
     if isinstance(user, str):
         if not user:
@@ -42,7 +42,7 @@ def actor_label(user: AbstractBaseUser | str) -> str:
 
 
 @contextmanager
-def audit_context(actor: AbstractBaseUser | str, reason: str = "", **extra: object) -> Iterator[None]:
+def audit_context(actor: User | str, reason: str = "", **extra: object) -> Iterator[None]:
     """Attach actor and reason to every audit event written inside the block."""
     user_id = None if isinstance(actor, str) else actor.pk
     with pghistory.context(actor=actor_label(actor), user=user_id, reason=reason, **extra):

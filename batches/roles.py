@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db import models
 
@@ -18,7 +18,7 @@ class Role(models.TextChoices):
     ADMIN = "admin", "System administrator"
 
 
-UserLike = AbstractBaseUser | AnonymousUser
+UserLike = User | AnonymousUser
 
 
 def user_roles(user: UserLike) -> frozenset[str]:
@@ -27,8 +27,9 @@ def user_roles(user: UserLike) -> frozenset[str]:
         return frozenset()
     cached: frozenset[str] | None = getattr(user, "_cellbatch_roles", None)
     if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
-        user._cellbatch_roles = cached  # type: ignore[union-attr]
+        cached = frozenset(user.groups.values_list("name", flat=True))
+        # Cached on the instance: one query per request, reset by a fresh instance.
+        setattr(user, "_cellbatch_roles", cached)  # noqa: B010
     return cached
 
 

@@ -104,7 +104,7 @@ TEMPLATES = [
 
 # --- Database: PostgreSQL only -----------------------------------------------------------------
 if os.environ.get("DATABASE_URL"):
-    DATABASES: dict[str, dict[str, Any]] = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
+    DATABASES: dict[str, dict[str, Any]] = {"default": dict(dj_database_url.parse(os.environ["DATABASE_URL"]))}
 else:
     if PRODUCTION:
         raise ImproperlyConfigured("DATABASE_URL must be set when CELLBATCH_ENV=production")

@@ -42,7 +42,7 @@ def test_batch_walks_from_registration_to_quarantine(people: Personas) -> None:
 def test_selection_cannot_be_recorded_before_collection(people: Personas) -> None:
     batch = walk_batch(people, "collection")
     before = snapshot()
-    with pytest.raises(StateConflict, match="only when batch .* is processing"):
+    with pytest.raises(StateConflict, match=r"only when batch .* is processing"):
         steps.step_record(
             kind="selection", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=selection_values()
         )

@@ -3,6 +3,7 @@
 from batches.models.batch import Batch, BatchTransition
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
+from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
 from batches.models.steps import ApheresisCollection, Cd133Selection, GcsfAdministration, StepRecord
 
 __all__ = [
@@ -11,8 +12,11 @@ __all__ = [
     "Batch",
     "BatchTransition",
     "Cd133Selection",
+    "ElectronicSignature",
     "GcsfAdministration",
     "Patient",
     "ProcessDefinition",
+    "SignatureMeaning",
+    "SignatureStatus",
     "StepRecord",
 ]

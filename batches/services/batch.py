@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -26,7 +26,7 @@ def _next_batch_number(definition: ProcessDefinition) -> str:
 
 
 @transaction.atomic
-def batch_register(*, actor: AbstractBaseUser, patient_id: int, process_definition_id: int) -> Batch:
+def batch_register(*, actor: User, patient_id: int, process_definition_id: int) -> Batch:
     """Open a batch for an eligible patient under an approved process definition."""
     require_role(actor, Role.OPERATOR, action="Registering a batch")
     patient = Patient.objects.get(pk=patient_id)
@@ -49,7 +49,7 @@ def batch_register(*, actor: AbstractBaseUser, patient_id: int, process_definiti
 
 
 @transaction.atomic
-def batch_start_mobilization(*, actor: AbstractBaseUser, batch_id: int) -> Batch:
+def batch_start_mobilization(*, actor: User, batch_id: int) -> Batch:
     require_role(actor, Role.OPERATOR, action="Starting mobilization")
     batch = lock_batch(batch_id)
     require_status(batch, BatchStatus.REGISTERED, action="Starting mobilization")
@@ -58,7 +58,7 @@ def batch_start_mobilization(*, actor: AbstractBaseUser, batch_id: int) -> Batch
 
 
 @transaction.atomic
-def batch_start_collection(*, actor: AbstractBaseUser, batch_id: int) -> Batch:
+def batch_start_collection(*, actor: User, batch_id: int) -> Batch:
     """Close mobilization: the regimen's minimum days are given and every administration is verified."""
     require_role(actor, Role.OPERATOR, action="Starting collection")
     batch = lock_batch(batch_id)
@@ -75,7 +75,7 @@ def batch_start_collection(*, actor: AbstractBaseUser, batch_id: int) -> Batch:
 
 
 @transaction.atomic
-def batch_start_processing(*, actor: AbstractBaseUser, batch_id: int) -> Batch:
+def batch_start_processing(*, actor: User, batch_id: int) -> Batch:
     require_role(actor, Role.OPERATOR, action="Starting processing")
     batch = lock_batch(batch_id)
     require_status(batch, BatchStatus.COLLECTION, action="Starting processing")
@@ -87,7 +87,7 @@ def batch_start_processing(*, actor: AbstractBaseUser, batch_id: int) -> Batch:
 
 
 @transaction.atomic
-def batch_quarantine(*, actor: AbstractBaseUser, batch_id: int) -> Batch:
+def batch_quarantine(*, actor: User, batch_id: int) -> Batch:
     """End processing: the product waits in quarantine for QC and QA release."""
     require_role(actor, Role.OPERATOR, action="Moving to quarantine")
     batch = lock_batch(batch_id)
@@ -102,7 +102,7 @@ def batch_quarantine(*, actor: AbstractBaseUser, batch_id: int) -> Batch:
 
 
 @transaction.atomic
-def batch_cancel(*, actor: AbstractBaseUser, batch_id: int, reason: str) -> Batch:
+def batch_cancel(*, actor: User, batch_id: int, reason: str) -> Batch:
     """Cancel a batch before release; the record stays, with the reason."""
     require_role(actor, Role.OPERATOR, Role.QA_REVIEWER, action="Cancelling a batch")
     reason = require_reason(reason, what="cancel a batch")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
@@ -30,7 +30,7 @@ def require_status(batch: Batch, status: BatchStatus, *, action: str) -> None:
         )
 
 
-def transition(batch: Batch, target: BatchStatus, *, actor: AbstractBaseUser, reason: str = "") -> Batch:
+def transition(batch: Batch, target: BatchStatus, *, actor: User, reason: str = "") -> Batch:
     """Move a locked batch to ``target`` with a compare-and-set update and record the transition."""
     source = BatchStatus(batch.status)
     if not can_transition(source, target):
@@ -47,7 +47,7 @@ def transition(batch: Batch, target: BatchStatus, *, actor: AbstractBaseUser, re
     return batch
 
 
-def confirm_password(user: AbstractBaseUser, password: str) -> None:
+def confirm_password(user: User, password: str) -> None:
     """Re-check the user's password before a signed action (21 CFR 11.200)."""
     if not password or not user.check_password(password):
         raise PermissionDenied("The password is not correct; nothing was signed or saved.")

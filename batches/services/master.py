@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -14,14 +14,16 @@ from django.utils import timezone
 
 from batches.audit import audit_context
 from batches.models import ApprovalStatus, Patient, ProcessDefinition
+from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services.common import confirm_password
+from batches.services.signatures import signature_sign
 
 MASTER_DATA_ROLES = (Role.QA_REVIEWER, Role.ADMIN)
 
 
 @transaction.atomic
-def process_definition_create(*, actor: AbstractBaseUser, values: dict[str, Any]) -> ProcessDefinition:
+def process_definition_create(*, actor: User, values: dict[str, Any]) -> ProcessDefinition:
     """Draft the next version of a process definition; it is usable only after two approvals."""
     require_role(actor, *MASTER_DATA_ROLES, action="Drafting a process definition")
     code = values["code"]
@@ -34,7 +36,7 @@ def process_definition_create(*, actor: AbstractBaseUser, values: dict[str, Any]
 
 
 @transaction.atomic
-def process_definition_approve(*, definition_id: int, approver: AbstractBaseUser, password: str) -> ProcessDefinition:
+def process_definition_approve(*, definition_id: int, approver: User, password: str) -> ProcessDefinition:
     """Record one approval; the second, by a different person, makes the version effective."""
     require_role(approver, Role.QA_REVIEWER, Role.QUALIFIED_PERSON, action="Approving a process definition")
     confirm_password(approver, password)
@@ -44,12 +46,12 @@ def process_definition_approve(*, definition_id: int, approver: AbstractBaseUser
     now = timezone.now()
     with audit_context(approver, reason=f"approve {definition}"):
         if definition.first_approved_by_id is None:
-            definition.first_approved_by = approver  # type: ignore[assignment]
+            definition.first_approved_by = approver
             definition.first_approved_at = now
         elif definition.first_approved_by_id == approver.pk:
             raise PermissionDenied(f"{definition} needs a second approval by a different person.")
         else:
-            definition.second_approved_by = approver  # type: ignore[assignment]
+            definition.second_approved_by = approver
             definition.second_approved_at = now
             definition.status = ApprovalStatus.APPROVED
             definition.effective_from = now
@@ -57,13 +59,16 @@ def process_definition_approve(*, definition_id: int, approver: AbstractBaseUser
                 status=ApprovalStatus.RETIRED
             )
         definition.save()
+    signature_sign(
+        signer=approver, password=password, password_checked=True, meaning=SignatureMeaning.APPROVED, target=definition
+    )
     return definition
 
 
 @transaction.atomic
 def patient_enrol(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     subject_code: str,
     consent_date: date,
     body_weight_kg: Decimal,

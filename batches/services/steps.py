@@ -10,16 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from batches.audit import audit_context
 from batches.models import ApheresisCollection, Batch, Cd133Selection, GcsfAdministration, StepRecord
+from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services import validation as v
 from batches.services.common import check_event_time, confirm_password, lock_batch, require_reason, require_status
+from batches.services.signatures import signature_sign, signatures_invalidate
 from batches.states import STEP_STATE
 
 STEP_MODELS: dict[str, type[StepRecord]] = {
@@ -129,22 +131,20 @@ def _clean_values(kind: str, values: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(f"Unknown field(s) for {STEP_LABELS[kind]}: {', '.join(sorted(unknown))}.")
     missing = [f for f in allowed if f not in values and f != "late_entry_reason"]
     if missing:
-        raise ValidationError({f: "This field is required." for f in missing})
+        raise ValidationError(dict.fromkeys(missing, "This field is required."))
     return {**values, "late_entry_reason": values.get("late_entry_reason", "") or ""}
 
 
 @transaction.atomic
-def step_record(
-    *, kind: str, batch_id: int, actor: AbstractBaseUser, password: str, values: dict[str, Any]
-) -> StepRecord:
+def step_record(*, kind: str, batch_id: int, actor: User, password: str, values: dict[str, Any]) -> StepRecord:
     """Record a step of the batch, signed by its performer."""
     require_role(actor, Role.OPERATOR, action=f"Recording {STEP_LABELS[kind].lower()}")
     confirm_password(actor, password)
     batch = lock_batch(batch_id)
     require_status(batch, STEP_STATE[kind], action=f"Recording {STEP_LABELS[kind].lower()}")
     values = _clean_values(kind, values)
-    model = STEP_MODELS[kind]
-    if kind != "gcsf" and model.objects.filter(batch=batch).exists():
+    model: Any = STEP_MODELS[kind]
+    if kind != "gcsf" and model._default_manager.filter(batch=batch).exists():
         raise ValidationError(f"{STEP_LABELS[kind]} is already recorded for {batch}; correct it instead.")
     if kind == "gcsf" and GcsfAdministration.objects.filter(batch=batch, day=values["day"]).exists():
         raise ValidationError({"day": f"G-CSF day {values['day']} is already recorded for {batch}."})
@@ -153,18 +153,26 @@ def step_record(
     step.full_clean(exclude=["batch", "performed_by"], validate_unique=False)
     with audit_context(actor, reason=f"record {STEP_LABELS[kind].lower()}"):
         step.save()
+    signature_sign(
+        signer=actor,
+        password=password,
+        password_checked=True,
+        meaning=SignatureMeaning.PERFORMED,
+        target=step,
+        batch=batch,
+    )
     return step
 
 
 def _lock_step(kind: str, step_id: int) -> tuple[StepRecord, Batch]:
-    step = STEP_MODELS[kind].objects.select_for_update().get(pk=step_id)
-    batch = lock_batch(step.batch_id)  # type: ignore[attr-defined]
+    step = STEP_MODELS[kind]._default_manager.select_for_update().get(pk=step_id)
+    batch = lock_batch(step.batch_id)  # type: ignore[attr-defined]  # every concrete step has a batch
     return step, batch
 
 
 @transaction.atomic
 def step_correct(
-    *, kind: str, step_id: int, actor: AbstractBaseUser, password: str, values: dict[str, Any], reason: str
+    *, kind: str, step_id: int, actor: User, password: str, values: dict[str, Any], reason: str
 ) -> StepRecord:
     """Change an unverified step's data; the reason and the old values stay in the audit trail."""
     require_role(actor, Role.OPERATOR, action=f"Correcting {STEP_LABELS[kind].lower()}")
@@ -185,13 +193,22 @@ def step_correct(
     for name, value in {**merged, **computed}.items():
         setattr(step, name, value)
     step.full_clean(exclude=["batch", "performed_by"], validate_unique=False)
+    signatures_invalidate(target=step, actor=actor, reason=f"content changed: {reason}")
     with audit_context(actor, reason=reason):
         step.save()
+    signature_sign(
+        signer=actor,
+        password=password,
+        password_checked=True,
+        meaning=SignatureMeaning.PERFORMED,
+        target=step,
+        batch=batch,
+    )
     return step
 
 
 @transaction.atomic
-def step_verify(*, kind: str, step_id: int, verifier: AbstractBaseUser, password: str) -> StepRecord:
+def step_verify(*, kind: str, step_id: int, verifier: User, password: str) -> StepRecord:
     """Second-person verification: never by the performer; afterwards the step is read-only."""
     require_role(verifier, Role.VERIFIER, action=f"Verifying {STEP_LABELS[kind].lower()}")
     confirm_password(verifier, password)
@@ -199,10 +216,18 @@ def step_verify(*, kind: str, step_id: int, verifier: AbstractBaseUser, password
     require_status(batch, STEP_STATE[kind], action=f"Verifying {STEP_LABELS[kind].lower()}")
     if step.is_verified:
         raise ValidationError(f"{STEP_LABELS[kind]} of {batch} is already verified.")
-    if step.performed_by_id == verifier.pk:  # type: ignore[attr-defined]
+    if step.performed_by_id == verifier.pk:
         raise PermissionDenied("You performed this step; a second person must verify it.")
     with audit_context(verifier, reason=f"verify {STEP_LABELS[kind].lower()}"):
-        step.verified_by = verifier  # type: ignore[assignment]
+        step.verified_by = verifier
         step.verified_at = timezone.now()
         step.save(update_fields=["verified_by", "verified_at"])
+    signature_sign(
+        signer=verifier,
+        password=password,
+        password_checked=True,
+        meaning=SignatureMeaning.VERIFIED,
+        target=step,
+        batch=batch,
+    )
     return step

@@ -1,0 +1,64 @@
+"""Electronic signatures (21 CFR 11.50, 11.70): who signed what, when, meaning what.
+
+A signature stores the SHA-256 of the canonical content it signs; verification recomputes it,
+so a signature copied onto other content, or content changed after signing, fails visibly.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from batches.audit import gmp_model
+from batches.models.batch import Batch
+from batches.models.triggers import no_delete
+
+
+class SignatureMeaning(models.TextChoices):
+    PERFORMED = "performed", "Performed"
+    VERIFIED = "verified", "Verified"
+    REVIEWED = "reviewed", "Reviewed"
+    APPROVED = "approved", "Approved"
+    RELEASED = "released", "Released"
+    CONDITIONALLY_RELEASED = "conditionally_released", "Conditionally released"
+    REJECTED = "rejected", "Rejected"
+    CERTIFIED = "certified", "Certified (QP)"
+
+
+class SignatureStatus(models.TextChoices):
+    VALID = "valid", "Valid"
+    INVALIDATED = "invalidated", "Invalidated (content changed after signing)"
+
+
+@gmp_model
+class ElectronicSignature(models.Model):
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="signatures", null=True, blank=True)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signatures")
+    printed_name = models.CharField(max_length=300)
+    meaning = models.CharField(max_length=24, choices=SignatureMeaning.choices)
+    signed_at = models.DateTimeField(help_text="Server time (UTC).")
+    content_sha256 = models.CharField(max_length=64)
+    content = models.TextField(help_text="The canonical content that was signed (JSON).")
+    status = models.CharField(max_length=12, choices=SignatureStatus.choices, default=SignatureStatus.VALID)
+    invalidated_at = models.DateTimeField(null=True, blank=True)
+    invalidated_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["signed_at", "pk"]
+        triggers = [no_delete()]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status="valid", invalidated_at__isnull=True)
+                | models.Q(status="invalidated", invalidated_at__isnull=False),
+                name="signature_invalidation_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.printed_name} · {self.get_meaning_display()} · {self.signed_at:%Y-%m-%d %H:%M} UTC"
