@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
 from tests.factories import Personas
+from tests.workers import WorkerProcess, running_worker
 
 CI = os.environ.get("CI", "").lower() == "true"
 
@@ -20,3 +22,10 @@ def people(db: None) -> Personas:
 def fast_password_hashing(settings: pytest.FixtureRequest) -> None:
     """PBKDF2's deliberate slowness protects production logins; tests need none of it."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[WorkerProcess]:
+    """A real worker on the test database and the real broker (data must be committed to be seen)."""
+    with running_worker() as worker:
+        yield worker
