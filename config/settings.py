@@ -262,3 +262,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CELLBATCH_LOG_LEVEL", "INFO")},
 }
+
+# --- Organisation seal: signs PDF batch records and audit checkpoints ---------------------------
+CELLBATCH_ORGANISATION_NAME = os.environ.get("CELLBATCH_ORGANISATION_NAME", "CellBatch Cell Processing Facility")
+PKI_DIR = VAR_DIR / "pki"
+CELLBATCH_SIGNING_KEY = os.environ.get("CELLBATCH_SIGNING_KEY", str(PKI_DIR / "seal-key.pem"))
+CELLBATCH_SIGNING_CERT = os.environ.get("CELLBATCH_SIGNING_CERT", str(PKI_DIR / "seal-cert.pem"))
+CELLBATCH_SIGNING_CA = os.environ.get("CELLBATCH_SIGNING_CA", str(PKI_DIR / "ca-cert.pem"))
+CELLBATCH_SIGNING_KEY_PASSPHRASE = os.environ.get("CELLBATCH_SIGNING_KEY_PASSPHRASE", "")
+CELLBATCH_TSA_URL = os.environ.get("CELLBATCH_TSA_URL", "")

@@ -29,3 +29,26 @@ def celery_worker(transactional_db: None) -> Iterator[WorkerProcess]:
     """A real worker on the test database and the real broker (data must be committed to be seen)."""
     with running_worker() as worker:
         yield worker
+
+
+@pytest.fixture(scope="session")
+def signing_pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A development CA and seal certificate for the session (paths also usable by a worker's env)."""
+    from django.conf import settings
+
+    from batches.pki import create_development_certificates
+
+    folder = tmp_path_factory.mktemp("pki")
+    paths = {
+        "CELLBATCH_SIGNING_CA": str(folder / "ca-cert.pem"),
+        "CELLBATCH_SIGNING_CERT": str(folder / "seal-cert.pem"),
+        "CELLBATCH_SIGNING_KEY": str(folder / "seal-key.pem"),
+    }
+    for name, value in paths.items():
+        setattr(settings, name, value)
+    create_development_certificates(
+        ca_cert_path=folder / "ca-cert.pem",
+        seal_cert_path=folder / "seal-cert.pem",
+        seal_key_path=folder / "seal-key.pem",
+    )
+    return paths

@@ -1,3 +1,7 @@
-from django.urls import URLPattern
+"""API routes under /api/v1/; each topic keeps its own route module, listed here."""
 
-urlpatterns: list[URLPattern] = []
+from django.urls import URLPattern, URLResolver, include, path
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", include("qc.api.urls")),
+]
