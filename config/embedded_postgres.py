@@ -24,6 +24,10 @@ def _prepare_runtime_dir(var_dir: Path) -> None:
 def database_settings(var_dir: Path) -> dict[str, Any]:
     """Start (or attach to) the embedded server under ``var_dir`` and return Django DB settings."""
     _prepare_runtime_dir(var_dir)
+    import logging
+
+    # pgserver logs at INFO from atexit handlers, after test runners have closed their streams.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     import pgserver  # imported late: it reads XDG_RUNTIME_DIR at import time
 
     data_dir = var_dir / "pgdata"

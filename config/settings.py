@@ -261,6 +261,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CELLBATCH_LOG_LEVEL", "INFO")},
+    # pgserver logs its own start and stop at INFO, even from atexit handlers after streams close.
+    "loggers": {"pgserver": {"level": "WARNING"}},
 }
 
 # --- Organisation seal: signs PDF batch records and audit checkpoints ---------------------------

@@ -1,0 +1,159 @@
+"""Demo and test data that goes through the real services (nothing is written behind their back)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from batches.models import Batch, Patient, ProcessDefinition
+from batches.services import batch as batch_services
+from batches.services import master, steps
+
+MANUFACTURING_ORDER = ["registered", "mobilization", "collection", "processing", "quarantine"]
+
+
+@dataclass(frozen=True)
+class Cast:
+    """The people who make a batch: an operator records, a verifier checks, QA and a QP approve."""
+
+    operator: User
+    verifier: User
+    qa: User
+    qp: User
+    password: str
+
+
+def definition_values(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "code": "IGX1",
+        "name": "Autologous CD133+ cells for Asherman syndrome",
+        "product_code": "YA001",
+        "gcsf_dose_ug_per_kg": Decimal("10"),
+        "gcsf_dose_tolerance_pct": Decimal("10"),
+        "gcsf_days_min": 4,
+        "gcsf_days_max": 5,
+        "target_dose_min_cells": 37_000_000,
+        "target_dose_max_cells": 166_000_000,
+        "shelf_life_hours": 24,
+        "requires_qp_certification": True,
+        "sponsor_contact_email": "sponsor@example.org",
+    }
+    values.update(overrides)
+    return values
+
+
+def approved_definition(cast: Cast, **overrides: Any) -> ProcessDefinition:
+    definition = master.process_definition_create(actor=cast.qa, values=definition_values(**overrides))
+    master.process_definition_approve(definition_id=definition.pk, approver=cast.qa, password=cast.password)
+    return master.process_definition_approve(definition_id=definition.pk, approver=cast.qp, password=cast.password)
+
+
+def enrol(actor: User, subject_code: str, weight: str = "62.5") -> Patient:
+    return master.patient_enrol(
+        actor=actor,
+        subject_code=subject_code,
+        consent_date=timezone.localdate() - timedelta(days=30),
+        body_weight_kg=Decimal(weight),
+        eligibility_confirmed=True,
+    )
+
+
+def gcsf_values(day: int, *, at: datetime | None = None, **overrides: Any) -> dict[str, Any]:
+    now = timezone.now()
+    given = at or now - timedelta(minutes=30)
+    values: dict[str, Any] = {
+        "day": day,
+        "prescribed_ug_per_kg": Decimal("10"),
+        "drug_lot": "FIL-24-117",
+        "drug_expiry": now.date() + timedelta(days=200),
+        "administered_at": given,
+        "late_entry_reason": "" if now - given < timedelta(minutes=45) else "Transcribed from the ward's G-CSF log.",
+    }
+    values.update(overrides)
+    return values
+
+
+def apheresis_values(**overrides: Any) -> dict[str, Any]:
+    now = timezone.now()
+    values: dict[str, Any] = {
+        "device": "Spectra Optia",
+        "device_serial": "OPT-2231",
+        "started_at": now - timedelta(hours=4, minutes=30),
+        "ended_at": now - timedelta(minutes=20),
+        "blood_volumes_processed": Decimal("2.50"),
+        "acd_a_ml": Decimal("820.0"),
+        "product_volume_ml": Decimal("245.0"),
+        "total_nucleated_cells": 48_000_000_000,
+        "cd133_cells_before_selection": 190_000_000,
+        "collection_bag_id": "BAG-0001",
+    }
+    values.update(overrides)
+    return values
+
+
+def selection_values(**overrides: Any) -> dict[str, Any]:
+    now = timezone.now()
+    expiry = now.date() + timedelta(days=90)
+    values: dict[str, Any] = {
+        "instrument": "CliniMACS Plus",
+        "instrument_serial": "CMP-0415",
+        "program": "CD133 Enrichment 1.1",
+        "reagent_lot": "CD133-7781",
+        "reagent_expiry": expiry,
+        "tubing_set_lot": "TS-5531",
+        "tubing_set_expiry": expiry,
+        "buffer_lot": "BUF-2210",
+        "buffer_expiry": expiry,
+        "albumin_lot": "HSA-9912",
+        "albumin_expiry": expiry,
+        "started_at": now - timedelta(minutes=15),
+        "ended_at": now - timedelta(minutes=5),
+        "input_cd133_cells": 190_000_000,
+        "output_cd133_cells": 131_000_000,
+        "final_volume_ml": Decimal("10.0"),
+    }
+    values.update(overrides)
+    return values
+
+
+def walk_to(cast: Cast, batch: Batch, target: str) -> Batch:
+    """Take a registered batch through the manufacturing services up to ``target`` (≤ quarantine)."""
+    stop = MANUFACTURING_ORDER.index(target)
+    definition = batch.process_definition
+    pw = cast.password
+    if stop >= 1:
+        batch_services.batch_start_mobilization(actor=cast.operator, batch_id=batch.pk)
+    if stop >= 2:
+        days = definition.gcsf_days_min
+        for day in range(1, days + 1):
+            at = timezone.now() - timedelta(days=days - day, minutes=30)
+            step = steps.step_record(
+                kind="gcsf", batch_id=batch.pk, actor=cast.operator, password=pw, values=gcsf_values(day, at=at)
+            )
+            steps.step_verify(kind="gcsf", step_id=step.pk, verifier=cast.verifier, password=pw)
+        batch_services.batch_start_collection(actor=cast.operator, batch_id=batch.pk)
+    if stop >= 3:
+        step = steps.step_record(
+            kind="apheresis", batch_id=batch.pk, actor=cast.operator, password=pw, values=apheresis_values()
+        )
+        steps.step_verify(kind="apheresis", step_id=step.pk, verifier=cast.verifier, password=pw)
+        batch_services.batch_start_processing(actor=cast.operator, batch_id=batch.pk)
+    if stop >= 4:
+        step = steps.step_record(
+            kind="selection", batch_id=batch.pk, actor=cast.operator, password=pw, values=selection_values()
+        )
+        steps.step_verify(kind="selection", step_id=step.pk, verifier=cast.verifier, password=pw)
+        batch_services.batch_quarantine(actor=cast.operator, batch_id=batch.pk)
+    batch.refresh_from_db()
+    return batch
+
+
+def register(cast: Cast, patient: Patient, definition: ProcessDefinition) -> Batch:
+    return batch_services.batch_register(
+        actor=cast.operator, patient_id=patient.pk, process_definition_id=definition.pk
+    )
