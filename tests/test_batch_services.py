@@ -28,7 +28,7 @@ def snapshot() -> tuple[int, ...]:
     )
 
 
-@pytest.mark.urs("URS-001", "URS-002")
+@pytest.mark.urs("URS-001", "URS-002", "URS-009")
 def test_batch_walks_from_registration_to_quarantine(people: Personas) -> None:
     batch = walk_batch(people, "quarantine")
     assert batch.status == "quarantine"
@@ -177,3 +177,21 @@ def test_wrong_password_records_nothing(people: Personas) -> None:
             kind="selection", batch_id=batch.pk, actor=people.operator, password="wrong", values=selection_values()
         )
     assert not Cd133Selection.objects.exists()
+
+
+@pytest.mark.urs("URS-009")
+def test_no_personal_identifier_is_stored_for_a_patient() -> None:
+    from batches.models import Patient
+
+    forbidden = ("name", "national", "hospital", "birth", "address", "phone", "email", "nhs", "dni", "passport")
+    fields = [f.name for f in Patient._meta.get_fields()]
+    assert not [f for f in fields if any(word in f.lower() for word in forbidden)]
+
+
+@pytest.mark.urs("URS-009")
+@pytest.mark.parametrize("code", ["maria garcia", "12345678Z x", "a"])
+def test_subject_code_must_be_a_pseudonym_code(people: Personas, code: str) -> None:
+    from tests.factories import enrolled_patient
+
+    with pytest.raises(ValidationError, match="subject code"):
+        enrolled_patient(people.operator, subject_code=code)
