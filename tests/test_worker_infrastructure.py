@@ -9,6 +9,7 @@ from tests.workers import WorkerProcess
 
 
 @pytest.mark.services
+@pytest.mark.urs("URS-121")
 def test_a_real_worker_reaches_the_test_database(celery_worker: WorkerProcess, people) -> None:
     from tests.factories import walk_batch
 
