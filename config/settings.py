@@ -212,15 +212,15 @@ def _redis_answers(host: str = "127.0.0.1", port: int = 6379) -> bool:
 
 
 def _broker() -> tuple[str, dict[str, Any]]:
-    url = os.environ.get("CELERY_BROKER_URL")
-    if url:
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    if url and url != "filesystem://":
         return url, {}
     if PRODUCTION:
         raise ImproperlyConfigured("CELERY_BROKER_URL must be set when CELLBATCH_ENV=production")
-    if _redis_answers():
+    if not url and _redis_answers():
         return "redis://127.0.0.1:6379/0", {}
     # No Redis: kombu's filesystem transport, a real broker shared by processes through var/.
-    folder = VAR_DIR / "broker"
+    folder = Path(os.environ.get("CELLBATCH_BROKER_DIR", VAR_DIR / "broker"))
     for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return "filesystem://", {
