@@ -278,3 +278,10 @@ import django_stubs_ext  # noqa: E402
 
 django_stubs_ext.monkeypatch()
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "batches.api.exceptions.exception_handler"
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(  # type: ignore[attr-defined]
+    {
+        "BatchStatusEnum": "batches.states.BatchStatus",
+        "ApprovalStatusEnum": "batches.models.master.ApprovalStatus",
+        "SignatureStatusEnum": "batches.models.signatures.SignatureStatus",
+    }
+)
