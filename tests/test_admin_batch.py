@@ -21,6 +21,7 @@ from batches.models import (
     Patient,
 )
 from batches.roles import Role
+from batches.services.signatures import signature_is_intact
 from tests.factories import (
     PASSWORD,
     Personas,
@@ -140,7 +141,9 @@ def test_operator_and_verifier_walk_a_batch_to_quarantine_in_the_admin(staff: Pe
 
     batch.refresh_from_db()
     assert batch.status == "quarantine"
-    assert ElectronicSignature.objects.filter(batch=batch).count() == 2 * (definition.gcsf_days_min + 2)
+    signatures = ElectronicSignature.objects.filter(batch=batch)
+    assert signatures.count() == 2 * (definition.gcsf_days_min + 2)
+    assert all(signature_is_intact(s) for s in signatures)
     body = operator.get(page(batch)).content.decode()
     assert body.count("verified · read-only") == definition.gcsf_days_min + 2
     assert "Record and sign" not in body

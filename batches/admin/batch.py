@@ -157,6 +157,7 @@ class BatchAdmin(GmpModelAdmin[Batch]):
         elif record is not None:
             record_title = current[1] if current else f"Record {STEP_LABELS[getattr(record, 'kind', '')]}"
         actions = available_actions(batch, user)
+        needed = next_actions(batch)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -165,12 +166,13 @@ class BatchAdmin(GmpModelAdmin[Batch]):
             "batch": batch,
             "has_view_permission": True,
             "state_badge": state_badge(batch.status),
-            "next_actions": next_actions(batch),
+            "next_actions": needed,
             "sections": steps_by_kind,
             "record_form": record,
             "record_kind": getattr(record, "kind", ""),
             "record_title": record_title,
-            "actions": [a for a in actions if not a.needs_reason],
+            # A state change that "what is needed next" asks for is the primary button; others stay quiet.
+            "actions": [(a, a.label in needed) for a in actions if not a.needs_reason],
             "cancel_action": next((a for a in actions if a.needs_reason), None),
             "cancel_form": bound.get("cancel") or CancelForm(auto_id="id_cancel_%s"),
             "cancel_open": "cancel" in bound,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -34,7 +35,18 @@ class StepForm(PasswordForm):
     kind = ""
 
     def values(self) -> dict[str, Any]:
-        return {k: v for k, v in self.cleaned_data.items() if k not in CONTROL_FIELDS}
+        """The step's values as they will be stored (decimals at the column's scale)."""
+        model = STEP_MODELS[self.kind]
+        values = {}
+        for name, value in self.cleaned_data.items():
+            if name in CONTROL_FIELDS:
+                continue
+            if isinstance(value, Decimal):
+                # "10" and "10.00" are the same dose; signing the stored form keeps the signature verifiable.
+                places = getattr(model._meta.get_field(name), "decimal_places", None)
+                value = value.quantize(Decimal(1).scaleb(-places)) if places is not None else value
+            values[name] = value
+        return values
 
 
 class StepCorrectionForm(StepForm):
@@ -55,6 +67,8 @@ class StepCorrectionForm(StepForm):
 def step_form_class(kind: str, *, correction: bool = False) -> type[StepForm]:
     """A form class with exactly the fields an operator enters for ``kind``."""
     fields = forms.fields_for_model(STEP_MODELS[kind], fields=editable_fields(kind), formfield_callback=_formfield)
+    # The late-entry reason is the exception, not the first thing to fill in: it goes last.
+    fields["late_entry_reason"] = fields.pop("late_entry_reason")
     fields["late_entry_reason"].required = False
     base = StepCorrectionForm if correction else StepForm
     # The password and reason come last: fill in the values, then sign.
