@@ -382,3 +382,19 @@ def test_patient_enrolment_refuses_a_name_like_code_and_keeps_the_form(staff: Pe
     assert "never a name or ID number" in body
     assert 'value="60"' in body
     assert Patient.objects.count() == 1
+
+
+@pytest.mark.urs("URS-012")
+def test_malformed_action_requests_get_a_4xx_never_a_500(staff: Personas) -> None:
+    batch = walk_batch(staff, "mobilization")
+    operator = client_for(staff.operator)
+    before = snapshot()
+    assert operator.post(url(batch, "record", "platelets"), {"password": PASSWORD}).status_code == 404
+    assert operator.post(url(batch, "transition", "release"), {}).status_code == 404
+    assert operator.post(url(batch, "verify", "gcsf", 999999), {"password": PASSWORD}).status_code == 404
+    assert operator.get(url(batch, "transition", "start-collection")).status_code == 405
+    assert operator.get(reverse("admin:batches_batch_change", args=["not-a-number"])).status_code in {302, 404}
+    incomplete = operator.post(url(batch, "record", "gcsf"), {"day": "1", "password": PASSWORD})
+    assert incomplete.status_code == 200
+    assert "This field is required" in incomplete.content.decode()
+    assert snapshot() == before

@@ -24,6 +24,7 @@ from batches.admin.links import batch_links
 from batches.admin.workflow import (
     STATE_ACTIONS,
     available_actions,
+    in_sentence,
     next_actions,
     record_initial,
     recordable_step,
@@ -47,7 +48,7 @@ def state_badge(status: str) -> str:
 @admin.register(Batch)
 class BatchAdmin(GmpModelAdmin[Batch]):
     add_roles = (Role.OPERATOR,)
-    list_display = ["batch_number", "subject_code", "process_definition", "state", "status_changed_at", "din"]
+    list_display = ["batch_number", "subject_code", "state", "process_definition", "status_changed_at", "din"]
     list_filter = ["status", "process_definition"]
     search_fields = ["batch_number", "patient__subject_code"]
     list_select_related = ["patient", "process_definition"]
@@ -155,7 +156,7 @@ class BatchAdmin(GmpModelAdmin[Batch]):
             kind, record_title = current
             record = step_form_class(kind)(initial=record_initial(batch, kind), auto_id="id_record_%s")
         elif record is not None:
-            record_title = current[1] if current else f"Record {STEP_LABELS[getattr(record, 'kind', '')]}"
+            record_title = f"Record {in_sentence(STEP_LABELS[getattr(record, 'kind', '')])}"
         actions = available_actions(batch, user)
         needed = next_actions(batch)
         context = {
