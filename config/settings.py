@@ -273,3 +273,17 @@ CELLBATCH_SIGNING_CERT = os.environ.get("CELLBATCH_SIGNING_CERT", str(PKI_DIR / 
 CELLBATCH_SIGNING_CA = os.environ.get("CELLBATCH_SIGNING_CA", str(PKI_DIR / "ca-cert.pem"))
 CELLBATCH_SIGNING_KEY_PASSPHRASE = os.environ.get("CELLBATCH_SIGNING_KEY_PASSPHRASE", "")
 CELLBATCH_TSA_URL = os.environ.get("CELLBATCH_TSA_URL", "")
+
+# --- Admin and API -----------------------------------------------------------------------------
+# Lets ModelAdmin[Model] and other typed generics be subscripted at run time, not only by mypy.
+import django_stubs_ext  # noqa: E402
+
+django_stubs_ext.monkeypatch()
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "batches.api.exceptions.exception_handler"
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(  # type: ignore[attr-defined]
+    {
+        "BatchStatusEnum": "batches.states.BatchStatus",
+        "ApprovalStatusEnum": "batches.models.master.ApprovalStatus",
+        "SignatureStatusEnum": "batches.models.signatures.SignatureStatus",
+    }
+)

@@ -1,0 +1,138 @@
+"""Master data in the admin: patient enrolment and process definitions (draft, two approvals)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import IntegrityError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+
+from batches.admin.common import GmpModelAdmin, acting_user, add_service_error
+from batches.admin.forms import ApproveForm, PatientEnrolForm, ProcessDefinitionDraftForm
+from batches.models import ApprovalStatus, Patient, ProcessDefinition
+from batches.roles import Role, has_role
+from batches.services.master import patient_enrol, process_definition_approve, process_definition_create
+
+SERVICE_ERRORS = (ValidationError, PermissionDenied, ObjectDoesNotExist, IntegrityError)
+APPROVER_ROLES = (Role.QA_REVIEWER, Role.QUALIFIED_PERSON)
+PATIENT_FIELDS = (
+    "subject_code",
+    "consent_date",
+    "body_weight_kg",
+    "eligibility_confirmed",
+    "enrolled_by",
+    "enrolled_at",
+)
+
+
+@admin.register(Patient)
+class PatientAdmin(GmpModelAdmin[Patient]):
+    """Pseudonymous subjects only: there is no field for a name or an identity number."""
+
+    add_roles = (Role.OPERATOR, Role.CLINICIAN)
+    list_display = ["subject_code", "consent_date", "body_weight_kg", "eligibility_confirmed", "enrolled_at"]
+    list_filter = ["eligibility_confirmed"]
+    search_fields = ["subject_code"]
+    fields = PATIENT_FIELDS
+    readonly_fields = PATIENT_FIELDS
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied("Enrolling a patient requires the role Operator or Clinician.")
+        form = PatientEnrolForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                patient = patient_enrol(actor=acting_user(request), **form.cleaned_data)
+            except SERVICE_ERRORS as error:
+                add_service_error(form, error)
+            else:
+                messages.success(request, f"Subject {patient.subject_code} enrolled.")
+                return redirect(reverse("admin:batches_patient_changelist"))
+        return self.render_service_form(request, form, title="Enrol a trial subject", submit="Enrol")
+
+
+@admin.register(ProcessDefinition)
+class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
+    """Drafted through the service; approved by two different people; read-only throughout."""
+
+    add_roles = (Role.QA_REVIEWER, Role.ADMIN)
+    change_form_template = "admin/batches/processdefinition/change_form.html"
+    list_display = [
+        "__str__",
+        "name",
+        "status",
+        "approvals",
+        "gcsf_dose_ug_per_kg",
+        "shelf_life_hours",
+        "effective_from",
+    ]
+    list_filter = ["status", "code"]
+    search_fields = ["code", "name"]
+    readonly_fields = [f.name for f in ProcessDefinition._meta.concrete_fields if f.name != "id"]
+
+    def get_urls(self) -> list[URLPattern]:
+        approve = path(
+            "<int:object_id>/approve/",
+            self.admin_site.admin_view(self.approve_view),
+            name="batches_processdefinition_approve",
+        )
+        return [approve, *super().get_urls()]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        definition = self.get_object(request, object_id)
+        can_approve = (
+            definition is not None
+            and definition.status == ApprovalStatus.DRAFT
+            and has_role(acting_user(request), *APPROVER_ROLES)
+        )
+        extra = {**(extra_context or {}), "can_approve": can_approve}
+        return super().change_view(request, object_id, form_url, extra)
+
+    @admin.display(description="approvals")
+    def approvals(self, obj: ProcessDefinition) -> str:
+        return format_html("{} / 2", int(bool(obj.first_approved_by_id)) + int(bool(obj.second_approved_by_id)))
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied("Drafting a process definition requires the role QA reviewer or admin.")
+        form = ProcessDefinitionDraftForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                definition = process_definition_create(actor=acting_user(request), values=form.cleaned_data)
+            except SERVICE_ERRORS as error:
+                add_service_error(form, error)
+            else:
+                messages.success(request, f"{definition} drafted; it needs two approvals before use.")
+                return redirect(reverse("admin:batches_processdefinition_change", args=[definition.pk]))
+        return self.render_service_form(request, form, title="Draft a process definition", submit="Save draft")
+
+    def approve_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        definition = self.get_object(request, str(object_id))
+        if definition is None or not self.has_view_permission(request, definition):
+            raise Http404(f"No process definition with id {object_id}.")
+        form = ApproveForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                definition = process_definition_approve(
+                    definition_id=definition.pk, approver=acting_user(request), password=form.cleaned_data["password"]
+                )
+            except SERVICE_ERRORS as error:
+                add_service_error(form, error)
+                messages.error(request, "Not approved: see the message below.")
+            else:
+                messages.success(request, f"{definition}: approval signed; status {definition.get_status_display()}.")
+                return redirect(reverse("admin:batches_processdefinition_change", args=[definition.pk]))
+        return self.render_service_form(
+            request, form, title=f"Approve {definition}", obj=definition, submit="Sign approval"
+        )

@@ -1,0 +1,223 @@
+"""What the batch page shows: the steps in order, what is needed next, the state-change buttons.
+
+Pure reading of the record; nothing here writes. The rules themselves live in the services,
+this only predicts them so that the page offers the right form at the right time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from batches.models import Batch, StepRecord
+from batches.roles import Role, has_role
+from batches.services import batch as batch_services
+from batches.services.signatures import printed_name
+from batches.services.steps import STEP_LABELS, STEP_MODELS, editable_fields
+from batches.states import STEP_STATE, TERMINAL, BatchStatus
+
+S = BatchStatus
+
+
+@dataclass(frozen=True)
+class StateAction:
+    """A state-change button: the service it calls and the state it starts from."""
+
+    slug: str
+    label: str
+    source: frozenset[BatchStatus]
+    service: Callable[..., Batch]
+    roles: tuple[Role, ...] = (Role.OPERATOR,)
+    needs_reason: bool = False
+
+
+STATE_ACTIONS: dict[str, StateAction] = {
+    a.slug: a
+    for a in (
+        StateAction(
+            "start-mobilization",
+            "Start mobilization",
+            frozenset({S.REGISTERED}),
+            batch_services.batch_start_mobilization,
+        ),
+        StateAction(
+            "start-collection", "Start collection", frozenset({S.MOBILIZATION}), batch_services.batch_start_collection
+        ),
+        StateAction(
+            "start-processing", "Start processing", frozenset({S.COLLECTION}), batch_services.batch_start_processing
+        ),
+        StateAction("quarantine", "Move to quarantine", frozenset({S.PROCESSING}), batch_services.batch_quarantine),
+        StateAction(
+            "cancel",
+            "Cancel batch",
+            frozenset({S.REGISTERED, S.MOBILIZATION, S.COLLECTION, S.PROCESSING, S.QUARANTINE}),
+            batch_services.batch_cancel,
+            roles=(Role.OPERATOR, Role.QA_REVIEWER),
+            needs_reason=True,
+        ),
+    )
+}
+
+
+def format_value(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}".replace(",", " ")
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    return str(value)
+
+
+def step_rows(step: StepRecord) -> list[tuple[str, str]]:
+    """(label with unit, value) for every entered and computed field, in model order."""
+    skip = {"id", "batch", "performed_by", "performed_at", "verified_by", "verified_at", "late_entry_reason"}
+    rows = []
+    for f in step._meta.concrete_fields:
+        if f.name in skip:
+            continue
+        label = str(f.verbose_name)
+        rows.append((label[:1].upper() + label[1:], format_value(f.value_from_object(step))))
+    return rows
+
+
+@dataclass
+class StepView:
+    kind: str
+    title: str
+    step: StepRecord
+    rows: list[tuple[str, str]]
+    performed_by: str
+    verified_by: str
+    editable: bool
+    verify_hint: str = ""
+    forms: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SectionView:
+    kind: str
+    label: str
+    active: bool
+    steps: list[StepView]
+
+
+def steps_of(batch: Batch, kind: str) -> list[StepRecord]:
+    model: Any = STEP_MODELS[kind]
+    return list(model._default_manager.filter(batch=batch).select_related("performed_by", "verified_by"))
+
+
+def step_title(step: StepRecord) -> str:
+    if step.step_kind == "gcsf":
+        return f"G-CSF day {step.day}"  # type: ignore[attr-defined]
+    return STEP_LABELS[step.step_kind]
+
+
+def sections(batch: Batch, user: User) -> list[SectionView]:
+    """Every step of the batch, in manufacturing order, with who may do what on it."""
+    result = []
+    for kind in STEP_MODELS:
+        views = []
+        for step in steps_of(batch, kind):
+            hint = ""
+            if not step.is_verified and step.performed_by_id == user.pk:
+                hint = "You performed this step; a second person must verify it."
+            views.append(
+                StepView(
+                    kind=kind,
+                    title=step_title(step),
+                    step=step,
+                    rows=step_rows(step),
+                    performed_by=printed_name(step.performed_by),
+                    verified_by=printed_name(step.verified_by) if step.verified_by else "",
+                    editable=not step.is_verified and batch.status == STEP_STATE[kind],
+                    verify_hint=hint,
+                )
+            )
+        result.append(SectionView(kind, STEP_LABELS[kind], batch.status == STEP_STATE[kind], views))
+    return result
+
+
+def recordable_step(batch: Batch) -> tuple[str, str] | None:
+    """(kind, title) of the step that may be recorded now, or None."""
+    kind = batch.current_step
+    if kind is None:
+        return None
+    recorded = steps_of(batch, kind)
+    if kind == "gcsf":
+        if len(recorded) >= batch.process_definition.gcsf_days_max:
+            return None
+        return kind, f"Record G-CSF day {next_gcsf_day(recorded)}"
+    if recorded:
+        return None
+    return kind, f"Record {in_sentence(STEP_LABELS[kind])}"
+
+
+def next_gcsf_day(recorded: list[StepRecord]) -> int:
+    days = {s.day for s in recorded}  # type: ignore[attr-defined]
+    return next(d for d in range(1, len(days) + 2) if d not in days)
+
+
+def in_sentence(title: str) -> str:
+    """'Apheresis collection' → 'apheresis collection'; acronyms (G-CSF, CD133+) keep their capitals."""
+    if len(title) > 1 and title[1].islower():
+        return title[0].lower() + title[1:]
+    return title
+
+
+def next_actions(batch: Batch) -> list[str]:
+    """What is needed next, in words a busy operator reads at a glance."""
+    status = BatchStatus(batch.status)
+    if status == S.REGISTERED:
+        return ["Start mobilization"]
+    if status in STEP_STATE.values():
+        kind = batch.current_step or ""
+        recorded = steps_of(batch, kind)
+        needed = [f"Verify {in_sentence(step_title(s))}" for s in recorded if not s.is_verified]
+        if kind == "gcsf":
+            minimum = batch.process_definition.gcsf_days_min
+            if len(recorded) < minimum:
+                needed.insert(0, f"Record G-CSF day {next_gcsf_day(recorded)}")
+            elif not needed:
+                needed.append("Start collection")
+        elif not recorded:
+            needed.insert(0, f"Record {in_sentence(STEP_LABELS[kind])}")
+        elif not needed:
+            needed.append({"apheresis": "Start processing", "selection": "Move to quarantine"}[kind])
+        return needed
+    if status == S.QUARANTINE:
+        return ["QC testing and QA disposition (release or reject)"]
+    if status in TERMINAL:
+        return [f"Nothing: the batch is {status.label.lower()}."]
+    return [f"Continue from {status.label.lower()}"]
+
+
+def available_actions(batch: Batch, user: User) -> list[StateAction]:
+    """State-change buttons valid for this state and this user's roles."""
+    return [a for a in STATE_ACTIONS.values() if batch.status in a.source and has_role(user, *a.roles)]
+
+
+def record_initial(batch: Batch, kind: str) -> dict[str, Any]:
+    """Sensible defaults that save typing under time pressure (never lots or results)."""
+    if kind == "gcsf":
+        return {
+            "day": next_gcsf_day(steps_of(batch, kind)),
+            "prescribed_ug_per_kg": batch.process_definition.gcsf_dose_ug_per_kg,
+        }
+    return {}
+
+
+def step_values(step: StepRecord) -> dict[str, Any]:
+    return {name: getattr(step, name) for name in editable_fields(step.step_kind)}

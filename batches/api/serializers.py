@@ -1,0 +1,221 @@
+"""API serializers: they shape and parse JSON; every rule is checked by the service they feed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from batches.models import (
+    ApheresisCollection,
+    Batch,
+    BatchTransition,
+    Cd133Selection,
+    ElectronicSignature,
+    GcsfAdministration,
+    Patient,
+    ProcessDefinition,
+)
+from batches.services.signatures import signature_is_intact
+from batches.services.steps import editable_fields
+
+STEP_META_FIELDS = ["id", "batch", "performed_by", "performed_at", "verified_by", "verified_at", "is_verified"]
+CONTROL_FIELDS = ("password", "reason")
+
+
+def username(source: str) -> serializers.CharField:
+    return serializers.CharField(source=f"{source}.username", read_only=True, allow_null=True)
+
+
+class PasswordSerializer(serializers.Serializer[Any]):
+    password = serializers.CharField(
+        write_only=True, trim_whitespace=False, help_text="Your password, re-entered to sign (21 CFR 11.200)."
+    )
+
+
+class ReasonSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(help_text="Why (kept with the record and in the audit trail).")
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    detail = serializers.CharField()
+
+
+class StepSerializer(serializers.ModelSerializer[Any]):
+    """A step as stored; on input also the password that signs it (never echoed back)."""
+
+    performed_by = username("performed_by")
+    verified_by = username("verified_by")
+    is_verified = serializers.BooleanField(read_only=True)
+    password = serializers.CharField(write_only=True, trim_whitespace=False, help_text="Re-entered to sign.")
+
+    class Meta:
+        # Uniqueness (one G-CSF day, one collection) is the service's to refuse, with its own message.
+        validators: list[Any] = []
+        read_only_fields = STEP_META_FIELDS
+
+    def values(self) -> dict[str, Any]:
+        return {k: v for k, v in self.validated_data.items() if k not in CONTROL_FIELDS}
+
+
+def step_fields(kind: str, *computed: str) -> list[str]:
+    return [*STEP_META_FIELDS, *editable_fields(kind), *computed, "password"]
+
+
+class GcsfAdministrationSerializer(StepSerializer):
+    class Meta(StepSerializer.Meta):
+        model = GcsfAdministration
+        fields = step_fields("gcsf", "dose_ug")
+
+
+class ApheresisCollectionSerializer(StepSerializer):
+    class Meta(StepSerializer.Meta):
+        model = ApheresisCollection
+        fields = step_fields("apheresis")
+
+
+class Cd133SelectionSerializer(StepSerializer):
+    class Meta(StepSerializer.Meta):
+        model = Cd133Selection
+        fields = step_fields("selection", "recovery_pct")
+
+
+STEP_SERIALIZERS: dict[str, type[StepSerializer]] = {
+    "gcsf": GcsfAdministrationSerializer,
+    "apheresis": ApheresisCollectionSerializer,
+    "selection": Cd133SelectionSerializer,
+}
+
+
+def correction_serializer(kind: str) -> type[StepSerializer]:
+    """The step's fields, all optional (only what changes), plus the reason and the password."""
+    base = STEP_SERIALIZERS[kind]
+
+    def validate(self: StepSerializer, attrs: dict[str, Any]) -> dict[str, Any]:
+        missing = {name: "This field is required." for name in CONTROL_FIELDS if not attrs.get(name)}
+        if missing:
+            raise serializers.ValidationError(missing)
+        return attrs
+
+    attrs = {
+        "reason": serializers.CharField(write_only=True, help_text="Why the value changes (audit trail)."),
+        "validate": validate,
+        "Meta": type("Meta", (base.Meta,), {"fields": [*base.Meta.fields, "reason"]}),
+    }
+    return type(f"{base.__name__[: -len('Serializer')]}CorrectionSerializer", (base,), attrs)
+
+
+class SignatureSerializer(serializers.ModelSerializer[ElectronicSignature]):
+    record = serializers.CharField(source="content_type.model", read_only=True)
+    intact = serializers.SerializerMethodField(help_text="False when the signed record no longer has that content.")
+
+    class Meta:
+        model = ElectronicSignature
+        fields = [
+            "id",
+            "record",
+            "object_id",
+            "printed_name",
+            "meaning",
+            "signed_at",
+            "content_sha256",
+            "status",
+            "invalidated_at",
+            "invalidated_reason",
+            "intact",
+        ]
+        read_only_fields = fields
+
+    def get_intact(self, obj: ElectronicSignature) -> bool:
+        return signature_is_intact(obj)
+
+
+class TransitionSerializer(serializers.ModelSerializer[BatchTransition]):
+    actor = username("actor")
+
+    class Meta:
+        model = BatchTransition
+        fields = ["from_status", "to_status", "actor", "at", "reason"]
+        read_only_fields = fields
+
+
+class BatchSerializer(serializers.ModelSerializer[Batch]):
+    subject_code = serializers.CharField(source="patient.subject_code", read_only=True)
+    process_definition_version = serializers.CharField(source="process_definition.__str__", read_only=True)
+    registered_by = username("registered_by")
+
+    class Meta:
+        model = Batch
+        fields = [
+            "id",
+            "batch_number",
+            "patient",
+            "subject_code",
+            "process_definition",
+            "process_definition_version",
+            "status",
+            "status_changed_at",
+            "din",
+            "body_weight_kg",
+            "registered_by",
+            "registered_at",
+            "end_of_processing_at",
+            "cancel_reason",
+        ]
+        read_only_fields = fields
+
+
+class BatchDetailSerializer(BatchSerializer):
+    """The batch with every step in order, its signatures and its state history."""
+
+    gcsf_administrations = GcsfAdministrationSerializer(many=True, read_only=True)
+    apheresis = ApheresisCollectionSerializer(read_only=True, allow_null=True)
+    selection = Cd133SelectionSerializer(read_only=True, allow_null=True)
+    signatures = SignatureSerializer(many=True, read_only=True)
+    transitions = TransitionSerializer(many=True, read_only=True)
+
+    class Meta(BatchSerializer.Meta):
+        fields = [
+            *BatchSerializer.Meta.fields,
+            "gcsf_administrations",
+            "apheresis",
+            "selection",
+            "signatures",
+            "transitions",
+        ]
+        read_only_fields = fields
+
+
+class BatchRegisterSerializer(serializers.Serializer[Any]):
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    process_definition = serializers.PrimaryKeyRelatedField(queryset=ProcessDefinition.objects.all())
+
+
+class PatientSerializer(serializers.ModelSerializer[Patient]):
+    enrolled_by = username("enrolled_by")
+
+    class Meta:
+        model = Patient
+        fields = ["id", "subject_code", "consent_date", "body_weight_kg", "eligibility_confirmed"]
+        fields += ["enrolled_by", "enrolled_at"]
+        read_only_fields = ["enrolled_at"]
+
+
+class ProcessDefinitionSerializer(serializers.ModelSerializer[ProcessDefinition]):
+    created_by = username("created_by")
+    first_approved_by = username("first_approved_by")
+    second_approved_by = username("second_approved_by")
+
+    class Meta:
+        model = ProcessDefinition
+        fields = [f.name for f in ProcessDefinition._meta.concrete_fields]
+        read_only_fields = [
+            "id",
+            "version",
+            "status",
+            "effective_from",
+            "created_at",
+            "first_approved_at",
+            "second_approved_at",
+        ]
+        validators: list[Any] = []

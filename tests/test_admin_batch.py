@@ -1,0 +1,400 @@
+"""The batch page in the admin: lab staff walk a batch to quarantine; refusals are clear and change nothing."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from batches.models import (
+    ApheresisCollection,
+    Batch,
+    BatchTransition,
+    Cd133Selection,
+    ElectronicSignature,
+    GcsfAdministration,
+    Patient,
+)
+from batches.roles import Role
+from batches.services.signatures import signature_is_intact
+from tests.factories import (
+    PASSWORD,
+    Personas,
+    apheresis_values,
+    approved_definition,
+    enrolled_patient,
+    gcsf_values,
+    make_user,
+    selection_values,
+    walk_batch,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def form_data(values: dict[str, Any], **extra: str) -> dict[str, str]:
+    """What a browser posts: local datetimes to the second, ISO dates, plain numbers."""
+    data: dict[str, str] = {}
+    for name, value in values.items():
+        if isinstance(value, datetime):
+            data[name] = timezone.localtime(value).strftime("%Y-%m-%dT%H:%M:%S")
+        elif isinstance(value, date):
+            data[name] = value.isoformat()
+        else:
+            data[name] = str(value)
+    return {"late_entry_reason": "", **data, **extra}
+
+
+def snapshot() -> tuple[Any, ...]:
+    return (
+        list(Batch.objects.values_list("pk", "status").order_by("pk")),
+        BatchTransition.objects.count(),
+        list(GcsfAdministration.objects.values_list("pk", "drug_lot", "verified_by").order_by("pk")),
+        list(ApheresisCollection.objects.values_list("pk", "product_volume_ml", "verified_by").order_by("pk")),
+        list(Cd133Selection.objects.values_list("pk", "final_volume_ml", "verified_by").order_by("pk")),
+        ElectronicSignature.objects.count(),
+    )
+
+
+@pytest.fixture
+def staff(people: Personas) -> Personas:
+    """Lab users reach the admin as staff; their roles (groups) decide what they may do there."""
+    for user in vars(people).values():
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    return people
+
+
+def client_for(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def page(batch: Batch) -> str:
+    return reverse("admin:batches_batch_change", args=[batch.pk])
+
+
+def url(batch: Batch, name: str, *args: Any) -> str:
+    return reverse(f"admin:batches_batch_{name}", args=[batch.pk, *args])
+
+
+def post_ok(client: Client, path: str, data: dict[str, str] | None = None) -> None:
+    """A successful action answers with a redirect to the batch page (POST-redirect-GET)."""
+    response = client.post(path, data or {})
+    errors = response.content.decode() if response.status_code != 302 else ""
+    assert response.status_code == 302, errors[errors.find("errorlist") - 200 : errors.find("errorlist") + 600]
+
+
+@pytest.mark.urs("URS-011", "URS-010")
+def test_operator_and_verifier_walk_a_batch_to_quarantine_in_the_admin(staff: Personas) -> None:
+    definition = approved_definition(staff.qa, staff.qp)
+    operator, verifier = client_for(staff.operator), client_for(staff.verifier)
+    post_ok(
+        operator,
+        reverse("admin:batches_patient_add"),
+        {
+            "subject_code": "igx1-s042",
+            "consent_date": (timezone.localdate() - timedelta(days=20)).isoformat(),
+            "body_weight_kg": "62.5",
+            "eligibility_confirmed": "on",
+        },
+    )
+    patient = Patient.objects.get(subject_code="IGX1-S042")
+    post_ok(
+        operator,
+        reverse("admin:batches_batch_add"),
+        {"patient": str(patient.pk), "process_definition": str(definition.pk)},
+    )
+    batch = Batch.objects.get(patient=patient)
+    assert "Start mobilization" in operator.get(page(batch)).content.decode()
+    post_ok(operator, url(batch, "transition", "start-mobilization"))
+
+    for day in range(1, definition.gcsf_days_min + 1):
+        body = operator.get(page(batch)).content.decode()
+        assert f"Record G-CSF day {day}" in body
+        post_ok(operator, url(batch, "record", "gcsf"), form_data(gcsf_values(day), password=PASSWORD))
+        step = GcsfAdministration.objects.get(batch=batch, day=day)
+        assert f"Verify G-CSF day {day}" in verifier.get(page(batch)).content.decode()
+        post_ok(verifier, url(batch, "verify", "gcsf", step.pk), {"password": PASSWORD})
+    post_ok(operator, url(batch, "transition", "start-collection"))
+
+    post_ok(operator, url(batch, "record", "apheresis"), form_data(apheresis_values(), password=PASSWORD))
+    assert "Verify apheresis collection" in verifier.get(page(batch)).content.decode()
+    post_ok(
+        verifier,
+        url(batch, "verify", "apheresis", ApheresisCollection.objects.get(batch=batch).pk),
+        {"password": PASSWORD},
+    )
+    post_ok(operator, url(batch, "transition", "start-processing"))
+
+    post_ok(operator, url(batch, "record", "selection"), form_data(selection_values(), password=PASSWORD))
+    post_ok(
+        verifier, url(batch, "verify", "selection", Cd133Selection.objects.get(batch=batch).pk), {"password": PASSWORD}
+    )
+    post_ok(operator, url(batch, "transition", "quarantine"))
+
+    batch.refresh_from_db()
+    assert batch.status == "quarantine"
+    signatures = ElectronicSignature.objects.filter(batch=batch)
+    assert signatures.count() == 2 * (definition.gcsf_days_min + 2)
+    assert all(signature_is_intact(s) for s in signatures)
+    body = operator.get(page(batch)).content.decode()
+    assert body.count("verified · read-only") == definition.gcsf_days_min + 2
+    assert "Record and sign" not in body
+    assert "Verify and sign" not in body
+    assert "Correct " not in body
+    assert "CD133-7781" in body
+    assert "Quarantine" in body
+    assert "QC testing" in body
+
+
+@pytest.mark.urs("URS-010")
+def test_batch_page_offers_only_the_current_step_and_the_next_need(staff: Personas) -> None:
+    batch = walk_batch(staff, "collection")
+    body = client_for(staff.operator).get(page(batch)).content.decode()
+    assert 'id="record-form"' in body
+    assert url(batch, "record", "apheresis") in body
+    assert url(batch, "record", "selection") not in body
+    assert url(batch, "record", "gcsf") not in body
+    assert "Record apheresis collection" in body
+    assert body.count("verified · read-only") == 4  # the four G-CSF days, read-only
+    assert "Audit trail" in body
+    assert "Documents" in body
+
+
+@pytest.mark.urs("URS-012")
+def test_selection_before_collection_is_refused_with_a_clear_message(staff: Personas) -> None:
+    batch = walk_batch(staff, "collection")
+    before = snapshot()
+    response = client_for(staff.operator).post(
+        url(batch, "record", "selection"), form_data(selection_values(), password=PASSWORD)
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert f"only when batch {batch.batch_number} is processing; it is collection" in body
+    assert snapshot() == before
+
+
+@pytest.mark.urs("URS-012")
+def test_verifying_ones_own_step_is_refused(staff: Personas) -> None:
+    batch = walk_batch(staff, "mobilization")
+    staff.operator.groups.add(staff.verifier.groups.get())
+    operator = client_for(staff.operator)
+    post_ok(operator, url(batch, "record", "gcsf"), form_data(gcsf_values(1), password=PASSWORD))
+    step = GcsfAdministration.objects.get(batch=batch)
+    assert "a second person must verify it" in operator.get(page(batch)).content.decode()
+    before = snapshot()
+    body = operator.post(url(batch, "verify", "gcsf", step.pk), {"password": PASSWORD}).content.decode()
+    assert "You performed this step; a second person must verify it." in body
+    assert snapshot() == before
+
+
+@pytest.mark.urs("URS-012", "URS-010")
+def test_a_verified_step_is_read_only_and_cannot_be_corrected(staff: Personas) -> None:
+    batch = walk_batch(staff, "mobilization")
+    operator = client_for(staff.operator)
+    post_ok(operator, url(batch, "record", "gcsf"), form_data(gcsf_values(1), password=PASSWORD))
+    step = GcsfAdministration.objects.get(batch=batch)
+    assert "Correct G-CSF day 1" in operator.get(page(batch)).content.decode()
+    post_ok(client_for(staff.verifier), url(batch, "verify", "gcsf", step.pk), {"password": PASSWORD})
+    assert "Correct G-CSF day 1" not in operator.get(page(batch)).content.decode()
+    before = snapshot()
+    data = form_data(gcsf_values(1, drug_lot="FIL-OTHER"), password=PASSWORD, reason="wrong lot typed")
+    body = operator.post(url(batch, "correct", "gcsf", step.pk), data).content.decode()
+    assert f"G-CSF administration of {batch.batch_number} is verified and read-only." in body
+    assert 'value="FIL-OTHER"' in body
+    assert snapshot() == before
+
+
+@pytest.mark.urs("URS-012")
+def test_correcting_an_unverified_step_keeps_a_reason_and_signs_again(staff: Personas) -> None:
+    batch = walk_batch(staff, "processing")
+    operator = client_for(staff.operator)
+    post_ok(operator, url(batch, "record", "selection"), form_data(selection_values(), password=PASSWORD))
+    step = Cd133Selection.objects.get(batch=batch)
+    values = {**selection_values(), "started_at": step.started_at, "ended_at": step.ended_at}
+    no_reason = operator.post(
+        url(batch, "correct", "selection", step.pk), form_data({**values, "final_volume_ml": "12.0"}, password=PASSWORD)
+    )
+    assert "This field is required" in no_reason.content.decode()
+    post_ok(
+        operator,
+        url(batch, "correct", "selection", step.pk),
+        form_data({**values, "final_volume_ml": "12.0"}, password=PASSWORD, reason="volume misread on the scale"),
+    )
+    step.refresh_from_db()
+    assert step.final_volume_ml == Decimal("12.0")
+    body = operator.get(page(batch)).content.decode()
+    assert "Invalidated" in body
+    assert "volume misread on the scale" in body
+
+
+@pytest.mark.urs("URS-012")
+def test_expired_reagent_lot_is_refused_on_its_field_and_the_typed_values_stay(staff: Personas) -> None:
+    batch = walk_batch(staff, "processing")
+    before = snapshot()
+    expired = timezone.localdate() - timedelta(days=3)
+    values = selection_values(reagent_expiry=expired, reagent_lot="CD133-EXPIRED-9")
+    body = client_for(staff.operator).post(url(batch, "record", "selection"), form_data(values, password=PASSWORD))
+    text = body.content.decode()
+    assert f"CD133 reagent lot CD133-EXPIRED-9 expired on {expired:%Y-%m-%d}" in text
+    assert 'value="CD133-EXPIRED-9"' in text
+    assert 'value="HSA-9912"' in text
+    assert "cb-has-error" in text
+    assert snapshot() == before
+
+
+@pytest.mark.urs("URS-012")
+def test_wrong_password_signs_nothing(staff: Personas) -> None:
+    batch = walk_batch(staff, "mobilization")
+    before = snapshot()
+    body = client_for(staff.operator).post(
+        url(batch, "record", "gcsf"), form_data(gcsf_values(1), password="not-my-password")
+    )
+    assert "The password is not correct" in body.content.decode()
+    assert snapshot() == before
+
+
+@pytest.mark.urs("URS-013")
+@pytest.mark.parametrize("persona", ["auditor", "admin"])
+def test_auditor_and_admin_read_but_cannot_change_batch_data(staff: Personas, persona: str) -> None:
+    batch = walk_batch(staff, "mobilization")
+    client = client_for(getattr(staff, persona))
+    body = client.get(page(batch)).content.decode()
+    assert batch.batch_number in body
+    assert "you cannot change it" in body
+    assert "Record and sign" not in body
+    assert "Start collection" not in body
+    before = snapshot()
+    refused = client.post(url(batch, "record", "gcsf"), form_data(gcsf_values(1), password=PASSWORD))
+    assert "requires the role Operator" in refused.content.decode()
+    client.post(url(batch, "transition", "cancel"), {"reason": "I should not be able to"})
+    client.post(url(batch, "transition", "start-collection"))
+    assert client.get(reverse("admin:batches_batch_add")).status_code == 403
+    assert client.post(reverse("admin:batches_batch_delete", args=[batch.pk])).status_code == 403
+    assert snapshot() == before
+
+
+@pytest.mark.urs("URS-013")
+def test_anonymous_requests_are_sent_to_the_login_page(staff: Personas) -> None:
+    batch = walk_batch(staff, "mobilization")
+    before = snapshot()
+    anonymous = Client()
+    assert anonymous.get(page(batch)).status_code == 302
+    response = anonymous.post(url(batch, "record", "gcsf"), form_data(gcsf_values(1), password=PASSWORD))
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+    assert snapshot() == before
+
+
+@pytest.mark.urs("URS-013")
+def test_a_user_without_a_role_sees_no_batch(staff: Personas) -> None:
+    batch = walk_batch(staff, "registered")
+    nobody = make_user("nobody", is_staff=True)
+    client = client_for(nobody)
+    assert client.get(page(batch)).status_code == 403
+    assert client.get(reverse("admin:batches_batch_changelist")).status_code == 403
+
+
+@pytest.mark.urs("URS-014")
+def test_signatures_are_listed_and_a_changed_record_shows_invalid(staff: Personas) -> None:
+    batch = walk_batch(staff, "mobilization")
+    operator = client_for(staff.operator)
+    post_ok(operator, url(batch, "record", "gcsf"), form_data(gcsf_values(1), password=PASSWORD))
+    body = operator.get(page(batch)).content.decode()
+    assert "Operator" in body
+    assert "Performed" in body
+    assert " UTC" in body
+    assert "cb-sig-valid" in body
+    # A change that bypasses the services (a shell, raw SQL) leaves the signature pointing at old content.
+    GcsfAdministration.objects.filter(batch=batch).update(drug_lot="FIL-TAMPERED")
+    body = operator.get(page(batch)).content.decode()
+    assert "cb-sig-invalid" in body
+    assert ">INVALID<" in body
+
+
+@pytest.mark.urs("URS-010")
+def test_changelist_filters_by_state_and_searches_subject_code(staff: Personas) -> None:
+    walk_batch(staff, "mobilization", subject_code="IGX1-S001")
+    walk_batch(staff, "registered", subject_code="IGX1-S002")
+    client = client_for(staff.auditor)
+    changelist = reverse("admin:batches_batch_changelist")
+    assert "IGX1-S002" not in client.get(changelist, {"status__exact": "mobilization"}).content.decode()
+    found = client.get(changelist, {"q": "S002"}).content.decode()
+    assert "IGX1-S002" in found
+    assert "IGX1-S001" not in found
+
+
+@pytest.mark.urs("URS-015")
+def test_process_definition_is_drafted_and_approved_by_two_people_in_the_admin(staff: Personas) -> None:
+    qa_reviewer = make_user("qa_two", Role.QA_REVIEWER, is_staff=True)
+    qa, second = client_for(staff.qa), client_for(qa_reviewer)
+    data = {
+        "code": "IGX2",
+        "name": "Second product",
+        "product_code": "YA002",
+        "gcsf_dose_ug_per_kg": "10",
+        "gcsf_dose_tolerance_pct": "10",
+        "gcsf_days_min": "4",
+        "gcsf_days_max": "5",
+        "target_dose_min_cells": "37000000",
+        "target_dose_max_cells": "166000000",
+        "shelf_life_hours": "24",
+        "requires_qp_certification": "on",
+        "sponsor_contact_email": "",
+    }
+    response = qa.post(reverse("admin:batches_processdefinition_add"), data)
+    assert response.status_code == 302
+    from batches.models import ProcessDefinition
+
+    definition = ProcessDefinition.objects.get(code="IGX2")
+    approve = reverse("admin:batches_processdefinition_approve", args=[definition.pk])
+    assert (
+        "Approve (sign)"
+        in qa.get(reverse("admin:batches_processdefinition_change", args=[definition.pk])).content.decode()
+    )
+    assert qa.post(approve, {"password": PASSWORD, "confirm": "on"}).status_code == 302
+    again = qa.post(approve, {"password": PASSWORD, "confirm": "on"}).content.decode()
+    assert "second approval by a different person" in again
+    assert second.post(approve, {"password": "wrong", "confirm": "on"}).status_code == 200
+    assert second.post(approve, {"password": PASSWORD, "confirm": "on"}).status_code == 302
+    definition.refresh_from_db()
+    assert definition.status == "approved"
+    page_body = qa.get(reverse("admin:batches_processdefinition_change", args=[definition.pk])).content.decode()
+    assert "Approve (sign)" not in page_body
+    assert 'name="_save"' not in page_body
+
+
+@pytest.mark.urs("URS-015")
+def test_patient_enrolment_refuses_a_name_like_code_and_keeps_the_form(staff: Personas) -> None:
+    enrolled_patient(staff.operator, subject_code="IGX1-S001")
+    response = client_for(staff.operator).post(
+        reverse("admin:batches_patient_add"),
+        {"subject_code": "Maria Lopez", "consent_date": timezone.localdate().isoformat(), "body_weight_kg": "60"},
+    )
+    body = response.content.decode()
+    assert "never a name or ID number" in body
+    assert 'value="60"' in body
+    assert Patient.objects.count() == 1
+
+
+@pytest.mark.urs("URS-012")
+def test_malformed_action_requests_get_a_4xx_never_a_500(staff: Personas) -> None:
+    batch = walk_batch(staff, "mobilization")
+    operator = client_for(staff.operator)
+    before = snapshot()
+    assert operator.post(url(batch, "record", "platelets"), {"password": PASSWORD}).status_code == 404
+    assert operator.post(url(batch, "transition", "release"), {}).status_code == 404
+    assert operator.post(url(batch, "verify", "gcsf", 999999), {"password": PASSWORD}).status_code == 404
+    assert operator.get(url(batch, "transition", "start-collection")).status_code == 405
+    assert operator.get(reverse("admin:batches_batch_change", args=["not-a-number"])).status_code in {302, 404}
+    incomplete = operator.post(url(batch, "record", "gcsf"), {"day": "1", "password": PASSWORD})
+    assert incomplete.status_code == 200
+    assert "This field is required" in incomplete.content.decode()
+    assert snapshot() == before
