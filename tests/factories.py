@@ -15,7 +15,8 @@ PASSWORD = "correct-horse-battery-staple-7"
 
 
 def make_user(username: str, *roles: Role | str, **extra: Any) -> User:
-    user, _ = User.objects.get_or_create(username=username, defaults={"first_name": username.title(), **extra})
+    defaults = {"first_name": username.title(), "is_staff": True, **extra}
+    user, _ = User.objects.get_or_create(username=username, defaults=defaults)
     user.set_password(PASSWORD)
     user.save()
     for role in roles:
