@@ -5,8 +5,20 @@ from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
 from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
 from batches.models.steps import ApheresisCollection, Cd133Selection, GcsfAdministration, StepRecord
+from batches.models.custody import CustodyEvent, ExpiredUseAuthorization, IdentityScan, PatientIdentity  # noqa: I001
+from batches.models.delivery import AdverseEvent, BedsideCheck, Infusion
+from batches.models.followup import EmbryoTransfer, FollowUpVisit
 
 __all__ = [
+    "AdverseEvent",
+    "BedsideCheck",
+    "CustodyEvent",
+    "EmbryoTransfer",
+    "ExpiredUseAuthorization",
+    "FollowUpVisit",
+    "IdentityScan",
+    "Infusion",
+    "PatientIdentity",
     "ApheresisCollection",
     "ApprovalStatus",
     "Batch",
