@@ -100,7 +100,7 @@ def summarize(outcomes: Iterable[PatientOutcome]) -> CohortSummary:
     patients = list(outcomes)
     doses = [p.cells_infused for p in patients]
     transfers = [t for p in patients for t in p.transfers]
-    grades = {grade: 0 for grade in range(1, 6)}
+    grades = dict.fromkeys(range(1, 6), 0)
     for p in patients:
         for grade in p.adverse_event_grades:
             grades[grade] += 1
@@ -151,7 +151,8 @@ def dose_outcome_svg(outcomes: Sequence[PatientOutcome], *, width: int = 560, he
         parts.append(f'<line x1="{x:.1f}" y1="{top + plot_h}" x2="{x:.1f}" y2="{top + plot_h + 4}" stroke="#444"/>')
         parts.append(f'<text x="{x:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{value:.0f}</text>')
     parts.append(
-        f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle">CD133+ cells infused (millions)</text>'
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle">'
+        "CD133+ cells infused (millions)</text>"
     )
     for index, patient in enumerate(sorted(outcomes, key=lambda p: p.cells_infused)):
         row = patient.outcome

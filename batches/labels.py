@@ -7,7 +7,7 @@ patient and chain of identity (lower right). Dates print in the facility's time 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -68,29 +68,25 @@ def labels_for_batch(batch: Batch) -> list[LabelData]:
         raise ValueError(f"Batch {batch.batch_number} has no DIN yet; labels are printed from collection on.")
     identity = PatientIdentity.objects.filter(patient_id=batch.patient_id).first()
     apheresis = getattr(batch, "apheresis", None)
-    common = {
-        "din": batch.din,
-        "product_code": product_code_for(batch),
-        "subject_code": batch.patient.subject_code,
-        "coi_identifier": identity.coi_identifier if identity else "",
-        "collected_at": apheresis.ended_at if apheresis else None,
-        "facility": settings.CELLBATCH_ORGANISATION_NAME,
-    }
-    labels = [
-        LabelData(
-            bag="Apheresis collection (for processing)",
-            product_name="HPC, Apheresis: starting material",
-            expires_at=None,
-            **common,
-        )
-    ]
+    collection = LabelData(
+        bag="Apheresis collection (for processing)",
+        din=batch.din,
+        product_code=product_code_for(batch),
+        product_name="HPC, Apheresis: starting material",
+        subject_code=batch.patient.subject_code,
+        coi_identifier=identity.coi_identifier if identity else "",
+        collected_at=apheresis.ended_at if apheresis else None,
+        expires_at=None,
+        facility=settings.CELLBATCH_ORGANISATION_NAME,
+    )
+    labels = [collection]
     if batch.end_of_processing_at is not None:
         labels.append(
-            LabelData(
+            replace(
+                collection,
                 bag="Final product (for infusion)",
                 product_name=f"{batch.process_definition.code}: autologous CD133+ cells",
                 expires_at=expires_at(batch),
-                **common,
             )
         )
     return labels

@@ -36,7 +36,8 @@ def test_summary_of_the_published_cohort_reproduces_the_trial_figures() -> None:
 def test_an_empty_cohort_has_no_rates_rather_than_a_division_by_zero() -> None:
     summary = cohort.summarize([])
     assert summary.patients_treated == 0
-    assert summary.implantation_rate_pct is None and summary.cumulative_pregnancy_pct is None
+    assert summary.implantation_rate_pct is None
+    assert summary.cumulative_pregnancy_pct is None
     assert "<svg" in cohort.dose_outcome_svg([])
 
 
@@ -55,7 +56,8 @@ def test_dose_outcome_plot_has_one_dot_per_patient_with_escaped_labels() -> None
     outcomes = [*trial_outcomes(), PatientOutcome("<script>", 90_000_000)]
     svg = cohort.dose_outcome_svg(outcomes)
     assert svg.count("<circle") == 21
-    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    assert "<script>" not in svg
+    assert "&lt;script&gt;" in svg
 
 
 @pytest.mark.django_db
@@ -76,7 +78,7 @@ def test_cohort_page_and_api_show_the_trial_figures_from_the_records(people: Per
         "31.7 % (13/41)",
         "55.0 % (11/20)",
         "30.0 % (6/20)",
-        "<th scope=\"col\">Grade 5</th>",
+        '<th scope="col">Grade 5</th>',
     ):
         assert figure in html, figure
     assert html.count("<circle") == 20

@@ -124,7 +124,8 @@ def test_wrong_bag_scanned_at_receipt_blocks_the_receipt_and_leaves_an_audited_r
         )
     assert "Wrong product" in caught.value.message_dict["scanned_data"][0]
     event.refresh_from_db()
-    assert event.received_at is None and event.received_by is None
+    assert event.received_at is None
+    assert event.received_by is None
     refused = IdentityScan.objects.get(batch=batch)
     assert (refused.matched, refused.expected, refused.scanned_data) == (False, batch.din, scan_of(other))
     [audit] = audit_events_for(IdentityScan, pgh_obj_id=refused.pk)
@@ -182,7 +183,8 @@ def test_dispatch_moves_the_batch_and_opens_the_radiology_hand_off(people: Perso
     batch = dispatched_batch(people, receive=False)
     assert batch.status == "dispatched"
     event = CustodyEvent.objects.get(batch=batch, kind=HandOff.LAB_TO_RADIOLOGY)
-    assert event.handed_over_by == people.operator and not event.is_received
+    assert event.handed_over_by == people.operator
+    assert not event.is_received
     assert batch.signatures.filter(meaning="performed", object_id=event.pk).exists()
 
 

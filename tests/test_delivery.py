@@ -73,9 +73,7 @@ def test_one_clinician_cannot_do_both_halves_of_the_bedside_check(people: Person
     check = BedsideCheck.objects.get(batch=batch)
     assert check.confirmed_by is None
     with pytest.raises(StateConflict, match="two clinicians"):
-        delivery.infusion_record(
-            actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values()
-        )
+        delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values())
 
 
 @pytest.mark.urs("URS-109")
@@ -115,9 +113,7 @@ def test_an_expired_product_cannot_be_infused(people: Personas, second_clinician
     batch = checked_batch(people, second_clinician)
     Batch.objects.filter(pk=batch.pk).update(end_of_processing_at=timezone.now() - timedelta(hours=30))
     with pytest.raises(StateConflict, match="expired"):
-        delivery.infusion_record(
-            actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values()
-        )
+        delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values())
     assert not Infusion.objects.exists()
     batch.refresh_from_db()
     assert batch.status == "dispatched"
@@ -171,7 +167,8 @@ def test_adverse_events_carry_a_ctcae_grade_and_relatedness(people: Personas, se
         relatedness="possible",
         onset_at=timezone.now() - timedelta(minutes=1),
     )
-    assert event.ctcae_grade == 1 and not event.serious
+    assert event.ctcae_grade == 1
+    assert not event.serious
     with pytest.raises(ValidationError) as caught:
         delivery.adverse_event_record(
             actor=people.clinician,

@@ -99,7 +99,14 @@ def test_every_substitution_and_transposition_of_the_worked_example_is_detected_
 @pytest.mark.urs("URS-101")
 @pytest.mark.parametrize(
     "scan",
-    ["=G12341765432170", "G12341765432170", "=G123417654321", "G123417654321", "G123417654321A", " =g1234 17 654321 70 "],
+    [
+        "=G12341765432170",
+        "G12341765432170",
+        "=G123417654321",
+        "G123417654321",
+        "G123417654321A",
+        " =g1234 17 654321 70 ",
+    ],
 )
 def test_accepted_scan_forms_parse_to_the_din(scan: str) -> None:
     assert isbt128.parse_din_scan(scan).value == WORKED_EXAMPLE

@@ -48,7 +48,8 @@ def test_final_product_label_barcodes_decode_to_din_product_dates_and_chain_of_i
     }
     assert set(final_page) == expected
     assert set(final_page.values()) == {"Code128"}
-    assert din.barcode_data in collection_page and coi in collection_page
+    assert din.barcode_data in collection_page
+    assert coi in collection_page
     assert isbt128.parse_din_scan(din.barcode_data).value == batch.din
 
     text = page_text(pdf, 1)

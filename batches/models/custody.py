@@ -62,9 +62,7 @@ class CustodyEvent(models.Model):
     sample_reference = models.CharField(max_length=40, blank=True, help_text="QC sample identifier, if any.")
     handed_over_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     handed_over_at = models.DateTimeField()
-    temperature_at_handover_c = models.DecimalField(
-        "temperature at hand-over (°C)", max_digits=4, decimal_places=1
-    )
+    temperature_at_handover_c = models.DecimalField("temperature at hand-over (°C)", max_digits=4, decimal_places=1)
     received_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )

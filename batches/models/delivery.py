@@ -75,7 +75,9 @@ class Infusion(models.Model):
     class Meta:
         triggers = [no_delete()]
         constraints = [
-            models.CheckConstraint(condition=models.Q(ended_at__gt=models.F("started_at")), name="infusion_end_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(ended_at__gt=models.F("started_at")), name="infusion_end_after_start"
+            ),
             models.CheckConstraint(
                 condition=models.Q(left_cells__gte=0, right_cells__gte=0, left_volume_ml__gte=0, right_volume_ml__gte=0)
                 & (models.Q(left_cells__gt=0) | models.Q(right_cells__gt=0)),

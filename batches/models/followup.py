@@ -80,11 +80,12 @@ class EmbryoTransfer(models.Model):
             models.CheckConstraint(condition=models.Q(embryos_transferred__gte=1), name="embryo_transfer_count"),
             # An outcome can only be positive if the stage before it was.
             models.CheckConstraint(
-                condition=~models.Q(clinical_pregnancy=True) | models.Q(implantation=True),
+                condition=~models.Q(clinical_pregnancy=True) | models.Q(implantation__isnull=False, implantation=True),
                 name="embryo_transfer_pregnancy_needs_implantation",
             ),
             models.CheckConstraint(
-                condition=~models.Q(live_birth=True) | models.Q(clinical_pregnancy=True),
+                condition=~models.Q(live_birth=True)
+                | models.Q(clinical_pregnancy__isnull=False, clinical_pregnancy=True),
                 name="embryo_transfer_birth_needs_pregnancy",
             ),
         ]

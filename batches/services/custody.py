@@ -182,7 +182,9 @@ def custody_hand_over(
     if kind not in HandOff.values:
         raise ValidationError({"kind": f"Unknown hand-off {kind!r}; choose one of {', '.join(HandOff.values)}."})
     if kind == HandOff.LAB_TO_RADIOLOGY:
-        raise ValidationError({"kind": "The hand-over to interventional radiology is the dispatch of a released batch."})
+        raise ValidationError(
+            {"kind": "The hand-over to interventional radiology is the dispatch of a released batch."}
+        )
     giver_roles, _, states = HAND_OFF_RULES[kind]
     require_role(actor, *giver_roles, action=f"Handing over ({HandOff(kind).label})")
     batch = lock_batch(batch_id)
@@ -243,7 +245,9 @@ def custody_receive(
 
 def _check_receipt(event: CustodyEvent, *, actor: User, received_at: datetime, late_entry_reason: str) -> None:
     if event.is_received:
-        raise StateConflict(f"{event} was already received by {event.received_by} at {event.received_at:%Y-%m-%d %H:%M}.")
+        raise StateConflict(
+            f"{event} was already received by {event.received_by} at {event.received_at:%Y-%m-%d %H:%M}."
+        )
     if event.handed_over_by_id == actor.pk:
         raise PermissionDenied("Custody passes between two people: you handed this over, someone else receives it.")
     check_event_time(received_at, field="received_at", late_entry_reason=late_entry_reason)
@@ -291,7 +295,9 @@ def expired_use_authorize(
     batch = lock_batch(batch_id)
     allowed = (BatchStatus.RELEASED, BatchStatus.CONDITIONALLY_RELEASED, BatchStatus.DISPATCHED)
     if batch.status not in allowed:
-        raise StateConflict(f"Batch {batch.batch_number} is {batch.get_status_display().lower()}; nothing to authorise.")
+        raise StateConflict(
+            f"Batch {batch.batch_number} is {batch.get_status_display().lower()}; nothing to authorise."
+        )
     expiry = expires_at(batch)
     if expiry is None or valid_until <= expiry:
         raise ValidationError({"valid_until": "The authorisation must extend beyond the product's expiry."})

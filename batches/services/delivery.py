@@ -19,7 +19,14 @@ from batches.models.delivery import AdverseEventPhase, Relatedness
 from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services import validation as v
-from batches.services.common import CLOCK_SKEW, check_event_time, confirm_password, lock_batch, require_status, transition
+from batches.services.common import (
+    CLOCK_SKEW,
+    check_event_time,
+    confirm_password,
+    lock_batch,
+    require_status,
+    transition,
+)
 from batches.services.custody import (
     check_temperature,
     record_matched_scan,
@@ -65,7 +72,12 @@ def batch_dispatch(
             temperature_at_handover_c=temperature,
         )
     signature_sign(
-        signer=actor, password=password, password_checked=True, meaning=SignatureMeaning.PERFORMED, target=event, batch=batch
+        signer=actor,
+        password=password,
+        password_checked=True,
+        meaning=SignatureMeaning.PERFORMED,
+        target=event,
+        batch=batch,
     )
     return event
 
@@ -114,7 +126,12 @@ def _bedside_check_open(*, actor: User, batch_id: int, scanned_data: str, code: 
             batch=batch, patient_subject_code=code, scanned_data=scanned_data.strip()[:80], checked_by=actor
         )
     signature_sign(
-        signer=actor, password=password, password_checked=True, meaning=SignatureMeaning.PERFORMED, target=check, batch=batch
+        signer=actor,
+        password=password,
+        password_checked=True,
+        meaning=SignatureMeaning.PERFORMED,
+        target=check,
+        batch=batch,
     )
     return check
 
@@ -150,7 +167,12 @@ def _bedside_check_confirmed(*, actor: User, batch_id: int, scanned_data: str, p
         check.confirmed_at = timezone.now()
         check.save(update_fields=["confirmation_scanned_data", "confirmed_by", "confirmed_at"])
     signature_sign(
-        signer=actor, password=password, password_checked=True, meaning=SignatureMeaning.VERIFIED, target=check, batch=batch
+        signer=actor,
+        password=password,
+        password_checked=True,
+        meaning=SignatureMeaning.VERIFIED,
+        target=check,
+        batch=batch,
     )
     return check
 
@@ -203,7 +225,11 @@ def infusion_record(*, actor: User, batch_id: int, password: str, values: dict[s
             operator=actor,
             minutes_from_end_of_processing=max(minutes, 0),
             expired_use_authorization=authorization,
-            **{**{k: values.get(k) for k in INFUSION_FIELDS}, "notes": values.get("notes") or "", "late_entry_reason": late},
+            **{
+                **{k: values.get(k) for k in INFUSION_FIELDS},
+                "notes": values.get("notes") or "",
+                "late_entry_reason": late,
+            },
         )
         infusion.full_clean(exclude=["batch", "operator", "expired_use_authorization"])
         infusion.save()

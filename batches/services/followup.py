@@ -80,7 +80,11 @@ def embryo_transfer_record(
     batch = _infused_batch(batch_id, action="Recording an embryo transfer")
     _not_before_infusion(batch, transfer_date, field="transfer_date")
     transfer = EmbryoTransfer(
-        batch=batch, transfer_date=transfer_date, embryos_transferred=embryos_transferred, notes=notes, recorded_by=actor
+        batch=batch,
+        transfer_date=transfer_date,
+        embryos_transferred=embryos_transferred,
+        notes=notes,
+        recorded_by=actor,
     )
     transfer.full_clean(exclude=["batch", "recorded_by"])
     with audit_context(actor, reason="embryo transfer"):
