@@ -41,7 +41,7 @@ class PatientOutcome:
         if self.live_birth:
             return "live birth"
         if self.pregnant:
-            return "pregnancy"
+            return "pregnancy, no live birth"
         return "no pregnancy"
 
 
@@ -117,13 +117,13 @@ def summarize(outcomes: Iterable[PatientOutcome]) -> CohortSummary:
     )
 
 
-OUTCOME_ROWS = ("no pregnancy", "pregnancy", "live birth")
-OUTCOME_COLOURS = {"no pregnancy": "#8c8c8c", "pregnancy": "#2b7bb9", "live birth": "#1a9850"}
+OUTCOME_ROWS = ("no pregnancy", "pregnancy, no live birth", "live birth")
+OUTCOME_COLOURS = dict(zip(OUTCOME_ROWS, ("#8c8c8c", "#2b7bb9", "#1a9850"), strict=True))
 
 
 def dose_outcome_svg(outcomes: Sequence[PatientOutcome], *, width: int = 560, height: int = 220) -> str:
     """Scatter plot: cells infused (millions) on x, best outcome per patient on y, one dot per patient."""
-    left, right, top, bottom = 110, 20, 20, 40
+    left, right, top, bottom = 160, 20, 20, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     doses = [p.cells_infused / 1e6 for p in outcomes] or [0.0]
     low, high = min(doses), max(doses)

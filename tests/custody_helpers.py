@@ -115,7 +115,8 @@ def trial_cohort_spec() -> list[tuple[str, int, list[tuple[bool, bool, bool]], l
         if i == 19:
             transfers = [*transfers, none]  # the 41st transfer
         grades = [1] if i % 2 == 0 else ([1, 2] if i == 5 else [])
-        spec.append((f"IGX1-T{i + 1:03d}", doses[i], transfers, grades))
+        # 7 is coprime with 20: a fixed shuffle, so the made-up split implies no dose-response either way.
+        spec.append((f"IGX1-T{i + 1:03d}", doses[(i * 7) % 20], transfers, grades))
     return spec
 
 
