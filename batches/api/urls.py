@@ -30,4 +30,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     *_step_routes(),
     *router.urls,
+    path("", include("batches.api.urls_custody")),
 ]

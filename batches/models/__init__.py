@@ -1,20 +1,32 @@
 """Batch-record models (DOMAIN.md §2); business rules live in batches.services."""
 
 from batches.models.batch import Batch, BatchTransition
+from batches.models.custody import CustodyEvent, ExpiredUseAuthorization, IdentityScan, PatientIdentity
+from batches.models.delivery import AdverseEvent, BedsideCheck, Infusion
+from batches.models.followup import EmbryoTransfer, FollowUpVisit
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
 from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
 from batches.models.steps import ApheresisCollection, Cd133Selection, GcsfAdministration, StepRecord
 
 __all__ = [
+    "AdverseEvent",
     "ApheresisCollection",
     "ApprovalStatus",
     "Batch",
     "BatchTransition",
+    "BedsideCheck",
     "Cd133Selection",
+    "CustodyEvent",
     "ElectronicSignature",
+    "EmbryoTransfer",
+    "ExpiredUseAuthorization",
+    "FollowUpVisit",
     "GcsfAdministration",
+    "IdentityScan",
+    "Infusion",
     "Patient",
+    "PatientIdentity",
     "ProcessDefinition",
     "SignatureMeaning",
     "SignatureStatus",

@@ -19,6 +19,7 @@ from batches.audit import audit_context
 from batches.models import ApheresisCollection, Batch, Cd133Selection, GcsfAdministration, StepRecord
 from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
+from batches.services import custody
 from batches.services import validation as v
 from batches.services.common import check_event_time, confirm_password, lock_batch, require_reason, require_status
 from batches.services.signatures import signature_sign, signatures_invalidate
@@ -153,6 +154,8 @@ def step_record(*, kind: str, batch_id: int, actor: User, password: str, values:
     step.full_clean(exclude=["batch", "performed_by"], validate_unique=False)
     with audit_context(actor, reason=f"record {STEP_LABELS[kind].lower()}"):
         step.save()
+    if kind == "apheresis":  # the bag is labelled with its ISBT 128 DIN at collection
+        custody.identifiers_allocate(batch=batch, actor=actor)
     signature_sign(
         signer=actor,
         password=password,

@@ -1,0 +1,196 @@
+"""Serializers of the custody, delivery and follow-up API: records out, service arguments in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from batches.models import (
+    AdverseEvent,
+    BedsideCheck,
+    CustodyEvent,
+    EmbryoTransfer,
+    ExpiredUseAuthorization,
+    FollowUpVisit,
+    IdentityScan,
+    Infusion,
+    PatientIdentity,
+)
+from batches.models.custody import HandOff
+from batches.models.delivery import AdverseEventPhase, Relatedness
+from batches.models.followup import Menses
+
+# --- read serializers --------------------------------------------------------------------------
+
+
+class PatientIdentitySerializer(serializers.ModelSerializer[PatientIdentity]):
+    subject_code = serializers.CharField(source="patient.subject_code", read_only=True)
+
+    class Meta:
+        model = PatientIdentity
+        fields = ["id", "patient", "subject_code", "coi_identifier", "allocated_at"]
+
+
+class CustodyEventSerializer(serializers.ModelSerializer[CustodyEvent]):
+    class Meta:
+        model = CustodyEvent
+        fields = "__all__"
+
+
+class IdentityScanSerializer(serializers.ModelSerializer[IdentityScan]):
+    class Meta:
+        model = IdentityScan
+        fields = "__all__"
+
+
+class ExpiredUseAuthorizationSerializer(serializers.ModelSerializer[ExpiredUseAuthorization]):
+    class Meta:
+        model = ExpiredUseAuthorization
+        fields = "__all__"
+
+
+class BedsideCheckSerializer(serializers.ModelSerializer[BedsideCheck]):
+    class Meta:
+        model = BedsideCheck
+        fields = "__all__"
+
+
+class InfusionSerializer(serializers.ModelSerializer[Infusion]):
+    total_cells = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Infusion
+        fields = "__all__"
+
+
+class AdverseEventSerializer(serializers.ModelSerializer[AdverseEvent]):
+    class Meta:
+        model = AdverseEvent
+        fields = "__all__"
+
+
+class FollowUpVisitSerializer(serializers.ModelSerializer[FollowUpVisit]):
+    class Meta:
+        model = FollowUpVisit
+        fields = "__all__"
+
+
+class EmbryoTransferSerializer(serializers.ModelSerializer[EmbryoTransfer]):
+    class Meta:
+        model = EmbryoTransfer
+        fields = "__all__"
+
+
+# --- input serializers -------------------------------------------------------------------------
+
+
+class PasswordField(serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(write_only=True, style={"input_type": "password"}, **kwargs)
+
+
+class HandOverInput(serializers.Serializer[Any]):
+    batch = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=[HandOff.COLLECTION_TO_LAB, HandOff.LAB_TO_QC])
+    from_location = serializers.CharField(max_length=120)
+    to_location = serializers.CharField(max_length=120)
+    handed_over_at = serializers.DateTimeField()
+    temperature_c = serializers.DecimalField(max_digits=4, decimal_places=1)
+    sample_reference = serializers.CharField(max_length=40, required=False, default="", allow_blank=True)
+    notes = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class ReceiveInput(serializers.Serializer[Any]):
+    scanned_data = serializers.CharField(max_length=80, allow_blank=True)
+    received_at = serializers.DateTimeField()
+    temperature_c = serializers.DecimalField(max_digits=4, decimal_places=1)
+    late_entry_reason = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class DispatchInput(serializers.Serializer[Any]):
+    to_location = serializers.CharField(max_length=120)
+    from_location = serializers.CharField(max_length=120, required=False, default="", allow_blank=True)
+    temperature_c = serializers.DecimalField(max_digits=4, decimal_places=1)
+    password = PasswordField()
+
+
+class BedsideScanInput(serializers.Serializer[Any]):
+    scanned_data = serializers.CharField(max_length=80, allow_blank=True)
+    patient_subject_code = serializers.CharField(max_length=20, allow_blank=True)
+    password = PasswordField()
+
+
+class BedsideConfirmInput(serializers.Serializer[Any]):
+    scanned_data = serializers.CharField(max_length=80, allow_blank=True)
+    password = PasswordField()
+
+
+class InfusionInput(serializers.Serializer[Any]):
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField()
+    left_cells = serializers.IntegerField(min_value=0)
+    left_volume_ml = serializers.DecimalField(max_digits=6, decimal_places=1, min_value=0)
+    right_cells = serializers.IntegerField(min_value=0)
+    right_volume_ml = serializers.DecimalField(max_digits=6, decimal_places=1, min_value=0)
+    notes = serializers.CharField(required=False, default="", allow_blank=True)
+    late_entry_reason = serializers.CharField(required=False, default="", allow_blank=True)
+    password = PasswordField()
+
+
+class CloseInput(serializers.Serializer[Any]):
+    reason = serializers.CharField(required=False, default="", allow_blank=True)
+    password = PasswordField()
+
+
+class ExpiredUseInput(serializers.Serializer[Any]):
+    batch = serializers.IntegerField()
+    deviation_reference = serializers.CharField(max_length=40)
+    reason = serializers.CharField()
+    valid_until = serializers.DateTimeField()
+    password = PasswordField()
+
+
+class AdverseEventInput(serializers.Serializer[Any]):
+    batch = serializers.IntegerField()
+    phase = serializers.ChoiceField(choices=AdverseEventPhase.choices)
+    term = serializers.CharField(max_length=120)
+    ctcae_grade = serializers.IntegerField(min_value=1, max_value=5)
+    relatedness = serializers.ChoiceField(choices=Relatedness.choices)
+    serious = serializers.BooleanField(required=False, default=False)
+    onset_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    notes = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class FollowUpVisitInput(serializers.Serializer[Any]):
+    batch = serializers.IntegerField()
+    visit_date = serializers.DateField()
+    menses = serializers.ChoiceField(choices=Menses.choices)
+    endometrial_thickness_mm = serializers.DecimalField(
+        max_digits=4, decimal_places=1, required=False, allow_null=True, default=None
+    )
+    adhesion_score = serializers.IntegerField(min_value=0, max_value=12, required=False, allow_null=True, default=None)
+    notes = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class EmbryoTransferInput(serializers.Serializer[Any]):
+    batch = serializers.IntegerField()
+    transfer_date = serializers.DateField()
+    embryos_transferred = serializers.IntegerField(min_value=1, default=1)
+    notes = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class OutcomeInput(serializers.Serializer[Any]):
+    implantation = serializers.BooleanField(allow_null=True)
+    clinical_pregnancy = serializers.BooleanField(allow_null=True, required=False, default=None)
+    live_birth = serializers.BooleanField(allow_null=True, required=False, default=None)
+    reason = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+def read_input(serializer_class: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:
+    """Validate the request body with ``serializer_class`` (400 with field messages when it does not fit)."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

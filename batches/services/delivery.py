@@ -1,0 +1,323 @@
+"""Delivery: dispatch to radiology, the two-person bedside check, infusion, adverse events, closure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from batches.audit import audit_context
+from batches.exceptions import StateConflict
+from batches.models import AdverseEvent, Batch, BedsideCheck, CustodyEvent, Infusion
+from batches.models.custody import HandOff, ScanPoint
+from batches.models.delivery import AdverseEventPhase, Relatedness
+from batches.models.signatures import SignatureMeaning
+from batches.roles import Role, require_role
+from batches.services import validation as v
+from batches.services.common import (
+    CLOCK_SKEW,
+    check_event_time,
+    confirm_password,
+    lock_batch,
+    require_status,
+    transition,
+)
+from batches.services.custody import (
+    check_temperature,
+    record_matched_scan,
+    record_refused_scan,
+    require_matching_scan,
+    require_within_shelf_life,
+)
+from batches.services.signatures import signature_sign
+from batches.states import BatchStatus
+
+RELEASED_STATES = (BatchStatus.RELEASED, BatchStatus.CONDITIONALLY_RELEASED)
+
+
+@transaction.atomic
+def batch_dispatch(
+    *, actor: User, batch_id: int, to_location: str, temperature_c: Decimal, password: str, from_location: str = ""
+) -> CustodyEvent:
+    """Hand a released product to interventional radiology (released → dispatched), within its shelf life."""
+    require_role(actor, Role.OPERATOR, action="Dispatching a batch")
+    confirm_password(actor, password)
+    batch = lock_batch(batch_id)
+    if batch.status not in RELEASED_STATES:
+        raise StateConflict(
+            f"Only a released or conditionally released batch can be dispatched; batch {batch.batch_number} is "
+            f"{batch.get_status_display().lower()}."
+        )
+    if not batch.din:
+        raise StateConflict(f"Batch {batch.batch_number} has no DIN; it cannot leave the laboratory unlabelled.")
+    now = timezone.now()
+    require_within_shelf_life(batch, now, action="Dispatch")
+    if not to_location.strip():
+        raise ValidationError({"to_location": "Name the receiving unit (interventional radiology)."})
+    temperature = check_temperature(temperature_c, field="temperature_c")
+    with audit_context(actor, reason="dispatch to interventional radiology"):
+        transition(batch, BatchStatus.DISPATCHED, actor=actor, reason=f"dispatched to {to_location.strip()}")
+        event = CustodyEvent.objects.create(
+            batch=batch,
+            kind=HandOff.LAB_TO_RADIOLOGY,
+            from_location=from_location.strip() or "Cell processing laboratory",
+            to_location=to_location.strip(),
+            handed_over_by=actor,
+            handed_over_at=now,
+            temperature_at_handover_c=temperature,
+        )
+    signature_sign(
+        signer=actor,
+        password=password,
+        password_checked=True,
+        meaning=SignatureMeaning.PERFORMED,
+        target=event,
+        batch=batch,
+    )
+    return event
+
+
+def _bedside_preconditions(batch: Batch, *, action: str) -> None:
+    require_status(batch, BatchStatus.DISPATCHED, action=action)
+    received = batch.custody_events.filter(kind=HandOff.LAB_TO_RADIOLOGY, received_at__isnull=False).exists()
+    if not received:
+        raise StateConflict(f"{action}: radiology has not received batch {batch.batch_number} (receipt scan missing).")
+
+
+def bedside_check_scan(
+    *, actor: User, batch_id: int, scanned_data: str, patient_subject_code: str, password: str
+) -> BedsideCheck:
+    """First half of the bedside check: scan the bag and read the patient's wristband."""
+    require_role(actor, Role.CLINICIAN, action="The bedside identity check")
+    confirm_password(actor, password)
+    batch = Batch.objects.select_related("patient", "process_definition").get(pk=batch_id)
+    _bedside_preconditions(batch, action="The bedside identity check")
+    if BedsideCheck.objects.filter(batch=batch).exists():
+        raise StateConflict(f"The bedside check of batch {batch.batch_number} is already started; confirm it.")
+    require_within_shelf_life(batch, timezone.now(), action="The bedside identity check")
+    require_matching_scan(batch=batch, point=ScanPoint.BEDSIDE, actor=actor, scanned_data=scanned_data)
+    code = (patient_subject_code or "").strip().upper()
+    if code != batch.patient.subject_code:
+        message = (
+            f"Wrong patient: the wristband reads {code or '(nothing)'} but batch {batch.batch_number} belongs to "
+            f"{batch.patient.subject_code}. Stop: do not infuse."
+        )
+        record_refused_scan(
+            batch=batch, point=ScanPoint.BEDSIDE, actor=actor, scanned_data=f"patient:{code}", message=message
+        )
+        raise ValidationError({"patient_subject_code": message})
+    return _bedside_check_open(actor=actor, batch_id=batch.pk, scanned_data=scanned_data, code=code, password=password)
+
+
+@transaction.atomic
+def _bedside_check_open(*, actor: User, batch_id: int, scanned_data: str, code: str, password: str) -> BedsideCheck:
+    batch = lock_batch(batch_id)
+    _bedside_preconditions(batch, action="The bedside identity check")
+    if BedsideCheck.objects.filter(batch=batch).exists():
+        raise StateConflict(f"The bedside check of batch {batch.batch_number} is already started; confirm it.")
+    with audit_context(actor, reason="bedside identity check: bag and patient scanned"):
+        record_matched_scan(batch=batch, point=ScanPoint.BEDSIDE, actor=actor, scanned_data=scanned_data)
+        check = BedsideCheck.objects.create(
+            batch=batch, patient_subject_code=code, scanned_data=scanned_data.strip()[:80], checked_by=actor
+        )
+    signature_sign(
+        signer=actor,
+        password=password,
+        password_checked=True,
+        meaning=SignatureMeaning.PERFORMED,
+        target=check,
+        batch=batch,
+    )
+    return check
+
+
+def bedside_check_confirm(*, actor: User, batch_id: int, scanned_data: str, password: str) -> BedsideCheck:
+    """Second half: a different clinician scans the bag again and confirms (signed)."""
+    require_role(actor, Role.CLINICIAN, action="Confirming the bedside identity check")
+    confirm_password(actor, password)
+    check = BedsideCheck.objects.select_related("batch").filter(batch_id=batch_id).first()
+    if check is None:
+        raise StateConflict("Nothing to confirm: the first clinician has not scanned the bag at the bedside.")
+    if check.checked_by_id == actor.pk:
+        raise PermissionDenied("You made the first bedside scan; a second clinician must confirm the identity.")
+    if check.is_confirmed:
+        raise StateConflict(f"The bedside check of batch {check.batch.batch_number} is already confirmed.")
+    _bedside_preconditions(check.batch, action="Confirming the bedside identity check")
+    require_matching_scan(
+        batch=check.batch, point=ScanPoint.BEDSIDE_CONFIRMATION, actor=actor, scanned_data=scanned_data
+    )
+    return _bedside_check_confirmed(actor=actor, batch_id=batch_id, scanned_data=scanned_data, password=password)
+
+
+@transaction.atomic
+def _bedside_check_confirmed(*, actor: User, batch_id: int, scanned_data: str, password: str) -> BedsideCheck:
+    batch = lock_batch(batch_id)
+    check = BedsideCheck.objects.select_for_update().get(batch=batch)
+    if check.is_confirmed or check.checked_by_id == actor.pk:
+        raise StateConflict(f"The bedside check of batch {batch.batch_number} cannot be confirmed by you now.")
+    with audit_context(actor, reason="bedside identity check: second person confirmed"):
+        record_matched_scan(batch=batch, point=ScanPoint.BEDSIDE_CONFIRMATION, actor=actor, scanned_data=scanned_data)
+        check.confirmation_scanned_data = scanned_data.strip()[:80]
+        check.confirmed_by = actor
+        check.confirmed_at = timezone.now()
+        check.save(update_fields=["confirmation_scanned_data", "confirmed_by", "confirmed_at"])
+    signature_sign(
+        signer=actor,
+        password=password,
+        password_checked=True,
+        meaning=SignatureMeaning.VERIFIED,
+        target=check,
+        batch=batch,
+    )
+    return check
+
+
+INFUSION_FIELDS = (
+    "started_at",
+    "ended_at",
+    "left_cells",
+    "left_volume_ml",
+    "right_cells",
+    "right_volume_ml",
+    "notes",
+    "late_entry_reason",
+)
+
+
+@transaction.atomic
+def infusion_record(*, actor: User, batch_id: int, password: str, values: dict[str, Any]) -> Infusion:
+    """Record the uterine-artery infusion (dispatched → infused): identity confirmed, product in date."""
+    require_role(actor, Role.CLINICIAN, action="Recording the infusion")
+    confirm_password(actor, password)
+    unknown = set(values) - set(INFUSION_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown infusion field(s): {', '.join(sorted(unknown))}.")
+    missing = [f for f in INFUSION_FIELDS[:6] if values.get(f) is None]
+    if missing:
+        raise ValidationError(dict.fromkeys(missing, "This field is required."))
+    batch = lock_batch(batch_id)
+    _bedside_preconditions(batch, action="Recording the infusion")
+    check = BedsideCheck.objects.filter(batch=batch).first()
+    if check is None or not check.is_confirmed:
+        raise StateConflict("The bedside identity check by two clinicians must be complete before the infusion.")
+    started, ended = values["started_at"], values["ended_at"]
+    late = values.get("late_entry_reason", "") or ""
+    check_event_time(ended, field="ended_at", late_entry_reason=late)
+    v.collect(
+        v.end_after_start(started_at=started, ended_at=ended),
+        v.non_negative(**{k: values[k] for k in ("left_cells", "left_volume_ml", "right_cells", "right_volume_ml")}),
+    )
+    if values["left_cells"] + values["right_cells"] <= 0:
+        raise ValidationError({"left_cells": "No cells infused on either side: record the cells given."})
+    if check.confirmed_at and started < check.confirmed_at - CLOCK_SKEW:
+        raise ValidationError({"started_at": "The infusion cannot start before the bedside check was confirmed."})
+    authorization = require_within_shelf_life(batch, started, action="Infusion")
+    assert batch.end_of_processing_at is not None  # require_within_shelf_life refuses a batch without it
+    minutes = int((started - batch.end_of_processing_at).total_seconds() // 60)
+    with audit_context(actor, reason="uterine-artery infusion recorded"):
+        infusion = Infusion(
+            batch=batch,
+            operator=actor,
+            minutes_from_end_of_processing=max(minutes, 0),
+            expired_use_authorization=authorization,
+            **{
+                **{k: values.get(k) for k in INFUSION_FIELDS},
+                "notes": values.get("notes") or "",
+                "late_entry_reason": late,
+            },
+        )
+        infusion.full_clean(exclude=["batch", "operator", "expired_use_authorization"])
+        infusion.save()
+        transition(batch, BatchStatus.INFUSED, actor=actor, reason="infused")
+    signature_sign(
+        signer=actor,
+        password=password,
+        password_checked=True,
+        meaning=SignatureMeaning.PERFORMED,
+        target=infusion,
+        batch=batch,
+    )
+    return infusion
+
+
+ADVERSE_EVENT_STATES = {
+    AdverseEventPhase.INFUSION: (BatchStatus.DISPATCHED, BatchStatus.INFUSED, BatchStatus.CLOSED),
+    AdverseEventPhase.FOLLOW_UP: (BatchStatus.INFUSED, BatchStatus.CLOSED),
+}
+
+
+@transaction.atomic
+def adverse_event_record(
+    *,
+    actor: User,
+    batch_id: int,
+    phase: str,
+    term: str,
+    ctcae_grade: int,
+    relatedness: str,
+    onset_at: datetime,
+    serious: bool = False,
+    resolved_at: datetime | None = None,
+    notes: str = "",
+) -> AdverseEvent:
+    """Record an adverse event with its CTCAE grade and relatedness."""
+    require_role(actor, Role.CLINICIAN, action="Recording an adverse event")
+    errors: dict[str, str] = {}
+    if phase not in AdverseEventPhase.values:
+        errors["phase"] = f"Phase must be one of {', '.join(AdverseEventPhase.values)}."
+    if relatedness not in Relatedness.values:
+        errors["relatedness"] = f"Relatedness must be one of {', '.join(Relatedness.values)}."
+    if not isinstance(ctcae_grade, int) or not 1 <= ctcae_grade <= 5:
+        errors["ctcae_grade"] = "The CTCAE grade is 1 (mild) to 5 (death)."
+    if not term.strip():
+        errors["term"] = "Name the adverse event (CTCAE term)."
+    if resolved_at is not None and resolved_at < onset_at:
+        errors["resolved_at"] = "Resolution cannot be before onset."
+    if errors:
+        raise ValidationError(errors)
+    check_event_time(onset_at, field="onset_at", late_entry_reason="adverse events are reported when known")
+    batch = lock_batch(batch_id)
+    states = ADVERSE_EVENT_STATES[AdverseEventPhase(phase)]
+    if batch.status not in states:
+        raise StateConflict(
+            f"An adverse event of phase {phase} needs batch {batch.batch_number} to be "
+            f"{' or '.join(s.label.lower() for s in states)}; it is {batch.get_status_display().lower()}."
+        )
+    with audit_context(actor, reason=f"adverse event: {term.strip()} grade {ctcae_grade}"):
+        return AdverseEvent.objects.create(
+            batch=batch,
+            phase=phase,
+            term=term.strip(),
+            ctcae_grade=ctcae_grade,
+            relatedness=relatedness,
+            serious=serious or ctcae_grade >= 4,
+            onset_at=onset_at,
+            resolved_at=resolved_at,
+            notes=notes,
+            reported_by=actor,
+        )
+
+
+@transaction.atomic
+def batch_close(*, actor: User, batch_id: int, password: str, reason: str = "") -> Batch:
+    """Close an infused batch's record (infused → closed), signed by QA as reviewed."""
+    require_role(actor, Role.QA_REVIEWER, action="Closing a batch")
+    confirm_password(actor, password)
+    batch = lock_batch(batch_id)
+    require_status(batch, BatchStatus.INFUSED, action="Closing the batch")
+    with audit_context(actor, reason=reason.strip() or "batch record closed after infusion"):
+        transition(batch, BatchStatus.CLOSED, actor=actor, reason=reason.strip() or "closed after infusion")
+    signature_sign(
+        signer=actor,
+        password=password,
+        password_checked=True,
+        meaning=SignatureMeaning.REVIEWED,
+        target=batch.transitions.latest("at", "pk"),
+        batch=batch,
+    )
+    return batch

@@ -1,0 +1,131 @@
+"""The custody, delivery and follow-up API: the whole path by HTTP, and its refusals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from batches.models import Batch, BedsideCheck, IdentityScan, Infusion
+from tests.custody_helpers import force_release_for_custody_tests, scan_of
+from tests.factories import PASSWORD, Personas, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.mark.urs("URS-119")
+def test_delivery_path_by_api_from_dispatch_to_closure(people: Personas) -> None:
+    batch = force_release_for_custody_tests(people)
+    second = make_user("clinician_b", "clinician")
+    operator, clinician, other, qa = (client_for(u) for u in (people.operator, people.clinician, second, people.qa))
+    base = f"/api/v1/batches/{batch.pk}"
+
+    dispatched = operator.post(f"{base}/dispatch/", {"to_location": "IR", "temperature_c": "4.0", "password": PASSWORD})
+    assert dispatched.status_code == 200, dispatched.content
+    event_id = dispatched.json()["id"]
+    now = timezone.now().isoformat()
+    received = clinician.post(
+        f"/api/v1/custody-events/{event_id}/receive/",
+        {"scanned_data": scan_of(batch), "received_at": now, "temperature_c": "5.0"},
+    )
+    assert received.status_code == 200, received.content
+    scan = {"scanned_data": scan_of(batch), "password": PASSWORD}
+    assert clinician.post(f"{base}/bedside-check/", {**scan, "patient_subject_code": "IGX1-S001"}).status_code == 200
+    assert clinician.post(f"{base}/bedside-confirm/", scan).status_code == 403
+    assert other.post(f"{base}/bedside-confirm/", scan).status_code == 200
+    infusion = {
+        "started_at": (timezone.now() - timedelta(seconds=20)).isoformat(),
+        "ended_at": timezone.now().isoformat(),
+        "left_cells": 50_000_000,
+        "left_volume_ml": "5.0",
+        "right_cells": 51_000_000,
+        "right_volume_ml": "5.0",
+        "password": PASSWORD,
+    }
+    infused = clinician.post(f"{base}/infusion/", infusion)
+    assert infused.status_code == 200, infused.content
+    assert infused.json()["total_cells"] == 101_000_000
+    assert clinician.post(f"{base}/infusion/", infusion).status_code == 409
+
+    adverse = clinician.post(
+        "/api/v1/adverse-events/",
+        {
+            "batch": batch.pk,
+            "phase": "infusion",
+            "term": "Pelvic pain",
+            "ctcae_grade": 1,
+            "relatedness": "possible",
+            "onset_at": timezone.now().isoformat(),
+        },
+    )
+    assert adverse.status_code == 201, adverse.content
+    visit = clinician.post(
+        "/api/v1/follow-up-visits/",
+        {"batch": batch.pk, "visit_date": timezone.localdate().isoformat(), "menses": "normal", "adhesion_score": 2},
+    )
+    assert visit.status_code == 201, visit.content
+    transfer = clinician.post(
+        "/api/v1/embryo-transfers/", {"batch": batch.pk, "transfer_date": timezone.localdate().isoformat()}
+    )
+    assert transfer.status_code == 201, transfer.content
+    outcome = clinician.post(
+        f"/api/v1/embryo-transfers/{transfer.json()['id']}/outcome/",
+        {"implantation": True, "clinical_pregnancy": True},
+        format="json",
+    )
+    assert outcome.status_code == 200, outcome.content
+    closed = qa.post(f"{base}/close/", {"password": PASSWORD})
+    assert closed.json()["status"] == "closed"
+
+    auditor = client_for(people.auditor)
+    assert auditor.get(f"/api/v1/infusions/?batch={batch.pk}").json()["count"] == 1
+    assert auditor.get(f"{base}/labels/")["Content-Type"] == "application/pdf"
+
+
+@pytest.mark.urs("URS-119")
+def test_api_refusals_are_clear_and_change_nothing(people: Personas) -> None:
+    batch = force_release_for_custody_tests(people)
+    operator, clinician, auditor = (client_for(u) for u in (people.operator, people.clinician, people.auditor))
+    base = f"/api/v1/batches/{batch.pk}"
+    body = {"to_location": "IR", "temperature_c": "4.0", "password": PASSWORD}
+    assert auditor.post(f"{base}/dispatch/", body).status_code == 403
+    assert (
+        clinician.post(
+            f"{base}/bedside-check/", {"scanned_data": "x", "patient_subject_code": "IGX1-S001", "password": PASSWORD}
+        ).status_code
+        == 409
+    )
+    assert operator.post(f"{base}/dispatch/", {**body, "temperature_c": "90"}).status_code == 400
+    assert operator.post("/api/v1/batches/999999/dispatch/", body).status_code == 404
+    batch.refresh_from_db()
+    assert batch.status == "released"
+
+    event_id = operator.post(f"{base}/dispatch/", body).json()["id"]
+    wrong = clinician.post(
+        f"/api/v1/custody-events/{event_id}/receive/",
+        {"scanned_data": "=G12341765432170", "received_at": timezone.now().isoformat(), "temperature_c": "5.0"},
+    )
+    assert wrong.status_code == 400
+    assert "Wrong product" in wrong.json()["scanned_data"][0]
+    assert IdentityScan.objects.filter(batch=batch, matched=False).count() == 1
+    assert auditor.get(f"/api/v1/identity-scans/?batch={batch.pk}&matched=false").json()["count"] == 1
+    assert not BedsideCheck.objects.exists()
+    assert not Infusion.objects.exists()
+    assert Batch.objects.get(pk=batch.pk).status == "dispatched"
+
+    people.admin.groups.clear()
+    assert client_for(people.admin).get("/api/v1/custody-events/").status_code == 403
+
+
+def test_api_schema_of_custody_endpoints_validates_without_warnings(tmp_path) -> None:
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+    assert "/api/v1/batches/{id}/dispatch/" in (tmp_path / "schema.yml").read_text()

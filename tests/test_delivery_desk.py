@@ -1,0 +1,68 @@
+"""The admin delivery desk: clinicians record receipt, the bedside check and the infusion through services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from batches.models import Batch, BedsideCheck, IdentityScan
+from tests.custody_helpers import dispatched_batch, scan_of
+from tests.factories import PASSWORD, Personas, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def staff_client(user) -> Client:
+    user.is_staff = True
+    user.save()
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.urs("URS-119", "URS-105")
+def test_desk_shows_only_the_next_step_and_refuses_a_wrong_scan_with_a_message(people: Personas) -> None:
+    batch = dispatched_batch(people, receive=False)
+    url = f"/admin/batches/bedsidecheck/desk/{batch.pk}/"
+    clinician = staff_client(people.clinician)
+    page = clinician.get(url).content.decode()
+    assert 'value="receive"' in page
+    assert 'value="bedside_scan"' not in page
+
+    wrong = clinician.post(
+        url, {"action": "receive", "scanned_data": "=G12341765432170", "temperature_c": "5.0"}, follow=True
+    )
+    assert "Wrong product" in wrong.content.decode()
+    assert IdentityScan.objects.filter(batch=batch, matched=False).count() == 1
+    assert clinician.post(url, {"action": "bedside_scan"}, follow=True).status_code == 200
+    assert not BedsideCheck.objects.exists()
+
+    clinician.post(url, {"action": "receive", "scanned_data": scan_of(batch), "temperature_c": "5.0"})
+    scan = {"scanned_data": scan_of(batch), "password": PASSWORD}
+    clinician.post(url, {"action": "bedside_scan", "patient_subject_code": "IGX1-S001", **scan})
+    same = clinician.post(url, {"action": "bedside_confirm", **scan}, follow=True)
+    assert "second clinician" in same.content.decode()
+    staff_client(make_user("clinician_b", "clinician")).post(url, {"action": "bedside_confirm", **scan})
+    assert BedsideCheck.objects.get(batch=batch).is_confirmed
+
+    start = timezone.localtime() - timedelta(seconds=20)
+    infused = clinician.post(
+        url,
+        {
+            "action": "infusion",
+            "started_at": start.strftime("%Y-%m-%d %H:%M:%S"),
+            "ended_at": timezone.localtime().strftime("%Y-%m-%d %H:%M:%S"),
+            "left_cells": "50000000",
+            "left_volume_ml": "5",
+            "right_cells": "50000000",
+            "right_volume_ml": "5",
+            "password": PASSWORD,
+        },
+        follow=True,
+    )
+    assert "Recorded." in infused.content.decode()
+    assert Batch.objects.get(pk=batch.pk).status == "infused"
+    assert 'value="follow_up"' in infused.content.decode()
