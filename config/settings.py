@@ -271,3 +271,8 @@ CELLBATCH_SIGNING_CERT = os.environ.get("CELLBATCH_SIGNING_CERT", str(PKI_DIR / 
 CELLBATCH_SIGNING_CA = os.environ.get("CELLBATCH_SIGNING_CA", str(PKI_DIR / "ca-cert.pem"))
 CELLBATCH_SIGNING_KEY_PASSPHRASE = os.environ.get("CELLBATCH_SIGNING_KEY_PASSPHRASE", "")
 CELLBATCH_TSA_URL = os.environ.get("CELLBATCH_TSA_URL", "")
+
+# --- Account controls: access log, signer re-check, TOTP (docs/signatures-and-accounts.md) -------
+INSTALLED_APPS += ["batches.accounts"]
+MIDDLEWARE += ["batches.accounts.middleware.ClientMiddleware"]
+OTP_TOTP_ISSUER = CELLBATCH_ORGANISATION_NAME
