@@ -94,7 +94,10 @@ def signature_sign(
             outcome=AccessOutcome.REFUSED,
         )
         raise
-    content = canonical_content(target)
+    # What is signed is the row as stored (types and rounding as the database keeps them), which is
+    # also what every later verification reads back.
+    stored = type(target)._default_manager.get(pk=target.pk)
+    content = canonical_content(stored)
     with audit_context(signer, reason=f"electronic signature: {meaning.label}"):
         return ElectronicSignature.objects.create(
             batch=batch,
