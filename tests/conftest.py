@@ -54,12 +54,25 @@ def signing_pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return paths
 
 
-@pytest.fixture(autouse=True)
-def no_lockout_carried_over(request: pytest.FixtureRequest, django_db_blocker: object) -> Iterator[None]:
-    """Refused signatures are counted on their own connection, outside the test's transaction; clear the count."""
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Refused logins and signatures are committed on their own connection (batches.accounts.autonomous),
+    so a test's rollback leaves them behind: clear them once the test is torn down, so that no lockout
+    count or access-log row carries over to the next test."""
     yield
-    if {"db", "transactional_db"} & set(request.fixturenames) or request.node.get_closest_marker("django_db"):
-        from axes.models import AccessAttempt
+    used_db = {"db", "transactional_db"} & set(getattr(item, "fixturenames", ())) or item.get_closest_marker(
+        "django_db"
+    )
+    if nextitem is None or not used_db:
+        return  # after the last test the test database is already gone
+    from axes.models import AccessAttempt
+    from django.db import connection
+    from pytest_django.plugin import blocking_manager_key
 
-        with django_db_blocker.unblock():  # type: ignore[attr-defined]
-            AccessAttempt.objects.all().delete()
+    from batches.models import AccessEvent
+
+    with item.config.stash[blocking_manager_key].unblock():
+        AccessAttempt.objects.all().delete()
+        if AccessEvent.objects.exists():
+            with connection.cursor() as cursor:  # the access log refuses DELETE, by design
+                cursor.execute("TRUNCATE batches_accessevent, batches_accesseventevent")

@@ -28,7 +28,7 @@ from batches.services.signatures import (
     signature_sign,
     signature_states,
 )
-from tests.factories import PASSWORD, Personas, make_user, selection_values, walk_batch
+from tests.factories import PASSWORD, Personas, gcsf_values, make_user, selection_values, walk_batch
 
 M = SignatureMeaning
 
@@ -104,7 +104,7 @@ def test_refusal_is_committed_even_when_the_callers_transaction_rolls_back(peopl
 
 
 @pytest.mark.urs("URS-041")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_enrolled_authenticator_code_is_required_at_signing(people: Personas) -> None:
     batch, step = recorded_selection(people)
     device = enrol_authenticator(people.verifier)
@@ -140,7 +140,7 @@ def test_enrolled_authenticator_code_is_required_at_signing(people: Personas) ->
 
 
 @pytest.mark.urs("URS-042")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_five_failed_signatures_lock_the_account_for_signing_and_login(people: Personas, client: Client) -> None:
     _, step = recorded_selection(people)
     before = database_state()
@@ -291,14 +291,12 @@ def test_verifier_cannot_also_sign_the_record_as_performed(people: Personas) -> 
 @pytest.mark.urs("URS-047")
 @pytest.mark.django_db
 def test_admin_role_never_signs_even_with_another_role(people: Personas) -> None:
-    batch = walk_batch(people, "processing")
+    batch = walk_batch(people, "mobilization")
     admin = make_user("sysadmin", Role.ADMIN, Role.OPERATOR, Role.QA_REVIEWER)
     before = database_state()
 
     with pytest.raises(PermissionDenied, match="not allowed for a system administrator account"):
-        steps.step_record(
-            kind="selection", batch_id=batch.pk, actor=admin, password=PASSWORD, values=selection_values()
-        )
+        steps.step_record(kind="gcsf", batch_id=batch.pk, actor=admin, password=PASSWORD, values=gcsf_values(1))
     with pytest.raises(PermissionDenied, match="system administrator"):
         signature_sign(signer=admin, password=PASSWORD, meaning=M.RELEASED, target=batch, batch=batch)
 
@@ -323,12 +321,12 @@ def test_admin_role_never_signs_even_with_another_role(people: Personas) -> None
 def test_meaning_outside_the_signers_roles_is_refused(
     people: Personas, persona: str, meaning: SignatureMeaning
 ) -> None:
-    batch, step = recorded_selection(people)
+    batch = walk_batch(people, "registered")
     signer = getattr(people, persona)
     before = database_state()
 
     with pytest.raises(PermissionDenied, match=re.escape(f"Signing as {meaning.label.lower()} requires the role")):
-        signature_sign(signer=signer, password=PASSWORD, meaning=meaning, target=step, batch=batch)
+        signature_sign(signer=signer, password=PASSWORD, meaning=meaning, target=batch, batch=batch)
 
     assert database_state() == before
 

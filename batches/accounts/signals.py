@@ -45,15 +45,23 @@ def record_logout(sender: Any, request: Any, user: User | None, **kwargs: Any) -
 @receiver(user_login_failed, dispatch_uid="cellbatch_access_login_failed")
 def record_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
     username = str(credentials.get("username") or "")
-    # django-axes's receiver runs first (its app is listed earlier) and flags a locked-out request.
+    # django-axes's receiver runs first (its app is listed earlier): it counts this failure and flags
+    # the request when the account is locked, either by this very failure or already before it.
     locked = bool(getattr(request, "axes_locked_out", False))
+    failures = getattr(request, "axes_failures_since_start", None)
+    locked_by_this = locked and failures is not None and failures <= settings.AXES_FAILURE_LIMIT
+    if locked and not locked_by_this:
+        outcome, detail = AccessOutcome.REFUSED, "account locked out"
+    else:
+        outcome = AccessOutcome.FAILURE
+        detail = "wrong user ID or password" + ("; the account is now locked" if locked_by_this else "")
     access_failure_record(
         event=AccessEventKind.LOGIN_FAILED,
-        outcome=AccessOutcome.REFUSED if locked else AccessOutcome.FAILURE,
+        outcome=outcome,
         username=username,
         user=_known_user(username),
         client=Client.from_request(request),
-        detail="account locked out" if locked else "wrong user ID or password",
+        detail=detail,
     )
 
 
