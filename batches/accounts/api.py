@@ -6,8 +6,9 @@ from typing import Any
 
 from django.conf import settings
 from django_otp import user_has_device
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,7 +22,23 @@ from batches.services.signatures import printed_name
 class TokenLoginView(ObtainAuthToken):
     """Exchange a user ID and password for an API token; failures count towards the lockout."""
 
-    # authenticate() is called with the request, so django-axes refuses a locked account here too.
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # authenticate() gets this request, so django-axes counts the failure and flags a locked
+            # account on it; its middleware only sees the inner HttpRequest, so answer here.
+            if getattr(request, "axes_locked_out", False):
+                return Response(
+                    {
+                        "detail": (
+                            f"The account is locked after {settings.AXES_FAILURE_LIMIT} failed attempts; "
+                            "ask an administrator to unlock it or try again later."
+                        )
+                    },
+                    status=status.HTTP_429_TOO_MANY_REQUESTS,
+                )
+            raise
 
 
 class AccountSerializer(serializers.Serializer):
