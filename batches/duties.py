@@ -28,7 +28,8 @@ MEANINGS_BY_ROLE: dict[Role, frozenset[SignatureMeaning]] = {
     Role.VERIFIER: frozenset({M.VERIFIED}),
     Role.QA_REVIEWER: frozenset({M.REVIEWED, M.RELEASED, M.CONDITIONALLY_RELEASED, M.REJECTED, M.APPROVED}),
     Role.QUALIFIED_PERSON: frozenset({M.CERTIFIED, M.APPROVED}),
-    Role.CLINICIAN: frozenset(),
+    # Bedside identity check (first scan performed, second clinician verified) and the infusion.
+    Role.CLINICIAN: frozenset({M.PERFORMED, M.VERIFIED}),
     Role.AUDITOR: frozenset(),
     Role.ADMIN: frozenset(),
 }
