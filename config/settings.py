@@ -287,3 +287,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(  # type: igno
         "SignatureStatusEnum": "batches.models.signatures.SignatureStatus",
     }
 )
+# --- Account controls: access log, signer re-check, TOTP (docs/signatures-and-accounts.md) -------
+INSTALLED_APPS += ["batches.accounts"]
+MIDDLEWARE += ["batches.accounts.middleware.ClientMiddleware"]
+OTP_TOTP_ISSUER = CELLBATCH_ORGANISATION_NAME

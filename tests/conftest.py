@@ -52,3 +52,27 @@ def signing_pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         seal_key_path=folder / "seal-key.pem",
     )
     return paths
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Refused logins and signatures are committed on their own connection (batches.accounts.autonomous),
+    so a test's rollback leaves them behind: clear them once the test is torn down, so that no lockout
+    count or access-log row carries over to the next test."""
+    yield
+    used_db = {"db", "transactional_db"} & set(getattr(item, "fixturenames", ())) or item.get_closest_marker(
+        "django_db"
+    )
+    if nextitem is None or not used_db:
+        return  # after the last test the test database is already gone
+    from axes.models import AccessAttempt
+    from django.db import connection
+    from pytest_django.plugin import blocking_manager_key
+
+    from batches.models import AccessEvent
+
+    with item.config.stash[blocking_manager_key].unblock():
+        AccessAttempt.objects.all().delete()
+        if AccessEvent.objects.exists():
+            with connection.cursor() as cursor:  # the access log refuses DELETE, by design
+                cursor.execute("TRUNCATE batches_accessevent, batches_accesseventevent")

@@ -1,7 +1,6 @@
 """API routes under /api/v1/; each topic keeps its own route module, listed here."""
 
 from django.urls import URLPattern, URLResolver, include, path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import SimpleRouter
 
 from batches.api.views import BatchViewSet, PatientViewSet, ProcessDefinitionViewSet, step_views
@@ -27,8 +26,8 @@ def _step_routes() -> list[URLPattern]:
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("qc.api.urls")),
-    path("auth/token/", obtain_auth_token, name="api-token"),
     *_step_routes(),
     *router.urls,
     path("", include("batches.api.urls_custody")),
+    path("", include("batches.accounts.urls")),
 ]

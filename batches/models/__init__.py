@@ -32,3 +32,4 @@ __all__ = [
     "SignatureStatus",
     "StepRecord",
 ]
+from batches.models.access import AccessEvent, AccessEventKind, AccessOutcome, UserAccount  # noqa: F401

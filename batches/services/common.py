@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from batches.accounts.identity import signer_identity_confirm
 from batches.exceptions import StateConflict
 from batches.models import Batch, BatchTransition
 from batches.states import BatchStatus, can_transition
@@ -47,10 +48,14 @@ def transition(batch: Batch, target: BatchStatus, *, actor: User, reason: str = 
     return batch
 
 
-def confirm_password(user: User, password: str) -> None:
-    """Re-check the user's password before a signed action (21 CFR 11.200)."""
-    if not password or not user.check_password(password):
-        raise PermissionDenied("The password is not correct; nothing was signed or saved.")
+def confirm_password(user: User, password: str, *, otp_token: str | None = None, purpose: str = "") -> None:
+    """Re-check the signer's identity before a signed action (21 CFR 11.200).
+
+    The password, then the TOTP code when the user has a confirmed authenticator. A refusal is
+    logged on its own connection (it survives the rollback of the calling service) and a wrong
+    credential counts towards the account lockout; see batches.accounts.identity.
+    """
+    signer_identity_confirm(user=user, password=password, otp_token=otp_token, purpose=purpose)
 
 
 def require_reason(reason: str, *, what: str) -> str:

@@ -4,22 +4,41 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.utils import timezone
 
+from batches.accounts.access import signature_failure_record
 from batches.audit import audit_context
+from batches.duties import signing_duties_check
+from batches.models.access import AccessEventKind, AccessOutcome
 from batches.models.batch import Batch
 from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
 from batches.services.common import confirm_password
 
-# Fields that record signing itself (or move with the workflow) are not part of what is signed.
-UNSIGNED_FIELDS = frozenset({"verified_by", "verified_at", "status", "status_changed_at"})
+# Fields that record signing itself (or move with the workflow) are not part of what is signed:
+# a later verification or second approval must not break the earlier signature.
+UNSIGNED_FIELDS = frozenset(
+    {
+        "verified_by",
+        "verified_at",
+        "status",
+        "status_changed_at",
+        "first_approved_by",
+        "first_approved_at",
+        "second_approved_by",
+        "second_approved_at",
+        "effective_from",
+    }
+)
 
 
 def _json_value(value: Any) -> Any:
@@ -54,11 +73,31 @@ def signature_sign(
     target: models.Model,
     batch: Batch | None = None,
     password_checked: bool = False,
+    otp_token: str | None = None,
 ) -> ElectronicSignature:
-    """Sign ``target`` as ``meaning``; the caller holds the transaction and has checked the role."""
+    """Sign ``target`` as ``meaning``; the caller holds the transaction.
+
+    The identity re-check (password, and TOTP when enrolled) is done here unless the caller did it
+    already in the same transaction (``password_checked``). Separation of duties is always checked
+    here; a refusal is written to the access log on its own connection and survives the rollback.
+    """
     if not password_checked:
-        confirm_password(signer, password)
-    content = canonical_content(target)
+        confirm_password(signer, password, otp_token=otp_token, purpose=f"sign as {meaning.label.lower()}")
+    try:
+        signing_duties_check(signer=signer, meaning=meaning, target=target, batch=batch)
+    except PermissionDenied as refusal:
+        signature_failure_record(
+            user=signer,
+            detail=f"sign {target._meta.label_lower} #{target.pk} as {meaning.label.lower()}: {refusal}",
+            counts_towards_lockout=False,
+            event=AccessEventKind.SIGNATURE_REFUSED,
+            outcome=AccessOutcome.REFUSED,
+        )
+        raise
+    # What is signed is the row as stored (types and rounding as the database keeps them), which is
+    # also what every later verification reads back.
+    stored = type(target)._default_manager.get(pk=target.pk)
+    content = canonical_content(stored)
     with audit_context(signer, reason=f"electronic signature: {meaning.label}"):
         return ElectronicSignature.objects.create(
             batch=batch,
@@ -73,15 +112,85 @@ def signature_sign(
         )
 
 
-def signature_is_intact(signature: ElectronicSignature) -> bool:
-    """True when the signed record still has exactly the content that was signed."""
+class SignatureState(models.TextChoices):
+    VALID = "valid", "Valid"
+    INVALIDATED = "invalidated", "Invalidated: the record was corrected after signing; it must be signed again"
+    INVALID = "invalid", "INVALID: the signed content does not match the record"
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """A signature with the state computed now, and why (for the admin, the API and the PDF)."""
+
+    signature: ElectronicSignature
+    state: SignatureState
+    detail: str
+
+    @property
+    def needs_signing_again(self) -> bool:
+        return self.state != SignatureState.VALID
+
+
+_NOT_LOADED = object()
+
+
+def _integrity_problem(signature: ElectronicSignature, target: models.Model | None) -> str:
+    """Why the signature no longer matches its record, or "" when it still does."""
+    stored = signature.content.encode()
+    if hashlib.sha256(stored).hexdigest() != signature.content_sha256:
+        return "the stored signed content was altered after signing"
+    model = signature.content_type.model_class()
+    try:
+        document = json.loads(stored)
+        signed_record, signed_pk = document["record"], document["pk"]
+    except (ValueError, KeyError, TypeError):
+        return "the stored signed content is not a signed record"
+    if model is None or signed_record != model._meta.label_lower or signed_pk != signature.object_id:
+        return f"the signature was made for {signed_record} #{signed_pk}, not for this record"
+    if target is None:
+        return "the signed record no longer exists"
+    if hashlib.sha256(canonical_content(target)).hexdigest() != signature.content_sha256:
+        return "the record was changed after signing"
+    return ""
+
+
+def _load_target(signature: ElectronicSignature) -> models.Model | None:
     model = signature.content_type.model_class()
     if model is None:
-        return False
-    target = model._default_manager.filter(pk=signature.object_id).first()
-    if target is None:
-        return False
-    return hashlib.sha256(canonical_content(target)).hexdigest() == signature.content_sha256
+        return None
+    return model._default_manager.filter(pk=signature.object_id).first()
+
+
+def signature_check(signature: ElectronicSignature, target: Any = _NOT_LOADED) -> SignatureCheck:
+    """Recompute the hash of the signed record and say whether the signature still holds."""
+    if target is _NOT_LOADED:
+        target = _load_target(signature)
+    if signature.status == SignatureStatus.INVALIDATED:
+        return SignatureCheck(signature, SignatureState.INVALIDATED, signature.invalidated_reason)
+    problem = _integrity_problem(signature, target)
+    if problem:
+        return SignatureCheck(signature, SignatureState.INVALID, problem)
+    return SignatureCheck(signature, SignatureState.VALID, "")
+
+
+def signature_is_intact(signature: ElectronicSignature) -> bool:
+    """True when the signed record still has exactly the content that was signed."""
+    return not _integrity_problem(signature, _load_target(signature))
+
+
+def signature_states(batch: Batch) -> list[SignatureCheck]:
+    """Every signature of ``batch`` in signing order, each with its state computed now."""
+    signatures = list(ElectronicSignature.objects.filter(batch=batch).select_related("content_type", "signer"))
+    wanted: dict[int, set[int]] = defaultdict(set)
+    for signature in signatures:
+        wanted[signature.content_type_id].add(signature.object_id)
+    targets: dict[tuple[int, int], models.Model] = {}
+    for content_type_id, ids in wanted.items():
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+        if model is not None:
+            for pk, obj in model._default_manager.in_bulk(list(ids)).items():
+                targets[(content_type_id, pk)] = obj
+    return [signature_check(s, targets.get((s.content_type_id, s.object_id))) for s in signatures]
 
 
 def signatures_invalidate(*, target: models.Model, actor: User, reason: str) -> int:

@@ -1,0 +1,69 @@
+"""API endpoints for the account: token login (counted by the lockout) and who the caller is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django_otp import user_has_device
+from rest_framework import serializers, status
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from batches.duties import allowed_meanings
+from batches.roles import user_roles
+from batches.services.signatures import printed_name
+
+
+class TokenLoginView(ObtainAuthToken):
+    """Exchange a user ID and password for an API token; failures count towards the lockout."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # authenticate() gets this request, so django-axes counts the failure and flags a locked
+            # account on it; its middleware only sees the inner HttpRequest, so answer here.
+            if getattr(request, "axes_locked_out", False):
+                return Response(
+                    {
+                        "detail": (
+                            f"The account is locked after {settings.AXES_FAILURE_LIMIT} failed attempts; "
+                            "ask an administrator to unlock it or try again later."
+                        )
+                    },
+                    status=status.HTTP_429_TOO_MANY_REQUESTS,
+                )
+            raise
+
+
+class AccountSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    printed_name = serializers.CharField()
+    roles = serializers.ListField(child=serializers.CharField())
+    signature_meanings = serializers.ListField(child=serializers.CharField())
+    authenticator_enrolled = serializers.BooleanField()
+    idle_timeout_minutes = serializers.IntegerField()
+
+
+class AccountView(APIView):
+    """The caller's account: roles, the signature meanings they may use, whether TOTP is needed."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = AccountSerializer
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        user = request.user
+        data = {
+            "username": user.get_username(),
+            "printed_name": printed_name(user),  # type: ignore[arg-type]
+            "roles": sorted(user_roles(user)),
+            "signature_meanings": sorted(allowed_meanings(user)),  # type: ignore[arg-type]
+            "authenticator_enrolled": user_has_device(user, confirmed=True),
+            "idle_timeout_minutes": settings.SESSION_COOKIE_AGE // 60,
+        }
+        return Response(AccountSerializer(data).data)

@@ -1,0 +1,83 @@
+"""Identity re-check at signing (21 CFR 11.200): the password, then a TOTP code when one is enrolled.
+
+Every refusal is written to the access log on its own connection before it is raised, so it
+survives the rollback of the service that asked. A wrong password or a wrong code also counts as
+a failed login towards the django-axes lockout: guessing at the signing prompt is as much an
+attack on the account as guessing at the login form.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django_otp import devices_for_user, verify_token
+
+from batches.accounts.access import account_is_locked, signature_failure_record
+
+NOTHING_DONE = "nothing was signed or saved"
+
+
+def _refuse(user: User, *, detail: str, message: str, purpose: str, counts: bool) -> PermissionDenied:
+    locked_now = signature_failure_record(
+        user=user, detail=f"{purpose}: {detail}" if purpose else detail, counts_towards_lockout=counts
+    )
+    if locked_now:
+        message += (
+            f" Your account is now locked after {settings.AXES_FAILURE_LIMIT} failed attempts;"
+            " ask an administrator to unlock it."
+        )
+    return PermissionDenied(message)
+
+
+def signer_identity_confirm(*, user: User, password: str, otp_token: str | None = None, purpose: str = "") -> None:
+    """Raise PermissionDenied unless ``user`` may sign now and proved it with the re-entered credentials."""
+    username = str(user.get_username())
+    if not user.is_active:
+        raise _refuse(
+            user,
+            detail="deactivated account",
+            message="This account is deactivated and cannot sign.",
+            purpose=purpose,
+            counts=False,
+        )
+    if account_is_locked(username):
+        raise _refuse(
+            user,
+            detail="account locked out",
+            message=(
+                f"Your account is locked after repeated failed attempts; {NOTHING_DONE}. "
+                "Ask an administrator to unlock it or wait for the lock to expire."
+            ),
+            purpose=purpose,
+            counts=False,
+        )
+    if not password or not user.check_password(password):
+        raise _refuse(
+            user,
+            detail="wrong password",
+            message=f"The password is not correct; {NOTHING_DONE}.",
+            purpose=purpose,
+            counts=True,
+        )
+    devices = list(devices_for_user(user, confirmed=True))
+    if not devices:
+        return
+    token = (otp_token or "").strip()
+    if not token:
+        raise _refuse(
+            user,
+            detail="one-time code missing",
+            message=f"Enter the 6-digit code from your authenticator app; {NOTHING_DONE}.",
+            purpose=purpose,
+            counts=False,
+        )
+    # Verified device by device (django-otp's advice): each check is throttled and refuses a replayed code.
+    if not any(verify_token(user, device.persistent_id, token) is not None for device in devices):
+        raise _refuse(
+            user,
+            detail="wrong one-time code",
+            message=f"The one-time code is not correct or was already used; {NOTHING_DONE}.",
+            purpose=purpose,
+            counts=True,
+        )

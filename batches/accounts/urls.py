@@ -1,0 +1,10 @@
+"""Account routes under /api/v1/auth/."""
+
+from django.urls import URLPattern, URLResolver, path
+
+from batches.accounts.api import AccountView, TokenLoginView
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("auth/token/", TokenLoginView.as_view(), name="auth-token"),
+    path("auth/me/", AccountView.as_view(), name="auth-me"),
+]
