@@ -3,6 +3,7 @@
 from batches.models.batch import Batch, BatchTransition
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
+from batches.models.release import BatchDisposition, Decision
 from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
 from batches.models.steps import ApheresisCollection, Cd133Selection, GcsfAdministration, StepRecord
 
@@ -10,8 +11,10 @@ __all__ = [
     "ApheresisCollection",
     "ApprovalStatus",
     "Batch",
+    "BatchDisposition",
     "BatchTransition",
     "Cd133Selection",
+    "Decision",
     "ElectronicSignature",
     "GcsfAdministration",
     "Patient",
