@@ -188,13 +188,34 @@ def approved_specification(people: Personas, *, product: str = "IGX1", limits: l
     return specifications.specification_approve(specification_id=spec.pk, approver=people.qp, password=PASSWORD)
 
 
-def quarantined_batch(people: Personas, *, subject_code: str = "IGX1-S001", **kwargs: Any) -> Batch:
-    """A batch in quarantine with an approved specification that applies to it."""
+def quarantined_batch(
+    people: Personas, *, subject_code: str = "IGX1-S001", definition: ProcessDefinition | None = None
+) -> Batch:
+    """A batch in quarantine with an approved specification that applies to it.
+
+    Walks like walk_batch, with decimals given at their stored scale: a signature hashes the values
+    as given, so "10" signed and "10.00" read back would look like a changed record to the gate.
+    """
     from qc.models import Specification
 
     if not Specification.objects.filter(status="approved", product="IGX1").exists():
         approved_specification(people)
-    return walk_batch(people, "quarantine", subject_code=subject_code, **kwargs)
+    batch = walk_batch(people, "registered", subject_code=subject_code, definition=definition)
+    definition = batch.process_definition
+    batch_services.batch_start_mobilization(actor=people.operator, batch_id=batch.pk)
+    for day in range(1, definition.gcsf_days_min + 1):
+        values = gcsf_values(day, prescribed_ug_per_kg=Decimal("10.00"))
+        step = steps.step_record(kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=values)
+        steps.step_verify(kind="gcsf", step_id=step.pk, verifier=people.verifier, password=PASSWORD)
+    batch_services.batch_start_collection(actor=people.operator, batch_id=batch.pk)
+    for kind, values in (("apheresis", apheresis_values()), ("selection", selection_values())):
+        step = steps.step_record(kind=kind, batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=values)
+        steps.step_verify(kind=kind, step_id=step.pk, verifier=people.verifier, password=PASSWORD)
+        if kind == "apheresis":
+            batch_services.batch_start_processing(actor=people.operator, batch_id=batch.pk)
+    batch_services.batch_quarantine(actor=people.operator, batch_id=batch.pk)
+    batch.refresh_from_db()
+    return batch
 
 
 PASSING_RESULTS: dict[str, tuple[Any, str]] = {

@@ -204,6 +204,8 @@ def qc_result_record(
         if qc_test == QcTest.VIABILITY and dose_limit is not None:
             recorded.append(_record_dose(batch, sample, dose_limit, result, common))
     for each in recorded:
+        # Sign what the database holds (a decimal is stored with the column's scale).
+        each.refresh_from_db()
         signature_sign(
             signer=actor,
             password=password,
