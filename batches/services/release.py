@@ -109,6 +109,7 @@ def batch_release_conditionally(
     *, actor: User, batch_id: int, password: str, positive_result_plan: str, comment: str = ""
 ) -> BatchDisposition:
     """Release before non-blocking results (sterility) are in, under a written plan for a positive result."""
+    require_role(actor, Role.QA_REVIEWER, action="Releasing a batch conditionally")
     plan = (positive_result_plan or "").strip()
     if len(plan) < 20:
         raise ValidationError(
@@ -127,6 +128,7 @@ def batch_release_conditionally(
 @transaction.atomic
 def batch_reject(*, actor: User, batch_id: int, password: str, reason: str) -> BatchDisposition:
     """QA rejects a quarantined batch; the reason is part of the signed record."""
+    require_role(actor, Role.QA_REVIEWER, action="Rejecting a batch")
     cleaned = require_reason(reason, what="reject a batch")
     return _decide(actor=actor, batch_id=batch_id, password=password, decision=Decision.REJECTED, comment=cleaned)
 
