@@ -271,4 +271,7 @@ CELLBATCH_SIGNING_CERT = os.environ.get("CELLBATCH_SIGNING_CERT", str(PKI_DIR / 
 CELLBATCH_SIGNING_CA = os.environ.get("CELLBATCH_SIGNING_CA", str(PKI_DIR / "ca-cert.pem"))
 CELLBATCH_SIGNING_KEY_PASSPHRASE = os.environ.get("CELLBATCH_SIGNING_KEY_PASSPHRASE", "")
 CELLBATCH_TSA_URL = os.environ.get("CELLBATCH_TSA_URL", "")
-CELERY_BEAT_SCHEDULE["qc-republish-undelivered-notifications"] = {"task": "qc.republish_undelivered_notifications", "schedule": 300.0}
+CELERY_BEAT_SCHEDULE["qc-republish-undelivered-notifications"] = {
+    "task": "qc.republish_undelivered_notifications",
+    "schedule": 300.0,
+}

@@ -6,6 +6,7 @@ QA sees first on the review page and that are kept on the disposition record.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -87,7 +88,7 @@ class ReleaseGate:
 
 def participants(batch: Batch) -> set[int]:
     """Ids of everyone who performed or verified a step, took a sample or recorded or reviewed a result."""
-    people: set[int] = {batch.registered_by_id}
+    people: set[int | None] = {batch.registered_by_id}
     steps: list[Any] = [*batch.gcsf_administrations.all()]
     steps += [s for s in (getattr(batch, "apheresis", None), getattr(batch, "selection", None)) if s is not None]
     for step in steps:
@@ -95,8 +96,7 @@ def participants(batch: Batch) -> set[int]:
     people |= set(QcSample.objects.filter(batch=batch).values_list("taken_by_id", flat=True))
     for analyst, reviewer in QcResult.objects.filter(batch=batch).values_list("analyst_id", "verified_by_id"):
         people |= {analyst, reviewer}
-    people.discard(None)  # type: ignore[arg-type]
-    return people
+    return {p for p in people if p is not None}
 
 
 def _tests(gate: ReleaseGate, conditional: bool) -> None:
@@ -158,7 +158,9 @@ def _tests(gate: ReleaseGate, conditional: bool) -> None:
                 )
     if conditional and not gate.pending_tests:
         gate.findings.append(
-            Finding("nothing_pending", "Every result is in: release the batch instead of releasing it conditionally.", True)
+            Finding(
+                "nothing_pending", "Every result is in: release the batch instead of releasing it conditionally.", True
+            )
         )
 
 
@@ -234,7 +236,7 @@ def _materials(gate: ReleaseGate) -> None:
 def _time_windows(gate: ReleaseGate) -> None:
     batch = gate.batch
     days = list(batch.gcsf_administrations.order_by("day"))
-    for before, after in zip(days, days[1:], strict=False):
+    for before, after in itertools.pairwise(days):
         gap = (timezone.localdate(after.administered_at) - timezone.localdate(before.administered_at)).days
         if after.day != before.day + 1 or gap != 1:
             gate.findings.append(

@@ -21,9 +21,7 @@ RELEASED_STATES = frozenset(
 
 def processing_started_at(batch: Batch) -> datetime | None:
     """When the batch entered processing (its BatchTransition), or None if it has not yet."""
-    moved = (
-        BatchTransition.objects.filter(batch=batch, to_status=BatchStatus.PROCESSING).order_by("at").first()
-    )
+    moved = BatchTransition.objects.filter(batch=batch, to_status=BatchStatus.PROCESSING).order_by("at").first()
     return moved.at if moved else None
 
 

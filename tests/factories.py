@@ -205,7 +205,9 @@ def quarantined_batch(
     batch_services.batch_start_mobilization(actor=people.operator, batch_id=batch.pk)
     for day in range(1, definition.gcsf_days_min + 1):
         values = gcsf_values(day, prescribed_ug_per_kg=Decimal("10.00"))
-        step = steps.step_record(kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=values)
+        step = steps.step_record(
+            kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=values
+        )
         steps.step_verify(kind="gcsf", step_id=step.pk, verifier=people.verifier, password=PASSWORD)
     batch_services.batch_start_collection(actor=people.operator, batch_id=batch.pk)
     for kind, values in (("apheresis", apheresis_values()), ("selection", selection_values())):
@@ -240,7 +242,9 @@ def qc_sample(people: Personas, batch: Batch, code: str | None = None):
     )
 
 
-def record_result(people: Personas, batch: Batch, test: str, value: Any, unit: str = "", *, review: bool = True, **kw: Any):
+def record_result(
+    people: Personas, batch: Batch, test: str, value: Any, unit: str = "", *, review: bool = True, **kw: Any
+):
     """Record (and by default review) one result on a fresh sample; returns the result."""
     from qc.services.testing import qc_result_record, qc_result_review
 

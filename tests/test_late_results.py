@@ -71,9 +71,11 @@ def test_late_positive_sterility_raises_a_critical_deviation_flags_the_batch_and
     message = mail.outbox[0]
     assert set(message.to) == {"dr.ruiz@hospital.example", "qa@facility.example", "sponsor@example.org"}
     assert batch.batch_number in message.subject
-    assert "Sterility growth" in message.body and deviation.number in message.body
+    assert "Sterility growth" in message.body
+    assert deviation.number in message.body
     notification.refresh_from_db()
-    assert notification.status == "sent" and notification.attempts == 1
+    assert notification.status == "sent"
+    assert notification.attempts == 1
     # Idempotent: a second delivery of the same id sends nothing.
     deliver_notification.apply(args=[notification.pk])
     assert len(mail.outbox) == 1
@@ -123,7 +125,7 @@ def test_an_oos_result_on_a_rejected_batch_raises_no_alert(people: Personas) -> 
     from tests.factories import PASSWORD, qc_sample
 
     batch = quarantined_batch(people)
-    sample = qc_sample(people, batch)
+    qc_sample(people, batch)  # taken in quarantine; the culture reads positive after rejection
     batch_reject(actor=people.qa, batch_id=batch.pk, password=PASSWORD, reason="Bag damaged in transport.")
     result = record_result(people, batch, "sterility", "growth", sample=batch.qc_samples.first())
     deviation = Deviation.objects.get(source_result=result)
@@ -156,14 +158,17 @@ def test_a_real_worker_emails_the_alert_and_the_beat_task_republishes_a_lost_one
     batch = quarantined_batch(people)
     release_batch(people, batch, conditionally=True)
     with running_worker(extra_env=env) as worker:
-        result = record_result(people, batch, "sterility", "growth", sample=batch.qc_samples.first())  # commits: the task is published
+        result = record_result(
+            people, batch, "sterility", "growth", sample=batch.qc_samples.first()
+        )  # commits: the task is published
         notification = Notification.objects.get(deviation__source_result=result)
         delivered = _wait_for(lambda: Notification.objects.get(pk=notification.pk).status == "sent")
         assert delivered, worker.log()[-3000:]
         files = list(mail_dir.glob("*.log"))
         assert len(files) == 1
         text = files[0].read_text()
-        assert "dr.ruiz@hospital.example" in text and batch.batch_number in text
+        assert "dr.ruiz@hospital.example" in text
+        assert batch.batch_number in text
 
         # A notification whose task was lost: the beat entry queues it again.
         lost = Notification.objects.create(

@@ -56,7 +56,8 @@ def test_qa_releases_from_the_review_page_with_the_password(people: Personas) ->
     record_passing_qc(people, batch, skip=())
     client = staff_client(people.qa)
     refused = client.post(f"/admin/qc/review/{batch.pk}/", {"decision": "release", "password": "wrong"})
-    assert refused.status_code == 200 and "password is not correct" in refused.content.decode()
+    assert refused.status_code == 200
+    assert "password is not correct" in refused.content.decode()
     batch.refresh_from_db()
     assert batch.status == "quarantine"
     done = client.post(f"/admin/qc/review/{batch.pk}/", {"decision": "release", "password": PASSWORD})
@@ -71,7 +72,8 @@ def test_result_entry_page_records_through_the_service_and_shows_the_computed_ve
     sample = qc_sample(people, batch)
     client = staff_client(people.qc_analyst)
     form = client.get("/admin/qc/qcresult/add/")
-    assert form.status_code == 200 and "verdict is computed" in form.content.decode()
+    assert form.status_code == 200
+    assert "verdict is computed" in form.content.decode()
     tested_at = timezone.localtime(timezone.now() - timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M:%S")
     posted = client.post(
         "/admin/qc/qcresult/add/",
@@ -91,9 +93,17 @@ def test_result_entry_page_records_through_the_service_and_shows_the_computed_ve
     assert "Out of specification" in page
     bad = client.post(
         "/admin/qc/qcresult/add/",
-        {"sample": sample.pk, "test": "endotoxin", "value": "0.1", "unit": "EU/mL", "tested_at": tested_at, "password": PASSWORD},
+        {
+            "sample": sample.pk,
+            "test": "endotoxin",
+            "value": "0.1",
+            "unit": "EU/mL",
+            "tested_at": tested_at,
+            "password": PASSWORD,
+        },
     )
-    assert bad.status_code == 200 and "only under an open investigation" in bad.content.decode()
+    assert bad.status_code == 200
+    assert "only under an open investigation" in bad.content.decode()
 
     reviewer = staff_client(people.verifier)
     assert reviewer.post(f"/admin/qc/qcresult/{result.pk}/review/", {"password": PASSWORD}).status_code == 302
@@ -107,8 +117,12 @@ def test_auditor_reads_the_review_page_but_cannot_add_or_decide(people: Personas
     client = staff_client(people.auditor)
     assert client.get(f"/admin/qc/review/{batch.pk}/").status_code == 200
     assert client.get("/admin/qc/deviation/add/").status_code == 403
-    refused = client.post(f"/admin/qc/review/{batch.pk}/", {"decision": "reject", "comment": "no", "password": PASSWORD})
-    assert "requires the role QA reviewer" in refused.content.decode(), refused.content.decode()[refused.content.decode().find("errorlist") - 100 :][:600]
+    refused = client.post(
+        f"/admin/qc/review/{batch.pk}/", {"decision": "reject", "comment": "no", "password": PASSWORD}
+    )
+    assert "requires the role QA reviewer" in refused.content.decode(), refused.content.decode()[
+        refused.content.decode().find("errorlist") - 100 :
+    ][:600]
     batch.refresh_from_db()
     assert batch.status == "quarantine"
     assert client.get("/admin/qc/review/999999/").status_code == 404

@@ -45,16 +45,19 @@ def test_analyst_records_a_result_and_a_verifier_reviews_it_over_the_api(people:
     assert result["verdict"] == "oos"  # computed; a verdict sent by the client is ignored
     assert result["limit_description"] == "≥ 70 %"
     deviations = client_for(people.auditor).get(f"/api/v1/deviations/?batch={batch.pk}").json()
-    assert deviations["count"] == 1 and deviations["results"][0]["kind"] == "oos"
+    assert deviations["count"] == 1
+    assert deviations["results"][0]["kind"] == "oos"
 
     reviewed = client_for(people.verifier).post(
         f"/api/v1/qc-results/{result['id']}/review/", {"password": PASSWORD}, format="json"
     )
-    assert reviewed.status_code == 200 and reviewed.json()["verified_by"] == people.verifier.pk
+    assert reviewed.status_code == 200
+    assert reviewed.json()["verified_by"] == people.verifier.pk
     again = client_for(people.verifier).post(
         f"/api/v1/qc-results/{result['id']}/review/", {"password": PASSWORD}, format="json"
     )
-    assert again.status_code == 400 and "already reviewed" in str(again.json())
+    assert again.status_code == 400
+    assert "already reviewed" in str(again.json())
 
 
 @pytest.mark.urs("URS-070")
@@ -66,7 +69,8 @@ def test_release_and_certify_are_explicit_posts_with_the_password(people: Person
     assert client_for(people.qa).post(url + "release/", {"password": "wrong"}).status_code == 403
     assert client_for(people.qa).post(url + "release/", {}).status_code == 400
     released = client_for(people.qa).post(url + "release/", {"password": PASSWORD}, format="json")
-    assert released.status_code == 201 and released.json()["decision"] == "released"
+    assert released.status_code == 201
+    assert released.json()["decision"] == "released"
     assert client_for(people.qa).post(url + "reject/", {"password": PASSWORD, "reason": "Too late."}).status_code == 409
     assert client_for(people.qa).post(url + "certify/", {"password": PASSWORD}).status_code == 403
     certified = client_for(people.qp).post(url + "certify/", {"password": PASSWORD})
@@ -85,12 +89,18 @@ def test_refused_release_answers_409_with_the_reasons_and_changes_nothing(people
     assert response.status_code == 409
     assert "Endotoxin: no result" in response.json()["detail"]
     batch.refresh_from_db()
-    assert batch.status == "quarantine" and not BatchDisposition.objects.filter(batch=batch).exists()
+    assert batch.status == "quarantine"
+    assert not BatchDisposition.objects.filter(batch=batch).exists()
     gate = client_for(people.auditor).get(f"/api/v1/batches/{batch.pk}/qc/").json()
     assert gate["flagged"] is False
     assert [f["code"] for f in gate["blocking"]] == ["result_missing", "result_pending"]
     assert client_for(people.auditor).get("/api/v1/batches/999999/qc/").status_code == 404
-    assert client_for(people.qa).post("/api/v1/batches/999999/reject/", {"password": PASSWORD, "reason": "x" * 9}).status_code == 404
+    assert (
+        client_for(people.qa)
+        .post("/api/v1/batches/999999/reject/", {"password": PASSWORD, "reason": "x" * 9})
+        .status_code
+        == 404
+    )
 
 
 @pytest.mark.urs("URS-077")
@@ -126,10 +136,14 @@ def test_deviation_workflow_and_specification_approval_over_the_api(people: Pers
     closed = client_for(people.qa).post(
         f"/api/v1/deviations/{dev}/close/", {"password": PASSWORD, "closure_summary": "Accepted."}
     )
-    assert closed.status_code == 200 and closed.json()["status"] == "closed"
-    assert client_for(people.qa).post(
-        f"/api/v1/deviations/{dev}/close/", {"password": PASSWORD, "closure_summary": "Again."}
-    ).status_code == 409
+    assert closed.status_code == 200
+    assert closed.json()["status"] == "closed"
+    assert (
+        client_for(people.qa)
+        .post(f"/api/v1/deviations/{dev}/close/", {"password": PASSWORD, "closure_summary": "Again."})
+        .status_code
+        == 409
+    )
     assert client_for(people.qa).get("/api/v1/deviations/abc/").status_code == 404
 
     spec = client_for(people.qa).post(
@@ -142,15 +156,29 @@ def test_deviation_workflow_and_specification_approval_over_the_api(people: Pers
         },
         format="json",
     )
-    assert spec.status_code == 201 and spec.json()["limits"][0]["description"] == "< 0.25 EU/mL"
+    assert spec.status_code == 201
+    assert spec.json()["limits"][0]["description"] == "< 0.25 EU/mL"
     approve = f"/api/v1/specifications/{spec.json()['id']}/approve/"
     assert client_for(people.qa).post(approve, {"password": PASSWORD}).status_code == 200
     assert client_for(people.qa).post(approve, {"password": PASSWORD}).status_code == 403
     assert client_for(people.qp).post(approve, {"password": PASSWORD}).json()["status"] == "approved"
     bad = client_for(people.qa).post(
         "/api/v1/specifications/",
-        {"product": "IGX1", "title": "bad", "requested_effective_from": timezone.now().isoformat(),
-         "limits": [{"test": "endotoxin", "method": "LAL", "operator": "between", "value": "1", "upper": "0.5", "unit": "EU/mL"}]},
+        {
+            "product": "IGX1",
+            "title": "bad",
+            "requested_effective_from": timezone.now().isoformat(),
+            "limits": [
+                {
+                    "test": "endotoxin",
+                    "method": "LAL",
+                    "operator": "between",
+                    "value": "1",
+                    "upper": "0.5",
+                    "unit": "EU/mL",
+                }
+            ],
+        },
         format="json",
     )
     assert bad.status_code == 400
@@ -170,7 +198,10 @@ def test_bad_result_input_is_a_400_never_a_500(people: Personas) -> None:
         {**base, "test": "nonsense", "value": "1"},
     ):
         assert client.post("/api/v1/qc-results/", body, format="json").status_code == 400, body
-    assert client.post("/api/v1/qc-results/", {**base, "sample": 999999, "test": "endotoxin", "value": "1"}).status_code == 404
+    assert (
+        client.post("/api/v1/qc-results/", {**base, "sample": 999999, "test": "endotoxin", "value": "1"}).status_code
+        == 404
+    )
 
 
 @pytest.mark.urs("URS-063")

@@ -49,12 +49,14 @@ def test_specification_defaults_come_from_the_domain_and_need_two_different_appr
     with pytest.raises(PermissionDenied, match="different person"):
         specifications.specification_approve(specification_id=spec.pk, approver=people.qa, password=PASSWORD)
     spec.refresh_from_db()
-    assert spec.status == "draft" and spec.effective_from is None
+    assert spec.status == "draft"
+    assert spec.effective_from is None
     specifications.specification_approve(specification_id=spec.pk, approver=people.qp, password=PASSWORD)
     spec.refresh_from_db()
-    assert spec.status == "approved" and spec.effective_from is not None
+    assert spec.status == "approved"
+    assert spec.effective_from is not None
     assert ElectronicSignature.objects.filter(object_id=spec.pk, meaning="approved").count() == 2
-    assert [row["limit"] for row in spec.limits_snapshot][0] == "≥ 70 %"
+    assert spec.limits_snapshot[0]["limit"] == "≥ 70 %"
 
 
 @pytest.mark.urs("URS-063")
@@ -188,7 +190,8 @@ def test_deviation_closure_needs_the_investigation_and_qa(people: Personas) -> N
     closed = deviations.deviation_close(
         actor=people.qa, deviation_id=deviation.pk, password=PASSWORD, closure_summary="Accepted, no impact."
     )
-    assert closed.status == "closed" and closed.closed_by == people.qa
+    assert closed.status == "closed"
+    assert closed.closed_by == people.qa
     with pytest.raises(DatabaseError), transaction.atomic():
         Deviation.objects.filter(pk=deviation.pk).update(impact="rewritten")
 

@@ -94,7 +94,7 @@ def _decide(
             batch=batch,
         )
         transition(batch, TARGETS[decision], actor=actor, reason=reason)
-        # SIGNED RELEASE RECORD (releases only, not yet wired): document_request(batch=batch, kind="release", actor=actor)
+        # SIGNED RELEASE RECORD (releases only): document_request(batch=batch, kind="release", actor=actor)
     return disposition
 
 

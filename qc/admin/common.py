@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -14,6 +15,14 @@ from django.template.response import TemplateResponse
 from batches.roles import Role, user_roles
 
 GMP_ROLES = frozenset(Role.values)
+
+
+def acting_user(request: HttpRequest) -> User:
+    """The signed-in user (admin views run only for authenticated staff)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
 
 
 class PasswordField(forms.CharField):
@@ -69,7 +78,7 @@ def service_form_view(
     return TemplateResponse(request, "qc/admin/service_form.html", context)
 
 
-class RoleGatedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RoleGatedAdmin(admin.ModelAdmin):
     """Read access for every GMP role; writes only through the service forms (which check roles)."""
 
     write_roles: tuple[str, ...] = ()

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 
 from batches.models import Batch
 from batches.roles import Role
-from qc.admin.common import PasswordField, RoleGatedAdmin, service_form_view
+from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user, service_form_view
 from qc.models import Classification, Deviation, DeviationKind
 from qc.services import deviations
 
@@ -67,9 +67,10 @@ class DeviationAdmin(RoleGatedAdmin):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         self.guard_add(request)
+
         def call(data: dict[str, Any]) -> Deviation:
             return deviations.deviation_open(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=acting_user(request),
                 batch_id=data["batch"].pk,
                 kind=data["kind"],
                 classification=data["classification"],
@@ -93,7 +94,10 @@ class DeviationAdmin(RoleGatedAdmin):
         def call(data: dict[str, Any]) -> Deviation:
             values = {f: data[f] for f in fields if data[f] != getattr(deviation, f)}
             return deviations.deviation_update(
-                actor=request.user, deviation_id=pk, values=values, reason=data["reason"]  # type: ignore[arg-type]
+                actor=acting_user(request),
+                deviation_id=pk,
+                values=values,
+                reason=data["reason"],
             )
 
         return service_form_view(
@@ -116,7 +120,7 @@ class DeviationAdmin(RoleGatedAdmin):
             title=f"Close {deviation.number}",
             intro="QA approves the investigation and closes the deviation; this is an electronic signature.",
             call=lambda d: deviations.deviation_close(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=acting_user(request),
                 deviation_id=pk,
                 password=d["password"],
                 closure_summary=d["closure_summary"],

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -16,7 +17,7 @@ from django.utils.html import format_html
 from batches.models import Batch, BatchDisposition, ElectronicSignature
 from batches.services import release
 from batches.states import BatchStatus
-from qc.admin.common import PasswordField, RoleGatedAdmin
+from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user
 from qc.models import Deviation, Notification, QcSample, Review
 from qc.selectors import batch_alerts, release_gate
 
@@ -42,7 +43,7 @@ class DecisionForm(forms.Form):
     password = PasswordField()
 
 
-def decide(user: Any, batch: Batch, data: dict[str, Any]) -> BatchDisposition:
+def decide(user: User, batch: Batch, data: dict[str, Any]) -> BatchDisposition:
     common = {"actor": user, "batch_id": batch.pk, "password": data["password"]}
     match data["decision"]:
         case "release":
@@ -77,7 +78,9 @@ class ReviewAdmin(RoleGatedAdmin):
         view = self.admin_site.admin_view(self.review_view)
         return [path("<int:batch_id>/", view, name="qc_review_batch"), *super().get_urls()]
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
         return HttpResponseRedirect(reverse("admin:qc_review_batch", args=[object_id]))
 
     def review_view(self, request: HttpRequest, batch_id: int) -> HttpResponse:
@@ -89,13 +92,13 @@ class ReviewAdmin(RoleGatedAdmin):
         form = DecisionForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                disposition = decide(request.user, batch, form.cleaned_data)
+                disposition = decide(acting_user(request), batch, form.cleaned_data)
             except (ValidationError, PermissionDenied, ObjectDoesNotExist) as error:
                 form.add_error(None, error.messages if isinstance(error, ValidationError) else str(error))
             else:
                 messages.success(request, f"Batch {batch.batch_number}: {disposition.get_decision_display().lower()}.")
                 return HttpResponseRedirect(reverse("admin:qc_review_batch", args=[batch.pk]))
-        gate = release_gate(batch, releaser=request.user if request.user.is_authenticated else None)  # type: ignore[arg-type]
+        gate = release_gate(batch, releaser=acting_user(request))
         context = {
             **self.admin_site.each_context(request),
             "title": f"QA review of batch {batch.batch_number}",

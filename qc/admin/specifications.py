@@ -11,7 +11,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from batches.roles import Role
-from qc.admin.common import PasswordField, RoleGatedAdmin, service_form_view
+from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user, service_form_view
 from qc.models import Specification, SpecificationLimit
 from qc.services import specifications
 
@@ -27,9 +27,9 @@ class ApproveForm(forms.Form):
     password = PasswordField()
 
 
-class LimitInline(admin.TabularInline):  # type: ignore[type-arg]
+class LimitInline(admin.TabularInline):
     model = SpecificationLimit
-    fields = ["test", "method", "operator", "value", "upper", "unit", "expected_result", "blocks_release"]
+    fields = ("test", "method", "operator", "value", "upper", "unit", "expected_result", "blocks_release")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -50,7 +50,9 @@ class SpecificationAdmin(RoleGatedAdmin):
     def approve_link(self, obj: Specification) -> str:
         if obj.status != "draft":
             return format_html("Approved; effective from {}", obj.effective_from)
-        return format_html('<a href="{}">Approve (signature)</a>', reverse("admin:qc_specification_approve", args=[obj.pk]))
+        return format_html(
+            '<a href="{}">Approve (signature)</a>', reverse("admin:qc_specification_approve", args=[obj.pk])
+        )
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view(self.approve_view)
@@ -58,15 +60,19 @@ class SpecificationAdmin(RoleGatedAdmin):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         self.guard_add(request)
+
         def call(data: dict[str, Any]) -> Specification:
-            return specifications.specification_create(actor=request.user, **data)  # type: ignore[arg-type]
+            return specifications.specification_create(actor=acting_user(request), **data)
 
         return service_form_view(
             self,
             request,
             form_class=DraftForm,
             title="Draft specification version",
-            intro="The limits start from the documented defaults (DOMAIN.md §2); edit them through the API before approval.",
+            intro=(
+                "The limits start from the documented defaults (DOMAIN.md §2); "
+                "edit them through the API before approval."
+            ),
             call=call,
             success_url=lambda s: reverse("admin:qc_specification_change", args=[s.pk]),
         )
@@ -80,7 +86,9 @@ class SpecificationAdmin(RoleGatedAdmin):
             title=f"Approve {spec}",
             intro="Two different people approve a specification version; each approval is a signature.",
             call=lambda d: specifications.specification_approve(
-                specification_id=pk, approver=request.user, password=d["password"]  # type: ignore[arg-type]
+                specification_id=pk,
+                approver=acting_user(request),
+                password=d["password"],
             ),
             success_url=lambda s: reverse("admin:qc_specification_change", args=[s.pk]),
         )

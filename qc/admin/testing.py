@@ -12,7 +12,7 @@ from django.utils.html import format_html
 
 from batches.models import Batch
 from batches.roles import Role
-from qc.admin.common import PasswordField, RoleGatedAdmin, service_form_view
+from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user, service_form_view
 from qc.evaluation import COMPUTED_TESTS, TEST_LABELS, QcTest
 from qc.models import Deviation, QcResult, QcSample, SampleStep
 from qc.services.testing import qc_result_record, qc_result_review, qc_sample_record
@@ -55,9 +55,10 @@ class QcSampleAdmin(RoleGatedAdmin):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         self.guard_add(request)
+
         def call(data: dict[str, Any]) -> QcSample:
             return qc_sample_record(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=acting_user(request),
                 batch_id=data["batch"].pk,
                 step=data["step"],
                 sample_code=data["sample_code"],
@@ -102,9 +103,10 @@ class QcResultAdmin(RoleGatedAdmin):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         self.guard_add(request)
+
         def call(data: dict[str, Any]) -> QcResult:
             return qc_result_record(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=acting_user(request),
                 sample_id=data["sample"].pk,
                 test=data["test"],
                 value=data["value"],
@@ -136,6 +138,6 @@ class QcResultAdmin(RoleGatedAdmin):
             form_class=SignForm,
             title=f"Review {result}",
             intro=f"Verdict (computed): {result.get_verdict_display()}. Recorded by {result.analyst}.",
-            call=lambda d: qc_result_review(reviewer=request.user, result_id=pk, password=d["password"]),  # type: ignore[arg-type]
+            call=lambda d: qc_result_review(reviewer=acting_user(request), result_id=pk, password=d["password"]),
             success_url=lambda r: reverse("admin:qc_qcresult_change", args=[r.pk]),
         )

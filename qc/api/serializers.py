@@ -16,7 +16,18 @@ class LimitSerializer(serializers.ModelSerializer[SpecificationLimit]):
 
     class Meta:
         model = SpecificationLimit
-        fields = ["id", "test", "method", "operator", "value", "upper", "unit", "expected_result", "blocks_release", "description"]
+        fields = [
+            "id",
+            "test",
+            "method",
+            "operator",
+            "value",
+            "upper",
+            "unit",
+            "expected_result",
+            "blocks_release",
+            "description",
+        ]
 
     def get_description(self, obj: SpecificationLimit) -> str:
         return obj.as_limit().describe()
@@ -28,9 +39,20 @@ class SpecificationSerializer(serializers.ModelSerializer[Specification]):
     class Meta:
         model = Specification
         fields = [
-            "id", "product", "version", "title", "status", "requested_effective_from", "effective_from",
-            "max_collection_to_processing_hours", "created_by", "first_approved_by", "first_approved_at",
-            "second_approved_by", "second_approved_at", "limits",
+            "id",
+            "product",
+            "version",
+            "title",
+            "status",
+            "requested_effective_from",
+            "effective_from",
+            "max_collection_to_processing_hours",
+            "created_by",
+            "first_approved_by",
+            "first_approved_at",
+            "second_approved_by",
+            "second_approved_at",
+            "limits",
         ]
         read_only_fields = fields
 
@@ -66,19 +88,36 @@ class SampleSerializer(serializers.ModelSerializer[QcSample]):
 
 
 class ResultSerializer(serializers.ModelSerializer[QcResult]):
-    value = serializers.SerializerMethodField()
+    value = serializers.SerializerMethodField(method_name="display_value")
     limit_description = serializers.SerializerMethodField()
 
     class Meta:
         model = QcResult
         fields = [
-            "id", "batch", "sample", "test", "value", "unit", "method", "instrument", "analyst", "tested_at",
-            "recorded_at", "verdict", "limit", "limit_description", "computed_from", "investigation",
-            "recorded_after_release", "late_entry_reason", "verified_by", "verified_at",
+            "id",
+            "batch",
+            "sample",
+            "test",
+            "value",
+            "unit",
+            "method",
+            "instrument",
+            "analyst",
+            "tested_at",
+            "recorded_at",
+            "verdict",
+            "limit",
+            "limit_description",
+            "computed_from",
+            "investigation",
+            "recorded_after_release",
+            "late_entry_reason",
+            "verified_by",
+            "verified_at",
         ]
         read_only_fields = fields
 
-    def get_value(self, obj: QcResult) -> str:
+    def display_value(self, obj: QcResult) -> str:
         return str(obj.display_value)
 
     def get_limit_description(self, obj: QcResult) -> str:
@@ -104,9 +143,24 @@ class DeviationSerializer(serializers.ModelSerializer[Deviation]):
     class Meta:
         model = Deviation
         fields = [
-            "id", "number", "batch", "kind", "classification", "description", "source_result", "raised_by",
-            "raised_at", "raised_after_release", "investigation", "root_cause", "impact", "capa", "status",
-            "closure_summary", "closed_by", "closed_at",
+            "id",
+            "number",
+            "batch",
+            "kind",
+            "classification",
+            "description",
+            "source_result",
+            "raised_by",
+            "raised_at",
+            "raised_after_release",
+            "investigation",
+            "root_cause",
+            "impact",
+            "capa",
+            "status",
+            "closure_summary",
+            "closed_by",
+            "closed_at",
         ]
         read_only_fields = fields
 
@@ -136,8 +190,17 @@ class NotificationSerializer(serializers.ModelSerializer[Notification]):
     class Meta:
         model = Notification
         fields = [
-            "id", "batch", "deviation", "subject", "recipients", "status", "attempts", "last_error",
-            "created_at", "last_attempt_at", "sent_at",
+            "id",
+            "batch",
+            "deviation",
+            "subject",
+            "recipients",
+            "status",
+            "attempts",
+            "last_error",
+            "created_at",
+            "last_attempt_at",
+            "sent_at",
         ]
         read_only_fields = fields
 
@@ -146,8 +209,16 @@ class DispositionSerializer(serializers.ModelSerializer[BatchDisposition]):
     class Meta:
         model = BatchDisposition
         fields = [
-            "id", "batch", "decision", "decided_by", "decided_at", "comment", "positive_result_plan",
-            "pending_tests", "specification", "gate",
+            "id",
+            "batch",
+            "decision",
+            "decided_by",
+            "decided_at",
+            "comment",
+            "positive_result_plan",
+            "pending_tests",
+            "specification",
+            "gate",
         ]
         read_only_fields = fields
 

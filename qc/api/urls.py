@@ -16,7 +16,11 @@ router.register("qc-notifications", views.NotificationViewSet, basename="qc-noti
 urlpatterns: list[URLPattern | URLResolver] = [
     path("batches/<int:pk>/qc/", views.BatchQcView.as_view(), name="batch-qc"),
     path("batches/<int:pk>/release/", views.ReleaseView.as_view(), name="batch-release"),
-    path("batches/<int:pk>/release-conditionally/", views.ConditionalReleaseView.as_view(), name="batch-release-conditionally"),
+    path(
+        "batches/<int:pk>/release-conditionally/",
+        views.ConditionalReleaseView.as_view(),
+        name="batch-release-conditionally",
+    ),
     path("batches/<int:pk>/reject/", views.RejectView.as_view(), name="batch-reject"),
     path("batches/<int:pk>/certify/", views.CertifyView.as_view(), name="batch-certify"),
     *router.urls,

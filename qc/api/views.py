@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,6 +36,14 @@ class HasGmpRole(BasePermission):
         return bool(user_roles(request.user) & set(Role.values))
 
 
+def acting_user(request: Request) -> User:
+    """The authenticated user behind a request (HasGmpRole has already refused anyone else)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated
+    return user
+
+
 def _messages(error: DjangoValidationError) -> Any:
     return error.message_dict if hasattr(error, "error_dict") else {"detail": error.messages}
 
@@ -51,7 +60,7 @@ class ServiceErrors:
             return Response(_messages(exc), status=status.HTTP_400_BAD_REQUEST)
         if isinstance(exc, ObjectDoesNotExist):
             exc = NotFound(str(exc))
-        return super().handle_exception(exc)  # type: ignore[misc, no-any-return]
+        return super().handle_exception(exc)  # type: ignore[misc]
 
 
 def _input(serializer_class: type[Any], request: Request) -> dict[str, Any]:
@@ -60,7 +69,7 @@ def _input(serializer_class: type[Any], request: Request) -> dict[str, Any]:
     return dict(serializer.validated_data)
 
 
-class SpecificationViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+class SpecificationViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Specification.objects.prefetch_related("limits")
     serializer_class = s.SpecificationSerializer
     permission_classes = [HasGmpRole]
@@ -70,18 +79,18 @@ class SpecificationViewSet(ServiceErrors, mixins.ListModelMixin, mixins.Retrieve
     def create(self, request: Request) -> Response:
         data = _input(s.SpecificationInputSerializer, request)
         limits = [dict(row) for row in data.pop("limits")] if "limits" in data else None
-        spec = specifications.specification_create(actor=request.user, limits=limits, **data)  # type: ignore[arg-type]
+        spec = specifications.specification_create(actor=acting_user(request), limits=limits, **data)
         return Response(s.SpecificationSerializer(spec).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.PasswordSerializer, responses=s.SpecificationSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
         data = _input(s.PasswordSerializer, request)
-        spec = specifications.specification_approve(specification_id=int(pk), approver=request.user, **data)  # type: ignore[arg-type]
+        spec = specifications.specification_approve(specification_id=int(pk), approver=acting_user(request), **data)
         return Response(s.SpecificationSerializer(spec).data)
 
 
-class SampleViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+class SampleViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = QcSample.objects.all()
     serializer_class = s.SampleSerializer
     permission_classes = [HasGmpRole]
@@ -90,7 +99,7 @@ class SampleViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMi
     def create(self, request: Request) -> Response:
         data = _input(s.SampleSerializer, request)
         sample = qc_sample_record(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=acting_user(request),
             batch_id=data["batch"].pk,
             step=data["step"],
             sample_code=data["sample_code"],
@@ -100,7 +109,7 @@ class SampleViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMi
         return Response(s.SampleSerializer(sample).data, status=status.HTTP_201_CREATED)
 
 
-class ResultViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+class ResultViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = QcResult.objects.select_related("limit")
     serializer_class = s.ResultSerializer
     permission_classes = [HasGmpRole]
@@ -110,7 +119,7 @@ class ResultViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMi
     def create(self, request: Request) -> Response:
         data = _input(s.ResultInputSerializer, request)
         result = qc_result_record(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=acting_user(request),
             sample_id=data.pop("sample"),
             investigation_id=data.pop("investigation"),
             **data,
@@ -121,11 +130,11 @@ class ResultViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMi
     @action(detail=True, methods=["post"])
     def review(self, request: Request, pk: str) -> Response:
         data = _input(s.PasswordSerializer, request)
-        result = qc_result_review(reviewer=request.user, result_id=int(pk), **data)  # type: ignore[arg-type]
+        result = qc_result_review(reviewer=acting_user(request), result_id=int(pk), **data)
         return Response(s.ResultSerializer(result).data)
 
 
-class DeviationViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+class DeviationViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Deviation.objects.all()
     serializer_class = s.DeviationSerializer
     permission_classes = [HasGmpRole]
@@ -134,25 +143,27 @@ class DeviationViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveMode
     @extend_schema(request=s.DeviationInputSerializer, responses={201: s.DeviationSerializer})
     def create(self, request: Request) -> Response:
         data = _input(s.DeviationInputSerializer, request)
-        deviation = deviations.deviation_open(actor=request.user, batch_id=data.pop("batch"), **data)  # type: ignore[arg-type]
+        deviation = deviations.deviation_open(actor=acting_user(request), batch_id=data.pop("batch"), **data)
         return Response(s.DeviationSerializer(deviation).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.DeviationUpdateSerializer, responses=s.DeviationSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
         data = _input(s.DeviationUpdateSerializer, request)
         reason = data.pop("reason", "")
-        deviation = deviations.deviation_update(actor=request.user, deviation_id=int(pk), values=data, reason=reason)  # type: ignore[arg-type]
+        deviation = deviations.deviation_update(
+            actor=acting_user(request), deviation_id=int(pk), values=data, reason=reason
+        )
         return Response(s.DeviationSerializer(deviation).data)
 
     @extend_schema(request=s.DeviationCloseSerializer, responses=s.DeviationSerializer)
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str) -> Response:
         data = _input(s.DeviationCloseSerializer, request)
-        deviation = deviations.deviation_close(actor=request.user, deviation_id=int(pk), **data)  # type: ignore[arg-type]
+        deviation = deviations.deviation_close(actor=acting_user(request), deviation_id=int(pk), **data)
         return Response(s.DeviationSerializer(deviation).data)
 
 
-class NotificationViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+class NotificationViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Notification.objects.all()
     serializer_class = s.NotificationSerializer
     permission_classes = [HasGmpRole]
@@ -208,7 +219,7 @@ class ReleaseView(DecisionView):
         return super().post(request, pk)
 
     def decide(self, request: Request, batch: Batch, data: dict[str, Any]) -> Any:
-        return release.batch_release(actor=request.user, batch_id=batch.pk, **data)  # type: ignore[arg-type]
+        return release.batch_release(actor=acting_user(request), batch_id=batch.pk, **data)
 
 
 class ConditionalReleaseView(DecisionView):
@@ -219,7 +230,7 @@ class ConditionalReleaseView(DecisionView):
         return super().post(request, pk)
 
     def decide(self, request: Request, batch: Batch, data: dict[str, Any]) -> Any:
-        return release.batch_release_conditionally(actor=request.user, batch_id=batch.pk, **data)  # type: ignore[arg-type]
+        return release.batch_release_conditionally(actor=acting_user(request), batch_id=batch.pk, **data)
 
 
 class RejectView(DecisionView):
@@ -230,7 +241,7 @@ class RejectView(DecisionView):
         return super().post(request, pk)
 
     def decide(self, request: Request, batch: Batch, data: dict[str, Any]) -> Any:
-        return release.batch_reject(actor=request.user, batch_id=batch.pk, **data)  # type: ignore[arg-type]
+        return release.batch_reject(actor=acting_user(request), batch_id=batch.pk, **data)
 
 
 class CertifyView(DecisionView):
@@ -239,6 +250,4 @@ class CertifyView(DecisionView):
         return super().post(request, pk)
 
     def decide(self, request: Request, batch: Batch, data: dict[str, Any]) -> Any:
-        return release.batch_certify(actor=request.user, batch_id=batch.pk, **data)  # type: ignore[arg-type]
-
-
+        return release.batch_certify(actor=acting_user(request), batch_id=batch.pk, **data)

@@ -11,19 +11,39 @@ from django.db import models
 from batches.audit import gmp_model
 from batches.models import ApprovalStatus
 from batches.models.triggers import no_delete
-from qc.evaluation import CATEGORICAL_OUTCOMES, TEST_LABELS, CategoricalLimit, Limit, NumericLimit, Operator, QcTest, plain
-
-QcTestChoices = models.TextChoices("QcTestChoices", [(t.name, (t.value, TEST_LABELS[t])) for t in QcTest])
-OperatorChoices = models.TextChoices(
-    "OperatorChoices",
-    [
-        ("GTE", ("gte", "≥ (at least)")),
-        ("GT", ("gt", "> (more than)")),
-        ("LTE", ("lte", "≤ (at most)")),
-        ("LT", ("lt", "< (less than)")),
-        ("BETWEEN", ("between", "between (inclusive)")),
-    ],
+from qc.evaluation import (
+    CATEGORICAL_OUTCOMES,
+    TEST_LABELS,
+    CategoricalLimit,
+    Limit,
+    NumericLimit,
+    Operator,
+    QcTest,
+    plain,
 )
+
+
+class QcTestChoices(models.TextChoices):
+    CD133_PURITY = "cd133_purity", "CD133+ purity"
+    VIABILITY = "viability", "Viability"
+    VIABLE_CD133_DOSE = "viable_cd133_dose", "Viable CD133+ dose"
+    GRAM_STAIN = "gram_stain", "Gram stain"
+    ENDOTOXIN = "endotoxin", "Endotoxin"
+    STERILITY = "sterility", "Sterility"
+    MYCOPLASMA = "mycoplasma", "Mycoplasma"
+
+
+class OperatorChoices(models.TextChoices):
+    GTE = "gte", "≥ (at least)"
+    GT = "gt", "> (more than)"
+    LTE = "lte", "≤ (at most)"
+    LT = "lt", "< (less than)"
+    BETWEEN = "between", "between (inclusive)"
+
+
+# The database choices mirror the pure enums of qc.evaluation; a drift fails at import.
+assert {c.value: c.label for c in QcTestChoices} == {t.value: TEST_LABELS[t] for t in QcTest}
+assert set(OperatorChoices.values) == {o.value for o in Operator}
 
 
 def approved_read_only() -> pgtrigger.Trigger:

@@ -20,9 +20,13 @@ class SampleStep(models.TextChoices):
     FINAL_PRODUCT = "final_product", "Final formulated product"
 
 
-VerdictChoices = models.TextChoices(
-    "VerdictChoices", [("PASS", ("pass", "Pass")), ("OOS", ("oos", "Out of specification")), ("PENDING", ("pending", "Pending"))]
-)
+class VerdictChoices(models.TextChoices):
+    PASS = "pass", "Pass"
+    OOS = "oos", "Out of specification"
+    PENDING = "pending", "Pending"
+
+
+assert set(VerdictChoices.values) == {v.value for v in Verdict}
 
 
 @gmp_model

@@ -33,9 +33,7 @@ def _next_number() -> str:
 
 
 @transaction.atomic
-def deviation_open(
-    *, actor: User, batch_id: int, kind: str, classification: str, description: str
-) -> Deviation:
+def deviation_open(*, actor: User, batch_id: int, kind: str, classification: str, description: str) -> Deviation:
     """Raise a planned or unplanned deviation on a batch (OOS deviations open themselves)."""
     require_role(actor, *RAISE_ROLES, action="Raising a deviation")
     batch = lock_batch(batch_id)
@@ -95,7 +93,9 @@ def deviation_update(*, actor: User, deviation_id: int, values: dict[str, str], 
     unknown = set(values) - {*INVESTIGATION_FIELDS, "classification"}
     if unknown:
         raise ValidationError(f"Unknown deviation field(s): {', '.join(sorted(unknown))}.")
-    overwrites = [f for f in INVESTIGATION_FIELDS if f in values and getattr(deviation, f) and values[f] != getattr(deviation, f)]
+    overwrites = [
+        f for f in INVESTIGATION_FIELDS if f in values and getattr(deviation, f) and values[f] != getattr(deviation, f)
+    ]
     reclassify = "classification" in values and values["classification"] != deviation.classification
     if reclassify:
         if not has_role(actor, Role.QA_REVIEWER):

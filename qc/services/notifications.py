@@ -25,9 +25,7 @@ SYSTEM_ACTOR = "system:notifications"
 
 def late_result_recipients(deviation: Deviation) -> list[str]:
     """Treating clinicians, QA and the sponsor contact of the batch's process definition."""
-    users = User.objects.filter(
-        is_active=True, groups__name__in=[Role.CLINICIAN, Role.QA_REVIEWER]
-    ).exclude(email="")
+    users = User.objects.filter(is_active=True, groups__name__in=[Role.CLINICIAN, Role.QA_REVIEWER]).exclude(email="")
     addresses = {u.email.strip().lower() for u in users}
     sponsor = deviation.batch.process_definition.sponsor_contact_email
     if sponsor:

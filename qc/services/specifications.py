@@ -61,7 +61,7 @@ def _decimal(value: object, field: str) -> Decimal | None:
 
 def _limit(specification: Specification, row: dict[str, Any]) -> SpecificationLimit:
     try:
-        test = QcTest(row.get("test"))
+        test = QcTest(str(row.get("test")))
     except ValueError:
         raise ValidationError({"test": f"Unknown QC test {row.get('test')!r}."}) from None
     label = TEST_LABELS[test]
@@ -177,4 +177,3 @@ def specification_approve(*, specification_id: int, approver: User, password: st
         target=specification,
     )
     return specification
-

@@ -52,8 +52,7 @@ RESULT_STATES = frozenset(
 def _require_state(batch: Batch, allowed: frozenset[BatchStatus], *, action: str) -> None:
     if batch.status not in allowed:
         raise StateConflict(
-            f"{action} is not possible while batch {batch.batch_number} is "
-            f"{BatchStatus(batch.status).label.lower()}."
+            f"{action} is not possible while batch {batch.batch_number} is {BatchStatus(batch.status).label.lower()}."
         )
 
 
@@ -118,7 +117,13 @@ def _check_repeat(batch: Batch, test: QcTest, investigation_id: int | None) -> D
 
 
 def _store(
-    *, batch: Batch, sample: QcSample, limit: SpecificationLimit, value: Decimal | str, verdict: Verdict, **fields: object
+    *,
+    batch: Batch,
+    sample: QcSample,
+    limit: SpecificationLimit,
+    value: Decimal | str,
+    verdict: Verdict,
+    **fields: object,
 ) -> QcResult:
     result = QcResult(
         batch=batch,
