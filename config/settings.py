@@ -275,3 +275,4 @@ CELERY_BEAT_SCHEDULE["qc-republish-undelivered-notifications"] = {
     "task": "qc.republish_undelivered_notifications",
     "schedule": 300.0,
 }
+EMAIL_FILE_PATH = Path(os.environ.get("DJANGO_EMAIL_FILE_PATH", EMAIL_FILE_PATH))

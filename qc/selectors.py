@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qc.gate import Finding, ReleaseGate, TestStatus, release_gate
+from qc.gate import Finding, ReleaseGate, TestStatus, participants, release_gate
 from qc.queries import batch_alerts, processing_started_at, specification_for_batch, was_released
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "ReleaseGate",
     "TestStatus",
     "batch_alerts",
+    "participants",
     "processing_started_at",
     "release_gate",
     "specification_for_batch",

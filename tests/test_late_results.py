@@ -153,7 +153,7 @@ def test_a_real_worker_emails_the_alert_and_the_beat_task_republishes_a_lost_one
     mail_dir = tmp_path / "mail"
     env = {
         "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "CELLBATCH_VAR_DIR": str(tmp_path),
+        "DJANGO_EMAIL_FILE_PATH": str(mail_dir),
     }
     batch = quarantined_batch(people)
     release_batch(people, batch, conditionally=True)
