@@ -126,3 +126,15 @@ def test_auditor_reads_the_review_page_but_cannot_add_or_decide(people: Personas
     batch.refresh_from_db()
     assert batch.status == "quarantine"
     assert client.get("/admin/qc/review/999999/").status_code == 404
+
+
+@pytest.mark.urs("URS-069")
+def test_admin_action_pages_for_unknown_records_answer_404(people: Personas) -> None:
+    client = staff_client(people.qa)
+    for url in (
+        "/admin/qc/deviation/999999/close/",
+        "/admin/qc/deviation/999999/investigation/",
+        "/admin/qc/qcresult/999999/review/",
+        "/admin/qc/specification/999999/approve/",
+    ):
+        assert client.get(url).status_code == 404, url

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
@@ -88,7 +89,7 @@ class DeviationAdmin(RoleGatedAdmin):
         )
 
     def update_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        deviation = Deviation.objects.get(pk=pk)
+        deviation = get_object_or_404(Deviation, pk=pk)
         fields = ("investigation", "root_cause", "impact", "capa", "classification")
 
         def call(data: dict[str, Any]) -> Deviation:
@@ -112,7 +113,7 @@ class DeviationAdmin(RoleGatedAdmin):
         )
 
     def close_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        deviation = Deviation.objects.get(pk=pk)
+        deviation = get_object_or_404(Deviation, pk=pk)
         return service_form_view(
             self,
             request,

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
@@ -78,7 +79,7 @@ class SpecificationAdmin(RoleGatedAdmin):
         )
 
     def approve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        spec = Specification.objects.get(pk=pk)
+        spec = get_object_or_404(Specification, pk=pk)
         return service_form_view(
             self,
             request,

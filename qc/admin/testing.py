@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
@@ -131,7 +132,7 @@ class QcResultAdmin(RoleGatedAdmin):
         )
 
     def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        result = QcResult.objects.select_related("batch").get(pk=pk)
+        result = get_object_or_404(QcResult.objects.select_related("batch"), pk=pk)
         return service_form_view(
             self,
             request,
