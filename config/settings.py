@@ -291,3 +291,8 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(  # type: igno
 INSTALLED_APPS += ["batches.accounts"]
 MIDDLEWARE += ["batches.accounts.middleware.ClientMiddleware"]
 OTP_TOTP_ISSUER = CELLBATCH_ORGANISATION_NAME
+CELERY_BEAT_SCHEDULE["qc-republish-undelivered-notifications"] = {
+    "task": "qc.republish_undelivered_notifications",
+    "schedule": 300.0,
+}
+EMAIL_FILE_PATH = Path(os.environ.get("DJANGO_EMAIL_FILE_PATH", EMAIL_FILE_PATH))

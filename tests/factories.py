@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 
 from batches import demo
-from batches.demo import Cast, apheresis_values, definition_values, gcsf_values, selection_values
+from batches.demo import Cast
 from batches.models import Batch, Patient, ProcessDefinition
 from batches.roles import Role
 
@@ -63,11 +66,118 @@ def walk_batch(
     return demo.walk_to(cast(people), batch, target)
 
 
-__all__ = [
-    "PASSWORD",
-    "Personas",
-    "apheresis_values",
-    "definition_values",
-    "gcsf_values",
-    "selection_values",
-]
+# --- QC and release (qc app, batches.services.release) -------------------------------------------
+
+
+def approved_specification(people: Personas, *, product: str = "IGX1", limits: list[dict[str, Any]] | None = None):
+    """An approved QC specification, effective now (create it before the batch enters processing)."""
+    from qc.services import specifications
+
+    spec = specifications.specification_create(
+        actor=people.qa,
+        product=product,
+        title=f"{product} release specification",
+        requested_effective_from=timezone.now(),
+        limits=limits,
+    )
+    specifications.specification_approve(specification_id=spec.pk, approver=people.qa, password=PASSWORD)
+    return specifications.specification_approve(specification_id=spec.pk, approver=people.qp, password=PASSWORD)
+
+
+def quarantined_batch(
+    people: Personas, *, subject_code: str = "IGX1-S001", definition: ProcessDefinition | None = None
+) -> Batch:
+    """A batch in quarantine with an approved specification that applies to it."""
+    from qc.models import Specification
+
+    if not Specification.objects.filter(status="approved", product="IGX1").exists():
+        approved_specification(people)
+    return walk_batch(people, "quarantine", subject_code=subject_code, definition=definition)
+
+
+PASSING_RESULTS: dict[str, tuple[Any, str]] = {
+    "cd133_purity": (Decimal("92.5"), "%"),
+    "viability": (Decimal("95"), "%"),  # 131e6 selected cells × 95 % = 124.45e6 viable CD133+ cells
+    "gram_stain": ("no organisms seen", ""),
+    "endotoxin": (Decimal("0.12"), "EU/mL"),
+    "sterility": ("no growth", ""),
+    "mycoplasma": ("not detected", ""),
+}
+
+
+def qc_sample(people: Personas, batch: Batch, code: str | None = None):
+    from qc.services.testing import qc_sample_record
+
+    return qc_sample_record(
+        actor=people.qc_analyst,
+        batch_id=batch.pk,
+        step="final_product",
+        sample_code=code or f"{batch.batch_number}-QC{batch.qc_samples.count() + 1}",
+        taken_at=timezone.now() - timedelta(minutes=4),
+    )
+
+
+def record_result(
+    people: Personas, batch: Batch, test: str, value: Any, unit: str = "", *, review: bool = True, **kw: Any
+):
+    """Record (and by default review) one result on a fresh sample; returns the result."""
+    from qc.services.testing import qc_result_record, qc_result_review
+
+    sample = kw.pop("sample", None) or qc_sample(people, batch)
+    result = qc_result_record(
+        actor=people.qc_analyst,
+        sample_id=sample.pk,
+        test=test,
+        value=value,
+        unit=unit,
+        instrument="FACSCanto II" if unit == "%" else "",
+        tested_at=timezone.now() - timedelta(minutes=2),
+        password=PASSWORD,
+        **kw,
+    )
+    if review:
+        for each in batch.qc_results.filter(verified_by__isnull=True):
+            qc_result_review(reviewer=people.verifier, result_id=each.pk, password=PASSWORD)
+    return result
+
+
+def record_passing_qc(people: Personas, batch: Batch, *, skip: tuple[str, ...] = ("sterility",)) -> None:
+    """Record and review passing results for every test except ``skip`` (sterility: pending by default)."""
+    from qc.services.testing import qc_result_record, qc_result_review
+
+    sample = qc_sample(people, batch)
+    for test, (value, unit) in PASSING_RESULTS.items():
+        if test in skip:
+            continue
+        qc_result_record(
+            actor=people.qc_analyst,
+            sample_id=sample.pk,
+            test=test,
+            value=value,
+            unit=unit,
+            tested_at=timezone.now() - timedelta(minutes=2),
+            password=PASSWORD,
+        )
+    for result in batch.qc_results.filter(verified_by__isnull=True):
+        qc_result_review(reviewer=people.verifier, result_id=result.pk, password=PASSWORD)
+
+
+def release_batch(people: Personas, batch: Batch, *, conditionally: bool = False, certify: bool = True) -> Batch:
+    """Record passing QC and release the batch (QA), then certify it (QP) when the definition requires it."""
+    from batches.services import release
+
+    if conditionally:
+        record_passing_qc(people, batch)
+        release.batch_release_conditionally(
+            actor=people.qa,
+            batch_id=batch.pk,
+            password=PASSWORD,
+            positive_result_plan="Recall if not infused; inform the clinician, start antibiotics per protocol.",
+        )
+    else:
+        record_passing_qc(people, batch, skip=())
+        release.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
+    if certify and batch.process_definition.requires_qp_certification:
+        release.batch_certify(actor=people.qp, batch_id=batch.pk, password=PASSWORD)
+    batch.refresh_from_db()
+    return batch

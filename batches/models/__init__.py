@@ -6,6 +6,7 @@ from batches.models.delivery import AdverseEvent, BedsideCheck, Infusion
 from batches.models.followup import EmbryoTransfer, FollowUpVisit
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
+from batches.models.release import BatchDisposition, Decision
 from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
 from batches.models.steps import ApheresisCollection, Cd133Selection, GcsfAdministration, StepRecord
 
@@ -14,10 +15,12 @@ __all__ = [
     "ApheresisCollection",
     "ApprovalStatus",
     "Batch",
+    "BatchDisposition",
     "BatchTransition",
     "BedsideCheck",
     "Cd133Selection",
     "CustodyEvent",
+    "Decision",
     "ElectronicSignature",
     "EmbryoTransfer",
     "ExpiredUseAuthorization",

@@ -1,0 +1,130 @@
+"""Admin pages for deviations: raise, record the investigation, close with QA's signature."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+
+from batches.models import Batch
+from batches.roles import Role
+from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user, service_form_view
+from qc.models import Classification, Deviation, DeviationKind
+from qc.services import deviations
+
+
+class OpenForm(forms.Form):
+    batch = forms.ModelChoiceField(queryset=Batch.objects.exclude(status="cancelled"))
+    kind = forms.ChoiceField(choices=[(DeviationKind.PLANNED, "Planned"), (DeviationKind.UNPLANNED, "Unplanned")])
+    classification = forms.ChoiceField(choices=Classification.choices)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class UpdateForm(forms.Form):
+    investigation = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    root_cause = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    impact = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    capa = forms.CharField(label="CAPA", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    classification = forms.ChoiceField(choices=Classification.choices)
+    reason = forms.CharField(required=False, help_text="Required when changing recorded text or the classification.")
+
+
+class CloseForm(forms.Form):
+    closure_summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    password = PasswordField()
+
+
+@admin.register(Deviation)
+class DeviationAdmin(RoleGatedAdmin):
+    write_roles = (Role.OPERATOR, Role.QC_ANALYST, Role.VERIFIER, Role.QA_REVIEWER)
+    list_display = ["number", "batch", "kind", "classification", "status", "raised_after_release", "raised_at"]
+    list_filter = ["status", "classification", "kind", "raised_after_release"]
+    list_select_related = ["batch"]
+    search_fields = ["number", "batch__batch_number", "description"]
+    readonly_fields = ["actions_links"]
+
+    @admin.display(description="actions")
+    def actions_links(self, obj: Deviation) -> str:
+        if not obj.is_open:
+            return format_html("Closed by {} at {}", obj.closed_by, obj.closed_at)
+        return format_html(
+            '<a href="{}">Record investigation</a> · <a href="{}">Close (QA)</a>',
+            reverse("admin:qc_deviation_update", args=[obj.pk]),
+            reverse("admin:qc_deviation_close", args=[obj.pk]),
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/investigation/", view(self.update_view), name="qc_deviation_update"),
+            path("<int:pk>/close/", view(self.close_view), name="qc_deviation_close"),
+            *super().get_urls(),
+        ]
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        self.guard_add(request)
+
+        def call(data: dict[str, Any]) -> Deviation:
+            return deviations.deviation_open(
+                actor=acting_user(request),
+                batch_id=data["batch"].pk,
+                kind=data["kind"],
+                classification=data["classification"],
+                description=data["description"],
+            )
+
+        return service_form_view(
+            self,
+            request,
+            form_class=OpenForm,
+            title="Raise deviation",
+            call=call,
+            success_url=lambda d: reverse("admin:qc_deviation_change", args=[d.pk]),
+            initial={"batch": request.GET.get("batch")},
+        )
+
+    def update_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        deviation = get_object_or_404(Deviation, pk=pk)
+        fields = ("investigation", "root_cause", "impact", "capa", "classification")
+
+        def call(data: dict[str, Any]) -> Deviation:
+            values = {f: data[f] for f in fields if data[f] != getattr(deviation, f)}
+            return deviations.deviation_update(
+                actor=acting_user(request),
+                deviation_id=pk,
+                values=values,
+                reason=data["reason"],
+            )
+
+        return service_form_view(
+            self,
+            request,
+            form_class=UpdateForm,
+            title=f"Investigation of {deviation.number}",
+            intro=deviation.description,
+            call=call,
+            success_url=lambda d: reverse("admin:qc_deviation_change", args=[d.pk]),
+            initial={f: getattr(deviation, f) for f in fields},
+        )
+
+    def close_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        deviation = get_object_or_404(Deviation, pk=pk)
+        return service_form_view(
+            self,
+            request,
+            form_class=CloseForm,
+            title=f"Close {deviation.number}",
+            intro="QA approves the investigation and closes the deviation; this is an electronic signature.",
+            call=lambda d: deviations.deviation_close(
+                actor=acting_user(request),
+                deviation_id=pk,
+                password=d["password"],
+                closure_summary=d["closure_summary"],
+            ),
+            success_url=lambda d: reverse("admin:qc_deviation_change", args=[d.pk]),
+        )

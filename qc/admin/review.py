@@ -1,0 +1,120 @@
+"""The QA review page (/admin/qc/review/<batch id>/): what needs a decision first, then the record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.models import User
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+
+from batches.models import Batch, BatchDisposition, ElectronicSignature
+from batches.services import release
+from batches.states import BatchStatus
+from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user
+from qc.models import Deviation, Notification, QcSample, Review
+from qc.selectors import batch_alerts, release_gate
+
+REVIEW_STATES = [s for s in BatchStatus.values if s not in ("registered", "mobilization", "collection", "cancelled")]
+
+
+class DecisionForm(forms.Form):
+    DECISIONS = [
+        ("release", "Release"),
+        ("release_conditionally", "Release conditionally (sterility pending)"),
+        ("reject", "Reject"),
+        ("certify", "Certify (Qualified Person)"),
+    ]
+    decision = forms.ChoiceField(choices=DECISIONS)
+    comment = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Required to reject (the reason)."
+    )
+    positive_result_plan = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Conditional release: what is done if the pending culture turns positive.",
+    )
+    password = PasswordField()
+
+
+def decide(user: User, batch: Batch, data: dict[str, Any]) -> BatchDisposition:
+    common = {"actor": user, "batch_id": batch.pk, "password": data["password"]}
+    match data["decision"]:
+        case "release":
+            return release.batch_release(**common, comment=data["comment"])
+        case "release_conditionally":
+            return release.batch_release_conditionally(
+                **common, positive_result_plan=data["positive_result_plan"], comment=data["comment"]
+            )
+        case "reject":
+            return release.batch_reject(**common, reason=data["comment"])
+        case _:
+            return release.batch_certify(**common, comment=data["comment"])
+
+
+@admin.register(Review)
+class ReviewAdmin(RoleGatedAdmin):
+    list_display = ["batch_number", "patient", "status", "flag"]
+    list_filter = ["status"]
+    search_fields = ["batch_number", "din"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Review]:
+        return super().get_queryset(request).filter(status__in=REVIEW_STATES).select_related("patient")
+
+    @admin.display(description="late-result flag")
+    def flag(self, obj: Batch) -> str:
+        alerts = batch_alerts(obj)
+        if not alerts:
+            return "—"
+        return format_html('<strong style="color:#b00020">⚑ {}</strong>', ", ".join(d.number for d in alerts))
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.review_view)
+        return [path("<int:batch_id>/", view, name="qc_review_batch"), *super().get_urls()]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:qc_review_batch", args=[object_id]))
+
+    def review_view(self, request: HttpRequest, batch_id: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        batch = Batch.objects.select_related("process_definition", "patient").filter(pk=batch_id).first()
+        if batch is None:
+            raise Http404("No such batch.")
+        form = DecisionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                disposition = decide(acting_user(request), batch, form.cleaned_data)
+            except (ValidationError, PermissionDenied, ObjectDoesNotExist) as error:
+                form.add_error(None, error.messages if isinstance(error, ValidationError) else str(error))
+            else:
+                messages.success(request, f"Batch {batch.batch_number}: {disposition.get_decision_display().lower()}.")
+                return HttpResponseRedirect(reverse("admin:qc_review_batch", args=[batch.pk]))
+        gate = release_gate(batch, releaser=acting_user(request))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"QA review of batch {batch.batch_number}",
+            "opts": self.model._meta,
+            "batch": batch,
+            "gate": gate,
+            "alerts": batch_alerts(batch),
+            "form": form,
+            "gcsf": batch.gcsf_administrations.select_related("performed_by", "verified_by").order_by("day"),
+            "apheresis": getattr(batch, "apheresis", None),
+            "selection": getattr(batch, "selection", None),
+            "samples": QcSample.objects.filter(batch=batch).select_related("taken_by"),
+            "deviations": Deviation.objects.filter(batch=batch).order_by("raised_at"),
+            "signatures": ElectronicSignature.objects.filter(batch=batch).select_related("content_type"),
+            "transitions": batch.transitions.select_related("actor"),
+            "dispositions": BatchDisposition.objects.filter(batch=batch).select_related("decided_by"),
+            "notifications": Notification.objects.filter(batch=batch),
+        }
+        return TemplateResponse(request, "qc/review.html", context)

@@ -1,0 +1,144 @@
+"""Admin pages for QC entry: samples, results (verdict computed and shown), second-person review."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+
+from batches.models import Batch
+from batches.roles import Role
+from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user, service_form_view
+from qc.evaluation import COMPUTED_TESTS, TEST_LABELS, QcTest
+from qc.models import Deviation, QcResult, QcSample, SampleStep
+from qc.services.testing import qc_result_record, qc_result_review, qc_sample_record
+
+
+class SampleForm(forms.Form):
+    batch = forms.ModelChoiceField(queryset=Batch.objects.filter(status__in=["collection", "processing", "quarantine"]))
+    step = forms.ChoiceField(choices=SampleStep.choices)
+    sample_code = forms.CharField(max_length=40)
+    taken_at = forms.DateTimeField(help_text="Server time zone; not in the future.")
+    late_entry_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ResultForm(forms.Form):
+    sample = forms.ModelChoiceField(queryset=QcSample.objects.select_related("batch"))
+    test = forms.ChoiceField(choices=[(t.value, TEST_LABELS[t]) for t in QcTest if t not in COMPUTED_TESTS])
+    value = forms.CharField(help_text="A number, or the outcome (e.g. 'no growth').")
+    unit = forms.CharField(required=False, help_text="As in the specification (%, EU/mL); empty for outcomes.")
+    method = forms.CharField(required=False, help_text="Defaults to the specification's method.")
+    instrument = forms.CharField(required=False)
+    tested_at = forms.DateTimeField()
+    investigation = forms.ModelChoiceField(
+        queryset=Deviation.objects.filter(status="open"), required=False, help_text="Required for a repeat test."
+    )
+    late_entry_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    password = PasswordField()
+
+
+class SignForm(forms.Form):
+    password = PasswordField()
+
+
+@admin.register(QcSample)
+class QcSampleAdmin(RoleGatedAdmin):
+    write_roles = (Role.QC_ANALYST, Role.OPERATOR)
+    list_display = ["sample_code", "batch", "step", "taken_at", "taken_by"]
+    list_filter = ["step"]
+    list_select_related = ["batch", "taken_by"]
+    search_fields = ["sample_code", "batch__batch_number"]
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        self.guard_add(request)
+
+        def call(data: dict[str, Any]) -> QcSample:
+            return qc_sample_record(
+                actor=acting_user(request),
+                batch_id=data["batch"].pk,
+                step=data["step"],
+                sample_code=data["sample_code"],
+                taken_at=data["taken_at"],
+                late_entry_reason=data["late_entry_reason"],
+            )
+
+        return service_form_view(
+            self,
+            request,
+            form_class=SampleForm,
+            title="Record QC sample",
+            call=call,
+            success_url=lambda s: reverse("admin:qc_qcsample_change", args=[s.pk]),
+            initial={"batch": request.GET.get("batch")},
+        )
+
+
+@admin.register(QcResult)
+class QcResultAdmin(RoleGatedAdmin):
+    write_roles = (Role.QC_ANALYST,)
+    list_display = ["batch", "test", "display_value", "verdict_badge", "analyst", "verified_by", "recorded_at"]
+    list_filter = ["test", "verdict", "recorded_after_release"]
+    list_select_related = ["batch", "analyst", "verified_by"]
+    search_fields = ["batch__batch_number", "sample__sample_code"]
+    readonly_fields = ["verdict_badge", "review_link"]
+
+    @admin.display(description="verdict (computed)")
+    def verdict_badge(self, obj: QcResult) -> str:
+        colour = {"pass": "#1b7f3b", "oos": "#b00020"}.get(obj.verdict, "#555")
+        return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_verdict_display())
+
+    @admin.display(description="second-person review")
+    def review_link(self, obj: QcResult) -> str:
+        if obj.is_verified:
+            return format_html("Reviewed by {} at {}", obj.verified_by, obj.verified_at)
+        return format_html('<a href="{}">Review this result</a>', reverse("admin:qc_qcresult_review", args=[obj.pk]))
+
+    def get_urls(self) -> list[URLPattern]:
+        extra = [path("<int:pk>/review/", self.admin_site.admin_view(self.review_view), name="qc_qcresult_review")]
+        return extra + super().get_urls()
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        self.guard_add(request)
+
+        def call(data: dict[str, Any]) -> QcResult:
+            return qc_result_record(
+                actor=acting_user(request),
+                sample_id=data["sample"].pk,
+                test=data["test"],
+                value=data["value"],
+                unit=data["unit"],
+                method=data["method"],
+                instrument=data["instrument"],
+                tested_at=data["tested_at"],
+                password=data["password"],
+                investigation_id=data["investigation"].pk if data["investigation"] else None,
+                late_entry_reason=data["late_entry_reason"],
+            )
+
+        return service_form_view(
+            self,
+            request,
+            form_class=ResultForm,
+            title="Record QC result",
+            intro="The verdict is computed against the batch's specification; an OOS result opens a deviation.",
+            call=call,
+            success_url=lambda r: reverse("admin:qc_qcresult_change", args=[r.pk]),
+            initial={"sample": request.GET.get("sample")},
+        )
+
+    def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        result = get_object_or_404(QcResult.objects.select_related("batch"), pk=pk)
+        return service_form_view(
+            self,
+            request,
+            form_class=SignForm,
+            title=f"Review {result}",
+            intro=f"Verdict (computed): {result.get_verdict_display()}. Recorded by {result.analyst}.",
+            call=lambda d: qc_result_review(reviewer=acting_user(request), result_id=pk, password=d["password"]),
+            success_url=lambda r: reverse("admin:qc_qcresult_change", args=[r.pk]),
+        )

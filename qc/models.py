@@ -1,1 +1,0 @@
-"""QC models (specifications, samples, results, deviations)."""

@@ -1,0 +1,92 @@
+"""Deviations: planned, unplanned or OOS; investigated, then closed by QA with a signature."""
+
+from __future__ import annotations
+
+import pgtrigger
+from django.conf import settings
+from django.db import models
+
+from batches.audit import gmp_model
+from batches.models import Batch
+from batches.models.triggers import no_delete
+
+
+class DeviationKind(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    UNPLANNED = "unplanned", "Unplanned"
+    OOS = "oos", "Out of specification"
+
+
+class Classification(models.TextChoices):
+    MINOR = "minor", "Minor"
+    MAJOR = "major", "Major"
+    CRITICAL = "critical", "Critical"
+
+
+class DeviationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed (approved by QA)"
+
+
+BLOCKING_CLASSIFICATIONS = (Classification.MAJOR, Classification.CRITICAL)
+
+
+@gmp_model
+class Deviation(models.Model):
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="deviations")
+    kind = models.CharField(max_length=10, choices=DeviationKind.choices)
+    classification = models.CharField(max_length=8, choices=Classification.choices)
+    description = models.TextField()
+    source_result = models.ForeignKey(
+        "qc.QcResult", on_delete=models.PROTECT, null=True, blank=True, related_name="deviations", editable=False
+    )
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    raised_at = models.DateTimeField(auto_now_add=True)
+    raised_after_release = models.BooleanField(
+        default=False, editable=False, help_text="A late result on a released batch: the batch is flagged."
+    )
+    investigation = models.TextField(blank=True)
+    root_cause = models.TextField(blank=True)
+    impact = models.TextField("impact assessment", blank=True)
+    capa = models.TextField("CAPA (corrective and preventive action)", blank=True)
+    status = models.CharField(max_length=8, choices=DeviationStatus.choices, default=DeviationStatus.OPEN)
+    closure_summary = models.TextField(blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    closed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-raised_at", "-pk"]
+        triggers = [
+            no_delete(),
+            pgtrigger.Protect(
+                name="closed_deviation_read_only",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Condition("OLD.status = 'closed'"),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status="open", closed_by__isnull=True, closed_at__isnull=True)
+                | models.Q(status="closed", closed_by__isnull=False, closed_at__isnull=False),
+                name="deviation_closure_complete",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="oos") | models.Q(source_result__isnull=False),
+                name="deviation_oos_names_its_result",
+            ),
+        ]
+        indexes = [models.Index(fields=["batch", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.get_classification_display()}, {self.get_status_display().lower()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == DeviationStatus.OPEN
+
+    @property
+    def blocks_release(self) -> bool:
+        return self.is_open and self.classification in BLOCKING_CLASSIFICATIONS

@@ -1,0 +1,129 @@
+"""QC samples and results; a result's verdict is computed (qc.evaluation), never typed in."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pgtrigger
+from django.conf import settings
+from django.db import models
+
+from batches.audit import gmp_model
+from batches.models import Batch
+from batches.models.triggers import no_delete, verified_step_read_only
+from qc.evaluation import Verdict
+from qc.models.specification import QcTestChoices, SpecificationLimit
+
+
+class SampleStep(models.TextChoices):
+    APHERESIS_PRODUCT = "apheresis_product", "Apheresis product (before selection)"
+    FINAL_PRODUCT = "final_product", "Final formulated product"
+
+
+class VerdictChoices(models.TextChoices):
+    PASS = "pass", "Pass"
+    OOS = "oos", "Out of specification"
+    PENDING = "pending", "Pending"
+
+
+assert set(VerdictChoices.values) == {v.value for v in Verdict}
+
+
+@gmp_model
+class QcSample(models.Model):
+    """A sample drawn from the batch at one step, by whom and when."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="qc_samples")
+    step = models.CharField(max_length=20, choices=SampleStep.choices)
+    sample_code = models.CharField(max_length=40, unique=True, help_text="Label on the sample container.")
+    taken_at = models.DateTimeField()
+    taken_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    late_entry_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["batch", "taken_at", "pk"]
+        verbose_name = "QC sample"
+        triggers = [no_delete(), pgtrigger.Protect(name="qc_sample_read_only", operation=pgtrigger.Update)]
+
+    def __str__(self) -> str:
+        return f"{self.sample_code} ({self.get_step_display()})"
+
+
+@gmp_model
+class QcResult(models.Model):
+    """One test result on a sample, checked by a second person."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="qc_results")
+    sample = models.ForeignKey(QcSample, on_delete=models.PROTECT, related_name="results")
+    limit = models.ForeignKey(SpecificationLimit, on_delete=models.PROTECT, related_name="results")
+    test = models.CharField(max_length=24, choices=QcTestChoices.choices)
+    numeric_value = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
+    text_value = models.CharField(max_length=40, blank=True)
+    unit = models.CharField(max_length=20, blank=True)
+    method = models.CharField(max_length=120)
+    instrument = models.CharField(max_length=120, blank=True)
+    analyst = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    tested_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    verdict = models.CharField(max_length=8, choices=VerdictChoices.choices, editable=False)
+    computed_from = models.TextField(blank=True, help_text="For a calculated result: the inputs used.")
+    investigation = models.ForeignKey(
+        "qc.Deviation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="retests",
+        help_text="The open investigation under which a test is repeated after a failing result.",
+    )
+    recorded_after_release = models.BooleanField(default=False, editable=False)
+    late_entry_reason = models.TextField(blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["batch", "recorded_at", "pk"]
+        verbose_name = "QC result"
+        triggers = [no_delete(), verified_step_read_only()]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(verified_by=models.F("analyst")), name="qc_result_reviewer_is_not_analyst"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(verified_by__isnull=True, verified_at__isnull=True)
+                | models.Q(verified_by__isnull=False, verified_at__isnull=False),
+                name="qc_result_review_complete",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(numeric_value__isnull=False, text_value="")
+                | models.Q(numeric_value__isnull=True) & ~models.Q(text_value=""),
+                name="qc_result_one_value",
+            ),
+            models.CheckConstraint(condition=models.Q(verdict__in=["pass", "oos"]), name="qc_result_verdict_final"),
+        ]
+        indexes = [models.Index(fields=["batch", "test"])]
+
+    def __str__(self) -> str:
+        return f"{self.batch} {self.get_test_display()}: {self.display_value}"
+
+    @property
+    def value(self) -> Decimal | str:
+        return self.numeric_value if self.numeric_value is not None else self.text_value
+
+    @property
+    def display_value(self) -> str:
+        if self.numeric_value is None:
+            return self.text_value
+        from qc.evaluation import plain
+
+        return f"{plain(self.numeric_value)} {self.unit}".strip()
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_by_id is not None
+
+    @property
+    def is_oos(self) -> bool:
+        return self.verdict == Verdict.OOS

@@ -1,0 +1,55 @@
+"""Queries shared by the gate, the services and the pages (re-exported by qc.selectors)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from batches.models import ApprovalStatus, Batch, BatchTransition
+from batches.states import BatchStatus
+from qc.models import Deviation, Specification
+
+# A result recorded in these states arrives after the product was released.
+RELEASED_STATES = frozenset(
+    {
+        BatchStatus.RELEASED,
+        BatchStatus.CONDITIONALLY_RELEASED,
+        BatchStatus.DISPATCHED,
+        BatchStatus.INFUSED,
+    }
+)
+
+
+def processing_started_at(batch: Batch) -> datetime | None:
+    """When the batch entered processing (its BatchTransition), or None if it has not yet."""
+    moved = BatchTransition.objects.filter(batch=batch, to_status=BatchStatus.PROCESSING).order_by("at").first()
+    return moved.at if moved else None
+
+
+def specification_for_batch(batch: Batch) -> Specification | None:
+    """The approved specification version of the batch's product effective when it entered processing."""
+    started = processing_started_at(batch)
+    if started is None:
+        return None
+    return (
+        Specification.objects.filter(
+            product=batch.process_definition.code,
+            status__in=[ApprovalStatus.APPROVED, ApprovalStatus.RETIRED],
+            effective_from__lte=started,
+        )
+        .order_by("-effective_from", "-version")
+        .first()
+    )
+
+
+def was_released(batch: Batch) -> bool:
+    """True once the batch has been released or conditionally released (also after closure)."""
+    if batch.status in RELEASED_STATES:
+        return True
+    return BatchTransition.objects.filter(
+        batch=batch, to_status__in=[BatchStatus.RELEASED, BatchStatus.CONDITIONALLY_RELEASED]
+    ).exists()
+
+
+def batch_alerts(batch: Batch) -> list[Deviation]:
+    """Critical deviations raised by a late result after release: the batch is flagged while any exists."""
+    return list(Deviation.objects.filter(batch=batch, raised_after_release=True).order_by("-raised_at"))

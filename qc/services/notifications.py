@@ -1,0 +1,109 @@
+"""Late-result alerts: a durable row in the caller's transaction, delivered by a Celery task."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from batches.audit import audit_context
+from batches.roles import Role
+from qc.models import Deviation, Notification, NotificationAttempt, NotificationStatus
+
+# Only these are retried: the mail server or the network is unavailable for a while. Anything
+# else is a bug; it fails the task loudly, and the notification stays pending for the beat entry.
+TRANSIENT_EMAIL_ERRORS: tuple[type[BaseException], ...] = (smtplib.SMTPException, socket.error)
+SYSTEM_ACTOR = "system:notifications"
+
+
+def late_result_recipients(deviation: Deviation) -> list[str]:
+    """Treating clinicians, QA and the sponsor contact of the batch's process definition."""
+    users = User.objects.filter(is_active=True, groups__name__in=[Role.CLINICIAN, Role.QA_REVIEWER]).exclude(email="")
+    addresses = {u.email.strip().lower() for u in users}
+    sponsor = deviation.batch.process_definition.sponsor_contact_email
+    if sponsor:
+        addresses.add(sponsor.strip().lower())
+    return sorted(addresses)
+
+
+def notification_create_for_late_result(*, deviation: Deviation) -> Notification:
+    """Write the alert in the caller's transaction; it is sent once that transaction commits."""
+    batch = deviation.batch
+    result = deviation.source_result
+    what = f"{result.get_test_display()} {result.display_value}" if result else deviation.description
+    subject = f"URGENT: out-of-specification result after release, batch {batch.batch_number}"
+    body = (
+        f"A result was recorded after batch {batch.batch_number} (patient {batch.patient.subject_code}) was "
+        f"released; it is out of specification: {what}.\n\n"
+        f"Critical deviation {deviation.number} is open: {deviation.description}\n\n"
+        f"Batch status: {batch.get_status_display()}. Assess the patient and follow the written plan for a "
+        "positive result. This message was sent by the batch record system."
+    )
+    with audit_context(SYSTEM_ACTOR, reason=f"late result alert for deviation {deviation.number}"):
+        notification = Notification.objects.create(
+            batch=batch,
+            deviation=deviation,
+            subject=subject,
+            body=body,
+            recipients=late_result_recipients(deviation),
+        )
+    from qc.tasks import deliver_notification
+
+    transaction.on_commit(lambda: deliver_notification.delay(notification.pk))
+    return notification
+
+
+def notification_deliver(*, notification_id: int) -> bool:
+    """Send one pending notification; True once delivered. A transient error is recorded, then raised."""
+    error: BaseException | None = None
+    with transaction.atomic():
+        # The row lock makes a concurrent or re-published delivery wait, then see it was sent.
+        notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
+        if notification is None or notification.status == NotificationStatus.SENT:
+            return notification is not None
+        now = timezone.now()
+        if not notification.recipients:
+            error = smtplib.SMTPRecipientsRefused({})
+        else:
+            try:
+                EmailMessage(
+                    subject=notification.subject,
+                    body=notification.body,
+                    from_email=settings.DEFAULT_FROM_EMAIL,
+                    to=list(notification.recipients),
+                ).send(fail_silently=False)
+            except TRANSIENT_EMAIL_ERRORS as exc:
+                error = exc
+        with audit_context(SYSTEM_ACTOR, reason="late result alert delivery"):
+            notification.attempts += 1
+            notification.last_attempt_at = now
+            if error is None:
+                notification.status = NotificationStatus.SENT
+                notification.sent_at = now
+                notification.last_error = ""
+            else:
+                notification.last_error = f"{type(error).__name__}: {error}"
+            notification.save()
+            NotificationAttempt.objects.create(
+                notification=notification, delivered=error is None, error=notification.last_error
+            )
+    if error is not None:
+        raise error
+    return True
+
+
+def notifications_undelivered(*, quiet_for: timedelta) -> list[int]:
+    """Pending notifications with no attempt in ``quiet_for`` (a lost task or an exhausted retry)."""
+    cutoff = timezone.now() - quiet_for
+    return list(
+        Notification.objects.filter(status=NotificationStatus.PENDING, created_at__lt=cutoff)
+        .filter(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=cutoff))
+        .values_list("pk", flat=True)
+    )

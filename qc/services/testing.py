@@ -1,0 +1,276 @@
+"""QC samples and results: recorded by QC, reviewed by a second person; OOS opens a deviation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from batches.audit import audit_context
+from batches.exceptions import StateConflict
+from batches.models import Batch
+from batches.models.signatures import SignatureMeaning
+from batches.roles import Role, require_role
+from batches.services.common import check_event_time, confirm_password, lock_batch
+from batches.services.signatures import signature_sign
+from batches.states import BatchStatus
+from qc.evaluation import (
+    CATEGORICAL_OUTCOMES,
+    COMPUTED_TESTS,
+    TEST_LABELS,
+    QcTest,
+    Verdict,
+    check_outcome,
+    evaluate,
+    plain,
+    viable_cd133_dose,
+)
+from qc.models import Deviation, DeviationStatus, QcResult, QcSample, SampleStep, SpecificationLimit
+from qc.queries import specification_for_batch, was_released
+from qc.services.deviations import deviation_open_for_oos
+
+SAMPLE_STATES = frozenset({BatchStatus.COLLECTION, BatchStatus.PROCESSING, BatchStatus.QUARANTINE})
+# Results keep arriving after release (the 14-day sterility culture), so those states accept them.
+RESULT_STATES = frozenset(
+    {
+        BatchStatus.PROCESSING,
+        BatchStatus.QUARANTINE,
+        BatchStatus.RELEASED,
+        BatchStatus.CONDITIONALLY_RELEASED,
+        BatchStatus.REJECTED,
+        BatchStatus.DISPATCHED,
+        BatchStatus.INFUSED,
+        BatchStatus.CLOSED,
+    }
+)
+
+
+def _require_state(batch: Batch, allowed: frozenset[BatchStatus], *, action: str) -> None:
+    if batch.status not in allowed:
+        raise StateConflict(
+            f"{action} is not possible while batch {batch.batch_number} is {BatchStatus(batch.status).label.lower()}."
+        )
+
+
+@transaction.atomic
+def qc_sample_record(
+    *, actor: User, batch_id: int, step: str, sample_code: str, taken_at: datetime, late_entry_reason: str = ""
+) -> QcSample:
+    """Record a sample drawn from the batch (which step, when, by whom)."""
+    require_role(actor, Role.QC_ANALYST, Role.OPERATOR, action="Recording a QC sample")
+    batch = lock_batch(batch_id)
+    _require_state(batch, SAMPLE_STATES, action="Taking a QC sample")
+    if step not in SampleStep.values:
+        raise ValidationError({"step": f"Unknown sampling step {step!r}; one of {', '.join(SampleStep.values)}."})
+    check_event_time(taken_at, field="taken_at", late_entry_reason=late_entry_reason)
+    code = sample_code.strip()
+    if not code:
+        raise ValidationError({"sample_code": "The sample label is required."})
+    if QcSample.objects.filter(sample_code=code).exists():
+        raise ValidationError({"sample_code": f"Sample {code} is already recorded."})
+    with audit_context(actor, reason="QC sample taken"):
+        return QcSample.objects.create(
+            batch=batch,
+            step=step,
+            sample_code=code,
+            taken_at=taken_at,
+            taken_by=actor,
+            late_entry_reason=late_entry_reason.strip(),
+        )
+
+
+def _parse_value(test: QcTest, value: object) -> Decimal | str:
+    label = TEST_LABELS[test]
+    if test in CATEGORICAL_OUTCOMES:
+        try:
+            return check_outcome(test, str(value or ""))
+        except ValueError as error:
+            raise ValidationError({"value": str(error)}) from None
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, AttributeError):
+        raise ValidationError({"value": f"{label}: {value!r} is not a number."}) from None
+    if not number.is_finite() or number < 0:
+        raise ValidationError({"value": f"{label}: a result is a finite, non-negative number."})
+    return number
+
+
+def _check_repeat(batch: Batch, test: QcTest, investigation_id: int | None) -> Deviation | None:
+    """A test is repeated only under an open investigation of this batch (no testing into compliance)."""
+    earlier = QcResult.objects.filter(batch=batch, test=test)
+    if investigation_id is None:
+        if earlier.exists():
+            failed = earlier.filter(verdict=Verdict.OOS).exists()
+            why = "after an out-of-specification result" if failed else "of a test that already has a result"
+            raise ValidationError(
+                {"investigation": f"{TEST_LABELS[test]}: a repeat {why} is allowed only under an open investigation."}
+            )
+        return None
+    investigation = Deviation.objects.filter(pk=investigation_id, batch=batch).first()
+    if investigation is None or investigation.status != DeviationStatus.OPEN:
+        raise ValidationError({"investigation": "The investigation must be an open deviation of this batch."})
+    return investigation
+
+
+def _store(
+    *,
+    batch: Batch,
+    sample: QcSample,
+    limit: SpecificationLimit,
+    value: Decimal | str,
+    verdict: Verdict,
+    **fields: object,
+) -> QcResult:
+    result = QcResult(
+        batch=batch,
+        sample=sample,
+        limit=limit,
+        test=limit.test,
+        numeric_value=value if isinstance(value, Decimal) else None,
+        text_value=value if isinstance(value, str) else "",
+        verdict=verdict,
+        recorded_after_release=was_released(batch),
+        **fields,
+    )
+    result.save()
+    return result
+
+
+@transaction.atomic
+def qc_result_record(
+    *,
+    actor: User,
+    sample_id: int,
+    test: str,
+    value: object,
+    unit: str = "",
+    method: str = "",
+    instrument: str = "",
+    tested_at: datetime,
+    password: str,
+    investigation_id: int | None = None,
+    late_entry_reason: str = "",
+) -> QcResult:
+    """Record a result signed by the analyst; the verdict is computed, and an OOS opens a deviation.
+
+    A viability result also records the calculated viable CD133+ dose when the specification has it.
+    """
+    require_role(actor, Role.QC_ANALYST, action="Recording a QC result")
+    confirm_password(actor, password)
+    sample = QcSample.objects.get(pk=sample_id)
+    batch = lock_batch(sample.batch_id)
+    _require_state(batch, RESULT_STATES, action="Recording a QC result")
+    if batch.status == BatchStatus.CLOSED and not was_released(batch):
+        raise StateConflict(f"Batch {batch.batch_number} is closed without release; no result is recorded.")
+    try:
+        qc_test = QcTest(test)
+    except ValueError:
+        raise ValidationError({"test": f"Unknown QC test {test!r}."}) from None
+    if qc_test in COMPUTED_TESTS:
+        raise ValidationError({"test": f"{TEST_LABELS[qc_test]} is calculated from viability; record viability."})
+    specification = specification_for_batch(batch)
+    if specification is None:
+        raise ValidationError("No approved QC specification was effective when this batch entered processing.")
+    limit = specification.limits.filter(test=qc_test).first()
+    if limit is None:
+        raise ValidationError({"test": f"{specification} has no limit for {TEST_LABELS[qc_test]}."})
+    check_event_time(tested_at, field="tested_at", late_entry_reason=late_entry_reason)
+    parsed = _parse_value(qc_test, value)
+    unit = unit.strip() if not limit.is_categorical else ""
+    try:
+        verdict = evaluate(limit.as_limit(), parsed, unit=unit)
+    except ValueError as error:
+        raise ValidationError({"unit": f"{TEST_LABELS[qc_test]}: {error}."}) from None
+    investigation = _check_repeat(batch, qc_test, investigation_id)
+    common = {
+        "analyst": actor,
+        "tested_at": tested_at,
+        "investigation": investigation,
+        "late_entry_reason": late_entry_reason.strip(),
+    }
+    with audit_context(actor, reason=f"record {TEST_LABELS[qc_test]} result"):
+        result = _store(
+            batch=batch,
+            sample=sample,
+            limit=limit,
+            value=parsed,
+            verdict=verdict,
+            unit=unit,
+            method=method.strip() or limit.method,
+            instrument=instrument.strip(),
+            **common,
+        )
+        recorded = [result]
+        dose_limit = specification.limits.filter(test=QcTest.VIABLE_CD133_DOSE).first()
+        if qc_test == QcTest.VIABILITY and dose_limit is not None:
+            recorded.append(_record_dose(batch, sample, dose_limit, result, common))
+    for each in recorded:
+        # Sign what the database holds (a decimal is stored with the column's scale).
+        each.refresh_from_db()
+        signature_sign(
+            signer=actor,
+            password=password,
+            password_checked=True,
+            meaning=SignatureMeaning.PERFORMED,
+            target=each,
+            batch=batch,
+        )
+        if each.verdict == Verdict.OOS:
+            deviation_open_for_oos(result=each, actor=actor)
+    return result
+
+
+def _record_dose(
+    batch: Batch, sample: QcSample, limit: SpecificationLimit, viability: QcResult, common: dict[str, object]
+) -> QcResult:
+    selection = getattr(batch, "selection", None)
+    if selection is None:
+        raise ValidationError("The viable CD133+ dose needs the CD133+ selection's output cell count.")
+    assert viability.numeric_value is not None
+    dose = viable_cd133_dose(total_cd133_cells=selection.output_cd133_cells, viability_pct=viability.numeric_value)
+    unit = limit.unit
+    verdict = evaluate(limit.as_limit(), dose, unit=unit)
+    return _store(
+        batch=batch,
+        sample=sample,
+        limit=limit,
+        value=dose,
+        verdict=verdict,
+        unit=unit,
+        method=limit.method,
+        computed_from=(
+            f"{selection.output_cd133_cells} CD133+ cells (selection output) × "
+            f"{plain(viability.numeric_value)} % viability (result #{viability.pk})"
+        ),
+        **common,
+    )
+
+
+@transaction.atomic
+def qc_result_review(*, reviewer: User, result_id: int, password: str) -> QcResult:
+    """Second-person review of a result (signed, meaning verified); afterwards it is read-only."""
+    require_role(reviewer, Role.VERIFIER, action="Reviewing a QC result")
+    confirm_password(reviewer, password)
+    result = QcResult.objects.select_for_update().get(pk=result_id)
+    batch = lock_batch(result.batch_id)
+    if result.is_verified:
+        raise ValidationError(f"{result} is already reviewed.")
+    if result.analyst_id == reviewer.pk:
+        raise PermissionDenied("You recorded this result; a second person must review it.")
+    with audit_context(reviewer, reason=f"review {result.get_test_display()} result"):
+        result.verified_by = reviewer
+        result.verified_at = timezone.now()
+        result.save(update_fields=["verified_by", "verified_at"])
+    signature_sign(
+        signer=reviewer,
+        password=password,
+        password_checked=True,
+        meaning=SignatureMeaning.VERIFIED,
+        target=result,
+        batch=batch,
+    )
+    return result

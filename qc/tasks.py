@@ -1,0 +1,38 @@
+"""Celery tasks of QC: thin, idempotent, ids in, retried only on named transient errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+
+from qc.services.notifications import TRANSIENT_EMAIL_ERRORS, notification_deliver, notifications_undelivered
+
+# Backoff doubles from 5 s up to 10 minutes; no retry limit, because the alert must be delivered.
+RETRY_BACKOFF_SECONDS = 5
+RETRY_BACKOFF_MAX_SECONDS = 600
+# The beat entry re-publishes a pending notification that has been quiet this long.
+REPUBLISH_AFTER = timedelta(minutes=15)
+
+
+@shared_task(
+    name="qc.deliver_notification",
+    autoretry_for=TRANSIENT_EMAIL_ERRORS,
+    retry_backoff=RETRY_BACKOFF_SECONDS,
+    retry_backoff_max=RETRY_BACKOFF_MAX_SECONDS,
+    retry_jitter=True,
+    max_retries=None,
+    acks_late=True,
+)
+def deliver_notification(notification_id: int) -> bool:
+    """Email one late-result notification; a no-op once it was delivered (or if the row is gone)."""
+    return notification_deliver(notification_id=notification_id)
+
+
+@shared_task(name="qc.republish_undelivered_notifications")
+def republish_undelivered_notifications() -> int:
+    """Beat entry: queue again every pending notification whose task was lost or has gone quiet."""
+    ids = notifications_undelivered(quiet_for=REPUBLISH_AFTER)
+    for notification_id in ids:
+        deliver_notification.delay(notification_id)
+    return len(ids)

@@ -1,0 +1,140 @@
+"""The QA review page lists what needs a decision before the record; entry pages go through the services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from qc.models import Deviation, QcResult
+from tests.factories import (
+    PASSWORD,
+    Personas,
+    qc_sample,
+    quarantined_batch,
+    record_passing_qc,
+    record_result,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def staff_client(user) -> Client:
+    user.is_staff = True
+    user.save()
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.urs("URS-075")
+def test_review_page_shows_exceptions_before_the_rest_of_the_record(people: Personas) -> None:
+    batch = quarantined_batch(people)
+    record_passing_qc(people, batch, skip=("endotoxin", "sterility", "gram_stain"))
+    record_result(people, batch, "gram_stain", "organisms seen", sample=batch.qc_samples.first(), review=False)
+
+    response = staff_client(people.qa).get(f"/admin/qc/review/{batch.pk}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    oos = html.index("Gram stain: organisms seen is out of specification")
+    deviation = html.index(f"Deviation {Deviation.objects.get(batch=batch).number}")
+    missing = html.index("Endotoxin: no result (blocks release).")
+    not_verified = html.index("Gram stain: result not reviewed by a second person.")
+    # The rest of the record starts after every item that needs a decision.
+    record = html.index('id="record"')
+    results_table = html.index("QC results against the specification")
+    steps = html.index("Manufacturing steps")
+    assert max(oos, deviation, missing, not_verified) < record < results_table < steps
+    assert html.index("Needs a decision") < oos
+
+
+@pytest.mark.urs("URS-070")
+def test_qa_releases_from_the_review_page_with_the_password(people: Personas) -> None:
+    batch = quarantined_batch(people)
+    record_passing_qc(people, batch, skip=())
+    client = staff_client(people.qa)
+    refused = client.post(f"/admin/qc/review/{batch.pk}/", {"decision": "release", "password": "wrong"})
+    assert refused.status_code == 200
+    assert "password is not correct" in refused.content.decode()
+    batch.refresh_from_db()
+    assert batch.status == "quarantine"
+    done = client.post(f"/admin/qc/review/{batch.pk}/", {"decision": "release", "password": PASSWORD})
+    assert done.status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == "released"
+
+
+@pytest.mark.urs("URS-065")
+def test_result_entry_page_records_through_the_service_and_shows_the_computed_verdict(people: Personas) -> None:
+    batch = quarantined_batch(people)
+    sample = qc_sample(people, batch)
+    client = staff_client(people.qc_analyst)
+    form = client.get("/admin/qc/qcresult/add/")
+    assert form.status_code == 200
+    assert "verdict is computed" in form.content.decode()
+    tested_at = timezone.localtime(timezone.now() - timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M:%S")
+    posted = client.post(
+        "/admin/qc/qcresult/add/",
+        {
+            "sample": sample.pk,
+            "test": "endotoxin",
+            "value": "0.8",
+            "unit": "EU/mL",
+            "tested_at": tested_at,
+            "password": PASSWORD,
+        },
+    )
+    assert posted.status_code == 302, posted.content.decode()[:2000]
+    result = QcResult.objects.get(batch=batch, test="endotoxin")
+    assert result.verdict == "oos"
+    page = client.get(posted["Location"]).content.decode()
+    assert "Out of specification" in page
+    bad = client.post(
+        "/admin/qc/qcresult/add/",
+        {
+            "sample": sample.pk,
+            "test": "endotoxin",
+            "value": "0.1",
+            "unit": "EU/mL",
+            "tested_at": tested_at,
+            "password": PASSWORD,
+        },
+    )
+    assert bad.status_code == 200
+    assert "only under an open investigation" in bad.content.decode()
+
+    reviewer = staff_client(people.verifier)
+    assert reviewer.post(f"/admin/qc/qcresult/{result.pk}/review/", {"password": PASSWORD}).status_code == 302
+    result.refresh_from_db()
+    assert result.verified_by == people.verifier
+
+
+@pytest.mark.urs("URS-069")
+def test_auditor_reads_the_review_page_but_cannot_add_or_decide(people: Personas) -> None:
+    batch = quarantined_batch(people)
+    client = staff_client(people.auditor)
+    assert client.get(f"/admin/qc/review/{batch.pk}/").status_code == 200
+    assert client.get("/admin/qc/deviation/add/").status_code == 403
+    refused = client.post(
+        f"/admin/qc/review/{batch.pk}/", {"decision": "reject", "comment": "no", "password": PASSWORD}
+    )
+    assert "requires the role QA reviewer" in refused.content.decode(), refused.content.decode()[
+        refused.content.decode().find("errorlist") - 100 :
+    ][:600]
+    batch.refresh_from_db()
+    assert batch.status == "quarantine"
+    assert client.get("/admin/qc/review/999999/").status_code == 404
+
+
+@pytest.mark.urs("URS-069")
+def test_admin_action_pages_for_unknown_records_answer_404(people: Personas) -> None:
+    client = staff_client(people.qa)
+    for url in (
+        "/admin/qc/deviation/999999/close/",
+        "/admin/qc/deviation/999999/investigation/",
+        "/admin/qc/qcresult/999999/review/",
+        "/admin/qc/specification/999999/approve/",
+    ):
+        assert client.get(url).status_code == 404, url
