@@ -271,3 +271,14 @@ CELLBATCH_SIGNING_CERT = os.environ.get("CELLBATCH_SIGNING_CERT", str(PKI_DIR / 
 CELLBATCH_SIGNING_CA = os.environ.get("CELLBATCH_SIGNING_CA", str(PKI_DIR / "ca-cert.pem"))
 CELLBATCH_SIGNING_KEY_PASSPHRASE = os.environ.get("CELLBATCH_SIGNING_KEY_PASSPHRASE", "")
 CELLBATCH_TSA_URL = os.environ.get("CELLBATCH_TSA_URL", "")
+
+# --- Batch-record documents (batches.services.documents) -------------------------------------------
+CELLBATCH_DOCUMENT_BUILD_SECONDS = env_int("CELLBATCH_DOCUMENT_BUILD_SECONDS", 120)
+CELLBATCH_DOCUMENT_MAX_ATTEMPTS = env_int("CELLBATCH_DOCUMENT_MAX_ATTEMPTS", 5)
+CELLBATCH_DOCUMENT_REPUBLISH_SECONDS = env_int("CELLBATCH_DOCUMENT_REPUBLISH_SECONDS", 30)
+CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS = float(os.environ.get("CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS", "0"))
+CELERY_BEAT_SCHEDULE["republish-batch-records"] = {
+    "task": "batches.republish_batch_records",
+    "schedule": float(CELLBATCH_DOCUMENT_REPUBLISH_SECONDS),
+}
+CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "batches.tasks_documents"]

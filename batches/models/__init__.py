@@ -1,6 +1,7 @@
 """Batch-record models (DOMAIN.md §2); business rules live in batches.services."""
 
 from batches.models.batch import Batch, BatchTransition
+from batches.models.documents import BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
 from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
@@ -10,8 +11,12 @@ __all__ = [
     "ApheresisCollection",
     "ApprovalStatus",
     "Batch",
+    "BatchDocument",
     "BatchTransition",
     "Cd133Selection",
+    "DocumentDownload",
+    "DocumentKind",
+    "DocumentStatus",
     "ElectronicSignature",
     "GcsfAdministration",
     "Patient",

@@ -38,7 +38,7 @@ from batches.states import BatchStatus
 
 DIN_PLACEHOLDER = "not yet assigned"
 # Tables whose history is about the record itself, not the batch: left out of its audit appendix.
-EXCLUDED_EVENT_MODELS = ("batches.BatchDocument", "batches.DocumentDownload")
+EXCLUDED_EVENT_MODELS = ("batches.BatchDocumentEvent", "batches.DocumentDownloadEvent")
 # The appendix prints each audited value; longer ones are cut, with a pointer to the full value.
 MAX_VALUE_CHARS = 240
 
