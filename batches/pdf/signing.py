@@ -57,14 +57,14 @@ class LoadedKeySigner(signers.SimpleSigner):
         return self._key.sign(data, padding.PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
 
 
-@lru_cache(maxsize=1)
-def organisation_signer() -> LoadedKeySigner:
+@lru_cache(maxsize=2)
+def _signer_for(key_path: str, cert_path: str, ca_path: str) -> LoadedKeySigner:
     return LoadedKeySigner()
 
 
-def reset_cache() -> None:
-    """Forget the signer (new certificates, or tests)."""
-    organisation_signer.cache_clear()
+def organisation_signer() -> LoadedKeySigner:
+    """The signer of this process, built once for the configured key and certificates."""
+    return _signer_for(settings.CELLBATCH_SIGNING_KEY, settings.CELLBATCH_SIGNING_CERT, settings.CELLBATCH_SIGNING_CA)
 
 
 def seal_pdf(pdf: bytes, *, title: str) -> bytes:

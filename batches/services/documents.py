@@ -123,7 +123,11 @@ def documents_republish_due() -> list[int]:
                     failure_reason=f"not finished after {document.attempts} attempts; request a new revision",
                 )
                 continue
-            BatchDocument.objects.filter(pk=document.pk).update(deadline=now + _build_window())
+            # A job still "building" past its deadline lost its worker: queue it again so the next
+            # delivery may claim it (a slow original attempt then finds itself superseded).
+            BatchDocument.objects.filter(pk=document.pk).update(
+                status=DocumentStatus.QUEUED, deadline=now + _build_window()
+            )
             due.append(document.pk)
     for document_id in due:
         document_publish(document_id=document_id)
