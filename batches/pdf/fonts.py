@@ -1,9 +1,9 @@
 """The embedded Unicode font of the batch record, and text made safe for it.
 
-Bitstream Vera ships inside the pinned ReportLab wheel (reportlab/fonts, Bitstream Vera licence:
-free use, embedding and redistribution), so no system font is needed. It covers Latin-1 and the
-symbols a record prints (µ ≥ ≤ × ± ° and accented letters); the few characters it lacks are
-written with equivalents instead of blank boxes.
+Source Sans Pro comes from the pinned ``font-source-sans-pro`` wheel (SIL Open Font License 1.1:
+embedding and redistribution allowed), so no system font is needed. It covers Latin-1, Latin
+Extended-A (Polish, Czech, Hungarian names) and the symbols a record prints (µ ≥ ≤ × ± ° → ⁶);
+the rare character it lacks is written with an equivalent instead of a blank box.
 """
 
 from __future__ import annotations
@@ -12,14 +12,19 @@ from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-import reportlab
+import font_source_sans_pro  # type: ignore[import-untyped]
 from reportlab.lib.fonts import addMapping
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
-FONT_DIR = Path(reportlab.__file__).parent / "fonts"
+FONT_DIR = Path(font_source_sans_pro.__file__).parent / "files"
 REGULAR, BOLD, ITALIC, BOLD_ITALIC = "CBSans", "CBSans-Bold", "CBSans-Italic", "CBSans-BoldItalic"
-_FILES = {REGULAR: "Vera.ttf", BOLD: "VeraBd.ttf", ITALIC: "VeraIt.ttf", BOLD_ITALIC: "VeraBI.ttf"}
+_FILES = {
+    REGULAR: "SourceSansPro-Regular.ttf",
+    BOLD: "SourceSansPro-Bold.ttf",
+    ITALIC: "SourceSansPro-It.ttf",
+    BOLD_ITALIC: "SourceSansPro-BoldIt.ttf",
+}
 
 # Equivalents for characters the font has no glyph for (Paragraph markup where a glyph is missing).
 _SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-", strict=True))
@@ -35,7 +40,7 @@ def register() -> frozenset[int]:
     pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=ITALIC, boldItalic=BOLD_ITALIC)
     for bold, italic, name in ((0, 0, REGULAR), (1, 0, BOLD), (0, 1, ITALIC), (1, 1, BOLD_ITALIC)):
         addMapping(REGULAR, bold, italic, name)
-    face = pdfmetrics.getFont(REGULAR).face  # type: ignore[attr-defined]
+    face = pdfmetrics.getFont(REGULAR).face
     return frozenset(face.charToGlyph)
 
 

@@ -6,6 +6,7 @@ database, so the drawing code can be exercised on its own.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from batches.pdf.snapshot import (
@@ -102,7 +103,7 @@ def sample_snapshot(*, audit_events: int = 150, deviations: int = 2, qc_results:
             LotRow("Human serum albumin", "HSA-9912", "2026-12-31"),
         ],
         equipment=[EquipmentRow("CliniMACS Plus", "CMP-0415")],
-        late_entry_reason="Entered after the run: the terminal in the cleanroom was being requalified (IT ticket 5521).",
+        late_entry_reason="Entered after the run: the cleanroom terminal was being requalified (IT ticket 5521).",
         notes=LONG_TEXT,
     )
     tests = [
@@ -139,8 +140,8 @@ def sample_snapshot(*, audit_events: int = 150, deviations: int = 2, qc_results:
             status="closed",
             description=LONG_TEXT,
             investigation=LONG_TEXT * 3,
-            conclusion="Root cause: sampling from the transfer bag port. Product quality not affected; batch may be released. ",
-            capa="Retrain staff on aseptic sampling (SOP-QC-031 rev. 4); add a port-swab step; effectiveness check in 3 months.",
+            conclusion="Root cause: sampling from the transfer bag port. Product quality not affected.",
+            capa="Retrain staff on aseptic sampling (SOP-QC-031 rev. 4); add a port-swab step; check in 3 months.",
             opened_at=_t(5 * 1440 + 760),
             opened_by="Zoë Brontë (QC analyst)",
             closed_at=_t(6 * 1440),
@@ -186,8 +187,7 @@ def sample_snapshot(*, audit_events: int = 150, deviations: int = 2, qc_results:
     ]
     statuses = ["Registered", "Mobilization", "Collection", "Processing", "Quarantine", "Conditionally released"]
     transitions = [
-        TransitionEntry(a, b, operator, _t(i * 1440 + 1), "")
-        for i, (a, b) in enumerate(zip(statuses, statuses[1:], strict=False))
+        TransitionEntry(a, b, operator, _t(i * 1440 + 1), "") for i, (a, b) in enumerate(itertools.pairwise(statuses))
     ]
     audit = [
         AuditEntry(
@@ -196,7 +196,7 @@ def sample_snapshot(*, audit_events: int = 150, deviations: int = 2, qc_results:
             record=f"G-CSF administration #{i // 4 + 1}",
             action=["insert", "update", "update", "insert"][i % 4],
             changes=(
-                f"prescribed_ug_per_kg: 9.50 → 10.00; drug_lot: FIL-24-11{i % 10} → FIL-24-117; note: Émilie vérifié µ ≥ ×"
+                f"prescribed_ug_per_kg: 9.50 → 10.00; drug_lot: FIL-24-11{i % 10} → FIL-24-117; note: Émilie µ ≥ ×"
                 if i % 4 == 1
                 else f"day={i % 5 + 1}; dose_ug=625.0; drug_expiry=2026-11-30; administered_at={_t(i * 11)}"
             ),

@@ -99,7 +99,7 @@ def document_publish(*, document_id: int) -> bool:
     from batches.tasks_documents import build_batch_record
 
     try:
-        build_batch_record.apply_async(args=[document_id], retry=False)
+        build_batch_record.apply_async(args=(document_id,), retry=False)
     except Exception as exc:  # kombu/redis raise many connection error types; the row keeps the job safe
         logger.warning("batch record %s not published (%s); the re-publisher will retry", document_id, exc)
         with audit_context(SYSTEM, reason="broker unreachable: publish again at the next re-publish pass"):
@@ -147,7 +147,10 @@ def _claim(document_id: int) -> tuple[BatchDocument | None, str]:
             return None, "busy"
         with audit_context(SYSTEM, reason=f"build attempt {document.attempts + 1}"):
             BatchDocument.objects.filter(pk=document.pk).update(
-                status=DocumentStatus.BUILDING, attempts=document.attempts + 1, started_at=now, deadline=now + _build_window()
+                status=DocumentStatus.BUILDING,
+                attempts=document.attempts + 1,
+                started_at=now,
+                deadline=now + _build_window(),
             )
         document.attempts += 1
         return document, "building"
@@ -236,11 +239,14 @@ def document_verify(*, data: bytes) -> VerificationReport:
     digest = hashlib.sha256(data).hexdigest()
     seal = verify.check_seal(data)
     report = VerificationReport(
-        sha256=digest, intact=seal.intact, trusted=seal.trusted, issued=False, signer=seal.signer, problems=seal.problems
+        sha256=digest,
+        intact=seal.intact,
+        trusted=seal.trusted,
+        issued=False,
+        signer=seal.signer,
+        problems=seal.problems,
     )
-    document = (
-        BatchDocument.objects.select_related("batch").filter(sha256=digest, status=DocumentStatus.SIGNED).first()
-    )
+    document = BatchDocument.objects.select_related("batch").filter(sha256=digest, status=DocumentStatus.SIGNED).first()
     if document is None:
         report.problems.append("no record issued by this system has this SHA-256")
         return report

@@ -1,0 +1,3 @@
+"""Admin registrations, one module per topic."""
+
+from batches.admin import documents  # noqa: F401
