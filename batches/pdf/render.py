@@ -21,7 +21,17 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageBreak, PageTemplate, Paragraph, Spacer, Table
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    KeepTogether,
+    PageBreak,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+)
 from reportlab.platypus import TableStyle as RLTableStyle
 
 from batches.pdf import barcodes, fonts
@@ -64,6 +74,10 @@ def _styles() -> dict[str, ParagraphStyle]:
         "caption": ParagraphStyle("caption", fontName=f, fontSize=7.5, leading=9, alignment=TA_CENTER),
         "empty": ParagraphStyle("empty", fontName=fonts.ITALIC, fontSize=9, leading=11.5, textColor=colors.grey),
     }
+
+
+def _is_time(value: str) -> bool:
+    return len(value) >= 19 and value[:4].isdigit() and value[10:11] == "T"
 
 
 class _Record:
@@ -258,7 +272,6 @@ class _Record:
         if not self.s.steps:
             self.empty("No manufacturing step was recorded at the time of issue.")
         for n, step in enumerate(self.s.steps, 1):
-            self.heading(f"2.{n} {step.title}", "h2")
             who = [
                 ("Performed by", f"{step.performed_by} · {self.when(step.performed_at)}"),
                 (
@@ -268,36 +281,22 @@ class _Record:
             ]
             if step.late_entry_reason:
                 who.append(("Late entry reason", step.late_entry_reason))
-            self.story.append(self.pairs(who, (0.22, 0.78)))
-            self.story.append(Spacer(1, 2))
-            values = [
+            # A step's tables stay on one page when they fit; a long step still splits cleanly.
+            block: list[Flowable] = [self.p(f"2.{n} {step.title}", "h2"), self.pairs(who, (0.22, 0.78))]
+            values = [(v.label, self.when(v.value) if _is_time(v.value) else v.value, v.unit) for v in step.values]
+            tables = (
+                (["Parameter", "Value", "Unit"], values, [0.34, 0.46, 0.2]),
+                (["Material", "Lot", "Expiry"], [(x.material, x.lot, x.expiry) for x in step.lots], [0.34, 0.33, 0.33]),
                 (
-                    v.label,
-                    self.when(v.value, local=True) if "T" in v.value and v.value[:4].isdigit() else v.value,
-                    v.unit,
-                )
-                for v in step.values
-            ]
-            if values:
-                self.story.append(self.table(["Parameter", "Value", "Unit"], values, [0.34, 0.46, 0.2]))
-            if step.lots:
-                self.story.append(Spacer(1, 2))
-                self.story.append(
-                    self.table(
-                        ["Material", "Lot", "Expiry"],
-                        [(x.material, x.lot, x.expiry) for x in step.lots],
-                        [0.34, 0.33, 0.33],
-                    )
-                )
-            if step.equipment:
-                self.story.append(Spacer(1, 2))
-                self.story.append(
-                    self.table(
-                        ["Equipment", "Serial number", "Note"],
-                        [(e.name, e.serial, e.note) for e in step.equipment],
-                        [0.34, 0.33, 0.33],
-                    )
-                )
+                    ["Equipment", "Serial number", "Note"],
+                    [(e.name, e.serial, e.note) for e in step.equipment],
+                    [0.34, 0.33, 0.33],
+                ),
+            )
+            for header, rows, widths in tables:
+                if rows:
+                    block += [Spacer(1, 2), self.table(header, rows, widths)]
+            self.story.append(KeepTogether(block))
             if step.notes:
                 self.story.append(self.p("Notes", "label"))
                 self.story.append(self.p(step.notes, "body"))
@@ -411,7 +410,8 @@ class _Record:
         self.heading("Appendix A. Audit trail of the batch's records")
         self.story.append(self.p(f"{len(self.s.audit_trail)} events, oldest first; times in UTC.", "body"))
         rows = [
-            (self.when(e.at, local=False), e.actor, e.record, e.action, e.changes, e.reason) for e in self.s.audit_trail
+            (self.when(e.at, local=False).removesuffix(" UTC"), e.actor, e.record, e.action, e.changes, e.reason)
+            for e in self.s.audit_trail
         ]
         if rows:
             self.story.append(

@@ -43,7 +43,7 @@ def _t(minutes: float) -> str:
     return text(START + timedelta(minutes=minutes))
 
 
-def sample_snapshot(*, audit_events: int = 150, deviations: int = 2, qc_results: int = 7) -> Snapshot:
+def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: int = 7) -> Snapshot:
     """The demo record; the defaults give about 8 A4 pages."""
     operator, verifier = "Ana Martínez (operator)", "Jörg Weiß (verifier)"
     gcsf = [
