@@ -20,7 +20,8 @@ from batches.services import documents
 from config.celery import app as celery_app
 from tests.factories import walk_batch
 from tests.service_plugin import _answers, _free_port
-from tests.workers import ROOT, WorkerProcess, running_worker, test_database_url
+from tests.workers import ROOT, WorkerProcess, running_worker
+from tests.workers import test_database_url as worker_database_url
 
 pytestmark = pytest.mark.services
 
@@ -56,7 +57,7 @@ def verify_command(path: Path, env: dict[str, str]) -> subprocess.CompletedProce
     return subprocess.run(
         [sys.executable, "manage.py", "verify_batch_record", str(path)],
         cwd=ROOT,
-        env={**os.environ, **env, "DATABASE_URL": test_database_url()},
+        env={**os.environ, **env, "DATABASE_URL": worker_database_url()},
         capture_output=True,
         text=True,
         timeout=60,
@@ -166,7 +167,7 @@ def private_redis() -> Iterator[tuple[str, Callable[[], None], Callable[[], None
 
 
 @contextmanager
-def test_process_broker(url: str) -> Iterator[None]:
+def this_process_broker(url: str) -> Iterator[None]:
     """Point this process's Celery app at ``url`` (its connection pools are rebuilt), then back."""
     previous = os.environ["CELERY_BROKER_URL"]
 
@@ -189,7 +190,7 @@ def test_process_broker(url: str) -> Iterator[None]:
 def test_a_record_requested_while_redis_is_down_is_built_once_redis_returns(
     transactional_db, people, worker_env
 ) -> None:
-    with private_redis() as (url, stop_redis, start_redis), test_process_broker(url):
+    with private_redis() as (url, stop_redis, start_redis), this_process_broker(url):
         worker = WorkerProcess(extra_env={**worker_env, "CELERY_BROKER_URL": url}, beat=True).start()
         try:
             stop_redis()

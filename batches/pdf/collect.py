@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from typing import Any
 
@@ -41,6 +42,7 @@ DIN_PLACEHOLDER = "not yet assigned"
 EXCLUDED_EVENT_MODELS = ("batches.BatchDocumentEvent", "batches.DocumentDownloadEvent")
 # The appendix prints each audited value; longer ones are cut, with a pointer to the full value.
 MAX_VALUE_CHARS = 240
+DIGESTED_FIELDS = frozenset({"content"})
 
 
 def _din(batch: Batch) -> tuple[str, str]:
@@ -164,8 +166,11 @@ def _signatures(batch: Batch) -> list[SignatureEntry]:
     return entries
 
 
-def _short(value: Any) -> str:
+def _short(value: Any, name: str = "") -> str:
     shown = text(value)
+    if name in DIGESTED_FIELDS and shown:
+        # A signature's canonical content repeats the signed record, printed above: its digest suffices.
+        return f"[{len(shown)} characters, SHA-256 {hashlib.sha256(shown.encode()).hexdigest()}]"
     if len(shown) > MAX_VALUE_CHARS:
         extra = len(shown) - MAX_VALUE_CHARS
         return f"{shown[:MAX_VALUE_CHARS]}… [+{extra} characters in the electronic audit trail]"
@@ -191,10 +196,12 @@ def _audit_trail(batch: Batch) -> list[AuditEntry]:
     for e in sorted([*patient_events, *events], key=lambda e: (e.pgh_created_at, e.pgh_model, e.pgh_id)):
         context = e.pgh_context or {}
         if e.pgh_diff:
-            changes = "; ".join(f"{k}: {_short(old)} → {_short(new)}" for k, (old, new) in sorted(e.pgh_diff.items()))
+            changes = "; ".join(
+                f"{k}: {_short(old, k)} → {_short(new, k)}" for k, (old, new) in sorted(e.pgh_diff.items())
+            )
         else:
             data = {k: v for k, v in (e.pgh_data or {}).items() if not k.startswith("pgh_")}
-            changes = "; ".join(f"{k}={_short(v)}" for k, v in sorted(data.items()))
+            changes = "; ".join(f"{k}={_short(v, k)}" for k, v in sorted(data.items()))
         entries.append(
             AuditEntry(
                 at=text(e.pgh_created_at),
