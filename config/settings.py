@@ -296,3 +296,13 @@ CELERY_BEAT_SCHEDULE["qc-republish-undelivered-notifications"] = {
     "schedule": 300.0,
 }
 EMAIL_FILE_PATH = Path(os.environ.get("DJANGO_EMAIL_FILE_PATH", EMAIL_FILE_PATH))
+# --- Batch-record documents (batches.services.documents) -------------------------------------------
+CELLBATCH_DOCUMENT_BUILD_SECONDS = env_int("CELLBATCH_DOCUMENT_BUILD_SECONDS", 120)
+CELLBATCH_DOCUMENT_MAX_ATTEMPTS = env_int("CELLBATCH_DOCUMENT_MAX_ATTEMPTS", 5)
+CELLBATCH_DOCUMENT_REPUBLISH_SECONDS = env_int("CELLBATCH_DOCUMENT_REPUBLISH_SECONDS", 30)
+CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS = float(os.environ.get("CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS", "0"))
+CELERY_BEAT_SCHEDULE["republish-batch-records"] = {
+    "task": "batches.republish_batch_records",
+    "schedule": float(CELLBATCH_DOCUMENT_REPUBLISH_SECONDS),
+}
+CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "batches.tasks_documents"]

@@ -10,9 +10,10 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from batches import demo
-from batches.demo import Cast
+from batches.demo import Cast, apheresis_values, definition_values, gcsf_values, selection_values
 from batches.models import Batch, Patient, ProcessDefinition
 from batches.roles import Role
+from qc.models import QcResult, QcSample
 
 PASSWORD = "correct-horse-battery-staple-7"
 
@@ -112,7 +113,7 @@ def qc_sample(people: Personas, batch: Batch, code: str | None = None):
         actor=people.qc_analyst,
         batch_id=batch.pk,
         step="final_product",
-        sample_code=code or f"{batch.batch_number}-QC{batch.qc_samples.count() + 1}",
+        sample_code=code or f"{batch.batch_number}-QC{QcSample.objects.filter(batch=batch).count() + 1}",
         taken_at=timezone.now() - timedelta(minutes=4),
     )
 
@@ -136,7 +137,7 @@ def record_result(
         **kw,
     )
     if review:
-        for each in batch.qc_results.filter(verified_by__isnull=True):
+        for each in QcResult.objects.filter(batch=batch, verified_by__isnull=True):
             qc_result_review(reviewer=people.verifier, result_id=each.pk, password=PASSWORD)
     return result
 
@@ -158,7 +159,7 @@ def record_passing_qc(people: Personas, batch: Batch, *, skip: tuple[str, ...] =
             tested_at=timezone.now() - timedelta(minutes=2),
             password=PASSWORD,
         )
-    for result in batch.qc_results.filter(verified_by__isnull=True):
+    for result in QcResult.objects.filter(batch=batch, verified_by__isnull=True):
         qc_result_review(reviewer=people.verifier, result_id=result.pk, password=PASSWORD)
 
 
@@ -181,3 +182,7 @@ def release_batch(people: Personas, batch: Batch, *, conditionally: bool = False
         release.batch_certify(actor=people.qp, batch_id=batch.pk, password=PASSWORD)
     batch.refresh_from_db()
     return batch
+
+
+# Value builders live in batches.demo (seed_demo uses them too); tests import them from here.
+__all__ = ["PASSWORD", "Personas", "apheresis_values", "definition_values", "gcsf_values", "selection_values"]

@@ -30,4 +30,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *router.urls,
     path("", include("batches.api.urls_custody")),
     path("", include("batches.accounts.urls")),
+    path("", include("batches.api.urls_documents")),
 ]

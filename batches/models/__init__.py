@@ -3,6 +3,7 @@
 from batches.models.batch import Batch, BatchTransition
 from batches.models.custody import CustodyEvent, ExpiredUseAuthorization, IdentityScan, PatientIdentity
 from batches.models.delivery import AdverseEvent, BedsideCheck, Infusion
+from batches.models.documents import BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
 from batches.models.followup import EmbryoTransfer, FollowUpVisit
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
@@ -16,11 +17,15 @@ __all__ = [
     "ApprovalStatus",
     "Batch",
     "BatchDisposition",
+    "BatchDocument",
     "BatchTransition",
     "BedsideCheck",
     "Cd133Selection",
     "CustodyEvent",
     "Decision",
+    "DocumentDownload",
+    "DocumentKind",
+    "DocumentStatus",
     "ElectronicSignature",
     "EmbryoTransfer",
     "ExpiredUseAuthorization",

@@ -1,0 +1,1 @@
+"""The signed PDF batch record: snapshot, drawing, sealing and verification."""

@@ -1,0 +1,247 @@
+"""The frozen snapshot a batch record is drawn from: plain data, no ORM objects.
+
+Every section is a list of small dataclasses whose fields are display-ready strings (times as
+ISO 8601 UTC), so the snapshot serialises to canonical JSON, hashes to a stable SHA-256 and can be
+rendered again, byte for byte, years later. Sections owned by other parts of the system (QC results,
+deviations, release, infusion, the audit checkpoint) are filled by provider functions registered in
+:mod:`batches.pdf.providers`; an absent provider yields an empty section.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+SCHEMA_VERSION = 1
+T = TypeVar("T")
+
+
+def text(value: Any) -> str:
+    """A display string for one value: UTC ISO time, plain decimal, '' for nothing."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class ValueRow:
+    label: str
+    value: str
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class LotRow:
+    material: str
+    lot: str
+    expiry: str = ""
+
+
+@dataclass(frozen=True)
+class EquipmentRow:
+    name: str
+    serial: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class StepSection:
+    title: str
+    kind: str = ""
+    performed_by: str = ""
+    performed_at: str = ""
+    verified_by: str = ""
+    verified_at: str = ""
+    values: list[ValueRow] = field(default_factory=list)
+    lots: list[LotRow] = field(default_factory=list)
+    equipment: list[EquipmentRow] = field(default_factory=list)
+    late_entry_reason: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class QcResult:
+    test: str
+    method: str = ""
+    specification: str = ""
+    result: str = ""
+    unit: str = ""
+    verdict: str = ""
+    analyst: str = ""
+    performed_at: str = ""
+    verified_by: str = ""
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Deviation:
+    number: str
+    title: str = ""
+    classification: str = ""
+    status: str = ""
+    description: str = ""
+    investigation: str = ""
+    conclusion: str = ""
+    capa: str = ""
+    opened_at: str = ""
+    opened_by: str = ""
+    closed_at: str = ""
+    closed_by: str = ""
+
+
+@dataclass(frozen=True)
+class ReleaseEntry:
+    decision: str
+    by: str = ""
+    at: str = ""
+    statement: str = ""
+    conditions: str = ""
+
+
+@dataclass(frozen=True)
+class InfusionEntry:
+    item: str
+    value: str = ""
+    by: str = ""
+    at: str = ""
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class SignatureEntry:
+    printed_name: str
+    meaning: str
+    signed_at: str
+    record: str = ""
+    username: str = ""
+    content_sha256: str = ""
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class TransitionEntry:
+    from_status: str
+    to_status: str
+    actor: str = ""
+    at: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: str
+    actor: str
+    record: str
+    action: str
+    changes: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    sequence: str
+    sealed_at: str = ""
+    chain_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class Cover:
+    organisation: str
+    product_name: str
+    product_code: str
+    process_definition: str
+    batch_number: str
+    batch_status: str
+    subject_code: str
+    din: str
+    din_check: str
+    coi_id: str
+    registered_at: str = ""
+    registered_by: str = ""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    cover: Cover
+    document_kind: str
+    revision: int
+    taken_at: str
+    time_zone: str
+    schema: int = SCHEMA_VERSION
+    process: list[ValueRow] = field(default_factory=list)
+    steps: list[StepSection] = field(default_factory=list)
+    qc_results: list[QcResult] = field(default_factory=list)
+    deviations: list[Deviation] = field(default_factory=list)
+    release: list[ReleaseEntry] = field(default_factory=list)
+    infusion: list[InfusionEntry] = field(default_factory=list)
+    signatures: list[SignatureEntry] = field(default_factory=list)
+    transitions: list[TransitionEntry] = field(default_factory=list)
+    audit_trail: list[AuditEntry] = field(default_factory=list)
+    checkpoint: Checkpoint | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def canonical_json(self) -> bytes:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.canonical_json()).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Snapshot:
+        return from_mapping(cls, data)
+
+
+def from_mapping(cls: type[T], data: Mapping[str, Any]) -> T:
+    """Build dataclass ``cls`` from a mapping: unknown keys are dropped, values become strings.
+
+    Providers hand in plain dicts (from other apps' models); this keeps the snapshot's shape fixed
+    whatever extra keys they carry.
+    """
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name not in data:
+            continue
+        raw, hint = data[f.name], hints[f.name]
+        values[f.name] = _convert(hint, raw)
+    return cls(**values)
+
+
+def _convert(hint: Any, raw: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return [_convert(item, r) for r in raw or []]
+    if origin in (typing.Union, types.UnionType):
+        if raw is None:
+            return None
+        inner = next(a for a in typing.get_args(hint) if a is not type(None))
+        return _convert(inner, raw)
+    if dataclasses.is_dataclass(hint):
+        return raw if isinstance(raw, hint) else from_mapping(hint, raw)  # type: ignore[arg-type]
+    if hint is int:
+        return int(raw)
+    return text(raw)
+
+
+def rows(cls: type[T], items: typing.Iterable[Mapping[str, Any] | T]) -> list[T]:
+    """Provider output (dicts or ready dataclasses) as a list of ``cls``."""
+    return [i if isinstance(i, cls) else from_mapping(cls, i) for i in items]  # type: ignore[arg-type]

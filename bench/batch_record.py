@@ -1,0 +1,155 @@
+"""Benchmark of the signed batch record; prints JSON.
+
+Medians of 20 runs: snapshot of a walked batch (database), build (drawing) and sign (PAdES seal) of
+the 8-page demo record, end-to-end of the demo record (snapshot JSON in, signed file stored), and
+end-to-end of a real request built in-process. Then the throughput of 100 records through two
+Celery workers on Redis. Runs on a throw-away copy of the configured database (test_<name>).
+
+    DATABASE_URL=... CELERY_BROKER_URL=redis://... python bench/batch_record.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("CELLBATCH_ENV", "test")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+
+RUNS = 20
+RECORDS = 100
+
+
+def median_ms(action: Callable[[], Any], runs: int = RUNS) -> dict[str, float]:
+    """Median wall-clock and CPU milliseconds (CPU time shows the cost when other jobs share the cores)."""
+    action()  # warm-up: fonts, key and signer are loaded once per process
+    wall, cpu = [], []
+    for _ in range(runs):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        action()
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return {"wall": round(statistics.median(wall) * 1000, 1), "cpu": round(statistics.median(cpu) * 1000, 1)}
+
+
+def main() -> None:
+    scratch = Path(tempfile.mkdtemp(prefix="cellbatch-bench-"))
+    pki_paths = {
+        "CELLBATCH_SIGNING_CA": str(scratch / "ca.pem"),
+        "CELLBATCH_SIGNING_CERT": str(scratch / "seal.pem"),
+        "CELLBATCH_SIGNING_KEY": str(scratch / "key.pem"),
+    }
+    for name, value in pki_paths.items():
+        setattr(settings, name, value)
+    settings.MEDIA_ROOT = str(scratch / "media")
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        report = run(scratch, pki_paths)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+    print(json.dumps(report, indent=2))
+
+
+def run(scratch: Path, pki_paths: dict[str, str]) -> dict[str, Any]:
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from batches.models import BatchDocument, DocumentKind, DocumentStatus
+    from batches.pdf import signing
+    from batches.pdf.collect import take_snapshot
+    from batches.pdf.render import render
+    from batches.pdf.sample import sample_snapshot
+    from batches.pdf.snapshot import Snapshot
+    from batches.pki import create_development_certificates
+    from batches.services import documents
+    from tests.factories import Personas, walk_batch
+    from tests.workers import WorkerProcess
+
+    create_development_certificates(
+        ca_cert_path=Path(pki_paths["CELLBATCH_SIGNING_CA"]),
+        seal_cert_path=Path(pki_paths["CELLBATCH_SIGNING_CERT"]),
+        seal_key_path=Path(pki_paths["CELLBATCH_SIGNING_KEY"]),
+    )
+    people = Personas()
+    batch = walk_batch(people, "quarantine")
+    demo = sample_snapshot()
+    demo_json = demo.to_dict()
+    pdf, pages = render(demo)
+    sealed = signing.seal_pdf(pdf, title="bench")
+
+    def end_to_end_demo() -> None:
+        snapshot = Snapshot.from_dict(demo_json)
+        signed, _ = documents.build_pdf(snapshot)
+        default_storage.save("bench/demo.pdf", ContentFile(signed))
+
+    def end_to_end_request() -> None:
+        with transaction.atomic():
+            document = documents.document_request(batch=batch, kind=DocumentKind.ON_REQUEST, actor=people.qa)
+        documents.document_build(document_id=document.pk)
+
+    figures: dict[str, Any] = {
+        "runs": RUNS,
+        "medians": "wall and CPU milliseconds",
+        "load_average_at_start": os.getloadavg()[0],
+        "demo_record": {"pages": pages, "bytes": len(sealed)},
+        "snapshot_ms": median_ms(lambda: take_snapshot(batch, kind="on_request", revision=1)),
+        "build_ms": median_ms(lambda: render(demo)),
+        "sign_ms": median_ms(lambda: signing.seal_pdf(pdf, title="bench")),
+        "end_to_end_demo_ms": median_ms(end_to_end_demo),
+    }
+    # The request's on_commit publish goes to a broker no worker listens to yet: purge it afterwards.
+    figures["end_to_end_request_ms"] = median_ms(end_to_end_request)
+    last = BatchDocument.objects.filter(status=DocumentStatus.SIGNED).order_by("-pk").first()
+    figures["request_record"] = {"pages": last.page_count if last else None, "bytes": last.size_bytes if last else None}
+
+    from config.celery import app
+
+    app.control.purge()
+    env = {**pki_paths, "CELLBATCH_MEDIA_ROOT": str(scratch / "media"), "CELLBATCH_LOG_LEVEL": "WARNING"}
+    workers = [WorkerProcess(extra_env=env).start() for _ in range(2)]
+    try:
+        start = time.perf_counter()
+        with transaction.atomic():
+            ids = [
+                documents.document_request(batch=batch, kind=DocumentKind.ON_REQUEST, actor=people.qa).pk
+                for _ in range(RECORDS)
+            ]
+        while BatchDocument.objects.filter(pk__in=ids, status=DocumentStatus.SIGNED).count() < RECORDS:
+            if time.perf_counter() - start > 300:
+                raise RuntimeError("throughput run did not finish within 300 s")
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - start
+    finally:
+        for worker in workers:
+            worker.stop()
+    figures["throughput"] = {
+        "records": RECORDS,
+        "workers": 2,
+        "seconds": round(elapsed, 2),
+        "records_per_second": round(RECORDS / elapsed, 2),
+    }
+    figures["targets"] = {"end_to_end_ms_median_max": 250, "records_per_second_min": 8}
+    return figures
+
+
+if __name__ == "__main__":
+    main()

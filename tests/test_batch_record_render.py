@@ -1,0 +1,99 @@
+"""Drawing and sealing the batch record from a synthetic snapshot (no database)."""
+
+from __future__ import annotations
+
+import re
+from io import BytesIO
+
+import pytest
+from pypdf import PdfReader
+
+from batches.pdf.render import render
+from batches.pdf.sample import sample_snapshot
+from batches.pdf.signing import seal_pdf
+from batches.pdf.snapshot import Snapshot
+from batches.pdf.verify import check_seal
+
+
+@pytest.fixture(scope="module")
+def rendered() -> tuple[bytes, int, list[str]]:
+    pdf, pages = render(sample_snapshot())
+    texts = [page.extract_text() for page in PdfReader(BytesIO(pdf)).pages]
+    return pdf, pages, texts
+
+
+@pytest.mark.urs("URS-089")
+def test_every_page_shows_page_x_of_y_and_the_batch_number(rendered) -> None:
+    _, pages, texts = rendered
+    assert pages == len(texts) >= 8
+    for number, text in enumerate(texts, 1):
+        assert f"Page {number} of {pages}" in text
+        assert "IGX1-2026-0042" in text
+
+
+@pytest.mark.urs("URS-090")
+def test_the_record_holds_every_section_with_unicode_text_and_the_hashes(rendered) -> None:
+    _, _, texts = rendered
+    whole = "\n".join(texts)
+    snapshot = sample_snapshot()
+    for needle in (
+        "IGX1-S042",
+        "G123426000042",
+        "CHG12342600004X",
+        "Quality control results against specification",
+        "fail (OOS)",
+        "Deviation DEV-2026-014",
+        "Certified (QP)",
+        "Left uterine artery",
+        "Electronic signatures",
+        "Appendix A. Audit trail",
+        "Jörg Weiß",
+        "Łukasz Żółć",
+        "≥ 70 %",
+        "µg/kg",
+        "×",
+        snapshot.sha256(),
+        "sequence 1842",
+    ):
+        assert needle in whole, needle
+    # Signature manifestations carry UTC and local time.
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", whole)
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T", whole)
+
+
+@pytest.mark.urs("URS-091")
+def test_the_same_snapshot_renders_to_the_same_bytes_and_survives_a_json_round_trip() -> None:
+    snapshot = sample_snapshot(audit_events=10)
+    again = Snapshot.from_dict(snapshot.to_dict())
+    assert again == snapshot
+    assert render(snapshot)[0] == render(again)[0]
+
+
+@pytest.mark.urs("URS-092")
+def test_a_sealed_record_checks_intact_and_trusted_and_a_flipped_byte_does_not(signing_pki) -> None:
+    pdf, _ = render(sample_snapshot(audit_events=10))
+    sealed = seal_pdf(pdf, title="test")
+    check = check_seal(sealed)
+    assert (check.intact, check.trusted) == (True, True)
+    flipped = bytearray(sealed)
+    flipped[len(flipped) // 2] ^= 0x20
+    assert not check_seal(bytes(flipped)).intact
+    assert not check_seal(b"%PDF-1.4 not a pdf").intact
+
+
+@pytest.mark.urs("URS-093")
+def test_sections_without_data_say_so_instead_of_disappearing() -> None:
+    empty = Snapshot.from_dict(
+        {
+            **sample_snapshot(audit_events=3).to_dict(),
+            "qc_results": [],
+            "deviations": [],
+            "release": [],
+            "infusion": [],
+            "checkpoint": None,
+        }
+    )
+    text = "\n".join(p.extract_text() for p in PdfReader(BytesIO(render(empty)[0])).pages)
+    assert "No QC result was recorded" in text
+    assert "No deviation was recorded" in text
+    assert "no audit checkpoint was recorded" in text
