@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from batches.api.serializers import PasswordSerializer  # one signing body for the whole API
 from batches.models import BatchDisposition
 from qc.models import Classification, Deviation, Notification, QcResult, QcSample, Specification, SpecificationLimit
 from qc.models.specification import QcTestChoices
@@ -74,10 +75,6 @@ class SpecificationInputSerializer(serializers.Serializer[Any]):
     requested_effective_from = serializers.DateTimeField()
     max_collection_to_processing_hours = serializers.IntegerField(min_value=1, max_value=240, default=24)
     limits = LimitInputSerializer(many=True, required=False, help_text="Omit to start from the defaults.")
-
-
-class PasswordSerializer(serializers.Serializer[Any]):
-    password = serializers.CharField(write_only=True, style={"input_type": "password"})
 
 
 class SampleSerializer(serializers.ModelSerializer[QcSample]):
