@@ -80,7 +80,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "pghistory.middleware.HistoryMiddleware",
+    "batches.middleware.AuditMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -271,3 +271,13 @@ CELLBATCH_SIGNING_CERT = os.environ.get("CELLBATCH_SIGNING_CERT", str(PKI_DIR / 
 CELLBATCH_SIGNING_CA = os.environ.get("CELLBATCH_SIGNING_CA", str(PKI_DIR / "ca-cert.pem"))
 CELLBATCH_SIGNING_KEY_PASSPHRASE = os.environ.get("CELLBATCH_SIGNING_KEY_PASSPHRASE", "")
 CELLBATCH_TSA_URL = os.environ.get("CELLBATCH_TSA_URL", "")
+
+# --- Audit trail (docs/audit-trail.md) ----------------------------------------------------------
+# The statement's own time, not the transaction's start: events of one transaction keep their order.
+PGHISTORY_CREATED_AT_FUNCTION = "clock_timestamp()"
+# The beat task sealing new audit events into the hash chain and signing a checkpoint.
+CELLBATCH_AUDIT_SEAL_SECONDS = env_int("CELLBATCH_AUDIT_SEAL_SECONDS", 300)
+CELERY_BEAT_SCHEDULE["audit-ledger-seal"] = {
+    "task": "batches.audit_ledger_seal",
+    "schedule": float(CELLBATCH_AUDIT_SEAL_SECONDS),
+}
