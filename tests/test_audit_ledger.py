@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from django.core.management import call_command
 
@@ -35,7 +37,7 @@ def test_sealing_chains_every_event_in_a_gap_free_sequence_and_signs_the_head(se
     sequences = list(AuditSeal.objects.values_list("sequence", flat=True))
     assert sequences == list(range(1, len(sequences) + 1))
     seals = list(AuditSeal.objects.order_by("sequence"))
-    assert all(b.previous_hash == a.hash for a, b in zip(seals, seals[1:], strict=False))
+    assert all(b.previous_hash == a.hash for a, b in itertools.pairwise(seals))
     checkpoint = AuditCheckpoint.objects.latest()
     assert (checkpoint.head_sequence, checkpoint.head_hash) == (seals[-1].sequence, seals[-1].hash)
     assert ledger_seal().sealed == 0  # idempotent: nothing new, no new checkpoint
