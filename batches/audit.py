@@ -20,10 +20,11 @@ from typing import TypeVar
 import pghistory
 import pgtrigger
 from django.contrib.auth.models import User
-from django.db import models
+from django.db import connection, models
 from django.db.models.expressions import RawSQL
 from pghistory import runtime as pghistory_runtime
 from pghistory.models import Event
+from psycopg.pq import TransactionStatus
 
 M = TypeVar("M", bound=type[models.Model])
 
@@ -55,8 +56,10 @@ class GmpEvent(Event):
 
 def reason_required() -> pgtrigger.Trigger:
     """Refuse an update or delete of GMP data whose transaction carries no reason for change."""
+    # PostgreSQL runs BEFORE triggers in name order: this one, named to sort last, lets the more
+    # specific guards (illegal status change, verified step read-only) give their message first.
     return pgtrigger.Trigger(
-        name="gmp_reason_required",
+        name="write_needs_reason",
         when=pgtrigger.Before,
         operation=pgtrigger.Update | pgtrigger.Delete,
         func=(
@@ -126,6 +129,19 @@ def actor_label(user: User | str) -> str:
     return str(user.get_username())
 
 
+def _forget_transaction_context() -> None:
+    """pghistory's settings last until the transaction ends: clear them so that later writes of the
+    same transaction, outside any context, are not attributed to this actor and reason."""
+    if not connection.in_atomic_block or connection.connection is None:
+        return
+    if connection.connection.info.transaction_status == TransactionStatus.INERROR:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('pghistory.context_metadata', '', true), set_config('pghistory.context_id', '', true)"
+        )
+
+
 @contextmanager
 def audit_context(actor: User | str, reason: str = "", **extra: object) -> Iterator[None]:
     """Attach actor and reason to every audit event written inside the block.
@@ -138,8 +154,11 @@ def audit_context(actor: User | str, reason: str = "", **extra: object) -> Itera
     tracker = pghistory_runtime._tracker  # pghistory has no public API to pop nested metadata
     current = getattr(tracker, "value", None)
     if current is None:
-        with pghistory.context(**metadata):
-            yield
+        try:
+            with pghistory.context(**metadata):
+                yield
+        finally:
+            _forget_transaction_context()
         return
     saved = dict(current.metadata)
     current.metadata.update(metadata)

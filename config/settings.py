@@ -281,3 +281,5 @@ CELERY_BEAT_SCHEDULE["audit-ledger-seal"] = {
     "task": "batches.audit_ledger_seal",
     "schedule": float(CELLBATCH_AUDIT_SEAL_SECONDS),
 }
+# Extra task modules a worker imports (comma-separated module paths; the test suite adds its own).
+CELERY_IMPORTS = [m for m in os.environ.get("CELLBATCH_EXTRA_TASK_MODULES", "").split(",") if m]

@@ -13,9 +13,10 @@ class AuditedCommand(BaseCommand):
     """Runs ``handle`` inside ``audit_context("system:<command>")``; a service called inside may
     still open its own context with a user and a reason, which takes precedence for its writes."""
 
+    audit_name = ""  # defaults to the command's module name, i.e. what ``manage.py`` calls it
     audit_reason = ""
 
     def execute(self, *args: Any, **options: Any) -> str | None:
-        name = self.__module__.rsplit(".", 1)[-1]
+        name = self.audit_name or self.__module__.rsplit(".", 1)[-1]
         with audit_context(f"system:{name}", reason=self.audit_reason):
             return super().execute(*args, **options)
