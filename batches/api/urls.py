@@ -4,4 +4,5 @@ from django.urls import URLPattern, URLResolver, include, path
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("qc.api.urls")),
+    path("", include("batches.api.urls_audit")),
 ]

@@ -46,6 +46,14 @@ class Entry:
         return timezone.localtime(self.at)
 
     @property
+    def at_utc_iso(self) -> str:
+        return self.at.astimezone(UTC).isoformat()
+
+    @property
+    def at_local_iso(self) -> str:
+        return self.at_local.isoformat()
+
+    @property
     def action_label(self) -> str:
         return ACTIONS.get(self.action, self.action)
 
@@ -57,9 +65,11 @@ class Entry:
         return {
             "event": self.event,
             "record": self.record,
+            "record_name": self.record_name,
             "object_id": self.object_id,
             "action": self.action,
-            "at_utc": self.at.astimezone(UTC).isoformat(),
+            "at_utc": self.at_utc_iso,
+            "at_local": self.at_local_iso,
             "actor": self.actor,
             "db_role": self.db_role,
             "reason": self.reason,
@@ -128,9 +138,14 @@ def _ordered(entries: list[Entry]) -> list[Entry]:
     return sorted(entries, key=lambda e: (e.at, e.event))
 
 
+def _events(model: type[models.Model]) -> Any:
+    """The event table's manager (its fields are generated, so typed loosely)."""
+    return event_model(model).objects
+
+
 def events_for_object(obj: models.Model) -> list[Entry]:
     model = type(obj)._meta.concrete_model or type(obj)
-    return _ordered(_entries(model, event_model(model).objects.filter(pgh_obj_id=obj.pk)))
+    return _ordered(_entries(model, _events(model).filter(pgh_obj_id=obj.pk)))
 
 
 def batch_lookup(model: type[models.Model]) -> str | None:
@@ -150,7 +165,7 @@ def batch_trail(batch: Batch) -> list[Entry]:
     for model in GMP_MODELS:
         lookup = batch_lookup(model)
         if lookup:
-            entries += _entries(model, event_model(model).objects.filter(**{lookup: batch.pk}))
+            entries += _entries(model, _events(model).filter(**{lookup: batch.pk}))
     return _ordered(entries)
 
 
@@ -158,9 +173,9 @@ def user_activity(username: str, *, limit: int = 1000) -> list[Entry]:
     """The latest audit events a user made (with their full old → new values), newest first."""
     entries: list[Entry] = []
     for model in GMP_MODELS:
-        events = event_model(model).objects
+        events = _events(model)
         mine = events.filter(pgh_actor=username).order_by("-pgh_id")[:limit]
-        objects = {e.pgh_obj_id for e in mine}  # type: ignore[attr-defined]
+        objects = {e.pgh_obj_id for e in mine}
         wanted = {f"{event_model(model)._meta.label}:{e.pgh_id}" for e in mine}
         history = events.filter(pgh_obj_id__in=objects)
         entries += [e for e in _entries(model, history) if e.event in wanted]

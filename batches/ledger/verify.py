@@ -139,7 +139,7 @@ def _check_events(report: Report) -> None:
 
 def _tracked_columns(model: type[models.Model], events: type[models.Model]) -> list[str]:
     names = {f.column for f in model._meta.concrete_fields}
-    return [f.column for f in events._meta.concrete_fields if f.column in names]
+    return [f.column for f in events._meta.concrete_fields if f.column and f.column in names]
 
 
 def _row_difference(cursor: object, table: str, event_table: str, columns: list[str], pk: int) -> str:
