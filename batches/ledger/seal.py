@@ -55,25 +55,23 @@ def _head() -> tuple[int, str]:
 
 def _seal_chunk(limit: int) -> int:
     sequence, previous = _head()
-    seals = []
+    now = timezone.now()
+    rows = []
     for _at, label, pgh_id, payload in _unsealed(limit):
         sequence += 1
         digest = seal_hash(
             sequence=sequence, event_model=label, event_id=pgh_id, previous_hash=previous, payload=payload
         )
-        seals.append(
-            AuditSeal(
-                sequence=sequence,
-                event_model=label,
-                event_id=pgh_id,
-                payload=payload,
-                previous_hash=previous,
-                hash=digest,
-            )
-        )
+        rows.append((sequence, label, pgh_id, payload, previous, digest, now))
         previous = digest
-    AuditSeal.objects.bulk_create(seals, batch_size=5_000)
-    return len(seals)
+    if rows:
+        # COPY: an order of magnitude faster than INSERTs for a backlog of many thousand events.
+        columns = "sequence, event_model, event_id, payload, previous_hash, hash, sealed_at"
+        table = AuditSeal._meta.db_table
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    return len(rows)
 
 
 def checkpoint_write() -> AuditCheckpoint | None:
