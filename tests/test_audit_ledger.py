@@ -157,3 +157,26 @@ def _gmp_models() -> list[type]:
 
 def _event_label(model: type) -> str:
     return model._meta.get_field("events").related_model._meta.label
+
+
+@pytest.mark.urs("URS-026")
+def test_a_key_added_to_an_events_context_is_named(sealed: Batch) -> None:
+    seal = AuditSeal.objects.filter(event_model="batches.BatchEvent").order_by("sequence").first()
+    with_triggers_off(
+        f'UPDATE {event_table(Batch)} SET pgh_context = pgh_context || \'{{"approved_by": "qa"}}\' WHERE pgh_id = %s',
+        [seal.event_id],
+    )
+    result = verify()
+    assert result.code == 1
+    assert f"batches.BatchEvent event {seal.event_id} (ledger sequence {seal.sequence}) was changed" in result.err
+
+
+@pytest.mark.urs("URS-024")
+def test_the_beat_schedule_seals_periodically(settings: object) -> None:
+    from config.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["audit-ledger-seal"]  # type: ignore[attr-defined]
+    assert entry["task"] == "batches.audit_ledger_seal"
+    assert entry["schedule"] > 0
+    app.loader.import_default_modules()
+    assert "batches.audit_ledger_seal" in app.tasks

@@ -120,13 +120,15 @@ def _check_events(report: Report) -> None:
     with connection.cursor() as cursor:
         for label, _model, events in event_tables():
             table = events._meta.db_table
-            # Equal bytes is the fast path; JSON containment tolerates columns added later by a migration.
+            # Equal bytes is the fast path. Otherwise every sealed column must still hold exactly its
+            # sealed value; a column added by a later migration is not part of the old seal.
             cursor.execute(
                 f'SELECT s."sequence", s."event_id", e."pgh_id" IS NULL FROM "{seal_table}" AS s '
                 f'LEFT JOIN "{table}" AS e ON e."pgh_id" = s."event_id" '
                 f'WHERE s."event_model" = %s AND (e."pgh_id" IS NULL OR ('
-                f"convert_to(row_to_json(e)::text, 'UTF8') <> s.\"payload\" "
-                f"AND NOT (convert_from(s.\"payload\", 'UTF8')::jsonb <@ to_jsonb(e)))) "
+                f"convert_to(row_to_json(e)::text, 'UTF8') <> s.\"payload\" AND EXISTS ("
+                f"SELECT 1 FROM jsonb_each(convert_from(s.\"payload\", 'UTF8')::jsonb) AS sealed "
+                f"WHERE to_jsonb(e) -> sealed.key IS DISTINCT FROM sealed.value))) "
                 f'ORDER BY s."sequence" LIMIT 1',
                 [label],
             )
