@@ -180,3 +180,11 @@ def test_the_beat_schedule_seals_periodically(settings: object) -> None:
     assert entry["schedule"] > 0
     app.loader.import_default_modules()
     assert "batches.audit_ledger_seal" in app.tasks
+
+
+@pytest.mark.urs("URS-036")
+def test_removed_checkpoints_are_reported(sealed: Batch) -> None:
+    with_triggers_off("DELETE FROM batches_auditcheckpoint")
+    result = verify()
+    assert result.code == 1
+    assert f"no signed checkpoint although {last_seal().sequence} events are sealed" in result.err

@@ -86,6 +86,8 @@ def _check_checkpoint(report: Report, heads: dict[int, str]) -> None:
     latest = AuditCheckpoint.objects.order_by("-pk").first()
     if latest is None:
         report.checkpoint = "none yet"
+        if report.sealed:  # every sealing run ends with a checkpoint: they were removed
+            report.problems.append(f"no signed checkpoint although {report.sealed} events are sealed.")
         return
     report.checkpoint = f"#{latest.pk} at sequence {latest.head_sequence} ({latest.created_at:%Y-%m-%d %H:%M:%S} UTC)"
     statement = bytes(latest.statement)
