@@ -80,7 +80,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "pghistory.middleware.HistoryMiddleware",
+    "batches.middleware.AuditMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -305,4 +305,15 @@ CELERY_BEAT_SCHEDULE["republish-batch-records"] = {
     "task": "batches.republish_batch_records",
     "schedule": float(CELLBATCH_DOCUMENT_REPUBLISH_SECONDS),
 }
-CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "batches.tasks_documents"]
+CELERY_IMPORTS = ["batches.tasks_documents"]
+# --- Audit trail (docs/audit-trail.md) ----------------------------------------------------------
+# The statement's own time, not the transaction's start: events of one transaction keep their order.
+PGHISTORY_CREATED_AT_FUNCTION = "clock_timestamp()"
+# The beat task sealing new audit events into the hash chain and signing a checkpoint.
+CELLBATCH_AUDIT_SEAL_SECONDS = env_int("CELLBATCH_AUDIT_SEAL_SECONDS", 300)
+CELERY_BEAT_SCHEDULE["audit-ledger-seal"] = {
+    "task": "batches.audit_ledger_seal",
+    "schedule": float(CELLBATCH_AUDIT_SEAL_SECONDS),
+}
+# Extra task modules a worker imports (comma-separated module paths; the test suite adds its own).
+CELERY_IMPORTS += [m for m in os.environ.get("CELLBATCH_EXTRA_TASK_MODULES", "").split(",") if m]

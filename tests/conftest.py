@@ -76,3 +76,21 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         if AccessEvent.objects.exists():
             with connection.cursor() as cursor:  # the access log refuses DELETE, by design
                 cursor.execute("TRUNCATE batches_accessevent, batches_accesseventevent")
+@pytest.fixture(scope="session", autouse=True)
+def truncate_guards_off_for_flush() -> Iterator[None]:
+    """Transactional tests empty every table with TRUNCATE, which GMP and audit tables refuse: only
+    Django's flush is exempt (tests/test_audit_protection.py shows the refusal)."""
+    import pgtrigger
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    from batches.audit import truncate_guard_uris
+
+    flush = DatabaseOperations.execute_sql_flush
+
+    def flush_with_guards_off(self: DatabaseOperations, sql_list: list[str]) -> None:
+        with pgtrigger.ignore(*truncate_guard_uris()):
+            flush(self, sql_list)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DatabaseOperations, "execute_sql_flush", flush_with_guards_off)
+        yield

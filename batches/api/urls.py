@@ -31,4 +31,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("batches.api.urls_custody")),
     path("", include("batches.accounts.urls")),
     path("", include("batches.api.urls_documents")),
+    path("", include("batches.api.urls_audit")),
 ]

@@ -5,6 +5,7 @@ from batches.models.custody import CustodyEvent, ExpiredUseAuthorization, Identi
 from batches.models.delivery import AdverseEvent, BedsideCheck, Infusion
 from batches.models.documents import BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
 from batches.models.followup import EmbryoTransfer, FollowUpVisit
+from batches.models.ledger import AuditCheckpoint, AuditSeal
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
 from batches.models.release import BatchDisposition, Decision
@@ -15,6 +16,8 @@ __all__ = [
     "AdverseEvent",
     "ApheresisCollection",
     "ApprovalStatus",
+    "AuditCheckpoint",
+    "AuditSeal",
     "Batch",
     "BatchDisposition",
     "BatchDocument",

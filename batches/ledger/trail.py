@@ -1,0 +1,182 @@
+"""Reading the audit trail: events as entries with old → new values, per record, batch or user."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from batches.audit import GMP_MODELS, GmpEvent, event_model
+from batches.models import Batch
+
+ACTIONS = {"insert": "created", "update": "changed", "delete": "deleted"}
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    label: str
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One audit event, as shown to a reviewer."""
+
+    event: str  # "<app>.<EventModel>:<pgh_id>", unique across the trail
+    record: str  # "<app>.<Model>"
+    record_name: str
+    object_id: int
+    action: str  # insert / update / delete
+    at: datetime  # server time, UTC
+    actor: str
+    db_role: str
+    reason: str
+    changes: tuple[Change, ...] = field(default_factory=tuple)
+
+    @property
+    def at_local(self) -> datetime:
+        return timezone.localtime(self.at)
+
+    @property
+    def at_utc_iso(self) -> str:
+        return self.at.astimezone(UTC).isoformat()
+
+    @property
+    def at_local_iso(self) -> str:
+        return self.at_local.isoformat()
+
+    @property
+    def action_label(self) -> str:
+        return ACTIONS.get(self.action, self.action)
+
+    @property
+    def diff(self) -> dict[str, tuple[str | None, str | None]]:
+        return {c.field: (c.old, c.new) for c in self.changes}
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "event": self.event,
+            "record": self.record,
+            "record_name": self.record_name,
+            "object_id": self.object_id,
+            "action": self.action,
+            "at_utc": self.at_utc_iso,
+            "at_local": self.at_local_iso,
+            "actor": self.actor,
+            "db_role": self.db_role,
+            "reason": self.reason,
+            "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in self.changes],
+        }
+
+
+def display(value: Any) -> str | None:
+    """A stored value as text: UTC ISO times, exact decimals, JSON as compact text."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date | Decimal):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _tracked_fields(model: type[models.Model], events: type[GmpEvent]) -> list[models.Field]:
+    names = {f.name for f in model._meta.concrete_fields}
+    return [f for f in events._meta.concrete_fields if f.name in names]
+
+
+def _entries(model: type[models.Model], events: Iterable[GmpEvent]) -> list[Entry]:
+    """Entries of one model's events (all events of each object, in order, so diffs are complete)."""
+    event_cls = event_model(model)
+    fields = _tracked_fields(model, event_cls)
+    by_object: dict[int, list[GmpEvent]] = defaultdict(list)
+    for event in events:
+        by_object[event.pgh_obj_id].append(event)  # type: ignore[attr-defined]
+    entries = []
+    for object_id, history in by_object.items():
+        previous: dict[str, str | None] | None = None
+        for event in sorted(history, key=lambda e: e.pgh_id):
+            values = {f.attname: display(getattr(event, f.attname)) for f in fields}
+            changes = []
+            for f in fields:
+                old = None if previous is None else previous[f.attname]
+                new = None if event.pgh_label == "delete" else values[f.attname]
+                if event.pgh_label == "delete":
+                    old = values[f.attname]
+                if old != new:
+                    changes.append(Change(f.attname, str(f.verbose_name), old, new))
+            context = event.pgh_context or {}  # type: ignore[attr-defined]
+            entries.append(
+                Entry(
+                    event=f"{event_cls._meta.label}:{event.pgh_id}",
+                    record=model._meta.label,
+                    record_name=str(model._meta.verbose_name),
+                    object_id=object_id,
+                    action=event.pgh_label,
+                    at=event.pgh_created_at,
+                    actor=event.pgh_actor,
+                    db_role=event.pgh_db_role,
+                    reason=str(context.get("reason") or ""),
+                    changes=tuple(changes),
+                )
+            )
+            previous = values
+    return entries
+
+
+def _ordered(entries: list[Entry]) -> list[Entry]:
+    return sorted(entries, key=lambda e: (e.at, e.event))
+
+
+def _events(model: type[models.Model]) -> Any:
+    """The event table's manager (its fields are generated, so typed loosely)."""
+    return event_model(model).objects
+
+
+def events_for_object(obj: models.Model) -> list[Entry]:
+    model = type(obj)._meta.concrete_model or type(obj)
+    return _ordered(_entries(model, _events(model).filter(pgh_obj_id=obj.pk)))
+
+
+def batch_lookup(model: type[models.Model]) -> str | None:
+    """How a GMP model's events reach their batch: ``audit_batch_lookup`` on the model, or a ``batch`` field."""
+    declared = getattr(model, "audit_batch_lookup", None)
+    if declared:
+        return str(declared)
+    if model is Batch:
+        return "pgh_obj_id"
+    names = {f.name for f in model._meta.concrete_fields}
+    return "batch_id" if "batch" in names else None
+
+
+def batch_trail(batch: Batch) -> list[Entry]:
+    """Every audit event of the batch and of the records that belong to it, oldest first."""
+    entries: list[Entry] = []
+    for model in GMP_MODELS:
+        lookup = batch_lookup(model)
+        if lookup:
+            entries += _entries(model, _events(model).filter(**{lookup: batch.pk}))
+    return _ordered(entries)
+
+
+def user_activity(username: str, *, limit: int = 1000) -> list[Entry]:
+    """The latest audit events a user made (with their full old → new values), newest first."""
+    entries: list[Entry] = []
+    for model in GMP_MODELS:
+        events = _events(model)
+        mine = events.filter(pgh_actor=username).order_by("-pgh_id")[:limit]
+        objects = {e.pgh_obj_id for e in mine}
+        wanted = {f"{event_model(model)._meta.label}:{e.pgh_id}" for e in mine}
+        history = events.filter(pgh_obj_id__in=objects)
+        entries += [e for e in _entries(model, history) if e.event in wanted]
+    return sorted(entries, key=lambda e: (e.at, e.event), reverse=True)[:limit]

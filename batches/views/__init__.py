@@ -1,0 +1,1 @@
+"""Server-rendered views (mounted under the admin site)."""
