@@ -1,30 +1,25 @@
-"""Changes made after first entry, read from the audit trail (pghistory events of kind update)."""
+"""Changes made after first entry, with their reasons: the data corrections QA reviews.
+
+Read from the batch's audit trail (batches.ledger.trail); status and verification fields move
+with the workflow and are not corrections.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from django.apps import apps
-from django.db import models
-
+from batches.ledger.trail import batch_trail
 from batches.models import ApheresisCollection, Batch, Cd133Selection, GcsfAdministration
 from qc.models import QcResult, QcSample
 
-# Fields that move with the workflow (verification, status); their change is no data correction.
 WORKFLOW_FIELDS = frozenset(
     {"verified_by_id", "verified_at", "status", "status_changed_at", "end_of_processing_at", "din", "cancel_reason"}
 )
-
-RECORDS: tuple[tuple[type[models.Model], str, str], ...] = (
-    (Batch, "pgh_obj_id", "Batch"),
-    (GcsfAdministration, "batch_id", "G-CSF administration"),
-    (ApheresisCollection, "batch_id", "Apheresis collection"),
-    (Cd133Selection, "batch_id", "CD133+ selection"),
-    (QcSample, "batch_id", "QC sample"),
-    (QcResult, "batch_id", "QC result"),
-)
+DATA_RECORDS = {
+    model._meta.label: str(model._meta.verbose_name).capitalize()
+    for model in (Batch, GcsfAdministration, ApheresisCollection, Cd133Selection, QcSample, QcResult)
+}
 
 
 @dataclass(frozen=True)
@@ -34,7 +29,7 @@ class Change:
     at: datetime
     actor: str
     reason: str
-    fields: dict[str, tuple[Any, Any]]
+    fields: dict[str, tuple[str | None, str | None]]
 
     def describe(self) -> str:
         changed = "; ".join(f"{name}: {old!s} → {new!s}" for name, (old, new) in sorted(self.fields.items()))
@@ -42,38 +37,22 @@ class Change:
         return f"{self.record} #{self.object_id} changed by {self.actor or 'unknown'} ({reason}): {changed}"
 
 
-def _event_model(model: type[models.Model]) -> type[models.Model]:
-    return apps.get_model(model._meta.app_label, f"{model.__name__}Event")
-
-
 def batch_changes(batch: Batch) -> list[Change]:
-    """Every update of the batch's records after first entry that changed data, with its reason."""
-    changes: list[Change] = []
-    for model, key, label in RECORDS:
-        event_model: Any = _event_model(model)
-        tracked = [
-            f.attname
-            for f in event_model._meta.concrete_fields
-            if not f.name.startswith("pgh_") and f.attname not in WORKFLOW_FIELDS
-        ]
-        events = event_model.objects.filter(**{key: batch.pk}).select_related("pgh_context").order_by("pgh_id")
-        previous: dict[int, dict[str, Any]] = {}
-        for event in events:
-            snapshot = {name: getattr(event, name) for name in tracked}
-            before = previous.get(event.pgh_obj_id)
-            if event.pgh_label == "update" and before is not None:
-                diff = {name: (before[name], value) for name, value in snapshot.items() if before[name] != value}
-                if diff:
-                    metadata = event.pgh_context.metadata if event.pgh_context else {}
-                    changes.append(
-                        Change(
-                            record=label,
-                            object_id=event.pgh_obj_id,
-                            at=event.pgh_created_at,
-                            actor=str(metadata.get("actor", "")),
-                            reason=str(metadata.get("reason", "")),
-                            fields=diff,
-                        )
-                    )
-            previous[event.pgh_obj_id] = snapshot
-    return sorted(changes, key=lambda c: c.at)
+    """Every update of the batch's data records after first entry that changed data, with its reason."""
+    changes = []
+    for entry in batch_trail(batch):
+        if entry.action != "update" or entry.record not in DATA_RECORDS:
+            continue
+        fields = {c.field: (c.old, c.new) for c in entry.changes if c.field not in WORKFLOW_FIELDS}
+        if fields:
+            changes.append(
+                Change(
+                    record=DATA_RECORDS[entry.record],
+                    object_id=entry.object_id,
+                    at=entry.at,
+                    actor=entry.actor,
+                    reason=entry.reason,
+                    fields=fields,
+                )
+            )
+    return changes

@@ -122,7 +122,7 @@ def trial_cohort_spec() -> list[tuple[str, int, list[tuple[bool, bool, bool]], l
 
 def load_trial_cohort(people: Personas) -> list[Batch]:
     """Write the 20 treated patients straight to the tables (legal status steps only), for speed."""
-    from batches.models import AdverseEvent, EmbryoTransfer, Infusion, Patient, ProcessDefinition
+    from batches.models import ProcessDefinition
     from tests.factories import approved_definition
 
     definition = ProcessDefinition.objects.filter(status="approved").first() or approved_definition(
@@ -130,6 +130,14 @@ def load_trial_cohort(people: Personas) -> list[Batch]:
     )
     now = timezone.now()
     path = ["mobilization", "collection", "processing", "quarantine", "released", "dispatched", "infused"]
+    # A historical cohort written straight to the tables still carries an actor and a reason.
+    with audit_context("system:trial-cohort-import", reason="published trial cohort loaded for the figures"):
+        return _write_cohort(people, definition, now, path)
+
+
+def _write_cohort(people: Personas, definition: Any, now: Any, path: list[str]) -> list[Batch]:
+    from batches.models import AdverseEvent, EmbryoTransfer, Infusion, Patient
+
     batches = []
     for index, (code, cells, transfers, grades) in enumerate(trial_cohort_spec()):
         patient = Patient.objects.create(

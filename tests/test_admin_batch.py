@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from batches.audit import audit_context
 from batches.models import (
     ApheresisCollection,
     Batch,
@@ -313,7 +314,8 @@ def test_signatures_are_listed_and_a_changed_record_shows_invalid(staff: Persona
     assert " UTC" in body
     assert "cb-sig-valid" in body
     # A change that bypasses the services (a shell, raw SQL) leaves the signature pointing at old content.
-    GcsfAdministration.objects.filter(batch=batch).update(drug_lot="FIL-TAMPERED")
+    with audit_context("system:db-shell", reason="manual fix"):
+        GcsfAdministration.objects.filter(batch=batch).update(drug_lot="FIL-TAMPERED")
     body = operator.get(page(batch)).content.decode()
     assert "cb-sig-invalid" in body
     assert ">INVALID<" in body

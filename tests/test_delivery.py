@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from batches.audit import audit_context
 from batches.exceptions import StateConflict
 from batches.models import AdverseEvent, Batch, BedsideCheck, IdentityScan, Infusion
 from batches.services import custody, delivery
@@ -38,7 +39,7 @@ def test_wrong_bag_at_the_bedside_blocks_the_check_and_is_audited(people: Person
     refused = IdentityScan.objects.get(batch=batch, matched=False)
     assert refused.point == "bedside"
     audit = IdentityScan.pgh_event_model.objects.get(pgh_obj_id=refused.pk)  # type: ignore[attr-defined]
-    assert audit.pgh_context.metadata["actor"] == "clinician"
+    assert audit.pgh_context["actor"] == "clinician"
 
 
 @pytest.mark.urs("URS-108")
@@ -111,7 +112,8 @@ def test_infusion_records_both_sides_and_the_time_from_end_of_processing(people:
 @pytest.mark.urs("URS-111")
 def test_an_expired_product_cannot_be_infused(people: Personas, second_clinician) -> None:
     batch = checked_batch(people, second_clinician)
-    Batch.objects.filter(pk=batch.pk).update(end_of_processing_at=timezone.now() - timedelta(hours=30))
+    with audit_context("system:test", reason="processing ended 30 h ago"):
+        Batch.objects.filter(pk=batch.pk).update(end_of_processing_at=timezone.now() - timedelta(hours=30))
     with pytest.raises(StateConflict, match="expired"):
         delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values())
     assert not Infusion.objects.exists()
@@ -122,7 +124,8 @@ def test_an_expired_product_cannot_be_infused(people: Personas, second_clinician
 @pytest.mark.urs("URS-111")
 def test_an_expired_product_is_infused_only_under_a_qa_authorised_deviation(people: Personas, second_clinician) -> None:
     batch = checked_batch(people, second_clinician)
-    Batch.objects.filter(pk=batch.pk).update(end_of_processing_at=timezone.now() - timedelta(hours=25))
+    with audit_context("system:test", reason="processing ended 25 h ago"):
+        Batch.objects.filter(pk=batch.pk).update(end_of_processing_at=timezone.now() - timedelta(hours=25))
     authorization = custody.expired_use_authorize(
         actor=people.qa,
         batch_id=batch.pk,

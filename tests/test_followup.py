@@ -96,7 +96,7 @@ def test_embryo_transfer_outcomes_are_filled_in_and_corrected_only_with_a_reason
         reason="ultrasound at 7 weeks: no heartbeat; biochemical only",
     )
     event = EmbryoTransfer.pgh_event_model.objects.filter(pgh_obj_id=transfer.pk).order_by("pgh_id").last()  # type: ignore[attr-defined]
-    assert "no heartbeat" in event.pgh_context.metadata["reason"]
+    assert "no heartbeat" in event.pgh_context["reason"]
 
 
 @pytest.mark.urs("URS-116")

@@ -14,6 +14,7 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.utils import timezone
 
+from batches.audit import audit_context
 from batches.models import Batch
 from qc.models import Deviation, Notification, NotificationAttempt
 from qc.selectors import batch_alerts
@@ -97,7 +98,7 @@ def test_delivery_is_retried_on_a_transient_mail_error_and_each_attempt_is_recor
     assert len(mail.outbox) == 1
     # The audit trail names the system actor for every attempt.
     events = Notification.pgh_event_model.objects.filter(pgh_obj_id=notification.pk, pgh_label="update")
-    assert {e.pgh_context.metadata["actor"] for e in events} == {"system:notifications"}
+    assert {e.pgh_context["actor"] for e in events} == {"system:notifications"}
 
 
 @pytest.mark.django_db
@@ -174,7 +175,8 @@ def test_a_real_worker_emails_the_alert_and_the_beat_task_republishes_a_lost_one
         lost = Notification.objects.create(
             batch=batch, deviation=notification.deviation, subject="lost alert", body="b", recipients=["qa@x.example"]
         )
-        Notification.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(hours=1))
+        with audit_context("system:test", reason="the notification's task was lost an hour ago"):
+            Notification.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(hours=1))
         assert republish_undelivered_notifications.apply().get() == 1
         assert _wait_for(lambda: Notification.objects.get(pk=lost.pk).status == "sent"), worker.log()[-3000:]
         assert "lost alert" in "".join(p.read_text() for p in mail_dir.glob("*.log"))

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from batches.audit import audit_context
 from batches.exceptions import StateConflict
 from batches.models import Batch, BatchDisposition, BatchTransition, ElectronicSignature
 from batches.services import release
@@ -192,7 +193,8 @@ def test_release_is_refused_when_a_result_is_not_reviewed(people: Personas) -> N
 def test_gate_blocks_an_unverified_manufacturing_step(people: Personas) -> None:
     batch = quarantined_batch(people)
     # The database keeps a verified step read-only; withdrawing the verification is what a correction does.
-    batch.selection.__class__.objects.filter(pk=batch.selection.pk).update(verified_by=None, verified_at=None)
+    with audit_context("system:test", reason="verification withdrawn for a correction"):
+        batch.selection.__class__.objects.filter(pk=batch.selection.pk).update(verified_by=None, verified_at=None)
     gate = release_gate(Batch.objects.get(pk=batch.pk))
     assert "CD133+ selection is not verified by a second person." in [f.message for f in gate.blocking]
 
