@@ -18,6 +18,7 @@ def _prepare_runtime_dir(var_dir: Path) -> None:
     # pgserver's start lock lives under XDG_RUNTIME_DIR; every process must see the same one.
     runtime_dir = var_dir / "run"
     runtime_dir.mkdir(parents=True, exist_ok=True)
+    runtime_dir.chmod(0o700)  # platformdirs ignores a runtime dir others can read
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
 
 
