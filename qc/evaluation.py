@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from batches import formatting
+
 
 class Verdict(enum.StrEnum):
     PASS = "pass"  # noqa: S105 - a verdict, not a password
@@ -83,6 +85,11 @@ class NumericLimit:
             raise ValueError(f"an upper bound belongs only to a 'between' limit, not {self.operator}")
 
     def describe(self) -> str:
+        if self.unit == "cells":  # 37–166 × 10⁶ cells reads; 37000000–166000000 does not
+            low = formatting.cells(self.value)
+            if self.operator is Operator.BETWEEN:
+                return f"{low.removesuffix(' × 10⁶')}–{formatting.cells(self.upper)} cells"
+            return f"{OPERATOR_SYMBOLS[self.operator]} {low} cells"
         if self.operator is Operator.BETWEEN:
             return f"{self.value}–{self.upper} {self.unit}".strip()
         return f"{OPERATOR_SYMBOLS[self.operator]} {self.value} {self.unit}".strip()

@@ -145,5 +145,5 @@ def test_between_limit_needs_an_ordered_upper_bound() -> None:
     with pytest.raises(ValueError, match="upper bound"):
         NumericLimit(Operator.GTE, Decimal(10), "%", upper=Decimal(20))
     assert NumericLimit(Operator.BETWEEN, Decimal(37000000), "cells", upper=Decimal(166000000)).describe() == (
-        "37000000–166000000 cells"
+        "37–166 × 10⁶ cells"
     )
