@@ -18,6 +18,25 @@ class Role(models.TextChoices):
     ADMIN = "admin", "System administrator"
 
 
+class Domain(models.TextChoices):
+    """What a service acts on; a role may be barred from a whole domain whatever else it holds."""
+
+    BATCH_DATA = "batch_data", "batch data"
+    MASTER_DATA = "master_data", "master data"
+    ACCOUNTS = "accounts", "user accounts"
+    RECORDS = "records", "reading and issuing the record"
+
+
+# The one table of domain bars. Holding a role listed here removes the right to act in that domain,
+# even together with a role that would grant it: the system administrator manages accounts and
+# master data but never enters or changes batch data (21 CFR 11.10(g), separation of duties).
+BARRED_FROM: dict[Domain, frozenset[Role]] = {
+    Domain.BATCH_DATA: frozenset({Role.ADMIN}),
+    Domain.MASTER_DATA: frozenset(),
+    Domain.ACCOUNTS: frozenset(),
+    Domain.RECORDS: frozenset(),
+}
+
 UserLike = User | AnonymousUser
 
 
@@ -37,8 +56,29 @@ def has_role(user: UserLike, *roles: Role | str) -> bool:
     return bool(user_roles(user) & {str(r) for r in roles})
 
 
-def require_role(user: UserLike, *roles: Role | str, action: str) -> None:
-    """Refuse ``action`` unless the user holds one of ``roles``; the admin role never edits batch data."""
+def barring_roles(user: UserLike, domain: Domain) -> list[Role]:
+    """The roles the user holds that bar them from ``domain`` (none: they may act there)."""
+    held = user_roles(user)
+    return sorted((role for role in BARRED_FROM[domain] if role in held), key=list(Role).index)
+
+
+def may_act(user: UserLike, *roles: Role | str, domain: Domain = Domain.BATCH_DATA) -> bool:
+    """What ``require_role`` decides, as a yes or no (for showing or hiding a form or a button)."""
+    return has_role(user, *roles) and not barring_roles(user, domain)
+
+
+def require_role(user: UserLike, *roles: Role | str, action: str, domain: Domain = Domain.BATCH_DATA) -> None:
+    """Refuse ``action`` unless the user holds one of ``roles`` and no role that bars them from ``domain``.
+
+    Batch data is the default, so a service that does not say otherwise is closed to the admin role.
+    """
     if not has_role(user, *roles):
         names = ", ".join(Role(r).label if r in Role.values else str(r) for r in roles)
         raise PermissionDenied(f"{action} requires the role {names}.")
+    barred = barring_roles(user, domain)
+    if barred:
+        names = " or ".join(role.label.lower() for role in barred)
+        raise PermissionDenied(
+            f"{action} is not allowed for a {names} account, whatever other role it holds: "
+            f"it never enters or changes {domain.label}."
+        )

@@ -30,6 +30,11 @@ def _refuse(user: User, *, detail: str, message: str, purpose: str, counts: bool
     return PermissionDenied(message)
 
 
+def one_time_code_required(user: User) -> bool:
+    """True when signing asks ``user`` for a code as well: they have a confirmed authenticator."""
+    return bool(user.is_authenticated) and any(True for _ in devices_for_user(user, confirmed=True))
+
+
 def signer_identity_confirm(*, user: User, password: str, otp_token: str | None = None, purpose: str = "") -> None:
     """Raise PermissionDenied unless ``user`` may sign now and proved it with the re-entered credentials."""
     username = str(user.get_username())

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from batches.audit import audit_context
-from batches.roles import Role, require_role
+from batches.roles import Domain, Role, require_role
 from batches.services.common import require_reason
 
 TOTP_DEVICE_NAME = "Authenticator app"
@@ -47,7 +47,7 @@ def user_create(
     roles: Iterable[Role] = (),
 ) -> User:
     """Issue a new user ID (never one used before, in any letter case) with a validated password."""
-    require_role(actor, Role.ADMIN, action="Creating a user account")
+    require_role(actor, Role.ADMIN, action="Creating a user account", domain=Domain.ACCOUNTS)
     errors: dict[str, list[str]] = {}
     problem = username_problem(username)
     if problem:
@@ -87,7 +87,7 @@ def _end_sessions(user: User) -> int:
 @transaction.atomic
 def user_deactivate(*, actor: User, user_id: int, reason: str) -> User:
     """Withdraw an account's access for good; the user ID stays issued and its records attributable."""
-    require_role(actor, Role.ADMIN, action="Deactivating a user account")
+    require_role(actor, Role.ADMIN, action="Deactivating a user account", domain=Domain.ACCOUNTS)
     reason = require_reason(reason, what="deactivate a user account")
     user = User.objects.select_for_update().get(pk=user_id)
     if user.pk == actor.pk:

@@ -32,7 +32,7 @@ from batches.admin.workflow import (
     step_values,
 )
 from batches.models import Batch, ElectronicSignature, SignatureStatus
-from batches.roles import Role, has_role, user_roles
+from batches.roles import Role, may_act, user_roles
 from batches.services.batch import batch_register
 from batches.services.signatures import signature_is_intact
 from batches.services.steps import STEP_LABELS, STEP_MODELS, step_correct, step_record, step_verify
@@ -133,8 +133,8 @@ class BatchAdmin(GmpModelAdmin[Batch]):
     ) -> TemplateResponse:
         user = acting_user(request)
         bound = bound or {}
-        can_record = has_role(user, Role.OPERATOR)
-        can_verify = has_role(user, Role.VERIFIER)
+        can_record = may_act(user, Role.OPERATOR)
+        can_verify = may_act(user, Role.VERIFIER)
         steps_by_kind = sections(batch, user)
         for section in steps_by_kind:
             for view in section.steps:
@@ -143,18 +143,20 @@ class BatchAdmin(GmpModelAdmin[Batch]):
                 if f"verify-{key}" in bound:
                     view.forms["verify"] = bound[f"verify-{key}"]
                 elif view.editable and can_verify and not view.verify_hint:
-                    view.forms["verify"] = PasswordForm(auto_id=f"id_verify-{key}_%s")
+                    view.forms["verify"] = PasswordForm(auto_id=f"id_verify-{key}_%s", signer=user)
                 if f"correct-{key}" in bound:
                     view.forms["correct"] = bound[f"correct-{key}"]
                 elif view.editable and can_record:
                     form_class = step_form_class(view.kind, correction=True)
-                    view.forms["correct"] = form_class(initial=step_values(view.step), auto_id=f"id_correct-{key}_%s")
+                    view.forms["correct"] = form_class(
+                        initial=step_values(view.step), auto_id=f"id_correct-{key}_%s", signer=user
+                    )
         record: StepForm | BaseForm | None = bound.get("record")
         record_title = ""
         current = recordable_step(batch)
         if record is None and current and can_record:
             kind, record_title = current
-            record = step_form_class(kind)(initial=record_initial(batch, kind), auto_id="id_record_%s")
+            record = step_form_class(kind)(initial=record_initial(batch, kind), auto_id="id_record_%s", signer=user)
         elif record is not None:
             record_title = f"Record {in_sentence(STEP_LABELS[getattr(record, 'kind', '')])}"
         actions = available_actions(batch, user)
@@ -244,15 +246,17 @@ class BatchAdmin(GmpModelAdmin[Batch]):
 
     def _record(self, request: HttpRequest, object_id: int, kind: str) -> HttpResponse:
         batch = self.get_batch(request, object_id)
-        form = step_form_class(self.step_kind(kind))(request.POST, auto_id="id_record_%s")
+        user = self.signed_in(request)
+        form = step_form_class(self.step_kind(kind))(request.POST, auto_id="id_record_%s", signer=user)
         if not form.is_valid():
             return self.invalid(request, batch, "record", form)
         try:
             step = step_record(
                 kind=kind,
                 batch_id=batch.pk,
-                actor=self.signed_in(request),
+                actor=user,
                 password=form.cleaned_data["password"],
+                otp_token=form.one_time_code(),
                 values=form.values(),
             )
         except SERVICE_ERRORS as error:
@@ -267,12 +271,17 @@ class BatchAdmin(GmpModelAdmin[Batch]):
         batch = self.get_batch(request, object_id)
         step = self.step_of(batch, kind, step_id)
         key = f"verify-{kind}-{step.pk}"
-        form = PasswordForm(request.POST, auto_id=f"id_{key}_%s")
+        user = self.signed_in(request)
+        form = PasswordForm(request.POST, auto_id=f"id_{key}_%s", signer=user)
         if not form.is_valid():
             return self.invalid(request, batch, key, form)
         try:
             step_verify(
-                kind=kind, step_id=step.pk, verifier=self.signed_in(request), password=form.cleaned_data["password"]
+                kind=kind,
+                step_id=step.pk,
+                verifier=user,
+                password=form.cleaned_data["password"],
+                otp_token=form.one_time_code(),
             )
         except SERVICE_ERRORS as error:
             return self.failed(request, batch, key, form, error)
@@ -286,8 +295,9 @@ class BatchAdmin(GmpModelAdmin[Batch]):
         batch = self.get_batch(request, object_id)
         step = self.step_of(batch, kind, step_id)
         key = f"correct-{kind}-{step.pk}"
+        user = self.signed_in(request)
         form: Any = step_form_class(kind, correction=True)(
-            request.POST, initial=step_values(step), auto_id=f"id_{key}_%s"
+            request.POST, initial=step_values(step), auto_id=f"id_{key}_%s", signer=user
         )
         if not form.is_valid():
             return self.invalid(request, batch, key, form)
@@ -299,8 +309,9 @@ class BatchAdmin(GmpModelAdmin[Batch]):
             step_correct(
                 kind=kind,
                 step_id=step.pk,
-                actor=self.signed_in(request),
+                actor=user,
                 password=form.cleaned_data["password"],
+                otp_token=form.one_time_code(),
                 values=changed,
                 reason=form.cleaned_data["reason"],
             )

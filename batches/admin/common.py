@@ -18,7 +18,8 @@ from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from batches.roles import Role, has_role
+from batches.accounts.identity import one_time_code_required
+from batches.roles import Domain, Role, has_role, may_act
 
 M = TypeVar("M", bound=models.Model)
 
@@ -67,7 +68,36 @@ def date_widget() -> forms.DateInput:
     return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class PasswordForm(forms.Form):
+class OneTimeCodeField(forms.CharField):
+    """The 6-digit code of the signer's authenticator app, asked for with the password."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "One-time code (authenticator app)")
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 12)
+        attrs = {"autocomplete": "one-time-code", "inputmode": "numeric", "size": 8}
+        kwargs.setdefault("widget", forms.TextInput(attrs=attrs))
+        super().__init__(**kwargs)
+
+
+class SigningForm(forms.Form):
+    """Base of every admin form that signs: it knows its signer, so it asks for a one-time code
+    exactly when the signer has a confirmed authenticator (21 CFR 11.200)."""
+
+    otp_token = OneTimeCodeField()
+
+    def __init__(self, *args: Any, signer: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        code = self.fields.pop("otp_token")
+        if one_time_code_required(signer):
+            self.fields["otp_token"] = code  # after the password, next to the button that signs
+
+    def one_time_code(self) -> str:
+        """The code as typed ("" when none was asked for); the service checks it."""
+        return str(self.cleaned_data.get("otp_token") or "")
+
+
+class PasswordForm(SigningForm):
     """Re-entered password: every signed action asks for it again (21 CFR 11.200)."""
 
     password = forms.CharField(
@@ -81,6 +111,7 @@ class GmpModelAdmin(admin.ModelAdmin[M]):
     """Role-based access; no change, no delete, and no save that bypasses a service."""
 
     add_roles: tuple[Role, ...] = ()
+    add_domain = Domain.BATCH_DATA  # what the add form writes (batches.roles.BARRED_FROM)
     actions = None
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -90,7 +121,7 @@ class GmpModelAdmin(admin.ModelAdmin[M]):
         return has_role(request.user, *READ_ROLES)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return bool(self.add_roles) and has_role(request.user, *self.add_roles)
+        return bool(self.add_roles) and may_act(request.user, *self.add_roles, domain=self.add_domain)
 
     def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
         return False

@@ -19,6 +19,7 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 
 from batches import cohort, labels
+from batches.admin.common import SigningForm, acting_user
 from batches.exceptions import StateConflict
 from batches.models import (
     AdverseEvent,
@@ -197,18 +198,18 @@ class ReceiveForm(forms.Form):
     temperature_c = forms.DecimalField(label="Temperature at receipt (°C)", max_digits=4, decimal_places=1)
 
 
-class BedsideScanForm(forms.Form):
+class BedsideScanForm(SigningForm):
     scanned_data = forms.CharField(label="Scan the bag's DIN barcode", max_length=80)
     patient_subject_code = forms.CharField(label="Patient wristband (subject code)", max_length=20)
     password = forms.CharField(widget=forms.PasswordInput, label="Your password (signature)")
 
 
-class BedsideConfirmForm(forms.Form):
+class BedsideConfirmForm(SigningForm):
     scanned_data = forms.CharField(label="Second clinician: scan the bag again", max_length=80)
     password = forms.CharField(widget=forms.PasswordInput, label="Your password (signature)")
 
 
-class InfusionForm(forms.Form):
+class InfusionForm(SigningForm):
     started_at = forms.DateTimeField()
     ended_at = forms.DateTimeField()
     left_cells = forms.IntegerField(min_value=0, label="Left uterine artery: CD133+ cells")
@@ -245,6 +246,13 @@ def _desk_forms(batch: Batch) -> dict[str, type[forms.Form]]:
     return {}
 
 
+def _desk_form(cls: type[forms.Form], request: HttpRequest, *args: Any) -> forms.Form:
+    """A desk form; a signing one is built for the signed-in user (it asks for a code when they have one)."""
+    if issubclass(cls, SigningForm):
+        return cls(*args, signer=acting_user(request))
+    return cls(*args)
+
+
 def _desk_call(action: str, request: HttpRequest, batch: Batch, data: dict[str, Any]) -> None:
     user: Any = request.user
     now = timezone.now()
@@ -256,8 +264,10 @@ def _desk_call(action: str, request: HttpRequest, batch: Batch, data: dict[str, 
     elif action == "bedside_confirm":
         delivery_services.bedside_check_confirm(actor=user, batch_id=batch.pk, **data)
     elif action == "infusion":
-        password = data.pop("password")
-        delivery_services.infusion_record(actor=user, batch_id=batch.pk, password=password, values=data)
+        password, otp_token = data.pop("password"), data.pop("otp_token", "")
+        delivery_services.infusion_record(
+            actor=user, batch_id=batch.pk, password=password, otp_token=otp_token, values=data
+        )
     elif action == "follow_up":
         followup_services.follow_up_visit_record(actor=user, batch_id=batch.pk, **data)
 
@@ -274,7 +284,7 @@ def delivery_desk_view(request: HttpRequest, batch_id: int) -> HttpResponse:
         if action not in available:
             messages.error(request, "That step is not the current one for this batch; the page shows what is.")
             return redirect(request.path)
-        bound = available[action](request.POST)
+        bound = _desk_form(available[action], request, request.POST)
         if bound.is_valid():
             try:
                 _desk_call(action, request, batch, dict(bound.cleaned_data))
@@ -289,7 +299,8 @@ def delivery_desk_view(request: HttpRequest, batch_id: int) -> HttpResponse:
                 messages.success(request, "Recorded.")
                 return redirect(request.path)
     forms_in_page = [
-        (name, bound if bound is not None and name == action else cls()) for name, cls in available.items()
+        (name, bound if bound is not None and name == action else _desk_form(cls, request))
+        for name, cls in available.items()
     ]
     context: dict[str, Any] = {
         **admin.site.each_context(request),

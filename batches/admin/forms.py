@@ -16,7 +16,7 @@ from batches.services.steps import STEP_MODELS, editable_fields
 from batches.states import BatchStatus
 
 # Fields the form adds to a step's own fields; they are never part of the step's values.
-CONTROL_FIELDS = ("password", "reason")
+CONTROL_FIELDS = ("password", "otp_token", "reason")
 
 
 def _formfield(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field | None:
@@ -71,7 +71,8 @@ def step_form_class(kind: str, *, correction: bool = False) -> type[StepForm]:
     fields["late_entry_reason"] = fields.pop("late_entry_reason")
     fields["late_entry_reason"].required = False
     base = StepCorrectionForm if correction else StepForm
-    # The password and reason come last: fill in the values, then sign.
+    # The reason and the password come last: fill in the values, then sign (the one-time code, when
+    # the signer has an authenticator, is added after the password by the form itself).
     for name in ("reason", "password"):
         if name in base.base_fields:
             fields[name] = base.base_fields[name]

@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from batches.admin.common import GmpModelAdmin, acting_user, add_service_error
 from batches.admin.forms import ApproveForm, PatientEnrolForm, ProcessDefinitionDraftForm
 from batches.models import ApprovalStatus, Patient, ProcessDefinition
-from batches.roles import Role, has_role
+from batches.roles import Domain, Role, has_role
 from batches.services.master import patient_enrol, process_definition_approve, process_definition_create
 
 SERVICE_ERRORS = (ValidationError, PermissionDenied, ObjectDoesNotExist, IntegrityError)
@@ -63,6 +63,7 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
     """Drafted through the service; approved by two different people; read-only throughout."""
 
     add_roles = (Role.QA_REVIEWER, Role.ADMIN)
+    add_domain = Domain.MASTER_DATA
     change_form_template = "admin/batches/processdefinition/change_form.html"
     list_display = [
         "__str__",
@@ -121,11 +122,15 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
         definition = self.get_object(request, str(object_id))
         if definition is None or not self.has_view_permission(request, definition):
             raise Http404(f"No process definition with id {object_id}.")
-        form = ApproveForm(request.POST or None)
+        approver = acting_user(request)
+        form = ApproveForm(request.POST or None, signer=approver)
         if request.method == "POST" and form.is_valid():
             try:
                 definition = process_definition_approve(
-                    definition_id=definition.pk, approver=acting_user(request), password=form.cleaned_data["password"]
+                    definition_id=definition.pk,
+                    approver=approver,
+                    password=form.cleaned_data["password"],
+                    otp_token=form.one_time_code(),
                 )
             except SERVICE_ERRORS as error:
                 add_service_error(form, error)

@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from batches.models import Batch, StepRecord
-from batches.roles import Role, has_role
+from batches.roles import Role, may_act
 from batches.services import batch as batch_services
 from batches.services.signatures import printed_name
 from batches.services.steps import STEP_LABELS, STEP_MODELS, editable_fields
@@ -206,7 +206,7 @@ def next_actions(batch: Batch) -> list[str]:
 
 def available_actions(batch: Batch, user: User) -> list[StateAction]:
     """State-change buttons valid for this state and this user's roles."""
-    return [a for a in STATE_ACTIONS.values() if batch.status in a.source and has_role(user, *a.roles)]
+    return [a for a in STATE_ACTIONS.values() if batch.status in a.source and may_act(user, *a.roles)]
 
 
 def record_initial(batch: Batch, kind: str) -> dict[str, Any]:

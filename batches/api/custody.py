@@ -257,8 +257,10 @@ class BatchDeliveryViewSet(ServiceErrors, viewsets.GenericViewSet):
         """Dispatched → infused: record the uterine-artery infusion."""
         batch = self.get_object()
         data = read_input(InfusionInput, request)
-        password = data.pop("password")
-        infusion = delivery.infusion_record(actor=actor_of(request), batch_id=batch.pk, password=password, values=data)
+        password, otp_token = data.pop("password"), data.pop("otp_token")
+        infusion = delivery.infusion_record(
+            actor=actor_of(request), batch_id=batch.pk, password=password, otp_token=otp_token, values=data
+        )
         return Response(InfusionSerializer(infusion).data)
 
     @extend_schema(request=CloseInput, responses={200: OpenApiResponse(description="The batch is closed.")})

@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from batches.api.serializers import PasswordSerializer  # one signing body for the whole API
 from batches.models import (
     AdverseEvent,
     BedsideCheck,
@@ -86,11 +87,6 @@ class EmbryoTransferSerializer(serializers.ModelSerializer[EmbryoTransfer]):
 # --- input serializers -------------------------------------------------------------------------
 
 
-class PasswordField(serializers.CharField):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(write_only=True, style={"input_type": "password"}, **kwargs)
-
-
 class HandOverInput(serializers.Serializer[Any]):
     batch = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=[HandOff.COLLECTION_TO_LAB, HandOff.LAB_TO_QC])
@@ -109,25 +105,22 @@ class ReceiveInput(serializers.Serializer[Any]):
     late_entry_reason = serializers.CharField(required=False, default="", allow_blank=True)
 
 
-class DispatchInput(serializers.Serializer[Any]):
+class DispatchInput(PasswordSerializer):
     to_location = serializers.CharField(max_length=120)
     from_location = serializers.CharField(max_length=120, required=False, default="", allow_blank=True)
     temperature_c = serializers.DecimalField(max_digits=4, decimal_places=1)
-    password = PasswordField()
 
 
-class BedsideScanInput(serializers.Serializer[Any]):
+class BedsideScanInput(PasswordSerializer):
     scanned_data = serializers.CharField(max_length=80, allow_blank=True)
     patient_subject_code = serializers.CharField(max_length=20, allow_blank=True)
-    password = PasswordField()
 
 
-class BedsideConfirmInput(serializers.Serializer[Any]):
+class BedsideConfirmInput(PasswordSerializer):
     scanned_data = serializers.CharField(max_length=80, allow_blank=True)
-    password = PasswordField()
 
 
-class InfusionInput(serializers.Serializer[Any]):
+class InfusionInput(PasswordSerializer):
     started_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField()
     left_cells = serializers.IntegerField(min_value=0)
@@ -136,20 +129,17 @@ class InfusionInput(serializers.Serializer[Any]):
     right_volume_ml = serializers.DecimalField(max_digits=6, decimal_places=1, min_value=0)
     notes = serializers.CharField(required=False, default="", allow_blank=True)
     late_entry_reason = serializers.CharField(required=False, default="", allow_blank=True)
-    password = PasswordField()
 
 
-class CloseInput(serializers.Serializer[Any]):
+class CloseInput(PasswordSerializer):
     reason = serializers.CharField(required=False, default="", allow_blank=True)
-    password = PasswordField()
 
 
-class ExpiredUseInput(serializers.Serializer[Any]):
+class ExpiredUseInput(PasswordSerializer):
     batch = serializers.IntegerField()
     deviation_reference = serializers.CharField(max_length=40)
     reason = serializers.CharField()
     valid_until = serializers.DateTimeField()
-    password = PasswordField()
 
 
 class AdverseEventInput(serializers.Serializer[Any]):

@@ -20,17 +20,38 @@ from batches.services.signatures import signature_is_intact
 from batches.services.steps import editable_fields
 
 STEP_META_FIELDS = ["id", "batch", "performed_by", "performed_at", "verified_by", "verified_at", "is_verified"]
-CONTROL_FIELDS = ("password", "reason")
+CONTROL_FIELDS = ("password", "otp_token", "reason")
+REQUIRED_CONTROLS = ("password", "reason")  # of a correction; the one-time code is checked by the service
 
 
 def username(source: str) -> serializers.CharField:
     return serializers.CharField(source=f"{source}.username", read_only=True, allow_null=True)
 
 
-class PasswordSerializer(serializers.Serializer[Any]):
-    password = serializers.CharField(
-        write_only=True, trim_whitespace=False, help_text="Your password, re-entered to sign (21 CFR 11.200)."
+def one_time_code_field() -> serializers.CharField:
+    return serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=12,
+        help_text=(
+            "The 6-digit code of your authenticator app; required when you have enrolled one "
+            "(GET /api/v1/auth/me/ says so), ignored otherwise."
+        ),
     )
+
+
+class PasswordSerializer(serializers.Serializer[Any]):
+    """The body of every signed action: the password re-entered, and the one-time code when enrolled."""
+
+    password = serializers.CharField(
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="Your password, re-entered to sign (21 CFR 11.200).",
+    )
+    otp_token = one_time_code_field()
 
 
 class ReasonSerializer(serializers.Serializer[Any]):
@@ -48,6 +69,7 @@ class StepSerializer(serializers.ModelSerializer[Any]):
     verified_by = username("verified_by")
     is_verified = serializers.BooleanField(read_only=True)
     password = serializers.CharField(write_only=True, trim_whitespace=False, help_text="Re-entered to sign.")
+    otp_token = one_time_code_field()
 
     class Meta:
         # Uniqueness (one G-CSF day, one collection) is the service's to refuse, with its own message.
@@ -59,7 +81,7 @@ class StepSerializer(serializers.ModelSerializer[Any]):
 
 
 def step_fields(kind: str, *computed: str) -> list[str]:
-    return [*STEP_META_FIELDS, *editable_fields(kind), *computed, "password"]
+    return [*STEP_META_FIELDS, *editable_fields(kind), *computed, "password", "otp_token"]
 
 
 class GcsfAdministrationSerializer(StepSerializer):
@@ -92,7 +114,7 @@ def correction_serializer(kind: str) -> type[StepSerializer]:
     base = STEP_SERIALIZERS[kind]
 
     def validate(self: StepSerializer, attrs: dict[str, Any]) -> dict[str, Any]:
-        missing = {name: "This field is required." for name in CONTROL_FIELDS if not attrs.get(name)}
+        missing = {name: "This field is required." for name in REQUIRED_CONTROLS if not attrs.get(name)}
         if missing:
             raise serializers.ValidationError(missing)
         return attrs

@@ -196,6 +196,7 @@ class BatchStepsView(StepKindMixin, mixins.ListModelMixin, GenericAPIView[Any]):
             batch_id=batch_id,
             actor=acting_user(request),
             password=body.validated_data["password"],
+            otp_token=body.validated_data.get("otp_token", ""),
             values=body.values(),
         )
         return self.answer(step, status.HTTP_201_CREATED)
@@ -235,6 +236,7 @@ class StepDetailView(StepKindMixin, GenericAPIView[Any]):
                 step_id=current.pk,
                 actor=acting_user(request),
                 password=body.validated_data["password"],
+                otp_token=body.validated_data.get("otp_token", ""),
                 values=body.values(),
                 reason=body.validated_data["reason"],
             )
@@ -251,7 +253,11 @@ class StepVerifyView(StepKindMixin, GenericAPIView[Any]):
         body = PasswordSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         step = step_verify(
-            kind=self.kind, step_id=step_id, verifier=acting_user(request), password=body.validated_data["password"]
+            kind=self.kind,
+            step_id=step_id,
+            verifier=acting_user(request),
+            password=body.validated_data["password"],
+            otp_token=body.validated_data["otp_token"],
         )
         return self.answer(step)
 
@@ -345,6 +351,9 @@ class ProcessDefinitionViewSet(
         body = PasswordSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         definition = process_definition_approve(
-            definition_id=self.get_object().pk, approver=acting_user(request), password=body.validated_data["password"]
+            definition_id=self.get_object().pk,
+            approver=acting_user(request),
+            password=body.validated_data["password"],
+            otp_token=body.validated_data["otp_token"],
         )
         return Response(ProcessDefinitionSerializer(self.get_queryset().get(pk=definition.pk)).data)

@@ -65,18 +65,27 @@ def require_reason(reason: str, *, what: str) -> str:
     return cleaned
 
 
-def check_event_time(value: datetime, *, field: str, late_entry_reason: str = "") -> None:
-    """Refuse times in the future; an entry long after the event needs a late-entry reason."""
+def event_time_errors(value: datetime, *, field: str, late_entry_reason: str = "") -> dict[str, str]:
+    """Why an event time is refused ({} when it is not): in the future, or late without a late-entry reason.
+
+    Returned rather than raised, so that a service reports it together with the other fields' errors.
+    """
     now = timezone.now()
     if value > now + CLOCK_SKEW:
-        raise ValidationError({field: f"{timezone.localtime(value):%Y-%m-%d %H:%M} is in the future (server time)."})
+        return {field: f"{timezone.localtime(value):%Y-%m-%d %H:%M} is in the future (server time)."}
     late_after = timedelta(minutes=settings.CELLBATCH_LATE_ENTRY_MINUTES)
     if now - value > late_after and not late_entry_reason.strip():
-        raise ValidationError(
-            {
-                "late_entry_reason": (
-                    f"This entry is more than {settings.CELLBATCH_LATE_ENTRY_MINUTES} minutes after the event "
-                    f"({field}); give a late-entry reason."
-                )
-            }
-        )
+        return {
+            "late_entry_reason": (
+                f"This entry is more than {settings.CELLBATCH_LATE_ENTRY_MINUTES} minutes after the event "
+                f"({field}); give a late-entry reason."
+            )
+        }
+    return {}
+
+
+def check_event_time(value: datetime, *, field: str, late_entry_reason: str = "") -> None:
+    """Refuse times in the future; an entry long after the event needs a late-entry reason."""
+    errors = event_time_errors(value, field=field, late_entry_reason=late_entry_reason)
+    if errors:
+        raise ValidationError(errors)

@@ -284,11 +284,18 @@ def _custody_receive_matched(
 
 @transaction.atomic
 def expired_use_authorize(
-    *, actor: User, batch_id: int, deviation_reference: str, reason: str, valid_until: datetime, password: str
+    *,
+    actor: User,
+    batch_id: int,
+    deviation_reference: str,
+    reason: str,
+    valid_until: datetime,
+    password: str,
+    otp_token: str = "",
 ) -> ExpiredUseAuthorization:
     """QA authorises, under a documented deviation, dispatch or infusion of an expired product (signed)."""
     require_role(actor, Role.QA_REVIEWER, action="Authorising use of an expired product")
-    confirm_password(actor, password)
+    confirm_password(actor, password, otp_token=otp_token)
     reason = require_reason(reason, what="authorise use past expiry")
     if not deviation_reference.strip():
         raise ValidationError({"deviation_reference": "Name the documented deviation that covers this use."})

@@ -23,6 +23,7 @@ from batches.services.common import (
     CLOCK_SKEW,
     check_event_time,
     confirm_password,
+    event_time_errors,
     lock_batch,
     require_status,
     transition,
@@ -42,11 +43,18 @@ RELEASED_STATES = (BatchStatus.RELEASED, BatchStatus.CONDITIONALLY_RELEASED)
 
 @transaction.atomic
 def batch_dispatch(
-    *, actor: User, batch_id: int, to_location: str, temperature_c: Decimal, password: str, from_location: str = ""
+    *,
+    actor: User,
+    batch_id: int,
+    to_location: str,
+    temperature_c: Decimal,
+    password: str,
+    from_location: str = "",
+    otp_token: str = "",
 ) -> CustodyEvent:
     """Hand a released product to interventional radiology (released → dispatched), within its shelf life."""
     require_role(actor, Role.OPERATOR, action="Dispatching a batch")
-    confirm_password(actor, password)
+    confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
     if batch.status not in RELEASED_STATES:
         raise StateConflict(
@@ -90,11 +98,11 @@ def _bedside_preconditions(batch: Batch, *, action: str) -> None:
 
 
 def bedside_check_scan(
-    *, actor: User, batch_id: int, scanned_data: str, patient_subject_code: str, password: str
+    *, actor: User, batch_id: int, scanned_data: str, patient_subject_code: str, password: str, otp_token: str = ""
 ) -> BedsideCheck:
     """First half of the bedside check: scan the bag and read the patient's wristband."""
     require_role(actor, Role.CLINICIAN, action="The bedside identity check")
-    confirm_password(actor, password)
+    confirm_password(actor, password, otp_token=otp_token)
     batch = Batch.objects.select_related("patient", "process_definition").get(pk=batch_id)
     _bedside_preconditions(batch, action="The bedside identity check")
     if BedsideCheck.objects.filter(batch=batch).exists():
@@ -136,10 +144,12 @@ def _bedside_check_open(*, actor: User, batch_id: int, scanned_data: str, code: 
     return check
 
 
-def bedside_check_confirm(*, actor: User, batch_id: int, scanned_data: str, password: str) -> BedsideCheck:
+def bedside_check_confirm(
+    *, actor: User, batch_id: int, scanned_data: str, password: str, otp_token: str = ""
+) -> BedsideCheck:
     """Second half: a different clinician scans the bag again and confirms (signed)."""
     require_role(actor, Role.CLINICIAN, action="Confirming the bedside identity check")
-    confirm_password(actor, password)
+    confirm_password(actor, password, otp_token=otp_token)
     check = BedsideCheck.objects.select_related("batch").filter(batch_id=batch_id).first()
     if check is None:
         raise StateConflict("Nothing to confirm: the first clinician has not scanned the bag at the bedside.")
@@ -190,10 +200,12 @@ INFUSION_FIELDS = (
 
 
 @transaction.atomic
-def infusion_record(*, actor: User, batch_id: int, password: str, values: dict[str, Any]) -> Infusion:
+def infusion_record(
+    *, actor: User, batch_id: int, password: str, values: dict[str, Any], otp_token: str = ""
+) -> Infusion:
     """Record the uterine-artery infusion (dispatched → infused): identity confirmed, product in date."""
     require_role(actor, Role.CLINICIAN, action="Recording the infusion")
-    confirm_password(actor, password)
+    confirm_password(actor, password, otp_token=otp_token)
     unknown = set(values) - set(INFUSION_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown infusion field(s): {', '.join(sorted(unknown))}.")
@@ -207,8 +219,8 @@ def infusion_record(*, actor: User, batch_id: int, password: str, values: dict[s
         raise StateConflict("The bedside identity check by two clinicians must be complete before the infusion.")
     started, ended = values["started_at"], values["ended_at"]
     late = values.get("late_entry_reason", "") or ""
-    check_event_time(ended, field="ended_at", late_entry_reason=late)
     v.collect(
+        event_time_errors(ended, field="ended_at", late_entry_reason=late),
         v.end_after_start(started_at=started, ended_at=ended),
         v.non_negative(**{k: values[k] for k in ("left_cells", "left_volume_ml", "right_cells", "right_volume_ml")}),
     )
@@ -304,10 +316,10 @@ def adverse_event_record(
 
 
 @transaction.atomic
-def batch_close(*, actor: User, batch_id: int, password: str, reason: str = "") -> Batch:
+def batch_close(*, actor: User, batch_id: int, password: str, reason: str = "", otp_token: str = "") -> Batch:
     """Close an infused batch's record (infused → closed), signed by QA as reviewed."""
     require_role(actor, Role.QA_REVIEWER, action="Closing a batch")
-    confirm_password(actor, password)
+    confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
     require_status(batch, BatchStatus.INFUSED, action="Closing the batch")
     with audit_context(actor, reason=reason.strip() or "batch record closed after infusion"):

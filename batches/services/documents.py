@@ -32,7 +32,7 @@ from batches.pdf import signing, verify
 from batches.pdf.collect import take_snapshot
 from batches.pdf.render import KIND_TITLES, render
 from batches.pdf.snapshot import Snapshot
-from batches.roles import Role, require_role
+from batches.roles import Domain, Role, require_role
 from batches.services.common import lock_batch
 from batches.states import BatchStatus
 
@@ -68,7 +68,7 @@ def document_request(
     if kind == DocumentKind.ON_REQUEST:
         if isinstance(actor, str):
             raise ValidationError({"actor": "A record on request is asked for by a person, not by the system."})
-        require_role(actor, *REQUEST_ROLES, action="Requesting a batch record")
+        require_role(actor, *REQUEST_ROLES, action="Requesting a batch record", domain=Domain.RECORDS)
     locked = lock_batch(batch.pk if isinstance(batch, Batch) else batch)
     allowed = KIND_STATES[kind]
     if allowed is not None and locked.status not in allowed:
@@ -207,7 +207,7 @@ def document_build(*, document_id: int) -> str:
 @transaction.atomic
 def document_download(*, document_id: int, actor: User, channel: str) -> tuple[BatchDocument, File]:
     """Open a signed record for a QA reviewer, QP or auditor, and record the download."""
-    require_role(actor, *DOWNLOAD_ROLES, action="Downloading a signed batch record")
+    require_role(actor, *DOWNLOAD_ROLES, action="Downloading a signed batch record", domain=Domain.RECORDS)
     document = BatchDocument.objects.select_related("batch").get(pk=document_id)
     if document.status != DocumentStatus.SIGNED:
         raise StateConflict(f"{document} is {document.get_status_display().lower()}, not signed; nothing to download.")

@@ -15,7 +15,7 @@ from django.utils import timezone
 from batches.audit import audit_context
 from batches.models import ApprovalStatus, Patient, ProcessDefinition
 from batches.models.signatures import SignatureMeaning
-from batches.roles import Role, require_role
+from batches.roles import Domain, Role, require_role
 from batches.services.common import confirm_password
 from batches.services.signatures import signature_sign
 
@@ -25,7 +25,7 @@ MASTER_DATA_ROLES = (Role.QA_REVIEWER, Role.ADMIN)
 @transaction.atomic
 def process_definition_create(*, actor: User, values: dict[str, Any]) -> ProcessDefinition:
     """Draft the next version of a process definition; it is usable only after two approvals."""
-    require_role(actor, *MASTER_DATA_ROLES, action="Drafting a process definition")
+    require_role(actor, *MASTER_DATA_ROLES, action="Drafting a process definition", domain=Domain.MASTER_DATA)
     code = values["code"]
     latest = ProcessDefinition.objects.filter(code=code).aggregate(v=Max("version"))["v"] or 0
     with audit_context(actor, reason=f"draft {code} v{latest + 1}"):
@@ -36,10 +36,18 @@ def process_definition_create(*, actor: User, values: dict[str, Any]) -> Process
 
 
 @transaction.atomic
-def process_definition_approve(*, definition_id: int, approver: User, password: str) -> ProcessDefinition:
+def process_definition_approve(
+    *, definition_id: int, approver: User, password: str, otp_token: str = ""
+) -> ProcessDefinition:
     """Record one approval; the second, by a different person, makes the version effective."""
-    require_role(approver, Role.QA_REVIEWER, Role.QUALIFIED_PERSON, action="Approving a process definition")
-    confirm_password(approver, password)
+    require_role(
+        approver,
+        Role.QA_REVIEWER,
+        Role.QUALIFIED_PERSON,
+        action="Approving a process definition",
+        domain=Domain.MASTER_DATA,
+    )
+    confirm_password(approver, password, otp_token=otp_token)
     definition = ProcessDefinition.objects.select_for_update().get(pk=definition_id)
     if definition.status != ApprovalStatus.DRAFT:
         raise ValidationError(f"{definition} is already {definition.get_status_display().lower()}.")

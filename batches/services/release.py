@@ -54,13 +54,14 @@ def _decide(
     actor: User,
     batch_id: int,
     password: str,
+    otp_token: str,
     decision: Decision,
     comment: str = "",
     plan: str = "",
 ) -> BatchDisposition:
     label = Decision(decision).label.lower()
     require_role(actor, Role.QA_REVIEWER, action=f"Deciding a batch ({label})")
-    confirm_password(actor, password)
+    confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
     require_status(batch, BatchStatus.QUARANTINE, action=f"Batch disposition ({label})")
     gate = release_gate(batch, releaser=actor, conditional=decision == Decision.CONDITIONALLY_RELEASED)
@@ -98,14 +99,29 @@ def _decide(
 
 
 @transaction.atomic
-def batch_release(*, actor: User, batch_id: int, password: str, comment: str = "") -> BatchDisposition:
+def batch_release(
+    *, actor: User, batch_id: int, password: str, comment: str = "", otp_token: str = ""
+) -> BatchDisposition:
     """QA releases a quarantined batch: every result in and within specification, the record complete."""
-    return _decide(actor=actor, batch_id=batch_id, password=password, decision=Decision.RELEASED, comment=comment)
+    return _decide(
+        actor=actor,
+        batch_id=batch_id,
+        password=password,
+        otp_token=otp_token,
+        decision=Decision.RELEASED,
+        comment=comment,
+    )
 
 
 @transaction.atomic
 def batch_release_conditionally(
-    *, actor: User, batch_id: int, password: str, positive_result_plan: str, comment: str = ""
+    *,
+    actor: User,
+    batch_id: int,
+    password: str,
+    positive_result_plan: str,
+    comment: str = "",
+    otp_token: str = "",
 ) -> BatchDisposition:
     """Release before non-blocking results (sterility) are in, under a written plan for a positive result."""
     require_role(actor, Role.QA_REVIEWER, action="Releasing a batch conditionally")
@@ -118,6 +134,7 @@ def batch_release_conditionally(
         actor=actor,
         batch_id=batch_id,
         password=password,
+        otp_token=otp_token,
         decision=Decision.CONDITIONALLY_RELEASED,
         comment=comment,
         plan=plan,
@@ -125,18 +142,27 @@ def batch_release_conditionally(
 
 
 @transaction.atomic
-def batch_reject(*, actor: User, batch_id: int, password: str, reason: str) -> BatchDisposition:
+def batch_reject(*, actor: User, batch_id: int, password: str, reason: str, otp_token: str = "") -> BatchDisposition:
     """QA rejects a quarantined batch; the reason is part of the signed record."""
     require_role(actor, Role.QA_REVIEWER, action="Rejecting a batch")
     cleaned = require_reason(reason, what="reject a batch")
-    return _decide(actor=actor, batch_id=batch_id, password=password, decision=Decision.REJECTED, comment=cleaned)
+    return _decide(
+        actor=actor,
+        batch_id=batch_id,
+        password=password,
+        otp_token=otp_token,
+        decision=Decision.REJECTED,
+        comment=cleaned,
+    )
 
 
 @transaction.atomic
-def batch_certify(*, actor: User, batch_id: int, password: str, comment: str = "") -> BatchDisposition:
+def batch_certify(
+    *, actor: User, batch_id: int, password: str, comment: str = "", otp_token: str = ""
+) -> BatchDisposition:
     """The Qualified Person certifies a released batch (EU GMP Annex 11 §15); never the releaser."""
     require_role(actor, Role.QUALIFIED_PERSON, action="Certifying a batch")
-    confirm_password(actor, password)
+    confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
     if batch.status not in (BatchStatus.RELEASED, BatchStatus.CONDITIONALLY_RELEASED):
         raise StateConflict(

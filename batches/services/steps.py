@@ -21,7 +21,7 @@ from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services import custody
 from batches.services import validation as v
-from batches.services.common import check_event_time, confirm_password, lock_batch, require_reason, require_status
+from batches.services.common import confirm_password, event_time_errors, lock_batch, require_reason, require_status
 from batches.services.signatures import signature_sign, signatures_invalidate
 from batches.states import STEP_STATE
 
@@ -33,10 +33,15 @@ STEP_MODELS: dict[str, type[StepRecord]] = {
 STEP_LABELS = {"gcsf": "G-CSF administration", "apheresis": "Apheresis collection", "selection": "CD133+ selection"}
 
 
+def _event_time(values: dict[str, Any], field: str) -> dict[str, str]:
+    """The event-time check of a step, reported with the step's other field errors."""
+    return event_time_errors(values[field], field=field, late_entry_reason=values.get("late_entry_reason", ""))
+
+
 def _gcsf_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
     given = values["administered_at"]
-    check_event_time(given, field="administered_at", late_entry_reason=values.get("late_entry_reason", ""))
     v.collect(
+        _event_time(values, "administered_at"),
         v.gcsf_on_regimen(
             definition=batch.process_definition, day=values["day"], prescribed_ug_per_kg=values["prescribed_ug_per_kg"]
         ),
@@ -53,8 +58,8 @@ def _gcsf_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _apheresis_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
-    check_event_time(values["ended_at"], field="ended_at", late_entry_reason=values.get("late_entry_reason", ""))
     v.collect(
+        _event_time(values, "ended_at"),
         v.end_after_start(started_at=values["started_at"], ended_at=values["ended_at"]),
         v.non_negative(
             **{
@@ -81,9 +86,21 @@ SELECTION_LOTS = (
 
 
 def _selection_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
-    check_event_time(values["ended_at"], field="ended_at", late_entry_reason=values.get("late_entry_reason", ""))
     used_on = timezone.localdate(values["started_at"])
+    negative = v.non_negative(
+        input_cd133_cells=values.get("input_cd133_cells"),
+        output_cd133_cells=values.get("output_cd133_cells"),
+        final_volume_ml=values.get("final_volume_ml"),
+    )
+    # A negative count already has its message; the comparison of the counts would only repeat it.
+    counts = (
+        {}
+        if negative.keys() & {"input_cd133_cells", "output_cd133_cells"}
+        else v.selection_counts(input_cells=values["input_cd133_cells"], output_cells=values["output_cd133_cells"])
+    )
+    apheresis = getattr(batch, "apheresis", None)
     v.collect(
+        _event_time(values, "ended_at"),
         v.end_after_start(started_at=values["started_at"], ended_at=values["ended_at"]),
         *(
             v.lot_not_expired(
@@ -95,16 +112,12 @@ def _selection_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
             )
             for prefix, label in SELECTION_LOTS
         ),
-        v.non_negative(
-            input_cd133_cells=values.get("input_cd133_cells"),
-            output_cd133_cells=values.get("output_cd133_cells"),
-            final_volume_ml=values.get("final_volume_ml"),
-        ),
+        negative,
+        counts,
+        {"started_at": "Selection cannot start before the apheresis collection ended."}
+        if apheresis is not None and values["started_at"] < apheresis.ended_at
+        else {},
     )
-    v.collect(v.selection_counts(input_cells=values["input_cd133_cells"], output_cells=values["output_cd133_cells"]))
-    started = getattr(batch, "apheresis", None)
-    if started is not None and values["started_at"] < started.ended_at:
-        raise ValidationError({"started_at": "Selection cannot start before the apheresis collection ended."})
     return {
         "recovery_pct": v.recovery_pct(
             input_cells=values["input_cd133_cells"], output_cells=values["output_cd133_cells"]
@@ -137,10 +150,12 @@ def _clean_values(kind: str, values: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def step_record(*, kind: str, batch_id: int, actor: User, password: str, values: dict[str, Any]) -> StepRecord:
+def step_record(
+    *, kind: str, batch_id: int, actor: User, password: str, values: dict[str, Any], otp_token: str = ""
+) -> StepRecord:
     """Record a step of the batch, signed by its performer."""
     require_role(actor, Role.OPERATOR, action=f"Recording {STEP_LABELS[kind].lower()}")
-    confirm_password(actor, password)
+    confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
     require_status(batch, STEP_STATE[kind], action=f"Recording {STEP_LABELS[kind].lower()}")
     values = _clean_values(kind, values)
@@ -175,11 +190,18 @@ def _lock_step(kind: str, step_id: int) -> tuple[StepRecord, Batch]:
 
 @transaction.atomic
 def step_correct(
-    *, kind: str, step_id: int, actor: User, password: str, values: dict[str, Any], reason: str
+    *,
+    kind: str,
+    step_id: int,
+    actor: User,
+    password: str,
+    values: dict[str, Any],
+    reason: str,
+    otp_token: str = "",
 ) -> StepRecord:
     """Change an unverified step's data; the reason and the old values stay in the audit trail."""
     require_role(actor, Role.OPERATOR, action=f"Correcting {STEP_LABELS[kind].lower()}")
-    confirm_password(actor, password)
+    confirm_password(actor, password, otp_token=otp_token)
     reason = require_reason(reason, what="change a recorded value")
     step, batch = _lock_step(kind, step_id)
     require_status(batch, STEP_STATE[kind], action=f"Correcting {STEP_LABELS[kind].lower()}")
@@ -211,10 +233,10 @@ def step_correct(
 
 
 @transaction.atomic
-def step_verify(*, kind: str, step_id: int, verifier: User, password: str) -> StepRecord:
+def step_verify(*, kind: str, step_id: int, verifier: User, password: str, otp_token: str = "") -> StepRecord:
     """Second-person verification: never by the performer; afterwards the step is read-only."""
     require_role(verifier, Role.VERIFIER, action=f"Verifying {STEP_LABELS[kind].lower()}")
-    confirm_password(verifier, password)
+    confirm_password(verifier, password, otp_token=otp_token)
     step, batch = _lock_step(kind, step_id)
     require_status(batch, STEP_STATE[kind], action=f"Verifying {STEP_LABELS[kind].lower()}")
     if step.is_verified:

@@ -11,10 +11,15 @@ from batches.models import ProcessDefinition
 
 
 def collect(*checks: dict[str, str]) -> None:
-    """Raise one ValidationError holding every failed check, so the user fixes all in one go."""
-    errors: dict[str, str] = {}
+    """Raise one ValidationError holding every failed check, so the user fixes all in one go.
+
+    Two checks may fault the same field (an end time in the future and before the start): both
+    messages are kept.
+    """
+    errors: dict[str, list[str]] = {}
     for check in checks:
-        errors.update(check)
+        for field, message in check.items():
+            errors.setdefault(field, []).append(message)
     if errors:
         raise ValidationError(errors)
 

@@ -12,7 +12,8 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, Validat
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
-from batches.roles import Role, user_roles
+from batches.admin.common import SigningForm
+from batches.roles import Domain, Role, may_act, user_roles
 
 GMP_ROLES = frozenset(Role.values)
 
@@ -58,7 +59,9 @@ def service_form_view(
     intro: str = "",
 ) -> HttpResponse:
     """Render ``form_class``; on a valid POST call the service and redirect, or show why it refused."""
-    kwargs = form_kwargs or {}
+    kwargs = dict(form_kwargs or {})
+    if issubclass(form_class, SigningForm):
+        kwargs["signer"] = acting_user(request)  # it asks for a one-time code when the signer has an authenticator
     form = form_class(request.POST or None, initial=initial, **kwargs)
     if request.method == "POST" and form.is_valid():
         try:
@@ -82,6 +85,7 @@ class RoleGatedAdmin(admin.ModelAdmin):
     """Read access for every GMP role; writes only through the service forms (which check roles)."""
 
     write_roles: tuple[str, ...] = ()
+    domain = Domain.BATCH_DATA
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(user_roles(request.user) & GMP_ROLES) or bool(getattr(request.user, "is_superuser", False))
@@ -90,7 +94,7 @@ class RoleGatedAdmin(admin.ModelAdmin):
         return self.has_view_permission(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return bool(user_roles(request.user) & set(self.write_roles))
+        return may_act(request.user, *self.write_roles, domain=self.domain)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

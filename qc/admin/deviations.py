@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from batches.admin.common import SigningForm
 from batches.models import Batch
 from batches.roles import Role
 from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user, service_form_view
@@ -34,7 +35,7 @@ class UpdateForm(forms.Form):
     reason = forms.CharField(required=False, help_text="Required when changing recorded text or the classification.")
 
 
-class CloseForm(forms.Form):
+class CloseForm(SigningForm):
     closure_summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
     password = PasswordField()
 
@@ -124,6 +125,7 @@ class DeviationAdmin(RoleGatedAdmin):
                 actor=acting_user(request),
                 deviation_id=pk,
                 password=d["password"],
+                otp_token=d.get("otp_token", ""),
                 closure_summary=d["closure_summary"],
             ),
             success_url=lambda d: reverse("admin:qc_deviation_change", args=[d.pk]),

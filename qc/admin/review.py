@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from batches.admin.common import SigningForm
 from batches.models import Batch, BatchDisposition, ElectronicSignature
 from batches.services import release
 from batches.states import BatchStatus
@@ -24,7 +25,7 @@ from qc.selectors import batch_alerts, release_gate
 REVIEW_STATES = [s for s in BatchStatus.values if s not in ("registered", "mobilization", "collection", "cancelled")]
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(SigningForm):
     DECISIONS = [
         ("release", "Release"),
         ("release_conditionally", "Release conditionally (sterility pending)"),
@@ -44,7 +45,12 @@ class DecisionForm(forms.Form):
 
 
 def decide(user: User, batch: Batch, data: dict[str, Any]) -> BatchDisposition:
-    common = {"actor": user, "batch_id": batch.pk, "password": data["password"]}
+    common = {
+        "actor": user,
+        "batch_id": batch.pk,
+        "password": data["password"],
+        "otp_token": data.get("otp_token", ""),
+    }
     match data["decision"]:
         case "release":
             return release.batch_release(**common, comment=data["comment"])
@@ -89,7 +95,7 @@ class ReviewAdmin(RoleGatedAdmin):
         batch = Batch.objects.select_related("process_definition", "patient").filter(pk=batch_id).first()
         if batch is None:
             raise Http404("No such batch.")
-        form = DecisionForm(request.POST or None)
+        form = DecisionForm(request.POST or None, signer=acting_user(request))
         if request.method == "POST" and form.is_valid():
             try:
                 disposition = decide(acting_user(request), batch, form.cleaned_data)

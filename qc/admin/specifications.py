@@ -11,7 +11,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from batches.roles import Role
+from batches.admin.common import SigningForm
+from batches.roles import Domain, Role
 from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user, service_form_view
 from qc.models import Specification, SpecificationLimit
 from qc.services import specifications
@@ -24,7 +25,7 @@ class DraftForm(forms.Form):
     max_collection_to_processing_hours = forms.IntegerField(min_value=1, initial=24)
 
 
-class ApproveForm(forms.Form):
+class ApproveForm(SigningForm):
     password = PasswordField()
 
 
@@ -42,6 +43,7 @@ class LimitInline(admin.TabularInline):
 @admin.register(Specification)
 class SpecificationAdmin(RoleGatedAdmin):
     write_roles = (Role.QA_REVIEWER,)
+    domain = Domain.MASTER_DATA
     list_display = ["__str__", "status", "effective_from", "first_approved_by", "second_approved_by"]
     list_filter = ["product", "status"]
     inlines = [LimitInline]
@@ -90,6 +92,7 @@ class SpecificationAdmin(RoleGatedAdmin):
                 specification_id=pk,
                 approver=acting_user(request),
                 password=d["password"],
+                otp_token=d.get("otp_token", ""),
             ),
             success_url=lambda s: reverse("admin:qc_specification_change", args=[s.pk]),
         )

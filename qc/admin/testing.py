@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from batches.admin.common import SigningForm
 from batches.models import Batch
 from batches.roles import Role
 from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user, service_form_view
@@ -27,7 +28,7 @@ class SampleForm(forms.Form):
     late_entry_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class ResultForm(forms.Form):
+class ResultForm(SigningForm):
     sample = forms.ModelChoiceField(queryset=QcSample.objects.select_related("batch"))
     test = forms.ChoiceField(choices=[(t.value, TEST_LABELS[t]) for t in QcTest if t not in COMPUTED_TESTS])
     value = forms.CharField(help_text="A number, or the outcome (e.g. 'no growth').")
@@ -42,7 +43,7 @@ class ResultForm(forms.Form):
     password = PasswordField()
 
 
-class SignForm(forms.Form):
+class SignForm(SigningForm):
     password = PasswordField()
 
 
@@ -116,6 +117,7 @@ class QcResultAdmin(RoleGatedAdmin):
                 instrument=data["instrument"],
                 tested_at=data["tested_at"],
                 password=data["password"],
+                otp_token=data.get("otp_token", ""),
                 investigation_id=data["investigation"].pk if data["investigation"] else None,
                 late_entry_reason=data["late_entry_reason"],
             )
@@ -139,6 +141,11 @@ class QcResultAdmin(RoleGatedAdmin):
             form_class=SignForm,
             title=f"Review {result}",
             intro=f"Verdict (computed): {result.get_verdict_display()}. Recorded by {result.analyst}.",
-            call=lambda d: qc_result_review(reviewer=acting_user(request), result_id=pk, password=d["password"]),
+            call=lambda d: qc_result_review(
+                reviewer=acting_user(request),
+                result_id=pk,
+                password=d["password"],
+                otp_token=d.get("otp_token", ""),
+            ),
             success_url=lambda r: reverse("admin:qc_qcresult_change", args=[r.pk]),
         )

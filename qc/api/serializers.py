@@ -121,7 +121,7 @@ class ResultSerializer(serializers.ModelSerializer[QcResult]):
         return obj.limit.as_limit().describe()
 
 
-class ResultInputSerializer(serializers.Serializer[Any]):
+class ResultInputSerializer(PasswordSerializer):
     sample = serializers.IntegerField()
     test = serializers.ChoiceField(
         choices=QcTestChoices.choices, help_text="The viable CD133+ dose is calculated from viability, never entered."
@@ -133,7 +133,6 @@ class ResultInputSerializer(serializers.Serializer[Any]):
     tested_at = serializers.DateTimeField()
     investigation = serializers.IntegerField(required=False, allow_null=True, default=None)
     late_entry_reason = serializers.CharField(required=False, default="", allow_blank=True)
-    password = serializers.CharField(write_only=True, style={"input_type": "password"})
 
 
 class DeviationSerializer(serializers.ModelSerializer[Deviation]):

@@ -113,10 +113,12 @@ def deviation_update(*, actor: User, deviation_id: int, values: dict[str, str], 
 
 
 @transaction.atomic
-def deviation_close(*, actor: User, deviation_id: int, password: str, closure_summary: str) -> Deviation:
+def deviation_close(
+    *, actor: User, deviation_id: int, password: str, closure_summary: str, otp_token: str = ""
+) -> Deviation:
     """QA approves the investigation and closes the deviation (signed, meaning approved)."""
     require_role(actor, Role.QA_REVIEWER, action="Closing a deviation")
-    confirm_password(actor, password)
+    confirm_password(actor, password, otp_token=otp_token)
     deviation = Deviation.objects.select_for_update().get(pk=deviation_id)
     batch = lock_batch(deviation.batch_id)
     if deviation.status != DeviationStatus.OPEN:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from batches.audit import audit_context
 from batches.models import ApprovalStatus
 from batches.models.signatures import SignatureMeaning
-from batches.roles import Role, require_role
+from batches.roles import Domain, Role, require_role
 from batches.services.common import confirm_password
 from batches.services.signatures import signature_sign
 from qc.evaluation import CATEGORICAL_OUTCOMES, DEFAULT_LIMITS, TEST_LABELS, NumericLimit, QcTest
@@ -109,7 +109,7 @@ def specification_create(
     max_collection_to_processing_hours: int = 24,
 ) -> Specification:
     """Draft the next version of a product's specification (defaults from DOMAIN.md when no limits given)."""
-    require_role(actor, *MASTER_DATA_ROLES, action="Drafting a QC specification")
+    require_role(actor, *MASTER_DATA_ROLES, action="Drafting a QC specification", domain=Domain.MASTER_DATA)
     rows = default_limit_values() if limits is None else limits
     tests = [row.get("test") for row in rows]
     if len(set(tests)) != len(tests):
@@ -147,10 +147,12 @@ def _snapshot(specification: Specification) -> list[dict[str, str]]:
 
 
 @transaction.atomic
-def specification_approve(*, specification_id: int, approver: User, password: str) -> Specification:
+def specification_approve(
+    *, specification_id: int, approver: User, password: str, otp_token: str = ""
+) -> Specification:
     """One approval (signed, meaning approved); the second, by someone else, makes the version effective."""
-    require_role(approver, *APPROVER_ROLES, action="Approving a QC specification")
-    confirm_password(approver, password)
+    require_role(approver, *APPROVER_ROLES, action="Approving a QC specification", domain=Domain.MASTER_DATA)
+    confirm_password(approver, password, otp_token=otp_token)
     specification = Specification.objects.select_for_update().get(pk=specification_id)
     if specification.status != ApprovalStatus.DRAFT:
         raise ValidationError(f"{specification} is already {specification.get_status_display().lower()}.")

@@ -154,13 +154,14 @@ def qc_result_record(
     password: str,
     investigation_id: int | None = None,
     late_entry_reason: str = "",
+    otp_token: str = "",
 ) -> QcResult:
     """Record a result signed by the analyst; the verdict is computed, and an OOS opens a deviation.
 
     A viability result also records the calculated viable CD133+ dose when the specification has it.
     """
     require_role(actor, Role.QC_ANALYST, action="Recording a QC result")
-    confirm_password(actor, password)
+    confirm_password(actor, password, otp_token=otp_token)
     sample = QcSample.objects.get(pk=sample_id)
     batch = lock_batch(sample.batch_id)
     _require_state(batch, RESULT_STATES, action="Recording a QC result")
@@ -251,10 +252,10 @@ def _record_dose(
 
 
 @transaction.atomic
-def qc_result_review(*, reviewer: User, result_id: int, password: str) -> QcResult:
+def qc_result_review(*, reviewer: User, result_id: int, password: str, otp_token: str = "") -> QcResult:
     """Second-person review of a result (signed, meaning verified); afterwards it is read-only."""
     require_role(reviewer, Role.VERIFIER, action="Reviewing a QC result")
-    confirm_password(reviewer, password)
+    confirm_password(reviewer, password, otp_token=otp_token)
     result = QcResult.objects.select_for_update().get(pk=result_id)
     batch = lock_batch(result.batch_id)
     if result.is_verified:
