@@ -38,7 +38,7 @@ def test_specification_defaults_come_from_the_domain_and_need_two_different_appr
     assert limits == {
         "cd133_purity": "CD133+ purity: ≥ 70 %",
         "viability": "Viability: ≥ 80 %",
-        "viable_cd133_dose": "Viable CD133+ dose: 37000000–166000000 cells",
+        "viable_cd133_dose": "Viable CD133+ dose: 37–166 × 10⁶ cells",
         "gram_stain": "Gram stain: no organisms seen",
         "endotoxin": "Endotoxin: < 0.5 EU/mL",
         "sterility": "Sterility: no growth",
