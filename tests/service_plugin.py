@@ -66,6 +66,7 @@ def _start_private_redis() -> str:
 
 if not os.environ.get("CELERY_BROKER_URL") and not CI:
     os.environ["CELERY_BROKER_URL"] = (
-        "redis://127.0.0.1:6379/0" if _answers("127.0.0.1", 6379) else _start_private_redis()
+        # Database 15, not 0: a demo worker started by `make run` on 0 must not take the suite's tasks.
+        "redis://127.0.0.1:6379/15" if _answers("127.0.0.1", 6379) else _start_private_redis()
     )
 os.environ.setdefault("CELLBATCH_ENV", "test")
