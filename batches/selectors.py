@@ -53,8 +53,8 @@ def _signature_line(signature: ElectronicSignature | None) -> str:
         return "no signature found"
     return (
         f"{signature.printed_name} ({signature.signer.get_username()}), "
-        f"{SignatureMeaning(signature.meaning).label.lower()}, {text(signature.signed_at)}, "
-        f"{SignatureStatus(signature.status).label.lower()}; content SHA-256 {signature.content_sha256}"
+        f"{SignatureMeaning(signature.meaning).label.lower()}, {SignatureStatus(signature.status).label.lower()}; "
+        f"content SHA-256 {signature.content_sha256}"
     )
 
 
@@ -93,6 +93,7 @@ def batch_record_release(batch: Batch) -> list[ReleaseEntry]:
                 conditions="\n".join(conditions),
                 signature=_signature_line(signatures.get(d.pk)),
                 specification=d.specification,
+                signed_at=text(signatures[d.pk].signed_at) if d.pk in signatures else "",
             )
         )
     return entries

@@ -22,7 +22,8 @@ LONG_NUMBER = re.compile(r"\d{6,}")
 
 def _grouped(value: str) -> str:
     """Cell counts with thousands separators (124,450,000 reads at a glance; 124450000 does not)."""
-    return LONG_NUMBER.sub(lambda m: f"{int(m.group()):,}", value)
+    # Spaces around a range's dash let a narrow table cell wrap there rather than inside a number.
+    return LONG_NUMBER.sub(lambda m: f"{int(m.group()):,}", value).replace("–", " – ")
 
 
 def _label(test: str) -> str:
@@ -47,7 +48,6 @@ def _comment(result: QcResult, superseded: bool) -> str:
 
 
 def _result(result: QcResult, *, superseded: bool) -> QcResultEntry:
-    reviewed = f"{person(result.verified_by)} at {text(result.verified_at)}" if result.verified_by else ""
     return QcResultEntry(
         test=_label(result.test),
         method=result.method,
@@ -57,7 +57,8 @@ def _result(result: QcResult, *, superseded: bool) -> QcResultEntry:
         verdict=result.get_verdict_display(),
         analyst=person(result.analyst),
         performed_at=text(result.tested_at),
-        verified_by=reviewed,
+        verified_by=person(result.verified_by),
+        verified_at=text(result.verified_at),
         comment=_comment(result, superseded),
     )
 

@@ -42,6 +42,8 @@ PEOPLE = ("performed_by", "verified_by")
 # The appendix prints each audited value; longer ones are cut, with a pointer to the full value.
 MAX_VALUE_CHARS = 240
 DIGESTED_FIELDS = frozenset({"content"})
+# A first entry's id and batch are already in the record column and the document itself.
+IMPLIED_FIELDS = frozenset({"id", "batch_id"})
 
 
 def _din(batch: Batch) -> tuple[str, str]:
@@ -159,7 +161,11 @@ def _changes(entry: Entry) -> str:
         return "; ".join(f"{c.field}: {_short(c.old, c.field)} → {_short(c.new, c.field)}" for c in entry.changes)
     # A first entry (or a deletion) lists the values the record was created with (or had).
     shown = [(c.field, c.new if entry.action == "insert" else c.old) for c in entry.changes]
-    return "; ".join(f"{name}={_short(value, name)}" for name, value in shown if value not in (None, ""))
+    return "; ".join(
+        f"{name}={_short(value, name)}"
+        for name, value in shown
+        if value not in (None, "") and name not in IMPLIED_FIELDS
+    )
 
 
 def _audit_trail(batch: Batch) -> list[AuditEntry]:

@@ -263,7 +263,9 @@ class _Record:
         self.heading("1. Process definition and batch")
         self.story.append(
             self.table(
-                ["Parameter", "Value", "Unit"], [(r.label, r.value, r.unit) for r in self.s.process], [0.32, 0.48, 0.2]
+                ["Parameter", "Value", "Unit"],
+                [(r.label, self.when(r.value) if _is_time(r.value) else r.value, r.unit) for r in self.s.process],
+                [0.32, 0.48, 0.2],
             )
         )
 
@@ -313,7 +315,8 @@ class _Record:
                 f"{r.result} {r.unit}".strip(),
                 self.verdict(r.verdict),
                 f"{r.analyst}\n{self.when(r.performed_at, local=False)}"
-                + (f"\nverified: {r.verified_by}" if r.verified_by else ""),
+                + (f"\nreviewed: {r.verified_by}" if r.verified_by else "")
+                + (f"\n{self.when(r.verified_at, local=False)}" if r.verified_at else ""),
                 r.comment,
             )
             for r in self.s.qc_results
@@ -322,7 +325,7 @@ class _Record:
             self.table(
                 ["Test / method", "Specification", "Result", "Verdict", "Analyst", "Comment"],
                 rows,
-                [0.19, 0.15, 0.13, 0.1, 0.2, 0.23],
+                [0.18, 0.16, 0.13, 0.09, 0.21, 0.23],
             )
         )
 
@@ -370,7 +373,8 @@ class _Record:
             if r.conditions:
                 rows.append(("Conditions", r.conditions))
             if r.signature:
-                rows.append(("Electronic signature", r.signature))
+                signed = f"\nsigned {self.when(r.signed_at)}" if r.signed_at else ""
+                rows.append(("Electronic signature", r.signature + signed))
             self.story.append(KeepTogether([self.p(r.decision, "h2"), self.pairs(rows, (0.22, 0.78))]))
 
     def infusion(self) -> None:

@@ -129,6 +129,7 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             analyst="Zoë Brontë (QC analyst)",
             performed_at=_t(5 * 1440 + 700 + i * 7),
             verified_by="Łukasz Żółć",
+            verified_at=_t(5 * 1440 + 760 + i * 7),
             comment="Retest under investigation DEV-2026-014; see section 4."
             if "OOS" in tests[i % len(tests)][5]
             else "",
@@ -159,17 +160,17 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             _t(6 * 1440 + 30),
             "Record reviewed by exception; all deviations closed.",
             "Sterility pending: a positive culture alerts the treating physician and the sponsor at once.",
-            signature=f"Dr. Inés Peña (ipena), conditionally released, {_t(6 * 1440 + 30)}, valid; "
-            f"content SHA-256 {'e1' * 32}",
+            signature=f"Dr. Inés Peña (ipena), conditionally released, valid; content SHA-256 {'e1' * 32}",
             specification="IGX1 release specification v2 (#7)",
+            signed_at=_t(6 * 1440 + 30),
         ),
         ReleaseEntry(
             "Certified (QP)",
             "Dr. Søren Kierkegård (QP)",
             _t(6 * 1440 + 45),
             "Certified under EU GMP Annex 16.",
-            signature=f"Dr. Søren Kierkegård (skierkegard), certified, {_t(6 * 1440 + 45)}, valid; "
-            f"content SHA-256 {'f2' * 32}",
+            signature=f"Dr. Søren Kierkegård (skierkegard), certified, valid; content SHA-256 {'f2' * 32}",
+            signed_at=_t(6 * 1440 + 45),
         ),
     ]
     custody = [

@@ -88,6 +88,7 @@ class QcResult:
     performed_at: str = ""
     verified_by: str = ""
     comment: str = ""
+    verified_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class ReleaseEntry:
     conditions: str = ""
     signature: str = ""
     specification: str = ""
+    signed_at: str = ""
 
 
 @dataclass(frozen=True)
