@@ -228,7 +228,7 @@ def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
             ValueRow("G-CSF days", f"{definition.gcsf_days_min} to {definition.gcsf_days_max}", "days"),
             ValueRow(
                 "Target dose",
-                f"{definition.target_dose_min_cells / 1e6:g} to {definition.target_dose_max_cells / 1e6:g} × 10^6",
+                f"{definition.target_dose_min_cells / 1e6:g} to {definition.target_dose_max_cells / 1e6:g} × 10⁶",
                 "CD133+ cells",
             ),
             ValueRow("Shelf life", str(definition.shelf_life_hours), "h from end of processing"),

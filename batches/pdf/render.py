@@ -501,7 +501,7 @@ class _Record:
         self.heading("8. Batch status history")
         rows = [(f"{t.from_status} → {t.to_status}", t.actor, self.when(t.at), t.reason) for t in self.s.transitions]
         if rows:
-            self.story.append(self.table(["Change", "By", "When", "Reason"], rows, [0.26, 0.2, 0.27, 0.27]))
+            self.story.append(self.table(["Change", "By", "When", "Reason"], rows, [0.24, 0.19, 0.36, 0.21]))
         else:
             self.empty("No status change was recorded at the time of issue.")
 
