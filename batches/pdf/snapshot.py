@@ -10,6 +10,7 @@ deviations, release, custody and delivery, the audit checkpoint) are filled by t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import types
@@ -274,14 +275,18 @@ def from_mapping(cls: type[T], data: Mapping[str, Any]) -> T:
     Providers hand in plain dicts (from other apps' models); this keeps the snapshot's shape fixed
     whatever extra keys they carry.
     """
-    hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name not in data:
-            continue
-        raw, hint = data[f.name], hints[f.name]
-        values[f.name] = _convert(hint, raw)
+    for name, hint in _fields(typing.cast(type, cls)):
+        if name in data:
+            values[name] = _convert(hint, data[name])
     return cls(**values)
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[tuple[str, Any], ...]:
+    """Field names and resolved types of a dataclass (resolving string annotations is slow: once per class)."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
 
 
 def _convert(hint: Any, raw: Any) -> Any:
