@@ -6,29 +6,17 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from batches.audit import audit_context
 from batches.models import Batch
 from batches.services import delivery
-from batches.services.common import lock_batch, transition
-from batches.states import BatchStatus
-from tests.factories import PASSWORD, Personas, walk_batch
+from tests.factories import PASSWORD, Personas, quarantined_batch, release_batch
 
 
-def force_release_for_custody_tests(people: Personas, *, subject_code: str = "IGX1-S001") -> Batch:
-    """Stand-in for the QA release service: walk a batch to quarantine, then move it to released as QA.
-
-    Replaced by the real release service (with its checks and signatures) once both exist together.
-    """
-    batch = walk_batch(people, "quarantine", subject_code=subject_code)
-    with transaction.atomic():
-        locked = lock_batch(batch.pk)
-        with audit_context(people.qa, reason="test stand-in for QA release"):
-            transition(locked, BatchStatus.RELEASED, actor=people.qa)
-    batch.refresh_from_db()
-    return batch
+def released_batch(people: Personas, *, subject_code: str = "IGX1-S001", conditionally: bool = False) -> Batch:
+    """A batch walked to quarantine, passing QC recorded and reviewed, released by QA and certified by the QP."""
+    return release_batch(people, quarantined_batch(people, subject_code=subject_code), conditionally=conditionally)
 
 
 def scan_of(batch: Batch) -> str:
@@ -42,7 +30,7 @@ def scan_of(batch: Batch) -> str:
 def dispatched_batch(people: Personas, *, subject_code: str = "IGX1-S001", receive: bool = True) -> Batch:
     from batches.services import custody
 
-    batch = force_release_for_custody_tests(people, subject_code=subject_code)
+    batch = released_batch(people, subject_code=subject_code)
     event = delivery.batch_dispatch(
         actor=people.operator,
         batch_id=batch.pk,

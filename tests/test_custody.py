@@ -15,7 +15,7 @@ from batches.exceptions import StateConflict
 from batches.models import Batch, BatchTransition, CustodyEvent, IdentityScan, PatientIdentity
 from batches.models.custody import HandOff
 from batches.services import custody, delivery
-from tests.custody_helpers import dispatched_batch, force_release_for_custody_tests, scan_of
+from tests.custody_helpers import dispatched_batch, released_batch, scan_of
 from tests.factories import PASSWORD, Personas, make_user, walk_batch
 
 pytestmark = pytest.mark.django_db
@@ -191,7 +191,7 @@ def test_dispatch_moves_the_batch_and_opens_the_radiology_hand_off(people: Perso
 
 @pytest.mark.urs("URS-107")
 def test_expired_product_cannot_be_dispatched_without_a_qa_authorised_deviation(people: Personas) -> None:
-    batch = force_release_for_custody_tests(people)
+    batch = released_batch(people)
     with audit_context("system:test", reason="processing ended 25 h ago"):
         Batch.objects.filter(pk=batch.pk).update(end_of_processing_at=timezone.now() - timedelta(hours=25))
     transitions = BatchTransition.objects.count()

@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from batches.models import Batch, BedsideCheck, IdentityScan, Infusion
-from tests.custody_helpers import force_release_for_custody_tests, scan_of
+from tests.custody_helpers import released_batch, scan_of
 from tests.factories import PASSWORD, Personas, make_user
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def client_for(user) -> APIClient:
 
 @pytest.mark.urs("URS-119")
 def test_delivery_path_by_api_from_dispatch_to_closure(people: Personas) -> None:
-    batch = force_release_for_custody_tests(people)
+    batch = released_batch(people)
     second = make_user("clinician_b", "clinician")
     operator, clinician, other, qa = (client_for(u) for u in (people.operator, people.clinician, second, people.qa))
     base = f"/api/v1/batches/{batch.pk}"
@@ -93,7 +93,7 @@ def test_delivery_path_by_api_from_dispatch_to_closure(people: Personas) -> None
 
 @pytest.mark.urs("URS-119")
 def test_api_refusals_are_clear_and_change_nothing(people: Personas) -> None:
-    batch = force_release_for_custody_tests(people)
+    batch = released_batch(people)
     operator, clinician, auditor = (client_for(u) for u in (people.operator, people.clinician, people.auditor))
     base = f"/api/v1/batches/{batch.pk}"
     body = {"to_location": "IR", "temperature_c": "4.0", "password": PASSWORD}

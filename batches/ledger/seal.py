@@ -74,10 +74,15 @@ def _seal_chunk(limit: int) -> int:
     return len(rows)
 
 
+def checkpoint_latest() -> AuditCheckpoint | None:
+    """The latest signed checkpoint: the ledger head that a document issued now can name."""
+    return AuditCheckpoint.objects.order_by("-pk").first()
+
+
 def checkpoint_write() -> AuditCheckpoint | None:
     """Sign the current chain head, unless the latest checkpoint already covers it."""
     head_sequence, head_hash = _head()
-    latest = AuditCheckpoint.objects.order_by("-pk").first()
+    latest = checkpoint_latest()
     if latest is not None and latest.head_sequence == head_sequence and latest.head_hash == head_hash:
         return None
     now = timezone.now()

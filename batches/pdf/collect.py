@@ -5,44 +5,45 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import pghistory.models
-from django.apps import apps
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.utils import timezone
 
 from batches import isbt128
-from batches.models import ApheresisCollection, Batch, Cd133Selection, ElectronicSignature, GcsfAdministration
+from batches.ledger.trail import Entry, batch_trail, events_for_object
+from batches.models import (
+    ApheresisCollection,
+    Batch,
+    Cd133Selection,
+    ElectronicSignature,
+    GcsfAdministration,
+    PatientIdentity,
+)
 from batches.models.signatures import SignatureMeaning, SignatureStatus
 from batches.pdf import providers
 from batches.pdf.snapshot import (
     AuditEntry,
-    Checkpoint,
     Cover,
-    Deviation,
     EquipmentRow,
-    InfusionEntry,
     LotRow,
-    QcResult,
-    ReleaseEntry,
     SignatureEntry,
     Snapshot,
     StepSection,
     TransitionEntry,
     ValueRow,
-    from_mapping,
-    rows,
     text,
 )
-from batches.services.signatures import printed_name
+from batches.selectors import person
 from batches.states import BatchStatus
 
 DIN_PLACEHOLDER = "not yet assigned"
 # Tables whose history is about the record itself, not the batch: left out of its audit appendix.
-EXCLUDED_EVENT_MODELS = ("batches.BatchDocumentEvent", "batches.DocumentDownloadEvent")
+EXCLUDED_RECORDS = frozenset({"batches.BatchDocument", "batches.DocumentDownload"})
+PEOPLE = ("performed_by", "verified_by")
 # The appendix prints each audited value; longer ones are cut, with a pointer to the full value.
 MAX_VALUE_CHARS = 240
 DIGESTED_FIELDS = frozenset({"content"})
+# A first entry's id and batch are already in the record column and the document itself.
+IMPLIED_FIELDS = frozenset({"id", "batch_id"})
 
 
 def _din(batch: Batch) -> tuple[str, str]:
@@ -51,42 +52,26 @@ def _din(batch: Batch) -> tuple[str, str]:
     return batch.din, str(isbt128.din_check_character(batch.din))
 
 
-class _Names:
-    """Printed names of users, one query each at most."""
-
-    def __init__(self) -> None:
-        self.cache: dict[int, str] = {}
-
-    def __call__(self, user_id: int | None) -> str:
-        if user_id is None:
-            return ""
-        if user_id not in self.cache:
-            user = User.objects.filter(pk=user_id).first()
-            self.cache[user_id] = f"{printed_name(user)} ({user.get_username()})" if user else f"user #{user_id}"
-        return self.cache[user_id]
-
-
-def _step(step: Any, title: str, names: _Names, **parts: Any) -> StepSection:
+def _step(step: Any, title: str, **parts: Any) -> StepSection:
     return StepSection(
         title=title,
         kind=step.step_kind,
-        performed_by=names(step.performed_by_id),
+        performed_by=person(step.performed_by),
         performed_at=text(step.performed_at),
-        verified_by=names(step.verified_by_id),
+        verified_by=person(step.verified_by),
         verified_at=text(step.verified_at),
         late_entry_reason=step.late_entry_reason,
         **parts,
     )
 
 
-def _steps(batch: Batch, names: _Names) -> list[StepSection]:
+def _steps(batch: Batch) -> list[StepSection]:
     sections: list[StepSection] = []
-    for g in GcsfAdministration.objects.filter(batch=batch).order_by("day"):
+    for g in GcsfAdministration.objects.filter(batch=batch).select_related(*PEOPLE).order_by("day"):
         sections.append(
             _step(
                 g,
                 f"G-CSF administration, day {g.day}",
-                names,
                 values=[
                     ValueRow("Administered at", text(g.administered_at)),
                     ValueRow("Prescribed dose", text(g.prescribed_ug_per_kg), "µg/kg"),
@@ -95,13 +80,12 @@ def _steps(batch: Batch, names: _Names) -> list[StepSection]:
                 lots=[LotRow("Filgrastim", g.drug_lot, text(g.drug_expiry))],
             )
         )
-    a = ApheresisCollection.objects.filter(batch=batch).first()
+    a = ApheresisCollection.objects.filter(batch=batch).select_related(*PEOPLE).first()
     if a:
         sections.append(
             _step(
                 a,
                 "Apheresis collection",
-                names,
                 values=[
                     ValueRow("Started", text(a.started_at)),
                     ValueRow("Ended", text(a.ended_at)),
@@ -115,13 +99,12 @@ def _steps(batch: Batch, names: _Names) -> list[StepSection]:
                 equipment=[EquipmentRow(a.device, a.device_serial)],
             )
         )
-    s = Cd133Selection.objects.filter(batch=batch).first()
+    s = Cd133Selection.objects.filter(batch=batch).select_related(*PEOPLE).first()
     if s:
         sections.append(
             _step(
                 s,
                 "Immunomagnetic CD133+ selection",
-                names,
                 values=[
                     ValueRow("Program", s.program),
                     ValueRow("Started", text(s.started_at)),
@@ -173,51 +156,48 @@ def _short(value: Any, name: str = "") -> str:
     return shown
 
 
-def _record_label(obj_model: str, obj_id: str | None) -> str:
-    try:
-        name = str(apps.get_model(obj_model)._meta.verbose_name)
-    except (LookupError, ValueError):
-        name = obj_model
-    return f"{name} #{obj_id}"
+def _changes(entry: Entry) -> str:
+    if entry.action == "update":
+        return "; ".join(f"{c.field}: {_short(c.old, c.field)} → {_short(c.new, c.field)}" for c in entry.changes)
+    # A first entry (or a deletion) lists the values the record was created with (or had).
+    shown = [(c.field, c.new if entry.action == "insert" else c.old) for c in entry.changes]
+    return "; ".join(
+        f"{name}={_short(value, name)}"
+        for name, value in shown
+        if value not in (None, "") and name not in IMPLIED_FIELDS
+    )
 
 
 def _audit_trail(batch: Batch) -> list[AuditEntry]:
-    events = (
-        pghistory.models.Events.objects.references(batch)
-        .exclude(pgh_model__in=EXCLUDED_EVENT_MODELS)
-        .order_by("pgh_created_at", "pgh_model", "pgh_id")
-    )
-    patient_events = pghistory.models.Events.objects.tracks(batch.patient).order_by("pgh_created_at", "pgh_id")
-    entries = []
-    for e in sorted([*patient_events, *events], key=lambda e: (e.pgh_created_at, e.pgh_model, e.pgh_id)):
-        context = e.pgh_context or {}
-        if e.pgh_diff:
-            changes = "; ".join(
-                f"{k}: {_short(old, k)} → {_short(new, k)}" for k, (old, new) in sorted(e.pgh_diff.items())
-            )
-        else:
-            data = {k: v for k, v in (e.pgh_data or {}).items() if not k.startswith("pgh_")}
-            changes = "; ".join(f"{k}={_short(v, k)}" for k, v in sorted(data.items()))
-        entries.append(
-            AuditEntry(
-                at=text(e.pgh_created_at),
-                actor=str(context.get("actor") or "(no context: direct database change)"),
-                record=_record_label(e.pgh_obj_model, e.pgh_obj_id),
-                action=e.pgh_label,
-                changes=changes,
-                reason=str(context.get("reason") or ""),
-            )
+    """The batch's trail (batches.ledger.trail, the one reading of old → new, actor and reason) and the patient's."""
+    entries = [e for e in batch_trail(batch) if e.record not in EXCLUDED_RECORDS]
+    entries += events_for_object(batch.patient)
+    identity = PatientIdentity.objects.filter(patient_id=batch.patient_id).first()
+    if identity is not None:
+        entries += events_for_object(identity)
+    return [
+        AuditEntry(
+            at=text(e.at),
+            actor=e.actor,
+            record=f"{e.record_name} #{e.object_id}",
+            action=e.action_label,
+            changes=_changes(e),
+            reason=e.reason,
         )
-    return entries
+        for e in sorted(entries, key=lambda e: (e.at, e.event))
+    ]
 
 
 def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
     """Everything the record prints, read in one place (call inside a transaction for consistency)."""
-    batch = Batch.objects.select_related("patient", "process_definition").get(pk=batch.pk)
+    batch = Batch.objects.select_related(
+        "patient",
+        "registered_by",
+        "process_definition__first_approved_by",
+        "process_definition__second_approved_by",
+    ).get(pk=batch.pk)
     definition = batch.process_definition
-    names = _Names()
     din, check = _din(batch)
-    checkpoint = providers.current_checkpoint()
     return Snapshot(
         cover=Cover(
             organisation=settings.CELLBATCH_ORGANISATION_NAME,
@@ -231,7 +211,7 @@ def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
             din_check=check,
             coi_id=providers.coi_id(batch) or DIN_PLACEHOLDER,
             registered_at=text(batch.registered_at),
-            registered_by=names(batch.registered_by_id),
+            registered_by=person(batch.registered_by),
         ),
         document_kind=kind,
         revision=revision,
@@ -239,9 +219,7 @@ def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
         time_zone=settings.TIME_ZONE,
         process=[
             ValueRow("Process definition", f"{definition.code} v{definition.version}: {definition.name}"),
-            ValueRow(
-                "Approved by", f"{names(definition.first_approved_by_id)}; {names(definition.second_approved_by_id)}"
-            ),
+            ValueRow("Approved by", f"{person(definition.first_approved_by)}; {person(definition.second_approved_by)}"),
             ValueRow(
                 "G-CSF regimen",
                 f"{text(definition.gcsf_dose_ug_per_kg)} ± {text(definition.gcsf_dose_tolerance_pct)} %",
@@ -250,29 +228,33 @@ def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
             ValueRow("G-CSF days", f"{definition.gcsf_days_min} to {definition.gcsf_days_max}", "days"),
             ValueRow(
                 "Target dose",
-                f"{definition.target_dose_min_cells / 1e6:g} to {definition.target_dose_max_cells / 1e6:g} × 10^6",
+                f"{definition.target_dose_min_cells / 1e6:g} to {definition.target_dose_max_cells / 1e6:g} × 10⁶",
                 "CD133+ cells",
             ),
             ValueRow("Shelf life", str(definition.shelf_life_hours), "h from end of processing"),
             ValueRow("Body weight at registration", text(batch.body_weight_kg), "kg"),
             ValueRow("End of processing", text(batch.end_of_processing_at)),
         ],
-        steps=_steps(batch, names),
-        qc_results=rows(QcResult, providers.section_rows("qc_results", batch)),
-        deviations=rows(Deviation, providers.section_rows("deviations", batch)),
-        release=rows(ReleaseEntry, providers.section_rows("release", batch)),
-        infusion=rows(InfusionEntry, providers.section_rows("infusion", batch)),
+        steps=_steps(batch),
+        qc_results=providers.qc_results(batch),
+        deviations=providers.deviations(batch),
+        release=providers.release(batch),
+        infusion=providers.infusion(batch),
+        custody=providers.custody(batch),
+        identity_scans=providers.identity_scans(batch),
+        adverse_events=providers.adverse_events(batch),
+        expired_use=providers.expired_use(batch),
         signatures=_signatures(batch),
         transitions=[
             TransitionEntry(
                 from_status=BatchStatus(t.from_status).label,
                 to_status=BatchStatus(t.to_status).label,
-                actor=names(t.actor_id),
+                actor=person(t.actor),
                 at=text(t.at),
                 reason=t.reason,
             )
-            for t in batch.transitions.all()
+            for t in batch.transitions.select_related("actor").order_by("at", "pk")
         ],
         audit_trail=_audit_trail(batch),
-        checkpoint=from_mapping(Checkpoint, checkpoint) if checkpoint else None,
+        checkpoint=providers.current_checkpoint(),
     )

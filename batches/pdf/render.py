@@ -176,9 +176,9 @@ class _Record:
     def verdict(self, value: str) -> Paragraph:
         key = value.strip().lower()
         tone = next((c for k, c in VERDICT_COLOURS.items() if key.startswith(k)), None)
-        if key in {"oos", "out of specification", "does not conform", "nonconforming"}:
+        if key.startswith("refused") or key in {"oos", "out of specification", "does not conform", "nonconforming"}:
             tone = VERDICT_COLOURS["fail"]
-        if key in {"conforms", "within specification", "meets specification"}:
+        if key in {"conforms", "within specification", "meets specification", "match"}:
             tone = VERDICT_COLOURS["pass"]
         text = fonts.markup(value)
         return Paragraph(f'<font color="{tone}"><b>{text}</b></font>' if tone else text, self.st["cell"])
@@ -263,7 +263,9 @@ class _Record:
         self.heading("1. Process definition and batch")
         self.story.append(
             self.table(
-                ["Parameter", "Value", "Unit"], [(r.label, r.value, r.unit) for r in self.s.process], [0.32, 0.48, 0.2]
+                ["Parameter", "Value", "Unit"],
+                [(r.label, self.when(r.value) if _is_time(r.value) else r.value, r.unit) for r in self.s.process],
+                [0.32, 0.48, 0.2],
             )
         )
 
@@ -313,7 +315,8 @@ class _Record:
                 f"{r.result} {r.unit}".strip(),
                 self.verdict(r.verdict),
                 f"{r.analyst}\n{self.when(r.performed_at, local=False)}"
-                + (f"\nverified: {r.verified_by}" if r.verified_by else ""),
+                + (f"\nreviewed: {r.verified_by}" if r.verified_by else "")
+                + (f"\n{self.when(r.verified_at, local=False)}" if r.verified_at else ""),
                 r.comment,
             )
             for r in self.s.qc_results
@@ -322,7 +325,7 @@ class _Record:
             self.table(
                 ["Test / method", "Specification", "Result", "Verdict", "Analyst", "Comment"],
                 rows,
-                [0.19, 0.15, 0.13, 0.1, 0.2, 0.23],
+                [0.18, 0.16, 0.13, 0.09, 0.21, 0.23],
             )
         )
 
@@ -347,7 +350,9 @@ class _Record:
             for label, value in (
                 ("Description", d.description),
                 ("Investigation", d.investigation),
-                ("Conclusion", d.conclusion),
+                ("Root cause", d.root_cause),
+                ("Impact assessment", d.impact),
+                ("Conclusion (closure summary)", d.conclusion),
                 ("CAPA", d.capa),
             ):
                 if value:
@@ -359,19 +364,114 @@ class _Record:
         if not self.s.release:
             self.empty("No release decision or certification was recorded at the time of issue.")
             return
-        rows = [
-            (r.decision, r.by, self.when(r.at), r.statement + (f"\nConditions: {r.conditions}" if r.conditions else ""))
-            for r in self.s.release
-        ]
-        self.story.append(self.table(["Decision", "By", "When", "Statement"], rows, [0.17, 0.2, 0.23, 0.4]))
+        for r in self.s.release:
+            rows: list[tuple[str, Any]] = [("Decided by", f"{r.by} · {self.when(r.at)}")]
+            if r.specification:
+                rows.append(("Specification", r.specification))
+            if r.statement:
+                rows.append(("Statement", r.statement))
+            if r.conditions:
+                rows.append(("Conditions", r.conditions))
+            if r.signature:
+                signed = f"\nsigned {self.when(r.signed_at)}" if r.signed_at else ""
+                rows.append(("Electronic signature", r.signature + signed))
+            self.story.append(KeepTogether([self.p(r.decision, "h2"), self.pairs(rows, (0.22, 0.78))]))
 
     def infusion(self) -> None:
-        self.heading("6. Delivery and infusion")
+        current = self.s.schema >= 2  # records issued before custody was part of the record print as they did
+        self.heading("6. Chain of custody, delivery and infusion" if current else "6. Delivery and infusion")
+        if current:
+            self._custody()
+            self.heading("6.3 Bedside identity check and infusion", "h2")
         if not self.s.infusion:
             self.empty("No infusion was recorded at the time of issue.")
-            return
-        rows = [(r.item, r.value, r.by, self.when(r.at), r.comment) for r in self.s.infusion]
-        self.story.append(self.table(["Item", "Value", "By", "When", "Comment"], rows, [0.2, 0.2, 0.17, 0.21, 0.22]))
+        else:
+            rows = [(r.item, r.value, r.by, self.when(r.at), r.comment) for r in self.s.infusion]
+            self.story.append(
+                self.table(["Item", "Value", "By", "When", "Comment"], rows, [0.2, 0.22, 0.17, 0.21, 0.2])
+            )
+        if current:
+            self._after_infusion()
+
+    def _custody(self) -> None:
+        self.heading("6.1 Hand-offs", "h2")
+        if not self.s.custody:
+            self.empty("No hand-off was recorded at the time of issue.")
+        else:
+            rows = [
+                (
+                    c.hand_off + (f"\nsample {c.sample}" if c.sample else ""),
+                    f"{c.from_location} → {c.to_location}",
+                    f"{c.handed_over_by}\n{self.when(c.handed_over_at, local=False)}\n{c.temperature_out}",
+                    f"{c.received_by}\n{self.when(c.received_at, local=False)}\n{c.temperature_in}"
+                    if c.received_at
+                    else "not yet received",
+                    c.scanned + (f"\n{c.notes}" if c.notes else ""),
+                )
+                for c in self.s.custody
+            ]
+            self.story.append(
+                self.table(
+                    ["Hand-off", "From → to", "Handed over", "Received", "Scanned at receipt"],
+                    rows,
+                    [0.2, 0.22, 0.21, 0.21, 0.16],
+                )
+            )
+        self.heading("6.2 Identity scans", "h2")
+        if not self.s.identity_scans:
+            self.empty("No identity scan was recorded at the time of issue.")
+        else:
+            scans = [
+                (s.point, s.scanned, s.expected, self.verdict(s.outcome), s.by, self.when(s.at, local=False))
+                for s in self.s.identity_scans
+            ]
+            self.story.append(
+                self.table(
+                    ["Scan point", "Scanned", "Expected", "Outcome", "By", "When"],
+                    scans,
+                    [0.17, 0.17, 0.13, 0.17, 0.17, 0.19],
+                )
+            )
+
+    def _after_infusion(self) -> None:
+        self.heading("6.4 Adverse events", "h2")
+        if not self.s.adverse_events:
+            self.empty("No adverse event was recorded at the time of issue.")
+        else:
+            rows = [
+                (
+                    a.term + (f"\n{a.notes}" if a.notes else ""),
+                    a.grade + (" (serious)" if a.serious == "yes" else ""),
+                    a.relatedness,
+                    a.phase,
+                    f"onset {self.when(a.onset_at, local=False)}"
+                    + (f"\nresolved {self.when(a.resolved_at, local=False)}" if a.resolved_at else "\nnot resolved"),
+                    a.reported_by,
+                )
+                for a in self.s.adverse_events
+            ]
+            self.story.append(
+                self.table(
+                    ["CTCAE term", "Grade", "Relatedness", "Phase", "Onset / resolution", "Reported by"],
+                    rows,
+                    [0.22, 0.09, 0.12, 0.17, 0.22, 0.18],
+                )
+            )
+        self.heading("6.5 Use past expiry", "h2")
+        if not self.s.expired_use:
+            self.empty("No use past expiry was authorised.")
+        for e in self.s.expired_use:
+            self.story.append(
+                self.pairs(
+                    [
+                        ("Deviation", e.deviation),
+                        ("Authorised by", f"{e.authorized_by} · {self.when(e.authorized_at)}"),
+                        ("Valid until", self.when(e.valid_until)),
+                        ("Reason", e.reason),
+                    ],
+                    (0.22, 0.78),
+                )
+            )
 
     def signatures(self) -> None:
         self.heading("7. Electronic signatures (21 CFR 11.50)")
@@ -401,7 +501,7 @@ class _Record:
         self.heading("8. Batch status history")
         rows = [(f"{t.from_status} → {t.to_status}", t.actor, self.when(t.at), t.reason) for t in self.s.transitions]
         if rows:
-            self.story.append(self.table(["Change", "By", "When", "Reason"], rows, [0.26, 0.2, 0.27, 0.27]))
+            self.story.append(self.table(["Change", "By", "When", "Reason"], rows, [0.24, 0.19, 0.36, 0.21]))
         else:
             self.empty("No status change was recorded at the time of issue.")
 

@@ -10,15 +10,18 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from batches.pdf.snapshot import (
+    AdverseEventEntry,
     AuditEntry,
     Checkpoint,
     Cover,
+    CustodyEntry,
     Deviation,
     EquipmentRow,
     InfusionEntry,
     LotRow,
     QcResult,
     ReleaseEntry,
+    ScanEntry,
     SignatureEntry,
     Snapshot,
     StepSection,
@@ -126,6 +129,7 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             analyst="Zoë Brontë (QC analyst)",
             performed_at=_t(5 * 1440 + 700 + i * 7),
             verified_by="Łukasz Żółć",
+            verified_at=_t(5 * 1440 + 760 + i * 7),
             comment="Retest under investigation DEV-2026-014; see section 4."
             if "OOS" in tests[i % len(tests)][5]
             else "",
@@ -156,10 +160,76 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             _t(6 * 1440 + 30),
             "Record reviewed by exception; all deviations closed.",
             "Sterility pending: a positive culture alerts the treating physician and the sponsor at once.",
+            signature=f"Dr. Inés Peña (ipena), conditionally released, valid; content SHA-256 {'e1' * 32}",
+            specification="IGX1 release specification v2 (#7)",
+            signed_at=_t(6 * 1440 + 30),
         ),
         ReleaseEntry(
-            "Certified (QP)", "Dr. Søren Kierkegård (QP)", _t(6 * 1440 + 45), "Certified under EU GMP Annex 16."
+            "Certified (QP)",
+            "Dr. Søren Kierkegård (QP)",
+            _t(6 * 1440 + 45),
+            "Certified under EU GMP Annex 16.",
+            signature=f"Dr. Søren Kierkegård (skierkegard), certified, valid; content SHA-256 {'f2' * 32}",
+            signed_at=_t(6 * 1440 + 45),
         ),
+    ]
+    custody = [
+        CustodyEntry(
+            "Collection → laboratory",
+            "Apheresis unit",
+            "Cell processing laboratory",
+            operator,
+            _t(5 * 1440 + 280),
+            "18.5 °C",
+            verifier,
+            _t(5 * 1440 + 295),
+            "19.0 °C",
+            "=G12342600004270",
+        ),
+        CustodyEntry(
+            "Laboratory → interventional radiology",
+            "Cell processing laboratory",
+            "Interventional radiology, room 2",
+            operator,
+            _t(6 * 1440 + 60),
+            "4.0 °C",
+            "Dr. Béatrice Côté (clinician)",
+            _t(6 * 1440 + 80),
+            "5.5 °C",
+            "=G12342600004270",
+        ),
+    ]
+    scans = [
+        ScanEntry("Receipt of a hand-off", "=G12342600004270", "G123426000042", "match", verifier, _t(5 * 1440 + 295)),
+        ScanEntry(
+            "Bedside identity check",
+            "=G12342600007155",
+            "G123426000042",
+            "REFUSED: the bag belongs to another batch. Stop: do not infuse.",
+            "Dr. Béatrice Côté (clinician)",
+            _t(6 * 1440 + 110),
+        ),
+        ScanEntry(
+            "Bedside identity check",
+            "=G12342600004270",
+            "G123426000042",
+            "match",
+            "Dr. Béatrice Côté",
+            _t(6 * 1440 + 118),
+        ),
+    ]
+    adverse = [
+        AdverseEventEntry(
+            "Pelvic pain",
+            "1",
+            "no",
+            "Possible",
+            "During or right after infusion",
+            _t(6 * 1440 + 240),
+            _t(6 * 1440 + 400),
+            "Dr. Béatrice Côté (clinician)",
+            "Resolved with paracetamol 1 g.",
+        )
     ]
     infusion = [
         InfusionEntry(
@@ -170,13 +240,6 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
         ),
         InfusionEntry("Left uterine artery", "63 × 10⁶ cells in 5.0 mL", "Dr. Béatrice Côté", _t(6 * 1440 + 135)),
         InfusionEntry("Right uterine artery", "63 × 10⁶ cells in 5.0 mL", "Dr. Béatrice Côté", _t(6 * 1440 + 150)),
-        InfusionEntry(
-            "Adverse events",
-            "grade 1 pelvic pain",
-            "Dr. Béatrice Côté",
-            _t(6 * 1440 + 240),
-            "Resolved with paracetamol 1 g.",
-        ),
     ]
     signatures = [
         SignatureEntry(step.performed_by, "Performed", step.performed_at, step.title, "amartinez", "ab" * 32, "Valid")
@@ -234,6 +297,9 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
         deviations=devs,
         release=release,
         infusion=infusion,
+        custody=custody,
+        identity_scans=scans,
+        adverse_events=adverse,
         signatures=signatures,
         transitions=transitions,
         audit_trail=audit,

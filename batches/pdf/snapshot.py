@@ -3,13 +3,14 @@
 Every section is a list of small dataclasses whose fields are display-ready strings (times as
 ISO 8601 UTC), so the snapshot serialises to canonical JSON, hashes to a stable SHA-256 and can be
 rendered again, byte for byte, years later. Sections owned by other parts of the system (QC results,
-deviations, release, infusion, the audit checkpoint) are filled by provider functions registered in
-:mod:`batches.pdf.providers`; an absent provider yields an empty section.
+deviations, release, custody and delivery, the audit checkpoint) are filled by the functions named in
+:mod:`batches.pdf.providers`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import types
@@ -20,7 +21,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-SCHEMA_VERSION = 1
+# 2: custody, identity scans, adverse events and expired-use authorisations; release signatures.
+SCHEMA_VERSION = 2
 T = TypeVar("T")
 
 
@@ -87,6 +89,7 @@ class QcResult:
     performed_at: str = ""
     verified_by: str = ""
     comment: str = ""
+    verified_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,8 @@ class Deviation:
     investigation: str = ""
     conclusion: str = ""
     capa: str = ""
+    root_cause: str = ""
+    impact: str = ""
     opened_at: str = ""
     opened_by: str = ""
     closed_at: str = ""
@@ -112,6 +117,9 @@ class ReleaseEntry:
     at: str = ""
     statement: str = ""
     conditions: str = ""
+    signature: str = ""
+    specification: str = ""
+    signed_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,54 @@ class InfusionEntry:
     by: str = ""
     at: str = ""
     comment: str = ""
+
+
+@dataclass(frozen=True)
+class CustodyEntry:
+    hand_off: str
+    from_location: str = ""
+    to_location: str = ""
+    handed_over_by: str = ""
+    handed_over_at: str = ""
+    temperature_out: str = ""
+    received_by: str = ""
+    received_at: str = ""
+    temperature_in: str = ""
+    scanned: str = ""
+    sample: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class ScanEntry:
+    point: str
+    scanned: str = ""
+    expected: str = ""
+    outcome: str = ""
+    by: str = ""
+    at: str = ""
+
+
+@dataclass(frozen=True)
+class AdverseEventEntry:
+    term: str
+    grade: str = ""
+    serious: str = ""
+    relatedness: str = ""
+    phase: str = ""
+    onset_at: str = ""
+    resolved_at: str = ""
+    reported_by: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class ExpiredUseEntry:
+    deviation: str
+    reason: str = ""
+    valid_until: str = ""
+    authorized_by: str = ""
+    authorized_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -190,6 +246,10 @@ class Snapshot:
     deviations: list[Deviation] = field(default_factory=list)
     release: list[ReleaseEntry] = field(default_factory=list)
     infusion: list[InfusionEntry] = field(default_factory=list)
+    custody: list[CustodyEntry] = field(default_factory=list)
+    identity_scans: list[ScanEntry] = field(default_factory=list)
+    adverse_events: list[AdverseEventEntry] = field(default_factory=list)
+    expired_use: list[ExpiredUseEntry] = field(default_factory=list)
     signatures: list[SignatureEntry] = field(default_factory=list)
     transitions: list[TransitionEntry] = field(default_factory=list)
     audit_trail: list[AuditEntry] = field(default_factory=list)
@@ -215,14 +275,18 @@ def from_mapping(cls: type[T], data: Mapping[str, Any]) -> T:
     Providers hand in plain dicts (from other apps' models); this keeps the snapshot's shape fixed
     whatever extra keys they carry.
     """
-    hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name not in data:
-            continue
-        raw, hint = data[f.name], hints[f.name]
-        values[f.name] = _convert(hint, raw)
+    for name, hint in _fields(typing.cast(type, cls)):
+        if name in data:
+            values[name] = _convert(hint, data[name])
     return cls(**values)
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[tuple[str, Any], ...]:
+    """Field names and resolved types of a dataclass (resolving string annotations is slow: once per class)."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
 
 
 def _convert(hint: Any, raw: Any) -> Any:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
-from batches.models import AdverseEvent, Batch, BedsideCheck, CustodyEvent, Infusion
+from batches.models import AdverseEvent, Batch, BedsideCheck, CustodyEvent, DocumentKind, Infusion
 from batches.models.custody import HandOff, ScanPoint
 from batches.models.delivery import AdverseEventPhase, Relatedness
 from batches.models.signatures import SignatureMeaning
@@ -35,6 +35,8 @@ from batches.services.custody import (
     require_matching_scan,
     require_within_shelf_life,
 )
+from batches.services.documents import document_request
+from batches.services.release import release_outstanding
 from batches.services.signatures import signature_sign
 from batches.states import BatchStatus
 
@@ -61,6 +63,9 @@ def batch_dispatch(
             f"Only a released or conditionally released batch can be dispatched; batch {batch.batch_number} is "
             f"{batch.get_status_display().lower()}."
         )
+    outstanding = release_outstanding(batch)
+    if outstanding:
+        raise StateConflict(f"Batch {batch.batch_number} cannot be dispatched before {' and '.join(outstanding)}.")
     if not batch.din:
         raise StateConflict(f"Batch {batch.batch_number} has no DIN; it cannot leave the laboratory unlabelled.")
     now = timezone.now()
@@ -317,7 +322,7 @@ def adverse_event_record(
 
 @transaction.atomic
 def batch_close(*, actor: User, batch_id: int, password: str, reason: str = "", otp_token: str = "") -> Batch:
-    """Close an infused batch's record (infused → closed), signed by QA as reviewed."""
+    """Close an infused batch's record (infused → closed), signed by QA as reviewed; issues the final record."""
     require_role(actor, Role.QA_REVIEWER, action="Closing a batch")
     confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
@@ -332,4 +337,6 @@ def batch_close(*, actor: User, batch_id: int, password: str, reason: str = "", 
         target=batch.transitions.latest("at", "pk"),
         batch=batch,
     )
+    # The final executed record is requested in the closing transaction (outbox), after the signature it shows.
+    document_request(batch=batch, kind=DocumentKind.FINAL_RECORD, actor=actor, reason="batch closed after infusion")
     return batch

@@ -204,6 +204,24 @@ def document_build(*, document_id: int) -> str:
     return str(DocumentStatus.SIGNED)
 
 
+def documents_build_now(*, batch_id: int) -> list[BatchDocument]:
+    """Build, in this process, every unfinished record of a batch, through the task's own claim/build/seal path.
+
+    For management commands (the demo seed) that need the signed file before they return. Call it
+    after the releasing or closing transaction has committed. A job a worker is building already is
+    left to it (returned still "building"); the worker's own later delivery of a job built here finds
+    it signed and does nothing.
+    """
+    pending = list(
+        BatchDocument.objects.filter(batch_id=batch_id, status__in=UNFINISHED)
+        .order_by("kind", "revision")
+        .values_list("pk", flat=True)
+    )
+    for document_id in pending:
+        document_build(document_id=document_id)
+    return list(BatchDocument.objects.filter(pk__in=pending).order_by("kind", "revision"))
+
+
 @transaction.atomic
 def document_download(*, document_id: int, actor: User, channel: str) -> tuple[BatchDocument, File]:
     """Open a signed record for a QA reviewer, QP or auditor, and record the download."""

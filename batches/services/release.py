@@ -1,7 +1,8 @@
-"""Batch disposition by QA (release, conditional release, rejection) and QP certification.
+"""Batch disposition by QA (release, conditional release, rejection), QP certification, closure of a rejection.
 
 Each outcome is a signed, immutable BatchDisposition plus the status transition, in one
-transaction under the batch lock. The release gate (qc.selectors) decides what blocks release;
+transaction under the batch lock, together with the request of its signed record (the outbox
+row of batches.services.documents). The release gate (qc.selectors) decides what blocks release;
 a refusal changes nothing in the database.
 """
 
@@ -14,10 +15,11 @@ from django.utils import timezone
 
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
-from batches.models import Batch, BatchDisposition, Decision
+from batches.models import Batch, BatchDisposition, Decision, DocumentKind
 from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services.common import confirm_password, lock_batch, require_reason, require_status, transition
+from batches.services.documents import document_request
 from batches.services.signatures import signature_sign
 from batches.states import BatchStatus
 from qc.selectors import ReleaseGate, participants, release_gate, specification_for_batch
@@ -94,7 +96,8 @@ def _decide(
             batch=batch,
         )
         transition(batch, TARGETS[decision], actor=actor, reason=reason)
-        # SIGNED RELEASE RECORD (releases only): document_request(batch=batch, kind="release", actor=actor)
+    # The signed release record: its job row commits with the decision, or not at all.
+    document_request(batch=batch, kind=DocumentKind.RELEASE_RECORD, actor=actor, reason=f"batch {label}")
     return disposition
 
 
@@ -195,7 +198,31 @@ def batch_certify(
             target=disposition,
             batch=batch,
         )
+    # A new revision of the release record carries the certification (it supersedes the one issued at release).
+    document_request(batch=batch, kind=DocumentKind.RELEASE_RECORD, actor=actor, reason="QP certification")
     return disposition
+
+
+@transaction.atomic
+def batch_close_rejected(*, actor: User, batch_id: int, password: str, reason: str = "", otp_token: str = "") -> Batch:
+    """QA closes the record of a rejected batch (rejected → closed), signed as reviewed; issues its final record."""
+    require_role(actor, Role.QA_REVIEWER, action="Closing a rejected batch")
+    confirm_password(actor, password, otp_token=otp_token)
+    batch = lock_batch(batch_id)
+    require_status(batch, BatchStatus.REJECTED, action="Closing a rejected batch")
+    why = reason.strip() or "rejected batch closed: product destroyed or returned"
+    with audit_context(actor, reason=why):
+        transition(batch, BatchStatus.CLOSED, actor=actor, reason=why)
+        signature_sign(
+            signer=actor,
+            password=password,
+            password_checked=True,
+            meaning=SignatureMeaning.REVIEWED,
+            target=batch.transitions.latest("at", "pk"),
+            batch=batch,
+        )
+    document_request(batch=batch, kind=DocumentKind.FINAL_RECORD, actor=actor, reason="batch closed after rejection")
+    return batch
 
 
 def release_outstanding(batch: Batch) -> list[str]:

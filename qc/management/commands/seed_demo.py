@@ -147,11 +147,12 @@ class Command(AuditedCommand):
     def _records(self) -> None:
         """Build every queued batch record now, so the demo's signed PDFs exist before the server starts."""
         from batches.models import BatchDocument, DocumentStatus
-        from batches.services.documents import document_build
+        from batches.services.documents import documents_build_now
 
-        # The same claim/build/seal path as the worker's task; a later delivery of the task is a no-op.
-        for document in BatchDocument.objects.filter(status=DocumentStatus.QUEUED).order_by("pk"):
-            outcome = document_build(document_id=document.pk)
-            self.stdout.write(
-                f"{document.get_kind_display()} of {document.batch}, revision {document.revision}: {outcome}."
-            )
+        queued = BatchDocument.objects.filter(status=DocumentStatus.QUEUED).values_list("batch_id", flat=True)
+        for batch_id in sorted(set(queued)):
+            for document in documents_build_now(batch_id=batch_id):
+                self.stdout.write(
+                    f"{document.get_kind_display()} of {document.batch}, revision {document.revision}: "
+                    f"{document.get_status_display().lower()}."
+                )

@@ -1,0 +1,250 @@
+"""Read-only queries that turn a batch's release, custody and delivery records into batch-record sections.
+
+Each function reads one kind of record with its people joined in (select_related), so a section
+costs one or two queries whatever its length, and returns the plain dataclasses of
+:mod:`batches.pdf.snapshot`.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
+
+from batches.models import (
+    AdverseEvent,
+    Batch,
+    BatchDisposition,
+    BedsideCheck,
+    CustodyEvent,
+    ElectronicSignature,
+    ExpiredUseAuthorization,
+    IdentityScan,
+    Infusion,
+    PatientIdentity,
+    SignatureMeaning,
+    SignatureStatus,
+)
+from batches.models.release import Decision
+from batches.pdf.snapshot import (
+    AdverseEventEntry,
+    CustodyEntry,
+    ExpiredUseEntry,
+    InfusionEntry,
+    ReleaseEntry,
+    ScanEntry,
+    text,
+)
+from batches.services.signatures import printed_name
+
+
+def person(user: User | None) -> str:
+    """'Printed Name (username)', as every section of the record names people; '' for nobody."""
+    if user is None:
+        return ""
+    return f"{printed_name(user)} ({user.get_username()})"
+
+
+def _celsius(value: object) -> str:
+    return f"{text(value)} °C" if value is not None else ""
+
+
+def _signature_line(signature: ElectronicSignature | None) -> str:
+    if signature is None:
+        return "no signature found"
+    return (
+        f"{signature.printed_name} ({signature.signer.get_username()}), "
+        f"{SignatureMeaning(signature.meaning).label.lower()}, {SignatureStatus(signature.status).label.lower()}; "
+        f"content SHA-256 {signature.content_sha256}"
+    )
+
+
+def _statement(disposition: BatchDisposition) -> str:
+    parts = [disposition.comment] if disposition.comment else []
+    exceptions = [str(f.get("message", "")) for f in (disposition.gate or {}).get("exceptions", [])]
+    if exceptions:
+        parts.append("Exceptions reviewed at the decision: " + "; ".join(exceptions))
+    return "\n".join(parts)
+
+
+def batch_record_release(batch: Batch) -> list[ReleaseEntry]:
+    """QA's decision and the QP's certification, each with its electronic signature."""
+    dispositions = list(
+        BatchDisposition.objects.filter(batch=batch).select_related("decided_by").order_by("decided_at")
+    )
+    signatures = {
+        int(s.object_id): s
+        for s in ElectronicSignature.objects.filter(
+            batch=batch, content_type=ContentType.objects.get_for_model(BatchDisposition)
+        ).select_related("signer")
+    }
+    entries = []
+    for d in dispositions:
+        conditions = []
+        if d.positive_result_plan:
+            conditions.append(f"Plan for a positive result: {d.positive_result_plan}")
+        if d.pending_tests:
+            conditions.append(f"Pending at release: {', '.join(d.pending_tests)}")
+        entries.append(
+            ReleaseEntry(
+                decision=Decision(d.decision).label,
+                by=person(d.decided_by),
+                at=text(d.decided_at),
+                statement=_statement(d),
+                conditions="\n".join(conditions),
+                signature=_signature_line(signatures.get(d.pk)),
+                specification=d.specification,
+                signed_at=text(signatures[d.pk].signed_at) if d.pk in signatures else "",
+            )
+        )
+    return entries
+
+
+def batch_record_coi_id(batch: Batch) -> str | None:
+    """The patient's chain-of-identity identifier, allocated at the first collection."""
+    return PatientIdentity.objects.filter(patient_id=batch.patient_id).values_list("coi_identifier", flat=True).first()
+
+
+def batch_record_custody(batch: Batch) -> list[CustodyEntry]:
+    events = CustodyEvent.objects.filter(batch=batch).select_related("handed_over_by", "received_by")
+    return [
+        CustodyEntry(
+            hand_off=e.get_kind_display(),
+            from_location=e.from_location,
+            to_location=e.to_location,
+            handed_over_by=person(e.handed_over_by),
+            handed_over_at=text(e.handed_over_at),
+            temperature_out=_celsius(e.temperature_at_handover_c),
+            received_by=person(e.received_by),
+            received_at=text(e.received_at),
+            temperature_in=_celsius(e.temperature_at_receipt_c),
+            scanned=e.scanned_identifier,
+            sample=e.sample_reference,
+            notes=e.notes,
+        )
+        for e in events.order_by("handed_over_at", "pk")
+    ]
+
+
+def batch_record_identity_scans(batch: Batch) -> list[ScanEntry]:
+    """Every identity scan, refused ones included (a refused scan is part of the record)."""
+    scans = IdentityScan.objects.filter(batch=batch).select_related("scanned_by").order_by("scanned_at", "pk")
+    return [
+        ScanEntry(
+            point=s.get_point_display(),
+            scanned=s.scanned_data,
+            expected=s.expected,
+            outcome="match" if s.matched else f"REFUSED: {s.message}",
+            by=person(s.scanned_by),
+            at=text(s.scanned_at),
+        )
+        for s in scans
+    ]
+
+
+def _bedside_rows(check: BedsideCheck | None) -> list[InfusionEntry]:
+    if check is None:
+        return []
+    rows = [
+        InfusionEntry(
+            "Bedside identity check: bag and wristband",
+            f"bag {check.scanned_data}; wristband {check.patient_subject_code}",
+            person(check.checked_by),
+            text(check.checked_at),
+        )
+    ]
+    if check.confirmed_by is not None:
+        rows.append(
+            InfusionEntry(
+                "Bedside identity check: second clinician",
+                f"bag {check.confirmation_scanned_data}; identity confirmed",
+                person(check.confirmed_by),
+                text(check.confirmed_at),
+            )
+        )
+    else:
+        rows.append(InfusionEntry("Bedside identity check: second clinician", "not confirmed"))
+    return rows
+
+
+def _infusion_rows(infusion: Infusion | None) -> list[InfusionEntry]:
+    if infusion is None:
+        return []
+    by = person(infusion.operator)
+    rows = [
+        InfusionEntry(
+            "Left uterine artery",
+            f"{infusion.left_cells:,} CD133+ cells in {text(infusion.left_volume_ml)} mL",
+            by,
+            text(infusion.started_at),
+        ),
+        InfusionEntry(
+            "Right uterine artery",
+            f"{infusion.right_cells:,} CD133+ cells in {text(infusion.right_volume_ml)} mL",
+            by,
+            text(infusion.started_at),
+        ),
+        InfusionEntry(
+            "Infusion completed",
+            f"{infusion.total_cells:,} CD133+ cells in total, started "
+            f"{infusion.minutes_from_end_of_processing} min after the end of processing",
+            by,
+            text(infusion.ended_at),
+            infusion.notes,
+        ),
+    ]
+    if infusion.late_entry_reason:
+        rows.append(InfusionEntry("Late entry", infusion.late_entry_reason, by, text(infusion.recorded_at)))
+    if infusion.expired_use_authorization is not None:
+        authorization = infusion.expired_use_authorization
+        rows.append(
+            InfusionEntry(
+                "Infused past expiry under authorisation",
+                authorization.deviation_reference,
+                person(authorization.authorized_by),
+                text(authorization.authorized_at),
+            )
+        )
+    return rows
+
+
+def batch_record_infusion(batch: Batch) -> list[InfusionEntry]:
+    """The two-person bedside identity check and the infusion per uterine artery."""
+    check = BedsideCheck.objects.filter(batch=batch).select_related("checked_by", "confirmed_by").first()
+    infusion = (
+        Infusion.objects.filter(batch=batch)
+        .select_related("operator", "expired_use_authorization__authorized_by")
+        .first()
+    )
+    return _bedside_rows(check) + _infusion_rows(infusion)
+
+
+def batch_record_adverse_events(batch: Batch) -> list[AdverseEventEntry]:
+    events = AdverseEvent.objects.filter(batch=batch).select_related("reported_by").order_by("onset_at", "pk")
+    return [
+        AdverseEventEntry(
+            term=e.term,
+            grade=str(e.ctcae_grade),
+            serious=text(e.serious),
+            relatedness=e.get_relatedness_display(),
+            phase=e.get_phase_display(),
+            onset_at=text(e.onset_at),
+            resolved_at=text(e.resolved_at),
+            reported_by=person(e.reported_by),
+            notes=e.notes,
+        )
+        for e in events
+    ]
+
+
+def batch_record_expired_use(batch: Batch) -> list[ExpiredUseEntry]:
+    authorizations = ExpiredUseAuthorization.objects.filter(batch=batch).select_related("authorized_by")
+    return [
+        ExpiredUseEntry(
+            deviation=a.deviation_reference,
+            reason=a.reason,
+            valid_until=text(a.valid_until),
+            authorized_by=person(a.authorized_by),
+            authorized_at=text(a.authorized_at),
+        )
+        for a in authorizations.order_by("authorized_at", "pk")
+    ]
