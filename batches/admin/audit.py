@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, reverse
 
+from batches.admin.links import AUDIT_TRAIL, register_batch_link
 from batches.views import audit as views
 
 
@@ -44,3 +45,17 @@ def mount(site: admin.AdminSite) -> None:
 
 
 mount(admin.site)
+
+register_batch_link(
+    section=AUDIT_TRAIL,
+    label="Audit trail of this batch",
+    url=lambda batch: reverse("admin:batches_batch_audit", args=[batch.pk]),
+    roles=views.TRAIL_ROLES,
+)
+for _fmt in ("csv", "json"):
+    register_batch_link(
+        section=AUDIT_TRAIL,
+        label=f"Export the audit trail ({_fmt.upper()})",
+        url=lambda batch, fmt=_fmt: reverse("admin:batches_batch_audit_export", args=[batch.pk, fmt]),
+        roles=views.TRAIL_ROLES,
+    )

@@ -14,7 +14,9 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from batches.admin.links import QA_REVIEW, register_batch_link
 from batches.models import Batch, BatchDisposition, ElectronicSignature
+from batches.roles import Role
 from batches.services import release
 from batches.states import BatchStatus
 from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user
@@ -22,6 +24,7 @@ from qc.models import Deviation, Notification, QcSample, Review
 from qc.selectors import batch_alerts, release_gate
 
 REVIEW_STATES = [s for s in BatchStatus.values if s not in ("registered", "mobilization", "collection", "cancelled")]
+REVIEW_LINK_ROLES = (Role.QA_REVIEWER, Role.QUALIFIED_PERSON, Role.AUDITOR)
 
 
 class DecisionForm(forms.Form):
@@ -118,3 +121,12 @@ class ReviewAdmin(RoleGatedAdmin):
             "notifications": Notification.objects.filter(batch=batch),
         }
         return TemplateResponse(request, "qc/review.html", context)
+
+
+register_batch_link(
+    section=QA_REVIEW,
+    label="QA review: exceptions first, QC results, disposition",
+    url=lambda batch: reverse("admin:qc_review_batch", args=[batch.pk]),
+    roles=REVIEW_LINK_ROLES,
+    when=lambda batch: batch.status in REVIEW_STATES,
+)
