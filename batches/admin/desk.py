@@ -332,7 +332,8 @@ def _submit(request: HttpRequest, batch: Batch, desk: DeskForm) -> HttpResponse 
         except SERVICE_ERRORS as error:
             add_service_error(form, error)
         else:
-            messages.success(request, f"{desk.title}: recorded.")
+            signed = " and signed" if desk.signs else ""
+            messages.success(request, f"Recorded{signed}. ({desk.title})")
             return redirect(request.path)
     messages.error(request, "Nothing was recorded: see the form below.")
     return None
