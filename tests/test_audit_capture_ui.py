@@ -90,7 +90,8 @@ def test_a_step_recorded_and_corrected_in_the_admin_names_the_user_the_reason_an
     # The auditor reads the same events on the batch's audit-trail page.
     page = admin_client(people.auditor).get(reverse("admin:batches_batch_audit", args=[batch.pk])).content.decode()
     assert "Lot number mistyped; the vial reads FIL-24-118." in page
-    assert "FIL-24-117" in page and "FIL-24-118" in page
+    assert "FIL-24-117" in page
+    assert "FIL-24-118" in page
 
 
 @pytest.mark.urs("URS-038")
@@ -104,7 +105,11 @@ def test_a_step_recorded_and_corrected_through_the_api_names_the_user_the_reason
     )
     assert response.status_code == 201, response.content
     url = f"/api/v1/steps/gcsf/{response.json()['id']}/"
-    change = {"prescribed_ug_per_kg": "9.5", "reason": "Prescription reduced by the investigator.", "password": PASSWORD}
+    change = {
+        "prescribed_ug_per_kg": "9.5",
+        "reason": "Prescription reduced by the investigator.",
+        "password": PASSWORD,
+    }
     corrected = api.patch(url, change, format="json", HTTP_IF_MATCH=api.get(url)["ETag"])
     assert corrected.status_code == 200, corrected.content
 
@@ -118,7 +123,8 @@ def test_a_step_recorded_and_corrected_through_the_api_names_the_user_the_reason
     assert changed.diff["prescribed_ug_per_kg"] == ("10.00", "9.50")
     old_dose, new_dose = changed.diff["dose_ug"]
     assert old_dose == created.diff["dose_ug"][1]
-    assert new_dose is not None and Decimal(new_dose) == step.dose_ug
+    assert new_dose is not None
+    assert Decimal(new_dose) == step.dose_ug
 
     # The API's audit trail of the batch (read by an auditor) shows the event with its actor and reason.
     trail = token_client(people.auditor).get(f"/api/v1/batches/{batch.pk}/audit-trail/")
@@ -156,7 +162,7 @@ def test_each_change_made_in_one_admin_request_keeps_its_own_reason(people: Pers
 
     # A later request with another reason leaves the earlier events' reasons as they were.
     correct("FIL-24-119", "Second vial from another lot.")
-    created, first, second = events_for(step)
+    _created, first, second = events_for(step)
     assert (first.reason, first.diff) == ("Lot number mistyped.", {"drug_lot": ("FIL-24-117", "FIL-24-118")})
     assert (second.reason, second.diff) == ("Second vial from another lot.", {"drug_lot": ("FIL-24-118", "FIL-24-119")})
     assert last_event(first_signature).reason == "content changed: Lot number mistyped."

@@ -177,5 +177,5 @@ def test_a_conditionally_released_batch_still_asks_for_its_pending_result(people
         actor=people.qa, batch_id=batch.pk, password=PASSWORD, positive_result_plan=PLAN
     )
     batch.refresh_from_db()
-    assert [str(s) for s in next_steps(batch)][0] == "Record QC results: Sterility (pending)"
+    assert next(str(s) for s in next_steps(batch)) == "Record QC results: Sterility (pending)"
     assert needed(batch)[1:] == ["QP certification", "Dispatch"]

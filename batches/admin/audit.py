@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, path, reverse
 
 from batches.admin.links import AUDIT_TRAIL, register_batch_link
+from batches.models import Batch
 from batches.views import audit as views
 
 
@@ -52,10 +53,16 @@ register_batch_link(
     url=lambda batch: reverse("admin:batches_batch_audit", args=[batch.pk]),
     roles=views.TRAIL_ROLES,
 )
-for _fmt in ("csv", "json"):
+
+
+def export_url(fmt: str) -> Callable[[Batch], str]:
+    return lambda batch: reverse("admin:batches_batch_audit_export", args=[batch.pk, fmt])
+
+
+for fmt in ("csv", "json"):
     register_batch_link(
         section=AUDIT_TRAIL,
-        label=f"Export the audit trail ({_fmt.upper()})",
-        url=lambda batch, fmt=_fmt: reverse("admin:batches_batch_audit_export", args=[batch.pk, fmt]),
+        label=f"Export the audit trail ({fmt.upper()})",
+        url=export_url(fmt),
         roles=views.TRAIL_ROLES,
     )

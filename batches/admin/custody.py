@@ -32,7 +32,7 @@ from batches.models import (
     Infusion,
     PatientIdentity,
 )
-from batches.roles import Role, has_role
+from batches.roles import has_role
 
 READ_ROLES = DESK_ROLES
 

@@ -278,7 +278,12 @@ def _follow_up(batch: Batch) -> list[DeskForm]:
         forms_ += [
             DeskForm("follow_up", "Follow-up visit", f.FollowUpForm, (Role.CLINICIAN,), follow_up, occasional=True),
             DeskForm(
-                "embryo_transfer", "Embryo transfer", f.EmbryoTransferForm, (Role.CLINICIAN,), embryo_transfer, occasional=True
+                "embryo_transfer",
+                "Embryo transfer",
+                f.EmbryoTransferForm,
+                (Role.CLINICIAN,),
+                embryo_transfer,
+                occasional=True,
             ),
         ]
         for transfer in batch.embryo_transfers.order_by("transfer_date", "pk"):
@@ -378,7 +383,6 @@ def delivery_desk_view(request: HttpRequest, batch_id: int) -> HttpResponse:
         "batch_url": reverse("admin:batches_batch_change", args=[batch.pk]),
     }
     return TemplateResponse(request, "batches/custody/delivery_desk.html", context)
-
 
 
 def desk_index_view(request: HttpRequest) -> HttpResponse:

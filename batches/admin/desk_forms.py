@@ -111,7 +111,13 @@ class AdverseEventForm(forms.Form):
     ctcae_grade = forms.TypedChoiceField(
         label="CTCAE grade",
         coerce=int,
-        choices=[(1, "1 – mild"), (2, "2 – moderate"), (3, "3 – severe"), (4, "4 – life-threatening"), (5, "5 – death")],
+        choices=[
+            (1, "1 – mild"),
+            (2, "2 – moderate"),
+            (3, "3 – severe"),
+            (4, "4 – life-threatening"),
+            (5, "5 – death"),
+        ],
     )
     relatedness = forms.ChoiceField(label="Related to the cells", choices=Relatedness.choices)
     serious = forms.BooleanField(required=False, help_text="Grade 4 and 5 are always serious.")

@@ -13,7 +13,8 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
 from django.db.models import Model, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 
 from batches.models import (
@@ -253,11 +254,11 @@ def role_home(request: HttpRequest, site: admin.AdminSite) -> list[HomeCard]:
 
 def mount(site: admin.AdminSite) -> None:
     """Add the role cards to the site's index page (once)."""
-    original: Callable[..., HttpResponse] = site.index
+    original: Callable[..., TemplateResponse] = site.index
     if getattr(original, "with_role_home", False):
         return
 
-    def index(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def index(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         return original(request, extra_context={**(extra_context or {}), "role_home": role_home(request, site)})
 
     index.with_role_home = True  # type: ignore[attr-defined]

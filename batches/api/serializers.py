@@ -206,19 +206,13 @@ class BatchDetailSerializer(BatchSerializer):
         ]
         read_only_fields = fields
 
-    def alerts(self, obj: Batch) -> list[Any]:
-        cache: dict[int, list[Any]] = self.context.setdefault("late_result_alerts", {})
-        if obj.pk not in cache:
-            cache[obj.pk] = batch_alerts(obj)
-        return cache[obj.pk]
-
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_flagged(self, obj: Batch) -> bool:
-        return bool(self.alerts(obj))
+        return bool(batch_alerts(obj))
 
     @extend_schema_field(LateResultAlertSerializer(many=True))
     def get_late_result_alerts(self, obj: Batch) -> list[dict[str, Any]]:
-        return list(LateResultAlertSerializer(self.alerts(obj), many=True).data)
+        return list(LateResultAlertSerializer(batch_alerts(obj), many=True).data)
 
 
 class BatchRegisterSerializer(serializers.Serializer[Any]):
