@@ -210,7 +210,6 @@ def _manufacturing(batch: Batch) -> list[DeskForm]:
 def _release_and_delivery(batch: Batch) -> list[DeskForm]:
     forms_ = []
     if batch.status in (S.RELEASED, S.CONDITIONALLY_RELEASED):
-        outstanding = release.release_outstanding(batch)
         forms_.append(
             DeskForm(
                 "dispatch",
@@ -218,7 +217,6 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
                 f.DispatchForm,
                 (Role.OPERATOR,),
                 dispatch,
-                intro=f"Still outstanding: {', '.join(outstanding)}." if outstanding else "",
                 initial={"to_location": "Interventional radiology", "from_location": "Cell processing laboratory"},
             )
         )
