@@ -116,7 +116,9 @@ class ReviewAdmin(RoleGatedAdmin):
         offered = open_decisions(acting_user(request), batch)
         if not form.is_bound:
             # A refused POST keeps every choice (the service said why); a fresh form offers only what is open.
-            form.fields["decision"].choices = offered
+            decision = form.fields["decision"]
+            assert isinstance(decision, forms.ChoiceField)
+            decision.choices = offered
         context = {
             **self.admin_site.each_context(request),
             "title": f"QA review of batch {batch.batch_number}",
