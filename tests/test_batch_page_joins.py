@@ -179,3 +179,20 @@ def test_a_conditionally_released_batch_still_asks_for_its_pending_result(people
     batch.refresh_from_db()
     assert next(str(s) for s in next_steps(batch)) == "Record QC results: Sterility (pending)"
     assert needed(batch)[1:] == ["QP certification", "Dispatch"]
+
+
+@pytest.mark.urs("URS-123")
+def test_the_review_page_offers_a_decision_only_to_whoever_can_take_it_now(people: Personas) -> None:
+    batch = release_batch(people, quarantined_batch(people), certify=False)
+    review = reverse("admin:qc_review_batch", args=[batch.pk])
+    qa, qp = Client(), Client()
+    qa.force_login(people.qa)
+    qp.force_login(people.qp)
+    assert 'name="decision"' not in qa.get(review).content.decode()
+    offered = qp.get(review).content.decode()
+    assert '<option value="certify">' in offered
+    assert '<option value="release">' not in offered
+    assert reverse("admin:batches_batch_change", args=[batch.pk]) in offered
+    assert qp.post(review, {"decision": "certify", "password": PASSWORD}).status_code == 302
+    assert needed(batch) == ["Dispatch"]
+    assert 'name="decision"' not in qp.get(review).content.decode()
