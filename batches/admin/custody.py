@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from batches import cohort, labels
-from batches.admin.desk import DESK_ROLES, DESK_STATES, delivery_desk_view, desk_index_view
+from batches.admin.desk import DESK_ROLES, DESK_STATES, delivery_desk_view
 from batches.admin.links import DELIVERY, register_batch_link
 from batches.models import (
     AdverseEvent,
@@ -33,6 +33,7 @@ from batches.models import (
     PatientIdentity,
 )
 from batches.roles import has_role
+from batches.states import BatchStatus
 
 READ_ROLES = DESK_ROLES
 
@@ -124,6 +125,23 @@ class BedsideCheckAdmin(ReadOnlyRecordAdmin):
             path("desk/<int:batch_id>/", wrap(delivery_desk_view), name="batches_delivery_desk"),
             *super().get_urls(),
         ]
+
+
+def desk_index_view(request: HttpRequest) -> HttpResponse:
+    """The batches the desk can work on, grouped by state, each with a link to its desk page."""
+    if not has_role(request.user, *DESK_ROLES):
+        raise PermissionDenied("The delivery desk needs a batch role.")
+    order = {state: i for i, state in enumerate(DESK_STATES)}
+    batches = sorted(
+        Batch.objects.filter(status__in=DESK_STATES).select_related("patient"),
+        key=lambda b: (order[BatchStatus(b.status)], b.batch_number),
+    )
+    context: dict[str, Any] = {
+        **admin.site.each_context(request),
+        "title": "Delivery desk",
+        "batches": batches,
+    }
+    return TemplateResponse(request, "batches/custody/desk_index.html", context)
 
 
 @admin.register(Infusion)

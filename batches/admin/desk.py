@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from batches.admin import desk_forms as f
 from batches.admin.common import acting_user, add_service_error
-from batches.models import Batch, BedsideCheck, CustodyEvent, EmbryoTransfer
+from batches.models import Batch, BedsideCheck, CustodyEvent
 from batches.models.custody import HandOff
 from batches.roles import Role, has_role
 from batches.services import custody, delivery, followup, release
@@ -142,8 +142,6 @@ def embryo_transfer(user: User, batch: Batch, data: dict[str, Any]) -> Any:
 
 def outcome(user: User, batch: Batch, data: dict[str, Any]) -> Any:
     transfer_id = data.pop("transfer")
-    if not EmbryoTransfer.objects.filter(pk=transfer_id, batch=batch).exists():
-        raise ObjectDoesNotExist(f"Batch {batch.batch_number} has no embryo transfer with id {transfer_id}.")
     return followup.embryo_transfer_record_outcome(actor=user, transfer_id=transfer_id, **data)
 
 
@@ -311,12 +309,13 @@ def desk_forms(batch: Batch) -> list[DeskForm]:
 
 
 def _posted(available: list[DeskForm], request: HttpRequest) -> DeskForm | None:
+    """The open form the POST is for; a per-record form is matched on the record it names."""
     action = request.POST.get("action", "")
     candidates = [d for d in available if d.action == action]
-    if len(candidates) <= 1:
-        return candidates[0] if candidates else None
     target = request.POST.get("custody_event") or request.POST.get("transfer") or ""
-    return next((d for d in candidates if str(d.target) == target), None)
+    if target:
+        return next((d for d in candidates if str(d.target) == target), None)
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def _submit(request: HttpRequest, batch: Batch, desk: DeskForm) -> HttpResponse | None:
@@ -328,8 +327,11 @@ def _submit(request: HttpRequest, batch: Batch, desk: DeskForm) -> HttpResponse 
         form.add_error(None, f"{desk.title} requires the role {names}; nothing was recorded.")
     elif form.is_valid():
         data = f.cleaned(form)
-        if desk.action == "receive" and not data.get("custody_event"):
+        # A per-record form acts on the record of this batch it was matched to, whatever else was posted.
+        if desk.action == "receive":
             data["custody_event"] = desk.target
+        elif desk.action == "outcome":
+            data["transfer"] = desk.target
         try:
             desk.call(user, batch, data)
         except SERVICE_ERRORS as error:
@@ -381,20 +383,3 @@ def delivery_desk_view(request: HttpRequest, batch_id: int) -> HttpResponse:
         "batch_url": reverse("admin:batches_batch_change", args=[batch.pk]),
     }
     return TemplateResponse(request, "batches/custody/delivery_desk.html", context)
-
-
-def desk_index_view(request: HttpRequest) -> HttpResponse:
-    """The batches the desk can work on, grouped by state, each with a link to its desk page."""
-    if not has_role(request.user, *DESK_ROLES):
-        raise PermissionDenied("The delivery desk needs a batch role.")
-    order = {state: i for i, state in enumerate(DESK_STATES)}
-    batches = sorted(
-        Batch.objects.filter(status__in=DESK_STATES).select_related("patient"),
-        key=lambda b: (order[BatchStatus(b.status)], b.batch_number),
-    )
-    context: dict[str, Any] = {
-        **admin.site.each_context(request),
-        "title": "Delivery desk",
-        "batches": batches,
-    }
-    return TemplateResponse(request, "batches/custody/desk_index.html", context)

@@ -157,7 +157,12 @@ def _qc_analyst(links: Links) -> HomeCard:
 def _qa(links: Links) -> HomeCard:
     card = HomeCard(Role.QA_REVIEWER, "Quality assurance", "Review by exception, deviations, release and closure.")
     return card.extend(
-        links.qc("review", "QA review: batches awaiting disposition", query="status__exact=quarantine"),
+        links.qc(
+            "review",
+            "QA review: batches awaiting disposition",
+            query="status__exact=quarantine",
+            count=_count((S.QUARANTINE,)),
+        ),
         links.qc("deviation", "Open deviations", query="status__exact=open"),
         links.qc("deviation", "Late results after release", query="raised_after_release__exact=1"),
         links.qc("specification", "Specifications"),
