@@ -152,7 +152,7 @@ def test_operator_and_verifier_walk_a_batch_to_quarantine_in_the_admin(staff: Pe
     assert "Correct " not in body
     assert "CD133-7781" in body
     assert "Quarantine" in body
-    assert "QC testing" in body
+    assert "QA review and release" in body
 
 
 @pytest.mark.urs("URS-010")
@@ -165,8 +165,9 @@ def test_batch_page_offers_only_the_current_step_and_the_next_need(staff: Person
     assert url(batch, "record", "gcsf") not in body
     assert "Record apheresis collection" in body
     assert body.count("verified · read-only") == 4  # the four G-CSF days, read-only
-    assert "Audit trail" in body
-    assert "Documents" in body
+    # Links only to pages the operator may open: the desk (hand-over to the laboratory), not the audit trail.
+    assert reverse("admin:batches_delivery_desk", args=[batch.pk]) in body
+    assert reverse("admin:batches_batch_audit", args=[batch.pk]) not in body
 
 
 @pytest.mark.urs("URS-012")

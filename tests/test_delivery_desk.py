@@ -63,6 +63,6 @@ def test_desk_shows_only_the_next_step_and_refuses_a_wrong_scan_with_a_message(p
         },
         follow=True,
     )
-    assert "Recorded." in infused.content.decode()
+    assert "Recorded and signed." in infused.content.decode()
     assert Batch.objects.get(pk=batch.pk).status == "infused"
     assert 'value="follow_up"' in infused.content.decode()

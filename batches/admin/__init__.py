@@ -2,10 +2,10 @@
 
 from django.contrib import admin
 
-from batches.admin import accounts, audit, batch, custody, documents, master
+from batches.admin import accounts, audit, batch, custody, documents, home, master
 
 admin.site.site_header = "CellBatch · electronic batch records"
 admin.site.site_title = "CellBatch"
 admin.site.index_title = "Batch records"
 
-__all__ = ["accounts", "audit", "batch", "custody", "documents", "master"]
+__all__ = ["accounts", "audit", "batch", "custody", "documents", "home", "master"]

@@ -10,8 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, reverse
 
+from batches.admin.links import AUDIT_TRAIL, register_batch_link
+from batches.models import Batch
 from batches.views import audit as views
 
 
@@ -44,3 +46,23 @@ def mount(site: admin.AdminSite) -> None:
 
 
 mount(admin.site)
+
+register_batch_link(
+    section=AUDIT_TRAIL,
+    label="Audit trail of this batch",
+    url=lambda batch: reverse("admin:batches_batch_audit", args=[batch.pk]),
+    roles=views.TRAIL_ROLES,
+)
+
+
+def export_url(fmt: str) -> Callable[[Batch], str]:
+    return lambda batch: reverse("admin:batches_batch_audit_export", args=[batch.pk, fmt])
+
+
+for fmt in ("csv", "json"):
+    register_batch_link(
+        section=AUDIT_TRAIL,
+        label=f"Export the audit trail ({fmt.upper()})",
+        url=export_url(fmt),
+        roles=views.TRAIL_ROLES,
+    )

@@ -16,16 +16,17 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.views.decorators.http import require_POST
 
 from batches.admin.common import GmpModelAdmin, PasswordForm, ServiceError, acting_user, add_service_error, error_text
 from batches.admin.forms import CancelForm, RegisterBatchForm, StepForm, step_form_class
 from batches.admin.links import batch_links
+from batches.admin.progress import batch_gate, next_steps
 from batches.admin.workflow import (
     STATE_ACTIONS,
     available_actions,
     in_sentence,
-    next_actions,
     record_initial,
     recordable_step,
     sections,
@@ -37,6 +38,7 @@ from batches.services.batch import batch_register
 from batches.services.signatures import signature_is_intact
 from batches.services.steps import STEP_LABELS, STEP_MODELS, step_correct, step_record, step_verify
 from batches.states import BatchStatus
+from qc.selectors import batch_alerts
 
 SERVICE_ERRORS = (ValidationError, PermissionDenied, ObjectDoesNotExist, IntegrityError)
 
@@ -160,7 +162,10 @@ class BatchAdmin(GmpModelAdmin[Batch]):
         elif record is not None:
             record_title = f"Record {in_sentence(STEP_LABELS[getattr(record, 'kind', '')])}"
         actions = available_actions(batch, user)
-        needed = next_actions(batch)
+        gate = batch_gate(batch)
+        needed = next_steps(batch, gate)
+        links = batch_links(batch, user)
+        needed_labels = {step.label for step in needed}
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -169,19 +174,24 @@ class BatchAdmin(GmpModelAdmin[Batch]):
             "batch": batch,
             "has_view_permission": True,
             "state_badge": state_badge(batch.status),
+            "alerts": batch_alerts(batch),
+            "gate": gate,
+            "dispositions": batch.dispositions.select_related("decided_by"),
+            "review_url": reverse("admin:qc_review_batch", args=[batch.pk]),
             "next_actions": needed,
             "sections": steps_by_kind,
             "record_form": record,
             "record_kind": getattr(record, "kind", ""),
             "record_title": record_title,
             # A state change that "what is needed next" asks for is the primary button; others stay quiet.
-            "actions": [(a, a.label in needed) for a in actions if not a.needs_reason],
+            "actions": [(a, a.label in needed_labels) for a in actions if not a.needs_reason],
             "cancel_action": next((a for a in actions if a.needs_reason), None),
             "cancel_form": bound.get("cancel") or CancelForm(auto_id="id_cancel_%s"),
             "cancel_open": "cancel" in bound,
             "signatures": self.signature_rows(batch, steps_by_kind),
             "transitions": batch.transitions.select_related("actor"),
-            "link_sections": batch_links(batch, user),
+            "link_sections": links,
+            "has_links": any(items for _, items in links),
             "roles": ", ".join(sorted(user_roles(user))) or "none",
             "read_only_notice": not (can_record or can_verify or actions),
         }
@@ -201,7 +211,8 @@ class BatchAdmin(GmpModelAdmin[Batch]):
             rows.append(
                 {
                     "signature": sig,
-                    "record": titles.get((sig.content_type.model, sig.object_id), str(sig.content_type)),
+                    "record": titles.get((sig.content_type.model, sig.object_id))
+                    or f"{capfirst(sig.content_type.name)} #{sig.object_id}",
                     "utc": sig.signed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
                     "local": timezone.localtime(sig.signed_at).strftime("%Y-%m-%d %H:%M:%S %Z"),
                     "state": state,

@@ -1,26 +1,25 @@
 """Admin pages for custody, delivery and follow-up: read-only records, the label PDF and the cohort page.
 
-Records are written only through the services (API or the forms that call them); the admin shows
-them to every batch role and lets nobody edit or delete them here.
+Records are written only through the services: the API, or the delivery desk (batches.admin.desk),
+whose pages are mounted here. The admin shows them to every batch role and lets nobody edit or
+delete them here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django import forms
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
-from django.utils import timezone
+from django.urls import URLPattern, path, reverse
 
 from batches import cohort, labels
-from batches.admin.common import SigningForm, acting_user
-from batches.exceptions import StateConflict
+from batches.admin.desk import DESK_ROLES, DESK_STATES, delivery_desk_view
+from batches.admin.links import DELIVERY, register_batch_link
 from batches.models import (
     AdverseEvent,
     Batch,
@@ -33,23 +32,10 @@ from batches.models import (
     Infusion,
     PatientIdentity,
 )
-from batches.models.custody import HandOff
-from batches.models.followup import Menses
-from batches.roles import Role, has_role
-from batches.services import custody as custody_services
-from batches.services import delivery as delivery_services
-from batches.services import followup as followup_services
+from batches.roles import has_role
 from batches.states import BatchStatus
 
-READ_ROLES = (
-    Role.OPERATOR,
-    Role.QC_ANALYST,
-    Role.VERIFIER,
-    Role.QA_REVIEWER,
-    Role.QUALIFIED_PERSON,
-    Role.CLINICIAN,
-    Role.AUDITOR,
-)
+READ_ROLES = DESK_ROLES
 
 
 class ReadOnlyRecordAdmin(admin.ModelAdmin):
@@ -133,8 +119,29 @@ class BedsideCheckAdmin(ReadOnlyRecordAdmin):
     list_select_related = ["batch", "checked_by", "confirmed_by"]
 
     def get_urls(self) -> list[URLPattern]:
-        desk = self.admin_site.admin_view(delivery_desk_view)
-        return [path("desk/<int:batch_id>/", desk, name="batches_delivery_desk"), *super().get_urls()]
+        wrap = self.admin_site.admin_view
+        return [
+            path("desk/", wrap(desk_index_view), name="batches_delivery_desk_index"),
+            path("desk/<int:batch_id>/", wrap(delivery_desk_view), name="batches_delivery_desk"),
+            *super().get_urls(),
+        ]
+
+
+def desk_index_view(request: HttpRequest) -> HttpResponse:
+    """The batches the desk can work on, grouped by state, each with a link to its desk page."""
+    if not has_role(request.user, *DESK_ROLES):
+        raise PermissionDenied("The delivery desk needs a batch role.")
+    order = {state: i for i, state in enumerate(DESK_STATES)}
+    batches = sorted(
+        Batch.objects.filter(status__in=DESK_STATES).select_related("patient"),
+        key=lambda b: (order[BatchStatus(b.status)], b.batch_number),
+    )
+    context: dict[str, Any] = {
+        **admin.site.each_context(request),
+        "title": "Delivery desk",
+        "batches": batches,
+    }
+    return TemplateResponse(request, "batches/custody/desk_index.html", context)
 
 
 @admin.register(Infusion)
@@ -190,124 +197,17 @@ class EmbryoTransferAdmin(ReadOnlyRecordAdmin):
     list_select_related = ["batch"]
 
 
-# --- the bedside desk: clinicians record receipt, the two-person check, the infusion, follow-up ------
-
-
-class ReceiveForm(forms.Form):
-    scanned_data = forms.CharField(label="Scan the bag's DIN barcode", max_length=80)
-    temperature_c = forms.DecimalField(label="Temperature at receipt (°C)", max_digits=4, decimal_places=1)
-
-
-class BedsideScanForm(SigningForm):
-    scanned_data = forms.CharField(label="Scan the bag's DIN barcode", max_length=80)
-    patient_subject_code = forms.CharField(label="Patient wristband (subject code)", max_length=20)
-    password = forms.CharField(widget=forms.PasswordInput, label="Your password (signature)")
-
-
-class BedsideConfirmForm(SigningForm):
-    scanned_data = forms.CharField(label="Second clinician: scan the bag again", max_length=80)
-    password = forms.CharField(widget=forms.PasswordInput, label="Your password (signature)")
-
-
-class InfusionForm(SigningForm):
-    started_at = forms.DateTimeField()
-    ended_at = forms.DateTimeField()
-    left_cells = forms.IntegerField(min_value=0, label="Left uterine artery: CD133+ cells")
-    left_volume_ml = forms.DecimalField(min_value=0, max_digits=6, decimal_places=1, label="Left: volume (mL)")
-    right_cells = forms.IntegerField(min_value=0, label="Right uterine artery: CD133+ cells")
-    right_volume_ml = forms.DecimalField(min_value=0, max_digits=6, decimal_places=1, label="Right: volume (mL)")
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    late_entry_reason = forms.CharField(required=False)
-    password = forms.CharField(widget=forms.PasswordInput, label="Your password (signature)")
-
-
-class FollowUpForm(forms.Form):
-    visit_date = forms.DateField()
-    menses = forms.ChoiceField(choices=Menses.choices)
-    endometrial_thickness_mm = forms.DecimalField(max_digits=4, decimal_places=1, required=False)
-    adhesion_score = forms.IntegerField(min_value=0, max_value=12, required=False)
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-
-
-def _desk_forms(batch: Batch) -> dict[str, type[forms.Form]]:
-    """The forms that apply in the batch's current state, in the order they are used."""
-    if batch.status == BatchStatus.DISPATCHED:
-        pending = batch.custody_events.filter(kind=HandOff.LAB_TO_RADIOLOGY, received_at__isnull=True).exists()
-        if pending:
-            return {"receive": ReceiveForm}
-        check = BedsideCheck.objects.filter(batch=batch).first()
-        if check is None:
-            return {"bedside_scan": BedsideScanForm}
-        if not check.is_confirmed:
-            return {"bedside_confirm": BedsideConfirmForm}
-        return {"infusion": InfusionForm}
-    if batch.status in (BatchStatus.INFUSED, BatchStatus.CLOSED):
-        return {"follow_up": FollowUpForm}
-    return {}
-
-
-def _desk_form(cls: type[forms.Form], request: HttpRequest, *args: Any) -> forms.Form:
-    """A desk form; a signing one is built for the signed-in user (it asks for a code when they have one)."""
-    if issubclass(cls, SigningForm):
-        return cls(*args, signer=acting_user(request))
-    return cls(*args)
-
-
-def _desk_call(action: str, request: HttpRequest, batch: Batch, data: dict[str, Any]) -> None:
-    user: Any = request.user
-    now = timezone.now()
-    if action == "receive":
-        event = batch.custody_events.get(kind=HandOff.LAB_TO_RADIOLOGY, received_at__isnull=True)
-        custody_services.custody_receive(actor=user, custody_event_id=event.pk, received_at=now, **data)
-    elif action == "bedside_scan":
-        delivery_services.bedside_check_scan(actor=user, batch_id=batch.pk, **data)
-    elif action == "bedside_confirm":
-        delivery_services.bedside_check_confirm(actor=user, batch_id=batch.pk, **data)
-    elif action == "infusion":
-        password, otp_token = data.pop("password"), data.pop("otp_token", "")
-        delivery_services.infusion_record(
-            actor=user, batch_id=batch.pk, password=password, otp_token=otp_token, values=data
-        )
-    elif action == "follow_up":
-        followup_services.follow_up_visit_record(actor=user, batch_id=batch.pk, **data)
-
-
-def delivery_desk_view(request: HttpRequest, batch_id: int) -> HttpResponse:
-    """One page per batch at the bedside: only the next step's form, each submit through its service."""
-    if not has_role(request.user, *READ_ROLES):
-        raise PermissionDenied("The delivery desk needs a batch role.")
-    batch = get_object_or_404(Batch.objects.select_related("patient", "process_definition"), pk=batch_id)
-    available = _desk_forms(batch)
-    action = request.POST.get("action", "") if request.method == "POST" else ""
-    bound: forms.Form | None = None
-    if action:
-        if action not in available:
-            messages.error(request, "That step is not the current one for this batch; the page shows what is.")
-            return redirect(request.path)
-        bound = _desk_form(available[action], request, request.POST)
-        if bound.is_valid():
-            try:
-                _desk_call(action, request, batch, dict(bound.cleaned_data))
-            except StateConflict as exc:
-                messages.error(request, " ".join(exc.messages))
-            except ValidationError as exc:
-                for message in exc.messages:
-                    messages.error(request, message)
-            except PermissionDenied as exc:
-                messages.error(request, str(exc))
-            else:
-                messages.success(request, "Recorded.")
-                return redirect(request.path)
-    forms_in_page = [
-        (name, bound if bound is not None and name == action else _desk_form(cls, request))
-        for name, cls in available.items()
-    ]
-    context: dict[str, Any] = {
-        **admin.site.each_context(request),
-        "title": f"Delivery of batch {batch.batch_number}",
-        "batch": batch,
-        "expires_at": custody_services.expires_at(batch),
-        "forms": forms_in_page,
-        "scans": batch.identity_scans.select_related("scanned_by").order_by("-scanned_at")[:20],
-    }
-    return TemplateResponse(request, "batches/custody/delivery_desk.html", context)
+register_batch_link(
+    section=DELIVERY,
+    label="Delivery desk: hand-overs, dispatch, bedside check, infusion, follow-up",
+    url=lambda batch: reverse("admin:batches_delivery_desk", args=[batch.pk]),
+    roles=READ_ROLES,
+    when=lambda batch: batch.status in DESK_STATES,
+)
+register_batch_link(
+    section=DELIVERY,
+    label="Bag labels (PDF)",
+    url=lambda batch: reverse("admin:batch_labels", args=[batch.pk]),
+    roles=READ_ROLES,
+    when=lambda batch: bool(batch.din),
+)

@@ -9,11 +9,28 @@ from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRed
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from batches.models import BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
+from batches.admin.links import DOCUMENTS, LinkList, register_batch_links
+from batches.models import Batch, BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
 from batches.roles import Role, has_role
 from batches.services import documents
 
 READER_ROLES = (Role.QA_REVIEWER, Role.QUALIFIED_PERSON, Role.AUDITOR)
+
+
+def document_links(batch: Batch) -> LinkList:
+    """Every revision of the batch's signed records (a download link once signed), then the full list."""
+    links: LinkList = []
+    for document in batch.documents.order_by("kind", "-revision"):
+        label = f"{document.get_kind_display()}, revision {document.revision}"
+        if document.status == DocumentStatus.SIGNED:
+            url = reverse("admin:batches_batchdocument_download", args=[document.pk])
+            links.append((f"{label} (signed PDF)", url))
+        else:
+            url = reverse("admin:batches_batchdocument_change", args=[document.pk])
+            links.append((f"{label} ({document.get_status_display().lower()})", url))
+    changelist = reverse("admin:batches_batchdocument_changelist")
+    links.append(("All records and downloads of this batch", f"{changelist}?batch__id__exact={batch.pk}"))
+    return links
 
 
 @admin.register(BatchDocument)
@@ -87,6 +104,9 @@ class BatchDocumentAdmin(admin.ModelAdmin):
                 )
                 continue
             self.message_user(request, f"{document} queued; refresh to see it signed.", messages.SUCCESS)
+
+
+register_batch_links(section=DOCUMENTS, name="batch documents", links=document_links, roles=READER_ROLES)
 
 
 @admin.register(DocumentDownload)

@@ -20,7 +20,7 @@ from batches.roles import Role, may_act
 from batches.services import batch as batch_services
 from batches.services.signatures import printed_name
 from batches.services.steps import STEP_LABELS, STEP_MODELS, editable_fields
-from batches.states import STEP_STATE, TERMINAL, BatchStatus
+from batches.states import STEP_STATE, BatchStatus
 
 S = BatchStatus
 
@@ -178,7 +178,7 @@ def in_sentence(title: str) -> str:
 
 
 def next_actions(batch: Batch) -> list[str]:
-    """What is needed next, in words a busy operator reads at a glance."""
+    """What manufacturing needs next (registration to quarantine), in words read at a glance."""
     status = BatchStatus(batch.status)
     if status == S.REGISTERED:
         return ["Start mobilization"]
@@ -197,11 +197,8 @@ def next_actions(batch: Batch) -> list[str]:
         elif not needed:
             needed.append({"apheresis": "Start processing", "selection": "Move to quarantine"}[kind])
         return needed
-    if status == S.QUARANTINE:
-        return ["QC testing and QA disposition (release or reject)"]
-    if status in TERMINAL:
-        return [f"Nothing: the batch is {status.label.lower()}."]
-    return [f"Continue from {status.label.lower()}"]
+    # From quarantine on, QC, release and delivery decide: batches.admin.progress.
+    return []
 
 
 def available_actions(batch: Batch, user: User) -> list[StateAction]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from batches.models import (
@@ -18,6 +20,7 @@ from batches.models import (
 )
 from batches.services.signatures import signature_is_intact
 from batches.services.steps import editable_fields
+from qc.selectors import batch_alerts
 
 STEP_META_FIELDS = ["id", "batch", "performed_by", "performed_at", "verified_by", "verified_at", "is_verified"]
 CONTROL_FIELDS = ("password", "otp_token", "reason")
@@ -187,9 +190,25 @@ class BatchSerializer(serializers.ModelSerializer[Batch]):
         read_only_fields = fields
 
 
-class BatchDetailSerializer(BatchSerializer):
-    """The batch with every step in order, its signatures and its state history."""
+class LateResultAlertSerializer(serializers.Serializer[Any]):
+    """A critical deviation raised by a result recorded after release (the batch's late-result flag)."""
 
+    number = serializers.CharField()
+    classification = serializers.CharField()
+    status = serializers.CharField()
+    description = serializers.CharField()
+    raised_at = serializers.DateTimeField()
+
+
+class BatchDetailSerializer(BatchSerializer):
+    """The batch with its late-result flag, every step in order, its signatures and its state history."""
+
+    flagged = serializers.SerializerMethodField(
+        help_text="True when a result recorded after release raised a critical deviation (late-result flag)."
+    )
+    late_result_alerts = serializers.SerializerMethodField(
+        help_text="The deviations behind the late-result flag, newest first; empty when the batch is not flagged."
+    )
     gcsf_administrations = GcsfAdministrationSerializer(many=True, read_only=True)
     apheresis = ApheresisCollectionSerializer(read_only=True, allow_null=True)
     selection = Cd133SelectionSerializer(read_only=True, allow_null=True)
@@ -199,6 +218,8 @@ class BatchDetailSerializer(BatchSerializer):
     class Meta(BatchSerializer.Meta):
         fields = [
             *BatchSerializer.Meta.fields,
+            "flagged",
+            "late_result_alerts",
             "gcsf_administrations",
             "apheresis",
             "selection",
@@ -206,6 +227,14 @@ class BatchDetailSerializer(BatchSerializer):
             "transitions",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_flagged(self, obj: Batch) -> bool:
+        return bool(batch_alerts(obj))
+
+    @extend_schema_field(LateResultAlertSerializer(many=True))
+    def get_late_result_alerts(self, obj: Batch) -> list[dict[str, Any]]:
+        return list(LateResultAlertSerializer(batch_alerts(obj), many=True).data)
 
 
 class BatchRegisterSerializer(serializers.Serializer[Any]):

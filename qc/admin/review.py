@@ -15,7 +15,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from batches.admin.common import SigningForm
+from batches.admin.links import QA_REVIEW, register_batch_link
 from batches.models import Batch, BatchDisposition, ElectronicSignature
+from batches.roles import Role, has_role
 from batches.services import release
 from batches.states import BatchStatus
 from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user
@@ -23,6 +25,7 @@ from qc.models import Deviation, Notification, QcSample, Review
 from qc.selectors import batch_alerts, release_gate
 
 REVIEW_STATES = [s for s in BatchStatus.values if s not in ("registered", "mobilization", "collection", "cancelled")]
+REVIEW_LINK_ROLES = (Role.QA_REVIEWER, Role.QUALIFIED_PERSON, Role.AUDITOR)
 
 
 class DecisionForm(SigningForm):
@@ -42,6 +45,17 @@ class DecisionForm(SigningForm):
         help_text="Conditional release: what is done if the pending culture turns positive.",
     )
     password = PasswordField()
+
+
+def open_decisions(user: User, batch: Batch) -> list[tuple[str, str]]:
+    """The decisions this user can take on this batch now (the form offers only these)."""
+    offered = []
+    if has_role(user, Role.QA_REVIEWER) and batch.status == BatchStatus.QUARANTINE:
+        offered += [c for c in DecisionForm.DECISIONS if c[0] != "certify"]
+    released = batch.status in (BatchStatus.RELEASED, BatchStatus.CONDITIONALLY_RELEASED)
+    if has_role(user, Role.QUALIFIED_PERSON) and released and "QP certification" in release.release_outstanding(batch):
+        offered += [c for c in DecisionForm.DECISIONS if c[0] == "certify"]
+    return offered
 
 
 def decide(user: User, batch: Batch, data: dict[str, Any]) -> BatchDisposition:
@@ -105,6 +119,12 @@ class ReviewAdmin(RoleGatedAdmin):
                 messages.success(request, f"Batch {batch.batch_number}: {disposition.get_decision_display().lower()}.")
                 return HttpResponseRedirect(reverse("admin:qc_review_batch", args=[batch.pk]))
         gate = release_gate(batch, releaser=acting_user(request))
+        offered = open_decisions(acting_user(request), batch)
+        if not form.is_bound:
+            # A refused POST keeps every choice (the service said why); a fresh form offers only what is open.
+            decision = form.fields["decision"]
+            assert isinstance(decision, forms.ChoiceField)
+            decision.choices = offered
         context = {
             **self.admin_site.each_context(request),
             "title": f"QA review of batch {batch.batch_number}",
@@ -113,6 +133,8 @@ class ReviewAdmin(RoleGatedAdmin):
             "gate": gate,
             "alerts": batch_alerts(batch),
             "form": form,
+            "show_form": bool(offered) or form.is_bound,
+            "links": self.page_links(request, batch),
             "gcsf": batch.gcsf_administrations.select_related("performed_by", "verified_by").order_by("day"),
             "apheresis": getattr(batch, "apheresis", None),
             "selection": getattr(batch, "selection", None),
@@ -124,3 +146,21 @@ class ReviewAdmin(RoleGatedAdmin):
             "notifications": Notification.objects.filter(batch=batch),
         }
         return TemplateResponse(request, "qc/review.html", context)
+
+    def page_links(self, request: HttpRequest, batch: Batch) -> list[tuple[str, str]]:
+        """The batch page, and the audit trail and delivery desk for those who may open them."""
+        links = [("Batch page", reverse("admin:batches_batch_change", args=[batch.pk]))]
+        if has_role(request.user, Role.AUDITOR, Role.QA_REVIEWER, Role.QUALIFIED_PERSON):
+            links.append(("Audit trail", reverse("admin:batches_batch_audit", args=[batch.pk])))
+        if batch.status not in ("processing", "rejected", "cancelled"):
+            links.append(("Delivery desk", reverse("admin:batches_delivery_desk", args=[batch.pk])))
+        return links
+
+
+register_batch_link(
+    section=QA_REVIEW,
+    label="QA review: exceptions first, QC results, disposition",
+    url=lambda batch: reverse("admin:qc_review_batch", args=[batch.pk]),
+    roles=REVIEW_LINK_ROLES,
+    when=lambda batch: batch.status in REVIEW_STATES,
+)

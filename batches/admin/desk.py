@@ -1,0 +1,389 @@
+"""The delivery desk: one page per batch with the custody, delivery and follow-up forms its state allows.
+
+Each form parses the arguments of one service and calls it; the service decides (role, separation of
+duties, state, scans, shelf life). The page only offers a form to the roles its service accepts, and a
+refusal shows on the form, with what was typed, and changes nothing. Custody services are entry
+points that record a refused scan in their own transaction, so nothing here opens a transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.models import User
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from batches.admin import desk_forms as f
+from batches.admin.common import SigningForm, acting_user, add_service_error
+from batches.models import Batch, BedsideCheck, CustodyEvent
+from batches.models.custody import HandOff
+from batches.roles import Role, has_role
+from batches.services import custody, delivery, followup, release
+from batches.states import BatchStatus
+
+S = BatchStatus
+SERVICE_ERRORS = (ValidationError, PermissionDenied, ObjectDoesNotExist, IntegrityError)
+DESK_STATES = (
+    S.COLLECTION,
+    S.PROCESSING,
+    S.QUARANTINE,
+    S.RELEASED,
+    S.CONDITIONALLY_RELEASED,
+    S.DISPATCHED,
+    S.INFUSED,
+    S.CLOSED,
+)
+RELEASED = (S.RELEASED, S.CONDITIONALLY_RELEASED)
+# Everyone who works on or reads batch records; the system administrator role alone does not.
+DESK_ROLES = (
+    Role.OPERATOR,
+    Role.QC_ANALYST,
+    Role.VERIFIER,
+    Role.QA_REVIEWER,
+    Role.QUALIFIED_PERSON,
+    Role.CLINICIAN,
+    Role.AUDITOR,
+)
+
+Call = Callable[[User, Batch, dict[str, Any]], Any]
+
+
+@dataclass
+class DeskForm:
+    """One form of the desk: what it is called, who may use it, and the service it feeds."""
+
+    action: str
+    title: str
+    form_class: type[forms.Form]
+    roles: tuple[Role, ...]
+    call: Call
+    target: int | None = None  # the custody event or embryo transfer a per-record form acts on
+    intro: str = ""
+    occasional: bool = False  # shown folded: needed only when something happens (an adverse event...)
+    initial: dict[str, Any] = field(default_factory=dict)
+    form: forms.Form | None = None
+
+    @property
+    def key(self) -> str:
+        return self.action if self.target is None else f"{self.action}-{self.target}"
+
+    @property
+    def signs(self) -> bool:
+        return "password" in self.form_class.base_fields
+
+    def build(self, signer: User, data: Any = None) -> forms.Form:
+        """A signing form is built for its signer: it asks for a one-time code when they have one."""
+        kwargs: dict[str, Any] = {"initial": self.initial, "auto_id": f"id_{self.key}_%s"}
+        if issubclass(self.form_class, SigningForm):
+            kwargs["signer"] = signer
+        self.form = self.form_class(data, **kwargs)
+        return self.form
+
+
+# --- the service calls -------------------------------------------------------------------------------
+
+
+def hand_over(kind: HandOff) -> Call:
+    def call(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+        return custody.custody_hand_over(actor=user, batch_id=batch.pk, kind=kind, **data)
+
+    return call
+
+
+def receive(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+    event_id = data.pop("custody_event")
+    return custody.custody_receive(actor=user, custody_event_id=event_id, received_at=timezone.now(), **data)
+
+
+def dispatch(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+    return delivery.batch_dispatch(actor=user, batch_id=batch.pk, **data)
+
+
+def authorise_expired_use(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+    return custody.expired_use_authorize(actor=user, batch_id=batch.pk, **data)
+
+
+def bedside_scan(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+    return delivery.bedside_check_scan(actor=user, batch_id=batch.pk, **data)
+
+
+def bedside_confirm(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+    return delivery.bedside_check_confirm(actor=user, batch_id=batch.pk, **data)
+
+
+def infuse(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+    password, otp_token = data.pop("password"), data.pop("otp_token", "")
+    data["notes"] = data.get("notes") or ""
+    data["late_entry_reason"] = data.get("late_entry_reason") or ""
+    return delivery.infusion_record(actor=user, batch_id=batch.pk, password=password, otp_token=otp_token, values=data)
+
+
+def adverse_event(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+    return delivery.adverse_event_record(actor=user, batch_id=batch.pk, **data)
+
+
+def close(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+    return delivery.batch_close(actor=user, batch_id=batch.pk, **data)
+
+
+def follow_up(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+    return followup.follow_up_visit_record(actor=user, batch_id=batch.pk, **data)
+
+
+def embryo_transfer(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+    return followup.embryo_transfer_record(actor=user, batch_id=batch.pk, **data)
+
+
+def outcome(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+    transfer_id = data.pop("transfer")
+    return followup.embryo_transfer_record_outcome(actor=user, transfer_id=transfer_id, **data)
+
+
+# --- which forms the batch's state allows --------------------------------------------------------------
+
+
+def _receipts(batch: Batch) -> list[DeskForm]:
+    pending = CustodyEvent.objects.filter(batch=batch, received_at__isnull=True).select_related("handed_over_by")
+    forms_ = []
+    for event in pending.order_by("handed_over_at", "pk"):
+        _, receivers, _ = custody.HAND_OFF_RULES[event.kind]
+        sample = f" (sample {event.sample_reference})" if event.sample_reference else ""
+        forms_.append(
+            DeskForm(
+                "receive",
+                f"Receive: {event.get_kind_display()}{sample}",
+                f.ReceiveForm,
+                receivers,
+                receive,
+                target=event.pk,
+                intro=f"Handed over by {event.handed_over_by} from {event.from_location} to {event.to_location}; "
+                "the receiver scans the bag (someone other than the person who handed it over).",
+                initial={"custody_event": event.pk},
+            )
+        )
+    return forms_
+
+
+def _manufacturing(batch: Batch) -> list[DeskForm]:
+    forms_ = []
+    if batch.status in (S.COLLECTION, S.PROCESSING):
+        forms_.append(
+            DeskForm(
+                "handover_lab",
+                "Hand over: collection → laboratory",
+                f.HandOverForm,
+                (Role.OPERATOR,),
+                hand_over(HandOff.COLLECTION_TO_LAB),
+                initial={
+                    "from_location": "Apheresis unit",
+                    "to_location": "Cell processing laboratory",
+                    "handed_over_at": f.now_local(),
+                },
+            )
+        )
+    if batch.status in (S.PROCESSING, S.QUARANTINE):
+        forms_.append(
+            DeskForm(
+                "handover_qc",
+                "Hand over: laboratory → QC sample",
+                f.QcHandOverForm,
+                (Role.OPERATOR,),
+                hand_over(HandOff.LAB_TO_QC),
+                initial={
+                    "from_location": "Cell processing laboratory",
+                    "to_location": "QC laboratory",
+                    "handed_over_at": f.now_local(),
+                },
+            )
+        )
+    return forms_
+
+
+def _release_and_delivery(batch: Batch) -> list[DeskForm]:
+    forms_ = []
+    if batch.status in (S.RELEASED, S.CONDITIONALLY_RELEASED):
+        forms_.append(
+            DeskForm(
+                "dispatch",
+                "Dispatch to interventional radiology",
+                f.DispatchForm,
+                (Role.OPERATOR,),
+                dispatch,
+                initial={"to_location": "Interventional radiology", "from_location": "Cell processing laboratory"},
+            )
+        )
+    if batch.status in (S.RELEASED, S.CONDITIONALLY_RELEASED, S.DISPATCHED):
+        forms_.append(
+            DeskForm(
+                "expired_use",
+                "Authorise use past expiry (QA)",
+                f.ExpiredUseForm,
+                (Role.QA_REVIEWER,),
+                authorise_expired_use,
+                intro="Only under a documented deviation, at the treating physician's request.",
+                occasional=True,
+            )
+        )
+    if batch.status == S.DISPATCHED and not batch.custody_events.filter(
+        kind=HandOff.LAB_TO_RADIOLOGY, received_at__isnull=True
+    ):
+        check = BedsideCheck.objects.filter(batch=batch).first()
+        if check is None:
+            forms_.append(
+                DeskForm("bedside_scan", "Bedside identity check", f.BedsideScanForm, (Role.CLINICIAN,), bedside_scan)
+            )
+        elif not check.is_confirmed:
+            forms_.append(
+                DeskForm(
+                    "bedside_confirm",
+                    "Bedside identity check: confirmation by a second clinician",
+                    f.BedsideConfirmForm,
+                    (Role.CLINICIAN,),
+                    bedside_confirm,
+                    intro=f"First scan by {check.checked_by} at {check.checked_at:%H:%M}.",
+                )
+            )
+        else:
+            forms_.append(DeskForm("infusion", "Record infusion", f.InfusionForm, (Role.CLINICIAN,), infuse))
+    if batch.status == S.INFUSED:
+        forms_.append(DeskForm("close", "Close the batch (QA)", f.CloseForm, (Role.QA_REVIEWER,), close))
+    return forms_
+
+
+def _follow_up(batch: Batch) -> list[DeskForm]:
+    forms_ = []
+    if batch.status in (S.DISPATCHED, S.INFUSED, S.CLOSED):
+        forms_.append(
+            DeskForm(
+                "adverse_event",
+                "Adverse event",
+                f.AdverseEventForm,
+                (Role.CLINICIAN,),
+                adverse_event,
+                occasional=True,
+                initial={"phase": "infusion" if batch.status == S.DISPATCHED else "follow_up"},
+            )
+        )
+    if batch.status in (S.INFUSED, S.CLOSED):
+        forms_ += [
+            DeskForm("follow_up", "Follow-up visit", f.FollowUpForm, (Role.CLINICIAN,), follow_up, occasional=True),
+            DeskForm(
+                "embryo_transfer",
+                "Embryo transfer",
+                f.EmbryoTransferForm,
+                (Role.CLINICIAN,),
+                embryo_transfer,
+                occasional=True,
+            ),
+        ]
+        for transfer in batch.embryo_transfers.order_by("transfer_date", "pk"):
+            forms_.append(
+                DeskForm(
+                    "outcome",
+                    f"Outcome of the embryo transfer of {transfer.transfer_date:%Y-%m-%d}",
+                    f.OutcomeForm,
+                    (Role.CLINICIAN,),
+                    outcome,
+                    target=transfer.pk,
+                    occasional=True,
+                    initial={
+                        "transfer": transfer.pk,
+                        "implantation": f.outcome_initial(transfer.implantation),
+                        "clinical_pregnancy": f.outcome_initial(transfer.clinical_pregnancy),
+                        "live_birth": f.outcome_initial(transfer.live_birth),
+                    },
+                )
+            )
+    return forms_
+
+
+def desk_forms(batch: Batch) -> list[DeskForm]:
+    """Every form the batch's state allows, in the order the work is done."""
+    return [*_manufacturing(batch), *_receipts(batch), *_release_and_delivery(batch), *_follow_up(batch)]
+
+
+def _posted(available: list[DeskForm], request: HttpRequest) -> DeskForm | None:
+    """The open form the POST is for; a per-record form is matched on the record it names."""
+    action = request.POST.get("action", "")
+    candidates = [d for d in available if d.action == action]
+    target = request.POST.get("custody_event") or request.POST.get("transfer") or ""
+    if target:
+        return next((d for d in candidates if str(d.target) == target), None)
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _submit(request: HttpRequest, batch: Batch, desk: DeskForm) -> HttpResponse | None:
+    """Call the form's service; a redirect on success, None (the form carries the refusal) otherwise."""
+    user = acting_user(request)
+    form = desk.build(user, request.POST)
+    if not has_role(user, *desk.roles):
+        names = ", ".join(role.label for role in desk.roles)
+        form.add_error(None, f"{desk.title} requires the role {names}; nothing was recorded.")
+    elif form.is_valid():
+        data = f.cleaned(form)
+        # A per-record form acts on the record of this batch it was matched to, whatever else was posted.
+        if desk.action == "receive":
+            data["custody_event"] = desk.target
+        elif desk.action == "outcome":
+            data["transfer"] = desk.target
+        try:
+            desk.call(user, batch, data)
+        except SERVICE_ERRORS as error:
+            add_service_error(form, error)
+        else:
+            signed = " and signed" if desk.signs else ""
+            messages.success(request, f"Recorded{signed}. ({desk.title})")
+            return redirect(request.path)
+    messages.error(request, "Nothing was recorded: see the form below.")
+    return None
+
+
+def delivery_desk_view(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """One page per batch: the forms its state allows, each submit through its service."""
+    if not has_role(request.user, *DESK_ROLES):
+        raise PermissionDenied("The delivery desk needs a batch role.")
+    batch = get_object_or_404(Batch.objects.select_related("patient", "process_definition"), pk=batch_id)
+    available = desk_forms(batch)
+    posted: DeskForm | None = None
+    if request.method == "POST":
+        posted = _posted(available, request)
+        if posted is None:
+            messages.error(request, "That form is not open for this batch now; the page shows what is.")
+            return redirect(request.path)
+        done = _submit(request, batch, posted)
+        if done is not None:
+            return done
+    user = acting_user(request)
+    offered = [d for d in available if d is posted or has_role(user, *d.roles)]
+    for desk in offered:
+        if desk is not posted:
+            desk.build(user)
+    context: dict[str, Any] = {
+        **admin.site.each_context(request),
+        "title": f"Delivery desk · batch {batch.batch_number}",
+        "batch": batch,
+        "expires_at": custody.expires_at(batch),
+        "outstanding": release.release_outstanding(batch) if batch.status in RELEASED else [],
+        "main_forms": [d for d in offered if not d.occasional],
+        "occasional_forms": [d for d in offered if d.occasional],
+        "hidden_count": len(available) - len(offered),
+        "custody_events": batch.custody_events.select_related("handed_over_by", "received_by").order_by(
+            "handed_over_at"
+        ),
+        "scans": batch.identity_scans.select_related("scanned_by").order_by("-scanned_at")[:20],
+        "adverse_events": batch.adverse_events.order_by("onset_at"),
+        "visits": batch.follow_up_visits.order_by("visit_date"),
+        "transfers": batch.embryo_transfers.order_by("transfer_date"),
+        "batch_url": reverse("admin:batches_batch_change", args=[batch.pk]),
+    }
+    return TemplateResponse(request, "batches/custody/delivery_desk.html", context)

@@ -1,0 +1,179 @@
+"""Forms of the delivery desk: each one parses the arguments of one custody, delivery or follow-up service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from batches.admin.common import PasswordForm, datetime_widget
+from batches.models.delivery import AdverseEventPhase, Relatedness
+from batches.models.followup import Menses
+
+
+def temperature(label: str = "Temperature (°C)") -> forms.DecimalField:
+    return forms.DecimalField(label=label, max_digits=4, decimal_places=1)
+
+
+def when(label: str, *, required: bool = True, help_text: str = "") -> forms.DateTimeField:
+    return forms.DateTimeField(label=label, widget=datetime_widget(), required=required, help_text=help_text)
+
+
+def text(label: str, *, rows: int = 2, required: bool = False, help_text: str = "") -> forms.CharField:
+    return forms.CharField(
+        label=label, widget=forms.Textarea(attrs={"rows": rows}), required=required, help_text=help_text
+    )
+
+
+def now_local() -> str:
+    """The current time as a datetime-local input shows it (to the second), the default of "when" fields."""
+    return timezone.localtime().strftime("%Y-%m-%dT%H:%M:%S")
+
+
+class HandOverForm(forms.Form):
+    """Collection → laboratory: the operator who hands over; another operator receives with a scan."""
+
+    from_location = forms.CharField(label="Handed over from", max_length=120)
+    to_location = forms.CharField(label="Handed over to", max_length=120)
+    handed_over_at = when("Handed over at", help_text="Server time zone; not in the future.")
+    temperature_c = temperature("Temperature at hand-over (°C)")
+    notes = text("Notes", help_text="Also the reason for a late entry, if the hand-over was long ago.")
+
+
+class QcHandOverForm(HandOverForm):
+    """Laboratory → QC sample: names the sample; a QC analyst receives it with a scan."""
+
+    sample_reference = forms.CharField(label="QC sample identifier", max_length=40)
+    field_order = ["sample_reference", "from_location", "to_location", "handed_over_at", "temperature_c", "notes"]
+
+
+class ReceiveForm(forms.Form):
+    custody_event = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    scanned_data = forms.CharField(label="Scan the bag's DIN barcode", max_length=80)
+    temperature_c = temperature("Temperature at receipt (°C)")
+
+
+class DispatchForm(PasswordForm):
+    to_location = forms.CharField(label="Dispatched to", max_length=120)
+    from_location = forms.CharField(label="Dispatched from", max_length=120, required=False)
+    temperature_c = temperature("Temperature at dispatch (°C)")
+    field_order = ["to_location", "from_location", "temperature_c", "password"]
+
+
+class ExpiredUseForm(PasswordForm):
+    deviation_reference = forms.CharField(
+        label="Documented deviation", max_length=40, help_text="The deviation that covers this use, e.g. DEV-2026-014."
+    )
+    reason = text(
+        "Risk evaluation and the treating physician's request", rows=3, required=True, help_text="Kept with the record."
+    )
+    valid_until = when("Authorised until", help_text="Must be after the product's expiry.")
+    field_order = ["deviation_reference", "reason", "valid_until", "password"]
+
+
+class BedsideScanForm(PasswordForm):
+    scanned_data = forms.CharField(label="Scan the bag's DIN barcode", max_length=80)
+    patient_subject_code = forms.CharField(label="Patient wristband (subject code)", max_length=20)
+    field_order = ["scanned_data", "patient_subject_code", "password"]
+
+
+class BedsideConfirmForm(PasswordForm):
+    scanned_data = forms.CharField(label="Second clinician: scan the bag again", max_length=80)
+    field_order = ["scanned_data", "password"]
+
+
+class InfusionForm(PasswordForm):
+    started_at = when("Infusion started")
+    ended_at = when("Infusion ended")
+    left_cells = forms.IntegerField(min_value=0, label="Left uterine artery: CD133+ cells")
+    left_volume_ml = forms.DecimalField(min_value=0, max_digits=6, decimal_places=1, label="Left: volume (mL)")
+    right_cells = forms.IntegerField(min_value=0, label="Right uterine artery: CD133+ cells")
+    right_volume_ml = forms.DecimalField(min_value=0, max_digits=6, decimal_places=1, label="Right: volume (mL)")
+    notes = text("Notes")
+    late_entry_reason = forms.CharField(label="Late-entry reason", required=False)
+    field_order = [
+        "started_at",
+        "ended_at",
+        "left_cells",
+        "left_volume_ml",
+        "right_cells",
+        "right_volume_ml",
+        "notes",
+        "late_entry_reason",
+        "password",
+    ]
+
+
+class AdverseEventForm(forms.Form):
+    phase = forms.ChoiceField(choices=AdverseEventPhase.choices)
+    term = forms.CharField(label="CTCAE term", max_length=120)
+    ctcae_grade = forms.TypedChoiceField(
+        label="CTCAE grade",
+        coerce=int,
+        choices=[
+            (1, "1 – mild"),
+            (2, "2 – moderate"),
+            (3, "3 – severe"),
+            (4, "4 – life-threatening"),
+            (5, "5 – death"),
+        ],
+    )
+    relatedness = forms.ChoiceField(label="Related to the cells", choices=Relatedness.choices)
+    serious = forms.BooleanField(required=False, help_text="Grade 4 and 5 are always serious.")
+    onset_at = when("Onset")
+    resolved_at = when("Resolved", required=False)
+    notes = text("Notes")
+
+
+class CloseForm(PasswordForm):
+    reason = forms.CharField(label="Comment (optional)", required=False, max_length=200)
+    field_order = ["reason", "password"]
+
+
+class FollowUpForm(forms.Form):
+    visit_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    menses = forms.ChoiceField(choices=Menses.choices)
+    endometrial_thickness_mm = forms.DecimalField(
+        label="Endometrial thickness (mm)", max_digits=4, decimal_places=1, required=False
+    )
+    adhesion_score = forms.IntegerField(label="Adhesion score (AFS 0–12)", min_value=0, max_value=12, required=False)
+    notes = text("Notes")
+
+
+class EmbryoTransferForm(forms.Form):
+    transfer_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    embryos_transferred = forms.IntegerField(min_value=1, initial=1)
+    notes = text("Notes")
+
+
+OUTCOME_CHOICES = [("", "not known yet"), ("yes", "yes"), ("no", "no")]
+
+
+def outcome_field(label: str) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label=label,
+        choices=OUTCOME_CHOICES,
+        required=False,
+        coerce=lambda value: {"yes": True, "no": False}.get(value),
+        empty_value=None,
+    )
+
+
+def outcome_initial(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
+
+
+class OutcomeForm(forms.Form):
+    transfer = forms.IntegerField(widget=forms.HiddenInput)
+    implantation = outcome_field("Implantation")
+    clinical_pregnancy = outcome_field("Clinical pregnancy")
+    live_birth = outcome_field("Live birth")
+    reason = forms.CharField(
+        label="Reason for a change", required=False, max_length=200, help_text="Needed to change a known outcome."
+    )
+
+
+def cleaned(form: forms.Form, *drop: str) -> dict[str, Any]:
+    """The form's values as service arguments (without the hidden record ids)."""
+    return {name: value for name, value in form.cleaned_data.items() if name not in drop}

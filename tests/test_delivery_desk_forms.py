@@ -1,0 +1,222 @@
+"""The delivery desk's forms for what only the API could do before: hand-overs and receipts, dispatch,
+expired-use authorisation, adverse events, embryo transfers and their outcomes, and closure."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from batches.models import (
+    AdverseEvent,
+    Batch,
+    CustodyEvent,
+    ElectronicSignature,
+    EmbryoTransfer,
+    ExpiredUseAuthorization,
+    IdentityScan,
+)
+from batches.services import custody, delivery
+from tests.audit_helpers import last_event
+from tests.custody_helpers import checked_batch, infusion_values, scan_of
+from tests.factories import PASSWORD, Personas, make_user, quarantined_batch, release_batch, walk_batch
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def desk(batch: Batch) -> str:
+    return reverse("admin:batches_delivery_desk", args=[batch.pk])
+
+
+def local(moment: Any) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def snapshot(batch: Batch) -> tuple[Any, ...]:
+    batch.refresh_from_db()
+    return (
+        batch.status,
+        list(CustodyEvent.objects.values_list("pk", "received_by").order_by("pk")),
+        ExpiredUseAuthorization.objects.count(),
+        AdverseEvent.objects.count(),
+        list(EmbryoTransfer.objects.values_list("pk", "implantation", "clinical_pregnancy").order_by("pk")),
+        ElectronicSignature.objects.count(),
+    )
+
+
+def refused(response: Any) -> str:
+    """A refusal re-renders the desk (200) with the reason on the form."""
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Nothing was recorded" in body
+    return body
+
+
+def hand_over(kind: str, **extra: str) -> dict[str, str]:
+    return {
+        "action": kind,
+        "from_location": "Cell processing laboratory",
+        "to_location": "QC laboratory",
+        "handed_over_at": local(timezone.now() - timedelta(minutes=1)),
+        "temperature_c": "4.0",
+        **extra,
+    }
+
+
+@pytest.mark.urs("URS-124")
+def test_hand_overs_to_the_laboratory_and_to_qc_are_recorded_and_received_at_the_desk(people: Personas) -> None:
+    batch = walk_batch(people, "processing")
+    operator, second_operator = client_for(people.operator), client_for(make_user("operator_b", "operator"))
+    analyst, clinician = client_for(people.qc_analyst), client_for(people.clinician)
+    assert 'value="handover_lab"' not in clinician.get(desk(batch)).content.decode()
+
+    before = snapshot(batch)
+    body = refused(clinician.post(desk(batch), hand_over("handover_lab", to_location="Cell processing laboratory")))
+    assert "requires the role Operator" in body
+    assert snapshot(batch) == before
+
+    assert operator.post(desk(batch), hand_over("handover_lab", to_location="Cell lab")).status_code == 302
+    lab = CustodyEvent.objects.get(batch=batch, kind="collection_to_lab")
+    receipt = {"action": "receive", "custody_event": str(lab.pk), "scanned_data": scan_of(batch), "temperature_c": "5"}
+    before = snapshot(batch)
+    assert "someone else receives it" in refused(operator.post(desk(batch), receipt))
+    assert snapshot(batch) == before
+    assert second_operator.post(desk(batch), receipt).status_code == 302
+    assert CustodyEvent.objects.get(pk=lab.pk).received_by is not None
+
+    # A QC sample hand-off names the sample; the QC analyst receives it, and a wrong scan blocks the receipt.
+    body = refused(operator.post(desk(batch), hand_over("handover_qc")))
+    assert "This field is required" in body
+    assert 'value="QC laboratory"' in body
+    assert operator.post(desk(batch), hand_over("handover_qc", sample_reference="QC-0001")).status_code == 302
+    sample = CustodyEvent.objects.get(batch=batch, kind="lab_to_qc")
+    page = analyst.get(desk(batch)).content.decode()
+    assert "Receive: Laboratory → QC sample (sample QC-0001)" in page
+    wrong = {**receipt, "custody_event": str(sample.pk), "scanned_data": "=G12341765432170"}
+    before = snapshot(batch)
+    body = refused(analyst.post(desk(batch), wrong))
+    assert "Wrong product" in body
+    assert 'value="=G12341765432170"' in body
+    assert snapshot(batch) == before
+    assert IdentityScan.objects.filter(batch=batch, matched=False, custody_event=sample).count() == 1
+    assert analyst.post(desk(batch), {**wrong, "scanned_data": scan_of(batch)}).status_code == 302
+    assert CustodyEvent.objects.get(pk=sample.pk).received_by == people.qc_analyst
+
+
+@pytest.mark.urs("URS-124")
+def test_dispatch_and_expired_use_authorisation_sign_with_the_password_at_the_desk(people: Personas) -> None:
+    batch = release_batch(people, quarantined_batch(people))
+    operator, qa, clinician = client_for(people.operator), client_for(people.qa), client_for(people.clinician)
+    assert 'value="dispatch"' not in clinician.get(desk(batch)).content.decode()
+    dispatch = {
+        "action": "dispatch",
+        "to_location": "Interventional radiology, room 4",
+        "from_location": "Cell processing laboratory",
+        "temperature_c": "4.0",
+        "password": "wrong password",
+    }
+    before = snapshot(batch)
+    body = refused(operator.post(desk(batch), dispatch))
+    assert "password" in body.lower()
+    assert 'value="Interventional radiology, room 4"' in body
+    assert snapshot(batch) == before
+    assert operator.post(desk(batch), {**dispatch, "password": PASSWORD}).status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == "dispatched"
+
+    expiry = custody.expires_at(batch)
+    assert expiry is not None
+    authorise = {
+        "action": "expired_use",
+        "deviation_reference": "DEV-2026-014",
+        "reason": "Infusion delayed by the patient's fever; physician's written request, risk evaluated.",
+        "valid_until": local(expiry - timedelta(hours=1)),
+        "password": PASSWORD,
+    }
+    assert 'value="expired_use"' not in operator.get(desk(batch)).content.decode()
+    before = snapshot(batch)
+    body = refused(qa.post(desk(batch), authorise))
+    assert "beyond the product" in body
+    assert 'value="DEV-2026-014"' in body
+    assert snapshot(batch) == before
+    assert qa.post(desk(batch), {**authorise, "valid_until": local(expiry + timedelta(hours=6))}).status_code == 302
+    authorization = ExpiredUseAuthorization.objects.get(batch=batch)
+    assert authorization.authorized_by == people.qa
+    assert ElectronicSignature.objects.filter(object_id=authorization.pk, meaning="approved").exists()
+
+
+@pytest.mark.urs("URS-124")
+def test_adverse_events_embryo_transfers_their_outcomes_and_closure_at_the_desk(people: Personas) -> None:
+    batch = checked_batch(people, make_user("clinician_b", "clinician"))
+    delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values())
+    clinician, qa = client_for(people.clinician), client_for(people.qa)
+    onset = timezone.now() - timedelta(minutes=5)
+    event = {
+        "action": "adverse_event",
+        "phase": "follow_up",
+        "term": "Pelvic pain",
+        "ctcae_grade": "1",
+        "relatedness": "possible",
+        "onset_at": local(onset),
+        "resolved_at": local(onset - timedelta(hours=1)),
+    }
+    before = snapshot(batch)
+    body = refused(clinician.post(desk(batch), event))
+    assert "Resolution cannot be before onset" in body
+    assert 'value="Pelvic pain"' in body
+    assert snapshot(batch) == before
+    assert clinician.post(desk(batch), {**event, "resolved_at": ""}).status_code == 302
+    assert AdverseEvent.objects.get(batch=batch).reported_by == people.clinician
+
+    today = timezone.localdate().isoformat()
+    transfer_form = {"action": "embryo_transfer", "transfer_date": today, "embryos_transferred": "1"}
+    assert clinician.post(desk(batch), transfer_form).status_code == 302
+    transfer = EmbryoTransfer.objects.get(batch=batch)
+    outcome = {"action": "outcome", "transfer": str(transfer.pk), "implantation": "yes", "clinical_pregnancy": "yes"}
+    assert clinician.post(desk(batch), outcome).status_code == 302
+    transfer.refresh_from_db()
+    assert (transfer.implantation, transfer.clinical_pregnancy, transfer.live_birth) == (True, True, None)
+
+    changed = {**outcome, "clinical_pregnancy": "no"}
+    before = snapshot(batch)
+    body = refused(clinician.post(desk(batch), changed))
+    assert "reason" in body.lower()
+    assert snapshot(batch) == before
+    reason = "Beta-hCG fell at week 5: biochemical pregnancy only."
+    assert clinician.post(desk(batch), {**changed, "reason": reason}).status_code == 302
+    transfer.refresh_from_db()
+    assert transfer.clinical_pregnancy is False
+    assert (last_event(transfer).reason, last_event(transfer).diff) == (
+        reason,
+        {"clinical_pregnancy": ("true", "false")},
+    )
+
+    close = {"action": "close", "reason": "", "password": PASSWORD}
+    assert "requires the role QA reviewer" in refused(clinician.post(desk(batch), close))
+    assert qa.post(desk(batch), close).status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == "closed"
+    # Follow-up goes on after closure; a form that no longer applies is refused with a message.
+    assert 'value="embryo_transfer"' in clinician.get(desk(batch)).content.decode()
+    gone = clinician.post(desk(batch), {"action": "bedside_scan"}, follow=True).content.decode()
+    assert "not open for this batch now" in gone
+
+
+@pytest.mark.urs("URS-124")
+def test_the_desk_list_shows_every_batch_between_collection_and_closure(people: Personas) -> None:
+    in_collection = walk_batch(people, "collection", subject_code="IGX1-S010")
+    registered = walk_batch(people, "registered", subject_code="IGX1-S011")
+    body = client_for(people.clinician).get(reverse("admin:batches_delivery_desk_index")).content.decode()
+    assert desk(in_collection) in body
+    assert desk(registered) not in body
+    assert client_for(people.admin).get(reverse("admin:batches_delivery_desk_index")).status_code == 403
