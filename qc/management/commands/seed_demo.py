@@ -18,6 +18,7 @@ from django.db import transaction
 
 from batches import demo
 from batches.audit import audit_context
+from batches.ledger.seal import ledger_seal
 from batches.management.base import AuditedCommand
 from batches.models import ApprovalStatus, Batch, Patient, ProcessDefinition
 from batches.roles import Role
@@ -94,6 +95,8 @@ class Command(AuditedCommand):
             qc_demo.approved_specification(cast)
         for subject_code, (label, plan) in DEMO_BATCHES.items():
             self._batch(crew, definition, subject_code, label, plan)
+        # Seal the demo's audit events and sign a checkpoint, so the records print the checkpoint current at issue.
+        ledger_seal()
         self._records()
         self.stdout.write(self.style.SUCCESS(f"Demo ready: {Batch.objects.count()} batches, {len(users)} users."))
 
