@@ -93,10 +93,12 @@ class Command(AuditedCommand):
         definition = self._definition(cast)
         with transaction.atomic():
             qc_demo.approved_specification(cast)
+        # A first checkpoint before any batch, as the periodic seal would have made: records snapshotted at
+        # release then print the checkpoint current at their issue.
+        ledger_seal()
         for subject_code, (label, plan) in DEMO_BATCHES.items():
             self._batch(crew, definition, subject_code, label, plan)
-        # Seal the demo's audit events and sign a checkpoint, so the records print the checkpoint current at issue.
-        ledger_seal()
+        ledger_seal()  # the demo's events sealed, as beat would have done by now
         self._records()
         self.stdout.write(self.style.SUCCESS(f"Demo ready: {Batch.objects.count()} batches, {len(users)} users."))
 
