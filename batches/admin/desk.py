@@ -93,6 +93,25 @@ class DeskForm:
 # --- the service calls -------------------------------------------------------------------------------
 
 
+def on_batch(service: Callable[..., Any]) -> Call:
+    """A desk call for a service that acts on the batch with the form's values as its arguments."""
+
+    def call(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+        return service(actor=user, batch_id=batch.pk, **data)
+
+    return call
+
+
+dispatch = on_batch(delivery.batch_dispatch)
+authorise_expired_use = on_batch(custody.expired_use_authorize)
+bedside_scan = on_batch(delivery.bedside_check_scan)
+bedside_confirm = on_batch(delivery.bedside_check_confirm)
+adverse_event = on_batch(delivery.adverse_event_record)
+close = on_batch(delivery.batch_close)
+follow_up = on_batch(followup.follow_up_visit_record)
+embryo_transfer = on_batch(followup.embryo_transfer_record)
+
+
 def hand_over(kind: HandOff) -> Call:
     def call(user: User, batch: Batch, data: dict[str, Any]) -> Any:
         return custody.custody_hand_over(actor=user, batch_id=batch.pk, kind=kind, **data)
@@ -105,43 +124,11 @@ def receive(user: User, batch: Batch, data: dict[str, Any]) -> Any:
     return custody.custody_receive(actor=user, custody_event_id=event_id, received_at=timezone.now(), **data)
 
 
-def dispatch(user: User, batch: Batch, data: dict[str, Any]) -> Any:
-    return delivery.batch_dispatch(actor=user, batch_id=batch.pk, **data)
-
-
-def authorise_expired_use(user: User, batch: Batch, data: dict[str, Any]) -> Any:
-    return custody.expired_use_authorize(actor=user, batch_id=batch.pk, **data)
-
-
-def bedside_scan(user: User, batch: Batch, data: dict[str, Any]) -> Any:
-    return delivery.bedside_check_scan(actor=user, batch_id=batch.pk, **data)
-
-
-def bedside_confirm(user: User, batch: Batch, data: dict[str, Any]) -> Any:
-    return delivery.bedside_check_confirm(actor=user, batch_id=batch.pk, **data)
-
-
 def infuse(user: User, batch: Batch, data: dict[str, Any]) -> Any:
     password, otp_token = data.pop("password"), data.pop("otp_token", "")
     data["notes"] = data.get("notes") or ""
     data["late_entry_reason"] = data.get("late_entry_reason") or ""
     return delivery.infusion_record(actor=user, batch_id=batch.pk, password=password, otp_token=otp_token, values=data)
-
-
-def adverse_event(user: User, batch: Batch, data: dict[str, Any]) -> Any:
-    return delivery.adverse_event_record(actor=user, batch_id=batch.pk, **data)
-
-
-def close(user: User, batch: Batch, data: dict[str, Any]) -> Any:
-    return delivery.batch_close(actor=user, batch_id=batch.pk, **data)
-
-
-def follow_up(user: User, batch: Batch, data: dict[str, Any]) -> Any:
-    return followup.follow_up_visit_record(actor=user, batch_id=batch.pk, **data)
-
-
-def embryo_transfer(user: User, batch: Batch, data: dict[str, Any]) -> Any:
-    return followup.embryo_transfer_record(actor=user, batch_id=batch.pk, **data)
 
 
 def outcome(user: User, batch: Batch, data: dict[str, Any]) -> Any:
