@@ -17,7 +17,7 @@ from batches import demo
 from batches.isbt128 import Din
 from batches.models import Batch
 from batches.services import custody, delivery, release
-from qc.models import QcResult, Specification
+from qc.models import QcResult, QcSample, Specification
 from qc.services import specifications
 from qc.services.testing import qc_result_record, qc_result_review, qc_sample_record
 
@@ -65,7 +65,7 @@ def record_qc(crew: Crew, batch: Batch, results: dict[str, tuple[Any, str]]) -> 
         actor=crew.analyst,
         batch_id=batch.pk,
         step="final_product",
-        sample_code=f"{batch.batch_number}-QC{batch.pk}",
+        sample_code=f"{batch.batch_number}-QC{QcSample.objects.filter(batch=batch).count() + 1}",
         taken_at=timezone.now() - timedelta(minutes=4),
     )
     recorded = [
@@ -87,7 +87,7 @@ def record_qc(crew: Crew, batch: Batch, results: dict[str, tuple[Any, str]]) -> 
     return recorded
 
 
-def release_batch(crew: Crew, batch: Batch, *, conditionally: bool = False) -> Batch:
+def release_batch(crew: Crew, batch: Batch, *, conditionally: bool = False, certify: bool = True) -> Batch:
     """Passing QC, then QA release (conditional while sterility is pending) and QP certification."""
     cast = crew.cast
     if conditionally:
@@ -104,7 +104,7 @@ def release_batch(crew: Crew, batch: Batch, *, conditionally: bool = False) -> B
     else:
         record_qc(crew, batch, PASSING_RESULTS)
         release.batch_release(actor=cast.qa, batch_id=batch.pk, password=cast.password)
-    if batch.process_definition.requires_qp_certification:
+    if certify and batch.process_definition.requires_qp_certification:
         release.batch_certify(actor=cast.qp, batch_id=batch.pk, password=cast.password)
     batch.refresh_from_db()
     return batch

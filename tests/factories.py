@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import Group, User
@@ -13,6 +12,8 @@ from batches import demo
 from batches.demo import Cast, apheresis_values, definition_values, gcsf_values, selection_values
 from batches.models import Batch, Patient, ProcessDefinition
 from batches.roles import Role
+from qc import demo as qc_demo
+from qc.demo import PASSING_RESULTS
 from qc.models import QcResult, QcSample
 
 PASSWORD = "correct-horse-battery-staple-7"
@@ -96,16 +97,6 @@ def quarantined_batch(
     return walk_batch(people, "quarantine", subject_code=subject_code, definition=definition)
 
 
-PASSING_RESULTS: dict[str, tuple[Any, str]] = {
-    "cd133_purity": (Decimal("92.5"), "%"),
-    "viability": (Decimal("95"), "%"),  # 131e6 selected cells × 95 % = 124.45e6 viable CD133+ cells
-    "gram_stain": ("no organisms seen", ""),
-    "endotoxin": (Decimal("0.12"), "EU/mL"),
-    "sterility": ("no growth", ""),
-    "mycoplasma": ("not detected", ""),
-}
-
-
 def qc_sample(people: Personas, batch: Batch, code: str | None = None):
     from qc.services.testing import qc_sample_record
 
@@ -142,47 +133,30 @@ def record_result(
     return result
 
 
+def crew(people: Personas) -> qc_demo.Crew:
+    """The demo crew of these personas (QC and release need no second clinician)."""
+    return qc_demo.Crew(
+        cast=cast(people), analyst=people.qc_analyst, clinician=people.clinician, second_clinician=people.clinician
+    )
+
+
 def record_passing_qc(people: Personas, batch: Batch, *, skip: tuple[str, ...] = ("sterility",)) -> None:
     """Record and review passing results for every test except ``skip`` (sterility: pending by default)."""
-    from qc.services.testing import qc_result_record, qc_result_review
-
-    sample = qc_sample(people, batch)
-    for test, (value, unit) in PASSING_RESULTS.items():
-        if test in skip:
-            continue
-        qc_result_record(
-            actor=people.qc_analyst,
-            sample_id=sample.pk,
-            test=test,
-            value=value,
-            unit=unit,
-            tested_at=timezone.now() - timedelta(minutes=2),
-            password=PASSWORD,
-        )
-    for result in QcResult.objects.filter(batch=batch, verified_by__isnull=True):
-        qc_result_review(reviewer=people.verifier, result_id=result.pk, password=PASSWORD)
+    qc_demo.record_qc(crew(people), batch, {k: v for k, v in PASSING_RESULTS.items() if k not in skip})
 
 
 def release_batch(people: Personas, batch: Batch, *, conditionally: bool = False, certify: bool = True) -> Batch:
     """Record passing QC and release the batch (QA), then certify it (QP) when the definition requires it."""
-    from batches.services import release
-
-    if conditionally:
-        record_passing_qc(people, batch)
-        release.batch_release_conditionally(
-            actor=people.qa,
-            batch_id=batch.pk,
-            password=PASSWORD,
-            positive_result_plan="Recall if not infused; inform the clinician, start antibiotics per protocol.",
-        )
-    else:
-        record_passing_qc(people, batch, skip=())
-        release.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
-    if certify and batch.process_definition.requires_qp_certification:
-        release.batch_certify(actor=people.qp, batch_id=batch.pk, password=PASSWORD)
-    batch.refresh_from_db()
-    return batch
+    return qc_demo.release_batch(crew(people), batch, conditionally=conditionally, certify=certify)
 
 
 # Value builders live in batches.demo (seed_demo uses them too); tests import them from here.
-__all__ = ["PASSWORD", "Personas", "apheresis_values", "definition_values", "gcsf_values", "selection_values"]
+__all__ = [
+    "PASSING_RESULTS",
+    "PASSWORD",
+    "Personas",
+    "apheresis_values",
+    "definition_values",
+    "gcsf_values",
+    "selection_values",
+]
