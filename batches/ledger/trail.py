@@ -159,10 +159,15 @@ def batch_lookup(model: type[models.Model]) -> str | None:
     return "batch_id" if "batch" in names else None
 
 
-def batch_trail(batch: Batch) -> list[Entry]:
-    """Every audit event of the batch and of the records that belong to it, oldest first."""
+def batch_trail(batch: Batch, *, excluding: frozenset[str] = frozenset()) -> list[Entry]:
+    """Every audit event of the batch and of the records that belong to it, oldest first.
+
+    ``excluding`` names records ("<app>.<Model>") whose events are not read at all.
+    """
     entries: list[Entry] = []
     for model in GMP_MODELS:
+        if model._meta.label in excluding:
+            continue
         lookup = batch_lookup(model)
         if lookup:
             entries += _entries(model, _events(model).filter(**{lookup: batch.pk}))

@@ -170,7 +170,8 @@ def _changes(entry: Entry) -> str:
 
 def _audit_trail(batch: Batch) -> list[AuditEntry]:
     """The batch's trail (batches.ledger.trail, the one reading of old → new, actor and reason) and the patient's."""
-    entries = [e for e in batch_trail(batch) if e.record not in EXCLUDED_RECORDS]
+    # The record's own documents and downloads are not part of it (and grow with every issue).
+    entries = batch_trail(batch, excluding=EXCLUDED_RECORDS)
     entries += events_for_object(batch.patient)
     identity = PatientIdentity.objects.filter(patient_id=batch.patient_id).first()
     if identity is not None:

@@ -44,8 +44,18 @@ def register() -> frozenset[int]:
     return frozenset(face.charToGlyph)
 
 
+@lru_cache(maxsize=1)
+def _plain_characters() -> frozenset[str]:
+    """Characters markup() passes through unchanged except for XML escaping."""
+    special = set(_SUPERSCRIPTS) | set(_SUBSCRIPTS)
+    return frozenset(chr(c) for c in register()) - special
+
+
 def markup(value: str) -> str:
     """``value`` as Paragraph markup: XML-escaped, line breaks kept, missing glyphs replaced."""
+    if _plain_characters().issuperset(value.replace("\n", "").replace("\r", "")):
+        # The common case: one escape, no per-character work.
+        return escape(value).replace("\r", "").replace("\n", "<br/>")
     glyphs = register()
     out: list[str] = []
     for ch in value:
@@ -67,5 +77,7 @@ def markup(value: str) -> str:
 
 def plain(value: str) -> str:
     """``value`` for drawString (no markup): missing glyphs replaced by '?'."""
+    if _plain_characters().issuperset(value):
+        return value
     glyphs = register()
     return "".join(ch if ord(ch) in glyphs else "?" for ch in value)

@@ -83,8 +83,9 @@ def _is_time(value: str) -> bool:
 class _Record:
     """The story of one record: sections in order, built from the snapshot alone."""
 
-    def __init__(self, snapshot: Snapshot, forms: dict[str, barcodes.Form]) -> None:
+    def __init__(self, snapshot: Snapshot, forms: dict[str, barcodes.Form], digest: str) -> None:
         self.s = snapshot
+        self.digest = digest
         self.forms = forms
         self.st = _styles()
         self.zone = ZoneInfo(snapshot.time_zone)
@@ -228,7 +229,7 @@ class _Record:
         self.story.append(
             self.pairs(
                 [
-                    ("Snapshot SHA-256", self.p(s.sha256(), "mono")),
+                    ("Snapshot SHA-256", self.p(self.digest, "mono")),
                     ("Audit checkpoint current at issue", checkpoint),
                     (
                         "Electronic seal",
@@ -565,14 +566,14 @@ def _canvas_class(forms: Sequence[barcodes.Form], footer: Callable[[Canvas, int,
     return RecordCanvas
 
 
-def _forms(s: Snapshot) -> dict[str, barcodes.Form]:
+def _forms(s: Snapshot, digest: str) -> dict[str, barcodes.Form]:
     c = s.cover
     forms = {
         "code_batch": barcodes.code128("CodeBatch", c.batch_number, bar_height=14 * mm),
         "header_batch": barcodes.code128("HeaderBatch", c.batch_number, bar_height=7 * mm, bar_width=0.55),
         "qr": barcodes.qr(
             "QrRecord",
-            f"BATCH:{c.batch_number}|DIN:{c.din}{c.din_check}|COI:{c.coi_id}|SHA256:{s.sha256()}",
+            f"BATCH:{c.batch_number}|DIN:{c.din}{c.din_check}|COI:{c.coi_id}|SHA256:{digest}",
             size=30 * mm,
         ),
     }
@@ -584,10 +585,10 @@ def _forms(s: Snapshot) -> dict[str, barcodes.Form]:
 def render(snapshot: Snapshot) -> tuple[bytes, int]:
     """The record as PDF bytes, and its page count. The same snapshot always gives the same bytes."""
     fonts.register()
-    forms = _forms(snapshot)
+    digest = snapshot.sha256()  # hashing the whole snapshot is not free: once per record
+    forms = _forms(snapshot, digest)
     c = snapshot.cover
     title = KIND_TITLES.get(snapshot.document_kind, "Batch record")
-    digest = snapshot.sha256()
     header_code = forms["header_batch"]
     pages: list[int] = []
 
@@ -636,5 +637,5 @@ def render(snapshot: Snapshot) -> tuple[bytes, int]:
     )
     frame = Frame(doc.leftMargin, doc.bottomMargin, FRAME_W, doc.height, id="body", leftPadding=0, rightPadding=0)
     doc.addPageTemplates([PageTemplate(id="record", frames=[frame], onPage=header)])
-    doc.build(_Record(snapshot, forms).build(), canvasmaker=_canvas_class(list(forms.values()), footer))
+    doc.build(_Record(snapshot, forms, digest).build(), canvasmaker=_canvas_class(list(forms.values()), footer))
     return buffer.getvalue(), pages[-1] if pages else 0

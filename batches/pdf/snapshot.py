@@ -256,17 +256,40 @@ class Snapshot:
     checkpoint: Checkpoint | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return typing.cast(dict[str, Any], _plain(self))
 
     def canonical_json(self) -> bytes:
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        return canonical_json(self.to_dict())
 
     def sha256(self) -> str:
-        return hashlib.sha256(self.canonical_json()).hexdigest()
+        return digest(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Snapshot:
         return from_mapping(cls, data)
+
+
+def _plain(value: Any) -> Any:
+    """A snapshot as JSON-ready dicts and lists (its leaves are already str, int or None).
+
+    Same result as ``dataclasses.asdict``, without its deep copy of every leaf: a record has
+    thousands of them and this runs at every request and every build.
+    """
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if dataclasses.is_dataclass(value):
+        return {name: _plain(getattr(value, name)) for name, _ in _fields(typing.cast(type, type(value)))}
+    return value
+
+
+def canonical_json(data: Mapping[str, Any]) -> bytes:
+    """The bytes a snapshot's hash is taken over: sorted keys, no spaces, UTF-8."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def digest(data: Mapping[str, Any]) -> str:
+    """SHA-256 of a snapshot's dict form (``Snapshot.to_dict()`` or the stored JSON)."""
+    return hashlib.sha256(canonical_json(data)).hexdigest()
 
 
 def from_mapping(cls: type[T], data: Mapping[str, Any]) -> T:

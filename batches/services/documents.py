@@ -31,7 +31,7 @@ from batches.models.documents import UNFINISHED
 from batches.pdf import signing, verify
 from batches.pdf.collect import take_snapshot
 from batches.pdf.render import KIND_TITLES, render
-from batches.pdf.snapshot import Snapshot
+from batches.pdf.snapshot import Snapshot, digest
 from batches.roles import Domain, Role, require_role
 from batches.services.common import lock_batch
 from batches.states import BatchStatus
@@ -78,7 +78,7 @@ def document_request(
             f"it is {BatchStatus(locked.status).label.lower()}."
         )
     last = BatchDocument.objects.filter(batch=locked, kind=kind).aggregate(n=Max("revision"))["n"] or 0
-    snapshot = take_snapshot(locked, kind=kind, revision=last + 1)
+    snapshot = take_snapshot(locked, kind=kind, revision=last + 1).to_dict()
     with audit_context(actor, reason=reason or f"request {kind.label.lower()}"):
         document = BatchDocument.objects.create(
             batch=locked,
@@ -86,8 +86,8 @@ def document_request(
             revision=last + 1,
             requested_by=actor if isinstance(actor, str) else actor.get_username(),
             request_reason=reason,
-            snapshot=snapshot.to_dict(),
-            snapshot_sha256=snapshot.sha256(),
+            snapshot=snapshot,
+            snapshot_sha256=digest(snapshot),
             deadline=timezone.now() + _build_window(),
         )
     transaction.on_commit(partial(document_publish, document_id=document.pk))
