@@ -3,7 +3,9 @@
 Medians of 20 runs: snapshot of a walked batch (database), build (drawing) and sign (PAdES seal) of
 the 8-page demo record, end-to-end of the demo record (snapshot JSON in, signed file stored), and
 end-to-end of a real request built in-process. Then the throughput of 100 records through two
-Celery workers on Redis. Runs on a throw-away copy of the configured database (test_<name>).
+Celery workers on Redis: 100 requests (each snapshots the batch, as a release does), then the
+workers build and seal them; both phases are timed, and records_per_second counts both. Runs on a
+throw-away copy of the configured database (test_<name>).
 
     DATABASE_URL=... CELERY_BROKER_URL=redis://... python bench/batch_record.py
 """
@@ -127,25 +129,31 @@ def run(scratch: Path, pki_paths: dict[str, str]) -> dict[str, Any]:
     env = {**pki_paths, "CELLBATCH_MEDIA_ROOT": str(scratch / "media"), "CELLBATCH_LOG_LEVEL": "WARNING"}
     workers = [WorkerProcess(extra_env=env).start() for _ in range(2)]
     try:
+        # The requests (each takes its snapshot) are all made before the workers see any job, so the
+        # two phases are timed apart; the headline rate counts both.
         start = time.perf_counter()
         with transaction.atomic():
             ids = [
                 documents.document_request(batch=batch, kind=DocumentKind.ON_REQUEST, actor=people.qa).pk
                 for _ in range(RECORDS)
             ]
+        queued = time.perf_counter()
         while BatchDocument.objects.filter(pk__in=ids, status=DocumentStatus.SIGNED).count() < RECORDS:
             if time.perf_counter() - start > 300:
                 raise RuntimeError("throughput run did not finish within 300 s")
             time.sleep(0.05)
-        elapsed = time.perf_counter() - start
+        finished = time.perf_counter()
     finally:
         for worker in workers:
             worker.stop()
     figures["throughput"] = {
         "records": RECORDS,
         "workers": 2,
-        "seconds": round(elapsed, 2),
-        "records_per_second": round(RECORDS / elapsed, 2),
+        "request_seconds": round(queued - start, 2),
+        "build_seconds": round(finished - queued, 2),
+        "seconds": round(finished - start, 2),
+        "records_per_second": round(RECORDS / (finished - start), 2),
+        "built_per_second": round(RECORDS / (finished - queued), 2),
     }
     figures["targets"] = {"end_to_end_ms_median_max": 250, "records_per_second_min": 8}
     return figures

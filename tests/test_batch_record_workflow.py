@@ -16,7 +16,9 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from batches import isbt128
+from batches.audit import GMP_MODELS, event_model
 from batches.exceptions import StateConflict
+from batches.ledger import trail
 from batches.models import Batch, BatchDocument, BatchTransition, DocumentKind, DocumentStatus
 from batches.pdf.collect import take_snapshot
 from batches.services import custody, delivery, documents, release
@@ -228,3 +230,31 @@ def test_the_snapshot_reads_each_section_with_a_fixed_number_of_queries(people) 
             take_snapshot(batch, kind="on_request", revision=1)
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+@pytest.mark.urs("URS-099")
+def test_the_one_query_trail_reads_every_value_as_the_orm_does(people) -> None:
+    """batch_trail reads all event tables in one UNION; it must match a per-table ORM reading exactly."""
+    batch = quarantined_batch(people)
+    hand_sample_to_qc(people, batch)
+    release_batch(people, batch)
+    deliver_and_close(people, batch)
+    per_table: list[trail.Entry] = []
+    for model in GMP_MODELS:
+        lookup = trail.batch_lookup(model)
+        if lookup:
+            per_table += trail._entries(model, event_model(model).objects.filter(**{lookup: batch.pk}))
+    expected = trail._ordered(per_table)
+    with CaptureQueriesContext(connection) as queries:
+        read = trail.batch_trail(batch)
+    assert len(queries) == 1
+    assert [e.as_json() for e in read] == [e.as_json() for e in expected]
+    assert read == expected
+    # The batch exercised the awkward types: decimals with trailing zeros, JSON, microsecond times.
+    values = [c.new for e in read for c in e.changes if c.new]
+    assert "4.50" in values or "4.5" in values
+    assert any(e.record == "batches.BatchDocument" for e in read)
+    assert any("." in (e.at_utc_iso[19:26]) for e in read)
+    assert trail.batch_trail(batch, excluding=frozenset({"batches.BatchDocument"})) == [
+        e for e in expected if e.record != "batches.BatchDocument"
+    ]
