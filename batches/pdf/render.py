@@ -113,13 +113,15 @@ class _Record:
         return f"{here:%Y-%m-%d %H:%M:%S} {here.tzname()}"
 
     def cell(self, value: Any, width: float, style: str) -> Any:
-        """A plain string where it fits on one line (cheap to lay out), else a wrapping Paragraph."""
+        """Plain text where each line fits the column (cheap to lay out), else a wrapping Paragraph."""
         if isinstance(value, Flowable):
             return value
-        value = str(value)
+        value = str(value).replace("\r", "")
         st = self.st[style]
-        if "\n" not in value and stringWidth(value, st.fontName, st.fontSize) <= width - 2 * PAD:
-            return fonts.plain(value)
+        room = width - 2 * PAD
+        lines = value.split("\n")
+        if all(stringWidth(line, st.fontName, st.fontSize) <= room for line in lines):
+            return "\n".join(fonts.plain(line) for line in lines)  # a Table draws a str cell line by line
         return Paragraph(fonts.markup(value), st)
 
     def table(
