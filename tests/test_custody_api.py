@@ -9,9 +9,10 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from batches.models import Batch, BedsideCheck, IdentityScan, Infusion
+from batches.models import Batch, BatchDocument, BedsideCheck, IdentityScan, Infusion
+from qc import demo as qc_demo
 from tests.custody_helpers import released_batch, scan_of
-from tests.factories import PASSWORD, Personas, make_user
+from tests.factories import PASSWORD, Personas, crew, make_user, quarantined_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +130,17 @@ def test_api_refusals_are_clear_and_change_nothing(people: Personas) -> None:
 def test_api_schema_of_custody_endpoints_validates_without_warnings(tmp_path) -> None:
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
     assert "/api/v1/batches/{id}/dispatch/" in (tmp_path / "schema.yml").read_text()
+
+
+@pytest.mark.urs("URS-099")
+def test_qa_closes_a_rejected_batch_by_api_and_others_cannot(people: Personas) -> None:
+    batch = qc_demo.reject_batch(crew(people), quarantined_batch(people))
+    base = f"/api/v1/batches/{batch.pk}"
+    refused = client_for(people.clinician).post(f"{base}/close/", {"password": PASSWORD})
+    assert refused.status_code == 403, refused.content
+    closed = client_for(people.qa).post(f"{base}/close/", {"password": PASSWORD, "reason": "Destroyed (CW-119)."})
+    assert closed.status_code == 200, closed.content
+    assert closed.json()["status"] == "closed"
+    assert BatchDocument.objects.filter(batch=batch, kind="final_record").count() == 1
+    again = client_for(people.qa).post(f"{base}/close/", {"password": PASSWORD})
+    assert again.status_code == 409, again.content

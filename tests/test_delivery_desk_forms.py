@@ -14,6 +14,7 @@ from django.utils import timezone
 from batches.models import (
     AdverseEvent,
     Batch,
+    BatchDocument,
     CustodyEvent,
     ElectronicSignature,
     EmbryoTransfer,
@@ -21,9 +22,10 @@ from batches.models import (
     IdentityScan,
 )
 from batches.services import custody, delivery
+from qc import demo as qc_demo
 from tests.audit_helpers import last_event
 from tests.custody_helpers import checked_batch, infusion_values, scan_of
-from tests.factories import PASSWORD, Personas, make_user, quarantined_batch, release_batch, walk_batch
+from tests.factories import PASSWORD, Personas, crew, make_user, quarantined_batch, release_batch, walk_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -220,3 +222,32 @@ def test_the_desk_list_shows_every_batch_between_collection_and_closure(people: 
     assert desk(in_collection) in body
     assert desk(registered) not in body
     assert client_for(people.admin).get(reverse("admin:batches_delivery_desk_index")).status_code == 403
+
+
+@pytest.mark.urs("URS-099")
+def test_qa_closes_a_rejected_batch_at_the_desk_with_a_signature_and_a_final_record(people: Personas) -> None:
+    batch = qc_demo.reject_batch(crew(people), quarantined_batch(people))
+    qa, clinician = client_for(people.qa), client_for(people.clinician)
+    assert batch.batch_number in qa.get(reverse("admin:batches_delivery_desk_index")).content.decode()
+    page = qa.get(desk(batch)).content.decode()
+    assert 'value="close_rejected"' in page
+    assert "Close the rejected batch" in page
+    assert 'value="close"' not in page  # the closure of an infused batch does not apply
+
+    close = {
+        "action": "close_rejected",
+        "reason": "Bag destroyed as clinical waste, form CW-118.",
+        "password": PASSWORD,
+    }
+    before = snapshot(batch)
+    assert "requires the role QA reviewer" in refused(clinician.post(desk(batch), close))
+    assert "password" in refused(qa.post(desk(batch), {**close, "password": "wrong"})).lower()
+    assert snapshot(batch) == before
+
+    assert qa.post(desk(batch), close).status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == "closed"
+    signature = ElectronicSignature.objects.filter(batch=batch).latest("pk")
+    assert (signature.signer, signature.meaning) == (people.qa, "reviewed")
+    assert BatchDocument.objects.filter(batch=batch, kind="final_record", revision=1).exists()
+    assert batch.transitions.latest("at", "pk").reason == close["reason"]

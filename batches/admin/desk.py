@@ -41,6 +41,7 @@ DESK_STATES = (
     S.CONDITIONALLY_RELEASED,
     S.DISPATCHED,
     S.INFUSED,
+    S.REJECTED,
     S.CLOSED,
 )
 RELEASED = (S.RELEASED, S.CONDITIONALLY_RELEASED)
@@ -108,6 +109,7 @@ bedside_scan = on_batch(delivery.bedside_check_scan)
 bedside_confirm = on_batch(delivery.bedside_check_confirm)
 adverse_event = on_batch(delivery.adverse_event_record)
 close = on_batch(delivery.batch_close)
+close_rejected = on_batch(release.batch_close_rejected)
 follow_up = on_batch(followup.follow_up_visit_record)
 embryo_transfer = on_batch(followup.embryo_transfer_record)
 
@@ -244,6 +246,18 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
             forms_.append(DeskForm("infusion", "Record infusion", f.InfusionForm, (Role.CLINICIAN,), infuse))
     if batch.status == S.INFUSED:
         forms_.append(DeskForm("close", "Close the batch (QA)", f.CloseForm, (Role.QA_REVIEWER,), close))
+    if batch.status == S.REJECTED:
+        forms_.append(
+            DeskForm(
+                "close_rejected",
+                "Close the rejected batch (QA)",
+                f.CloseForm,
+                (Role.QA_REVIEWER,),
+                close_rejected,
+                intro="Once the product is destroyed or returned: closing signs the record as reviewed and "
+                "issues the final executed batch record.",
+            )
+        )
     return forms_
 
 

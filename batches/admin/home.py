@@ -169,7 +169,11 @@ def _qa(links: Links) -> HomeCard:
         links.qc("specification", "Draft a specification", add=True),
         links.changelist(ProcessDefinition, "Process definitions"),
         links.changelist(BatchDocument, "Signed batch records (PDF)"),
-        links.named("admin:batches_delivery_desk_index", "Delivery desk: close infused batches", _count((S.INFUSED,))),
+        links.named(
+            "admin:batches_delivery_desk_index",
+            "Delivery desk: close infused or rejected batches",
+            _count((S.INFUSED, S.REJECTED)),
+        ),
     )
 
 

@@ -127,6 +127,10 @@ def delivery_steps(batch: Batch) -> list[NextStep]:
         return [NextStep("Record infusion", "cells and volume per uterine artery", desk)]
     if status == S.INFUSED:
         return [NextStep("Close the batch", "QA reviews and closes the record (signed)", desk)]
+    if status == S.REJECTED:
+        return [
+            NextStep("Close the rejected batch", "after destruction or return, QA closes the record (signed)", desk)
+        ]
     return []
 
 

@@ -55,7 +55,8 @@ from batches.models import (
     PatientIdentity,
 )
 from batches.roles import Role, has_role
-from batches.services import custody, delivery, followup
+from batches.services import custody, delivery, followup, release
+from batches.states import BatchStatus
 
 READ_ROLES = (
     Role.OPERATOR,
@@ -266,9 +267,10 @@ class BatchDeliveryViewSet(ServiceErrors, viewsets.GenericViewSet):
     @extend_schema(request=CloseInput, responses={200: OpenApiResponse(description="The batch is closed.")})
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str) -> Response:
-        """Infused → closed (QA)."""
+        """Infused → closed, or rejected → closed once the product is destroyed or returned (QA)."""
         batch = self.get_object()
-        closed = delivery.batch_close(actor=actor_of(request), batch_id=batch.pk, **read_input(CloseInput, request))
+        service = release.batch_close_rejected if batch.status == BatchStatus.REJECTED else delivery.batch_close
+        closed = service(actor=actor_of(request), batch_id=batch.pk, **read_input(CloseInput, request))
         return Response({"id": closed.pk, "batch_number": closed.batch_number, "status": closed.status})
 
     @extend_schema(request=None, responses={(200, "application/pdf"): OpenApiResponse(description="Bag labels")})
