@@ -24,3 +24,11 @@ def audit_ledger_seal() -> dict[str, Any]:
 
     result = ledger_seal()
     return {"sealed": result.sealed, "head_sequence": result.head_sequence, "checkpoint": result.checkpoint_id}
+
+
+@shared_task(name="batches.accounts.end_expired_sessions")
+def end_expired_sessions() -> int:
+    """Beat: log a logout for each session past its idle timeout, then delete it."""
+    from batches.accounts.expiry import sessions_end_expired
+
+    return sessions_end_expired()

@@ -178,8 +178,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "cellbatch@loca
 # --- REST API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so that a refused token answers 401 with WWW-Authenticate (not 403).
+        "batches.accounts.expiry.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -291,6 +292,13 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(  # type: igno
 INSTALLED_APPS += ["batches.accounts"]
 MIDDLEWARE += ["batches.accounts.middleware.ClientMiddleware"]
 OTP_TOTP_ISSUER = CELLBATCH_ORGANISATION_NAME
+# API tokens work this long after they are issued; a beat task logs the end of idle sessions.
+CELLBATCH_API_TOKEN_HOURS = env_int("CELLBATCH_API_TOKEN_HOURS", 8)
+CELLBATCH_SESSION_SWEEP_SECONDS = env_int("CELLBATCH_SESSION_SWEEP_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["accounts-end-expired-sessions"] = {
+    "task": "batches.accounts.end_expired_sessions",
+    "schedule": float(CELLBATCH_SESSION_SWEEP_SECONDS),
+}
 CELERY_BEAT_SCHEDULE["qc-republish-undelivered-notifications"] = {
     "task": "qc.republish_undelivered_notifications",
     "schedule": 300.0,

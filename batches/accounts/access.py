@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -18,6 +19,7 @@ from axes.helpers import get_client_ip_address
 from django.contrib.auth.models import User
 from django.db import connection
 from django.http import HttpRequest
+from django.utils import timezone
 
 from batches.accounts.autonomous import run_autonomously
 from batches.audit import audit_context
@@ -74,12 +76,15 @@ def access_event_record(
     user: User | None = None,
     client: Client | None = None,
     detail: str = "",
+    occurred_at: datetime | None = None,
 ) -> AccessEvent:
-    """Write one access event on the current connection."""
+    """Write one access event on the current connection (``occurred_at``: now, unless the end of an
+    access is noticed after the fact, e.g. an idle session)."""
     client = client or current_client()
     actor: User | str = user if user is not None else ACCOUNTS_ACTOR
     with audit_context(actor, reason=f"access log: {event.label.lower()}"):
         return AccessEvent.objects.create(
+            occurred_at=occurred_at or timezone.now(),
             event=event,
             outcome=outcome,
             username=(username or "")[:150],

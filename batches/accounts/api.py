@@ -1,4 +1,4 @@
-"""API endpoints for the account: token login (counted by the lockout) and who the caller is."""
+"""API endpoints for the account: token login (counted by the lockout), logout, and who the caller is."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django_otp import user_has_device
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
@@ -14,17 +15,26 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from batches.accounts.access import Client
+from batches.accounts.expiry import token_expires_at, token_issue, token_revoke
 from batches.duties import allowed_meanings
 from batches.roles import user_roles
 from batches.services.signatures import printed_name
 
 
-class TokenLoginView(ObtainAuthToken):
-    """Exchange a user ID and password for an API token; failures count towards the lockout."""
+class IssuedTokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    expires_at = serializers.DateTimeField()
 
+
+class TokenLoginView(ObtainAuthToken):
+    """Exchange a user ID and password for a new API token; failures count towards the lockout."""
+
+    @extend_schema(responses={200: IssuedTokenSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
         try:
-            return super().post(request, *args, **kwargs)
+            serializer.is_valid(raise_exception=True)
         except ValidationError:
             # authenticate() gets this request, so django-axes counts the failure and flags a locked
             # account on it; its middleware only sees the inner HttpRequest, so answer here.
@@ -39,6 +49,20 @@ class TokenLoginView(ObtainAuthToken):
                     status=status.HTTP_429_TOO_MANY_REQUESTS,
                 )
             raise
+        user = serializer.validated_data["user"]
+        token = token_issue(user=user, client=Client.from_request(request))
+        return Response(IssuedTokenSerializer({"token": token.key, "expires_at": token_expires_at(token)}).data)
+
+
+class TokenLogoutView(APIView):
+    """End the caller's API access: the token is deleted and a logout logged."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        token_revoke(user=request.user, client=Client.from_request(request))  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class AccountSerializer(serializers.Serializer):
