@@ -28,6 +28,20 @@ from batches.accounts.access import Client, access_event_record
 from batches.models.access import AccessEventKind, AccessOutcome
 
 
+def _log(
+    event: AccessEventKind, user: User, client: Client, detail: str, *, occurred_at: datetime | None = None
+) -> None:
+    access_event_record(
+        event=event,
+        outcome=AccessOutcome.SUCCESS,
+        username=str(user.get_username()),
+        user=user,
+        client=client,
+        detail=detail,
+        occurred_at=occurred_at,
+    )
+
+
 def token_lifetime() -> timedelta:
     return timedelta(hours=settings.CELLBATCH_API_TOKEN_HOURS)
 
@@ -41,13 +55,11 @@ def token_issue(*, user: User, client: Client) -> Token:
     """A fresh token for ``user`` (any earlier one stops working), logged as a login."""
     Token.objects.filter(user=user).delete()
     token = Token.objects.create(user=user)
-    access_event_record(
-        event=AccessEventKind.LOGIN,
-        outcome=AccessOutcome.SUCCESS,
-        username=str(user.get_username()),
-        user=user,
-        client=client,
-        detail=f"API token issued, valid until {timezone.localtime(token_expires_at(token)):%Y-%m-%d %H:%M %Z}",
+    _log(
+        AccessEventKind.LOGIN,
+        user,
+        client,
+        f"API token issued, valid until {timezone.localtime(token_expires_at(token)):%Y-%m-%d %H:%M %Z}",
     )
     return token
 
@@ -57,14 +69,7 @@ def token_revoke(*, user: User, client: Client) -> bool:
     """The user ends their API access before the token expires (logged as a logout)."""
     deleted, _ = Token.objects.filter(user=user).delete()
     if deleted:
-        access_event_record(
-            event=AccessEventKind.LOGOUT,
-            outcome=AccessOutcome.SUCCESS,
-            username=str(user.get_username()),
-            user=user,
-            client=client,
-            detail="API token revoked by its user",
-        )
+        _log(AccessEventKind.LOGOUT, user, client, "API token revoked by its user")
     return bool(deleted)
 
 
@@ -73,13 +78,11 @@ def token_expire(*, token: Token, client: Client) -> bool:
     """Delete an expired token and log the end of its access (once, whoever notices first)."""
     deleted, _ = Token.objects.filter(pk=token.pk).delete()
     if deleted:
-        access_event_record(
-            event=AccessEventKind.LOGOUT,
-            outcome=AccessOutcome.SUCCESS,
-            username=str(token.user.get_username()),
-            user=token.user,
-            client=client,
-            detail=f"API token expired {settings.CELLBATCH_API_TOKEN_HOURS} h after it was issued",
+        _log(
+            AccessEventKind.LOGOUT,
+            token.user,
+            client,
+            f"API token expired {settings.CELLBATCH_API_TOKEN_HOURS} h after it was issued",
             occurred_at=token_expires_at(token),
         )
     return bool(deleted)
@@ -115,13 +118,11 @@ def sessions_end_expired(*, now: datetime | None = None) -> int:
             # Deleting first makes two beat runs racing on one session log it once.
             if not Session.objects.filter(pk=session.pk).delete()[0] or user is None:
                 continue
-            access_event_record(
-                event=AccessEventKind.LOGOUT,
-                outcome=AccessOutcome.SUCCESS,
-                username=str(user.get_username()),
-                user=user,
-                client=Client(),
-                detail=f"session expired: no activity for {idle} min, or the browser was closed",
+            _log(
+                AccessEventKind.LOGOUT,
+                user,
+                Client(),
+                f"session expired: no activity for {idle} min, or the browser was closed",
                 occurred_at=session.expire_date,
             )
             ended += 1
