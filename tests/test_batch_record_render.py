@@ -6,7 +6,6 @@ import dataclasses
 import json
 import re
 from io import BytesIO
-from xml.sax.saxutils import escape
 
 import pytest
 from hypothesis import given
@@ -108,30 +107,9 @@ def test_sections_without_data_say_so_instead_of_disappearing() -> None:
     assert "no audit checkpoint was recorded" in text
 
 
-def _markup_one_by_one(value: str) -> str:
-    """The reference reading of fonts.markup: every character on its own."""
-    glyphs = fonts.register()
-    out = []
-    for ch in value:
-        if ch in fonts._SUPERSCRIPTS:
-            out.append(f"<super>{fonts._SUPERSCRIPTS[ch]}</super>")
-        elif ch in fonts._SUBSCRIPTS:
-            out.append(f"<sub>{fonts._SUBSCRIPTS[ch]}</sub>")
-        elif ch == "\n":
-            out.append("<br/>")
-        elif ch == "\r":
-            continue
-        elif ord(ch) in glyphs or ch == " ":
-            out.append(escape(ch))
-        else:
-            replacement = fonts._EQUIVALENTS.get(ch, "?")
-            out.append(escape(replacement) if all(ord(c) in glyphs for c in replacement) else "?")
-    return "".join(out)
-
-
 @given(st.text(alphabet=st.sampled_from("aZ09 <>&\"'\r\n\tµ≥×éŁ⁶₂→✓\u00a0\u4e2d"), max_size=40) | st.text(max_size=40))
 def test_markup_fast_path_gives_what_character_by_character_markup_gives(value: str) -> None:
-    assert fonts.markup(value) == _markup_one_by_one(value)
+    assert fonts.markup(value) == fonts.markup_each(value)
     glyphs = fonts.register()
     assert fonts.plain(value) == "".join(ch if ord(ch) in glyphs else "?" for ch in value)
 

@@ -56,6 +56,11 @@ def markup(value: str) -> str:
     if _plain_characters().issuperset(value.replace("\n", "").replace("\r", "")):
         # The common case: one escape, no per-character work.
         return escape(value).replace("\r", "").replace("\n", "<br/>")
+    return markup_each(value)
+
+
+def markup_each(value: str) -> str:
+    """markup() character by character: superscripts, subscripts and missing glyphs need it."""
     glyphs = register()
     out: list[str] = []
     for ch in value:
