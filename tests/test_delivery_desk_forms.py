@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from batches.exceptions import StateConflict
 from batches.models import (
     AdverseEvent,
     Batch,
@@ -21,7 +22,7 @@ from batches.models import (
     ExpiredUseAuthorization,
     IdentityScan,
 )
-from batches.services import custody, delivery
+from batches.services import custody, delivery, followup
 from qc import demo as qc_demo
 from tests.audit_helpers import last_event
 from tests.custody_helpers import checked_batch, infusion_values, scan_of
@@ -251,3 +252,19 @@ def test_qa_closes_a_rejected_batch_at_the_desk_with_a_signature_and_a_final_rec
     assert (signature.signer, signature.meaning) == (people.qa, "reviewed")
     assert BatchDocument.objects.filter(batch=batch, kind="final_record", revision=1).exists()
     assert batch.transitions.latest("at", "pk").reason == close["reason"]
+    # Never infused: no follow-up, embryo transfer or adverse event, at the desk or through the services.
+    assert "Nothing for you to record" in clinician.get(desk(batch)).content.decode()
+    with pytest.raises(StateConflict, match="never infused"):
+        followup.follow_up_visit_record(
+            actor=people.clinician, batch_id=batch.pk, visit_date=timezone.localdate(), menses="normal"
+        )
+    with pytest.raises(StateConflict, match="closed without an infusion"):
+        delivery.adverse_event_record(
+            actor=people.clinician,
+            batch_id=batch.pk,
+            phase="follow_up",
+            term="Pelvic pain",
+            ctcae_grade=1,
+            relatedness="unrelated",
+            onset_at=timezone.now(),
+        )
