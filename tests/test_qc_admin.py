@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+from django import forms
 from django.test import Client
 from django.utils import timezone
 
-from qc.models import Deviation, QcResult
+from qc.admin.specifications import DraftForm
+from qc.models import Deviation, QcResult, Specification
 from tests.factories import (
     PASSWORD,
     Personas,
@@ -138,3 +141,61 @@ def test_admin_action_pages_for_unknown_records_answer_404(people: Personas) -> 
         "/admin/qc/specification/999999/approve/",
     ):
         assert client.get(url).status_code == 404, url
+
+
+def draft_post(**changes: object) -> dict[str, object]:
+    """The draft form as it opens (every limit at its default), with ``changes`` applied."""
+    form = DraftForm()
+    data: dict[str, object] = {}
+    for name, field in form.fields.items():
+        value = field.initial
+        if isinstance(field, forms.BooleanField):
+            if value:
+                data[name] = "on"
+        elif value is not None:
+            data[name] = value
+    data |= {
+        "product": "IGX1",
+        "title": "IGX1 release specification, tighter purity",
+        "requested_effective_from": timezone.localtime().strftime("%Y-%m-%d %H:%M:%S"),
+        "max_collection_to_processing_hours": 24,
+    }
+    for name, value in changes.items():
+        if value is None:
+            data.pop(name, None)
+        else:
+            data[name] = value
+    return data
+
+
+@pytest.mark.urs("URS-063")
+def test_qa_drafts_a_specification_in_the_admin_with_edited_limits(people: Personas) -> None:
+    client = staff_client(people.qa)
+    page = client.get("/admin/qc/specification/add/").content.decode()
+    assert "CD133+ purity: limit" in page
+    assert 'value="70' in page  # the documented default, ready to edit
+
+    purity, sterility = "limit__cd133_purity__", "limit__sterility__"
+    refused = client.post(
+        "/admin/qc/specification/add/", draft_post(**{f"{purity}operator": "between", f"{purity}upper": ""})
+    )
+    assert refused.status_code == 200
+    assert "upper bound" in refused.content.decode()
+    assert not Specification.objects.exists()
+
+    created = client.post(
+        "/admin/qc/specification/add/",
+        draft_post(**{f"{purity}value": "75", f"{sterility}blocks_release": None}),
+    )
+    assert created.status_code == 302, created.content.decode()[:2000]
+    spec = Specification.objects.get()
+    limits = {limit.test: limit for limit in spec.limits.all()}
+    assert len(limits) == 7
+    assert (limits["cd133_purity"].operator, limits["cd133_purity"].value) == ("gte", Decimal("75"))
+    assert limits["sterility"].blocks_release is False
+    assert limits["viability"].value == Decimal("80")
+
+    operator = staff_client(people.operator)
+    before = Specification.objects.count()
+    operator.post("/admin/qc/specification/add/", draft_post())
+    assert Specification.objects.count() == before

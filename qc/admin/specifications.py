@@ -1,4 +1,4 @@
-"""Admin pages for specification versions: draft from the defaults, approve twice (signed)."""
+"""Admin pages for specification versions: draft with editable limits, approve twice (signed)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,70 @@ from django.utils.html import format_html
 from batches.admin.common import SigningForm
 from batches.roles import Domain, Role
 from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user, service_form_view
+from qc.evaluation import CATEGORICAL_OUTCOMES, OPERATOR_SYMBOLS, TEST_LABELS, Operator, QcTest
 from qc.models import Specification, SpecificationLimit
 from qc.services import specifications
 
+LIMIT_PREFIX = "limit__"
+OPERATOR_CHOICES = [(str(op), f"{OPERATOR_SYMBOLS[op]} ({op})") for op in Operator]
+
 
 class DraftForm(forms.Form):
+    """A new specification version with every test's limit editable, starting from the documented defaults."""
+
     product = forms.CharField(max_length=20, help_text="Process definition code, e.g. IGX1.")
     title = forms.CharField(max_length=200)
     requested_effective_from = forms.DateTimeField()
     max_collection_to_processing_hours = forms.IntegerField(min_value=1, initial=24)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for row in specifications.default_limit_values():
+            test = QcTest(row["test"])
+            self._add_limit_fields(test, TEST_LABELS[test], row)
+
+    def _add_limit_fields(self, test: QcTest, label: str, row: dict[str, Any]) -> None:
+        def key(name: str) -> str:
+            return f"{LIMIT_PREFIX}{test}__{name}"
+
+        self.fields[key("method")] = forms.CharField(label=f"{label}: method", max_length=120, initial=row["method"])
+        if test in CATEGORICAL_OUTCOMES:
+            outcomes = [(o, o) for o in CATEGORICAL_OUTCOMES[test]]
+            self.fields[key("expected_result")] = forms.ChoiceField(
+                label=f"{label}: expected result", choices=outcomes, initial=row["expected_result"]
+            )
+        else:
+            self.fields[key("operator")] = forms.ChoiceField(
+                label=f"{label}: comparison", choices=OPERATOR_CHOICES, initial=row["operator"]
+            )
+            self.fields[key("value")] = forms.DecimalField(
+                label=f"{label}: limit", max_digits=20, decimal_places=4, initial=row["value"]
+            )
+            self.fields[key("upper")] = forms.DecimalField(
+                label=f"{label}: upper limit",
+                max_digits=20,
+                decimal_places=4,
+                required=False,
+                initial=row.get("upper"),
+                help_text="Only for a range (–).",
+            )
+            self.fields[key("unit")] = forms.CharField(label=f"{label}: unit", max_length=20, initial=row["unit"])
+        self.fields[key("blocks_release")] = forms.BooleanField(
+            label=f"{label}: blocks release", required=False, initial=row["blocks_release"]
+        )
+
+
+def split_limits(data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The draft form's cleaned data as the service's arguments and its limit rows (one per test)."""
+    rows: dict[str, dict[str, Any]] = {}
+    rest: dict[str, Any] = {}
+    for name, value in data.items():
+        if name.startswith(LIMIT_PREFIX):
+            test, field = name.removeprefix(LIMIT_PREFIX).split("__")
+            rows.setdefault(test, {"test": test})[field] = value
+        else:
+            rest[name] = value
+    return rest, list(rows.values())
 
 
 class ApproveForm(SigningForm):
@@ -65,7 +120,8 @@ class SpecificationAdmin(RoleGatedAdmin):
         self.guard_add(request)
 
         def call(data: dict[str, Any]) -> Specification:
-            return specifications.specification_create(actor=acting_user(request), **data)
+            arguments, limits = split_limits(data)
+            return specifications.specification_create(actor=acting_user(request), limits=limits, **arguments)
 
         return service_form_view(
             self,
@@ -73,8 +129,8 @@ class SpecificationAdmin(RoleGatedAdmin):
             form_class=DraftForm,
             title="Draft specification version",
             intro=(
-                "The limits start from the documented defaults (DOMAIN.md §2); "
-                "edit them through the API before approval."
+                "Each test's limit starts from the documented default; change what this version changes. "
+                "The version takes effect after two approvals (signed), never before the requested date."
             ),
             call=call,
             success_url=lambda s: reverse("admin:qc_specification_change", args=[s.pk]),
