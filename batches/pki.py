@@ -43,9 +43,20 @@ def trust_roots() -> tuple[x509.Certificate, ...]:
     return tuple(x509.load_pem_x509_certificates(Path(settings.CELLBATCH_SIGNING_CA).read_bytes()))
 
 
+def timestamp_roots() -> tuple[x509.Certificate, ...]:
+    """The roots a record's RFC 3161 timestamp must chain to (CELLBATCH_TSA_CA; none when unset)."""
+    path = settings.CELLBATCH_TSA_CA
+    return _certificates_at(path) if path else ()
+
+
+@lru_cache(maxsize=4)
+def _certificates_at(path: str) -> tuple[x509.Certificate, ...]:
+    return tuple(x509.load_pem_x509_certificates(Path(path).read_bytes()))
+
+
 def reset_cache() -> None:
     """Forget loaded keys (after new certificates are made, or in tests)."""
-    for cached in (organisation_key, organisation_certificate, trust_roots):
+    for cached in (organisation_key, organisation_certificate, trust_roots, _certificates_at):
         cached.cache_clear()
 
 

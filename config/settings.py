@@ -274,6 +274,8 @@ CELLBATCH_SIGNING_CERT = os.environ.get("CELLBATCH_SIGNING_CERT", str(PKI_DIR / 
 CELLBATCH_SIGNING_CA = os.environ.get("CELLBATCH_SIGNING_CA", str(PKI_DIR / "ca-cert.pem"))
 CELLBATCH_SIGNING_KEY_PASSPHRASE = os.environ.get("CELLBATCH_SIGNING_KEY_PASSPHRASE", "")
 CELLBATCH_TSA_URL = os.environ.get("CELLBATCH_TSA_URL", "")
+# PEM file of the timestamp authority's root certificate(s): verification trusts a B-T timestamp only then.
+CELLBATCH_TSA_CA = os.environ.get("CELLBATCH_TSA_CA", "")
 
 # --- Admin and API -----------------------------------------------------------------------------
 # Lets ModelAdmin[Model] and other typed generics be subscripted at run time, not only by mypy.

@@ -124,6 +124,7 @@ class VerifyView(APIView):
                 "revision": serializers.IntegerField(allow_null=True),
                 "superseded_by": serializers.IntegerField(allow_null=True),
                 "signer": serializers.CharField(),
+                "timestamped_at": serializers.CharField(help_text="RFC 3161 time (PAdES B-T); empty without one"),
                 "problems": serializers.ListField(child=serializers.CharField()),
             },
         ),

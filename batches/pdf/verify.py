@@ -1,7 +1,10 @@
 """Check a PDF's organisation seal with pyHanko: intact, and chained to the configured trust root.
 
 pyHanko's ``valid`` only says the signature maths holds; a changed byte in the signed range shows
-as ``intact=False``, so the verdict is taken from ``intact`` and ``bottom_line``.
+as ``intact=False``, so "intact" needs both. "Trusted" needs the seal certificate to chain to the
+organisation's CA and, for a PAdES B-T record, the timestamp token to chain to a configured
+timestamp-authority root (CELLBATCH_TSA_CA): the two are checked with separate trust anchors, so
+neither CA can vouch for the other's certificates.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from io import BytesIO
 
+from cryptography.x509 import Certificate
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
@@ -23,6 +27,7 @@ class SealCheck:
     trusted: bool = False
     signer: str = ""
     signed_at: str = ""
+    timestamped_at: str = ""  # the timestamp authority's time (PAdES B-T), "" without a timestamp
     problems: list[str] = field(default_factory=list)
 
 
@@ -35,13 +40,13 @@ def check_seal(data: bytes) -> SealCheck:
         if not seals:
             result.problems.append("the file carries no organisation seal")
             return result
-        context = ValidationContext(trust_roots=[asn1_certificate(c) for c in pki.trust_roots()], allow_fetching=False)
-        status = validate_pdf_signature(seals[0], context)
+        status = validate_pdf_signature(
+            seals[0], _context(pki.trust_roots()), ts_validation_context=_context(pki.timestamp_roots())
+        )
     except Exception as exc:  # a damaged file raises from deep inside the parser: report, never crash
         result.problems.append(f"the file cannot be read as a signed PDF ({type(exc).__name__}: {exc})")
         return result
-    result.intact = bool(status.intact and status.valid and status.bottom_line)
-    result.trusted = bool(status.trusted)
+    result.intact = bool(status.intact and status.valid)
     result.signer = status.signing_cert.subject.human_friendly if status.signing_cert else ""
     result.signed_at = status.signer_reported_dt.isoformat() if status.signer_reported_dt else ""
     if not status.intact:
@@ -50,4 +55,18 @@ def check_seal(data: bytes) -> SealCheck:
         result.problems.append("the seal's cryptographic signature does not verify")
     if not status.trusted:
         result.problems.append("the seal certificate does not chain to the configured trust root")
+    stamp = status.timestamp_validity
+    stamp_trusted = True
+    if stamp is not None:
+        result.timestamped_at = stamp.timestamp.isoformat()
+        stamp_trusted = bool(stamp.intact and stamp.valid and stamp.trusted)
+        if not stamp_trusted:
+            result.problems.append(
+                "the timestamp does not verify against a configured timestamp-authority root (CELLBATCH_TSA_CA)"
+            )
+    result.trusted = bool(status.trusted) and stamp_trusted
     return result
+
+
+def _context(roots: tuple[Certificate, ...]) -> ValidationContext:
+    return ValidationContext(trust_roots=[asn1_certificate(c) for c in roots], allow_fetching=False)

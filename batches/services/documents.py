@@ -245,6 +245,7 @@ class VerificationReport:
     revision: int | None = None
     superseded_by: int | None = None
     signer: str = ""
+    timestamped_at: str = ""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -262,6 +263,7 @@ def document_verify(*, data: bytes) -> VerificationReport:
         trusted=seal.trusted,
         issued=False,
         signer=seal.signer,
+        timestamped_at=seal.timestamped_at,
         problems=seal.problems,
     )
     document = BatchDocument.objects.select_related("batch").filter(sha256=digest, status=DocumentStatus.SIGNED).first()

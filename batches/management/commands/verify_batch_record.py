@@ -37,6 +37,8 @@ class Command(BaseCommand):
             self.stdout.write(f"file:      {path}\nSHA-256:   {report.sha256}")
             self.stdout.write(f"intact:    {yes[report.intact]}\ntrusted:   {yes[report.trusted]}")
             self.stdout.write(f"issued:    {yes[report.issued]}")
+            if report.timestamped_at:
+                self.stdout.write(f"timestamp: {report.timestamped_at} (RFC 3161, PAdES B-T)")
             if report.issued:
                 self.stdout.write(f"record:    batch {report.batch_number}, {report.kind}, revision {report.revision}")
                 if report.superseded_by:
