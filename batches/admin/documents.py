@@ -35,7 +35,8 @@ def document_links(batch: Batch) -> LinkList:
 
 @admin.register(BatchDocument)
 class BatchDocumentAdmin(admin.ModelAdmin):
-    list_display = ["batch", "kind", "revision", "status", "page_count", "size_bytes", "signed_at", "download_link"]
+    # The download comes right after the status, so it stays in view beside the filter panel.
+    list_display = ["batch", "kind", "revision", "status", "download_link", "signed_at", "page_count", "size_bytes"]
     list_filter = ["status", "kind"]
     list_select_related = ["batch"]
     search_fields = ["batch__batch_number", "sha256"]
