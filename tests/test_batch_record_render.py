@@ -10,6 +10,8 @@ from io import BytesIO
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pyhanko.pdf_utils.generic import StreamObject
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pypdf import PdfReader
 
 from batches.pdf import fonts
@@ -87,6 +89,23 @@ def test_a_sealed_record_checks_intact_and_trusted_and_a_flipped_byte_does_not(s
     flipped[len(flipped) // 2] ^= 0x20
     assert not check_seal(bytes(flipped)).intact
     assert not check_seal(b"%PDF-1.4 not a pdf").intact
+
+
+@pytest.mark.urs("URS-092")
+def test_a_page_changed_by_a_later_incremental_update_is_not_intact(signing_pki) -> None:
+    """The signed bytes stay untouched when a revision is appended: the certification must catch it."""
+    sealed = seal_pdf(render(sample_snapshot(audit_events=3))[0], title="test")
+    writer = IncrementalPdfFileWriter(BytesIO(sealed))
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    page["/Contents"] = writer.add_object(StreamObject(stream_data=b"BT /F1 24 Tf 72 720 Td (Released) Tj ET"))
+    writer.update_container(page)
+    changed = BytesIO()
+    writer.write(changed)
+
+    check = check_seal(changed.getvalue())
+
+    assert check.intact is False
+    assert "changed after sealing" in " ".join(check.problems)
 
 
 @pytest.mark.urs("URS-093")

@@ -167,6 +167,8 @@ def batch_trail(batch: Batch, *, excluding: frozenset[str] = frozenset()) -> lis
     ``excluding`` names records ("<app>.<Model>") whose events are not read at all.
     """
     models_ = tuple(m for m in GMP_MODELS if m._meta.label not in excluding and batch_lookup(m))
+    if not models_:
+        return []
     rows: dict[type[models.Model], list[GmpEvent]] = defaultdict(list)
     with connection.cursor() as cursor:
         cursor.execute(_batch_events_sql(models_), [batch.pk] * len(models_))

@@ -46,13 +46,18 @@ def check_seal(data: bytes) -> SealCheck:
     except Exception as exc:  # a damaged file raises from deep inside the parser: report, never crash
         result.problems.append(f"the file cannot be read as a signed PDF ({type(exc).__name__}: {exc})")
         return result
-    result.intact = bool(status.intact and status.valid)
+    # Unchanged: the signed bytes hash right, the signature verifies, and any later revision only
+    # does what the certification allows (filling the QP's signature field), nothing else.
+    modification_allowed = bool(status.docmdp_ok or status.modification_level is None)
+    result.intact = bool(status.intact and status.valid and modification_allowed and status.seed_value_ok)
     result.signer = status.signing_cert.subject.human_friendly if status.signing_cert else ""
     result.signed_at = status.signer_reported_dt.isoformat() if status.signer_reported_dt else ""
     if not status.intact:
         result.problems.append("the content was changed after sealing (hash mismatch)")
     elif not status.valid:
         result.problems.append("the seal's cryptographic signature does not verify")
+    elif not modification_allowed:
+        result.problems.append("the file was changed after sealing beyond what the certification allows")
     if not status.trusted:
         result.problems.append("the seal certificate does not chain to the configured trust root")
     stamp = status.timestamp_validity
@@ -65,6 +70,9 @@ def check_seal(data: bytes) -> SealCheck:
                 "the timestamp does not verify against a configured timestamp-authority root (CELLBATCH_TSA_CA)"
             )
     result.trusted = bool(status.trusted) and stamp_trusted
+    if result.intact and result.trusted and not status.bottom_line:  # any other constraint pyHanko checks
+        result.intact = False
+        result.problems.append("the seal fails pyHanko's overall validation")
     return result
 
 
