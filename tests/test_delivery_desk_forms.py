@@ -234,6 +234,7 @@ def test_qa_closes_a_rejected_batch_at_the_desk_with_a_signature_and_a_final_rec
     assert 'value="close_rejected"' in page
     assert "Close the rejected batch" in page
     assert 'value="close"' not in page  # the closure of an infused batch does not apply
+    assert "Expires" not in page  # a rejected product's shelf life no longer matters
 
     close = {
         "action": "close_rejected",

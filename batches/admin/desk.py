@@ -376,6 +376,8 @@ def delivery_desk_view(request: HttpRequest, batch_id: int) -> HttpResponse:
         "title": f"Delivery desk · batch {batch.batch_number}",
         "batch": batch,
         "expires_at": custody.expires_at(batch),
+        # Shelf life matters until the product is infused, rejected or cancelled.
+        "expiry_applies": batch.status not in (S.INFUSED, S.CLOSED, S.REJECTED, S.CANCELLED),
         "outstanding": release.release_outstanding(batch) if batch.status in RELEASED else [],
         "main_forms": [d for d in offered if not d.occasional],
         "occasional_forms": [d for d in offered if d.occasional],
