@@ -57,6 +57,7 @@ def service_form_view(
     initial: dict[str, Any] | None = None,
     form_kwargs: dict[str, Any] | None = None,
     intro: str = "",
+    template: str = "qc/admin/service_form.html",
 ) -> HttpResponse:
     """Render ``form_class``; on a valid POST call the service and redirect, or show why it refused."""
     kwargs = dict(form_kwargs or {})
@@ -78,7 +79,7 @@ def service_form_view(
         "intro": intro,
         "opts": model_admin.model._meta,
     }
-    return TemplateResponse(request, "qc/admin/service_form.html", context)
+    return TemplateResponse(request, template, context)
 
 
 class RoleGatedAdmin(admin.ModelAdmin):

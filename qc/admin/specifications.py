@@ -36,6 +36,18 @@ class DraftForm(forms.Form):
             test = QcTest(row["test"])
             self._add_limit_fields(test, TEST_LABELS[test], row)
 
+    def header_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if not name.startswith(LIMIT_PREFIX)]
+
+    def limit_rows(self) -> list[tuple[str, dict[str, forms.BoundField]]]:
+        """(test label, {column: bound field}) per test, for a grid of one row per test."""
+        rows: dict[str, dict[str, forms.BoundField]] = {}
+        for name in self.fields:
+            if name.startswith(LIMIT_PREFIX):
+                test, column = name.removeprefix(LIMIT_PREFIX).split("__")
+                rows.setdefault(test, {})[column] = self[name]
+        return [(TEST_LABELS[QcTest(test)], columns) for test, columns in rows.items()]
+
     def _add_limit_fields(self, test: QcTest, label: str, row: dict[str, Any]) -> None:
         def key(name: str) -> str:
             return f"{LIMIT_PREFIX}{test}__{name}"
@@ -134,6 +146,7 @@ class SpecificationAdmin(RoleGatedAdmin):
             ),
             call=call,
             success_url=lambda s: reverse("admin:qc_specification_change", args=[s.pk]),
+            template="qc/admin/specification_draft.html",
         )
 
     def approve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
