@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -172,8 +173,8 @@ def draft_post(**changes: object) -> dict[str, object]:
 def test_qa_drafts_a_specification_in_the_admin_with_edited_limits(people: Personas) -> None:
     client = staff_client(people.qa)
     page = client.get("/admin/qc/specification/add/").content.decode()
-    assert "CD133+ purity: limit" in page
-    assert 'value="70' in page  # the documented default, ready to edit
+    assert '<th scope="row">CD133+ purity</th>' in page  # one grid row per test
+    assert re.search(r'name="limit__cd133_purity__value"[^>]*value="70', page)  # the default, ready to edit
 
     purity, sterility = "limit__cd133_purity__", "limit__sterility__"
     refused = client.post(
