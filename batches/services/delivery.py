@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
-from batches.models import AdverseEvent, Batch, BedsideCheck, CustodyEvent, DocumentKind, Infusion
+from batches.models import AdverseEvent, Batch, BedsideCheck, CustodyEvent, Infusion
 from batches.models.custody import HandOff, ScanPoint
 from batches.models.delivery import AdverseEventPhase, Relatedness
 from batches.models.signatures import SignatureMeaning
@@ -35,8 +35,7 @@ from batches.services.custody import (
     require_matching_scan,
     require_within_shelf_life,
 )
-from batches.services.documents import document_request
-from batches.services.release import release_outstanding
+from batches.services.release import close_reviewed, release_outstanding
 from batches.services.signatures import signature_sign
 from batches.states import BatchStatus
 
@@ -325,20 +324,12 @@ def adverse_event_record(
 @transaction.atomic
 def batch_close(*, actor: User, batch_id: int, password: str, reason: str = "", otp_token: str = "") -> Batch:
     """Close an infused batch's record (infused → closed), signed by QA as reviewed; issues the final record."""
-    require_role(actor, Role.QA_REVIEWER, action="Closing a batch")
-    confirm_password(actor, password, otp_token=otp_token)
-    batch = lock_batch(batch_id)
-    require_status(batch, BatchStatus.INFUSED, action="Closing the batch")
-    with audit_context(actor, reason=reason.strip() or "batch record closed after infusion"):
-        transition(batch, BatchStatus.CLOSED, actor=actor, reason=reason.strip() or "closed after infusion")
-    signature_sign(
-        signer=actor,
+    return close_reviewed(
+        actor=actor,
+        batch_id=batch_id,
         password=password,
-        password_checked=True,
-        meaning=SignatureMeaning.REVIEWED,
-        target=batch.transitions.latest("at", "pk"),
-        batch=batch,
+        otp_token=otp_token,
+        from_status=BatchStatus.INFUSED,
+        action="Closing a batch",
+        why=reason.strip() or "closed after infusion",
     )
-    # The final executed record is requested in the closing transaction (outbox), after the signature it shows.
-    document_request(batch=batch, kind=DocumentKind.FINAL_RECORD, actor=actor, reason="batch closed after infusion")
-    return batch

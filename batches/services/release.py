@@ -203,14 +203,17 @@ def batch_certify(
     return disposition
 
 
-@transaction.atomic
-def batch_close_rejected(*, actor: User, batch_id: int, password: str, reason: str = "", otp_token: str = "") -> Batch:
-    """QA closes the record of a rejected batch (rejected → closed), signed as reviewed; issues its final record."""
-    require_role(actor, Role.QA_REVIEWER, action="Closing a rejected batch")
+def close_reviewed(
+    *, actor: User, batch_id: int, password: str, otp_token: str, from_status: BatchStatus, action: str, why: str
+) -> Batch:
+    """QA closes a batch record (``from_status`` → closed), signed as reviewed, and requests its final record.
+
+    Shared by the two closing services (after infusion, after rejection); call inside their transaction.
+    """
+    require_role(actor, Role.QA_REVIEWER, action=action)
     confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
-    require_status(batch, BatchStatus.REJECTED, action="Closing a rejected batch")
-    why = reason.strip() or "rejected batch closed: product destroyed or returned"
+    require_status(batch, from_status, action=action)
     with audit_context(actor, reason=why):
         transition(batch, BatchStatus.CLOSED, actor=actor, reason=why)
         signature_sign(
@@ -221,8 +224,23 @@ def batch_close_rejected(*, actor: User, batch_id: int, password: str, reason: s
             target=batch.transitions.latest("at", "pk"),
             batch=batch,
         )
-    document_request(batch=batch, kind=DocumentKind.FINAL_RECORD, actor=actor, reason="batch closed after rejection")
+    # The final executed record is requested in the closing transaction (outbox), after the signature it shows.
+    document_request(batch=batch, kind=DocumentKind.FINAL_RECORD, actor=actor, reason=f"{action}: {why}")
     return batch
+
+
+@transaction.atomic
+def batch_close_rejected(*, actor: User, batch_id: int, password: str, reason: str = "", otp_token: str = "") -> Batch:
+    """QA closes the record of a rejected batch (rejected → closed), signed as reviewed; issues its final record."""
+    return close_reviewed(
+        actor=actor,
+        batch_id=batch_id,
+        password=password,
+        otp_token=otp_token,
+        from_status=BatchStatus.REJECTED,
+        action="Closing a rejected batch",
+        why=reason.strip() or "rejected batch closed: product destroyed or returned",
+    )
 
 
 def release_outstanding(batch: Batch) -> list[str]:
