@@ -263,7 +263,7 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
 
 def _follow_up(batch: Batch) -> list[DeskForm]:
     forms_: list[DeskForm] = []
-    if batch.status == S.CLOSED and getattr(batch, "infusion", None) is None:
+    if batch.status == S.CLOSED and not batch.was_infused:
         return forms_  # closed after rejection: never infused, nothing to follow
     if batch.status in (S.DISPATCHED, S.INFUSED, S.CLOSED):
         forms_.append(

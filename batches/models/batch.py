@@ -40,6 +40,11 @@ class Batch(models.Model):
         return self.batch_number
 
     @property
+    def was_infused(self) -> bool:
+        """The infusion is recorded (a batch closed after rejection never was)."""
+        return getattr(self, "infusion", None) is not None
+
+    @property
     def current_step(self) -> str | None:
         """The manufacturing step that may be recorded now, if any."""
         for step, state in STEP_STATE.items():

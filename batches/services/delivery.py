@@ -304,7 +304,7 @@ def adverse_event_record(
             f"An adverse event of phase {phase} needs batch {batch.batch_number} to be "
             f"{' or '.join(s.label.lower() for s in states)}; it is {batch.get_status_display().lower()}."
         )
-    if batch.status == BatchStatus.CLOSED and getattr(batch, "infusion", None) is None:
+    if batch.status == BatchStatus.CLOSED and not batch.was_infused:
         raise StateConflict(f"Batch {batch.batch_number} was closed without an infusion; it has no adverse events.")
     with audit_context(actor, reason=f"adverse event: {term.strip()} grade {ctcae_grade}"):
         return AdverseEvent.objects.create(

@@ -28,7 +28,7 @@ def _infused_batch(batch_id: int, *, action: str) -> Batch:
             f"{action} is possible only after the infusion; batch {batch.batch_number} is "
             f"{batch.get_status_display().lower()}."
         )
-    if getattr(batch, "infusion", None) is None:  # closed after rejection: there is nothing to follow up
+    if not batch.was_infused:  # closed after rejection: there is nothing to follow up
         raise StateConflict(
             f"{action} is possible only after the infusion; batch {batch.batch_number} was never infused."
         )
