@@ -111,9 +111,10 @@ def sessions_end_expired(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     idle = settings.SESSION_COOKIE_AGE // 60
     ended = 0
-    for session in Session.objects.filter(expire_date__lte=now).order_by("expire_date").iterator():
-        user_id = session.get_decoded().get("_auth_user_id")
-        user = User.objects.filter(pk=user_id).first() if user_id else None
+    expired = [(s, s.get_decoded().get("_auth_user_id")) for s in Session.objects.filter(expire_date__lte=now)]
+    users = User.objects.in_bulk({int(user_id) for _, user_id in expired if user_id})
+    for session, user_id in sorted(expired, key=lambda pair: pair[0].expire_date):
+        user = users.get(int(user_id)) if user_id else None
         with transaction.atomic():
             # Deleting first makes two beat runs racing on one session log it once.
             if not Session.objects.filter(pk=session.pk).delete()[0] or user is None:
