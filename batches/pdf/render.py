@@ -328,7 +328,8 @@ class _Record:
             self.table(
                 ["Test / method", "Specification", "Result", "Verdict", "Analyst", "Comment"],
                 rows,
-                [0.18, 0.16, 0.13, 0.09, 0.21, 0.23],
+                # The verdict column fits "specification" in bold on one line (no word split).
+                [0.18, 0.16, 0.13, 0.12, 0.2, 0.21],
             )
         )
 
@@ -363,11 +364,12 @@ class _Record:
                     self.story.append(self.p(value, "body"))
 
     def release(self) -> None:
-        self.heading("5. Release and certification")
+        title = self.p("5. Release and certification", "h1")
         if not self.s.release:
+            self.story.append(title)
             self.empty("No release decision or certification was recorded at the time of issue.")
             return
-        for r in self.s.release:
+        for n, r in enumerate(self.s.release):
             rows: list[tuple[str, Any]] = [("Decided by", f"{r.by} · {self.when(r.at)}")]
             if r.specification:
                 rows.append(("Specification", r.specification))
@@ -378,7 +380,9 @@ class _Record:
             if r.signature:
                 signed = f"\nsigned {self.when(r.signed_at)}" if r.signed_at else ""
                 rows.append(("Electronic signature", r.signature + signed))
-            self.story.append(KeepTogether([self.p(r.decision, "h2"), self.pairs(rows, (0.22, 0.78))]))
+            block = [self.p(r.decision, "h2"), self.pairs(rows, (0.22, 0.78))]
+            # The section title travels with the first decision (keepWithNext does not reach into a KeepTogether).
+            self.story.append(KeepTogether([title, *block] if n == 0 else block))
 
     def infusion(self) -> None:
         current = self.s.schema >= 2  # records issued before custody was part of the record print as they did
