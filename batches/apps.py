@@ -5,3 +5,17 @@ class BatchesConfig(AppConfig):
     name = "batches"
     verbose_name = "Batches"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Every task's writes are attributed to system:<task name>; the handlers only open and close
+        # the audit context, so connecting them here (in web processes too) costs nothing.
+        from celery.signals import task_postrun, task_prerun
+
+        from batches.task_audit import close_task_audit_context, open_task_audit_context
+
+        task_prerun.connect(open_task_audit_context, weak=False)
+        task_postrun.connect(close_task_audit_context, weak=False)
+        # The state-change actions are declared beside their services (batches.services.actions): import
+        # those modules so that the declarations are complete before any page or endpoint reads them.
+        from batches.release import delivery, disposition  # noqa: F401
+        from batches.services import batch  # noqa: F401

@@ -20,6 +20,7 @@ from typing import TypeVar
 import pghistory
 import pgtrigger
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
 from pghistory import runtime as pghistory_runtime
@@ -167,3 +168,11 @@ def audit_context(actor: User | str, reason: str = "", **extra: object) -> Itera
     finally:
         current.metadata.clear()
         current.metadata.update(saved)
+
+
+def require_reason(reason: str, *, what: str) -> str:
+    """The reason for a change, stripped; refused when missing or too short to mean anything (Annex 11 §9)."""
+    cleaned = (reason or "").strip()
+    if len(cleaned) < 5:
+        raise ValidationError({"reason": f"A reason (at least 5 characters) is required to {what}."})
+    return cleaned

@@ -39,6 +39,9 @@ BARRED_FROM: dict[Domain, frozenset[Role]] = {
 
 UserLike = User | AnonymousUser
 
+# Everyone who works on or reads batch records: every role but the system administrator's alone.
+BATCH_ROLES: tuple[Role, ...] = tuple(role for role in Role if role != Role.ADMIN)
+
 
 def user_roles(user: UserLike) -> frozenset[str]:
     """The role names a user holds; an inactive or anonymous user holds none."""

@@ -2,7 +2,7 @@
 
 Each function reads one kind of record with its people joined in (select_related), so a section
 costs one or two queries whatever its length, and returns the plain dataclasses of
-:mod:`batches.pdf.snapshot`.
+:mod:`batches.snapshot`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from batches.models import (
     SignatureStatus,
 )
 from batches.models.release import Decision
-from batches.pdf.snapshot import (
+from batches.signature_checks import printed_name
+from batches.snapshot import (
     AdverseEventEntry,
     CustodyEntry,
     ExpiredUseEntry,
@@ -34,7 +35,6 @@ from batches.pdf.snapshot import (
     ScanEntry,
     text,
 )
-from batches.services.signatures import printed_name
 
 
 def person(user: User | None) -> str:

@@ -80,9 +80,9 @@ def run(scratch: Path, pki_paths: dict[str, str]) -> dict[str, Any]:
     from batches.pdf.collect import take_snapshot
     from batches.pdf.render import render
     from batches.pdf.sample import sample_snapshot
-    from batches.pdf.snapshot import Snapshot
     from batches.pki import create_development_certificates
-    from batches.services import documents
+    from batches.release import documents
+    from batches.snapshot import Snapshot
     from tests.factories import Personas, walk_batch
     from tests.workers import WorkerProcess
 

@@ -52,7 +52,7 @@ ALLOWED_HOSTS = [h for h in required("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhos
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.CellBatchAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -306,7 +306,7 @@ CELERY_BEAT_SCHEDULE["qc-republish-undelivered-notifications"] = {
     "schedule": 300.0,
 }
 EMAIL_FILE_PATH = Path(os.environ.get("DJANGO_EMAIL_FILE_PATH", EMAIL_FILE_PATH))
-# --- Batch-record documents (batches.services.documents) -------------------------------------------
+# --- Batch-record documents (batches.release.documents) -------------------------------------------
 CELLBATCH_DOCUMENT_BUILD_SECONDS = env_int("CELLBATCH_DOCUMENT_BUILD_SECONDS", 120)
 CELLBATCH_DOCUMENT_MAX_ATTEMPTS = env_int("CELLBATCH_DOCUMENT_MAX_ATTEMPTS", 5)
 CELLBATCH_DOCUMENT_REPUBLISH_SECONDS = env_int("CELLBATCH_DOCUMENT_REPUBLISH_SECONDS", 30)
@@ -315,7 +315,6 @@ CELERY_BEAT_SCHEDULE["republish-batch-records"] = {
     "task": "batches.republish_batch_records",
     "schedule": float(CELLBATCH_DOCUMENT_REPUBLISH_SECONDS),
 }
-CELERY_IMPORTS = ["batches.tasks_documents"]
 # --- Audit trail (docs/audit-trail.md) ----------------------------------------------------------
 # The statement's own time, not the transaction's start: events of one transaction keep their order.
 PGHISTORY_CREATED_AT_FUNCTION = "clock_timestamp()"
@@ -326,4 +325,4 @@ CELERY_BEAT_SCHEDULE["audit-ledger-seal"] = {
     "schedule": float(CELLBATCH_AUDIT_SEAL_SECONDS),
 }
 # Extra task modules a worker imports (comma-separated module paths; the test suite adds its own).
-CELERY_IMPORTS += [m for m in os.environ.get("CELLBATCH_EXTRA_TASK_MODULES", "").split(",") if m]
+CELERY_IMPORTS = [m for m in os.environ.get("CELLBATCH_EXTRA_TASK_MODULES", "").split(",") if m]

@@ -16,7 +16,8 @@ from django.utils import timezone
 from batches import demo
 from batches.isbt128 import Din
 from batches.models import Batch
-from batches.services import custody, delivery, release
+from batches.release import delivery, disposition
+from batches.services import custody
 from qc.models import QcResult, QcSample, Specification
 from qc.services import specifications
 from qc.services.testing import qc_result_record, qc_result_review, qc_sample_record
@@ -92,7 +93,7 @@ def release_batch(crew: Crew, batch: Batch, *, conditionally: bool = False, cert
     cast = crew.cast
     if conditionally:
         record_qc(crew, batch, {k: v for k, v in PASSING_RESULTS.items() if k != "sterility"})
-        release.batch_release_conditionally(
+        disposition.batch_release_conditionally(
             actor=cast.qa,
             batch_id=batch.pk,
             password=cast.password,
@@ -103,9 +104,9 @@ def release_batch(crew: Crew, batch: Batch, *, conditionally: bool = False, cert
         )
     else:
         record_qc(crew, batch, PASSING_RESULTS)
-        release.batch_release(actor=cast.qa, batch_id=batch.pk, password=cast.password)
+        disposition.batch_release(actor=cast.qa, batch_id=batch.pk, password=cast.password)
     if certify and batch.process_definition.requires_qp_certification:
-        release.batch_certify(actor=cast.qp, batch_id=batch.pk, password=cast.password)
+        disposition.batch_certify(actor=cast.qp, batch_id=batch.pk, password=cast.password)
     batch.refresh_from_db()
     return batch
 
@@ -113,7 +114,7 @@ def release_batch(crew: Crew, batch: Batch, *, conditionally: bool = False, cert
 def reject_batch(crew: Crew, batch: Batch) -> Batch:
     """An out-of-specification purity opens a deviation; QA rejects the batch."""
     record_qc(crew, batch, {**PASSING_RESULTS, "cd133_purity": (Decimal("61.0"), "%")})
-    release.batch_reject(
+    disposition.batch_reject(
         actor=crew.cast.qa,
         batch_id=batch.pk,
         password=crew.password,
@@ -161,15 +162,13 @@ def infuse_batch(crew: Crew, batch: Batch) -> Batch:
         actor=crew.clinician,
         batch_id=batch.pk,
         password=crew.password,
-        values={
-            "started_at": now - timedelta(minutes=1),
-            "ended_at": now,
-            "left_cells": 61_000_000,
-            "left_volume_ml": Decimal("5.0"),
-            "right_cells": 63_000_000,
-            "right_volume_ml": Decimal("5.0"),
-            "notes": "Bilateral uterine artery catheterization via right femoral access; no immediate events.",
-        },
+        started_at=now - timedelta(minutes=1),
+        ended_at=now,
+        left_cells=61_000_000,
+        left_volume_ml=Decimal("5.0"),
+        right_cells=63_000_000,
+        right_volume_ml=Decimal("5.0"),
+        notes="Bilateral uterine artery catheterization via right femoral access; no immediate events.",
     )
     batch.refresh_from_db()
     return batch

@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from batches.models import Batch, ElectronicSignature, SignatureStatus
-from batches.services.signatures import signature_is_intact
+from batches.signature_checks import signature_is_intact
 from qc.evaluation import TEST_LABELS, QcTest, Verdict
 from qc.history import batch_changes
 from qc.models import Deviation, DeviationStatus, QcResult, QcSample, Specification, SpecificationLimit

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 
 from batches.models import Batch
-from batches.pdf.snapshot import Deviation as DeviationEntry
-from batches.pdf.snapshot import QcResult as QcResultEntry
-from batches.pdf.snapshot import text
 from batches.selectors import person
+from batches.snapshot import Deviation as DeviationEntry
+from batches.snapshot import QcResult as QcResultEntry
+from batches.snapshot import text
 from qc.evaluation import TEST_LABELS, QcTest
 from qc.models import Deviation, DeviationKind, QcResult, SpecificationLimit
 from qc.queries import specification_for_batch

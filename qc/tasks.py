@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from celery import shared_task
 
+from batches.task_names import DELIVER_NOTIFICATION, REPUBLISH_NOTIFICATIONS
 from qc.services.notifications import TRANSIENT_EMAIL_ERRORS, notification_deliver, notifications_undelivered
 
 # Backoff doubles from 5 s up to 10 minutes; no retry limit, because the alert must be delivered.
@@ -16,7 +17,7 @@ REPUBLISH_AFTER = timedelta(minutes=15)
 
 
 @shared_task(
-    name="qc.deliver_notification",
+    name=DELIVER_NOTIFICATION,
     autoretry_for=TRANSIENT_EMAIL_ERRORS,
     retry_backoff=RETRY_BACKOFF_SECONDS,
     retry_backoff_max=RETRY_BACKOFF_MAX_SECONDS,
@@ -29,7 +30,7 @@ def deliver_notification(notification_id: int) -> bool:
     return notification_deliver(notification_id=notification_id)
 
 
-@shared_task(name="qc.republish_undelivered_notifications")
+@shared_task(name=REPUBLISH_NOTIFICATIONS)
 def republish_undelivered_notifications() -> int:
     """Beat entry: queue again every pending notification whose task was lost or has gone quiet."""
     ids = notifications_undelivered(quiet_for=REPUBLISH_AFTER)

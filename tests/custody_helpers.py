@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from batches.audit import audit_context
 from batches.models import Batch
-from batches.services import delivery
+from batches.release import delivery
 from tests.factories import PASSWORD, Personas, quarantined_batch, release_batch
 
 

@@ -68,7 +68,7 @@ def walk_batch(
     return demo.walk_to(cast(people), batch, target)
 
 
-# --- QC and release (qc app, batches.services.release) -------------------------------------------
+# --- QC and release (qc app, batches.release.disposition) -------------------------------------------
 
 
 def approved_specification(people: Personas, *, product: str = "IGX1", limits: list[dict[str, Any]] | None = None):

@@ -22,7 +22,7 @@ from batches.models import (
     Patient,
 )
 from batches.roles import Role
-from batches.services.signatures import signature_is_intact
+from batches.signature_checks import signature_is_intact
 from tests.factories import (
     PASSWORD,
     Personas,

@@ -14,7 +14,8 @@ from rest_framework.test import APIClient
 
 from batches.admin.progress import next_steps
 from batches.models import Batch
-from batches.services import custody, delivery, release
+from batches.release import delivery, disposition
+from batches.services import custody
 from qc.models import Deviation, QcResult
 from qc.services.testing import qc_result_review
 from tests.custody_helpers import infusion_values, scan_of
@@ -128,9 +129,9 @@ def test_what_is_needed_next_follows_qc_release_delivery_and_closure(people: Per
 
     for result in QcResult.objects.filter(batch=batch, verified_by__isnull=True):
         qc_result_review(reviewer=people.verifier, result_id=result.pk, password=PASSWORD)
-    release.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
+    disposition.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
     assert needed(batch) == ["QP certification", "Dispatch"]
-    release.batch_certify(actor=people.qp, batch_id=batch.pk, password=PASSWORD)
+    disposition.batch_certify(actor=people.qp, batch_id=batch.pk, password=PASSWORD)
     assert needed(batch) == ["Dispatch"]
     assert f'href="{reverse("admin:batches_delivery_desk", args=[batch.pk])}">Dispatch</a>' in page_of(
         people.operator, batch
@@ -159,7 +160,7 @@ def test_what_is_needed_next_follows_qc_release_delivery_and_closure(people: Per
     second = make_user("clinician_b", "clinician")
     delivery.bedside_check_confirm(actor=second, batch_id=batch.pk, scanned_data=scan_of(batch), password=PASSWORD)
     assert needed(batch) == ["Record infusion"]
-    delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values())
+    delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values())
     assert needed(batch) == ["Close the batch"]
     delivery.batch_close(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
     assert needed(batch) == ["Nothing: the batch is closed."]
@@ -173,7 +174,7 @@ def test_a_conditionally_released_batch_still_asks_for_its_pending_result(people
     assert [s.label for s in steps] == ["QA review and release"]
     assert "release conditionally while Sterility" in steps[0].detail
 
-    release.batch_release_conditionally(
+    disposition.batch_release_conditionally(
         actor=people.qa, batch_id=batch.pk, password=PASSWORD, positive_result_plan=PLAN
     )
     batch.refresh_from_db()

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from batches.models import BatchDocument, DocumentDownload
-from batches.services import documents
+from batches.release import documents
 from tests.factories import walk_batch
 
 

@@ -10,8 +10,8 @@ from django.core.files.storage import default_storage
 
 from batches.exceptions import StateConflict
 from batches.models import BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
-from batches.pdf.snapshot import Snapshot
-from batches.services import documents
+from batches.release import documents
+from batches.snapshot import Snapshot
 from tests.factories import walk_batch
 
 

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from batches.models import BatchDocument, DocumentKind, DocumentStatus
 from batches.pdf.signing import asn1_certificate
-from batches.services import documents
+from batches.release import documents
 from config.celery import app as celery_app
 from tests.factories import walk_batch
 from tests.service_plugin import _answers, _free_port
@@ -210,7 +210,7 @@ def test_a_record_requested_while_redis_is_down_is_built_once_redis_returns(
 
 @pytest.mark.urs("URS-088")
 def test_the_same_job_delivered_twice_leaves_one_revision(transactional_db, people, worker_env) -> None:
-    from batches.tasks_documents import build_batch_record
+    from batches.tasks import build_batch_record
 
     with running_worker(extra_env=worker_env, concurrency=2) as worker:
         document = request_record(people)

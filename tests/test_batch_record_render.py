@@ -18,8 +18,8 @@ from batches.pdf import fonts
 from batches.pdf.render import render
 from batches.pdf.sample import sample_snapshot
 from batches.pdf.signing import seal_pdf
-from batches.pdf.snapshot import Snapshot, digest
 from batches.pdf.verify import check_seal
+from batches.snapshot import Snapshot, digest
 
 
 @pytest.fixture(scope="module")

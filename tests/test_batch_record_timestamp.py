@@ -32,7 +32,7 @@ from batches.pdf.render import render
 from batches.pdf.sample import sample_snapshot
 from batches.pdf.signing import SEAL_FIELD, asn1_certificate, seal_pdf
 from batches.pdf.verify import check_seal
-from batches.services import documents
+from batches.release import documents
 from tests.factories import Personas, quarantined_batch
 
 

@@ -21,7 +21,8 @@ from batches.exceptions import StateConflict
 from batches.ledger import trail
 from batches.models import Batch, BatchDocument, BatchTransition, DocumentKind, DocumentStatus
 from batches.pdf.collect import take_snapshot
-from batches.services import custody, delivery, documents, release
+from batches.release import delivery, disposition, documents
+from batches.services import custody
 from tests.custody_helpers import infusion_values, scan_of
 from tests.factories import PASSWORD, Personas, make_user, quarantined_batch, record_passing_qc, release_batch
 from tests.test_batch_record_pipeline import wait_for
@@ -113,7 +114,7 @@ def deliver_and_close(people: Personas, batch: Batch) -> None:
         password=PASSWORD,
     )
     delivery.bedside_check_confirm(actor=second, batch_id=batch.pk, scanned_data=scan_of(batch), password=PASSWORD)
-    delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values())
+    delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values())
     delivery.adverse_event_record(
         actor=people.clinician,
         batch_id=batch.pk,
@@ -194,19 +195,19 @@ def test_qa_closes_a_rejected_batch_with_a_signature_and_its_final_record_is_bui
     settings.MEDIA_ROOT = str(tmp_path / "media")
     batch = quarantined_batch(people)
     record_passing_qc(people, batch, skip=("endotoxin", "sterility"))
-    release.batch_reject(actor=people.qa, batch_id=batch.pk, password=PASSWORD, reason="Endotoxin test invalid")
+    disposition.batch_reject(actor=people.qa, batch_id=batch.pk, password=PASSWORD, reason="Endotoxin test invalid")
     assert BatchDocument.objects.get(batch=batch).kind == DocumentKind.RELEASE_RECORD  # same transaction
 
     transitions = BatchTransition.objects.count()
     with pytest.raises(PermissionDenied):
-        release.batch_close_rejected(actor=people.operator, batch_id=batch.pk, password=PASSWORD)
+        disposition.batch_close_rejected(actor=people.operator, batch_id=batch.pk, password=PASSWORD)
     with pytest.raises(PermissionDenied):
-        release.batch_close_rejected(actor=people.qa, batch_id=batch.pk, password="wrong")
+        disposition.batch_close_rejected(actor=people.qa, batch_id=batch.pk, password="wrong")
     assert (BatchTransition.objects.count(), BatchDocument.objects.count()) == (transitions, 1)
 
-    release.batch_close_rejected(actor=people.qa, batch_id=batch.pk, password=PASSWORD, reason="product destroyed")
+    disposition.batch_close_rejected(actor=people.qa, batch_id=batch.pk, password=PASSWORD, reason="product destroyed")
     with pytest.raises(StateConflict):
-        release.batch_close_rejected(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
+        disposition.batch_close_rejected(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
     built = documents.documents_build_now(batch_id=batch.pk)
     assert [(d.kind, d.status) for d in built] == [
         (DocumentKind.FINAL_RECORD, DocumentStatus.SIGNED),

@@ -68,7 +68,7 @@ def test_cohort_page_and_api_show_the_trial_figures_from_the_records(people: Per
     people.auditor.is_staff = True
     people.auditor.save()
     client.force_login(people.auditor)
-    page = client.get("/admin/batches/infusion/cohort/")
+    page = client.get("/admin/cohort/")
     assert page.status_code == 200
     html = page.content.decode()
     for figure in (

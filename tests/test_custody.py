@@ -14,7 +14,8 @@ from batches.audit import audit_context
 from batches.exceptions import StateConflict
 from batches.models import Batch, BatchTransition, CustodyEvent, IdentityScan, PatientIdentity
 from batches.models.custody import HandOff
-from batches.services import custody, delivery
+from batches.release import delivery
+from batches.services import custody
 from tests.custody_helpers import dispatched_batch, released_batch, scan_of
 from tests.factories import PASSWORD, Personas, make_user, walk_batch
 

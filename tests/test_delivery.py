@@ -11,7 +11,8 @@ from django.utils import timezone
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
 from batches.models import AdverseEvent, Batch, BedsideCheck, IdentityScan, Infusion
-from batches.services import custody, delivery
+from batches.release import delivery
+from batches.services import custody
 from tests.custody_helpers import checked_batch, dispatched_batch, infusion_values, scan_of
 from tests.factories import PASSWORD, Personas, make_user
 
@@ -74,7 +75,7 @@ def test_one_clinician_cannot_do_both_halves_of_the_bedside_check(people: Person
     check = BedsideCheck.objects.get(batch=batch)
     assert check.confirmed_by is None
     with pytest.raises(StateConflict, match="two clinicians"):
-        delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values())
+        delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values())
 
 
 @pytest.mark.urs("URS-109")
@@ -99,7 +100,7 @@ def test_second_clinician_scanning_the_wrong_bag_is_refused_and_recorded(people:
 def test_infusion_records_both_sides_and_the_time_from_end_of_processing(people: Personas, second_clinician) -> None:
     batch = checked_batch(people, second_clinician)
     infusion = delivery.infusion_record(
-        actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values()
+        actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values()
     )
     batch.refresh_from_db()
     assert batch.status == "infused"
@@ -115,7 +116,7 @@ def test_an_expired_product_cannot_be_infused(people: Personas, second_clinician
     with audit_context("system:test", reason="processing ended 30 h ago"):
         Batch.objects.filter(pk=batch.pk).update(end_of_processing_at=timezone.now() - timedelta(hours=30))
     with pytest.raises(StateConflict, match="expired"):
-        delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values())
+        delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values())
     assert not Infusion.objects.exists()
     batch.refresh_from_db()
     assert batch.status == "dispatched"
@@ -135,7 +136,7 @@ def test_an_expired_product_is_infused_only_under_a_qa_authorised_deviation(peop
         password=PASSWORD,
     )
     infusion = delivery.infusion_record(
-        actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values()
+        actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values()
     )
     assert infusion.expired_use_authorization == authorization
 
@@ -149,18 +150,18 @@ def test_infusion_refuses_impossible_values(people: Personas, second_clinician) 
             actor=people.clinician,
             batch_id=batch.pk,
             password=PASSWORD,
-            values=infusion_values(ended_at=now - timedelta(minutes=5), left_cells=-1),
+            **infusion_values(ended_at=now - timedelta(minutes=5), left_cells=-1),
         )
     assert set(caught.value.message_dict) == {"ended_at", "left_cells"}
     with pytest.raises(PermissionDenied, match="password"):
-        delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password="nope", values=infusion_values())
+        delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password="nope", **infusion_values())
     assert not Infusion.objects.exists()
 
 
 @pytest.mark.urs("URS-112")
 def test_adverse_events_carry_a_ctcae_grade_and_relatedness(people: Personas, second_clinician) -> None:
     batch = checked_batch(people, second_clinician)
-    delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values())
+    delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values())
     event = delivery.adverse_event_record(
         actor=people.clinician,
         batch_id=batch.pk,
@@ -191,7 +192,7 @@ def test_qa_closes_an_infused_batch(people: Personas, second_clinician) -> None:
     batch = checked_batch(people, second_clinician)
     with pytest.raises(StateConflict):
         delivery.batch_close(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
-    delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values())
+    delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values())
     with pytest.raises(PermissionDenied):
         delivery.batch_close(actor=people.clinician, batch_id=batch.pk, password=PASSWORD)
     closed = delivery.batch_close(actor=people.qa, batch_id=batch.pk, password=PASSWORD)

@@ -26,7 +26,7 @@ def staff_client(user) -> Client:
 @pytest.mark.urs("URS-119", "URS-105")
 def test_desk_shows_only_the_next_step_and_refuses_a_wrong_scan_with_a_message(people: Personas) -> None:
     batch = dispatched_batch(people, receive=False)
-    url = f"/admin/batches/bedsidecheck/desk/{batch.pk}/"
+    url = f"/admin/delivery-desk/{batch.pk}/"
     clinician = staff_client(people.clinician)
     page = clinician.get(url).content.decode()
     assert 'value="receive"' in page

@@ -22,7 +22,8 @@ from batches.models import (
     ExpiredUseAuthorization,
     IdentityScan,
 )
-from batches.services import custody, delivery, followup
+from batches.release import delivery
+from batches.services import custody, followup
 from qc import demo as qc_demo
 from tests.audit_helpers import last_event
 from tests.custody_helpers import checked_batch, infusion_values, scan_of
@@ -161,7 +162,7 @@ def test_dispatch_and_expired_use_authorisation_sign_with_the_password_at_the_de
 @pytest.mark.urs("URS-124")
 def test_adverse_events_embryo_transfers_their_outcomes_and_closure_at_the_desk(people: Personas) -> None:
     batch = checked_batch(people, make_user("clinician_b", "clinician"))
-    delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values())
+    delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values())
     clinician, qa = client_for(people.clinician), client_for(people.qa)
     onset = timezone.now() - timedelta(minutes=5)
     event = {

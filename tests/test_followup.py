@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from batches.exceptions import StateConflict
 from batches.models import EmbryoTransfer, FollowUpVisit
-from batches.services import delivery, followup
+from batches.release import delivery
+from batches.services import followup
 from tests.custody_helpers import checked_batch, dispatched_batch, infusion_values
 from tests.factories import PASSWORD, Personas, make_user
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def infused(people: Personas):
     batch = checked_batch(people, make_user("clinician_b", "clinician"))
-    delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, values=infusion_values())
+    delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values())
     return batch
 
 

@@ -80,11 +80,11 @@ def test_admin_prints_the_label_pdf_for_staff_with_a_role_only(people: Personas)
     people.operator.is_staff = True
     people.operator.save()
     client.force_login(people.operator)
-    response = client.get(f"/admin/batches/custodyevent/labels/{batch.pk}/")
+    response = client.get(f"/admin/batches/batch/{batch.pk}/labels/")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
     people.admin.is_staff = True
     client.force_login(people.admin)
-    assert client.get(f"/admin/batches/custodyevent/labels/{batch.pk}/").status_code == 403
-    assert client.get("/admin/batches/custodyevent/labels/999999/").status_code in {403, 404}
+    assert client.get(f"/admin/batches/batch/{batch.pk}/labels/").status_code == 403
+    assert client.get("/admin/batches/batch/999999/labels/").status_code in {403, 404}

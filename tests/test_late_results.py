@@ -122,7 +122,7 @@ def test_a_non_transient_error_is_not_retried_and_the_notification_stays_pending
 @pytest.mark.django_db
 @pytest.mark.urs("URS-077")
 def test_an_oos_result_on_a_rejected_batch_raises_no_alert(people: Personas) -> None:
-    from batches.services.release import batch_reject
+    from batches.release.disposition import batch_reject
     from tests.factories import PASSWORD, qc_sample
 
     batch = quarantined_batch(people)

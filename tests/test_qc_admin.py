@@ -39,7 +39,7 @@ def test_review_page_shows_exceptions_before_the_rest_of_the_record(people: Pers
     record_passing_qc(people, batch, skip=("endotoxin", "sterility", "gram_stain"))
     record_result(people, batch, "gram_stain", "organisms seen", sample=batch.qc_samples.first(), review=False)
 
-    response = staff_client(people.qa).get(f"/admin/qc/review/{batch.pk}/")
+    response = staff_client(people.qa).get(f"/admin/qa-review/{batch.pk}/")
     assert response.status_code == 200
     html = response.content.decode()
     oos = html.index("Gram stain: organisms seen is out of specification")
@@ -59,12 +59,12 @@ def test_qa_releases_from_the_review_page_with_the_password(people: Personas) ->
     batch = quarantined_batch(people)
     record_passing_qc(people, batch, skip=())
     client = staff_client(people.qa)
-    refused = client.post(f"/admin/qc/review/{batch.pk}/", {"decision": "release", "password": "wrong"})
+    refused = client.post(f"/admin/qa-review/{batch.pk}/", {"decision": "release", "password": "wrong"})
     assert refused.status_code == 200
     assert "password is not correct" in refused.content.decode()
     batch.refresh_from_db()
     assert batch.status == "quarantine"
-    done = client.post(f"/admin/qc/review/{batch.pk}/", {"decision": "release", "password": PASSWORD})
+    done = client.post(f"/admin/qa-review/{batch.pk}/", {"decision": "release", "password": PASSWORD})
     assert done.status_code == 302
     batch.refresh_from_db()
     assert batch.status == "released"
@@ -119,17 +119,17 @@ def test_result_entry_page_records_through_the_service_and_shows_the_computed_ve
 def test_auditor_reads_the_review_page_but_cannot_add_or_decide(people: Personas) -> None:
     batch = quarantined_batch(people)
     client = staff_client(people.auditor)
-    assert client.get(f"/admin/qc/review/{batch.pk}/").status_code == 200
+    assert client.get(f"/admin/qa-review/{batch.pk}/").status_code == 200
     assert client.get("/admin/qc/deviation/add/").status_code == 403
     refused = client.post(
-        f"/admin/qc/review/{batch.pk}/", {"decision": "reject", "comment": "no", "password": PASSWORD}
+        f"/admin/qa-review/{batch.pk}/", {"decision": "reject", "comment": "no", "password": PASSWORD}
     )
     assert "requires the role QA reviewer" in refused.content.decode(), refused.content.decode()[
         refused.content.decode().find("errorlist") - 100 :
     ][:600]
     batch.refresh_from_db()
     assert batch.status == "quarantine"
-    assert client.get("/admin/qc/review/999999/").status_code == 404
+    assert client.get("/admin/qa-review/999999/").status_code == 404
 
 
 @pytest.mark.urs("URS-069")

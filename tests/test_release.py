@@ -10,8 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
 from batches.models import Batch, BatchDisposition, BatchTransition, ElectronicSignature
-from batches.services import release
-from batches.services.signatures import signature_is_intact
+from batches.release import disposition as release
+from batches.signature_checks import signature_is_intact
 from qc.models import Deviation, QcResult
 from qc.selectors import release_gate
 from qc.services import deviations

@@ -22,13 +22,8 @@ from batches.models.signatures import SignatureMeaning
 from batches.roles import Role
 from batches.services import steps
 from batches.services.common import confirm_password
-from batches.services.signatures import (
-    SignatureState,
-    signature_check,
-    signature_is_intact,
-    signature_sign,
-    signature_states,
-)
+from batches.services.signatures import signature_sign
+from batches.signature_checks import SignatureState, signature_check, signature_is_intact, signature_states
 from tests.factories import PASSWORD, Personas, gcsf_values, make_user, selection_values, walk_batch
 
 M = SignatureMeaning

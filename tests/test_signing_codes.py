@@ -186,7 +186,7 @@ def test_enrolled_analyst_and_qa_sign_a_qc_result_and_a_release_with_codes(peopl
     qc_result_review(reviewer=people.verifier, result_id=created.json()["id"], password=PASSWORD)
     assert QcResult.objects.get(pk=created.json()["id"]).verdict == "pass"
 
-    review_page = f"/admin/qc/review/{batch.pk}/"
+    review_page = f"/admin/qa-review/{batch.pk}/"
     assert CODE_LABEL in browser(people.qa).get(review_page).content.decode()
     before = database_state()
     refused_release = browser(people.qa).post(review_page, {"decision": "release", "password": PASSWORD})

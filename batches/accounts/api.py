@@ -19,7 +19,7 @@ from batches.accounts.access import Client
 from batches.accounts.expiry import token_expires_at, token_issue, token_revoke
 from batches.duties import allowed_meanings
 from batches.roles import user_roles
-from batches.services.signatures import printed_name
+from batches.signature_checks import printed_name
 
 
 class IssuedTokenSerializer(serializers.Serializer):

@@ -12,9 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from batches.audit import audit_context
+from batches.audit import audit_context, require_reason
 from batches.roles import Domain, Role, require_role
-from batches.services.common import require_reason
 
 TOTP_DEVICE_NAME = "Authenticator app"
 

@@ -1,11 +1,8 @@
-"""Admin for lab staff; each topic registers its ModelAdmins in its own module, imported here."""
+"""Admin for lab staff; each topic registers its ModelAdmins in its own module, imported here.
 
-from django.contrib import admin
+The site itself (its index, its custom pages) is config.admin.CellBatchAdminSite.
+"""
 
-from batches.admin import accounts, audit, batch, custody, documents, home, master
+from batches.admin import accounts, batch, custody, documents, master
 
-admin.site.site_header = "CellBatch · electronic batch records"
-admin.site.site_title = "CellBatch"
-admin.site.index_title = "Batch records"
-
-__all__ = ["accounts", "audit", "batch", "custody", "documents", "home", "master"]
+__all__ = ["accounts", "batch", "custody", "documents", "master"]

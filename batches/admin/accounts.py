@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django_otp import user_has_device
@@ -72,17 +72,6 @@ class AccountAdmin(UserAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    def get_urls(self) -> list[URLPattern]:
-        own = [
-            path("authenticator/", self.admin_site.admin_view(self.authenticator_view), name="account_authenticator"),
-            path(
-                "<int:user_id>/deactivate/",
-                self.admin_site.admin_view(self.deactivate_view),
-                name="account_deactivate",
-            ),
-        ]
-        return own + super().get_urls()
 
     def deactivate_view(self, request: HttpRequest, user_id: int) -> HttpResponse:
         if not self.has_change_permission(request):

@@ -1,46 +1,24 @@
-"""The batch page: a window onto the workflow. Every button calls one service, then redirects."""
+"""The batch list and registration form; the batch page itself (at the change page's address) is
+batches.views.batch_page, mounted by the admin site."""
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.auth.models import User
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.db import IntegrityError
-from django.forms import BaseForm
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
-from django.utils import timezone
+from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.text import capfirst
-from django.views.decorators.http import require_POST
 
-from batches.admin.common import GmpModelAdmin, PasswordForm, ServiceError, acting_user, add_service_error, error_text
-from batches.admin.forms import CancelForm, RegisterBatchForm, StepForm, step_form_class
-from batches.admin.links import batch_links
-from batches.admin.progress import batch_gate, next_steps
-from batches.admin.workflow import (
-    STATE_ACTIONS,
-    available_actions,
-    in_sentence,
-    record_initial,
-    recordable_step,
-    sections,
-    step_values,
-)
-from batches.models import Batch, ElectronicSignature, SignatureStatus
-from batches.roles import Role, may_act, user_roles
+from batches.admin.common import GmpModelAdmin
+from batches.admin.forms import RegisterBatchForm
+from batches.models import Batch
+from batches.roles import Role
 from batches.services.batch import batch_register
-from batches.services.signatures import signature_is_intact
-from batches.services.steps import STEP_LABELS, STEP_MODELS, step_correct, step_record, step_verify
 from batches.states import BatchStatus
-from qc.selectors import batch_alerts
-
-SERVICE_ERRORS = (ValidationError, PermissionDenied, ObjectDoesNotExist, IntegrityError)
+from batches.web import SERVICE_ERRORS, acting_user, add_service_error
 
 
 def state_badge(status: str) -> str:
@@ -65,30 +43,6 @@ class BatchAdmin(GmpModelAdmin[Batch]):
     def state(self, obj: Batch) -> str:
         return state_badge(obj.status)
 
-    # --- URLs ----------------------------------------------------------------------------------
-
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        own = [
-            path("<int:object_id>/record/<str:kind>/", wrap(self.record_view), name="batches_batch_record"),
-            path(
-                "<int:object_id>/verify/<str:kind>/<int:step_id>/",
-                wrap(self.verify_view),
-                name="batches_batch_verify",
-            ),
-            path(
-                "<int:object_id>/correct/<str:kind>/<int:step_id>/",
-                wrap(self.correct_view),
-                name="batches_batch_correct",
-            ),
-            path(
-                "<int:object_id>/transition/<str:action>/",
-                wrap(self.transition_view),
-                name="batches_batch_transition",
-            ),
-        ]
-        return own + super().get_urls()
-
     # --- Pages ---------------------------------------------------------------------------------
 
     def add_view(
@@ -109,253 +63,5 @@ class BatchAdmin(GmpModelAdmin[Batch]):
                 add_service_error(form, error)
             else:
                 messages.success(request, f"Batch {batch.batch_number} registered.")
-                return redirect(self.page_url(batch))
+                return redirect(reverse("admin:batches_batch_change", args=[batch.pk]))
         return self.render_service_form(request, form, title="Register a batch", submit="Register batch")
-
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        if request.method != "GET":
-            return HttpResponseNotAllowed(["GET"])
-        return self.render_page(request, self.get_batch(request, object_id))
-
-    def get_batch(self, request: HttpRequest, object_id: str | int) -> Batch:
-        if not self.has_view_permission(request):
-            raise PermissionDenied("Viewing batch records requires a CellBatch role.")
-        try:
-            return Batch.objects.select_related("patient", "process_definition", "registered_by").get(pk=object_id)
-        except (Batch.DoesNotExist, ValueError):
-            raise Http404(f"No batch with id {object_id}.") from None
-
-    def page_url(self, batch: Batch) -> str:
-        return reverse("admin:batches_batch_change", args=[batch.pk])
-
-    def render_page(
-        self, request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] | None = None
-    ) -> TemplateResponse:
-        user = acting_user(request)
-        bound = bound or {}
-        can_record = may_act(user, Role.OPERATOR)
-        can_verify = may_act(user, Role.VERIFIER)
-        steps_by_kind = sections(batch, user)
-        for section in steps_by_kind:
-            for view in section.steps:
-                key = f"{view.kind}-{view.step.pk}"
-                # A refused form is shown again as typed, even when the step has become read-only.
-                if f"verify-{key}" in bound:
-                    view.forms["verify"] = bound[f"verify-{key}"]
-                elif view.editable and can_verify and not view.verify_hint:
-                    view.forms["verify"] = PasswordForm(auto_id=f"id_verify-{key}_%s", signer=user)
-                if f"correct-{key}" in bound:
-                    view.forms["correct"] = bound[f"correct-{key}"]
-                elif view.editable and can_record:
-                    form_class = step_form_class(view.kind, correction=True)
-                    view.forms["correct"] = form_class(
-                        initial=step_values(view.step), auto_id=f"id_correct-{key}_%s", signer=user
-                    )
-        record: StepForm | BaseForm | None = bound.get("record")
-        record_title = ""
-        current = recordable_step(batch)
-        if record is None and current and can_record:
-            kind, record_title = current
-            record = step_form_class(kind)(initial=record_initial(batch, kind), auto_id="id_record_%s", signer=user)
-        elif record is not None:
-            record_title = f"Record {in_sentence(STEP_LABELS[getattr(record, 'kind', '')])}"
-        actions = available_actions(batch, user)
-        gate = batch_gate(batch)
-        needed = next_steps(batch, gate)
-        links = batch_links(batch, user)
-        needed_labels = {step.label for step in needed}
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": f"Batch {batch.batch_number}",
-            "original": batch,
-            "batch": batch,
-            "has_view_permission": True,
-            "state_badge": state_badge(batch.status),
-            "alerts": batch_alerts(batch),
-            "gate": gate,
-            "dispositions": batch.dispositions.select_related("decided_by"),
-            "review_url": reverse("admin:qc_review_batch", args=[batch.pk]),
-            "next_actions": needed,
-            "sections": steps_by_kind,
-            "record_form": record,
-            "record_kind": getattr(record, "kind", ""),
-            "record_title": record_title,
-            # A state change that "what is needed next" asks for is the primary button; others stay quiet.
-            "actions": [(a, a.label in needed_labels) for a in actions if not a.needs_reason],
-            "cancel_action": next((a for a in actions if a.needs_reason), None),
-            "cancel_form": bound.get("cancel") or CancelForm(auto_id="id_cancel_%s"),
-            "cancel_open": "cancel" in bound,
-            "signatures": self.signature_rows(batch, steps_by_kind),
-            "transitions": batch.transitions.select_related("actor"),
-            "link_sections": links,
-            "has_links": any(items for _, items in links),
-            "roles": ", ".join(sorted(user_roles(user))) or "none",
-            "read_only_notice": not (can_record or can_verify or actions),
-        }
-        return TemplateResponse(request, "admin/batches/batch/workflow.html", context)
-
-    def signature_rows(self, batch: Batch, steps_by_kind: list[Any]) -> list[dict[str, Any]]:
-        titles = {(view.step._meta.model_name, view.step.pk): view.title for s in steps_by_kind for view in s.steps}
-        rows = []
-        signatures = ElectronicSignature.objects.filter(batch=batch).select_related("content_type")
-        for sig in signatures:
-            if sig.status == SignatureStatus.INVALIDATED:
-                state, css = "Invalidated", "cb-sig-invalidated"
-            elif signature_is_intact(sig):
-                state, css = "Valid", "cb-sig-valid"
-            else:
-                state, css = "INVALID", "cb-sig-invalid"
-            rows.append(
-                {
-                    "signature": sig,
-                    "record": titles.get((sig.content_type.model, sig.object_id))
-                    or f"{capfirst(sig.content_type.name)} #{sig.object_id}",
-                    "utc": sig.signed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-                    "local": timezone.localtime(sig.signed_at).strftime("%Y-%m-%d %H:%M:%S %Z"),
-                    "state": state,
-                    "css": css,
-                }
-            )
-        return rows
-
-    # --- Actions (POST, then redirect back to the page) -----------------------------------------
-
-    def failed(self, request: HttpRequest, batch: Batch, key: str, form: BaseForm, error: ServiceError) -> HttpResponse:
-        """Redisplay the page with the form as typed and the refusal on it and on top."""
-        add_service_error(form, error)
-        if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
-            messages.error(request, "Nothing was saved: correct the fields marked below.")
-        else:
-            messages.error(request, f"Nothing was saved. {error_text(error)}")
-        return self.render_page(request, batch, {key: form})
-
-    def invalid(self, request: HttpRequest, batch: Batch, key: str, form: BaseForm) -> HttpResponse:
-        messages.error(request, "Nothing was saved: correct the fields marked below.")
-        return self.render_page(request, batch, {key: form})
-
-    def step_kind(self, kind: str) -> str:
-        if kind not in STEP_MODELS:
-            raise Http404(f"Unknown step kind {kind!r}; use one of {', '.join(STEP_MODELS)}.")
-        return kind
-
-    def step_of(self, batch: Batch, kind: str, step_id: int) -> Any:
-        model: Any = STEP_MODELS[self.step_kind(kind)]
-        step = model._default_manager.filter(pk=step_id, batch=batch).first()
-        if step is None:
-            raise Http404(f"Batch {batch.batch_number} has no {STEP_LABELS[kind].lower()} with id {step_id}.")
-        return step
-
-    @staticmethod
-    def signed_in(request: HttpRequest) -> User:
-        return acting_user(request)
-
-    def record_view(self, request: HttpRequest, object_id: int, kind: str) -> HttpResponseBase:
-        return require_POST(self._record)(request, object_id, kind)
-
-    def _record(self, request: HttpRequest, object_id: int, kind: str) -> HttpResponse:
-        batch = self.get_batch(request, object_id)
-        user = self.signed_in(request)
-        form = step_form_class(self.step_kind(kind))(request.POST, auto_id="id_record_%s", signer=user)
-        if not form.is_valid():
-            return self.invalid(request, batch, "record", form)
-        try:
-            step = step_record(
-                kind=kind,
-                batch_id=batch.pk,
-                actor=user,
-                password=form.cleaned_data["password"],
-                otp_token=form.one_time_code(),
-                values=form.values(),
-            )
-        except SERVICE_ERRORS as error:
-            return self.failed(request, batch, "record", form, error)
-        messages.success(request, f"{step} recorded and signed as performed.")
-        return redirect(self.page_url(batch))
-
-    def verify_view(self, request: HttpRequest, object_id: int, kind: str, step_id: int) -> HttpResponseBase:
-        return require_POST(self._verify)(request, object_id, kind, step_id)
-
-    def _verify(self, request: HttpRequest, object_id: int, kind: str, step_id: int) -> HttpResponse:
-        batch = self.get_batch(request, object_id)
-        step = self.step_of(batch, kind, step_id)
-        key = f"verify-{kind}-{step.pk}"
-        user = self.signed_in(request)
-        form = PasswordForm(request.POST, auto_id=f"id_{key}_%s", signer=user)
-        if not form.is_valid():
-            return self.invalid(request, batch, key, form)
-        try:
-            step_verify(
-                kind=kind,
-                step_id=step.pk,
-                verifier=user,
-                password=form.cleaned_data["password"],
-                otp_token=form.one_time_code(),
-            )
-        except SERVICE_ERRORS as error:
-            return self.failed(request, batch, key, form, error)
-        messages.success(request, f"{step} verified and signed.")
-        return redirect(self.page_url(batch))
-
-    def correct_view(self, request: HttpRequest, object_id: int, kind: str, step_id: int) -> HttpResponseBase:
-        return require_POST(self._correct)(request, object_id, kind, step_id)
-
-    def _correct(self, request: HttpRequest, object_id: int, kind: str, step_id: int) -> HttpResponse:
-        batch = self.get_batch(request, object_id)
-        step = self.step_of(batch, kind, step_id)
-        key = f"correct-{kind}-{step.pk}"
-        user = self.signed_in(request)
-        form: Any = step_form_class(kind, correction=True)(
-            request.POST, initial=step_values(step), auto_id=f"id_{key}_%s", signer=user
-        )
-        if not form.is_valid():
-            return self.invalid(request, batch, key, form)
-        changed = form.changed_values(step_values(step))
-        if not changed:
-            form.add_error(None, "Nothing was changed; there is nothing to correct.")
-            return self.invalid(request, batch, key, form)
-        try:
-            step_correct(
-                kind=kind,
-                step_id=step.pk,
-                actor=user,
-                password=form.cleaned_data["password"],
-                otp_token=form.one_time_code(),
-                values=changed,
-                reason=form.cleaned_data["reason"],
-            )
-        except SERVICE_ERRORS as error:
-            return self.failed(request, batch, key, form, error)
-        messages.success(request, f"{step} corrected ({', '.join(sorted(changed))}) and signed again.")
-        return redirect(self.page_url(batch))
-
-    def transition_view(self, request: HttpRequest, object_id: int, action: str) -> HttpResponseBase:
-        return require_POST(self._transition)(request, object_id, action)
-
-    def _transition(self, request: HttpRequest, object_id: int, action: str) -> HttpResponse:
-        batch = self.get_batch(request, object_id)
-        state_action = STATE_ACTIONS.get(action)
-        if state_action is None:
-            raise Http404(f"Unknown action {action!r}; use one of {', '.join(STATE_ACTIONS)}.")
-        user = self.signed_in(request)
-        if state_action.needs_reason:
-            form = CancelForm(request.POST, auto_id="id_cancel_%s")
-            if not form.is_valid():
-                return self.invalid(request, batch, "cancel", form)
-            try:
-                state_action.service(actor=user, batch_id=batch.pk, reason=form.cleaned_data["reason"])
-            except SERVICE_ERRORS as error:
-                return self.failed(request, batch, "cancel", form, error)
-        else:
-            try:
-                state_action.service(actor=user, batch_id=batch.pk)
-            except SERVICE_ERRORS as error:
-                messages.error(request, error_text(error))
-                return redirect(self.page_url(batch))
-        batch.refresh_from_db()
-        messages.success(
-            request, f"{state_action.label}: batch {batch.batch_number} is now {batch.get_status_display().lower()}."
-        )
-        return redirect(self.page_url(batch))

@@ -12,52 +12,16 @@ from typing import Any, TypeVar
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
-from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.db import IntegrityError, models
+from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 
 from batches.accounts.identity import one_time_code_required
 from batches.roles import Domain, Role, has_role, may_act
+from batches.web import READ_ROLES, ServiceError, error_text, service_form_page
 
 M = TypeVar("M", bound=models.Model)
-
-# Everybody with a role may read the record (auditors and admins included); writing is per action.
-READ_ROLES: tuple[Role, ...] = tuple(Role)
-ServiceError = ValidationError | PermissionDenied | ObjectDoesNotExist | IntegrityError
-
-
-def acting_user(request: HttpRequest) -> User:
-    """The signed-in user; the admin site has already refused anonymous requests."""
-    user = request.user
-    if not isinstance(user, User):
-        raise PermissionDenied("Sign in first.")
-    return user
-
-
-def error_text(error: ServiceError) -> str:
-    """One readable sentence for a refusal, whatever its kind."""
-    if isinstance(error, ValidationError):
-        return " ".join(str(m) for m in error.messages)
-    if isinstance(error, IntegrityError):
-        # The database guard's own message, without PostgreSQL's CONTEXT lines.
-        return str(error).splitlines()[0] if str(error) else "The database refused the change."
-    if isinstance(error, ObjectDoesNotExist):
-        return str(error) or "The record does not exist."
-    return str(error) or "You are not allowed to do this."
-
-
-def add_service_error(form: BaseForm, error: ServiceError) -> None:
-    """Put a service's refusal onto the form: field errors on their fields, anything else on top."""
-    if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            target = field if field in form.fields and field != NON_FIELD_ERRORS else None
-            for message in errors:
-                text = " ".join(message.messages)
-                form.add_error(target, text if target else f"{field.replace('_', ' ')}: {text}")
-        return
-    form.add_error(None, error_text(error))
 
 
 def datetime_widget() -> forms.DateTimeInput:
@@ -139,16 +103,7 @@ class GmpModelAdmin(admin.ModelAdmin[M]):
         self, request: HttpRequest, form: BaseForm, *, title: str, obj: M | None = None, submit: str = "Save"
     ) -> HttpResponse:
         """A one-form page in the admin's frame (add forms, approvals)."""
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": title,
-            "form": form,
-            "original": obj,
-            "submit_label": submit,
-            "has_view_permission": self.has_view_permission(request, obj),
-        }
-        return TemplateResponse(request, "admin/batches/service_form.html", context)
+        return service_form_page(request, form, title=title, model=self.model, submit=submit, original=obj)
 
     def refuse(self, request: HttpRequest, error: ServiceError) -> None:
         messages.error(request, error_text(error))

@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import URLPattern, path, reverse
+from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 
-from batches.admin.links import DOCUMENTS, LinkList, register_batch_links
-from batches.models import Batch, BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
+from batches.models import BatchDocument, DocumentKind, DocumentStatus
+from batches.release import documents
 from batches.roles import Role, has_role
-from batches.services import documents
 
 READER_ROLES = (Role.QA_REVIEWER, Role.QUALIFIED_PERSON, Role.AUDITOR)
-
-
-def document_links(batch: Batch) -> LinkList:
-    """Every revision of the batch's signed records (a download link once signed), then the full list."""
-    links: LinkList = []
-    for document in batch.documents.order_by("kind", "-revision"):
-        label = f"{document.get_kind_display()}, revision {document.revision}"
-        if document.status == DocumentStatus.SIGNED:
-            url = reverse("admin:batches_batchdocument_download", args=[document.pk])
-            links.append((f"{label} (signed PDF)", url))
-        else:
-            url = reverse("admin:batches_batchdocument_change", args=[document.pk])
-            links.append((f"{label} ({document.get_status_display().lower()})", url))
-    changelist = reverse("admin:batches_batchdocument_changelist")
-    links.append(("All records and downloads of this batch", f"{changelist}?batch__id__exact={batch.pk}"))
-    return links
+# Issuing a revision on request is QA's and the QP's; the auditor reads and downloads, and creates nothing.
+ISSUER_ROLES = (Role.QA_REVIEWER, Role.QUALIFIED_PERSON)
 
 
 @admin.register(BatchDocument)
@@ -54,6 +41,9 @@ class BatchDocumentAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        return super().get_actions(request) if has_role(request.user, *ISSUER_ROLES) else {}
+
     def has_change_permission(self, request: HttpRequest, obj: BatchDocument | None = None) -> bool:
         return False
 
@@ -68,26 +58,6 @@ class BatchDocumentAdmin(admin.ModelAdmin):
         if obj.status == DocumentStatus.FAILED:
             return format_html("failed: {}", obj.failure_reason)
         return f"{obj.get_status_display().lower()}…"
-
-    def get_urls(self) -> list[URLPattern]:
-        download = path(
-            "<int:document_id>/download/",
-            self.admin_site.admin_view(self.download_view),
-            name="batches_batchdocument_download",
-        )
-        return [download, *super().get_urls()]
-
-    def download_view(self, request: HttpRequest, document_id: int) -> HttpResponse | FileResponse:
-        try:
-            document, handle = documents.document_download(
-                document_id=document_id,
-                actor=request.user,  # type: ignore[arg-type]
-                channel="admin",
-            )
-        except (PermissionDenied, ValidationError, BatchDocument.DoesNotExist) as exc:
-            self.message_user(request, str(getattr(exc, "message", exc)), messages.ERROR)
-            return HttpResponseRedirect(reverse("admin:batches_batchdocument_changelist"))
-        return FileResponse(handle, as_attachment=True, filename=document.filename, content_type="application/pdf")
 
     @admin.action(description="Issue a new revision of the batch record (on request)")
     def request_new_revision(self, request: HttpRequest, queryset: QuerySet[BatchDocument]) -> None:
@@ -105,22 +75,3 @@ class BatchDocumentAdmin(admin.ModelAdmin):
                 )
                 continue
             self.message_user(request, f"{document} queued; refresh to see it signed.", messages.SUCCESS)
-
-
-register_batch_links(section=DOCUMENTS, name="batch documents", links=document_links, roles=READER_ROLES)
-
-
-@admin.register(DocumentDownload)
-class DocumentDownloadAdmin(admin.ModelAdmin):
-    list_display = ["document", "user", "channel", "at"]
-    list_select_related = ["document__batch", "user"]
-    readonly_fields = ["document", "user", "channel", "at"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: DocumentDownload | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: DocumentDownload | None = None) -> bool:
-        return False

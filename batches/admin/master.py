@@ -5,20 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.db import IntegrityError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 
-from batches.admin.common import GmpModelAdmin, acting_user, add_service_error
+from batches.admin.common import GmpModelAdmin
 from batches.admin.forms import ApproveForm, PatientEnrolForm, ProcessDefinitionDraftForm
 from batches.models import ApprovalStatus, Patient, ProcessDefinition
 from batches.roles import Domain, Role, has_role
 from batches.services.master import patient_enrol, process_definition_approve, process_definition_create
+from batches.web import SERVICE_ERRORS, acting_user, add_service_error
 
-SERVICE_ERRORS = (ValidationError, PermissionDenied, ObjectDoesNotExist, IntegrityError)
 APPROVER_ROLES = (Role.QA_REVIEWER, Role.QUALIFIED_PERSON)
 PATIENT_FIELDS = (
     "subject_code",
@@ -77,14 +76,6 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
     list_filter = ["status", "code"]
     search_fields = ["code", "name"]
     readonly_fields = [f.name for f in ProcessDefinition._meta.concrete_fields if f.name != "id"]
-
-    def get_urls(self) -> list[URLPattern]:
-        approve = path(
-            "<int:object_id>/approve/",
-            self.admin_site.admin_view(self.approve_view),
-            name="batches_processdefinition_approve",
-        )
-        return [approve, *super().get_urls()]
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None

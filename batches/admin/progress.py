@@ -14,8 +14,8 @@ from django.utils import timezone
 from batches.admin.workflow import next_actions
 from batches.models import Batch, BedsideCheck
 from batches.models.custody import HandOff
+from batches.release.disposition import release_outstanding
 from batches.services import custody
-from batches.services.release import release_outstanding
 from batches.states import STEP_STATE, BatchStatus
 from qc.selectors import ReleaseGate, batch_alerts, release_gate
 

@@ -1,12 +1,11 @@
 """What the batch page shows: the steps in order, what is needed next, the state-change buttons.
 
-Pure reading of the record; nothing here writes. The rules themselves live in the services,
-this only predicts them so that the page offers the right form at the right time.
+Pure reading of the record; nothing here writes. The state-change buttons come from the actions'
+declarations (batches.services.actions), the same ones the services' guards read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,53 +15,12 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from batches.models import Batch, StepRecord
-from batches.roles import Role, may_act
-from batches.services import batch as batch_services
-from batches.services.signatures import printed_name
+from batches.services.actions import StateAction, declared_actions, offered_actions
 from batches.services.steps import STEP_LABELS, STEP_MODELS, editable_fields
+from batches.signature_checks import printed_name
 from batches.states import STEP_STATE, BatchStatus
 
 S = BatchStatus
-
-
-@dataclass(frozen=True)
-class StateAction:
-    """A state-change button: the service it calls and the state it starts from."""
-
-    slug: str
-    label: str
-    source: frozenset[BatchStatus]
-    service: Callable[..., Batch]
-    roles: tuple[Role, ...] = (Role.OPERATOR,)
-    needs_reason: bool = False
-
-
-STATE_ACTIONS: dict[str, StateAction] = {
-    a.slug: a
-    for a in (
-        StateAction(
-            "start-mobilization",
-            "Start mobilization",
-            frozenset({S.REGISTERED}),
-            batch_services.batch_start_mobilization,
-        ),
-        StateAction(
-            "start-collection", "Start collection", frozenset({S.MOBILIZATION}), batch_services.batch_start_collection
-        ),
-        StateAction(
-            "start-processing", "Start processing", frozenset({S.COLLECTION}), batch_services.batch_start_processing
-        ),
-        StateAction("quarantine", "Move to quarantine", frozenset({S.PROCESSING}), batch_services.batch_quarantine),
-        StateAction(
-            "cancel",
-            "Cancel batch",
-            frozenset({S.REGISTERED, S.MOBILIZATION, S.COLLECTION, S.PROCESSING, S.QUARANTINE}),
-            batch_services.batch_cancel,
-            roles=(Role.OPERATOR, Role.QA_REVIEWER),
-            needs_reason=True,
-        ),
-    )
-}
 
 
 def format_value(value: Any) -> str:
@@ -202,8 +160,8 @@ def next_actions(batch: Batch) -> list[str]:
 
 
 def available_actions(batch: Batch, user: User) -> list[StateAction]:
-    """State-change buttons valid for this state and this user's roles."""
-    return [a for a in STATE_ACTIONS.values() if batch.status in a.source and may_act(user, *a.roles)]
+    """The batch page's state-change buttons open to this user in this state (as the services will judge)."""
+    return offered_actions(batch, user, [a for a in declared_actions() if a.on_batch_page])
 
 
 def record_initial(batch: Batch, kind: str) -> dict[str, Any]:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import User
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -16,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from batches import cohort, isbt128, labels
+from batches import cohort, labels
 from batches.api.custody_serializers import (
     AdverseEventInput,
     AdverseEventSerializer,
@@ -54,27 +51,11 @@ from batches.models import (
     Infusion,
     PatientIdentity,
 )
-from batches.roles import Role, has_role
-from batches.services import custody, delivery, followup, release
+from batches.release import delivery, disposition
+from batches.roles import BATCH_ROLES, has_role
+from batches.services import custody, followup
 from batches.states import BatchStatus
-
-READ_ROLES = (
-    Role.OPERATOR,
-    Role.QC_ANALYST,
-    Role.VERIFIER,
-    Role.QA_REVIEWER,
-    Role.QUALIFIED_PERSON,
-    Role.CLINICIAN,
-    Role.AUDITOR,
-)
-
-
-def actor_of(request: Request) -> User:
-    """The signed-in user; the permission classes have already refused anonymous requests."""
-    user = request.user
-    if not isinstance(user, User):
-        raise DjangoPermissionDenied("Sign in first.")
-    return user
+from batches.web import acting_user
 
 
 class HasBatchRole(permissions.BasePermission):
@@ -83,31 +64,13 @@ class HasBatchRole(permissions.BasePermission):
     message = "This needs a batch role (operator, QC, verifier, QA, QP, clinician or auditor)."
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user and has_role(request.user, *READ_ROLES))
-
-
-class ServiceErrors:
-    """Translate service errors: bad input 400, wrong state 409, refused 403, unknown record 404."""
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, StateConflict):
-            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
-        if isinstance(exc, ValidationError):
-            body = exc.message_dict if hasattr(exc, "error_dict") else {"detail": " ".join(exc.messages)}
-            return Response(body, status=status.HTTP_400_BAD_REQUEST)
-        if isinstance(exc, isbt128.IdentifierError):
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        if isinstance(exc, ObjectDoesNotExist):
-            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
-        if isinstance(exc, DjangoPermissionDenied):
-            return Response({"detail": str(exc) or "Permission denied."}, status=status.HTTP_403_FORBIDDEN)
-        return super().handle_exception(exc)  # type: ignore[misc]
+        return bool(request.user and has_role(request.user, *BATCH_ROLES))
 
 
 # --- views -------------------------------------------------------------------------------------
 
 
-class RecordViewSet(ServiceErrors, viewsets.ReadOnlyModelViewSet):
+class RecordViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [permissions.IsAuthenticated, HasBatchRole]
     filterset_fields = ["batch"]
 
@@ -127,7 +90,7 @@ class CustodyEventViewSet(mixins.CreateModelMixin, RecordViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Hand the product or a QC sample over (collection → laboratory, laboratory → QC)."""
         data = read_input(HandOverInput, request)
-        event = custody.custody_hand_over(actor=actor_of(request), batch_id=data.pop("batch"), **data)
+        event = custody.custody_hand_over(actor=acting_user(request), batch_id=data.pop("batch"), **data)
         return Response(CustodyEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ReceiveInput, responses={200: CustodyEventSerializer})
@@ -136,7 +99,7 @@ class CustodyEventViewSet(mixins.CreateModelMixin, RecordViewSet):
         """Take custody by scanning the bag; a scan of another bag is refused and recorded."""
         event = self.get_object()
         data = read_input(ReceiveInput, request)
-        received = custody.custody_receive(actor=actor_of(request), custody_event_id=event.pk, **data)
+        received = custody.custody_receive(actor=acting_user(request), custody_event_id=event.pk, **data)
         return Response(CustodyEventSerializer(received).data)
 
 
@@ -154,7 +117,7 @@ class ExpiredUseAuthorizationViewSet(mixins.CreateModelMixin, RecordViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """QA authorises use past expiry under a documented deviation (signed)."""
         data = read_input(ExpiredUseInput, request)
-        record = custody.expired_use_authorize(actor=actor_of(request), batch_id=data.pop("batch"), **data)
+        record = custody.expired_use_authorize(actor=acting_user(request), batch_id=data.pop("batch"), **data)
         return Response(ExpiredUseAuthorizationSerializer(record).data, status=status.HTTP_201_CREATED)
 
 
@@ -176,7 +139,7 @@ class AdverseEventViewSet(mixins.CreateModelMixin, RecordViewSet):
     @extend_schema(request=AdverseEventInput, responses={201: AdverseEventSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = read_input(AdverseEventInput, request)
-        event = delivery.adverse_event_record(actor=actor_of(request), batch_id=data.pop("batch"), **data)
+        event = delivery.adverse_event_record(actor=acting_user(request), batch_id=data.pop("batch"), **data)
         return Response(AdverseEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
 
@@ -187,7 +150,7 @@ class FollowUpVisitViewSet(mixins.CreateModelMixin, RecordViewSet):
     @extend_schema(request=FollowUpVisitInput, responses={201: FollowUpVisitSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = read_input(FollowUpVisitInput, request)
-        visit = followup.follow_up_visit_record(actor=actor_of(request), batch_id=data.pop("batch"), **data)
+        visit = followup.follow_up_visit_record(actor=acting_user(request), batch_id=data.pop("batch"), **data)
         return Response(FollowUpVisitSerializer(visit).data, status=status.HTTP_201_CREATED)
 
 
@@ -198,7 +161,7 @@ class EmbryoTransferViewSet(mixins.CreateModelMixin, RecordViewSet):
     @extend_schema(request=EmbryoTransferInput, responses={201: EmbryoTransferSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = read_input(EmbryoTransferInput, request)
-        transfer = followup.embryo_transfer_record(actor=actor_of(request), batch_id=data.pop("batch"), **data)
+        transfer = followup.embryo_transfer_record(actor=acting_user(request), batch_id=data.pop("batch"), **data)
         return Response(EmbryoTransferSerializer(transfer).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=OutcomeInput, responses={200: EmbryoTransferSerializer})
@@ -207,11 +170,11 @@ class EmbryoTransferViewSet(mixins.CreateModelMixin, RecordViewSet):
         """Record implantation, clinical pregnancy and live birth as they become known."""
         transfer = self.get_object()
         data = read_input(OutcomeInput, request)
-        updated = followup.embryo_transfer_record_outcome(actor=actor_of(request), transfer_id=transfer.pk, **data)
+        updated = followup.embryo_transfer_record_outcome(actor=acting_user(request), transfer_id=transfer.pk, **data)
         return Response(EmbryoTransferSerializer(updated).data)
 
 
-class BatchDeliveryViewSet(ServiceErrors, viewsets.GenericViewSet):
+class BatchDeliveryViewSet(viewsets.GenericViewSet):
     """State changes of delivery on a batch: /batches/{id}/dispatch/, …/bedside-check/, …/infusion/, …"""
 
     permission_classes = [permissions.IsAuthenticated, HasBatchRole]
@@ -226,7 +189,7 @@ class BatchDeliveryViewSet(ServiceErrors, viewsets.GenericViewSet):
         """Released → dispatched: the laboratory hands the product to interventional radiology."""
         batch = self.get_object()
         event = delivery.batch_dispatch(
-            actor=actor_of(request), batch_id=batch.pk, **read_input(DispatchInput, request)
+            actor=acting_user(request), batch_id=batch.pk, **read_input(DispatchInput, request)
         )
         return Response(CustodyEventSerializer(event).data)
 
@@ -236,7 +199,7 @@ class BatchDeliveryViewSet(ServiceErrors, viewsets.GenericViewSet):
         """First clinician: scan the bag and the patient's wristband."""
         batch = self.get_object()
         check = delivery.bedside_check_scan(
-            actor=actor_of(request), batch_id=batch.pk, **read_input(BedsideScanInput, request)
+            actor=acting_user(request), batch_id=batch.pk, **read_input(BedsideScanInput, request)
         )
         return Response(BedsideCheckSerializer(check).data)
 
@@ -246,7 +209,7 @@ class BatchDeliveryViewSet(ServiceErrors, viewsets.GenericViewSet):
         """Second clinician: scan the bag again and confirm."""
         batch = self.get_object()
         check = delivery.bedside_check_confirm(
-            actor=actor_of(request),
+            actor=acting_user(request),
             batch_id=batch.pk,
             **read_input(BedsideConfirmInput, request),
         )
@@ -260,7 +223,7 @@ class BatchDeliveryViewSet(ServiceErrors, viewsets.GenericViewSet):
         data = read_input(InfusionInput, request)
         password, otp_token = data.pop("password"), data.pop("otp_token")
         infusion = delivery.infusion_record(
-            actor=actor_of(request), batch_id=batch.pk, password=password, otp_token=otp_token, values=data
+            actor=acting_user(request), batch_id=batch.pk, password=password, otp_token=otp_token, **data
         )
         return Response(InfusionSerializer(infusion).data)
 
@@ -269,8 +232,8 @@ class BatchDeliveryViewSet(ServiceErrors, viewsets.GenericViewSet):
     def close(self, request: Request, pk: str) -> Response:
         """Infused → closed, or rejected → closed once the product is destroyed or returned (QA)."""
         batch = self.get_object()
-        service = release.batch_close_rejected if batch.status == BatchStatus.REJECTED else delivery.batch_close
-        closed = service(actor=actor_of(request), batch_id=batch.pk, **read_input(CloseInput, request))
+        service = disposition.batch_close_rejected if batch.status == BatchStatus.REJECTED else delivery.batch_close
+        closed = service(actor=acting_user(request), batch_id=batch.pk, **read_input(CloseInput, request))
         return Response({"id": closed.pk, "batch_number": closed.batch_number, "status": closed.status})
 
     @extend_schema(request=None, responses={(200, "application/pdf"): OpenApiResponse(description="Bag labels")})

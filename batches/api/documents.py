@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from batches.exceptions import StateConflict
 from batches.models import Batch, BatchDocument, DocumentKind
-from batches.services import documents
+from batches.release import documents
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 

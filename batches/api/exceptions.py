@@ -1,7 +1,8 @@
 """Service refusals as HTTP answers: nothing a client sends may produce a 500.
 
-ValidationError → 400 with field errors; PermissionDenied → 403; StateConflict → 409;
-DoesNotExist → 404; IntegrityError raised by a database guard → 409 with its message.
+ValidationError (and a malformed ISBT 128 identifier) → 400 with field errors; PermissionDenied → 403;
+StateConflict → 409; DoesNotExist → 404; IntegrityError raised by a database guard → 409 with its message.
+The one mapping for every API view of both apps (REST_FRAMEWORK["EXCEPTION_HANDLER"]).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from batches import isbt128
 from batches.exceptions import StateConflict
 
 
@@ -26,7 +28,8 @@ def validation_body(error: ValidationError) -> dict[str, Any]:
             (api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field): messages
             for field, messages in error.message_dict.items()
         }
-    return {api_settings.NON_FIELD_ERRORS_KEY: list(error.messages)}
+    # A refusal tied to no field also reads as one sentence under "detail", like DRF's other errors.
+    return {api_settings.NON_FIELD_ERRORS_KEY: list(error.messages), "detail": " ".join(error.messages)}
 
 
 def guard_message(error: IntegrityError) -> str:
@@ -45,6 +48,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return _answer({"detail": " ".join(exc.messages)}, status.HTTP_409_CONFLICT)
     if isinstance(exc, ValidationError):
         return _answer(validation_body(exc), status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, isbt128.IdentifierError):
+        return _answer({"detail": str(exc)}, status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, PermissionDenied):
         return _answer({"detail": str(exc) or "You are not allowed to do this."}, status.HTTP_403_FORBIDDEN)
     if isinstance(exc, ObjectDoesNotExist):

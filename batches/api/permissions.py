@@ -12,8 +12,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from batches.roles import Role, has_role
-
-READ_ROLES: tuple[Role, ...] = tuple(Role)
+from batches.web import READ_ROLES
 
 
 class RolePermission(BasePermission):

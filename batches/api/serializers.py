@@ -18,8 +18,8 @@ from batches.models import (
     Patient,
     ProcessDefinition,
 )
-from batches.services.signatures import signature_is_intact
 from batches.services.steps import editable_fields
+from batches.signature_checks import signature_is_intact
 from qc.selectors import batch_alerts
 
 STEP_META_FIELDS = ["id", "batch", "performed_by", "performed_at", "verified_by", "verified_at", "is_verified"]

@@ -10,8 +10,6 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
@@ -39,9 +37,12 @@ from batches.api.serializers import (
 from batches.models import Batch, Patient, ProcessDefinition, StepRecord
 from batches.roles import Role
 from batches.services import batch as batch_services
+from batches.services.actions import StateAction
+from batches.services.batch import CANCEL, QUARANTINE, START_COLLECTION, START_MOBILIZATION, START_PROCESSING
 from batches.services.master import patient_enrol, process_definition_approve, process_definition_create
-from batches.services.signatures import canonical_content
 from batches.services.steps import STEP_LABELS, STEP_MODELS, step_correct, step_record, step_verify
+from batches.signature_checks import canonical_content
+from batches.web import acting_user
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass
@@ -61,13 +62,6 @@ REFUSALS = {
 }
 
 
-def acting_user(request: Request) -> User:
-    user = request.user
-    if not isinstance(user, User):
-        raise PermissionDenied("Sign in first.")
-    return user
-
-
 class CellBatchMixin:
     permission_classes: Sequence[_PermissionClass] = [RolePermission]
     write_roles: dict[str, tuple[Role, ...]] = {}
@@ -76,28 +70,27 @@ class CellBatchMixin:
 # --- Batches -------------------------------------------------------------------------------------
 
 
-def _state_action(slug: str, summary: str, *, with_reason: bool = False) -> Any:
-    """An explicit POST action calling the state-change service of the same name."""
+def _state_action(declared: StateAction, summary: str) -> Any:
+    """An explicit POST action calling the declared action's service (its route is the action's slug)."""
 
     def view(self: BatchViewSet, request: Request, pk: str | None = None) -> Response:
         batch = self.get_object()
         kwargs: dict[str, Any] = {"actor": acting_user(request), "batch_id": batch.pk}
-        if with_reason:
+        if declared.needs_reason:
             body = ReasonSerializer(data=request.data)
             body.is_valid(raise_exception=True)
             kwargs["reason"] = body.validated_data["reason"]
-        service = getattr(batch_services, f"batch_{slug.replace('-', '_')}")
-        service(**kwargs)
+        declared.service(**kwargs)
         return Response(BatchDetailSerializer(self.get_object()).data)
 
     # The name is set before @action reads it: it becomes the route name (batch-start-mobilization).
-    view.__name__ = slug.replace("-", "_")
+    view.__name__ = declared.slug.replace("-", "_")
     schema = extend_schema(
         summary=summary,
-        request=ReasonSerializer if with_reason else None,
+        request=ReasonSerializer if declared.needs_reason else None,
         responses={200: BatchDetailSerializer, **REFUSALS},
     )
-    return schema(action(detail=True, methods=["post"], url_path=slug)(view))
+    return schema(action(detail=True, methods=["post"], url_path=declared.slug)(view))
 
 
 @extend_schema_view(
@@ -108,13 +101,11 @@ def _state_action(slug: str, summary: str, *, with_reason: bool = False) -> Any:
     ),
 )
 class BatchViewSet(CellBatchMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Batch]):
+    # Each state change's roles come from its declaration, as its service's guard reads them.
     write_roles = {
         "create": OPERATOR,
-        "start_mobilization": OPERATOR,
-        "start_collection": OPERATOR,
-        "start_processing": OPERATOR,
-        "quarantine": OPERATOR,
-        "cancel": (Role.OPERATOR, Role.QA_REVIEWER),
+        **{a.slug.replace("-", "_"): a.roles for a in (START_MOBILIZATION, START_COLLECTION, START_PROCESSING)},
+        **{a.slug.replace("-", "_"): a.roles for a in (QUARANTINE, CANCEL)},
     }
     filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
     filterset_fields = ["status", "process_definition"]
@@ -145,11 +136,11 @@ class BatchViewSet(CellBatchMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         )
         return Response(BatchDetailSerializer(self.get_queryset().get(pk=batch.pk)).data, status=201)
 
-    start_mobilization = _state_action("start-mobilization", "Start G-CSF mobilization")
-    start_collection = _state_action("start-collection", "Close mobilization and start apheresis collection")
-    start_processing = _state_action("start-processing", "Start processing (CD133+ selection)")
-    quarantine = _state_action("quarantine", "End processing: the product goes to quarantine")
-    cancel = _state_action("cancel", "Cancel the batch (reason required)", with_reason=True)
+    start_mobilization = _state_action(START_MOBILIZATION, "Start G-CSF mobilization")
+    start_collection = _state_action(START_COLLECTION, "Close mobilization and start apheresis collection")
+    start_processing = _state_action(START_PROCESSING, "Start processing (CD133+ selection)")
+    quarantine = _state_action(QUARANTINE, "End processing: the product goes to quarantine")
+    cancel = _state_action(CANCEL, "Cancel the batch (reason required)")
 
 
 # --- Steps ---------------------------------------------------------------------------------------

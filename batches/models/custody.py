@@ -12,21 +12,24 @@ from batches.models.triggers import no_delete
 
 
 class IdentifierCounter(models.Model):
-    """The last number handed out per identifier kind, facility and year (bumped atomically in SQL)."""
+    """The last number handed out per identifier kind, scope and year (bumped atomically in SQL).
+
+    The scope is the facility for DINs and chain-of-identity identifiers, the product code for batch numbers.
+    """
 
     kind = models.CharField(max_length=8)
-    facility = models.CharField(max_length=5)
+    scope = models.CharField(max_length=20)
     year = models.PositiveSmallIntegerField()
     last_value = models.PositiveIntegerField(default=0)
 
     class Meta:
         triggers = [no_delete()]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "facility", "year"], name="identifier_counter_unique"),
+            models.UniqueConstraint(fields=["kind", "scope", "year"], name="identifier_counter_unique"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.facility} {self.year}: {self.last_value}"
+        return f"{self.kind} {self.scope} {self.year}: {self.last_value}"
 
 
 @gmp_model

@@ -20,7 +20,8 @@ from batches.models import (
 )
 from batches.models.signatures import SignatureMeaning, SignatureStatus
 from batches.pdf import providers
-from batches.pdf.snapshot import (
+from batches.selectors import person
+from batches.snapshot import (
     AuditEntry,
     Cover,
     EquipmentRow,
@@ -32,7 +33,6 @@ from batches.pdf.snapshot import (
     ValueRow,
     text,
 )
-from batches.selectors import person
 from batches.states import BatchStatus
 
 DIN_PLACEHOLDER = "not yet assigned"

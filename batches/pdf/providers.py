@@ -11,7 +11,7 @@ from __future__ import annotations
 from batches import selectors
 from batches.ledger.seal import checkpoint_latest
 from batches.models import Batch
-from batches.pdf.snapshot import (
+from batches.snapshot import (
     AdverseEventEntry,
     Checkpoint,
     CustodyEntry,

@@ -35,7 +35,7 @@ from reportlab.platypus import (
 from reportlab.platypus import TableStyle as RLTableStyle
 
 from batches.pdf import barcodes, fonts
-from batches.pdf.snapshot import Snapshot
+from batches.snapshot import Snapshot
 
 KIND_TITLES = {
     "release_record": "Batch release record",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from batches.pdf.snapshot import (
+from batches.snapshot import (
     AdverseEventEntry,
     AuditEntry,
     Checkpoint,

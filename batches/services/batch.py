@@ -4,25 +4,46 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from batches.audit import audit_context
+from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
 from batches.models import ApprovalStatus, Batch, Patient, ProcessDefinition
 from batches.roles import Role, require_role
-from batches.services.common import lock_batch, require_reason, require_status, transition
+from batches.services.actions import StateAction
+from batches.services.common import identifier_next, transition
 from batches.states import BatchStatus
+
+S = BatchStatus
+OPERATOR = (Role.OPERATOR,)
+START_MOBILIZATION = StateAction(
+    slug="start-mobilization", label="Start mobilization", roles=OPERATOR, source=(S.REGISTERED,), on_batch_page=True
+)
+START_COLLECTION = StateAction(
+    slug="start-collection", label="Start collection", roles=OPERATOR, source=(S.MOBILIZATION,), on_batch_page=True
+)
+START_PROCESSING = StateAction(
+    slug="start-processing", label="Start processing", roles=OPERATOR, source=(S.COLLECTION,), on_batch_page=True
+)
+QUARANTINE = StateAction(
+    slug="quarantine", label="Move to quarantine", roles=OPERATOR, source=(S.PROCESSING,), on_batch_page=True
+)
+CANCEL = StateAction(
+    slug="cancel",
+    label="Cancel batch",
+    roles=(Role.OPERATOR, Role.QA_REVIEWER),
+    source=(S.REGISTERED, S.MOBILIZATION, S.COLLECTION, S.PROCESSING, S.QUARANTINE),
+    needs_reason=True,
+    on_batch_page=True,
+)
 
 
 def _next_batch_number(definition: ProcessDefinition) -> str:
-    # The table lock serialises numbering; registrations are rare, so the cost is nil.
-    with connection.cursor() as cursor:
-        cursor.execute("LOCK TABLE batches_batch IN SHARE ROW EXCLUSIVE MODE")
     year = timezone.now().year
     prefix = f"{definition.code}-{year}-"
-    count = Batch.objects.filter(batch_number__startswith=prefix).count()
-    return f"{prefix}{count + 1:04d}"
+    issued = Batch.objects.filter(batch_number__startswith=prefix).count()
+    return f"{prefix}{identifier_next(kind='batch', scope=definition.code, year=year, issued=issued):04d}"
 
 
 @transaction.atomic
@@ -48,21 +69,19 @@ def batch_register(*, actor: User, patient_id: int, process_definition_id: int) 
     return batch
 
 
+@START_MOBILIZATION.implemented_by
 @transaction.atomic
 def batch_start_mobilization(*, actor: User, batch_id: int) -> Batch:
-    require_role(actor, Role.OPERATOR, action="Starting mobilization")
-    batch = lock_batch(batch_id)
-    require_status(batch, BatchStatus.REGISTERED, action="Starting mobilization")
+    batch = START_MOBILIZATION.guard(actor, batch_id)
     with audit_context(actor, reason="start G-CSF mobilization"):
         return transition(batch, BatchStatus.MOBILIZATION, actor=actor)
 
 
+@START_COLLECTION.implemented_by
 @transaction.atomic
 def batch_start_collection(*, actor: User, batch_id: int) -> Batch:
     """Close mobilization: the regimen's minimum days are given and every administration is verified."""
-    require_role(actor, Role.OPERATOR, action="Starting collection")
-    batch = lock_batch(batch_id)
-    require_status(batch, BatchStatus.MOBILIZATION, action="Starting collection")
+    batch = START_COLLECTION.guard(actor, batch_id)
     administrations = list(batch.gcsf_administrations.all())
     minimum = batch.process_definition.gcsf_days_min
     if len(administrations) < minimum:
@@ -74,11 +93,10 @@ def batch_start_collection(*, actor: User, batch_id: int) -> Batch:
         return transition(batch, BatchStatus.COLLECTION, actor=actor)
 
 
+@START_PROCESSING.implemented_by
 @transaction.atomic
 def batch_start_processing(*, actor: User, batch_id: int) -> Batch:
-    require_role(actor, Role.OPERATOR, action="Starting processing")
-    batch = lock_batch(batch_id)
-    require_status(batch, BatchStatus.COLLECTION, action="Starting processing")
+    batch = START_PROCESSING.guard(actor, batch_id)
     apheresis = getattr(batch, "apheresis", None)
     if apheresis is None or not apheresis.is_verified:
         raise StateConflict("The apheresis collection must be recorded and verified before processing.")
@@ -86,12 +104,11 @@ def batch_start_processing(*, actor: User, batch_id: int) -> Batch:
         return transition(batch, BatchStatus.PROCESSING, actor=actor)
 
 
+@QUARANTINE.implemented_by
 @transaction.atomic
 def batch_quarantine(*, actor: User, batch_id: int) -> Batch:
     """End processing: the product waits in quarantine for QC and QA release."""
-    require_role(actor, Role.OPERATOR, action="Moving to quarantine")
-    batch = lock_batch(batch_id)
-    require_status(batch, BatchStatus.PROCESSING, action="Moving to quarantine")
+    batch = QUARANTINE.guard(actor, batch_id)
     selection = getattr(batch, "selection", None)
     if selection is None or not selection.is_verified:
         raise StateConflict("The CD133+ selection must be recorded and verified before quarantine.")
@@ -101,12 +118,13 @@ def batch_quarantine(*, actor: User, batch_id: int) -> Batch:
         return transition(batch, BatchStatus.QUARANTINE, actor=actor)
 
 
+@CANCEL.implemented_by
 @transaction.atomic
 def batch_cancel(*, actor: User, batch_id: int, reason: str) -> Batch:
     """Cancel a batch before release; the record stays, with the reason."""
-    require_role(actor, Role.OPERATOR, Role.QA_REVIEWER, action="Cancelling a batch")
+    CANCEL.require_role(actor)
     reason = require_reason(reason, what="cancel a batch")
-    batch = lock_batch(batch_id)
+    batch = CANCEL.lock(batch_id)
     with audit_context(actor, reason=reason):
         Batch.objects.filter(pk=batch.pk).update(cancel_reason=reason)
         batch.cancel_reason = reason

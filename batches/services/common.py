@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from batches.accounts.identity import signer_identity_confirm
@@ -58,13 +59,6 @@ def confirm_password(user: User, password: str, *, otp_token: str | None = None,
     signer_identity_confirm(user=user, password=password, otp_token=otp_token, purpose=purpose)
 
 
-def require_reason(reason: str, *, what: str) -> str:
-    cleaned = (reason or "").strip()
-    if len(cleaned) < 5:
-        raise ValidationError({"reason": f"A reason (at least 5 characters) is required to {what}."})
-    return cleaned
-
-
 def event_time_errors(value: datetime, *, field: str, late_entry_reason: str = "") -> dict[str, str]:
     """Why an event time is refused ({} when it is not): in the future, or late without a late-entry reason.
 
@@ -89,3 +83,24 @@ def check_event_time(value: datetime, *, field: str, late_entry_reason: str = ""
     errors = event_time_errors(value, field=field, late_entry_reason=late_entry_reason)
     if errors:
         raise ValidationError(errors)
+
+
+def identifier_next(*, kind: str, scope: str, year: int, issued: int = 0) -> int:
+    """The next number of an identifier series (batch numbers, DINs, chain-of-identity serials).
+
+    Bumped in one statement on the series' counter row, so numbers stay unique under concurrency (the row
+    lock serialises callers). ``issued`` is how many numbers of the series exist already; a counter never
+    goes below it, so a series started before its counter row existed continues without a clash.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO batches_identifiercounter (kind, scope, year, last_value) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (kind, scope, year) DO UPDATE "
+            "SET last_value = GREATEST(batches_identifiercounter.last_value, EXCLUDED.last_value - 1) + 1 "
+            "RETURNING last_value",
+            [kind, scope, year, issued + 1],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise StateConflict(f"No {kind} number could be allocated for {scope} {year}.")
+    return int(row[0])

@@ -14,17 +14,17 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from batches import isbt128
-from batches.audit import audit_context
+from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
 from batches.models import Batch, CustodyEvent, ExpiredUseAuthorization, IdentityScan, PatientIdentity
 from batches.models.custody import HandOff, ScanPoint
 from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
-from batches.services.common import check_event_time, confirm_password, lock_batch, require_reason
+from batches.services.common import check_event_time, confirm_password, identifier_next, lock_batch
 from batches.services.signatures import signature_sign
 from batches.states import BatchStatus
 
@@ -38,27 +38,13 @@ HAND_OFF_RULES: dict[str, tuple[tuple[Role, ...], tuple[Role, ...], tuple[BatchS
 }
 
 
-def _next_number(kind: str, facility: str, year: int) -> int:
-    """Bump and return the counter in one statement: PostgreSQL's row lock makes numbers unique under concurrency."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO batches_identifiercounter (kind, facility, year, last_value) VALUES (%s, %s, %s, 1) "
-            "ON CONFLICT (kind, facility, year) DO UPDATE "
-            "SET last_value = batches_identifiercounter.last_value + 1 RETURNING last_value",
-            [kind, facility, year],
-        )
-        row = cursor.fetchone()
-    assert row is not None
-    return int(row[0])
-
-
 def identifiers_allocate(*, batch: Batch, actor: User) -> Batch:
     """Give a locked batch its DIN, and its patient a chain-of-identity identifier, at collection."""
     if batch.din:
         return batch
     fin = isbt128.validate_fin(settings.CELLBATCH_FACILITY_ID)
     year = timezone.localdate().year
-    sequence = _next_number("din", fin, year)
+    sequence = identifier_next(kind="din", scope=fin, year=year)
     if sequence > isbt128.SEQUENCE_MAX:
         raise StateConflict(f"DIN sequence for facility {fin} in {year} is exhausted.")
     din = isbt128.format_din(fin=fin, year=year, sequence=sequence)
@@ -66,7 +52,7 @@ def identifiers_allocate(*, batch: Batch, actor: User) -> Batch:
         Batch.objects.filter(pk=batch.pk, din__isnull=True).update(din=din)
         batch.din = din
         if not PatientIdentity.objects.filter(patient_id=batch.patient_id).exists():
-            serial = f"{_next_number('coi', fin, year):06d}"
+            serial = f"{identifier_next(kind='coi', scope=fin, year=year):06d}"
             PatientIdentity.objects.create(
                 patient_id=batch.patient_id, coi_identifier=isbt128.coi_identifier(fin=fin, year=year, serial=serial)
             )

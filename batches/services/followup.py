@@ -10,12 +10,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from batches.audit import audit_context
+from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
 from batches.models import Batch, EmbryoTransfer, FollowUpVisit
 from batches.models.followup import Menses
 from batches.roles import Role, require_role
-from batches.services.common import lock_batch, require_reason
+from batches.services.common import lock_batch
 from batches.states import BatchStatus
 
 FOLLOW_UP_STATES = (BatchStatus.INFUSED, BatchStatus.CLOSED)

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from typing import Any
 
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
@@ -23,46 +17,7 @@ from batches.models.access import AccessEventKind, AccessOutcome
 from batches.models.batch import Batch
 from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
 from batches.services.common import confirm_password
-
-# Fields that record signing itself (or move with the workflow) are not part of what is signed:
-# a later verification or second approval must not break the earlier signature.
-UNSIGNED_FIELDS = frozenset(
-    {
-        "verified_by",
-        "verified_at",
-        "status",
-        "status_changed_at",
-        "first_approved_by",
-        "first_approved_at",
-        "second_approved_by",
-        "second_approved_at",
-        "effective_from",
-    }
-)
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, date | Decimal):
-        return str(value)
-    return value
-
-
-def canonical_content(target: models.Model) -> bytes:
-    """Deterministic JSON of the record's signed fields, bound to its table and primary key."""
-    fields = {
-        f.attname: _json_value(f.value_from_object(target))
-        for f in target._meta.concrete_fields
-        if f.name not in UNSIGNED_FIELDS
-    }
-    document = {"record": target._meta.label_lower, "pk": target.pk, "fields": fields}
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def printed_name(user: User) -> str:
-    full = user.get_full_name().strip() if hasattr(user, "get_full_name") else ""
-    return full or str(user.get_username())
+from batches.signature_checks import canonical_content, printed_name
 
 
 def signature_sign(
@@ -110,87 +65,6 @@ def signature_sign(
             content_sha256=hashlib.sha256(content).hexdigest(),
             content=content.decode(),
         )
-
-
-class SignatureState(models.TextChoices):
-    VALID = "valid", "Valid"
-    INVALIDATED = "invalidated", "Invalidated: the record was corrected after signing; it must be signed again"
-    INVALID = "invalid", "INVALID: the signed content does not match the record"
-
-
-@dataclass(frozen=True)
-class SignatureCheck:
-    """A signature with the state computed now, and why (for the admin, the API and the PDF)."""
-
-    signature: ElectronicSignature
-    state: SignatureState
-    detail: str
-
-    @property
-    def needs_signing_again(self) -> bool:
-        return self.state != SignatureState.VALID
-
-
-_NOT_LOADED = object()
-
-
-def _integrity_problem(signature: ElectronicSignature, target: models.Model | None) -> str:
-    """Why the signature no longer matches its record, or "" when it still does."""
-    stored = signature.content.encode()
-    if hashlib.sha256(stored).hexdigest() != signature.content_sha256:
-        return "the stored signed content was altered after signing"
-    model = signature.content_type.model_class()
-    try:
-        document = json.loads(stored)
-        signed_record, signed_pk = document["record"], document["pk"]
-    except (ValueError, KeyError, TypeError):
-        return "the stored signed content is not a signed record"
-    if model is None or signed_record != model._meta.label_lower or signed_pk != signature.object_id:
-        return f"the signature was made for {signed_record} #{signed_pk}, not for this record"
-    if target is None:
-        return "the signed record no longer exists"
-    if hashlib.sha256(canonical_content(target)).hexdigest() != signature.content_sha256:
-        return "the record was changed after signing"
-    return ""
-
-
-def _load_target(signature: ElectronicSignature) -> models.Model | None:
-    model = signature.content_type.model_class()
-    if model is None:
-        return None
-    return model._default_manager.filter(pk=signature.object_id).first()
-
-
-def signature_check(signature: ElectronicSignature, target: Any = _NOT_LOADED) -> SignatureCheck:
-    """Recompute the hash of the signed record and say whether the signature still holds."""
-    if target is _NOT_LOADED:
-        target = _load_target(signature)
-    if signature.status == SignatureStatus.INVALIDATED:
-        return SignatureCheck(signature, SignatureState.INVALIDATED, signature.invalidated_reason)
-    problem = _integrity_problem(signature, target)
-    if problem:
-        return SignatureCheck(signature, SignatureState.INVALID, problem)
-    return SignatureCheck(signature, SignatureState.VALID, "")
-
-
-def signature_is_intact(signature: ElectronicSignature) -> bool:
-    """True when the signed record still has exactly the content that was signed."""
-    return not _integrity_problem(signature, _load_target(signature))
-
-
-def signature_states(batch: Batch) -> list[SignatureCheck]:
-    """Every signature of ``batch`` in signing order, each with its state computed now."""
-    signatures = list(ElectronicSignature.objects.filter(batch=batch).select_related("content_type", "signer"))
-    wanted: dict[int, set[int]] = defaultdict(set)
-    for signature in signatures:
-        wanted[signature.content_type_id].add(signature.object_id)
-    targets: dict[tuple[int, int], models.Model] = {}
-    for content_type_id, ids in wanted.items():
-        model = ContentType.objects.get_for_id(content_type_id).model_class()
-        if model is not None:
-            for pk, obj in model._default_manager.in_bulk(list(ids)).items():
-                targets[(content_type_id, pk)] = obj
-    return [signature_check(s, targets.get((s.content_type_id, s.object_id))) for s in signatures]
 
 
 def signatures_invalidate(*, target: models.Model, actor: User, reason: str) -> int:

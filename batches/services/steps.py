@@ -15,13 +15,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from batches.audit import audit_context
+from batches.audit import audit_context, require_reason
 from batches.models import ApheresisCollection, Batch, Cd133Selection, GcsfAdministration, StepRecord
 from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services import custody
 from batches.services import validation as v
-from batches.services.common import confirm_password, event_time_errors, lock_batch, require_reason, require_status
+from batches.services.common import confirm_password, event_time_errors, lock_batch, require_status
 from batches.services.signatures import signature_sign, signatures_invalidate
 from batches.states import STEP_STATE
 

@@ -12,18 +12,15 @@ from batches.ledger.export import EXPORTS, Export
 from batches.ledger.trail import batch_trail, user_activity
 from batches.models import AuditCheckpoint, Batch
 from batches.roles import Domain, Role, require_role
+from batches.web import acting_user
 
 TRAIL_ROLES = (Role.AUDITOR, Role.QA_REVIEWER, Role.QUALIFIED_PERSON)
 ACTIVITY_ROLES = (Role.AUDITOR,)
 ACTIVITY_LIMIT = 1000
 
 
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]  # admin_view lets only signed-in staff through
-
-
 def batch_audit_trail(request: HttpRequest, batch_id: int) -> HttpResponse:
-    require_role(_user(request), *TRAIL_ROLES, action="Reading a batch's audit trail", domain=Domain.RECORDS)
+    require_role(acting_user(request), *TRAIL_ROLES, action="Reading a batch's audit trail", domain=Domain.RECORDS)
     batch = get_object_or_404(Batch, pk=batch_id)
     entries = batch_trail(batch)
     exports = {name: build(batch, entries) for name, build in EXPORTS.items()}
@@ -46,7 +43,7 @@ def export_response(export: Export) -> HttpResponse:
 
 
 def batch_audit_export(request: HttpRequest, batch_id: int, fmt: str) -> HttpResponse:
-    require_role(_user(request), *TRAIL_ROLES, action="Exporting a batch's audit trail", domain=Domain.RECORDS)
+    require_role(acting_user(request), *TRAIL_ROLES, action="Exporting a batch's audit trail", domain=Domain.RECORDS)
     if fmt not in EXPORTS:
         raise Http404(f"No {fmt} export; use csv or json.")
     batch = get_object_or_404(Batch, pk=batch_id)
@@ -54,7 +51,7 @@ def batch_audit_export(request: HttpRequest, batch_id: int, fmt: str) -> HttpRes
 
 
 def user_audit_activity(request: HttpRequest, user_id: int) -> HttpResponse:
-    require_role(_user(request), *ACTIVITY_ROLES, action="Reading a user's activity", domain=Domain.RECORDS)
+    require_role(acting_user(request), *ACTIVITY_ROLES, action="Reading a user's activity", domain=Domain.RECORDS)
     subject = get_object_or_404(User, pk=user_id)
     entries = user_activity(subject.get_username(), limit=ACTIVITY_LIMIT)
     context = {

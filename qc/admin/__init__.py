@@ -1,5 +1,5 @@
-"""QC admin: entry pages, deviations, specifications and the QA review page."""
+"""QC admin: samples and results, deviations, specifications (the QA review is qc.views.review)."""
 
-from qc.admin import deviations, review, specifications, testing
+from qc.admin import deviations, specifications, testing
 
-__all__ = ["deviations", "review", "specifications", "testing"]
+__all__ = ["deviations", "specifications", "testing"]

@@ -6,24 +6,16 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.auth.models import User
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 
 from batches.admin.common import SigningForm
 from batches.roles import Domain, Role, may_act, user_roles
+from batches.web import acting_user
+from batches.web import service_form_view as web_service_form_view
 
 GMP_ROLES = frozenset(Role.values)
-
-
-def acting_user(request: HttpRequest) -> User:
-    """The signed-in user (admin views run only for authenticated staff)."""
-    user = request.user
-    if not isinstance(user, User):
-        raise PermissionDenied
-    return user
 
 
 class PasswordField(forms.CharField):
@@ -33,17 +25,6 @@ class PasswordField(forms.CharField):
         kwargs.setdefault("label", "Password (to sign)")
         kwargs.setdefault("widget", forms.PasswordInput(render_value=False))
         super().__init__(**kwargs)
-
-
-def add_service_errors(form: forms.Form, error: ValidationError | PermissionDenied | ObjectDoesNotExist) -> None:
-    """Show a service refusal on the form: field errors where the service named a field."""
-    if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    elif isinstance(error, ValidationError):
-        form.add_error(None, error.messages)
-    else:
-        form.add_error(None, str(error) or "Not allowed.")
 
 
 def service_form_view(
@@ -57,29 +38,23 @@ def service_form_view(
     initial: dict[str, Any] | None = None,
     form_kwargs: dict[str, Any] | None = None,
     intro: str = "",
-    template: str = "qc/admin/service_form.html",
+    template: str = "admin/batches/service_form.html",
 ) -> HttpResponse:
-    """Render ``form_class``; on a valid POST call the service and redirect, or show why it refused."""
+    """Render ``form_class`` for ``model_admin``'s model and call its service on a valid POST."""
     kwargs = dict(form_kwargs or {})
     if issubclass(form_class, SigningForm):
         kwargs["signer"] = acting_user(request)  # it asks for a one-time code when the signer has an authenticator
     form = form_class(request.POST or None, initial=initial, **kwargs)
-    if request.method == "POST" and form.is_valid():
-        try:
-            outcome = call(form.cleaned_data)
-        except (ValidationError, PermissionDenied, ObjectDoesNotExist) as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"{title}: done.")
-            return HttpResponseRedirect(success_url(outcome))
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "title": title,
-        "form": form,
-        "intro": intro,
-        "opts": model_admin.model._meta,
-    }
-    return TemplateResponse(request, template, context)
+    return web_service_form_view(
+        request,
+        form,
+        call=call,
+        success_url=success_url,
+        title=title,
+        model=model_admin.model,
+        intro=intro,
+        template=template,
+    )
 
 
 class RoleGatedAdmin(admin.ModelAdmin):

@@ -8,13 +8,14 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from batches.admin.common import SigningForm
 from batches.models import Batch
 from batches.roles import Role
-from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user, service_form_view
+from batches.web import acting_user
+from qc.admin.common import PasswordField, RoleGatedAdmin, service_form_view
 from qc.models import Classification, Deviation, DeviationKind
 from qc.services import deviations
 
@@ -58,14 +59,6 @@ class DeviationAdmin(RoleGatedAdmin):
             reverse("admin:qc_deviation_update", args=[obj.pk]),
             reverse("admin:qc_deviation_close", args=[obj.pk]),
         )
-
-    def get_urls(self) -> list[URLPattern]:
-        view = self.admin_site.admin_view
-        return [
-            path("<int:pk>/investigation/", view(self.update_view), name="qc_deviation_update"),
-            path("<int:pk>/close/", view(self.close_view), name="qc_deviation_close"),
-            *super().get_urls(),
-        ]
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         self.guard_add(request)

@@ -8,12 +8,13 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from batches.admin.common import SigningForm
 from batches.roles import Domain, Role
-from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user, service_form_view
+from batches.web import acting_user
+from qc.admin.common import PasswordField, RoleGatedAdmin, service_form_view
 from qc.evaluation import CATEGORICAL_OUTCOMES, OPERATOR_SYMBOLS, TEST_LABELS, Operator, QcTest
 from qc.models import Specification, SpecificationLimit
 from qc.services import specifications
@@ -123,10 +124,6 @@ class SpecificationAdmin(RoleGatedAdmin):
         return format_html(
             '<a href="{}">Approve (signature)</a>', reverse("admin:qc_specification_approve", args=[obj.pk])
         )
-
-    def get_urls(self) -> list[URLPattern]:
-        view = self.admin_site.admin_view(self.approve_view)
-        return [path("<int:pk>/approve/", view, name="qc_specification_approve"), *super().get_urls()]
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         self.guard_add(request)

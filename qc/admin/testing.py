@@ -8,13 +8,14 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from batches.admin.common import SigningForm
 from batches.models import Batch
 from batches.roles import Role
-from qc.admin.common import PasswordField, RoleGatedAdmin, acting_user, service_form_view
+from batches.web import acting_user
+from qc.admin.common import PasswordField, RoleGatedAdmin, service_form_view
 from qc.evaluation import COMPUTED_TESTS, TEST_LABELS, QcTest
 from qc.models import Deviation, QcResult, QcSample, SampleStep
 from qc.services.testing import qc_result_record, qc_result_review, qc_sample_record
@@ -98,10 +99,6 @@ class QcResultAdmin(RoleGatedAdmin):
         if obj.is_verified:
             return format_html("Reviewed by {} at {}", obj.verified_by, obj.verified_at)
         return format_html('<a href="{}">Review this result</a>', reverse("admin:qc_qcresult_review", args=[obj.pk]))
-
-    def get_urls(self) -> list[URLPattern]:
-        extra = [path("<int:pk>/review/", self.admin_site.admin_view(self.review_view), name="qc_qcresult_review")]
-        return extra + super().get_urls()
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         self.guard_add(request)

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import User
-from django.core.exceptions import ObjectDoesNotExist
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotAuthenticated, NotFound
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from batches.exceptions import StateConflict
 from batches.models import Batch
+from batches.release import disposition
 from batches.roles import Role, user_roles
-from batches.services import release
+from batches.services.actions import StateAction
+from batches.web import acting_user
 from qc.api import serializers as s
 from qc.models import Deviation, Notification, QcResult, QcSample, Specification
 from qc.selectors import batch_alerts, release_gate
@@ -36,31 +34,10 @@ class HasGmpRole(BasePermission):
         return bool(user_roles(request.user) & set(Role.values))
 
 
-def acting_user(request: Request) -> User:
-    """The authenticated user behind a request (HasGmpRole has already refused anyone else)."""
-    user = request.user
-    if not isinstance(user, User):
-        raise NotAuthenticated
-    return user
-
-
-def _messages(error: DjangoValidationError) -> Any:
-    return error.message_dict if hasattr(error, "error_dict") else {"detail": error.messages}
-
-
-class ServiceErrors:
-    """Translate service refusals: 400 bad input, 409 wrong state, 404 unknown id (403 is DRF's own)."""
+class NumericIds:
+    """Record ids are numbers: anything else in the URL is an unknown address (404), never a query."""
 
     lookup_value_regex = "[0-9]+"
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, StateConflict):
-            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
-        if isinstance(exc, DjangoValidationError):
-            return Response(_messages(exc), status=status.HTTP_400_BAD_REQUEST)
-        if isinstance(exc, ObjectDoesNotExist):
-            exc = NotFound(str(exc))
-        return super().handle_exception(exc)  # type: ignore[misc]
 
 
 def _input(serializer_class: type[Any], request: Request) -> dict[str, Any]:
@@ -69,7 +46,7 @@ def _input(serializer_class: type[Any], request: Request) -> dict[str, Any]:
     return dict(serializer.validated_data)
 
 
-class SpecificationViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SpecificationViewSet(NumericIds, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Specification.objects.prefetch_related("limits")
     serializer_class = s.SpecificationSerializer
     permission_classes = [HasGmpRole]
@@ -90,7 +67,7 @@ class SpecificationViewSet(ServiceErrors, mixins.ListModelMixin, mixins.Retrieve
         return Response(s.SpecificationSerializer(spec).data)
 
 
-class SampleViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SampleViewSet(NumericIds, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = QcSample.objects.all()
     serializer_class = s.SampleSerializer
     permission_classes = [HasGmpRole]
@@ -109,7 +86,7 @@ class SampleViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMi
         return Response(s.SampleSerializer(sample).data, status=status.HTTP_201_CREATED)
 
 
-class ResultViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ResultViewSet(NumericIds, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = QcResult.objects.select_related("limit")
     serializer_class = s.ResultSerializer
     permission_classes = [HasGmpRole]
@@ -134,7 +111,7 @@ class ResultViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMi
         return Response(s.ResultSerializer(result).data)
 
 
-class DeviationViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DeviationViewSet(NumericIds, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Deviation.objects.all()
     serializer_class = s.DeviationSerializer
     permission_classes = [HasGmpRole]
@@ -163,7 +140,7 @@ class DeviationViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveMode
         return Response(s.DeviationSerializer(deviation).data)
 
 
-class NotificationViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class NotificationViewSet(NumericIds, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Notification.objects.all()
     serializer_class = s.NotificationSerializer
     permission_classes = [HasGmpRole]
@@ -177,7 +154,7 @@ def _batch(pk: int) -> Batch:
     return batch
 
 
-class BatchQcView(ServiceErrors, APIView):
+class BatchQcView(NumericIds, APIView):
     """The release gate of a batch and its late-result flag."""
 
     permission_classes = [HasGmpRole]
@@ -196,58 +173,49 @@ class BatchQcView(ServiceErrors, APIView):
         return Response(body)
 
 
-class DecisionView(ServiceErrors, APIView):
+class DecisionView(NumericIds, APIView):
     """POST a disposition: release, release-conditionally, reject or certify (password re-entered)."""
 
     permission_classes = [HasGmpRole]
     input_serializer: type[Any] = s.DecisionSerializer
-    action_name = ""
-
-    def decide(self, request: Request, batch: Batch, data: dict[str, Any]) -> Any:
-        raise NotImplementedError
+    declared: StateAction = disposition.RELEASE
 
     def post(self, request: Request, pk: int) -> Response:
         batch = _batch(pk)
         data = _input(self.input_serializer, request)
-        disposition = self.decide(request, batch, data)
-        return Response(s.DispositionSerializer(disposition).data, status=status.HTTP_201_CREATED)
+        decided = self.declared.service(actor=acting_user(request), batch_id=batch.pk, **data)
+        return Response(s.DispositionSerializer(decided).data, status=status.HTTP_201_CREATED)
 
 
 class ReleaseView(DecisionView):
+    declared = disposition.RELEASE
+
     @extend_schema(request=s.DecisionSerializer, responses={201: s.DispositionSerializer})
     def post(self, request: Request, pk: int) -> Response:
         return super().post(request, pk)
 
-    def decide(self, request: Request, batch: Batch, data: dict[str, Any]) -> Any:
-        return release.batch_release(actor=acting_user(request), batch_id=batch.pk, **data)
-
 
 class ConditionalReleaseView(DecisionView):
+    declared = disposition.RELEASE_CONDITIONALLY
     input_serializer = s.ConditionalReleaseSerializer
 
     @extend_schema(request=s.ConditionalReleaseSerializer, responses={201: s.DispositionSerializer})
     def post(self, request: Request, pk: int) -> Response:
         return super().post(request, pk)
 
-    def decide(self, request: Request, batch: Batch, data: dict[str, Any]) -> Any:
-        return release.batch_release_conditionally(actor=acting_user(request), batch_id=batch.pk, **data)
-
 
 class RejectView(DecisionView):
+    declared = disposition.REJECT
     input_serializer = s.RejectSerializer
 
     @extend_schema(request=s.RejectSerializer, responses={201: s.DispositionSerializer})
     def post(self, request: Request, pk: int) -> Response:
         return super().post(request, pk)
 
-    def decide(self, request: Request, batch: Batch, data: dict[str, Any]) -> Any:
-        return release.batch_reject(actor=acting_user(request), batch_id=batch.pk, **data)
-
 
 class CertifyView(DecisionView):
+    declared = disposition.CERTIFY
+
     @extend_schema(request=s.DecisionSerializer, responses={201: s.DispositionSerializer})
     def post(self, request: Request, pk: int) -> Response:
         return super().post(request, pk)
-
-    def decide(self, request: Request, batch: Batch, data: dict[str, Any]) -> Any:
-        return release.batch_certify(actor=acting_user(request), batch_id=batch.pk, **data)

@@ -8,7 +8,6 @@ from qc.models.deviations import (
     DeviationStatus,
 )
 from qc.models.notifications import Notification, NotificationAttempt, NotificationStatus
-from qc.models.review import Review
 from qc.models.specification import Specification, SpecificationLimit
 from qc.models.testing import QcResult, QcSample, SampleStep
 
@@ -23,7 +22,6 @@ __all__ = [
     "NotificationStatus",
     "QcResult",
     "QcSample",
-    "Review",
     "SampleStep",
     "Specification",
     "SpecificationLimit",

@@ -7,11 +7,11 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from batches.audit import audit_context
+from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
 from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, has_role, require_role
-from batches.services.common import confirm_password, lock_batch, require_reason
+from batches.services.common import confirm_password, lock_batch
 from batches.services.signatures import signature_sign
 from batches.states import BatchStatus
 from qc.evaluation import QcTest

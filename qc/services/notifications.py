@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from batches.audit import audit_context
 from batches.roles import Role
+from batches.task_names import DELIVER_NOTIFICATION, task_publish
 from qc.models import Deviation, Notification, NotificationAttempt, NotificationStatus
 
 # Only these are retried: the mail server or the network is unavailable for a while. Anything
@@ -54,9 +55,7 @@ def notification_create_for_late_result(*, deviation: Deviation) -> Notification
             body=body,
             recipients=late_result_recipients(deviation),
         )
-    from qc.tasks import deliver_notification
-
-    transaction.on_commit(lambda: deliver_notification.delay(notification.pk))
+    transaction.on_commit(lambda: task_publish(DELIVER_NOTIFICATION, notification.pk))
     return notification
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from batches.services.documents import document_verify
+from batches.release.documents import document_verify
 
 
 class Command(BaseCommand):

@@ -152,7 +152,7 @@ class Command(AuditedCommand):
     def _records(self) -> None:
         """Build every queued batch record now, so the demo's signed PDFs exist before the server starts."""
         from batches.models import BatchDocument, DocumentStatus
-        from batches.services.documents import documents_build_now
+        from batches.release.documents import documents_build_now
 
         queued = BatchDocument.objects.filter(status=DocumentStatus.QUEUED).values_list("batch_id", flat=True)
         for batch_id in sorted(set(queued)):

@@ -2,7 +2,7 @@
 
 Each outcome is a signed, immutable BatchDisposition plus the status transition, in one
 transaction under the batch lock, together with the request of its signed record (the outbox
-row of batches.services.documents). The release gate (qc.selectors) decides what blocks release;
+row of batches.release.documents). The release gate (qc.selectors) decides what blocks release;
 a refusal changes nothing in the database.
 """
 
@@ -13,16 +13,47 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from batches.audit import audit_context
+from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
 from batches.models import Batch, BatchDisposition, Decision, DocumentKind
 from batches.models.signatures import SignatureMeaning
-from batches.roles import Role, require_role
-from batches.services.common import confirm_password, lock_batch, require_reason, require_status, transition
-from batches.services.documents import document_request
+from batches.release.documents import document_request
+from batches.roles import Role
+from batches.services.actions import StateAction
+from batches.services.common import confirm_password, transition
 from batches.services.signatures import signature_sign
 from batches.states import BatchStatus
 from qc.selectors import ReleaseGate, participants, release_gate, specification_for_batch
+
+S = BatchStatus
+QA = (Role.QA_REVIEWER,)
+RELEASE = StateAction(slug="release", label="Release", roles=QA, source=(S.QUARANTINE,), needs_password=True)
+RELEASE_CONDITIONALLY = StateAction(
+    slug="release-conditionally",
+    label="Release conditionally",
+    roles=QA,
+    source=(S.QUARANTINE,),
+    needs_reason=True,  # the written plan for a positive result
+    needs_password=True,
+)
+REJECT = StateAction(
+    slug="reject", label="Reject", roles=QA, source=(S.QUARANTINE,), needs_reason=True, needs_password=True
+)
+CERTIFY = StateAction(
+    slug="certify",
+    label="Certify (Qualified Person)",
+    roles=(Role.QUALIFIED_PERSON,),
+    source=(S.RELEASED, S.CONDITIONALLY_RELEASED),
+    needs_password=True,
+)
+CLOSE_REJECTED = StateAction(
+    slug="close-rejected", label="Close a rejected batch", roles=QA, source=(S.REJECTED,), needs_password=True
+)
+DECISION_ACTIONS = {
+    Decision.RELEASED: RELEASE,
+    Decision.CONDITIONALLY_RELEASED: RELEASE_CONDITIONALLY,
+    Decision.REJECTED: REJECT,
+}
 
 QA_DECISIONS = (Decision.RELEASED, Decision.CONDITIONALLY_RELEASED, Decision.REJECTED)
 TARGETS = {
@@ -62,10 +93,10 @@ def _decide(
     plan: str = "",
 ) -> BatchDisposition:
     label = Decision(decision).label.lower()
-    require_role(actor, Role.QA_REVIEWER, action=f"Deciding a batch ({label})")
+    declared = DECISION_ACTIONS[decision]
+    declared.require_role(actor)
     confirm_password(actor, password, otp_token=otp_token)
-    batch = lock_batch(batch_id)
-    require_status(batch, BatchStatus.QUARANTINE, action=f"Batch disposition ({label})")
+    batch = declared.lock(batch_id)
     gate = release_gate(batch, releaser=actor, conditional=decision == Decision.CONDITIONALLY_RELEASED)
     if any(f.code == "releaser_took_part" for f in gate.blocking):
         raise PermissionDenied(
@@ -101,6 +132,7 @@ def _decide(
     return disposition
 
 
+@RELEASE.implemented_by
 @transaction.atomic
 def batch_release(
     *, actor: User, batch_id: int, password: str, comment: str = "", otp_token: str = ""
@@ -116,6 +148,7 @@ def batch_release(
     )
 
 
+@RELEASE_CONDITIONALLY.implemented_by
 @transaction.atomic
 def batch_release_conditionally(
     *,
@@ -127,7 +160,7 @@ def batch_release_conditionally(
     otp_token: str = "",
 ) -> BatchDisposition:
     """Release before non-blocking results (sterility) are in, under a written plan for a positive result."""
-    require_role(actor, Role.QA_REVIEWER, action="Releasing a batch conditionally")
+    RELEASE_CONDITIONALLY.require_role(actor)
     plan = (positive_result_plan or "").strip()
     if len(plan) < 20:
         raise ValidationError(
@@ -144,10 +177,11 @@ def batch_release_conditionally(
     )
 
 
+@REJECT.implemented_by
 @transaction.atomic
 def batch_reject(*, actor: User, batch_id: int, password: str, reason: str, otp_token: str = "") -> BatchDisposition:
     """QA rejects a quarantined batch; the reason is part of the signed record."""
-    require_role(actor, Role.QA_REVIEWER, action="Rejecting a batch")
+    REJECT.require_role(actor)
     cleaned = require_reason(reason, what="reject a batch")
     return _decide(
         actor=actor,
@@ -159,19 +193,15 @@ def batch_reject(*, actor: User, batch_id: int, password: str, reason: str, otp_
     )
 
 
+@CERTIFY.implemented_by
 @transaction.atomic
 def batch_certify(
     *, actor: User, batch_id: int, password: str, comment: str = "", otp_token: str = ""
 ) -> BatchDisposition:
     """The Qualified Person certifies a released batch (EU GMP Annex 11 §15); never the releaser."""
-    require_role(actor, Role.QUALIFIED_PERSON, action="Certifying a batch")
+    CERTIFY.require_role(actor)
     confirm_password(actor, password, otp_token=otp_token)
-    batch = lock_batch(batch_id)
-    if batch.status not in (BatchStatus.RELEASED, BatchStatus.CONDITIONALLY_RELEASED):
-        raise StateConflict(
-            f"Only a released batch is certified; batch {batch.batch_number} is "
-            f"{BatchStatus(batch.status).label.lower()}."
-        )
+    batch = CERTIFY.lock(batch_id)
     if not batch.process_definition.requires_qp_certification:
         raise StateConflict(f"{batch.process_definition} does not require QP certification.")
     if BatchDisposition.objects.filter(batch=batch, decision=Decision.CERTIFIED).exists():
@@ -204,16 +234,15 @@ def batch_certify(
 
 
 def close_reviewed(
-    *, actor: User, batch_id: int, password: str, otp_token: str, from_status: BatchStatus, action: str, why: str
+    *, actor: User, batch_id: int, password: str, otp_token: str, closing: StateAction, why: str
 ) -> Batch:
-    """QA closes a batch record (``from_status`` → closed), signed as reviewed, and requests its final record.
-
-    Shared by the two closing services (after infusion, after rejection); call inside their transaction.
+    """QA closes a batch record (``closing``'s source state → closed), signed as reviewed, and requests its
+    final record. Shared by the two closing services (after infusion, after rejection); call inside their
+    transaction.
     """
-    require_role(actor, Role.QA_REVIEWER, action=action)
+    closing.require_role(actor)
     confirm_password(actor, password, otp_token=otp_token)
-    batch = lock_batch(batch_id)
-    require_status(batch, from_status, action=action)
+    batch = closing.lock(batch_id)
     with audit_context(actor, reason=why):
         transition(batch, BatchStatus.CLOSED, actor=actor, reason=why)
         signature_sign(
@@ -225,10 +254,11 @@ def close_reviewed(
             batch=batch,
         )
     # The final executed record is requested in the closing transaction (outbox), after the signature it shows.
-    document_request(batch=batch, kind=DocumentKind.FINAL_RECORD, actor=actor, reason=f"{action}: {why}")
+    document_request(batch=batch, kind=DocumentKind.FINAL_RECORD, actor=actor, reason=f"{closing.label}: {why}")
     return batch
 
 
+@CLOSE_REJECTED.implemented_by
 @transaction.atomic
 def batch_close_rejected(*, actor: User, batch_id: int, password: str, reason: str = "", otp_token: str = "") -> Batch:
     """QA closes the record of a rejected batch (rejected → closed), signed as reviewed; issues its final record."""
@@ -237,8 +267,7 @@ def batch_close_rejected(*, actor: User, batch_id: int, password: str, reason: s
         batch_id=batch_id,
         password=password,
         otp_token=otp_token,
-        from_status=BatchStatus.REJECTED,
-        action="Closing a rejected batch",
+        closing=CLOSE_REJECTED,
         why=reason.strip() or "rejected batch closed: product destroyed or returned",
     )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,8 +16,10 @@ from batches.models import AdverseEvent, Batch, BedsideCheck, CustodyEvent, Infu
 from batches.models.custody import HandOff, ScanPoint
 from batches.models.delivery import AdverseEventPhase, Relatedness
 from batches.models.signatures import SignatureMeaning
+from batches.release.disposition import close_reviewed, release_outstanding
 from batches.roles import Role, require_role
 from batches.services import validation as v
+from batches.services.actions import StateAction
 from batches.services.common import (
     CLOCK_SKEW,
     check_event_time,
@@ -35,13 +36,33 @@ from batches.services.custody import (
     require_matching_scan,
     require_within_shelf_life,
 )
-from batches.services.release import close_reviewed, release_outstanding
 from batches.services.signatures import signature_sign
 from batches.states import BatchStatus
 
-RELEASED_STATES = (BatchStatus.RELEASED, BatchStatus.CONDITIONALLY_RELEASED)
+DISPATCH = StateAction(
+    slug="dispatch",
+    label="Dispatch to interventional radiology",
+    roles=(Role.OPERATOR,),
+    source=(BatchStatus.RELEASED, BatchStatus.CONDITIONALLY_RELEASED),
+    needs_password=True,
+)
+INFUSE = StateAction(
+    slug="infuse",
+    label="Record the infusion",
+    roles=(Role.CLINICIAN,),
+    source=(BatchStatus.DISPATCHED,),
+    needs_password=True,
+)
+CLOSE = StateAction(
+    slug="close",
+    label="Close the batch record",
+    roles=(Role.QA_REVIEWER,),
+    source=(BatchStatus.INFUSED,),
+    needs_password=True,
+)
 
 
+@DISPATCH.implemented_by
 @transaction.atomic
 def batch_dispatch(
     *,
@@ -54,14 +75,9 @@ def batch_dispatch(
     otp_token: str = "",
 ) -> CustodyEvent:
     """Hand a released product to interventional radiology (released → dispatched), within its shelf life."""
-    require_role(actor, Role.OPERATOR, action="Dispatching a batch")
+    DISPATCH.require_role(actor)
     confirm_password(actor, password, otp_token=otp_token)
-    batch = lock_batch(batch_id)
-    if batch.status not in RELEASED_STATES:
-        raise StateConflict(
-            f"Only a released or conditionally released batch can be dispatched; batch {batch.batch_number} is "
-            f"{batch.get_status_display().lower()}."
-        )
+    batch = DISPATCH.lock(batch_id)
     outstanding = release_outstanding(batch)
     if outstanding:
         raise StateConflict(f"Batch {batch.batch_number} cannot be dispatched before {' and '.join(outstanding)}.")
@@ -191,49 +207,50 @@ def _bedside_check_confirmed(*, actor: User, batch_id: int, scanned_data: str, p
     return check
 
 
-INFUSION_FIELDS = (
-    "started_at",
-    "ended_at",
-    "left_cells",
-    "left_volume_ml",
-    "right_cells",
-    "right_volume_ml",
-    "notes",
-    "late_entry_reason",
-)
-
-
+@INFUSE.implemented_by
 @transaction.atomic
 def infusion_record(
-    *, actor: User, batch_id: int, password: str, values: dict[str, Any], otp_token: str = ""
+    *,
+    actor: User,
+    batch_id: int,
+    password: str,
+    started_at: datetime,
+    ended_at: datetime,
+    left_cells: int,
+    left_volume_ml: Decimal,
+    right_cells: int,
+    right_volume_ml: Decimal,
+    notes: str = "",
+    late_entry_reason: str = "",
+    otp_token: str = "",
 ) -> Infusion:
     """Record the uterine-artery infusion (dispatched → infused): identity confirmed, product in date."""
-    require_role(actor, Role.CLINICIAN, action="Recording the infusion")
+    INFUSE.require_role(actor)
     confirm_password(actor, password, otp_token=otp_token)
-    unknown = set(values) - set(INFUSION_FIELDS)
-    if unknown:
-        raise ValidationError(f"Unknown infusion field(s): {', '.join(sorted(unknown))}.")
-    missing = [f for f in INFUSION_FIELDS[:6] if values.get(f) is None]
-    if missing:
-        raise ValidationError(dict.fromkeys(missing, "This field is required."))
-    batch = lock_batch(batch_id)
+    batch = INFUSE.lock(batch_id)
     _bedside_preconditions(batch, action="Recording the infusion")
     check = BedsideCheck.objects.filter(batch=batch).first()
     if check is None or not check.is_confirmed:
         raise StateConflict("The bedside identity check by two clinicians must be complete before the infusion.")
-    started, ended = values["started_at"], values["ended_at"]
-    late = values.get("late_entry_reason", "") or ""
+    started, ended = started_at, ended_at
+    late = late_entry_reason or ""
     v.collect(
         event_time_errors(ended, field="ended_at", late_entry_reason=late),
         v.end_after_start(started_at=started, ended_at=ended),
-        v.non_negative(**{k: values[k] for k in ("left_cells", "left_volume_ml", "right_cells", "right_volume_ml")}),
+        v.non_negative(
+            left_cells=left_cells,
+            left_volume_ml=left_volume_ml,
+            right_cells=right_cells,
+            right_volume_ml=right_volume_ml,
+        ),
     )
-    if values["left_cells"] + values["right_cells"] <= 0:
+    if left_cells + right_cells <= 0:
         raise ValidationError({"left_cells": "No cells infused on either side: record the cells given."})
     if check.confirmed_at and started < check.confirmed_at - CLOCK_SKEW:
         raise ValidationError({"started_at": "The infusion cannot start before the bedside check was confirmed."})
     authorization = require_within_shelf_life(batch, started, action="Infusion")
-    assert batch.end_of_processing_at is not None  # require_within_shelf_life refuses a batch without it
+    if batch.end_of_processing_at is None:  # require_within_shelf_life refuses such a batch already
+        raise StateConflict(f"Batch {batch.batch_number} has no end of processing; it cannot be infused.")
     minutes = int((started - batch.end_of_processing_at).total_seconds() // 60)
     with audit_context(actor, reason="uterine-artery infusion recorded"):
         infusion = Infusion(
@@ -241,11 +258,14 @@ def infusion_record(
             operator=actor,
             minutes_from_end_of_processing=max(minutes, 0),
             expired_use_authorization=authorization,
-            **{
-                **{k: values.get(k) for k in INFUSION_FIELDS},
-                "notes": values.get("notes") or "",
-                "late_entry_reason": late,
-            },
+            started_at=started_at,
+            ended_at=ended_at,
+            left_cells=left_cells,
+            left_volume_ml=left_volume_ml,
+            right_cells=right_cells,
+            right_volume_ml=right_volume_ml,
+            notes=notes or "",
+            late_entry_reason=late,
         )
         infusion.full_clean(exclude=["batch", "operator", "expired_use_authorization"])
         infusion.save()
@@ -321,6 +341,7 @@ def adverse_event_record(
         )
 
 
+@CLOSE.implemented_by
 @transaction.atomic
 def batch_close(*, actor: User, batch_id: int, password: str, reason: str = "", otp_token: str = "") -> Batch:
     """Close an infused batch's record (infused → closed), signed by QA as reviewed; issues the final record."""
@@ -329,7 +350,6 @@ def batch_close(*, actor: User, batch_id: int, password: str, reason: str = "", 
         batch_id=batch_id,
         password=password,
         otp_token=otp_token,
-        from_status=BatchStatus.INFUSED,
-        action="Closing a batch",
+        closing=CLOSE,
         why=reason.strip() or "closed after infusion",
     )

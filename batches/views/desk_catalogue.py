@@ -13,26 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
 from django.contrib.auth.models import User
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.db import IntegrityError
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils import timezone
 
 from batches.admin import desk_forms as f
-from batches.admin.common import SigningForm, acting_user, add_service_error
+from batches.admin.common import SigningForm
 from batches.models import Batch, BedsideCheck, CustodyEvent
 from batches.models.custody import HandOff
-from batches.roles import Role, has_role
-from batches.services import custody, delivery, followup, release
+from batches.release import delivery, disposition
+from batches.roles import Role
+from batches.services import custody, followup
 from batches.states import BatchStatus
 
 S = BatchStatus
-SERVICE_ERRORS = (ValidationError, PermissionDenied, ObjectDoesNotExist, IntegrityError)
 DESK_STATES = (
     S.COLLECTION,
     S.PROCESSING,
@@ -45,16 +38,6 @@ DESK_STATES = (
     S.CLOSED,
 )
 RELEASED = (S.RELEASED, S.CONDITIONALLY_RELEASED)
-# Everyone who works on or reads batch records; the system administrator role alone does not.
-DESK_ROLES = (
-    Role.OPERATOR,
-    Role.QC_ANALYST,
-    Role.VERIFIER,
-    Role.QA_REVIEWER,
-    Role.QUALIFIED_PERSON,
-    Role.CLINICIAN,
-    Role.AUDITOR,
-)
 
 Call = Callable[[User, Batch, dict[str, Any]], Any]
 
@@ -109,7 +92,7 @@ bedside_scan = on_batch(delivery.bedside_check_scan)
 bedside_confirm = on_batch(delivery.bedside_check_confirm)
 adverse_event = on_batch(delivery.adverse_event_record)
 close = on_batch(delivery.batch_close)
-close_rejected = on_batch(release.batch_close_rejected)
+close_rejected = on_batch(disposition.batch_close_rejected)
 follow_up = on_batch(followup.follow_up_visit_record)
 embryo_transfer = on_batch(followup.embryo_transfer_record)
 
@@ -130,7 +113,7 @@ def infuse(user: User, batch: Batch, data: dict[str, Any]) -> Any:
     password, otp_token = data.pop("password"), data.pop("otp_token", "")
     data["notes"] = data.get("notes") or ""
     data["late_entry_reason"] = data.get("late_entry_reason") or ""
-    return delivery.infusion_record(actor=user, batch_id=batch.pk, password=password, otp_token=otp_token, values=data)
+    return delivery.infusion_record(actor=user, batch_id=batch.pk, password=password, otp_token=otp_token, **data)
 
 
 def outcome(user: User, batch: Batch, data: dict[str, Any]) -> Any:
@@ -313,82 +296,3 @@ def _follow_up(batch: Batch) -> list[DeskForm]:
 def desk_forms(batch: Batch) -> list[DeskForm]:
     """Every form the batch's state allows, in the order the work is done."""
     return [*_manufacturing(batch), *_receipts(batch), *_release_and_delivery(batch), *_follow_up(batch)]
-
-
-def _posted(available: list[DeskForm], request: HttpRequest) -> DeskForm | None:
-    """The open form the POST is for; a per-record form is matched on the record it names."""
-    action = request.POST.get("action", "")
-    candidates = [d for d in available if d.action == action]
-    target = request.POST.get("custody_event") or request.POST.get("transfer") or ""
-    if target:
-        return next((d for d in candidates if str(d.target) == target), None)
-    return candidates[0] if len(candidates) == 1 else None
-
-
-def _submit(request: HttpRequest, batch: Batch, desk: DeskForm) -> HttpResponse | None:
-    """Call the form's service; a redirect on success, None (the form carries the refusal) otherwise."""
-    user = acting_user(request)
-    form = desk.build(user, request.POST)
-    if not has_role(user, *desk.roles):
-        names = ", ".join(role.label for role in desk.roles)
-        form.add_error(None, f"{desk.title} requires the role {names}; nothing was recorded.")
-    elif form.is_valid():
-        data = f.cleaned(form)
-        # A per-record form acts on the record of this batch it was matched to, whatever else was posted.
-        if desk.action == "receive":
-            data["custody_event"] = desk.target
-        elif desk.action == "outcome":
-            data["transfer"] = desk.target
-        try:
-            desk.call(user, batch, data)
-        except SERVICE_ERRORS as error:
-            add_service_error(form, error)
-        else:
-            signed = " and signed" if desk.signs else ""
-            messages.success(request, f"Recorded{signed}. ({desk.title})")
-            return redirect(request.path)
-    messages.error(request, "Nothing was recorded: see the form below.")
-    return None
-
-
-def delivery_desk_view(request: HttpRequest, batch_id: int) -> HttpResponse:
-    """One page per batch: the forms its state allows, each submit through its service."""
-    if not has_role(request.user, *DESK_ROLES):
-        raise PermissionDenied("The delivery desk needs a batch role.")
-    batch = get_object_or_404(Batch.objects.select_related("patient", "process_definition"), pk=batch_id)
-    available = desk_forms(batch)
-    posted: DeskForm | None = None
-    if request.method == "POST":
-        posted = _posted(available, request)
-        if posted is None:
-            messages.error(request, "That form is not open for this batch now; the page shows what is.")
-            return redirect(request.path)
-        done = _submit(request, batch, posted)
-        if done is not None:
-            return done
-    user = acting_user(request)
-    offered = [d for d in available if d is posted or has_role(user, *d.roles)]
-    for desk in offered:
-        if desk is not posted:
-            desk.build(user)
-    context: dict[str, Any] = {
-        **admin.site.each_context(request),
-        "title": f"Delivery desk · batch {batch.batch_number}",
-        "batch": batch,
-        "expires_at": custody.expires_at(batch),
-        # Shelf life matters until the product is infused, rejected or cancelled.
-        "expiry_applies": batch.status not in (S.INFUSED, S.CLOSED, S.REJECTED, S.CANCELLED),
-        "outstanding": release.release_outstanding(batch) if batch.status in RELEASED else [],
-        "main_forms": [d for d in offered if not d.occasional],
-        "occasional_forms": [d for d in offered if d.occasional],
-        "hidden_count": len(available) - len(offered),
-        "custody_events": batch.custody_events.select_related("handed_over_by", "received_by").order_by(
-            "handed_over_at"
-        ),
-        "scans": batch.identity_scans.select_related("scanned_by").order_by("-scanned_at")[:20],
-        "adverse_events": batch.adverse_events.order_by("onset_at"),
-        "visits": batch.follow_up_visits.order_by("visit_date"),
-        "transfers": batch.embryo_transfers.order_by("transfer_date"),
-        "batch_url": reverse("admin:batches_batch_change", args=[batch.pk]),
-    }
-    return TemplateResponse(request, "batches/custody/delivery_desk.html", context)

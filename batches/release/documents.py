@@ -31,10 +31,11 @@ from batches.models.documents import UNFINISHED
 from batches.pdf import signing, verify
 from batches.pdf.collect import take_snapshot
 from batches.pdf.render import KIND_TITLES, render
-from batches.pdf.snapshot import Snapshot, digest
 from batches.roles import Domain, Role, require_role
 from batches.services.common import lock_batch
+from batches.snapshot import Snapshot, digest
 from batches.states import BatchStatus
+from batches.task_names import BUILD_BATCH_RECORD, task_publish
 
 logger = logging.getLogger(__name__)
 SYSTEM = "system:documents"
@@ -96,10 +97,8 @@ def document_request(
 
 def document_publish(*, document_id: int) -> bool:
     """Hand the job to Celery; if the broker is unreachable, leave it for the re-publisher (due now)."""
-    from batches.tasks_documents import build_batch_record
-
     try:
-        build_batch_record.apply_async(args=(document_id,), retry=False)
+        task_publish(BUILD_BATCH_RECORD, document_id, retry=False)
     except Exception as exc:  # kombu/redis raise many connection error types; the row keeps the job safe
         logger.warning("batch record %s not published (%s); the re-publisher will retry", document_id, exc)
         with audit_context(SYSTEM, reason="broker unreachable: publish again at the next re-publish pass"):

@@ -1,0 +1,140 @@
+"""The one admin site of CellBatch: its index draws each role's home, its URL list names every custom page.
+
+Installed as Django's default site by config.apps.CellBatchAdminConfig, so ``admin.site`` and
+``@admin.register`` in the apps mean this site. Every page that is not a model's own list or form is
+listed in ``custom_urls`` below, with its view in a views module of its app (or, for a signed action on
+one record, the method of that record's ModelAdmin). Old addresses that users may have bookmarked
+redirect to the new ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, URLResolver, path, reverse
+from django.views.generic import RedirectView
+
+
+def moved(url_name: str) -> Callable[..., HttpResponseBase]:
+    """A permanent redirect from an old address to the page now called ``url_name`` (same arguments)."""
+
+    def view(request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
+        target = reverse(f"admin:{url_name}", kwargs=kwargs)
+        query = request.META.get("QUERY_STRING", "")
+        return RedirectView.as_view(url=f"{target}?{query}" if query else target, permanent=True)(request)
+
+    return view
+
+
+class CellBatchAdminSite(admin.AdminSite):
+    site_header = "CellBatch · electronic batch records"
+    site_title = "CellBatch"
+    index_title = "Batch records"
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
+        """The usual app list, with the cards of the user's roles ("your work") above it."""
+        from batches.admin.home import role_home
+
+        context = {**(extra_context or {}), "role_home": role_home(request, self)}
+        return super().index(request, extra_context=context)
+
+    def get_urls(self) -> list[URLResolver | URLPattern]:
+        # Custom pages first: the model admins' own patterns end in catch-alls.
+        return [*self.custom_urls(), *super().get_urls()]
+
+    def model_view(self, model: type[Model], method: str) -> Callable[..., HttpResponse]:
+        """A signed action on one record, served by that record's ModelAdmin (role-checked there)."""
+        view: Callable[..., HttpResponse] = getattr(self._registry[model], method)
+        return self.admin_view(view)
+
+    def custom_urls(self) -> list[URLPattern]:
+        from django.contrib.auth.models import User
+
+        from batches.models import ProcessDefinition
+        from batches.views import audit, batch_page, desk, records
+        from qc.models import Deviation, QcResult, Specification
+        from qc.views import review
+
+        page = self.admin_view
+        batch = "batches/batch/<int:object_id>"
+        return [
+            # The batch page (at its change page's address) and its forms: record, verify and correct a step;
+            # change the batch's state.
+            path(f"{batch}/change/", page(batch_page.batch_page), name="batches_batch_change"),
+            path(f"{batch}/record/<str:kind>/", page(batch_page.record_step), name="batches_batch_record"),
+            path(
+                f"{batch}/verify/<str:kind>/<int:step_id>/",
+                page(batch_page.verify_step),
+                name="batches_batch_verify",
+            ),
+            path(
+                f"{batch}/correct/<str:kind>/<int:step_id>/",
+                page(batch_page.correct_step),
+                name="batches_batch_correct",
+            ),
+            path(f"{batch}/transition/<str:action>/", page(batch_page.transition), name="batches_batch_transition"),
+            # Audit trail pages and exports.
+            path("batches/batch/<int:batch_id>/audit/", page(audit.batch_audit_trail), name="batches_batch_audit"),
+            path(
+                "batches/batch/<int:batch_id>/audit.<str:fmt>",
+                page(audit.batch_audit_export),
+                name="batches_batch_audit_export",
+            ),
+            path("audit/user/<int:user_id>/", page(audit.user_audit_activity), name="audit_user_activity"),
+            # Records handed out: signed PDFs (audited downloads), bag labels, the cohort summary.
+            path(
+                "batches/batchdocument/<int:document_id>/download/",
+                page(records.document_download),
+                name="batches_batchdocument_download",
+            ),
+            path("batches/batch/<int:batch_id>/labels/", page(records.batch_labels), name="batch_labels"),
+            path("cohort/", page(records.cohort_page), name="batches_cohort"),
+            # The delivery desk.
+            path("delivery-desk/", page(desk.desk_index), name="batches_delivery_desk_index"),
+            path("delivery-desk/<int:batch_id>/", page(desk.delivery_desk), name="batches_delivery_desk"),
+            # The QA review.
+            path("qa-review/", page(review.review_index), name="qc_review_index"),
+            path("qa-review/<int:batch_id>/", page(review.review_page), name="qc_review_batch"),
+            # Signed actions on one record.
+            path(
+                "batches/processdefinition/<int:object_id>/approve/",
+                self.model_view(ProcessDefinition, "approve_view"),
+                name="batches_processdefinition_approve",
+            ),
+            path(
+                "qc/specification/<int:pk>/approve/",
+                self.model_view(Specification, "approve_view"),
+                name="qc_specification_approve",
+            ),
+            path("qc/qcresult/<int:pk>/review/", self.model_view(QcResult, "review_view"), name="qc_qcresult_review"),
+            path(
+                "qc/deviation/<int:pk>/investigation/",
+                self.model_view(Deviation, "update_view"),
+                name="qc_deviation_update",
+            ),
+            path("qc/deviation/<int:pk>/close/", self.model_view(Deviation, "close_view"), name="qc_deviation_close"),
+            # Accounts: one's own authenticator app, and deactivating an account.
+            path(
+                "auth/user/authenticator/",
+                self.model_view(User, "authenticator_view"),
+                name="account_authenticator",
+            ),
+            path(
+                "auth/user/<int:user_id>/deactivate/",
+                self.model_view(User, "deactivate_view"),
+                name="account_deactivate",
+            ),
+            # Addresses of earlier versions, kept working for bookmarks.
+            path("batches/bedsidecheck/desk/", moved("batches_delivery_desk_index")),
+            path("batches/bedsidecheck/desk/<int:batch_id>/", moved("batches_delivery_desk")),
+            path("qc/review/", moved("qc_review_index")),
+            path("qc/review/<int:batch_id>/", moved("qc_review_batch")),
+            path("qc/review/<int:batch_id>/change/", moved("qc_review_batch")),
+            path("batches/custodyevent/labels/<int:batch_id>/", moved("batch_labels")),
+            path("batches/infusion/cohort/", moved("batches_cohort")),
+        ]

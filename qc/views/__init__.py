@@ -1,0 +1,1 @@
+"""Pages of the QC app mounted in the admin site (config.admin)."""
