@@ -1,6 +1,7 @@
-"""Separation of duties at signing (DESIGN.md §1, 21 CFR 11.10(g)): the one table of who may sign what.
+"""Separation of duties at signing (21 CFR 11.10(g)): the one table of who may sign what.
 
-Checked inside ``signature_sign`` for every signature, whatever service asks for it:
+Checked inside ``signature_sign`` for every signature, whatever service asks for it (in plain words:
+docs/domain.md §Separation of duties):
 - a role grants signature meanings (``MEANINGS_BY_ROLE``); a user signs only with a meaning one of
   their roles grants;
 - the ``admin`` role never signs and never edits batch data, even together with another role;

@@ -1,4 +1,4 @@
-"""ISBT 128 identifiers of the chain of identity (DOMAIN.md §3): pure functions, no database.
+"""ISBT 128 identifiers of the chain of identity (docs/domain.md §ISBT 128): pure functions, no database.
 
 - DIN (Donation Identification Number, data structure 001): facility identification number (FIN,
   5 characters) + two-digit year + six-digit sequence, printed with an ISO/IEC 7064 MOD 37-2 check
@@ -7,7 +7,7 @@
 - Product code: the 5-character product description code (clinical-trial ``Y`` codes by default).
 
 The check character comes from python-stdnum's ISO 7064 implementation (maintained, tested);
-the tests cross-check it against the formula written out in DOMAIN.md §3.
+the tests cross-check it against the formula written out in docs/domain.md §Check character.
 """
 
 from __future__ import annotations

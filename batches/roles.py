@@ -1,4 +1,7 @@
-"""Roles (Django groups) and the checks every service makes before acting (DESIGN.md §1)."""
+"""Roles (Django groups) and the checks every service makes before acting (21 CFR 11.10(d, g)).
+
+Who holds each role and what it signs: docs/domain.md §Who does what.
+"""
 
 from __future__ import annotations
 

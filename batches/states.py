@@ -1,7 +1,7 @@
-"""The batch state machine: statuses and the one table of allowed transitions (DESIGN.md §3).
+"""The batch state machine: statuses and the one table of allowed transitions (21 CFR 11.10(f)).
 
 Pure Python, no database: the services, the database trigger (batches.models.batch) and the
-admin all read this table.
+admin all read this table. docs/domain.md §Batch states draws it.
 """
 
 from __future__ import annotations

@@ -180,7 +180,7 @@ class DefaultLimit:
     blocks_release: bool
 
 
-# DOMAIN.md §2 (5): the typical release set; every value is editable per specification version.
+# docs/domain.md §QC testing: the typical release set; every value is editable per specification version.
 DEFAULT_LIMITS: tuple[DefaultLimit, ...] = (
     DefaultLimit(
         QcTest.CD133_PURITY,

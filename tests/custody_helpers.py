@@ -80,7 +80,7 @@ def infusion_values(**overrides: Any) -> dict[str, Any]:
     return values
 
 
-# --- the published trial's cohort (DOMAIN.md §1) --------------------------------------------------
+# --- the published trial's cohort (docs/domain.md §The therapy) --------------------------------------------------
 # 20 patients, 37–166 million cells, 41 single-embryo transfers with 13 implantations, 11 patients
 # with a clinical pregnancy and 6 with a live birth. Per-patient detail is not published: the split
 # below is one arrangement that gives exactly those totals.

@@ -31,7 +31,7 @@ def make_user(username: str, *roles: Role | str, **extra: Any) -> User:
 
 
 class Personas:
-    """One user per role, as in DESIGN.md §1 (created on demand in a test database)."""
+    """One user per role, as in docs/domain.md §Who does what (created on demand in a test database)."""
 
     def __init__(self) -> None:
         self.operator = make_user("operator", Role.OPERATOR)

@@ -15,7 +15,7 @@ WORKED_EXAMPLE = "G123417654321"
 
 
 def reference_check_character(data: str) -> str:
-    """DOMAIN.md §3 written out: weight 2^n from the right (rightmost n = 1), C = (38 − S mod 37) mod 37."""
+    """docs/domain.md §Check character, written out: weight 2^n, n = 1 at the right; C = (38 − S mod 37) mod 37."""
     total = sum(ALPHABET.index(ch) * 2 ** (n + 1) for n, ch in enumerate(reversed(data)))
     return ALPHABET[(38 - total % 37) % 37]
 

@@ -1,4 +1,4 @@
-"""Batch-record models (DOMAIN.md §2); business rules live in batches.services."""
+"""Batch-record models (docs/domain.md §The process, step by step); business rules live in batches.services."""
 
 from batches.models.batch import Batch, BatchTransition
 from batches.models.custody import CustodyEvent, ExpiredUseAuthorization, IdentityScan, PatientIdentity

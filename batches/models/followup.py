@@ -1,4 +1,4 @@
-"""Follow-up after infusion: what links the batch to the patient's outcome (DOMAIN.md §2.8)."""
+"""Follow-up after infusion: what links the batch to the patient's outcome (docs/domain.md §Follow-up)."""
 
 from __future__ import annotations
 

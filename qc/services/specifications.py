@@ -26,7 +26,7 @@ APPROVER_ROLES = (Role.QA_REVIEWER, Role.QUALIFIED_PERSON)
 
 
 def default_limit_values() -> list[dict[str, Any]]:
-    """DOMAIN.md §2 defaults as editable limit rows (one dict per test)."""
+    """The default limits (docs/domain.md §QC testing) as editable limit rows (one dict per test)."""
     rows: list[dict[str, Any]] = []
     for default in DEFAULT_LIMITS:
         row: dict[str, Any] = {
@@ -108,7 +108,7 @@ def specification_create(
     limits: list[dict[str, Any]] | None = None,
     max_collection_to_processing_hours: int = 24,
 ) -> Specification:
-    """Draft the next version of a product's specification (defaults from DOMAIN.md when no limits given)."""
+    """Draft the next version of a product's specification (the defaults of qc.evaluation when no limits given)."""
     require_role(actor, *MASTER_DATA_ROLES, action="Drafting a QC specification", domain=Domain.MASTER_DATA)
     rows = default_limit_values() if limits is None else limits
     tests = [row.get("test") for row in rows]
