@@ -72,3 +72,13 @@ def test_the_qa_review_list_filters_by_state_and_links_each_batch(people: Person
     assert reverse("admin:qc_review_batch", args=[collecting.pk]) in everything
     anonymous = Client().get(reverse("admin:qc_review_index"))
     assert anonymous.status_code == 302  # to the login page
+
+
+@pytest.mark.django_db
+def test_the_root_address_and_view_site_lead_to_the_admin_home(people: Personas) -> None:
+    client = Client()
+    client.force_login(people.operator)
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:index")
+    assert client.get(response["Location"]).status_code == 200
