@@ -16,10 +16,10 @@ from pypdf import PdfReader
 
 from batches.pdf import fonts
 from batches.pdf.render import render
-from batches.pdf.sample import sample_snapshot
 from batches.pdf.signing import seal_pdf
 from batches.pdf.snapshot import Snapshot, digest
 from batches.pdf.verify import check_seal
+from tests.sample_snapshot import sample_snapshot
 
 
 @pytest.fixture(scope="module")
