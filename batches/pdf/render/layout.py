@@ -6,6 +6,8 @@ wraps, and tables repeat their header and split rows across pages.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -37,6 +39,11 @@ GRID = colors.HexColor("#9aa5b1")
 SHADE = colors.HexColor("#e8edf2")
 PAD = 3
 VERDICT_COLOURS = {"pass": "#1b6e20", "fail": "#b00020", "pending": "#a05a00"}
+# A table cell holds at most about this many lines; longer text continues in the rows below. So no
+# row grows taller than a page (ReportLab stops with LayoutError on a flowable taller than its
+# frame), and a long text is wrapped once per row instead of once more for every page it spans.
+MAX_CELL_LINES = 30
+_WORDS = re.compile(r"(\s+)")
 
 
 def styles() -> dict[str, ParagraphStyle]:
@@ -109,6 +116,54 @@ class Writer:
             return "\n".join(fonts.plain(line) for line in lines)  # a Table draws a str cell line by line
         return Paragraph(fonts.markup(value), st)
 
+    def bounded(self, value: str, width: float, style: str) -> list[str]:
+        """``value`` cut at spaces into pieces of at most MAX_CELL_LINES lines of the column.
+
+        A word longer than a whole piece (a pasted hash, a run of characters) is cut where it must be.
+        """
+        st = self.st[style]
+        room = width - 2 * PAD
+        budget = MAX_CELL_LINES * room
+
+        def extent(token: str) -> float:
+            # A line break uses up the rest of its line: count it as a full line.
+            return stringWidth(token, st.fontName, st.fontSize) + token.count("\n") * room
+
+        if extent(value) <= budget:
+            return [value]
+        pieces: list[str] = []
+        current, used = "", 0.0
+        for token in _WORDS.split(value):
+            size = extent(token)
+            if size > budget:
+                step = max(1, math.floor(len(token) * budget / size))
+                *whole, token = [token[i : i + step] for i in range(0, len(token), step)]
+                pieces += [current, *whole] if current.strip() else whole
+                current, used = "", 0.0
+                size = extent(token)
+            if used + size > budget and current.strip():
+                pieces.append(current)
+                current, used = "", 0.0
+            current += token
+            used += size
+        pieces.append(current)
+        return [piece.strip() for piece in pieces if piece.strip()]
+
+    def rows(self, row: Sequence[Any], widths: Sequence[float], style: str) -> list[list[Any]]:
+        """One row of cells, or several when a cell's text is too long for one (see MAX_CELL_LINES)."""
+        columns = [
+            [cell] if isinstance(cell, Flowable) else self.bounded(str(cell).replace("\r", ""), width, style)
+            for cell, width in zip(row, widths, strict=True)
+        ]
+        depth = max((len(pieces) for pieces in columns), default=1)
+        return [
+            [
+                self.cell(pieces[i] if i < len(pieces) else "", width, style)
+                for pieces, width in zip(columns, widths, strict=True)
+            ]
+            for i in range(depth)
+        ]
+
     def table(
         self,
         header: Sequence[str],
@@ -121,7 +176,7 @@ class Writer:
         cell, head = ("small", "smallhead") if small else ("cell", "head")
         col_widths = [w * FRAME_W for w in widths]
         data: list[list[Any]] = [[self.cell(h, w, head) for h, w in zip(header, col_widths, strict=True)]]
-        data += [[self.cell(c, w, cell) for c, w in zip(row, col_widths, strict=True)] for row in rows]
+        data += [line for row in rows for line in self.rows(row, col_widths, cell)]
         return self._grid(
             data, col_widths, cell, head, repeat=1, extra=[("BACKGROUND", (0, 0), (-1, 0), SHADE), *extra]
         )
@@ -151,7 +206,10 @@ class Writer:
 
     def pairs(self, rows: Sequence[tuple[str, Any]], widths: tuple[float, float] = (0.3, 0.7)) -> Table:
         col_widths = [w * FRAME_W for w in widths]
-        data = [[self.cell(k, col_widths[0], "head"), self.cell(v, col_widths[1], "cell")] for k, v in rows]
+        data: list[list[Any]] = []
+        for key, value in rows:
+            lines = self.rows([value], col_widths[1:], "cell")
+            data += [[self.cell(key if i == 0 else "", col_widths[0], "head"), *line] for i, line in enumerate(lines)]
         extra = [("BACKGROUND", (0, 0), (0, -1), SHADE), ("FONT", (0, 0), (0, -1), fonts.BOLD, 8, 9.6)]
         return self._grid(data, col_widths, "cell", "head", repeat=0, extra=extra)
 
