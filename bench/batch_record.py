@@ -79,11 +79,11 @@ def run(scratch: Path, pki_paths: dict[str, str]) -> dict[str, Any]:
     from batches.pdf import signing
     from batches.pdf.collect import take_snapshot
     from batches.pdf.render import render
-    from batches.pdf.sample import sample_snapshot
     from batches.pki import create_development_certificates
     from batches.release import documents
     from batches.snapshot import Snapshot
     from tests.factories import Personas, walk_batch
+    from tests.sample_snapshot import sample_snapshot
     from tests.workers import WorkerProcess
 
     create_development_certificates(

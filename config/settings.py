@@ -2,7 +2,12 @@
 
 Every variable is listed in README.md. Development defaults make ``make run`` work on a fresh
 machine; ``CELLBATCH_ENV=production`` turns the defaults into hard requirements (a missing secret
-fails at start-up instead of running insecurely).
+fails at start-up instead of running insecurely). A value that cannot be read (``ture`` for a
+boolean, ``5m`` for a number) also fails at start-up, naming the variable, instead of silently
+meaning something else.
+
+The module reads top to bottom, each setting assigned once: environment helpers, core, apps,
+middleware, database, accounts, REST framework, Celery, security, CellBatch, logging.
 """
 
 from __future__ import annotations
@@ -14,27 +19,58 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("CELLBATCH_VAR_DIR", BASE_DIR / "var"))
+# Lets ModelAdmin[Model] and other typed generics be subscripted at run time, not only by mypy.
+django_stubs_ext.monkeypatch()
+
+# --- Environment helpers ---------------------------------------------------------------------------
+_true_words = frozenset({"1", "true", "yes", "on"})
+_false_words = frozenset({"0", "false", "no", "off"})
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A yes/no variable; unset or empty gives ``default``, anything unreadable refuses to start."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in _true_words:
+        return True
+    if value in _false_words:
+        return False
+    raise ImproperlyConfigured(f"{name} must be one of 1/0, true/false, yes/no, on/off, not {os.environ[name]!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {os.environ[name]!r}") from None
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {os.environ[name]!r}") from None
+
+
+def env_list(name: str) -> list[str]:
+    """A comma-separated variable as a list, empty items dropped."""
+    return [item for item in os.environ.get(name, "").split(",") if item]
+
 
 ENVIRONMENT = os.environ.get("CELLBATCH_ENV", "development")
 if ENVIRONMENT not in {"development", "test", "production"}:
     raise ImproperlyConfigured(f"CELLBATCH_ENV must be development, test or production, not {ENVIRONMENT!r}")
 PRODUCTION = ENVIRONMENT == "production"
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return default if value in (None, "") else int(value)
 
 
 def required(name: str, development_default: str) -> str:
@@ -46,11 +82,57 @@ def required(name: str, development_default: str) -> str:
     return development_default
 
 
+# --- Core --------------------------------------------------------------------------------------------
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("CELLBATCH_VAR_DIR", BASE_DIR / "var"))
+
 SECRET_KEY = required("DJANGO_SECRET_KEY", "development-only-key-never-use-in-production-0123456789abcdef")
 DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = [h for h in required("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Time: stored in UTC, shown in the facility's zone.
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = os.environ.get("CELLBATCH_TIME_ZONE", "Europe/Madrid")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = Path(os.environ.get("CELLBATCH_MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Email: late-result notifications.
+EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = Path(os.environ.get("DJANGO_EMAIL_FILE_PATH", VAR_DIR / "mail"))
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "cellbatch@localhost")
+
+# --- Apps --------------------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "config.apps.CellBatchAdminConfig",
     "django.contrib.auth",
@@ -69,8 +151,11 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "batches",
     "qc",
+    # Account controls: access log, signer re-check, TOTP (docs/signatures-and-accounts.md).
+    "batches.accounts",
 ]
 
+# --- Middleware --------------------------------------------------------------------------------------
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -81,41 +166,32 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "batches.middleware.AuditMiddleware",
+    # Makes the request's client known to services that log refusals.
+    "batches.accounts.middleware.ClientMiddleware",
+    # django-axes requires its middleware last, so it sees the final response of a refused login.
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "config.urls"
-WSGI_APPLICATION = "config.wsgi.application"
 
-TEMPLATES = [
-    {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
-        "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-            ],
-        },
-    },
-]
-
-# --- Database: PostgreSQL only -----------------------------------------------------------------
-if os.environ.get("DATABASE_URL"):
-    DATABASES: dict[str, dict[str, Any]] = {"default": dict(dj_database_url.parse(os.environ["DATABASE_URL"]))}
-else:
-    if PRODUCTION:
+# --- Database: PostgreSQL only -----------------------------------------------------------------------
+def _database() -> dict[str, Any]:
+    if os.environ.get("DATABASE_URL"):
+        database = dict(dj_database_url.parse(os.environ["DATABASE_URL"]))
+    elif PRODUCTION:
         raise ImproperlyConfigured("DATABASE_URL must be set when CELLBATCH_ENV=production")
-    from config.embedded_postgres import database_settings
+    else:
+        # Imported only without DATABASE_URL: it starts an embedded server, which nothing else needs.
+        from config.embedded_postgres import database_settings
 
-    DATABASES = {"default": database_settings(VAR_DIR)}
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
-DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+        database = database_settings(VAR_DIR)
+    database["ATOMIC_REQUESTS"] = False
+    database.setdefault("CONN_MAX_AGE", 0)
+    return database
 
-# --- Accounts (21 CFR 11.300) --------------------------------------------------------------------
+
+DATABASES: dict[str, dict[str, Any]] = {"default": _database()}
+
+# --- Accounts (21 CFR 11.300) ------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -141,41 +217,8 @@ SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = PRODUCTION
-CSRF_COOKIE_SECURE = PRODUCTION
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", PRODUCTION)
-SECURE_HSTS_SECONDS = 31536000 if PRODUCTION else 0
-SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
-SECURE_HSTS_PRELOAD = PRODUCTION
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
 
-# --- Time: stored in UTC, shown in the facility's zone ----------------------------------------
-LANGUAGE_CODE = "en-gb"
-TIME_ZONE = os.environ.get("CELLBATCH_TIME_ZONE", "Europe/Madrid")
-USE_I18N = True
-USE_TZ = True
-
-STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
-MEDIA_ROOT = Path(os.environ.get("CELLBATCH_MEDIA_ROOT", VAR_DIR / "media"))
-MEDIA_URL = "media/"
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
-
-# --- Email (late-result notifications) ----------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
-EMAIL_FILE_PATH = VAR_DIR / "mail"
-EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
-DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "cellbatch@localhost")
-
-# --- REST API ----------------------------------------------------------------------------------
+# --- REST framework ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so that a refused token answers 401 with WWW-Authenticate (not 403).
@@ -191,6 +234,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    "EXCEPTION_HANDLER": "batches.api.exceptions.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CellBatch API",
@@ -198,11 +242,15 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "BatchStatusEnum": "batches.states.BatchStatus",
+        "ApprovalStatusEnum": "batches.models.master.ApprovalStatus",
+        "SignatureStatusEnum": "batches.models.signatures.SignatureStatus",
+    },
 }
 
-# --- Celery ------------------------------------------------------------------------------------
 
-
+# --- Celery ------------------------------------------------------------------------------------------
 def _redis_answers(host: str = "127.0.0.1", port: int = 6379) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.3) as conn:
@@ -213,6 +261,13 @@ def _redis_answers(host: str = "127.0.0.1", port: int = 6379) -> bool:
 
 
 def _broker() -> tuple[str, dict[str, Any]]:
+    url, options = _broker_transport()
+    # A killed worker's unacknowledged task comes back after this; durable job state lives in PostgreSQL.
+    options.setdefault("visibility_timeout", env_int("CELERY_VISIBILITY_TIMEOUT", 600))
+    return url, options
+
+
+def _broker_transport() -> tuple[str, dict[str, Any]]:
     url = os.environ.get("CELERY_BROKER_URL", "")
     if url and url != "filesystem://":
         return url, {}
@@ -234,8 +289,6 @@ def _broker() -> tuple[str, dict[str, Any]]:
 
 
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = _broker()
-# A killed worker's unacknowledged task comes back after this; durable job state lives in PostgreSQL.
-CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", env_int("CELERY_VISIBILITY_TIMEOUT", 600))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -248,26 +301,37 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+# Extra task modules a worker imports (comma-separated module paths; the test suite adds its own).
+# Our own tasks are found by autodiscovery; a test suite or deployment may name extra task modules.
+CELERY_IMPORTS = env_list("CELLBATCH_EXTRA_TASK_MODULES")
 
-# --- CellBatch --------------------------------------------------------------------------------
+# --- Security ----------------------------------------------------------------------------------------
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = 31536000 if PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = PRODUCTION
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- CellBatch ---------------------------------------------------------------------------------------
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "cellbatch-demo-2026")
 CELLBATCH_FACILITY_ID = os.environ.get("CELLBATCH_FACILITY_ID", "G1234")
 CELLBATCH_PRODUCT_CODE = os.environ.get("CELLBATCH_PRODUCT_CODE", "YA001")
 # An entry made this long after the event needs a late-entry reason and is flagged for review.
 CELLBATCH_LATE_ENTRY_MINUTES = env_int("CELLBATCH_LATE_ENTRY_MINUTES", 60)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("CELLBATCH_LOG_LEVEL", "INFO")},
-    # pgserver logs its own start and stop at INFO, even from atexit handlers after streams close.
-    "loggers": {"pgserver": {"level": "WARNING"}},
-}
+# Accounts: API tokens work this long after they are issued; a beat task logs the end of idle sessions.
+CELLBATCH_API_TOKEN_HOURS = env_int("CELLBATCH_API_TOKEN_HOURS", 8)
+CELLBATCH_SESSION_SWEEP_SECONDS = env_int("CELLBATCH_SESSION_SWEEP_SECONDS", 60)
 
-# --- Organisation seal: signs PDF batch records and audit checkpoints ---------------------------
+# Organisation seal: signs PDF batch records and audit checkpoints.
 CELLBATCH_ORGANISATION_NAME = os.environ.get("CELLBATCH_ORGANISATION_NAME", "CellBatch Cell Processing Facility")
+OTP_TOTP_ISSUER = CELLBATCH_ORGANISATION_NAME
 PKI_DIR = VAR_DIR / "pki"
 CELLBATCH_SIGNING_KEY = os.environ.get("CELLBATCH_SIGNING_KEY", str(PKI_DIR / "seal-key.pem"))
 CELLBATCH_SIGNING_CERT = os.environ.get("CELLBATCH_SIGNING_CERT", str(PKI_DIR / "seal-cert.pem"))
@@ -277,52 +341,44 @@ CELLBATCH_TSA_URL = os.environ.get("CELLBATCH_TSA_URL", "")
 # PEM file of the timestamp authority's root certificate(s): verification trusts a B-T timestamp only then.
 CELLBATCH_TSA_CA = os.environ.get("CELLBATCH_TSA_CA", "")
 
-# --- Admin and API -----------------------------------------------------------------------------
-# Lets ModelAdmin[Model] and other typed generics be subscripted at run time, not only by mypy.
-import django_stubs_ext  # noqa: E402
-
-django_stubs_ext.monkeypatch()
-REST_FRAMEWORK["EXCEPTION_HANDLER"] = "batches.api.exceptions.exception_handler"
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(  # type: ignore[attr-defined]
-    {
-        "BatchStatusEnum": "batches.states.BatchStatus",
-        "ApprovalStatusEnum": "batches.models.master.ApprovalStatus",
-        "SignatureStatusEnum": "batches.models.signatures.SignatureStatus",
-    }
-)
-# --- Account controls: access log, signer re-check, TOTP (docs/signatures-and-accounts.md) -------
-INSTALLED_APPS += ["batches.accounts"]
-MIDDLEWARE += ["batches.accounts.middleware.ClientMiddleware"]
-OTP_TOTP_ISSUER = CELLBATCH_ORGANISATION_NAME
-# API tokens work this long after they are issued; a beat task logs the end of idle sessions.
-CELLBATCH_API_TOKEN_HOURS = env_int("CELLBATCH_API_TOKEN_HOURS", 8)
-CELLBATCH_SESSION_SWEEP_SECONDS = env_int("CELLBATCH_SESSION_SWEEP_SECONDS", 60)
-CELERY_BEAT_SCHEDULE["accounts-end-expired-sessions"] = {
-    "task": "batches.accounts.end_expired_sessions",
-    "schedule": float(CELLBATCH_SESSION_SWEEP_SECONDS),
-}
-CELERY_BEAT_SCHEDULE["qc-republish-undelivered-notifications"] = {
-    "task": "qc.republish_undelivered_notifications",
-    "schedule": 300.0,
-}
-EMAIL_FILE_PATH = Path(os.environ.get("DJANGO_EMAIL_FILE_PATH", EMAIL_FILE_PATH))
-# --- Batch-record documents (batches.release.documents) -------------------------------------------
+# Batch-record documents (batches.release.documents).
 CELLBATCH_DOCUMENT_BUILD_SECONDS = env_int("CELLBATCH_DOCUMENT_BUILD_SECONDS", 120)
 CELLBATCH_DOCUMENT_MAX_ATTEMPTS = env_int("CELLBATCH_DOCUMENT_MAX_ATTEMPTS", 5)
 CELLBATCH_DOCUMENT_REPUBLISH_SECONDS = env_int("CELLBATCH_DOCUMENT_REPUBLISH_SECONDS", 30)
-CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS = float(os.environ.get("CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS", "0"))
-CELERY_BEAT_SCHEDULE["republish-batch-records"] = {
-    "task": "batches.republish_batch_records",
-    "schedule": float(CELLBATCH_DOCUMENT_REPUBLISH_SECONDS),
-}
-# --- Audit trail (docs/audit-trail.md) ----------------------------------------------------------
-# The statement's own time, not the transaction's start: events of one transaction keep their order.
+CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS = env_float("CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS", 0.0)
+
+# Audit trail (docs/audit-trail.md). The statement's own time, not the transaction's start: events of
+# one transaction keep their order.
 PGHISTORY_CREATED_AT_FUNCTION = "clock_timestamp()"
-# The beat task sealing new audit events into the hash chain and signing a checkpoint.
+# How often beat seals new audit events into the hash chain and signs a checkpoint.
 CELLBATCH_AUDIT_SEAL_SECONDS = env_int("CELLBATCH_AUDIT_SEAL_SECONDS", 300)
-CELERY_BEAT_SCHEDULE["audit-ledger-seal"] = {
-    "task": "batches.audit_ledger_seal",
-    "schedule": float(CELLBATCH_AUDIT_SEAL_SECONDS),
+
+# Celery beat: after the intervals above, which it reads.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "accounts-end-expired-sessions": {
+        "task": "batches.accounts.end_expired_sessions",
+        "schedule": float(CELLBATCH_SESSION_SWEEP_SECONDS),
+    },
+    "qc-republish-undelivered-notifications": {
+        "task": "qc.republish_undelivered_notifications",
+        "schedule": 300.0,
+    },
+    "republish-batch-records": {
+        "task": "batches.republish_batch_records",
+        "schedule": float(CELLBATCH_DOCUMENT_REPUBLISH_SECONDS),
+    },
+    "audit-ledger-seal": {
+        "task": "batches.audit_ledger_seal",
+        "schedule": float(CELLBATCH_AUDIT_SEAL_SECONDS),
+    },
 }
-# Extra task modules a worker imports (comma-separated module paths; the test suite adds its own).
-CELERY_IMPORTS = [m for m in os.environ.get("CELLBATCH_EXTRA_TASK_MODULES", "").split(",") if m]
+
+# --- Logging -----------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("CELLBATCH_LOG_LEVEL", "INFO")},
+    # pgserver logs its own start and stop at INFO, even from atexit handlers after streams close.
+    "loggers": {"pgserver": {"level": "WARNING"}},
+}

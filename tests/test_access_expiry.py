@@ -16,6 +16,7 @@ from batches.accounts.expiry import sessions_end_expired
 from batches.models import AccessEvent
 from batches.roles import Role
 from tests.factories import PASSWORD, make_user
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 TOKEN_URL = "/api/v1/auth/token/"
@@ -81,10 +82,9 @@ def test_the_api_logout_ends_the_token_and_is_logged(analyst: User) -> None:
 
 @pytest.mark.urs("URS-128")
 def test_a_session_past_its_idle_timeout_is_logged_as_a_logout_once(analyst: User) -> None:
-    browser = Client()
-    browser.force_login(analyst)
+    browser = client_for(analyst)
     other = make_user("verifier", Role.VERIFIER, is_staff=True)
-    Client().force_login(other)  # still active: left alone
+    client_for(other)  # still active: left alone
     session = Session.objects.get(session_key=browser.session.session_key)
     expired_at = timezone.now() - timedelta(minutes=2)
     Session.objects.filter(pk=session.pk).update(expire_date=expired_at)

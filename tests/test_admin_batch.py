@@ -15,7 +15,6 @@ from batches.audit import audit_context
 from batches.models import (
     ApheresisCollection,
     Batch,
-    BatchTransition,
     Cd133Selection,
     ElectronicSignature,
     GcsfAdministration,
@@ -34,6 +33,7 @@ from tests.factories import (
     selection_values,
     walk_batch,
 )
+from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -51,17 +51,6 @@ def form_data(values: dict[str, Any], **extra: str) -> dict[str, str]:
     return {"late_entry_reason": "", **data, **extra}
 
 
-def snapshot() -> tuple[Any, ...]:
-    return (
-        list(Batch.objects.values_list("pk", "status").order_by("pk")),
-        BatchTransition.objects.count(),
-        list(GcsfAdministration.objects.values_list("pk", "drug_lot", "verified_by").order_by("pk")),
-        list(ApheresisCollection.objects.values_list("pk", "product_volume_ml", "verified_by").order_by("pk")),
-        list(Cd133Selection.objects.values_list("pk", "final_volume_ml", "verified_by").order_by("pk")),
-        ElectronicSignature.objects.count(),
-    )
-
-
 @pytest.fixture
 def staff(people: Personas) -> Personas:
     """Lab users reach the admin as staff; their roles (groups) decide what they may do there."""
@@ -69,12 +58,6 @@ def staff(people: Personas) -> Personas:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
     return people
-
-
-def client_for(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def page(batch: Batch) -> str:
@@ -173,14 +156,14 @@ def test_batch_page_offers_only_the_current_step_and_the_next_need(staff: Person
 @pytest.mark.urs("URS-012")
 def test_selection_before_collection_is_refused_with_a_clear_message(staff: Personas) -> None:
     batch = walk_batch(staff, "collection")
-    before = snapshot()
+    before = gmp_row_counts()
     response = client_for(staff.operator).post(
         url(batch, "record", "selection"), form_data(selection_values(), password=PASSWORD)
     )
     body = response.content.decode()
     assert response.status_code == 200
     assert f"only when batch {batch.batch_number} is processing; it is collection" in body
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-012")
@@ -191,10 +174,10 @@ def test_verifying_ones_own_step_is_refused(staff: Personas) -> None:
     post_ok(operator, url(batch, "record", "gcsf"), form_data(gcsf_values(1), password=PASSWORD))
     step = GcsfAdministration.objects.get(batch=batch)
     assert "a second person must verify it" in operator.get(page(batch)).content.decode()
-    before = snapshot()
+    before = gmp_row_counts()
     body = operator.post(url(batch, "verify", "gcsf", step.pk), {"password": PASSWORD}).content.decode()
     assert "You performed this step; a second person must verify it." in body
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-012", "URS-010")
@@ -206,12 +189,12 @@ def test_a_verified_step_is_read_only_and_cannot_be_corrected(staff: Personas) -
     assert "Correct G-CSF day 1" in operator.get(page(batch)).content.decode()
     post_ok(client_for(staff.verifier), url(batch, "verify", "gcsf", step.pk), {"password": PASSWORD})
     assert "Correct G-CSF day 1" not in operator.get(page(batch)).content.decode()
-    before = snapshot()
+    before = gmp_row_counts()
     data = form_data(gcsf_values(1, drug_lot="FIL-OTHER"), password=PASSWORD, reason="wrong lot typed")
     body = operator.post(url(batch, "correct", "gcsf", step.pk), data).content.decode()
     assert f"G-CSF administration of {batch.batch_number} is verified and read-only." in body
     assert 'value="FIL-OTHER"' in body
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-012")
@@ -240,7 +223,7 @@ def test_correcting_an_unverified_step_keeps_a_reason_and_signs_again(staff: Per
 @pytest.mark.urs("URS-012")
 def test_expired_reagent_lot_is_refused_on_its_field_and_the_typed_values_stay(staff: Personas) -> None:
     batch = walk_batch(staff, "processing")
-    before = snapshot()
+    before = gmp_row_counts()
     expired = timezone.localdate() - timedelta(days=3)
     values = selection_values(reagent_expiry=expired, reagent_lot="CD133-EXPIRED-9")
     body = client_for(staff.operator).post(url(batch, "record", "selection"), form_data(values, password=PASSWORD))
@@ -249,18 +232,18 @@ def test_expired_reagent_lot_is_refused_on_its_field_and_the_typed_values_stay(s
     assert 'value="CD133-EXPIRED-9"' in text
     assert 'value="HSA-9912"' in text
     assert "cb-has-error" in text
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-012")
 def test_wrong_password_signs_nothing(staff: Personas) -> None:
     batch = walk_batch(staff, "mobilization")
-    before = snapshot()
+    before = gmp_row_counts()
     body = client_for(staff.operator).post(
         url(batch, "record", "gcsf"), form_data(gcsf_values(1), password="not-my-password")
     )
     assert "The password is not correct" in body.content.decode()
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-013")
@@ -273,26 +256,26 @@ def test_auditor_and_admin_read_but_cannot_change_batch_data(staff: Personas, pe
     assert "you cannot change it" in body
     assert "Record and sign" not in body
     assert "Start collection" not in body
-    before = snapshot()
+    before = gmp_row_counts()
     refused = client.post(url(batch, "record", "gcsf"), form_data(gcsf_values(1), password=PASSWORD))
     assert "requires the role Operator" in refused.content.decode()
     client.post(url(batch, "transition", "cancel"), {"reason": "I should not be able to"})
     client.post(url(batch, "transition", "start-collection"))
     assert client.get(reverse("admin:batches_batch_add")).status_code == 403
     assert client.post(reverse("admin:batches_batch_delete", args=[batch.pk])).status_code == 403
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-013")
 def test_anonymous_requests_are_sent_to_the_login_page(staff: Personas) -> None:
     batch = walk_batch(staff, "mobilization")
-    before = snapshot()
+    before = gmp_row_counts()
     anonymous = Client()
     assert anonymous.get(page(batch)).status_code == 302
     response = anonymous.post(url(batch, "record", "gcsf"), form_data(gcsf_values(1), password=PASSWORD))
     assert response.status_code == 302
     assert "/login/" in response["Location"]
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-013")
@@ -391,7 +374,7 @@ def test_patient_enrolment_refuses_a_name_like_code_and_keeps_the_form(staff: Pe
 def test_malformed_action_requests_get_a_4xx_never_a_500(staff: Personas) -> None:
     batch = walk_batch(staff, "mobilization")
     operator = client_for(staff.operator)
-    before = snapshot()
+    before = gmp_row_counts()
     assert operator.post(url(batch, "record", "platelets"), {"password": PASSWORD}).status_code == 404
     assert operator.post(url(batch, "transition", "release"), {}).status_code == 404
     assert operator.post(url(batch, "verify", "gcsf", 999999), {"password": PASSWORD}).status_code == 404
@@ -400,4 +383,4 @@ def test_malformed_action_requests_get_a_4xx_never_a_500(staff: Personas) -> Non
     incomplete = operator.post(url(batch, "record", "gcsf"), {"day": "1", "password": PASSWORD})
     assert incomplete.status_code == 200
     assert "This field is required" in incomplete.content.decode()
-    assert snapshot() == before
+    assert_nothing_written(before)

@@ -7,10 +7,10 @@ from html import unescape
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from tests.factories import Personas, walk_batch
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +38,7 @@ def card_links(body: str) -> list[str]:
 def test_each_role_lands_on_an_index_with_its_work_and_every_link_opens(people: Personas, persona: str) -> None:
     walk_batch(people, "registered")  # a batch in the lists
     user: Any = getattr(people, persona)
-    client = Client()
-    client.force_login(user)
+    client = client_for(user)
     body = client.get(reverse("admin:index")).content.decode()
     title, must = EXPECTED[persona]
     assert f"<h2>{title}</h2>" in body
@@ -58,13 +57,11 @@ def test_a_user_with_two_roles_sees_both_cards_and_the_auditor_reaches_each_user
     from tests.factories import make_user
 
     both = make_user("analyst_verifier", "qc_analyst", "verifier")
-    client = Client()
-    client.force_login(both)
+    client = client_for(both)
     body = client.get(reverse("admin:index")).content.decode()
     assert body.index("<h2>Second-person verification</h2>") < body.index("<h2>QC laboratory</h2>")
 
-    auditor = Client()
-    auditor.force_login(people.auditor)
+    auditor = client_for(people.auditor)
     index = auditor.get(reverse("admin:index")).content.decode()
     activity = reverse("admin:audit_user_activity", args=[people.operator.pk])
     assert activity in index

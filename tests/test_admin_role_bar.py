@@ -8,13 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.apps import apps
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from batches.accounts.services import user_create
 from batches.models import Batch, ProcessDefinition
@@ -33,20 +30,11 @@ from tests.factories import (
     selection_values,
     walk_batch,
 )
+from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
 
 pytestmark = pytest.mark.urs("URS-058")
 BAR = "not allowed for a system administrator account, whatever other role it holds"
 ALL_BATCH_ROLES = (Role.OPERATOR, Role.VERIFIER, Role.QC_ANALYST, Role.QA_REVIEWER, Role.CLINICIAN)
-
-
-def database_state() -> dict[str, int]:
-    """Row counts of every batch-record and QC table."""
-    return {
-        model._meta.label: model._default_manager.count()
-        for label in ("batches", "qc")
-        for model in apps.get_app_config(label).get_models()
-        if not model._meta.proxy and model._meta.model_name not in {"accessevent", "accesseventevent"}
-    }
 
 
 def sysadmin() -> User:
@@ -102,12 +90,12 @@ def test_every_unsigned_batch_data_action_is_refused_for_an_administrator_accoun
             actor=admin, batch_id=batch.pk, visit_date=timezone.localdate(), menses="normal"
         ),
     }
-    before = database_state()
+    before = gmp_row_counts()
 
     for name, action in actions.items():
         with pytest.raises(PermissionDenied, match=BAR):
             action()
-        assert database_state() == before, name
+        assert_nothing_written(before, name)
 
 
 @pytest.mark.django_db
@@ -148,11 +136,9 @@ def test_the_check_names_the_missing_role_first_and_the_bar_only_to_someone_who_
 def test_admin_and_api_offer_an_administrator_no_batch_entry_and_refuse_it_unchanged(people: Personas) -> None:
     batch = walk_batch(people, "mobilization")
     admin = sysadmin()
-    browser = Client()
-    browser.force_login(admin)
-    api = APIClient()
-    api.force_authenticate(admin)
-    before = database_state()
+    browser = client_for(admin)
+    api = client_for(admin, "api")
+    before = gmp_row_counts()
 
     body = browser.get(reverse("admin:batches_batch_change", args=[batch.pk])).content.decode()
     assert batch.batch_number in body
@@ -167,5 +153,5 @@ def test_admin_and_api_offer_an_administrator_no_batch_entry_and_refuse_it_uncha
     assert cancelled.status_code == 403
     assert BAR in cancelled.json()["detail"]
 
-    assert database_state() == before
+    assert_nothing_written(before)
     assert Batch.objects.get(pk=batch.pk).status == "mobilization"

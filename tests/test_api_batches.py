@@ -9,16 +9,11 @@ from typing import Any
 import pytest
 from django.db import IntegrityError
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from batches.api.exceptions import exception_handler
 from batches.exceptions import StateConflict
 from batches.models import (
-    ApheresisCollection,
-    Batch,
-    BatchTransition,
-    Cd133Selection,
     ElectronicSignature,
     GcsfAdministration,
     ProcessDefinition,
@@ -32,6 +27,7 @@ from tests.factories import (
     selection_values,
     walk_batch,
 )
+from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1"
@@ -48,24 +44,6 @@ def as_json(values: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {**{k: plain(v) for k, v in values.items()}, **extra}
 
 
-def snapshot() -> tuple[Any, ...]:
-    return (
-        list(Batch.objects.values_list("pk", "status").order_by("pk")),
-        BatchTransition.objects.count(),
-        list(GcsfAdministration.objects.values_list("pk", "drug_lot", "verified_by").order_by("pk")),
-        list(ApheresisCollection.objects.values_list("pk", "product_volume_ml", "verified_by").order_by("pk")),
-        list(Cd133Selection.objects.values_list("pk", "final_volume_ml", "verified_by").order_by("pk")),
-        ElectronicSignature.objects.count(),
-    )
-
-
-def token_client(user: Any) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
 def ok(response: Any, code: int = 200) -> Any:
     assert response.status_code == code, response.content.decode()[:800]
     return response.json()
@@ -73,8 +51,8 @@ def ok(response: Any, code: int = 200) -> Any:
 
 @pytest.mark.urs("URS-016", "URS-015")
 def test_a_batch_walks_to_quarantine_through_the_api_with_tokens(people: Personas) -> None:
-    qa, qp = token_client(people.qa), token_client(people.qp)
-    operator, verifier = token_client(people.operator), token_client(people.verifier)
+    qa, qp = client_for(people.qa, "token"), client_for(people.qp, "token")
+    operator, verifier = client_for(people.operator, "token"), client_for(people.verifier, "token")
 
     definition = ok(qa.post(f"{API}/process-definitions/", as_json(definition_values()), format="json"), 201)
     assert definition["status"] == "draft"
@@ -133,7 +111,7 @@ def test_a_batch_walks_to_quarantine_through_the_api_with_tokens(people: Persona
 def test_batches_are_filtered_searched_and_paginated(people: Personas) -> None:
     walk_batch(people, "mobilization", subject_code="IGX1-S001")
     walk_batch(people, "registered", subject_code="IGX1-S002")
-    auditor = token_client(people.auditor)
+    auditor = client_for(people.auditor, "token")
     listed = ok(auditor.get(f"{API}/batches/", {"status": "registered"}))
     assert listed["count"] == 1
     assert listed["results"][0]["subject_code"] == "IGX1-S002"
@@ -144,59 +122,59 @@ def test_batches_are_filtered_searched_and_paginated(people: Personas) -> None:
 @pytest.mark.urs("URS-017")
 def test_selection_before_collection_is_a_409_and_changes_nothing(people: Personas) -> None:
     batch = walk_batch(people, "collection")
-    before = snapshot()
-    response = token_client(people.operator).post(
+    before = gmp_row_counts()
+    response = client_for(people.operator, "token").post(
         f"{API}/batches/{batch.pk}/steps/selection/", as_json(selection_values(), password=PASSWORD), format="json"
     )
     assert response.status_code == 409
     assert "is processing; it is collection" in response.json()["detail"]
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-017")
 def test_verifying_ones_own_step_is_a_403(people: Personas) -> None:
     batch = walk_batch(people, "mobilization")
     people.operator.groups.add(people.verifier.groups.get())
-    operator = token_client(people.operator)
+    operator = client_for(people.operator, "token")
     step = ok(operator.post(f"{API}/batches/{batch.pk}/steps/gcsf/", as_json(gcsf_values(1), password=PASSWORD)), 201)
-    before = snapshot()
+    before = gmp_row_counts()
     response = operator.post(f"{API}/steps/gcsf/{step['id']}/verify/", {"password": PASSWORD})
     assert response.status_code == 403
     assert response.json()["detail"] == "You performed this step; a second person must verify it."
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-017")
 def test_expired_reagent_lot_is_a_400_on_its_field(people: Personas) -> None:
     batch = walk_batch(people, "processing")
-    before = snapshot()
+    before = gmp_row_counts()
     expired = timezone.localdate() - timedelta(days=1)
-    response = token_client(people.operator).post(
+    response = client_for(people.operator, "token").post(
         f"{API}/batches/{batch.pk}/steps/selection/",
         as_json(selection_values(reagent_expiry=expired), password=PASSWORD),
         format="json",
     )
     assert response.status_code == 400
     assert "CD133 reagent lot CD133-7781 expired on" in response.json()["reagent_expiry"][0]
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-018")
 def test_correction_needs_the_current_etag_a_reason_and_the_password(people: Personas) -> None:
     batch = walk_batch(people, "mobilization")
-    operator = token_client(people.operator)
+    operator = client_for(people.operator, "token")
     step = ok(operator.post(f"{API}/batches/{batch.pk}/steps/gcsf/", as_json(gcsf_values(1), password=PASSWORD)), 201)
     url = f"{API}/steps/gcsf/{step['id']}/"
     etag = operator.get(url)["ETag"]
     change = {"drug_lot": "FIL-24-118", "reason": "lot number misread", "password": PASSWORD}
-    before = snapshot()
+    before = gmp_row_counts()
 
     assert operator.patch(url, change, format="json").status_code == 428
     assert operator.patch(url, change, format="json", HTTP_IF_MATCH='"stale"').status_code == 412
     missing = operator.patch(url, {"drug_lot": "FIL-24-118"}, format="json", HTTP_IF_MATCH=etag)
     assert missing.status_code == 400
     assert set(missing.json()) == {"reason", "password"}
-    assert snapshot() == before
+    assert_nothing_written(before)
 
     corrected = operator.patch(url, change, format="json", HTTP_IF_MATCH=etag)
     assert ok(corrected)["drug_lot"] == "FIL-24-118"
@@ -210,15 +188,15 @@ def test_correction_needs_the_current_etag_a_reason_and_the_password(people: Per
 def test_a_verified_step_cannot_be_corrected_through_the_api(people: Personas) -> None:
     batch = walk_batch(people, "mobilization")
     step = ok(
-        token_client(people.operator).post(
+        client_for(people.operator, "token").post(
             f"{API}/batches/{batch.pk}/steps/gcsf/", as_json(gcsf_values(1), password=PASSWORD)
         ),
         201,
     )
-    ok(token_client(people.verifier).post(f"{API}/steps/gcsf/{step['id']}/verify/", {"password": PASSWORD}))
-    operator = token_client(people.operator)
+    ok(client_for(people.verifier, "token").post(f"{API}/steps/gcsf/{step['id']}/verify/", {"password": PASSWORD}))
+    operator = client_for(people.operator, "token")
     url = f"{API}/steps/gcsf/{step['id']}/"
-    before = snapshot()
+    before = gmp_row_counts()
     response = operator.patch(
         url,
         {"drug_lot": "X-1", "reason": "late change", "password": PASSWORD},
@@ -227,7 +205,7 @@ def test_a_verified_step_cannot_be_corrected_through_the_api(people: Personas) -
     )
     assert response.status_code == 400
     assert "verified and read-only" in response.json()["non_field_errors"][0]
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-013")
@@ -237,9 +215,9 @@ def test_auditor_and_admin_read_but_cannot_change_batch_data(people: Personas, p
     step = GcsfAdministration.objects.create(
         batch=batch, performed_by=people.operator, dose_ug=625, **gcsf_values(1)
     )  # an unverified step to aim at; created directly only to set the scene
-    client = token_client(getattr(people, persona))
+    client = client_for(getattr(people, persona), "token")
     assert ok(client.get(f"{API}/batches/{batch.pk}/"))["batch_number"] == batch.batch_number
-    before = snapshot()
+    before = gmp_row_counts()
     refused = [
         client.post(f"{API}/batches/{batch.pk}/steps/gcsf/", as_json(gcsf_values(2), password=PASSWORD)),
         client.post(f"{API}/batches/{batch.pk}/start-collection/"),
@@ -250,18 +228,18 @@ def test_auditor_and_admin_read_but_cannot_change_batch_data(people: Personas, p
     ]
     assert [r.status_code for r in refused] == [403] * 6
     assert "requires the role Operator" in refused[0].json()["detail"]
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-013")
 def test_anonymous_requests_are_refused(people: Personas) -> None:
     batch = walk_batch(people, "mobilization")
-    before = snapshot()
+    before = gmp_row_counts()
     anonymous = APIClient()
     assert anonymous.get(f"{API}/batches/").status_code in {401, 403}
     response = anonymous.post(f"{API}/batches/{batch.pk}/steps/gcsf/", as_json(gcsf_values(1), password=PASSWORD))
     assert response.status_code in {401, 403}
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-016")
@@ -275,7 +253,7 @@ def test_a_token_is_issued_for_a_correct_password_only(people: Personas) -> None
 
 @pytest.mark.urs("URS-017")
 def test_missing_records_are_404_and_session_login_works(people: Personas) -> None:
-    client = APIClient()
+    client = APIClient()  # a session login, as the browsable API uses
     client.force_login(people.operator)
     assert client.get(f"{API}/batches/999999/").status_code == 404
     missing = client.post(f"{API}/batches/999999/steps/gcsf/", as_json(gcsf_values(1), password=PASSWORD))

@@ -11,15 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from batches.models import ElectronicSignature, GcsfAdministration
 from tests.audit_helpers import events_for, last_event
 from tests.factories import PASSWORD, Personas, gcsf_values, walk_batch
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -42,19 +40,6 @@ def json_body(values: dict[str, Any], **extra: str) -> dict[str, Any]:
     return {**plain, **extra}
 
 
-def admin_client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def token_client(user: Any) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
 def admin_url(batch_pk: int, name: str, *args: Any) -> str:
     return reverse(f"admin:batches_batch_{name}", args=[batch_pk, *args])
 
@@ -68,7 +53,7 @@ def test_a_step_recorded_and_corrected_in_the_admin_names_the_user_the_reason_an
     people: Personas,
 ) -> None:
     batch = walk_batch(people, "mobilization")
-    operator = admin_client(people.operator)
+    operator = client_for(people.operator)
     recorded = operator.post(admin_url(batch.pk, "record", "gcsf"), browser_form(gcsf_values(1), password=PASSWORD))
     assert recorded.status_code == 302
     step = GcsfAdministration.objects.get(batch=batch, day=1)
@@ -88,7 +73,7 @@ def test_a_step_recorded_and_corrected_in_the_admin_names_the_user_the_reason_an
     assert changed.diff == {"drug_lot": ("FIL-24-117", "FIL-24-118")}
 
     # The auditor reads the same events on the batch's audit-trail page.
-    page = admin_client(people.auditor).get(reverse("admin:batches_batch_audit", args=[batch.pk])).content.decode()
+    page = client_for(people.auditor).get(reverse("admin:batches_batch_audit", args=[batch.pk])).content.decode()
     assert "Lot number mistyped; the vial reads FIL-24-118." in page
     assert "FIL-24-117" in page
     assert "FIL-24-118" in page
@@ -99,7 +84,7 @@ def test_a_step_recorded_and_corrected_through_the_api_names_the_user_the_reason
     people: Personas,
 ) -> None:
     batch = walk_batch(people, "mobilization")
-    api = token_client(people.operator)
+    api = client_for(people.operator, "token")
     response = api.post(
         f"/api/v1/batches/{batch.pk}/steps/gcsf/", json_body(gcsf_values(1), password=PASSWORD), format="json"
     )
@@ -127,7 +112,7 @@ def test_a_step_recorded_and_corrected_through_the_api_names_the_user_the_reason
     assert Decimal(new_dose) == step.dose_ug
 
     # The API's audit trail of the batch (read by an auditor) shows the event with its actor and reason.
-    trail = token_client(people.auditor).get(f"/api/v1/batches/{batch.pk}/audit-trail/")
+    trail = client_for(people.auditor, "token").get(f"/api/v1/batches/{batch.pk}/audit-trail/")
     assert trail.status_code == 200, trail.content
     entry = next(e for e in trail.json()["results"] if e["reason"] == "Prescription reduced by the investigator.")
     assert entry["actor"] == "operator"
@@ -138,7 +123,7 @@ def test_a_step_recorded_and_corrected_through_the_api_names_the_user_the_reason
 @pytest.mark.urs("URS-039")
 def test_each_change_made_in_one_admin_request_keeps_its_own_reason(people: Personas) -> None:
     batch = walk_batch(people, "mobilization")
-    operator = admin_client(people.operator)
+    operator = client_for(people.operator)
     operator.post(admin_url(batch.pk, "record", "gcsf"), browser_form(gcsf_values(1), password=PASSWORD))
     step = GcsfAdministration.objects.get(batch=batch, day=1)
 

@@ -8,14 +8,13 @@ import io
 import json
 
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from batches.models import Batch
 from batches.services import batch as batch_services
 from tests.factories import Personas, walk_batch
+from tests.helpers import client_for, staff_client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -27,25 +26,12 @@ def batch(people: Personas) -> Batch:
     return batch
 
 
-def staff_client(user: User) -> Client:
-    User.objects.filter(pk=user.pk).update(is_staff=True)
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def api_client(user: User) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 @pytest.mark.urs("URS-032")
 @pytest.mark.parametrize("role", ["auditor", "qa", "qp"])
 def test_the_batch_audit_trail_shows_who_what_when_why_and_old_to_new(
     people: Personas, batch: Batch, role: str
 ) -> None:
-    page = staff_client(getattr(people, role)).get(reverse("admin:batches_batch_audit", args=[batch.pk]))
+    page = staff_client_for(getattr(people, role)).get(reverse("admin:batches_batch_audit", args=[batch.pk]))
     assert page.status_code == 200
     html = page.content.decode()
     assert "patient withdrew consent" in html  # why
@@ -60,14 +46,14 @@ def test_the_batch_audit_trail_shows_who_what_when_why_and_old_to_new(
 @pytest.mark.urs("URS-032")
 @pytest.mark.parametrize("role", ["operator", "verifier", "clinician", "admin"])
 def test_the_batch_audit_trail_is_refused_to_other_roles(people: Personas, batch: Batch, role: str) -> None:
-    page = staff_client(getattr(people, role)).get(reverse("admin:batches_batch_audit", args=[batch.pk]))
+    page = staff_client_for(getattr(people, role)).get(reverse("admin:batches_batch_audit", args=[batch.pk]))
     assert page.status_code == 403
 
 
 @pytest.mark.urs("URS-034")
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_an_export_carries_the_sha256_shown_on_the_page(people: Personas, batch: Batch, fmt: str) -> None:
-    client = staff_client(people.auditor)
+    client = staff_client_for(people.auditor)
     page = client.get(reverse("admin:batches_batch_audit", args=[batch.pk]))
     download = client.get(reverse("admin:batches_batch_audit_export", args=[batch.pk, fmt]))
     digest = hashlib.sha256(download.content).hexdigest()
@@ -91,19 +77,19 @@ def test_an_export_carries_the_sha256_shown_on_the_page(people: Personas, batch:
 @pytest.mark.urs("URS-033")
 def test_an_auditor_sees_a_users_activity_and_qa_does_not(people: Personas, batch: Batch) -> None:
     url = reverse("admin:audit_user_activity", args=[people.operator.pk])
-    page = staff_client(people.auditor).get(url)
+    page = staff_client_for(people.auditor).get(url)
     assert page.status_code == 200
     entries = page.context["entries"]
     assert entries
     assert {e.actor for e in entries} == {"operator"}
     assert entries[0].reason == "patient withdrew consent"  # newest first
     assert "enrolment" in page.content.decode()
-    assert staff_client(people.qa).get(url).status_code == 403
+    assert staff_client_for(people.qa).get(url).status_code == 403
 
 
 @pytest.mark.urs("URS-035")
 def test_the_api_serves_the_trail_its_exports_and_user_activity_read_only(people: Personas, batch: Batch) -> None:
-    client = api_client(people.qp)
+    client = client_for(people.qp, "api")
     trail = client.get(f"/api/v1/batches/{batch.pk}/audit-trail/")
     assert trail.status_code == 200
     cancelled = [e for e in trail.json()["results"] if any(c["new"] == "cancelled" for c in e["changes"])]
@@ -112,16 +98,16 @@ def test_the_api_serves_the_trail_its_exports_and_user_activity_read_only(people
     export = client.get(f"/api/v1/batches/{batch.pk}/audit-trail/export.json")
     assert export["X-Content-SHA256"] == hashlib.sha256(export.content).hexdigest()
     assert client.post(f"/api/v1/batches/{batch.pk}/audit-trail/").status_code == 405
-    activity = api_client(people.auditor).get(f"/api/v1/users/{people.operator.pk}/activity/")
+    activity = client_for(people.auditor, "api").get(f"/api/v1/users/{people.operator.pk}/activity/")
     assert activity.status_code == 200
     assert {e["actor"] for e in activity.json()["results"]} == {"operator"}
 
 
 @pytest.mark.urs("URS-035")
 def test_the_api_refuses_other_roles_and_unknown_records(people: Personas, batch: Batch) -> None:
-    refused = api_client(people.operator).get(f"/api/v1/batches/{batch.pk}/audit-trail/")
+    refused = client_for(people.operator, "api").get(f"/api/v1/batches/{batch.pk}/audit-trail/")
     assert refused.status_code == 403
     assert "auditor" in refused.json()["detail"].lower()
-    assert api_client(people.qa).get(f"/api/v1/users/{people.operator.pk}/activity/").status_code == 403
-    assert api_client(people.auditor).get("/api/v1/batches/999999/audit-trail/export.csv").status_code == 404
+    assert client_for(people.qa, "api").get(f"/api/v1/users/{people.operator.pk}/activity/").status_code == 403
+    assert client_for(people.auditor, "api").get("/api/v1/batches/999999/audit-trail/export.csv").status_code == 404
     assert APIClient().get(f"/api/v1/batches/{batch.pk}/audit-trail/").status_code in (401, 403)

@@ -6,11 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from batches.admin.progress import next_steps
 from batches.models import Batch
@@ -29,14 +26,14 @@ from tests.factories import (
     record_result,
     release_batch,
 )
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 PLAN = "Recall if not infused; inform the clinician and start antibiotics per protocol."
 
 
 def page_of(user: Any, batch: Batch) -> str:
-    client = Client()
-    client.force_login(user)
+    client = client_for(user)
     response = client.get(reverse("admin:batches_batch_change", args=[batch.pk]))
     assert response.status_code == 200
     return response.content.decode()
@@ -78,8 +75,7 @@ def test_the_batch_page_links_each_role_to_the_pages_it_may_open_and_every_link_
     assert seen["auditor"] == seen["qa"] == seen["qp"] == set(links)
     assert seen["operator"] == seen["clinician"] == {"desk", "labels"}
 
-    auditor = Client()
-    auditor.force_login(people.auditor)
+    auditor = client_for(people.auditor)
     for name, url in links.items():
         response = auditor.get(url)
         assert response.status_code == 200, (name, url, response.status_code)
@@ -91,9 +87,7 @@ def test_the_batch_page_links_each_role_to_the_pages_it_may_open_and_every_link_
 def test_a_late_result_flags_the_batch_at_the_top_of_its_page_and_in_the_api_detail(people: Personas) -> None:
     batch = quarantined_batch(people)
     release_batch(people, batch, conditionally=True)
-    token, _ = Token.objects.get_or_create(user=people.clinician)
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api = client_for(people.clinician, "token")
     before = api.get(f"/api/v1/batches/{batch.pk}/").json()
     assert (before["flagged"], before["late_result_alerts"]) == (False, [])
     assert 'id="late-result-flag"' not in page_of(people.operator, batch)
@@ -186,9 +180,7 @@ def test_a_conditionally_released_batch_still_asks_for_its_pending_result(people
 def test_the_review_page_offers_a_decision_only_to_whoever_can_take_it_now(people: Personas) -> None:
     batch = release_batch(people, quarantined_batch(people), certify=False)
     review = reverse("admin:qc_review_batch", args=[batch.pk])
-    qa, qp = Client(), Client()
-    qa.force_login(people.qa)
-    qp.force_login(people.qp)
+    qa, qp = client_for(people.qa), client_for(people.qp)
     assert 'name="decision"' not in qa.get(review).content.decode()
     offered = qp.get(review).content.decode()
     assert '<option value="certify">' in offered

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from batches.models import BatchDocument, DocumentDownload
 from batches.release import documents
 from tests.factories import walk_batch
+from tests.helpers import client_for
 
 
 @pytest.fixture
@@ -17,26 +18,20 @@ def media(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 @pytest.mark.urs("URS-094")
 def test_api_request_queues_a_record_and_an_operator_is_refused(people, media) -> None:
     batch = walk_batch(people, "quarantine")
-    refused = client_for(people.operator).post("/api/v1/documents/", {"batch": batch.pk}, format="json")
+    refused = client_for(people.operator, "api").post("/api/v1/documents/", {"batch": batch.pk}, format="json")
     assert refused.status_code == 403
     assert not BatchDocument.objects.exists()
-    answer = client_for(people.qa).post(
+    answer = client_for(people.qa, "api").post(
         "/api/v1/documents/", {"batch": batch.pk, "reason": "inspection"}, format="json"
     )
     assert answer.status_code == 202, answer.content
     assert (answer.json()["status"], answer.json()["revision"]) == ("queued", 1)
-    listed = client_for(people.auditor).get(f"/api/v1/documents/?batch={batch.pk}")
+    listed = client_for(people.auditor, "api").get(f"/api/v1/documents/?batch={batch.pk}")
     assert listed.json()["results"][0]["status"] == "queued"
-    missing = client_for(people.qa).post("/api/v1/documents/", {"batch": 999999}, format="json")
+    missing = client_for(people.qa, "api").post("/api/v1/documents/", {"batch": 999999}, format="json")
     assert missing.status_code == 400
 
 
@@ -45,7 +40,7 @@ def test_api_download_is_audited_and_verify_reports_the_batch_and_revision(peopl
     batch = walk_batch(people, "quarantine")
     document = documents.document_request(batch=batch, kind="on_request", actor=people.qa)
     documents.document_build(document_id=document.pk)
-    answer = client_for(people.auditor).get(f"/api/v1/documents/{document.pk}/download/")
+    answer = client_for(people.auditor, "api").get(f"/api/v1/documents/{document.pk}/download/")
     assert answer.status_code == 200
     data = b"".join(answer.streaming_content)
     assert DocumentDownload.objects.get().user == people.auditor

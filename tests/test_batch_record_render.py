@@ -16,10 +16,12 @@ from pypdf import PdfReader
 
 from batches.pdf import fonts
 from batches.pdf.render import render
-from batches.pdf.sample import sample_snapshot
+from batches.pdf.render.layout import FOOTER_H, FRAME_W, HEADER_H, MARGIN, PAD, PAGE_H, Writer
 from batches.pdf.signing import seal_pdf
 from batches.pdf.verify import check_seal
 from batches.snapshot import Snapshot, digest
+from tests.hostile_snapshot import FREE_TEXT, MARKUP, WORD, hostile_snapshot, long_text
+from tests.sample_snapshot import sample_snapshot
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +139,53 @@ def test_snapshot_dict_form_is_what_dataclasses_asdict_gives() -> None:
     snapshot = sample_snapshot(audit_events=25)
     assert snapshot.to_dict() == dataclasses.asdict(snapshot)
     assert snapshot.sha256() == digest(json.loads(json.dumps(snapshot.to_dict())))
+
+
+def test_a_record_of_hostile_free_text_builds_in_bounded_pages_and_prints_all_of_it() -> None:
+    """5,000-character free text everywhere, each with a 600-character word and markup characters."""
+    snapshot = hostile_snapshot(5000)
+    fields = [
+        getattr(row, name)
+        for section, names in FREE_TEXT.items()
+        for row in getattr(snapshot, section)
+        for name in names
+    ]
+    assert len(fields) >= 30
+    assert all(len(value) == 5000 for value in fields)
+
+    pdf, pages = render(snapshot)
+
+    texts = [page.extract_text() for page in PdfReader(BytesIO(pdf)).pages]
+    assert pages == len(texts)
+    # About a page and a half per 5,000-character field at most, plus the record around them.
+    assert pages <= 2 * len(fields) + 10
+    whole = "\n".join(texts)
+    for section, names in FREE_TEXT.items():
+        for n, _row in enumerate(getattr(snapshot, section)):
+            for name in names:
+                assert f"[{section}.{name}.{n}]" in whole
+                assert f"[/{section}.{name}.{n}]" in whole
+    # The unbroken word is broken across lines (and, in a long cell, across rows) but never lost.
+    flat = re.sub(r"\s+", "", whole)
+    assert flat.count("x") >= len(fields) * (len(WORD) - 2)
+    assert WORD in flat
+    # Markup characters print as text: nothing is interpreted as a tag.
+    assert re.sub(r"\s+", "", MARKUP) in flat
+
+
+def test_a_long_cell_continues_in_rows_of_at_most_a_bounded_height() -> None:
+    """A table cell never grows taller than a page: long text is cut into bounded rows."""
+    fonts.register()
+    writer = Writer(sample_snapshot(audit_events=1), {}, "0" * 64)
+    width = 0.07 * FRAME_W  # the narrowest column of the record
+    value = long_text("narrow", 5000)
+
+    pieces = writer.bounded(value, width, "small")
+
+    assert len(pieces) > 1
+    assert re.sub(r"\s+", "", "".join(pieces)) == re.sub(r"\s+", "", value)
+    table = writer.table(["Action"], [[value]], [0.07], small=True)
+    for row in table._cellvalues[1:]:
+        cell = row[0]
+        height = cell.wrap(width - 2 * PAD, PAGE_H)[1] if hasattr(cell, "wrap") else 8.2 * (cell.count("\n") + 1)
+        assert height < PAGE_H - 2 * MARGIN - HEADER_H - FOOTER_H

@@ -29,11 +29,11 @@ from pyhanko_certvalidator import ValidationContext
 from batches import pki
 from batches.models import BatchDocument, DocumentKind, DocumentStatus
 from batches.pdf.render import render
-from batches.pdf.sample import sample_snapshot
 from batches.pdf.signing import SEAL_FIELD, asn1_certificate, seal_pdf
 from batches.pdf.verify import check_seal
 from batches.release import documents
 from tests.factories import Personas, quarantined_batch
+from tests.sample_snapshot import sample_snapshot
 
 
 def _tsa_certificate() -> tuple[x509.Certificate, rsa.RSAPrivateKey]:

@@ -11,21 +11,13 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from batches.exceptions import StateConflict
-from batches.models import Batch, BatchTransition, Cd133Selection, GcsfAdministration
+from batches.models import Batch, Cd133Selection, GcsfAdministration
 from batches.services import batch as batch_services
 from batches.services import steps
 from tests.factories import PASSWORD, Personas, selection_values, walk_batch
+from tests.helpers import assert_nothing_written, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
-
-
-def snapshot() -> tuple[int, ...]:
-    return (
-        Batch.objects.count(),
-        BatchTransition.objects.count(),
-        GcsfAdministration.objects.count(),
-        Cd133Selection.objects.count(),
-    )
 
 
 @pytest.mark.urs("URS-001", "URS-002", "URS-009")
@@ -41,12 +33,12 @@ def test_batch_walks_from_registration_to_quarantine(people: Personas) -> None:
 @pytest.mark.urs("URS-003")
 def test_selection_cannot_be_recorded_before_collection(people: Personas) -> None:
     batch = walk_batch(people, "collection")
-    before = snapshot()
+    before = gmp_row_counts()
     with pytest.raises(StateConflict, match=r"only when batch .* is processing"):
         steps.step_record(
             kind="selection", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=selection_values()
         )
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-004")
@@ -88,7 +80,7 @@ def test_verified_step_is_read_only_in_service_and_database(people: Personas) ->
 @pytest.mark.urs("URS-006")
 def test_expired_reagent_lot_is_refused_with_its_lot_and_date(people: Personas) -> None:
     batch = walk_batch(people, "processing")
-    before = snapshot()
+    before = gmp_row_counts()
     expired = timezone.localdate() - timedelta(days=1)
     with pytest.raises(ValidationError) as caught:
         steps.step_record(
@@ -99,7 +91,7 @@ def test_expired_reagent_lot_is_refused_with_its_lot_and_date(people: Personas) 
             values=selection_values(reagent_expiry=expired),
         )
     assert "CD133 reagent lot CD133-7781 expired on" in str(caught.value.message_dict["reagent_expiry"])
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-006")
@@ -113,7 +105,7 @@ def test_expired_reagent_lot_is_refused_with_its_lot_and_date(people: Personas) 
 )
 def test_impossible_values_are_refused(people: Personas, overrides: dict, field: str, message: str) -> None:
     batch = walk_batch(people, "processing")
-    before = snapshot()
+    before = gmp_row_counts()
     with pytest.raises(ValidationError) as caught:
         steps.step_record(
             kind="selection",
@@ -123,7 +115,7 @@ def test_impossible_values_are_refused(people: Personas, overrides: dict, field:
             values=selection_values(**overrides),
         )
     assert message in " ".join(caught.value.message_dict[field])
-    assert snapshot() == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-007")

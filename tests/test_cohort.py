@@ -5,12 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from batches import cohort
 from batches.cohort import PatientOutcome, TransferOutcome
 from tests.custody_helpers import load_trial_cohort, trial_cohort_spec
 from tests.factories import Personas
+from tests.helpers import staff_client_for
 
 
 def trial_outcomes() -> list[PatientOutcome]:
@@ -64,10 +64,7 @@ def test_dose_outcome_plot_has_one_dot_per_patient_with_escaped_labels() -> None
 @pytest.mark.urs("URS-118")
 def test_cohort_page_and_api_show_the_trial_figures_from_the_records(people: Personas) -> None:
     load_trial_cohort(people)
-    client = Client()
-    people.auditor.is_staff = True
-    people.auditor.save()
-    client.force_login(people.auditor)
+    client = staff_client_for(people.auditor)
     page = client.get("/admin/cohort/")
     assert page.status_code == 200
     html = page.content.decode()

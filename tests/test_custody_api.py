@@ -7,27 +7,23 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from batches.models import Batch, BatchDocument, BedsideCheck, IdentityScan, Infusion
 from qc import demo as qc_demo
 from tests.custody_helpers import released_batch, scan_of
 from tests.factories import PASSWORD, Personas, crew, make_user, quarantined_batch
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.mark.urs("URS-119")
 def test_delivery_path_by_api_from_dispatch_to_closure(people: Personas) -> None:
     batch = released_batch(people)
     second = make_user("clinician_b", "clinician")
-    operator, clinician, other, qa = (client_for(u) for u in (people.operator, people.clinician, second, people.qa))
+    operator, clinician, other, qa = (
+        client_for(u, "api") for u in (people.operator, people.clinician, second, people.qa)
+    )
     base = f"/api/v1/batches/{batch.pk}"
 
     dispatched = operator.post(f"{base}/dispatch/", {"to_location": "IR", "temperature_c": "4.0", "password": PASSWORD})
@@ -87,7 +83,7 @@ def test_delivery_path_by_api_from_dispatch_to_closure(people: Personas) -> None
     closed = qa.post(f"{base}/close/", {"password": PASSWORD})
     assert closed.json()["status"] == "closed"
 
-    auditor = client_for(people.auditor)
+    auditor = client_for(people.auditor, "api")
     assert auditor.get(f"/api/v1/infusions/?batch={batch.pk}").json()["count"] == 1
     assert auditor.get(f"{base}/labels/")["Content-Type"] == "application/pdf"
 
@@ -95,7 +91,7 @@ def test_delivery_path_by_api_from_dispatch_to_closure(people: Personas) -> None
 @pytest.mark.urs("URS-119")
 def test_api_refusals_are_clear_and_change_nothing(people: Personas) -> None:
     batch = released_batch(people)
-    operator, clinician, auditor = (client_for(u) for u in (people.operator, people.clinician, people.auditor))
+    operator, clinician, auditor = (client_for(u, "api") for u in (people.operator, people.clinician, people.auditor))
     base = f"/api/v1/batches/{batch.pk}"
     body = {"to_location": "IR", "temperature_c": "4.0", "password": PASSWORD}
     assert auditor.post(f"{base}/dispatch/", body).status_code == 403
@@ -124,7 +120,7 @@ def test_api_refusals_are_clear_and_change_nothing(people: Personas) -> None:
     assert Batch.objects.get(pk=batch.pk).status == "dispatched"
 
     people.admin.groups.clear()
-    assert client_for(people.admin).get("/api/v1/custody-events/").status_code == 403
+    assert client_for(people.admin, "api").get("/api/v1/custody-events/").status_code == 403
 
 
 def test_api_schema_of_custody_endpoints_validates_without_warnings(tmp_path) -> None:
@@ -136,11 +132,13 @@ def test_api_schema_of_custody_endpoints_validates_without_warnings(tmp_path) ->
 def test_qa_closes_a_rejected_batch_by_api_and_others_cannot(people: Personas) -> None:
     batch = qc_demo.reject_batch(crew(people), quarantined_batch(people))
     base = f"/api/v1/batches/{batch.pk}"
-    refused = client_for(people.clinician).post(f"{base}/close/", {"password": PASSWORD})
+    refused = client_for(people.clinician, "api").post(f"{base}/close/", {"password": PASSWORD})
     assert refused.status_code == 403, refused.content
-    closed = client_for(people.qa).post(f"{base}/close/", {"password": PASSWORD, "reason": "Destroyed (CW-119)."})
+    closed = client_for(people.qa, "api").post(
+        f"{base}/close/", {"password": PASSWORD, "reason": "Destroyed (CW-119)."}
+    )
     assert closed.status_code == 200, closed.content
     assert closed.json()["status"] == "closed"
     assert BatchDocument.objects.filter(batch=batch, kind="final_record").count() == 1
-    again = client_for(people.qa).post(f"{base}/close/", {"password": PASSWORD})
+    again = client_for(people.qa, "api").post(f"{base}/close/", {"password": PASSWORD})
     assert again.status_code == 409, again.content

@@ -5,29 +5,21 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from batches.models import Batch, BedsideCheck, IdentityScan
 from tests.custody_helpers import dispatched_batch, scan_of
 from tests.factories import PASSWORD, Personas, make_user
+from tests.helpers import staff_client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def staff_client(user) -> Client:
-    user.is_staff = True
-    user.save()
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.urs("URS-119", "URS-105")
 def test_desk_shows_only_the_next_step_and_refuses_a_wrong_scan_with_a_message(people: Personas) -> None:
     batch = dispatched_batch(people, receive=False)
     url = f"/admin/delivery-desk/{batch.pk}/"
-    clinician = staff_client(people.clinician)
+    clinician = staff_client_for(people.clinician)
     page = clinician.get(url).content.decode()
     assert 'value="receive"' in page
     assert 'value="bedside_scan"' not in page
@@ -45,7 +37,7 @@ def test_desk_shows_only_the_next_step_and_refuses_a_wrong_scan_with_a_message(p
     clinician.post(url, {"action": "bedside_scan", "patient_subject_code": "IGX1-S001", **scan})
     same = clinician.post(url, {"action": "bedside_confirm", **scan}, follow=True)
     assert "second clinician" in same.content.decode()
-    staff_client(make_user("clinician_b", "clinician")).post(url, {"action": "bedside_confirm", **scan})
+    staff_client_for(make_user("clinician_b", "clinician")).post(url, {"action": "bedside_confirm", **scan})
     assert BedsideCheck.objects.get(batch=batch).is_confirmed
 
     start = timezone.localtime() - timedelta(seconds=20)

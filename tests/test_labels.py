@@ -5,7 +5,6 @@ from __future__ import annotations
 import pypdfium2 as pdfium
 import pytest
 import zxingcpp
-from django.test import Client
 from django.utils import timezone
 
 from batches import isbt128
@@ -13,6 +12,7 @@ from batches.labels import batch_labels_pdf, labels_for_batch
 from batches.models import PatientIdentity
 from batches.services.custody import expires_at
 from tests.factories import Personas, walk_batch
+from tests.helpers import staff_client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -76,10 +76,7 @@ def test_label_data_lists_one_label_per_bag(people: Personas) -> None:
 @pytest.mark.urs("URS-114")
 def test_admin_prints_the_label_pdf_for_staff_with_a_role_only(people: Personas) -> None:
     batch = walk_batch(people, "quarantine")
-    client = Client()
-    people.operator.is_staff = True
-    people.operator.save()
-    client.force_login(people.operator)
+    client = staff_client_for(people.operator)
     response = client.get(f"/admin/batches/batch/{batch.pk}/labels/")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 from django import forms
-from django.test import Client
 from django.utils import timezone
 
 from qc.admin.specifications import DraftForm
@@ -21,16 +20,9 @@ from tests.factories import (
     record_passing_qc,
     record_result,
 )
+from tests.helpers import assert_nothing_written, gmp_row_counts, staff_client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def staff_client(user) -> Client:
-    user.is_staff = True
-    user.save()
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.urs("URS-075")
@@ -39,7 +31,7 @@ def test_review_page_shows_exceptions_before_the_rest_of_the_record(people: Pers
     record_passing_qc(people, batch, skip=("endotoxin", "sterility", "gram_stain"))
     record_result(people, batch, "gram_stain", "organisms seen", sample=batch.qc_samples.first(), review=False)
 
-    response = staff_client(people.qa).get(f"/admin/qa-review/{batch.pk}/")
+    response = staff_client_for(people.qa).get(f"/admin/qa-review/{batch.pk}/")
     assert response.status_code == 200
     html = response.content.decode()
     oos = html.index("Gram stain: organisms seen is out of specification")
@@ -58,7 +50,7 @@ def test_review_page_shows_exceptions_before_the_rest_of_the_record(people: Pers
 def test_qa_releases_from_the_review_page_with_the_password(people: Personas) -> None:
     batch = quarantined_batch(people)
     record_passing_qc(people, batch, skip=())
-    client = staff_client(people.qa)
+    client = staff_client_for(people.qa)
     refused = client.post(f"/admin/qa-review/{batch.pk}/", {"decision": "release", "password": "wrong"})
     assert refused.status_code == 200
     assert "password is not correct" in refused.content.decode()
@@ -74,7 +66,7 @@ def test_qa_releases_from_the_review_page_with_the_password(people: Personas) ->
 def test_result_entry_page_records_through_the_service_and_shows_the_computed_verdict(people: Personas) -> None:
     batch = quarantined_batch(people)
     sample = qc_sample(people, batch)
-    client = staff_client(people.qc_analyst)
+    client = staff_client_for(people.qc_analyst)
     form = client.get("/admin/qc/qcresult/add/")
     assert form.status_code == 200
     assert "verdict is computed" in form.content.decode()
@@ -109,7 +101,7 @@ def test_result_entry_page_records_through_the_service_and_shows_the_computed_ve
     assert bad.status_code == 200
     assert "only under an open investigation" in bad.content.decode()
 
-    reviewer = staff_client(people.verifier)
+    reviewer = staff_client_for(people.verifier)
     assert reviewer.post(f"/admin/qc/qcresult/{result.pk}/review/", {"password": PASSWORD}).status_code == 302
     result.refresh_from_db()
     assert result.verified_by == people.verifier
@@ -118,7 +110,7 @@ def test_result_entry_page_records_through_the_service_and_shows_the_computed_ve
 @pytest.mark.urs("URS-069")
 def test_auditor_reads_the_review_page_but_cannot_add_or_decide(people: Personas) -> None:
     batch = quarantined_batch(people)
-    client = staff_client(people.auditor)
+    client = staff_client_for(people.auditor)
     assert client.get(f"/admin/qa-review/{batch.pk}/").status_code == 200
     assert client.get("/admin/qc/deviation/add/").status_code == 403
     refused = client.post(
@@ -134,7 +126,7 @@ def test_auditor_reads_the_review_page_but_cannot_add_or_decide(people: Personas
 
 @pytest.mark.urs("URS-069")
 def test_admin_action_pages_for_unknown_records_answer_404(people: Personas) -> None:
-    client = staff_client(people.qa)
+    client = staff_client_for(people.qa)
     for url in (
         "/admin/qc/deviation/999999/close/",
         "/admin/qc/deviation/999999/investigation/",
@@ -171,7 +163,7 @@ def draft_post(**changes: object) -> dict[str, object]:
 
 @pytest.mark.urs("URS-063")
 def test_qa_drafts_a_specification_in_the_admin_with_edited_limits(people: Personas) -> None:
-    client = staff_client(people.qa)
+    client = staff_client_for(people.qa)
     page = client.get("/admin/qc/specification/add/").content.decode()
     assert '<th scope="row">CD133+ purity</th>' in page  # one grid row per test
     assert re.search(r'name="limit__cd133_purity__value"[^>]*value="70', page)  # the default, ready to edit
@@ -196,7 +188,7 @@ def test_qa_drafts_a_specification_in_the_admin_with_edited_limits(people: Perso
     assert limits["sterility"].blocks_release is False
     assert limits["viability"].value == Decimal("80")
 
-    operator = staff_client(people.operator)
-    before = Specification.objects.count()
+    operator = staff_client_for(people.operator)
+    before = gmp_row_counts()
     operator.post("/admin/qc/specification/add/", draft_post())
-    assert Specification.objects.count() == before
+    assert_nothing_written(before)

@@ -7,24 +7,18 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from batches.models import BatchDisposition
 from tests.factories import PASSWORD, Personas, qc_sample, quarantined_batch, record_passing_qc, record_result
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.mark.urs("URS-065")
 def test_analyst_records_a_result_and_a_verifier_reviews_it_over_the_api(people: Personas) -> None:
     batch = quarantined_batch(people)
-    sample = client_for(people.qc_analyst).post(
+    sample = client_for(people.qc_analyst, "api").post(
         "/api/v1/qc-samples/",
         {"batch": batch.pk, "step": "final_product", "sample_code": "S-API-1", "taken_at": timezone.now().isoformat()},
         format="json",
@@ -38,22 +32,24 @@ def test_analyst_records_a_result_and_a_verifier_reviews_it_over_the_api(people:
         "tested_at": (timezone.now() - timedelta(minutes=1)).isoformat(),
         "password": PASSWORD,
     }
-    assert client_for(people.verifier).post("/api/v1/qc-results/", body, format="json").status_code == 403
-    created = client_for(people.qc_analyst).post("/api/v1/qc-results/", {**body, "verdict": "pass"}, format="json")
+    assert client_for(people.verifier, "api").post("/api/v1/qc-results/", body, format="json").status_code == 403
+    created = client_for(people.qc_analyst, "api").post(
+        "/api/v1/qc-results/", {**body, "verdict": "pass"}, format="json"
+    )
     assert created.status_code == 201
     result = created.json()
     assert result["verdict"] == "oos"  # computed; a verdict sent by the client is ignored
     assert result["limit_description"] == "≥ 70 %"
-    deviations = client_for(people.auditor).get(f"/api/v1/deviations/?batch={batch.pk}").json()
+    deviations = client_for(people.auditor, "api").get(f"/api/v1/deviations/?batch={batch.pk}").json()
     assert deviations["count"] == 1
     assert deviations["results"][0]["kind"] == "oos"
 
-    reviewed = client_for(people.verifier).post(
+    reviewed = client_for(people.verifier, "api").post(
         f"/api/v1/qc-results/{result['id']}/review/", {"password": PASSWORD}, format="json"
     )
     assert reviewed.status_code == 200
     assert reviewed.json()["verified_by"] == people.verifier.pk
-    again = client_for(people.verifier).post(
+    again = client_for(people.verifier, "api").post(
         f"/api/v1/qc-results/{result['id']}/review/", {"password": PASSWORD}, format="json"
     )
     assert again.status_code == 400
@@ -65,15 +61,18 @@ def test_release_and_certify_are_explicit_posts_with_the_password(people: Person
     batch = quarantined_batch(people)
     record_passing_qc(people, batch, skip=())
     url = f"/api/v1/batches/{batch.pk}/"
-    assert client_for(people.auditor).post(url + "release/", {"password": PASSWORD}).status_code == 403
-    assert client_for(people.qa).post(url + "release/", {"password": "wrong"}).status_code == 403
-    assert client_for(people.qa).post(url + "release/", {}).status_code == 400
-    released = client_for(people.qa).post(url + "release/", {"password": PASSWORD}, format="json")
+    assert client_for(people.auditor, "api").post(url + "release/", {"password": PASSWORD}).status_code == 403
+    assert client_for(people.qa, "api").post(url + "release/", {"password": "wrong"}).status_code == 403
+    assert client_for(people.qa, "api").post(url + "release/", {}).status_code == 400
+    released = client_for(people.qa, "api").post(url + "release/", {"password": PASSWORD}, format="json")
     assert released.status_code == 201
     assert released.json()["decision"] == "released"
-    assert client_for(people.qa).post(url + "reject/", {"password": PASSWORD, "reason": "Too late."}).status_code == 409
-    assert client_for(people.qa).post(url + "certify/", {"password": PASSWORD}).status_code == 403
-    certified = client_for(people.qp).post(url + "certify/", {"password": PASSWORD})
+    assert (
+        client_for(people.qa, "api").post(url + "reject/", {"password": PASSWORD, "reason": "Too late."}).status_code
+        == 409
+    )
+    assert client_for(people.qa, "api").post(url + "certify/", {"password": PASSWORD}).status_code == 403
+    certified = client_for(people.qp, "api").post(url + "certify/", {"password": PASSWORD})
     assert certified.status_code == 201
     assert BatchDisposition.objects.filter(batch=batch).count() == 2
 
@@ -82,7 +81,7 @@ def test_release_and_certify_are_explicit_posts_with_the_password(people: Person
 def test_refused_release_answers_409_with_the_reasons_and_changes_nothing(people: Personas) -> None:
     batch = quarantined_batch(people)
     record_passing_qc(people, batch, skip=("endotoxin", "sterility"))
-    response = client_for(people.qa).post(
+    response = client_for(people.qa, "api").post(
         f"/api/v1/batches/{batch.pk}/release-conditionally/",
         {"password": PASSWORD, "positive_result_plan": "Call the clinician and start the antibiotic protocol."},
     )
@@ -91,12 +90,12 @@ def test_refused_release_answers_409_with_the_reasons_and_changes_nothing(people
     batch.refresh_from_db()
     assert batch.status == "quarantine"
     assert not BatchDisposition.objects.filter(batch=batch).exists()
-    gate = client_for(people.auditor).get(f"/api/v1/batches/{batch.pk}/qc/").json()
+    gate = client_for(people.auditor, "api").get(f"/api/v1/batches/{batch.pk}/qc/").json()
     assert gate["flagged"] is False
     assert [f["code"] for f in gate["blocking"]] == ["result_missing", "result_pending"]
-    assert client_for(people.auditor).get("/api/v1/batches/999999/qc/").status_code == 404
+    assert client_for(people.auditor, "api").get("/api/v1/batches/999999/qc/").status_code == 404
     assert (
-        client_for(people.qa)
+        client_for(people.qa, "api")
         .post("/api/v1/batches/999999/reject/", {"password": PASSWORD, "reason": "x" * 9})
         .status_code
         == 404
@@ -107,46 +106,46 @@ def test_refused_release_answers_409_with_the_reasons_and_changes_nothing(people
 def test_a_late_positive_sterility_flags_the_batch_in_the_api(people: Personas) -> None:
     batch = quarantined_batch(people)
     record_passing_qc(people, batch)
-    client_for(people.qa).post(
+    client_for(people.qa, "api").post(
         f"/api/v1/batches/{batch.pk}/release-conditionally/",
         {"password": PASSWORD, "positive_result_plan": "Call the clinician and start the antibiotic protocol."},
     )
     record_result(people, batch, "sterility", "growth", sample=batch.qc_samples.first())
-    body = client_for(people.clinician).get(f"/api/v1/batches/{batch.pk}/qc/").json()
+    body = client_for(people.clinician, "api").get(f"/api/v1/batches/{batch.pk}/qc/").json()
     assert body["flagged"] is True
     assert body["alerts"][0]["classification"] == "critical"
-    notes = client_for(people.auditor).get(f"/api/v1/qc-notifications/?batch={batch.pk}").json()
+    notes = client_for(people.auditor, "api").get(f"/api/v1/qc-notifications/?batch={batch.pk}").json()
     assert notes["count"] == 1
 
 
 @pytest.mark.urs("URS-069")
 def test_deviation_workflow_and_specification_approval_over_the_api(people: Personas) -> None:
     batch = quarantined_batch(people)
-    opened = client_for(people.operator).post(
+    opened = client_for(people.operator, "api").post(
         "/api/v1/deviations/",
         {"batch": batch.pk, "kind": "unplanned", "classification": "minor", "description": "Late transport."},
     )
     assert opened.status_code == 201
     dev = opened.json()["id"]
-    assert client_for(people.auditor).patch(f"/api/v1/deviations/{dev}/", {"impact": "x"}).status_code == 403
-    patched = client_for(people.operator).patch(
+    assert client_for(people.auditor, "api").patch(f"/api/v1/deviations/{dev}/", {"impact": "x"}).status_code == 403
+    patched = client_for(people.operator, "api").patch(
         f"/api/v1/deviations/{dev}/", {"investigation": "Courier delay.", "impact": "None."}
     )
     assert patched.status_code == 200
-    closed = client_for(people.qa).post(
+    closed = client_for(people.qa, "api").post(
         f"/api/v1/deviations/{dev}/close/", {"password": PASSWORD, "closure_summary": "Accepted."}
     )
     assert closed.status_code == 200
     assert closed.json()["status"] == "closed"
     assert (
-        client_for(people.qa)
+        client_for(people.qa, "api")
         .post(f"/api/v1/deviations/{dev}/close/", {"password": PASSWORD, "closure_summary": "Again."})
         .status_code
         == 409
     )
-    assert client_for(people.qa).get("/api/v1/deviations/abc/").status_code == 404
+    assert client_for(people.qa, "api").get("/api/v1/deviations/abc/").status_code == 404
 
-    spec = client_for(people.qa).post(
+    spec = client_for(people.qa, "api").post(
         "/api/v1/specifications/",
         {
             "product": "IGX1",
@@ -159,10 +158,10 @@ def test_deviation_workflow_and_specification_approval_over_the_api(people: Pers
     assert spec.status_code == 201
     assert spec.json()["limits"][0]["description"] == "< 0.25 EU/mL"
     approve = f"/api/v1/specifications/{spec.json()['id']}/approve/"
-    assert client_for(people.qa).post(approve, {"password": PASSWORD}).status_code == 200
-    assert client_for(people.qa).post(approve, {"password": PASSWORD}).status_code == 403
-    assert client_for(people.qp).post(approve, {"password": PASSWORD}).json()["status"] == "approved"
-    bad = client_for(people.qa).post(
+    assert client_for(people.qa, "api").post(approve, {"password": PASSWORD}).status_code == 200
+    assert client_for(people.qa, "api").post(approve, {"password": PASSWORD}).status_code == 403
+    assert client_for(people.qp, "api").post(approve, {"password": PASSWORD}).json()["status"] == "approved"
+    bad = client_for(people.qa, "api").post(
         "/api/v1/specifications/",
         {
             "product": "IGX1",
@@ -188,7 +187,7 @@ def test_deviation_workflow_and_specification_approval_over_the_api(people: Pers
 def test_bad_result_input_is_a_400_never_a_500(people: Personas) -> None:
     batch = quarantined_batch(people)
     sample = qc_sample(people, batch)
-    client = client_for(people.qc_analyst)
+    client = client_for(people.qc_analyst, "api")
     base = {"sample": sample.pk, "tested_at": timezone.now().isoformat(), "password": PASSWORD}
     for body in (
         {**base, "test": "endotoxin", "value": "abc", "unit": "EU/mL"},

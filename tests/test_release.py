@@ -9,10 +9,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
-from batches.models import Batch, BatchDisposition, BatchTransition, ElectronicSignature
+from batches.models import Batch, BatchDisposition, ElectronicSignature
 from batches.release import disposition as release
 from batches.signature_checks import signature_is_intact
-from qc.models import Deviation, QcResult
+from qc.models import QcResult
 from qc.selectors import release_gate
 from qc.services import deviations
 from tests.factories import (
@@ -25,19 +25,9 @@ from tests.factories import (
     record_result,
     release_batch,
 )
+from tests.helpers import assert_nothing_written, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
-
-
-def snapshot(batch: Batch) -> tuple[object, ...]:
-    batch.refresh_from_db()
-    return (
-        batch.status,
-        BatchTransition.objects.filter(batch=batch).count(),
-        BatchDisposition.objects.filter(batch=batch).count(),
-        ElectronicSignature.objects.filter(batch=batch).count(),
-        Deviation.objects.filter(batch=batch).count(),
-    )
 
 
 @pytest.mark.urs("URS-070")
@@ -71,12 +61,12 @@ def test_batch_is_released_conditionally_while_sterility_is_pending_with_a_writt
     record_passing_qc(people, batch)  # sterility pending
     with pytest.raises(StateConflict, match="Sterility: result pending"):
         release.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
-    before = snapshot(batch)
+    before = gmp_row_counts()
     with pytest.raises(ValidationError, match="written plan"):
         release.batch_release_conditionally(
             actor=people.qa, batch_id=batch.pk, password=PASSWORD, positive_result_plan="tbd"
         )
-    assert snapshot(batch) == before
+    assert_nothing_written(before)
 
     disposition = release.batch_release_conditionally(
         actor=people.qa,
@@ -94,10 +84,10 @@ def test_batch_is_released_conditionally_while_sterility_is_pending_with_a_writt
 def test_batch_is_rejected_with_a_signed_reason_even_when_results_fail(people: Personas) -> None:
     batch = quarantined_batch(people)
     record_result(people, batch, "endotoxin", "0.9", "EU/mL")
-    before = snapshot(batch)
+    before = gmp_row_counts()
     with pytest.raises(ValidationError, match="reason"):
         release.batch_reject(actor=people.qa, batch_id=batch.pk, password=PASSWORD, reason="")
-    assert snapshot(batch) == before
+    assert_nothing_written(before)
     disposition = release.batch_reject(
         actor=people.qa, batch_id=batch.pk, password=PASSWORD, reason="Endotoxin above limit; product not usable."
     )
@@ -111,13 +101,13 @@ def test_batch_is_rejected_with_a_signed_reason_even_when_results_fail(people: P
 def test_release_is_refused_when_a_blocking_result_is_missing(people: Personas) -> None:
     batch = quarantined_batch(people)
     record_passing_qc(people, batch, skip=("endotoxin", "sterility"))
-    before = snapshot(batch)
+    before = gmp_row_counts()
     for action in (release.batch_release, release.batch_release_conditionally):
         extra = {"positive_result_plan": "Alert the clinician at once and follow the protocol."}
         kwargs = extra if action is release.batch_release_conditionally else {}
         with pytest.raises(StateConflict, match="Endotoxin: no result"):
             action(actor=people.qa, batch_id=batch.pk, password=PASSWORD, **kwargs)
-    assert snapshot(batch) == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-073")
@@ -125,10 +115,10 @@ def test_release_is_refused_when_a_result_is_out_of_specification(people: Person
     batch = quarantined_batch(people)
     record_passing_qc(people, batch, skip=("cd133_purity",))
     record_result(people, batch, "cd133_purity", "65", "%")
-    before = snapshot(batch)
+    before = gmp_row_counts()
     with pytest.raises(StateConflict, match=r"CD133\+ purity: 65 % is out of specification"):
         release.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
-    assert snapshot(batch) == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-074")
@@ -142,10 +132,10 @@ def test_release_is_refused_while_a_major_deviation_is_open_and_allowed_after_qa
         classification="major",
         description="Selection bag label printed twice.",
     )
-    before = snapshot(batch)
+    before = gmp_row_counts()
     with pytest.raises(StateConflict, match=f"Deviation {deviation.number} \\(major"):
         release.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
-    assert snapshot(batch) == before
+    assert_nothing_written(before)
 
     deviations.deviation_update(
         actor=people.operator,
@@ -183,10 +173,10 @@ def test_release_is_refused_when_a_result_is_not_reviewed(people: Personas) -> N
     batch = quarantined_batch(people)
     record_passing_qc(people, batch, skip=("endotoxin",))
     record_result(people, batch, "endotoxin", "0.1", "EU/mL", review=False)
-    before = snapshot(batch)
+    before = gmp_row_counts()
     with pytest.raises(StateConflict, match="Endotoxin: result not reviewed"):
         release.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
-    assert snapshot(batch) == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-075")
@@ -206,14 +196,14 @@ def test_release_is_refused_to_someone_who_took_part_in_the_batch(people: Person
     # The verifier also holds the QA role; it verified the steps and reviewed the results.
     people.verifier.groups.add(people.qa.groups.get())
     people.verifier._cellbatch_roles = None  # type: ignore[attr-defined]
-    before = snapshot(batch)
+    before = gmp_row_counts()
     with pytest.raises(PermissionDenied, match="took part"):
         release.batch_release(actor=people.verifier, batch_id=batch.pk, password=PASSWORD)
     with pytest.raises(PermissionDenied, match="password"):
         release.batch_release(actor=people.qa, batch_id=batch.pk, password="wrong-password")
     with pytest.raises(PermissionDenied, match="QA reviewer"):
         release.batch_release(actor=people.qc_analyst, batch_id=batch.pk, password=PASSWORD)
-    assert snapshot(batch) == before
+    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-076")

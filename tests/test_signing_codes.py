@@ -9,12 +9,10 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.oath import TOTP, hotp
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.test import APIClient
 
 from batches.models import AccessEvent, BatchDisposition, ElectronicSignature, GcsfAdministration
 from batches.services import steps
@@ -30,6 +28,7 @@ from tests.factories import (
     selection_values,
     walk_batch,
 )
+from tests.helpers import client_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urs("URS-057")]
 API = "/api/v1"
@@ -63,18 +62,6 @@ def refusals(username: str) -> list[str]:
     return list(events.values_list("detail", flat=True))
 
 
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def api(user: User) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 def posted(values: dict[str, Any], **extra: str) -> dict[str, str]:
     """What a browser posts: local datetimes to the second, ISO dates, plain numbers."""
     data: dict[str, str] = {}
@@ -100,11 +87,11 @@ def test_enrolled_operator_signs_a_step_in_the_admin_with_a_code_and_is_refused_
     device = enrol(people.operator)
     page = reverse("admin:batches_batch_change", args=[batch.pk])
     record = reverse("admin:batches_batch_record", args=[batch.pk, "gcsf"])
-    assert CODE_LABEL in browser(people.operator).get(page).content.decode()
-    assert CODE_LABEL not in browser(people.verifier).get(page).content.decode()  # no authenticator, no field
+    assert CODE_LABEL in client_for(people.operator).get(page).content.decode()
+    assert CODE_LABEL not in client_for(people.verifier).get(page).content.decode()  # no authenticator, no field
     before = database_state()
 
-    refused = browser(people.operator).post(record, posted(gcsf_values(1), password=PASSWORD))
+    refused = client_for(people.operator).post(record, posted(gcsf_values(1), password=PASSWORD))
 
     assert refused.status_code == 200
     assert (
@@ -113,7 +100,7 @@ def test_enrolled_operator_signs_a_step_in_the_admin_with_a_code_and_is_refused_
     assert database_state() == before
     assert refusals("operator") == ["one-time code missing"]
 
-    done = browser(people.operator).post(
+    done = client_for(people.operator).post(
         record, posted(gcsf_values(1), password=PASSWORD, otp_token=fresh_code(device))
     )
 
@@ -129,8 +116,8 @@ def test_enrolled_users_record_and_verify_a_step_through_the_api_only_with_a_cod
     body = as_json(selection_values(), password=PASSWORD)
     before = database_state()
 
-    refused = api(people.operator).post(f"{API}/batches/{batch.pk}/steps/selection/", body, format="json")
-    wrong = api(people.operator).post(
+    refused = client_for(people.operator, "api").post(f"{API}/batches/{batch.pk}/steps/selection/", body, format="json")
+    wrong = client_for(people.operator, "api").post(
         f"{API}/batches/{batch.pk}/steps/selection/", {**body, "otp_token": "000000x"}, format="json"
     )
 
@@ -141,13 +128,13 @@ def test_enrolled_users_record_and_verify_a_step_through_the_api_only_with_a_cod
     assert database_state() == before
     assert refusals("operator") == ["one-time code missing", "wrong one-time code"]
 
-    recorded = api(people.operator).post(
+    recorded = client_for(people.operator, "api").post(
         f"{API}/batches/{batch.pk}/steps/selection/", {**body, "otp_token": fresh_code(operator_phone)}, format="json"
     )
     assert recorded.status_code == 201, recorded.json()
     verify = f"{API}/steps/selection/{recorded.json()['id']}/verify/"
-    assert api(people.verifier).post(verify, {"password": PASSWORD}, format="json").status_code == 403
-    verified = api(people.verifier).post(
+    assert client_for(people.verifier, "api").post(verify, {"password": PASSWORD}, format="json").status_code == 403
+    verified = client_for(people.verifier, "api").post(
         verify, {"password": PASSWORD, "otp_token": fresh_code(verifier_phone)}, format="json"
     )
     assert verified.status_code == 200, verified.json()
@@ -174,12 +161,12 @@ def test_enrolled_analyst_and_qa_sign_a_qc_result_and_a_release_with_codes(peopl
     }
     before = database_state()
 
-    refused = api(people.qc_analyst).post(f"{API}/qc-results/", result_body, format="json")
+    refused = client_for(people.qc_analyst, "api").post(f"{API}/qc-results/", result_body, format="json")
 
     assert refused.status_code == 403
     assert database_state() == before
     assert refusals("qc_analyst") == ["one-time code missing"]
-    created = api(people.qc_analyst).post(
+    created = client_for(people.qc_analyst, "api").post(
         f"{API}/qc-results/", {**result_body, "otp_token": fresh_code(analyst_phone)}, format="json"
     )
     assert created.status_code == 201, created.json()
@@ -187,14 +174,14 @@ def test_enrolled_analyst_and_qa_sign_a_qc_result_and_a_release_with_codes(peopl
     assert QcResult.objects.get(pk=created.json()["id"]).verdict == "pass"
 
     review_page = f"/admin/qa-review/{batch.pk}/"
-    assert CODE_LABEL in browser(people.qa).get(review_page).content.decode()
+    assert CODE_LABEL in client_for(people.qa).get(review_page).content.decode()
     before = database_state()
-    refused_release = browser(people.qa).post(review_page, {"decision": "release", "password": PASSWORD})
+    refused_release = client_for(people.qa).post(review_page, {"decision": "release", "password": PASSWORD})
 
     assert "Enter the 6-digit code" in refused_release.content.decode()
     assert database_state() == before
     assert refusals("qa_reviewer") == ["one-time code missing"]
-    released = browser(people.qa).post(
+    released = client_for(people.qa).post(
         review_page, {"decision": "release", "password": PASSWORD, "otp_token": fresh_code(qa_phone)}
     )
     assert released.status_code == 302
@@ -216,8 +203,8 @@ def test_a_used_code_does_not_sign_a_second_time(people: Personas) -> None:
     )
     before = database_state()
 
-    current = api(people.operator).get(f"{API}/steps/selection/{step.pk}/")
-    response = api(people.operator).patch(
+    current = client_for(people.operator, "api").get(f"{API}/steps/selection/{step.pk}/")
+    response = client_for(people.operator, "api").patch(
         f"{API}/steps/selection/{step.pk}/",
         {"final_volume_ml": "9.5", "reason": "volume re-read on the bag", "password": PASSWORD, "otp_token": code},
         format="json",

@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from batches.services import steps
 from tests.factories import PASSWORD, Personas, apheresis_values, gcsf_values, selection_values, walk_batch
+from tests.helpers import client_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urs("URS-059")]
 
@@ -88,8 +88,7 @@ def test_two_errors_on_one_field_are_both_kept(people: Personas) -> None:
 def test_the_admin_form_shows_every_error_of_a_refused_entry_at_once(people: Personas) -> None:
     batch = walk_batch(people, "mobilization")
     later = timezone.localtime(timezone.now() + timedelta(hours=3))
-    client = Client()
-    client.force_login(people.operator)
+    client = client_for(people.operator)
     before = database_state()
 
     values = gcsf_values(1, prescribed_ug_per_kg=Decimal("20"))

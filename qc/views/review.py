@@ -16,11 +16,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from batches.admin.common import SigningForm
-from batches.views.links import REVIEW_STATES
 from batches.models import Batch, BatchDisposition, ElectronicSignature
 from batches.release import disposition
 from batches.roles import Role, has_role
 from batches.states import BatchStatus
+from batches.views.links import REVIEW_STATES
 from batches.web import READ_ROLES, SERVICE_ERRORS, acting_user, add_service_error
 from qc.admin.common import PasswordField
 from qc.models import Deviation, Notification, QcSample

@@ -1,6 +1,6 @@
 """A complete synthetic snapshot: every section filled, long free text, µ ≥ × and accents.
 
-Used by the benchmark, the rendering tests and the documentation's sample pages; it needs no
+Used by the rendering tests and the benchmark (bench/batch_record.py); it needs no
 database, so the drawing code can be exercised on its own.
 """
 

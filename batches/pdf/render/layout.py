@@ -1,0 +1,230 @@
+"""What every section of the batch record draws with: page geometry, styles, cells, tables.
+
+Every cell is a Paragraph (or a plain string when each line fits the column) so long free text
+wraps, and tables repeat their header and split rows across pages.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.platypus import Flowable, Paragraph, Table
+from reportlab.platypus import TableStyle as RLTableStyle
+
+from batches.pdf import barcodes, fonts
+from batches.snapshot import Snapshot
+
+KIND_TITLES = {
+    "release_record": "Batch release record",
+    "final_record": "Final executed batch record",
+    "on_request": "Batch record (issued on request)",
+}
+PAGE_W, PAGE_H = A4
+MARGIN = 16 * mm
+FRAME_W = PAGE_W - 2 * MARGIN
+HEADER_H = 16 * mm
+FOOTER_H = 12 * mm
+GRID = colors.HexColor("#9aa5b1")
+SHADE = colors.HexColor("#e8edf2")
+PAD = 3
+VERDICT_COLOURS = {"pass": "#1b6e20", "fail": "#b00020", "pending": "#a05a00"}
+# A table cell holds at most about this many lines; longer text continues in the rows below. So no
+# row grows taller than a page (ReportLab stops with LayoutError on a flowable taller than its
+# frame), and a long text is wrapped once per row instead of once more for every page it spans.
+MAX_CELL_LINES = 30
+_WORDS = re.compile(r"(\s+)")
+
+
+def styles() -> dict[str, ParagraphStyle]:
+    f = fonts.REGULAR
+    return {
+        "title": ParagraphStyle("title", fontName=fonts.BOLD, fontSize=20, leading=24, spaceAfter=4),
+        "subtitle": ParagraphStyle("subtitle", fontName=f, fontSize=11, leading=14, spaceAfter=10),
+        "h1": ParagraphStyle(
+            "h1", fontName=fonts.BOLD, fontSize=13, leading=16, spaceBefore=10, spaceAfter=5, keepWithNext=1
+        ),
+        "h2": ParagraphStyle(
+            "h2", fontName=fonts.BOLD, fontSize=10.5, leading=13, spaceBefore=8, spaceAfter=3, keepWithNext=1
+        ),
+        "label": ParagraphStyle("label", fontName=fonts.BOLD, fontSize=8.5, leading=10.5, keepWithNext=1),
+        "body": ParagraphStyle("body", fontName=f, fontSize=9, leading=11.5, spaceAfter=4),
+        "cell": ParagraphStyle("cell", fontName=f, fontSize=8, leading=9.6),
+        "head": ParagraphStyle("head", fontName=fonts.BOLD, fontSize=8, leading=9.6),
+        "small": ParagraphStyle("small", fontName=f, fontSize=6.8, leading=8.2),
+        "smallhead": ParagraphStyle("smallhead", fontName=fonts.BOLD, fontSize=6.8, leading=8.2),
+        "mono": ParagraphStyle("mono", fontName=f, fontSize=7.5, leading=9.5),
+        "caption": ParagraphStyle("caption", fontName=f, fontSize=7.5, leading=9, alignment=TA_CENTER),
+        "empty": ParagraphStyle("empty", fontName=fonts.ITALIC, fontSize=9, leading=11.5, textColor=colors.grey),
+    }
+
+
+def is_time(value: str) -> bool:
+    return len(value) >= 19 and value[:4].isdigit() and value[10:11] == "T"
+
+
+class Writer:
+    """The story of one record and the helpers its sections draw with, from the snapshot alone."""
+
+    def __init__(self, snapshot: Snapshot, forms: dict[str, barcodes.Form], digest: str) -> None:
+        self.s = snapshot
+        self.digest = digest
+        self.forms = forms
+        self.st = styles()
+        self.zone = ZoneInfo(snapshot.time_zone)
+        self.story: list[Flowable] = []
+
+    def p(self, value: str, style: str = "cell") -> Paragraph:
+        return Paragraph(fonts.markup(value), self.st[style])
+
+    def when(self, iso: str, *, local: bool = True) -> str:
+        """'2026-05-04 09:12:03 UTC (11:12 CEST)' from an ISO time; dates and '' pass through."""
+        if "T" not in iso:
+            return iso
+        moment = datetime.fromisoformat(iso)
+        shown = f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+        if local:
+            here = moment.astimezone(self.zone)
+            shown += f" ({here:%Y-%m-%d %H:%M} {here.tzname()})"
+        return shown
+
+    def local(self, iso: str) -> str:
+        if "T" not in iso:
+            return iso
+        here = datetime.fromisoformat(iso).astimezone(self.zone)
+        return f"{here:%Y-%m-%d %H:%M:%S} {here.tzname()}"
+
+    def cell(self, value: Any, width: float, style: str) -> Any:
+        """Plain text where each line fits the column (cheap to lay out), else a wrapping Paragraph."""
+        if isinstance(value, Flowable):
+            return value
+        value = str(value).replace("\r", "")
+        st = self.st[style]
+        room = width - 2 * PAD
+        lines = value.split("\n")
+        if all(stringWidth(line, st.fontName, st.fontSize) <= room for line in lines):
+            return "\n".join(fonts.plain(line) for line in lines)  # a Table draws a str cell line by line
+        return Paragraph(fonts.markup(value), st)
+
+    def bounded(self, value: str, width: float, style: str) -> list[str]:
+        """``value`` cut at spaces into pieces of at most MAX_CELL_LINES lines of the column.
+
+        A word longer than a whole piece (a pasted hash, a run of characters) is cut where it must be.
+        """
+        st = self.st[style]
+        room = width - 2 * PAD
+        budget = MAX_CELL_LINES * room
+
+        def extent(token: str) -> float:
+            # A line break uses up the rest of its line: count it as a full line.
+            return stringWidth(token, st.fontName, st.fontSize) + token.count("\n") * room
+
+        if extent(value) <= budget:
+            return [value]
+        pieces: list[str] = []
+        current, used = "", 0.0
+        for token in _WORDS.split(value):
+            size = extent(token)
+            if size > budget:
+                step = max(1, math.floor(len(token) * budget / size))
+                *whole, token = [token[i : i + step] for i in range(0, len(token), step)]
+                pieces += [current, *whole] if current.strip() else whole
+                current, used = "", 0.0
+                size = extent(token)
+            if used + size > budget and current.strip():
+                pieces.append(current)
+                current, used = "", 0.0
+            current += token
+            used += size
+        pieces.append(current)
+        return [piece.strip() for piece in pieces if piece.strip()]
+
+    def rows(self, row: Sequence[Any], widths: Sequence[float], style: str) -> list[list[Any]]:
+        """One row of cells, or several when a cell's text is too long for one (see MAX_CELL_LINES)."""
+        columns = [
+            [cell] if isinstance(cell, Flowable) else self.bounded(str(cell).replace("\r", ""), width, style)
+            for cell, width in zip(row, widths, strict=True)
+        ]
+        depth = max((len(pieces) for pieces in columns), default=1)
+        return [
+            [
+                self.cell(pieces[i] if i < len(pieces) else "", width, style)
+                for pieces, width in zip(columns, widths, strict=True)
+            ]
+            for i in range(depth)
+        ]
+
+    def table(
+        self,
+        header: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        widths: Sequence[float],
+        *,
+        small: bool = False,
+        extra: Sequence[tuple[Any, ...]] = (),
+    ) -> Table:
+        cell, head = ("small", "smallhead") if small else ("cell", "head")
+        col_widths = [w * FRAME_W for w in widths]
+        data: list[list[Any]] = [[self.cell(h, w, head) for h, w in zip(header, col_widths, strict=True)]]
+        data += [line for row in rows for line in self.rows(row, col_widths, cell)]
+        return self._grid(
+            data, col_widths, cell, head, repeat=1, extra=[("BACKGROUND", (0, 0), (-1, 0), SHADE), *extra]
+        )
+
+    def _grid(
+        self, data: list[list[Any]], widths: list[float], cell: str, head: str, *, repeat: int, extra: Sequence[Any]
+    ) -> Table:
+        table = Table(data, colWidths=widths, repeatRows=repeat, splitInRow=1, hAlign="LEFT")
+        body, bold = self.st[cell], self.st[head]
+        header_font = [("FONT", (0, 0), (-1, 0), bold.fontName, bold.fontSize, bold.leading)] if repeat else []
+        table.setStyle(
+            RLTableStyle(
+                [
+                    ("FONT", (0, 0), (-1, -1), body.fontName, body.fontSize, body.leading),
+                    *header_font,
+                    ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("LEFTPADDING", (0, 0), (-1, -1), PAD),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), PAD),
+                    ("TOPPADDING", (0, 0), (-1, -1), 2),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+                    *extra,
+                ]
+            )
+        )
+        return table
+
+    def pairs(self, rows: Sequence[tuple[str, Any]], widths: tuple[float, float] = (0.3, 0.7)) -> Table:
+        col_widths = [w * FRAME_W for w in widths]
+        data: list[list[Any]] = []
+        for key, value in rows:
+            lines = self.rows([value], col_widths[1:], "cell")
+            data += [[self.cell(key if i == 0 else "", col_widths[0], "head"), *line] for i, line in enumerate(lines)]
+        extra = [("BACKGROUND", (0, 0), (0, -1), SHADE), ("FONT", (0, 0), (0, -1), fonts.BOLD, 8, 9.6)]
+        return self._grid(data, col_widths, "cell", "head", repeat=0, extra=extra)
+
+    def heading(self, value: str, level: str = "h1") -> None:
+        self.story.append(self.p(value, level))
+
+    def empty(self, value: str) -> None:
+        self.story.append(self.p(value, "empty"))
+
+    def verdict(self, value: str) -> Paragraph:
+        key = value.strip().lower()
+        tone = next((c for k, c in VERDICT_COLOURS.items() if key.startswith(k)), None)
+        if key.startswith("refused") or key in {"oos", "out of specification", "does not conform", "nonconforming"}:
+            tone = VERDICT_COLOURS["fail"]
+        if key in {"conforms", "within specification", "meets specification", "match"}:
+            tone = VERDICT_COLOURS["pass"]
+        text = fonts.markup(value)
+        return Paragraph(f'<font color="{tone}"><b>{text}</b></font>' if tone else text, self.st["cell"])

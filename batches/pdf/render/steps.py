@@ -1,0 +1,42 @@
+"""Section 2: the manufacturing steps, each with who did and verified it, values, lots and equipment."""
+
+from __future__ import annotations
+
+from reportlab.platypus import Flowable, KeepTogether, Spacer
+
+from batches.pdf.render.layout import Writer, is_time
+
+
+def steps(w: Writer) -> None:
+    w.heading("2. Manufacturing steps")
+    if not w.s.steps:
+        w.empty("No manufacturing step was recorded at the time of issue.")
+    for n, step in enumerate(w.s.steps, 1):
+        who = [
+            ("Performed by", f"{step.performed_by} · {w.when(step.performed_at)}"),
+            (
+                "Verified by",
+                f"{step.verified_by} · {w.when(step.verified_at)}" if step.verified_by else "not verified",
+            ),
+        ]
+        if step.late_entry_reason:
+            who.append(("Late entry reason", step.late_entry_reason))
+        # A step's tables stay on one page when they fit; a long step still splits cleanly.
+        block: list[Flowable] = [w.p(f"2.{n} {step.title}", "h2"), w.pairs(who, (0.22, 0.78))]
+        values = [(v.label, w.when(v.value) if is_time(v.value) else v.value, v.unit) for v in step.values]
+        tables = (
+            (["Parameter", "Value", "Unit"], values, [0.34, 0.46, 0.2]),
+            (["Material", "Lot", "Expiry"], [(x.material, x.lot, x.expiry) for x in step.lots], [0.34, 0.33, 0.33]),
+            (
+                ["Equipment", "Serial number", "Note"],
+                [(e.name, e.serial, e.note) for e in step.equipment],
+                [0.34, 0.33, 0.33],
+            ),
+        )
+        for header, rows, widths in tables:
+            if rows:
+                block += [Spacer(1, 2), w.table(header, rows, widths)]
+        w.story.append(KeepTogether(block))
+        if step.notes:
+            w.story.append(w.p("Notes", "label"))
+            w.story.append(w.p(step.notes, "body"))
