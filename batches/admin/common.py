@@ -18,6 +18,7 @@ from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from batches import limits
 from batches.accounts.identity import one_time_code_required
 from batches.roles import Domain, Role, has_role, may_act
 
@@ -103,6 +104,7 @@ class PasswordForm(SigningForm):
     password = forms.CharField(
         label="Your password (signature)",
         strip=False,
+        max_length=limits.PASSWORD,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 

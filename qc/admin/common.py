@@ -12,6 +12,7 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, Validat
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
+from batches import limits
 from batches.admin.common import SigningForm
 from batches.roles import Domain, Role, may_act, user_roles
 
@@ -31,6 +32,7 @@ class PasswordField(forms.CharField):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("label", "Password (to sign)")
+        kwargs.setdefault("max_length", limits.PASSWORD)
         kwargs.setdefault("widget", forms.PasswordInput(render_value=False))
         super().__init__(**kwargs)
 

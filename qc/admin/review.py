@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from batches import limits
 from batches.admin.common import SigningForm
 from batches.admin.links import QA_REVIEW, register_batch_link
 from batches.models import Batch, BatchDisposition, ElectronicSignature
@@ -37,9 +38,13 @@ class DecisionForm(SigningForm):
     ]
     decision = forms.ChoiceField(choices=DECISIONS)
     comment = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Required to reject (the reason)."
+        max_length=limits.REASON,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required to reject (the reason).",
     )
     positive_result_plan = forms.CharField(
+        max_length=limits.DESCRIPTION,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Conditional release: what is done if the pending culture turns positive.",
