@@ -24,7 +24,7 @@ SMALLINT_MAX = 32_767
 BIGINT_MAX = 9_223_372_036_854_775_807
 
 
-class BoundedTextField(models.TextField):  # type: ignore[type-arg]
+class BoundedTextField(models.TextField):
     """A multi-line text column whose max_length is also checked by full_clean().
 
     Django honours a TextField's max_length in ModelForm and ModelSerializer fields only; the
@@ -32,5 +32,6 @@ class BoundedTextField(models.TextField):  # type: ignore[type-arg]
     """
 
     def __init__(self, *args: Any, max_length: int, **kwargs: Any) -> None:
-        super().__init__(*args, max_length=max_length, **kwargs)
+        kwargs["max_length"] = max_length
+        super().__init__(*args, **kwargs)
         self.validators.append(MaxLengthValidator(max_length))

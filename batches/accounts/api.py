@@ -11,15 +11,16 @@ from rest_framework import serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from batches import limits
 from batches.accounts.access import Client
 from batches.accounts.expiry import token_expires_at, token_issue, token_revoke
+from batches.api.parsers import BoundedJSONParser
 from batches.duties import allowed_meanings
 from batches.roles import user_roles
 from batches.services.signatures import printed_name
@@ -46,7 +47,7 @@ class TokenLoginSerializer(AuthTokenSerializer):
 class TokenLoginView(ObtainAuthToken):
     """Exchange a user ID and password for a new API token; failures count towards the lockout."""
 
-    parser_classes = api_settings.DEFAULT_PARSER_CLASSES  # ObtainAuthToken names DRF's unbounded ones
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]  # ObtainAuthToken names DRF's own JSONParser
     serializer_class = TokenLoginSerializer
 
     @extend_schema(responses={200: IssuedTokenSerializer})

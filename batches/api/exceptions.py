@@ -19,7 +19,7 @@ from django.core.exceptions import (
     SuspiciousOperation,
     ValidationError,
 )
-from django.db import DataError, IntegrityError
+from django.db import DatabaseError, DataError, IntegrityError
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -42,7 +42,7 @@ def validation_body(error: ValidationError) -> dict[str, Any]:
     return {api_settings.NON_FIELD_ERRORS_KEY: list(error.messages)}
 
 
-def guard_message(error: IntegrityError) -> str:
+def guard_message(error: DatabaseError) -> str:
     # The first line is the trigger's or constraint's own sentence; the rest is PostgreSQL context.
     text = str(error).strip()
     return text.splitlines()[0] if text else "The database refused the change."

@@ -98,7 +98,7 @@ def _parse_value(test: QcTest, value: object) -> Decimal | str:
         raise ValidationError({"value": f"{label}: a result is a finite, non-negative number."})
     # The column's precision, checked here so that PostgreSQL never meets a value it cannot hold.
     column = QcResult._meta.get_field("numeric_value")
-    whole_digits = column.max_digits - column.decimal_places  # type: ignore[attr-defined]
+    whole_digits = column.max_digits - column.decimal_places
     if number.adjusted() >= whole_digits:
         raise ValidationError({"value": f"{label}: at most {whole_digits} digits before the decimal point."})
     return number
