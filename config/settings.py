@@ -219,6 +219,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
 # --- REST framework ----------------------------------------------------------------------------------
+# The largest request body (bytes) read into memory; larger ones are refused (413 under /api/).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CELLBATCH_MAX_BODY_BYTES", 2_621_440)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so that a refused token answers 401 with WWW-Authenticate (not 403).
@@ -226,6 +228,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Bounded nesting, finite numbers (batches.api.parsers); forms for the browsable API.
+    "DEFAULT_PARSER_CLASSES": [
+        "batches.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -13,3 +13,9 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("batches.api.urls")),
 ]
+
+# Django's own error answers: JSON under /api/, its HTML pages elsewhere.
+handler400 = "batches.api.errors.bad_request"
+handler403 = "batches.api.errors.permission_denied"
+handler404 = "batches.api.errors.page_not_found"
+handler500 = "batches.api.errors.server_error"

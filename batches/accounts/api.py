@@ -8,15 +8,19 @@ from django.conf import settings
 from django_otp import user_has_device
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from batches import limits
 from batches.accounts.access import Client
 from batches.accounts.expiry import token_expires_at, token_issue, token_revoke
+from batches.api.parsers import BoundedJSONParser
 from batches.duties import allowed_meanings
 from batches.roles import user_roles
 from batches.signature_checks import printed_name
@@ -27,8 +31,24 @@ class IssuedTokenSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
+class TokenLoginSerializer(AuthTokenSerializer):
+    """DRF's login body, with the lengths an account can have."""
+
+    username = serializers.CharField(label="Username", write_only=True, max_length=150)
+    password = serializers.CharField(
+        label="Password",
+        style={"input_type": "password"},
+        trim_whitespace=False,
+        write_only=True,
+        max_length=limits.PASSWORD,
+    )
+
+
 class TokenLoginView(ObtainAuthToken):
     """Exchange a user ID and password for a new API token; failures count towards the lockout."""
+
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]  # ObtainAuthToken names DRF's own JSONParser
+    serializer_class = TokenLoginSerializer
 
     @extend_schema(responses={200: IssuedTokenSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:

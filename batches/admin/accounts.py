@@ -22,6 +22,7 @@ from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.qr import write_qrcode_image
 
+from batches import limits
 from batches.accounts import services
 from batches.models.access import AccessEvent
 
@@ -36,7 +37,7 @@ class UserCreationForm(AdminUserCreationForm):
 
 
 class DeactivationForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), min_length=5)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), min_length=5, max_length=limits.REASON)
 
 
 class TokenForm(forms.Form):

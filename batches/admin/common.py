@@ -17,6 +17,7 @@ from django.db import models
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 
+from batches import limits
 from batches.accounts.identity import one_time_code_required
 from batches.roles import Domain, Role, has_role, may_act
 from batches.web import READ_ROLES, ServiceError, error_text, service_form_page
@@ -67,6 +68,7 @@ class PasswordForm(SigningForm):
     password = forms.CharField(
         label="Your password (signature)",
         strip=False,
+        max_length=limits.PASSWORD,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 

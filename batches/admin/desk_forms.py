@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from batches import limits
 from batches.admin.common import PasswordForm, datetime_widget
 from batches.models.delivery import AdverseEventPhase, Relatedness
 from batches.models.followup import Menses
@@ -20,9 +21,15 @@ def when(label: str, *, required: bool = True, help_text: str = "") -> forms.Dat
     return forms.DateTimeField(label=label, widget=datetime_widget(), required=required, help_text=help_text)
 
 
-def text(label: str, *, rows: int = 2, required: bool = False, help_text: str = "") -> forms.CharField:
+def text(
+    label: str, *, rows: int = 2, required: bool = False, help_text: str = "", max_length: int = limits.NOTES
+) -> forms.CharField:
     return forms.CharField(
-        label=label, widget=forms.Textarea(attrs={"rows": rows}), required=required, help_text=help_text
+        label=label,
+        widget=forms.Textarea(attrs={"rows": rows}),
+        required=required,
+        help_text=help_text,
+        max_length=max_length,
     )
 
 
@@ -86,12 +93,14 @@ class BedsideConfirmForm(PasswordForm):
 class InfusionForm(PasswordForm):
     started_at = when("Infusion started")
     ended_at = when("Infusion ended")
-    left_cells = forms.IntegerField(min_value=0, label="Left uterine artery: CD133+ cells")
+    left_cells = forms.IntegerField(min_value=0, max_value=limits.BIGINT_MAX, label="Left uterine artery: CD133+ cells")
     left_volume_ml = forms.DecimalField(min_value=0, max_digits=6, decimal_places=1, label="Left: volume (mL)")
-    right_cells = forms.IntegerField(min_value=0, label="Right uterine artery: CD133+ cells")
+    right_cells = forms.IntegerField(
+        min_value=0, max_value=limits.BIGINT_MAX, label="Right uterine artery: CD133+ cells"
+    )
     right_volume_ml = forms.DecimalField(min_value=0, max_digits=6, decimal_places=1, label="Right: volume (mL)")
     notes = text("Notes")
-    late_entry_reason = forms.CharField(label="Late-entry reason", required=False)
+    late_entry_reason = forms.CharField(label="Late-entry reason", required=False, max_length=limits.REASON)
     field_order = [
         "started_at",
         "ended_at",
@@ -127,7 +136,7 @@ class AdverseEventForm(forms.Form):
 
 
 class CloseForm(PasswordForm):
-    reason = forms.CharField(label="Comment (optional)", required=False, max_length=200)
+    reason = forms.CharField(label="Comment (optional)", required=False, max_length=limits.SHORT_COMMENT)
     field_order = ["reason", "password"]
 
 
@@ -143,7 +152,7 @@ class FollowUpForm(forms.Form):
 
 class EmbryoTransferForm(forms.Form):
     transfer_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    embryos_transferred = forms.IntegerField(min_value=1, initial=1)
+    embryos_transferred = forms.IntegerField(min_value=1, max_value=limits.SMALLINT_MAX, initial=1)
     notes = text("Notes")
 
 
@@ -170,7 +179,10 @@ class OutcomeForm(forms.Form):
     clinical_pregnancy = outcome_field("Clinical pregnancy")
     live_birth = outcome_field("Live birth")
     reason = forms.CharField(
-        label="Reason for a change", required=False, max_length=200, help_text="Needed to change a known outcome."
+        label="Reason for a change",
+        required=False,
+        max_length=limits.SHORT_COMMENT,
+        help_text="Needed to change a known outcome.",
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.db import models
 
+from batches import limits
 from batches.admin.common import PasswordForm, date_widget, datetime_widget
 from batches.models import ApprovalStatus, Batch, Patient, ProcessDefinition
 from batches.services.steps import STEP_MODELS, editable_fields
@@ -50,7 +51,9 @@ class StepForm(PasswordForm):
 
 
 class StepCorrectionForm(StepForm):
-    reason = forms.CharField(label="Reason for the correction", widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label="Reason for the correction", widget=forms.Textarea(attrs={"rows": 2}), max_length=limits.REASON
+    )
 
     def changed_values(self, current: dict[str, Any]) -> dict[str, Any]:
         """Only what differs from the stored step, at the precision the form shows (seconds)."""
@@ -81,7 +84,9 @@ def step_form_class(kind: str, *, correction: bool = False) -> type[StepForm]:
 
 
 class CancelForm(forms.Form):
-    reason = forms.CharField(label="Reason for cancelling", widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label="Reason for cancelling", widget=forms.Textarea(attrs={"rows": 2}), max_length=limits.REASON
+    )
 
 
 class RegisterBatchForm(forms.Form):

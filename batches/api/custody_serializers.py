@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from batches import limits
 from batches.api.serializers import PasswordSerializer  # one signing body for the whole API
 from batches.models import (
     AdverseEvent,
@@ -95,14 +96,14 @@ class HandOverInput(serializers.Serializer[Any]):
     handed_over_at = serializers.DateTimeField()
     temperature_c = serializers.DecimalField(max_digits=4, decimal_places=1)
     sample_reference = serializers.CharField(max_length=40, required=False, default="", allow_blank=True)
-    notes = serializers.CharField(required=False, default="", allow_blank=True)
+    notes = serializers.CharField(max_length=limits.NOTES, required=False, default="", allow_blank=True)
 
 
 class ReceiveInput(serializers.Serializer[Any]):
     scanned_data = serializers.CharField(max_length=80, allow_blank=True)
     received_at = serializers.DateTimeField()
     temperature_c = serializers.DecimalField(max_digits=4, decimal_places=1)
-    late_entry_reason = serializers.CharField(required=False, default="", allow_blank=True)
+    late_entry_reason = serializers.CharField(max_length=limits.REASON, required=False, default="", allow_blank=True)
 
 
 class DispatchInput(PasswordSerializer):
@@ -123,22 +124,22 @@ class BedsideConfirmInput(PasswordSerializer):
 class InfusionInput(PasswordSerializer):
     started_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField()
-    left_cells = serializers.IntegerField(min_value=0)
+    left_cells = serializers.IntegerField(min_value=0, max_value=limits.BIGINT_MAX)
     left_volume_ml = serializers.DecimalField(max_digits=6, decimal_places=1, min_value=0)
-    right_cells = serializers.IntegerField(min_value=0)
+    right_cells = serializers.IntegerField(min_value=0, max_value=limits.BIGINT_MAX)
     right_volume_ml = serializers.DecimalField(max_digits=6, decimal_places=1, min_value=0)
-    notes = serializers.CharField(required=False, default="", allow_blank=True)
-    late_entry_reason = serializers.CharField(required=False, default="", allow_blank=True)
+    notes = serializers.CharField(max_length=limits.NOTES, required=False, default="", allow_blank=True)
+    late_entry_reason = serializers.CharField(max_length=limits.REASON, required=False, default="", allow_blank=True)
 
 
 class CloseInput(PasswordSerializer):
-    reason = serializers.CharField(required=False, default="", allow_blank=True)
+    reason = serializers.CharField(max_length=limits.REASON, required=False, default="", allow_blank=True)
 
 
 class ExpiredUseInput(PasswordSerializer):
     batch = serializers.IntegerField()
     deviation_reference = serializers.CharField(max_length=40)
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=limits.REASON)
     valid_until = serializers.DateTimeField()
 
 
@@ -151,7 +152,7 @@ class AdverseEventInput(serializers.Serializer[Any]):
     serious = serializers.BooleanField(required=False, default=False)
     onset_at = serializers.DateTimeField()
     resolved_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    notes = serializers.CharField(required=False, default="", allow_blank=True)
+    notes = serializers.CharField(max_length=limits.NOTES, required=False, default="", allow_blank=True)
 
 
 class FollowUpVisitInput(serializers.Serializer[Any]):
@@ -162,21 +163,21 @@ class FollowUpVisitInput(serializers.Serializer[Any]):
         max_digits=4, decimal_places=1, required=False, allow_null=True, default=None
     )
     adhesion_score = serializers.IntegerField(min_value=0, max_value=12, required=False, allow_null=True, default=None)
-    notes = serializers.CharField(required=False, default="", allow_blank=True)
+    notes = serializers.CharField(max_length=limits.NOTES, required=False, default="", allow_blank=True)
 
 
 class EmbryoTransferInput(serializers.Serializer[Any]):
     batch = serializers.IntegerField()
     transfer_date = serializers.DateField()
-    embryos_transferred = serializers.IntegerField(min_value=1, default=1)
-    notes = serializers.CharField(required=False, default="", allow_blank=True)
+    embryos_transferred = serializers.IntegerField(min_value=1, max_value=limits.SMALLINT_MAX, default=1)
+    notes = serializers.CharField(max_length=limits.NOTES, required=False, default="", allow_blank=True)
 
 
 class OutcomeInput(serializers.Serializer[Any]):
     implantation = serializers.BooleanField(allow_null=True)
     clinical_pregnancy = serializers.BooleanField(allow_null=True, required=False, default=None)
     live_birth = serializers.BooleanField(allow_null=True, required=False, default=None)
-    reason = serializers.CharField(required=False, default="", allow_blank=True)
+    reason = serializers.CharField(max_length=limits.REASON, required=False, default="", allow_blank=True)
 
 
 def read_input(serializer_class: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:

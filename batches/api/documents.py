@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from batches import limits
 from batches.exceptions import StateConflict
 from batches.models import Batch, BatchDocument, DocumentKind
 from batches.release import documents
@@ -57,7 +58,7 @@ class BatchDocumentSerializer(serializers.ModelSerializer):
 
 class DocumentRequestSerializer(serializers.Serializer):
     batch = serializers.PrimaryKeyRelatedField(queryset=Batch.objects.all())
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(max_length=limits.REASON, required=False, allow_blank=True, default="")
 
 
 class BatchDocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from batches import limits
 from batches.models import (
     ApheresisCollection,
     Batch,
@@ -51,6 +52,7 @@ class PasswordSerializer(serializers.Serializer[Any]):
     password = serializers.CharField(
         write_only=True,
         trim_whitespace=False,
+        max_length=limits.PASSWORD,
         style={"input_type": "password"},
         help_text="Your password, re-entered to sign (21 CFR 11.200).",
     )
@@ -58,7 +60,9 @@ class PasswordSerializer(serializers.Serializer[Any]):
 
 
 class ReasonSerializer(serializers.Serializer[Any]):
-    reason = serializers.CharField(help_text="Why (kept with the record and in the audit trail).")
+    reason = serializers.CharField(
+        max_length=limits.REASON, help_text="Why (kept with the record and in the audit trail)."
+    )
 
 
 class ErrorSerializer(serializers.Serializer[Any]):
@@ -71,7 +75,9 @@ class StepSerializer(serializers.ModelSerializer[Any]):
     performed_by = username("performed_by")
     verified_by = username("verified_by")
     is_verified = serializers.BooleanField(read_only=True)
-    password = serializers.CharField(write_only=True, trim_whitespace=False, help_text="Re-entered to sign.")
+    password = serializers.CharField(
+        write_only=True, trim_whitespace=False, max_length=limits.PASSWORD, help_text="Re-entered to sign."
+    )
     otp_token = one_time_code_field()
 
     class Meta:
@@ -123,7 +129,9 @@ def correction_serializer(kind: str) -> type[StepSerializer]:
         return attrs
 
     attrs = {
-        "reason": serializers.CharField(write_only=True, help_text="Why the value changes (audit trail)."),
+        "reason": serializers.CharField(
+            write_only=True, max_length=limits.REASON, help_text="Why the value changes (audit trail)."
+        ),
         "validate": validate,
         "Meta": type("Meta", (base.Meta,), {"fields": [*base.Meta.fields, "reason"]}),
     }
@@ -250,6 +258,8 @@ class PatientSerializer(serializers.ModelSerializer[Patient]):
         fields = ["id", "subject_code", "consent_date", "body_weight_kg", "eligibility_confirmed"]
         fields += ["enrolled_by", "enrolled_at"]
         read_only_fields = ["enrolled_at"]
+        # Eligibility is a statement the enrolling user makes, never a default the API assumes.
+        extra_kwargs = {"eligibility_confirmed": {"required": True}}
 
 
 class ProcessDefinitionSerializer(serializers.ModelSerializer[ProcessDefinition]):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from batches import limits
 from batches.audit import gmp_model
+from batches.limits import BoundedTextField
 from batches.models.master import ProcessDefinition
 from batches.models.patient import Patient
 from batches.models.triggers import batch_starts_registered, batch_status_guard, no_delete
@@ -28,7 +30,7 @@ class Batch(models.Model):
     registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     registered_at = models.DateTimeField(auto_now_add=True)
     end_of_processing_at = models.DateTimeField(null=True, blank=True, editable=False)
-    cancel_reason = models.TextField(blank=True, editable=False)
+    cancel_reason = BoundedTextField(max_length=limits.REASON, blank=True, editable=False)
 
     class Meta:
         ordering = ["-registered_at"]
@@ -62,7 +64,7 @@ class BatchTransition(models.Model):
     to_status = models.CharField(max_length=24, choices=BatchStatus.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(auto_now_add=True)
-    reason = models.TextField(blank=True)
+    reason = BoundedTextField(max_length=limits.REASON, blank=True)
 
     class Meta:
         ordering = ["at", "pk"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from batches import limits
 from batches.audit import gmp_model
+from batches.limits import BoundedTextField
 from batches.models.batch import Batch
 from batches.models.patient import Patient
 from batches.models.triggers import no_delete
@@ -76,7 +78,7 @@ class CustodyEvent(models.Model):
     scanned_identifier = models.CharField(
         max_length=40, blank=True, help_text="Exactly what the scanner read at receipt."
     )
-    notes = models.TextField(blank=True)
+    notes = BoundedTextField(max_length=limits.NOTES, blank=True)
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -119,7 +121,7 @@ class IdentityScan(models.Model):
     scanned_data = models.CharField(max_length=80)
     expected = models.CharField(max_length=40, help_text="The identifier the batch carries.")
     matched = models.BooleanField()
-    message = models.TextField(blank=True, help_text="Why the scan was refused.")
+    message = BoundedTextField(max_length=limits.REASON, blank=True, help_text="Why the scan was refused.")
     scanned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     scanned_at = models.DateTimeField(auto_now_add=True)
 
@@ -138,7 +140,9 @@ class ExpiredUseAuthorization(models.Model):
 
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="expired_use_authorizations")
     deviation_reference = models.CharField(max_length=40, help_text="The documented deviation, e.g. DEV-2026-014.")
-    reason = models.TextField(help_text="Risk evaluation and the treating physician's documented request.")
+    reason = BoundedTextField(
+        max_length=limits.REASON, help_text="Risk evaluation and the treating physician's documented request."
+    )
     valid_until = models.DateTimeField(help_text="The authorisation covers use up to this time only.")
     authorized_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     authorized_at = models.DateTimeField(auto_now_add=True)

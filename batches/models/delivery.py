@@ -6,7 +6,9 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from batches import limits
 from batches.audit import gmp_model
+from batches.limits import BoundedTextField
 from batches.models.batch import Batch
 from batches.models.custody import ExpiredUseAuthorization
 from batches.models.triggers import no_delete
@@ -68,8 +70,8 @@ class Infusion(models.Model):
     expired_use_authorization = models.ForeignKey(
         ExpiredUseAuthorization, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    notes = models.TextField(blank=True)
-    late_entry_reason = models.TextField(blank=True)
+    notes = BoundedTextField(max_length=limits.NOTES, blank=True)
+    late_entry_reason = BoundedTextField(max_length=limits.REASON, blank=True)
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -120,7 +122,7 @@ class AdverseEvent(models.Model):
     serious = models.BooleanField(default=False)
     onset_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
-    notes = models.TextField(blank=True)
+    notes = BoundedTextField(max_length=limits.NOTES, blank=True)
     reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reported_at = models.DateTimeField(auto_now_add=True)
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from batches import limits
 from batches.audit import gmp_model
+from batches.limits import BoundedTextField
 from batches.models.batch import Batch
 from batches.models.triggers import no_delete
 
@@ -37,10 +39,10 @@ class BatchDocument(models.Model):
     kind = models.CharField(max_length=20, choices=DocumentKind.choices)
     revision = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=DocumentStatus.choices, default=DocumentStatus.QUEUED)
-    failure_reason = models.TextField(blank=True)
+    failure_reason = BoundedTextField(max_length=limits.REASON, blank=True)
     requested_by = models.CharField(max_length=150, help_text="Username, or system:<name> for an automatic request.")
     requested_at = models.DateTimeField(auto_now_add=True)
-    request_reason = models.TextField(blank=True)
+    request_reason = BoundedTextField(max_length=limits.REASON, blank=True)
     snapshot = models.JSONField(help_text="The frozen content the PDF is drawn from.")
     snapshot_sha256 = models.CharField(max_length=64)
     deadline = models.DateTimeField(help_text="Re-published when still unfinished after this time.")

@@ -6,7 +6,9 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from batches import limits
 from batches.audit import gmp_model
+from batches.limits import BoundedTextField
 from batches.models.batch import Batch
 from batches.models.triggers import no_delete
 
@@ -36,7 +38,7 @@ class FollowUpVisit(models.Model):
     adhesion_score = models.PositiveSmallIntegerField(
         "adhesion score (AFS, 0–12)", null=True, blank=True, validators=[MaxValueValidator(12)]
     )
-    notes = models.TextField(blank=True)
+    notes = BoundedTextField(max_length=limits.NOTES, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
 
@@ -69,7 +71,7 @@ class EmbryoTransfer(models.Model):
     implantation = models.BooleanField(null=True, blank=True)
     clinical_pregnancy = models.BooleanField(null=True, blank=True)
     live_birth = models.BooleanField(null=True, blank=True)
-    notes = models.TextField(blank=True)
+    notes = BoundedTextField(max_length=limits.NOTES, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
 

@@ -10,7 +10,9 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 
+from batches import limits
 from batches.audit import gmp_model
+from batches.limits import BoundedTextField
 from batches.models.batch import Batch
 from batches.models.triggers import no_delete
 
@@ -28,9 +30,11 @@ class BatchDisposition(models.Model):
     decision = models.CharField(max_length=24, choices=Decision.choices)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField()
-    comment = models.TextField(blank=True, help_text="Rationale; required for a rejection.")
-    positive_result_plan = models.TextField(
-        blank=True, help_text="Conditional release: what is done if a pending result comes back positive."
+    comment = BoundedTextField(max_length=limits.REASON, blank=True, help_text="Rationale; required for a rejection.")
+    positive_result_plan = BoundedTextField(
+        max_length=limits.DESCRIPTION,
+        blank=True,
+        help_text="Conditional release: what is done if a pending result comes back positive.",
     )
     pending_tests = models.JSONField(default=list, help_text="Tests still pending at a conditional release.")
     specification = models.CharField(max_length=120, help_text="The specification version the batch was tested to.")

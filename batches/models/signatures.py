@@ -11,7 +11,9 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
+from batches import limits
 from batches.audit import gmp_model
+from batches.limits import BoundedTextField
 from batches.models.batch import Batch
 from batches.models.triggers import no_delete
 
@@ -46,7 +48,7 @@ class ElectronicSignature(models.Model):
     content = models.TextField(help_text="The canonical content that was signed (JSON).")
     status = models.CharField(max_length=12, choices=SignatureStatus.choices, default=SignatureStatus.VALID)
     invalidated_at = models.DateTimeField(null=True, blank=True)
-    invalidated_reason = models.TextField(blank=True)
+    invalidated_reason = BoundedTextField(max_length=limits.REASON, blank=True)
 
     class Meta:
         ordering = ["signed_at", "pk"]

@@ -10,7 +10,9 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from batches import limits
 from batches.audit import gmp_model
+from batches.limits import BoundedTextField
 from batches.models.batch import Batch
 from batches.models.triggers import no_delete, verified_step_read_only
 
@@ -28,8 +30,10 @@ class StepRecord(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True, editable=False
     )
     verified_at = models.DateTimeField(null=True, blank=True, editable=False)
-    late_entry_reason = models.TextField(
-        blank=True, help_text="Required when the entry is made long after the event; flagged for QA review."
+    late_entry_reason = BoundedTextField(
+        max_length=limits.REASON,
+        blank=True,
+        help_text="Required when the entry is made long after the event; flagged for QA review.",
     )
 
     step_kind: str = ""

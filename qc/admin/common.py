@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
+from batches import limits
 from batches.admin.common import SigningForm
 from batches.roles import Domain, Role, may_act, user_roles
 from batches.web import acting_user
@@ -23,6 +24,7 @@ class PasswordField(forms.CharField):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("label", "Password (to sign)")
+        kwargs.setdefault("max_length", limits.PASSWORD)
         kwargs.setdefault("widget", forms.PasswordInput(render_value=False))
         super().__init__(**kwargs)
 

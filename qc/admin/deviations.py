@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html
 
+from batches import limits
 from batches.admin.common import SigningForm
 from batches.models import Batch
 from batches.roles import Role
@@ -24,20 +25,28 @@ class OpenForm(forms.Form):
     batch = forms.ModelChoiceField(queryset=Batch.objects.exclude(status="cancelled"))
     kind = forms.ChoiceField(choices=[(DeviationKind.PLANNED, "Planned"), (DeviationKind.UNPLANNED, "Unplanned")])
     classification = forms.ChoiceField(choices=Classification.choices)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
+    description = forms.CharField(max_length=limits.DESCRIPTION, widget=forms.Textarea(attrs={"rows": 4}))
 
 
 class UpdateForm(forms.Form):
-    investigation = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    root_cause = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    impact = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    capa = forms.CharField(label="CAPA", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    investigation = forms.CharField(
+        max_length=limits.NARRATIVE, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    root_cause = forms.CharField(max_length=limits.NARRATIVE, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    impact = forms.CharField(max_length=limits.NARRATIVE, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    capa = forms.CharField(
+        label="CAPA", max_length=limits.NARRATIVE, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     classification = forms.ChoiceField(choices=Classification.choices)
-    reason = forms.CharField(required=False, help_text="Required when changing recorded text or the classification.")
+    reason = forms.CharField(
+        max_length=limits.REASON,
+        required=False,
+        help_text="Required when changing recorded text or the classification.",
+    )
 
 
 class CloseForm(SigningForm):
-    closure_summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    closure_summary = forms.CharField(max_length=limits.NARRATIVE, widget=forms.Textarea(attrs={"rows": 3}))
     password = PasswordField()
 
 

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html
 
+from batches import limits
 from batches.admin.common import SigningForm
 from batches.models import Batch
 from batches.roles import Role
@@ -26,21 +27,27 @@ class SampleForm(forms.Form):
     step = forms.ChoiceField(choices=SampleStep.choices)
     sample_code = forms.CharField(max_length=40)
     taken_at = forms.DateTimeField(help_text="Server time zone; not in the future.")
-    late_entry_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    late_entry_reason = forms.CharField(
+        max_length=limits.REASON, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class ResultForm(SigningForm):
     sample = forms.ModelChoiceField(queryset=QcSample.objects.select_related("batch"))
     test = forms.ChoiceField(choices=[(t.value, TEST_LABELS[t]) for t in QcTest if t not in COMPUTED_TESTS])
-    value = forms.CharField(help_text="A number, or the outcome (e.g. 'no growth').")
-    unit = forms.CharField(required=False, help_text="As in the specification (%, EU/mL); empty for outcomes.")
-    method = forms.CharField(required=False, help_text="Defaults to the specification's method.")
-    instrument = forms.CharField(required=False)
+    value = forms.CharField(max_length=40, help_text="A number, or the outcome (e.g. 'no growth').")
+    unit = forms.CharField(
+        max_length=20, required=False, help_text="As in the specification (%, EU/mL); empty for outcomes."
+    )
+    method = forms.CharField(max_length=120, required=False, help_text="Defaults to the specification's method.")
+    instrument = forms.CharField(max_length=120, required=False)
     tested_at = forms.DateTimeField()
     investigation = forms.ModelChoiceField(
         queryset=Deviation.objects.filter(status="open"), required=False, help_text="Required for a repeat test."
     )
-    late_entry_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    late_entry_reason = forms.CharField(
+        max_length=limits.REASON, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     password = PasswordField()
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from batches import limits
 from batches.api.serializers import PasswordSerializer  # one signing body for the whole API
 from batches.models import BatchDisposition
 from qc.models import Classification, Deviation, Notification, QcResult, QcSample, Specification, SpecificationLimit
@@ -132,7 +133,7 @@ class ResultInputSerializer(PasswordSerializer):
     instrument = serializers.CharField(max_length=120, required=False, default="", allow_blank=True)
     tested_at = serializers.DateTimeField()
     investigation = serializers.IntegerField(required=False, allow_null=True, default=None)
-    late_entry_reason = serializers.CharField(required=False, default="", allow_blank=True)
+    late_entry_reason = serializers.CharField(max_length=limits.REASON, required=False, default="", allow_blank=True)
 
 
 class DeviationSerializer(serializers.ModelSerializer[Deviation]):
@@ -165,21 +166,21 @@ class DeviationInputSerializer(serializers.Serializer[Any]):
     batch = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=["planned", "unplanned"])
     classification = serializers.ChoiceField(choices=Classification.choices)
-    description = serializers.CharField()
+    description = serializers.CharField(max_length=limits.DESCRIPTION)
 
 
 class DeviationUpdateSerializer(serializers.Serializer[Any]):
-    description = serializers.CharField(required=False)
-    investigation = serializers.CharField(required=False, allow_blank=True)
-    root_cause = serializers.CharField(required=False, allow_blank=True)
-    impact = serializers.CharField(required=False, allow_blank=True)
-    capa = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField(max_length=limits.DESCRIPTION, required=False)
+    investigation = serializers.CharField(max_length=limits.NARRATIVE, required=False, allow_blank=True)
+    root_cause = serializers.CharField(max_length=limits.NARRATIVE, required=False, allow_blank=True)
+    impact = serializers.CharField(max_length=limits.NARRATIVE, required=False, allow_blank=True)
+    capa = serializers.CharField(max_length=limits.NARRATIVE, required=False, allow_blank=True)
     classification = serializers.ChoiceField(choices=Classification.choices, required=False)
-    reason = serializers.CharField(required=False, default="", allow_blank=True)
+    reason = serializers.CharField(max_length=limits.REASON, required=False, default="", allow_blank=True)
 
 
 class DeviationCloseSerializer(PasswordSerializer):
-    closure_summary = serializers.CharField()
+    closure_summary = serializers.CharField(max_length=limits.NARRATIVE)
 
 
 class NotificationSerializer(serializers.ModelSerializer[Notification]):
@@ -220,15 +221,15 @@ class DispositionSerializer(serializers.ModelSerializer[BatchDisposition]):
 
 
 class DecisionSerializer(PasswordSerializer):
-    comment = serializers.CharField(required=False, default="", allow_blank=True)
+    comment = serializers.CharField(max_length=limits.REASON, required=False, default="", allow_blank=True)
 
 
 class ConditionalReleaseSerializer(DecisionSerializer):
-    positive_result_plan = serializers.CharField()
+    positive_result_plan = serializers.CharField(max_length=limits.DESCRIPTION)
 
 
 class RejectSerializer(PasswordSerializer):
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=limits.REASON)
 
 
 class FindingSerializer(serializers.Serializer[Any]):

@@ -6,7 +6,9 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 
+from batches import limits
 from batches.audit import gmp_model
+from batches.limits import BoundedTextField
 from batches.models import Batch
 from batches.models.triggers import no_delete
 
@@ -37,7 +39,7 @@ class Deviation(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="deviations")
     kind = models.CharField(max_length=10, choices=DeviationKind.choices)
     classification = models.CharField(max_length=8, choices=Classification.choices)
-    description = models.TextField()
+    description = BoundedTextField(max_length=limits.DESCRIPTION)
     source_result = models.ForeignKey(
         "qc.QcResult", on_delete=models.PROTECT, null=True, blank=True, related_name="deviations", editable=False
     )
@@ -46,12 +48,12 @@ class Deviation(models.Model):
     raised_after_release = models.BooleanField(
         default=False, editable=False, help_text="A late result on a released batch: the batch is flagged."
     )
-    investigation = models.TextField(blank=True)
-    root_cause = models.TextField(blank=True)
-    impact = models.TextField("impact assessment", blank=True)
-    capa = models.TextField("CAPA (corrective and preventive action)", blank=True)
+    investigation = BoundedTextField(max_length=limits.NARRATIVE, blank=True)
+    root_cause = BoundedTextField(max_length=limits.NARRATIVE, blank=True)
+    impact = BoundedTextField("impact assessment", max_length=limits.NARRATIVE, blank=True)
+    capa = BoundedTextField("CAPA (corrective and preventive action)", max_length=limits.NARRATIVE, blank=True)
     status = models.CharField(max_length=8, choices=DeviationStatus.choices, default=DeviationStatus.OPEN)
-    closure_summary = models.TextField(blank=True)
+    closure_summary = BoundedTextField(max_length=limits.NARRATIVE, blank=True)
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
     )

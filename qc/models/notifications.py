@@ -5,7 +5,9 @@ from __future__ import annotations
 import pgtrigger
 from django.db import models
 
+from batches import limits
 from batches.audit import gmp_model
+from batches.limits import BoundedTextField
 from batches.models import Batch
 from batches.models.triggers import no_delete
 
@@ -24,7 +26,7 @@ class Notification(models.Model):
     recipients = models.JSONField(default=list)
     status = models.CharField(max_length=8, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
+    last_error = BoundedTextField(max_length=limits.REASON, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -45,7 +47,7 @@ class NotificationAttempt(models.Model):
     notification = models.ForeignKey(Notification, on_delete=models.PROTECT, related_name="delivery_attempts")
     at = models.DateTimeField(auto_now_add=True)
     delivered = models.BooleanField()
-    error = models.TextField(blank=True)
+    error = BoundedTextField(max_length=limits.REASON, blank=True)
 
     class Meta:
         ordering = ["at", "pk"]

@@ -8,7 +8,9 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 
+from batches import limits
 from batches.audit import gmp_model
+from batches.limits import BoundedTextField
 from batches.models import Batch
 from batches.models.triggers import no_delete, verified_step_read_only
 from qc.evaluation import Verdict
@@ -39,7 +41,7 @@ class QcSample(models.Model):
     taken_at = models.DateTimeField()
     taken_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
-    late_entry_reason = models.TextField(blank=True)
+    late_entry_reason = BoundedTextField(max_length=limits.REASON, blank=True)
 
     class Meta:
         ordering = ["batch", "taken_at", "pk"]
@@ -67,7 +69,9 @@ class QcResult(models.Model):
     tested_at = models.DateTimeField()
     recorded_at = models.DateTimeField(auto_now_add=True)
     verdict = models.CharField(max_length=8, choices=VerdictChoices.choices, editable=False)
-    computed_from = models.TextField(blank=True, help_text="For a calculated result: the inputs used.")
+    computed_from = BoundedTextField(
+        max_length=limits.REASON, blank=True, help_text="For a calculated result: the inputs used."
+    )
     investigation = models.ForeignKey(
         "qc.Deviation",
         on_delete=models.PROTECT,
@@ -77,7 +81,7 @@ class QcResult(models.Model):
         help_text="The open investigation under which a test is repeated after a failing result.",
     )
     recorded_after_release = models.BooleanField(default=False, editable=False)
-    late_entry_reason = models.TextField(blank=True)
+    late_entry_reason = BoundedTextField(max_length=limits.REASON, blank=True)
     verified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
     )

@@ -96,6 +96,11 @@ def _parse_value(test: QcTest, value: object) -> Decimal | str:
         raise ValidationError({"value": f"{label}: {value!r} is not a number."}) from None
     if not number.is_finite() or number < 0:
         raise ValidationError({"value": f"{label}: a result is a finite, non-negative number."})
+    # The column's precision, checked here so that PostgreSQL never meets a value it cannot hold.
+    column = QcResult._meta.get_field("numeric_value")
+    whole_digits = column.max_digits - column.decimal_places
+    if number.adjusted() >= whole_digits:
+        raise ValidationError({"value": f"{label}: at most {whole_digits} digits before the decimal point."})
     return number
 
 
@@ -136,6 +141,8 @@ def _store(
         recorded_after_release=was_released(batch),
         **fields,
     )
+    # Lengths and choices of what was typed (the numeric value was checked when it was parsed).
+    result.clean_fields(exclude=["numeric_value"])
     result.save()
     return result
 
@@ -232,7 +239,10 @@ def _record_dose(
     if selection is None:
         raise ValidationError("The viable CD133+ dose needs the CD133+ selection's output cell count.")
     assert viability.numeric_value is not None
-    dose = viable_cd133_dose(total_cd133_cells=selection.output_cd133_cells, viability_pct=viability.numeric_value)
+    try:
+        dose = viable_cd133_dose(total_cd133_cells=selection.output_cd133_cells, viability_pct=viability.numeric_value)
+    except ValueError as error:  # e.g. a viability above 100 %: the dose cannot be calculated from it
+        raise ValidationError({"value": f"{TEST_LABELS[QcTest.VIABILITY]}: {error}."}) from None
     unit = limit.unit
     verdict = evaluate(limit.as_limit(), dose, unit=unit)
     return _store(

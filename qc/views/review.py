@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from batches import limits
 from batches.admin.common import SigningForm
 from batches.models import Batch, BatchDisposition, ElectronicSignature
 from batches.release import disposition
@@ -40,9 +41,13 @@ class DecisionForm(SigningForm):
     ]
     decision = forms.ChoiceField(choices=[NO_DECISION, *DECISIONS])
     comment = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Required to reject (the reason)."
+        max_length=limits.REASON,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required to reject (the reason).",
     )
     positive_result_plan = forms.CharField(
+        max_length=limits.DESCRIPTION,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Conditional release: what is done if the pending culture turns positive.",

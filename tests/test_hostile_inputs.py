@@ -1,0 +1,165 @@
+"""Hostile request bodies and URLs: every answer under /api/ is JSON with a 4xx code, never a 500."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.core.exceptions import RequestDataTooBig
+from django.test import Client, RequestFactory
+from rest_framework.test import APIClient
+
+from batches.api import errors
+from batches.api.parsers import MAX_DEPTH, nesting_depth
+from batches.models import Patient
+from tests.factories import PASSWORD, Personas
+from tests.test_api_batches import token_client
+
+pytestmark = pytest.mark.django_db
+API = "/api/v1"
+
+
+def json_error(response: Any, code: int) -> dict[str, Any]:
+    """The response is ``code`` with a JSON body (never Django's HTML page)."""
+    body = response.content.decode()[:300]
+    assert response.status_code == code, body
+    assert response["Content-Type"].startswith("application/json"), (response["Content-Type"], body)
+    parsed = json.loads(response.content)
+    assert isinstance(parsed, dict)
+    return parsed
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def anonymous() -> APIClient:
+    client = APIClient()
+    client.raise_request_exception = False  # a 500 must show as a 500 here, not as a test error
+    return client
+
+
+@pytest.mark.urs("URS-160")
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 1_000, 100_000])
+def test_deeply_nested_json_is_refused_anonymously_with_400(depth: int) -> None:
+    response = anonymous().post(f"{API}/auth/token/", nested(depth), content_type="application/json")
+    assert f"more than {MAX_DEPTH} levels" in json_error(response, 400)["detail"]
+
+
+@pytest.mark.urs("URS-160")
+def test_nesting_at_the_limit_is_parsed_and_deeper_objects_are_refused(people: Personas) -> None:
+    client = token_client(people.operator)
+    client.raise_request_exception = False
+    at_limit: Any = "x"
+    for _ in range(MAX_DEPTH - 1):
+        at_limit = [at_limit]
+    answer = json_error(client.post(f"{API}/batches/", {"patient": at_limit}, format="json"), 400)
+    assert "patient" in answer  # parsed, then refused by the serializer
+    too_deep: Any = {}
+    for _ in range(MAX_DEPTH + 1):
+        too_deep = {"a": too_deep}
+    answer = json_error(client.post(f"{API}/batches/", too_deep, format="json"), 400)
+    assert "levels" in answer["detail"]
+
+
+def test_nesting_depth_is_measured_without_recursion() -> None:
+    deep: Any = []
+    for _ in range(50_000):
+        deep = [deep]
+    assert nesting_depth(deep) == MAX_DEPTH + 1  # stops counting once past the limit
+    assert nesting_depth({"a": [1, {"b": []}], "c": 2}) == 4
+    assert nesting_depth(7) == 0
+
+
+@pytest.mark.urs("URS-160")
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_are_refused(people: Personas, constant: str) -> None:
+    client = token_client(people.operator)
+    body = f'{{"subject_code": "IGX1-S090", "consent_date": "2026-01-01", "body_weight_kg": {constant}}}'
+    answer = json_error(client.post(f"{API}/patients/", body, content_type="application/json"), 400)
+    assert "finite" in answer["detail"]
+    assert not Patient.objects.exists()
+
+
+@pytest.mark.urs("URS-160")
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("{", "application/json"),
+        (b"\xff\xfe{", "application/json"),
+        ('{"username": "x"}', "application/json; charset=no-such-charset"),
+    ],
+)
+def test_malformed_json_answers_400(body: Any, content_type: str) -> None:
+    json_error(anonymous().post(f"{API}/auth/token/", body, content_type=content_type), 400)
+
+
+@pytest.mark.urs("URS-161")
+def test_a_ten_megabyte_body_answers_413_json(people: Personas) -> None:
+    big = '{"reason": "' + "x" * 10_000_000 + '"}'
+    answer = json_error(anonymous().post(f"{API}/auth/token/", big, content_type="application/json"), 413)
+    assert "larger than" in answer["detail"]
+    client = token_client(people.operator)
+    client.raise_request_exception = False
+    json_error(client.post(f"{API}/patients/", big, content_type="application/json"), 413)
+
+
+@pytest.mark.urs("URS-161")
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/no-such-thing/",
+        "/api/v1/batches/999999/",
+        "/api/v1/batches/abc/",
+        "/api/v1/batches/abc/qc/",
+        "/api/v1/batches/99999999999999999999999/",
+        "/api/v1/batches/99999999999999999999999/qc/",
+        "/api/v1/qc-results/99999999999999999999999/",
+        "/api/v1/steps/gcsf/99999999999999999999999/",
+        "/api/v1/steps/gcsf/abc/",
+        "/api/v2/batches/",
+    ],
+)
+def test_unknown_urls_and_ids_answer_404_json(people: Personas, path: str) -> None:
+    client = token_client(people.auditor)
+    client.raise_request_exception = False
+    json_error(client.get(path), 404)
+
+
+@pytest.mark.urs("URS-161")
+def test_wrong_method_and_media_type_answer_json(people: Personas) -> None:
+    client = token_client(people.operator)
+    json_error(client.delete(f"{API}/qc-results/"), 405)
+    json_error(client.post(f"{API}/batches/", "patient=1", content_type="text/plain"), 415)
+
+
+@pytest.mark.urs("URS-161")
+def test_django_error_handlers_answer_json_under_api_and_html_elsewhere() -> None:
+    factory = RequestFactory()
+    api, page = factory.get("/api/v1/batches/"), factory.get("/admin/")
+    for response, code in [
+        (errors.bad_request(api, ValueError("x")), 400),
+        (errors.bad_request(api, RequestDataTooBig()), 413),
+        (errors.permission_denied(api, PermissionError("No.")), 403),
+        (errors.page_not_found(api, LookupError()), 404),
+        (errors.server_error(api), 500),
+    ]:
+        json_error(response, code)
+    for response in [errors.page_not_found(page, LookupError()), errors.server_error(page)]:
+        assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.urs("URS-161")
+def test_pages_outside_the_api_keep_html_404(client: Client, people: Personas) -> None:
+    client.force_login(people.auditor)
+    response = client.get("/admin/batches/batch/999999/change/nothing/")
+    assert response.status_code in (302, 404)
+    assert not response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.urs("URS-160")
+def test_a_login_with_an_overlong_password_is_refused_as_input(people: Personas) -> None:
+    body = {"username": "operator", "password": PASSWORD + "x" * 5_000}
+    answer = json_error(anonymous().post(f"{API}/auth/token/", body, format="json"), 400)
+    assert "password" in answer
