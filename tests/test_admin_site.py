@@ -82,3 +82,9 @@ def test_the_root_address_and_view_site_lead_to_the_admin_home(people: Personas)
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:index")
     assert client.get(response["Location"]).status_code == 200
+
+
+def test_nobody_sees_or_creates_another_users_authenticator_in_the_admin() -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    assert not admin.site.is_registered(TOTPDevice)
