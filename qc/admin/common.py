@@ -12,11 +12,9 @@ from django.http import HttpRequest, HttpResponse
 
 from batches import limits
 from batches.admin.common import SigningForm
-from batches.roles import Domain, Role, may_act, user_roles
-from batches.web import acting_user
+from batches.roles import Domain, has_role, may_act
+from batches.web import READ_ROLES, acting_user
 from batches.web import service_form_view as web_service_form_view
-
-GMP_ROLES = frozenset(Role.values)
 
 
 class PasswordField(forms.CharField):
@@ -66,7 +64,7 @@ class RoleGatedAdmin(admin.ModelAdmin):
     domain = Domain.BATCH_DATA
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(user_roles(request.user) & GMP_ROLES) or bool(getattr(request.user, "is_superuser", False))
+        return has_role(request.user, *READ_ROLES)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)

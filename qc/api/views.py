@@ -15,9 +15,9 @@ from rest_framework.views import APIView
 
 from batches.models import Batch
 from batches.release import disposition
-from batches.roles import Role, user_roles
+from batches.roles import has_role
 from batches.services.actions import StateAction
-from batches.web import acting_user
+from batches.web import READ_ROLES, acting_user
 from qc.api import serializers as s
 from qc.models import Deviation, Notification, QcResult, QcSample, Specification
 from qc.selectors import batch_alerts, release_gate
@@ -31,7 +31,7 @@ class HasGmpRole(BasePermission):
     message = "A CellBatch role is required."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return bool(user_roles(request.user) & set(Role.values))
+        return has_role(request.user, *READ_ROLES)
 
 
 class NumericIds:
