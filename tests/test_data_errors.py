@@ -13,7 +13,7 @@ from rest_framework.test import APIRequestFactory
 from batches.api.exceptions import exception_handler
 from qc.models import QcResult
 from tests.factories import PASSWORD, Personas, qc_sample, quarantined_batch
-from tests.test_api_batches import token_client
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 OVERFLOW = "100000000000000000000"
@@ -23,7 +23,7 @@ OVERFLOW = "100000000000000000000"
 def test_an_overflowing_qc_value_answers_400_on_the_value_field(people: Personas) -> None:
     batch = quarantined_batch(people)
     sample = qc_sample(people, batch)
-    client = token_client(people.qc_analyst)
+    client = client_for(people.qc_analyst, "token")
     client.raise_request_exception = False
     body = {
         "sample": sample.pk,
@@ -78,7 +78,7 @@ def test_an_overflowing_qc_value_is_a_form_error_in_the_admin(people: Personas, 
 )
 def test_out_of_range_numbers_in_plain_bodies_answer_400(people: Personas, kind: str, body: dict[str, object]) -> None:
     batch = quarantined_batch(people)
-    client = token_client(people.clinician)
+    client = client_for(people.clinician, "token")
     client.raise_request_exception = False
     now = (timezone.now() - timedelta(minutes=5)).isoformat()
     if kind == "infusion":

@@ -14,7 +14,7 @@ from batches.api import errors
 from batches.api.parsers import MAX_DEPTH, nesting_depth
 from batches.models import Patient
 from tests.factories import PASSWORD, Personas
-from tests.test_api_batches import token_client
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1"
@@ -49,7 +49,7 @@ def test_deeply_nested_json_is_refused_anonymously_with_400(depth: int) -> None:
 
 @pytest.mark.urs("URS-160")
 def test_nesting_at_the_limit_is_parsed_and_deeper_objects_are_refused(people: Personas) -> None:
-    client = token_client(people.operator)
+    client = client_for(people.operator, "token")
     client.raise_request_exception = False
     at_limit: Any = "x"
     for _ in range(MAX_DEPTH - 1):
@@ -75,7 +75,7 @@ def test_nesting_depth_is_measured_without_recursion() -> None:
 @pytest.mark.urs("URS-160")
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_non_finite_numbers_are_refused(people: Personas, constant: str) -> None:
-    client = token_client(people.operator)
+    client = client_for(people.operator, "token")
     body = f'{{"subject_code": "IGX1-S090", "consent_date": "2026-01-01", "body_weight_kg": {constant}}}'
     answer = json_error(client.post(f"{API}/patients/", body, content_type="application/json"), 400)
     assert "finite" in answer["detail"]
@@ -100,7 +100,7 @@ def test_a_ten_megabyte_body_answers_413_json(people: Personas) -> None:
     big = '{"reason": "' + "x" * 10_000_000 + '"}'
     answer = json_error(anonymous().post(f"{API}/auth/token/", big, content_type="application/json"), 413)
     assert "larger than" in answer["detail"]
-    client = token_client(people.operator)
+    client = client_for(people.operator, "token")
     client.raise_request_exception = False
     json_error(client.post(f"{API}/patients/", big, content_type="application/json"), 413)
 
@@ -122,14 +122,14 @@ def test_a_ten_megabyte_body_answers_413_json(people: Personas) -> None:
     ],
 )
 def test_unknown_urls_and_ids_answer_404_json(people: Personas, path: str) -> None:
-    client = token_client(people.auditor)
+    client = client_for(people.auditor, "token")
     client.raise_request_exception = False
     json_error(client.get(path), 404)
 
 
 @pytest.mark.urs("URS-161")
 def test_wrong_method_and_media_type_answer_json(people: Personas) -> None:
-    client = token_client(people.operator)
+    client = client_for(people.operator, "token")
     json_error(client.delete(f"{API}/qc-results/"), 405)
     json_error(client.post(f"{API}/batches/", "patient=1", content_type="text/plain"), 415)
 

@@ -20,7 +20,7 @@ from batches.roles import Role
 from qc.models import QcResult, Specification
 from qc.services import deviations
 from tests.factories import PASSWORD, Personas, make_user, quarantined_batch, record_result
-from tests.test_api_batches import token_client
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 WRITE_METHODS = ("post", "put", "patch")
@@ -32,7 +32,7 @@ PLAUSIBLE = {"body_weight_kg": "62.5", "sponsor_contact_email": "qa@example.org"
 
 @pytest.mark.urs("URS-163")
 def test_enrolling_a_patient_without_eligibility_answers_400_not_500(people: Personas) -> None:
-    client = token_client(people.operator)
+    client = client_for(people.operator, "token")
     body = {"subject_code": "IGX1-S091", "consent_date": str(timezone.localdate()), "body_weight_kg": "60.0"}
     response = client.post("/api/v1/patients/", body, format="json")
     assert response.status_code == 400, response.content
@@ -156,7 +156,7 @@ def probe(people: Personas, variants: Any) -> list[str]:
     schema = SchemaGenerator().get_schema(request=None, public=True)
     components = schema["components"]["schemas"]
     world = World(people)
-    client = token_client(world.user)
+    client = client_for(world.user, "token")
     client.raise_request_exception = False
     failures, tried = [], 0
     for method, path, body_schema in write_operations(schema):

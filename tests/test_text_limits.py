@@ -18,7 +18,7 @@ from drf_spectacular.generators import SchemaGenerator
 from batches import limits
 from qc.models import Deviation
 from tests.factories import Personas, quarantined_batch
-from tests.test_api_batches import token_client
+from tests.helpers import client_for
 
 # Columns written only by the system, never typed by anyone, whose size the system itself sets
 # (the same columns in the audit event tables, <Model>Event, are exempt for the same reason).
@@ -135,7 +135,7 @@ def test_every_text_field_of_the_admin_forms_has_a_maximum_length() -> None:
 @pytest.mark.django_db
 def test_an_overlong_deviation_description_is_refused_by_the_api_and_nothing_is_written(people: Personas) -> None:
     batch = quarantined_batch(people)
-    client = token_client(people.qa)
+    client = client_for(people.qa, "token")
     body = {"batch": batch.pk, "kind": "unplanned", "classification": "minor", "description": "x" * 2_000_000}
     response = client.post("/api/v1/deviations/", body, format="json")
     assert response.status_code == 400, response.content[:300]
@@ -149,7 +149,7 @@ def test_an_overlong_deviation_description_is_refused_by_the_api_and_nothing_is_
 @pytest.mark.django_db
 def test_an_overlong_reason_is_refused_by_the_api_and_by_the_model(people: Personas) -> None:
     batch = quarantined_batch(people)
-    client = token_client(people.operator)
+    client = client_for(people.operator, "token")
     response = client.post(f"/api/v1/batches/{batch.pk}/cancel/", {"reason": "x" * 3_000}, format="json")
     assert response.status_code == 400
     assert str(limits.REASON) in response.json()["reason"][0]
