@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Where `make run` serves the app: make run HOST=0.0.0.0 PORT=8080
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint typecheck check stop-db bench clean
 
@@ -15,9 +18,10 @@ $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $(STAMP)
 
 run: $(STAMP)
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python scripts/run_demo.py --check-port
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python scripts/run_demo.py
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python scripts/run_demo.py
 
 test: $(STAMP)
 	$(BIN)/python scripts/test_prereqs.py
