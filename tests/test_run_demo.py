@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.workers import test_database_url
+from tests import workers
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCHER = [sys.executable, str(ROOT / "scripts" / "run_demo.py")]
@@ -60,7 +60,7 @@ def test_killing_the_launcher_stops_the_web_server_and_the_worker() -> None:
         **os.environ,
         "HOST": "127.0.0.1",
         "PORT": str(port),
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": workers.test_database_url(),
         "CELERY_BROKER_URL": str(settings.CELERY_BROKER_URL),
         "CELLBATCH_ENV": "test",
     }
