@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Bump when the way a template is built changes, so that existing templates are not reused.
 TEMPLATE_FORMAT = "1"
 REQUIREMENTS = ("requirements.txt",)
+FINGERPRINT_LENGTH = 16
 
 
 def schema_fingerprint(*, use_migrations: bool) -> str:
@@ -61,7 +63,7 @@ def schema_fingerprint(*, use_migrations: bool) -> str:
             for path in sorted(Path(folder).rglob("*.py")):
                 digest.update(f"{app_config.label}/{path.relative_to(folder)}".encode() + b"\0")
                 digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()[:FINGERPRINT_LENGTH]
 
 
 def template_prefix(test_name: str) -> str:
@@ -103,6 +105,8 @@ def _drop(cursor: Any, quote: Any, name: str) -> None:
 def _drop_stale_templates(cursor: Any, quote: Any, prefix: str, keep: str) -> None:
     cursor.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s) AND datname <> %s", [prefix, keep])
     for (name,) in cursor.fetchall():
+        if not re.fullmatch(f"[0-9a-f]{{{FINGERPRINT_LENGTH}}}", name[len(prefix) :]):
+            continue  # the template of another test database whose name starts like this one (test_x_y)
         # One still in use (a run of an older checkout) is dropped by the next run.
         with suppress(OperationalError):
             _drop(cursor, quote, name)
