@@ -8,6 +8,13 @@ attack on the account as guessing at the login form.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
@@ -16,6 +23,53 @@ from django_otp import devices_for_user, verify_token
 from batches.accounts.access import account_is_locked, signature_failure_record
 
 NOTHING_DONE = "nothing was signed or saved"
+
+
+class _VerifiedPasswords:
+    """Passwords already checked with the full hasher in this block: (user id, stored hash) → a salted
+    digest of the password (the password itself is not kept)."""
+
+    def __init__(self) -> None:
+        self.salt = os.urandom(16)
+        self.digests: dict[tuple[int, str], bytes] = {}
+
+    def digest(self, password: str) -> bytes:
+        return hashlib.sha256(self.salt + password.encode()).digest()
+
+
+# None everywhere except inside passwords_verified_once(), which only the demo seeding enters.
+_verified_passwords: ContextVar[_VerifiedPasswords | None] = ContextVar("verified_passwords", default=None)
+
+
+@contextmanager
+def passwords_verified_once() -> Iterator[None]:
+    """Check each user's password with the full hasher once in this block, not at every signature.
+
+    For seed_demo only, which makes hundreds of signatures with the same few demo passwords in one
+    process: each would otherwise cost a full PBKDF2 run. The first signature of each user is checked
+    in full; later ones are accepted only with the same password against the same stored hash (a
+    changed password is checked again). The lockout, deactivation and one-time-code checks still run
+    every time, and no request ever runs inside this block.
+    """
+    token = _verified_passwords.set(_VerifiedPasswords())
+    try:
+        yield
+    finally:
+        _verified_passwords.reset(token)
+
+
+def _password_matches(user: User, password: str) -> bool:
+    verified = _verified_passwords.get()
+    if verified is None:
+        return user.check_password(password)
+    digest = verified.digest(password)
+    known = verified.digests.get((user.pk, user.password))
+    if known is not None and hmac.compare_digest(known, digest):
+        return True
+    if not user.check_password(password):
+        return False
+    verified.digests[(user.pk, user.password)] = digest  # after the check, which may upgrade the stored hash
+    return True
 
 
 def _refuse(user: User, *, detail: str, message: str, purpose: str, counts: bool) -> PermissionDenied:
@@ -57,7 +111,7 @@ def signer_identity_confirm(*, user: User, password: str, otp_token: str | None 
             purpose=purpose,
             counts=False,
         )
-    if not password or not user.check_password(password):
+    if not password or not _password_matches(user, password):
         raise _refuse(
             user,
             detail="wrong password",
