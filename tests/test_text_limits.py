@@ -51,7 +51,7 @@ ADMIN_FORM_MODULES = [
     "batches.admin.forms",
     "qc.admin.common",
     "qc.admin.deviations",
-    "qc.admin.review",
+    "qc.views.review",
     "qc.admin.specifications",
     "qc.admin.testing",
 ]
