@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from django.db import IntegrityError
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from batches.api.exceptions import exception_handler
 from batches.exceptions import StateConflict
 from batches.models import (
     ApheresisCollection,
+    ApiToken,
     Batch,
     BatchTransition,
     Cd133Selection,
@@ -61,8 +61,8 @@ def snapshot() -> tuple[Any, ...]:
 
 def token_client(user: Any) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, key = ApiToken.objects.create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

@@ -14,10 +14,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from batches.models import ElectronicSignature, GcsfAdministration
+from batches.models import ApiToken, ElectronicSignature, GcsfAdministration
 from tests.audit_helpers import events_for, last_event
 from tests.factories import PASSWORD, Personas, gcsf_values, walk_batch
 
@@ -50,8 +49,8 @@ def admin_client(user: Any) -> Client:
 
 def token_client(user: Any) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, key = ApiToken.objects.create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

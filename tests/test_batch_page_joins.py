@@ -9,11 +9,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from batches.admin.progress import next_steps
-from batches.models import Batch
+from batches.models import ApiToken, Batch
 from batches.services import custody, delivery, release
 from qc.models import Deviation, QcResult
 from qc.services.testing import qc_result_review
@@ -90,9 +89,9 @@ def test_the_batch_page_links_each_role_to_the_pages_it_may_open_and_every_link_
 def test_a_late_result_flags_the_batch_at_the_top_of_its_page_and_in_the_api_detail(people: Personas) -> None:
     batch = quarantined_batch(people)
     release_batch(people, batch, conditionally=True)
-    token, _ = Token.objects.get_or_create(user=people.clinician)
+    _, key = ApiToken.objects.create(user=people.clinician)
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     before = api.get(f"/api/v1/batches/{batch.pk}/").json()
     assert (before["flagged"], before["late_result_alerts"]) == (False, [])
     assert 'id="late-result-flag"' not in page_of(people.operator, batch)

@@ -5,21 +5,37 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django_otp import user_has_device
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from batches.accounts.access import Client
+from batches.accounts.access import Client, access_failure_record
+from batches.accounts.changes import MUST_CHANGE_API, password_change_required
 from batches.accounts.expiry import token_expires_at, token_issue, token_revoke
 from batches.duties import allowed_meanings
+from batches.models.access import AccessEventKind, AccessOutcome
 from batches.roles import user_roles
 from batches.services.signatures import printed_name
+
+
+class TokenLoginSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # authenticate() gets the request so that django-axes counts a failure and flags a lockout.
+        user = authenticate(request=self.context.get("request"), username=attrs["username"], password=attrs["password"])
+        if user is None:
+            raise ValidationError("Unable to log in with provided credentials.", code="authorization")
+        return {"user": user}
 
 
 class IssuedTokenSerializer(serializers.Serializer):
@@ -27,8 +43,12 @@ class IssuedTokenSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
-class TokenLoginView(ObtainAuthToken):
+class TokenLoginView(GenericAPIView[Any]):
     """Exchange a user ID and password for a new API token; failures count towards the lockout."""
+
+    authentication_classes: list[type[BaseAuthentication]] = []
+    permission_classes = [AllowAny]
+    serializer_class = TokenLoginSerializer
 
     @extend_schema(responses={200: IssuedTokenSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -50,8 +70,19 @@ class TokenLoginView(ObtainAuthToken):
                 )
             raise
         user = serializer.validated_data["user"]
-        token = token_issue(user=user, client=Client.from_request(request))
-        return Response(IssuedTokenSerializer({"token": token.key, "expires_at": token_expires_at(token)}).data)
+        client = Client.from_request(request)
+        if password_change_required(user):
+            access_failure_record(
+                event=AccessEventKind.LOGIN_FAILED,
+                outcome=AccessOutcome.REFUSED,
+                username=str(user.get_username()),
+                user=user,
+                client=client,
+                detail="API token refused: the password was set by another user and must be changed first",
+            )
+            return Response({"detail": MUST_CHANGE_API}, status=status.HTTP_403_FORBIDDEN)
+        token, key = token_issue(user=user, client=client)
+        return Response(IssuedTokenSerializer({"token": key, "expires_at": token_expires_at(token)}).data)
 
 
 class TokenLogoutView(APIView):

@@ -21,9 +21,11 @@ from django.utils.safestring import mark_safe
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.qr import write_qrcode_image
+from knox.models import AuthToken
 
 from batches.accounts import services
 from batches.models.access import AccessEvent
+from batches.models.accounts import ApiToken
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -44,6 +46,11 @@ class TokenForm(forms.Form):
 
 
 admin.site.unregister(User)
+# No page shows, creates or edits API tokens: a token is issued only to its own user, at the token
+# login, and only its digest is stored. knox registers an admin for its own model, which ours replaces.
+for token_model in (AuthToken, ApiToken):
+    if admin.site.is_registered(token_model):
+        admin.site.unregister(token_model)
 
 
 @admin.register(User)
