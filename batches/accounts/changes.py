@@ -54,6 +54,12 @@ def _is_person(actor: str) -> bool:
     return bool(actor) and not actor.startswith(("system:", "db:")) and actor != "anonymous"
 
 
+def _as_actor(actor: str) -> User | str:
+    """The person an actor label names (the access log and the audit then name them as such)."""
+    person = User.objects.filter(username=actor).first() if _is_person(actor) else None
+    return person or actor
+
+
 def _record(kind: AccessEventKind, user: User, actor: str, detail: str) -> None:
     reason = current_reason()
     if reason and not reason.startswith("access log"):
@@ -63,7 +69,7 @@ def _record(kind: AccessEventKind, user: User, actor: str, detail: str) -> None:
         outcome=AccessOutcome.SUCCESS,
         username=str(user.get_username()),
         user=user,
-        actor=actor,
+        actor=_as_actor(actor),
         detail=detail,
     )
 
@@ -72,7 +78,8 @@ def _password_recorded(user: User, *, actor: str, created: bool) -> None:
     """Log the new password (never its value) and say whether its user must change it."""
     by_someone_else = actor != user.get_username()
     must_change = by_someone_else and _is_person(actor)
-    with audit_context(actor, reason="password set by another user" if by_someone_else else "password changed"):
+    reason = "password set by another user" if by_someone_else else "password changed by its user"
+    with audit_context(_as_actor(actor), reason=reason):
         AccountState.objects.update_or_create(
             user=user,
             defaults={
