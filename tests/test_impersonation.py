@@ -193,7 +193,7 @@ def test_a_locked_accounts_token_is_refused_and_ended(people: Personas) -> None:
     assert AccessEvent.objects.filter(username="operator", event="logout", detail__contains="locked").exists()
 
 
-@pytest.mark.urs("URS-145")
+@pytest.mark.urs("URS-143", "URS-145")
 def test_a_deactivated_accounts_token_is_refused(people: Personas) -> None:
     token = token_for("operator")
 
