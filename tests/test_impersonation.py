@@ -110,10 +110,28 @@ def test_a_password_set_by_the_admin_is_logged_audited_and_ends_the_users_token(
     # The API token the user had is ended by the reset: a logout is logged, the token refused.
     assert me(token) == 401
     assert AccessEvent.objects.filter(username="operator", event="logout", detail__contains="set by admin").exists()
+    page = admin_client(people).get(f"/admin/auth/user/{people.operator.pk}/change/")
+    assert b"the user must change it before anything else" in page.content
     # The admin's own log names the change, not the password.
     entries = LogEntry.objects.filter(object_id=str(people.operator.pk))
     assert entries.exists()
     assert not [e for e in entries if NEW_PASSWORD in f"{e.object_repr} {e.change_message}"]
+
+
+@pytest.mark.urs("URS-142", "URS-144")
+def test_a_new_accounts_first_password_chosen_by_the_admin_must_be_changed(people: Personas) -> None:
+    form = {"username": "newqa", "usable_password": "true", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+
+    response = admin_client(people).post("/admin/auth/user/add/", form)
+
+    assert response.status_code == 302, response.content
+    created = User.objects.get(username="newqa")
+    assert AccountState.objects.get(user=created).password_change_required
+    logged = account_events("newqa", "password_set")
+    assert [(e.actor, e.detail) for e in logged] == [
+        ("admin", "initial password set by admin; the user must change it before anything else")
+    ]
+    assert Client().post(TOKEN_URL, {"username": "newqa", "password": NEW_PASSWORD}).status_code == 403
 
 
 @pytest.mark.urs("URS-143")

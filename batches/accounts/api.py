@@ -7,12 +7,16 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django_otp import user_has_device
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,7 +30,9 @@ from batches.roles import user_roles
 from batches.services.signatures import printed_name
 
 
-class TokenLoginSerializer(serializers.Serializer):
+class AuthTokenSerializer(serializers.Serializer):
+    """The user ID and password of a token login (DRF's own serializer, which needs its token app)."""
+
     username = serializers.CharField()
     password = serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
 
@@ -48,7 +54,10 @@ class TokenLoginView(GenericAPIView[Any]):
 
     authentication_classes: list[type[BaseAuthentication]] = []
     permission_classes = [AllowAny]
-    serializer_class = TokenLoginSerializer
+    # As DRF's token view had: form posts first, and JSON answers only.
+    parser_classes = [FormParser, MultiPartParser, JSONParser]
+    renderer_classes = [JSONRenderer]
+    serializer_class = AuthTokenSerializer
 
     @extend_schema(responses={200: IssuedTokenSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -122,3 +131,18 @@ class AccountView(APIView):
             "idle_timeout_minutes": settings.SESSION_COOKIE_AGE // 60,
         }
         return Response(AccountSerializer(data).data)
+
+
+class ExpiringTokenScheme(OpenApiAuthenticationExtension):
+    """The OpenAPI security scheme of our token authentication (``Authorization: Token <token>``), under
+    the name DRF's token authentication had, so that clients' generated code keeps working."""
+
+    target_class = "batches.accounts.expiry.ExpiringTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        definition: dict[str, Any] = build_bearer_security_scheme_object(
+            header_name="Authorization",
+            token_prefix="Token",  # noqa: S106  # the header's keyword, not a secret
+        )
+        return definition

@@ -47,7 +47,10 @@ def user_create(
     email: str = "",
     roles: Iterable[Role] = (),
 ) -> User:
-    """Issue a new user ID (never one used before, in any letter case) with a validated password."""
+    """Issue a new user ID (never one used before, in any letter case) with a validated password.
+
+    The password is the actor's choice, so its user must change it before anything else
+    (batches.accounts.changes)."""
     require_role(actor, Role.ADMIN, action="Creating a user account", domain=Domain.ACCOUNTS)
     errors: dict[str, list[str]] = {}
     problem = username_problem(username)
