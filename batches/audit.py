@@ -163,6 +163,16 @@ def current_actor() -> str:
     return str(current.metadata.get("actor") or "") if current is not None else ""
 
 
+def as_actor(label: str, *, default: str) -> User | str:
+    """The person an actor label names (so that a nested context names them, not ``system:<name>``),
+    else the label itself, else ``default``."""
+    if label and not label.startswith(("system:", "db:")) and label != "anonymous":
+        person = User.objects.filter(username=label).first()
+        if person is not None:
+            return person
+    return label if label.startswith("system:") else default
+
+
 def current_reason() -> str:
     current = getattr(pghistory_runtime._tracker, "value", None)
     return str(current.metadata.get("reason") or "") if current is not None else ""

@@ -3,6 +3,8 @@ a password set by an administrator changed before its user signs, tokens that en
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group, User
@@ -110,6 +112,7 @@ def test_a_password_set_by_the_admin_is_logged_audited_and_ends_the_users_token(
     # The API token the user had is ended by the reset: a logout is logged, the token refused.
     assert me(token) == 401
     assert AccessEvent.objects.filter(username="operator", event="logout", detail__contains="set by admin").exists()
+    assert event_model(ApiToken).objects.get(pgh_label="delete").pgh_actor == "admin"
     page = admin_client(people).get(f"/admin/auth/user/{people.operator.pk}/change/")
     assert b"the user must change it before anything else" in page.content
     # The admin's own log names the change, not the password.
@@ -226,3 +229,19 @@ def test_a_deactivated_accounts_token_is_refused(people: Personas) -> None:
         event_model(UserAccount).objects.filter(pgh_obj_id=people.operator.pk, is_active=False).get().pgh_actor
         == "admin"
     )
+
+
+@pytest.mark.urs("URS-144")
+def test_a_newer_hash_of_the_same_password_is_not_a_password_change(people: Personas, settings: Any) -> None:
+    assert admin_sets_password(people, people.operator) == 302
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    user = User.objects.get(pk=people.operator.pk)
+
+    assert user.check_password(NEW_PASSWORD)  # Django re-hashes it with the preferred hasher and saves
+
+    assert User.objects.get(pk=user.pk).password.startswith("pbkdf2_sha256$")
+    assert AccountState.objects.get(user=user).password_change_required
+    assert not account_events("operator", "password_changed")

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from batches.accounts.access import ACCOUNTS_ACTOR, access_event_record
 from batches.accounts.expiry import tokens_end
-from batches.audit import audit_context, current_actor, current_reason
+from batches.audit import as_actor, audit_context, current_actor, current_reason
 from batches.models.access import AccessEventKind, AccessOutcome
 from batches.models.accounts import AccountState
 
@@ -56,8 +56,7 @@ def _is_person(actor: str) -> bool:
 
 def _as_actor(actor: str) -> User | str:
     """The person an actor label names (the access log and the audit then name them as such)."""
-    person = User.objects.filter(username=actor).first() if _is_person(actor) else None
-    return person or actor
+    return as_actor(actor, default=ACCOUNTS_ACTOR)
 
 
 def _record(kind: AccessEventKind, user: User, actor: str, detail: str) -> None:
@@ -106,6 +105,8 @@ def _password_recorded(user: User, *, actor: str, created: bool) -> None:
 def remember_account(sender: Any, instance: User, update_fields: Any = None, **kwargs: Any) -> None:
     if instance.pk is None or (update_fields is not None and not {"password", "is_active"} & set(update_fields)):
         return  # a login saves only last_login: nothing to compare, no extra query
+    if update_fields is not None and set(update_fields) == {"password"} and instance._password is None:  # type: ignore[attr-defined]
+        return  # check_password() re-hashing the same password with a newer hasher: no change of password
     before = User.objects.filter(pk=instance.pk).values("password", "is_active").first()
     setattr(instance, _BEFORE, before)
 

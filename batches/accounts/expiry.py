@@ -29,7 +29,7 @@ from knox.settings import CONSTANTS
 from rest_framework.exceptions import AuthenticationFailed
 
 from batches.accounts.access import ACCOUNTS_ACTOR, Client, access_event_record, account_is_locked, current_client
-from batches.audit import audit_context, current_actor
+from batches.audit import as_actor, audit_context, current_actor
 from batches.models.access import AccessEventKind, AccessOutcome
 from batches.models.accounts import ApiToken
 
@@ -109,7 +109,8 @@ def token_expire(*, token: ApiToken, client: Client) -> bool:
 @transaction.atomic
 def tokens_end(*, user: User, why: str, client: Client | None = None) -> int:
     """End every API token of ``user`` (lockout, deactivation, password set by someone else), logged."""
-    ended = _tokens_delete(ApiToken.objects.filter(user=user), actor=current_actor() or ACCOUNTS_ACTOR, reason=why)
+    actor = as_actor(current_actor(), default=ACCOUNTS_ACTOR)
+    ended = _tokens_delete(ApiToken.objects.filter(user=user), actor=actor, reason=why)
     if ended:
         _log(AccessEventKind.LOGOUT, user, client or current_client(), f"API token ended: {why}")
     return len(ended)

@@ -41,6 +41,7 @@ class Migration(migrations.Migration):
         migrations.RunSQL(
             [
                 "DROP TABLE IF EXISTS authtoken_token CASCADE",
+                "DROP TABLE IF EXISTS knox_authtoken CASCADE",  # knox's own, never used (settings.MIGRATION_MODULES)
                 f"DELETE FROM auth_group_permissions WHERE permission_id IN "
                 f"(SELECT id FROM auth_permission WHERE content_type_id IN ({AUTHTOKEN_TYPES}))",
                 f"DELETE FROM auth_user_user_permissions WHERE permission_id IN "
