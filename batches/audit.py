@@ -13,7 +13,7 @@ truncated; the ledger (batches.ledger) seals them into a hash chain.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -89,17 +89,32 @@ def no_truncate(name: str = "no_truncate") -> pgtrigger.Trigger:
 
 def gmp_model(model: M) -> M:
     """Register ``model`` as a GMP record and track every change to it in an append-only event table."""
+    return _track(model, exclude=(), guards=(reason_required(), no_truncate("gmp_no_truncate")))
+
+
+def account_model(*, exclude: tuple[str, ...] = ()) -> Callable[[M], M]:
+    """Track an account table (users, role grants, API tokens) like a GMP record, without ``exclude``.
+
+    No reason is demanded: these rows change through Django's own login and admin code (the last
+    login time, a role ticked on the user form), which asks for none; the events still name the
+    actor. A secret (password hash, token digest) or noise (last login) is left out with ``exclude``.
+    """
+    return lambda model: _track(model, exclude=exclude, guards=(no_truncate("gmp_no_truncate"),))
+
+
+def _track(model: M, *, exclude: tuple[str, ...], guards: tuple[pgtrigger.Trigger, ...]) -> M:
     tracked = pghistory.track(
         pghistory.InsertEvent(),
         pghistory.UpdateEvent(),
         pghistory.DeleteEvent(),
+        exclude=list(exclude),
         append_only=True,
         model_name=f"{model.__name__}Event",
         base_model=GmpEvent,
         context_field=pghistory.ContextJSONField(),
         meta={"triggers": [no_truncate("append_only_no_truncate")]},
     )(model)
-    pgtrigger.register(reason_required(), no_truncate("gmp_no_truncate"))(tracked)
+    pgtrigger.register(*guards)(tracked)
     GMP_MODELS.append(tracked)
     return tracked
 
@@ -141,6 +156,27 @@ def _forget_transaction_context() -> None:
         cursor.execute(
             "SELECT set_config('pghistory.context_metadata', '', true), set_config('pghistory.context_id', '', true)"
         )
+
+
+def current_actor() -> str:
+    """The actor of the audit context in force ("" outside any): a user name or ``system:<name>``."""
+    current = getattr(pghistory_runtime._tracker, "value", None)
+    return str(current.metadata.get("actor") or "") if current is not None else ""
+
+
+def as_actor(label: str, *, default: str) -> User | str:
+    """The person an actor label names (so that a nested context names them, not ``system:<name>``),
+    else the label itself, else ``default``."""
+    if label and not label.startswith(("system:", "db:")) and label != "anonymous":
+        person = User.objects.filter(username=label).first()
+        if person is not None:
+            return person
+    return label if label.startswith("system:") else default
+
+
+def current_reason() -> str:
+    current = getattr(pghistory_runtime._tracker, "value", None)
+    return str(current.metadata.get("reason") or "") if current is not None else ""
 
 
 @contextmanager

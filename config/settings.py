@@ -141,7 +141,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens: only a hash of each token is stored (the model is batches.ApiToken, below).
+    "knox",
     "django_filters",
     "drf_spectacular",
     "pgtrigger",
@@ -168,6 +169,8 @@ MIDDLEWARE = [
     "batches.middleware.AuditMiddleware",
     # Makes the request's client known to services that log refusals.
     "batches.accounts.middleware.ClientMiddleware",
+    # After another person sets a user's password, that user must change it before anything else.
+    "batches.accounts.middleware.PasswordChangeRequiredMiddleware",
     # django-axes requires its middleware last, so it sees the final response of a refused login.
     "axes.middleware.AxesMiddleware",
 ]
@@ -335,6 +338,13 @@ CELLBATCH_LATE_ENTRY_MINUTES = env_int("CELLBATCH_LATE_ENTRY_MINUTES", 60)
 
 # Accounts: API tokens work this long after they are issued; a beat task logs the end of idle sessions.
 CELLBATCH_API_TOKEN_HOURS = env_int("CELLBATCH_API_TOKEN_HOURS", 8)
+# django-rest-knox keeps a SHA-512 digest of each token, never the token; our model adds an integer key
+# so that the token table is audited like every other GMP table (batches.models.accounts).
+KNOX_TOKEN_MODEL = "batches.ApiToken"  # noqa: S105  # a model label, not a secret
+# knox's migrations would create its own token table, unused once the model is swapped (and, with a
+# foreign key to auth_user that Django does not know of, in the way of flushing a test database).
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {"TOKEN_TTL": timedelta(hours=CELLBATCH_API_TOKEN_HOURS), "AUTH_HEADER_PREFIX": "Token"}
 CELLBATCH_SESSION_SWEEP_SECONDS = env_int("CELLBATCH_SESSION_SWEEP_SECONDS", 60)
 
 # Organisation seal: signs PDF batch records and audit checkpoints.

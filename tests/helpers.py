@@ -9,8 +9,9 @@ from typing import Any, Literal, overload
 from django.apps import apps
 from django.db.models import Model
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from batches.models import ApiToken
 
 # The access log records the refusal itself (who was refused, from where): it is meant to grow.
 NOT_GMP_RECORDS = frozenset({"batches.AccessEvent", "batches.AccessEventEvent"})
@@ -35,8 +36,8 @@ def client_for(user: Any, kind: Literal["browser", "api", "token"] = "browser") 
     if kind == "api":
         api.force_authenticate(user)
     else:
-        token, _ = Token.objects.get_or_create(user=user)
-        api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, key = ApiToken.objects.create(user=user)
+        api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return api
 
 

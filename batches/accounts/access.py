@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from batches.accounts.autonomous import run_autonomously
-from batches.audit import audit_context
+from batches.audit import actor_label, audit_context
 from batches.models.access import AccessEvent, AccessEventKind, AccessOutcome
 
 ACCOUNTS_ACTOR = "system:accounts"
@@ -77,12 +77,14 @@ def access_event_record(
     client: Client | None = None,
     detail: str = "",
     occurred_at: datetime | None = None,
+    actor: User | str | None = None,
 ) -> AccessEvent:
     """Write one access event on the current connection (``occurred_at``: now, unless the end of an
-    access is noticed after the fact, e.g. an idle session)."""
+    access is noticed after the fact, e.g. an idle session). ``actor``: who made an account change
+    to ``user`` (the access log names both)."""
     client = client or current_client()
-    actor: User | str = user if user is not None else ACCOUNTS_ACTOR
-    with audit_context(actor, reason=f"access log: {event.label.lower()}"):
+    writer: User | str = actor or (user if user is not None else ACCOUNTS_ACTOR)
+    with audit_context(writer, reason=f"access log: {event.label.lower()}"):
         return AccessEvent.objects.create(
             occurred_at=occurred_at or timezone.now(),
             event=event,
@@ -93,6 +95,7 @@ def access_event_record(
             user_agent=client.user_agent,
             path=client.path,
             detail=detail[:500],
+            actor=actor_label(actor)[:150] if actor else "",
         )
 
 

@@ -21,6 +21,7 @@ from django.core.exceptions import PermissionDenied
 from django_otp import devices_for_user, verify_token
 
 from batches.accounts.access import account_is_locked, signature_failure_record
+from batches.accounts.changes import password_change_required
 
 NOTHING_DONE = "nothing was signed or saved"
 
@@ -107,6 +108,17 @@ def signer_identity_confirm(*, user: User, password: str, otp_token: str | None 
             message=(
                 f"Your account is locked after repeated failed attempts; {NOTHING_DONE}. "
                 "Ask an administrator to unlock it or wait for the lock to expire."
+            ),
+            purpose=purpose,
+            counts=False,
+        )
+    if password_change_required(user):
+        raise _refuse(
+            user,
+            detail="password set by another user, not yet changed",
+            message=(
+                "Your password was set by an administrator: change your password before signing "
+                f"(Change password, at the top of the admin); {NOTHING_DONE}."
             ),
             purpose=purpose,
             counts=False,

@@ -1,12 +1,18 @@
-"""Makes the client (IP, user agent, path) of the request known to services that log refusals."""
+"""Request middleware of the account controls: the client of each request, a forced password change."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
 
 from batches.accounts.access import Client, client_context
+from batches.accounts.changes import MUST_CHANGE, password_change_required
+
+ALLOWED_WHILE_CHANGE_REQUIRED = ("admin:password_change", "admin:password_change_done", "admin:logout", "admin:jsi18n")
 
 
 class ClientMiddleware:
@@ -16,3 +22,27 @@ class ClientMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         with client_context(Client.from_request(request)):
             return self.get_response(request)
+
+
+class PasswordChangeRequiredMiddleware:
+    """A user whose password someone else set changes it before anything else.
+
+    In the admin every page but the password change itself (and logout) redirects there; any other
+    request of such a session (the API) is refused with 403. Token logins are refused at the token
+    endpoint, and signing refuses too (batches.accounts.identity), so no path is left open.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not password_change_required(user):
+            return self.get_response(request)
+        allowed = {reverse(name) for name in ALLOWED_WHILE_CHANGE_REQUIRED}
+        if request.path in allowed or request.path.startswith(settings.STATIC_URL or "/static/"):
+            return self.get_response(request)
+        if request.path.startswith(reverse("admin:index")):
+            messages.warning(request, MUST_CHANGE)
+            return HttpResponseRedirect(reverse("admin:password_change"))
+        return JsonResponse({"detail": MUST_CHANGE}, status=403)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from batches.accounts.expiry import tokens_end
 from batches.audit import audit_context, require_reason
 from batches.roles import Domain, Role, require_role
 
@@ -45,7 +46,10 @@ def user_create(
     email: str = "",
     roles: Iterable[Role] = (),
 ) -> User:
-    """Issue a new user ID (never one used before, in any letter case) with a validated password."""
+    """Issue a new user ID (never one used before, in any letter case) with a validated password.
+
+    The password is the actor's choice, so its user must change it before anything else
+    (batches.accounts.changes)."""
     require_role(actor, Role.ADMIN, action="Creating a user account", domain=Domain.ACCOUNTS)
     errors: dict[str, list[str]] = {}
     problem = username_problem(username)
@@ -85,7 +89,8 @@ def _end_sessions(user: User) -> int:
 
 @transaction.atomic
 def user_deactivate(*, actor: User, user_id: int, reason: str) -> User:
-    """Withdraw an account's access for good; the user ID stays issued and its records attributable."""
+    """Withdraw an account's access for good (sessions, API token, authenticators); the user ID stays
+    issued and its records attributable."""
     require_role(actor, Role.ADMIN, action="Deactivating a user account", domain=Domain.ACCOUNTS)
     reason = require_reason(reason, what="deactivate a user account")
     user = User.objects.select_for_update().get(pk=user_id)
@@ -98,6 +103,7 @@ def user_deactivate(*, actor: User, user_id: int, reason: str) -> User:
         user.save(update_fields=["is_active"])
         TOTPDevice.objects.filter(user=user).delete()
     _end_sessions(user)
+    tokens_end(user=user, why="the account is deactivated")
     return user
 
 

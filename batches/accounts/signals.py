@@ -11,6 +11,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from batches.accounts.access import Client, access_event_record, access_failure_record
+from batches.accounts.expiry import tokens_end
 from batches.models.access import AccessEventKind, AccessOutcome
 
 
@@ -69,11 +70,15 @@ def record_login_failed(sender: Any, credentials: dict[str, Any], request: Any =
 def record_locked_out(sender: Any, request: Any, username: str | None, **kwargs: Any) -> None:
     failures = getattr(request, "axes_failures_since_start", None)
     detail = f"{failures} failed attempts" if failures else "attempt while locked"
+    user = _known_user(username or "")
+    if user is not None:
+        # A locked account's API token ends now, not when the lock lifts (it is refused meanwhile too).
+        tokens_end(user=user, why="the account is locked out", client=Client.from_request(request))
     access_failure_record(
         event=AccessEventKind.LOCKED_OUT,
         outcome=AccessOutcome.REFUSED,
         username=username or "",
-        user=_known_user(username or ""),
+        user=user,
         client=Client.from_request(request),
         detail=f"{detail} (limit {settings.AXES_FAILURE_LIMIT}, cool-off {settings.AXES_COOLOFF_TIME})",
     )

@@ -16,15 +16,18 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.qr import write_qrcode_image
+from knox.models import AuthToken
 
 from batches import limits
 from batches.accounts import services
 from batches.models.access import AccessEvent
+from batches.models.accounts import AccountState, ApiToken
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -45,6 +48,11 @@ class TokenForm(forms.Form):
 
 
 admin.site.unregister(User)
+# No page shows, creates or edits API tokens: a token is issued only to its own user, at the token
+# login, and only its digest is stored. knox registers an admin for its own model, which ours replaces.
+for token_model in (AuthToken, ApiToken):
+    if admin.site.is_registered(token_model):
+        admin.site.unregister(token_model)
 
 
 @admin.register(User)
@@ -55,14 +63,25 @@ class AccountAdmin(UserAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:  # a user ID is permanent; access is withdrawn by deactivation, with a reason
-            fields += ["username", "is_active", "last_login", "date_joined", "deactivation"]
+            fields += ["username", "is_active", "last_login", "date_joined", "password_state", "deactivation"]
         return fields
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = list(super().get_fieldsets(request, obj))
         if obj is not None:
+            fieldsets.append(("Password", {"fields": ["password_state"]}))
             fieldsets.append(("Withdraw access", {"fields": ["deactivation"]}))
         return fieldsets
+
+    @admin.display(description="Password state")
+    def password_state(self, obj: User) -> str:
+        state = AccountState.objects.filter(user=obj).first()
+        if state is None or state.password_changed_at is None:
+            return "No password change recorded."
+        when = f"{timezone.localtime(state.password_changed_at):%Y-%m-%d %H:%M %Z}"
+        if state.password_change_required:
+            return f"Set by {state.password_changed_by} on {when}: the user must change it before anything else."
+        return f"Last changed on {when} by {state.password_changed_by}."
 
     @admin.display(description="Deactivation")
     def deactivation(self, obj: User) -> str:
@@ -124,11 +143,11 @@ class AccountAdmin(UserAdmin):
 
 @admin.register(AccessEvent)
 class AccessEventAdmin(admin.ModelAdmin):
-    """The access log (logins, logouts, failures, lockouts, refused signatures): read-only."""
+    """The access log (logins, logouts, failures, lockouts, refused signatures, account changes): read-only."""
 
-    list_display = ("occurred_at", "username", "event", "outcome", "ip_address", "detail")
+    list_display = ("occurred_at", "username", "event", "outcome", "actor", "ip_address", "detail")
     list_filter = ("event", "outcome")
-    search_fields = ("username", "ip_address", "detail")
+    search_fields = ("username", "actor", "ip_address", "detail")
     date_hierarchy = "occurred_at"
     readonly_fields = [f.name for f in AccessEvent._meta.fields]
 

@@ -29,7 +29,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *_step_routes(),
     *router.urls,
     path("", include("batches.api.urls_custody")),
-    path("", include("batches.accounts.urls")),
+    path("", include("batches.api.urls_auth")),
     path("", include("batches.api.urls_documents")),
     path("", include("batches.api.urls_audit")),
 ]

@@ -17,7 +17,7 @@ from django.utils import timezone
 from batches.audit import GMP_MODELS, GmpEvent, event_model
 from batches.models import Batch
 
-ACTIONS = {"insert": "created", "update": "changed", "delete": "deleted"}
+ACTIONS = {"insert": "created", "update": "changed", "delete": "deleted", "snapshot": "recorded as found"}
 
 
 @dataclass(frozen=True)

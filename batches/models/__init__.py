@@ -44,3 +44,4 @@ __all__ = [
     "StepRecord",
 ]
 from batches.models.access import AccessEvent, AccessEventKind, AccessOutcome, UserAccount  # noqa: F401
+from batches.models.accounts import AccountState, ApiToken, UserRoleGrant  # noqa: F401

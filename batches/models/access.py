@@ -1,4 +1,4 @@
-"""Account controls in the database (21 CFR 11.300): the access log and the user-ID rules.
+"""Account controls in the database (21 CFR 11.300): the access log, the user-ID rules, the user audit.
 
 ``AccessEvent`` is the GMP record of every login, logout, failed login, lockout and refused
 signature. ``UserAccount`` is a proxy of Django's user that carries the database triggers which
@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.db import models
 from django.utils import timezone
 
-from batches.audit import gmp_model
+from batches.audit import account_model, gmp_model
 from batches.models.triggers import no_delete
 
 
@@ -25,6 +25,28 @@ class AccessEventKind(models.TextChoices):
     LOCKED_OUT = "locked_out", "Account locked out"
     SIGNATURE_FAILED = "signature_failed", "Failed signature (identity not confirmed)"
     SIGNATURE_REFUSED = "signature_refused", "Signature refused (separation of duties)"
+    # Account changes: ``actor`` made them, ``user`` is the account changed.
+    PASSWORD_SET = "password_set", "Password set by another user"
+    PASSWORD_CHANGED = "password_changed", "Password changed by its user"
+    ROLE_GRANTED = "role_granted", "Role granted"
+    ROLE_REMOVED = "role_removed", "Role removed"
+    ACCOUNT_ACTIVATED = "account_activated", "Account activated"
+    ACCOUNT_DEACTIVATED = "account_deactivated", "Account deactivated"
+    TOKEN_ISSUED = "token_issued", "API token issued"
+
+
+# What an account change is logged as (the rest of the kinds are accesses and refusals).
+ACCOUNT_CHANGE_KINDS = frozenset(
+    {
+        AccessEventKind.PASSWORD_SET,
+        AccessEventKind.PASSWORD_CHANGED,
+        AccessEventKind.ROLE_GRANTED,
+        AccessEventKind.ROLE_REMOVED,
+        AccessEventKind.ACCOUNT_ACTIVATED,
+        AccessEventKind.ACCOUNT_DEACTIVATED,
+        AccessEventKind.TOKEN_ISSUED,
+    }
+)
 
 
 class AccessOutcome(models.TextChoices):
@@ -55,6 +77,11 @@ class AccessEvent(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
     path = models.CharField(max_length=300, blank=True)
     detail = models.CharField(max_length=500, blank=True)
+    actor = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text="Who made an account change: a user name, or system:<name> for a command or task.",
+    )
 
     class Meta:
         ordering = ["-occurred_at", "-pk"]
@@ -80,7 +107,10 @@ USERNAME_UNIQUE_IGNORING_CASE = (
 )
 
 
-class UserAccount(User):
+# Audited like a GMP table; the password hash is a secret and the last login time is noise (the access
+# log has every login). A password change shows in batches.AccountState instead.
+@account_model(exclude=("password", "last_login"))
+class UserAccount(User):  # type: ignore[django-manager-missing]  # knox names the token relation
     """Django's user with the database rules that make user IDs unique and never reused."""
 
     class Meta:

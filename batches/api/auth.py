@@ -5,25 +5,47 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django_otp import user_has_device
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from batches import limits
-from batches.accounts.access import Client
+from batches.accounts.access import Client, access_failure_record
+from batches.accounts.changes import MUST_CHANGE_API, password_change_required
 from batches.accounts.expiry import token_expires_at, token_issue, token_revoke
 from batches.api.parsers import BoundedJSONParser
 from batches.duties import allowed_meanings
+from batches.models.access import AccessEventKind, AccessOutcome
 from batches.roles import user_roles
 from batches.signature_checks import printed_name
+
+
+class AuthTokenSerializer(serializers.Serializer):
+    """The user ID and password of a token login (DRF's own serializer, which needs its token app)."""
+
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(
+        write_only=True, trim_whitespace=False, style={"input_type": "password"}, max_length=limits.PASSWORD
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # authenticate() gets the request so that django-axes counts a failure and flags a lockout.
+        user = authenticate(request=self.context.get("request"), username=attrs["username"], password=attrs["password"])
+        if user is None:
+            raise ValidationError("Unable to log in with provided credentials.", code="authorization")
+        return {"user": user}
 
 
 class IssuedTokenSerializer(serializers.Serializer):
@@ -31,24 +53,15 @@ class IssuedTokenSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
-class TokenLoginSerializer(AuthTokenSerializer):
-    """DRF's login body, with the lengths an account can have."""
-
-    username = serializers.CharField(label="Username", write_only=True, max_length=150)
-    password = serializers.CharField(
-        label="Password",
-        style={"input_type": "password"},
-        trim_whitespace=False,
-        write_only=True,
-        max_length=limits.PASSWORD,
-    )
-
-
-class TokenLoginView(ObtainAuthToken):
+class TokenLoginView(GenericAPIView[Any]):
     """Exchange a user ID and password for a new API token; failures count towards the lockout."""
 
-    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]  # ObtainAuthToken names DRF's own JSONParser
-    serializer_class = TokenLoginSerializer
+    authentication_classes: list[type[BaseAuthentication]] = []
+    permission_classes = [AllowAny]
+    # As DRF's token view had: form posts first, and JSON answers only (through the bounded JSON parser).
+    parser_classes = [FormParser, MultiPartParser, BoundedJSONParser]
+    renderer_classes = [JSONRenderer]
+    serializer_class = AuthTokenSerializer
 
     @extend_schema(responses={200: IssuedTokenSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -70,8 +83,19 @@ class TokenLoginView(ObtainAuthToken):
                 )
             raise
         user = serializer.validated_data["user"]
-        token = token_issue(user=user, client=Client.from_request(request))
-        return Response(IssuedTokenSerializer({"token": token.key, "expires_at": token_expires_at(token)}).data)
+        client = Client.from_request(request)
+        if password_change_required(user):
+            access_failure_record(
+                event=AccessEventKind.LOGIN_FAILED,
+                outcome=AccessOutcome.REFUSED,
+                username=str(user.get_username()),
+                user=user,
+                client=client,
+                detail="API token refused: the password was set by another user and must be changed first",
+            )
+            return Response({"detail": MUST_CHANGE_API}, status=status.HTTP_403_FORBIDDEN)
+        token, key = token_issue(user=user, client=client)
+        return Response(IssuedTokenSerializer({"token": key, "expires_at": token_expires_at(token)}).data)
 
 
 class TokenLogoutView(APIView):
@@ -111,3 +135,18 @@ class AccountView(APIView):
             "idle_timeout_minutes": settings.SESSION_COOKIE_AGE // 60,
         }
         return Response(AccountSerializer(data).data)
+
+
+class ExpiringTokenScheme(OpenApiAuthenticationExtension):
+    """The OpenAPI security scheme of our token authentication (``Authorization: Token <token>``), under
+    the name DRF's token authentication had, so that clients' generated code keeps working."""
+
+    target_class = "batches.accounts.expiry.ExpiringTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        definition: dict[str, Any] = build_bearer_security_scheme_object(
+            header_name="Authorization",
+            token_prefix="Token",  # noqa: S106  # the header's keyword, not a secret
+        )
+        return definition

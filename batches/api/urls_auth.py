@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from batches.accounts.api import AccountView, TokenLoginView, TokenLogoutView
+from batches.api.auth import AccountView, TokenLoginView, TokenLogoutView
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("auth/token/", TokenLoginView.as_view(), name="auth-token"),
