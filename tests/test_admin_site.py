@@ -88,3 +88,15 @@ def test_nobody_sees_or_creates_another_users_authenticator_in_the_admin() -> No
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     assert not admin.site.is_registered(TOTPDevice)
+
+
+@pytest.mark.django_db
+def test_the_qa_decision_has_no_preselected_choice(people: Personas) -> None:
+    batch = walk_batch(people, "quarantine")
+    client = Client()
+    client.force_login(people.qa)
+    body = client.get(reverse("admin:qc_review_batch", args=[batch.pk])).content.decode()
+    select = body[body.index('name="decision"') : body.index("</select>", body.index('name="decision"'))]
+    assert '<option value="" selected>Choose a decision…</option>' in select
+    assert 'value="release"' in select
+    assert 'value="certify"' not in select  # the QA reviewer is offered only QA's decisions

@@ -107,8 +107,8 @@ def review_page(request: HttpRequest, batch_id: int) -> HttpResponse:
     if not form.is_bound:
         # A refused POST keeps every choice (the service said why); a fresh form offers only what is open.
         decision = form.fields["decision"]
-        assert isinstance(decision, forms.ChoiceField)
-        decision.choices = offered
+        if isinstance(decision, forms.ChoiceField):
+            decision.choices = [NO_DECISION, *offered]
     context = {
         **admin.site.each_context(request),
         "title": f"QA review of batch {batch.batch_number}",
