@@ -13,7 +13,7 @@ from rest_framework.test import APIRequestFactory
 from batches.api.exceptions import exception_handler
 from qc.models import QcResult
 from tests.factories import PASSWORD, Personas, qc_sample, quarantined_batch
-from tests.test_api_batches import token_client
+from tests.helpers import token_client
 
 pytestmark = pytest.mark.django_db
 OVERFLOW = "100000000000000000000"

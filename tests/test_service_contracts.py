@@ -20,7 +20,7 @@ from batches.roles import Role
 from qc.models import QcResult, Specification
 from qc.services import deviations
 from tests.factories import PASSWORD, Personas, make_user, quarantined_batch, record_result
-from tests.test_api_batches import token_client
+from tests.helpers import token_client
 
 pytestmark = pytest.mark.django_db
 WRITE_METHODS = ("post", "put", "patch")

@@ -18,7 +18,7 @@ from drf_spectacular.generators import SchemaGenerator
 from batches import limits
 from qc.models import Deviation
 from tests.factories import Personas, quarantined_batch
-from tests.test_api_batches import token_client
+from tests.helpers import token_client
 
 # Columns written only by the system, never typed by anyone, whose size the system itself sets
 # (the same columns in the audit event tables, <Model>Event, are exempt for the same reason).
