@@ -168,6 +168,8 @@ MIDDLEWARE = [
     "batches.middleware.AuditMiddleware",
     # Makes the request's client known to services that log refusals.
     "batches.accounts.middleware.ClientMiddleware",
+    # A POST under /api/ with an Idempotency-Key is answered once; its repeats get the first answer.
+    "batches.api.idempotency.IdempotencyMiddleware",
     # django-axes requires its middleware last, so it sees the final response of a refused login.
     "axes.middleware.AxesMiddleware",
 ]
