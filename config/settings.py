@@ -229,7 +229,8 @@ REST_FRAMEWORK = {
         "batches.accounts.expiry.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Signed in with a CellBatch role; each view narrows it (writes name their roles).
+    "DEFAULT_PERMISSION_CLASSES": ["batches.api.permissions.AnyCellBatchRole"],
     # Bounded nesting, finite numbers (batches.api.parsers); forms for the browsable API.
     "DEFAULT_PARSER_CLASSES": [
         "batches.api.parsers.BoundedJSONParser",
