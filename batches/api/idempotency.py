@@ -18,12 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from typing import cast
 
 from django.contrib.auth.models import User
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -42,7 +44,9 @@ def _problem(status: int, detail: str) -> HttpResponse:
 
 def api_user(request: HttpRequest) -> User | None:
     """The caller as the API will see it (token or session), or None when it is not signed in."""
-    authenticators = [auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+    # DRF's settings object has already imported the dotted paths into classes.
+    classes = cast(list[type[BaseAuthentication]], api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+    authenticators = [auth() for auth in classes]
     try:
         user = Request(request, authenticators=authenticators).user
     except APIException:
