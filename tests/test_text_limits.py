@@ -51,9 +51,9 @@ ADMIN_FORM_MODULES = [
     "batches.admin.forms",
     "qc.admin.common",
     "qc.admin.deviations",
-    "qc.admin.review",
     "qc.admin.specifications",
     "qc.admin.testing",
+    "qc.views.review",
 ]
 
 
