@@ -23,7 +23,7 @@ from config.wsgi import application
 from tests.factories import Personas, quarantined_batch
 
 pytestmark = pytest.mark.django_db
-EXAMPLES = 10
+EXAMPLES = 6
 # Logging out would end the session the remaining requests use.
 SKIPPED = frozenset({"auth_logout_create"})
 CSRF_SECRET = "s" * 32  # the cookie and the header carry the same secret, as a browser's script would
