@@ -97,6 +97,6 @@ def test_generated_requests_to_every_operation_never_answer_5xx(people: Personas
             failures.append(f"{operation.verbose_name}: {str(error)[:500]}")
     assert tried > 90
     # Signed in for real: reads succeed, and most answers are not the gate's refusal.
-    assert seen.count(200) > 100
+    assert seen.count(200) > 40
     assert seen.count(403) < len(seen) / 2
     assert failures == []
