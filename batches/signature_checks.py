@@ -37,6 +37,9 @@ UNSIGNED_FIELDS = frozenset(
         "effective_from",
     }
 )
+# Fields added after records were signed: signed once they hold a value (a correction signs who made it),
+# left out while empty, so that every signature made before the field existed still matches its record.
+SIGNED_WHEN_SET = frozenset({"corrected_by", "corrected_at"})
 
 
 def _json_value(value: Any) -> Any:
@@ -52,7 +55,7 @@ def canonical_content(target: models.Model) -> bytes:
     fields = {
         f.attname: _json_value(f.value_from_object(target))
         for f in target._meta.concrete_fields
-        if f.name not in UNSIGNED_FIELDS
+        if f.name not in UNSIGNED_FIELDS and not (f.name in SIGNED_WHEN_SET and f.value_from_object(target) is None)
     }
     document = {"record": target._meta.label_lower, "pk": target.pk, "fields": fields}
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

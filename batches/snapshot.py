@@ -22,7 +22,8 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 # 2: custody, identity scans, adverse events and expired-use authorisations; release signatures.
-SCHEMA_VERSION = 2
+# 3: who corrected a step and when (StepSection.corrected_by / corrected_at).
+SCHEMA_VERSION = 3
 T = TypeVar("T")
 
 
@@ -68,6 +69,8 @@ class StepSection:
     kind: str = ""
     performed_by: str = ""
     performed_at: str = ""
+    corrected_by: str = ""
+    corrected_at: str = ""
     verified_by: str = ""
     verified_at: str = ""
     values: list[ValueRow] = field(default_factory=list)

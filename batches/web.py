@@ -8,19 +8,24 @@ typed; the API maps them in batches.api.exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.admin import site as admin_site
 from django.contrib.auth.models import User
 from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
+from batches.models.idempotency import KEY_LIFETIME, IdempotencyKey
 from batches.roles import Role
 
 SERVICE_ERRORS = (ValidationError, PermissionDenied, ObjectDoesNotExist, IntegrityError)
@@ -60,6 +65,43 @@ def add_service_error(form: BaseForm, error: ServiceError) -> None:
                 form.add_error(target, text if target else f"{field.replace('_', ' ')}: {text}")
         return
     form.add_error(None, error_text(error))
+
+
+# The hidden field every admin form carries (the one_time_token template tag writes it).
+ONE_TIME_FIELD = "form_token"
+
+
+class AlreadyRecorded(ValidationError):
+    """The same rendered form was submitted again (a double click, a resent POST): nothing more is written."""
+
+
+def new_form_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@contextmanager
+def submitted_once(request: HttpRequest) -> Iterator[None]:
+    """``with submitted_once(request): <the service call>``: the form's one-time token is claimed in the
+    service's transaction, so a second submit of the same form raises AlreadyRecorded and writes nothing.
+
+    A concurrent second submit waits on the unique key until the first commits; if the first is refused
+    (its transaction rolls back) the token is free again and the corrected form can be sent. A POST
+    without a token (a script, an older page) is not deduplicated.
+    """
+    token = request.POST.get(ONE_TIME_FIELD, "") if request.method == "POST" else ""
+    if not token:
+        yield
+        return
+    user = acting_user(request)
+    key = "form:" + hashlib.sha256(token.encode()).hexdigest()
+    with transaction.atomic():
+        IdempotencyKey.objects.filter(user=user, created_at__lt=timezone.now() - KEY_LIFETIME).delete()
+        try:
+            with transaction.atomic():
+                IdempotencyKey.objects.create(user=user, key=key, method="FORM", path=request.path[:2000])
+        except IntegrityError:
+            raise AlreadyRecorded("This form was already submitted and recorded; nothing was recorded again.") from None
+        yield
 
 
 def service_form_page(
@@ -103,7 +145,8 @@ def service_form_view(
     """On a valid POST call the service and redirect; otherwise (or on a refusal) show the form as typed."""
     if request.method == "POST" and form.is_valid():
         try:
-            outcome = call(form.cleaned_data)
+            with submitted_once(request):
+                outcome = call(form.cleaned_data)
         except SERVICE_ERRORS as error:
             add_service_error(form, error)
         else:

@@ -171,6 +171,8 @@ MIDDLEWARE = [
     "batches.accounts.middleware.ClientMiddleware",
     # After another person sets a user's password, that user must change it before anything else.
     "batches.accounts.middleware.PasswordChangeRequiredMiddleware",
+    # A POST under /api/ with an Idempotency-Key is answered once; its repeats get the first answer.
+    "batches.api.idempotency.IdempotencyMiddleware",
     # django-axes requires its middleware last, so it sees the final response of a refused login.
     "axes.middleware.AxesMiddleware",
 ]
@@ -230,7 +232,8 @@ REST_FRAMEWORK = {
         "batches.accounts.expiry.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Signed in with a CellBatch role; each view narrows it (writes name their roles).
+    "DEFAULT_PERMISSION_CLASSES": ["batches.api.permissions.AnyCellBatchRole"],
     # Bounded nesting, finite numbers (batches.api.parsers); forms for the browsable API.
     "DEFAULT_PARSER_CLASSES": [
         "batches.api.parsers.BoundedJSONParser",

@@ -85,3 +85,8 @@ def nothing_written(message: str = "") -> Iterator[None]:
     before = gmp_row_counts()
     yield
     assert_nothing_written(before, message)
+
+
+def token_client(user: Any) -> APIClient:
+    """DRF's client sending ``user``'s API token, as a real API caller does."""
+    return client_for(user, "token")

@@ -43,7 +43,10 @@ def test_a_service_call_records_actor_reason_and_old_and_new_values(people: Pers
     assert (created.action, created.actor, created.reason) == ("insert", "operator", "record g-csf administration")
     assert created.diff["drug_lot"] == (None, "FIL-24-117")
     assert (corrected.action, corrected.actor, corrected.reason) == ("update", "operator", "lot number mistyped")
-    assert corrected.diff == {"drug_lot": ("FIL-24-117", "FIL-24-118")}
+    # The changed value, and who changed it (the row names its corrector; performed_by is unchanged).
+    assert corrected.diff.keys() == {"drug_lot", "corrected_by_id", "corrected_at"}
+    assert corrected.diff["drug_lot"] == ("FIL-24-117", "FIL-24-118")
+    assert corrected.diff["corrected_by_id"] == (None, str(people.operator.pk))
     assert corrected.at.utcoffset().total_seconds() == 0  # server time, UTC
 
 

@@ -22,6 +22,14 @@ from tests.helpers import client_for
 pytestmark = pytest.mark.django_db
 
 
+# A correction also stamps who made it and when (corrected_by, corrected_at); the values are the rest.
+CORRECTION_STAMP = frozenset({"corrected_by_id", "corrected_at"})
+
+
+def values_changed(diff: dict[str, Any]) -> dict[str, Any]:
+    return {field: change for field, change in diff.items() if field not in CORRECTION_STAMP}
+
+
 def browser_form(values: dict[str, Any], **extra: str) -> dict[str, str]:
     """What the admin form posts: local datetimes to the second, ISO dates, plain numbers."""
     data = {"late_entry_reason": ""}
@@ -70,7 +78,8 @@ def test_a_step_recorded_and_corrected_in_the_admin_names_the_user_the_reason_an
     assert created.diff["drug_lot"] == (None, "FIL-24-117")
     assert (changed.action, changed.actor) == ("update", "operator")
     assert changed.reason == "Lot number mistyped; the vial reads FIL-24-118."
-    assert changed.diff == {"drug_lot": ("FIL-24-117", "FIL-24-118")}
+    assert values_changed(changed.diff) == {"drug_lot": ("FIL-24-117", "FIL-24-118")}
+    assert changed.diff["corrected_by_id"] == (None, str(people.operator.pk))
 
     # The auditor reads the same events on the batch's audit-trail page.
     page = client_for(people.auditor).get(reverse("admin:batches_batch_audit", args=[batch.pk])).content.decode()
@@ -104,7 +113,7 @@ def test_a_step_recorded_and_corrected_through_the_api_names_the_user_the_reason
     assert (changed.action, changed.actor) == ("update", "operator")
     assert changed.reason == "Prescription reduced by the investigator."
     # The dose in µg is computed from the body weight: it changes with the prescription, in the same event.
-    assert set(changed.diff) == {"prescribed_ug_per_kg", "dose_ug"}
+    assert set(values_changed(changed.diff)) == {"prescribed_ug_per_kg", "dose_ug"}
     assert changed.diff["prescribed_ug_per_kg"] == ("10.00", "9.50")
     old_dose, new_dose = changed.diff["dose_ug"]
     assert old_dose == created.diff["dose_ug"][1]
@@ -148,7 +157,13 @@ def test_each_change_made_in_one_admin_request_keeps_its_own_reason(people: Pers
     # A later request with another reason leaves the earlier events' reasons as they were.
     correct("FIL-24-119", "Second vial from another lot.")
     _created, first, second = events_for(step)
-    assert (first.reason, first.diff) == ("Lot number mistyped.", {"drug_lot": ("FIL-24-117", "FIL-24-118")})
-    assert (second.reason, second.diff) == ("Second vial from another lot.", {"drug_lot": ("FIL-24-118", "FIL-24-119")})
+    assert (first.reason, values_changed(first.diff)) == (
+        "Lot number mistyped.",
+        {"drug_lot": ("FIL-24-117", "FIL-24-118")},
+    )
+    assert (second.reason, values_changed(second.diff)) == (
+        "Second vial from another lot.",
+        {"drug_lot": ("FIL-24-118", "FIL-24-119")},
+    )
     assert last_event(first_signature).reason == "content changed: Lot number mistyped."
     assert last_event(second_signature).reason == "content changed: Second vial from another lot."

@@ -163,3 +163,103 @@ def test_a_login_with_an_overlong_password_is_refused_as_input(people: Personas)
     body = {"username": "operator", "password": PASSWORD + "x" * 5_000}
     answer = json_error(anonymous().post(f"{API}/auth/token/", body, format="json"), 400)
     assert "password" in answer
+
+
+# --- The hostile-input table: one row per attack, each answered 4xx with nothing written ------------------
+PATIENT = '{"subject_code": "IGX1-S093", "consent_date": "2026-01-01", "body_weight_kg": "60.0"'
+HOSTILE = [
+    # (label, persona, method, path, body, content type, expected status)
+    ("a 2,000,000-character description", "qa", "post", "/deviations/", "DESCRIPTION", "application/json", 400),
+    (
+        "a patient without eligibility_confirmed",
+        "operator",
+        "post",
+        "/patients/",
+        PATIENT + "}",
+        "application/json",
+        400,
+    ),
+    (
+        "a numeric overflow",
+        "operator",
+        "post",
+        "/patients/",
+        PATIENT.replace('"60.0"', "1" + "0" * 400) + ', "eligibility_confirmed": true}',
+        "application/json",
+        400,
+    ),
+    (
+        "a NUL byte in a text field",
+        "operator",
+        "post",
+        "/patients/",
+        PATIENT.replace("IGX1-S093", "IGX1\\u0000S093") + ', "eligibility_confirmed": true}',
+        "application/json",
+        400,
+    ),
+    (
+        "an invalid UTF-8 body",
+        "operator",
+        "post",
+        "/patients/",
+        b'{"subject_code": "\xc3\x28\xff"}',
+        "application/json",
+        400,
+    ),
+    ("a wrong Content-Type", "operator", "post", "/patients/", "<patient/>", "application/xml", 415),
+    ("a huge integer id in the URL", "auditor", "get", "/deviations/99999999999999999999999999999/", None, None, 404),
+    (
+        "a huge id in an action URL",
+        "qa",
+        "post",
+        "/batches/99999999999999999999999999/release/",
+        "{}",
+        "application/json",
+        404,
+    ),
+    ("a negative page number", "auditor", "get", "/batches/?page=-1", None, None, 404),
+    (
+        "a 10,000-element JSON array as the body",
+        "operator",
+        "post",
+        "/patients/",
+        "[" + ",".join(["1"] * 10_000) + "]",
+        "application/json",
+        400,
+    ),
+    (
+        "a 10,000-element JSON array as a field",
+        "operator",
+        "post",
+        "/patients/",
+        '{"subject_code": [' + ",".join(['"x"'] * 10_000) + "]}",
+        "application/json",
+        400,
+    ),
+]
+
+
+@pytest.mark.urs("URS-203")
+@pytest.mark.parametrize(
+    ("persona", "method", "path", "body", "content_type", "status"),
+    [pytest.param(*row[1:], id=row[0]) for row in HOSTILE],
+)
+def test_the_hostile_input_table(
+    people: Personas, persona: str, method: str, path: str, body: Any, content_type: Any, status: int
+) -> None:
+    from tests.factories import walk_batch
+    from tests.helpers import nothing_written
+
+    batch = walk_batch(people, "mobilization")
+    if body == "DESCRIPTION":
+        body = json.dumps(
+            {"batch": batch.pk, "kind": "unplanned", "classification": "minor", "description": "x" * 2_000_000}
+        )
+    client = client_for(getattr(people, persona), "token")
+    client.raise_request_exception = False
+    with nothing_written(path):
+        if body is None:
+            response = getattr(client, method)(f"{API}{path}")
+        else:
+            response = getattr(client, method)(f"{API}{path}", body, content_type=content_type)
+    json_error(response, status)

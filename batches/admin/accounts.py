@@ -28,6 +28,8 @@ from batches import limits
 from batches.accounts import services
 from batches.models.access import AccessEvent
 from batches.models.accounts import AccountState, ApiToken
+from batches.roles import has_role
+from batches.web import READ_ROLES
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -112,6 +114,9 @@ class AccountAdmin(UserAdmin):
 
     def authenticator_view(self, request: HttpRequest) -> HttpResponse:
         user: User = request.user  # type: ignore[assignment]
+        if not has_role(user, *READ_ROLES):
+            # The authenticator signs: an account without a role signs nothing and enrols nothing yet.
+            raise PermissionDenied("Enrolling an authenticator needs a CellBatch role.")
         device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
         form = TokenForm(request.POST or None)
         if request.method == "POST" and "begin" in request.POST:

@@ -18,7 +18,7 @@ from batches.models import Batch
 from batches.roles import Role
 from batches.services.batch import batch_register
 from batches.states import BatchStatus
-from batches.web import SERVICE_ERRORS, acting_user, add_service_error
+from batches.web import SERVICE_ERRORS, acting_user, add_service_error, submitted_once
 
 
 def state_badge(status: str) -> str:
@@ -54,11 +54,12 @@ class BatchAdmin(GmpModelAdmin[Batch]):
         form = RegisterBatchForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                batch = batch_register(
-                    actor=acting_user(request),
-                    patient_id=form.cleaned_data["patient"].pk,
-                    process_definition_id=form.cleaned_data["process_definition"].pk,
-                )
+                with submitted_once(request):
+                    batch = batch_register(
+                        actor=acting_user(request),
+                        patient_id=form.cleaned_data["patient"].pk,
+                        process_definition_id=form.cleaned_data["process_definition"].pk,
+                    )
             except SERVICE_ERRORS as error:
                 add_service_error(form, error)
             else:

@@ -16,7 +16,7 @@ from batches.admin.forms import ApproveForm, PatientEnrolForm, ProcessDefinition
 from batches.models import ApprovalStatus, Patient, ProcessDefinition
 from batches.roles import Domain, Role, has_role
 from batches.services.master import patient_enrol, process_definition_approve, process_definition_create
-from batches.web import SERVICE_ERRORS, acting_user, add_service_error
+from batches.web import SERVICE_ERRORS, acting_user, add_service_error, submitted_once
 
 APPROVER_ROLES = (Role.QA_REVIEWER, Role.QUALIFIED_PERSON)
 PATIENT_FIELDS = (
@@ -48,7 +48,8 @@ class PatientAdmin(GmpModelAdmin[Patient]):
         form = PatientEnrolForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                patient = patient_enrol(actor=acting_user(request), **form.cleaned_data)
+                with submitted_once(request):
+                    patient = patient_enrol(actor=acting_user(request), **form.cleaned_data)
             except SERVICE_ERRORS as error:
                 add_service_error(form, error)
             else:
@@ -101,7 +102,8 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
         form = ProcessDefinitionDraftForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                definition = process_definition_create(actor=acting_user(request), values=form.cleaned_data)
+                with submitted_once(request):
+                    definition = process_definition_create(actor=acting_user(request), values=form.cleaned_data)
             except SERVICE_ERRORS as error:
                 add_service_error(form, error)
             else:
@@ -117,12 +119,13 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
         form = ApproveForm(request.POST or None, signer=approver)
         if request.method == "POST" and form.is_valid():
             try:
-                definition = process_definition_approve(
-                    definition_id=definition.pk,
-                    approver=approver,
-                    password=form.cleaned_data["password"],
-                    otp_token=form.one_time_code(),
-                )
+                with submitted_once(request):
+                    definition = process_definition_approve(
+                        definition_id=definition.pk,
+                        approver=approver,
+                        password=form.cleaned_data["password"],
+                        otp_token=form.one_time_code(),
+                    )
             except SERVICE_ERRORS as error:
                 add_service_error(form, error)
                 messages.error(request, "Not approved: see the message below.")

@@ -35,3 +35,14 @@ class RolePermission(BasePermission):
             self.message = f"This action requires the role {' or '.join(r.label for r in roles)}."
             return False
         return True
+
+
+class AnyCellBatchRole(BasePermission):
+    """The API's default gate: signed in and holding a CellBatch role. A signed-in user without a role
+    reads nothing (documents included); a view that should answer without a role says so itself."""
+
+    message = "You do not hold a CellBatch role."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and has_role(user, *READ_ROLES))

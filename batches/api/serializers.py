@@ -23,7 +23,17 @@ from batches.services.steps import editable_fields
 from batches.signature_checks import signature_is_intact
 from qc.selectors import batch_alerts
 
-STEP_META_FIELDS = ["id", "batch", "performed_by", "performed_at", "verified_by", "verified_at", "is_verified"]
+STEP_META_FIELDS = [
+    "id",
+    "batch",
+    "performed_by",
+    "performed_at",
+    "corrected_by",
+    "corrected_at",
+    "verified_by",
+    "verified_at",
+    "is_verified",
+]
 CONTROL_FIELDS = ("password", "otp_token", "reason")
 REQUIRED_CONTROLS = ("password", "reason")  # of a correction; the one-time code is checked by the service
 
@@ -73,6 +83,8 @@ class StepSerializer(serializers.ModelSerializer[Any]):
     """A step as stored; on input also the password that signs it (never echoed back)."""
 
     performed_by = username("performed_by")
+    # Who changed the data last (null until a correction); performed_by still names the first recorder.
+    corrected_by = username("corrected_by")
     verified_by = username("verified_by")
     is_verified = serializers.BooleanField(read_only=True)
     password = serializers.CharField(

@@ -5,6 +5,7 @@ from batches.models.custody import CustodyEvent, ExpiredUseAuthorization, Identi
 from batches.models.delivery import AdverseEvent, BedsideCheck, Infusion
 from batches.models.documents import BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
 from batches.models.followup import EmbryoTransfer, FollowUpVisit
+from batches.models.idempotency import IdempotencyKey
 from batches.models.ledger import AuditCheckpoint, AuditSeal
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
@@ -34,6 +35,7 @@ __all__ = [
     "ExpiredUseAuthorization",
     "FollowUpVisit",
     "GcsfAdministration",
+    "IdempotencyKey",
     "IdentityScan",
     "Infusion",
     "Patient",

@@ -20,7 +20,7 @@ NON_NEGATIVE = [MinValueValidator(0)]
 
 
 class StepRecord(models.Model):
-    """Who performed a step, who verified it, and when (server time)."""
+    """Who performed a step, who last corrected it, who verified it, and when (server time)."""
 
     performed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
@@ -30,6 +30,11 @@ class StepRecord(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True, editable=False
     )
     verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A correction keeps performed_by (who first recorded the step) and names who changed it last.
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True, editable=False
+    )
+    corrected_at = models.DateTimeField(null=True, blank=True, editable=False)
     late_entry_reason = BoundedTextField(
         max_length=limits.REASON,
         blank=True,
@@ -56,6 +61,16 @@ class StepRecord(models.Model):
                 condition=models.Q(verified_by__isnull=True, verified_at__isnull=True)
                 | models.Q(verified_by__isnull=False, verified_at__isnull=False),
                 name=f"{prefix}_verification_complete",
+            ),
+            # Whoever last changed the data is as much its author as the performer: not its verifier.
+            models.CheckConstraint(
+                condition=~models.Q(verified_by=models.F("corrected_by")),
+                name=f"{prefix}_verifier_is_not_corrector",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(corrected_by__isnull=True, corrected_at__isnull=True)
+                | models.Q(corrected_by__isnull=False, corrected_at__isnull=False),
+                name=f"{prefix}_correction_complete",
             ),
         ]
 

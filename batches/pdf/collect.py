@@ -38,7 +38,7 @@ from batches.states import BatchStatus
 DIN_PLACEHOLDER = "not yet assigned"
 # Tables whose history is about the record itself, not the batch: left out of its audit appendix.
 EXCLUDED_RECORDS = frozenset({"batches.BatchDocument", "batches.DocumentDownload"})
-PEOPLE = ("performed_by", "verified_by")
+PEOPLE = ("performed_by", "corrected_by", "verified_by")
 # The appendix prints each audited value; longer ones are cut, with a pointer to the full value.
 MAX_VALUE_CHARS = 240
 DIGESTED_FIELDS = frozenset({"content"})
@@ -58,6 +58,8 @@ def _step(step: Any, title: str, **parts: Any) -> StepSection:
         kind=step.step_kind,
         performed_by=person(step.performed_by),
         performed_at=text(step.performed_at),
+        corrected_by=person(step.corrected_by),
+        corrected_at=text(step.corrected_at),
         verified_by=person(step.verified_by),
         verified_at=text(step.verified_at),
         late_entry_reason=step.late_entry_reason,

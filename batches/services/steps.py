@@ -217,7 +217,10 @@ def step_correct(
     computed = RULES[kind](batch, merged)
     for name, value in {**merged, **computed}.items():
         setattr(step, name, value)
-    step.full_clean(exclude=["batch", "performed_by"], validate_unique=False)
+    # performed_by keeps naming who first recorded the step; the row also names who changed it.
+    step.corrected_by = actor
+    step.corrected_at = timezone.now()
+    step.full_clean(exclude=["batch", "performed_by", "corrected_by"], validate_unique=False)
     signatures_invalidate(target=step, actor=actor, reason=f"content changed: {reason}")
     with audit_context(actor, reason=reason):
         step.save()
@@ -243,6 +246,8 @@ def step_verify(*, kind: str, step_id: int, verifier: User, password: str, otp_t
         raise ValidationError(f"{STEP_LABELS[kind]} of {batch} is already verified.")
     if step.performed_by_id == verifier.pk:
         raise PermissionDenied("You performed this step; a second person must verify it.")
+    if step.corrected_by_id == verifier.pk:
+        raise PermissionDenied("You corrected this step; a second person must verify it.")
     with audit_context(verifier, reason=f"verify {STEP_LABELS[kind].lower()}"):
         step.verified_by = verifier
         step.verified_at = timezone.now()

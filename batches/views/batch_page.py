@@ -38,7 +38,15 @@ from batches.services.actions import StateAction, declared_actions
 from batches.services.steps import STEP_LABELS, STEP_MODELS, step_correct, step_record, step_verify
 from batches.signature_checks import signature_is_intact
 from batches.views.links import batch_links
-from batches.web import READ_ROLES, SERVICE_ERRORS, ServiceError, acting_user, add_service_error, error_text
+from batches.web import (
+    READ_ROLES,
+    SERVICE_ERRORS,
+    ServiceError,
+    acting_user,
+    add_service_error,
+    error_text,
+    submitted_once,
+)
 from qc.selectors import batch_alerts
 
 
@@ -193,14 +201,15 @@ def record_step(request: HttpRequest, object_id: int, kind: str) -> HttpResponse
     if not form.is_valid():
         return invalid(request, batch, "record", form)
     try:
-        step = step_record(
-            kind=kind,
-            batch_id=batch.pk,
-            actor=user,
-            password=form.cleaned_data["password"],
-            otp_token=form.one_time_code(),
-            values=form.values(),
-        )
+        with submitted_once(request):
+            step = step_record(
+                kind=kind,
+                batch_id=batch.pk,
+                actor=user,
+                password=form.cleaned_data["password"],
+                otp_token=form.one_time_code(),
+                values=form.values(),
+            )
     except SERVICE_ERRORS as error:
         return failed(request, batch, "record", form, error)
     messages.success(request, f"{step} recorded and signed as performed.")
@@ -217,13 +226,14 @@ def verify_step(request: HttpRequest, object_id: int, kind: str, step_id: int) -
     if not form.is_valid():
         return invalid(request, batch, key, form)
     try:
-        step_verify(
-            kind=kind,
-            step_id=step.pk,
-            verifier=user,
-            password=form.cleaned_data["password"],
-            otp_token=form.one_time_code(),
-        )
+        with submitted_once(request):
+            step_verify(
+                kind=kind,
+                step_id=step.pk,
+                verifier=user,
+                password=form.cleaned_data["password"],
+                otp_token=form.one_time_code(),
+            )
     except SERVICE_ERRORS as error:
         return failed(request, batch, key, form, error)
     messages.success(request, f"{step} verified and signed.")
@@ -246,15 +256,16 @@ def correct_step(request: HttpRequest, object_id: int, kind: str, step_id: int) 
         form.add_error(None, "Nothing was changed; there is nothing to correct.")
         return invalid(request, batch, key, form)
     try:
-        step_correct(
-            kind=kind,
-            step_id=step.pk,
-            actor=user,
-            password=form.cleaned_data["password"],
-            otp_token=form.one_time_code(),
-            values=changed,
-            reason=form.cleaned_data["reason"],
-        )
+        with submitted_once(request):
+            step_correct(
+                kind=kind,
+                step_id=step.pk,
+                actor=user,
+                password=form.cleaned_data["password"],
+                otp_token=form.one_time_code(),
+                values=changed,
+                reason=form.cleaned_data["reason"],
+            )
     except SERVICE_ERRORS as error:
         return failed(request, batch, key, form, error)
     messages.success(request, f"{step} corrected ({', '.join(sorted(changed))}) and signed again.")
@@ -273,12 +284,14 @@ def transition(request: HttpRequest, object_id: int, action: str) -> HttpRespons
         if not form.is_valid():
             return invalid(request, batch, "cancel", form)
         try:
-            state_action.service(actor=user, batch_id=batch.pk, reason=form.cleaned_data["reason"])
+            with submitted_once(request):
+                state_action.service(actor=user, batch_id=batch.pk, reason=form.cleaned_data["reason"])
         except SERVICE_ERRORS as error:
             return failed(request, batch, "cancel", form, error)
     else:
         try:
-            state_action.service(actor=user, batch_id=batch.pk)
+            with submitted_once(request):
+                state_action.service(actor=user, batch_id=batch.pk)
         except SERVICE_ERRORS as error:
             messages.error(request, error_text(error))
             return redirect(page_url(batch))

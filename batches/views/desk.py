@@ -23,7 +23,7 @@ from batches.roles import BATCH_ROLES, has_role
 from batches.services import custody
 from batches.states import BatchStatus
 from batches.views.desk_catalogue import DESK_STATES, RELEASED, DeskForm, desk_forms
-from batches.web import SERVICE_ERRORS, acting_user, add_service_error
+from batches.web import SERVICE_ERRORS, acting_user, add_service_error, submitted_once
 
 S = BatchStatus
 
@@ -70,7 +70,8 @@ def _submit(request: HttpRequest, batch: Batch, desk: DeskForm) -> HttpResponse 
         elif desk.action == "outcome":
             data["transfer"] = desk.target
         try:
-            desk.call(user, batch, data)
+            with submitted_once(request):
+                desk.call(user, batch, data)
         except SERVICE_ERRORS as error:
             add_service_error(form, error)
         else:

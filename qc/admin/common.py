@@ -41,6 +41,9 @@ def service_form_view(
     template: str = "admin/batches/service_form.html",
 ) -> HttpResponse:
     """Render ``form_class`` for ``model_admin``'s model and call its service on a valid POST."""
+    if not model_admin.has_view_permission(request):
+        # Checked before the form is drawn: the page shows the record it acts on.
+        raise PermissionDenied("This page needs a CellBatch role.")
     kwargs = dict(form_kwargs or {})
     if issubclass(form_class, SigningForm):
         kwargs["signer"] = acting_user(request)  # it asks for a one-time code when the signer has an authenticator

@@ -22,7 +22,7 @@ from batches.release import disposition
 from batches.roles import Role, has_role
 from batches.states import BatchStatus
 from batches.views.links import REVIEW_STATES
-from batches.web import READ_ROLES, SERVICE_ERRORS, acting_user, add_service_error
+from batches.web import READ_ROLES, SERVICE_ERRORS, acting_user, add_service_error, submitted_once
 from qc.admin.common import PasswordField
 from qc.models import Deviation, Notification, QcSample
 from qc.selectors import batch_alerts, release_gate
@@ -96,7 +96,8 @@ def review_page(request: HttpRequest, batch_id: int) -> HttpResponse:
     form = DecisionForm(request.POST or None, signer=acting_user(request))
     if request.method == "POST" and form.is_valid():
         try:
-            decided = decide(acting_user(request), batch, form.cleaned_data)
+            with submitted_once(request):
+                decided = decide(acting_user(request), batch, form.cleaned_data)
         except SERVICE_ERRORS as error:
             add_service_error(form, error)
         else:

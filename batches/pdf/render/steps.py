@@ -12,8 +12,11 @@ def steps(w: Writer) -> None:
     if not w.s.steps:
         w.empty("No manufacturing step was recorded at the time of issue.")
     for n, step in enumerate(w.s.steps, 1):
-        who = [
-            ("Performed by", f"{step.performed_by} · {w.when(step.performed_at)}"),
+        who = [("Performed by", f"{step.performed_by} · {w.when(step.performed_at)}")]
+        if step.corrected_by:
+            # Records of schema 2 carry no corrector: they print as they did.
+            who.append(("Corrected by", f"{step.corrected_by} at {w.when(step.corrected_at)}"))
+        who += [
             (
                 "Verified by",
                 f"{step.verified_by} · {w.when(step.verified_at)}" if step.verified_by else "not verified",
