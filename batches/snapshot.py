@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 # 2: custody, identity scans, adverse events and expired-use authorisations; release signatures.
 SCHEMA_VERSION = 2
 T = TypeVar("T")
+# What a demonstration batch's page and every page of its record say.
+DEMONSTRATION_MARK = "DEMONSTRATION DATA, NOT FOR CLINICAL USE"
 
 
 def text(value: Any) -> str:
@@ -230,6 +232,8 @@ class Cover:
     coi_id: str
     registered_at: str = ""
     registered_by: str = ""
+    # DEMONSTRATION_MARK for a demonstration batch (printed on every page), empty for a real one.
+    demonstration: str = ""
 
 
 @dataclass(frozen=True)
