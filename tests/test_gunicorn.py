@@ -34,23 +34,29 @@ def get(port: int, path: str, **headers: str) -> http.client.HTTPResponse:
     return response
 
 
-@pytest.fixture
-def gunicorn(django_db_setup: None, tmp_path: Path) -> Iterator[int]:
+GUNICORN = [sys.executable, "-m", "gunicorn", "config.wsgi", "-c", "config/gunicorn.conf.py"]
+
+
+def database_url() -> str:
+    """The migrated test database (call after django_db_setup)."""
     from django.db import connection
 
     s = connection.settings_dict
-    database_url = f"postgres://{s['USER']}@{quote(str(s['HOST']), safe='')}:{s['PORT'] or 5432}/{s['NAME']}"
+    return f"postgres://{s['USER']}@{quote(str(s['HOST']), safe='')}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def gunicorn(django_db_setup: None, tmp_path: Path) -> Iterator[int]:
     port = free_port()
     env = clean_environment(
         **PRODUCTION,
         **organisation_certificates(tmp_path / "pki"),
-        DATABASE_URL=database_url,
+        DATABASE_URL=database_url(),
         CELLBATCH_VAR_DIR=str(tmp_path / "var"),
         GUNICORN_WORKERS="1",
     )
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi", "-c", "config/gunicorn.conf.py"]
     server = subprocess.Popen(
-        [*command, "--bind", f"127.0.0.1:{port}"],
+        [*GUNICORN, "--bind", f"127.0.0.1:{port}"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -88,3 +94,31 @@ def test_gunicorn_redirects_plain_http_to_https(gunicorn: int) -> None:
     response = get(gunicorn, "/admin/login/")
     assert response.status == 301
     assert response.getheader("Location") == "https://cellbatch.example/admin/login/"
+
+
+def test_gunicorn_refuses_to_start_with_the_development_seal(django_db_setup: None, tmp_path: Path) -> None:
+    """The app is preloaded in gunicorn's master, so a failed start-up check stops gunicorn itself."""
+    from batches.pki import create_development_certificates
+
+    paths = {name: tmp_path / f"{name}.pem" for name in ("ca", "seal", "key")}
+    create_development_certificates(ca_cert_path=paths["ca"], seal_cert_path=paths["seal"], seal_key_path=paths["key"])
+    env = clean_environment(
+        **PRODUCTION,
+        DATABASE_URL=database_url(),
+        CELLBATCH_SIGNING_CERT=str(paths["seal"]),
+        CELLBATCH_SIGNING_KEY=str(paths["key"]),
+        CELLBATCH_SIGNING_CA=str(paths["ca"]),
+        CELLBATCH_VAR_DIR=str(tmp_path / "var"),
+        GUNICORN_WORKERS="1",
+    )
+    result = subprocess.run(
+        [*GUNICORN, "--bind", f"127.0.0.1:{free_port()}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "cellbatch.E002" in result.stdout + result.stderr

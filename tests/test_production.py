@@ -3,6 +3,8 @@ passes Django's deployment checks when it is set up as docs/operations.md says."
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -13,7 +15,14 @@ from batches import checks
 from batches.pki import create_development_certificates
 from config import deployment
 from tests.factories import Personas, approved_definition, cast, enrolled_patient
-from tests.production_env import PRODUCTION, SECRET_KEY, organisation_certificates, run_manage
+from tests.production_env import (
+    PRODUCTION,
+    ROOT,
+    SECRET_KEY,
+    clean_environment,
+    organisation_certificates,
+    run_manage,
+)
 
 pytestmark = pytest.mark.urs("URS-180")
 
@@ -153,3 +162,21 @@ def test_seed_demo_refuses_to_run_in_production(database_url: str, seal: dict[st
     result = run_manage("seed_demo", **PRODUCTION, **seal, DATABASE_URL=database_url)
     assert result.returncode != 0
     assert "seed_demo never runs in production" in result.stderr
+
+
+def test_a_production_worker_refuses_to_start_without_a_seal_certificate(database_url: str, tmp_path: Path) -> None:
+    """Celery ignores an exception from a start-up signal handler; the worker must exit all the same."""
+    missing = str(tmp_path / "nowhere.pem")
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING"],
+        cwd=ROOT,
+        env=clean_environment(
+            **PRODUCTION, DATABASE_URL=database_url, CELLBATCH_SIGNING_CERT=missing, CELLBATCH_VAR_DIR=str(tmp_path)
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert f"cellbatch.E001: No readable seal certificate at {missing}" in result.stderr
