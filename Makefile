@@ -7,15 +7,21 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck check stop-db bench clean
+.PHONY: run test lint typecheck check stop-db bench clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
+# Only from the lock: every package pinned and its hash checked (pip itself is in the lock too).
 $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $(STAMP)
+
+# Regenerate the locks from requirements.in and requirements-dev.in (docs/operations.md, supply chain).
+LOCK_FLAGS := --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links --quiet
+lock: $(STAMP)
+	$(BIN)/pip-compile $(LOCK_FLAGS) --output-file=requirements.txt requirements.in
+	$(BIN)/pip-compile $(LOCK_FLAGS) --output-file=requirements-dev.txt requirements-dev.in
 
 run: $(STAMP)
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python scripts/run_demo.py --check-port

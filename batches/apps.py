@@ -10,7 +10,9 @@ class BatchesConfig(AppConfig):
         # Every task's writes are attributed to system:<task name>; the handlers only open and close
         # the audit context, so connecting them here (in web processes too) costs nothing.
         from celery.signals import task_postrun, task_prerun
+        from django.core import checks as django_checks
 
+        from batches import checks
         from batches.task_audit import close_task_audit_context, open_task_audit_context
 
         task_prerun.connect(open_task_audit_context, weak=False)
@@ -19,3 +21,7 @@ class BatchesConfig(AppConfig):
         # those modules so that the declarations are complete before any page or endpoint reads them.
         from batches.release import delivery, disposition  # noqa: F401
         from batches.services import batch  # noqa: F401
+
+        # Production refuses the development seal certificate and demonstration data.
+        django_checks.register(checks.seal_certificate_check, django_checks.Tags.security)
+        django_checks.register(checks.demo_data_check)

@@ -153,7 +153,7 @@ def walk_to(cast: Cast, batch: Batch, target: str) -> Batch:
     return batch
 
 
-def register(cast: Cast, patient: Patient, definition: ProcessDefinition) -> Batch:
+def register(cast: Cast, patient: Patient, definition: ProcessDefinition, *, demo: bool = False) -> Batch:
     return batch_services.batch_register(
-        actor=cast.operator, patient_id=patient.pk, process_definition_id=definition.pk
+        actor=cast.operator, patient_id=patient.pk, process_definition_id=definition.pk, demo=demo
     )

@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 # 3: who corrected a step and when (StepSection.corrected_by / corrected_at).
 SCHEMA_VERSION = 3
 T = TypeVar("T")
+# What a demonstration batch's page and every page of its record say.
+DEMONSTRATION_MARK = "DEMONSTRATION DATA, NOT FOR CLINICAL USE"
 
 
 def text(value: Any) -> str:
@@ -233,6 +235,8 @@ class Cover:
     coi_id: str
     registered_at: str = ""
     registered_by: str = ""
+    # DEMONSTRATION_MARK for a demonstration batch (printed on every page), empty for a real one.
+    demonstration: str = ""
 
 
 @dataclass(frozen=True)

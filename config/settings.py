@@ -20,7 +20,10 @@ from typing import Any
 
 import dj_database_url
 import django_stubs_ext
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
+
+from config import deployment
 
 # Lets ModelAdmin[Model] and other typed generics be subscripted at run time, not only by mypy.
 django_stubs_ext.monkeypatch()
@@ -86,7 +89,7 @@ def required(name: str, development_default: str) -> str:
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CELLBATCH_VAR_DIR", BASE_DIR / "var"))
 
-SECRET_KEY = required("DJANGO_SECRET_KEY", "development-only-key-never-use-in-production-0123456789abcdef")
+SECRET_KEY = required("DJANGO_SECRET_KEY", deployment.DEVELOPMENT_SECRET_KEY)
 DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = [h for h in required("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
@@ -145,6 +148,8 @@ INSTALLED_APPS = [
     "knox",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI's files served from this site (pinned with the package), never from a CDN.
+    "drf_spectacular_sidecar",
     "pgtrigger",
     "pghistory",
     "axes",
@@ -159,6 +164,8 @@ INSTALLED_APPS = [
 # --- Middleware --------------------------------------------------------------------------------------
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.middleware.ApiNoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -255,6 +262,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Electronic batch records for an autologous CD133+ cell therapy.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its Swagger UI describe every endpoint: for signed-in users only, from local files.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "BatchStatusEnum": "batches.states.BatchStatus",
@@ -331,6 +343,27 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every answer (django-csp): scripts only from this site or with the
+# request's nonce, never framed. Styles allow inline because Django's admin and our templates use
+# style attributes and <style> blocks (docs/decisions.md, D13); no script can be injected through them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        # Swagger UI draws its icons from data: URIs.
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Production refuses to start on insecure values (config/deployment.py), naming each problem; Django's
+# own deployment checks are enforced once the apps are loaded (config.apps).
+if PRODUCTION:
+    deployment.require_secure_settings(globals())
 
 # --- CellBatch ---------------------------------------------------------------------------------------
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "cellbatch-demo-2026")

@@ -132,11 +132,11 @@ def dispatch_batch(crew: Crew, batch: Batch) -> Batch:
         temperature_c=Decimal("4.0"),
         password=crew.password,
     )
-    assert batch.din
+    din = _din(batch)
     custody.custody_receive(
         actor=crew.clinician,
         custody_event_id=event.pk,
-        scanned_data=Din(batch.din).barcode_data,
+        scanned_data=Din(din).barcode_data,
         received_at=timezone.now(),
         temperature_c=Decimal("5.5"),
     )
@@ -144,9 +144,15 @@ def dispatch_batch(crew: Crew, batch: Batch) -> Batch:
     return batch
 
 
+def _din(batch: Batch) -> str:
+    """The batch's DIN, allocated at collection: a demo batch past collection always has one."""
+    if not batch.din:
+        raise ValueError(f"Batch {batch.batch_number} has no DIN; it was never collected.")
+    return batch.din
+
+
 def infuse_batch(crew: Crew, batch: Batch) -> Batch:
-    assert batch.din
-    scan = Din(batch.din).barcode_data
+    scan = Din(_din(batch)).barcode_data
     delivery.bedside_check_scan(
         actor=crew.clinician,
         batch_id=batch.pk,

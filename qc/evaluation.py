@@ -127,7 +127,8 @@ def within(limit: NumericLimit, value: Decimal) -> bool:
         case Operator.LT:
             return value < limit.value
         case Operator.BETWEEN:
-            assert limit.upper is not None
+            if limit.upper is None:
+                raise ValueError("a 'between' limit needs an upper value")
             return limit.value <= value <= limit.upper
     raise ValueError(f"unknown operator {limit.operator!r}")  # pragma: no cover
 

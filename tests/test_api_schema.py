@@ -19,9 +19,10 @@ def test_openapi_schema_validates_without_warnings(tmp_path: Path) -> None:
 
 @pytest.mark.urs("URS-019")
 @pytest.mark.django_db
-def test_schema_and_docs_are_served(client: object) -> None:
+def test_schema_and_docs_are_served(admin_client: object) -> None:
+    """To a signed-in user (tests/test_web_security.py: anonymous callers are refused)."""
     from django.test import Client
 
-    assert isinstance(client, Client)
-    assert client.get("/api/v1/schema/").status_code == 200
-    assert client.get("/api/v1/docs/").status_code == 200
+    assert isinstance(admin_client, Client)
+    assert admin_client.get("/api/v1/schema/").status_code == 200
+    assert admin_client.get("/api/v1/docs/").status_code == 200

@@ -31,6 +31,9 @@ class Batch(models.Model):
     registered_at = models.DateTimeField(auto_now_add=True)
     end_of_processing_at = models.DateTimeField(null=True, blank=True, editable=False)
     cancel_reason = BoundedTextField(max_length=limits.REASON, blank=True, editable=False)
+    # Set only by seed_demo: the batch page and every page of its record then say "not for clinical
+    # use", and production refuses to start while such a batch exists (batches.checks).
+    is_demo = models.BooleanField("demonstration batch", default=False, editable=False)
 
     class Meta:
         ordering = ["-registered_at"]

@@ -22,6 +22,7 @@ from batches.models.signatures import SignatureMeaning, SignatureStatus
 from batches.pdf import providers
 from batches.selectors import person
 from batches.snapshot import (
+    DEMONSTRATION_MARK,
     AuditEntry,
     Cover,
     EquipmentRow,
@@ -215,6 +216,7 @@ def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
             coi_id=providers.coi_id(batch) or DIN_PLACEHOLDER,
             registered_at=text(batch.registered_at),
             registered_by=person(batch.registered_by),
+            demonstration=DEMONSTRATION_MARK if batch.is_demo else "",
         ),
         document_kind=kind,
         revision=revision,

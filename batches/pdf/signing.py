@@ -34,7 +34,8 @@ RESERVED_B_T = 16384
 def asn1_certificate(cert: object) -> asn1_x509.Certificate:
     from cryptography import x509
 
-    assert isinstance(cert, x509.Certificate)
+    if not isinstance(cert, x509.Certificate):
+        raise TypeError(f"expected an X.509 certificate, not {type(cert).__name__}")
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 

@@ -39,16 +39,24 @@ CANCEL = StateAction(
 )
 
 
-def _next_batch_number(definition: ProcessDefinition) -> str:
+DEMO_PREFIX = "DEMO-"
+
+
+def _next_batch_number(definition: ProcessDefinition, *, demo: bool) -> str:
     year = timezone.now().year
-    prefix = f"{definition.code}-{year}-"
+    # Demonstration batches have their own series, so a demo never uses up or mimics a real number.
+    scope = f"{DEMO_PREFIX if demo else ''}{definition.code}"
+    prefix = f"{scope}-{year}-"
     issued = Batch.objects.filter(batch_number__startswith=prefix).count()
-    return f"{prefix}{identifier_next(kind='batch', scope=definition.code, year=year, issued=issued):04d}"
+    return f"{prefix}{identifier_next(kind='batch', scope=scope, year=year, issued=issued):04d}"
 
 
 @transaction.atomic
-def batch_register(*, actor: User, patient_id: int, process_definition_id: int) -> Batch:
-    """Open a batch for an eligible patient under an approved process definition."""
+def batch_register(*, actor: User, patient_id: int, process_definition_id: int, demo: bool = False) -> Batch:
+    """Open a batch for an eligible patient under an approved process definition.
+
+    ``demo`` marks a demonstration batch (seed_demo only): numbered DEMO-…, marked not for clinical use.
+    """
     require_role(actor, Role.OPERATOR, action="Registering a batch")
     patient = Patient.objects.get(pk=patient_id)
     definition = ProcessDefinition.objects.get(pk=process_definition_id)
@@ -60,11 +68,12 @@ def batch_register(*, actor: User, patient_id: int, process_definition_id: int) 
         raise ValidationError({"patient": f"{patient} already has an open batch."})
     with audit_context(actor, reason="batch registration"):
         batch = Batch.objects.create(
-            batch_number=_next_batch_number(definition),
+            batch_number=_next_batch_number(definition, demo=demo),
             patient=patient,
             process_definition=definition,
             body_weight_kg=patient.body_weight_kg,
             registered_by=actor,
+            is_demo=demo,
         )
     return batch
 

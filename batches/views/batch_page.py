@@ -37,6 +37,7 @@ from batches.roles import Role, has_role, may_act, user_roles
 from batches.services.actions import StateAction, declared_actions
 from batches.services.steps import STEP_LABELS, STEP_MODELS, step_correct, step_record, step_verify
 from batches.signature_checks import signature_is_intact
+from batches.snapshot import DEMONSTRATION_MARK
 from batches.views.links import batch_links
 from batches.web import (
     READ_ROLES,
@@ -115,6 +116,7 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         "batch": batch,
         "has_view_permission": True,
         "state_badge": state_badge(batch.status),
+        "demonstration_mark": DEMONSTRATION_MARK if batch.is_demo else "",
         "alerts": batch_alerts(batch),
         "gate": gate,
         "dispositions": batch.dispositions.select_related("decided_by"),

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pgtrigger
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
 from batches.audit import gmp_model
@@ -42,8 +43,10 @@ class OperatorChoices(models.TextChoices):
 
 
 # The database choices mirror the pure enums of qc.evaluation; a drift fails at import.
-assert {c.value: c.label for c in QcTestChoices} == {t.value: TEST_LABELS[t] for t in QcTest}
-assert set(OperatorChoices.values) == {o.value for o in Operator}
+if {c.value: c.label for c in QcTestChoices} != {t.value: TEST_LABELS[t] for t in QcTest}:
+    raise ImproperlyConfigured("QcTestChoices no longer match qc.evaluation.QcTest and its labels")
+if set(OperatorChoices.values) != {o.value for o in Operator}:
+    raise ImproperlyConfigured("OperatorChoices no longer match qc.evaluation.Operator")
 
 
 def approved_read_only() -> pgtrigger.Trigger:

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pgtrigger
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
 from batches import limits
@@ -28,7 +29,9 @@ class VerdictChoices(models.TextChoices):
     PENDING = "pending", "Pending"
 
 
-assert set(VerdictChoices.values) == {v.value for v in Verdict}
+# The database choices mirror qc.evaluation.Verdict; a drift fails at import.
+if set(VerdictChoices.values) != {v.value for v in Verdict}:
+    raise ImproperlyConfigured("VerdictChoices no longer match qc.evaluation.Verdict")
 
 
 @gmp_model

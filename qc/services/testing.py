@@ -238,7 +238,8 @@ def _record_dose(
     selection = getattr(batch, "selection", None)
     if selection is None:
         raise ValidationError("The viable CD133+ dose needs the CD133+ selection's output cell count.")
-    assert viability.numeric_value is not None
+    if viability.numeric_value is None:
+        raise ValidationError({"value": f"{TEST_LABELS[QcTest.VIABILITY]} has no numeric value to dose from."})
     try:
         dose = viable_cd133_dose(total_cd133_cells=selection.output_cd133_cells, viability_pct=viability.numeric_value)
     except ValueError as error:  # e.g. a viability above 100 %: the dose cannot be calculated from it

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from io import BytesIO
 from typing import Any
 
+from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
@@ -20,6 +21,9 @@ from batches.pdf import barcodes, fonts
 from batches.pdf.render import audit, cover, custody, quality, signatures, steps
 from batches.pdf.render.layout import FOOTER_H, FRAME_W, GRID, HEADER_H, KIND_TITLES, MARGIN, PAGE_H, PAGE_W, Writer
 from batches.snapshot import Snapshot
+
+DEMO_RED = colors.HexColor("#b42318")
+DEMO_BAND = colors.HexColor("#f6d5d2")
 
 # The record's sections in the order they print.
 SECTIONS: tuple[Callable[[Writer], None], ...] = (
@@ -68,6 +72,21 @@ def _canvas_class(forms: Sequence[barcodes.Form], footer: Callable[[Canvas, int,
     return RecordCanvas
 
 
+def demonstration_mark(canvas: Canvas, mark: str, baseline: float) -> None:
+    """A demonstration batch's mark: a red line in the header and a pale diagonal band under the page."""
+    canvas.saveState()
+    canvas.setFillColor(DEMO_RED)
+    canvas.setFont(fonts.BOLD, 9)
+    canvas.drawString(MARGIN, baseline, fonts.plain(mark))
+    # Drawn before the page's content, so the band lies under the text and never hides a value.
+    canvas.setFillColor(DEMO_BAND)
+    canvas.translate(PAGE_W / 2, PAGE_H / 2)
+    canvas.rotate(45)
+    canvas.setFont(fonts.BOLD, 28)
+    canvas.drawCentredString(0, 0, fonts.plain(mark))
+    canvas.restoreState()
+
+
 def _forms(s: Snapshot, digest: str) -> dict[str, barcodes.Form]:
     c = s.cover
     forms = {
@@ -103,6 +122,8 @@ def render(snapshot: Snapshot) -> tuple[bytes, int]:
         canvas.drawString(
             MARGIN, top - 19, fonts.plain(f"{c.organisation} · subject {c.subject_code} · revision {snapshot.revision}")
         )
+        if c.demonstration:
+            demonstration_mark(canvas, c.demonstration, top - 31)
         canvas.translate(PAGE_W - MARGIN - header_code.width, top - header_code.height)
         canvas.doForm(header_code.name)
         canvas.restoreState()

@@ -13,12 +13,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import transaction
 
 from batches import demo
 from batches.accounts.identity import passwords_verified_once
 from batches.audit import audit_context
+from batches.checks import DEMO_EMAIL_DOMAIN
 from batches.ledger.seal import ledger_seal
 from batches.management.base import AuditedCommand
 from batches.models import ApprovalStatus, Batch, Patient, ProcessDefinition
@@ -76,6 +77,8 @@ class Command(AuditedCommand):
     audit_reason = "demo data"
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            raise CommandError("seed_demo never runs in production: demonstration data is not for clinical use.")
         # Hundreds of demo signatures by nine people: each password is checked in full once, not each time.
         with passwords_verified_once():
             self._seed()
@@ -114,7 +117,7 @@ class Command(AuditedCommand):
             for username, (role, first, last) in DEMO_PEOPLE.items():
                 user, _ = User.objects.get_or_create(username=username)
                 user.first_name, user.last_name = first, last
-                user.email = f"{username}@cellbatch.example"
+                user.email = f"{username}@{DEMO_EMAIL_DOMAIN}"
                 user.is_active = True
                 user.is_staff = True  # every role works in the admin; what each may do is checked per role
                 user.is_superuser = role == Role.ADMIN
@@ -140,7 +143,7 @@ class Command(AuditedCommand):
             return
         cast = crew.cast
         with transaction.atomic():
-            batch = demo.register(cast, demo.enrol(cast.operator, code), definition)
+            batch = demo.register(cast, demo.enrol(cast.operator, code), definition, demo=True)
         # Each service runs in its own transaction, as it would from the admin.
         if plan == "cancelled":
             demo.walk_to(cast, batch, "mobilization")
