@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('batches', '0005_account_audit_data'),
+        ('batches', '0007_idempotency_key'),
     ]
 
     operations = [
