@@ -140,6 +140,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Index expressions with an operator class (the prefix-search indexes) need its OpClass.
+    "django.contrib.postgres",
     "rest_framework",
     # API tokens: only a hash of each token is stored (the model is batches.ApiToken, below).
     "knox",
