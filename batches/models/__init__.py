@@ -5,7 +5,7 @@ from batches.models.custody import CustodyEvent, ExpiredUseAuthorization, Identi
 from batches.models.delivery import AdverseEvent, BedsideCheck, Infusion
 from batches.models.documents import BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
 from batches.models.followup import EmbryoTransfer, FollowUpVisit
-from batches.models.ledger import AuditCheckpoint, AuditSeal
+from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, VerificationMode
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
 from batches.models.release import BatchDisposition, Decision
@@ -18,6 +18,7 @@ __all__ = [
     "ApprovalStatus",
     "AuditCheckpoint",
     "AuditSeal",
+    "AuditVerification",
     "Batch",
     "BatchDisposition",
     "BatchDocument",
@@ -42,6 +43,7 @@ __all__ = [
     "SignatureMeaning",
     "SignatureStatus",
     "StepRecord",
+    "VerificationMode",
 ]
 from batches.models.access import AccessEvent, AccessEventKind, AccessOutcome, UserAccount  # noqa: F401
 from batches.models.accounts import AccountState, ApiToken, UserRoleGrant  # noqa: F401
