@@ -64,7 +64,7 @@ def test_an_incremental_run_after_new_events_reads_only_the_new_ones_and_is_stor
 
 @pytest.mark.urs("URS-222")
 def test_a_tampered_new_event_or_row_is_caught_incrementally(verified: Batch, people: Personas) -> None:
-    batch, _ = new_events(people)
+    new_events(people)
     seal = AuditSeal.objects.filter(event_model="batches.BatchEvent").order_by("-sequence").first()
     assert seal is not None
     with_triggers_off(f"UPDATE {event_table_of(Batch)} SET status = 'quarantine' WHERE pgh_id = %s", [seal.event_id])
