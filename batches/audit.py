@@ -129,7 +129,7 @@ def event_model(model: type[models.Model]) -> type[GmpEvent]:
 
 def truncate_guard_uris() -> list[str]:
     """Every TRUNCATE guard, as pgtrigger URIs (the test suite empties tables between tests)."""
-    uris = ["batches.AuditSeal:ledger_no_truncate", "batches.AuditCheckpoint:ledger_no_truncate"]
+    uris = [f"batches.{name}:ledger_no_truncate" for name in ("AuditSeal", "AuditCheckpoint", "AuditVerification")]
     for model in GMP_MODELS:
         uris.append(f"{model._meta.label}:gmp_no_truncate")
         uris.append(f"{event_model(model)._meta.label}:append_only_no_truncate")

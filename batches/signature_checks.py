@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -132,9 +133,8 @@ def signature_is_intact(signature: ElectronicSignature) -> bool:
     return not _integrity_problem(signature, _load_target(signature))
 
 
-def signature_states(batch: Batch) -> list[SignatureCheck]:
-    """Every signature of ``batch`` in signing order, each with its state computed now."""
-    signatures = list(ElectronicSignature.objects.filter(batch=batch).select_related("content_type", "signer"))
+def _signed_records(signatures: list[ElectronicSignature]) -> dict[tuple[int, int], models.Model]:
+    """The records the signatures bind, loaded in one query per record type (not one per signature)."""
     wanted: dict[int, set[int]] = defaultdict(set)
     for signature in signatures:
         wanted[signature.content_type_id].add(signature.object_id)
@@ -144,4 +144,28 @@ def signature_states(batch: Batch) -> list[SignatureCheck]:
         if model is not None:
             for pk, obj in model._default_manager.in_bulk(list(ids)).items():
                 targets[(content_type_id, pk)] = obj
+    return targets
+
+
+def _batch_signatures(batch: Batch, signatures: Iterable[ElectronicSignature] | None) -> list[ElectronicSignature]:
+    if signatures is None:
+        signatures = ElectronicSignature.objects.filter(batch=batch).select_related("content_type", "signer")
+    return list(signatures)
+
+
+def signature_states(batch: Batch, signatures: Iterable[ElectronicSignature] | None = None) -> list[SignatureCheck]:
+    """Every signature of ``batch`` in signing order, each with its state computed now.
+
+    ``signatures`` are the batch's signatures when the caller already holds them (prefetched with
+    their content types); the cost does not grow with their number.
+    """
+    signatures = _batch_signatures(batch, signatures)
+    targets = _signed_records(signatures)
     return [signature_check(s, targets.get((s.content_type_id, s.object_id))) for s in signatures]
+
+
+def signatures_intact(batch: Batch, signatures: Iterable[ElectronicSignature] | None = None) -> dict[int, bool]:
+    """Signature id -> whether its record still has the signed content (also for invalidated ones)."""
+    signatures = _batch_signatures(batch, signatures)
+    targets = _signed_records(signatures)
+    return {s.pk: not _integrity_problem(s, targets.get((s.content_type_id, s.object_id))) for s in signatures}

@@ -14,6 +14,7 @@ from celery import current_app
 BUILD_BATCH_RECORD = "batches.build_batch_record"
 REPUBLISH_BATCH_RECORDS = "batches.republish_batch_records"
 AUDIT_LEDGER_SEAL = "batches.audit_ledger_seal"
+AUDIT_TRAIL_VERIFY = "batches.audit_trail_verify"
 END_EXPIRED_SESSIONS = "batches.accounts.end_expired_sessions"
 PING_DATABASE = "batches.ping_database"
 DELIVER_NOTIFICATION = "qc.deliver_notification"

@@ -13,6 +13,7 @@ from django.db import InterfaceError, OperationalError
 
 from batches.task_names import (
     AUDIT_LEDGER_SEAL,
+    AUDIT_TRAIL_VERIFY,
     BUILD_BATCH_RECORD,
     END_EXPIRED_SESSIONS,
     PING_DATABASE,
@@ -35,6 +36,15 @@ def audit_ledger_seal() -> dict[str, Any]:
 
     result = ledger_seal()
     return {"sealed": result.sealed, "head_sequence": result.head_sequence, "checkpoint": result.checkpoint_id}
+
+
+@shared_task(name=AUDIT_TRAIL_VERIFY, time_limit=3600, soft_time_limit=3500)
+def audit_trail_verify() -> dict[str, Any]:
+    """Beat: verify what is new in the audit trail since the last intact run; the run is stored."""
+    from batches.ledger.verify import verify_audit_trail
+
+    report = verify_audit_trail(incremental=True)
+    return {"ok": report.ok, "mode": str(report.mode), "checked": report.seals_checked, "problems": report.problems}
 
 
 @shared_task(name=END_EXPIRED_SESSIONS)

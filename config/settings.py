@@ -143,6 +143,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Index expressions with an operator class (the prefix-search indexes) need its OpClass.
+    "django.contrib.postgres",
     "rest_framework",
     # API tokens: only a hash of each token is stored (the model is batches.ApiToken, below).
     "knox",
@@ -406,6 +408,7 @@ CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS = env_float("CELLBATCH_DOCUMENT_BUILD_PAU
 PGHISTORY_CREATED_AT_FUNCTION = "clock_timestamp()"
 # How often beat seals new audit events into the hash chain and signs a checkpoint.
 CELLBATCH_AUDIT_SEAL_SECONDS = env_int("CELLBATCH_AUDIT_SEAL_SECONDS", 300)
+CELLBATCH_AUDIT_VERIFY_SECONDS = env_int("CELLBATCH_AUDIT_VERIFY_SECONDS", 3600)
 
 # Celery beat: after the intervals above, which it reads.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
@@ -424,6 +427,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "audit-ledger-seal": {
         "task": "batches.audit_ledger_seal",
         "schedule": float(CELLBATCH_AUDIT_SEAL_SECONDS),
+    },
+    # Checks only what is new since the last intact run, so it stays cheap as the trail grows.
+    "audit-trail-verify": {
+        "task": "batches.audit_trail_verify",
+        "schedule": float(CELLBATCH_AUDIT_VERIFY_SECONDS),
     },
 }
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -14,8 +15,10 @@ from django.utils.html import format_html
 
 from batches.admin.common import GmpModelAdmin
 from batches.admin.forms import RegisterBatchForm
+from batches.admin.pagination import EstimatedCountPaginator
 from batches.models import Batch
 from batches.roles import Role
+from batches.selectors import batches_matching
 from batches.services.batch import batch_register
 from batches.states import BatchStatus
 from batches.web import SERVICE_ERRORS, acting_user, add_service_error, submitted_once
@@ -30,10 +33,19 @@ class BatchAdmin(GmpModelAdmin[Batch]):
     add_roles = (Role.OPERATOR,)
     list_display = ["batch_number", "subject_code", "state", "process_definition", "status_changed_at", "din"]
     list_filter = ["status", "process_definition"]
-    search_fields = ["batch_number", "patient__subject_code"]
+    # Prefix search (istartswith): served by the batch number and subject code prefix indexes.
+    search_fields = ["^batch_number", "^patient__subject_code"]
     list_select_related = ["patient", "process_definition"]
     ordering = ["-registered_at"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Batch], search_term: str
+    ) -> tuple[QuerySet[Batch], bool]:
+        for term in search_term.split():
+            queryset = batches_matching(queryset, term)
+        return queryset, False
 
     @admin.display(description="subject code", ordering="patient__subject_code")
     def subject_code(self, obj: Batch) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -20,8 +20,12 @@ from batches.models import (
     ProcessDefinition,
 )
 from batches.services.steps import editable_fields
-from batches.signature_checks import signature_is_intact
+from batches.signature_checks import signature_is_intact, signatures_intact
 from qc.selectors import batch_alerts
+
+# Context keys under which the batch detail hands what it computed once to its fields.
+SIGNATURES_INTACT = "signatures_intact"
+ALERTS = "batch_alerts"
 
 STEP_META_FIELDS = [
     "id",
@@ -172,6 +176,10 @@ class SignatureSerializer(serializers.ModelSerializer[ElectronicSignature]):
         read_only_fields = fields
 
     def get_intact(self, obj: ElectronicSignature) -> bool:
+        # The batch detail checks all its signatures at once (one query per record type).
+        intact: dict[int, bool] | None = self.context.get(SIGNATURES_INTACT)
+        if intact is not None and obj.pk in intact:
+            return intact[obj.pk]
         return signature_is_intact(obj)
 
 
@@ -248,13 +256,25 @@ class BatchDetailSerializer(BatchSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, instance: Batch) -> dict[str, Any]:
+        # Computed once per batch, not once per field or per signature: the detail costs the same
+        # number of queries whatever the number of steps and signatures.
+        context = cast("dict[str, Any]", self.context)  # the root serializer's own dict
+        context[ALERTS] = list(batch_alerts(instance))
+        context[SIGNATURES_INTACT] = signatures_intact(instance, instance.signatures.all())
+        return super().to_representation(instance)
+
+    def alerts(self, obj: Batch) -> list[Any]:
+        alerts = self.context.get(ALERTS)
+        return list(batch_alerts(obj)) if alerts is None else alerts
+
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_flagged(self, obj: Batch) -> bool:
-        return bool(batch_alerts(obj))
+        return bool(self.alerts(obj))
 
     @extend_schema_field(LateResultAlertSerializer(many=True))
     def get_late_result_alerts(self, obj: Batch) -> list[dict[str, Any]]:
-        return list(LateResultAlertSerializer(batch_alerts(obj), many=True).data)
+        return list(LateResultAlertSerializer(self.alerts(obj), many=True).data)
 
 
 class BatchRegisterSerializer(serializers.Serializer[Any]):

@@ -20,6 +20,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from batches.api.lists import BatchCursorPagination, BatchSearchFilter
 from batches.api.permissions import RolePermission
 from batches.api.serializers import (
     STEP_SERIALIZERS,
@@ -94,7 +95,9 @@ def _state_action(declared: StateAction, summary: str) -> Any:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List batches (filter by status, search batch number or subject code)"),
+    list=extend_schema(
+        summary="List batches, newest first (filter by status; search: batch number or subject code prefix)"
+    ),
     retrieve=extend_schema(summary="A batch with its steps, signatures and state history"),
     create=extend_schema(
         summary="Register a batch", request=BatchRegisterSerializer, responses={201: BatchDetailSerializer, **REFUSALS}
@@ -107,10 +110,13 @@ class BatchViewSet(CellBatchMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         **{a.slug.replace("-", "_"): a.roles for a in (START_MOBILIZATION, START_COLLECTION, START_PROCESSING)},
         **{a.slug.replace("-", "_"): a.roles for a in (QUARANTINE, CANCEL)},
     }
-    filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    filter_backends = [DjangoFilterBackend, BatchSearchFilter, filters.OrderingFilter]
     filterset_fields = ["status", "process_definition"]
-    search_fields = ["batch_number", "patient__subject_code"]
+    # Prefix search (batch number or subject code starting with the term, any case): an index range
+    # scan, where a substring search would read every batch.
+    search_fields = ["^batch_number", "^patient__subject_code"]
     ordering_fields = ["registered_at", "status_changed_at", "batch_number"]
+    pagination_class = BatchCursorPagination
 
     def get_queryset(self) -> QuerySet[Batch]:
         queryset = Batch.objects.select_related("patient", "process_definition", "registered_by")

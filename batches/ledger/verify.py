@@ -11,15 +11,33 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, models, transaction
+from django.utils import timezone
 
 from batches import pki
 from batches.ledger.chain import GENESIS_HASH, checkpoint_statement, event_tables
-from batches.models.ledger import AuditCheckpoint, AuditSeal
+from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, VerificationMode
 
 Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a run starts: the chain head already verified (genesis for a full run), and per event
+    table the last event already reconciled and the first one that was awaiting a seal."""
+
+    sequence: int = 0
+    hash: str = GENESIS_HASH
+    marks: dict[str, list[int]] | None = None
+
+    def last_event(self, label: str) -> int:
+        return self.marks.get(label, [0, 0])[0] if self.marks is not None else 0
+
+    def first_unsealed(self, label: str) -> int:
+        return self.marks.get(label, [0, 0])[1] if self.marks is not None else 0
 
 
 @dataclass
@@ -29,6 +47,11 @@ class Report:
     rows: int = 0
     checkpoint: str = "none"
     problems: list[str] = field(default_factory=list)
+    mode: str = VerificationMode.FULL
+    from_sequence: int = 1
+    head_hash: str = GENESIS_HASH
+    seals_checked: int = 0
+    marks: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -46,11 +69,12 @@ def _chain_break(expected: int, previous: str, row: tuple[Any, ...]) -> str:
     return f"{where}: its hash does not match its content; the seal was altered."
 
 
-def _check_chain(report: Report, progress: Progress | None) -> dict[int, str]:
-    """Walk the seals in order; return {sequence: hash} for the sequences checkpoints name."""
+def _check_chain(report: Report, progress: Progress | None, start: Start) -> dict[int, str]:
+    """Walk the seals in order from ``start``; return {sequence: hash} for the sequences checkpoints name."""
     wanted = set(AuditCheckpoint.objects.values_list("head_sequence", flat=True))
-    heads: dict[int, str] = {0: GENESIS_HASH}
-    previous, expected = GENESIS_HASH, 1
+    heads: dict[int, str] = {start.sequence: start.hash}
+    previous, expected = start.hash, start.sequence + 1
+    report.from_sequence, report.sealed, report.head_hash = expected, start.sequence, start.hash
     seal_table = AuditSeal._meta.db_table
     sha256 = hashlib.sha256
     connection.ensure_connection()
@@ -59,7 +83,8 @@ def _check_chain(report: Report, progress: Progress | None) -> dict[int, str]:
         cursor.itersize = 10_000
         cursor.execute(
             f'SELECT "sequence", "event_model", "event_id", "payload", "previous_hash", "hash" '
-            f'FROM "{seal_table}" ORDER BY "sequence"'
+            f'FROM "{seal_table}" WHERE "sequence" >= %s ORDER BY "sequence"',
+            [expected],
         )
         while rows := cursor.fetchmany(10_000):
             for row in rows:
@@ -76,7 +101,8 @@ def _check_chain(report: Report, progress: Progress | None) -> dict[int, str]:
                 previous, expected = stored, expected + 1
                 if sequence in wanted:
                     heads[sequence] = stored
-            report.sealed = expected - 1
+            report.seals_checked += len(rows)
+            report.sealed, report.head_hash = expected - 1, previous
             if progress:
                 progress(len(rows))
     return heads
@@ -84,6 +110,10 @@ def _check_chain(report: Report, progress: Progress | None) -> dict[int, str]:
 
 def _check_checkpoint(report: Report, heads: dict[int, str]) -> None:
     latest = AuditCheckpoint.objects.order_by("-pk").first()
+    if latest is not None and latest.head_sequence not in heads and latest.head_sequence < report.from_sequence:
+        # Inside the part an earlier run verified: compare with the seal there.
+        seal = AuditSeal.objects.filter(sequence=latest.head_sequence).values_list("hash", flat=True).first()
+        heads[latest.head_sequence] = seal or ""
     if latest is None:
         report.checkpoint = "none yet"
         if report.sealed:  # every sealing run ends with a checkpoint: they were removed
@@ -115,8 +145,9 @@ def _check_checkpoint(report: Report, heads: dict[int, str]) -> None:
         )
 
 
-def _check_events(report: Report) -> None:
-    """Every sealed event still exists with the bytes that were sealed; count those awaiting a seal."""
+def _check_events(report: Report, start: Start) -> None:
+    """Every sealed event after ``start`` still exists with the bytes that were sealed; count those
+    awaiting a seal, and note per table where the next incremental run starts."""
     seal_table = AuditSeal._meta.db_table
     first: tuple[int, str] | None = None
     with connection.cursor() as cursor:
@@ -127,23 +158,27 @@ def _check_events(report: Report) -> None:
             cursor.execute(
                 f'SELECT s."sequence", s."event_id", e."pgh_id" IS NULL FROM "{seal_table}" AS s '
                 f'LEFT JOIN "{table}" AS e ON e."pgh_id" = s."event_id" '
-                f'WHERE s."event_model" = %s AND (e."pgh_id" IS NULL OR ('
+                f'WHERE s."event_model" = %s AND s."sequence" > %s AND (e."pgh_id" IS NULL OR ('
                 f"convert_to(row_to_json(e)::text, 'UTF8') <> s.\"payload\" AND EXISTS ("
                 f"SELECT 1 FROM jsonb_each(convert_from(s.\"payload\", 'UTF8')::jsonb) AS sealed "
                 f"WHERE to_jsonb(e) -> sealed.key IS DISTINCT FROM sealed.value))) "
                 f'ORDER BY s."sequence" LIMIT 1',
-                [label],
+                [label, start.sequence],
             )
             row = cursor.fetchone()
             if row and (first is None or row[0] < first[0]):
                 what = "was deleted" if row[2] else "was changed after it was sealed"
                 first = (row[0], f"{label} event {row[1]} (ledger sequence {row[0]}) {what}.")
             cursor.execute(
-                f'SELECT count(*) FROM "{table}" AS e WHERE NOT EXISTS (SELECT 1 FROM "{seal_table}" AS s '
+                f'SELECT count(*), min(e."pgh_id"), (SELECT max("pgh_id") FROM "{table}") FROM "{table}" AS e '
+                f'WHERE e."pgh_id" >= %s AND NOT EXISTS (SELECT 1 FROM "{seal_table}" AS s '
                 f'WHERE s."event_model" = %s AND s."event_id" = e."pgh_id")',
-                [label],
+                [start.first_unsealed(label), label],
             )
-            report.unsealed += cursor.fetchone()[0]
+            unsealed, first_unsealed, last_event = cursor.fetchone()
+            report.unsealed += unsealed
+            last_event = last_event or 0
+            report.marks[label] = [last_event, first_unsealed or last_event + 1]
     if first:
         report.problems.append(first[1])
 
@@ -172,35 +207,58 @@ def _as_dict(value: object) -> dict[str, object]:
     return json.loads(value) if isinstance(value, str) else dict(value)  # type: ignore[call-overload]
 
 
-def _reconcile(report: Report) -> None:
-    """Every GMP row equals its last audited state; no row exists without history, none vanished."""
+def _reconcile(report: Report, start: Start) -> None:
+    """Every GMP row equals its last audited state; no row exists without history, none vanished.
+
+    After an intact run only the rows with new events are compared: those with an event newer than
+    the run saw, or sealed after its head (an event committed late, with a lower id). A row changed
+    with every trigger off leaves no event: only a full run finds it.
+    """
     problems: list[str] = []
+    seal_table = AuditSeal._meta.db_table
     with connection.cursor() as cursor:
-        for _label, model, events in event_tables():
+        for label, model, events in event_tables():
             table, event_table = model._meta.db_table, events._meta.db_table
             columns = _tracked_columns(model, events)
             current = ", ".join(f't."{c}"' for c in columns)
             audited = ", ".join(f'last."{c}"' for c in columns)
+            scope, join = "", "FULL OUTER JOIN"
+            params: list[int | str] = []
+            if start.marks is not None:
+                scope = (
+                    f'WHERE "pgh_obj_id" IN (SELECT "pgh_obj_id" FROM "{event_table}" WHERE "pgh_id" > %s '
+                    f'UNION SELECT e."pgh_obj_id" FROM "{seal_table}" AS s JOIN "{event_table}" AS e '
+                    f'ON e."pgh_id" = s."event_id" WHERE s."event_model" = %s AND s."sequence" > %s) '
+                )
+                join, params = "RIGHT JOIN", [start.last_event(label), label, start.sequence]
             cursor.execute(
-                f'WITH last AS (SELECT DISTINCT ON ("pgh_obj_id") * FROM "{event_table}" '
+                f'WITH last AS (SELECT DISTINCT ON ("pgh_obj_id") * FROM "{event_table}" {scope}'
                 f'ORDER BY "pgh_obj_id", "pgh_id" DESC) '
                 f'SELECT COALESCE(t."id", last."pgh_obj_id"), '
                 f"CASE WHEN last.\"pgh_obj_id\" IS NULL THEN 'has no audit event' "
                 f"WHEN t.\"id\" IS NULL THEN 'was deleted without an audit event' "
                 f"WHEN last.\"pgh_label\" = 'delete' THEN 'exists although its last audit event is its deletion' "
                 f"ELSE 'differs from its last audited state' END "
-                f'FROM "{table}" AS t FULL OUTER JOIN last ON last."pgh_obj_id" = t."id" '
+                f'FROM "{table}" AS t {join} last ON last."pgh_obj_id" = t."id" '
                 f'WHERE last."pgh_obj_id" IS NULL '
                 f'OR (t."id" IS NULL AND last."pgh_label" <> \'delete\') '
                 f'OR (t."id" IS NOT NULL AND last."pgh_label" = \'delete\') '
                 f'OR (t."id" IS NOT NULL AND ({current}) IS DISTINCT FROM ({audited})) '
-                f"ORDER BY 1 LIMIT 1"
+                f"ORDER BY 1 LIMIT 1",
+                params,
             )
             row = cursor.fetchone()
             if row:
                 detail = _row_difference(cursor, table, event_table, columns, row[0]) if "differs" in row[1] else ""
                 problems.append(f"{model._meta.label} row {row[0]} {row[1]}{detail}.")
-            cursor.execute(f'SELECT count(*) FROM "{table}"')
+            if start.marks is None:
+                cursor.execute(f'SELECT count(*) FROM "{table}"')
+            else:
+                cursor.execute(
+                    f'WITH last AS (SELECT DISTINCT "pgh_obj_id" FROM "{event_table}" {scope}) '
+                    f"SELECT count(*) FROM last",
+                    params,
+                )
             report.rows += cursor.fetchone()[0]
     report.problems.extend(problems)
 
@@ -209,17 +267,61 @@ def seal_count() -> int:
     return AuditSeal.objects.count()
 
 
-def verify_audit_trail(progress: Progress | None = None) -> Report:
-    """Run every check in one consistent snapshot; the report lists the first break of each kind."""
-    report = Report()
+def last_intact_run() -> AuditVerification | None:
+    return AuditVerification.objects.filter(ok=True).order_by("-pk").first()
+
+
+def verify_audit_trail(progress: Progress | None = None, *, incremental: bool = False, record: bool = True) -> Report:
+    """Run every check in one consistent snapshot; the report lists the first break of each kind.
+
+    ``incremental``: start from the last intact run (a full run when there is none): the chain from
+    its head on, the events sealed since, the rows with new events. ``record`` stores the run
+    (AuditVerification), which is where the next incremental run starts.
+    """
+    started_at = timezone.now()
+    base = last_intact_run() if incremental else None
+    start = Start(base.head_sequence, base.head_hash, base.marks) if base else Start()
+    report = Report(mode=VerificationMode.INCREMENTAL if base else VerificationMode.FULL)
     outermost = not connection.in_atomic_block
     with transaction.atomic():
         with connection.cursor() as cursor:
             if outermost:  # inside a caller's transaction (tests) its snapshot is used as it is
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             cursor.execute("SET LOCAL TIME ZONE 'UTC'")
-        heads = _check_chain(report, progress)
+        if base is not None:
+            _check_start(report, start)
+        heads = _check_chain(report, progress, start)
         _check_checkpoint(report, heads)
-        _check_events(report)
-        _reconcile(report)
+        _check_events(report, start)
+        _reconcile(report, start)
+    if record:
+        _record(report, started_at)
     return report
+
+
+def _check_start(report: Report, start: Start) -> None:
+    """The seal the last intact run ended on is still there with the same hash."""
+    if start.sequence == 0:
+        return
+    stored = AuditSeal.objects.filter(sequence=start.sequence).values_list("hash", flat=True).first()
+    if stored != start.hash:
+        report.problems.append(
+            f"ledger sequence {start.sequence}: differs from the head the last intact verification checked; "
+            "the ledger was rewritten (run a full verification)."
+        )
+
+
+def _record(report: Report, started_at: datetime) -> None:
+    AuditVerification.objects.create(
+        mode=report.mode,
+        started_at=started_at,
+        finished_at=timezone.now(),
+        from_sequence=report.from_sequence,
+        head_sequence=report.sealed,
+        head_hash=report.head_hash,
+        seals_checked=report.seals_checked,
+        rows_checked=report.rows,
+        marks=report.marks,
+        ok=report.ok,
+        problems=report.problems,
+    )

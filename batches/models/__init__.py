@@ -6,7 +6,7 @@ from batches.models.delivery import AdverseEvent, BedsideCheck, Infusion
 from batches.models.documents import BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
 from batches.models.followup import EmbryoTransfer, FollowUpVisit
 from batches.models.idempotency import IdempotencyKey
-from batches.models.ledger import AuditCheckpoint, AuditSeal
+from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, VerificationMode
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
 from batches.models.release import BatchDisposition, Decision
@@ -19,6 +19,7 @@ __all__ = [
     "ApprovalStatus",
     "AuditCheckpoint",
     "AuditSeal",
+    "AuditVerification",
     "Batch",
     "BatchDisposition",
     "BatchDocument",
@@ -44,6 +45,7 @@ __all__ = [
     "SignatureMeaning",
     "SignatureStatus",
     "StepRecord",
+    "VerificationMode",
 ]
 from batches.models.access import AccessEvent, AccessEventKind, AccessOutcome, UserAccount  # noqa: F401
 from batches.models.accounts import AccountState, ApiToken, UserRoleGrant  # noqa: F401

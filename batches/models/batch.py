@@ -8,6 +8,7 @@ from django.db import models
 from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
+from batches.models.indexes import prefix_search
 from batches.models.master import ProcessDefinition
 from batches.models.patient import Patient
 from batches.models.triggers import batch_starts_registered, batch_status_guard, no_delete
@@ -39,7 +40,15 @@ class Batch(models.Model):
         ordering = ["-registered_at"]
         verbose_name_plural = "batches"
         triggers = [no_delete(), batch_status_guard(), batch_starts_registered()]
-        indexes = [models.Index(fields=["status"])]
+        # The lists' default order and filters, and prefix search on the batch number
+        # (UPPER(batch_number::text) LIKE 'X%' is what istartswith sends), each served by an index
+        # instead of a sequential scan and a sort of every batch.
+        indexes = [
+            models.Index(fields=["-registered_at", "-id"], name="batch_registered_idx"),
+            models.Index(fields=["status", "-registered_at"], name="batch_status_idx"),
+            models.Index(fields=["process_definition", "-registered_at"], name="batch_definition_idx"),
+            models.Index(prefix_search("batch_number"), name="batch_number_prefix_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.batch_number

@@ -60,3 +60,38 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.pk}: {self.event_count} events, head {self.head_hash[:12]}"
+
+
+class VerificationMode(models.TextChoices):
+    FULL = "full", "Full: the whole chain and every row"
+    INCREMENTAL = "incremental", "Incremental: what is new since the last intact run"
+
+
+class AuditVerification(models.Model):
+    """One run of the audit-trail verification and its result.
+
+    The latest intact run is the position the next incremental run starts from: the chain head it
+    checked, and per event table the last event it saw and the first one still awaiting a seal.
+    """
+
+    mode = models.CharField(max_length=12, choices=VerificationMode.choices)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    from_sequence = models.BigIntegerField(help_text="First ledger sequence this run read.")
+    head_sequence = models.BigIntegerField(help_text="Last ledger sequence of the intact chain.")
+    head_hash = models.CharField(max_length=64)
+    seals_checked = models.BigIntegerField()
+    rows_checked = models.BigIntegerField()
+    marks = models.JSONField(
+        default=dict, help_text="Per event table: [last event id seen, first event id awaiting a seal]."
+    )
+    ok = models.BooleanField()
+    problems = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["pk"]
+        get_latest_by = "pk"
+        triggers = append_only()
+
+    def __str__(self) -> str:
+        return f"{self.mode} verification {self.pk}: {'intact' if self.ok else 'BROKEN'}"

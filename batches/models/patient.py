@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 
 from batches.audit import gmp_model
+from batches.models.indexes import prefix_search
 
 subject_code_validator = RegexValidator(
     r"^[A-Z0-9][A-Z0-9-]{2,19}$",
@@ -32,6 +33,7 @@ class Patient(models.Model):
 
     class Meta:
         ordering = ["subject_code"]
+        indexes = [models.Index(prefix_search("subject_code"), name="patient_subject_prefix_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(body_weight_kg__gte=30) & models.Q(body_weight_kg__lte=250),

@@ -1,0 +1,250 @@
+"""Time the batch lists, the batch detail and page, and verification on a database of a given size.
+
+Creates a scratch database next to DATABASE_URL's (cloned from the test template when one for the
+current migrations exists on the server, migrated otherwise; dropped at the end). A few template
+batches are walked through the real services (every step signed and verified); then batches and
+their patients are cloned with set-based SQL with every trigger on, and patient corrections (with a
+reason) add audit events up to ``--events``. Everything is sealed, then each request is timed.
+Prints JSON: p50/p95/p99 in milliseconds and the number of queries of each request.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cellbatch python bench/scale.py
+    ... python bench/scale.py --batches 100000 --events 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def admin_url(database_url: str) -> str:
+    parts = urlsplit(database_url)
+    return urlunsplit(parts._replace(path="/postgres", scheme="postgresql"))
+
+
+def scratch_url(database_url: str, name: str) -> str:
+    return urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+
+
+STATES = ["registered", "mobilization", "collection", "processing", "quarantine"]
+
+
+def template_database(base: str) -> str | None:
+    """The migrated test template of the current migrations on this server, if any."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    # Imported by name: the test helpers are not part of the type-checked code.
+    template_db = importlib.import_module("tests.template_db")
+    suffix = template_db.schema_fingerprint(use_migrations=True)
+    with psycopg.connect(admin_url(base), autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT datname FROM pg_database WHERE datistemplate AND datname LIKE %s LIMIT 1", [f"tmpl_%_{suffix}"]
+        ).fetchone()
+    return row[0] if row else None
+
+
+def in_context(cursor: Any, user_id: int, reason: str) -> None:
+    context = {"actor": "bench", "reason": reason, "user": user_id}
+    cursor.execute("SELECT set_config('pghistory.context_metadata', %s, true)", [json.dumps(context)])
+
+
+def build(batches: int, events: int) -> dict[str, Any]:
+    """Template batches through the services, then set-based clones; returns what the timings need."""
+    from django.db import connection, transaction
+
+    from batches.models import Batch
+
+    factories = importlib.import_module("tests.factories")
+    people = factories.Personas()
+    factories.approved_specification(people)
+    templates = [
+        factories.walk_batch(people, state, subject_code=f"IGX1-S{n:03d}") for n, state in enumerate(STATES, 1)
+    ]
+    clones = max(batches - len(templates), 0)
+    operator = people.operator.pk
+    with transaction.atomic(), connection.cursor() as cursor:
+        in_context(cursor, operator, "bench enrolment")
+        cursor.execute(
+            "INSERT INTO batches_patient (subject_code, consent_date, body_weight_kg, eligibility_confirmed, "
+            "enrolled_by_id, enrolled_at) SELECT 'IGX1-B' || lpad(n::text, 7, '0'), CURRENT_DATE - 30, "
+            "60 + n %% 40, true, %s, now() FROM generate_series(1, %s) AS n",
+            [operator, clones],
+        )
+        cursor.execute(
+            "INSERT INTO batches_batch (batch_number, patient_id, process_definition_id, body_weight_kg, status, "
+            "status_changed_at, registered_by_id, registered_at, cancel_reason) "
+            "SELECT 'BN' || substr(p.subject_code, 7), p.id, %s, p.body_weight_kg, 'registered', "
+            "now() - (n || ' minutes')::interval, %s, now() - (n || ' minutes')::interval, '' "
+            "FROM (SELECT id, subject_code, body_weight_kg, row_number() OVER (ORDER BY id) AS n "
+            "FROM batches_patient WHERE subject_code LIKE 'IGX1-B%%') AS p",
+            [templates[0].process_definition_id, operator],
+        )
+    made = _events()
+    rounds = 0
+    while made < events and clones:
+        with transaction.atomic(), connection.cursor() as cursor:
+            in_context(cursor, operator, "weight re-measured")
+            step = min(clones, events - made)
+            cursor.execute(
+                "UPDATE batches_patient SET body_weight_kg = body_weight_kg + 0.1 WHERE id IN ("
+                "SELECT id FROM batches_patient WHERE subject_code LIKE 'IGX1-B%%' ORDER BY id LIMIT %s)",
+                [step],
+            )
+        made, rounds = made + step, rounds + 1
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return {
+        "people": people,
+        "detail": templates[-1],
+        "batches": Batch.objects.count(),
+        "number": "BN0001",
+        "subject": "IGX1-B0001",
+    }
+
+
+def _events() -> int:
+    from batches.ledger.chain import event_tables
+
+    return sum(events._default_manager.count() for _label, _model, events in event_tables())
+
+
+def measure(call: Callable[[], Any], repeats: int) -> dict[str, Any]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    call()  # warm caches
+    timings = []
+    queries = 0
+    for _ in range(repeats):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = call()
+            timings.append((time.perf_counter() - started) * 1000)
+        status = getattr(response, "status_code", 200)
+        if status != 200:
+            raise SystemExit(f"{call} answered {status}")
+        queries = len(captured)
+    cuts = statistics.quantiles(timings, n=100, method="inclusive") if len(timings) > 1 else timings * 99
+    return {"p50": round(cuts[49], 1), "p95": round(cuts[94], 1), "p99": round(cuts[98], 1), "queries": queries}
+
+
+def deep_page(api: Any, pages: int) -> str:
+    url = "/api/v1/batches/"
+    for _ in range(pages):
+        following = api.get(url).json()["next"]
+        if not following:
+            break
+        url = following
+    return str(url)
+
+
+def run(batches: int, events: int, repeats: int) -> dict[str, Any]:
+    from django.conf import settings
+    from django.test import Client
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    from batches import pki
+    from batches.ledger.seal import ledger_seal
+    from batches.ledger.verify import verify_audit_trail
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.ALLOWED_HOSTS = ["*"]
+    folder = Path(tempfile.mkdtemp(prefix="cellbatch-bench-pki-"))
+    settings.CELLBATCH_SIGNING_CA = str(folder / "ca.pem")
+    settings.CELLBATCH_SIGNING_CERT = str(folder / "seal.pem")
+    settings.CELLBATCH_SIGNING_KEY = str(folder / "seal-key.pem")
+    pki.create_development_certificates(
+        ca_cert_path=folder / "ca.pem", seal_cert_path=folder / "seal.pem", seal_key_path=folder / "seal-key.pem"
+    )
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+    started = time.perf_counter()
+    data = build(batches, events)
+    build_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    sealed = ledger_seal().sealed
+    seal_seconds = time.perf_counter() - started
+
+    people = data["people"]
+    api = APIClient()
+    api.force_authenticate(people.auditor)
+    browser = Client()
+    browser.force_login(people.admin)
+    detail = data["detail"]
+    deep = deep_page(api, min(data["batches"] // 50 // 2, 200))
+    requests: dict[str, Callable[[], Any]] = {
+        "api_list_first_page": lambda: api.get("/api/v1/batches/"),
+        "api_list_deep_page": lambda: api.get(deep),
+        "api_filter_status": lambda: api.get("/api/v1/batches/", {"status": "quarantine"}),
+        "api_search_batch_number": lambda: api.get("/api/v1/batches/", {"search": data["number"]}),
+        "api_search_subject_code": lambda: api.get("/api/v1/batches/", {"search": data["subject"]}),
+        "api_detail": lambda: api.get(f"/api/v1/batches/{detail.pk}/"),
+        "admin_changelist": lambda: browser.get(reverse("admin:batches_batch_changelist")),
+        "batch_page": lambda: browser.get(reverse("admin:batches_batch_change", args=[detail.pk])),
+    }
+    timings = {name: measure(call, repeats) for name, call in requests.items()}
+    timings["verify_full"] = measure(lambda: verify_audit_trail(), max(repeats // 10, 3))
+    timings["verify_incremental"] = measure(lambda: verify_audit_trail(incremental=True), max(repeats // 10, 3))
+    return {
+        "benchmark": "scale",
+        "batches": data["batches"],
+        "events": _events(),
+        "sealed": sealed,
+        "build_seconds": round(build_seconds, 1),
+        "seal_seconds": round(seal_seconds, 1),
+        "repeats": repeats,
+        "verify_incremental_reads": "what is new since the previous (intact) run: here nothing",
+        "timings_ms": timings,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batches", type=int, default=2_000)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        sys.exit("Set DATABASE_URL to a PostgreSQL server where a scratch database may be created.")
+    template = template_database(base)
+    name = f"cellbatch_bench_scale_{os.getpid()}"
+    with psycopg.connect(admin_url(base), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    from django.db import connections
+
+    connections.close_all()
+    connections["default"].settings_dict["NAME"] = name
+    os.environ["DATABASE_URL"] = scratch_url(base, name)
+    try:
+        result = run(args.batches, args.events, args.repeats)
+        result["cloned_from_template"] = bool(template)
+    finally:
+        connections.close_all()
+        with psycopg.connect(admin_url(base), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

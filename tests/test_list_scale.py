@@ -1,0 +1,81 @@
+"""The batch lists at any size: index-served order, filters and prefix search; no count of every batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from batches.admin import pagination
+from batches.admin.pagination import EstimatedCountPaginator
+from batches.models import Batch
+from batches.selectors import batches_matching
+from tests.factories import Personas, walk_batch
+from tests.helpers import client_for, staff_client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def plan_of(queryset: Any) -> str:
+    """The plan PostgreSQL picks when a sequential scan is not an option (as on a big table)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        try:
+            return str(queryset.explain())
+        finally:
+            cursor.execute("SET LOCAL enable_seqscan = on")
+
+
+@pytest.mark.urs("URS-221")
+def test_the_lists_order_filter_and_search_through_indexes(people: Personas) -> None:
+    batch = walk_batch(people, "registered", subject_code="IGX1-S001")
+    newest = Batch.objects.order_by("-registered_at", "-id")[:51]
+    assert "batch_registered_idx" in plan_of(newest)
+    assert "batch_status_idx" in plan_of(Batch.objects.filter(status="registered").order_by("-registered_at")[:51])
+    search = plan_of(batches_matching(Batch.objects.all(), batch.batch_number[:6].lower()))
+    assert "batch_number_prefix_idx" in search
+    assert "patient_subject_prefix_idx" in search
+
+
+@pytest.mark.urs("URS-221")
+def test_search_finds_batch_number_and_subject_code_prefixes_in_any_case(people: Personas) -> None:
+    first = walk_batch(people, "registered", subject_code="IGX1-S001")
+    second = walk_batch(people, "registered", subject_code="IGX1-S002")
+    api = client_for(people.auditor, "token")
+
+    def found(term: str) -> set[str]:
+        return {b["batch_number"] for b in api.get("/api/v1/batches/", {"search": term}).json()["results"]}
+
+    assert found("igx1-s002") == {second.batch_number}
+    assert found("IGX1-S00") == {first.batch_number, second.batch_number}
+    assert found(first.batch_number.lower()) == {first.batch_number}
+    assert found("S001") == set()  # a prefix search: the middle of a code does not match
+    assert found("%") == set()  # LIKE wildcards are matched literally
+
+    admin = staff_client_for(people.auditor)
+    page = admin.get(reverse("admin:batches_batch_changelist"), {"q": "igx1-s001"}).content.decode()
+    assert first.batch_number in page
+    assert second.batch_number not in page
+
+
+@pytest.mark.urs("URS-221")
+def test_the_admin_counts_a_big_unfiltered_list_from_the_table_statistics(
+    people: Personas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(1, 4):
+        walk_batch(people, "registered", subject_code=f"IGX1-S00{n}")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE batches_batch")
+    assert EstimatedCountPaginator(Batch.objects.all(), 50).count == 3  # small: counted exactly
+
+    monkeypatch.setattr(pagination, "EXACT_BELOW", 1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'batches_batch'")
+        (estimate,) = cursor.fetchone()
+    assert EstimatedCountPaginator(Batch.objects.all(), 50).count == estimate
+    # A filtered list is still counted exactly.
+    assert EstimatedCountPaginator(Batch.objects.filter(patient__subject_code="IGX1-S002"), 50).count == 1
+    response = staff_client_for(people.auditor).get(reverse("admin:batches_batch_changelist"))
+    assert response.status_code == 200
