@@ -217,7 +217,8 @@ HOSTILE = [
         "application/json",
         404,
     ),
-    ("a negative page number", "auditor", "get", "/batches/?page=-1", None, None, 404),
+    ("a negative page number", "auditor", "get", "/patients/?page=-1", None, None, 404),
+    ("a forged list cursor", "auditor", "get", "/batches/?cursor=%00%ff-not-a-cursor", None, None, 404),
     (
         "a 10,000-element JSON array as the body",
         "operator",
