@@ -13,7 +13,6 @@ middleware, database, accounts, REST framework, Celery, security, CellBatch, log
 from __future__ import annotations
 
 import os
-import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,52 +23,13 @@ from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from config import deployment
+from config.broker import broker
+from config.env import env_bool, env_float, env_int, env_list
 
 # Lets ModelAdmin[Model] and other typed generics be subscripted at run time, not only by mypy.
 django_stubs_ext.monkeypatch()
 
-# --- Environment helpers ---------------------------------------------------------------------------
-_true_words = frozenset({"1", "true", "yes", "on"})
-_false_words = frozenset({"0", "false", "no", "off"})
-
-
-def env_bool(name: str, default: bool) -> bool:
-    """A yes/no variable; unset or empty gives ``default``, anything unreadable refuses to start."""
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in _true_words:
-        return True
-    if value in _false_words:
-        return False
-    raise ImproperlyConfigured(f"{name} must be one of 1/0, true/false, yes/no, on/off, not {os.environ[name]!r}")
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {os.environ[name]!r}") from None
-
-
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {os.environ[name]!r}") from None
-
-
-def env_list(name: str) -> list[str]:
-    """A comma-separated variable as a list, empty items dropped."""
-    return [item for item in os.environ.get(name, "").split(",") if item]
-
-
+# --- Environment --------------------------------------------------------------------------------
 ENVIRONMENT = os.environ.get("CELLBATCH_ENV", "development")
 if ENVIRONMENT not in {"development", "test", "production"}:
     raise ImproperlyConfigured(f"CELLBATCH_ENV must be development, test or production, not {ENVIRONMENT!r}")
@@ -279,44 +239,7 @@ SPECTACULAR_SETTINGS = {
 
 
 # --- Celery ------------------------------------------------------------------------------------------
-def _redis_answers(host: str = "127.0.0.1", port: int = 6379) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.3) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def _broker() -> tuple[str, dict[str, Any]]:
-    url, options = _broker_transport()
-    # A killed worker's unacknowledged task comes back after this; durable job state lives in PostgreSQL.
-    options.setdefault("visibility_timeout", env_int("CELERY_VISIBILITY_TIMEOUT", 600))
-    return url, options
-
-
-def _broker_transport() -> tuple[str, dict[str, Any]]:
-    url = os.environ.get("CELERY_BROKER_URL", "")
-    if url and url != "filesystem://":
-        return url, {}
-    if PRODUCTION:
-        raise ImproperlyConfigured("CELERY_BROKER_URL must be set when CELLBATCH_ENV=production")
-    if not url and _redis_answers():
-        return "redis://127.0.0.1:6379/0", {}
-    # No Redis: kombu's filesystem transport, a real broker shared by processes through var/.
-    folder = Path(os.environ.get("CELLBATCH_BROKER_DIR", VAR_DIR / "broker"))
-    for sub in ("queue", "processed", "control"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-    return "filesystem://", {
-        "data_folder_in": str(folder / "queue"),
-        "data_folder_out": str(folder / "queue"),
-        "processed_folder": str(folder / "processed"),
-        "store_processed": False,
-        "control_folder": str(folder / "control"),
-    }
-
-
-CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = _broker()
+CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker(production=PRODUCTION, var_dir=VAR_DIR)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
