@@ -4,6 +4,7 @@ from batches.models.batch import Batch, BatchTransition
 from batches.models.custody import CustodyEvent, ExpiredUseAuthorization, IdentityScan, PatientIdentity
 from batches.models.delivery import AdverseEvent, BedsideCheck, Infusion
 from batches.models.documents import BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
+from batches.models.equipment import Equipment, EquipmentKind, EquipmentStatus
 from batches.models.followup import EmbryoTransfer, FollowUpVisit
 from batches.models.idempotency import IdempotencyKey
 from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, VerificationMode
@@ -33,6 +34,9 @@ __all__ = [
     "DocumentStatus",
     "ElectronicSignature",
     "EmbryoTransfer",
+    "Equipment",
+    "EquipmentKind",
+    "EquipmentStatus",
     "ExpiredUseAuthorization",
     "FollowUpVisit",
     "GcsfAdministration",
