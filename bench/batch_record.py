@@ -1,17 +1,19 @@
 """Benchmark of the signed batch record; prints JSON.
 
 Medians of 20 runs: snapshot of a walked batch (database), build (drawing) and sign (PAdES seal) of
-the 8-page demo record, end-to-end of the demo record (snapshot JSON in, signed file stored), and
-end-to-end of a real request built in-process. Then the throughput of 100 records through two
+the 8-page demo record, end-to-end of the demo record (snapshot JSON in, signed file stored), the
+drawing cost per page of a record with a 2,000-event audit trail against the demo's, and end-to-end
+of a real request built in-process. Then the throughput of 100 records through two
 Celery workers on Redis: 100 requests (each snapshots the batch, as a release does), then the
 workers build and seal them; both phases are timed, and records_per_second counts both. Runs on a
-throw-away copy of the configured database (test_<name>).
+throw-away copy of the configured database (test_<name>, cloned from the suite's migrated template).
 
     DATABASE_URL=... CELERY_BROKER_URL=redis://... python bench/batch_record.py
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import statistics
@@ -32,8 +34,8 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
+from django.db import transaction  # noqa: E402
+from django.test.utils import setup_test_environment, teardown_databases  # noqa: E402
 
 RUNS = 20
 RECORDS = 100
@@ -63,12 +65,38 @@ def main() -> None:
     settings.MEDIA_ROOT = str(scratch / "media")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    # The test database, cloned from the migrated template the suite keeps (built when missing).
+    template_db = importlib.import_module("tests.template_db")
+    databases = template_db.setup_test_databases(
+        aliases={"default"}, serialized_aliases=set(), keepdb=False, use_migrations=True, verbosity=0
+    )
     try:
         report = run(scratch, pki_paths)
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        teardown_databases(databases, verbosity=0)
     print(json.dumps(report, indent=2))
+
+
+def per_page_cpu_ms(snapshot: Any) -> tuple[float, int]:
+    """Median CPU milliseconds per page of drawing ``snapshot``, and its number of pages."""
+    from batches.pdf.render import render
+
+    _, pages = render(snapshot)
+    return median_ms(lambda: render(snapshot), runs=5)["cpu"] / pages, pages
+
+
+def long_record() -> dict[str, Any]:
+    """Drawing cost per page of the demo record and of the same record with a 2,000-event audit trail."""
+    from tests.sample_snapshot import sample_snapshot
+
+    normal, normal_pages = per_page_cpu_ms(sample_snapshot())
+    long, long_pages = per_page_cpu_ms(sample_snapshot(audit_events=2000))
+    return {
+        "normal": {"pages": normal_pages, "cpu_ms_per_page": round(normal, 2)},
+        "audit_events_2000": {"pages": long_pages, "cpu_ms_per_page": round(long, 2)},
+        "ratio": round(long / normal, 2),
+        "target_ratio_max": 1.2,
+    }
 
 
 def run(scratch: Path, pki_paths: dict[str, str]) -> dict[str, Any]:
@@ -117,6 +145,7 @@ def run(scratch: Path, pki_paths: dict[str, str]) -> dict[str, Any]:
         "build_ms": median_ms(lambda: render(demo)),
         "sign_ms": median_ms(lambda: signing.seal_pdf(pdf, title="bench")),
         "end_to_end_demo_ms": median_ms(end_to_end_demo),
+        "long_record": long_record(),
     }
     # The request's on_commit publish goes to a broker no worker listens to yet: purge it afterwards.
     figures["end_to_end_request_ms"] = median_ms(end_to_end_request)

@@ -16,7 +16,17 @@ from pypdf import PdfReader
 
 from batches.pdf import fonts
 from batches.pdf.render import render
-from batches.pdf.render.layout import FOOTER_H, FRAME_W, HEADER_H, MARGIN, PAD, PAGE_H, Writer
+from batches.pdf.render.layout import (
+    FOOTER_H,
+    FRAME_W,
+    HEADER_H,
+    MARGIN,
+    PAD,
+    PAGE_H,
+    TABLE_LINES,
+    TablePieces,
+    Writer,
+)
 from batches.pdf.signing import seal_pdf
 from batches.pdf.verify import check_seal
 from batches.snapshot import Snapshot, digest
@@ -185,7 +195,29 @@ def test_a_long_cell_continues_in_rows_of_at_most_a_bounded_height() -> None:
     assert len(pieces) > 1
     assert re.sub(r"\s+", "", "".join(pieces)) == re.sub(r"\s+", "", value)
     table = writer.table(["Action"], [[value]], [0.07], small=True)
-    for row in table._cellvalues[1:]:
-        cell = row[0]
-        height = cell.wrap(width - 2 * PAD, PAGE_H)[1] if hasattr(cell, "wrap") else 8.2 * (cell.count("\n") + 1)
-        assert height < PAGE_H - 2 * MARGIN - HEADER_H - FOOTER_H
+    for piece in table.pieces if isinstance(table, TablePieces) else [table]:
+        for row in piece._cellvalues[1:]:
+            cell = row[0]
+            height = cell.wrap(width - 2 * PAD, PAGE_H)[1] if hasattr(cell, "wrap") else 8.2 * (cell.count("\n") + 1)
+            assert height < PAGE_H - 2 * MARGIN - HEADER_H - FOOTER_H
+
+
+@pytest.mark.urs("URS-223")
+def test_a_long_audit_appendix_prints_every_event_in_pieces_each_with_its_header() -> None:
+    """2,000 events: drawn as tables of bounded length (flat cost per page), nothing lost or repeated."""
+    snapshot = sample_snapshot(audit_events=2000)
+    writer = Writer(snapshot, {}, "0" * 64)
+    fonts.register()
+
+    table = writer.table(["When"], [[e.at] for e in snapshot.audit_trail], [0.2], small=True)
+    assert isinstance(table, TablePieces)
+    assert all(len(piece._cellvalues) <= TABLE_LINES + 1 for piece in table.pieces)
+    assert sum(len(piece._cellvalues) - 1 for piece in table.pieces) == 2000
+
+    pdf, _ = render(snapshot)
+    texts = [page.extract_text() for page in PdfReader(BytesIO(pdf)).pages]
+    appendix = [text for text in texts if "G-CSF administration #" in text]
+    assert len(appendix) >= 2000 // TABLE_LINES
+    assert all("When (UTC)" in text for text in appendix)
+    whole = "\n".join(appendix)
+    assert all(f"G-CSF administration #{n}" in whole for n in range(1, 501))

@@ -99,41 +99,44 @@ def _tracked_fields(model: type[models.Model], events: type[GmpEvent]) -> list[m
 
 def _entries(model: type[models.Model], events: Iterable[GmpEvent]) -> list[Entry]:
     """Entries of one model's events (all events of each object, in order, so diffs are complete)."""
-    event_cls = event_model(model)
-    fields = _tracked_fields(model, event_cls)
+    fields = _tracked_fields(model, event_model(model))
     by_object: dict[int, list[GmpEvent]] = defaultdict(list)
     for event in events:
         by_object[event.pgh_obj_id].append(event)  # type: ignore[attr-defined]
     entries = []
-    for object_id, history in by_object.items():
-        previous: dict[str, str | None] | None = None
+    for history in by_object.values():
+        previous: GmpEvent | None = None
         for event in sorted(history, key=lambda e: e.pgh_id):
-            values = {f.attname: display(getattr(event, f.attname)) for f in fields}
-            changes = []
-            for f in fields:
-                old = None if previous is None else previous[f.attname]
-                new = None if event.pgh_label == "delete" else values[f.attname]
-                if event.pgh_label == "delete":
-                    old = values[f.attname]
-                if old != new:
-                    changes.append(Change(f.attname, str(f.verbose_name), old, new))
-            context = event.pgh_context or {}  # type: ignore[attr-defined]
-            entries.append(
-                Entry(
-                    event=f"{event_cls._meta.label}:{event.pgh_id}",
-                    record=model._meta.label,
-                    record_name=str(model._meta.verbose_name),
-                    object_id=object_id,
-                    action=event.pgh_label,
-                    at=event.pgh_created_at,
-                    actor=event.pgh_actor,
-                    db_role=event.pgh_db_role,
-                    reason=str(context.get("reason") or ""),
-                    changes=tuple(changes),
-                )
-            )
-            previous = values
+            entries.append(_entry(model, fields, event, previous))
+            previous = event
     return entries
+
+
+def _entry(model: type[models.Model], fields: list[models.Field], event: GmpEvent, previous: GmpEvent | None) -> Entry:
+    """One event as an entry: what changed since ``previous``, the object's event before it (None: none)."""
+    values = {f.attname: display(getattr(event, f.attname)) for f in fields}
+    before = None if previous is None else {f.attname: display(getattr(previous, f.attname)) for f in fields}
+    changes = []
+    for f in fields:
+        old = None if before is None else before[f.attname]
+        new = None if event.pgh_label == "delete" else values[f.attname]
+        if event.pgh_label == "delete":
+            old = values[f.attname]
+        if old != new:
+            changes.append(Change(f.attname, str(f.verbose_name), old, new))
+    context = event.pgh_context or {}  # type: ignore[attr-defined]
+    return Entry(
+        event=f"{event_model(model)._meta.label}:{event.pgh_id}",
+        record=model._meta.label,
+        record_name=str(model._meta.verbose_name),
+        object_id=event.pgh_obj_id,  # type: ignore[attr-defined]
+        action=event.pgh_label,
+        at=event.pgh_created_at,
+        actor=event.pgh_actor,
+        db_role=event.pgh_db_role,
+        reason=str(context.get("reason") or ""),
+        changes=tuple(changes),
+    )
 
 
 def _ordered(entries: list[Entry]) -> list[Entry]:
@@ -193,11 +196,7 @@ def _batch_events_sql(models_: tuple[type[models.Model], ...]) -> str:
     for index, model in enumerate(models_):
         events = event_model(model)
         lookup = next(f.column for f in events._meta.concrete_fields if batch_lookup(model) in (f.name, f.attname))
-        exact = [str(f.column) for f in events._meta.concrete_fields if isinstance(f, models.DecimalField)]
-        row = "to_jsonb(e)"
-        if exact:
-            pairs = ", ".join(f"'{c}', e.{quote(c)}::text" for c in exact)
-            row += f" || jsonb_build_object({pairs})"
+        row = _row_json(events, "e")
         parts.append(
             f"SELECT {index}, ({row})::text FROM {quote(events._meta.db_table)} e WHERE e.{quote(str(lookup))} = %s"
         )
@@ -227,3 +226,52 @@ def user_activity(username: str, *, limit: int = 1000) -> list[Entry]:
         history = events.filter(pgh_obj_id__in=objects)
         entries += [e for e in _entries(model, history) if e.event in wanted]
     return sorted(entries, key=lambda e: (e.at, e.event), reverse=True)[:limit]
+
+
+def latest_batch_entries(batch: Batch, limit: int) -> list[Entry]:
+    """The batch's ``limit`` latest audit events, newest first, each with its complete diff.
+
+    One query whatever the length of the trail: each event table gives its latest events with the
+    event before each (``lag`` over the object's events), so the batch page can show the newest
+    entries of a batch with thousands of events without reading them all.
+    """
+    models_ = tuple(m for m in GMP_MODELS if batch_lookup(m))
+    entries: list[Entry] = []
+    with connection.cursor() as cursor:
+        cursor.execute(_latest_events_sql(models_, limit), [batch.pk] * len(models_))
+        for index, row, before in cursor.fetchall():
+            model = models_[index]
+            events = event_model(model)
+            previous = _event_from_json(events, before) if before else None
+            entries.append(_entry(model, _tracked_fields(model, events), _event_from_json(events, row), previous))
+    return sorted(entries, key=lambda e: (e.at, e.event), reverse=True)[:limit]
+
+
+@functools.cache
+def _latest_events_sql(models_: tuple[type[models.Model], ...], limit: int) -> str:
+    quote = connection.ops.quote_name
+    parts = []
+    for index, model in enumerate(models_):
+        events = event_model(model)
+        lookup = next(f.column for f in events._meta.concrete_fields if batch_lookup(model) in (f.name, f.attname))
+        row = _row_json(events, "e")
+        parts.append(
+            f"(SELECT {index}, row, lag(row) OVER (PARTITION BY pgh_obj_id ORDER BY pgh_id), pgh_created_at, pgh_id"
+            f" FROM (SELECT e.pgh_obj_id, e.pgh_id, e.pgh_created_at, ({row})::text AS row"
+            f" FROM {quote(events._meta.db_table)} e WHERE e.{quote(str(lookup))} = %s) AS events"
+            f" ORDER BY pgh_created_at DESC, pgh_id DESC LIMIT {int(limit)})"
+        )
+    union = "\nUNION ALL\n".join(parts)
+    columns = "x(idx, row, lag, at, id)"
+    return f"SELECT x.idx, x.row, x.lag FROM ({union}) AS {columns} ORDER BY x.at DESC, x.id DESC LIMIT {int(limit)}"
+
+
+def _row_json(events: type[GmpEvent], alias: str) -> str:
+    """An event row as JSON; decimal columns as text so that "1.50" reads back as it does through the ORM."""
+    quote = connection.ops.quote_name
+    exact = [str(f.column) for f in events._meta.concrete_fields if isinstance(f, models.DecimalField)]
+    row = f"to_jsonb({alias})"
+    if exact:
+        pairs = ", ".join(f"'{c}', {alias}.{quote(c)}::text" for c in exact)
+        row += f" || jsonb_build_object({pairs})"
+    return row

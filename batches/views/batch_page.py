@@ -32,12 +32,14 @@ from batches.admin.workflow import (
     sections,
     step_values,
 )
+from batches.ledger.trail import latest_batch_entries
 from batches.models import Batch
 from batches.roles import Role, has_role, may_act, user_roles
 from batches.services.actions import StateAction, declared_actions
 from batches.services.steps import STEP_LABELS, STEP_MODELS, step_correct, step_record, step_verify
 from batches.signature_checks import SignatureState, signature_states
 from batches.snapshot import DEMONSTRATION_MARK
+from batches.views.audit import TRAIL_ROLES
 from batches.views.links import batch_links
 from batches.web import (
     READ_ROLES,
@@ -107,6 +109,7 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
     gate = batch_gate(batch)
     needed = next_steps(batch, gate)
     links = batch_links(batch, user)
+    may_read_trail = bool(user_roles(user) & set(TRAIL_ROLES))
     needed_labels = {step.label for step in needed}
     context = {
         **admin.site.each_context(request),
@@ -135,11 +138,15 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         "transitions": batch.transitions.select_related("actor"),
         "link_sections": links,
         "has_links": any(items for _, items in links),
+        "latest_audit": latest_batch_entries(batch, LATEST_AUDIT_ENTRIES) if may_read_trail else None,
         "roles": ", ".join(sorted(user_roles(user))) or "none",
         "read_only_notice": not (can_record or can_verify or actions),
     }
     return TemplateResponse(request, "admin/batches/batch/workflow.html", context)
 
+
+# The batch page shows this many of the newest audit events; the trail page shows them all.
+LATEST_AUDIT_ENTRIES = 10
 
 SIGNATURE_CELLS = {
     SignatureState.VALID: ("Valid", "cb-sig-valid"),

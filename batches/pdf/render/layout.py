@@ -43,6 +43,8 @@ VERDICT_COLOURS = {"pass": "#1b6e20", "fail": "#b00020", "pending": "#a05a00"}
 # row grows taller than a page (ReportLab stops with LayoutError on a flowable taller than its
 # frame), and a long text is wrapped once per row instead of once more for every page it spans.
 MAX_CELL_LINES = 30
+# Lines of one table piece in a long section (see Writer.tables): about one page of the audit appendix.
+TABLE_LINES = 40
 _WORDS = re.compile(r"(\s+)")
 
 
@@ -71,6 +73,31 @@ def styles() -> dict[str, ParagraphStyle]:
 
 def is_time(value: str) -> bool:
     return len(value) >= 19 and value[:4].isdigit() and value[10:11] == "T"
+
+
+class TablePieces(Flowable):
+    """Consecutive tables of at most ``TABLE_LINES`` lines each, every one with the header row.
+
+    ReportLab measures every remaining row of a table again each time it splits it at a page end, so
+    one long table costs more per page the longer it is (the audit appendix of a batch with thousands
+    of events). Pieces of bounded length keep the cost per page flat. The frame never takes this
+    flowable whole: it splits it, which hands over what fits of the first piece and the rest in order.
+    """
+
+    def __init__(self, pieces: list[Table]) -> None:
+        super().__init__()
+        self.pieces = pieces
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        return available_width, available_height + 1  # taller than any frame: always split into the pieces
+
+    def split(self, available_width: float, available_height: float) -> list[Flowable]:
+        first, rest = self.pieces[0], self.pieces[1:]
+        _, height = first.wrap(available_width, available_height)
+        if height <= available_height:
+            return [first, *rest]
+        head = first.split(available_width, available_height)
+        return [*head, *rest] if head else []  # nothing fits here: the frame moves on and asks again
 
 
 class Writer:
@@ -172,14 +199,18 @@ class Writer:
         *,
         small: bool = False,
         extra: Sequence[tuple[Any, ...]] = (),
-    ) -> Table:
+    ) -> Flowable:
+        """A table with its header; a long one is drawn as consecutive pieces (see TablePieces)."""
         cell, head = ("small", "smallhead") if small else ("cell", "head")
         col_widths = [w * FRAME_W for w in widths]
         data: list[list[Any]] = [[self.cell(h, w, head) for h, w in zip(header, col_widths, strict=True)]]
-        data += [line for row in rows for line in self.rows(row, col_widths, cell)]
-        return self._grid(
-            data, col_widths, cell, head, repeat=1, extra=[("BACKGROUND", (0, 0), (-1, 0), SHADE), *extra]
-        )
+        lines = [line for row in rows for line in self.rows(row, col_widths, cell)]
+        shade = [("BACKGROUND", (0, 0), (-1, 0), SHADE), *extra]
+        pieces = [
+            self._grid([*data, *lines[start : start + TABLE_LINES]], col_widths, cell, head, repeat=1, extra=shade)
+            for start in range(0, max(len(lines), 1), TABLE_LINES)
+        ]
+        return pieces[0] if len(pieces) == 1 else TablePieces(pieces)
 
     def _grid(
         self, data: list[list[Any]], widths: list[float], cell: str, head: str, *, repeat: int, extra: Sequence[Any]
