@@ -252,6 +252,11 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Every worker (production, `make run`, tests) replaces a pool process after this many tasks, and one
+# that holds more than this many kilobytes after a task: ReportLab and pyHanko keep memory between
+# builds (bench/soak.py measures the resident memory over 2,000 records).
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 100)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 400_000)
 # Extra task modules a worker imports (comma-separated module paths; the test suite adds its own).
 # Our own tasks are found by autodiscovery; a test suite or deployment may name extra task modules.
 CELERY_IMPORTS = env_list("CELLBATCH_EXTRA_TASK_MODULES")

@@ -19,7 +19,7 @@ def commands() -> dict[str, list[str]]:
     schedule = Path(os.environ.get("CELLBATCH_VAR_DIR", ROOT / "var")) / "celerybeat-schedule"
     return {
         "web": [str(BIN / "gunicorn"), "config.wsgi", "--config", str(ROOT / "config" / "gunicorn.conf.py")],
-        # A worker process is replaced after 100 tasks: ReportLab and pyHanko hold memory between builds.
+        # Pool processes are replaced after CELERY_WORKER_MAX_TASKS_PER_CHILD tasks (config/settings.py).
         "worker": [
             str(BIN / "celery"),
             "-A",
@@ -27,7 +27,6 @@ def commands() -> dict[str, list[str]]:
             "worker",
             "--loglevel=INFO",
             f"--concurrency={concurrency}",
-            "--max-tasks-per-child=100",
         ],
         # Exactly one beat process in the whole deployment: two would schedule every task twice.
         "beat": [str(BIN / "celery"), "-A", "config", "beat", "--loglevel=INFO", f"--schedule={schedule}"],
