@@ -89,12 +89,20 @@ def build(batches: int, events: int) -> dict[str, Any]:
         )
         cursor.execute(
             "INSERT INTO batches_batch (batch_number, patient_id, process_definition_id, body_weight_kg, status, "
-            "status_changed_at, registered_by_id, registered_at, cancel_reason) "
+            "status_changed_at, registered_by_id, registered_at, cancel_reason, is_demo) "
             "SELECT 'BN' || substr(p.subject_code, 7), p.id, %s, p.body_weight_kg, 'registered', "
-            "now() - (n || ' minutes')::interval, %s, now() - (n || ' minutes')::interval, '' "
+            "now() - (n || ' minutes')::interval, %s, now() - (n || ' minutes')::interval, '', false "
             "FROM (SELECT id, subject_code, body_weight_kg, row_number() OVER (ORDER BY id) AS n "
             "FROM batches_patient WHERE subject_code LIKE 'IGX1-B%%') AS p",
             [templates[0].process_definition_id, operator],
+        )
+    long_history = factories.walk_batch(people, "quarantine", subject_code="IGX1-S900")
+    with transaction.atomic(), connection.cursor() as cursor:
+        in_context(cursor, operator, "bench: a long history")
+        # 2,000 single-row updates, each an audit event of the batch (as 2,000 corrections would be).
+        cursor.execute(
+            "DO $$ BEGIN FOR n IN 1..2000 LOOP UPDATE batches_batch SET cancel_reason = 'note ' || n "
+            f"WHERE id = {int(long_history.pk)}; END LOOP; END $$"
         )
     made = _events()
     rounds = 0
@@ -113,6 +121,7 @@ def build(batches: int, events: int) -> dict[str, Any]:
     return {
         "people": people,
         "detail": templates[-1],
+        "long_history": long_history,
         "batches": Batch.objects.count(),
         "number": "BN0001",
         "subject": "IGX1-B0001",
@@ -143,6 +152,36 @@ def measure(call: Callable[[], Any], repeats: int) -> dict[str, Any]:
         queries = len(captured)
     cuts = statistics.quantiles(timings, n=100, method="inclusive") if len(timings) > 1 else timings * 99
     return {"p50": round(cuts[49], 1), "p95": round(cuts[94], 1), "p99": round(cuts[98], 1), "queries": queries}
+
+
+def record_costs(batch: Any, runs: int = 5) -> dict[str, Any]:
+    """Median wall and CPU milliseconds of a record's snapshot, drawing and seal, and drawing CPU per page."""
+    from batches.pdf import signing
+    from batches.pdf.collect import take_snapshot
+    from batches.pdf.render import render
+
+    def timed(call: Callable[[], Any]) -> tuple[Any, float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = call()
+        return result, (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
+
+    figures: dict[str, list[float]] = {}
+    pages = 0
+    for _ in range(runs):
+        snapshot, wall, cpu = timed(lambda: take_snapshot(batch, kind="on_request", revision=1))
+        figures.setdefault("snapshot_wall", []).append(wall)
+        (pdf, pages), wall, cpu = timed(lambda: render(snapshot))  # noqa: B023
+        figures.setdefault("render_wall", []).append(wall)
+        figures.setdefault("render_cpu", []).append(cpu)
+        _, wall, cpu = timed(lambda: signing.seal_pdf(pdf, title="bench"))  # noqa: B023
+        figures.setdefault("seal_wall", []).append(wall)
+    medians = {name: round(statistics.median(values), 1) for name, values in figures.items()}
+    return {
+        "audit_events": len(snapshot.audit_trail),
+        "pages": pages,
+        **{f"{name}_ms": value for name, value in medians.items()},
+        "render_cpu_ms_per_page": round(medians["render_cpu"] / pages, 2),
+    }
 
 
 def deep_page(api: Any, pages: int) -> str:
@@ -203,6 +242,10 @@ def run(batches: int, events: int, repeats: int) -> dict[str, Any]:
         "batch_page": lambda: browser.get(reverse("admin:batches_batch_change", args=[detail.pk])),
     }
     timings = {name: measure(call, repeats) for name, call in requests.items()}
+    records = {"normal": record_costs(detail), "long_history": record_costs(data["long_history"])}
+    records["per_page_cpu_ratio"] = round(
+        records["long_history"]["render_cpu_ms_per_page"] / records["normal"]["render_cpu_ms_per_page"], 2
+    )
     timings["verify_full"] = measure(lambda: verify_audit_trail(), max(repeats // 10, 3))
     timings["verify_incremental"] = measure(lambda: verify_audit_trail(incremental=True), max(repeats // 10, 3))
     return {
@@ -215,6 +258,7 @@ def run(batches: int, events: int, repeats: int) -> dict[str, Any]:
         "repeats": repeats,
         "verify_incremental_reads": "what is new since the previous (intact) run: here nothing",
         "timings_ms": timings,
+        "records": records,
     }
 
 
