@@ -3,7 +3,8 @@
 The worker runs as it does in production and under `make run` (prefork pool, a pool process replaced
 after CELERY_WORKER_MAX_TASKS_PER_CHILD tasks). Records are requested in rounds of 100 (each request
 takes its snapshot, as a release does); during each round the resident memory (RSS) of the worker's
-whole process tree is read four times a second and the round's highest reading kept. The figure that matters is how much it moves over the last 1,000 records.
+whole process tree is read four times a second and the round's highest reading kept. The figure
+that matters is how much it moves over the last 1,000 records.
 Runs on a throw-away copy of the configured database (test_<name>, cloned from the suite's template).
 
     DATABASE_URL=... CELERY_BROKER_URL=redis://... python bench/soak.py [--records 2000]
