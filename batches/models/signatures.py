@@ -27,6 +27,10 @@ class SignatureMeaning(models.TextChoices):
     CONDITIONALLY_RELEASED = "conditionally_released", "Conditionally released"
     REJECTED = "rejected", "Rejected"
     CERTIFIED = "certified", "Certified (QP)"
+    # Transcribed from a source: the signer wrote the entry down; someone else (named) did the work.
+    RECORDED = "recorded", "Recorded (transcribed from a source)"
+    TRAINED = "trained", "Trained (trainee: read, understood, assessed)"
+    TRAINER = "trainer", "Trainer (gave and assessed the training)"
 
 
 class SignatureStatus(models.TextChoices):

@@ -23,6 +23,7 @@ from batches.services import custody
 from batches.services import validation as v
 from batches.services.common import confirm_password, event_time_errors, lock_batch, require_status
 from batches.services.signatures import signature_sign, signatures_invalidate
+from batches.services.training import training_require
 from batches.states import STEP_STATE
 
 STEP_MODELS: dict[str, type[StepRecord]] = {
@@ -158,6 +159,7 @@ def step_record(
     confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
     require_status(batch, STEP_STATE[kind], action=f"Recording {STEP_LABELS[kind].lower()}")
+    training_require(actor, batch.process_definition, kind)
     values = _clean_values(kind, values)
     model: Any = STEP_MODELS[kind]
     if kind != "gcsf" and model._default_manager.filter(batch=batch).exists():
@@ -205,6 +207,7 @@ def step_correct(
     reason = require_reason(reason, what="change a recorded value")
     step, batch = _lock_step(kind, step_id)
     require_status(batch, STEP_STATE[kind], action=f"Correcting {STEP_LABELS[kind].lower()}")
+    training_require(actor, batch.process_definition, kind)
     if step.is_verified:
         raise ValidationError(f"{STEP_LABELS[kind]} of {batch} is verified and read-only.")
     current = {f: getattr(step, f) for f in editable_fields(kind)}
@@ -242,6 +245,7 @@ def step_verify(*, kind: str, step_id: int, verifier: User, password: str, otp_t
     confirm_password(verifier, password, otp_token=otp_token)
     step, batch = _lock_step(kind, step_id)
     require_status(batch, STEP_STATE[kind], action=f"Verifying {STEP_LABELS[kind].lower()}")
+    training_require(verifier, batch.process_definition, kind, performing=False)
     if step.is_verified:
         raise ValidationError(f"{STEP_LABELS[kind]} of {batch} is already verified.")
     if step.performed_by_id == verifier.pk:
