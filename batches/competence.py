@@ -213,3 +213,12 @@ def training_due(user: User, *, on: date | None = None) -> list[str]:
 
 def activity_label(activity: str) -> str:
     return ProcedureActivity(activity).label
+
+
+def procedure_followed(definition: ProcessDefinition, activity: str, on: date) -> str:
+    """The procedure version an entry of ``activity`` made on ``on`` followed, in words ("" when none named)."""
+    named = named_procedure(definition, activity)
+    if named is None:
+        return ""
+    version = version_in_force(named, on) or named
+    return f"{version.document.number} v{version.version} ({version.document.title})"

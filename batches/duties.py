@@ -45,10 +45,11 @@ NEVER_SIGNS: frozenset[Role] = frozenset({Role.ADMIN})
 # On the same record, one person may not sign with both meanings of a pair.
 EXCLUSIVE_ON_RECORD: dict[SignatureMeaning, frozenset[SignatureMeaning]] = {
     M.PERFORMED: frozenset({M.VERIFIED}),
-    M.VERIFIED: frozenset({M.PERFORMED}),
+    M.RECORDED: frozenset({M.VERIFIED}),
+    M.VERIFIED: frozenset({M.PERFORMED, M.RECORDED}),
 }
 
-_MADE_IT = frozenset({M.PERFORMED, M.VERIFIED})
+_MADE_IT = frozenset({M.PERFORMED, M.RECORDED, M.VERIFIED})
 # On the same batch, someone who signed with a meaning on the right may not sign with the one on the left.
 EXCLUSIVE_ON_BATCH: dict[SignatureMeaning, frozenset[SignatureMeaning]] = {
     M.RELEASED: _MADE_IT,

@@ -54,22 +54,34 @@ def generic_words(*names: str) -> list[str]:
     return sorted(words & GENERIC_WORDS)
 
 
-def identity_problem(user: User) -> str:
-    """Why ``user`` may not hold a signing role, or "" when it may."""
-    identity = PersonalIdentity.objects.filter(user_id=user.pk).first() if user.pk else None
-    names = [user.username, user.get_full_name()] + ([identity.full_name] if identity else [])
-    generic = generic_words(*names)
+def candidate_problem(*, username: str, full_name: str, employee_number: str, email: str) -> str:
+    """Why an account with these particulars may not hold a signing role, or "" when it may."""
+    generic = generic_words(username, full_name)
     if generic:
         return (
-            f"The account {user.username!r} is named as a shared or generic account ({', '.join(generic)}); "
+            f"The account {username!r} is named as a shared or generic account ({', '.join(generic)}); "
             "a signing role belongs to one identified person only."
         )
-    if identity is None or not (identity.full_name.strip() and identity.employee_number.strip() and identity.email):
+    if not (full_name.strip() and employee_number.strip() and email.strip()):
         return (
-            f"The account {user.username!r} carries no personal identity (full name, employee number and "
+            f"The account {username!r} carries no personal identity (full name, employee number and "
             "e-mail); a signing role belongs to one identified person only."
         )
     return ""
+
+
+def identity_problem(user: User) -> str:
+    """Why ``user`` may not hold a signing role, or "" when it may."""
+    identity = PersonalIdentity.objects.filter(user_id=user.pk).first() if user.pk else None
+    if identity is None:
+        return candidate_problem(username=user.username, full_name=user.get_full_name(), employee_number="", email="")
+    return candidate_problem(
+        username=user.username,
+        # the account's own name fields count as much as its recorded identity
+        full_name=f"{identity.full_name} {user.get_full_name()}",
+        employee_number=identity.employee_number,
+        email=identity.email,
+    )
 
 
 def require_personal_account(user: User, *, action: str) -> None:

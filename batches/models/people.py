@@ -20,7 +20,8 @@ from batches.models.triggers import no_delete
 class PersonalIdentity(models.Model):
     """The one person an account belongs to: full name, unique employee number, unique e-mail."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="identity")
+    # Users are never deleted (a database trigger refuses it, with its own message); the key still holds.
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, related_name="identity")
     full_name = models.CharField(max_length=limits.NAME)
     employee_number = models.CharField(max_length=30, unique=True)
     email = models.EmailField(max_length=254)

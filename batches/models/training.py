@@ -137,9 +137,10 @@ class StepProcedure(models.Model):
 class TrainingRecord(models.Model):
     """One training of one person on one document version, signed by the trainer and then the trainee."""
 
-    trainee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="training_records")
+    # Users are never deleted (a database trigger refuses it, with its own message); the keys still hold.
+    trainee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, related_name="training_records")
     document_version = models.ForeignKey(DocumentVersion, on_delete=models.PROTECT, related_name="training_records")
-    trainer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    trainer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, related_name="+")
     trained_on = models.DateField()
     method = models.CharField(max_length=14, choices=TrainingMethod.choices)
     assessment = BoundedTextField(max_length=limits.NOTES, help_text="How understanding or competence was assessed.")
