@@ -202,7 +202,7 @@ def test_a_transcribed_step_names_who_performed_it_who_recorded_it_and_the_sourc
     assert section.procedure.startswith("SOP-MFG-001 v1 (")
 
 
-@pytest.mark.urs("URS-303")
+@pytest.mark.urs("URS-307")
 def test_qa_sees_the_training_matrix_with_gaps_and_can_export_it(people: Personas) -> None:
     make_user("newcomer", Role.OPERATOR, trained=False, first_name="Nadia", last_name="Newman")
     qa = client_for(people.qa)
@@ -218,7 +218,7 @@ def test_qa_sees_the_training_matrix_with_gaps_and_can_export_it(people: Persona
     assert client_for(people.operator).get(reverse("admin:batches_training_matrix")).status_code == 403
 
 
-@pytest.mark.urs("URS-303")
+@pytest.mark.urs("URS-307")
 def test_each_users_home_page_shows_their_training_due(people: Personas) -> None:
     newcomer = make_user("newcomer", Role.OPERATOR, trained=False, first_name="Nadia", last_name="Newman")
     body = client_for(newcomer).get(reverse("admin:index")).content.decode()
@@ -226,3 +226,25 @@ def test_each_users_home_page_shows_their_training_due(people: Personas) -> None
     assert "Due: SOP-MFG-001 v1 G-CSF mobilization and apheresis collection records: not trained" in body
     trained = client_for(people.operator).get(reverse("admin:index")).content.decode()
     assert "Your training is current on every procedure you work to." in trained
+
+
+@pytest.mark.urs("URS-308")
+def test_the_signed_record_prints_for_each_step_the_sop_version_it_followed(people: Personas) -> None:
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    from batches.pdf.render import render
+
+    batch = walk_batch(people, "quarantine")
+    snapshot = take_snapshot(batch, kind="on_request", revision=1)
+    followed = {section.kind: section.procedure for section in snapshot.steps}
+    assert followed == {
+        "gcsf": "SOP-MFG-001 v1 (G-CSF mobilization and apheresis collection records)",
+        "apheresis": "SOP-MFG-001 v1 (G-CSF mobilization and apheresis collection records)",
+        "selection": "SOP-MFG-002 v1 (CD133+ selection on the CliniMACS Plus)",
+    }
+    pdf, _ = render(snapshot)
+    text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(BytesIO(pdf)).pages)
+    assert text.count("Procedure followed") == len(snapshot.steps)
+    assert "SOP-MFG-002 v1 (CD133+ selection on the CliniMACS Plus)" in text

@@ -281,7 +281,7 @@ def test_a_new_version_without_grace_refuses_the_work_at_once_naming_the_new_ver
     assert record().performed_by == people.operator
 
 
-@pytest.mark.urs("URS-301")
+@pytest.mark.urs("URS-300")
 def test_a_controlled_document_version_keeps_its_file_hash_and_needs_two_different_approvers(
     people: Personas,
 ) -> None:
