@@ -1,7 +1,7 @@
 """Who is currently trained on which procedure (reads only): the procedure in force for an activity, the
 state of one person's training on it, the people × procedures matrix and each person's training due.
 
-Rules (docs/domain.md §Training):
+Rules (docs/domain.md §Training and controlled procedures):
 - a process definition names, per activity, the controlled document version the work follows; the
   version in force on a day is the newest approved version of that document (never older than the one
   named) whose effective date has come;
@@ -30,11 +30,28 @@ from batches.models.training import (
     TrainingMethod,
     TrainingRecord,
 )
+from batches.roles import Role, user_roles
 
 DUE_SOON_DAYS = 30
 
+A = ProcedureActivity
+# Who does each activity (the roles its services accept): a person needs the procedures of their roles' work.
+ACTIVITY_ROLES: dict[str, frozenset[str]] = {
+    A.GCSF: frozenset({Role.OPERATOR, Role.VERIFIER}),
+    A.APHERESIS: frozenset({Role.OPERATOR, Role.VERIFIER}),
+    A.SELECTION: frozenset({Role.OPERATOR, Role.VERIFIER}),
+    A.QC_TESTING: frozenset({Role.QC_ANALYST}),
+    A.QC_REVIEW: frozenset({Role.VERIFIER}),
+    A.DISPOSITION: frozenset({Role.QA_REVIEWER}),
+    A.CERTIFICATION: frozenset({Role.QUALIFIED_PERSON}),
+    A.DELIVERY: frozenset({Role.OPERATOR}),
+    A.BEDSIDE_CHECK: frozenset({Role.CLINICIAN}),
+    A.INFUSION: frozenset({Role.CLINICIAN}),
+}
+
 
 class State:
+    NOT_NEEDED = "not needed"  # untrained, and no role of the person does work that follows it
     CURRENT = "current"
     GRACE = "grace"  # counts now, on an earlier version, until the grace period ends
     DUE_SOON = "due soon"
@@ -192,20 +209,37 @@ def training_matrix(users: list[User], *, on: date | None = None) -> tuple[list[
     versions = current_versions(on)
     rows = []
     for user in users:
-        cells = [standing(user, version, on=on) for version in versions]
+        needed = needed_documents(user)
+        cells = []
+        for version in versions:
+            cell = standing(user, version, on=on)
+            if cell.state == State.MISSING and version.document_id not in needed:
+                cell = Standing(
+                    version, State.NOT_NEEDED, False, None, None, "no work of this person's roles follows it"
+                )
+            cells.append(cell)
         upcoming = [u for u in (_upcoming(user, version, on) for version in versions) if u]
         rows.append(MatrixRow(user, cells, upcoming))
     return versions, rows
 
 
+def needed_documents(user: User) -> set[int]:
+    """The controlled documents named for an activity that one of ``user``'s roles does."""
+    roles = {str(r) for r in user_roles(user)}
+    activities = [activity for activity, doers in ACTIVITY_ROLES.items() if doers & roles]
+    return set(
+        StepProcedure.objects.filter(activity__in=activities).values_list("document_version__document_id", flat=True)
+    )
+
+
 def training_due(user: User, *, on: date | None = None) -> list[str]:
     """What ``user`` must be trained on (missing, lapsed, in grace, due soon, upcoming version), in words."""
     on = on or timezone.localdate()
-    activities = set(StepProcedure.objects.values_list("document_version__document_id", flat=True))
+    needed = needed_documents(user)
     _, rows = training_matrix([user], on=on)
     due = []
     for cell in rows[0].cells:
-        if cell.version.document_id in activities and cell.state != State.CURRENT:
+        if cell.version.document_id in needed and cell.state not in (State.CURRENT, State.NOT_NEEDED):
             due.append(f"{cell.version} {cell.version.document.title}: {cell.state} ({cell.detail})")
     due += [f"new version {u}" for u in rows[0].upcoming]
     return due
