@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 
 # 2: custody, identity scans, adverse events and expired-use authorisations; release signatures.
 # 3: who corrected a step and when (StepSection.corrected_by / corrected_at).
-# 4: the procedure (SOP version) each step followed; for a transcribed step, who recorded it and from what.
+# 4: the procedure (SOP version) each step followed; for a transcribed step, who recorded it and from what;
+#    each signer's role in plain words.
 SCHEMA_VERSION = 4
 T = TypeVar("T")
 # What a demonstration batch's page and every page of its record say.
@@ -197,6 +198,7 @@ class SignatureEntry:
     username: str = ""
     content_sha256: str = ""
     status: str = ""
+    role: str = ""  # the signer's role at signing, in plain words
 
 
 @dataclass(frozen=True)

@@ -254,6 +254,8 @@ def test_the_signed_record_prints_for_each_step_the_sop_version_it_followed(peop
         "apheresis": "SOP-MFG-001 v1 (G-CSF mobilization and apheresis collection records)",
         "selection": "SOP-MFG-002 v1 (CD133+ selection on the CliniMACS Plus)",
     }
+    roles = {(entry.meaning, entry.role) for entry in snapshot.signatures}
+    assert {("Performed", "Operator"), ("Verified", "Verifier")} <= roles  # each signer's role in plain words
     pdf, _ = render(snapshot)
     text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(BytesIO(pdf)).pages)
     assert text.count("Procedure followed") == len(snapshot.steps)

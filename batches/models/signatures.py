@@ -46,6 +46,9 @@ class ElectronicSignature(models.Model):
     target = GenericForeignKey("content_type", "object_id")
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signatures")
     printed_name = models.CharField(max_length=300)
+    signer_role = models.CharField(
+        max_length=120, blank=True, help_text="The signer's role that grants the meaning, in plain words, at signing."
+    )
     meaning = models.CharField(max_length=24, choices=SignatureMeaning.choices)
     signed_at = models.DateTimeField(help_text="Server time (UTC).")
     content_sha256 = models.CharField(max_length=64)

@@ -156,6 +156,7 @@ def _signatures(batch: Batch) -> list[SignatureEntry]:
                 username=sig.signer.get_username(),
                 content_sha256=sig.content_sha256,
                 status=SignatureStatus(sig.status).label,
+                role=sig.signer_role,
             )
         )
     return entries
