@@ -239,6 +239,7 @@ def test_each_users_home_page_shows_their_training_due(people: Personas) -> None
 
 
 @pytest.mark.urs("URS-308")
+@pytest.mark.urs("URS-306")
 def test_the_signed_record_prints_for_each_step_the_sop_version_it_followed(people: Personas) -> None:
     from io import BytesIO
 
@@ -260,3 +261,22 @@ def test_the_signed_record_prints_for_each_step_the_sop_version_it_followed(peop
     text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(BytesIO(pdf)).pages)
     assert text.count("Procedure followed") == len(snapshot.steps)
     assert "SOP-MFG-002 v1 (CD133+ selection on the CliniMACS Plus)" in text
+
+
+@pytest.mark.urs("URS-306")
+def test_the_api_records_a_transcribed_step_with_its_performer_and_source(people: Personas) -> None:
+    from tests.test_api_batches import as_json
+
+    batch = walk_batch(people, "mobilization")
+    api = client_for(people.operator, "api")
+    url = f"/api/v1/batches/{batch.pk}/steps/gcsf/"
+    nurse = {"source_reference": "Ward 4 G-CSF log, page 3", "performer_name": "Rosa Gil"}
+    refused = api.post(url, as_json(gcsf_values(1), password=PASSWORD, transcribed=nurse), format="json")
+    assert refused.status_code == 400
+    assert "staff number" in refused.content.decode()
+    nurse["performer_staff_number"] = "N-5521"
+    created = api.post(url, as_json(gcsf_values(1), password=PASSWORD, transcribed=nurse), format="json")
+    assert created.status_code == 201, created.content
+    kept = EntrySource.objects.get(object_id=created.json()["id"])
+    assert (kept.performer_name, kept.source_reference) == ("Rosa Gil", "Ward 4 G-CSF log, page 3")
+    assert ElectronicSignature.objects.get(object_id=kept.object_id, signer=people.operator).meaning == "recorded"

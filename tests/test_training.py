@@ -49,6 +49,20 @@ def refused(call: Callable[[], Any], sop: str, what: str = "") -> None:
     assert_nothing_written(before, f"the refusal of an untrained user ({refusal.value})")
 
 
+def read_training(trainer: User, trainee: User, version: DocumentVersion) -> TrainingRecord:
+    """A "read and understood" training the trainer records and signs (the trainee has not signed yet)."""
+    return training.training_record(
+        trainer=trainer,
+        trainee_id=trainee.pk,
+        document_version_id=version.pk,
+        trained_on=timezone.localdate(),
+        method="read",
+        assessment="Ten-question test, 10/10.",
+        passed=True,
+        password=PASSWORD,
+    )
+
+
 @pytest.fixture
 def newcomer() -> User:
     """An account created minutes ago: every signing role, one identified person, no training at all."""
@@ -153,16 +167,7 @@ def test_training_counts_once_trainer_and_trainee_have_signed_and_then_the_work_
 ) -> None:
     batch = walk_batch(people, "mobilization")
     version = DocumentVersion.objects.get(document__number="SOP-MFG-001", version=1)
-    record = training.training_record(
-        trainer=people.qa,
-        trainee_id=newcomer.pk,
-        document_version_id=version.pk,
-        trained_on=timezone.localdate(),
-        method="read",
-        assessment="Ten-question test, 10/10.",
-        passed=True,
-        password=PASSWORD,
-    )
+    record = read_training(people.qa, newcomer, version)
     record_gcsf = lambda: steps.step_record(  # noqa: E731
         kind="gcsf", batch_id=batch.pk, actor=newcomer, password=PASSWORD, values=gcsf_values(1)
     )
@@ -177,16 +182,7 @@ def test_training_counts_once_trainer_and_trainee_have_signed_and_then_the_work_
     meanings = set(ElectronicSignature.objects.filter(object_id=record.pk).values_list("meaning", "signer__username"))
     assert meanings == {(SignatureMeaning.TRAINER, "qa_reviewer"), (SignatureMeaning.TRAINED, "newcomer")}
     with pytest.raises(PermissionDenied, match="cannot record your own training"):
-        training.training_record(
-            trainer=newcomer,
-            trainee_id=newcomer.pk,
-            document_version_id=version.pk,
-            trained_on=timezone.localdate(),
-            method="read",
-            assessment="self",
-            passed=True,
-            password=PASSWORD,
-        )
+        read_training(newcomer, newcomer, version)
 
 
 @pytest.mark.urs("URS-302")
@@ -204,16 +200,7 @@ def test_performing_a_cd133_selection_alone_needs_the_supervised_practices_verif
 
     assert training.training_require(newcomer, definition, "selection") == version
     untrained_hand = make_user("trainee_op", Role.OPERATOR, trained=False)
-    record = training.training_record(
-        trainer=people.qa,
-        trainee_id=untrained_hand.pk,
-        document_version_id=version.pk,
-        trained_on=timezone.localdate(),
-        method="read",
-        assessment="Read and questioned.",
-        passed=True,
-        password=PASSWORD,
-    )
+    record = read_training(people.qa, untrained_hand, version)
     training.training_acknowledge(trainee=untrained_hand, record_id=record.pk, password=PASSWORD)
     with pytest.raises(PermissionDenied, match="needs 3 signed supervised practices; 0 recorded"):
         training.training_require(untrained_hand, definition, "selection")
