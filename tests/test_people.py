@@ -280,3 +280,25 @@ def test_the_api_records_a_transcribed_step_with_its_performer_and_source(people
     kept = EntrySource.objects.get(object_id=created.json()["id"])
     assert (kept.performer_name, kept.source_reference) == ("Rosa Gil", "Ward 4 G-CSF log, page 3")
     assert ElectronicSignature.objects.get(object_id=kept.object_id, signer=people.operator).meaning == "recorded"
+
+
+@pytest.mark.urs("URS-306")
+def test_the_batch_page_records_a_transcribed_step_signed_as_recorded(people: Personas) -> None:
+    from tests.test_admin_batch import form_data, post_ok, url
+
+    batch = walk_batch(people, "mobilization")
+    transcribed = {
+        "source_reference": "Ward 4 G-CSF log, page 12",
+        "performer_name": "Rosa Gil",
+        "performer_staff_number": "N-5521",
+    }
+    post_ok(
+        client_for(people.operator),
+        url(batch, "record", "gcsf"),
+        form_data(gcsf_values(1), password=PASSWORD, **transcribed),
+    )
+    kept = EntrySource.objects.get(batch=batch)
+    assert (kept.source_reference, kept.performer_name, kept.performer_staff_number) == tuple(transcribed.values())
+    assert kept.recorded_by == people.operator
+    signature = ElectronicSignature.objects.get(object_id=kept.object_id, signer=people.operator)
+    assert signature.meaning == SignatureMeaning.RECORDED
