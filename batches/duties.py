@@ -19,18 +19,22 @@ from django.db import models
 
 from batches.models.batch import Batch
 from batches.models.signatures import ElectronicSignature, SignatureMeaning
+from batches.personal import require_personal_account
 from batches.roles import Role, user_roles
 
 M = SignatureMeaning
 
+# Everyone who does GMP work is trained, and may train others, on the procedures they follow.
+_TRAINING = frozenset({M.TRAINED, M.TRAINER})
+
 MEANINGS_BY_ROLE: dict[Role, frozenset[SignatureMeaning]] = {
-    Role.OPERATOR: frozenset({M.PERFORMED}),
-    Role.QC_ANALYST: frozenset({M.PERFORMED}),
-    Role.VERIFIER: frozenset({M.VERIFIED}),
-    Role.QA_REVIEWER: frozenset({M.REVIEWED, M.RELEASED, M.CONDITIONALLY_RELEASED, M.REJECTED, M.APPROVED}),
-    Role.QUALIFIED_PERSON: frozenset({M.CERTIFIED, M.APPROVED}),
+    Role.OPERATOR: frozenset({M.PERFORMED, M.RECORDED}) | _TRAINING,
+    Role.QC_ANALYST: frozenset({M.PERFORMED, M.RECORDED}) | _TRAINING,
+    Role.VERIFIER: frozenset({M.VERIFIED}) | _TRAINING,
+    Role.QA_REVIEWER: frozenset({M.REVIEWED, M.RELEASED, M.CONDITIONALLY_RELEASED, M.REJECTED, M.APPROVED}) | _TRAINING,
+    Role.QUALIFIED_PERSON: frozenset({M.CERTIFIED, M.APPROVED}) | _TRAINING,
     # Bedside identity check (first scan performed, second clinician verified) and the infusion.
-    Role.CLINICIAN: frozenset({M.PERFORMED, M.VERIFIED}),
+    Role.CLINICIAN: frozenset({M.PERFORMED, M.VERIFIED, M.RECORDED}) | _TRAINING,
     Role.AUDITOR: frozenset(),
     Role.ADMIN: frozenset(),
 }
@@ -41,10 +45,11 @@ NEVER_SIGNS: frozenset[Role] = frozenset({Role.ADMIN})
 # On the same record, one person may not sign with both meanings of a pair.
 EXCLUSIVE_ON_RECORD: dict[SignatureMeaning, frozenset[SignatureMeaning]] = {
     M.PERFORMED: frozenset({M.VERIFIED}),
-    M.VERIFIED: frozenset({M.PERFORMED}),
+    M.RECORDED: frozenset({M.VERIFIED}),
+    M.VERIFIED: frozenset({M.PERFORMED, M.RECORDED}),
 }
 
-_MADE_IT = frozenset({M.PERFORMED, M.VERIFIED})
+_MADE_IT = frozenset({M.PERFORMED, M.RECORDED, M.VERIFIED})
 # On the same batch, someone who signed with a meaning on the right may not sign with the one on the left.
 EXCLUSIVE_ON_BATCH: dict[SignatureMeaning, frozenset[SignatureMeaning]] = {
     M.RELEASED: _MADE_IT,
@@ -84,6 +89,7 @@ def _verb(meaning: SignatureMeaning) -> str:
 def signing_duties_check(*, signer: User, meaning: SignatureMeaning, target: models.Model, batch: Batch | None) -> None:
     """Raise PermissionDenied when ``signer`` may not sign ``target`` with ``meaning``."""
     refuse_administrator(signer, action=f"Signing as {_verb(meaning)}")
+    require_personal_account(signer, action=f"Signing as {_verb(meaning)}")
     if meaning not in allowed_meanings(signer):
         roles = ", ".join(role.label for role in roles_allowed_to_sign(meaning)) or "no role"
         raise PermissionDenied(f"Signing as {_verb(meaning)} requires the role {roles}; your roles do not allow it.")

@@ -36,6 +36,9 @@ UNSIGNED_FIELDS = frozenset(
         "second_approved_by",
         "second_approved_at",
         "effective_from",
+        # a controlled document's later version supersedes it; a training record's trainee signs after its trainer
+        "superseded_on",
+        "trainee_signed_at",
     }
 )
 # Fields added after records were signed: signed once they hold a value (a correction signs who made it),

@@ -23,7 +23,9 @@ from typing import Any, TypeVar
 
 # 2: custody, identity scans, adverse events and expired-use authorisations; release signatures.
 # 3: who corrected a step and when (StepSection.corrected_by / corrected_at).
-SCHEMA_VERSION = 3
+# 4: the procedure (SOP version) each step followed; for a transcribed step, who recorded it and from what;
+#    each signer's role in plain words.
+SCHEMA_VERSION = 4
 T = TypeVar("T")
 # What a demonstration batch's page and every page of its record say.
 DEMONSTRATION_MARK = "DEMONSTRATION DATA, NOT FOR CLINICAL USE"
@@ -75,6 +77,9 @@ class StepSection:
     corrected_at: str = ""
     verified_by: str = ""
     verified_at: str = ""
+    procedure: str = ""
+    recorded_by: str = ""
+    source: str = ""
     values: list[ValueRow] = field(default_factory=list)
     lots: list[LotRow] = field(default_factory=list)
     equipment: list[EquipmentRow] = field(default_factory=list)
@@ -193,6 +198,7 @@ class SignatureEntry:
     username: str = ""
     content_sha256: str = ""
     status: str = ""
+    role: str = ""  # the signer's role at signing, in plain words
 
 
 @dataclass(frozen=True)

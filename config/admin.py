@@ -55,8 +55,8 @@ class CellBatchAdminSite(admin.AdminSite):
     def custom_urls(self) -> list[URLPattern]:
         from django.contrib.auth.models import User
 
-        from batches.models import ProcessDefinition
-        from batches.views import audit, batch_page, desk, records
+        from batches.models import DocumentVersion, ProcessDefinition, TrainingRecord
+        from batches.views import audit, batch_page, desk, people, records
         from qc.models import Deviation, QcResult, Specification
         from qc.views import review
 
@@ -128,6 +128,20 @@ class CellBatchAdminSite(admin.AdminSite):
                 "auth/user/<int:user_id>/deactivate/",
                 self.model_view(User, "deactivate_view"),
                 name="account_deactivate",
+            ),
+            # People: the training matrix (and its export) and the periodic access review.
+            path("training-matrix/", page(people.training_matrix_page), name="batches_training_matrix"),
+            path("training-matrix.csv", page(people.training_matrix_export), name="batches_training_matrix_export"),
+            path("access-review/", page(people.access_review_page), name="batches_access_review"),
+            path(
+                "batches/documentversion/<int:pk>/approve/",
+                self.model_view(DocumentVersion, "approve_view"),
+                name="batches_documentversion_approve",
+            ),
+            path(
+                "batches/trainingrecord/<int:pk>/sign/",
+                self.model_view(TrainingRecord, "acknowledge_view"),
+                name="batches_trainingrecord_acknowledge",
             ),
             # Addresses of earlier versions, kept working for bookmarks.
             path("batches/bedsidecheck/desk/", moved("batches_delivery_desk_index")),

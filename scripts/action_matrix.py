@@ -16,6 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def matrix() -> str:
+    from batches.models.training import ProcedureActivity
     from batches.roles import BARRED_FROM, Domain, Role
     from batches.services.actions import declared_actions
     from batches.states import BatchStatus
@@ -30,15 +31,19 @@ def matrix() -> str:
         "",
         "## Actions",
         "",
-        "| action | label | roles | from states | reason | password |",
-        "|---|---|---|---|---|---|",
+        "Training on: the activity whose procedure (named by the batch's process definition) the person must be",
+        "currently trained on; the guard refuses the action otherwise, naming the SOP and version.",
+        "",
+        "| action | label | roles | from states | reason | password | training on |",
+        "|---|---|---|---|---|---|---|",
     ]
     for action in actions:
         roles = ", ".join(role.label for role in action.roles)
         states = ", ".join(BatchStatus(s).label.lower() for s in action.source)
         reason = "required" if action.needs_reason else "—"
         password = "re-entered" if action.needs_password else "—"
-        lines.append(f"| `{action.slug}` | {action.label} | {roles} | {states} | {reason} | {password} |")
+        trained = ProcedureActivity(action.procedure).label if action.procedure else "—"
+        lines.append(f"| `{action.slug}` | {action.label} | {roles} | {states} | {reason} | {password} | {trained} |")
     barred = ", ".join(role.label for role in BARRED_FROM[Domain.BATCH_DATA])
     lines += [
         "",

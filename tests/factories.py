@@ -9,8 +9,12 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from batches import demo
+from batches.audit import audit_context
 from batches.demo import Cast, apheresis_values, definition_values, gcsf_values, selection_values
-from batches.models import Batch, Patient, ProcessDefinition
+from batches.demo_people import identity_give, register_ensure
+from batches.models import Batch, DocumentVersion, Patient, ProcessDefinition, TrainingRecord
+from batches.models.training import TrainingMethod
+from batches.personal import SIGNING_ROLES
 from batches.roles import Role
 from qc import demo as qc_demo
 from qc.demo import PASSING_RESULTS
@@ -19,15 +23,63 @@ from qc.models import QcResult, QcSample
 PASSWORD = "correct-horse-battery-staple-7"
 
 
-def make_user(username: str, *roles: Role | str, **extra: Any) -> User:
+def make_user(username: str, *roles: Role | str, trained: bool = True, **extra: Any) -> User:
+    """A user of one identified person, holding ``roles``, currently trained on every SOP in force.
+
+    ``trained=False`` gives an account that is new to the work: no training record at all.
+    """
     defaults = {"first_name": username.title(), "is_staff": True, **extra}
     user, _ = User.objects.get_or_create(username=username, defaults=defaults)
     user.set_password(PASSWORD)
     user.save()
+    identity_give(user, employee_number=f"E-{user.pk:05d}", email=f"{username}@example.org")
     for role in roles:
         group, _ = Group.objects.get_or_create(name=str(role))
         user.groups.add(group)
+    if trained and set(map(str, roles)) & SIGNING_ROLES:
+        give_current_training(user)
     return user
+
+
+def sop_register() -> dict[str, DocumentVersion]:
+    """The demo SOP register, drafted and approved by two document-control users of its own."""
+    author = make_user("sop_author", Role.QA_REVIEWER, trained=False, last_name="Author")
+    approver = make_user("sop_approver", Role.QUALIFIED_PERSON, trained=False, last_name="Approver")
+    return register_ensure(qa=author, qp=approver, password=PASSWORD)
+
+
+def give_current_training(user: User) -> None:
+    """The one place where test users get their training: signed, passed, current training on every SOP of
+    the register (with the supervised practices it asks for), as staff trained before the test began.
+
+    Written in one statement rather than through the training services (which tests/test_training.py
+    exercises), because every persona of every test needs it.
+    """
+    if TrainingRecord.objects.filter(trainee=user).exists():
+        return
+    versions = sop_register()
+    trainer = User.objects.get(username="sop_author")
+    now = timezone.now()
+    on = timezone.localdate() - timedelta(days=30)
+    records = [
+        TrainingRecord(
+            trainee=user,
+            document_version=version,
+            trainer=trainer,
+            trained_on=on,
+            method=method,
+            assessment="Trained before the test began.",
+            passed=True,
+            valid_until=on + timedelta(days=365),
+            trainer_signed_at=now,
+            trainee_signed_at=now,
+        )
+        for version in versions.values()
+        for method in [TrainingMethod.READ] + [TrainingMethod.SUPERVISED] * version.supervised_practices_required
+        if user.pk != trainer.pk
+    ]
+    with audit_context("system:tests", reason="training given before the test"):
+        TrainingRecord.objects.bulk_create(records)
 
 
 class Personas:

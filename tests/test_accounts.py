@@ -100,7 +100,7 @@ def test_api_accepts_token_and_session_authentication(client: Client, staff: Use
         "username": "labtech",
         "printed_name": "Labtech",
         "roles": ["operator"],
-        "signature_meanings": ["performed"],
+        "signature_meanings": ["performed", "recorded", "trained", "trainer"],
         "authenticator_enrolled": False,
         "idle_timeout_minutes": 15,
     }
@@ -268,6 +268,8 @@ def test_new_passwords_must_pass_the_password_validators(people: Personas) -> No
         first_name="New",
         last_name="Tech",
         roles=[Role.OPERATOR],
+        employee_number="HM-2041",
+        email="new.tech@example.org",
     )
     assert created.check_password(PASSWORD)
     assert created.groups.get().name == "operator"

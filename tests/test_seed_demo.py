@@ -5,22 +5,45 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from batches.models import Batch, BatchTransition, ElectronicSignature
 from batches.states import BatchStatus
+
+
+def demo_training_is_seeded() -> None:
+    """The demo batches were walked by trained users; one training lapsed; one SOP version is still to come."""
+    from batches.competence import State, standing, version_in_force
+    from batches.models import DocumentVersion
+
+    operator, analyst = User.objects.get(username="operator"), User.objects.get(username="qc_analyst")
+    mfg = DocumentVersion.objects.get(document__number="SOP-MFG-001", version=1)
+    assert standing(operator, mfg).state == State.CURRENT
+    lapsed = standing(analyst, mfg)
+    assert lapsed.state == State.LAPSED
+    assert "retraining was due on" in lapsed.detail
+    future = DocumentVersion.objects.get(document__number="SOP-QC-001", version=2)
+    assert future.status == "approved"
+    assert future.effective_from > timezone.localdate()
+    assert version_in_force(future, timezone.localdate()) is None
+    assert all(hasattr(u, "identity") for u in User.objects.filter(groups__isnull=False))
+
 
 DEMO_USERS = ["operator", "verifier", "qc_analyst", "qa_reviewer", "qualified_person", "clinician", "auditor", "admin"]
 
 
 @pytest.mark.django_db
 @pytest.mark.urs("URS-122")
+@pytest.mark.urs("URS-309")
 def test_seed_demo_covers_every_state_lets_every_role_log_in_and_is_idempotent(signing_pki, settings) -> None:
     settings.DEMO_PASSWORD = "demo-password-for-tests-9"
     call_command("seed_demo", stdout=io.StringIO())
     states = set(Batch.objects.values_list("status", flat=True))
     assert states == set(BatchStatus.values), f"missing: {set(BatchStatus.values) - states}"
+    demo_training_is_seeded()
 
     for username in DEMO_USERS:
         client = Client()

@@ -253,6 +253,9 @@ def test_role_table_grants_each_meaning_to_the_roles_of_the_design() -> None:
         M.REJECTED: {"qa_reviewer"},
         M.CERTIFIED: {"qualified_person"},
         M.APPROVED: {"qa_reviewer", "qualified_person"},
+        M.RECORDED: {"operator", "qc_analyst", "clinician"},
+        M.TRAINED: {"operator", "qc_analyst", "verifier", "qa_reviewer", "qualified_person", "clinician"},
+        M.TRAINER: {"operator", "qc_analyst", "verifier", "qa_reviewer", "qualified_person", "clinician"},
     }
 
 

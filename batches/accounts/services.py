@@ -14,6 +14,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from batches.accounts.expiry import tokens_end
 from batches.audit import audit_context, require_reason
+from batches.models.people import PersonalIdentity
+from batches.personal import SIGNING_ROLES, candidate_problem
 from batches.roles import Domain, Role, require_role
 
 TOTP_DEVICE_NAME = "Authenticator app"
@@ -45,8 +47,10 @@ def user_create(
     last_name: str,
     email: str = "",
     roles: Iterable[Role] = (),
+    employee_number: str = "",
 ) -> User:
-    """Issue a new user ID (never one used before, in any letter case) with a validated password.
+    """Issue a new user ID (never one used before, in any letter case) with a validated password, and
+    record the person it belongs to when an employee number is given (a signing role needs one).
 
     The password is the actor's choice, so its user must change it before anything else
     (batches.accounts.changes)."""
@@ -58,6 +62,20 @@ def user_create(
     if not first_name.strip() or not last_name.strip():
         errors["last_name"] = ["The full name is required: it is printed with every signature."]
     candidate = User(username=username.strip(), first_name=first_name.strip(), last_name=last_name.strip(), email=email)
+    roles = list(roles)
+    if set(map(str, roles)) & SIGNING_ROLES:
+        problem = candidate_problem(
+            username=candidate.username,
+            full_name=candidate.get_full_name(),
+            employee_number=employee_number,
+            email=email,
+        )
+        if problem:
+            errors["roles"] = [problem]
+    if employee_number.strip() and PersonalIdentity.objects.filter(employee_number=employee_number.strip()).exists():
+        errors["employee_number"] = [f"Employee number {employee_number.strip()} belongs to another account."]
+    if email.strip() and PersonalIdentity.objects.filter(email__iexact=email.strip()).exists():
+        errors["email"] = [f"The e-mail {email.strip()} belongs to another account."]
     try:
         validate_password(password, user=candidate)
     except ValidationError as exc:
@@ -72,6 +90,10 @@ def user_create(
             last_name=candidate.last_name,
             email=email,
         )
+        if employee_number.strip():
+            PersonalIdentity.objects.create(
+                user=user, full_name=user.get_full_name(), employee_number=employee_number.strip(), email=email.strip()
+            )
         for role in roles:
             user.groups.add(Group.objects.get_or_create(name=str(role))[0])
     return user

@@ -6,13 +6,17 @@ from typing import Any
 
 from axes.signals import user_locked_out
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.core.exceptions import ValidationError
+from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 
 from batches.accounts.access import Client, access_event_record, access_failure_record
 from batches.accounts.expiry import tokens_end
 from batches.models.access import AccessEventKind, AccessOutcome
+from batches.personal import SIGNING_ROLES, identity_problem
+from batches.roles import Role
 
 
 def _known_user(username: str) -> User | None:
@@ -82,3 +86,26 @@ def record_locked_out(sender: Any, request: Any, username: str | None, **kwargs:
         client=Client.from_request(request),
         detail=f"{detail} (limit {settings.AXES_FAILURE_LIMIT}, cool-off {settings.AXES_COOLOFF_TIME})",
     )
+
+
+@receiver(m2m_changed, sender=User.groups.through, dispatch_uid="cellbatch_signing_role_needs_a_person")
+def refuse_signing_role_for_impersonal_account(
+    sender: Any, instance: Any, action: str, reverse: bool, pk_set: set[int] | None, **kwargs: Any
+) -> None:
+    """A signing role is granted only to an account of one identified person, whatever path grants it."""
+    if action != "pre_add" or not pk_set:
+        return
+    if reverse:  # group.user_set.add(...): the instance is the role, the keys are the users
+        if instance.name not in SIGNING_ROLES:
+            return
+        users = list(User.objects.filter(pk__in=pk_set))
+        role = instance.name
+    else:
+        names = set(Group.objects.filter(pk__in=pk_set).values_list("name", flat=True)) & SIGNING_ROLES
+        if not names:
+            return
+        users, role = [instance], sorted(names)[0]
+    for user in users:
+        problem = identity_problem(user)
+        if problem:
+            raise ValidationError(f"The role {Role(role).label} cannot be given: {problem}")

@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -28,6 +28,7 @@ from batches import limits
 from batches.accounts import services
 from batches.models.access import AccessEvent
 from batches.models.accounts import AccountState, ApiToken
+from batches.personal import SIGNING_ROLES, identity_problem
 from batches.roles import has_role
 from batches.web import READ_ROLES
 
@@ -39,6 +40,24 @@ class UserCreationForm(AdminUserCreationForm):
         if problem:
             raise ValidationError(problem)
         return username
+
+
+class AccountChangeForm(UserChangeForm):
+    def clean(self) -> dict[str, Any]:
+        """A signing role is refused here, with the rule's own words, for an account that is not one person."""
+        cleaned: dict[str, Any] = super().clean() or {}
+        groups = cleaned.get("groups")
+        if groups is not None and {g.name for g in groups} & SIGNING_ROLES:
+            candidate = User(
+                pk=self.instance.pk,
+                username=self.instance.username,
+                first_name=cleaned.get("first_name", ""),
+                last_name=cleaned.get("last_name", ""),
+            )
+            problem = identity_problem(candidate)
+            if problem:
+                self.add_error("groups", problem)
+        return cleaned
 
 
 class DeactivationForm(forms.Form):
@@ -60,6 +79,7 @@ for token_model in (AuthToken, ApiToken):
 @admin.register(User)
 class AccountAdmin(UserAdmin):
     add_form = UserCreationForm
+    form = AccountChangeForm
     list_display = ("username", "first_name", "last_name", "is_active", "is_staff", "last_login")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:

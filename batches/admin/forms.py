@@ -13,11 +13,23 @@ from django.db import models
 from batches import limits
 from batches.admin.common import PasswordForm, date_widget, datetime_widget
 from batches.models import ApprovalStatus, Batch, Patient, ProcessDefinition
+from batches.services.people import Transcription
 from batches.services.steps import STEP_MODELS, editable_fields
 from batches.states import BatchStatus
 
 # Fields the form adds to a step's own fields; they are never part of the step's values.
-CONTROL_FIELDS = ("password", "otp_token", "reason")
+CONTROL_FIELDS = ("password", "otp_token", "reason", "source_reference", "performer_name", "performer_staff_number")
+# Filled in only when the entry is written down from a source by someone who did not do the work.
+TRANSCRIPTION_FIELDS = {
+    "source_reference": forms.CharField(
+        label="Transcribed from (source)",
+        required=False,
+        max_length=limits.NAME,
+        help_text="Only when someone else did the work: e.g. 'Ward 4 G-CSF log, page 12'. You then sign as recorded.",
+    ),
+    "performer_name": forms.CharField(label="Performed by (name)", required=False, max_length=limits.NAME),
+    "performer_staff_number": forms.CharField(label="Performer's staff number", required=False, max_length=30),
+}
 
 
 def _formfield(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field | None:
@@ -49,6 +61,17 @@ class StepForm(PasswordForm):
             values[name] = value
         return values
 
+    def transcription(self) -> Transcription | None:
+        """Who performed the work and the source, when the entry is transcribed (None otherwise)."""
+        data = self.cleaned_data
+        if not any(data.get(name) for name in TRANSCRIPTION_FIELDS):
+            return None
+        return Transcription(
+            source_reference=data.get("source_reference", ""),
+            performer_name=data.get("performer_name", ""),
+            performer_staff_number=data.get("performer_staff_number", ""),
+        )
+
 
 class StepCorrectionForm(StepForm):
     reason = forms.CharField(
@@ -74,6 +97,8 @@ def step_form_class(kind: str, *, correction: bool = False) -> type[StepForm]:
     fields["late_entry_reason"] = fields.pop("late_entry_reason")
     fields["late_entry_reason"].required = False
     base = StepCorrectionForm if correction else StepForm
+    if not correction:
+        fields.update(TRANSCRIPTION_FIELDS)
     # The reason and the password come last: fill in the values, then sign (the one-time code, when
     # the signer has an authenticator, is added after the password by the form itself).
     for name in ("reason", "password"):

@@ -16,15 +16,19 @@ from django.db.models import Model, Q
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
+from batches.competence import training_due
 from batches.models import (
     AccessEvent,
     ApprovalStatus,
     Batch,
     BatchDocument,
     Decision,
+    DocumentVersion,
     Patient,
     ProcessDefinition,
+    TrainingRecord,
 )
+from batches.personal import SIGNING_ROLES
 from batches.roles import Role, user_roles
 from batches.states import BatchStatus
 
@@ -169,6 +173,9 @@ def _qa(links: Links) -> HomeCard:
         links.qc("specification", "Specifications"),
         links.qc("specification", "Draft a specification", add=True),
         links.changelist(ProcessDefinition, "Process definitions"),
+        links.named("admin:batches_training_matrix", "Training matrix (people × SOPs)"),
+        links.named("admin:batches_access_review", "Periodic access review"),
+        links.changelist(DocumentVersion, "Controlled documents (SOPs and forms)"),
         links.changelist(BatchDocument, "Signed batch records (PDF)"),
         links.named(
             "admin:batches_delivery_desk_index",
@@ -255,8 +262,32 @@ CARDS: dict[str, Callable[[Links], HomeCard]] = {
 }
 
 
+def _training(links: Links, user: User) -> HomeCard | None:
+    """Your training: what is due (missing, lapsed, in grace, due soon, a new version coming) and what awaits
+    your signature as trainee. Shown to every holder of a signing role."""
+    if not {str(r) for r in user_roles(user)} & SIGNING_ROLES:
+        return None
+    card = HomeCard("training", "Your training", "Work is refused without current training on its procedure.")
+    unsigned = TrainingRecord.objects.filter(trainee=user, trainee_signed_at__isnull=True).select_related(
+        "document_version__document"
+    )
+    for record in unsigned:
+        url = reverse("admin:batches_trainingrecord_acknowledge", args=[record.pk])
+        card.links.append(HomeLink(f"Sign your training on {record.document_version}", url))
+    due = training_due(user)
+    card.extend(
+        *(links.changelist(TrainingRecord, f"Due: {item}", f"q={user.get_username()}") for item in due),
+        links.changelist(TrainingRecord, "Your training records", f"q={user.get_username()}"),
+    )
+    if not due and not unsigned:
+        card.intro = "Your training is current on every procedure you work to."
+    return card
+
+
 def role_home(request: HttpRequest, site: admin.AdminSite) -> list[HomeCard]:
     """One card per role the user holds, in the order of the roles, each with the links it may open."""
     roles = user_roles(request.user)
     links = Links(request, site)
-    return [build(links) for role, build in CARDS.items() if role in roles]
+    cards = [build(links) for role, build in CARDS.items() if role in roles]
+    training = _training(links, request.user) if isinstance(request.user, User) else None
+    return [training, *cards] if training else cards

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.contrib.auth.models import User
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -19,6 +20,7 @@ from batches.models import (
     Patient,
     ProcessDefinition,
 )
+from batches.services.people import Transcription
 from batches.services.steps import editable_fields
 from batches.signature_checks import signature_is_intact, signatures_intact
 from qc.selectors import batch_alerts
@@ -38,7 +40,7 @@ STEP_META_FIELDS = [
     "verified_at",
     "is_verified",
 ]
-CONTROL_FIELDS = ("password", "otp_token", "reason")
+CONTROL_FIELDS = ("password", "otp_token", "reason", "transcribed")
 REQUIRED_CONTROLS = ("password", "reason")  # of a correction; the one-time code is checked by the service
 
 
@@ -83,6 +85,27 @@ class ErrorSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
 
 
+class TranscriptionSerializer(serializers.Serializer[Any]):
+    """An entry written down from a source by someone who did not perform the work."""
+
+    source_reference = serializers.CharField(max_length=limits.NAME, help_text="e.g. 'Ward 4 G-CSF log, page 12'.")
+    performer_name = serializers.CharField(max_length=limits.NAME, required=False, default="")
+    performer_staff_number = serializers.CharField(max_length=30, required=False, default="")
+    performer = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.all(), required=False, allow_null=True, default=None
+    )
+
+    @staticmethod
+    def transcription(data: dict[str, Any]) -> Transcription:
+        performer = data.get("performer")
+        return Transcription(
+            source_reference=data["source_reference"],
+            performer_name=data.get("performer_name", ""),
+            performer_staff_number=data.get("performer_staff_number", ""),
+            performer_id=performer.pk if performer else None,
+        )
+
+
 class StepSerializer(serializers.ModelSerializer[Any]):
     """A step as stored; on input also the password that signs it (never echoed back)."""
 
@@ -95,6 +118,9 @@ class StepSerializer(serializers.ModelSerializer[Any]):
         write_only=True, trim_whitespace=False, max_length=limits.PASSWORD, help_text="Re-entered to sign."
     )
     otp_token = one_time_code_field()
+    transcribed = TranscriptionSerializer(
+        write_only=True, required=False, help_text="When transcribed from a source: who performed it, and the source."
+    )
 
     class Meta:
         # Uniqueness (one G-CSF day, one collection) is the service's to refuse, with its own message.
@@ -104,9 +130,13 @@ class StepSerializer(serializers.ModelSerializer[Any]):
     def values(self) -> dict[str, Any]:
         return {k: v for k, v in self.validated_data.items() if k not in CONTROL_FIELDS}
 
+    def transcription(self) -> Transcription | None:
+        data = self.validated_data.get("transcribed")
+        return TranscriptionSerializer.transcription(data) if data else None
+
 
 def step_fields(kind: str, *computed: str) -> list[str]:
-    return [*STEP_META_FIELDS, *editable_fields(kind), *computed, "password", "otp_token"]
+    return [*STEP_META_FIELDS, *editable_fields(kind), *computed, "password", "otp_token", "transcribed"]
 
 
 class GcsfAdministrationSerializer(StepSerializer):

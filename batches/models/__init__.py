@@ -10,11 +10,21 @@ from batches.models.idempotency import IdempotencyKey
 from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, VerificationMode
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
+from batches.models.people import AccessReview, EntrySource, PersonalIdentity
 from batches.models.release import BatchDisposition, Decision
 from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
 from batches.models.steps import ApheresisCollection, Cd133Selection, GcsfAdministration, StepRecord
+from batches.models.training import (
+    ControlledDocument,
+    DocumentVersion,
+    ProcedureActivity,
+    StepProcedure,
+    TrainingMethod,
+    TrainingRecord,
+)
 
 __all__ = [
+    "AccessReview",
     "AdverseEvent",
     "ApheresisCollection",
     "ApprovalStatus",
@@ -27,13 +37,16 @@ __all__ = [
     "BatchTransition",
     "BedsideCheck",
     "Cd133Selection",
+    "ControlledDocument",
     "CustodyEvent",
     "Decision",
     "DocumentDownload",
     "DocumentKind",
     "DocumentStatus",
+    "DocumentVersion",
     "ElectronicSignature",
     "EmbryoTransfer",
+    "EntrySource",
     "Equipment",
     "EquipmentKind",
     "EquipmentStatus",
@@ -45,10 +58,15 @@ __all__ = [
     "Infusion",
     "Patient",
     "PatientIdentity",
+    "PersonalIdentity",
+    "ProcedureActivity",
     "ProcessDefinition",
     "SignatureMeaning",
     "SignatureStatus",
+    "StepProcedure",
     "StepRecord",
+    "TrainingMethod",
+    "TrainingRecord",
     "VerificationMode",
 ]
 from batches.models.access import AccessEvent, AccessEventKind, AccessOutcome, UserAccount  # noqa: F401

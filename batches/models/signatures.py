@@ -27,6 +27,10 @@ class SignatureMeaning(models.TextChoices):
     CONDITIONALLY_RELEASED = "conditionally_released", "Conditionally released"
     REJECTED = "rejected", "Rejected"
     CERTIFIED = "certified", "Certified (QP)"
+    # Transcribed from a source: the signer wrote the entry down; someone else (named) did the work.
+    RECORDED = "recorded", "Recorded (transcribed from a source)"
+    TRAINED = "trained", "Trained (trainee: read, understood, assessed)"
+    TRAINER = "trainer", "Trainer (gave and assessed the training)"
 
 
 class SignatureStatus(models.TextChoices):
@@ -42,6 +46,9 @@ class ElectronicSignature(models.Model):
     target = GenericForeignKey("content_type", "object_id")
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signatures")
     printed_name = models.CharField(max_length=300)
+    signer_role = models.CharField(
+        max_length=120, blank=True, help_text="The signer's role that grants the meaning, in plain words, at signing."
+    )
     meaning = models.CharField(max_length=24, choices=SignatureMeaning.choices)
     signed_at = models.DateTimeField(help_text="Server time (UTC).")
     content_sha256 = models.CharField(max_length=64)

@@ -6,15 +6,18 @@ import hashlib
 from typing import Any
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from batches import isbt128
+from batches.competence import procedure_followed
 from batches.ledger.trail import Entry, batch_trail, events_for_object
 from batches.models import (
     ApheresisCollection,
     Batch,
     Cd133Selection,
     ElectronicSignature,
+    EntrySource,
     GcsfAdministration,
     PatientIdentity,
 )
@@ -39,7 +42,7 @@ from batches.states import BatchStatus
 DIN_PLACEHOLDER = "not yet assigned"
 # Tables whose history is about the record itself, not the batch: left out of its audit appendix.
 EXCLUDED_RECORDS = frozenset({"batches.BatchDocument", "batches.DocumentDownload"})
-PEOPLE = ("performed_by", "corrected_by", "verified_by")
+PEOPLE = ("performed_by", "corrected_by", "verified_by", "batch__process_definition")
 # The appendix prints each audited value; longer ones are cut, with a pointer to the full value.
 MAX_VALUE_CHARS = 240
 DIGESTED_FIELDS = frozenset({"content"})
@@ -54,10 +57,20 @@ def _din(batch: Batch) -> tuple[str, str]:
 
 
 def _step(step: Any, title: str, **parts: Any) -> StepSection:
+    source = EntrySource.objects.filter(content_type=ContentType.objects.get_for_model(step), object_id=step.pk).first()
     return StepSection(
         title=title,
         kind=step.step_kind,
-        performed_by=person(step.performed_by),
+        procedure=procedure_followed(
+            step.batch.process_definition, step.step_kind, timezone.localdate(step.performed_at)
+        ),
+        recorded_by=person(step.performed_by) if source else "",
+        source=source.source_reference if source else "",
+        performed_by=(
+            f"{source.performer_name} (staff number {source.performer_staff_number})"
+            if source and source.performer is None
+            else person(source.performer if source else step.performed_by)
+        ),
         performed_at=text(step.performed_at),
         corrected_by=person(step.corrected_by),
         corrected_at=text(step.corrected_at),
@@ -143,6 +156,7 @@ def _signatures(batch: Batch) -> list[SignatureEntry]:
                 username=sig.signer.get_username(),
                 content_sha256=sig.content_sha256,
                 status=SignatureStatus(sig.status).label,
+                role=sig.signer_role,
             )
         )
     return entries

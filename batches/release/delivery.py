@@ -37,6 +37,7 @@ from batches.services.custody import (
     require_within_shelf_life,
 )
 from batches.services.signatures import signature_sign
+from batches.services.training import training_require
 from batches.states import BatchStatus
 
 DISPATCH = StateAction(
@@ -45,6 +46,7 @@ DISPATCH = StateAction(
     roles=(Role.OPERATOR,),
     source=(BatchStatus.RELEASED, BatchStatus.CONDITIONALLY_RELEASED),
     needs_password=True,
+    procedure="delivery",
 )
 INFUSE = StateAction(
     slug="infuse",
@@ -52,6 +54,7 @@ INFUSE = StateAction(
     roles=(Role.CLINICIAN,),
     source=(BatchStatus.DISPATCHED,),
     needs_password=True,
+    procedure="infusion",
 )
 CLOSE = StateAction(
     slug="close",
@@ -59,6 +62,7 @@ CLOSE = StateAction(
     roles=(Role.QA_REVIEWER,),
     source=(BatchStatus.INFUSED,),
     needs_password=True,
+    procedure="disposition",
 )
 
 
@@ -78,6 +82,7 @@ def batch_dispatch(
     DISPATCH.require_role(actor)
     confirm_password(actor, password, otp_token=otp_token)
     batch = DISPATCH.lock(batch_id)
+    DISPATCH.require_training(actor, batch)
     outstanding = release_outstanding(batch)
     if outstanding:
         raise StateConflict(f"Batch {batch.batch_number} cannot be dispatched before {' and '.join(outstanding)}.")
@@ -125,6 +130,7 @@ def bedside_check_scan(
     confirm_password(actor, password, otp_token=otp_token)
     batch = Batch.objects.select_related("patient", "process_definition").get(pk=batch_id)
     _bedside_preconditions(batch, action="The bedside identity check")
+    training_require(actor, batch.process_definition, "bedside_check")
     if BedsideCheck.objects.filter(batch=batch).exists():
         raise StateConflict(f"The bedside check of batch {batch.batch_number} is already started; confirm it.")
     require_within_shelf_life(batch, timezone.now(), action="The bedside identity check")
@@ -178,6 +184,7 @@ def bedside_check_confirm(
     if check.is_confirmed:
         raise StateConflict(f"The bedside check of batch {check.batch.batch_number} is already confirmed.")
     _bedside_preconditions(check.batch, action="Confirming the bedside identity check")
+    training_require(actor, check.batch.process_definition, "bedside_check", performing=False)
     require_matching_scan(
         batch=check.batch, point=ScanPoint.BEDSIDE_CONFIRMATION, actor=actor, scanned_data=scanned_data
     )
@@ -228,6 +235,7 @@ def infusion_record(
     INFUSE.require_role(actor)
     confirm_password(actor, password, otp_token=otp_token)
     batch = INFUSE.lock(batch_id)
+    INFUSE.require_training(actor, batch)
     _bedside_preconditions(batch, action="Recording the infusion")
     check = BedsideCheck.objects.filter(batch=batch).first()
     if check is None or not check.is_confirmed:

@@ -27,7 +27,9 @@ from qc.selectors import ReleaseGate, participants, release_gate, specification_
 
 S = BatchStatus
 QA = (Role.QA_REVIEWER,)
-RELEASE = StateAction(slug="release", label="Release", roles=QA, source=(S.QUARANTINE,), needs_password=True)
+RELEASE = StateAction(
+    slug="release", label="Release", roles=QA, source=(S.QUARANTINE,), needs_password=True, procedure="disposition"
+)
 RELEASE_CONDITIONALLY = StateAction(
     slug="release-conditionally",
     label="Release conditionally",
@@ -35,9 +37,16 @@ RELEASE_CONDITIONALLY = StateAction(
     source=(S.QUARANTINE,),
     needs_reason=True,  # the written plan for a positive result
     needs_password=True,
+    procedure="disposition",
 )
 REJECT = StateAction(
-    slug="reject", label="Reject", roles=QA, source=(S.QUARANTINE,), needs_reason=True, needs_password=True
+    slug="reject",
+    label="Reject",
+    roles=QA,
+    source=(S.QUARANTINE,),
+    needs_reason=True,
+    needs_password=True,
+    procedure="disposition",
 )
 CERTIFY = StateAction(
     slug="certify",
@@ -45,9 +54,15 @@ CERTIFY = StateAction(
     roles=(Role.QUALIFIED_PERSON,),
     source=(S.RELEASED, S.CONDITIONALLY_RELEASED),
     needs_password=True,
+    procedure="certification",
 )
 CLOSE_REJECTED = StateAction(
-    slug="close-rejected", label="Close a rejected batch", roles=QA, source=(S.REJECTED,), needs_password=True
+    slug="close-rejected",
+    label="Close a rejected batch",
+    roles=QA,
+    source=(S.REJECTED,),
+    needs_password=True,
+    procedure="disposition",
 )
 DECISION_ACTIONS = {
     Decision.RELEASED: RELEASE,
@@ -97,6 +112,7 @@ def _decide(
     declared.require_role(actor)
     confirm_password(actor, password, otp_token=otp_token)
     batch = declared.lock(batch_id)
+    declared.require_training(actor, batch)
     gate = release_gate(batch, releaser=actor, conditional=decision == Decision.CONDITIONALLY_RELEASED)
     if any(f.code == "releaser_took_part" for f in gate.blocking):
         raise PermissionDenied(
@@ -202,6 +218,7 @@ def batch_certify(
     CERTIFY.require_role(actor)
     confirm_password(actor, password, otp_token=otp_token)
     batch = CERTIFY.lock(batch_id)
+    CERTIFY.require_training(actor, batch)
     if not batch.process_definition.requires_qp_certification:
         raise StateConflict(f"{batch.process_definition} does not require QP certification.")
     if BatchDisposition.objects.filter(batch=batch, decision=Decision.CERTIFIED).exists():
@@ -243,6 +260,7 @@ def close_reviewed(
     closing.require_role(actor)
     confirm_password(actor, password, otp_token=otp_token)
     batch = closing.lock(batch_id)
+    closing.require_training(actor, batch)
     with audit_context(actor, reason=why):
         transition(batch, BatchStatus.CLOSED, actor=actor, reason=why)
         signature_sign(

@@ -24,6 +24,7 @@ from batches.exceptions import StateConflict
 from batches.models import Batch
 from batches.roles import Role, may_act, require_role
 from batches.services.common import lock_batch
+from batches.services.training import training_require
 from batches.states import BatchStatus
 
 Service = TypeVar("Service", bound=Callable[..., Any])
@@ -44,6 +45,9 @@ class StateAction:
     needs_password: bool = False
     # A button of its own on the batch page (the others have their forms on the review page or the desk).
     on_batch_page: bool = False
+    # The activity (batches.models.training.ProcedureActivity) whose procedure the actor must be currently
+    # trained on; the batch's process definition names the procedure version. Empty: no training gate.
+    procedure: str = ""
 
     def __post_init__(self) -> None:
         if self.slug in _DECLARED:
@@ -85,10 +89,17 @@ class StateAction:
             )
         return batch
 
+    def require_training(self, actor: User, batch: Batch) -> None:
+        """The training gate: refused unless ``actor`` is currently trained on this action's procedure."""
+        if self.procedure:
+            training_require(actor, batch.process_definition, self.procedure)
+
     def guard(self, actor: User, batch_id: int) -> Batch:
-        """Role first (a refusal takes no lock), then the locked batch in a source state."""
+        """Role first (a refusal takes no lock), then the locked batch in a source state, then training."""
         self.require_role(actor)
-        return self.lock(batch_id)
+        batch = self.lock(batch_id)
+        self.require_training(actor, batch)
+        return batch
 
 
 def declared_actions() -> list[StateAction]:

@@ -12,10 +12,11 @@ from django.utils import timezone
 
 from batches.accounts.access import signature_failure_record
 from batches.audit import audit_context
-from batches.duties import signing_duties_check
+from batches.duties import roles_allowed_to_sign, signing_duties_check
 from batches.models.access import AccessEventKind, AccessOutcome
 from batches.models.batch import Batch
 from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
+from batches.roles import user_roles
 from batches.services.common import confirm_password
 from batches.signature_checks import canonical_content, printed_name
 
@@ -60,6 +61,7 @@ def signature_sign(
             object_id=target.pk,
             signer=signer,
             printed_name=printed_name(signer),
+            signer_role=", ".join(r.label for r in roles_allowed_to_sign(meaning) if r in user_roles(signer)),
             meaning=meaning,
             signed_at=timezone.now(),
             content_sha256=hashlib.sha256(content).hexdigest(),

@@ -22,7 +22,9 @@ from batches.roles import Role, require_role
 from batches.services import custody
 from batches.services import validation as v
 from batches.services.common import confirm_password, event_time_errors, lock_batch, require_status
+from batches.services.people import Transcription, entry_source_record
 from batches.services.signatures import signature_sign, signatures_invalidate
+from batches.services.training import training_require
 from batches.states import STEP_STATE
 
 STEP_MODELS: dict[str, type[StepRecord]] = {
@@ -151,13 +153,22 @@ def _clean_values(kind: str, values: dict[str, Any]) -> dict[str, Any]:
 
 @transaction.atomic
 def step_record(
-    *, kind: str, batch_id: int, actor: User, password: str, values: dict[str, Any], otp_token: str = ""
+    *,
+    kind: str,
+    batch_id: int,
+    actor: User,
+    password: str,
+    values: dict[str, Any],
+    otp_token: str = "",
+    transcribed: Transcription | None = None,
 ) -> StepRecord:
-    """Record a step of the batch, signed by its performer."""
+    """Record a step of the batch, signed by its performer; or, ``transcribed`` from a source, signed as
+    recorded by the actor, with the person who performed it and the source kept beside it."""
     require_role(actor, Role.OPERATOR, action=f"Recording {STEP_LABELS[kind].lower()}")
     confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
     require_status(batch, STEP_STATE[kind], action=f"Recording {STEP_LABELS[kind].lower()}")
+    training_require(actor, batch.process_definition, kind)
     values = _clean_values(kind, values)
     model: Any = STEP_MODELS[kind]
     if kind != "gcsf" and model._default_manager.filter(batch=batch).exists():
@@ -169,13 +180,15 @@ def step_record(
     step.full_clean(exclude=["batch", "performed_by"], validate_unique=False)
     with audit_context(actor, reason=f"record {STEP_LABELS[kind].lower()}"):
         step.save()
+        if transcribed is not None:
+            entry_source_record(batch=batch, entry=step, actor=actor, source=transcribed)
     if kind == "apheresis":  # the bag is labelled with its ISBT 128 DIN at collection
         custody.identifiers_allocate(batch=batch, actor=actor)
     signature_sign(
         signer=actor,
         password=password,
         password_checked=True,
-        meaning=SignatureMeaning.PERFORMED,
+        meaning=SignatureMeaning.RECORDED if transcribed else SignatureMeaning.PERFORMED,
         target=step,
         batch=batch,
     )
@@ -205,6 +218,7 @@ def step_correct(
     reason = require_reason(reason, what="change a recorded value")
     step, batch = _lock_step(kind, step_id)
     require_status(batch, STEP_STATE[kind], action=f"Correcting {STEP_LABELS[kind].lower()}")
+    training_require(actor, batch.process_definition, kind)
     if step.is_verified:
         raise ValidationError(f"{STEP_LABELS[kind]} of {batch} is verified and read-only.")
     current = {f: getattr(step, f) for f in editable_fields(kind)}
@@ -242,6 +256,7 @@ def step_verify(*, kind: str, step_id: int, verifier: User, password: str, otp_t
     confirm_password(verifier, password, otp_token=otp_token)
     step, batch = _lock_step(kind, step_id)
     require_status(batch, STEP_STATE[kind], action=f"Verifying {STEP_LABELS[kind].lower()}")
+    training_require(verifier, batch.process_definition, kind, performing=False)
     if step.is_verified:
         raise ValidationError(f"{STEP_LABELS[kind]} of {batch} is already verified.")
     if step.performed_by_id == verifier.pk:

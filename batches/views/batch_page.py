@@ -221,10 +221,12 @@ def record_step(request: HttpRequest, object_id: int, kind: str) -> HttpResponse
                 password=form.cleaned_data["password"],
                 otp_token=form.one_time_code(),
                 values=form.values(),
+                transcribed=form.transcription(),
             )
     except SERVICE_ERRORS as error:
         return failed(request, batch, "record", form, error)
-    messages.success(request, f"{step} recorded and signed as performed.")
+    signed_as = "recorded (transcribed)" if form.transcription() else "performed"
+    messages.success(request, f"{step} recorded and signed as {signed_as}.")
     return redirect(page_url(batch))
 
 

@@ -17,6 +17,7 @@ from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services.common import check_event_time, confirm_password, lock_batch
 from batches.services.signatures import signature_sign
+from batches.services.training import training_require
 from batches.states import BatchStatus
 from qc.evaluation import (
     CATEGORICAL_OUTCOMES,
@@ -64,6 +65,7 @@ def qc_sample_record(
     require_role(actor, Role.QC_ANALYST, Role.OPERATOR, action="Recording a QC sample")
     batch = lock_batch(batch_id)
     _require_state(batch, SAMPLE_STATES, action="Taking a QC sample")
+    training_require(actor, batch.process_definition, "qc_testing")
     if step not in SampleStep.values:
         raise ValidationError({"step": f"Unknown sampling step {step!r}; one of {', '.join(SampleStep.values)}."})
     check_event_time(taken_at, field="taken_at", late_entry_reason=late_entry_reason)
@@ -172,6 +174,7 @@ def qc_result_record(
     sample = QcSample.objects.get(pk=sample_id)
     batch = lock_batch(sample.batch_id)
     _require_state(batch, RESULT_STATES, action="Recording a QC result")
+    training_require(actor, batch.process_definition, "qc_testing")
     if batch.status == BatchStatus.CLOSED and not was_released(batch):
         raise StateConflict(f"Batch {batch.batch_number} is closed without release; no result is recorded.")
     try:
@@ -269,6 +272,7 @@ def qc_result_review(*, reviewer: User, result_id: int, password: str, otp_token
     confirm_password(reviewer, password, otp_token=otp_token)
     result = QcResult.objects.select_for_update().get(pk=result_id)
     batch = lock_batch(result.batch_id)
+    training_require(reviewer, batch.process_definition, "qc_review", performing=False)
     if result.is_verified:
         raise ValidationError(f"{result} is already reviewed.")
     if result.analyst_id == reviewer.pk:

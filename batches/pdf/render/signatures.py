@@ -12,7 +12,7 @@ def signatures(w: Writer) -> None:
         return
     rows = [
         (
-            sig.printed_name + (f"\n({sig.username})" if sig.username else ""),
+            sig.printed_name + (f"\n({sig.username})" if sig.username else "") + (f"\n{sig.role}" if sig.role else ""),
             sig.meaning,
             w.when(sig.signed_at, local=False),
             w.local(sig.signed_at),

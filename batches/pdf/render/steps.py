@@ -12,7 +12,17 @@ def steps(w: Writer) -> None:
     if not w.s.steps:
         w.empty("No manufacturing step was recorded at the time of issue.")
     for n, step in enumerate(w.s.steps, 1):
-        who = [("Performed by", f"{step.performed_by} · {w.when(step.performed_at)}")]
+        # A transcribed step names who did the work; who wrote it down signed it as recorded.
+        who = [
+            (
+                "Performed by",
+                step.performed_by if step.recorded_by else f"{step.performed_by} · {w.when(step.performed_at)}",
+            )
+        ]
+        if step.recorded_by:
+            who.append(("Recorded by", f"{step.recorded_by} · {w.when(step.performed_at)}, from {step.source}"))
+        if step.procedure:
+            who.append(("Procedure followed", step.procedure))
         if step.corrected_by:
             # Records of schema 2 carry no corrector: they print as they did.
             who.append(("Corrected by", f"{step.corrected_by} at {w.when(step.corrected_at)}"))

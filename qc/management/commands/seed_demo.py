@@ -16,7 +16,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 from django.db import transaction
 
-from batches import demo
+from batches import demo, demo_people
 from batches.accounts.identity import passwords_verified_once
 from batches.audit import audit_context
 from batches.checks import DEMO_EMAIL_DOMAIN
@@ -99,6 +99,8 @@ class Command(AuditedCommand):
             clinician=users["clinician"],
             second_clinician=users["clinician2"],
         )
+        with transaction.atomic():
+            demo_people.seed(users, qa=cast.qa, qp=cast.qp, password=cast.password)
         definition = self._definition(cast)
         with transaction.atomic():
             qc_demo.approved_specification(cast)
@@ -123,6 +125,7 @@ class Command(AuditedCommand):
                 user.is_superuser = role == Role.ADMIN
                 user.set_password(settings.DEMO_PASSWORD)
                 user.save()
+                demo_people.identity_give(user, employee_number=f"HM-{100 + len(users)}")
                 user.groups.add(Group.objects.get_or_create(name=str(role))[0])
                 users[username] = user
         return users
