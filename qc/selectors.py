@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from qc.gate import Finding, ReleaseGate, TestStatus, participants, release_gate
-from qc.queries import batch_alerts, processing_started_at, specification_for_batch, was_released
+from qc.queries import (
+    batch_alerts,
+    final_product_sampled_ml,
+    processing_started_at,
+    specification_for_batch,
+    was_released,
+)
 from qc.record import batch_record_deviations, batch_record_qc_results
 
 __all__ = [
@@ -13,6 +19,7 @@ __all__ = [
     "batch_alerts",
     "batch_record_deviations",
     "batch_record_qc_results",
+    "final_product_sampled_ml",
     "participants",
     "processing_started_at",
     "release_gate",

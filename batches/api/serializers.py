@@ -79,6 +79,18 @@ class ReasonSerializer(serializers.Serializer[Any]):
     )
 
 
+def alert_reason_field(**kwargs: Any) -> serializers.CharField:
+    """Why a value in its alert range is accepted (batches.services.record_limits); blank when none is."""
+    return serializers.CharField(
+        max_length=limits.REASON,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Why a value in its alert range (process definition) is accepted; QA sees it as an exception.",
+        **kwargs,
+    )
+
+
 class ErrorSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
 
@@ -95,6 +107,7 @@ class StepSerializer(serializers.ModelSerializer[Any]):
         write_only=True, trim_whitespace=False, max_length=limits.PASSWORD, help_text="Re-entered to sign."
     )
     otp_token = one_time_code_field()
+    alert_reason = alert_reason_field(write_only=True)
 
     class Meta:
         # Uniqueness (one G-CSF day, one collection) is the service's to refuse, with its own message.
@@ -106,7 +119,7 @@ class StepSerializer(serializers.ModelSerializer[Any]):
 
 
 def step_fields(kind: str, *computed: str) -> list[str]:
-    return [*STEP_META_FIELDS, *editable_fields(kind), *computed, "password", "otp_token"]
+    return [*STEP_META_FIELDS, *editable_fields(kind), *computed, "alert_reason", "password", "otp_token"]
 
 
 class GcsfAdministrationSerializer(StepSerializer):
