@@ -64,15 +64,15 @@ def approved_specification(cast: demo.Cast, *, product: str = "IGX1") -> Specifi
 PRELIMINARY_STERILITY = "Culture read before day 14 for release of a fresh product: no growth so far."
 
 
-def qc_sample(crew: Crew, batch: Batch, *, volume_ml: Decimal = Decimal("1.0")) -> QcSample:
-    """The release sample, drawn from the formulated product soon after the selection ended."""
+def qc_sample(analyst: User, batch: Batch, *, volume_ml: Decimal = Decimal("1.0"), code: str = "") -> QcSample:
+    """The release sample, drawn from the formulated product five minutes after the selection ended."""
     selection = getattr(batch, "selection", None)
-    taken = selection.ended_at + timedelta(minutes=5) if selection else timezone.now() - timedelta(hours=2)
+    taken = selection.ended_at + timedelta(minutes=5) if selection else timezone.now() - timedelta(minutes=4)
     return qc_sample_record(
-        actor=crew.analyst,
+        actor=analyst,
         batch_id=batch.pk,
         step="final_product",
-        sample_code=f"{batch.batch_number}-QC{QcSample.objects.filter(batch=batch).count() + 1}",
+        sample_code=code or f"{batch.batch_number}-QC{QcSample.objects.filter(batch=batch).count() + 1}",
         taken_at=taken,
         volume_ml=volume_ml,
         late_entry_reason="Sampling entered when the samples reached the QC laboratory."
@@ -83,7 +83,7 @@ def qc_sample(crew: Crew, batch: Batch, *, volume_ml: Decimal = Decimal("1.0")) 
 
 def record_qc(crew: Crew, batch: Batch, results: dict[str, tuple[Any, str]]) -> list[QcResult]:
     """Sample the final product, record ``results`` (signed by the analyst), review them (verifier)."""
-    sample = qc_sample(crew, batch)
+    sample = qc_sample(crew.analyst, batch)
     recorded = [
         qc_result_record(
             actor=crew.analyst,

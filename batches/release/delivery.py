@@ -17,7 +17,6 @@ from batches.models.custody import HandOff, ScanPoint
 from batches.models.delivery import AdverseEventPhase, Relatedness
 from batches.models.signatures import SignatureMeaning
 from batches.release.disposition import close_reviewed, release_outstanding
-from batches.release.reconciliation import infusion_balance_errors
 from batches.roles import Role, require_role
 from batches.services import record_limits as rl
 from batches.services import validation as v
@@ -39,6 +38,7 @@ from batches.services.custody import (
 )
 from batches.services.signatures import signature_sign
 from batches.states import BatchStatus
+from qc.selectors import infusion_balance_errors
 
 DISPATCH = StateAction(
     slug="dispatch",

@@ -177,28 +177,26 @@ def order_errors(
     """
     limits = limits_of(batch)
     known = {**event_times(batch), **times}
-    errors: dict[str, str] = {}
-    for event in times:
-        for rule in limits.rules_for(event):
-            first, then = known.get(rule.before), known.get(rule.after)
-            if first is None or then is None:
-                continue
-            field = fields.get(event, event)
-            label = f" ({rule.label})" if rule.label else ""
-            # The skew covers clocks that disagree on one instant, not a duration both ends of which were typed.
-            tolerance = skew if rule.min_minutes == 0 else timedelta(0)
-            if then < first + timedelta(minutes=rule.min_minutes) - tolerance:
-                gap = f" by at least {duration_text(rule.min_minutes)}{label}" if rule.min_minutes else ""
-                errors.setdefault(
-                    field,
-                    f"{EVENTS[rule.after].capitalize()} ({_at(then)}) must follow {EVENTS[rule.before]} "
-                    f"({_at(first)}){gap}, as {batch.process_definition} requires.",
-                )
-            elif rule.max_minutes is not None and then > first + timedelta(minutes=rule.max_minutes) + skew:
-                errors.setdefault(
-                    field,
-                    f"{EVENTS[rule.after].capitalize()} ({_at(then)}) is more than {duration_text(rule.max_minutes)} "
-                    f"after {EVENTS[rule.before]} ({_at(first)}){label}; {batch.process_definition} allows "
-                    f"at most {duration_text(rule.max_minutes)}.",
-                )
-    return errors
+    errors: dict[str, list[str]] = {}
+    # Each rule once, even when both of its events are being recorded (a step's start and end).
+    for rule in dict.fromkeys(r for event in times for r in limits.rules_for(event)):
+        first, then = known.get(rule.before), known.get(rule.after)
+        if first is None or then is None:
+            continue
+        field = fields.get(rule.after) if rule.after in times else fields.get(rule.before, rule.before)
+        label = f" ({rule.label})" if rule.label else ""
+        # The skew covers clocks that disagree on one instant, not a duration both ends of which were typed.
+        tolerance = skew if rule.min_minutes == 0 else timedelta(0)
+        if then < first + timedelta(minutes=rule.min_minutes) - tolerance:
+            gap = f" by at least {duration_text(rule.min_minutes)}{label}" if rule.min_minutes else ""
+            errors.setdefault(field or rule.after, []).append(
+                f"{EVENTS[rule.after].capitalize()} ({_at(then)}) must follow {EVENTS[rule.before]} "
+                f"({_at(first)}){gap}, as {batch.process_definition} requires.",
+            )
+        elif rule.max_minutes is not None and then > first + timedelta(minutes=rule.max_minutes) + skew:
+            errors.setdefault(field or rule.after, []).append(
+                f"{EVENTS[rule.after].capitalize()} ({_at(then)}) is more than {duration_text(rule.max_minutes)} "
+                f"after {EVENTS[rule.before]} ({_at(first)}){label}; {batch.process_definition} allows "
+                f"at most {duration_text(rule.max_minutes)}.",
+            )
+    return {field: " ".join(messages) for field, messages in errors.items()}

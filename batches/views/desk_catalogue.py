@@ -22,10 +22,10 @@ from batches.admin.common import SigningForm
 from batches.models import Batch, BedsideCheck, CustodyEvent
 from batches.models.custody import HandOff
 from batches.release import delivery, disposition
-from batches.release.reconciliation import reconcile
 from batches.roles import Role
 from batches.services import custody, followup
 from batches.states import BatchStatus
+from qc.selectors import reconcile
 
 S = BatchStatus
 DESK_STATES = (

@@ -228,16 +228,19 @@ def qc_result_record(
     out_of_range, _ = rl.parameter_errors(batch, {qc_test.value: parsed}, prefix="qc", fields={qc_test.value: "value"})
     if out_of_range:
         raise ValidationError(out_of_range)
-    early = _too_early(batch, sample, qc_test, tested_at)
-    if early is not None and not preliminary_reason.strip():
-        raise ValidationError(
-            {"tested_at": f"{early[0]}. Record it as preliminary, with a reason, if it is a preliminary reading."}
-        )
     unit = unit.strip() if not limit.is_categorical else ""
     try:
         verdict = evaluate(limit.as_limit(), parsed, unit=unit)
     except ValueError as error:
         raise ValidationError({"unit": f"{TEST_LABELS[qc_test]}: {error}."}) from None
+    # A culture that grows, or a contaminant detected, is reported when seen; a negative one only after the
+    # method's full duration.
+    seen_early = limit.is_categorical and verdict == Verdict.OOS
+    early = None if seen_early else _too_early(batch, sample, qc_test, tested_at)
+    if early is not None and not preliminary_reason.strip():
+        raise ValidationError(
+            {"tested_at": f"{early[0]}. Record it as preliminary, with a reason, if it is a preliminary reading."}
+        )
     investigation = _check_repeat(batch, qc_test, investigation_id)
     common = {
         "analyst": actor,

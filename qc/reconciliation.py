@@ -2,7 +2,7 @@
 
 The infusion is checked against this balance (it cannot give more cells or volume than the released
 product still holds) and its total against the process definition's dose range (outside it, only with
-a reason); the batch record prints the balance.
+a reason); the batch record prints the balance. Re-exported by qc.selectors.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from decimal import ROUND_DOWN, Decimal
 from batches import formatting
 from batches.master_limits import AlertFinding
 from batches.models import Batch
-from qc.selectors import final_product_sampled_ml
+from qc.queries import final_product_sampled_ml
 
 
 @dataclass(frozen=True)
