@@ -36,20 +36,20 @@ class Reconciliation:
         share = self.remaining_volume_ml / self.formulated_volume_ml
         return int((Decimal(self.formulated_cells) * share).to_integral_value(rounding=ROUND_DOWN))
 
-    def rows(self) -> list[tuple[str, str, str]]:
-        """(what, cells, volume) for the record."""
+    def rows(self) -> list[tuple[str, str]]:
+        """(what, how much) for the record: formulated, drawn for QC, remaining, infused."""
         rows = [
-            (
-                "Formulated (CD133+ selection)",
-                formatting.cells(self.formulated_cells),
-                f"{self.formulated_volume_ml} mL",
-            ),
-            ("Drawn for QC", "", f"{self.sampled_volume_ml} mL"),
-            ("Remaining for infusion", formatting.cells(self.remaining_cells), f"{self.remaining_volume_ml} mL"),
+            ("formulated (CD133+ selection)", self._amount(self.formulated_cells, self.formulated_volume_ml)),
+            ("drawn for QC samples", f"{self.sampled_volume_ml} mL"),
+            ("remaining for infusion", self._amount(self.remaining_cells, self.remaining_volume_ml)),
         ]
         if self.infused_cells is not None:
-            rows.append(("Infused", formatting.cells(self.infused_cells), f"{self.infused_volume_ml} mL"))
+            rows.append(("infused", self._amount(self.infused_cells, self.infused_volume_ml)))
         return rows
+
+    @staticmethod
+    def _amount(cells: int, volume_ml: Decimal | None) -> str:
+        return f"{formatting.cells(cells)} CD133+ cells in {volume_ml} mL"
 
 
 def reconcile(batch: Batch) -> Reconciliation | None:

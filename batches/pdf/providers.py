@@ -44,9 +44,7 @@ def infusion(batch: Batch) -> list[InfusionEntry]:
     rows = selectors.batch_record_infusion(batch)
     balance = qc_selectors.reconcile(batch) if rows else None
     if balance is not None:
-        rows += [
-            InfusionEntry(f"Balance: {what}", f"{cells} in {volume}".strip()) for what, cells, volume in balance.rows()
-        ]
+        rows += [InfusionEntry(f"Balance: {what}", amount) for what, amount in balance.rows()]
     return rows
 
 

@@ -154,6 +154,10 @@ def event_times(batch: Batch) -> dict[str, datetime]:
     return {k: v for k, v in times.items() if v is not None}
 
 
+def _upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _at(value: datetime) -> str:
     return f"{timezone.localtime(value):%Y-%m-%d %H:%M}"
 
@@ -190,12 +194,12 @@ def order_errors(
         if then < first + timedelta(minutes=rule.min_minutes) - tolerance:
             gap = f" by at least {duration_text(rule.min_minutes)}{label}" if rule.min_minutes else ""
             errors.setdefault(field or rule.after, []).append(
-                f"{EVENTS[rule.after].capitalize()} ({_at(then)}) must follow {EVENTS[rule.before]} "
+                f"{_upper(EVENTS[rule.after])} ({_at(then)}) must follow {EVENTS[rule.before]} "
                 f"({_at(first)}){gap}, as {batch.process_definition} requires.",
             )
         elif rule.max_minutes is not None and then > first + timedelta(minutes=rule.max_minutes) + skew:
             errors.setdefault(field or rule.after, []).append(
-                f"{EVENTS[rule.after].capitalize()} ({_at(then)}) is more than {duration_text(rule.max_minutes)} "
+                f"{_upper(EVENTS[rule.after])} ({_at(then)}) is more than {duration_text(rule.max_minutes)} "
                 f"after {EVENTS[rule.before]} ({_at(first)}){label}; {batch.process_definition} allows "
                 f"at most {duration_text(rule.max_minutes)}.",
             )
