@@ -76,6 +76,11 @@ def enrol(actor: User, subject_code: str, weight: str = "62.5") -> Patient:
     )
 
 
+def gcsf_given_at(day: int, *, days: int) -> datetime:
+    """Daily doses; the last one (day ``days``) the evening before the morning apheresis."""
+    return timezone.now() - timedelta(days=days - day, hours=22)
+
+
 def gcsf_values(day: int, *, at: datetime | None = None, **overrides: Any) -> dict[str, Any]:
     now = timezone.now()
     given = at or now - timedelta(minutes=30)
@@ -148,11 +153,8 @@ def walk_to(cast: Cast, batch: Batch, target: str) -> Batch:
     if stop >= 2:
         days = definition.gcsf_days_min
         for day in range(1, days + 1):
-            # Daily doses; the last one the evening before the morning apheresis.
-            at = timezone.now() - timedelta(days=days - day, hours=22)
-            step = steps.step_record(
-                kind="gcsf", batch_id=batch.pk, actor=cast.operator, password=pw, values=gcsf_values(day, at=at)
-            )
+            values = gcsf_values(day, at=gcsf_given_at(day, days=days))
+            step = steps.step_record(kind="gcsf", batch_id=batch.pk, actor=cast.operator, password=pw, values=values)
             steps.step_verify(kind="gcsf", step_id=step.pk, verifier=cast.verifier, password=pw)
         batch_services.batch_start_collection(actor=cast.operator, batch_id=batch.pk)
     if stop >= 3:

@@ -12,6 +12,7 @@ from django.db import models
 
 from batches import limits
 from batches.admin.common import PasswordForm, date_widget, datetime_widget
+from batches.master_limits import default_limits
 from batches.models import ApprovalStatus, Batch, Patient, ProcessDefinition
 from batches.services import record_limits
 from batches.services.steps import STEP_MODELS, editable_fields
@@ -141,6 +142,18 @@ class PatientEnrolForm(forms.ModelForm[Patient]):
 
 
 class ProcessDefinitionDraftForm(forms.ModelForm[ProcessDefinition]):
+    limits = forms.JSONField(
+        required=False,
+        max_length=limits.LIMITS_DOCUMENT,
+        initial=default_limits,
+        widget=forms.Textarea(attrs={"rows": 12}),
+        help_text="Ranges, alert ranges, order of events, minimum durations, required hand-overs "
+        "(docs/domain.md, Limits of the master record). Left empty: the defaults.",
+    )
+
+    def clean_limits(self) -> Any:
+        return self.cleaned_data.get("limits") or default_limits()
+
     class Meta:
         model = ProcessDefinition
         fields = [

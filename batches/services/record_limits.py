@@ -187,6 +187,8 @@ def order_errors(
         first, then = known.get(rule.before), known.get(rule.after)
         if first is None or then is None:
             continue
+        if rule.before in times and rule.after in times and then <= first:
+            continue  # an end before its start: the step's own end-after-start check reports it
         field = fields.get(rule.after) if rule.after in times else fields.get(rule.before, rule.before)
         label = f" ({rule.label})" if rule.label else ""
         # The skew covers clocks that disagree on one instant, not a duration both ends of which were typed.
