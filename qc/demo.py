@@ -140,13 +140,24 @@ def reject_batch(crew: Crew, batch: Batch) -> Batch:
     return batch
 
 
-def dispatch_batch(crew: Crew, batch: Batch) -> Batch:
+# A warm shipper: inside the transport range (2–25 °C) but outside its alert range (2–8 °C), so a reason.
+WARM_TRANSPORT = (
+    Decimal("9.5"),
+    "Shipper conditioned at room temperature by mistake; the logger shows the product below 10 °C "
+    "throughout the 20-minute transfer. QA informed; no impact expected on a fresh cell product.",
+)
+
+
+def dispatch_batch(crew: Crew, batch: Batch, *, warm: bool = False) -> Batch:
+    """Dispatch and receipt in radiology; ``warm`` sends it in a warm shipper, accepted with a reason."""
+    temperature, reason = WARM_TRANSPORT if warm else (Decimal("4.0"), "")
     event = delivery.batch_dispatch(
         actor=crew.cast.operator,
         batch_id=batch.pk,
         to_location="Interventional radiology, room 2",
-        temperature_c=Decimal("4.0"),
+        temperature_c=temperature,
         password=crew.password,
+        alert_reason=reason,
     )
     din = _din(batch)
     custody.custody_receive(
@@ -154,7 +165,8 @@ def dispatch_batch(crew: Crew, batch: Batch) -> Batch:
         custody_event_id=event.pk,
         scanned_data=Din(din).barcode_data,
         received_at=timezone.now(),
-        temperature_c=Decimal("5.5"),
+        temperature_c=temperature if warm else Decimal("5.5"),
+        alert_reason=reason,
     )
     batch.refresh_from_db()
     return batch
