@@ -284,3 +284,25 @@ def test_the_step_form_shows_the_range_of_each_field(people: Personas) -> None:
     page = client_for(people.operator).get(reverse("admin:batches_batch_change", args=[batch.pk])).content.decode()
     assert "Allowed 0–6 blood volumes; outside 2–4 blood volumes only with a reason (alert range)." in page
     assert "Reason to accept a value in its alert range" in page
+
+
+@pytest.mark.urs("URS-325")
+@pytest.mark.urs("URS-330")
+def test_the_api_takes_the_alert_reason_and_documents_the_ranges(people: Personas) -> None:
+    from tests.test_api_batches import as_json
+
+    batch = walk_batch(people, "collection")
+    url = f"/api/v1/batches/{batch.pk}/steps/apheresis/"
+    body = as_json(apheresis_values(blood_volumes_processed=Decimal("4.50")), password=PASSWORD)
+    operator = client_for(people.operator, "api")
+    before = gmp_row_counts()
+    refused = operator.post(url, body, format="json")
+    assert refused.status_code == 400
+    assert "outside its alert range 2–4 blood volumes" in refused.json()["alert_reason"][0]
+    assert_nothing_written(before)
+    reason = "Run extended on the physician's order: low CD34+ pre-count."
+    assert operator.post(url, {**body, "alert_reason": reason}, format="json").status_code == 201
+    assert RecordException.objects.get(batch=batch).reason == reason
+    schema = client_for(people.qa, "api").get("/api/v1/schema/?format=json").json()
+    field = schema["components"]["schemas"]["ApheresisCollection"]["properties"]["blood_volumes_processed"]
+    assert field["description"].startswith("Allowed 0–6 blood volumes; outside 2–4 blood volumes only with a reason")

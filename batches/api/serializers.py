@@ -9,6 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from batches import limits
+from batches.master_limits import default_limits
+from batches.master_limits import parse as parse_limits
 from batches.models import (
     ApheresisCollection,
     Batch,
@@ -122,6 +124,16 @@ def step_fields(kind: str, *computed: str) -> list[str]:
     return [*STEP_META_FIELDS, *editable_fields(kind), *computed, "alert_reason", "password", "otp_token"]
 
 
+def range_help(kind: str) -> dict[str, dict[str, str]]:
+    """The schema's help text of each field with a limit: the default range (the batch's definition decides)."""
+    limits = parse_limits(default_limits())
+    return {
+        name: {"help_text": f"{limit.help_text()} (default; the batch's process definition decides)"}
+        for name in editable_fields(kind)
+        if (limit := limits.parameter(f"{kind}.{name}")) is not None
+    }
+
+
 class GcsfAdministrationSerializer(StepSerializer):
     class Meta(StepSerializer.Meta):
         model = GcsfAdministration
@@ -132,12 +144,14 @@ class ApheresisCollectionSerializer(StepSerializer):
     class Meta(StepSerializer.Meta):
         model = ApheresisCollection
         fields = step_fields("apheresis")
+        extra_kwargs = range_help("apheresis")
 
 
 class Cd133SelectionSerializer(StepSerializer):
     class Meta(StepSerializer.Meta):
         model = Cd133Selection
         fields = step_fields("selection", "recovery_pct")
+        extra_kwargs = range_help("selection")
 
 
 STEP_SERIALIZERS: dict[str, type[StepSerializer]] = {
