@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from batches.demo_people import procedures_assign
+from batches.master_limits import default_limits
 from batches.models import Batch, Patient, ProcessDefinition
 from batches.services import batch as batch_services
 from batches.services import master, steps
@@ -29,6 +30,17 @@ class Cast:
     password: str
 
 
+def demo_limits() -> dict[str, Any]:
+    """The default limits without the post-infusion observation period.
+
+    A demonstration walks a batch from infusion to closure within seconds; a clinical master record
+    keeps the observation period of its protocol (the default: 120 minutes).
+    """
+    limits = default_limits()
+    limits["order"] = [rule for rule in limits["order"] if rule["after"] != "closed"]
+    return limits
+
+
 def definition_values(**overrides: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "code": "IGX1",
@@ -43,6 +55,7 @@ def definition_values(**overrides: Any) -> dict[str, Any]:
         "shelf_life_hours": 24,
         "requires_qp_certification": True,
         "sponsor_contact_email": "sponsor@example.org",
+        "limits": demo_limits(),
     }
     values.update(overrides)
     return values
@@ -65,6 +78,11 @@ def enrol(actor: User, subject_code: str, weight: str = "62.5") -> Patient:
     )
 
 
+def gcsf_given_at(day: int, *, days: int) -> datetime:
+    """Daily doses; the last one (day ``days``) the evening before the morning apheresis."""
+    return timezone.now() - timedelta(days=days - day, hours=22)
+
+
 def gcsf_values(day: int, *, at: datetime | None = None, **overrides: Any) -> dict[str, Any]:
     now = timezone.now()
     given = at or now - timedelta(minutes=30)
@@ -85,8 +103,10 @@ def apheresis_values(**overrides: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "device": "Spectra Optia",
         "device_serial": "OPT-2231",
-        "started_at": now - timedelta(hours=4, minutes=30),
-        "ended_at": now - timedelta(minutes=20),
+        # Morning collection, entered from the run sheet when the bag reached the laboratory.
+        "started_at": now - timedelta(hours=8),
+        "ended_at": now - timedelta(hours=4),
+        "late_entry_reason": "Entered from the apheresis run sheet when the bag reached the laboratory.",
         "blood_volumes_processed": Decimal("2.50"),
         "acd_a_ml": Decimal("820.0"),
         "product_volume_ml": Decimal("245.0"),
@@ -113,8 +133,10 @@ def selection_values(**overrides: Any) -> dict[str, Any]:
         "buffer_expiry": expiry,
         "albumin_lot": "HSA-9912",
         "albumin_expiry": expiry,
-        "started_at": now - timedelta(minutes=15),
-        "ended_at": now - timedelta(minutes=5),
+        # A CliniMACS CD133 enrichment run (the definition's minimum run time is 60 min).
+        "started_at": now - timedelta(hours=3, minutes=30),
+        "ended_at": now - timedelta(hours=2),
+        "late_entry_reason": "Entered from the CliniMACS run report after formulation.",
         "input_cd133_cells": 190_000_000,
         "output_cd133_cells": 131_000_000,
         "final_volume_ml": Decimal("10.0"),
@@ -133,10 +155,8 @@ def walk_to(cast: Cast, batch: Batch, target: str) -> Batch:
     if stop >= 2:
         days = definition.gcsf_days_min
         for day in range(1, days + 1):
-            at = timezone.now() - timedelta(days=days - day, minutes=30)
-            step = steps.step_record(
-                kind="gcsf", batch_id=batch.pk, actor=cast.operator, password=pw, values=gcsf_values(day, at=at)
-            )
+            values = gcsf_values(day, at=gcsf_given_at(day, days=days))
+            step = steps.step_record(kind="gcsf", batch_id=batch.pk, actor=cast.operator, password=pw, values=values)
             steps.step_verify(kind="gcsf", step_id=step.pk, verifier=cast.verifier, password=pw)
         batch_services.batch_start_collection(actor=cast.operator, batch_id=batch.pk)
     if stop >= 3:

@@ -17,6 +17,7 @@ REASON = 2000  # why: corrections, cancellations, late entries, decisions, autho
 NOTES = 2000  # free notes on a record
 DESCRIPTION = 2000  # what happened (deviations, plans)
 NARRATIVE = 4000  # investigation, root cause, impact, CAPA and closure of a deviation
+LIMITS_DOCUMENT = 20_000  # the limits of a process definition (JSON: ranges, order of events, durations)
 PASSWORD = 256  # a re-entered password or passphrase (hashing a longer one buys nothing)
 
 # The ranges of PostgreSQL's integer columns, for plain form and serializer fields that feed them.

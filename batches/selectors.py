@@ -22,6 +22,7 @@ from batches.models import (
     IdentityScan,
     Infusion,
     PatientIdentity,
+    RecordException,
     SignatureMeaning,
     SignatureStatus,
 )
@@ -30,6 +31,7 @@ from batches.signature_checks import printed_name
 from batches.snapshot import (
     AdverseEventEntry,
     CustodyEntry,
+    ExceptionEntry,
     ExpiredUseEntry,
     InfusionEntry,
     ReleaseEntry,
@@ -248,6 +250,23 @@ def batch_record_expired_use(batch: Batch) -> list[ExpiredUseEntry]:
             authorized_at=text(a.authorized_at),
         )
         for a in authorizations.order_by("authorized_at", "pk")
+    ]
+
+
+def batch_record_exceptions(batch: Batch) -> list[ExceptionEntry]:
+    """Values accepted outside their alert range, and preliminary results, each with its reason."""
+    rows = RecordException.objects.filter(batch=batch).select_related("recorded_by")
+    return [
+        ExceptionEntry(
+            source=e.source,
+            parameter=e.parameter,
+            value=e.value,
+            limit=e.limit,
+            reason=e.reason,
+            by=person(e.recorded_by),
+            at=text(e.recorded_at),
+        )
+        for e in rows.order_by("recorded_at", "pk")
     ]
 
 

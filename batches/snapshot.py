@@ -190,6 +190,19 @@ class ExpiredUseEntry:
 
 
 @dataclass(frozen=True)
+class ExceptionEntry:
+    """A value accepted outside its expected range (or a preliminary result), with the reason."""
+
+    source: str
+    parameter: str
+    value: str = ""
+    limit: str = ""
+    reason: str = ""
+    by: str = ""
+    at: str = ""
+
+
+@dataclass(frozen=True)
 class SignatureEntry:
     printed_name: str
     meaning: str
@@ -263,6 +276,7 @@ class Snapshot:
     identity_scans: list[ScanEntry] = field(default_factory=list)
     adverse_events: list[AdverseEventEntry] = field(default_factory=list)
     expired_use: list[ExpiredUseEntry] = field(default_factory=list)
+    exceptions: list[ExceptionEntry] = field(default_factory=list)
     signatures: list[SignatureEntry] = field(default_factory=list)
     transitions: list[TransitionEntry] = field(default_factory=list)
     audit_trail: list[AuditEntry] = field(default_factory=list)

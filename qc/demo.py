@@ -60,15 +60,30 @@ def approved_specification(cast: demo.Cast, *, product: str = "IGX1") -> Specifi
     return specifications.specification_approve(specification_id=spec.pk, approver=cast.qp, password=cast.password)
 
 
-def record_qc(crew: Crew, batch: Batch, results: dict[str, tuple[Any, str]]) -> list[QcResult]:
-    """Sample the final product, record ``results`` (signed by the analyst), review them (verifier)."""
-    sample = qc_sample_record(
-        actor=crew.analyst,
+# Read before day 14 of the culture: the result is recorded as preliminary, an exception QA sees.
+PRELIMINARY_STERILITY = "Culture read before day 14 for release of a fresh product: no growth so far."
+
+
+def qc_sample(analyst: User, batch: Batch, *, volume_ml: Decimal = Decimal("1.0"), code: str = "") -> QcSample:
+    """The release sample, drawn from the formulated product five minutes after the selection ended."""
+    selection = getattr(batch, "selection", None)
+    taken = selection.ended_at + timedelta(minutes=5) if selection else timezone.now() - timedelta(minutes=4)
+    return qc_sample_record(
+        actor=analyst,
         batch_id=batch.pk,
         step="final_product",
-        sample_code=f"{batch.batch_number}-QC{QcSample.objects.filter(batch=batch).count() + 1}",
-        taken_at=timezone.now() - timedelta(minutes=4),
+        sample_code=code or f"{batch.batch_number}-QC{QcSample.objects.filter(batch=batch).count() + 1}",
+        taken_at=taken,
+        volume_ml=volume_ml,
+        late_entry_reason="Sampling entered when the samples reached the QC laboratory."
+        if timezone.now() - taken > timedelta(minutes=45)
+        else "",
     )
+
+
+def record_qc(crew: Crew, batch: Batch, results: dict[str, tuple[Any, str]]) -> list[QcResult]:
+    """Sample the final product, record ``results`` (signed by the analyst), review them (verifier)."""
+    sample = qc_sample(crew.analyst, batch)
     recorded = [
         qc_result_record(
             actor=crew.analyst,
@@ -79,6 +94,7 @@ def record_qc(crew: Crew, batch: Batch, results: dict[str, tuple[Any, str]]) -> 
             instrument="FACSCanto II" if unit == "%" else "",
             tested_at=timezone.now() - timedelta(minutes=2),
             password=crew.password,
+            preliminary_reason=PRELIMINARY_STERILITY if test == "sterility" else "",
         )
         for test, (value, unit) in results.items()
     ]
@@ -124,13 +140,24 @@ def reject_batch(crew: Crew, batch: Batch) -> Batch:
     return batch
 
 
-def dispatch_batch(crew: Crew, batch: Batch) -> Batch:
+# A warm shipper: inside the transport range (2–25 °C) but outside its alert range (2–8 °C), so a reason.
+WARM_TRANSPORT = (
+    Decimal("9.5"),
+    "Shipper conditioned at room temperature by mistake; the logger shows the product below 10 °C "
+    "throughout the 20-minute transfer. QA informed; no impact expected on a fresh cell product.",
+)
+
+
+def dispatch_batch(crew: Crew, batch: Batch, *, warm: bool = False) -> Batch:
+    """Dispatch and receipt in radiology; ``warm`` sends it in a warm shipper, accepted with a reason."""
+    temperature, reason = WARM_TRANSPORT if warm else (Decimal("4.0"), "")
     event = delivery.batch_dispatch(
         actor=crew.cast.operator,
         batch_id=batch.pk,
         to_location="Interventional radiology, room 2",
-        temperature_c=Decimal("4.0"),
+        temperature_c=temperature,
         password=crew.password,
+        alert_reason=reason,
     )
     din = _din(batch)
     custody.custody_receive(
@@ -138,7 +165,8 @@ def dispatch_batch(crew: Crew, batch: Batch) -> Batch:
         custody_event_id=event.pk,
         scanned_data=Din(din).barcode_data,
         received_at=timezone.now(),
-        temperature_c=Decimal("5.5"),
+        temperature_c=temperature if warm else Decimal("5.5"),
+        alert_reason=reason,
     )
     batch.refresh_from_db()
     return batch
@@ -170,10 +198,11 @@ def infuse_batch(crew: Crew, batch: Batch) -> Batch:
         password=crew.password,
         started_at=now - timedelta(minutes=1),
         ended_at=now,
-        left_cells=61_000_000,
-        left_volume_ml=Decimal("5.0"),
-        right_cells=63_000_000,
-        right_volume_ml=Decimal("5.0"),
+        # 131 × 10⁶ cells formulated in 10 mL, 1 mL drawn for QC: 117.9 × 10⁶ cells in 9 mL remain.
+        left_cells=58_000_000,
+        left_volume_ml=Decimal("4.5"),
+        right_cells=59_000_000,
+        right_volume_ml=Decimal("4.5"),
         notes="Bilateral uterine artery catheterization via right femoral access; no immediate events.",
     )
     batch.refresh_from_db()

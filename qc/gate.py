@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from batches.models import Batch, ElectronicSignature, SignatureStatus
+from batches.models import Batch, ElectronicSignature, RecordException, SignatureStatus
 from batches.signature_checks import signature_is_intact
 from qc.evaluation import TEST_LABELS, QcTest, Verdict
 from qc.history import batch_changes
@@ -295,6 +295,19 @@ def _signatures(gate: ReleaseGate) -> None:
             )
 
 
+def _record_exceptions(gate: ReleaseGate) -> None:
+    """Values accepted in their alert range and preliminary results, with the reason given (batches.models)."""
+    for e in RecordException.objects.filter(batch=gate.batch).select_related("recorded_by").order_by("recorded_at"):
+        gate.findings.append(
+            Finding(
+                e.kind,
+                f"{e.source}: {e.parameter} {e.value} is outside its {e.limit}; accepted by "
+                f"{e.recorded_by.get_username()} because: {e.reason}",
+                False,
+            )
+        )
+
+
 def release_gate(batch: Batch, *, releaser: User | None = None, conditional: bool = False) -> ReleaseGate:
     """Everything that blocks release of ``batch`` (by ``releaser``) and every exception QA must see."""
     gate = ReleaseGate(batch=batch, specification=specification_for_batch(batch))
@@ -305,6 +318,7 @@ def release_gate(batch: Batch, *, releaser: User | None = None, conditional: boo
     _time_windows(gate)
     _changes(gate)
     _signatures(gate)
+    _record_exceptions(gate)
     if releaser is not None and releaser.pk in participants(batch):
         gate.findings.append(
             Finding(

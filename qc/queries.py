@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Sum
 
 from batches.models import ApprovalStatus, Batch, BatchTransition
 from batches.states import BatchStatus
-from qc.models import Deviation, Specification
+from qc.models import Deviation, QcSample, SampleStep, Specification
 
 # A result recorded in these states arrives after the product was released.
 RELEASED_STATES = frozenset(
@@ -53,3 +56,9 @@ def was_released(batch: Batch) -> bool:
 def batch_alerts(batch: Batch) -> list[Deviation]:
     """Critical deviations raised by a late result after release: the batch is flagged while any exists."""
     return list(Deviation.objects.filter(batch=batch, raised_after_release=True).order_by("-raised_at"))
+
+
+def final_product_sampled_ml(batch: Batch) -> Decimal:
+    """The volume drawn from the formulated product for QC (it is not infused)."""
+    total = QcSample.objects.filter(batch=batch, step=SampleStep.FINAL_PRODUCT).aggregate(v=Sum("volume_ml"))["v"]
+    return Decimal(total or 0)

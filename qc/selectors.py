@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 from qc.gate import Finding, ReleaseGate, TestStatus, participants, release_gate
-from qc.queries import batch_alerts, processing_started_at, specification_for_batch, was_released
+from qc.queries import (
+    batch_alerts,
+    final_product_sampled_ml,
+    processing_started_at,
+    specification_for_batch,
+    was_released,
+)
+from qc.reconciliation import Reconciliation, infusion_balance_errors, reconcile
 from qc.record import batch_record_deviations, batch_record_qc_results
 
 __all__ = [
     "Finding",
+    "Reconciliation",
     "ReleaseGate",
     "TestStatus",
     "batch_alerts",
     "batch_record_deviations",
     "batch_record_qc_results",
+    "final_product_sampled_ml",
+    "infusion_balance_errors",
     "participants",
     "processing_started_at",
+    "reconcile",
     "release_gate",
     "specification_for_batch",
     "was_released",

@@ -70,10 +70,11 @@ def infusion_values(**overrides: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "started_at": now - timedelta(seconds=30),
         "ended_at": now,
-        "left_cells": 60_000_000,
-        "left_volume_ml": Decimal("5.0"),
-        "right_cells": 62_000_000,
-        "right_volume_ml": Decimal("5.0"),
+        # 131 × 10⁶ cells formulated in 10 mL, 1 mL drawn for QC: 117.9 × 10⁶ cells in 9 mL remain.
+        "left_cells": 57_000_000,
+        "left_volume_ml": Decimal("4.5"),
+        "right_cells": 59_000_000,
+        "right_volume_ml": Decimal("4.5"),
         "notes": "Bilateral uterine artery catheterization via right femoral access.",
     }
     values.update(overrides)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import Group, User
@@ -18,7 +19,7 @@ from batches.personal import SIGNING_ROLES
 from batches.roles import Role
 from qc import demo as qc_demo
 from qc.demo import PASSING_RESULTS
-from qc.models import QcResult, QcSample
+from qc.models import QcResult
 
 PASSWORD = "correct-horse-battery-staple-7"
 
@@ -150,15 +151,8 @@ def quarantined_batch(
 
 
 def qc_sample(people: Personas, batch: Batch, code: str | None = None):
-    from qc.services.testing import qc_sample_record
-
-    return qc_sample_record(
-        actor=people.qc_analyst,
-        batch_id=batch.pk,
-        step="final_product",
-        sample_code=code or f"{batch.batch_number}-QC{QcSample.objects.filter(batch=batch).count() + 1}",
-        taken_at=timezone.now() - timedelta(minutes=4),
-    )
+    """A sample of the formulated product, drawn five minutes after the selection ended (no volume drawn off)."""
+    return qc_demo.qc_sample(people.qc_analyst, batch, volume_ml=Decimal(0), code=code or "")
 
 
 def record_result(
@@ -168,6 +162,8 @@ def record_result(
     from qc.services.testing import qc_result_record, qc_result_review
 
     sample = kw.pop("sample", None) or qc_sample(people, batch)
+    if test == "sterility":  # a negative culture read before day 14 is preliminary (qc_demo.PRELIMINARY_STERILITY)
+        kw.setdefault("preliminary_reason", qc_demo.PRELIMINARY_STERILITY)
     result = qc_result_record(
         actor=people.qc_analyst,
         sample_id=sample.pk,

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from batches.audit import audit_context
+from batches.demo import gcsf_given_at
 from batches.models import (
     ApheresisCollection,
     Batch,
@@ -102,7 +103,11 @@ def test_operator_and_verifier_walk_a_batch_to_quarantine_in_the_admin(staff: Pe
     for day in range(1, definition.gcsf_days_min + 1):
         body = operator.get(page(batch)).content.decode()
         assert f"Record G-CSF day {day}" in body
-        post_ok(operator, url(batch, "record", "gcsf"), form_data(gcsf_values(day), password=PASSWORD))
+        post_ok(
+            operator,
+            url(batch, "record", "gcsf"),
+            form_data(gcsf_values(day, at=gcsf_given_at(day, days=definition.gcsf_days_min)), password=PASSWORD),
+        )
         step = GcsfAdministration.objects.get(batch=batch, day=day)
         assert f"Verify G-CSF day {day}" in verifier.get(page(batch)).content.decode()
         post_ok(verifier, url(batch, "verify", "gcsf", step.pk), {"password": PASSWORD})

@@ -12,6 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from batches.api.exceptions import exception_handler
+from batches.demo import gcsf_given_at
 from batches.exceptions import StateConflict
 from batches.models import (
     ElectronicSignature,
@@ -83,7 +84,12 @@ def test_a_batch_walks_to_quarantine_through_the_api_with_tokens(people: Persona
     assert ok(operator.post(f"{base}/start-mobilization/"))["status"] == "mobilization"
     for day in range(1, 5):
         step = ok(
-            operator.post(f"{base}/steps/gcsf/", as_json(gcsf_values(day), password=PASSWORD), format="json"), 201
+            operator.post(
+                f"{base}/steps/gcsf/",
+                as_json(gcsf_values(day, at=gcsf_given_at(day, days=4)), password=PASSWORD),
+                format="json",
+            ),
+            201,
         )
         assert step["dose_ug"] == "580.0"  # 10 µg/kg × 58 kg
         assert "password" not in step

@@ -98,7 +98,7 @@ def test_expired_reagent_lot_is_refused_with_its_lot_and_date(people: Personas) 
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
-        ({"ended_at": timezone.now() - timedelta(minutes=20)}, "ended_at", "after the start"),
+        ({"ended_at": timezone.now() - timedelta(hours=4)}, "ended_at", "after the start"),
         ({"output_cd133_cells": -5}, "output_cd133_cells", "negative"),
         ({"ended_at": timezone.now() + timedelta(hours=1)}, "ended_at", "in the future"),
     ],

@@ -43,9 +43,9 @@ def test_delivery_path_by_api_from_dispatch_to_closure(people: Personas) -> None
         "started_at": (timezone.now() - timedelta(seconds=20)).isoformat(),
         "ended_at": timezone.now().isoformat(),
         "left_cells": 50_000_000,
-        "left_volume_ml": "5.0",
+        "left_volume_ml": "4.5",
         "right_cells": 51_000_000,
-        "right_volume_ml": "5.0",
+        "right_volume_ml": "4.5",
         "password": PASSWORD,
     }
     infused = clinician.post(f"{base}/infusion/", infusion)

@@ -40,7 +40,7 @@ def test_an_overflowing_qc_value_answers_400_on_the_value_field(people: Personas
     # Within the column, a viability above 100 % is still refused: the dose cannot be calculated from it.
     response = client.post("/api/v1/qc-results/", {**body, "value": "9999999999999999"}, format="json")
     assert response.status_code == 400, response.content[:300]
-    assert "percentage from 0 to 100" in str(response.json()["value"])
+    assert "is outside the limit 0–100 %" in str(response.json()["value"])
     assert not QcResult.objects.exists()
     response = client.post("/api/v1/qc-results/", {**body, "value": "95.5"}, format="json")
     assert response.status_code == 201, response.content[:300]

@@ -104,7 +104,7 @@ def test_infusion_records_both_sides_and_the_time_from_end_of_processing(people:
     )
     batch.refresh_from_db()
     assert batch.status == "infused"
-    assert infusion.total_cells == 122_000_000
+    assert infusion.total_cells == 116_000_000
     expected = (infusion.started_at - batch.end_of_processing_at).total_seconds() // 60
     assert infusion.minutes_from_end_of_processing == expected
     assert batch.signatures.filter(object_id=infusion.pk, meaning="performed").exists()

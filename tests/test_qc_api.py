@@ -20,7 +20,12 @@ def test_analyst_records_a_result_and_a_verifier_reviews_it_over_the_api(people:
     batch = quarantined_batch(people)
     sample = client_for(people.qc_analyst, "api").post(
         "/api/v1/qc-samples/",
-        {"batch": batch.pk, "step": "final_product", "sample_code": "S-API-1", "taken_at": timezone.now().isoformat()},
+        {
+            "batch": batch.pk,
+            "step": "final_product",
+            "sample_code": "S-API-1",
+            "taken_at": (timezone.now() - timedelta(minutes=40)).isoformat(),  # flow cytometry takes 30 min
+        },
         format="json",
     )
     assert sample.status_code == 201, sample.json()

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from batches.models import Batch, BatchTransition, ElectronicSignature
+from batches.models import Batch, BatchTransition, ElectronicSignature, RecordException
 from batches.states import BatchStatus
 
 
@@ -50,6 +50,12 @@ def test_seed_demo_covers_every_state_lets_every_role_log_in_and_is_idempotent(s
         response = client.post("/admin/login/?next=/admin/", {"username": username, "password": settings.DEMO_PASSWORD})
         assert response.status_code == 302, f"{username} cannot log in"
         assert client.get("/admin/").status_code == 200, f"{username} has no admin index"
+
+    # Alert values are accepted with a reason (the warm shipper), and sterility read early is preliminary.
+    warm = RecordException.objects.filter(batch__patient__subject_code="DEMO-S003", kind="alert_range")
+    sources = sorted(warm.values_list("source", flat=True))
+    assert sources == ["Dispatch", "Laboratory → interventional radiology: receipt"]
+    assert RecordException.objects.filter(kind="preliminary_result", batch__patient__subject_code="DEMO-S001").exists()
 
     counts = (Batch.objects.count(), BatchTransition.objects.count(), ElectronicSignature.objects.count())
     call_command("seed_demo", stdout=io.StringIO())

@@ -49,7 +49,10 @@ def test_a_missing_late_entry_reason_is_reported_with_the_time_order_and_negativ
     batch = walk_batch(people, "collection")
     now = timezone.now()
     values = apheresis_values(
-        started_at=now - timedelta(hours=2), ended_at=now - timedelta(hours=3), product_volume_ml=Decimal("-1")
+        started_at=now - timedelta(hours=2),
+        ended_at=now - timedelta(hours=3),
+        product_volume_ml=Decimal("-1"),
+        late_entry_reason="",
     )
     before = database_state()
 

@@ -33,6 +33,15 @@ def text(
     )
 
 
+def alert_reason() -> forms.CharField:
+    """Why a value in its alert range (process definition) is accepted; shown to QA as an exception."""
+    return text(
+        "Reason to accept a value in its alert range",
+        help_text="Needed only when a value is outside its alert range; QA sees it as an exception.",
+        max_length=limits.REASON,
+    )
+
+
 def now_local() -> str:
     """The current time as a datetime-local input shows it (to the second), the default of "when" fields."""
     return timezone.localtime().strftime("%Y-%m-%dT%H:%M:%S")
@@ -46,26 +55,37 @@ class HandOverForm(forms.Form):
     handed_over_at = when("Handed over at", help_text="Server time zone; not in the future.")
     temperature_c = temperature("Temperature at hand-over (°C)")
     notes = text("Notes", help_text="Also the reason for a late entry, if the hand-over was long ago.")
+    alert_reason = alert_reason()
 
 
 class QcHandOverForm(HandOverForm):
     """Laboratory → QC sample: names the sample; a QC analyst receives it with a scan."""
 
     sample_reference = forms.CharField(label="QC sample identifier", max_length=40)
-    field_order = ["sample_reference", "from_location", "to_location", "handed_over_at", "temperature_c", "notes"]
+    field_order = [
+        "sample_reference",
+        "from_location",
+        "to_location",
+        "handed_over_at",
+        "temperature_c",
+        "notes",
+        "alert_reason",
+    ]
 
 
 class ReceiveForm(forms.Form):
     custody_event = forms.IntegerField(widget=forms.HiddenInput, required=False)
     scanned_data = forms.CharField(label="Scan the bag's DIN barcode", max_length=80)
     temperature_c = temperature("Temperature at receipt (°C)")
+    alert_reason = alert_reason()
 
 
 class DispatchForm(PasswordForm):
     to_location = forms.CharField(label="Dispatched to", max_length=120)
     from_location = forms.CharField(label="Dispatched from", max_length=120, required=False)
     temperature_c = temperature("Temperature at dispatch (°C)")
-    field_order = ["to_location", "from_location", "temperature_c", "password"]
+    alert_reason = alert_reason()
+    field_order = ["to_location", "from_location", "temperature_c", "alert_reason", "password"]
 
 
 class ExpiredUseForm(PasswordForm):
@@ -101,6 +121,7 @@ class InfusionForm(PasswordForm):
     right_volume_ml = forms.DecimalField(min_value=0, max_digits=6, decimal_places=1, label="Right: volume (mL)")
     notes = text("Notes")
     late_entry_reason = forms.CharField(label="Late-entry reason", required=False, max_length=limits.REASON)
+    alert_reason = alert_reason()
     field_order = [
         "started_at",
         "ended_at",
@@ -110,6 +131,7 @@ class InfusionForm(PasswordForm):
         "right_volume_ml",
         "notes",
         "late_entry_reason",
+        "alert_reason",
         "password",
     ]
 

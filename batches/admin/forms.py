@@ -12,7 +12,9 @@ from django.db import models
 
 from batches import limits
 from batches.admin.common import PasswordForm, date_widget, datetime_widget
+from batches.master_limits import default_limits
 from batches.models import ApprovalStatus, Batch, Patient, ProcessDefinition
+from batches.services import record_limits
 from batches.services.people import Transcription
 from batches.services.steps import STEP_MODELS, editable_fields
 from batches.states import BatchStatus
@@ -43,9 +45,18 @@ def _formfield(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field | No
 
 
 class StepForm(PasswordForm):
-    """The fields of one step plus the signature password; subclassed per kind below."""
+    """The fields of one step plus the signature password; subclassed per kind below.
+
+    Built for a batch, each field with a limit in the batch's process definition shows its range.
+    """
 
     kind = ""
+
+    def __init__(self, *args: Any, batch: Batch | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if batch is not None:
+            for name, text in record_limits.parameter_help(batch, self.kind, self.fields).items():
+                self.fields[name].help_text = text
 
     def values(self) -> dict[str, Any]:
         """The step's values as they will be stored (decimals at the column's scale)."""
@@ -86,7 +97,10 @@ class StepCorrectionForm(StepForm):
                 return a.replace(microsecond=0) == b.replace(microsecond=0)
             return bool(a == b)
 
-        return {k: v for k, v in self.values().items() if not same(v, current.get(k))}
+        values = self.values()
+        if not values.get(record_limits.ALERT_REASON_FIELD):
+            values.pop(record_limits.ALERT_REASON_FIELD, None)
+        return {k: v for k, v in values.items() if not same(v, current.get(k))}
 
 
 @cache
@@ -96,6 +110,13 @@ def step_form_class(kind: str, *, correction: bool = False) -> type[StepForm]:
     # The late-entry reason is the exception, not the first thing to fill in: it goes last.
     fields["late_entry_reason"] = fields.pop("late_entry_reason")
     fields["late_entry_reason"].required = False
+    fields[record_limits.ALERT_REASON_FIELD] = forms.CharField(
+        label="Reason to accept a value in its alert range",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=limits.REASON,
+        required=False,
+        help_text="Needed only when a value is outside its alert range; QA sees it as an exception.",
+    )
     base = StepCorrectionForm if correction else StepForm
     if not correction:
         fields.update(TRANSCRIPTION_FIELDS)
@@ -146,6 +167,18 @@ class PatientEnrolForm(forms.ModelForm[Patient]):
 
 
 class ProcessDefinitionDraftForm(forms.ModelForm[ProcessDefinition]):
+    limits = forms.JSONField(
+        required=False,
+        max_length=limits.LIMITS_DOCUMENT,
+        initial=default_limits,
+        widget=forms.Textarea(attrs={"rows": 12}),
+        help_text="Ranges, alert ranges, order of events, minimum durations, required hand-overs "
+        "(docs/domain.md, Limits of the master record). Left empty: the defaults.",
+    )
+
+    def clean_limits(self) -> Any:
+        return self.cleaned_data.get("limits") or default_limits()
+
     class Meta:
         model = ProcessDefinition
         fields = [
@@ -161,6 +194,7 @@ class ProcessDefinitionDraftForm(forms.ModelForm[ProcessDefinition]):
             "shelf_life_hours",
             "requires_qp_certification",
             "sponsor_contact_email",
+            "limits",
         ]
 
     def _post_clean(self) -> None:

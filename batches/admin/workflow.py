@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from batches.models import Batch, StepRecord
 from batches.services.actions import StateAction, declared_actions, offered_actions
+from batches.services.record_limits import missing_hand_offs
 from batches.services.steps import STEP_LABELS, STEP_MODELS, editable_fields
 from batches.signature_checks import printed_name
 from batches.states import STEP_STATE, BatchStatus
@@ -153,6 +154,8 @@ def next_actions(batch: Batch) -> list[str]:
         elif not recorded:
             needed.insert(0, f"Record {in_sentence(STEP_LABELS[kind])}")
         elif not needed:
+            entering = {"apheresis": S.PROCESSING, "selection": S.QUARANTINE}[kind]
+            needed += [f"Hand over and receive: {label}" for label in missing_hand_offs(batch, entering)]
             needed.append({"apheresis": "Start processing", "selection": "Move to quarantine"}[kind])
         return needed
     # From quarantine on, QC, release and delivery decide: batches.admin.progress.

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from batches import limits
-from batches.api.serializers import PasswordSerializer  # one signing body for the whole API
+from batches.api.serializers import PasswordSerializer, alert_reason_field  # one signing body for the whole API
 from batches.models import (
     AdverseEvent,
     BedsideCheck,
@@ -97,6 +97,7 @@ class HandOverInput(serializers.Serializer[Any]):
     temperature_c = serializers.DecimalField(max_digits=4, decimal_places=1)
     sample_reference = serializers.CharField(max_length=40, required=False, default="", allow_blank=True)
     notes = serializers.CharField(max_length=limits.NOTES, required=False, default="", allow_blank=True)
+    alert_reason = alert_reason_field()
 
 
 class ReceiveInput(serializers.Serializer[Any]):
@@ -104,12 +105,14 @@ class ReceiveInput(serializers.Serializer[Any]):
     received_at = serializers.DateTimeField()
     temperature_c = serializers.DecimalField(max_digits=4, decimal_places=1)
     late_entry_reason = serializers.CharField(max_length=limits.REASON, required=False, default="", allow_blank=True)
+    alert_reason = alert_reason_field()
 
 
 class DispatchInput(PasswordSerializer):
     to_location = serializers.CharField(max_length=120)
     from_location = serializers.CharField(max_length=120, required=False, default="", allow_blank=True)
     temperature_c = serializers.DecimalField(max_digits=4, decimal_places=1)
+    alert_reason = alert_reason_field()
 
 
 class BedsideScanInput(PasswordSerializer):
@@ -130,6 +133,7 @@ class InfusionInput(PasswordSerializer):
     right_volume_ml = serializers.DecimalField(max_digits=6, decimal_places=1, min_value=0)
     notes = serializers.CharField(max_length=limits.NOTES, required=False, default="", allow_blank=True)
     late_entry_reason = serializers.CharField(max_length=limits.REASON, required=False, default="", allow_blank=True)
+    alert_reason = alert_reason_field()
 
 
 class CloseInput(PasswordSerializer):

@@ -10,6 +10,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from batches import limits
+from batches.master_limits import default_limits
+from batches.master_limits import parse as parse_limits
 from batches.models import (
     ApheresisCollection,
     Batch,
@@ -81,6 +83,18 @@ class ReasonSerializer(serializers.Serializer[Any]):
     )
 
 
+def alert_reason_field(**kwargs: Any) -> serializers.CharField:
+    """Why a value in its alert range is accepted (batches.services.record_limits); blank when none is."""
+    return serializers.CharField(
+        max_length=limits.REASON,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Why a value in its alert range (process definition) is accepted; QA sees it as an exception.",
+        **kwargs,
+    )
+
+
 class ErrorSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
 
@@ -121,6 +135,7 @@ class StepSerializer(serializers.ModelSerializer[Any]):
     transcribed = TranscriptionSerializer(
         write_only=True, required=False, help_text="When transcribed from a source: who performed it, and the source."
     )
+    alert_reason = alert_reason_field(write_only=True)
 
     class Meta:
         # Uniqueness (one G-CSF day, one collection) is the service's to refuse, with its own message.
@@ -136,7 +151,25 @@ class StepSerializer(serializers.ModelSerializer[Any]):
 
 
 def step_fields(kind: str, *computed: str) -> list[str]:
-    return [*STEP_META_FIELDS, *editable_fields(kind), *computed, "password", "otp_token", "transcribed"]
+    return [
+        *STEP_META_FIELDS,
+        *editable_fields(kind),
+        *computed,
+        "alert_reason",
+        "password",
+        "otp_token",
+        "transcribed",
+    ]
+
+
+def range_help(kind: str) -> dict[str, dict[str, str]]:
+    """The schema's help text of each field with a limit: the default range (the batch's definition decides)."""
+    limits = parse_limits(default_limits())
+    return {
+        name: {"help_text": f"{limit.help_text()} (default; the batch's process definition decides)"}
+        for name in editable_fields(kind)
+        if (limit := limits.parameter(f"{kind}.{name}")) is not None
+    }
 
 
 class GcsfAdministrationSerializer(StepSerializer):
@@ -149,12 +182,14 @@ class ApheresisCollectionSerializer(StepSerializer):
     class Meta(StepSerializer.Meta):
         model = ApheresisCollection
         fields = step_fields("apheresis")
+        extra_kwargs = range_help("apheresis")
 
 
 class Cd133SelectionSerializer(StepSerializer):
     class Meta(StepSerializer.Meta):
         model = Cd133Selection
         fields = step_fields("selection", "recovery_pct")
+        extra_kwargs = range_help("selection")
 
 
 STEP_SERIALIZERS: dict[str, type[StepSerializer]] = {

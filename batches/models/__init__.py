@@ -5,6 +5,7 @@ from batches.models.custody import CustodyEvent, ExpiredUseAuthorization, Identi
 from batches.models.delivery import AdverseEvent, BedsideCheck, Infusion
 from batches.models.documents import BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
 from batches.models.equipment import Equipment, EquipmentKind, EquipmentStatus
+from batches.models.exceptions import ExceptionKind, RecordException
 from batches.models.followup import EmbryoTransfer, FollowUpVisit
 from batches.models.idempotency import IdempotencyKey
 from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, VerificationMode
@@ -50,6 +51,7 @@ __all__ = [
     "Equipment",
     "EquipmentKind",
     "EquipmentStatus",
+    "ExceptionKind",
     "ExpiredUseAuthorization",
     "FollowUpVisit",
     "GcsfAdministration",
@@ -61,6 +63,7 @@ __all__ = [
     "PersonalIdentity",
     "ProcedureActivity",
     "ProcessDefinition",
+    "RecordException",
     "SignatureMeaning",
     "SignatureStatus",
     "StepProcedure",

@@ -5,9 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from batches import master_limits
 from batches.audit import gmp_model
 
 
@@ -19,6 +21,13 @@ class ApprovalStatus(models.TextChoices):
 
 def default_required_steps() -> list[str]:
     return ["gcsf", "apheresis", "selection"]
+
+
+def validate_limits(value: object) -> None:
+    try:
+        master_limits.parse(value)
+    except master_limits.LimitsError as error:
+        raise ValidationError(str(error)) from None
 
 
 @gmp_model
@@ -43,6 +52,12 @@ class ProcessDefinition(models.Model):
     requires_qp_certification = models.BooleanField(default=True)
     sponsor_contact_email = models.EmailField(blank=True)
     required_steps = models.JSONField(default=default_required_steps)
+    limits = models.JSONField(
+        default=master_limits.default_limits,
+        validators=[validate_limits],
+        help_text="Ranges of values, order of events and minimum durations, required hand-overs "
+        "(batches.master_limits).",
+    )
     status = models.CharField(max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.DRAFT)
     effective_from = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -82,3 +97,8 @@ class ProcessDefinition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} v{self.version}"
+
+    @property
+    def parsed_limits(self) -> master_limits.MasterLimits:
+        """The validated limits (the column is validated when the version is drafted)."""
+        return master_limits.parse(self.limits)

@@ -263,6 +263,7 @@ def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
         identity_scans=providers.identity_scans(batch),
         adverse_events=providers.adverse_events(batch),
         expired_use=providers.expired_use(batch),
+        exceptions=providers.exceptions(batch),
         signatures=_signatures(batch),
         transitions=[
             TransitionEntry(

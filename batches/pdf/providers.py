@@ -16,6 +16,7 @@ from batches.snapshot import (
     Checkpoint,
     CustodyEntry,
     Deviation,
+    ExceptionEntry,
     ExpiredUseEntry,
     InfusionEntry,
     QcResult,
@@ -39,7 +40,16 @@ def release(batch: Batch) -> list[ReleaseEntry]:
 
 
 def infusion(batch: Batch) -> list[InfusionEntry]:
-    return selectors.batch_record_infusion(batch)
+    """The bedside check and the infusion, then the balance of cells and volume from formulation to infusion."""
+    rows = selectors.batch_record_infusion(batch)
+    balance = qc_selectors.reconcile(batch) if rows else None
+    if balance is not None:
+        rows += [InfusionEntry(f"Balance: {what}", amount) for what, amount in balance.rows()]
+    return rows
+
+
+def exceptions(batch: Batch) -> list[ExceptionEntry]:
+    return selectors.batch_record_exceptions(batch)
 
 
 def custody(batch: Batch) -> list[CustodyEntry]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import User
@@ -18,10 +18,10 @@ from batches.models.delivery import AdverseEventPhase, Relatedness
 from batches.models.signatures import SignatureMeaning
 from batches.release.disposition import close_reviewed, release_outstanding
 from batches.roles import Role, require_role
+from batches.services import record_limits as rl
 from batches.services import validation as v
 from batches.services.actions import StateAction
 from batches.services.common import (
-    CLOCK_SKEW,
     check_event_time,
     confirm_password,
     event_time_errors,
@@ -39,6 +39,7 @@ from batches.services.custody import (
 from batches.services.signatures import signature_sign
 from batches.services.training import training_require
 from batches.states import BatchStatus
+from qc.selectors import infusion_balance_errors
 
 DISPATCH = StateAction(
     slug="dispatch",
@@ -77,6 +78,7 @@ def batch_dispatch(
     password: str,
     from_location: str = "",
     otp_token: str = "",
+    alert_reason: str = "",
 ) -> CustodyEvent:
     """Hand a released product to interventional radiology (released → dispatched), within its shelf life."""
     DISPATCH.require_role(actor)
@@ -92,8 +94,11 @@ def batch_dispatch(
     require_within_shelf_life(batch, now, action="Dispatch")
     if not to_location.strip():
         raise ValidationError({"to_location": "Name the receiving unit (interventional radiology)."})
-    temperature = check_temperature(temperature_c, field="temperature_c")
+    temperature, alerts = check_temperature(
+        batch, temperature_c, kind=HandOff.LAB_TO_RADIOLOGY, field="temperature_c", alert_reason=alert_reason
+    )
     with audit_context(actor, reason="dispatch to interventional radiology"):
+        rl.exceptions_record(batch=batch, actor=actor, source="Dispatch", findings=alerts, reason=alert_reason)
         transition(batch, BatchStatus.DISPATCHED, actor=actor, reason=f"dispatched to {to_location.strip()}")
         event = CustodyEvent.objects.create(
             batch=batch,
@@ -230,6 +235,7 @@ def infusion_record(
     notes: str = "",
     late_entry_reason: str = "",
     otp_token: str = "",
+    alert_reason: str = "",
 ) -> Infusion:
     """Record the uterine-artery infusion (dispatched → infused): identity confirmed, product in date."""
     INFUSE.require_role(actor)
@@ -242,20 +248,28 @@ def infusion_record(
         raise StateConflict("The bedside identity check by two clinicians must be complete before the infusion.")
     started, ended = started_at, ended_at
     late = late_entry_reason or ""
+    negative = v.non_negative(
+        left_cells=left_cells,
+        left_volume_ml=left_volume_ml,
+        right_cells=right_cells,
+        right_volume_ml=right_volume_ml,
+    )
     v.collect(
         event_time_errors(ended, field="ended_at", late_entry_reason=late),
         v.end_after_start(started_at=started, ended_at=ended),
-        v.non_negative(
-            left_cells=left_cells,
-            left_volume_ml=left_volume_ml,
-            right_cells=right_cells,
-            right_volume_ml=right_volume_ml,
+        negative,
+        rl.order_errors(
+            batch,
+            {"infusion_started": started, "infusion_ended": ended},
+            fields={"infusion_started": "started_at", "infusion_ended": "ended_at"},
         ),
     )
     if left_cells + right_cells <= 0:
         raise ValidationError({"left_cells": "No cells infused on either side: record the cells given."})
-    if check.confirmed_at and started < check.confirmed_at - CLOCK_SKEW:
-        raise ValidationError({"started_at": "The infusion cannot start before the bedside check was confirmed."})
+    balance, alerts = infusion_balance_errors(
+        batch, cells=left_cells + right_cells, volume_ml=Decimal(left_volume_ml) + Decimal(right_volume_ml)
+    )
+    v.collect(balance, rl.alert_reason_errors(alerts, alert_reason))
     authorization = require_within_shelf_life(batch, started, action="Infusion")
     if batch.end_of_processing_at is None:  # require_within_shelf_life refuses such a batch already
         raise StateConflict(f"Batch {batch.batch_number} has no end of processing; it cannot be infused.")
@@ -277,6 +291,7 @@ def infusion_record(
         )
         infusion.full_clean(exclude=["batch", "operator", "expired_use_authorization"])
         infusion.save()
+        rl.exceptions_record(batch=batch, actor=actor, source="Infusion", findings=alerts, reason=alert_reason)
         transition(batch, BatchStatus.INFUSED, actor=actor, reason="infused")
     signature_sign(
         signer=actor,
@@ -352,7 +367,13 @@ def adverse_event_record(
 @CLOSE.implemented_by
 @transaction.atomic
 def batch_close(*, actor: User, batch_id: int, password: str, reason: str = "", otp_token: str = "") -> Batch:
-    """Close an infused batch's record (infused → closed), signed by QA as reviewed; issues the final record."""
+    """Close an infused batch's record (infused → closed) after the post-infusion observation period of its
+    process definition, signed by QA as reviewed; issues the final record."""
+    CLOSE.require_role(actor)
+    batch = Batch.objects.select_related("process_definition").get(pk=batch_id)
+    early = rl.order_errors(batch, {"closed": timezone.now()}, fields={"closed": "__all__"}, skew=timedelta(0))
+    if early:
+        raise StateConflict(next(iter(early.values())))
     return close_reviewed(
         actor=actor,
         batch_id=batch_id,

@@ -13,6 +13,7 @@ from batches.models import ApprovalStatus, Batch, Patient, ProcessDefinition
 from batches.roles import Role, require_role
 from batches.services.actions import StateAction
 from batches.services.common import identifier_next, transition
+from batches.services.record_limits import require_hand_offs
 from batches.states import BatchStatus
 
 S = BatchStatus
@@ -109,6 +110,7 @@ def batch_start_processing(*, actor: User, batch_id: int) -> Batch:
     apheresis = getattr(batch, "apheresis", None)
     if apheresis is None or not apheresis.is_verified:
         raise StateConflict("The apheresis collection must be recorded and verified before processing.")
+    require_hand_offs(batch, BatchStatus.PROCESSING)
     with audit_context(actor, reason="collection complete; start CD133+ selection"):
         return transition(batch, BatchStatus.PROCESSING, actor=actor)
 
@@ -121,6 +123,7 @@ def batch_quarantine(*, actor: User, batch_id: int) -> Batch:
     selection = getattr(batch, "selection", None)
     if selection is None or not selection.is_verified:
         raise StateConflict("The CD133+ selection must be recorded and verified before quarantine.")
+    require_hand_offs(batch, BatchStatus.QUARANTINE)
     with audit_context(actor, reason="processing complete; quarantine"):
         Batch.objects.filter(pk=batch.pk).update(end_of_processing_at=selection.ended_at)
         batch.end_of_processing_at = selection.ended_at

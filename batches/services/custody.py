@@ -24,11 +24,10 @@ from batches.models import Batch, CustodyEvent, ExpiredUseAuthorization, Identit
 from batches.models.custody import HandOff, ScanPoint
 from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
+from batches.services import record_limits as rl
 from batches.services.common import check_event_time, confirm_password, identifier_next, lock_batch
 from batches.services.signatures import signature_sign
 from batches.states import BatchStatus
-
-TEMPERATURE_RANGE = (Decimal("-196"), Decimal("45"))
 
 # Who hands over and who receives each kind of hand-off, and in which batch states it may happen.
 HAND_OFF_RULES: dict[str, tuple[tuple[Role, ...], tuple[Role, ...], tuple[BatchStatus, ...]]] = {
@@ -85,11 +84,28 @@ def require_within_shelf_life(batch: Batch, at: datetime, *, action: str) -> Exp
     return authorization
 
 
-def check_temperature(value: Decimal, *, field: str) -> Decimal:
-    low, high = TEMPERATURE_RANGE
-    if value is None or not low <= Decimal(value) <= high:
-        raise ValidationError({field: f"Temperature {value} °C is outside the plausible range {low} to {high} °C."})
-    return Decimal(value)
+def temperature_prefix(kind: str) -> str:
+    """The final product travels to radiology within its transport range; other hand-offs stay in the hospital."""
+    return "transport" if kind == HandOff.LAB_TO_RADIOLOGY else "handover"
+
+
+def temperature_help(batch: Batch, kind: str) -> str:
+    """The temperature range a hand-off of ``kind`` accepts, for its form."""
+    return rl.help_text(rl.limits_of(batch).parameter(f"{temperature_prefix(kind)}.temperature_c"))
+
+
+def check_temperature(
+    batch: Batch, value: Decimal, *, kind: str, field: str, alert_reason: str
+) -> tuple[Decimal, list[rl.AlertFinding]]:
+    """The temperature against the process definition's range: outside the hard range refused; in the
+    alert range only with ``alert_reason``. Returns the value and the findings to record as exceptions."""
+    if value is None:
+        raise ValidationError({field: "Record the temperature (°C)."})
+    errors, alerts = rl.parameter_errors(batch, {"temperature_c": Decimal(value)}, prefix=temperature_prefix(kind))
+    errors = {field: " ".join(errors.values())} if errors else rl.alert_reason_errors(alerts, alert_reason)
+    if errors:
+        raise ValidationError(errors)
+    return Decimal(value), alerts
 
 
 def scan_refusal(batch: Batch, scanned_data: str) -> str | None:
@@ -163,6 +179,7 @@ def custody_hand_over(
     temperature_c: Decimal,
     sample_reference: str = "",
     notes: str = "",
+    alert_reason: str = "",
 ) -> CustodyEvent:
     """Hand the product (or a QC sample) over; custody passes when the receiver scans it."""
     if kind not in HandOff.values:
@@ -186,8 +203,14 @@ def custody_hand_over(
     if not from_location.strip() or not to_location.strip():
         raise ValidationError({"to_location": "Both the place handed from and the place handed to are required."})
     check_event_time(handed_over_at, field="handed_over_at", late_entry_reason=notes)
-    temperature = check_temperature(temperature_c, field="temperature_c")
-    with audit_context(actor, reason=f"custody hand-over: {HandOff(kind).label}"):
+    label = HandOff(kind).label
+    temperature, alerts = check_temperature(
+        batch, temperature_c, kind=kind, field="temperature_c", alert_reason=alert_reason
+    )
+    with audit_context(actor, reason=f"custody hand-over: {label}"):
+        rl.exceptions_record(
+            batch=batch, actor=actor, source=f"{label}: hand-over", findings=alerts, reason=alert_reason
+        )
         return CustodyEvent.objects.create(
             batch=batch,
             kind=kind,
@@ -209,13 +232,20 @@ def custody_receive(
     received_at: datetime,
     temperature_c: Decimal,
     late_entry_reason: str = "",
+    alert_reason: str = "",
 ) -> CustodyEvent:
     """Take custody: the receiver scans the bag; a scan that is not this batch's DIN blocks the receipt."""
     event = CustodyEvent.objects.select_related("batch").get(pk=custody_event_id)
     _, receiver_roles, _ = HAND_OFF_RULES[event.kind]
     require_role(actor, *receiver_roles, action=f"Receiving ({event.get_kind_display()})")
     _check_receipt(event, actor=actor, received_at=received_at, late_entry_reason=late_entry_reason)
-    temperature = check_temperature(temperature_c, field="temperature_c")
+    temperature, alerts = check_temperature(
+        event.batch,
+        temperature_c,
+        kind=event.kind,
+        field="temperature_c",
+        alert_reason=alert_reason,
+    )
     require_matching_scan(
         batch=event.batch, point=ScanPoint.RECEIPT, actor=actor, scanned_data=scanned_data, event=event
     )
@@ -226,6 +256,8 @@ def custody_receive(
         received_at=received_at,
         temperature=temperature,
         late_entry_reason=late_entry_reason,
+        alerts=alerts,
+        alert_reason=alert_reason,
     )
 
 
@@ -250,12 +282,21 @@ def _custody_receive_matched(
     received_at: datetime,
     temperature: Decimal,
     late_entry_reason: str,
+    alerts: list[rl.AlertFinding],
+    alert_reason: str,
 ) -> CustodyEvent:
     batch = lock_batch(CustodyEvent.objects.values_list("batch_id", flat=True).get(pk=event_id))
     event = CustodyEvent.objects.select_for_update().get(pk=event_id)
     _check_receipt(event, actor=actor, received_at=received_at, late_entry_reason=late_entry_reason)
     with audit_context(actor, reason=f"custody received: {event.get_kind_display()}"):
         record_matched_scan(batch=batch, point=ScanPoint.RECEIPT, actor=actor, scanned_data=scanned_data, event=event)
+        rl.exceptions_record(
+            batch=batch,
+            actor=actor,
+            source=f"{event.get_kind_display()}: receipt",
+            findings=alerts,
+            reason=alert_reason,
+        )
         event.received_by = actor
         event.received_at = received_at
         event.temperature_at_receipt_c = temperature

@@ -16,10 +16,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from batches.audit import audit_context, require_reason
+from batches.master_limits import AlertFinding
 from batches.models import ApheresisCollection, Batch, Cd133Selection, GcsfAdministration, StepRecord
 from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services import custody
+from batches.services import record_limits as rl
 from batches.services import validation as v
 from batches.services.common import confirm_password, event_time_errors, lock_batch, require_status
 from batches.services.people import Transcription, entry_source_record
@@ -33,6 +35,7 @@ STEP_MODELS: dict[str, type[StepRecord]] = {
     "selection": Cd133Selection,
 }
 STEP_LABELS = {"gcsf": "G-CSF administration", "apheresis": "Apheresis collection", "selection": "CD133+ selection"}
+Checked = tuple[dict[str, Any], list[AlertFinding]]  # computed values, alert-range findings needing a reason
 
 
 def _event_time(values: dict[str, Any], field: str) -> dict[str, str]:
@@ -40,7 +43,7 @@ def _event_time(values: dict[str, Any], field: str) -> dict[str, str]:
     return event_time_errors(values[field], field=field, late_entry_reason=values.get("late_entry_reason", ""))
 
 
-def _gcsf_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
+def _gcsf_rules(batch: Batch, values: dict[str, Any]) -> Checked:
     given = values["administered_at"]
     v.collect(
         _event_time(values, "administered_at"),
@@ -56,27 +59,40 @@ def _gcsf_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
         ),
     )
     dose = v.gcsf_dose_ug(prescribed_ug_per_kg=values["prescribed_ug_per_kg"], body_weight_kg=batch.body_weight_kg)
-    return {"dose_ug": dose}
+    return {"dose_ug": dose}, []
 
 
-def _apheresis_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
+APHERESIS_PARAMETERS = (
+    "blood_volumes_processed",
+    "acd_a_ml",
+    "product_volume_ml",
+    "total_nucleated_cells",
+    "cd133_cells_before_selection",
+)
+
+
+def _apheresis_rules(batch: Batch, values: dict[str, Any]) -> Checked:
+    errors, alerts = rl.parameter_errors(batch, {k: values.get(k) for k in APHERESIS_PARAMETERS}, prefix="apheresis")
+    tnc, cd133 = values.get("total_nucleated_cells"), values.get("cd133_cells_before_selection")
     v.collect(
         _event_time(values, "ended_at"),
         v.end_after_start(started_at=values["started_at"], ended_at=values["ended_at"]),
-        v.non_negative(
-            **{
-                k: values.get(k)
-                for k in (
-                    "blood_volumes_processed",
-                    "acd_a_ml",
-                    "product_volume_ml",
-                    "total_nucleated_cells",
-                    "cd133_cells_before_selection",
-                )
-            }
+        errors,
+        v.output_not_above_input(
+            field="cd133_cells_before_selection",
+            output=cd133,
+            input_=tnc,
+            what="CD133+ cells before selection",
+            of="the total nucleated cells",
         ),
+        rl.order_errors(
+            batch,
+            {"apheresis_started": values["started_at"], "apheresis_ended": values["ended_at"]},
+            fields={"apheresis_started": "started_at", "apheresis_ended": "ended_at"},
+        ),
+        rl.alert_reason_errors(alerts, values.get("alert_reason", "")),
     )
-    return {}
+    return {}, alerts
 
 
 SELECTION_LOTS = (
@@ -87,12 +103,11 @@ SELECTION_LOTS = (
 )
 
 
-def _selection_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
+def _selection_rules(batch: Batch, values: dict[str, Any]) -> Checked:
     used_on = timezone.localdate(values["started_at"])
     negative = v.non_negative(
         input_cd133_cells=values.get("input_cd133_cells"),
         output_cd133_cells=values.get("output_cd133_cells"),
-        final_volume_ml=values.get("final_volume_ml"),
     )
     # A negative count already has its message; the comparison of the counts would only repeat it.
     counts = (
@@ -101,6 +116,17 @@ def _selection_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
         else v.selection_counts(input_cells=values["input_cd133_cells"], output_cells=values["output_cd133_cells"])
     )
     apheresis = getattr(batch, "apheresis", None)
+    recovery = (
+        v.recovery_pct(input_cells=values["input_cd133_cells"], output_cells=values["output_cd133_cells"])
+        if not negative and not counts
+        else None
+    )
+    errors, alerts = rl.parameter_errors(
+        batch,
+        {"final_volume_ml": values.get("final_volume_ml"), "recovery_pct": recovery},
+        prefix="selection",
+        fields={"recovery_pct": "output_cd133_cells"},
+    )
     v.collect(
         _event_time(values, "ended_at"),
         v.end_after_start(started_at=values["started_at"], ended_at=values["ended_at"]),
@@ -116,18 +142,25 @@ def _selection_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
         ),
         negative,
         counts,
-        {"started_at": "Selection cannot start before the apheresis collection ended."}
-        if apheresis is not None and values["started_at"] < apheresis.ended_at
-        else {},
+        errors,
+        v.output_not_above_input(
+            field="input_cd133_cells",
+            output=values.get("input_cd133_cells"),
+            input_=apheresis.cd133_cells_before_selection if apheresis is not None else None,
+            what="The selection's input CD133+ cells",
+            of="the CD133+ cells collected at apheresis",
+        ),
+        rl.order_errors(
+            batch,
+            {"selection_started": values["started_at"], "selection_ended": values["ended_at"]},
+            fields={"selection_started": "started_at", "selection_ended": "ended_at"},
+        ),
+        rl.alert_reason_errors(alerts, values.get("alert_reason", "")),
     )
-    return {
-        "recovery_pct": v.recovery_pct(
-            input_cells=values["input_cd133_cells"], output_cells=values["output_cd133_cells"]
-        )
-    }
+    return {"recovery_pct": recovery}, alerts
 
 
-RULES: dict[str, Callable[[Batch, dict[str, Any]], dict[str, Any]]] = {
+RULES: dict[str, Callable[[Batch, dict[str, Any]], Checked]] = {
     "gcsf": _gcsf_rules,
     "apheresis": _apheresis_rules,
     "selection": _selection_rules,
@@ -141,14 +174,23 @@ def editable_fields(kind: str) -> list[str]:
 
 
 def _clean_values(kind: str, values: dict[str, Any]) -> dict[str, Any]:
-    allowed = set(editable_fields(kind))
+    """The step's values; ``alert_reason`` (why a value in its alert range is accepted) rides along."""
+    allowed = {*editable_fields(kind), rl.ALERT_REASON_FIELD}
     unknown = set(values) - allowed
     if unknown:
         raise ValidationError(f"Unknown field(s) for {STEP_LABELS[kind]}: {', '.join(sorted(unknown))}.")
-    missing = [f for f in allowed if f not in values and f != "late_entry_reason"]
+    missing = [f for f in allowed if f not in values and f not in ("late_entry_reason", rl.ALERT_REASON_FIELD)]
     if missing:
         raise ValidationError(dict.fromkeys(missing, "This field is required."))
-    return {**values, "late_entry_reason": values.get("late_entry_reason", "") or ""}
+    return {
+        **values,
+        "late_entry_reason": values.get("late_entry_reason", "") or "",
+        rl.ALERT_REASON_FIELD: (values.get(rl.ALERT_REASON_FIELD, "") or "").strip(),
+    }
+
+
+def _accept_alerts(batch: Batch, actor: User, kind: str, alerts: list[AlertFinding], reason: str) -> None:
+    rl.exceptions_record(batch=batch, actor=actor, source=STEP_LABELS[kind], findings=alerts, reason=reason)
 
 
 @transaction.atomic
@@ -175,13 +217,15 @@ def step_record(
         raise ValidationError(f"{STEP_LABELS[kind]} is already recorded for {batch}; correct it instead.")
     if kind == "gcsf" and GcsfAdministration.objects.filter(batch=batch, day=values["day"]).exists():
         raise ValidationError({"day": f"G-CSF day {values['day']} is already recorded for {batch}."})
-    computed = RULES[kind](batch, values)
+    computed, alerts = RULES[kind](batch, values)
+    alert_reason = values.pop(rl.ALERT_REASON_FIELD)
     step = model(batch=batch, performed_by=actor, **values, **computed)
     step.full_clean(exclude=["batch", "performed_by"], validate_unique=False)
     with audit_context(actor, reason=f"record {STEP_LABELS[kind].lower()}"):
         step.save()
         if transcribed is not None:
             entry_source_record(batch=batch, entry=step, actor=actor, source=transcribed)
+        _accept_alerts(batch, actor, kind, alerts, alert_reason)
     if kind == "apheresis":  # the bag is labelled with its ISBT 128 DIN at collection
         custody.identifiers_allocate(batch=batch, actor=actor)
     signature_sign(
@@ -228,7 +272,8 @@ def step_correct(
         and GcsfAdministration.objects.filter(batch=batch, day=merged["day"]).exclude(pk=step.pk).exists()
     ):
         raise ValidationError({"day": f"G-CSF day {merged['day']} is already recorded for {batch}."})
-    computed = RULES[kind](batch, merged)
+    computed, alerts = RULES[kind](batch, merged)
+    alert_reason = merged.pop(rl.ALERT_REASON_FIELD)
     for name, value in {**merged, **computed}.items():
         setattr(step, name, value)
     # performed_by keeps naming who first recorded the step; the row also names who changed it.
@@ -238,6 +283,7 @@ def step_correct(
     signatures_invalidate(target=step, actor=actor, reason=f"content changed: {reason}")
     with audit_context(actor, reason=reason):
         step.save()
+        _accept_alerts(batch, actor, kind, alerts, alert_reason)
     signature_sign(
         signer=actor,
         password=password,

@@ -36,6 +36,13 @@ def end_after_start(*, started_at: datetime | None, ended_at: datetime | None) -
     return {}
 
 
+def output_not_above_input(*, field: str, output: int | None, input_: int | None, what: str, of: str) -> dict[str, str]:
+    """What comes out of a step cannot exceed what went in."""
+    if output is not None and input_ is not None and output > input_:
+        return {field: f"{what} ({output:,}) cannot exceed {of} ({input_:,}).".replace(",", " ")}
+    return {}
+
+
 def non_negative(**values: int | Decimal | None) -> dict[str, str]:
     return {name: "Must not be negative." for name, value in values.items() if value is not None and value < 0}
 

@@ -95,14 +95,16 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
             elif view.editable and can_record:
                 form_class = step_form_class(view.kind, correction=True)
                 view.forms["correct"] = form_class(
-                    initial=step_values(view.step), auto_id=f"id_correct-{key}_%s", signer=user
+                    initial=step_values(view.step), auto_id=f"id_correct-{key}_%s", signer=user, batch=batch
                 )
     record: StepForm | BaseForm | None = bound.get("record")
     record_title = ""
     current = recordable_step(batch)
     if record is None and current and can_record:
         kind, record_title = current
-        record = step_form_class(kind)(initial=record_initial(batch, kind), auto_id="id_record_%s", signer=user)
+        record = step_form_class(kind)(
+            initial=record_initial(batch, kind), auto_id="id_record_%s", signer=user, batch=batch
+        )
     elif record is not None:
         record_title = f"Record {in_sentence(STEP_LABELS[getattr(record, 'kind', '')])}"
     actions = available_actions(batch, user)
@@ -209,7 +211,7 @@ def step_of(batch: Batch, kind: str, step_id: int) -> Any:
 def record_step(request: HttpRequest, object_id: int, kind: str) -> HttpResponse:
     batch = get_batch(request, object_id)
     user = acting_user(request)
-    form = step_form_class(step_kind(kind))(request.POST, auto_id="id_record_%s", signer=user)
+    form = step_form_class(step_kind(kind))(request.POST, auto_id="id_record_%s", signer=user, batch=batch)
     if not form.is_valid():
         return invalid(request, batch, "record", form)
     try:
@@ -261,7 +263,7 @@ def correct_step(request: HttpRequest, object_id: int, kind: str, step_id: int) 
     key = f"correct-{kind}-{step.pk}"
     user = acting_user(request)
     form: Any = step_form_class(kind, correction=True)(
-        request.POST, initial=step_values(step), auto_id=f"id_{key}_%s", signer=user
+        request.POST, initial=step_values(step), auto_id=f"id_{key}_%s", signer=user, batch=batch
     )
     if not form.is_valid():
         return invalid(request, batch, key, form)

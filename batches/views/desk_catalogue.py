@@ -16,6 +16,7 @@ from django import forms
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from batches import formatting
 from batches.admin import desk_forms as f
 from batches.admin.common import SigningForm
 from batches.models import Batch, BedsideCheck, CustodyEvent
@@ -24,6 +25,7 @@ from batches.release import delivery, disposition
 from batches.roles import Role
 from batches.services import custody, followup
 from batches.states import BatchStatus
+from qc.selectors import reconcile
 
 S = BatchStatus
 DESK_STATES = (
@@ -55,6 +57,7 @@ class DeskForm:
     intro: str = ""
     occasional: bool = False  # shown folded: needed only when something happens (an adverse event...)
     initial: dict[str, Any] = field(default_factory=dict)
+    help: dict[str, str] = field(default_factory=dict)  # field → the range the process definition allows
     form: forms.Form | None = None
 
     @property
@@ -71,6 +74,9 @@ class DeskForm:
         if issubclass(self.form_class, SigningForm):
             kwargs["signer"] = signer
         self.form = self.form_class(data, **kwargs)
+        for name, text in self.help.items():
+            if name in self.form.fields:
+                self.form.fields[name].help_text = text
         return self.form
 
 
@@ -113,12 +119,29 @@ def infuse(user: User, batch: Batch, data: dict[str, Any]) -> Any:
     password, otp_token = data.pop("password"), data.pop("otp_token", "")
     data["notes"] = data.get("notes") or ""
     data["late_entry_reason"] = data.get("late_entry_reason") or ""
+    data["alert_reason"] = data.get("alert_reason") or ""
     return delivery.infusion_record(actor=user, batch_id=batch.pk, password=password, otp_token=otp_token, **data)
 
 
 def outcome(user: User, batch: Batch, data: dict[str, Any]) -> Any:
     transfer_id = data.pop("transfer")
     return followup.embryo_transfer_record_outcome(actor=user, transfer_id=transfer_id, **data)
+
+
+def infusion_help(batch: Batch) -> str:
+    """What the product still holds and the dose range: the limits the infusion is checked against."""
+    balance = reconcile(batch)
+    definition = batch.process_definition
+    dose = (
+        f"dose range {formatting.cells(definition.target_dose_min_cells)}–"
+        f"{formatting.cells(definition.target_dose_max_cells)} (outside it only with a reason)"
+    )
+    if balance is None:
+        return dose.capitalize() + "."
+    return (
+        f"Left and right together: at most {formatting.cells(balance.remaining_cells)} cells in "
+        f"{balance.remaining_volume_ml} mL (what remains after QC samples); {dose}."
+    )
 
 
 # --- which forms the batch's state allows --------------------------------------------------------------
@@ -141,6 +164,7 @@ def _receipts(batch: Batch) -> list[DeskForm]:
                 intro=f"Handed over by {event.handed_over_by} from {event.from_location} to {event.to_location}; "
                 "the receiver scans the bag (someone other than the person who handed it over).",
                 initial={"custody_event": event.pk},
+                help={"temperature_c": custody.temperature_help(batch, event.kind)},
             )
         )
     return forms_
@@ -156,6 +180,7 @@ def _manufacturing(batch: Batch) -> list[DeskForm]:
                 f.HandOverForm,
                 (Role.OPERATOR,),
                 hand_over(HandOff.COLLECTION_TO_LAB),
+                help={"temperature_c": custody.temperature_help(batch, HandOff.COLLECTION_TO_LAB)},
                 initial={
                     "from_location": "Apheresis unit",
                     "to_location": "Cell processing laboratory",
@@ -171,6 +196,7 @@ def _manufacturing(batch: Batch) -> list[DeskForm]:
                 f.QcHandOverForm,
                 (Role.OPERATOR,),
                 hand_over(HandOff.LAB_TO_QC),
+                help={"temperature_c": custody.temperature_help(batch, HandOff.LAB_TO_QC)},
                 initial={
                     "from_location": "Cell processing laboratory",
                     "to_location": "QC laboratory",
@@ -191,6 +217,7 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
                 f.DispatchForm,
                 (Role.OPERATOR,),
                 dispatch,
+                help={"temperature_c": custody.temperature_help(batch, HandOff.LAB_TO_RADIOLOGY)},
                 initial={"to_location": "Interventional radiology", "from_location": "Cell processing laboratory"},
             )
         )
@@ -226,7 +253,16 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
                 )
             )
         else:
-            forms_.append(DeskForm("infusion", "Record infusion", f.InfusionForm, (Role.CLINICIAN,), infuse))
+            forms_.append(
+                DeskForm(
+                    "infusion",
+                    "Record infusion",
+                    f.InfusionForm,
+                    (Role.CLINICIAN,),
+                    infuse,
+                    help={"left_cells": infusion_help(batch)},
+                )
+            )
     if batch.status == S.INFUSED:
         forms_.append(DeskForm("close", "Close the batch (QA)", f.CloseForm, (Role.QA_REVIEWER,), close))
     if batch.status == S.REJECTED:

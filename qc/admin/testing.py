@@ -27,6 +27,14 @@ class SampleForm(forms.Form):
     step = forms.ChoiceField(choices=SampleStep.choices)
     sample_code = forms.CharField(max_length=40)
     taken_at = forms.DateTimeField(help_text="Server time zone; not in the future.")
+    volume_ml = forms.DecimalField(
+        label="Volume drawn (mL)",
+        min_value=0,
+        max_digits=5,
+        decimal_places=1,
+        initial=0,
+        help_text="Taken out of the product: the infusion is checked against what remains.",
+    )
     late_entry_reason = forms.CharField(
         max_length=limits.REASON, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -47,6 +55,13 @@ class ResultForm(SigningForm):
     )
     late_entry_reason = forms.CharField(
         max_length=limits.REASON, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    preliminary_reason = forms.CharField(
+        label="Preliminary result: reason",
+        max_length=limits.REASON,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Only for a reading before the method's minimum duration (process definition); QA sees it.",
     )
     password = PasswordField()
 
@@ -73,6 +88,7 @@ class QcSampleAdmin(RoleGatedAdmin):
                 step=data["step"],
                 sample_code=data["sample_code"],
                 taken_at=data["taken_at"],
+                volume_ml=data["volume_ml"],
                 late_entry_reason=data["late_entry_reason"],
             )
 
@@ -124,6 +140,7 @@ class QcResultAdmin(RoleGatedAdmin):
                 otp_token=data.get("otp_token", ""),
                 investigation_id=data["investigation"].pk if data["investigation"] else None,
                 late_entry_reason=data["late_entry_reason"],
+                preliminary_reason=data["preliminary_reason"],
             )
 
         return service_form_view(

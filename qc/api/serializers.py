@@ -81,7 +81,17 @@ class SpecificationInputSerializer(serializers.Serializer[Any]):
 class SampleSerializer(serializers.ModelSerializer[QcSample]):
     class Meta:
         model = QcSample
-        fields = ["id", "batch", "step", "sample_code", "taken_at", "taken_by", "recorded_at", "late_entry_reason"]
+        fields = [
+            "id",
+            "batch",
+            "step",
+            "sample_code",
+            "volume_ml",
+            "taken_at",
+            "taken_by",
+            "recorded_at",
+            "late_entry_reason",
+        ]
         read_only_fields = ["id", "taken_by", "recorded_at"]
 
 
@@ -109,6 +119,7 @@ class ResultSerializer(serializers.ModelSerializer[QcResult]):
             "computed_from",
             "investigation",
             "recorded_after_release",
+            "preliminary",
             "late_entry_reason",
             "verified_by",
             "verified_at",
@@ -134,6 +145,13 @@ class ResultInputSerializer(PasswordSerializer):
     tested_at = serializers.DateTimeField()
     investigation = serializers.IntegerField(required=False, allow_null=True, default=None)
     late_entry_reason = serializers.CharField(max_length=limits.REASON, required=False, default="", allow_blank=True)
+    preliminary_reason = serializers.CharField(
+        max_length=limits.REASON,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Records a result reported before its method's minimum duration as preliminary, with this reason.",
+    )
 
 
 class DeviationSerializer(serializers.ModelSerializer[Deviation]):

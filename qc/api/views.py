@@ -82,6 +82,7 @@ class SampleViewSet(NumericIds, mixins.ListModelMixin, mixins.RetrieveModelMixin
             sample_code=data["sample_code"],
             taken_at=data["taken_at"],
             late_entry_reason=data.get("late_entry_reason", ""),
+            volume_ml=data.get("volume_ml", 0),
         )
         return Response(s.SampleSerializer(sample).data, status=status.HTTP_201_CREATED)
 

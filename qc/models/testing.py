@@ -41,6 +41,13 @@ class QcSample(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="qc_samples")
     step = models.CharField(max_length=20, choices=SampleStep.choices)
     sample_code = models.CharField(max_length=40, unique=True, help_text="Label on the sample container.")
+    volume_ml = models.DecimalField(
+        "volume drawn (mL)",
+        max_digits=5,
+        decimal_places=1,
+        default=0,
+        help_text="Taken out of the product: the infusion reconciles what remains.",
+    )
     taken_at = models.DateTimeField()
     taken_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
@@ -49,6 +56,7 @@ class QcSample(models.Model):
     class Meta:
         ordering = ["batch", "taken_at", "pk"]
         verbose_name = "QC sample"
+        constraints = [models.CheckConstraint(condition=models.Q(volume_ml__gte=0), name="qc_sample_volume_ok")]
         triggers = [no_delete(), pgtrigger.Protect(name="qc_sample_read_only", operation=pgtrigger.Update)]
 
     def __str__(self) -> str:
@@ -84,6 +92,11 @@ class QcResult(models.Model):
         help_text="The open investigation under which a test is repeated after a failing result.",
     )
     recorded_after_release = models.BooleanField(default=False, editable=False)
+    preliminary = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Reported before its method's minimum duration (process definition); an exception for QA.",
+    )
     late_entry_reason = BoundedTextField(max_length=limits.REASON, blank=True)
     verified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False

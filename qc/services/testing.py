@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth.models import User
@@ -12,9 +12,11 @@ from django.utils import timezone
 
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
-from batches.models import Batch
+from batches.master_limits import AlertFinding
+from batches.models import Batch, ExceptionKind
 from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
+from batches.services import record_limits as rl
 from batches.services.common import check_event_time, confirm_password, lock_batch
 from batches.services.signatures import signature_sign
 from batches.services.training import training_require
@@ -59,9 +61,16 @@ def _require_state(batch: Batch, allowed: frozenset[BatchStatus], *, action: str
 
 @transaction.atomic
 def qc_sample_record(
-    *, actor: User, batch_id: int, step: str, sample_code: str, taken_at: datetime, late_entry_reason: str = ""
+    *,
+    actor: User,
+    batch_id: int,
+    step: str,
+    sample_code: str,
+    taken_at: datetime,
+    late_entry_reason: str = "",
+    volume_ml: Decimal = Decimal(0),
 ) -> QcSample:
-    """Record a sample drawn from the batch (which step, when, by whom)."""
+    """Record a sample drawn from the batch (which step, when, by whom, how much: the infusion reconciles it)."""
     require_role(actor, Role.QC_ANALYST, Role.OPERATOR, action="Recording a QC sample")
     batch = lock_batch(batch_id)
     _require_state(batch, SAMPLE_STATES, action="Taking a QC sample")
@@ -74,11 +83,15 @@ def qc_sample_record(
         raise ValidationError({"sample_code": "The sample label is required."})
     if QcSample.objects.filter(sample_code=code).exists():
         raise ValidationError({"sample_code": f"Sample {code} is already recorded."})
+    volume = Decimal(volume_ml or 0)
+    if not volume.is_finite() or volume < 0:
+        raise ValidationError({"volume_ml": "The volume drawn is a non-negative number of mL."})
     with audit_context(actor, reason="QC sample taken"):
         return QcSample.objects.create(
             batch=batch,
             step=step,
             sample_code=code,
+            volume_ml=volume,
             taken_at=taken_at,
             taken_by=actor,
             late_entry_reason=late_entry_reason.strip(),
@@ -104,6 +117,27 @@ def _parse_value(test: QcTest, value: object) -> Decimal | str:
     if number.adjusted() >= whole_digits:
         raise ValidationError({"value": f"{label}: at most {whole_digits} digits before the decimal point."})
     return number
+
+
+def _too_early(batch: Batch, sample: QcSample, test: QcTest, tested_at: datetime) -> tuple[str, AlertFinding] | None:
+    """A result before its method's minimum duration after sampling (process definition): why, and the exception."""
+    minimum = rl.limits_of(batch).qc_minimum_minutes.get(test.value, 0)
+    if tested_at >= sample.taken_at + timedelta(minutes=minimum):
+        return None
+    at = f"{timezone.localtime(tested_at):%Y-%m-%d %H:%M}"
+    taken = f"{timezone.localtime(sample.taken_at):%Y-%m-%d %H:%M}"
+    span = rl.duration_text(minimum)
+    message = (
+        f"The {TEST_LABELS[test]} result ({at}) cannot precede the end of its method's minimum duration, "
+        f"{span} after sample {sample.sample_code} was taken ({taken}), as {batch.process_definition} requires"
+    )
+    finding = AlertFinding(
+        key=f"qc.{test.value}",
+        subject=f"{TEST_LABELS[test]} result",
+        value=f"reported {at}",
+        limit=f"method minimum {span} after sampling ({taken})",
+    )
+    return message, finding
 
 
 def _check_repeat(batch: Batch, test: QcTest, investigation_id: int | None) -> Deviation | None:
@@ -164,10 +198,13 @@ def qc_result_record(
     investigation_id: int | None = None,
     late_entry_reason: str = "",
     otp_token: str = "",
+    preliminary_reason: str = "",
 ) -> QcResult:
     """Record a result signed by the analyst; the verdict is computed, and an OOS opens a deviation.
 
     A viability result also records the calculated viable CD133+ dose when the specification has it.
+    A value outside the process definition's hard range is refused; a result before its method's minimum
+    duration is refused, or recorded as preliminary with ``preliminary_reason`` (an exception for QA).
     """
     require_role(actor, Role.QC_ANALYST, action="Recording a QC result")
     confirm_password(actor, password, otp_token=otp_token)
@@ -191,17 +228,29 @@ def qc_result_record(
         raise ValidationError({"test": f"{specification} has no limit for {TEST_LABELS[qc_test]}."})
     check_event_time(tested_at, field="tested_at", late_entry_reason=late_entry_reason)
     parsed = _parse_value(qc_test, value)
+    out_of_range, _ = rl.parameter_errors(batch, {qc_test.value: parsed}, prefix="qc", fields={qc_test.value: "value"})
+    if out_of_range:
+        raise ValidationError(out_of_range)
     unit = unit.strip() if not limit.is_categorical else ""
     try:
         verdict = evaluate(limit.as_limit(), parsed, unit=unit)
     except ValueError as error:
         raise ValidationError({"unit": f"{TEST_LABELS[qc_test]}: {error}."}) from None
+    # A culture that grows, or a contaminant detected, is reported when seen; a negative one only after the
+    # method's full duration.
+    seen_early = limit.is_categorical and verdict == Verdict.OOS
+    early = None if seen_early else _too_early(batch, sample, qc_test, tested_at)
+    if early is not None and not preliminary_reason.strip():
+        raise ValidationError(
+            {"tested_at": f"{early[0]}. Record it as preliminary, with a reason, if it is a preliminary reading."}
+        )
     investigation = _check_repeat(batch, qc_test, investigation_id)
     common = {
         "analyst": actor,
         "tested_at": tested_at,
         "investigation": investigation,
         "late_entry_reason": late_entry_reason.strip(),
+        "preliminary": early is not None,
     }
     with audit_context(actor, reason=f"record {TEST_LABELS[qc_test]} result"):
         result = _store(
@@ -219,6 +268,15 @@ def qc_result_record(
         dose_limit = specification.limits.filter(test=QcTest.VIABLE_CD133_DOSE).first()
         if qc_test == QcTest.VIABILITY and dose_limit is not None:
             recorded.append(_record_dose(batch, sample, dose_limit, result, common))
+        if early is not None:
+            rl.exceptions_record(
+                batch=batch,
+                actor=actor,
+                source=f"QC result {sample.sample_code}",
+                findings=[early[1]],
+                reason=preliminary_reason,
+                kind=ExceptionKind.PRELIMINARY_RESULT,
+            )
     for each in recorded:
         # Sign what the database holds (a decimal is stored with the column's scale).
         each.refresh_from_db()

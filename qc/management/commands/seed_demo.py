@@ -54,7 +54,10 @@ DEMO_BATCHES: dict[str, tuple[str, list[Step] | str]] = {
         ],
     ),
     "DEMO-S002": ("infused", [qc_demo.release_batch, qc_demo.dispatch_batch, qc_demo.infuse_batch]),
-    "DEMO-S003": ("dispatched", [qc_demo.release_batch, qc_demo.dispatch_batch]),
+    "DEMO-S003": (
+        "dispatched in a warm shipper (an exception accepted with a reason)",
+        [qc_demo.release_batch, lambda crew, batch: qc_demo.dispatch_batch(crew, batch, warm=True)],
+    ),
     "DEMO-S004": ("released and certified", [qc_demo.release_batch]),
     "DEMO-S005": (
         "conditionally released, sterility pending",

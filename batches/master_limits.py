@@ -1,0 +1,263 @@
+"""The limits a process definition carries, as data: ranges of values, the order of events, required hand-overs.
+
+Pure Python, no database. A process definition stores one JSON document (``ProcessDefinition.limits``),
+approved with the rest of the version by two people; :func:`parse` validates it and returns
+:class:`MasterLimits`, the one reader the services, forms, API serializers and the record use.
+
+- ``parameters``: for each numeric parameter (``"<step>.<field>"``), a *hard* range (a value outside is
+  refused, with a message naming the limit) and an optional *alert* range (a value inside the hard
+  range but outside the alert range is accepted only with a reason, which becomes an exception of the
+  record), with the unit.
+- ``order``: "event ``after`` may not precede event ``before``", with a minimum (and optional maximum)
+  interval in minutes. Each dependency is stated once here; the services check the time they record
+  against every rule that names it.
+- ``qc_minimum_minutes``: the shortest time from sampling to a result for each QC test (a 14-day
+  culture cannot be read two minutes after sampling).
+- ``required_hand_offs``: a custody hand-over that must be received before the batch enters a state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+# Events whose times the order rules compare; the services resolve each to a time of the batch.
+EVENTS: dict[str, str] = {
+    "gcsf_last_dose": "the last G-CSF dose",
+    "apheresis_started": "the start of the apheresis",
+    "apheresis_ended": "the end of the apheresis",
+    "selection_started": "the start of the CD133+ selection",
+    "selection_ended": "the end of the CD133+ selection",
+    "qa_released": "the QA release",
+    "qp_certified": "the QP certification",
+    "dispatched": "the dispatch to radiology",
+    "bedside_confirmed": "the bedside identity check",
+    "infusion_started": "the start of the infusion",
+    "infusion_ended": "the end of the infusion",
+    "closed": "the closure of the batch record",
+}
+
+QC_TESTS = ("cd133_purity", "viability", "gram_stain", "endotoxin", "mycoplasma", "sterility")
+# Hand-offs and the batch states a process definition may make wait for them (batches.models.custody.HandOff).
+HAND_OFFS = ("collection_to_lab", "lab_to_qc")
+GATED_STATES = ("processing", "quarantine")
+
+
+class LimitsError(ValueError):
+    """The limits document is malformed; the message names the entry."""
+
+
+@dataclass(frozen=True)
+class Range:
+    low: Decimal
+    high: Decimal
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, Decimal | int) and self.low <= value <= self.high
+
+    def describe(self, unit: str) -> str:
+        return f"{_plain(self.low)}–{_plain(self.high)} {unit}".strip()
+
+
+@dataclass(frozen=True)
+class ParameterLimit:
+    key: str
+    label: str
+    unit: str
+    hard: Range
+    alert: Range | None = None
+
+    def help_text(self) -> str:
+        text = f"Allowed {self.hard.describe(self.unit)}"
+        if self.alert is not None:
+            text += f"; outside {self.alert.describe(self.unit)} only with a reason (alert range)"
+        return text + "."
+
+
+@dataclass(frozen=True)
+class OrderRule:
+    before: str
+    after: str
+    min_minutes: int = 0
+    max_minutes: int | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class MasterLimits:
+    parameters: dict[str, ParameterLimit]
+    order: tuple[OrderRule, ...]
+    qc_minimum_minutes: dict[str, int]
+    required_hand_offs: dict[str, str]
+
+    def parameter(self, key: str) -> ParameterLimit | None:
+        return self.parameters.get(key)
+
+    def rules_for(self, event: str) -> list[OrderRule]:
+        return [r for r in self.order if event in (r.before, r.after)]
+
+
+def _plain(number: Decimal) -> str:
+    return f"{number.normalize():f}" if number != number.to_integral_value() else f"{number.to_integral_value():f}"
+
+
+def _p(label: str, unit: str, hard: tuple[str, str], alert: tuple[str, str] | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"label": label, "unit": unit, "hard": list(hard)}
+    if alert is not None:
+        entry["alert"] = list(alert)
+    return entry
+
+
+def default_limits() -> dict[str, Any]:
+    """The limits a new process definition starts from (docs/domain.md §Limits of the master record)."""
+    return {
+        "parameters": {
+            "apheresis.blood_volumes_processed": _p("Blood volumes processed", "blood volumes", ("0", "6"), ("2", "4")),
+            "apheresis.acd_a_ml": _p("ACD-A", "mL", ("0", "2000"), ("200", "1500")),
+            "apheresis.product_volume_ml": _p("Product volume", "mL", ("1", "500"), ("100", "400")),
+            "apheresis.total_nucleated_cells": _p("Total nucleated cells", "cells", ("0", "500000000000")),
+            "apheresis.cd133_cells_before_selection": _p("CD133+ cells before selection", "cells", ("0", "5000000000")),
+            "selection.final_volume_ml": _p("Final formulation volume (bag)", "mL", ("1", "20"), ("5", "15")),
+            "selection.recovery_pct": _p("Recovery", "%", ("0", "100"), ("40", "100")),
+            "qc.cd133_purity": _p("CD133+ purity", "%", ("0", "100")),
+            "qc.viability": _p("Viability", "%", ("0", "100")),
+            "transport.temperature_c": _p("Transport temperature (final product)", "°C", ("2", "25"), ("2", "8")),
+            "handover.temperature_c": _p("Hand-over temperature (in the hospital)", "°C", ("2", "30")),
+            "storage.temperature_c": _p("Storage temperature", "°C", ("2", "8")),
+        },
+        "order": [
+            {"before": "gcsf_last_dose", "after": "apheresis_started", "min_minutes": 0, "max_minutes": 36 * 60},
+            {"before": "apheresis_ended", "after": "selection_started"},
+            {"before": "selection_started", "after": "selection_ended", "min_minutes": 60, "label": "selection run"},
+            {"before": "qa_released", "after": "infusion_started"},
+            {"before": "qp_certified", "after": "infusion_started"},
+            {"before": "bedside_confirmed", "after": "infusion_started"},
+            {
+                "before": "infusion_ended",
+                "after": "closed",
+                "min_minutes": 120,
+                "label": "post-infusion observation",
+            },
+        ],
+        "qc_minimum_minutes": {
+            "cd133_purity": 30,
+            "viability": 20,
+            "gram_stain": 15,
+            "endotoxin": 15,
+            "mycoplasma": 90,
+            "sterility": 14 * 24 * 60,
+        },
+        "required_hand_offs": {},
+    }
+
+
+def _decimal(value: object, where: str) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise LimitsError(f"{where}: {value!r} is not a number.") from None
+    if not number.is_finite():
+        raise LimitsError(f"{where}: {value!r} is not a finite number.")
+    return number
+
+
+def _range(value: object, where: str) -> Range:
+    if not isinstance(value, list) or len(value) != 2:
+        raise LimitsError(f"{where}: a range is [low, high].")
+    low, high = _decimal(value[0], where), _decimal(value[1], where)
+    if low > high:
+        raise LimitsError(f"{where}: the low end {low} is above the high end {high}.")
+    return Range(low, high)
+
+
+def _minutes(value: object, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise LimitsError(f"{where}: a whole, non-negative number of minutes is needed.")
+    return value
+
+
+def _parameters(data: object) -> dict[str, ParameterLimit]:
+    if not isinstance(data, dict):
+        raise LimitsError("parameters: an object of parameter → limit is needed.")
+    parsed = {}
+    for key, entry in data.items():
+        if not isinstance(entry, dict) or set(entry) - {"label", "unit", "hard", "alert"}:
+            raise LimitsError(f"parameters.{key}: label, unit, hard and (optionally) alert are allowed.")
+        hard = _range(entry.get("hard"), f"parameters.{key}.hard")
+        alert = _range(entry["alert"], f"parameters.{key}.alert") if "alert" in entry else None
+        if alert is not None and not (hard.low <= alert.low and alert.high <= hard.high):
+            raise LimitsError(f"parameters.{key}: the alert range must lie within the hard range.")
+        parsed[key] = ParameterLimit(
+            key=key, label=str(entry.get("label") or key), unit=str(entry.get("unit", "")), hard=hard, alert=alert
+        )
+    return parsed
+
+
+def _order(data: object) -> tuple[OrderRule, ...]:
+    if not isinstance(data, list):
+        raise LimitsError("order: a list of rules is needed.")
+    rules = []
+    for i, entry in enumerate(data):
+        where = f"order[{i}]"
+        if not isinstance(entry, dict) or set(entry) - {"before", "after", "min_minutes", "max_minutes", "label"}:
+            raise LimitsError(f"{where}: before, after, min_minutes, max_minutes and label are allowed.")
+        for end in ("before", "after"):
+            if entry.get(end) not in EVENTS:
+                raise LimitsError(f"{where}.{end}: {entry.get(end)!r} is not one of {', '.join(EVENTS)}.")
+        low = _minutes(entry.get("min_minutes", 0), f"{where}.min_minutes")
+        high = entry.get("max_minutes")
+        if high is not None and _minutes(high, f"{where}.max_minutes") < low:
+            raise LimitsError(f"{where}: max_minutes is below min_minutes.")
+        rules.append(OrderRule(entry["before"], entry["after"], low, high, str(entry.get("label", ""))))
+    return tuple(rules)
+
+
+def parse(data: object) -> MasterLimits:
+    """Validate a limits document; LimitsError names the first faulty entry."""
+    if not isinstance(data, dict) or set(data) - {"parameters", "order", "qc_minimum_minutes", "required_hand_offs"}:
+        raise LimitsError("The limits are an object of parameters, order, qc_minimum_minutes, required_hand_offs.")
+    qc = data.get("qc_minimum_minutes", {})
+    if not isinstance(qc, dict) or set(qc) - set(QC_TESTS):
+        raise LimitsError(f"qc_minimum_minutes: tests are {', '.join(QC_TESTS)}.")
+    hand_offs = data.get("required_hand_offs", {})
+    if (
+        not isinstance(hand_offs, dict)
+        or set(hand_offs) - set(HAND_OFFS)
+        or set(hand_offs.values()) - set(GATED_STATES)
+    ):
+        raise LimitsError(f"required_hand_offs: hand-off ({', '.join(HAND_OFFS)}) → state ({', '.join(GATED_STATES)}).")
+    return MasterLimits(
+        parameters=_parameters(data.get("parameters", {})),
+        order=_order(data.get("order", [])),
+        qc_minimum_minutes={t: _minutes(m, f"qc_minimum_minutes.{t}") for t, m in qc.items()},
+        required_hand_offs=dict(hand_offs),
+    )
+
+
+@dataclass(frozen=True)
+class AlertFinding:
+    """A value inside its hard range but outside its alert range: it needs a reason."""
+
+    key: str
+    subject: str
+    value: str
+    limit: str
+
+
+def check_value(
+    limit: ParameterLimit, value: Decimal | int | None, *, field: str, owner: str
+) -> tuple[dict[str, str], AlertFinding | None]:
+    """(errors, alert): a value outside the hard range is an error naming the limit and ``owner``."""
+    if value is None:
+        return {}, None
+    shown = f"{_plain(Decimal(value))} {limit.unit}".strip()
+    if value not in limit.hard:
+        return {
+            field: f"{limit.label} {shown} is outside the limit {limit.hard.describe(limit.unit)} of {owner}."
+        }, None
+    if limit.alert is not None and value not in limit.alert:
+        return {}, AlertFinding(
+            key=limit.key, subject=limit.label, value=shown, limit=f"alert range {limit.alert.describe(limit.unit)}"
+        )
+    return {}, None
