@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from batches import register_demo
 from batches.models import Batch, Patient, ProcessDefinition
 from batches.services import batch as batch_services
 from batches.services import master, steps
@@ -26,6 +27,8 @@ class Cast:
     qa: User
     qp: User
     password: str
+    # Keeps the material master and the equipment register; without one, definitions declare no materials.
+    materials: User | None = None
 
 
 def definition_values(**overrides: Any) -> dict[str, Any]:
@@ -49,6 +52,7 @@ def definition_values(**overrides: Any) -> dict[str, Any]:
 
 def approved_definition(cast: Cast, **overrides: Any) -> ProcessDefinition:
     definition = master.process_definition_create(actor=cast.qa, values=definition_values(**overrides))
+    register_demo.declare_requirements(cast, definition)
     master.process_definition_approve(definition_id=definition.pk, approver=cast.qa, password=cast.password)
     return master.process_definition_approve(definition_id=definition.pk, approver=cast.qp, password=cast.password)
 
@@ -121,33 +125,39 @@ def selection_values(**overrides: Any) -> dict[str, Any]:
     return values
 
 
+def record_step(cast: Cast, batch: Batch, kind: str, values: dict[str, Any]) -> Any:
+    """Record a step as an operator would: scan its lots and equipment, then sign (verified by the verifier)."""
+    scans = register_demo.step_scans(cast, batch, kind, steps.step_window(kind, values))
+    step = steps.step_record(
+        kind=kind,
+        batch_id=batch.pk,
+        actor=cast.operator,
+        password=cast.password,
+        values=values,
+        lots=scans["lots"],
+        equipment=scans["equipment"],
+    )
+    steps.step_verify(kind=kind, step_id=step.pk, verifier=cast.verifier, password=cast.password)
+    return step
+
+
 def walk_to(cast: Cast, batch: Batch, target: str) -> Batch:
     """Take a registered batch through the manufacturing services up to ``target`` (≤ quarantine)."""
     stop = MANUFACTURING_ORDER.index(target)
     definition = batch.process_definition
-    pw = cast.password
     if stop >= 1:
         batch_services.batch_start_mobilization(actor=cast.operator, batch_id=batch.pk)
     if stop >= 2:
         days = definition.gcsf_days_min
         for day in range(1, days + 1):
             at = timezone.now() - timedelta(days=days - day, minutes=30)
-            step = steps.step_record(
-                kind="gcsf", batch_id=batch.pk, actor=cast.operator, password=pw, values=gcsf_values(day, at=at)
-            )
-            steps.step_verify(kind="gcsf", step_id=step.pk, verifier=cast.verifier, password=pw)
+            record_step(cast, batch, "gcsf", gcsf_values(day, at=at))
         batch_services.batch_start_collection(actor=cast.operator, batch_id=batch.pk)
     if stop >= 3:
-        step = steps.step_record(
-            kind="apheresis", batch_id=batch.pk, actor=cast.operator, password=pw, values=apheresis_values()
-        )
-        steps.step_verify(kind="apheresis", step_id=step.pk, verifier=cast.verifier, password=pw)
+        record_step(cast, batch, "apheresis", apheresis_values())
         batch_services.batch_start_processing(actor=cast.operator, batch_id=batch.pk)
     if stop >= 4:
-        step = steps.step_record(
-            kind="selection", batch_id=batch.pk, actor=cast.operator, password=pw, values=selection_values()
-        )
-        steps.step_verify(kind="selection", step_id=step.pk, verifier=cast.verifier, password=pw)
+        record_step(cast, batch, "selection", selection_values())
         batch_services.batch_quarantine(actor=cast.operator, batch_id=batch.pk)
     batch.refresh_from_db()
     return batch

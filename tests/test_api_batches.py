@@ -26,6 +26,7 @@ from tests.factories import (
     gcsf_values,
     selection_values,
     walk_batch,
+    with_scans,
 )
 from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
 
@@ -140,7 +141,8 @@ def test_verifying_ones_own_step_is_a_403(people: Personas) -> None:
     batch = walk_batch(people, "mobilization")
     people.operator.groups.add(people.verifier.groups.get())
     operator = client_for(people.operator, "token")
-    step = ok(operator.post(f"{API}/batches/{batch.pk}/steps/gcsf/", as_json(gcsf_values(1), password=PASSWORD)), 201)
+    body = as_json(with_scans(people, batch, "gcsf", gcsf_values(1)), password=PASSWORD)
+    step = ok(operator.post(f"{API}/batches/{batch.pk}/steps/gcsf/", body, format="json"), 201)
     before = gmp_row_counts()
     response = operator.post(f"{API}/steps/gcsf/{step['id']}/verify/", {"password": PASSWORD})
     assert response.status_code == 403
@@ -167,7 +169,8 @@ def test_expired_reagent_lot_is_a_400_on_its_field(people: Personas) -> None:
 def test_correction_needs_the_current_etag_a_reason_and_the_password(people: Personas) -> None:
     batch = walk_batch(people, "mobilization")
     operator = client_for(people.operator, "token")
-    step = ok(operator.post(f"{API}/batches/{batch.pk}/steps/gcsf/", as_json(gcsf_values(1), password=PASSWORD)), 201)
+    body = as_json(with_scans(people, batch, "gcsf", gcsf_values(1)), password=PASSWORD)
+    step = ok(operator.post(f"{API}/batches/{batch.pk}/steps/gcsf/", body, format="json"), 201)
     url = f"{API}/steps/gcsf/{step['id']}/"
     etag = operator.get(url)["ETag"]
     change = {"drug_lot": "FIL-24-118", "reason": "lot number misread", "password": PASSWORD}
@@ -193,7 +196,9 @@ def test_a_verified_step_cannot_be_corrected_through_the_api(people: Personas) -
     batch = walk_batch(people, "mobilization")
     step = ok(
         client_for(people.operator, "token").post(
-            f"{API}/batches/{batch.pk}/steps/gcsf/", as_json(gcsf_values(1), password=PASSWORD)
+            f"{API}/batches/{batch.pk}/steps/gcsf/",
+            as_json(with_scans(people, batch, "gcsf", gcsf_values(1)), password=PASSWORD),
+            format="json",
         ),
         201,
     )

@@ -38,7 +38,7 @@ STEP_META_FIELDS = [
     "verified_at",
     "is_verified",
 ]
-CONTROL_FIELDS = ("password", "otp_token", "reason")
+CONTROL_FIELDS = ("password", "otp_token", "reason", "lots", "equipment")
 REQUIRED_CONTROLS = ("password", "reason")  # of a correction; the one-time code is checked by the service
 
 
@@ -95,6 +95,20 @@ class StepSerializer(serializers.ModelSerializer[Any]):
         write_only=True, trim_whitespace=False, max_length=limits.PASSWORD, help_text="Re-entered to sign."
     )
     otp_token = one_time_code_field()
+    lots = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        max_length=30,
+        required=False,
+        write_only=True,
+        help_text="Barcodes of the material lots scanned for the step (recording only).",
+    )
+    equipment = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        max_length=30,
+        required=False,
+        write_only=True,
+        help_text="Barcodes of the equipment scanned for the step (recording only).",
+    )
 
     class Meta:
         # Uniqueness (one G-CSF day, one collection) is the service's to refuse, with its own message.
@@ -104,9 +118,13 @@ class StepSerializer(serializers.ModelSerializer[Any]):
     def values(self) -> dict[str, Any]:
         return {k: v for k, v in self.validated_data.items() if k not in CONTROL_FIELDS}
 
+    def scans(self) -> dict[str, list[str]]:
+        """The scanned lot and equipment barcodes, for the step service's guards."""
+        return {name: list(self.validated_data.get(name, [])) for name in ("lots", "equipment")}
+
 
 def step_fields(kind: str, *computed: str) -> list[str]:
-    return [*STEP_META_FIELDS, *editable_fields(kind), *computed, "password", "otp_token"]
+    return [*STEP_META_FIELDS, *editable_fields(kind), *computed, "password", "otp_token", "lots", "equipment"]
 
 
 class GcsfAdministrationSerializer(StepSerializer):

@@ -195,6 +195,7 @@ class BatchStepsView(StepKindMixin, mixins.ListModelMixin, GenericAPIView[Any]):
             password=body.validated_data["password"],
             otp_token=body.validated_data.get("otp_token", ""),
             values=body.values(),
+            **body.scans(),
         )
         return self.answer(step, status.HTTP_201_CREATED)
 

@@ -4,20 +4,47 @@ from batches.models.batch import Batch, BatchTransition
 from batches.models.custody import CustodyEvent, ExpiredUseAuthorization, IdentityScan, PatientIdentity
 from batches.models.delivery import AdverseEvent, BedsideCheck, Infusion
 from batches.models.documents import BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
-from batches.models.equipment import Equipment, EquipmentKind, EquipmentStatus
+from batches.models.equipment import AreaGrade, Equipment, EquipmentKind, EquipmentStatus
+from batches.models.equipment_log import (
+    EquipmentRecord,
+    EquipmentUse,
+    RecordKind,
+    RecordOutcome,
+    StepEquipmentRequirement,
+)
 from batches.models.followup import EmbryoTransfer, FollowUpVisit
 from batches.models.idempotency import IdempotencyKey
 from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, VerificationMode
 from batches.models.master import ApprovalStatus, ProcessDefinition
+from batches.models.materials import (
+    GRADE_RANK,
+    LotCertificate,
+    LotStatus,
+    LotUse,
+    Material,
+    MaterialGrade,
+    MaterialLot,
+    StepMaterialRequirement,
+)
 from batches.models.patient import Patient
 from batches.models.release import BatchDisposition, Decision
 from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
 from batches.models.steps import ApheresisCollection, Cd133Selection, GcsfAdministration, StepRecord
+from batches.models.workstations import (
+    LineClearance,
+    MonitoringLevel,
+    MonitoringLimit,
+    MonitoringSample,
+    MonitoringSession,
+    SampleKind,
+)
 
 __all__ = [
+    "GRADE_RANK",
     "AdverseEvent",
     "ApheresisCollection",
     "ApprovalStatus",
+    "AreaGrade",
     "AuditCheckpoint",
     "AuditSeal",
     "AuditVerification",
@@ -36,18 +63,36 @@ __all__ = [
     "EmbryoTransfer",
     "Equipment",
     "EquipmentKind",
+    "EquipmentRecord",
     "EquipmentStatus",
+    "EquipmentUse",
     "ExpiredUseAuthorization",
     "FollowUpVisit",
     "GcsfAdministration",
     "IdempotencyKey",
     "IdentityScan",
     "Infusion",
+    "LineClearance",
+    "LotCertificate",
+    "LotStatus",
+    "LotUse",
+    "Material",
+    "MaterialGrade",
+    "MaterialLot",
+    "MonitoringLevel",
+    "MonitoringLimit",
+    "MonitoringSample",
+    "MonitoringSession",
     "Patient",
     "PatientIdentity",
     "ProcessDefinition",
+    "RecordKind",
+    "RecordOutcome",
+    "SampleKind",
     "SignatureMeaning",
     "SignatureStatus",
+    "StepEquipmentRequirement",
+    "StepMaterialRequirement",
     "StepRecord",
     "VerificationMode",
 ]

@@ -7,7 +7,7 @@ is read-only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -23,6 +23,7 @@ from batches.services import custody
 from batches.services import validation as v
 from batches.services.common import confirm_password, event_time_errors, lock_batch, require_status
 from batches.services.signatures import signature_sign, signatures_invalidate
+from batches.services.step_inputs import Window, lock_inputs, step_inputs_check, step_inputs_record
 from batches.states import STEP_STATE
 
 STEP_MODELS: dict[str, type[StepRecord]] = {
@@ -132,6 +133,19 @@ RULES: dict[str, Callable[[Batch, dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+# The fields that say when a step ran (start, end): its lots and equipment must be fit for use until the end.
+WINDOW_FIELDS = {
+    "gcsf": ("administered_at", "administered_at"),
+    "apheresis": ("started_at", "ended_at"),
+    "selection": ("started_at", "ended_at"),
+}
+
+
+def step_window(kind: str, values: dict[str, Any]) -> Window:
+    start, end = WINDOW_FIELDS[kind]
+    return Window(start=values[start], end=values[end])
+
+
 def editable_fields(kind: str) -> list[str]:
     """The fields an operator enters for a step (computed and signature fields excluded)."""
     model = STEP_MODELS[kind]
@@ -151,9 +165,22 @@ def _clean_values(kind: str, values: dict[str, Any]) -> dict[str, Any]:
 
 @transaction.atomic
 def step_record(
-    *, kind: str, batch_id: int, actor: User, password: str, values: dict[str, Any], otp_token: str = ""
+    *,
+    kind: str,
+    batch_id: int,
+    actor: User,
+    password: str,
+    values: dict[str, Any],
+    otp_token: str = "",
+    lots: Sequence[str] = (),
+    equipment: Sequence[str] = (),
 ) -> StepRecord:
-    """Record a step of the batch, signed by its performer."""
+    """Record a step of the batch, signed by its performer, with the lots and equipment scanned for it.
+
+    The process definition says which materials (grade, quantity) and which kinds of equipment the step
+    needs; each scanned code is checked by the guards of batches.services.step_inputs before anything is
+    written, and each use becomes its own row.
+    """
     require_role(actor, Role.OPERATOR, action=f"Recording {STEP_LABELS[kind].lower()}")
     confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
@@ -165,10 +192,13 @@ def step_record(
     if kind == "gcsf" and GcsfAdministration.objects.filter(batch=batch, day=values["day"]).exists():
         raise ValidationError({"day": f"G-CSF day {values['day']} is already recorded for {batch}."})
     computed = RULES[kind](batch, values)
+    lock_inputs(lots, equipment)
+    inputs = step_inputs_check(batch=batch, kind=kind, window=step_window(kind, values), lots=lots, equipment=equipment)
     step = model(batch=batch, performed_by=actor, **values, **computed)
     step.full_clean(exclude=["batch", "performed_by"], validate_unique=False)
     with audit_context(actor, reason=f"record {STEP_LABELS[kind].lower()}"):
         step.save()
+    step_inputs_record(inputs, target=step, actor=actor)
     if kind == "apheresis":  # the bag is labelled with its ISBT 128 DIN at collection
         custody.identifiers_allocate(batch=batch, actor=actor)
     signature_sign(
