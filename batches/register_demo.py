@@ -289,6 +289,7 @@ def _free_workstation(cast: Cast, batch: Batch, window: Window, candidates: list
         _monitor(cast, item, window)
         if not workstation_free(item, batch=batch, window=window):
             return item
+    for item in candidates:  # none free: clear the first whose last patient left before this step
         last = EquipmentUse.objects.filter(equipment=item).order_by("-used_until").first()
         if last is not None and last.used_until + timedelta(minutes=1) < window.start:
             _clear(cast, item, at=last.used_until + timedelta(minutes=1))

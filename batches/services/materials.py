@@ -33,7 +33,7 @@ from batches.models import (
 from batches.models.signatures import SignatureMeaning
 from batches.roles import Domain, Role, require_role
 from batches.services.common import confirm_password
-from batches.services.signatures import signature_sign
+from batches.services.signatures import signature_sign, signatures_invalidate
 
 KEEPER_ROLES = (Role.MATERIALS, Role.ADMIN)
 DEFINITION_ROLES = (Role.QA_REVIEWER, Role.ADMIN)
@@ -141,6 +141,32 @@ def lot_status_set(
         lot.status_changed_at = timezone.now()
         lot.full_clean()
         lot.save()
+    signature_sign(signer=actor, password=password, password_checked=True, meaning=meaning, target=lot)
+    return lot
+
+
+@transaction.atomic
+def lot_expiry_correct(
+    *, actor: User, lot_id: int, expiry_date: date, reason: str, password: str, otp_token: str = ""
+) -> MaterialLot:
+    """QA corrects a lot's expiry (a supplier's shelf-life notice, a misread label), signed with a reason.
+
+    The earlier signatures of the lot are invalidated (its content changed); the uses already recorded keep
+    the expiry they were checked against.
+    """
+    require_role(actor, Role.QA_REVIEWER, action="Correcting a lot's expiry", domain=Domain.MASTER_DATA)
+    confirm_password(actor, password, otp_token=otp_token)
+    lot = MaterialLot.objects.select_for_update().get(pk=lot_id)
+    text = require_reason(reason, what=f"correct the expiry of lot {lot.code}")
+    if expiry_date == lot.expiry_date:
+        raise ValidationError({"expiry_date": f"Lot {lot.code} already expires on {expiry_date:%Y-%m-%d}."})
+    signatures_invalidate(target=lot, actor=actor, reason=f"expiry corrected: {text}")
+    with audit_context(
+        actor, reason=f"expiry of lot {lot.code} {lot.expiry_date:%Y-%m-%d} → {expiry_date:%Y-%m-%d}: {text}"
+    ):
+        lot.expiry_date = expiry_date
+        lot.save()
+    meaning = SignatureMeaning.APPROVED if lot.status == LotStatus.RELEASED else SignatureMeaning.REJECTED
     signature_sign(signer=actor, password=password, password_checked=True, meaning=meaning, target=lot)
     return lot
 
