@@ -22,6 +22,11 @@ from batches.models import (
     Batch,
     BatchDocument,
     Decision,
+    Equipment,
+    LineClearance,
+    Material,
+    MaterialLot,
+    MonitoringSession,
     Patient,
     ProcessDefinition,
 )
@@ -127,6 +132,8 @@ def _operator(links: Links) -> HomeCard:
         links.changelist(Patient, "Patients"),
         links.add(Patient, "Enrol a patient"),
         links.qc("qcsample", "Record a QC sample", add=True),
+        links.add(LineClearance, "Record a line clearance"),
+        links.changelist(MonitoringSession, "Environmental monitoring sessions"),
         links.named(
             "admin:batches_delivery_desk_index",
             "Delivery desk: hand-overs and dispatch",
@@ -152,6 +159,7 @@ def _qc_analyst(links: Links) -> HomeCard:
         links.qc("qcresult", "QC results"),
         links.qc("qcsample", "QC samples"),
         links.qc("deviation", "Open deviations", query="status__exact=open"),
+        links.changelist(MonitoringSession, "Environmental monitoring: plates to read"),
     )
 
 
@@ -168,6 +176,8 @@ def _qa(links: Links) -> HomeCard:
         links.qc("deviation", "Late results after release", query="raised_after_release__exact=1"),
         links.qc("specification", "Specifications"),
         links.qc("specification", "Draft a specification", add=True),
+        links.changelist(MaterialLot, "Material lots: release, reject, recall", query="status__exact=quarantine"),
+        links.changelist(LineClearance, "Line clearances (verify the open ones)"),
         links.changelist(ProcessDefinition, "Process definitions"),
         links.changelist(BatchDocument, "Signed batch records (PDF)"),
         links.named(
@@ -243,6 +253,19 @@ def _admin(links: Links) -> HomeCard:
     )
 
 
+def _materials(links: Links) -> HomeCard:
+    card = HomeCard(
+        Role.MATERIALS, "Materials and equipment", "Material master, lot receipt, equipment register and records."
+    )
+    return card.extend(
+        links.add(MaterialLot, "Receive a lot (scan its label)"),
+        links.changelist(MaterialLot, "Lots: status, what is left, recalls"),
+        links.changelist(Material, "Material master"),
+        links.changelist(Equipment, "Equipment: due dates, records, use logs"),
+        links.add(Equipment, "Register equipment"),
+    )
+
+
 CARDS: dict[str, Callable[[Links], HomeCard]] = {
     Role.OPERATOR: _operator,
     Role.VERIFIER: _verifier,
@@ -251,6 +274,7 @@ CARDS: dict[str, Callable[[Links], HomeCard]] = {
     Role.QUALIFIED_PERSON: _qp,
     Role.CLINICIAN: _clinician,
     Role.AUDITOR: _auditor,
+    Role.MATERIALS: _materials,
     Role.ADMIN: _admin,
 }
 
