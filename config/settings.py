@@ -236,6 +236,7 @@ SPECTACULAR_SETTINGS = {
         "SignatureStatusEnum": "batches.models.signatures.SignatureStatus",
         "LotStatusEnum": "batches.models.materials.LotStatus",
         "EquipmentStatusEnum": "batches.models.equipment.EquipmentStatus",
+        "EquipmentKindEnum": "batches.models.equipment.EquipmentKind",
     },
 }
 

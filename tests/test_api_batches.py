@@ -11,10 +11,12 @@ from django.db import IntegrityError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from batches import register_demo
 from batches.api.exceptions import exception_handler
 from batches.exceptions import StateConflict
 from batches.models import (
     ElectronicSignature,
+    Equipment,
     GcsfAdministration,
     ProcessDefinition,
 )
@@ -22,6 +24,7 @@ from tests.factories import (
     PASSWORD,
     Personas,
     apheresis_values,
+    cast,
     definition_values,
     gcsf_values,
     selection_values,
@@ -57,6 +60,23 @@ def test_a_batch_walks_to_quarantine_through_the_api_with_tokens(people: Persona
 
     definition = ok(qa.post(f"{API}/process-definitions/", as_json(definition_values()), format="json"), 201)
     assert definition["status"] == "draft"
+    # What each step needs, declared on the draft: materials of the register (scanned at each step) and equipment.
+    register_demo.ensure_register(cast(people))
+    drafted = f"{API}/process-definitions/{definition['id']}"
+    for kind, needs in register_demo.REQUIREMENTS.items():
+        for category, grade, quantity, unit in needs:
+            body = {"step_kind": kind, "category": category, "grade": grade, "quantity": quantity, "unit": unit}
+            ok(
+                qa.post(f"{API}/process-definitions/{definition['id']}/material-requirements/", body, format="json"),
+                201,
+            )
+    for kind, items in register_demo.EQUIPMENT_NEEDED.items():
+        for item in items:
+            body = {"step_kind": kind, "kind": item}
+            ok(
+                qa.post(f"{API}/process-definitions/{definition['id']}/equipment-requirements/", body, format="json"),
+                201,
+            )
     ok(qa.post(f"{API}/process-definitions/{definition['id']}/approve/", {"password": PASSWORD}, format="json"))
     approved = ok(qp.post(f"{API}/process-definitions/{definition['id']}/approve/", {"password": PASSWORD}))
     assert approved["status"] == "approved"
@@ -83,19 +103,30 @@ def test_a_batch_walks_to_quarantine_through_the_api_with_tokens(people: Persona
     base = f"{API}/batches/{batch['id']}"
     assert ok(operator.post(f"{base}/start-mobilization/"))["status"] == "mobilization"
     for day in range(1, 5):
-        step = ok(
-            operator.post(f"{base}/steps/gcsf/", as_json(gcsf_values(day), password=PASSWORD), format="json"), 201
-        )
+        body = as_json(gcsf_values(day), password=PASSWORD, lots=["L-FIL-0117"])
+        step = ok(operator.post(f"{base}/steps/gcsf/", body, format="json"), 201)
         assert step["dose_ug"] == "580.0"  # 10 µg/kg × 58 kg
         assert "password" not in step
         assert ok(verifier.post(f"{API}/steps/gcsf/{step['id']}/verify/", {"password": PASSWORD}))["is_verified"]
     ok(operator.post(f"{base}/start-collection/"))
-    step = ok(operator.post(f"{base}/steps/apheresis/", as_json(apheresis_values(), password=PASSWORD)), 201)
+    scanned = {"lots": ["L-ACDA-0032", "L-OPT-0508"], "equipment": ["APH-01"]}
+    body = as_json(apheresis_values(), password=PASSWORD, **scanned)
+    step = ok(operator.post(f"{base}/steps/apheresis/", body, format="json"), 201)
     ok(verifier.post(f"{API}/steps/apheresis/{step['id']}/verify/", {"password": PASSWORD}))
     ok(operator.post(f"{base}/start-processing/"))
-    step = ok(
-        operator.post(f"{base}/steps/selection/", as_json(selection_values(), password=PASSWORD), format="json"), 201
-    )
+    cabinet = Equipment.objects.get(code="BSC-01")
+    session = {
+        "workstation": cabinet.pk,
+        "opened_at": (timezone.now() - timedelta(hours=1)).isoformat(),
+        "samples": [{"kind": "settle", "sample_code": "SP-API-1"}, {"kind": "air", "sample_code": "AS-API-1"}],
+    }
+    ok(operator.post(f"{API}/monitoring-sessions/", session, format="json"), 201)
+    scanned = {
+        "lots": ["L-CD133-7781", "L-TS-5531", "L-BUF-2210", "L-HSA-9912", "L-BAG-3307"],
+        "equipment": ["CMP-01", "BSC-01", "CEN-01"],
+    }
+    body = as_json(selection_values(), password=PASSWORD, **scanned)
+    step = ok(operator.post(f"{base}/steps/selection/", body, format="json"), 201)
     ok(verifier.post(f"{API}/steps/selection/{step['id']}/verify/", {"password": PASSWORD}))
     final = ok(operator.post(f"{base}/quarantine/"))
 
@@ -106,6 +137,9 @@ def test_a_batch_walks_to_quarantine_through_the_api_with_tokens(people: Persona
     assert all(s["intact"] for s in final["signatures"])
     assert [t["to_status"] for t in final["transitions"]] == ["mobilization", "collection", "processing", "quarantine"]
     assert ok(operator.get(f"{base}/steps/gcsf/"))["count"] == 4
+    used = ok(operator.get(f"{base}/inputs/"))
+    assert [u["lot_code"] for u in used["lots"]].count("L-FIL-0117") == 4
+    assert {u["equipment_code"] for u in used["equipment"]} == {"APH-01", "CMP-01", "BSC-01", "CEN-01"}
 
 
 @pytest.mark.urs("URS-016")

@@ -20,7 +20,9 @@ from rest_framework.response import Response
 
 from batches.api.inputs_serializers import (
     BatchInputsSerializer,
+    DefinitionRequirementsSerializer,
     EquipmentRecordSerializer,
+    EquipmentRequirementSerializer,
     EquipmentSerializer,
     EquipmentStatusSerializer,
     EquipmentUseSerializer,
@@ -28,6 +30,7 @@ from batches.api.inputs_serializers import (
     LotReceiveSerializer,
     LotStatusSerializer,
     MaterialLotSerializer,
+    MaterialRequirementSerializer,
     MaterialSerializer,
     MonitoringSessionSerializer,
     RecallSerializer,
@@ -37,11 +40,11 @@ from batches.api.inputs_serializers import (
 )
 from batches.api.serializers import PasswordSerializer
 from batches.api.views import REFUSALS, CellBatchMixin
-from batches.models import Batch, Equipment, LineClearance, Material, MaterialLot, MonitoringSession
+from batches.models import Batch, Equipment, LineClearance, Material, MaterialLot, MonitoringSession, ProcessDefinition
 from batches.roles import Role
 from batches.services import equipment as equipment_services
 from batches.services import materials, workstations
-from batches.services.materials import KEEPER_ROLES
+from batches.services.materials import DEFINITION_ROLES, KEEPER_ROLES
 from batches.usage import batch_equipment_uses, batch_lot_uses, equipment_log, lot_recall
 from batches.web import acting_user
 
@@ -289,6 +292,57 @@ class MonitoringSessionViewSet(
             samples=sample_specs(body.validated_data["samples"]),
         )
         return Response(MonitoringSessionSerializer(session).data)
+
+
+class DefinitionRequirementsViewSet(CellBatchMixin, viewsets.GenericViewSet[ProcessDefinition]):
+    """What each step of a process definition needs; declared while it is a draft (QA or the administrator)."""
+
+    write_roles = {"material_requirements": DEFINITION_ROLES, "equipment_requirements": DEFINITION_ROLES}
+    queryset = ProcessDefinition.objects.all()
+
+    @extend_schema(
+        summary="The materials and equipment kinds each step of the definition requires",
+        responses={200: DefinitionRequirementsSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def requirements(self, request: Request, pk: str | None = None) -> Response:
+        definition = self.get_object()
+        return Response(
+            DefinitionRequirementsSerializer(
+                {
+                    "materials": definition.material_requirements.all(),
+                    "equipment": definition.equipment_requirements.all(),
+                }
+            ).data
+        )
+
+    @extend_schema(
+        summary="Declare a material a step uses (category, grade or higher, quantity); drafts only",
+        request=MaterialRequirementSerializer,
+        responses={201: MaterialRequirementSerializer, **REFUSALS},
+    )
+    @action(detail=True, methods=["post"], url_path="material-requirements")
+    def material_requirements(self, request: Request, pk: str | None = None) -> Response:
+        body = MaterialRequirementSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        requirement = materials.material_requirement_add(
+            actor=acting_user(request), definition_id=self.get_object().pk, **body.validated_data
+        )
+        return Response(MaterialRequirementSerializer(requirement).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Declare a kind of equipment a step names by scan; drafts only",
+        request=EquipmentRequirementSerializer,
+        responses={201: EquipmentRequirementSerializer, **REFUSALS},
+    )
+    @action(detail=True, methods=["post"], url_path="equipment-requirements")
+    def equipment_requirements(self, request: Request, pk: str | None = None) -> Response:
+        body = EquipmentRequirementSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        requirement = equipment_services.equipment_requirement_add(
+            actor=acting_user(request), definition_id=self.get_object().pk, **body.validated_data
+        )
+        return Response(EquipmentRequirementSerializer(requirement).data, status=status.HTTP_201_CREATED)
 
 
 class BatchInputsViewSet(CellBatchMixin, viewsets.GenericViewSet[Batch]):

@@ -20,6 +20,8 @@ from batches.models import (
     MaterialLot,
     MonitoringSample,
     MonitoringSession,
+    StepEquipmentRequirement,
+    StepMaterialRequirement,
 )
 from batches.services.materials import CERTIFICATE_MAX_BYTES
 
@@ -284,3 +286,24 @@ class MonitoringResultSerializer(PasswordSerializer):
 
 def sample_specs(items: list[dict[str, str]]) -> list[tuple[str, str, str]]:
     return [(item["kind"], item["sample_code"], item.get("location", "")) for item in items]
+
+
+class MaterialRequirementSerializer(serializers.ModelSerializer[StepMaterialRequirement]):
+    class Meta:
+        model = StepMaterialRequirement
+        fields = ["id", "process_definition", "step_kind", "category", "grade", "quantity", "unit"]
+        read_only_fields = ["id", "process_definition"]
+        validators: list[Any] = []
+
+
+class EquipmentRequirementSerializer(serializers.ModelSerializer[StepEquipmentRequirement]):
+    class Meta:
+        model = StepEquipmentRequirement
+        fields = ["id", "process_definition", "step_kind", "kind"]
+        read_only_fields = ["id", "process_definition"]
+        validators: list[Any] = []
+
+
+class DefinitionRequirementsSerializer(serializers.Serializer[Any]):
+    materials = MaterialRequirementSerializer(many=True)
+    equipment = EquipmentRequirementSerializer(many=True)

@@ -13,5 +13,6 @@ router.register("equipment", inputs.EquipmentViewSet, basename="equipment")
 router.register("line-clearances", inputs.LineClearanceViewSet, basename="line-clearance")
 router.register("monitoring-sessions", inputs.MonitoringSessionViewSet, basename="monitoring-session")
 router.register("batches", inputs.BatchInputsViewSet, basename="batch-inputs")
+router.register("process-definitions", inputs.DefinitionRequirementsViewSet, basename="definition-requirements")
 
 urlpatterns: list[URLPattern | URLResolver] = [*router.urls]
