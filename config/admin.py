@@ -155,7 +155,7 @@ class CellBatchAdminSite(admin.AdminSite):
                 name="batches_monitoringsession_close",
             ),
             path(
-                "batches/monitoringsample/<int:sample_id>/result/",
+                "batches/monitoringsample/<int:object_id>/result/",
                 page(environment.monitoring_result),
                 name="qc_monitoring_result",
             ),

@@ -67,14 +67,14 @@ def test_a_batch_walks_to_quarantine_through_the_api_with_tokens(people: Persona
         for category, grade, quantity, unit in needs:
             body = {"step_kind": kind, "category": category, "grade": grade, "quantity": quantity, "unit": unit}
             ok(
-                qa.post(f"{API}/process-definitions/{definition['id']}/material-requirements/", body, format="json"),
+                qa.post(f"{drafted}/material-requirements/", body, format="json"),
                 201,
             )
     for kind, items in register_demo.EQUIPMENT_NEEDED.items():
         for item in items:
             body = {"step_kind": kind, "kind": item}
             ok(
-                qa.post(f"{API}/process-definitions/{definition['id']}/equipment-requirements/", body, format="json"),
+                qa.post(f"{drafted}/equipment-requirements/", body, format="json"),
                 201,
             )
     ok(qa.post(f"{API}/process-definitions/{definition['id']}/approve/", {"password": PASSWORD}, format="json"))

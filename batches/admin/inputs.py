@@ -48,6 +48,8 @@ class InputsAdmin(GmpModelAdmin[Any]):
     """Shared by the models below: the record looked up or 404, a role check naming the roles."""
 
     def record(self, request: HttpRequest, object_id: int) -> Any:
+        if not self.has_view_permission(request):
+            raise PermissionDenied("These records are open to CellBatch roles only.")
         found = self.get_object(request, str(object_id))
         if found is None:
             raise Http404(f"No {self.model._meta.verbose_name} with id {object_id}.")

@@ -13,10 +13,10 @@ from batches.web import acting_user, service_form_view
 from qc.services.environment import monitoring_result_record
 
 
-def monitoring_result(request: HttpRequest, sample_id: int) -> HttpResponse:
+def monitoring_result(request: HttpRequest, object_id: int) -> HttpResponse:
     if not has_role(request.user, Role.QC_ANALYST):
         raise PermissionDenied("Recording an environmental monitoring result requires the role QC analyst.")
-    sample = MonitoringSample.objects.select_related("session__workstation").filter(pk=sample_id).first()
+    sample = MonitoringSample.objects.select_related("session__workstation").filter(pk=object_id).first()
     if sample is None:
         raise Http404("No such monitoring sample.")
     form = MonitoringResultForm(request.POST or None, signer=acting_user(request))
