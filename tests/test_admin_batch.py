@@ -78,7 +78,7 @@ def post_ok(client: Client, path: str, data: dict[str, str] | None = None) -> No
     assert response.status_code == 302, errors[errors.find("errorlist") - 200 : errors.find("errorlist") + 600]
 
 
-@pytest.mark.urs("URS-011", "URS-010")
+@pytest.mark.urs("URS-011", "URS-010", "URS-348")
 def test_operator_and_verifier_walk_a_batch_to_quarantine_in_the_admin(staff: Personas) -> None:
     definition = approved_definition(staff.qa, staff.qp)
     operator, verifier = client_for(staff.operator), client_for(staff.verifier)

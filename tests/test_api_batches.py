@@ -53,7 +53,7 @@ def ok(response: Any, code: int = 200) -> Any:
     return response.json()
 
 
-@pytest.mark.urs("URS-016", "URS-015")
+@pytest.mark.urs("URS-016", "URS-015", "URS-348")
 def test_a_batch_walks_to_quarantine_through_the_api_with_tokens(people: Personas) -> None:
     qa, qp = client_for(people.qa, "token"), client_for(people.qp, "token")
     operator, verifier = client_for(people.operator, "token"), client_for(people.verifier, "token")
