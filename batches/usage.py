@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model, Q, QuerySet
 
 from batches.models import Batch, Equipment, EquipmentUse, LotUse, MaterialLot, MonitoringSample
 
@@ -54,6 +55,15 @@ def batch_lot_uses(batch: Batch) -> QuerySet[LotUse]:
 
 def batch_equipment_uses(batch: Batch) -> QuerySet[EquipmentUse]:
     return EquipmentUse.objects.filter(batch=batch).select_related("equipment").order_by("used_from", "pk")
+
+
+def step_inputs(step: Model) -> tuple[list[LotUse], list[EquipmentUse]]:
+    """The lot and equipment uses recorded with one step (or QC result)."""
+    content_type = ContentType.objects.get_for_model(step)
+    where = {"content_type": content_type, "object_id": step.pk}
+    lots = list(LotUse.objects.filter(**where).select_related("lot").order_by("material_code"))
+    items = list(EquipmentUse.objects.filter(**where).select_related("equipment").order_by("equipment__code"))
+    return lots, items
 
 
 def batch_monitoring_results(batch: Batch) -> list[MonitoringSample]:

@@ -149,6 +149,8 @@ def test_operator_and_verifier_walk_a_batch_to_quarantine_in_the_admin(staff: Pe
     assert "Verify and sign" not in body
     assert "Correct " not in body
     assert "CD133-7781" in body
+    assert "Lot scanned: CliniMACS CD133 Reagent" in body  # the scanned lots and equipment, as at use
+    assert "Equipment scanned: biosafety cabinet" in body
     assert "Quarantine" in body
     assert "QA review and release" in body
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from batches.exceptions import StateConflict
 from batches.models import Cd133Selection, ElectronicSignature, LotStatus, LotUse, MaterialLot
 from batches.services import materials, steps
+from batches.pdf.collect import take_snapshot
 from batches.usage import lot_recall
 from tests.factories import PASSWORD, Personas, scans, selection_values, walk_batch
 from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
@@ -72,11 +73,8 @@ def test_a_lot_expiring_before_the_step_ends_is_refused_naming_both_dates(people
         password=PASSWORD,
     )
     values = selection_values()
-    scanned = scans(people, batch, "selection", values) | {"lots": []}
-    scanned["lots"] = [
-        *(c for c in scans(people, batch, "selection", values)["lots"] if not c.startswith("L-CD133")),
-        "L-CD133-7781",
-    ]
+    found = scans(people, batch, "selection", values)  # the operator still finds the lot on the shelf
+    scanned = {**found, "lots": [*(c for c in found["lots"] if not c.startswith("L-CD133")), "L-CD133-7781"]}
     before = gmp_row_counts()
     with pytest.raises(ValidationError) as caught:
         steps.step_record(
@@ -127,6 +125,11 @@ def test_a_use_copies_the_lot_as_it_was_and_a_recall_finds_three_batches_with_th
     )
     assert first.quantity == Decimal("1.00")
     assert first.used_at == batches[0].selection.ended_at
+
+    # The signed record carries the lot as used, whatever happens to the lot afterwards.
+    selection = take_snapshot(batches[0], kind="on_request", revision=1).steps[-1]
+    assert any(row.lot.startswith("L-CD133-7781 · supplier lot CD133-7781") for row in selection.lots)
+    assert any("released at use" in row.expiry for row in selection.lots)
 
     materials.lot_status_set(
         actor=people.qa, lot_id=lot.pk, status=LotStatus.RECALLED, password=PASSWORD, reason="Supplier recall R-24-9."
