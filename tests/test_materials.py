@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from batches.exceptions import StateConflict
 from batches.models import Cd133Selection, ElectronicSignature, LotStatus, LotUse, MaterialLot
-from batches.services import materials, steps
 from batches.pdf.collect import take_snapshot
+from batches.services import materials, steps
 from batches.usage import lot_recall
 from tests.factories import PASSWORD, Personas, scans, selection_values, walk_batch
 from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
