@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from batches import register_demo
 from batches.demo_people import procedures_assign
 from batches.master_limits import default_limits
 from batches.models import Batch, Patient, ProcessDefinition
@@ -28,6 +29,8 @@ class Cast:
     qa: User
     qp: User
     password: str
+    # Keeps the material master and the equipment register; without one, definitions declare no materials.
+    materials: User | None = None
 
 
 def demo_limits() -> dict[str, Any]:
@@ -64,6 +67,7 @@ def definition_values(**overrides: Any) -> dict[str, Any]:
 def approved_definition(cast: Cast, **overrides: Any) -> ProcessDefinition:
     definition = master.process_definition_create(actor=cast.qa, values=definition_values(**overrides))
     procedures_assign(qa=cast.qa, qp=cast.qp, password=cast.password, definition=definition)
+    register_demo.declare_requirements(cast, definition)
     master.process_definition_approve(definition_id=definition.pk, approver=cast.qa, password=cast.password)
     return master.process_definition_approve(definition_id=definition.pk, approver=cast.qp, password=cast.password)
 
@@ -145,31 +149,38 @@ def selection_values(**overrides: Any) -> dict[str, Any]:
     return values
 
 
+def record_step(cast: Cast, batch: Batch, kind: str, values: dict[str, Any]) -> Any:
+    """Record a step as an operator would: scan its lots and equipment, then sign (verified by the verifier)."""
+    scans = register_demo.step_scans(cast, batch, kind, steps.step_window(kind, values))
+    step = steps.step_record(
+        kind=kind,
+        batch_id=batch.pk,
+        actor=cast.operator,
+        password=cast.password,
+        values=values,
+        lots=scans["lots"],
+        equipment=scans["equipment"],
+    )
+    steps.step_verify(kind=kind, step_id=step.pk, verifier=cast.verifier, password=cast.password)
+    return step
+
+
 def walk_to(cast: Cast, batch: Batch, target: str) -> Batch:
     """Take a registered batch through the manufacturing services up to ``target`` (≤ quarantine)."""
     stop = MANUFACTURING_ORDER.index(target)
     definition = batch.process_definition
-    pw = cast.password
     if stop >= 1:
         batch_services.batch_start_mobilization(actor=cast.operator, batch_id=batch.pk)
     if stop >= 2:
         days = definition.gcsf_days_min
         for day in range(1, days + 1):
-            values = gcsf_values(day, at=gcsf_given_at(day, days=days))
-            step = steps.step_record(kind="gcsf", batch_id=batch.pk, actor=cast.operator, password=pw, values=values)
-            steps.step_verify(kind="gcsf", step_id=step.pk, verifier=cast.verifier, password=pw)
+            record_step(cast, batch, "gcsf", gcsf_values(day, at=gcsf_given_at(day, days=days)))
         batch_services.batch_start_collection(actor=cast.operator, batch_id=batch.pk)
     if stop >= 3:
-        step = steps.step_record(
-            kind="apheresis", batch_id=batch.pk, actor=cast.operator, password=pw, values=apheresis_values()
-        )
-        steps.step_verify(kind="apheresis", step_id=step.pk, verifier=cast.verifier, password=pw)
+        record_step(cast, batch, "apheresis", apheresis_values())
         batch_services.batch_start_processing(actor=cast.operator, batch_id=batch.pk)
     if stop >= 4:
-        step = steps.step_record(
-            kind="selection", batch_id=batch.pk, actor=cast.operator, password=pw, values=selection_values()
-        )
-        steps.step_verify(kind="selection", step_id=step.pk, verifier=cast.verifier, password=pw)
+        record_step(cast, batch, "selection", selection_values())
         batch_services.batch_quarantine(actor=cast.operator, batch_id=batch.pk)
     batch.refresh_from_db()
     return batch

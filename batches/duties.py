@@ -36,6 +36,8 @@ MEANINGS_BY_ROLE: dict[Role, frozenset[SignatureMeaning]] = {
     # Bedside identity check (first scan performed, second clinician verified) and the infusion.
     Role.CLINICIAN: frozenset({M.PERFORMED, M.VERIFIED, M.RECORDED}) | _TRAINING,
     Role.AUDITOR: frozenset(),
+    # Calibration and maintenance records of the equipment register.
+    Role.MATERIALS: frozenset({M.PERFORMED}),
     Role.ADMIN: frozenset(),
 }
 

@@ -18,6 +18,8 @@ class Role(models.TextChoices):
     QUALIFIED_PERSON = "qualified_person", "Qualified Person"
     CLINICIAN = "clinician", "Clinician"
     AUDITOR = "auditor", "Auditor"
+    # Keeps the material master, receives lots and keeps the equipment register; QA decides their status.
+    MATERIALS = "materials", "Materials and equipment"
     ADMIN = "admin", "System administrator"
 
 

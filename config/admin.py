@@ -55,10 +55,18 @@ class CellBatchAdminSite(admin.AdminSite):
     def custom_urls(self) -> list[URLPattern]:
         from django.contrib.auth.models import User
 
-        from batches.models import DocumentVersion, ProcessDefinition, TrainingRecord
+        from batches.models import (
+            DocumentVersion,
+            Equipment,
+            LineClearance,
+            MaterialLot,
+            MonitoringSession,
+            ProcessDefinition,
+            TrainingRecord,
+        )
         from batches.views import audit, batch_page, desk, people, records
         from qc.models import Deviation, QcResult, Specification
-        from qc.views import review
+        from qc.views import environment, review
 
         page = self.admin_view
         batch = "batches/batch/<int:object_id>"
@@ -118,6 +126,47 @@ class CellBatchAdminSite(admin.AdminSite):
                 name="qc_deviation_update",
             ),
             path("qc/deviation/<int:pk>/close/", self.model_view(Deviation, "close_view"), name="qc_deviation_close"),
+            # Materials, equipment and workstations: QA's signed decisions, records, recalls and use logs.
+            path(
+                "batches/materiallot/<int:object_id>/decide/",
+                self.model_view(MaterialLot, "decide_view"),
+                name="batches_materiallot_decide",
+            ),
+            path(
+                "batches/materiallot/<int:object_id>/recall/",
+                self.model_view(MaterialLot, "recall_view"),
+                name="batches_materiallot_recall",
+            ),
+            path(
+                "batches/equipment/<int:object_id>/record/",
+                self.model_view(Equipment, "record_view"),
+                name="batches_equipment_record",
+            ),
+            path(
+                "batches/equipment/<int:object_id>/decide/",
+                self.model_view(Equipment, "decide_view"),
+                name="batches_equipment_decide",
+            ),
+            path(
+                "batches/equipment/<int:object_id>/uses/",
+                self.model_view(Equipment, "uses_view"),
+                name="batches_equipment_uses",
+            ),
+            path(
+                "batches/lineclearance/<int:object_id>/verify/",
+                self.model_view(LineClearance, "verify_view"),
+                name="batches_lineclearance_verify",
+            ),
+            path(
+                "batches/monitoringsession/<int:object_id>/close/",
+                self.model_view(MonitoringSession, "close_view"),
+                name="batches_monitoringsession_close",
+            ),
+            path(
+                "batches/monitoringsample/<int:object_id>/result/",
+                page(environment.monitoring_result),
+                name="qc_monitoring_result",
+            ),
             # Accounts: one's own authenticator app, and deactivating an account.
             path(
                 "auth/user/authenticator/",

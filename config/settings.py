@@ -234,6 +234,9 @@ SPECTACULAR_SETTINGS = {
         "BatchStatusEnum": "batches.states.BatchStatus",
         "ApprovalStatusEnum": "batches.models.master.ApprovalStatus",
         "SignatureStatusEnum": "batches.models.signatures.SignatureStatus",
+        "LotStatusEnum": "batches.models.materials.LotStatus",
+        "EquipmentStatusEnum": "batches.models.equipment.EquipmentStatus",
+        "EquipmentKindEnum": "batches.models.equipment.EquipmentKind",
     },
 }
 

@@ -95,14 +95,26 @@ class Personas:
         self.clinician = make_user("clinician", Role.CLINICIAN)
         self.auditor = make_user("auditor", Role.AUDITOR)
         self.admin = make_user("admin", Role.ADMIN, is_staff=True, is_superuser=True)
+        self.materials = make_user("materials", Role.MATERIALS)
 
 
 def cast(people: Personas) -> Cast:
-    return Cast(operator=people.operator, verifier=people.verifier, qa=people.qa, qp=people.qp, password=PASSWORD)
+    return Cast(
+        operator=people.operator,
+        verifier=people.verifier,
+        qa=people.qa,
+        qp=people.qp,
+        password=PASSWORD,
+        materials=people.materials,
+    )
 
 
 def approved_definition(qa: User, qp: User, **overrides: Any) -> ProcessDefinition:
-    return demo.approved_definition(Cast(operator=qa, verifier=qp, qa=qa, qp=qp, password=PASSWORD), **overrides)
+    """An approved definition whose steps need the demo register's materials and equipment (scanned at each step)."""
+    keeper = make_user("materials", Role.MATERIALS)
+    return demo.approved_definition(
+        Cast(operator=qa, verifier=qp, qa=qa, qp=qp, password=PASSWORD, materials=keeper), **overrides
+    )
 
 
 def enrolled_patient(actor: User, subject_code: str = "IGX1-S001", weight: str = "62.5") -> Patient:
@@ -119,6 +131,19 @@ def walk_batch(
     patient = enrolled_patient(people.operator, subject_code=subject_code)
     batch = demo.register(cast(people), patient, definition)
     return demo.walk_to(cast(people), batch, target)
+
+
+def scans(people: Personas, batch: Batch, kind: str, values: dict[str, Any]) -> dict[str, list[str]]:
+    """The lots and equipment an operator scans for this step (a usable one of each the definition requires)."""
+    from batches import register_demo
+    from batches.services.steps import step_window
+
+    return register_demo.step_scans(cast(people), batch, kind, step_window(kind, values))
+
+
+def with_scans(people: Personas, batch: Batch, kind: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A step's values with the scans an operator makes for it (``lots`` and ``equipment``)."""
+    return {**values, **scans(people, batch, kind, values)}
 
 
 # --- QC and release (qc app, batches.release.disposition) -------------------------------------------

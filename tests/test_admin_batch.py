@@ -33,6 +33,7 @@ from tests.factories import (
     make_user,
     selection_values,
     walk_batch,
+    with_scans,
 )
 from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
 
@@ -43,7 +44,9 @@ def form_data(values: dict[str, Any], **extra: str) -> dict[str, str]:
     """What a browser posts: local datetimes to the second, ISO dates, plain numbers."""
     data: dict[str, str] = {}
     for name, value in values.items():
-        if isinstance(value, datetime):
+        if isinstance(value, list):  # scanned barcodes, one per line
+            data[name] = "\n".join(value)
+        elif isinstance(value, datetime):
             data[name] = timezone.localtime(value).strftime("%Y-%m-%dT%H:%M:%S")
         elif isinstance(value, date):
             data[name] = value.isoformat()
@@ -76,7 +79,7 @@ def post_ok(client: Client, path: str, data: dict[str, str] | None = None) -> No
     assert response.status_code == 302, errors[errors.find("errorlist") - 200 : errors.find("errorlist") + 600]
 
 
-@pytest.mark.urs("URS-011", "URS-010")
+@pytest.mark.urs("URS-011", "URS-010", "URS-348")
 def test_operator_and_verifier_walk_a_batch_to_quarantine_in_the_admin(staff: Personas) -> None:
     definition = approved_definition(staff.qa, staff.qp)
     operator, verifier = client_for(staff.operator), client_for(staff.verifier)
@@ -100,20 +103,32 @@ def test_operator_and_verifier_walk_a_batch_to_quarantine_in_the_admin(staff: Pe
     assert "Start mobilization" in operator.get(page(batch)).content.decode()
     post_ok(operator, url(batch, "transition", "start-mobilization"))
 
+    def given_at(day: int) -> Any:
+        return gcsf_given_at(day, days=definition.gcsf_days_min)
+
     for day in range(1, definition.gcsf_days_min + 1):
         body = operator.get(page(batch)).content.decode()
         assert f"Record G-CSF day {day}" in body
         post_ok(
             operator,
             url(batch, "record", "gcsf"),
-            form_data(gcsf_values(day, at=gcsf_given_at(day, days=definition.gcsf_days_min)), password=PASSWORD),
+            form_data(
+                with_scans(
+                    staff, batch, "gcsf", gcsf_values(day, at=gcsf_given_at(day, days=definition.gcsf_days_min))
+                ),
+                password=PASSWORD,
+            ),
         )
         step = GcsfAdministration.objects.get(batch=batch, day=day)
         assert f"Verify G-CSF day {day}" in verifier.get(page(batch)).content.decode()
         post_ok(verifier, url(batch, "verify", "gcsf", step.pk), {"password": PASSWORD})
     post_ok(operator, url(batch, "transition", "start-collection"))
 
-    post_ok(operator, url(batch, "record", "apheresis"), form_data(apheresis_values(), password=PASSWORD))
+    post_ok(
+        operator,
+        url(batch, "record", "apheresis"),
+        form_data(with_scans(staff, batch, "apheresis", apheresis_values()), password=PASSWORD),
+    )
     assert "Verify apheresis collection" in verifier.get(page(batch)).content.decode()
     post_ok(
         verifier,
@@ -122,7 +137,11 @@ def test_operator_and_verifier_walk_a_batch_to_quarantine_in_the_admin(staff: Pe
     )
     post_ok(operator, url(batch, "transition", "start-processing"))
 
-    post_ok(operator, url(batch, "record", "selection"), form_data(selection_values(), password=PASSWORD))
+    post_ok(
+        operator,
+        url(batch, "record", "selection"),
+        form_data(with_scans(staff, batch, "selection", selection_values()), password=PASSWORD),
+    )
     post_ok(
         verifier, url(batch, "verify", "selection", Cd133Selection.objects.get(batch=batch).pk), {"password": PASSWORD}
     )
@@ -139,6 +158,8 @@ def test_operator_and_verifier_walk_a_batch_to_quarantine_in_the_admin(staff: Pe
     assert "Verify and sign" not in body
     assert "Correct " not in body
     assert "CD133-7781" in body
+    assert "Lot scanned: CliniMACS CD133 Reagent" in body  # the scanned lots and equipment, as at use
+    assert "Equipment scanned: biosafety cabinet" in body
     assert "Quarantine" in body
     assert "QA review and release" in body
 
@@ -176,7 +197,11 @@ def test_verifying_ones_own_step_is_refused(staff: Personas) -> None:
     batch = walk_batch(staff, "mobilization")
     staff.operator.groups.add(staff.verifier.groups.get())
     operator = client_for(staff.operator)
-    post_ok(operator, url(batch, "record", "gcsf"), form_data(gcsf_values(1), password=PASSWORD))
+    post_ok(
+        operator,
+        url(batch, "record", "gcsf"),
+        form_data(with_scans(staff, batch, "gcsf", gcsf_values(1)), password=PASSWORD),
+    )
     step = GcsfAdministration.objects.get(batch=batch)
     assert "a second person must verify it" in operator.get(page(batch)).content.decode()
     before = gmp_row_counts()
@@ -189,7 +214,11 @@ def test_verifying_ones_own_step_is_refused(staff: Personas) -> None:
 def test_a_verified_step_is_read_only_and_cannot_be_corrected(staff: Personas) -> None:
     batch = walk_batch(staff, "mobilization")
     operator = client_for(staff.operator)
-    post_ok(operator, url(batch, "record", "gcsf"), form_data(gcsf_values(1), password=PASSWORD))
+    post_ok(
+        operator,
+        url(batch, "record", "gcsf"),
+        form_data(with_scans(staff, batch, "gcsf", gcsf_values(1)), password=PASSWORD),
+    )
     step = GcsfAdministration.objects.get(batch=batch)
     assert "Correct G-CSF day 1" in operator.get(page(batch)).content.decode()
     post_ok(client_for(staff.verifier), url(batch, "verify", "gcsf", step.pk), {"password": PASSWORD})
@@ -206,7 +235,11 @@ def test_a_verified_step_is_read_only_and_cannot_be_corrected(staff: Personas) -
 def test_correcting_an_unverified_step_keeps_a_reason_and_signs_again(staff: Personas) -> None:
     batch = walk_batch(staff, "processing")
     operator = client_for(staff.operator)
-    post_ok(operator, url(batch, "record", "selection"), form_data(selection_values(), password=PASSWORD))
+    post_ok(
+        operator,
+        url(batch, "record", "selection"),
+        form_data(with_scans(staff, batch, "selection", selection_values()), password=PASSWORD),
+    )
     step = Cd133Selection.objects.get(batch=batch)
     values = {**selection_values(), "started_at": step.started_at, "ended_at": step.ended_at}
     no_reason = operator.post(
@@ -296,7 +329,11 @@ def test_a_user_without_a_role_sees_no_batch(staff: Personas) -> None:
 def test_signatures_are_listed_and_a_changed_record_shows_invalid(staff: Personas) -> None:
     batch = walk_batch(staff, "mobilization")
     operator = client_for(staff.operator)
-    post_ok(operator, url(batch, "record", "gcsf"), form_data(gcsf_values(1), password=PASSWORD))
+    post_ok(
+        operator,
+        url(batch, "record", "gcsf"),
+        form_data(with_scans(staff, batch, "gcsf", gcsf_values(1)), password=PASSWORD),
+    )
     body = operator.get(page(batch)).content.decode()
     assert "Operator" in body
     assert "Performed" in body

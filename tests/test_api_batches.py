@@ -11,11 +11,13 @@ from django.db import IntegrityError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from batches import register_demo
 from batches.api.exceptions import exception_handler
 from batches.demo import gcsf_given_at
 from batches.exceptions import StateConflict
 from batches.models import (
     ElectronicSignature,
+    Equipment,
     GcsfAdministration,
     ProcessDefinition,
 )
@@ -23,10 +25,12 @@ from tests.factories import (
     PASSWORD,
     Personas,
     apheresis_values,
+    cast,
     definition_values,
     gcsf_values,
     selection_values,
     walk_batch,
+    with_scans,
 )
 from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
 
@@ -50,13 +54,30 @@ def ok(response: Any, code: int = 200) -> Any:
     return response.json()
 
 
-@pytest.mark.urs("URS-016", "URS-015")
+@pytest.mark.urs("URS-016", "URS-015", "URS-348")
 def test_a_batch_walks_to_quarantine_through_the_api_with_tokens(people: Personas) -> None:
     qa, qp = client_for(people.qa, "token"), client_for(people.qp, "token")
     operator, verifier = client_for(people.operator, "token"), client_for(people.verifier, "token")
 
     definition = ok(qa.post(f"{API}/process-definitions/", as_json(definition_values()), format="json"), 201)
     assert definition["status"] == "draft"
+    # What each step needs, declared on the draft: materials of the register (scanned at each step) and equipment.
+    register_demo.ensure_register(cast(people))
+    drafted = f"{API}/process-definitions/{definition['id']}"
+    for kind, needs in register_demo.REQUIREMENTS.items():
+        for category, grade, quantity, unit in needs:
+            body = {"step_kind": kind, "category": category, "grade": grade, "quantity": quantity, "unit": unit}
+            ok(
+                qa.post(f"{drafted}/material-requirements/", body, format="json"),
+                201,
+            )
+    for kind, items in register_demo.EQUIPMENT_NEEDED.items():
+        for item in items:
+            body = {"step_kind": kind, "kind": item}
+            ok(
+                qa.post(f"{drafted}/equipment-requirements/", body, format="json"),
+                201,
+            )
     ok(qa.post(f"{API}/process-definitions/{definition['id']}/approve/", {"password": PASSWORD}, format="json"))
     approved = ok(qp.post(f"{API}/process-definitions/{definition['id']}/approve/", {"password": PASSWORD}))
     assert approved["status"] == "approved"
@@ -83,24 +104,30 @@ def test_a_batch_walks_to_quarantine_through_the_api_with_tokens(people: Persona
     base = f"{API}/batches/{batch['id']}"
     assert ok(operator.post(f"{base}/start-mobilization/"))["status"] == "mobilization"
     for day in range(1, 5):
-        step = ok(
-            operator.post(
-                f"{base}/steps/gcsf/",
-                as_json(gcsf_values(day, at=gcsf_given_at(day, days=4)), password=PASSWORD),
-                format="json",
-            ),
-            201,
-        )
+        body = as_json(gcsf_values(day, at=gcsf_given_at(day, days=4)), password=PASSWORD, lots=["L-FIL-0117"])
+        step = ok(operator.post(f"{base}/steps/gcsf/", body, format="json"), 201)
         assert step["dose_ug"] == "580.0"  # 10 µg/kg × 58 kg
         assert "password" not in step
         assert ok(verifier.post(f"{API}/steps/gcsf/{step['id']}/verify/", {"password": PASSWORD}))["is_verified"]
     ok(operator.post(f"{base}/start-collection/"))
-    step = ok(operator.post(f"{base}/steps/apheresis/", as_json(apheresis_values(), password=PASSWORD)), 201)
+    scanned = {"lots": ["L-ACDA-0032", "L-OPT-0508"], "equipment": ["APH-01"]}
+    body = as_json(apheresis_values(), password=PASSWORD, **scanned)
+    step = ok(operator.post(f"{base}/steps/apheresis/", body, format="json"), 201)
     ok(verifier.post(f"{API}/steps/apheresis/{step['id']}/verify/", {"password": PASSWORD}))
     ok(operator.post(f"{base}/start-processing/"))
-    step = ok(
-        operator.post(f"{base}/steps/selection/", as_json(selection_values(), password=PASSWORD), format="json"), 201
-    )
+    cabinet = Equipment.objects.get(code="BSC-01")
+    session = {
+        "workstation": cabinet.pk,
+        "opened_at": (timezone.now() - timedelta(hours=1)).isoformat(),
+        "samples": [{"kind": "settle", "sample_code": "SP-API-1"}, {"kind": "air", "sample_code": "AS-API-1"}],
+    }
+    ok(operator.post(f"{API}/monitoring-sessions/", session, format="json"), 201)
+    scanned = {
+        "lots": ["L-CD133-7781", "L-TS-5531", "L-BUF-2210", "L-HSA-9912", "L-BAG-3307"],
+        "equipment": ["CMP-01", "BSC-01", "CEN-01"],
+    }
+    body = as_json(selection_values(), password=PASSWORD, **scanned)
+    step = ok(operator.post(f"{base}/steps/selection/", body, format="json"), 201)
     ok(verifier.post(f"{API}/steps/selection/{step['id']}/verify/", {"password": PASSWORD}))
     final = ok(operator.post(f"{base}/quarantine/"))
 
@@ -111,6 +138,9 @@ def test_a_batch_walks_to_quarantine_through_the_api_with_tokens(people: Persona
     assert all(s["intact"] for s in final["signatures"])
     assert [t["to_status"] for t in final["transitions"]] == ["mobilization", "collection", "processing", "quarantine"]
     assert ok(operator.get(f"{base}/steps/gcsf/"))["count"] == 4
+    used = ok(operator.get(f"{base}/inputs/"))
+    assert [u["lot_code"] for u in used["lots"]].count("L-FIL-0117") == 4
+    assert {u["equipment_code"] for u in used["equipment"]} == {"APH-01", "CMP-01", "BSC-01", "CEN-01"}
 
 
 @pytest.mark.urs("URS-016")
@@ -146,7 +176,8 @@ def test_verifying_ones_own_step_is_a_403(people: Personas) -> None:
     batch = walk_batch(people, "mobilization")
     people.operator.groups.add(people.verifier.groups.get())
     operator = client_for(people.operator, "token")
-    step = ok(operator.post(f"{API}/batches/{batch.pk}/steps/gcsf/", as_json(gcsf_values(1), password=PASSWORD)), 201)
+    body = as_json(with_scans(people, batch, "gcsf", gcsf_values(1)), password=PASSWORD)
+    step = ok(operator.post(f"{API}/batches/{batch.pk}/steps/gcsf/", body, format="json"), 201)
     before = gmp_row_counts()
     response = operator.post(f"{API}/steps/gcsf/{step['id']}/verify/", {"password": PASSWORD})
     assert response.status_code == 403
@@ -173,7 +204,8 @@ def test_expired_reagent_lot_is_a_400_on_its_field(people: Personas) -> None:
 def test_correction_needs_the_current_etag_a_reason_and_the_password(people: Personas) -> None:
     batch = walk_batch(people, "mobilization")
     operator = client_for(people.operator, "token")
-    step = ok(operator.post(f"{API}/batches/{batch.pk}/steps/gcsf/", as_json(gcsf_values(1), password=PASSWORD)), 201)
+    body = as_json(with_scans(people, batch, "gcsf", gcsf_values(1)), password=PASSWORD)
+    step = ok(operator.post(f"{API}/batches/{batch.pk}/steps/gcsf/", body, format="json"), 201)
     url = f"{API}/steps/gcsf/{step['id']}/"
     etag = operator.get(url)["ETag"]
     change = {"drug_lot": "FIL-24-118", "reason": "lot number misread", "password": PASSWORD}
@@ -199,7 +231,9 @@ def test_a_verified_step_cannot_be_corrected_through_the_api(people: Personas) -
     batch = walk_batch(people, "mobilization")
     step = ok(
         client_for(people.operator, "token").post(
-            f"{API}/batches/{batch.pk}/steps/gcsf/", as_json(gcsf_values(1), password=PASSWORD)
+            f"{API}/batches/{batch.pk}/steps/gcsf/",
+            as_json(with_scans(people, batch, "gcsf", gcsf_values(1)), password=PASSWORD),
+            format="json",
         ),
         201,
     )

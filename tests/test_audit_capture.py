@@ -20,7 +20,7 @@ from batches.middleware import AuditMiddleware
 from batches.models import Patient
 from batches.services import steps
 from tests.audit_helpers import as_another_role, events_for, last_event
-from tests.factories import PASSWORD, Personas, enrolled_patient, gcsf_values, walk_batch
+from tests.factories import PASSWORD, Personas, enrolled_patient, gcsf_values, scans, walk_batch
 from tests.workers import running_worker
 
 
@@ -29,7 +29,12 @@ from tests.workers import running_worker
 def test_a_service_call_records_actor_reason_and_old_and_new_values(people: Personas) -> None:
     batch = walk_batch(people, "mobilization")
     step = steps.step_record(
-        kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=gcsf_values(1)
+        kind="gcsf",
+        batch_id=batch.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values=gcsf_values(1),
+        **scans(people, batch, "gcsf", gcsf_values(1)),
     )
     steps.step_correct(
         kind="gcsf",

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from batches.models import ElectronicSignature, GcsfAdministration
 from tests.audit_helpers import events_for, last_event
-from tests.factories import PASSWORD, Personas, gcsf_values, walk_batch
+from tests.factories import PASSWORD, Personas, gcsf_values, walk_batch, with_scans
 from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,9 @@ def browser_form(values: dict[str, Any], **extra: str) -> dict[str, str]:
     """What the admin form posts: local datetimes to the second, ISO dates, plain numbers."""
     data = {"late_entry_reason": ""}
     for name, value in values.items():
-        if isinstance(value, datetime):
+        if isinstance(value, list):  # scanned barcodes, one per line
+            data[name] = "\n".join(value)
+        elif isinstance(value, datetime):
             data[name] = timezone.localtime(value).strftime("%Y-%m-%dT%H:%M:%S")
         elif isinstance(value, date):
             data[name] = value.isoformat()
@@ -44,7 +46,10 @@ def browser_form(values: dict[str, Any], **extra: str) -> dict[str, str]:
 
 
 def json_body(values: dict[str, Any], **extra: str) -> dict[str, Any]:
-    plain = {k: v.isoformat() if isinstance(v, datetime | date) else str(v) for k, v in values.items()}
+    plain = {
+        k: v.isoformat() if isinstance(v, datetime | date) else v if isinstance(v, list) else str(v)
+        for k, v in values.items()
+    }
     return {**plain, **extra}
 
 
@@ -62,7 +67,10 @@ def test_a_step_recorded_and_corrected_in_the_admin_names_the_user_the_reason_an
 ) -> None:
     batch = walk_batch(people, "mobilization")
     operator = client_for(people.operator)
-    recorded = operator.post(admin_url(batch.pk, "record", "gcsf"), browser_form(gcsf_values(1), password=PASSWORD))
+    recorded = operator.post(
+        admin_url(batch.pk, "record", "gcsf"),
+        browser_form(with_scans(people, batch, "gcsf", gcsf_values(1)), password=PASSWORD),
+    )
     assert recorded.status_code == 302
     step = GcsfAdministration.objects.get(batch=batch, day=1)
 
@@ -95,7 +103,9 @@ def test_a_step_recorded_and_corrected_through_the_api_names_the_user_the_reason
     batch = walk_batch(people, "mobilization")
     api = client_for(people.operator, "token")
     response = api.post(
-        f"/api/v1/batches/{batch.pk}/steps/gcsf/", json_body(gcsf_values(1), password=PASSWORD), format="json"
+        f"/api/v1/batches/{batch.pk}/steps/gcsf/",
+        json_body(with_scans(people, batch, "gcsf", gcsf_values(1)), password=PASSWORD),
+        format="json",
     )
     assert response.status_code == 201, response.content
     url = f"/api/v1/steps/gcsf/{response.json()['id']}/"
@@ -133,7 +143,10 @@ def test_a_step_recorded_and_corrected_through_the_api_names_the_user_the_reason
 def test_each_change_made_in_one_admin_request_keeps_its_own_reason(people: Personas) -> None:
     batch = walk_batch(people, "mobilization")
     operator = client_for(people.operator)
-    operator.post(admin_url(batch.pk, "record", "gcsf"), browser_form(gcsf_values(1), password=PASSWORD))
+    operator.post(
+        admin_url(batch.pk, "record", "gcsf"),
+        browser_form(with_scans(people, batch, "gcsf", gcsf_values(1)), password=PASSWORD),
+    )
     step = GcsfAdministration.objects.get(batch=batch, day=1)
 
     def correct(lot: str, reason: str) -> None:

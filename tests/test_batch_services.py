@@ -14,7 +14,7 @@ from batches.exceptions import StateConflict
 from batches.models import Batch, Cd133Selection, GcsfAdministration
 from batches.services import batch as batch_services
 from batches.services import steps
-from tests.factories import PASSWORD, Personas, selection_values, walk_batch
+from tests.factories import PASSWORD, Personas, scans, selection_values, walk_batch
 from tests.helpers import assert_nothing_written, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,11 @@ def test_selection_cannot_be_recorded_before_collection(people: Personas) -> Non
     before = gmp_row_counts()
     with pytest.raises(StateConflict, match=r"only when batch .* is processing"):
         steps.step_record(
-            kind="selection", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=selection_values()
+            kind="selection",
+            batch_id=batch.pk,
+            actor=people.operator,
+            password=PASSWORD,
+            values=selection_values(),
         )
     assert_nothing_written(before)
 
@@ -45,7 +49,12 @@ def test_selection_cannot_be_recorded_before_collection(people: Personas) -> Non
 def test_nobody_verifies_their_own_step(people: Personas) -> None:
     batch = walk_batch(people, "processing")
     step = steps.step_record(
-        kind="selection", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=selection_values()
+        kind="selection",
+        batch_id=batch.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values=selection_values(),
+        **scans(people, batch, "selection", selection_values()),
     )
     people.operator.groups.add(people.verifier.groups.get())
     people.operator._cellbatch_roles = None  # type: ignore[attr-defined]
@@ -59,7 +68,12 @@ def test_nobody_verifies_their_own_step(people: Personas) -> None:
 def test_verified_step_is_read_only_in_service_and_database(people: Personas) -> None:
     batch = walk_batch(people, "processing")
     step = steps.step_record(
-        kind="selection", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=selection_values()
+        kind="selection",
+        batch_id=batch.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values=selection_values(),
+        **scans(people, batch, "selection", selection_values()),
     )
     steps.step_verify(kind="selection", step_id=step.pk, verifier=people.verifier, password=PASSWORD)
     with pytest.raises(ValidationError, match="verified and read-only"):
@@ -166,7 +180,11 @@ def test_wrong_password_records_nothing(people: Personas) -> None:
     batch = walk_batch(people, "processing")
     with pytest.raises(PermissionDenied, match="password"):
         steps.step_record(
-            kind="selection", batch_id=batch.pk, actor=people.operator, password="wrong", values=selection_values()
+            kind="selection",
+            batch_id=batch.pk,
+            actor=people.operator,
+            password="wrong",
+            values=selection_values(),
         )
     assert not Cd133Selection.objects.exists()
 

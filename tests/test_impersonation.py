@@ -18,7 +18,7 @@ from batches.models import AccessEvent, ApiToken, UserAccount, UserRoleGrant
 from batches.models.accounts import AccountState
 from batches.roles import Role
 from batches.services import steps
-from tests.factories import PASSWORD, Personas, make_user, selection_values, walk_batch
+from tests.factories import PASSWORD, Personas, make_user, scans, selection_values, walk_batch
 
 pytestmark = pytest.mark.django_db
 TOKEN_URL = "/api/v1/auth/token/"
@@ -172,9 +172,16 @@ def test_a_password_reset_by_the_admin_cannot_sign_until_its_user_changed_it(peo
     batch = walk_batch(people, "processing")
     assert admin_sets_password(people, people.operator) == 302
 
+    scanned = scans(people, batch, "selection", selection_values())
+
     def sign(password: str) -> None:
         steps.step_record(
-            kind="selection", batch_id=batch.pk, actor=people.operator, password=password, values=selection_values()
+            kind="selection",
+            batch_id=batch.pk,
+            actor=people.operator,
+            password=password,
+            values=selection_values(),
+            **scanned,
         )
 
     people.operator.refresh_from_db()  # the new password hash

@@ -23,6 +23,7 @@ from tests.factories import (
     qc_sample,
     quarantined_batch,
     record_result,
+    scans,
     walk_batch,
 )
 
@@ -204,7 +205,12 @@ def test_changes_after_first_entry_are_read_from_the_audit_trail_with_their_reas
     approved_specification(people)
     batch = walk_batch(people, "mobilization")
     step = steps.step_record(
-        kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=gcsf_values(1)
+        kind="gcsf",
+        batch_id=batch.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values=gcsf_values(1),
+        **scans(people, batch, "gcsf", gcsf_values(1)),
     )
     steps.step_correct(
         kind="gcsf",

@@ -15,7 +15,7 @@ from batches.demo import gcsf_values
 from batches.models import Batch, ProcessDefinition
 from batches.services import batch as batch_services
 from batches.services import steps
-from tests.factories import PASSWORD, Personas, approved_definition, walk_batch
+from tests.factories import PASSWORD, Personas, approved_definition, scans, walk_batch
 from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,12 @@ def add_gcsf_days(people: Personas, batch: Batch, days: range) -> None:
     for day in days:
         at = timezone.now() - timedelta(days=5 - day, minutes=30)
         step = steps.step_record(
-            kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=gcsf_values(day, at=at)
+            kind="gcsf",
+            batch_id=batch.pk,
+            actor=people.operator,
+            password=PASSWORD,
+            values=gcsf_values(day, at=at),
+            **scans(people, batch, "gcsf", gcsf_values(day, at=at)),
         )
         steps.step_verify(kind="gcsf", step_id=step.pk, verifier=people.verifier, password=PASSWORD)
 

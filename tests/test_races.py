@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from batches.models import BatchDisposition, GcsfAdministration, Patient
 from batches.services import steps
-from tests.factories import PASSWORD, Personas, gcsf_values, quarantined_batch, record_passing_qc, walk_batch
+from tests.factories import PASSWORD, Personas, gcsf_values, quarantined_batch, record_passing_qc, scans, walk_batch
 from tests.helpers import client_for
 
 API = "/api/v1"
@@ -78,6 +78,7 @@ def test_two_concurrent_verifications_of_one_step_verify_it_once(transactional_d
         actor=people.operator,
         password=PASSWORD,
         values=gcsf_values(day=1),
+        **scans(people, batch, "gcsf", gcsf_values(day=1)),
     )
     url = f"{API}/steps/gcsf/{step.pk}/verify/"
     statuses = at_once(*(posting(people.verifier, url, {"password": PASSWORD}) for _ in range(2)))

@@ -24,7 +24,7 @@ from batches.services import steps
 from batches.services.common import confirm_password
 from batches.services.signatures import signature_sign
 from batches.signature_checks import SignatureState, signature_check, signature_is_intact, signature_states
-from tests.factories import PASSWORD, Personas, gcsf_values, make_user, selection_values, walk_batch
+from tests.factories import PASSWORD, Personas, gcsf_values, make_user, scans, selection_values, walk_batch
 
 M = SignatureMeaning
 
@@ -47,7 +47,12 @@ def refusals(username: str, event: str = "signature_failed") -> list[str]:
 def recorded_selection(people: Personas) -> tuple[Batch, Cd133Selection]:
     batch = walk_batch(people, "processing")
     step = steps.step_record(
-        kind="selection", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=selection_values()
+        kind="selection",
+        batch_id=batch.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values=selection_values(),
+        **scans(people, batch, "selection", selection_values()),
     )
     return batch, step  # type: ignore[return-value]
 
@@ -78,7 +83,11 @@ def test_wrong_password_signs_nothing_and_the_refusal_outlives_the_rollback(peop
 
     with pytest.raises(PermissionDenied, match="password is not correct; nothing was signed or saved"):
         steps.step_record(
-            kind="selection", batch_id=batch.pk, actor=people.operator, password="guess", values=selection_values()
+            kind="selection",
+            batch_id=batch.pk,
+            actor=people.operator,
+            password="guess",
+            values=selection_values(),
         )
 
     assert database_state() == before
@@ -296,7 +305,13 @@ def test_admin_role_never_signs_even_with_another_role(people: Personas) -> None
     before = database_state()
 
     with pytest.raises(PermissionDenied, match="not allowed for a system administrator account"):
-        steps.step_record(kind="gcsf", batch_id=batch.pk, actor=admin, password=PASSWORD, values=gcsf_values(1))
+        steps.step_record(
+            kind="gcsf",
+            batch_id=batch.pk,
+            actor=admin,
+            password=PASSWORD,
+            values=gcsf_values(1),
+        )
     with pytest.raises(PermissionDenied, match="system administrator"):
         signature_sign(signer=admin, password=PASSWORD, meaning=M.RELEASED, target=batch, batch=batch)
 

@@ -25,8 +25,10 @@ from tests.factories import (
     qc_sample,
     quarantined_batch,
     record_passing_qc,
+    scans,
     selection_values,
     walk_batch,
+    with_scans,
 )
 from tests.helpers import client_for
 
@@ -66,7 +68,9 @@ def posted(values: dict[str, Any], **extra: str) -> dict[str, str]:
     """What a browser posts: local datetimes to the second, ISO dates, plain numbers."""
     data: dict[str, str] = {}
     for name, value in values.items():
-        if isinstance(value, datetime):
+        if isinstance(value, list):  # scanned barcodes, one per line
+            data[name] = "\n".join(value)
+        elif isinstance(value, datetime):
             data[name] = timezone.localtime(value).strftime("%Y-%m-%dT%H:%M:%S")
         elif isinstance(value, date):
             data[name] = value.isoformat()
@@ -101,7 +105,8 @@ def test_enrolled_operator_signs_a_step_in_the_admin_with_a_code_and_is_refused_
     assert refusals("operator") == ["one-time code missing"]
 
     done = client_for(people.operator).post(
-        record, posted(gcsf_values(1), password=PASSWORD, otp_token=fresh_code(device))
+        record,
+        posted(with_scans(people, batch, "gcsf", gcsf_values(1)), password=PASSWORD, otp_token=fresh_code(device)),
     )
 
     assert done.status_code == 302
@@ -113,7 +118,7 @@ def test_enrolled_operator_signs_a_step_in_the_admin_with_a_code_and_is_refused_
 def test_enrolled_users_record_and_verify_a_step_through_the_api_only_with_a_code(people: Personas) -> None:
     batch = walk_batch(people, "processing")
     operator_phone, verifier_phone = enrol(people.operator), enrol(people.verifier)
-    body = as_json(selection_values(), password=PASSWORD)
+    body = as_json(with_scans(people, batch, "selection", selection_values()), password=PASSWORD)
     before = database_state()
 
     refused = client_for(people.operator, "api").post(f"{API}/batches/{batch.pk}/steps/selection/", body, format="json")
@@ -200,6 +205,7 @@ def test_a_used_code_does_not_sign_a_second_time(people: Personas) -> None:
         password=PASSWORD,
         values=selection_values(),
         otp_token=code,
+        **scans(people, batch, "selection", selection_values()),
     )
     before = database_state()
 

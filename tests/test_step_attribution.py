@@ -15,7 +15,7 @@ from batches.roles import Role
 from batches.services import steps
 from batches.signature_checks import SignatureState, signature_check
 from batches.snapshot import SCHEMA_VERSION, Snapshot
-from tests.factories import PASSWORD, Personas, gcsf_values, make_user, walk_batch
+from tests.factories import PASSWORD, Personas, gcsf_values, make_user, scans, walk_batch
 from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,12 @@ pytestmark = pytest.mark.django_db
 def corrected_step(people: Personas) -> tuple[GcsfAdministration, object]:
     batch = walk_batch(people, "mobilization")
     step = steps.step_record(
-        kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=gcsf_values(day=1)
+        kind="gcsf",
+        batch_id=batch.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values=gcsf_values(day=1),
+        **scans(people, batch, "gcsf", gcsf_values(day=1)),
     )
     second = make_user("operator2", Role.OPERATOR, Role.VERIFIER, first_name="Olga")
     steps.step_correct(
@@ -62,7 +67,12 @@ def test_the_corrector_may_not_verify_the_step_a_third_person_may(people: Person
 def test_signatures_stay_valid_with_and_without_a_correction(people: Personas) -> None:
     batch = walk_batch(people, "mobilization")
     step = steps.step_record(
-        kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=gcsf_values(day=1)
+        kind="gcsf",
+        batch_id=batch.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values=gcsf_values(day=1),
+        **scans(people, batch, "gcsf", gcsf_values(day=1)),
     )
     # An uncorrected step signs no corrector (so records signed before the column existed still match).
     assert states_of(step) == [SignatureState.VALID]

@@ -20,7 +20,16 @@ from batches.services.steps import STEP_MODELS, editable_fields
 from batches.states import BatchStatus
 
 # Fields the form adds to a step's own fields; they are never part of the step's values.
-CONTROL_FIELDS = ("password", "otp_token", "reason", "source_reference", "performer_name", "performer_staff_number")
+CONTROL_FIELDS = (
+    "password",
+    "otp_token",
+    "reason",
+    "source_reference",
+    "performer_name",
+    "performer_staff_number",
+    "lots",
+    "equipment",
+)
 # Filled in only when the entry is written down from a source by someone who did not do the work.
 TRANSCRIPTION_FIELDS = {
     "source_reference": forms.CharField(
@@ -32,6 +41,21 @@ TRANSCRIPTION_FIELDS = {
     "performer_name": forms.CharField(label="Performed by (name)", required=False, max_length=limits.NAME),
     "performer_staff_number": forms.CharField(label="Performer's staff number", required=False, max_length=30),
 }
+
+
+def scan_field(label: str, help_text: str) -> forms.CharField:
+    """A scan-first field: the cursor lands here, each barcode scanned ends its line."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=limits.NOTES,
+        help_text=help_text,
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off", "class": "scan-field"}),
+    )
+
+
+def scanned_codes(text: str) -> list[str]:
+    return [line.strip() for line in text.replace(",", "\n").splitlines() if line.strip()]
 
 
 def _formfield(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field | None:
@@ -84,6 +108,16 @@ class StepForm(PasswordForm):
         )
 
 
+class StepRecordForm(StepForm):
+    """Recording a step starts with its scans: the lots and equipment the process definition requires."""
+
+    lots = scan_field("Material lots (scan each)", "One lot barcode per line, as printed at receipt.")
+    equipment = scan_field("Equipment (scan each)", "One equipment barcode per line: instrument, cabinet…")
+
+    def scans(self) -> dict[str, list[str]]:
+        return {name: scanned_codes(self.cleaned_data.get(name, "")) for name in ("lots", "equipment")}
+
+
 class StepCorrectionForm(StepForm):
     reason = forms.CharField(
         label="Reason for the correction", widget=forms.Textarea(attrs={"rows": 2}), max_length=limits.REASON
@@ -117,8 +151,9 @@ def step_form_class(kind: str, *, correction: bool = False) -> type[StepForm]:
         required=False,
         help_text="Needed only when a value is outside its alert range; QA sees it as an exception.",
     )
-    base = StepCorrectionForm if correction else StepForm
-    if not correction:
+    base = StepCorrectionForm if correction else StepRecordForm
+    if not correction:  # scan first: the lots and equipment come before the values
+        fields = {"lots": base.base_fields["lots"], "equipment": base.base_fields["equipment"], **fields}
         fields.update(TRANSCRIPTION_FIELDS)
     # The reason and the password come last: fill in the values, then sign (the one-time code, when
     # the signer has an authenticator, is added after the password by the form itself).

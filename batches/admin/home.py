@@ -24,6 +24,11 @@ from batches.models import (
     BatchDocument,
     Decision,
     DocumentVersion,
+    Equipment,
+    LineClearance,
+    Material,
+    MaterialLot,
+    MonitoringSession,
     Patient,
     ProcessDefinition,
     TrainingRecord,
@@ -131,6 +136,8 @@ def _operator(links: Links) -> HomeCard:
         links.changelist(Patient, "Patients"),
         links.add(Patient, "Enrol a patient"),
         links.qc("qcsample", "Record a QC sample", add=True),
+        links.add(LineClearance, "Record a line clearance"),
+        links.changelist(MonitoringSession, "Environmental monitoring sessions"),
         links.named(
             "admin:batches_delivery_desk_index",
             "Delivery desk: hand-overs and dispatch",
@@ -156,6 +163,7 @@ def _qc_analyst(links: Links) -> HomeCard:
         links.qc("qcresult", "QC results"),
         links.qc("qcsample", "QC samples"),
         links.qc("deviation", "Open deviations", query="status__exact=open"),
+        links.changelist(MonitoringSession, "Environmental monitoring: plates to read"),
     )
 
 
@@ -172,6 +180,8 @@ def _qa(links: Links) -> HomeCard:
         links.qc("deviation", "Late results after release", query="raised_after_release__exact=1"),
         links.qc("specification", "Specifications"),
         links.qc("specification", "Draft a specification", add=True),
+        links.changelist(MaterialLot, "Material lots: release, reject, recall", query="status__exact=quarantine"),
+        links.changelist(LineClearance, "Line clearances (verify the open ones)"),
         links.changelist(ProcessDefinition, "Process definitions"),
         links.named("admin:batches_training_matrix", "Training matrix (people × SOPs)"),
         links.named("admin:batches_access_review", "Periodic access review"),
@@ -250,6 +260,19 @@ def _admin(links: Links) -> HomeCard:
     )
 
 
+def _materials(links: Links) -> HomeCard:
+    card = HomeCard(
+        Role.MATERIALS, "Materials and equipment", "Material master, lot receipt, equipment register and records."
+    )
+    return card.extend(
+        links.add(MaterialLot, "Receive a lot (scan its label)"),
+        links.changelist(MaterialLot, "Lots: status, what is left, recalls"),
+        links.changelist(Material, "Material master"),
+        links.changelist(Equipment, "Equipment: due dates, records, use logs"),
+        links.add(Equipment, "Register equipment"),
+    )
+
+
 CARDS: dict[str, Callable[[Links], HomeCard]] = {
     Role.OPERATOR: _operator,
     Role.VERIFIER: _verifier,
@@ -258,6 +281,7 @@ CARDS: dict[str, Callable[[Links], HomeCard]] = {
     Role.QUALIFIED_PERSON: _qp,
     Role.CLINICIAN: _clinician,
     Role.AUDITOR: _auditor,
+    Role.MATERIALS: _materials,
     Role.ADMIN: _admin,
 }
 

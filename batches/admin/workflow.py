@@ -20,6 +20,7 @@ from batches.services.record_limits import missing_hand_offs
 from batches.services.steps import STEP_LABELS, STEP_MODELS, editable_fields
 from batches.signature_checks import printed_name
 from batches.states import STEP_STATE, BatchStatus
+from batches.usage import batch_equipment_uses, batch_lot_uses
 
 S = BatchStatus
 
@@ -84,8 +85,31 @@ def step_title(step: StepRecord) -> str:
     return STEP_LABELS[step.step_kind]
 
 
+def scanned_rows(batch: Batch) -> dict[tuple[str, int], list[tuple[str, str]]]:
+    """(step kind, step id) → the rows of its scanned lots and equipment (two queries for the whole batch)."""
+    rows: dict[tuple[str, int], list[tuple[str, str]]] = {}
+    for lot in batch_lot_uses(batch):
+        rows.setdefault((lot.step_kind, lot.object_id), []).append(
+            (
+                f"Lot scanned: {lot.material_name}",
+                f"{lot.lot.code} (supplier lot {lot.supplier_lot}, {lot.get_grade_display().lower()}, "
+                f"exp. {format_value(lot.expiry_date)}, {lot.get_status_at_use_display().lower()}, {lot.quantity})",
+            )
+        )
+    for use in batch_equipment_uses(batch):
+        rows.setdefault((use.step_kind, use.object_id), []).append(
+            (
+                f"Equipment scanned: {use.equipment.get_kind_display().lower()}",
+                f"{use.equipment} ({use.get_status_at_use_display().lower()}, "
+                f"calibration due {format_value(use.calibration_due_at_use)})",
+            )
+        )
+    return rows
+
+
 def sections(batch: Batch, user: User) -> list[SectionView]:
     """Every step of the batch, in manufacturing order, with who may do what on it."""
+    scanned = scanned_rows(batch)
     result = []
     for kind in STEP_MODELS:
         views = []
@@ -98,7 +122,7 @@ def sections(batch: Batch, user: User) -> list[SectionView]:
                     kind=kind,
                     title=step_title(step),
                     step=step,
-                    rows=step_rows(step),
+                    rows=step_rows(step) + scanned.get((kind, step.pk), []),
                     performed_by=printed_name(step.performed_by),
                     verified_by=printed_name(step.verified_by) if step.verified_by else "",
                     editable=not step.is_verified and batch.status == STEP_STATE[kind],

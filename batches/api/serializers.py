@@ -42,7 +42,7 @@ STEP_META_FIELDS = [
     "verified_at",
     "is_verified",
 ]
-CONTROL_FIELDS = ("password", "otp_token", "reason", "transcribed")
+CONTROL_FIELDS = ("password", "otp_token", "reason", "transcribed", "lots", "equipment")
 REQUIRED_CONTROLS = ("password", "reason")  # of a correction; the one-time code is checked by the service
 
 
@@ -136,6 +136,20 @@ class StepSerializer(serializers.ModelSerializer[Any]):
         write_only=True, required=False, help_text="When transcribed from a source: who performed it, and the source."
     )
     alert_reason = alert_reason_field(write_only=True)
+    lots = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        max_length=30,
+        required=False,
+        write_only=True,
+        help_text="Barcodes of the material lots scanned for the step (recording only).",
+    )
+    equipment = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        max_length=30,
+        required=False,
+        write_only=True,
+        help_text="Barcodes of the equipment scanned for the step (recording only).",
+    )
 
     class Meta:
         # Uniqueness (one G-CSF day, one collection) is the service's to refuse, with its own message.
@@ -149,6 +163,10 @@ class StepSerializer(serializers.ModelSerializer[Any]):
         data = self.validated_data.get("transcribed")
         return TranscriptionSerializer.transcription(data) if data else None
 
+    def scans(self) -> dict[str, list[str]]:
+        """The scanned lot and equipment barcodes, for the step service's guards."""
+        return {name: list(self.validated_data.get(name, [])) for name in ("lots", "equipment")}
+
 
 def step_fields(kind: str, *computed: str) -> list[str]:
     return [
@@ -159,6 +177,8 @@ def step_fields(kind: str, *computed: str) -> list[str]:
         "password",
         "otp_token",
         "transcribed",
+        "lots",
+        "equipment",
     ]
 
 

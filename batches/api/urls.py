@@ -32,4 +32,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("batches.api.urls_auth")),
     path("", include("batches.api.urls_documents")),
     path("", include("batches.api.urls_audit")),
+    path("", include("batches.api.urls_inputs")),
 ]

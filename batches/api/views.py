@@ -196,6 +196,7 @@ class BatchStepsView(StepKindMixin, mixins.ListModelMixin, GenericAPIView[Any]):
             otp_token=body.validated_data.get("otp_token", ""),
             values=body.values(),
             transcribed=body.transcription(),
+            **body.scans(),
         )
         return self.answer(step, status.HTTP_201_CREATED)
 

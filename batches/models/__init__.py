@@ -4,12 +4,29 @@ from batches.models.batch import Batch, BatchTransition
 from batches.models.custody import CustodyEvent, ExpiredUseAuthorization, IdentityScan, PatientIdentity
 from batches.models.delivery import AdverseEvent, BedsideCheck, Infusion
 from batches.models.documents import BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
-from batches.models.equipment import Equipment, EquipmentKind, EquipmentStatus
+from batches.models.equipment import AreaGrade, Equipment, EquipmentKind, EquipmentStatus
+from batches.models.equipment_log import (
+    EquipmentRecord,
+    EquipmentUse,
+    RecordKind,
+    RecordOutcome,
+    StepEquipmentRequirement,
+)
 from batches.models.exceptions import ExceptionKind, RecordException
 from batches.models.followup import EmbryoTransfer, FollowUpVisit
 from batches.models.idempotency import IdempotencyKey
 from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, VerificationMode
 from batches.models.master import ApprovalStatus, ProcessDefinition
+from batches.models.materials import (
+    GRADE_RANK,
+    LotCertificate,
+    LotStatus,
+    LotUse,
+    Material,
+    MaterialGrade,
+    MaterialLot,
+    StepMaterialRequirement,
+)
 from batches.models.patient import Patient
 from batches.models.people import AccessReview, EntrySource, PersonalIdentity
 from batches.models.release import BatchDisposition, Decision
@@ -23,12 +40,22 @@ from batches.models.training import (
     TrainingMethod,
     TrainingRecord,
 )
+from batches.models.workstations import (
+    LineClearance,
+    MonitoringLevel,
+    MonitoringLimit,
+    MonitoringSample,
+    MonitoringSession,
+    SampleKind,
+)
 
 __all__ = [
+    "GRADE_RANK",
     "AccessReview",
     "AdverseEvent",
     "ApheresisCollection",
     "ApprovalStatus",
+    "AreaGrade",
     "AuditCheckpoint",
     "AuditSeal",
     "AuditVerification",
@@ -50,7 +77,9 @@ __all__ = [
     "EntrySource",
     "Equipment",
     "EquipmentKind",
+    "EquipmentRecord",
     "EquipmentStatus",
+    "EquipmentUse",
     "ExceptionKind",
     "ExpiredUseAuthorization",
     "FollowUpVisit",
@@ -58,14 +87,30 @@ __all__ = [
     "IdempotencyKey",
     "IdentityScan",
     "Infusion",
+    "LineClearance",
+    "LotCertificate",
+    "LotStatus",
+    "LotUse",
+    "Material",
+    "MaterialGrade",
+    "MaterialLot",
+    "MonitoringLevel",
+    "MonitoringLimit",
+    "MonitoringSample",
+    "MonitoringSession",
     "Patient",
     "PatientIdentity",
     "PersonalIdentity",
     "ProcedureActivity",
     "ProcessDefinition",
     "RecordException",
+    "RecordKind",
+    "RecordOutcome",
+    "SampleKind",
     "SignatureMeaning",
     "SignatureStatus",
+    "StepEquipmentRequirement",
+    "StepMaterialRequirement",
     "StepProcedure",
     "StepRecord",
     "TrainingMethod",

@@ -1,7 +1,8 @@
 """The equipment register: instruments, cabinets, storage units and shippers that records name by scan.
 
-Only the register itself lives here; the rules that refuse equipment out of service or past a due date,
-and the use log, live in the services that record its use.
+Only the register itself lives here; its calibration and maintenance records and the use log are in
+batches.models.equipment_log, and the rules that refuse equipment out of service or past a due date
+in batches.services.step_inputs.
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ class EquipmentKind(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class AreaGrade(models.TextChoices):
+    """EU GMP Annex 1 cleanroom grade of the air a workstation gives an open product."""
+
+    A = "A", "Grade A"
+    B = "B", "Grade B"
+    C = "C", "Grade C"
+    D = "D", "Grade D"
+
+
 class EquipmentStatus(models.TextChoices):
     IN_SERVICE = "in_service", "In service"
     OUT_OF_SERVICE = "out_of_service", "Out of service"
@@ -44,6 +54,12 @@ class Equipment(models.Model):
     status = models.CharField(max_length=20, choices=EquipmentStatus.choices, default=EquipmentStatus.IN_SERVICE)
     calibration_due = models.DateField(null=True, blank=True, help_text="Empty when the item needs no calibration.")
     maintenance_due = models.DateField(null=True, blank=True, help_text="Empty when the item needs no maintenance.")
+    area_grade = models.CharField(
+        max_length=1,
+        choices=AreaGrade.choices,
+        blank=True,
+        help_text="For a workstation (biosafety cabinet): its air grade; grade A needs environmental monitoring.",
+    )
 
     class Meta:
         ordering = ["code"]

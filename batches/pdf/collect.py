@@ -38,6 +38,7 @@ from batches.snapshot import (
     text,
 )
 from batches.states import BatchStatus
+from batches.usage import step_inputs
 
 DIN_PLACEHOLDER = "not yet assigned"
 # Tables whose history is about the record itself, not the batch: left out of its audit appendix.
@@ -56,8 +57,35 @@ def _din(batch: Batch) -> tuple[str, str]:
     return batch.din, str(isbt128.din_check_character(batch.din))
 
 
+def _scanned(step: Any) -> dict[str, list[Any]]:
+    """The lots and equipment scanned at the step, as they were at use (batches.usage)."""
+    lots, items = step_inputs(step)
+    return {
+        "lots": [
+            LotRow(
+                f"{u.material_name} ({u.get_grade_display().lower()}, {text(u.quantity)})",
+                f"{u.lot.code} · supplier lot {u.supplier_lot}",
+                f"{text(u.expiry_date)} · {u.get_status_at_use_display().lower()} at use",
+            )
+            for u in lots
+        ],
+        "equipment": [
+            EquipmentRow(
+                f"{u.equipment.code} {u.equipment.name}",
+                u.equipment.serial_number,
+                f"{u.get_status_at_use_display().lower()} at use; "
+                f"calibration due {text(u.calibration_due_at_use) or '—'}",
+            )
+            for u in items
+        ],
+    }
+
+
 def _step(step: Any, title: str, **parts: Any) -> StepSection:
     source = EntrySource.objects.filter(content_type=ContentType.objects.get_for_model(step), object_id=step.pk).first()
+    scanned = _scanned(step)
+    parts["lots"] = [*parts.get("lots", []), *scanned["lots"]]
+    parts["equipment"] = [*parts.get("equipment", []), *scanned["equipment"]]
     return StepSection(
         title=title,
         kind=step.step_kind,

@@ -7,7 +7,7 @@ is read-only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -26,6 +26,7 @@ from batches.services import validation as v
 from batches.services.common import confirm_password, event_time_errors, lock_batch, require_status
 from batches.services.people import Transcription, entry_source_record
 from batches.services.signatures import signature_sign, signatures_invalidate
+from batches.services.step_inputs import Window, lock_inputs, step_inputs_check, step_inputs_record
 from batches.services.training import training_require
 from batches.states import STEP_STATE
 
@@ -167,6 +168,19 @@ RULES: dict[str, Callable[[Batch, dict[str, Any]], Checked]] = {
 }
 
 
+# The fields that say when a step ran (start, end): its lots and equipment must be fit for use until the end.
+WINDOW_FIELDS = {
+    "gcsf": ("administered_at", "administered_at"),
+    "apheresis": ("started_at", "ended_at"),
+    "selection": ("started_at", "ended_at"),
+}
+
+
+def step_window(kind: str, values: dict[str, Any]) -> Window:
+    start, end = WINDOW_FIELDS[kind]
+    return Window(start=values[start], end=values[end])
+
+
 def editable_fields(kind: str) -> list[str]:
     """The fields an operator enters for a step (computed and signature fields excluded)."""
     model = STEP_MODELS[kind]
@@ -203,9 +217,17 @@ def step_record(
     values: dict[str, Any],
     otp_token: str = "",
     transcribed: Transcription | None = None,
+    lots: Sequence[str] = (),
+    equipment: Sequence[str] = (),
 ) -> StepRecord:
-    """Record a step of the batch, signed by its performer; or, ``transcribed`` from a source, signed as
-    recorded by the actor, with the person who performed it and the source kept beside it."""
+    """Record a step of the batch, signed by its performer, with the lots and equipment scanned for it;
+    or, ``transcribed`` from a source, signed as recorded by the actor, with the person who performed
+    it and the source kept beside it.
+
+    The process definition says which materials (grade, quantity) and which kinds of equipment the step
+    needs; each scanned code is checked by the guards of batches.services.step_inputs before anything is
+    written, and each use becomes its own row.
+    """
     require_role(actor, Role.OPERATOR, action=f"Recording {STEP_LABELS[kind].lower()}")
     confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
@@ -219,6 +241,8 @@ def step_record(
         raise ValidationError({"day": f"G-CSF day {values['day']} is already recorded for {batch}."})
     computed, alerts = RULES[kind](batch, values)
     alert_reason = values.pop(rl.ALERT_REASON_FIELD)
+    lock_inputs(lots, equipment)
+    inputs = step_inputs_check(batch=batch, kind=kind, window=step_window(kind, values), lots=lots, equipment=equipment)
     step = model(batch=batch, performed_by=actor, **values, **computed)
     step.full_clean(exclude=["batch", "performed_by"], validate_unique=False)
     with audit_context(actor, reason=f"record {STEP_LABELS[kind].lower()}"):
@@ -226,6 +250,7 @@ def step_record(
         if transcribed is not None:
             entry_source_record(batch=batch, entry=step, actor=actor, source=transcribed)
         _accept_alerts(batch, actor, kind, alerts, alert_reason)
+    step_inputs_record(inputs, target=step, actor=actor)
     if kind == "apheresis":  # the bag is labelled with its ISBT 128 DIN at collection
         custody.identifiers_allocate(batch=batch, actor=actor)
     signature_sign(

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from batches.admin.batch import state_badge
 from batches.admin.common import PasswordForm
-from batches.admin.forms import CancelForm, StepForm, step_form_class
+from batches.admin.forms import CancelForm, StepForm, StepRecordForm, step_form_class
 from batches.admin.progress import batch_gate, next_steps
 from batches.admin.workflow import (
     available_actions,
@@ -212,7 +212,7 @@ def record_step(request: HttpRequest, object_id: int, kind: str) -> HttpResponse
     batch = get_batch(request, object_id)
     user = acting_user(request)
     form = step_form_class(step_kind(kind))(request.POST, auto_id="id_record_%s", signer=user, batch=batch)
-    if not form.is_valid():
+    if not isinstance(form, StepRecordForm) or not form.is_valid():
         return invalid(request, batch, "record", form)
     try:
         with submitted_once(request):
@@ -224,6 +224,7 @@ def record_step(request: HttpRequest, object_id: int, kind: str) -> HttpResponse
                 otp_token=form.one_time_code(),
                 values=form.values(),
                 transcribed=form.transcription(),
+                **form.scans(),
             )
     except SERVICE_ERRORS as error:
         return failed(request, batch, "record", form, error)

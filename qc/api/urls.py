@@ -3,7 +3,7 @@
 from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import DefaultRouter
 
-from qc.api import views
+from qc.api import environment, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -23,5 +23,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("batches/<int:pk>/reject/", views.RejectView.as_view(), name="batch-reject"),
     path("batches/<int:pk>/certify/", views.CertifyView.as_view(), name="batch-certify"),
+    path(
+        "monitoring-samples/<int:pk>/result/",
+        environment.MonitoringResultView.as_view(),
+        name="monitoring-sample-result",
+    ),
     *router.urls,
 ]

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
+from batches.models import Batch
 from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, has_role, require_role
 from batches.services.common import confirm_password, lock_batch
@@ -74,6 +75,30 @@ def deviation_open_for_oos(*, result: QcResult, actor: User) -> Deviation:
             classification=Classification.CRITICAL if critical else Classification.MAJOR,
             description=description,
             source_result=result,
+            raised_by=actor,
+            raised_after_release=late,
+        )
+    if late:
+        notification_create_for_late_result(deviation=deviation)
+    return deviation
+
+
+def deviation_open_for_monitoring(*, batch: Batch, description: str, actor: User) -> Deviation:
+    """Open the deviation of an action-level environmental result on one batch of its session (caller's transaction).
+
+    Major, so that it blocks release until QA closes it; critical once the batch was released, with the
+    same alert as a late out-of-specification result.
+    """
+    late = was_released(batch)
+    if late:
+        description += " Read after the batch was released."
+    with audit_context(actor, reason="action-level environmental monitoring result opens a deviation"):
+        deviation = Deviation.objects.create(
+            number=_next_number(),
+            batch=batch,
+            kind=DeviationKind.UNPLANNED,
+            classification=Classification.CRITICAL if late else Classification.MAJOR,
+            description=description,
             raised_by=actor,
             raised_after_release=late,
         )

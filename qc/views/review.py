@@ -21,6 +21,7 @@ from batches.models import Batch, BatchDisposition, ElectronicSignature
 from batches.release import disposition
 from batches.roles import Role, has_role
 from batches.states import BatchStatus
+from batches.usage import batch_equipment_uses, batch_lot_uses, batch_monitoring_results
 from batches.views.links import REVIEW_STATES
 from batches.web import READ_ROLES, SERVICE_ERRORS, acting_user, add_service_error, submitted_once
 from qc.admin.common import PasswordField
@@ -129,6 +130,9 @@ def review_page(request: HttpRequest, batch_id: int) -> HttpResponse:
         "transitions": batch.transitions.select_related("actor"),
         "dispositions": BatchDisposition.objects.filter(batch=batch).select_related("decided_by"),
         "notifications": Notification.objects.filter(batch=batch),
+        "monitoring": batch_monitoring_results(batch),
+        "lot_uses": batch_lot_uses(batch),
+        "equipment_uses": batch_equipment_uses(batch),
     }
     return TemplateResponse(request, "qc/review.html", context)
 

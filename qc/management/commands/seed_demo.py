@@ -16,7 +16,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 from django.db import transaction
 
-from batches import demo, demo_people
+from batches import demo, demo_people, register_demo
 from batches.accounts.identity import passwords_verified_once
 from batches.audit import audit_context
 from batches.checks import DEMO_EMAIL_DOMAIN
@@ -37,6 +37,7 @@ DEMO_PEOPLE: dict[str, tuple[str, str, str]] = {
     "clinician": (Role.CLINICIAN, "Carmen", "Llorente"),
     "clinician2": (Role.CLINICIAN, "Nuria", "Castells"),  # the second person at the bedside check
     "auditor": (Role.AUDITOR, "Aurelio", "Duran"),
+    "materials": (Role.MATERIALS, "Marta", "Moreno"),  # the material master, lot receipt, equipment register
     "admin": (Role.ADMIN, "Adrián", "Méndez"),
 }
 
@@ -95,6 +96,7 @@ class Command(AuditedCommand):
             qa=users["qa_reviewer"],
             qp=users["qualified_person"],
             password=settings.DEMO_PASSWORD,
+            materials=users["materials"],
         )
         crew = qc_demo.Crew(
             cast=cast,
@@ -104,6 +106,7 @@ class Command(AuditedCommand):
         )
         with transaction.atomic():
             demo_people.seed(users, qa=cast.qa, qp=cast.qp, password=cast.password)
+        register_demo.ensure_register(cast)
         definition = self._definition(cast)
         with transaction.atomic():
             qc_demo.approved_specification(cast)

@@ -1,0 +1,373 @@
+"""Materials, lots, equipment, line clearances and monitoring sessions in the admin.
+
+Lists are read-only; each add form and each signed action calls one service (batches.services.materials,
+equipment, workstations). The recall of a lot and the use log of an item are pages of their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from batches.admin.common import GmpModelAdmin, PasswordForm
+from batches.admin.inputs_forms import (
+    EquipmentForm,
+    EquipmentRecordForm,
+    EquipmentStatusForm,
+    LineClearanceForm,
+    LotDecisionForm,
+    LotReceiveForm,
+    MaterialForm,
+    SessionCloseForm,
+    SessionOpenForm,
+)
+from batches.models import Equipment, LineClearance, Material, MaterialLot, MonitoringSession
+from batches.roles import Domain, Role, has_role
+from batches.services import equipment as equipment_services
+from batches.services import materials, workstations
+from batches.services.materials import KEEPER_ROLES
+from batches.services.step_inputs import lot_remaining
+from batches.usage import equipment_log, lot_recall
+from batches.web import acting_user, service_form_view
+
+QA = (Role.QA_REVIEWER,)
+
+
+def _signing(cleaned: dict[str, Any], form: Any) -> dict[str, Any]:
+    return {"password": cleaned["password"], "otp_token": form.one_time_code()}
+
+
+class InputsAdmin(GmpModelAdmin[Any]):
+    """Shared by the models below: the record looked up or 404, a role check naming the roles."""
+
+    def record(self, request: HttpRequest, object_id: int) -> Any:
+        if not self.has_view_permission(request):
+            raise PermissionDenied("These records are open to CellBatch roles only.")
+        found = self.get_object(request, str(object_id))
+        if found is None:
+            raise Http404(f"No {self.model._meta.verbose_name} with id {object_id}.")
+        return found
+
+    def require(self, request: HttpRequest, roles: tuple[Role, ...], action: str) -> None:
+        if not has_role(request.user, *roles):
+            raise PermissionDenied(f"{action} requires the role {' or '.join(r.label for r in roles)}.")
+
+    def changelist(self, model: type[Model]) -> str:
+        return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+
+@admin.register(Material)
+class MaterialAdmin(InputsAdmin):
+    add_roles = KEEPER_ROLES
+    add_domain = Domain.MASTER_DATA
+    list_display = ["code", "name", "category", "grade", "supplier", "storage_condition", "unit"]
+    list_filter = ["grade", "category"]
+    search_fields = ["code", "name", "category"]
+    readonly_fields = [f.name for f in Material._meta.concrete_fields if f.name != "id"]
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        self.require(request, KEEPER_ROLES, "Adding a material")
+        return service_form_view(
+            request,
+            MaterialForm(request.POST or None),
+            call=lambda data: materials.material_create(actor=acting_user(request), values=data),
+            success_url=lambda _: self.changelist(Material),
+            title="Add a material",
+            model=Material,
+        )
+
+
+@admin.register(MaterialLot)
+class MaterialLotAdmin(InputsAdmin):
+    add_roles = KEEPER_ROLES
+    add_domain = Domain.MASTER_DATA
+    list_display = ["code", "material", "supplier_lot", "expiry_date", "status", "remaining", "links"]
+    list_filter = ["status", "material__grade", "material__category"]
+    search_fields = ["code", "supplier_lot", "material__code", "material__name"]
+    list_select_related = ["material"]
+    readonly_fields = [f.name for f in MaterialLot._meta.concrete_fields if f.name != "id"]
+
+    @admin.display(description="left")
+    def remaining(self, obj: MaterialLot) -> str:
+        return f"{lot_remaining(obj)} {obj.material.unit}"
+
+    @admin.display(description="")
+    def links(self, obj: MaterialLot) -> str:
+        return format_html(
+            '<a href="{}">recall</a> · <a href="{}">decide</a>',
+            reverse("admin:batches_materiallot_recall", args=[obj.pk]),
+            reverse("admin:batches_materiallot_decide", args=[obj.pk]),
+        )
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        self.require(request, KEEPER_ROLES, "Receiving a lot")
+
+        def receive(data: dict[str, Any]) -> MaterialLot:
+            upload = data["certificate"]
+            return materials.lot_receive(
+                actor=acting_user(request),
+                material_id=data["material"].pk,
+                code=data["code"],
+                supplier_lot=data["supplier_lot"],
+                expiry_date=data["expiry_date"],
+                quantity=data["quantity"],
+                certificate_name=upload.name,
+                certificate=upload.read(),
+                certificate_type=upload.content_type or "",
+            )
+
+        return service_form_view(
+            request,
+            LotReceiveForm(request.POST or None, request.FILES or None),
+            call=receive,
+            success_url=lambda _: self.changelist(MaterialLot),
+            title="Receive a lot into quarantine",
+            model=MaterialLot,
+        )
+
+    def decide_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        lot = self.record(request, object_id)
+        self.require(request, QA, "Deciding a lot's status")
+        form = LotDecisionForm(request.POST or None, signer=acting_user(request))
+        return service_form_view(
+            request,
+            form,
+            call=lambda data: materials.lot_status_set(
+                actor=acting_user(request),
+                lot_id=lot.pk,
+                status=data["status"],
+                reason=data["reason"],
+                **_signing(data, form),
+            ),
+            success_url=lambda _: self.changelist(MaterialLot),
+            title=f"Decide the status of lot {lot.code}",
+            intro=f"{lot}: {lot.get_status_display().lower()}; certificate SHA-256 {lot.certificate_sha256}.",
+            model=MaterialLot,
+            original=lot,
+            submit="Sign the decision",
+        )
+
+    def recall_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        lot = self.record(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Recall of lot {lot.code}",
+            "opts": MaterialLot._meta,
+            "lot": lot,
+            "hits": lot_recall(lot),
+        }
+        return TemplateResponse(request, "admin/batches/recall.html", context)
+
+
+@admin.register(Equipment)
+class EquipmentAdmin(InputsAdmin):
+    add_roles = KEEPER_ROLES
+    add_domain = Domain.MASTER_DATA
+    list_display = ["code", "name", "kind", "status", "calibration_due", "maintenance_due", "area_grade", "links"]
+    list_filter = ["kind", "status", "area_grade"]
+    search_fields = ["code", "name", "serial_number"]
+    readonly_fields = [f.name for f in Equipment._meta.concrete_fields if f.name != "id"]
+
+    @admin.display(description="")
+    def links(self, obj: Equipment) -> str:
+        return format_html(
+            '<a href="{}">use log</a> · <a href="{}">calibration / maintenance</a> · <a href="{}">status</a>',
+            reverse("admin:batches_equipment_uses", args=[obj.pk]),
+            reverse("admin:batches_equipment_record", args=[obj.pk]),
+            reverse("admin:batches_equipment_decide", args=[obj.pk]),
+        )
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        self.require(request, KEEPER_ROLES, "Registering equipment")
+        return service_form_view(
+            request,
+            EquipmentForm(request.POST or None),
+            call=lambda data: equipment_services.equipment_register(actor=acting_user(request), values=data),
+            success_url=lambda _: self.changelist(Equipment),
+            title="Register an item of equipment",
+            model=Equipment,
+        )
+
+    def record_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        item = self.record(request, object_id)
+        self.require(request, KEEPER_ROLES, "Recording a calibration or maintenance")
+        form = EquipmentRecordForm(request.POST or None, signer=acting_user(request))
+
+        def call(data: dict[str, Any]) -> Any:
+            values = {k: v for k, v in data.items() if k not in ("password", "otp_token")}
+            return equipment_services.equipment_record_add(
+                actor=acting_user(request), equipment_id=item.pk, **values, **_signing(data, form)
+            )
+
+        return service_form_view(
+            request,
+            form,
+            call=call,
+            success_url=lambda _: self.changelist(Equipment),
+            title=f"Calibration or maintenance of {item.code}",
+            model=Equipment,
+            original=item,
+            submit="Sign the record",
+        )
+
+    def decide_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        item = self.record(request, object_id)
+        self.require(request, QA, "Changing an equipment status")
+        form = EquipmentStatusForm(request.POST or None, signer=acting_user(request))
+        return service_form_view(
+            request,
+            form,
+            call=lambda data: equipment_services.equipment_status_set(
+                actor=acting_user(request),
+                equipment_id=item.pk,
+                status=data["status"],
+                reason=data["reason"],
+                **_signing(data, form),
+            ),
+            success_url=lambda _: self.changelist(Equipment),
+            title=f"Status of {item.code}",
+            model=Equipment,
+            original=item,
+            submit="Sign the status",
+        )
+
+    def uses_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        item = self.record(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Use log of {item}",
+            "opts": Equipment._meta,
+            "item": item,
+            "uses": equipment_log(item),
+            "records": item.records.select_related("recorded_by"),
+        }
+        return TemplateResponse(request, "admin/batches/equipment_uses.html", context)
+
+
+@admin.register(LineClearance)
+class LineClearanceAdmin(InputsAdmin):
+    add_roles = (Role.OPERATOR,)
+    list_display = ["__str__", "previous_batch", "performed_by", "verified_by", "verified_at", "links"]
+    list_filter = ["workstation"]
+    readonly_fields = [f.name for f in LineClearance._meta.concrete_fields if f.name != "id"]
+
+    @admin.display(description="")
+    def links(self, obj: LineClearance) -> str:
+        if obj.is_verified:
+            return "verified"
+        return format_html('<a href="{}">verify (QA)</a>', reverse("admin:batches_lineclearance_verify", args=[obj.pk]))
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        self.require(request, (Role.OPERATOR,), "Recording a line clearance")
+        form = LineClearanceForm(request.POST or None, signer=acting_user(request))
+
+        def call(data: dict[str, Any]) -> Any:
+            values = {k: v for k, v in data.items() if k not in ("password", "otp_token", "workstation")}
+            return workstations.line_clearance_record(
+                actor=acting_user(request), workstation_id=data["workstation"].pk, **values, **_signing(data, form)
+            )
+
+        return service_form_view(
+            request,
+            form,
+            call=call,
+            success_url=lambda _: self.changelist(LineClearance),
+            title="Record a line clearance",
+            model=LineClearance,
+            submit="Sign the clearance",
+        )
+
+    def verify_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        clearance = self.record(request, object_id)
+        self.require(request, QA, "Verifying a line clearance")
+        form = PasswordForm(request.POST or None, signer=acting_user(request))
+        return service_form_view(
+            request,
+            form,
+            call=lambda data: workstations.line_clearance_verify(
+                actor=acting_user(request), clearance_id=clearance.pk, **_signing(data, form)
+            ),
+            success_url=lambda _: self.changelist(LineClearance),
+            title=f"Verify {clearance}",
+            intro=f"Previous batch: {clearance.previous_batch or '—'}; performed by {clearance.performed_by}.",
+            model=LineClearance,
+            original=clearance,
+            submit="Sign the verification",
+        )
+
+
+@admin.register(MonitoringSession)
+class MonitoringSessionAdmin(InputsAdmin):
+    add_roles = (Role.OPERATOR,)
+    list_display = ["__str__", "opened_by", "closed_at", "samples_read", "links"]
+    list_filter = ["workstation"]
+    readonly_fields = [f.name for f in MonitoringSession._meta.concrete_fields if f.name != "id"]
+
+    @admin.display(description="samples (read / taken)")
+    def samples_read(self, obj: MonitoringSession) -> str:
+        samples = list(obj.samples.all())
+        return f"{sum(1 for s in samples if s.cfu is not None)} / {len(samples)}"
+
+    @admin.display(description="")
+    def links(self, obj: MonitoringSession) -> str:
+        results = format_html(
+            " · ".join(
+                f'<a href="{reverse("admin:qc_monitoring_result", args=[s.pk])}">{s.sample_code}</a>'
+                for s in obj.samples.all()
+                if s.cfu is None
+            )
+            or "all read"
+        )
+        if obj.closed_at is not None:
+            return results
+        return format_html(
+            '<a href="{}">close</a> · {}', reverse("admin:batches_monitoringsession_close", args=[obj.pk]), results
+        )
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        self.require(request, (Role.OPERATOR,), "Opening a monitoring session")
+        return service_form_view(
+            request,
+            SessionOpenForm(request.POST or None),
+            call=lambda data: workstations.monitoring_session_open(
+                actor=acting_user(request),
+                workstation_id=data["workstation"].pk,
+                opened_at=data["opened_at"],
+                samples=data["samples"],
+            ),
+            success_url=lambda _: self.changelist(MonitoringSession),
+            title="Open an environmental monitoring session",
+            model=MonitoringSession,
+        )
+
+    def close_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        session = self.record(request, object_id)
+        self.require(request, (Role.OPERATOR,), "Closing a monitoring session")
+        return service_form_view(
+            request,
+            SessionCloseForm(request.POST or None),
+            call=lambda data: workstations.monitoring_session_close(
+                actor=acting_user(request), session_id=session.pk, closed_at=data["closed_at"], samples=data["samples"]
+            ),
+            success_url=lambda _: self.changelist(MonitoringSession),
+            title=f"Close {session}",
+            model=MonitoringSession,
+            original=session,
+        )
