@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from batches.demo_trial import demo_trial
 from batches.models import Batch, Patient, ProcessDefinition
 from batches.services import batch as batch_services
 from batches.services import master, steps
@@ -48,6 +49,7 @@ def definition_values(**overrides: Any) -> dict[str, Any]:
 
 
 def approved_definition(cast: Cast, **overrides: Any) -> ProcessDefinition:
+    overrides.setdefault("clinical_trial", demo_trial(cast.qa))
     definition = master.process_definition_create(actor=cast.qa, values=definition_values(**overrides))
     master.process_definition_approve(definition_id=definition.pk, approver=cast.qa, password=cast.password)
     return master.process_definition_approve(definition_id=definition.pk, approver=cast.qp, password=cast.password)

@@ -30,7 +30,10 @@ MEANINGS_BY_ROLE: dict[Role, frozenset[SignatureMeaning]] = {
     Role.QA_REVIEWER: frozenset({M.REVIEWED, M.RELEASED, M.CONDITIONALLY_RELEASED, M.REJECTED, M.APPROVED}),
     Role.QUALIFIED_PERSON: frozenset({M.CERTIFIED, M.APPROVED}),
     # Bedside identity check (first scan performed, second clinician verified) and the infusion.
-    Role.CLINICIAN: frozenset({M.PERFORMED, M.VERIFIED}),
+    # The treating physician also acknowledges a conditional release.
+    Role.CLINICIAN: frozenset({M.PERFORMED, M.VERIFIED, M.ACKNOWLEDGED}),
+    # The medical director authorises a conditional release.
+    Role.MEDICAL_DIRECTOR: frozenset({M.AUTHORISED}),
     Role.AUDITOR: frozenset(),
     Role.ADMIN: frozenset(),
 }

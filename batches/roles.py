@@ -17,6 +17,7 @@ class Role(models.TextChoices):
     QA_REVIEWER = "qa_reviewer", "QA reviewer"
     QUALIFIED_PERSON = "qualified_person", "Qualified Person"
     CLINICIAN = "clinician", "Clinician"
+    MEDICAL_DIRECTOR = "medical_director", "Medical director"
     AUDITOR = "auditor", "Auditor"
     ADMIN = "admin", "System administrator"
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from batches.models import ApprovalStatus, Batch, BatchTransition
 from batches.states import BatchStatus
-from qc.models import Deviation, Specification
+from qc.models import Deviation, QcResult, Specification
 
 # A result recorded in these states arrives after the product was released.
 RELEASED_STATES = frozenset(
@@ -53,3 +53,11 @@ def was_released(batch: Batch) -> bool:
 def batch_alerts(batch: Batch) -> list[Deviation]:
     """Critical deviations raised by a late result after release: the batch is flagged while any exists."""
     return list(Deviation.objects.filter(batch=batch, raised_after_release=True).order_by("-raised_at"))
+
+
+def results_in(batch: Batch, tests: list[str]) -> dict[str, bool]:
+    """For each test: whether its latest result is in and reviewed by a second person."""
+    latest: dict[str, bool] = {}
+    for result in QcResult.objects.filter(batch=batch, test__in=tests).order_by("recorded_at", "pk"):
+        latest[result.test] = result.is_verified
+    return {test: latest.get(test, False) for test in tests}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qc.gate import Finding, ReleaseGate, TestStatus, participants, release_gate
-from qc.queries import batch_alerts, processing_started_at, specification_for_batch, was_released
+from qc.queries import batch_alerts, processing_started_at, results_in, specification_for_batch, was_released
 from qc.record import batch_record_deviations, batch_record_qc_results
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "participants",
     "processing_started_at",
     "release_gate",
+    "results_in",
     "specification_for_batch",
     "was_released",
 ]

@@ -10,9 +10,10 @@ from batches.models.idempotency import IdempotencyKey
 from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, VerificationMode
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
-from batches.models.release import BatchDisposition, Decision
+from batches.models.release import BatchDisposition, Decision, FollowUpStatus, ReleaseFollowUp
 from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
 from batches.models.steps import ApheresisCollection, Cd133Selection, GcsfAdministration, StepRecord
+from batches.models.trial import ClinicalTrial
 
 __all__ = [
     "AdverseEvent",
@@ -27,6 +28,7 @@ __all__ = [
     "BatchTransition",
     "BedsideCheck",
     "Cd133Selection",
+    "ClinicalTrial",
     "CustodyEvent",
     "Decision",
     "DocumentDownload",
@@ -38,6 +40,7 @@ __all__ = [
     "EquipmentKind",
     "EquipmentStatus",
     "ExpiredUseAuthorization",
+    "FollowUpStatus",
     "FollowUpVisit",
     "GcsfAdministration",
     "IdempotencyKey",
@@ -46,6 +49,7 @@ __all__ = [
     "Patient",
     "PatientIdentity",
     "ProcessDefinition",
+    "ReleaseFollowUp",
     "SignatureMeaning",
     "SignatureStatus",
     "StepRecord",

@@ -23,10 +23,12 @@ class SignatureMeaning(models.TextChoices):
     VERIFIED = "verified", "Verified"
     REVIEWED = "reviewed", "Reviewed"
     APPROVED = "approved", "Approved"
-    RELEASED = "released", "Released"
-    CONDITIONALLY_RELEASED = "conditionally_released", "Conditionally released"
+    RELEASED = "released", "Release decided (QA)"
+    CONDITIONALLY_RELEASED = "conditionally_released", "Conditional release decided (QA)"
     REJECTED = "rejected", "Rejected"
     CERTIFIED = "certified", "Certified (QP)"
+    AUTHORISED = "authorised", "Authorised (medical director)"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged (treating physician)"
 
 
 class SignatureStatus(models.TextChoices):

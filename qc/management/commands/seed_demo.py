@@ -37,6 +37,8 @@ DEMO_PEOPLE: dict[str, tuple[str, str, str]] = {
     "clinician": (Role.CLINICIAN, "Carmen", "Llorente"),
     "clinician2": (Role.CLINICIAN, "Nuria", "Castells"),  # the second person at the bedside check
     "auditor": (Role.AUDITOR, "Aurelio", "Duran"),
+    "medical_director": (Role.MEDICAL_DIRECTOR, "Marta", "Dorado"),
+    "qc_reviewer": (Role.VERIFIER, "Raquel", "Vega"),  # reviews QC results, independent of production
     "admin": (Role.ADMIN, "Adrián", "Méndez"),
 }
 
@@ -79,7 +81,7 @@ class Command(AuditedCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
             raise CommandError("seed_demo never runs in production: demonstration data is not for clinical use.")
-        # Hundreds of demo signatures by nine people: each password is checked in full once, not each time.
+        # Hundreds of demo signatures by eleven people: each password is checked in full once, not each time.
         with passwords_verified_once():
             self._seed()
 
@@ -98,6 +100,8 @@ class Command(AuditedCommand):
             analyst=users["qc_analyst"],
             clinician=users["clinician"],
             second_clinician=users["clinician2"],
+            medical_director=users["medical_director"],
+            qc_reviewer=users["qc_reviewer"],
         )
         definition = self._definition(cast)
         with transaction.atomic():
