@@ -56,7 +56,7 @@ class CellBatchAdminSite(admin.AdminSite):
         from django.contrib.auth.models import User
 
         from batches.models import ProcessDefinition
-        from batches.views import audit, batch_page, desk, records
+        from batches.views import audit, batch_page, conditional, desk, records
         from qc.models import Deviation, QcResult, Specification
         from qc.views import review
 
@@ -97,6 +97,13 @@ class CellBatchAdminSite(admin.AdminSite):
             # The delivery desk.
             path("delivery-desk/", page(desk.desk_index), name="batches_delivery_desk_index"),
             path("delivery-desk/<int:batch_id>/", page(desk.delivery_desk), name="batches_delivery_desk"),
+            # Conditional releases: the medical director's and physician's signatures, follow-up, final certification.
+            path("conditional-releases/", page(conditional.conditional_index), name="batches_conditional_index"),
+            path(
+                "conditional-releases/<int:batch_id>/",
+                page(conditional.conditional_batch),
+                name="batches_conditional_batch",
+            ),
             # The QA review.
             path("qa-review/", page(review.review_index), name="qc_review_index"),
             path("qa-review/<int:batch_id>/", page(review.review_page), name="qc_review_batch"),

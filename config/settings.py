@@ -339,6 +339,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "batches.accounts.end_expired_sessions",
         "schedule": float(CELLBATCH_SESSION_SWEEP_SECONDS),
     },
+    # Reminders before a reportability assessment's due date (each assessment at most once a day).
+    "qc-remind-reportability": {
+        "task": "qc.remind_reportability",
+        "schedule": 3600.0,
+    },
     "qc-republish-undelivered-notifications": {
         "task": "qc.republish_undelivered_notifications",
         "schedule": 300.0,
