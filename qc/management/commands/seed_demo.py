@@ -65,6 +65,10 @@ DEMO_BATCHES: dict[str, tuple[str, list[Step] | str]] = {
         ],
     ),
     "DEMO-S006": ("rejected: purity out of specification", [qc_demo.reject_batch]),
+    "DEMO-S013": (
+        "QA decided, awaiting QP certification",
+        [lambda crew, batch: qc_demo.release_batch(crew, batch, certify=False)],
+    ),
     "DEMO-S007": ("quarantine, awaiting QC", []),
     "DEMO-S008": ("processing", "processing"),
     "DEMO-S009": ("collection", "collection"),
