@@ -57,7 +57,7 @@ class CellBatchAdminSite(admin.AdminSite):
 
         from batches.models import ProcessDefinition
         from batches.views import audit, batch_page, conditional, desk, records
-        from qc.models import Deviation, QcResult, Specification
+        from qc.models import Deviation, OosInvestigation, QcResult, ReportabilityAssessment, Specification
         from qc.views import review
 
         page = self.admin_view
@@ -125,6 +125,36 @@ class CellBatchAdminSite(admin.AdminSite):
                 name="qc_deviation_update",
             ),
             path("qc/deviation/<int:pk>/close/", self.model_view(Deviation, "close_view"), name="qc_deviation_close"),
+            path(
+                "qc/deviation/<int:pk>/reclassify/",
+                self.model_view(Deviation, "reclassify_view"),
+                name="qc_deviation_reclassify",
+            ),
+            path(
+                "qc/oosinvestigation/<int:pk>/record/",
+                self.model_view(OosInvestigation, "record_view"),
+                name="qc_oosinvestigation_record",
+            ),
+            path(
+                "qc/oosinvestigation/<int:pk>/approve-retest/",
+                self.model_view(OosInvestigation, "approve_view"),
+                name="qc_oosinvestigation_approve",
+            ),
+            path(
+                "qc/oosinvestigation/<int:pk>/close/",
+                self.model_view(OosInvestigation, "close_view"),
+                name="qc_oosinvestigation_close",
+            ),
+            path(
+                "qc/reportabilityassessment/<int:pk>/assess/",
+                self.model_view(ReportabilityAssessment, "assess_view"),
+                name="qc_reportabilityassessment_assess",
+            ),
+            path(
+                "qc/reportabilityassessment/<int:pk>/submit/",
+                self.model_view(ReportabilityAssessment, "submit_view"),
+                name="qc_reportabilityassessment_submit",
+            ),
             # Accounts: one's own authenticator app, and deactivating an account.
             path(
                 "auth/user/authenticator/",

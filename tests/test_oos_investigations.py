@@ -247,3 +247,49 @@ def test_a_reclassification_needs_a_reason_and_qa_signature_and_shows_on_the_rev
     signature = ElectronicSignature.objects.get(object_id=decided.pk, meaning="released")
     assert "reclassified from major to minor" in signature.content
     assert BatchDisposition.objects.filter(batch=batch).count() == 1
+
+
+@pytest.mark.urs("URS-360")
+@pytest.mark.urs("URS-365")
+def test_the_admin_pages_record_the_investigation_approve_the_retest_and_reclassify(people: Personas) -> None:
+    _, _, deviation = _oos_purity(people)
+    investigation = deviation.oos_investigation
+    analyst = Client()
+    analyst.force_login(people.qc_analyst)
+    recorded = analyst.post(
+        reverse("admin:qc_oosinvestigation_record", args=[investigation.pk]),
+        {"hypotheses": "Gating drift; pipetting.", "laboratory_error": "no", "assignable_cause": "", "conclusion": ""},
+    )
+    assert recorded.status_code == 302
+    investigation.refresh_from_db()
+    assert investigation.phase == "full_scale"
+    refused = analyst.post(
+        reverse("admin:qc_oosinvestigation_approve", args=[investigation.pk]),
+        {"kind": "retest", "plan": PLAN, "password": PASSWORD},
+    )
+    assert refused.status_code in (200, 403)
+    assert not investigation.approvals.exists()
+
+    qa = Client()
+    qa.force_login(people.qa)
+    approved = qa.post(
+        reverse("admin:qc_oosinvestigation_approve", args=[investigation.pk]),
+        {"kind": "retest", "plan": PLAN, "password": PASSWORD},
+    )
+    assert approved.status_code == 302
+    assert investigation.approvals.count() == 1
+    blank = qa.post(
+        reverse("admin:qc_deviation_reclassify", args=[deviation.pk]),
+        {"classification": "minor", "reason": "", "password": PASSWORD},
+    )
+    assert blank.status_code == 200
+    assert not DeviationReclassification.objects.exists()
+    done = qa.post(
+        reverse("admin:qc_deviation_reclassify", args=[deviation.pk]),
+        {"classification": "minor", "reason": "Laboratory cause suspected.", "password": PASSWORD},
+    )
+    assert done.status_code == 302
+    deviation.refresh_from_db()
+    assert deviation.classification == "minor"
+    page = qa.get(reverse("admin:qc_deviation_change", args=[deviation.pk])).content.decode()
+    assert reverse("admin:qc_deviation_reclassify", args=[deviation.pk]) in page

@@ -228,7 +228,7 @@ def test_qp_certification_is_refused_to_the_releaser_and_when_not_required(peopl
     other = quarantined_batch(people, subject_code="IGX1-S002", definition=definition)
     release_batch(people, other, certify=False)
     assert other.status == "released"  # no QP certification required: QA's decision releases
-    with pytest.raises(StateConflict, match="Certify .* is possible only when batch .* is qa decided, awaiting"):
+    with pytest.raises(StateConflict, match=r"Certify .* is possible only when batch .* is qa decided, awaiting"):
         release.batch_certify(actor=people.qp, batch_id=other.pk, password=PASSWORD)
 
 
