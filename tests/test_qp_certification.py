@@ -159,7 +159,7 @@ def test_the_record_prints_the_trial_and_psf_and_certification_needs_them(people
     record_passing_qc(people, batch, skip=())
     release.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
     certification = release.batch_certify(actor=people.qp, batch_id=batch.pk, password=PASSWORD)
-    assert certification.references["psf"] == "PSF-IGX1 version 4.0"
+    assert (certification.references or {})["psf"] == "PSF-IGX1 version 4.0"
     snapshot = take_snapshot(batch, kind="release_record", revision=1)
     rows = {row.label: row.value for row in snapshot.process}
     assert rows["Clinical trial"].startswith("EU CT 2025-500123-41-00; protocol IGX1-AS-01 v3.0")
@@ -257,7 +257,7 @@ def test_reminders_are_emailed_before_the_due_date_once_a_day_by_the_beat_task(
         sent = reportability.reportability_reminders_send()
         assert reportability.reportability_reminders_send() == []  # once a day
     assert len(sent) == 1
-    deliver_notification.apply(args=[sent[0]])
+    deliver_notification.apply(args=(sent[0],))
     assert len(mail.outbox) == 1
     assert mail.outbox[0].subject.startswith(f"Reminder: reportability of {deviation.number}")
     assert "due in 2 day(s)" in mail.outbox[0].subject

@@ -37,6 +37,11 @@ RECLASSIFY_HERE = "Reclassifying is release-critical: QA reclassifies with a rea
 CLOSING_FIELDS = ("investigation", "root_cause", "impact", "capa")
 
 
+def _label(name: str) -> str:
+    field = Deviation._meta.get_field(name)
+    return str(getattr(field, "verbose_name", name))
+
+
 def _next_number() -> str:
     # Serialises numbering; deviations are rare, so the table lock costs nothing.
     with connection.cursor() as cursor:
@@ -142,7 +147,7 @@ def deviation_close(
     rejected = batch.dispositions.filter(decision="rejected").exists()
     needed = [*CLOSING_FIELDS, *(["disposal"] if rejected else [])]
     missing = {
-        f: f"{capfirst(Deviation._meta.get_field(f).verbose_name)} is required before QA closes deviation "
+        f: f"{capfirst(_label(f))} is required before QA closes deviation "
         f"{deviation.number}."
         for f in needed
         if not (getattr(deviation, f) or "").strip()

@@ -5,6 +5,7 @@ rule, by when), tracked to its submission, with e-mail reminders before the due 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -118,7 +119,7 @@ def reportability_reminders_send(*, today: date | None = None) -> list[int]:
                 continue
             notification = _reminder(assessment, today)
             sent.append(notification.pk)
-            transaction.on_commit(lambda n=notification.pk: task_publish(DELIVER_NOTIFICATION, n))
+            transaction.on_commit(partial(task_publish, DELIVER_NOTIFICATION, notification.pk))
     return sent
 
 

@@ -116,8 +116,8 @@ def _check_repeat(batch: Batch, test: QcTest, investigation_id: int | None) -> D
     earlier = QcResult.objects.filter(batch=batch, test=test)
     if investigation_id is None:
         if earlier.exists():
-            failed = earlier.filter(verdict=Verdict.OOS).exists()
-            why = "after an out-of-specification result" if failed else "of a test that already has a result"
+            any_oos = earlier.filter(verdict=Verdict.OOS).exists()
+            why = "after an out-of-specification result" if any_oos else "of a test that already has a result"
             raise ValidationError(
                 {"investigation": f"{label}: a repeat {why} is allowed only under an open investigation."}
             )
