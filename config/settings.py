@@ -234,6 +234,8 @@ SPECTACULAR_SETTINGS = {
         "BatchStatusEnum": "batches.states.BatchStatus",
         "ApprovalStatusEnum": "batches.models.master.ApprovalStatus",
         "SignatureStatusEnum": "batches.models.signatures.SignatureStatus",
+        "OosPhaseEnum": "qc.models.investigations.OosPhase",
+        "AdverseEventPhaseEnum": "batches.models.delivery.AdverseEventPhase",
     },
 }
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
@@ -88,9 +89,10 @@ def test_conditional_release_needs_the_medical_director_and_the_treating_physici
         release.batch_certify(actor=people.qp, batch_id=batch.pk, password=PASSWORD)
     assert_nothing_written(before)
     conditional.conditional_release_authorise(actor=people.medical_director, batch_id=batch.pk, password=PASSWORD)
-    meanings = set(
-        ElectronicSignature.objects.filter(object_id=decided.pk, batch=batch).values_list("meaning", "signer")
+    on_decision = ElectronicSignature.objects.filter(
+        object_id=decided.pk, batch=batch, content_type=ContentType.objects.get_for_model(BatchDisposition)
     )
+    meanings = set(on_decision.values_list("meaning", "signer"))
     assert meanings == {
         ("conditionally_released", people.qa.pk),
         ("authorised", people.medical_director.pk),

@@ -147,8 +147,7 @@ def deviation_close(
     rejected = batch.dispositions.filter(decision="rejected").exists()
     needed = [*CLOSING_FIELDS, *(["disposal"] if rejected else [])]
     missing = {
-        f: f"{capfirst(_label(f))} is required before QA closes deviation "
-        f"{deviation.number}."
+        f: f"{capfirst(_label(f))} is required before QA closes deviation {deviation.number}."
         for f in needed
         if not (getattr(deviation, f) or "").strip()
     }
