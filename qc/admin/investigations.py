@@ -70,6 +70,7 @@ class OosInvestigationAdmin(RoleGatedAdmin):
         )
 
     def record_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self.guard_view(request)
         found = get_object_or_404(OosInvestigation, pk=pk)
         outcome = {True: "yes", False: "no", None: ""}[found.laboratory_error]
 
@@ -101,6 +102,7 @@ class OosInvestigationAdmin(RoleGatedAdmin):
         )
 
     def approve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self.guard_view(request)
         found = get_object_or_404(OosInvestigation, pk=pk)
         return service_form_view(
             self,
@@ -120,6 +122,7 @@ class OosInvestigationAdmin(RoleGatedAdmin):
         )
 
     def close_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self.guard_view(request)
         found = get_object_or_404(OosInvestigation, pk=pk)
         return service_form_view(
             self,
@@ -171,6 +174,7 @@ class ReportabilityAdmin(RoleGatedAdmin):
         )
 
     def assess_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self.guard_view(request)
         found = get_object_or_404(ReportabilityAssessment, pk=pk)
         return service_form_view(
             self,
@@ -191,6 +195,7 @@ class ReportabilityAdmin(RoleGatedAdmin):
         )
 
     def submit_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self.guard_view(request)
         found = get_object_or_404(ReportabilityAssessment, pk=pk)
         return service_form_view(
             self,
