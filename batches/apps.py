@@ -19,7 +19,7 @@ class BatchesConfig(AppConfig):
         task_postrun.connect(close_task_audit_context, weak=False)
         # The state-change actions are declared beside their services (batches.services.actions): import
         # those modules so that the declarations are complete before any page or endpoint reads them.
-        from batches.release import delivery, disposition  # noqa: F401
+        from batches.release import conditional, delivery, disposition  # noqa: F401
         from batches.services import batch  # noqa: F401
 
         # Production refuses the development seal certificate and demonstration data.

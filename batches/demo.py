@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from batches import register_demo
 from batches.demo_people import procedures_assign
+from batches.demo_trial import demo_trial
 from batches.master_limits import default_limits
 from batches.models import Batch, Patient, ProcessDefinition
 from batches.services import batch as batch_services
@@ -65,6 +66,7 @@ def definition_values(**overrides: Any) -> dict[str, Any]:
 
 
 def approved_definition(cast: Cast, **overrides: Any) -> ProcessDefinition:
+    overrides.setdefault("clinical_trial", demo_trial(cast.qa))
     definition = master.process_definition_create(actor=cast.qa, values=definition_values(**overrides))
     procedures_assign(qa=cast.qa, qp=cast.qp, password=cast.password, definition=definition)
     register_demo.declare_requirements(cast, definition)

@@ -34,7 +34,10 @@ MEANINGS_BY_ROLE: dict[Role, frozenset[SignatureMeaning]] = {
     Role.QA_REVIEWER: frozenset({M.REVIEWED, M.RELEASED, M.CONDITIONALLY_RELEASED, M.REJECTED, M.APPROVED}) | _TRAINING,
     Role.QUALIFIED_PERSON: frozenset({M.CERTIFIED, M.APPROVED}) | _TRAINING,
     # Bedside identity check (first scan performed, second clinician verified) and the infusion.
-    Role.CLINICIAN: frozenset({M.PERFORMED, M.VERIFIED, M.RECORDED}) | _TRAINING,
+    # The treating physician also acknowledges a conditional release.
+    Role.CLINICIAN: frozenset({M.PERFORMED, M.VERIFIED, M.RECORDED, M.ACKNOWLEDGED}) | _TRAINING,
+    # The medical director authorises a conditional release.
+    Role.MEDICAL_DIRECTOR: frozenset({M.AUTHORISED}) | _TRAINING,
     Role.AUDITOR: frozenset(),
     # Calibration and maintenance records of the equipment register.
     Role.MATERIALS: frozenset({M.PERFORMED}),

@@ -17,6 +17,7 @@ class Role(models.TextChoices):
     QA_REVIEWER = "qa_reviewer", "QA reviewer"
     QUALIFIED_PERSON = "qualified_person", "Qualified Person"
     CLINICIAN = "clinician", "Clinician"
+    MEDICAL_DIRECTOR = "medical_director", "Medical director"
     AUDITOR = "auditor", "Auditor"
     # Keeps the material master, receives lots and keeps the equipment register; QA decides their status.
     MATERIALS = "materials", "Materials and equipment"

@@ -63,7 +63,12 @@ def _signature_line(signature: ElectronicSignature | None) -> str:
 
 def _statement(disposition: BatchDisposition) -> str:
     parts = [disposition.comment] if disposition.comment else []
-    exceptions = [str(f.get("message", "")) for f in (disposition.gate or {}).get("exceptions", [])]
+    seen = (
+        disposition.acknowledged
+        if disposition.acknowledged is not None
+        else (disposition.gate or {}).get("exceptions", [])
+    )
+    exceptions = [str(f.get("message", "")) for f in seen]
     if exceptions:
         parts.append("Exceptions reviewed at the decision: " + "; ".join(exceptions))
     return "\n".join(parts)
@@ -74,19 +79,28 @@ def batch_record_release(batch: Batch) -> list[ReleaseEntry]:
     dispositions = list(
         BatchDisposition.objects.filter(batch=batch).select_related("decided_by").order_by("decided_at")
     )
-    signatures = {
-        int(s.object_id): s
-        for s in ElectronicSignature.objects.filter(
-            batch=batch, content_type=ContentType.objects.get_for_model(BatchDisposition)
-        ).select_related("signer")
-    }
+    signatures: dict[int, list[ElectronicSignature]] = {}
+    for s in ElectronicSignature.objects.filter(
+        batch=batch, content_type=ContentType.objects.get_for_model(BatchDisposition)
+    ).select_related("signer"):
+        signatures.setdefault(int(s.object_id), []).append(s)
     entries = []
     for d in dispositions:
+        signed = signatures.get(d.pk, [])
+        own = next((s for s in signed if s.signer_id == d.decided_by_id), None)
         conditions = []
         if d.positive_result_plan:
             conditions.append(f"Plan for a positive result: {d.positive_result_plan}")
         if d.pending_tests:
-            conditions.append(f"Pending at release: {', '.join(d.pending_tests)}")
+            conditions.append(f"Pending at this decision: {', '.join(d.pending_tests)}")
+        # The medical director's and the treating physician's signatures on a conditional release.
+        conditions += [f"{SignatureMeaning(s.meaning).label}: {_signature_line(s)}" for s in signed if s is not own]
+        if d.references:
+            refs = d.references
+            conditions.append(
+                f"Certified against: EU CT {refs.get('eu_ct_number')}, protocol {refs.get('protocol')}, "
+                f"sponsor {refs.get('sponsor')}, sites {'; '.join(refs.get('sites') or [])}; {refs.get('psf')}"
+            )
         entries.append(
             ReleaseEntry(
                 decision=Decision(d.decision).label,
@@ -94,9 +108,9 @@ def batch_record_release(batch: Batch) -> list[ReleaseEntry]:
                 at=text(d.decided_at),
                 statement=_statement(d),
                 conditions="\n".join(conditions),
-                signature=_signature_line(signatures.get(d.pk)),
+                signature=_signature_line(own),
                 specification=d.specification,
-                signed_at=text(signatures[d.pk].signed_at) if d.pk in signatures else "",
+                signed_at=text(own.signed_at) if own else "",
             )
         )
     return entries

@@ -43,7 +43,9 @@ UNSIGNED_FIELDS = frozenset(
 )
 # Fields added after records were signed: signed once they hold a value (a correction signs who made it),
 # left out while empty, so that every signature made before the field existed still matches its record.
-SIGNED_WHEN_SET = frozenset({"corrected_by", "corrected_at"})
+SIGNED_WHEN_SET = frozenset(
+    {"corrected_by", "corrected_at", "clinical_trial", "acknowledged", "references", "disposal"}
+)
 
 
 def _json_value(value: Any) -> Any:

@@ -15,6 +15,9 @@ class BatchStatus(models.TextChoices):
     COLLECTION = "collection", "Collection"
     PROCESSING = "processing", "Processing"
     QUARANTINE = "quarantine", "Quarantine"
+    # QA has decided (full or conditional); the product is not released for administration until the
+    # Qualified Person certifies it (EU GMP for ATMPs, Part IV ch. 11).
+    AWAITING_CERTIFICATION = "awaiting_certification", "QA decided, awaiting QP certification"
     RELEASED = "released", "Released"
     CONDITIONALLY_RELEASED = "conditionally_released", "Conditionally released"
     REJECTED = "rejected", "Rejected"
@@ -32,9 +35,13 @@ TRANSITIONS: dict[BatchStatus, frozenset[BatchStatus]] = {
     S.MOBILIZATION: frozenset({S.COLLECTION}),
     S.COLLECTION: frozenset({S.PROCESSING}),
     S.PROCESSING: frozenset({S.QUARANTINE}),
-    S.QUARANTINE: frozenset({S.RELEASED, S.CONDITIONALLY_RELEASED, S.REJECTED}),
+    # Straight to released only for a process definition that requires no QP certification.
+    S.QUARANTINE: frozenset({S.AWAITING_CERTIFICATION, S.RELEASED, S.CONDITIONALLY_RELEASED, S.REJECTED}),
+    # Final certification → released; initial certification (results pending) → conditionally released.
+    S.AWAITING_CERTIFICATION: frozenset({S.RELEASED, S.CONDITIONALLY_RELEASED}),
     S.RELEASED: frozenset({S.DISPATCHED}),
-    S.CONDITIONALLY_RELEASED: frozenset({S.DISPATCHED}),
+    # The final certification of a conditionally released batch not yet dispatched.
+    S.CONDITIONALLY_RELEASED: frozenset({S.DISPATCHED, S.RELEASED}),
     S.REJECTED: frozenset({S.CLOSED}),
     S.DISPATCHED: frozenset({S.INFUSED}),
     S.INFUSED: frozenset({S.CLOSED}),

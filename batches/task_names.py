@@ -19,6 +19,7 @@ END_EXPIRED_SESSIONS = "batches.accounts.end_expired_sessions"
 PING_DATABASE = "batches.ping_database"
 DELIVER_NOTIFICATION = "qc.deliver_notification"
 REPUBLISH_NOTIFICATIONS = "qc.republish_undelivered_notifications"
+REMIND_REPORTABILITY = "qc.remind_reportability"
 
 
 def task_publish(name: str, *args: Any, retry: bool = True) -> None:

@@ -64,8 +64,8 @@ class CellBatchAdminSite(admin.AdminSite):
             ProcessDefinition,
             TrainingRecord,
         )
-        from batches.views import audit, batch_page, desk, people, records
-        from qc.models import Deviation, QcResult, Specification
+        from batches.views import audit, batch_page, conditional, desk, people, records
+        from qc.models import Deviation, OosInvestigation, QcResult, ReportabilityAssessment, Specification
         from qc.views import environment, review
 
         page = self.admin_view
@@ -105,6 +105,13 @@ class CellBatchAdminSite(admin.AdminSite):
             # The delivery desk.
             path("delivery-desk/", page(desk.desk_index), name="batches_delivery_desk_index"),
             path("delivery-desk/<int:batch_id>/", page(desk.delivery_desk), name="batches_delivery_desk"),
+            # Conditional releases: the medical director's and physician's signatures, follow-up, final certification.
+            path("conditional-releases/", page(conditional.conditional_index), name="batches_conditional_index"),
+            path(
+                "conditional-releases/<int:batch_id>/",
+                page(conditional.conditional_batch),
+                name="batches_conditional_batch",
+            ),
             # The QA review.
             path("qa-review/", page(review.review_index), name="qc_review_index"),
             path("qa-review/<int:batch_id>/", page(review.review_page), name="qc_review_batch"),
@@ -166,6 +173,36 @@ class CellBatchAdminSite(admin.AdminSite):
                 "batches/monitoringsample/<int:object_id>/result/",
                 page(environment.monitoring_result),
                 name="qc_monitoring_result",
+            ),
+            path(
+                "qc/deviation/<int:pk>/reclassify/",
+                self.model_view(Deviation, "reclassify_view"),
+                name="qc_deviation_reclassify",
+            ),
+            path(
+                "qc/oosinvestigation/<int:pk>/record/",
+                self.model_view(OosInvestigation, "record_view"),
+                name="qc_oosinvestigation_record",
+            ),
+            path(
+                "qc/oosinvestigation/<int:pk>/approve-retest/",
+                self.model_view(OosInvestigation, "approve_view"),
+                name="qc_oosinvestigation_approve",
+            ),
+            path(
+                "qc/oosinvestigation/<int:pk>/close/",
+                self.model_view(OosInvestigation, "close_view"),
+                name="qc_oosinvestigation_close",
+            ),
+            path(
+                "qc/reportabilityassessment/<int:pk>/assess/",
+                self.model_view(ReportabilityAssessment, "assess_view"),
+                name="qc_reportabilityassessment_assess",
+            ),
+            path(
+                "qc/reportabilityassessment/<int:pk>/submit/",
+                self.model_view(ReportabilityAssessment, "submit_view"),
+                name="qc_reportabilityassessment_submit",
             ),
             # Accounts: one's own authenticator app, and deactivating an account.
             path(

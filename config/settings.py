@@ -237,6 +237,8 @@ SPECTACULAR_SETTINGS = {
         "LotStatusEnum": "batches.models.materials.LotStatus",
         "EquipmentStatusEnum": "batches.models.equipment.EquipmentStatus",
         "EquipmentKindEnum": "batches.models.equipment.EquipmentKind",
+        "OosPhaseEnum": "qc.models.investigations.OosPhase",
+        "AdverseEventPhaseEnum": "batches.models.delivery.AdverseEventPhase",
     },
 }
 
@@ -346,6 +348,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "accounts-end-expired-sessions": {
         "task": "batches.accounts.end_expired_sessions",
         "schedule": float(CELLBATCH_SESSION_SWEEP_SECONDS),
+    },
+    # Reminders before a reportability assessment's due date (each assessment at most once a day).
+    "qc-remind-reportability": {
+        "task": "qc.remind_reportability",
+        "schedule": 3600.0,
     },
     "qc-republish-undelivered-notifications": {
         "task": "qc.republish_undelivered_notifications",

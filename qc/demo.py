@@ -16,7 +16,7 @@ from django.utils import timezone
 from batches import demo
 from batches.isbt128 import Din
 from batches.models import Batch
-from batches.release import delivery, disposition
+from batches.release import conditional, delivery, disposition
 from batches.services import custody
 from qc.models import QcResult, QcSample, Specification
 from qc.services import specifications
@@ -40,6 +40,10 @@ class Crew:
     analyst: User
     clinician: User
     second_clinician: User
+    # Conditional release: the medical director authorises it (the clinician acknowledges it).
+    medical_director: User | None = None
+    # QC results are reviewed by someone independent of production (not the steps' verifier).
+    qc_reviewer: User | None = None
 
     @property
     def password(self) -> str:
@@ -100,7 +104,7 @@ def record_qc(crew: Crew, batch: Batch, results: dict[str, tuple[Any, str]]) -> 
     ]
     # Recording viability also records the calculated viable dose: every new result gets its review.
     for result in QcResult.objects.filter(batch=batch, verified_by__isnull=True):
-        qc_result_review(reviewer=crew.cast.verifier, result_id=result.pk, password=crew.password)
+        qc_result_review(reviewer=crew.qc_reviewer or crew.cast.verifier, result_id=result.pk, password=crew.password)
     return recorded
 
 
@@ -121,6 +125,11 @@ def release_batch(crew: Crew, batch: Batch, *, conditionally: bool = False, cert
     else:
         record_qc(crew, batch, PASSING_RESULTS)
         disposition.batch_release(actor=cast.qa, batch_id=batch.pk, password=cast.password)
+    if conditionally and crew.medical_director is not None:
+        conditional.conditional_release_authorise(
+            actor=crew.medical_director, batch_id=batch.pk, password=cast.password
+        )
+        conditional.conditional_release_acknowledge(actor=crew.clinician, batch_id=batch.pk, password=cast.password)
     if certify and batch.process_definition.requires_qp_certification:
         disposition.batch_certify(actor=cast.qp, batch_id=batch.pk, password=cast.password)
     batch.refresh_from_db()

@@ -18,7 +18,17 @@ from batches.models import Batch, ElectronicSignature, RecordException, Signatur
 from batches.signature_checks import signature_is_intact
 from qc.evaluation import TEST_LABELS, QcTest, Verdict
 from qc.history import batch_changes
-from qc.models import Deviation, DeviationStatus, QcResult, QcSample, Specification, SpecificationLimit
+from qc.models import (
+    Deviation,
+    DeviationReclassification,
+    DeviationStatus,
+    InvestigationStatus,
+    OosInvestigation,
+    QcResult,
+    QcSample,
+    Specification,
+    SpecificationLimit,
+)
 from qc.queries import specification_for_batch
 
 
@@ -86,13 +96,19 @@ class ReleaseGate:
         }
 
 
-def participants(batch: Batch) -> set[int]:
-    """Ids of everyone who performed or verified a step, took a sample or recorded or reviewed a result."""
-    people: set[int | None] = {batch.registered_by_id}
+def production_people(batch: Batch) -> set[int]:
+    """Ids of everyone who performed or verified a manufacturing step of the batch."""
+    people: set[int | None] = set()
     steps: list[Any] = [*batch.gcsf_administrations.all()]
     steps += [s for s in (getattr(batch, "apheresis", None), getattr(batch, "selection", None)) if s is not None]
     for step in steps:
         people |= {step.performed_by_id, step.verified_by_id}
+    return {p for p in people if p is not None}
+
+
+def participants(batch: Batch) -> set[int]:
+    """Ids of everyone who performed or verified a step, took a sample or recorded or reviewed a result."""
+    people: set[int | None] = {batch.registered_by_id, *production_people(batch)}
     people |= set(QcSample.objects.filter(batch=batch).values_list("taken_by_id", flat=True))
     for analyst, reviewer in QcResult.objects.filter(batch=batch).values_list("analyst_id", "verified_by_id"):
         people |= {analyst, reviewer}
@@ -166,13 +182,44 @@ def _tests(gate: ReleaseGate, conditional: bool) -> None:
 
 def _deviations(gate: ReleaseGate) -> None:
     for deviation in Deviation.objects.filter(batch=gate.batch, status=DeviationStatus.OPEN).order_by("raised_at"):
-        blocking = deviation.blocks_release
+        name = (
+            f"Deviation {deviation.number} ({deviation.get_classification_display().lower()}, "
+            f"{deviation.get_kind_display().lower()})"
+        )
+        gate.findings.append(
+            Finding("deviation_open", f"{name} is open: {deviation.description[:200]}", deviation.blocks_release)
+        )
+        if deviation.impact.strip():
+            gate.findings.append(Finding("deviation_impact", f"{name}: impact on the batch: {deviation.impact}", False))
+        else:
+            gate.findings.append(
+                Finding(
+                    "deviation_no_impact",
+                    f"{name} is open without an impact assessment on the batch; record it before a release decision.",
+                    True,
+                )
+            )
+    investigations = OosInvestigation.objects.filter(batch=gate.batch, status=InvestigationStatus.OPEN)
+    for investigation in investigations.select_related("deviation", "result").order_by("opened_at"):
         gate.findings.append(
             Finding(
-                "deviation_open",
-                f"Deviation {deviation.number} ({deviation.get_classification_display().lower()}, "
-                f"{deviation.get_kind_display().lower()}) is open: {deviation.description[:200]}",
-                blocking,
+                "oos_investigation_open",
+                f"The OOS investigation of {investigation.result.get_test_display()} "
+                f"{investigation.result.display_value} ({investigation.deviation.number}, "
+                f"{investigation.get_phase_display().lower()}) is open; release needs it closed with a conclusion.",
+                True,
+            )
+        )
+    changes = DeviationReclassification.objects.filter(deviation__batch=gate.batch).select_related(
+        "deviation", "decided_by"
+    )
+    for change in changes:
+        gate.findings.append(
+            Finding(
+                "deviation_reclassified",
+                f"{change} by {change.decided_by.get_username()} on {change.decided_at:%Y-%m-%d %H:%M} UTC "
+                f"(signed): {change.reason}",
+                False,
             )
         )
 

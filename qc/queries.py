@@ -9,7 +9,7 @@ from django.db.models import Sum
 
 from batches.models import ApprovalStatus, Batch, BatchTransition
 from batches.states import BatchStatus
-from qc.models import Deviation, QcSample, SampleStep, Specification
+from qc.models import Deviation, QcResult, QcSample, SampleStep, Specification
 
 # A result recorded in these states arrives after the product was released.
 RELEASED_STATES = frozenset(
@@ -62,3 +62,11 @@ def final_product_sampled_ml(batch: Batch) -> Decimal:
     """The volume drawn from the formulated product for QC (it is not infused)."""
     total = QcSample.objects.filter(batch=batch, step=SampleStep.FINAL_PRODUCT).aggregate(v=Sum("volume_ml"))["v"]
     return Decimal(total or 0)
+
+
+def results_in(batch: Batch, tests: list[str]) -> dict[str, bool]:
+    """For each test: whether its latest result is in and reviewed by a second person."""
+    latest: dict[str, bool] = {}
+    for result in QcResult.objects.filter(batch=batch, test__in=tests).order_by("recorded_at", "pk"):
+        latest[result.test] = result.is_verified
+    return {test: latest.get(test, False) for test in tests}

@@ -7,6 +7,7 @@ from qc.queries import (
     batch_alerts,
     final_product_sampled_ml,
     processing_started_at,
+    results_in,
     specification_for_batch,
     was_released,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "processing_started_at",
     "reconcile",
     "release_gate",
+    "results_in",
     "specification_for_batch",
     "was_released",
 ]

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from celery import shared_task
 
-from batches.task_names import DELIVER_NOTIFICATION, REPUBLISH_NOTIFICATIONS
+from batches.task_names import DELIVER_NOTIFICATION, REMIND_REPORTABILITY, REPUBLISH_NOTIFICATIONS
 from qc.services.notifications import TRANSIENT_EMAIL_ERRORS, notification_deliver, notifications_undelivered
+from qc.services.reportability import reportability_reminders_send
 
 # Backoff doubles from 5 s up to 10 minutes; no retry limit, because the alert must be delivered.
 RETRY_BACKOFF_SECONDS = 5
@@ -37,3 +38,9 @@ def republish_undelivered_notifications() -> int:
     for notification_id in ids:
         deliver_notification.delay(notification_id)
     return len(ids)
+
+
+@shared_task(name=REMIND_REPORTABILITY)
+def remind_reportability() -> int:
+    """Beat entry: e-mail a reminder for each reportability assessment due soon or overdue (once a day each)."""
+    return len(reportability_reminders_send())

@@ -93,6 +93,9 @@ class Personas:
         self.qa = make_user("qa_reviewer", Role.QA_REVIEWER)
         self.qp = make_user("qualified_person", Role.QUALIFIED_PERSON)
         self.clinician = make_user("clinician", Role.CLINICIAN)
+        self.medical_director = make_user("medical_director", Role.MEDICAL_DIRECTOR)
+        # Reviews QC results: a verifier independent of the batch's production.
+        self.qc_reviewer = make_user("qc_reviewer", Role.VERIFIER)
         self.auditor = make_user("auditor", Role.AUDITOR)
         self.admin = make_user("admin", Role.ADMIN, is_staff=True, is_superuser=True)
         self.materials = make_user("materials", Role.MATERIALS)
@@ -202,14 +205,19 @@ def record_result(
     )
     if review:
         for each in QcResult.objects.filter(batch=batch, verified_by__isnull=True):
-            qc_result_review(reviewer=people.verifier, result_id=each.pk, password=PASSWORD)
+            qc_result_review(reviewer=people.qc_reviewer, result_id=each.pk, password=PASSWORD)
     return result
 
 
 def crew(people: Personas) -> qc_demo.Crew:
     """The demo crew of these personas (QC and release need no second clinician)."""
     return qc_demo.Crew(
-        cast=cast(people), analyst=people.qc_analyst, clinician=people.clinician, second_clinician=people.clinician
+        cast=cast(people),
+        analyst=people.qc_analyst,
+        clinician=people.clinician,
+        second_clinician=people.clinician,
+        medical_director=people.medical_director,
+        qc_reviewer=people.qc_reviewer,
     )
 
 

@@ -122,7 +122,7 @@ def test_what_is_needed_next_follows_qc_release_delivery_and_closure(people: Per
     assert needed(batch) == ["Review QC results (second person)", "QA review and release"]
 
     for result in QcResult.objects.filter(batch=batch, verified_by__isnull=True):
-        qc_result_review(reviewer=people.verifier, result_id=result.pk, password=PASSWORD)
+        qc_result_review(reviewer=people.qc_reviewer, result_id=result.pk, password=PASSWORD)
     disposition.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
     assert needed(batch) == ["QP certification", "Dispatch"]
     disposition.batch_certify(actor=people.qp, batch_id=batch.pk, password=PASSWORD)
@@ -173,7 +173,8 @@ def test_a_conditionally_released_batch_still_asks_for_its_pending_result(people
     )
     batch.refresh_from_db()
     assert next(str(s) for s in next_steps(batch)) == "Record QC results: Sterility (pending)"
-    assert needed(batch)[1:] == ["QP certification", "Dispatch"]
+    # QA's decision awaits the medical director's and physician's signatures and the QP's certification.
+    assert needed(batch)[1:] == ["Conditional release signatures", "QP certification", "Dispatch"]
 
 
 @pytest.mark.urs("URS-123")

@@ -59,7 +59,7 @@ def test_qa_releases_from_the_review_page_with_the_password(people: Personas) ->
     done = client.post(f"/admin/qa-review/{batch.pk}/", {"decision": "release", "password": PASSWORD})
     assert done.status_code == 302
     batch.refresh_from_db()
-    assert batch.status == "released"
+    assert batch.status == "awaiting_certification"  # released for administration by the QP's certification
 
 
 @pytest.mark.urs("URS-065")
@@ -101,10 +101,10 @@ def test_result_entry_page_records_through_the_service_and_shows_the_computed_ve
     assert bad.status_code == 200
     assert "only under an open investigation" in bad.content.decode()
 
-    reviewer = staff_client_for(people.verifier)
+    reviewer = staff_client_for(people.qc_reviewer)  # independent of production
     assert reviewer.post(f"/admin/qc/qcresult/{result.pk}/review/", {"password": PASSWORD}).status_code == 302
     result.refresh_from_db()
-    assert result.verified_by == people.verifier
+    assert result.verified_by == people.qc_reviewer
 
 
 @pytest.mark.urs("URS-069")

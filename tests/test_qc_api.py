@@ -9,6 +9,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from batches.models import BatchDisposition
+from batches.release import conditional
+from batches.release import disposition as release
 from tests.factories import PASSWORD, Personas, qc_sample, quarantined_batch, record_passing_qc, record_result
 from tests.helpers import client_for
 
@@ -49,12 +51,13 @@ def test_analyst_records_a_result_and_a_verifier_reviews_it_over_the_api(people:
     assert deviations["count"] == 1
     assert deviations["results"][0]["kind"] == "oos"
 
-    reviewed = client_for(people.verifier, "api").post(
+    # The reviewer is independent of production (people.verifier verified the batch's steps).
+    reviewed = client_for(people.qc_reviewer, "api").post(
         f"/api/v1/qc-results/{result['id']}/review/", {"password": PASSWORD}, format="json"
     )
     assert reviewed.status_code == 200
-    assert reviewed.json()["verified_by"] == people.verifier.pk
-    again = client_for(people.verifier, "api").post(
+    assert reviewed.json()["verified_by"] == people.qc_reviewer.pk
+    again = client_for(people.qc_reviewer, "api").post(
         f"/api/v1/qc-results/{result['id']}/review/", {"password": PASSWORD}, format="json"
     )
     assert again.status_code == 400
@@ -115,6 +118,10 @@ def test_a_late_positive_sterility_flags_the_batch_in_the_api(people: Personas) 
         f"/api/v1/batches/{batch.pk}/release-conditionally/",
         {"password": PASSWORD, "positive_result_plan": "Call the clinician and start the antibiotic protocol."},
     )
+    # Released for administration once the medical director, the physician and the QP have signed.
+    conditional.conditional_release_authorise(actor=people.medical_director, batch_id=batch.pk, password=PASSWORD)
+    conditional.conditional_release_acknowledge(actor=people.clinician, batch_id=batch.pk, password=PASSWORD)
+    release.batch_certify(actor=people.qp, batch_id=batch.pk, password=PASSWORD)
     record_result(people, batch, "sterility", "growth", sample=batch.qc_samples.first())
     body = client_for(people.clinician, "api").get(f"/api/v1/batches/{batch.pk}/qc/").json()
     assert body["flagged"] is True
@@ -134,7 +141,8 @@ def test_deviation_workflow_and_specification_approval_over_the_api(people: Pers
     dev = opened.json()["id"]
     assert client_for(people.auditor, "api").patch(f"/api/v1/deviations/{dev}/", {"impact": "x"}).status_code == 403
     patched = client_for(people.operator, "api").patch(
-        f"/api/v1/deviations/{dev}/", {"investigation": "Courier delay.", "impact": "None."}
+        f"/api/v1/deviations/{dev}/",
+        {"investigation": "Courier delay.", "root_cause": "Traffic.", "impact": "None.", "capa": "Earlier pickup."},
     )
     assert patched.status_code == 200
     closed = client_for(people.qa, "api").post(

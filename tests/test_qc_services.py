@@ -15,6 +15,7 @@ from qc.history import batch_changes
 from qc.models import Deviation, QcResult, Specification, SpecificationLimit
 from qc.selectors import release_gate, specification_for_batch
 from qc.services import deviations, specifications
+from qc.services.investigations import retest_approve
 from qc.services.testing import qc_result_record, qc_result_review
 from tests.factories import (
     PASSWORD,
@@ -125,7 +126,7 @@ def test_a_second_person_reviews_a_result_and_it_is_then_read_only(people: Perso
     people.qc_analyst._cellbatch_roles = None  # type: ignore[attr-defined]
     with pytest.raises(PermissionDenied, match="second person"):
         qc_result_review(reviewer=people.qc_analyst, result_id=result.pk, password=PASSWORD)
-    qc_result_review(reviewer=people.verifier, result_id=result.pk, password=PASSWORD)
+    qc_result_review(reviewer=people.qc_reviewer, result_id=result.pk, password=PASSWORD)
     assert ElectronicSignature.objects.filter(object_id=result.pk, meaning="verified").exists()
     with pytest.raises(DatabaseError, match="read-only"), transaction.atomic():
         QcResult.objects.filter(pk=result.pk).update(numeric_value=Decimal("0.1"))
@@ -151,6 +152,14 @@ def test_a_repeat_after_a_failing_result_needs_an_open_investigation(people: Per
     with pytest.raises(ValidationError, match="only under an open investigation"):
         record_result(people, batch, "endotoxin", "0.1", "EU/mL")
     assert QcResult.objects.count() == count
+    # Only under the OOS result's own investigation, after QA's signed approval (URS-360, URS-361).
+    retest_approve(
+        actor=people.qa,
+        investigation_id=deviation.oos_investigation.pk,
+        kind="retest",
+        plan="Retest the retained sample in duplicate with a fresh LAL lot.",
+        password=PASSWORD,
+    )
     retest = record_result(people, batch, "endotoxin", "0.1", "EU/mL", investigation_id=deviation.pk)
     assert retest.investigation == deviation
     gate = release_gate(batch)
@@ -170,17 +179,23 @@ def test_deviation_closure_needs_the_investigation_and_qa(people: Personas) -> N
     )
     with pytest.raises(ValidationError) as missing:
         deviations.deviation_close(actor=people.qa, deviation_id=deviation.pk, password=PASSWORD, closure_summary="ok")
-    assert set(missing.value.message_dict) == {"investigation", "impact"}
+    # Every deviation, whatever its class, records investigation, root cause, impact and CAPA (URS-364).
+    assert set(missing.value.message_dict) == {"investigation", "root_cause", "impact", "capa"}
     deviations.deviation_update(
         actor=people.qc_analyst,
         deviation_id=deviation.pk,
-        values={"investigation": "Courier used the wrong box.", "impact": "None: stable 4 h at RT."},
+        values={
+            "investigation": "Courier used the wrong box.",
+            "root_cause": "Two box types look alike.",
+            "impact": "None: stable 4 h at RT.",
+            "capa": "Boxes labelled by temperature.",
+        },
     )
     with pytest.raises(ValidationError, match="reason"):
         deviations.deviation_update(
             actor=people.qc_analyst, deviation_id=deviation.pk, values={"impact": "Different text."}
         )
-    with pytest.raises(ValidationError, match="Only QA"):
+    with pytest.raises(ValidationError, match="QA reclassifies with a reason and a signature"):
         deviations.deviation_update(
             actor=people.qc_analyst, deviation_id=deviation.pk, values={"classification": "major"}, reason="worse"
         )

@@ -38,10 +38,11 @@ def test_batch_walks_from_quarantine_to_released_and_certified(people: Personas)
 
     disposition = release.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
     batch.refresh_from_db()
-    assert batch.status == "released"
+    # QA's decision precedes the certification under its own name: not yet released for administration.
+    assert batch.status == "awaiting_certification"
     assert disposition.decision == "released"
     assert disposition.specification.startswith("IGX1 QC specification v1")
-    assert batch.transitions.last().to_status == "released"
+    assert batch.transitions.last().to_status == "awaiting_certification"
     signature = ElectronicSignature.objects.get(object_id=disposition.pk, meaning="released")
     assert signature.signer == people.qa
     assert signature_is_intact(signature)
@@ -50,6 +51,9 @@ def test_batch_walks_from_quarantine_to_released_and_certified(people: Personas)
     certification = release.batch_certify(actor=people.qp, batch_id=batch.pk, password=PASSWORD)
     assert ElectronicSignature.objects.get(object_id=certification.pk, meaning="certified").signer == people.qp
     assert release.release_outstanding(batch) == []
+    batch.refresh_from_db()
+    assert batch.status == "released"
+    assert certification.decision == "certified"  # final: nothing pending
     dose = QcResult.objects.get(batch=batch, test="viable_cd133_dose")
     assert dose.numeric_value == Decimal("124450000")  # 131e6 × 95 %
     assert dose.verdict == "pass"
@@ -75,7 +79,7 @@ def test_batch_is_released_conditionally_while_sterility_is_pending_with_a_writt
         positive_result_plan="Alert the clinician at once; blood cultures and antibiotics per protocol.",
     )
     batch.refresh_from_db()
-    assert batch.status == "conditionally_released"
+    assert batch.status == "awaiting_certification"
     assert disposition.pending_tests == ["sterility"]
     assert ElectronicSignature.objects.filter(object_id=disposition.pk, meaning="conditionally_released").exists()
 
@@ -160,8 +164,12 @@ def test_release_is_refused_while_a_major_deviation_is_open_and_allowed_after_qa
 def test_an_open_minor_deviation_is_an_exception_not_a_block(people: Personas) -> None:
     batch = quarantined_batch(people)
     record_passing_qc(people, batch, skip=())
-    deviations.deviation_open(
+    deviation = deviations.deviation_open(
         actor=people.operator, batch_id=batch.pk, kind="planned", classification="minor", description="Planned delay."
+    )
+    # Every open deviation needs its impact assessment before a release decision (URS-363).
+    deviations.deviation_update(
+        actor=people.operator, deviation_id=deviation.pk, values={"impact": "None: within the validated hold time."}
     )
     gate = release_gate(batch, releaser=people.qa)
     assert gate.blocking == []
@@ -219,7 +227,8 @@ def test_qp_certification_is_refused_to_the_releaser_and_when_not_required(peopl
     definition = approved_definition(people.qa, people.qp, requires_qp_certification=False)
     other = quarantined_batch(people, subject_code="IGX1-S002", definition=definition)
     release_batch(people, other, certify=False)
-    with pytest.raises(StateConflict, match="does not require QP certification"):
+    assert other.status == "released"  # no QP certification required: QA's decision releases
+    with pytest.raises(StateConflict, match=r"Certify .* is possible only when batch .* is qa decided, awaiting"):
         release.batch_certify(actor=people.qp, batch_id=other.pk, password=PASSWORD)
 
 

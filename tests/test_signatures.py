@@ -250,6 +250,17 @@ def test_signature_copied_onto_other_content_fails_verification(people: Personas
 # --- Separation of duties at signing (11.10(g)) -----------------------------------------------
 
 
+TRAINED_ROLES = {
+    "operator",
+    "qc_analyst",
+    "verifier",
+    "qa_reviewer",
+    "qualified_person",
+    "clinician",
+    "medical_director",
+}
+
+
 @pytest.mark.urs("URS-048")
 def test_role_table_grants_each_meaning_to_the_roles_of_the_design() -> None:
     holders = {m: {r.value for r, meanings in MEANINGS_BY_ROLE.items() if m in meanings} for m in SignatureMeaning}
@@ -263,8 +274,26 @@ def test_role_table_grants_each_meaning_to_the_roles_of_the_design() -> None:
         M.CERTIFIED: {"qualified_person"},
         M.APPROVED: {"qa_reviewer", "qualified_person"},
         M.RECORDED: {"operator", "qc_analyst", "clinician"},
-        M.TRAINED: {"operator", "qc_analyst", "verifier", "qa_reviewer", "qualified_person", "clinician"},
-        M.TRAINER: {"operator", "qc_analyst", "verifier", "qa_reviewer", "qualified_person", "clinician"},
+        M.TRAINED: {
+            "operator",
+            "qc_analyst",
+            "verifier",
+            "qa_reviewer",
+            "qualified_person",
+            "clinician",
+            "medical_director",
+        },
+        M.TRAINER: {
+            "operator",
+            "qc_analyst",
+            "verifier",
+            "qa_reviewer",
+            "qualified_person",
+            "clinician",
+            "medical_director",
+        },
+        M.AUTHORISED: {"medical_director"},
+        M.ACKNOWLEDGED: {"clinician"},
     }
 
 
@@ -357,7 +386,9 @@ def test_who_made_the_batch_does_not_release_it_and_the_releaser_does_not_certif
 
     with pytest.raises(PermissionDenied, match=r"You signed part of batch .* as performed; someone independent"):
         signature_sign(signer=operator_qa, password=PASSWORD, meaning=M.RELEASED, target=batch, batch=batch)
-    with pytest.raises(PermissionDenied, match="as released; someone independent must sign it as certified"):
+    with pytest.raises(
+        PermissionDenied, match=r"as release decided \(qa\); someone independent must sign it as certified"
+    ):
         signature_sign(signer=qa_qp, password=PASSWORD, meaning=M.CERTIFIED, target=batch, batch=batch)
 
     assert database_state() == before

@@ -175,7 +175,7 @@ def test_enrolled_analyst_and_qa_sign_a_qc_result_and_a_release_with_codes(peopl
         f"{API}/qc-results/", {**result_body, "otp_token": fresh_code(analyst_phone)}, format="json"
     )
     assert created.status_code == 201, created.json()
-    qc_result_review(reviewer=people.verifier, result_id=created.json()["id"], password=PASSWORD)
+    qc_result_review(reviewer=people.qc_reviewer, result_id=created.json()["id"], password=PASSWORD)
     assert QcResult.objects.get(pk=created.json()["id"]).verdict == "pass"
 
     review_page = f"/admin/qa-review/{batch.pk}/"

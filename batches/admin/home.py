@@ -22,15 +22,16 @@ from batches.models import (
     ApprovalStatus,
     Batch,
     BatchDocument,
-    Decision,
     DocumentVersion,
     Equipment,
+    FollowUpStatus,
     LineClearance,
     Material,
     MaterialLot,
     MonitoringSession,
     Patient,
     ProcessDefinition,
+    ReleaseFollowUp,
     TrainingRecord,
 )
 from batches.personal import SIGNING_ROLES
@@ -119,13 +120,18 @@ def _awaiting_verification() -> int:
 
 
 def _awaiting_certification() -> int:
-    return (
-        Batch.objects.filter(
-            status__in=[S.RELEASED, S.CONDITIONALLY_RELEASED], process_definition__requires_qp_certification=True
-        )
-        .exclude(dispositions__decision=Decision.CERTIFIED)
-        .count()
-    )
+    return Batch.objects.filter(status=S.AWAITING_CERTIFICATION).count()
+
+
+def _medical_director(links: Links) -> HomeCard:
+    card = HomeCard(Role.MEDICAL_DIRECTOR, "Medical director", "Authorise conditional releases; see their follow-up.")
+    return card.extend(_conditional_link(links, "Conditional releases to authorise, with their pending results"))
+
+
+def _conditional_link(links: Links, label: str) -> HomeLink | None:
+    """Open follow-ups of conditional releases (pending results not yet in and assessed)."""
+    count = ReleaseFollowUp.objects.filter(status=FollowUpStatus.OPEN).count()
+    return links.named("admin:batches_conditional_index", label, count)
 
 
 def _operator(links: Links) -> HomeCard:
@@ -177,6 +183,7 @@ def _qa(links: Links) -> HomeCard:
             query="status=quarantine",
         ),
         links.qc("deviation", "Open deviations", query="status__exact=open"),
+        _conditional_link(links, "Conditional releases: follow-ups open until the pending results are assessed"),
         links.qc("deviation", "Late results after release", query="raised_after_release__exact=1"),
         links.qc("specification", "Specifications"),
         links.qc("specification", "Draft a specification", add=True),
@@ -200,10 +207,11 @@ def _qp(links: Links) -> HomeCard:
     return card.extend(
         links.named(
             "admin:qc_review_index",
-            "Released batches awaiting certification",
+            "Batches awaiting certification",
             count=_awaiting_certification(),
-            query="status=released",
+            query="status=awaiting_certification",
         ),
+        _conditional_link(links, "Conditional releases awaiting the final certification"),
         links.changelist(
             ProcessDefinition,
             "Process definitions awaiting approval",
@@ -223,6 +231,7 @@ def _clinician(links: Links) -> HomeCard:
             "Delivery desk",
             _count((S.RELEASED, S.CONDITIONALLY_RELEASED, S.DISPATCHED)),
         ),
+        _conditional_link(links, "Conditional releases to acknowledge, with their pending results"),
         links.named("admin:batches_cohort", "Cohort: treated patients and outcomes"),
         links.add(Patient, "Enrol a patient"),
         links.named("admin:batches_adverseevent_changelist", "Adverse events"),
@@ -280,6 +289,7 @@ CARDS: dict[str, Callable[[Links], HomeCard]] = {
     Role.QA_REVIEWER: _qa,
     Role.QUALIFIED_PERSON: _qp,
     Role.CLINICIAN: _clinician,
+    Role.MEDICAL_DIRECTOR: _medical_director,
     Role.AUDITOR: _auditor,
     Role.MATERIALS: _materials,
     Role.ADMIN: _admin,

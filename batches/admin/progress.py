@@ -21,7 +21,9 @@ from qc.selectors import ReleaseGate, batch_alerts, release_gate
 
 S = BatchStatus
 MANUFACTURING = frozenset({S.REGISTERED, *STEP_STATE.values()})
-AWAITING_RESULTS = frozenset({S.QUARANTINE, S.RELEASED, S.CONDITIONALLY_RELEASED, S.DISPATCHED, S.INFUSED})
+AWAITING_RESULTS = frozenset(
+    {S.QUARANTINE, S.AWAITING_CERTIFICATION, S.RELEASED, S.CONDITIONALLY_RELEASED, S.DISPATCHED, S.INFUSED}
+)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,14 @@ def quarantine_steps(batch: Batch, gate: ReleaseGate) -> list[NextStep]:
 def delivery_steps(batch: Batch) -> list[NextStep]:
     desk = _desk_url(batch)
     status = BatchStatus(batch.status)
+    if status == S.AWAITING_CERTIFICATION:
+        missing = [m for m in release_outstanding(batch) if m != "QP certification"]
+        steps = []
+        if missing:
+            url = reverse("admin:batches_conditional_batch", args=[batch.pk])
+            steps.append(NextStep("Conditional release signatures", "; ".join(missing), url))
+        steps.append(NextStep("QP certification", "the Qualified Person certifies the batch", _review_url(batch)))
+        return [*steps, NextStep("Dispatch", "after the QP's certification", desk)]
     if status in (S.RELEASED, S.CONDITIONALLY_RELEASED):
         steps = []
         if "QP certification" in release_outstanding(batch):

@@ -29,7 +29,7 @@ from batches.models.materials import (
 )
 from batches.models.patient import Patient
 from batches.models.people import AccessReview, EntrySource, PersonalIdentity
-from batches.models.release import BatchDisposition, Decision
+from batches.models.release import BatchDisposition, Decision, FollowUpStatus, ReleaseFollowUp
 from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
 from batches.models.steps import ApheresisCollection, Cd133Selection, GcsfAdministration, StepRecord
 from batches.models.training import (
@@ -40,6 +40,7 @@ from batches.models.training import (
     TrainingMethod,
     TrainingRecord,
 )
+from batches.models.trial import ClinicalTrial
 from batches.models.workstations import (
     LineClearance,
     MonitoringLevel,
@@ -65,6 +66,7 @@ __all__ = [
     "BatchTransition",
     "BedsideCheck",
     "Cd133Selection",
+    "ClinicalTrial",
     "ControlledDocument",
     "CustodyEvent",
     "Decision",
@@ -82,6 +84,7 @@ __all__ = [
     "EquipmentUse",
     "ExceptionKind",
     "ExpiredUseAuthorization",
+    "FollowUpStatus",
     "FollowUpVisit",
     "GcsfAdministration",
     "IdempotencyKey",
@@ -106,6 +109,7 @@ __all__ = [
     "RecordException",
     "RecordKind",
     "RecordOutcome",
+    "ReleaseFollowUp",
     "SampleKind",
     "SignatureMeaning",
     "SignatureStatus",

@@ -51,6 +51,14 @@ class ProcessDefinition(models.Model):
     shelf_life_hours = models.PositiveIntegerField(help_text="From end of processing to the latest infusion.")
     requires_qp_certification = models.BooleanField(default=True)
     sponsor_contact_email = models.EmailField(blank=True)
+    clinical_trial = models.ForeignKey(
+        "batches.ClinicalTrial",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="process_definitions",
+        help_text="The trial (EU CT number, protocol, sponsor, sites) and PSF version the QP certifies against.",
+    )
     required_steps = models.JSONField(default=default_required_steps)
     limits = models.JSONField(
         default=master_limits.default_limits,

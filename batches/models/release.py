@@ -18,10 +18,13 @@ from batches.models.triggers import no_delete
 
 
 class Decision(models.TextChoices):
-    RELEASED = "released", "Released"
-    CONDITIONALLY_RELEASED = "conditionally_released", "Conditionally released"
+    # QA's decisions name themselves as such: only the Qualified Person's certification releases the product
+    # for administration (EU GMP for ATMPs, Part IV ch. 11).
+    RELEASED = "released", "QA decision: release"
+    CONDITIONALLY_RELEASED = "conditionally_released", "QA decision: conditional release"
     REJECTED = "rejected", "Rejected"
-    CERTIFIED = "certified", "Certified by the Qualified Person"
+    CERTIFIED = "certified", "Final certification by the Qualified Person"
+    CERTIFIED_INITIAL = "certified_initial", "Initial certification by the Qualified Person (results pending)"
 
 
 @gmp_model
@@ -39,6 +42,13 @@ class BatchDisposition(models.Model):
     pending_tests = models.JSONField(default=list, help_text="Tests still pending at a conditional release.")
     specification = models.CharField(max_length=120, help_text="The specification version the batch was tested to.")
     gate = models.JSONField(default=dict, help_text="Blocking reasons and exceptions seen when deciding.")
+    # Both added after records were signed: signed once set (batches.signature_checks.SIGNED_WHEN_SET).
+    acknowledged = models.JSONField(
+        null=True, blank=True, help_text="What the decider acknowledged: every exception and open deviation."
+    )
+    references = models.JSONField(
+        null=True, blank=True, help_text="Certification: the trial and product specification file certified against."
+    )
 
     class Meta:
         ordering = ["decided_at", "pk"]
@@ -57,6 +67,11 @@ class BatchDisposition(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["batch"],
+                condition=models.Q(decision="certified_initial"),
+                name="disposition_one_initial_certification",
+            ),
+            models.UniqueConstraint(
+                fields=["batch"],
                 condition=models.Q(decision__in=["released", "conditionally_released", "rejected"]),
                 name="disposition_one_qa_decision",
             ),
@@ -64,3 +79,46 @@ class BatchDisposition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch} {self.get_decision_display().lower()} by {self.decided_by}"
+
+
+class FollowUpStatus(models.TextChoices):
+    OPEN = "open", "Open: pending results awaited"
+    CLOSED = "closed", "Closed: results in and assessed"
+
+
+@gmp_model
+class ReleaseFollowUp(models.Model):
+    """The follow-up of a conditional release: open until every pending result is in and assessed by QA."""
+
+    batch = models.OneToOneField(Batch, on_delete=models.PROTECT, related_name="release_followup")
+    disposition = models.OneToOneField(BatchDisposition, on_delete=models.PROTECT, related_name="followup")
+    pending_tests = models.JSONField(default=list)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=8, choices=FollowUpStatus.choices, default=FollowUpStatus.OPEN)
+    assessment = BoundedTextField(max_length=limits.DESCRIPTION, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-pk"]
+        triggers = [
+            no_delete(),
+            pgtrigger.Protect(
+                name="followup_closed_read_only",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Condition("OLD.status = 'closed'"),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status="open", closed_by__isnull=True, closed_at__isnull=True)
+                | models.Q(status="closed", closed_by__isnull=False, closed_at__isnull=False)
+                & ~models.Q(assessment=""),
+                name="release_followup_closure_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Follow-up of {self.batch}: {', '.join(self.pending_tests)} ({self.get_status_display().lower()})"

@@ -23,14 +23,16 @@ class SignatureMeaning(models.TextChoices):
     VERIFIED = "verified", "Verified"
     REVIEWED = "reviewed", "Reviewed"
     APPROVED = "approved", "Approved"
-    RELEASED = "released", "Released"
-    CONDITIONALLY_RELEASED = "conditionally_released", "Conditionally released"
+    RELEASED = "released", "Release decided (QA)"
+    CONDITIONALLY_RELEASED = "conditionally_released", "Conditional release decided (QA)"
     REJECTED = "rejected", "Rejected"
     CERTIFIED = "certified", "Certified (QP)"
     # Transcribed from a source: the signer wrote the entry down; someone else (named) did the work.
     RECORDED = "recorded", "Recorded (transcribed from a source)"
     TRAINED = "trained", "Trained (trainee: read, understood, assessed)"
     TRAINER = "trainer", "Trainer (gave and assessed the training)"
+    AUTHORISED = "authorised", "Authorised (medical director)"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged (treating physician)"
 
 
 class SignatureStatus(models.TextChoices):

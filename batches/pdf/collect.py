@@ -20,6 +20,7 @@ from batches.models import (
     EntrySource,
     GcsfAdministration,
     PatientIdentity,
+    ProcessDefinition,
 )
 from batches.models.signatures import SignatureMeaning, SignatureStatus
 from batches.pdf import providers
@@ -234,6 +235,18 @@ def _audit_trail(batch: Batch) -> list[AuditEntry]:
     ]
 
 
+def _trial_rows(definition: ProcessDefinition) -> list[ValueRow]:
+    """The clinical trial and the product specification file the QP certifies against."""
+    trial = definition.clinical_trial
+    if trial is None:
+        return [ValueRow("Clinical trial", "none named by the process definition")]
+    return [
+        ValueRow("Clinical trial", f"EU CT {trial.eu_ct_number}; protocol {trial.protocol}; sponsor {trial.sponsor}"),
+        ValueRow("Investigational sites", "; ".join(trial.site_list)),
+        ValueRow("Product specification file", trial.psf_reference),
+    ]
+
+
 def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
     """Everything the record prints, read in one place (call inside a transaction for consistency)."""
     batch = Batch.objects.select_related(
@@ -241,6 +254,7 @@ def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
         "registered_by",
         "process_definition__first_approved_by",
         "process_definition__second_approved_by",
+        "process_definition__clinical_trial",
     ).get(pk=batch.pk)
     definition = batch.process_definition
     din, check = _din(batch)
@@ -279,6 +293,7 @@ def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
                 "CD133+ cells",
             ),
             ValueRow("Shelf life", str(definition.shelf_life_hours), "h from end of processing"),
+            *_trial_rows(definition),
             ValueRow("Body weight at registration", text(batch.body_weight_kg), "kg"),
             ValueRow("End of processing", text(batch.end_of_processing_at)),
         ],

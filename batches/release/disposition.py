@@ -9,14 +9,15 @@ a refusal changes nothing in the database.
 from __future__ import annotations
 
 from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
-from batches.models import Batch, BatchDisposition, Decision, DocumentKind
-from batches.models.signatures import SignatureMeaning
+from batches.models import Batch, BatchDisposition, Decision, DocumentKind, ElectronicSignature, ReleaseFollowUp
+from batches.models.signatures import SignatureMeaning, SignatureStatus
 from batches.release.documents import document_request
 from batches.roles import Role
 from batches.services.actions import StateAction
@@ -52,7 +53,7 @@ CERTIFY = StateAction(
     slug="certify",
     label="Certify (Qualified Person)",
     roles=(Role.QUALIFIED_PERSON,),
-    source=(S.RELEASED, S.CONDITIONALLY_RELEASED),
+    source=(S.AWAITING_CERTIFICATION,),
     needs_password=True,
     procedure="certification",
 )
@@ -71,6 +72,7 @@ DECISION_ACTIONS = {
 }
 
 QA_DECISIONS = (Decision.RELEASED, Decision.CONDITIONALLY_RELEASED, Decision.REJECTED)
+CERTIFICATIONS = (Decision.CERTIFIED_INITIAL, Decision.CERTIFIED)
 TARGETS = {
     Decision.RELEASED: BatchStatus.RELEASED,
     Decision.CONDITIONALLY_RELEASED: BatchStatus.CONDITIONALLY_RELEASED,
@@ -81,6 +83,7 @@ MEANINGS = {
     Decision.CONDITIONALLY_RELEASED: SignatureMeaning.CONDITIONALLY_RELEASED,
     Decision.REJECTED: SignatureMeaning.REJECTED,
     Decision.CERTIFIED: SignatureMeaning.CERTIFIED,
+    Decision.CERTIFIED_INITIAL: SignatureMeaning.CERTIFIED,
 }
 
 
@@ -90,7 +93,7 @@ def _refusal(batch: Batch, decision: Decision, gate: ReleaseGate) -> StateConfli
     return StateConflict(f"Batch {batch.batch_number} cannot be {verb}: {reasons}")
 
 
-def _took_part(batch: Batch, actor: User, *, what: str) -> None:
+def refuse_participant(batch: Batch, actor: User, *, what: str) -> None:
     if actor.pk in participants(batch):
         raise PermissionDenied(
             f"You took part in making or testing batch {batch.batch_number}; someone independent must {what} it."
@@ -122,6 +125,9 @@ def _decide(
         raise _refusal(batch, decision, gate)
     specification = specification_for_batch(batch)
     reason = comment or label
+    # QA's decision releases nothing for administration where the QP certifies: the batch waits for it.
+    awaits_qp = decision != Decision.REJECTED and batch.process_definition.requires_qp_certification
+    target = BatchStatus.AWAITING_CERTIFICATION if awaits_qp else TARGETS[decision]
     with audit_context(actor, reason=reason):
         disposition = BatchDisposition.objects.create(
             batch=batch,
@@ -133,6 +139,7 @@ def _decide(
             pending_tests=gate.pending_tests if decision == Decision.CONDITIONALLY_RELEASED else [],
             specification=f"{specification} (#{specification.pk})" if specification else "none",
             gate=gate.as_dict(),
+            acknowledged=[f.as_dict() for f in gate.exceptions],
         )
         signature_sign(
             signer=actor,
@@ -142,9 +149,12 @@ def _decide(
             target=disposition,
             batch=batch,
         )
-        transition(batch, TARGETS[decision], actor=actor, reason=reason)
-    # The signed release record: its job row commits with the decision, or not at all.
-    document_request(batch=batch, kind=DocumentKind.RELEASE_RECORD, actor=actor, reason=f"batch {label}")
+        transition(batch, target, actor=actor, reason=reason)
+        if decision == Decision.CONDITIONALLY_RELEASED:
+            ReleaseFollowUp.objects.create(batch=batch, disposition=disposition, pending_tests=gate.pending_tests)
+    if not awaits_qp:
+        # The signed release record: its job row commits with the decision, or not at all.
+        document_request(batch=batch, kind=DocumentKind.RELEASE_RECORD, actor=actor, reason=f"batch {label}")
     return disposition
 
 
@@ -214,28 +224,81 @@ def batch_reject(*, actor: User, batch_id: int, password: str, reason: str, otp_
 def batch_certify(
     *, actor: User, batch_id: int, password: str, comment: str = "", otp_token: str = ""
 ) -> BatchDisposition:
-    """The Qualified Person certifies a released batch (EU GMP Annex 11 §15); never the releaser."""
+    """The Qualified Person certifies the batch QA decided on, releasing it for administration (EU GMP for
+    ATMPs, Part IV ch. 11): a final certification after QA's release, an initial one (the pending results
+    listed) after QA's conditional release. Never the releaser nor anyone who took part in the batch.
+    """
     CERTIFY.require_role(actor)
     confirm_password(actor, password, otp_token=otp_token)
     batch = CERTIFY.lock(batch_id)
     CERTIFY.require_training(actor, batch)
-    if not batch.process_definition.requires_qp_certification:
-        raise StateConflict(f"{batch.process_definition} does not require QP certification.")
-    if BatchDisposition.objects.filter(batch=batch, decision=Decision.CERTIFIED).exists():
-        raise StateConflict(f"Batch {batch.batch_number} is already certified.")
     release = BatchDisposition.objects.filter(batch=batch, decision__in=QA_DECISIONS).get()
     if release.decided_by_id == actor.pk:
         raise PermissionDenied("You released this batch; a different Qualified Person must certify it.")
-    _took_part(batch, actor, what="certify")
-    with audit_context(actor, reason=comment or "QP certification"):
+    refuse_participant(batch, actor, what="certify")
+    conditional = release.decision == Decision.CONDITIONALLY_RELEASED
+    if conditional:
+        missing = conditional_signatures_missing(release)
+        if missing:
+            lacks = " and ".join(missing)
+            raise StateConflict(
+                f"Batch {batch.batch_number} cannot be certified: the conditional release lacks {lacks}."
+            )
+    gate = release_gate(batch, conditional=conditional)
+    # A pending result that came in before the certification is assessed in the follow-up, not refused here.
+    blocking = [f for f in gate.blocking if f.code != "nothing_pending"]
+    if blocking:
+        reasons = "; ".join(f.message for f in blocking)
+        raise StateConflict(f"Batch {batch.batch_number} cannot be certified: {reasons}")
+    decision = Decision.CERTIFIED_INITIAL if conditional else Decision.CERTIFIED
+    disposition = certification_write(
+        actor=actor,
+        password=password,
+        batch=batch,
+        release=release,
+        decision=decision,
+        comment=comment,
+        pending=list(release.pending_tests) if conditional else [],
+        now_seen=gate,
+    )
+    with audit_context(actor, reason=Decision(decision).label):
+        target = BatchStatus.CONDITIONALLY_RELEASED if conditional else BatchStatus.RELEASED
+        transition(batch, target, actor=actor, reason=Decision(decision).label)
+    # The release record is issued once the QP has certified, never on QA's decision alone.
+    document_request(batch=batch, kind=DocumentKind.RELEASE_RECORD, actor=actor, reason=Decision(decision).label)
+    return disposition
+
+
+def certification_write(
+    *,
+    actor: User,
+    password: str,
+    batch: Batch,
+    release: BatchDisposition,
+    decision: Decision,
+    comment: str,
+    pending: list[str],
+    now_seen: ReleaseGate,
+) -> BatchDisposition:
+    """Write and sign a certification: the gate content QA saw, what is pending, the trial and PSF references."""
+    trial = batch.process_definition.clinical_trial
+    if trial is None:
+        raise StateConflict(
+            f"{batch.process_definition} names no clinical trial and product specification file; "
+            "the Qualified Person certifies against them."
+        )
+    with audit_context(actor, reason=comment or Decision(decision).label):
         disposition = BatchDisposition.objects.create(
             batch=batch,
-            decision=Decision.CERTIFIED,
+            decision=decision,
             decided_by=actor,
             decided_at=timezone.now(),
             comment=comment,
+            pending_tests=pending,
             specification=release.specification,
-            gate={},
+            gate={"qa_decision": release.gate, "at_certification": now_seen.as_dict()},
+            acknowledged=[f.as_dict() for f in now_seen.exceptions],
+            references=trial.references(),
         )
         signature_sign(
             signer=actor,
@@ -245,9 +308,24 @@ def batch_certify(
             target=disposition,
             batch=batch,
         )
-    # A new revision of the release record carries the certification (it supersedes the one issued at release).
-    document_request(batch=batch, kind=DocumentKind.RELEASE_RECORD, actor=actor, reason="QP certification")
     return disposition
+
+
+def conditional_signatures_missing(release: BatchDisposition) -> list[str]:
+    """What a conditional release still lacks: the medical director's and the treating physician's signatures."""
+    signed = set(
+        ElectronicSignature.objects.filter(
+            content_type=ContentType.objects.get_for_model(BatchDisposition),
+            object_id=release.pk,
+            status=SignatureStatus.VALID,
+        ).values_list("meaning", flat=True)
+    )
+    missing = []
+    if SignatureMeaning.AUTHORISED not in signed:
+        missing.append("the medical director's signature (authorised)")
+    if SignatureMeaning.ACKNOWLEDGED not in signed:
+        missing.append("the treating physician's acknowledgement (signed)")
+    return missing
 
 
 def close_reviewed(
@@ -291,11 +369,19 @@ def batch_close_rejected(*, actor: User, batch_id: int, password: str, reason: s
 
 
 def release_outstanding(batch: Batch) -> list[str]:
-    """What still stands between a batch and dispatch: QA release, and QP certification when required."""
-    decisions = set(BatchDisposition.objects.filter(batch=batch).values_list("decision", flat=True))
+    """What still stands between a batch and dispatch: QA's decision, the medical director's and treating
+    physician's signatures on a conditional one, and the QP's certification when required.
+    """
+    dispositions = list(BatchDisposition.objects.filter(batch=batch))
+    decisions = {d.decision for d in dispositions}
     missing: list[str] = []
-    if not decisions & {Decision.RELEASED, Decision.CONDITIONALLY_RELEASED}:
+    release = next(
+        (d for d in dispositions if d.decision in (Decision.RELEASED, Decision.CONDITIONALLY_RELEASED)), None
+    )
+    if release is None:
         missing.append("QA release")
-    if batch.process_definition.requires_qp_certification and Decision.CERTIFIED not in decisions:
+    elif release.decision == Decision.CONDITIONALLY_RELEASED:
+        missing += conditional_signatures_missing(release)
+    if batch.process_definition.requires_qp_certification and not decisions & set(CERTIFICATIONS):
         missing.append("QP certification")
     return missing

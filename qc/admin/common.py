@@ -78,6 +78,11 @@ class RoleGatedAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def guard_view(self, request: HttpRequest) -> None:
+        """Refuse a role-less user before any record is looked up (an unknown id then says nothing)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied("This page needs a CellBatch role.")
+
     def guard_add(self, request: HttpRequest) -> None:
         """An add page is shown only to the roles that may write (the service checks again)."""
         if not self.has_add_permission(request):

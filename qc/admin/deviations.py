@@ -37,12 +37,24 @@ class UpdateForm(forms.Form):
     capa = forms.CharField(
         label="CAPA", max_length=limits.NARRATIVE, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
-    classification = forms.ChoiceField(choices=Classification.choices)
+    disposal = forms.CharField(
+        label="Disposal of the product",
+        max_length=limits.NARRATIVE,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="For a rejected batch: how, when and by whom the product was destroyed or returned.",
+    )
     reason = forms.CharField(
         max_length=limits.REASON,
         required=False,
-        help_text="Required when changing recorded text or the classification.",
+        help_text="Required when changing recorded text.",
     )
+
+
+class ReclassifyForm(SigningForm):
+    classification = forms.ChoiceField(choices=Classification.choices)
+    reason = forms.CharField(max_length=limits.REASON, widget=forms.Textarea(attrs={"rows": 2}))
+    password = PasswordField()
 
 
 class CloseForm(SigningForm):
@@ -64,8 +76,9 @@ class DeviationAdmin(RoleGatedAdmin):
         if not obj.is_open:
             return format_html("Closed by {} at {}", obj.closed_by, obj.closed_at)
         return format_html(
-            '<a href="{}">Record investigation</a> · <a href="{}">Close (QA)</a>',
+            '<a href="{}">Record investigation</a> · <a href="{}">Reclassify (QA)</a> · <a href="{}">Close (QA)</a>',
             reverse("admin:qc_deviation_update", args=[obj.pk]),
+            reverse("admin:qc_deviation_reclassify", args=[obj.pk]),
             reverse("admin:qc_deviation_close", args=[obj.pk]),
         )
 
@@ -93,10 +106,10 @@ class DeviationAdmin(RoleGatedAdmin):
 
     def update_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         deviation = get_object_or_404(Deviation, pk=pk)
-        fields = ("investigation", "root_cause", "impact", "capa", "classification")
+        fields = ("investigation", "root_cause", "impact", "capa", "disposal")
 
         def call(data: dict[str, Any]) -> Deviation:
-            values = {f: data[f] for f in fields if data[f] != getattr(deviation, f)}
+            values = {f: data[f] for f in fields if data[f] != (getattr(deviation, f) or "")}
             return deviations.deviation_update(
                 actor=acting_user(request),
                 deviation_id=pk,
@@ -113,6 +126,25 @@ class DeviationAdmin(RoleGatedAdmin):
             call=call,
             success_url=lambda d: reverse("admin:qc_deviation_change", args=[d.pk]),
             initial={f: getattr(deviation, f) for f in fields},
+        )
+
+    def reclassify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        deviation = get_object_or_404(Deviation, pk=pk)
+        return service_form_view(
+            self,
+            request,
+            form_class=ReclassifyForm,
+            title=f"Reclassify {deviation.number} (now {deviation.get_classification_display().lower()})",
+            intro="A release-critical change: QA's reason and signature; listed on the review page and the decision.",
+            call=lambda d: deviations.deviation_reclassify(
+                actor=acting_user(request),
+                deviation_id=pk,
+                classification=d["classification"],
+                reason=d["reason"],
+                password=d["password"],
+                otp_token=d.get("otp_token", ""),
+            ),
+            success_url=lambda change: reverse("admin:qc_deviation_change", args=[change.deviation_id]),
         )
 
     def close_view(self, request: HttpRequest, pk: int) -> HttpResponse:

@@ -172,6 +172,7 @@ class DeviationSerializer(serializers.ModelSerializer[Deviation]):
             "root_cause",
             "impact",
             "capa",
+            "disposal",
             "status",
             "closure_summary",
             "closed_by",
@@ -193,7 +194,10 @@ class DeviationUpdateSerializer(serializers.Serializer[Any]):
     root_cause = serializers.CharField(max_length=limits.NARRATIVE, required=False, allow_blank=True)
     impact = serializers.CharField(max_length=limits.NARRATIVE, required=False, allow_blank=True)
     capa = serializers.CharField(max_length=limits.NARRATIVE, required=False, allow_blank=True)
-    classification = serializers.ChoiceField(choices=Classification.choices, required=False)
+    disposal = serializers.CharField(max_length=limits.NARRATIVE, required=False, allow_blank=True)
+    classification = serializers.ChoiceField(
+        choices=Classification.choices, required=False, help_text="Refused here: reclassify (reason and signature)."
+    )
     reason = serializers.CharField(max_length=limits.REASON, required=False, default="", allow_blank=True)
 
 
@@ -234,6 +238,8 @@ class DispositionSerializer(serializers.ModelSerializer[BatchDisposition]):
             "pending_tests",
             "specification",
             "gate",
+            "acknowledged",
+            "references",
         ]
         read_only_fields = fields
 

@@ -3,7 +3,7 @@
 from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import DefaultRouter
 
-from qc.api import environment, views
+from qc.api import environment, quality, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -12,6 +12,8 @@ router.register("qc-samples", views.SampleViewSet, basename="qc-sample")
 router.register("qc-results", views.ResultViewSet, basename="qc-result")
 router.register("deviations", views.DeviationViewSet, basename="deviation")
 router.register("qc-notifications", views.NotificationViewSet, basename="qc-notification")
+router.register("oos-investigations", quality.InvestigationViewSet, basename="oos-investigation")
+router.register("reportability", quality.ReportabilityViewSet, basename="reportability")
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("batches/<int:pk>/qc/", views.BatchQcView.as_view(), name="batch-qc"),
@@ -28,5 +30,18 @@ urlpatterns: list[URLPattern | URLResolver] = [
         environment.MonitoringResultView.as_view(),
         name="monitoring-sample-result",
     ),
+    path("deviations/<int:pk>/reclassify/", quality.ReclassifyView.as_view(), name="deviation-reclassify"),
+    path(
+        "batches/<int:pk>/authorise-conditional-release/",
+        quality.AuthoriseView.as_view(),
+        name="batch-authorise-conditional-release",
+    ),
+    path(
+        "batches/<int:pk>/acknowledge-conditional-release/",
+        quality.AcknowledgeView.as_view(),
+        name="batch-acknowledge-conditional-release",
+    ),
+    path("batches/<int:pk>/close-follow-up/", quality.FollowUpCloseView.as_view(), name="batch-close-follow-up"),
+    path("batches/<int:pk>/certify-final/", quality.CertifyFinalView.as_view(), name="batch-certify-final"),
     *router.urls,
 ]

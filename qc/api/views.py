@@ -162,16 +162,19 @@ class BatchQcView(NumericIds, APIView):
 
     @extend_schema(responses=s.BatchQcSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        batch = _batch(pk)
-        gate = release_gate(batch)
-        alerts = batch_alerts(batch)
-        body = {
-            **gate.as_dict(),
-            "status": batch.status,
-            "flagged": bool(alerts),
-            "alerts": s.DeviationSerializer(alerts, many=True).data,
-        }
-        return Response(body)
+        return Response(batch_qc_body(_batch(pk)))
+
+
+def batch_qc_body(batch: Batch) -> dict[str, Any]:
+    """The release gate of a batch, its state and its late-result flag (the answer of batches/{id}/qc/)."""
+    gate = release_gate(batch)
+    alerts = batch_alerts(batch)
+    return {
+        **gate.as_dict(),
+        "status": batch.status,
+        "flagged": bool(alerts),
+        "alerts": s.DeviationSerializer(alerts, many=True).data,
+    }
 
 
 class DecisionView(NumericIds, APIView):

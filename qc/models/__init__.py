@@ -5,7 +5,17 @@ from qc.models.deviations import (
     Classification,
     Deviation,
     DeviationKind,
+    DeviationReclassification,
     DeviationStatus,
+)
+from qc.models.investigations import (
+    InvestigationStatus,
+    OosInvestigation,
+    OosPhase,
+    OosRetestApproval,
+    PlanKind,
+    ReportabilityAssessment,
+    ReportabilityStatus,
 )
 from qc.models.notifications import Notification, NotificationAttempt, NotificationStatus
 from qc.models.specification import Specification, SpecificationLimit
@@ -16,12 +26,20 @@ __all__ = [
     "Classification",
     "Deviation",
     "DeviationKind",
+    "DeviationReclassification",
     "DeviationStatus",
+    "InvestigationStatus",
     "Notification",
     "NotificationAttempt",
     "NotificationStatus",
+    "OosInvestigation",
+    "OosPhase",
+    "OosRetestApproval",
+    "PlanKind",
     "QcResult",
     "QcSample",
+    "ReportabilityAssessment",
+    "ReportabilityStatus",
     "SampleStep",
     "Specification",
     "SpecificationLimit",

@@ -52,6 +52,14 @@ class Deviation(models.Model):
     root_cause = BoundedTextField(max_length=limits.NARRATIVE, blank=True)
     impact = BoundedTextField("impact assessment", max_length=limits.NARRATIVE, blank=True)
     capa = BoundedTextField("CAPA (corrective and preventive action)", max_length=limits.NARRATIVE, blank=True)
+    # Added after deviations were signed: signed once set (batches.signature_checks.SIGNED_WHEN_SET).
+    disposal = BoundedTextField(
+        "disposal of the product",
+        max_length=limits.NARRATIVE,
+        null=True,
+        blank=True,
+        help_text="For a rejected batch: how the product was destroyed or returned, when, by whom.",
+    )
     status = models.CharField(max_length=8, choices=DeviationStatus.choices, default=DeviationStatus.OPEN)
     closure_summary = BoundedTextField(max_length=limits.NARRATIVE, blank=True)
     closed_by = models.ForeignKey(
@@ -92,3 +100,25 @@ class Deviation(models.Model):
     @property
     def blocks_release(self) -> bool:
         return self.is_open and self.classification in BLOCKING_CLASSIFICATIONS
+
+
+@gmp_model
+class DeviationReclassification(models.Model):
+    """A change of a deviation's classification: QA's signed decision with its reason (release-critical)."""
+
+    deviation = models.ForeignKey(Deviation, on_delete=models.PROTECT, related_name="reclassifications")
+    from_classification = models.CharField(max_length=8, choices=Classification.choices)
+    to_classification = models.CharField(max_length=8, choices=Classification.choices)
+    reason = BoundedTextField(max_length=limits.REASON)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["decided_at", "pk"]
+        triggers = [no_delete(), pgtrigger.Protect(name="reclassification_read_only", operation=pgtrigger.Update)]
+
+    def __str__(self) -> str:
+        return (
+            f"Deviation {self.deviation.number} reclassified from {self.get_from_classification_display().lower()} "
+            f"to {self.get_to_classification_display().lower()}"
+        )

@@ -6,22 +6,41 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
 from batches.models import Batch
 from batches.models.signatures import SignatureMeaning
-from batches.roles import Role, has_role, require_role
+from batches.roles import Role, require_role
 from batches.services.common import confirm_password, lock_batch
 from batches.services.signatures import signature_sign
 from batches.states import BatchStatus
 from qc.evaluation import QcTest
-from qc.models import Classification, Deviation, DeviationKind, DeviationStatus, QcResult
+from qc.models import (
+    Classification,
+    Deviation,
+    DeviationKind,
+    DeviationReclassification,
+    DeviationStatus,
+    OosInvestigation,
+    QcResult,
+)
 from qc.queries import was_released
+from qc.services.investigations import investigation_open_for_oos
 from qc.services.notifications import notification_create_for_late_result
+from qc.services.reportability import reportability_open
 
 RAISE_ROLES = (Role.OPERATOR, Role.QC_ANALYST, Role.VERIFIER, Role.QA_REVIEWER)
-INVESTIGATION_FIELDS = ("description", "investigation", "root_cause", "impact", "capa")
+INVESTIGATION_FIELDS = ("description", "investigation", "root_cause", "impact", "capa", "disposal")
+RECLASSIFY_HERE = "Reclassifying is release-critical: QA reclassifies with a reason and a signature (Reclassify)."
+# Every deviation records these before QA closes it; the disposal too when the batch was rejected.
+CLOSING_FIELDS = ("investigation", "root_cause", "impact", "capa")
+
+
+def _label(name: str) -> str:
+    field = Deviation._meta.get_field(name)
+    return str(getattr(field, "verbose_name", name))
 
 
 def _next_number() -> str:
@@ -78,8 +97,10 @@ def deviation_open_for_oos(*, result: QcResult, actor: User) -> Deviation:
             raised_by=actor,
             raised_after_release=late,
         )
+    investigation_open_for_oos(result=result, deviation=deviation, actor=actor)
     if late:
         notification_create_for_late_result(deviation=deviation)
+        reportability_open(deviation=deviation, actor=actor)
     return deviation
 
 
@@ -109,25 +130,22 @@ def deviation_open_for_monitoring(*, batch: Batch, description: str, actor: User
 
 @transaction.atomic
 def deviation_update(*, actor: User, deviation_id: int, values: dict[str, str], reason: str = "") -> Deviation:
-    """Record the investigation (root cause, impact, CAPA); overwriting text or reclassifying needs a reason."""
+    """Record the investigation (root cause, impact, CAPA, disposal); overwriting text needs a reason."""
     require_role(actor, *RAISE_ROLES, action="Updating a deviation")
     deviation = Deviation.objects.select_for_update().get(pk=deviation_id)
     lock_batch(deviation.batch_id)
     if deviation.status != DeviationStatus.OPEN:
         raise StateConflict(f"Deviation {deviation.number} is closed and read-only.")
-    unknown = set(values) - {*INVESTIGATION_FIELDS, "classification"}
+    if "classification" in values and values["classification"] != deviation.classification:
+        raise ValidationError({"classification": RECLASSIFY_HERE})
+    values = {k: v for k, v in values.items() if k != "classification"}
+    unknown = set(values) - set(INVESTIGATION_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown deviation field(s): {', '.join(sorted(unknown))}.")
     overwrites = [
         f for f in INVESTIGATION_FIELDS if f in values and getattr(deviation, f) and values[f] != getattr(deviation, f)
     ]
-    reclassify = "classification" in values and values["classification"] != deviation.classification
-    if reclassify:
-        if not has_role(actor, Role.QA_REVIEWER):
-            raise ValidationError({"classification": "Only QA reclassifies a deviation."})
-        if values["classification"] not in Classification.values:
-            raise ValidationError({"classification": f"One of {', '.join(Classification.values)}."})
-    if overwrites or reclassify:
+    if overwrites:
         reason = require_reason(reason, what="change what was recorded on a deviation")
     for name, value in values.items():
         setattr(deviation, name, value.strip() if isinstance(value, str) else value)
@@ -148,10 +166,16 @@ def deviation_close(
     batch = lock_batch(deviation.batch_id)
     if deviation.status != DeviationStatus.OPEN:
         raise StateConflict(f"Deviation {deviation.number} is already closed.")
-    needed = ["investigation", "impact"]
-    if deviation.kind == DeviationKind.OOS or deviation.classification != Classification.MINOR:
-        needed += ["root_cause", "capa"]
-    missing = {f: "Required before QA closes the deviation." for f in needed if not getattr(deviation, f).strip()}
+    oos = OosInvestigation.objects.filter(deviation=deviation).first()
+    if oos is not None and oos.is_open:
+        raise StateConflict(f"Deviation {deviation.number}: QA closes its OOS investigation (with a conclusion) first.")
+    rejected = batch.dispositions.filter(decision="rejected").exists()
+    needed = [*CLOSING_FIELDS, *(["disposal"] if rejected else [])]
+    missing = {
+        f: f"{capfirst(_label(f))} is required before QA closes deviation {deviation.number}."
+        for f in needed
+        if not (getattr(deviation, f) or "").strip()
+    }
     if missing:
         raise ValidationError(missing)
     summary = require_reason(closure_summary, what="close a deviation (closure summary)")
@@ -170,3 +194,44 @@ def deviation_close(
         batch=batch,
     )
     return deviation
+
+
+@transaction.atomic
+def deviation_reclassify(
+    *, actor: User, deviation_id: int, classification: str, reason: str, password: str, otp_token: str = ""
+) -> DeviationReclassification:
+    """QA changes a deviation's classification with a reason and a signature (meaning approved).
+
+    Release-critical: the change is listed on the review page and kept in the signed disposition.
+    """
+    require_role(actor, Role.QA_REVIEWER, action="Reclassifying a deviation")
+    confirm_password(actor, password, otp_token=otp_token)
+    deviation = Deviation.objects.select_for_update().get(pk=deviation_id)
+    batch = lock_batch(deviation.batch_id)
+    if deviation.status != DeviationStatus.OPEN:
+        raise StateConflict(f"Deviation {deviation.number} is closed and read-only.")
+    if classification not in Classification.values:
+        raise ValidationError({"classification": f"One of {', '.join(Classification.values)}."})
+    if classification == deviation.classification:
+        raise ValidationError({"classification": f"Deviation {deviation.number} is already {classification}."})
+    why = require_reason(reason, what="reclassify a deviation")
+    with audit_context(actor, reason=f"reclassify deviation {deviation.number}: {why}"):
+        change = DeviationReclassification.objects.create(
+            deviation=deviation,
+            from_classification=deviation.classification,
+            to_classification=classification,
+            reason=why,
+            decided_by=actor,
+            decided_at=timezone.now(),
+        )
+        deviation.classification = classification
+        deviation.save(update_fields=["classification"])
+    signature_sign(
+        signer=actor,
+        password=password,
+        password_checked=True,
+        meaning=SignatureMeaning.APPROVED,
+        target=change,
+        batch=batch,
+    )
+    return change

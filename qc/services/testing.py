@@ -32,7 +32,8 @@ from qc.evaluation import (
     plain,
     viable_cd133_dose,
 )
-from qc.models import Deviation, DeviationStatus, QcResult, QcSample, SampleStep, SpecificationLimit
+from qc.gate import production_people
+from qc.models import Deviation, DeviationStatus, OosInvestigation, QcResult, QcSample, SampleStep, SpecificationLimit
 from qc.queries import specification_for_batch, was_released
 from qc.services.deviations import deviation_open_for_oos
 
@@ -42,6 +43,7 @@ RESULT_STATES = frozenset(
     {
         BatchStatus.PROCESSING,
         BatchStatus.QUARANTINE,
+        BatchStatus.AWAITING_CERTIFICATION,
         BatchStatus.RELEASED,
         BatchStatus.CONDITIONALLY_RELEASED,
         BatchStatus.REJECTED,
@@ -141,19 +143,45 @@ def _too_early(batch: Batch, sample: QcSample, test: QcTest, tested_at: datetime
 
 
 def _check_repeat(batch: Batch, test: QcTest, investigation_id: int | None) -> Deviation | None:
-    """A test is repeated only under an open investigation of this batch (no testing into compliance)."""
+    """A test is repeated only under an open investigation of this batch (no testing into compliance).
+
+    After an OOS result, only under that result's own OOS investigation, once QA has approved the retest
+    plan, the resample or the invalidation with a signature.
+    """
+    label = TEST_LABELS[test]
     earlier = QcResult.objects.filter(batch=batch, test=test)
     if investigation_id is None:
         if earlier.exists():
-            failed = earlier.filter(verdict=Verdict.OOS).exists()
-            why = "after an out-of-specification result" if failed else "of a test that already has a result"
+            any_oos = earlier.filter(verdict=Verdict.OOS).exists()
+            why = "after an out-of-specification result" if any_oos else "of a test that already has a result"
             raise ValidationError(
-                {"investigation": f"{TEST_LABELS[test]}: a repeat {why} is allowed only under an open investigation."}
+                {"investigation": f"{label}: a repeat {why} is allowed only under an open investigation."}
             )
         return None
     investigation = Deviation.objects.filter(pk=investigation_id, batch=batch).first()
     if investigation is None or investigation.status != DeviationStatus.OPEN:
         raise ValidationError({"investigation": "The investigation must be an open deviation of this batch."})
+    failed = earlier.filter(verdict=Verdict.OOS).order_by("recorded_at", "pk").last()
+    if failed is None:
+        return investigation
+    oos = OosInvestigation.objects.filter(result=failed).select_related("deviation").first()
+    own = oos.deviation.number if oos else "none recorded"
+    if oos is None or oos.deviation_id != investigation.pk:
+        raise ValidationError(
+            {
+                "investigation": f"{label}: a repeat after the out-of-specification result {failed.display_value} "
+                f"is allowed only under that result's OOS investigation ({own}), not under {investigation.number}."
+            }
+        )
+    if not oos.is_open:
+        raise ValidationError({"investigation": f"{label}: the OOS investigation {own} is closed."})
+    if not oos.approvals.exists():
+        raise ValidationError(
+            {
+                "investigation": f"{label}: QA has not approved a retest plan, a resample or an invalidation under "
+                f"{own}; nothing is retested before that signature."
+            }
+        )
     return investigation
 
 
@@ -335,6 +363,11 @@ def qc_result_review(*, reviewer: User, result_id: int, password: str, otp_token
         raise ValidationError(f"{result} is already reviewed.")
     if result.analyst_id == reviewer.pk:
         raise PermissionDenied("You recorded this result; a second person must review it.")
+    if reviewer.pk in production_people(batch):
+        raise PermissionDenied(
+            f"You performed or verified a manufacturing step of batch {batch.batch_number}; "
+            "QC results are reviewed by someone independent of production."
+        )
     with audit_context(reviewer, reason=f"review {result.get_test_display()} result"):
         result.verified_by = reviewer
         result.verified_at = timezone.now()

@@ -38,6 +38,8 @@ DEMO_PEOPLE: dict[str, tuple[str, str, str]] = {
     "clinician2": (Role.CLINICIAN, "Nuria", "Castells"),  # the second person at the bedside check
     "auditor": (Role.AUDITOR, "Aurelio", "Duran"),
     "materials": (Role.MATERIALS, "Marta", "Moreno"),  # the material master, lot receipt, equipment register
+    "medical_director": (Role.MEDICAL_DIRECTOR, "Mercedes", "Dorado"),
+    "qc_reviewer": (Role.VERIFIER, "Raquel", "Vega"),  # reviews QC results, independent of production
     "admin": (Role.ADMIN, "Adrián", "Méndez"),
 }
 
@@ -67,6 +69,10 @@ DEMO_BATCHES: dict[str, tuple[str, list[Step] | str]] = {
         ],
     ),
     "DEMO-S006": ("rejected: purity out of specification", [qc_demo.reject_batch]),
+    "DEMO-S013": (
+        "QA decided, awaiting QP certification",
+        [lambda crew, batch: qc_demo.release_batch(crew, batch, certify=False)],
+    ),
     "DEMO-S007": ("quarantine, awaiting QC", []),
     "DEMO-S008": ("processing", "processing"),
     "DEMO-S009": ("collection", "collection"),
@@ -83,7 +89,7 @@ class Command(AuditedCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
             raise CommandError("seed_demo never runs in production: demonstration data is not for clinical use.")
-        # Hundreds of demo signatures by nine people: each password is checked in full once, not each time.
+        # Hundreds of demo signatures by eleven people: each password is checked in full once, not each time.
         with passwords_verified_once():
             self._seed()
 
@@ -103,6 +109,8 @@ class Command(AuditedCommand):
             analyst=users["qc_analyst"],
             clinician=users["clinician"],
             second_clinician=users["clinician2"],
+            medical_director=users["medical_director"],
+            qc_reviewer=users["qc_reviewer"],
         )
         with transaction.atomic():
             demo_people.seed(users, qa=cast.qa, qp=cast.qp, password=cast.password)
