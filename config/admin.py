@@ -55,7 +55,7 @@ class CellBatchAdminSite(admin.AdminSite):
     def custom_urls(self) -> list[URLPattern]:
         from django.contrib.auth.models import User
 
-        from batches.models import ProcessDefinition
+        from batches.models import PatientImport, ProcessDefinition
         from batches.views import audit, batch_page, desk, records
         from qc.models import Deviation, QcResult, Specification
         from qc.views import review
@@ -110,6 +110,11 @@ class CellBatchAdminSite(admin.AdminSite):
                 "qc/specification/<int:pk>/approve/",
                 self.model_view(Specification, "approve_view"),
                 name="qc_specification_approve",
+            ),
+            path(
+                "batches/patientimport/<int:object_id>/sign-off/",
+                self.model_view(PatientImport, "sign_off_view"),
+                name="batches_patientimport_sign_off",
             ),
             path("qc/qcresult/<int:pk>/review/", self.model_view(QcResult, "review_view"), name="qc_qcresult_review"),
             path(

@@ -8,6 +8,7 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from batches.audit import audit_context
+from batches.dbrole import owner_session
 from batches.ledger.seal import ledger_seal
 from batches.models import AuditCheckpoint, AuditSeal, Patient
 from tests.audit_helpers import events_for, last_event
@@ -101,7 +102,7 @@ def test_a_deletion_without_a_reason_is_refused(patient: Patient) -> None:
 
 @pytest.mark.urs("URS-022")
 def test_a_reason_given_outside_the_application_is_accepted_and_attributed_to_the_role(patient: Patient) -> None:
-    with connection.cursor() as cursor:
+    with owner_session(), connection.cursor() as cursor:
         cursor.execute("SELECT set_config('pghistory.context_metadata', '{\"reason\": \"DBA fix, CR-118\"}', true)")
         cursor.execute("UPDATE batches_patient SET body_weight_kg = 62.0 WHERE id = %s", [patient.pk])
     event = last_event(patient)

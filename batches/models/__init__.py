@@ -7,6 +7,8 @@ from batches.models.documents import BatchDocument, DocumentDownload, DocumentKi
 from batches.models.equipment import Equipment, EquipmentKind, EquipmentStatus
 from batches.models.followup import EmbryoTransfer, FollowUpVisit
 from batches.models.idempotency import IdempotencyKey
+from batches.models.imports import ImportStatus, PatientImport, PatientImportRow, RowOutcome
+from batches.models.integrity import FindingKind, IntegrityFinding, SchemaChange
 from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, VerificationMode
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
@@ -38,14 +40,21 @@ __all__ = [
     "EquipmentKind",
     "EquipmentStatus",
     "ExpiredUseAuthorization",
+    "FindingKind",
     "FollowUpVisit",
     "GcsfAdministration",
     "IdempotencyKey",
     "IdentityScan",
+    "ImportStatus",
     "Infusion",
+    "IntegrityFinding",
     "Patient",
     "PatientIdentity",
+    "PatientImport",
+    "PatientImportRow",
     "ProcessDefinition",
+    "RowOutcome",
+    "SchemaChange",
     "SignatureMeaning",
     "SignatureStatus",
     "StepRecord",
