@@ -55,7 +55,10 @@ def test_audit_events_cannot_be_updated_or_deleted(patient: Patient, sql: str) -
 def test_audit_and_gmp_tables_cannot_be_truncated(patient: Patient, signing_pki: dict[str, str], table: str) -> None:
     ledger_seal()
     counts = (Patient.objects.count(), AuditSeal.objects.count(), AuditCheckpoint.objects.count())
-    assert f"Table {table} is append-only: TRUNCATE is refused" in refused(f"TRUNCATE {table} CASCADE")
+    # The application role may not TRUNCATE at all; the owner (and a superuser) meets the trigger.
+    assert f"permission denied for table {table}" in refused(f"TRUNCATE {table} CASCADE")
+    with owner_session():
+        assert f"Table {table} is append-only: TRUNCATE is refused" in refused(f"TRUNCATE {table} CASCADE")
     assert (Patient.objects.count(), AuditSeal.objects.count(), AuditCheckpoint.objects.count()) == counts
 
 
