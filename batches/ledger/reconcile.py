@@ -49,11 +49,30 @@ def _batch_sql(model: type[models.Model]) -> str:
     return "NULL::bigint"
 
 
+def _last_events(event_table: str, label: str, start: Start) -> tuple[str, list[int | str]]:
+    """The latest event of each object to compare (SQL and parameters).
+
+    A full run: every object. An incremental run: the objects with a new event, whose latest event is
+    then itself new (only the new events are read), and the few whose event was sealed late (an id at
+    or below the last run's mark, sealed after its head), whose whole history is read.
+    """
+    if start.marks is None:
+        return f'SELECT DISTINCT ON ("pgh_obj_id") * FROM "{event_table}" ORDER BY "pgh_obj_id", "pgh_id" DESC', []
+    seal_table, mark = AuditSeal._meta.db_table, start.last_event(label)
+    sql = (
+        f'SELECT DISTINCT ON ("pgh_obj_id") * FROM (SELECT * FROM "{event_table}" WHERE "pgh_id" > %s '
+        f'UNION ALL SELECT * FROM "{event_table}" WHERE "pgh_id" <= %s AND "pgh_obj_id" IN ('
+        f'SELECT e."pgh_obj_id" FROM "{seal_table}" AS s JOIN "{event_table}" AS e ON e."pgh_id" = s."event_id" '
+        f'WHERE s."sequence" > %s AND s."event_model" = %s AND s."event_id" <= %s)) AS touched '
+        f'ORDER BY "pgh_obj_id", "pgh_id" DESC'
+    )
+    return sql, [mark, mark, start.sequence, label, mark]
+
+
 def reconcile(report: Report, start: Start) -> None:
-    """After an intact run only the rows with new events are compared: those with an event newer than
-    the run saw, or sealed after its head (an event committed late, with a lower id). A row changed
-    with every trigger off leaves no event: only a full run finds it."""
-    seal_table = AuditSeal._meta.db_table
+    """Every GMP row equals its latest event. After an intact run only the rows with new events are
+    compared (see _last_events). A row changed with every trigger off leaves no event: only a full run
+    finds it."""
     with connection.cursor() as cursor:
         for label, model, events in event_tables():
             if start.marks is not None and not report.touched(label, start):
@@ -62,33 +81,32 @@ def reconcile(report: Report, start: Start) -> None:
             columns = tracked_columns(model, events)
             current = ", ".join(f't."{c}"' for c in columns)
             audited = ", ".join(f'last."{c}"' for c in columns)
-            scope, join = "", "FULL OUTER JOIN"
-            params: list[int | str] = []
-            if start.marks is not None:
-                scope = (
-                    f'WHERE "pgh_obj_id" IN (SELECT "pgh_obj_id" FROM "{event_table}" WHERE "pgh_id" > %s '
-                    f'UNION SELECT e."pgh_obj_id" FROM "{seal_table}" AS s JOIN "{event_table}" AS e '
-                    f'ON e."pgh_id" = s."event_id" WHERE s."event_model" = %s AND s."sequence" > %s) '
-                )
-                join, params = "RIGHT JOIN", [start.last_event(label), label, start.sequence]
+            last_sql, params = _last_events(event_table, label, start)
+            # A full run streams the latest events into the join and counts the table's rows afterwards; an
+            # incremental run keeps its few latest events and counts them as the rows it compared.
+            full = start.marks is None
+            join, keep = ("FULL OUTER JOIN", "NOT MATERIALIZED") if full else ("RIGHT JOIN", "MATERIALIZED")
+            counted = "0" if full else "(SELECT count(*) FROM last)"
             cursor.execute(
-                f'WITH last AS (SELECT DISTINCT ON ("pgh_obj_id") * FROM "{event_table}" {scope}'
-                f'ORDER BY "pgh_obj_id", "pgh_id" DESC) '
-                f'SELECT COALESCE(t."id", last."pgh_obj_id"), '
+                f"WITH last AS {keep} ({last_sql}), broken AS MATERIALIZED ("
+                f'SELECT COALESCE(t."id", last."pgh_obj_id") AS id, '
                 f"CASE WHEN last.\"pgh_obj_id\" IS NULL THEN 'has no audit event' "
                 f"WHEN t.\"id\" IS NULL THEN 'was deleted without an audit event' "
                 f"WHEN last.\"pgh_label\" = 'delete' THEN 'exists although its last audit event is its deletion' "
-                f"ELSE 'differs from its last audited state' END, {_batch_sql(model)}, count(*) OVER () "
+                f"ELSE 'differs from its last audited state' END AS what, {_batch_sql(model)} AS batch "
                 f'FROM "{table}" AS t {join} last ON last."pgh_obj_id" = t."id" '
                 f'WHERE last."pgh_obj_id" IS NULL '
                 f'OR (t."id" IS NULL AND last."pgh_label" <> \'delete\') '
                 f'OR (t."id" IS NOT NULL AND last."pgh_label" = \'delete\') '
-                f'OR (t."id" IS NOT NULL AND ({current}) IS DISTINCT FROM ({audited})) '
-                f"ORDER BY 1 LIMIT {LIST_LIMIT}",
+                f'OR (t."id" IS NOT NULL AND ({current}) IS DISTINCT FROM ({audited}))) '
+                f"SELECT {counted}, (SELECT count(*) FROM broken), "
+                f"(SELECT json_agg(json_build_array(b.id, b.what, b.batch) ORDER BY b.id) FROM "
+                f"(SELECT * FROM broken ORDER BY id LIMIT {LIST_LIMIT}) AS b)",
                 params,
             )
-            broken = cursor.fetchall()
-            for pk, what, batch_id, _total in broken:
+            objects, total, listed = cursor.fetchone()
+            listed = json.loads(listed) if isinstance(listed, str) else listed or []
+            for pk, what, batch_id in listed:
                 detail = _row_difference(cursor, table, event_table, columns, pk) if "differs" in what else ""
                 report.add(
                     Finding(
@@ -99,20 +117,15 @@ def reconcile(report: Report, start: Start) -> None:
                         batch_id,
                     )
                 )
-            if broken and broken[0][3] > len(broken):
+            if total > len(listed):
                 report.add(
                     Finding(
                         FindingKind.ROW,
-                        f"{model._meta.label}: {broken[0][3] - len(broken)} more broken rows not listed.",
+                        f"{model._meta.label}: {total - len(listed)} more broken rows not listed.",
                         model._meta.label,
                     )
                 )
-            if start.marks is None:
+            if full:
                 cursor.execute(f'SELECT count(*) FROM "{table}"')
-            else:
-                cursor.execute(
-                    f'WITH last AS (SELECT DISTINCT "pgh_obj_id" FROM "{event_table}" {scope}) '
-                    "SELECT count(*) FROM last",
-                    params,
-                )
-            report.rows += cursor.fetchone()[0]
+                objects = cursor.fetchone()[0]
+            report.rows += objects

@@ -71,12 +71,18 @@ def check_chain(report: Report, progress: Progress | None, start: Start) -> dict
             f'FROM "{seal_table}" AS s WHERE s."sequence" >= %s ORDER BY s."sequence"',
             [expected],
         )
+        labels: set[str] = set()
+        if start.marks is not None:  # an incremental run compares only the event tables with new seals
+            report.new_seal_labels = labels
         while rows := cursor.fetchmany(FETCH):
             for row in rows:
                 if row[0] != expected or row[3] != previous or not row[5]:
                     report.problem(chain_break(expected, previous, row))
+                    report.new_seal_labels = None  # not all read: the event check asks the seals itself
                     return heads
                 previous, expected = row[4], expected + 1
+            if start.marks is not None:
+                labels.update(row[1] for row in rows)
             first, last = rows[0][0], rows[-1][0]
             for sequence in [w for w in wanted if first <= w <= last]:
                 heads[sequence] = rows[sequence - first][4]
@@ -116,6 +122,30 @@ def _list_broken(cursor: Any, label: str, model: Any, table: str, after: int) ->
     return broken
 
 
+def _unsealed_since(cursor: Any, table: str, label: str, first: int) -> tuple[int, int | None, int | None]:
+    """(events from id ``first`` on without a seal, the first of them, the last event id).
+
+    Two index counts settle the usual case (every event from ``first`` on is sealed); only when they
+    differ are the events matched with their seals one by one.
+    """
+    seal_table = AuditSeal._meta.db_table
+    cursor.execute(
+        f'SELECT (SELECT count(*) FROM "{table}" WHERE "pgh_id" >= %s) - (SELECT count(*) FROM "{seal_table}" '
+        f'WHERE "event_model" = %s AND "event_id" >= %s), (SELECT max("pgh_id") FROM "{table}")',
+        [first, label, first],
+    )
+    difference, last_event = cursor.fetchone()
+    if not difference:
+        return 0, None, last_event
+    cursor.execute(
+        f'SELECT count(*), min(e."pgh_id") FROM "{table}" AS e WHERE e."pgh_id" >= %s AND NOT EXISTS '
+        f'(SELECT 1 FROM "{seal_table}" AS s WHERE s."event_model" = %s AND s."event_id" = e."pgh_id")',
+        [first, label],
+    )
+    unsealed, first_unsealed = cursor.fetchone()
+    return unsealed, first_unsealed, last_event
+
+
 def check_events(report: Report, start: Start) -> None:
     """Every sealed event after ``start`` still holds what was sealed (each one that does not is
     listed); count the events awaiting a seal, and note per table where the next incremental run starts.
@@ -126,7 +156,7 @@ def check_events(report: Report, start: Start) -> None:
     seal_table = AuditSeal._meta.db_table
     broken: list[tuple[int, Finding]] = []
     with connection.cursor() as cursor:
-        if start.marks is not None:
+        if start.marks is not None and report.new_seal_labels is None:
             cursor.execute(f'SELECT DISTINCT "event_model" FROM "{seal_table}" WHERE "sequence" > %s', [start.sequence])
             report.new_seal_labels = {row[0] for row in cursor.fetchall()}
         for label, model, events in event_tables():
@@ -145,13 +175,9 @@ def check_events(report: Report, start: Start) -> None:
             else:
                 # The listing query below is the check: it reads only the new seals of this table.
                 bad = int(label in (report.new_seal_labels or ()))
-                cursor.execute(
-                    f'SELECT count(*), min(e."pgh_id"), (SELECT max("pgh_id") FROM "{table}") FROM "{table}" AS e '
-                    f'WHERE e."pgh_id" >= %s AND NOT EXISTS (SELECT 1 FROM "{seal_table}" AS s '
-                    f'WHERE s."event_model" = %s AND s."event_id" = e."pgh_id")',
-                    [start.first_unsealed(label), label],
+                unsealed, first_unsealed, last_event = _unsealed_since(
+                    cursor, table, label, start.first_unsealed(label)
                 )
-                unsealed, first_unsealed, last_event = cursor.fetchone()
             if bad:
                 broken += _list_broken(cursor, label, model, table, start.sequence)
             report.unsealed += unsealed
