@@ -25,3 +25,9 @@ class BatchesConfig(AppConfig):
         # Production refuses the development seal certificate and demonstration data.
         django_checks.register(checks.seal_certificate_check, django_checks.Tags.security)
         django_checks.register(checks.demo_data_check)
+        # Development and tests use one login for owner and application: act as the application role.
+        from django.db.backends.signals import connection_created
+
+        from batches.dbrole import assume_app_role
+
+        connection_created.connect(assume_app_role, weak=False, dispatch_uid="cellbatch_app_role")

@@ -33,17 +33,23 @@ GMP_MODELS: list[type[models.Model]] = []
 
 # The context pghistory sets for the current transaction (NULL outside any context).
 CONTEXT_SQL = "NULLIF(current_setting('pghistory.context_metadata', true), '')::jsonb"
-# Never empty: the actor named by the context, else the database role that ran the statement.
-ACTOR_SQL = f"COALESCE(NULLIF(btrim({CONTEXT_SQL} ->> 'actor'), ''), 'db:' || current_user)"
+# The database role of the application (batches.dbrole). Only this role may name the actor.
+APP_ROLE = "cellbatch_app"
+# Never empty: the actor named by the context when the application's role wrote the row, else the
+# database role that ran the statement (a context set from psql by any other role names no one).
+ACTOR_SQL = (
+    f"COALESCE(CASE WHEN current_user = '{APP_ROLE}' THEN NULLIF(btrim({CONTEXT_SQL} ->> 'actor'), '') END, "
+    "'db:' || current_user)"
+)
 
 
 class GmpEvent(Event):
     """Base of every GMP event table: who wrote it, as the database saw it."""
 
     pgh_actor = models.TextField(
-        db_default=RawSQL(ACTOR_SQL, ()),  # noqa: S611  # constant SQL, no input
+        db_default=RawSQL(ACTOR_SQL, []),  # noqa: S611  # constant SQL, no input (a list: Django sums params)
         editable=False,
-        help_text="User name, system:<task or command>, or db:<role> for a write outside the application.",
+        help_text="User name or system:<task or command> (application role only), else db:<role>.",
     )
     pgh_db_role = models.TextField(
         db_default=RawSQL("current_user", ()), editable=False, help_text="The database role of the writing session."
@@ -129,7 +135,8 @@ def event_model(model: type[models.Model]) -> type[GmpEvent]:
 
 def truncate_guard_uris() -> list[str]:
     """Every TRUNCATE guard, as pgtrigger URIs (the test suite empties tables between tests)."""
-    uris = [f"batches.{name}:ledger_no_truncate" for name in ("AuditSeal", "AuditCheckpoint", "AuditVerification")]
+    ledger = ("AuditSeal", "AuditCheckpoint", "AuditVerification", "IntegrityFinding", "SchemaChange")
+    uris = [f"batches.{name}:ledger_no_truncate" for name in ledger]
     for model in GMP_MODELS:
         uris.append(f"{model._meta.label}:gmp_no_truncate")
         uris.append(f"{event_model(model)._meta.label}:append_only_no_truncate")

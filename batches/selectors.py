@@ -21,6 +21,7 @@ from batches.models import (
     ExpiredUseAuthorization,
     IdentityScan,
     Infusion,
+    IntegrityFinding,
     PatientIdentity,
     RecordException,
     SignatureMeaning,
@@ -293,3 +294,9 @@ def batches_matching(queryset: QuerySet[Batch], term: str) -> QuerySet[Batch]:
     by_number = Batch.objects.filter(batch_number__istartswith=term).order_by().values("pk")
     by_subject = Batch.objects.filter(patient__subject_code__istartswith=term).order_by().values("pk")
     return queryset.filter(pk__in=by_number.union(by_subject, all=True))
+
+
+def batch_integrity_findings(batch: Batch) -> list[IntegrityFinding]:
+    """What verification runs found broken in this batch's records, newest run first (the batch stays
+    flagged while any exists)."""
+    return list(IntegrityFinding.objects.filter(batch=batch).select_related("verification"))

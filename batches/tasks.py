@@ -39,12 +39,12 @@ def audit_ledger_seal() -> dict[str, Any]:
 
 
 @shared_task(name=AUDIT_TRAIL_VERIFY, time_limit=3600, soft_time_limit=3500)
-def audit_trail_verify() -> dict[str, Any]:
-    """Beat: verify what is new in the audit trail since the last intact run; the run is stored."""
-    from batches.ledger.verify import verify_audit_trail
+def audit_trail_verify(full: bool = False) -> dict[str, Any]:
+    """Beat: verify the audit trail (what is new since the last intact run, or with ``full`` all of it);
+    the run is stored, and a failure e-mails QA and flags the batches concerned."""
+    from batches.services.integrity import integrity_verify
 
-    report = verify_audit_trail(incremental=True)
-    return {"ok": report.ok, "mode": str(report.mode), "checked": report.seals_checked, "problems": report.problems}
+    return integrity_verify(full=full)
 
 
 @shared_task(name=END_EXPIRED_SESSIONS)

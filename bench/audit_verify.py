@@ -16,6 +16,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -33,6 +35,42 @@ def admin_url(database_url: str) -> str:
 
 def scratch_url(database_url: str, name: str) -> str:
     return urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+
+
+def development_pki() -> None:
+    """A throw-away organisation seal for the scratch database's checkpoints."""
+    from django.conf import settings
+
+    from batches import pki
+
+    folder = Path(tempfile.mkdtemp(prefix="cellbatch-bench-pki-"))
+    settings.CELLBATCH_SIGNING_CA = str(folder / "ca.pem")
+    settings.CELLBATCH_SIGNING_CERT = str(folder / "seal.pem")
+    settings.CELLBATCH_SIGNING_KEY = str(folder / "seal-key.pem")
+    pki.create_development_certificates(
+        ca_cert_path=folder / "ca.pem", seal_cert_path=folder / "seal.pem", seal_key_path=folder / "seal-key.pem"
+    )
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[None]:
+    """A database created next to DATABASE_URL's for the block (DATABASE_URL points at it), then dropped."""
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        sys.exit("Set DATABASE_URL to a PostgreSQL server where a scratch database may be created.")
+    name = f"{prefix}_{os.getpid()}"
+    with psycopg.connect(admin_url(base), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = scratch_url(base, name)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    try:
+        yield
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin_url(base), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def build(events: int) -> None:
@@ -66,18 +104,9 @@ def run(events: int, repeats: int) -> dict[str, object]:
     from django.core.management import call_command
 
     django.setup()
-    from django.conf import settings
-
-    from batches import pki
     from batches.ledger.seal import ledger_seal
 
-    folder = Path(tempfile.mkdtemp(prefix="cellbatch-bench-pki-"))
-    settings.CELLBATCH_SIGNING_CA = str(folder / "ca.pem")
-    settings.CELLBATCH_SIGNING_CERT = str(folder / "seal.pem")
-    settings.CELLBATCH_SIGNING_KEY = str(folder / "seal-key.pem")
-    pki.create_development_certificates(
-        ca_cert_path=folder / "ca.pem", seal_cert_path=folder / "seal.pem", seal_key_path=folder / "seal-key.pem"
-    )
+    development_pki()
     call_command("migrate", verbosity=0)
 
     started = time.perf_counter()
@@ -111,22 +140,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    base = os.environ.get("DATABASE_URL")
-    if not base:
-        sys.exit("Set DATABASE_URL to a PostgreSQL server where a scratch database may be created.")
-    name = f"cellbatch_bench_audit_{os.getpid()}"
-    with psycopg.connect(admin_url(base), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = scratch_url(base, name)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    try:
+    with scratch_database("cellbatch_bench_audit"):
         result = run(args.events, args.repeats)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin_url(base), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(json.dumps(result, indent=2))
 
 

@@ -61,6 +61,7 @@ class CellBatchAdminSite(admin.AdminSite):
             LineClearance,
             MaterialLot,
             MonitoringSession,
+            PatientImport,
             ProcessDefinition,
             TrainingRecord,
         )
@@ -125,6 +126,11 @@ class CellBatchAdminSite(admin.AdminSite):
                 "qc/specification/<int:pk>/approve/",
                 self.model_view(Specification, "approve_view"),
                 name="qc_specification_approve",
+            ),
+            path(
+                "batches/patientimport/<int:object_id>/sign-off/",
+                self.model_view(PatientImport, "sign_off_view"),
+                name="batches_patientimport_sign_off",
             ),
             path("qc/qcresult/<int:pk>/review/", self.model_view(QcResult, "review_view"), name="qc_qcresult_review"),
             path(

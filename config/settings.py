@@ -164,6 +164,9 @@ def _database() -> dict[str, Any]:
 
 
 DATABASES: dict[str, dict[str, Any]] = {"default": _database()}
+# When the login role is not the application's (one URL for owner and application, as in development
+# and tests), every connection switches to the role cellbatch_app; migrate runs as the login role.
+CELLBATCH_DB_APP_ROLE_SWITCH = env_bool("CELLBATCH_DB_APP_ROLE_SWITCH", True)
 
 # --- Accounts (21 CFR 11.300) ------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -342,6 +345,7 @@ PGHISTORY_CREATED_AT_FUNCTION = "clock_timestamp()"
 # How often beat seals new audit events into the hash chain and signs a checkpoint.
 CELLBATCH_AUDIT_SEAL_SECONDS = env_int("CELLBATCH_AUDIT_SEAL_SECONDS", 300)
 CELLBATCH_AUDIT_VERIFY_SECONDS = env_int("CELLBATCH_AUDIT_VERIFY_SECONDS", 3600)
+CELLBATCH_AUDIT_VERIFY_FULL_SECONDS = env_int("CELLBATCH_AUDIT_VERIFY_FULL_SECONDS", 86400)
 
 # Celery beat: after the intervals above, which it reads.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
@@ -370,6 +374,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "audit-trail-verify": {
         "task": "batches.audit_trail_verify",
         "schedule": float(CELLBATCH_AUDIT_VERIFY_SECONDS),
+    },
+    # The whole trail and every row: what an incremental run cannot see (a row changed with triggers off).
+    "audit-trail-verify-full": {
+        "task": "batches.audit_trail_verify",
+        "schedule": float(CELLBATCH_AUDIT_VERIFY_FULL_SECONDS),
+        "kwargs": {"full": True},
     },
 }
 

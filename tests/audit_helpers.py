@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, models
 
+from batches.dbrole import owner_session
 from batches.ledger.trail import Entry, events_for_object
 
 
@@ -25,14 +26,15 @@ def last_event(obj: models.Model) -> Entry:
 
 
 def as_another_role(sql: str, params: list[Any] | None = None) -> None:
-    """Run SQL with no application context at all, like psql would (no pghistory context prefix)."""
-    with connection.cursor() as cursor:
+    """Run SQL as the owner (the suite's login role, not the application's), with no application
+    context at all, like psql would (no pghistory context prefix)."""
+    with owner_session(), connection.cursor() as cursor:
         cursor.execute(sql, params or [])
 
 
 def with_triggers_off(sql: str, params: list[Any] | None = None) -> None:
     """A superuser switching every trigger off for one statement: no event, no append-only guard."""
-    with connection.cursor() as cursor:
+    with owner_session(), connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = replica")
         cursor.execute(sql, params or [])
         cursor.execute("SET session_replication_role = DEFAULT")

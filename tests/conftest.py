@@ -116,16 +116,19 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
             import pgtrigger
 
             from batches.audit import truncate_guard_uris
+            from batches.dbrole import owner_session
 
-            # The access log refuses DELETE and TRUNCATE by design; only this clean-up lifts the guard.
-            with pgtrigger.ignore(*truncate_guard_uris()), connection.cursor() as cursor:
+            # The access log refuses DELETE and TRUNCATE by design; only this clean-up lifts the guard
+            # (as the owner: the application role may not TRUNCATE).
+            with owner_session(), pgtrigger.ignore(*truncate_guard_uris()), connection.cursor() as cursor:
                 cursor.execute("TRUNCATE batches_accessevent, batches_accesseventevent")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def truncate_guards_off_for_flush() -> Iterator[None]:
     """Transactional tests empty every table with TRUNCATE, which GMP and audit tables refuse: only
-    Django's flush is exempt (tests/test_audit_protection.py shows the refusal)."""
+    Django's flush is exempt (tests/test_audit_protection.py shows the refusal). The suite otherwise
+    runs as the application role (batches.dbrole), which may not TRUNCATE at all."""
     import pgtrigger
     from django.db.backends.postgresql.operations import DatabaseOperations
 
@@ -134,7 +137,10 @@ def truncate_guards_off_for_flush() -> Iterator[None]:
     flush = DatabaseOperations.execute_sql_flush
 
     def flush_with_guards_off(self: DatabaseOperations, sql_list: list[str]) -> None:
-        with pgtrigger.ignore(*truncate_guard_uris()):
+        from batches.dbrole import owner_session
+
+        # TRUNCATE is the owner's: the application role the suite runs as may not empty a table.
+        with owner_session(), pgtrigger.ignore(*truncate_guard_uris()):
             flush(self, sql_list)
 
     with pytest.MonkeyPatch.context() as patch:

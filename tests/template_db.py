@@ -31,6 +31,8 @@ from django.db import OperationalError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.loader import MigrationLoader
 
+from batches.dbrole import grant_app_role, owner_session
+
 ROOT = Path(__file__).resolve().parent.parent
 # Bump when the way a template is built changes, so that existing templates are not reused.
 TEMPLATE_FORMAT = "1"
@@ -124,8 +126,11 @@ def _build_template(connection: BaseDatabaseWrapper, cursor: Any, template: str,
     connection.close()
     connection.settings_dict["NAME"] = settings.DATABASES[alias]["NAME"] = template
     try:
+        # migrate runs as the owner and grants the application role (batches.dbrole); so does the cache table.
         call_command("migrate", verbosity=max(verbosity - 1, 0), interactive=False, database=alias, run_syncdb=True)
-        call_command("createcachetable", database=alias)
+        with owner_session():
+            call_command("createcachetable", database=alias)
+            grant_app_role()
     finally:
         connection.close()
         connection.settings_dict["NAME"] = settings.DATABASES[alias]["NAME"] = saved

@@ -14,7 +14,8 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
-from batches.audit import audit_context
+from batches.audit import APP_ROLE, audit_context
+from batches.dbrole import owner_session
 from batches.management.base import AuditedCommand
 from batches.middleware import AuditMiddleware
 from batches.models import Patient
@@ -93,7 +94,7 @@ def test_raw_sql_inside_the_application_is_captured_with_its_context(people: Per
     with audit_context(people.operator, reason="consent date corrected from the signed form"), connection.cursor() as c:
         c.execute("UPDATE batches_patient SET consent_date = consent_date - 1 WHERE id = %s", [patient.pk])
     event = last_event(patient)
-    assert (event.action, event.actor, event.db_role) == ("update", "operator", "postgres")
+    assert (event.action, event.actor, event.db_role) == ("update", "operator", APP_ROLE)
     assert list(event.diff) == ["consent_date"]
 
 
@@ -103,13 +104,14 @@ def test_a_write_from_another_database_role_names_that_role(people: Personas) ->
     as_another_role("CREATE ROLE cellbatch_test_dba")
     as_another_role("GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO cellbatch_test_dba")
     as_another_role("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO cellbatch_test_dba")
-    as_another_role("SET ROLE cellbatch_test_dba")
-    as_another_role(
-        "INSERT INTO batches_patient (subject_code, consent_date, body_weight_kg, eligibility_confirmed, "
-        "enrolled_by_id, enrolled_at) VALUES ('IGX1-S099', CURRENT_DATE, 70, false, %s, now())",
-        [people.operator.pk],
-    )
-    as_another_role("RESET ROLE")
+    with owner_session(), connection.cursor() as cursor:
+        cursor.execute("SET ROLE cellbatch_test_dba")
+        cursor.execute(
+            "INSERT INTO batches_patient (subject_code, consent_date, body_weight_kg, eligibility_confirmed, "
+            "enrolled_by_id, enrolled_at) VALUES ('IGX1-S099', CURRENT_DATE, 70, false, %s, now())",
+            [people.operator.pk],
+        )
+        cursor.execute("RESET ROLE")
     event = last_event(Patient.objects.get(subject_code="IGX1-S099"))
     assert (event.action, event.actor, event.db_role, event.reason) == (
         "insert",

@@ -22,6 +22,7 @@ from batches.models import (
     Patient,
     ProcessDefinition,
 )
+from batches.selectors import batch_integrity_findings
 from batches.services.people import Transcription
 from batches.services.steps import editable_fields
 from batches.signature_checks import signature_is_intact, signatures_intact
@@ -30,6 +31,7 @@ from qc.selectors import batch_alerts
 # Context keys under which the batch detail hands what it computed once to its fields.
 SIGNATURES_INTACT = "signatures_intact"
 ALERTS = "batch_alerts"
+FINDINGS = "integrity_findings"
 
 STEP_META_FIELDS = [
     "id",
@@ -313,6 +315,15 @@ class LateResultAlertSerializer(serializers.Serializer[Any]):
     raised_at = serializers.DateTimeField()
 
 
+class IntegrityFindingSerializer(serializers.Serializer[Any]):
+    verification = serializers.IntegerField(source="verification_id")
+    detected_at = serializers.DateTimeField(source="verification.finished_at")
+    kind = serializers.CharField()
+    table = serializers.CharField()
+    object_id = serializers.IntegerField(allow_null=True)
+    problem = serializers.CharField()
+
+
 class BatchDetailSerializer(BatchSerializer):
     """The batch with its late-result flag, every step in order, its signatures and its state history."""
 
@@ -321,6 +332,10 @@ class BatchDetailSerializer(BatchSerializer):
     )
     late_result_alerts = serializers.SerializerMethodField(
         help_text="The deviations behind the late-result flag, newest first; empty when the batch is not flagged."
+    )
+    integrity_findings = serializers.SerializerMethodField(
+        help_text="What audit-trail verification found broken in this batch's records (integrity alarm); "
+        "empty when nothing was."
     )
     gcsf_administrations = GcsfAdministrationSerializer(many=True, read_only=True)
     apheresis = ApheresisCollectionSerializer(read_only=True, allow_null=True)
@@ -333,6 +348,7 @@ class BatchDetailSerializer(BatchSerializer):
             *BatchSerializer.Meta.fields,
             "flagged",
             "late_result_alerts",
+            "integrity_findings",
             "gcsf_administrations",
             "apheresis",
             "selection",
@@ -346,6 +362,7 @@ class BatchDetailSerializer(BatchSerializer):
         # number of queries whatever the number of steps and signatures.
         context = cast("dict[str, Any]", self.context)  # the root serializer's own dict
         context[ALERTS] = list(batch_alerts(instance))
+        context[FINDINGS] = batch_integrity_findings(instance)
         context[SIGNATURES_INTACT] = signatures_intact(instance, instance.signatures.all())
         return super().to_representation(instance)
 
@@ -360,6 +377,12 @@ class BatchDetailSerializer(BatchSerializer):
     @extend_schema_field(LateResultAlertSerializer(many=True))
     def get_late_result_alerts(self, obj: Batch) -> list[dict[str, Any]]:
         return list(LateResultAlertSerializer(self.alerts(obj), many=True).data)
+
+    @extend_schema_field(IntegrityFindingSerializer(many=True))
+    def get_integrity_findings(self, obj: Batch) -> list[dict[str, Any]]:
+        findings = self.context.get(FINDINGS)
+        found = batch_integrity_findings(obj) if findings is None else findings
+        return list(IntegrityFindingSerializer(found, many=True).data)
 
 
 class BatchRegisterSerializer(serializers.Serializer[Any]):

@@ -17,13 +17,27 @@ SEAL_LOCK_KEY = int.from_bytes(b"CBLEDGER", "big") & 0x7FFFFFFFFFFFFFFF
 STATEMENT_VERSION = "cellbatch-audit-checkpoint/1"
 
 
-def seal_header(*, sequence: int, event_model: str, event_id: int, previous_hash: str) -> bytes:
-    """What binds a payload to its place in the chain and to its event table and row."""
-    return f"{sequence}\n{event_model}\n{event_id}\n{previous_hash}\n".encode()
+def seal_header(
+    *, sequence: int, event_model: str, event_id: int, previous_hash: str, event_xmin: int | None = None
+) -> bytes:
+    """What binds a payload to its place in the chain, to its event table and row, and (seals written
+    since the row version is recorded) to that row version's xmin."""
+    header = f"{sequence}\n{event_model}\n{event_id}\n{previous_hash}\n"
+    if event_xmin is not None:
+        header += f"xmin {event_xmin}\n"
+    return header.encode()
 
 
-def seal_hash(*, sequence: int, event_model: str, event_id: int, previous_hash: str, payload: bytes) -> str:
-    header = seal_header(sequence=sequence, event_model=event_model, event_id=event_id, previous_hash=previous_hash)
+def seal_hash(
+    *, sequence: int, event_model: str, event_id: int, previous_hash: str, payload: bytes, event_xmin: int | None = None
+) -> str:
+    header = seal_header(
+        sequence=sequence,
+        event_model=event_model,
+        event_id=event_id,
+        previous_hash=previous_hash,
+        event_xmin=event_xmin,
+    )
     return hashlib.sha256(header + payload).hexdigest()
 
 

@@ -30,21 +30,24 @@ class SealResult:
     checkpoint_id: int | None
 
 
-def _unsealed(limit: int) -> list[tuple[datetime, str, int, bytes]]:
+def _unsealed(limit: int) -> list[tuple[datetime, str, int, bytes, int]]:
     """Up to ``limit`` committed, unsealed events of every GMP table, oldest first."""
     seal_table = AuditSeal._meta.db_table
     per_table = []
     with connection.cursor() as cursor:
         for label, _model, events in event_tables():
             cursor.execute(
-                f'SELECT e."pgh_created_at", e."pgh_id", convert_to(row_to_json(e)::text, \'UTF8\') '
+                f'SELECT e."pgh_created_at", e."pgh_id", convert_to(row_to_json(e)::text, \'UTF8\'), '
+                f"e.xmin::text::bigint "
                 f'FROM "{events._meta.db_table}" AS e '
                 f'WHERE NOT EXISTS (SELECT 1 FROM "{seal_table}" AS s '
                 f'WHERE s."event_model" = %s AND s."event_id" = e."pgh_id") '
                 f'ORDER BY e."pgh_id" LIMIT %s',
                 [label, limit],
             )
-            per_table.append([(at, label, pgh_id, bytes(payload)) for at, pgh_id, payload in cursor.fetchall()])
+            per_table.append(
+                [(at, label, pgh_id, bytes(payload), xmin) for at, pgh_id, payload, xmin in cursor.fetchall()]
+            )
     return list(heapq.merge(*per_table))[:limit]
 
 
@@ -57,16 +60,21 @@ def _seal_chunk(limit: int) -> int:
     sequence, previous = _head()
     now = timezone.now()
     rows = []
-    for _at, label, pgh_id, payload in _unsealed(limit):
+    for _at, label, pgh_id, payload, xmin in _unsealed(limit):
         sequence += 1
         digest = seal_hash(
-            sequence=sequence, event_model=label, event_id=pgh_id, previous_hash=previous, payload=payload
+            sequence=sequence,
+            event_model=label,
+            event_id=pgh_id,
+            previous_hash=previous,
+            payload=payload,
+            event_xmin=xmin,
         )
-        rows.append((sequence, label, pgh_id, payload, previous, digest, now))
+        rows.append((sequence, label, pgh_id, payload, xmin, previous, digest, now))
         previous = digest
     if rows:
         # COPY: an order of magnitude faster than INSERTs for a backlog of many thousand events.
-        columns = "sequence, event_model, event_id, payload, previous_hash, hash, sealed_at"
+        columns = "sequence, event_model, event_id, payload, event_xmin, previous_hash, hash, sealed_at"
         table = AuditSeal._meta.db_table
         with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in rows:

@@ -15,6 +15,8 @@ from batches.models.equipment_log import (
 from batches.models.exceptions import ExceptionKind, RecordException
 from batches.models.followup import EmbryoTransfer, FollowUpVisit
 from batches.models.idempotency import IdempotencyKey
+from batches.models.imports import ImportStatus, PatientImport, PatientImportRow, RowOutcome
+from batches.models.integrity import FindingKind, IntegrityFinding, SchemaChange
 from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, VerificationMode
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.materials import (
@@ -84,12 +86,15 @@ __all__ = [
     "EquipmentUse",
     "ExceptionKind",
     "ExpiredUseAuthorization",
+    "FindingKind",
     "FollowUpStatus",
     "FollowUpVisit",
     "GcsfAdministration",
     "IdempotencyKey",
     "IdentityScan",
+    "ImportStatus",
     "Infusion",
+    "IntegrityFinding",
     "LineClearance",
     "LotCertificate",
     "LotStatus",
@@ -103,6 +108,8 @@ __all__ = [
     "MonitoringSession",
     "Patient",
     "PatientIdentity",
+    "PatientImport",
+    "PatientImportRow",
     "PersonalIdentity",
     "ProcedureActivity",
     "ProcessDefinition",
@@ -110,7 +117,9 @@ __all__ = [
     "RecordKind",
     "RecordOutcome",
     "ReleaseFollowUp",
+    "RowOutcome",
     "SampleKind",
+    "SchemaChange",
     "SignatureMeaning",
     "SignatureStatus",
     "StepEquipmentRequirement",

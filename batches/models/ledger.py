@@ -26,6 +26,11 @@ class AuditSeal(models.Model):
     event_model = models.CharField(max_length=100, help_text="App label and model of the event table.")
     event_id = models.IntegerField(help_text="pgh_id of the event.")
     payload = models.BinaryField(help_text="The event row as sealed (UTF-8 JSON): the exact bytes hashed.")
+    event_xmin = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="xmin of the event's row version when sealed (part of the hash); any rewrite of the row changes it.",
+    )
     previous_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
     sealed_at = models.DateTimeField(auto_now_add=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 
@@ -26,10 +26,12 @@ from django.utils import timezone
 from batches import pki
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
+from batches.ledger.seal import ledger_seal
 from batches.models import Batch, BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
 from batches.models.documents import UNFINISHED
 from batches.pdf import signing, verify
 from batches.pdf.collect import take_snapshot
+from batches.pdf.providers import current_checkpoint
 from batches.pdf.render import KIND_TITLES, render
 from batches.roles import Domain, Role, require_role
 from batches.services.common import lock_batch
@@ -155,6 +157,13 @@ def _claim(document_id: int) -> tuple[BatchDocument | None, str]:
         return document, "building"
 
 
+def sealed_snapshot(snapshot: Snapshot) -> Snapshot:
+    """The snapshot with the checkpoint the ledger signs once it has sealed every committed event, so
+    the checkpoint printed on the record covers every event of its batch up to this build."""
+    ledger_seal()
+    return replace(snapshot, checkpoint=current_checkpoint())
+
+
 def build_pdf(snapshot: Snapshot) -> tuple[bytes, int]:
     """Render and seal a snapshot: the whole CPU-bound part of a build."""
     pdf, pages = render(snapshot)
@@ -173,7 +182,7 @@ def document_build(*, document_id: int) -> str:
 
         time.sleep(pause)
     try:
-        signed, pages = build_pdf(Snapshot.from_dict(document.snapshot))
+        signed, pages = build_pdf(sealed_snapshot(Snapshot.from_dict(document.snapshot)))
     except (OSError, ConnectionError):
         raise  # transient (timestamp authority, file system): the task retries with backoff
     except Exception as exc:  # a record that cannot be drawn or sealed will not succeed by retrying

@@ -35,6 +35,7 @@ from batches.admin.workflow import (
 from batches.ledger.trail import latest_batch_entries
 from batches.models import Batch
 from batches.roles import Role, has_role, may_act, user_roles
+from batches.selectors import batch_integrity_findings
 from batches.services.actions import StateAction, declared_actions
 from batches.services.steps import STEP_LABELS, STEP_MODELS, step_correct, step_record, step_verify
 from batches.signature_checks import SignatureState, signature_states
@@ -123,6 +124,7 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         "state_badge": state_badge(batch.status),
         "demonstration_mark": DEMONSTRATION_MARK if batch.is_demo else "",
         "alerts": batch_alerts(batch),
+        "integrity_findings": batch_integrity_findings(batch),
         "gate": gate,
         "dispositions": batch.dispositions.select_related("decided_by"),
         "review_url": reverse("admin:qc_review_batch", args=[batch.pk]),
