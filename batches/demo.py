@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from batches.demo_chain import label_and_reconcile
 from batches.models import Batch, Patient, ProcessDefinition
 from batches.services import batch as batch_services
 from batches.services import master, steps
@@ -149,6 +150,7 @@ def walk_to(cast: Cast, batch: Batch, target: str) -> Batch:
         )
         steps.step_verify(kind="selection", step_id=step.pk, verifier=cast.verifier, password=pw)
         batch_services.batch_quarantine(actor=cast.operator, batch_id=batch.pk)
+        label_and_reconcile(cast, batch)
     batch.refresh_from_db()
     return batch
 

@@ -17,6 +17,7 @@ AUDIT_LEDGER_SEAL = "batches.audit_ledger_seal"
 AUDIT_TRAIL_VERIFY = "batches.audit_trail_verify"
 END_EXPIRED_SESSIONS = "batches.accounts.end_expired_sessions"
 PING_DATABASE = "batches.ping_database"
+STORAGE_EVALUATE = "batches.storage_evaluate"
 DELIVER_NOTIFICATION = "qc.deliver_notification"
 REPUBLISH_NOTIFICATIONS = "qc.republish_undelivered_notifications"
 

@@ -56,7 +56,7 @@ class CellBatchAdminSite(admin.AdminSite):
         from django.contrib.auth.models import User
 
         from batches.models import ProcessDefinition
-        from batches.views import audit, batch_page, desk, records
+        from batches.views import audit, batch_page, desk, records, scan_check
         from qc.models import Deviation, QcResult, Specification
         from qc.views import review
 
@@ -97,6 +97,7 @@ class CellBatchAdminSite(admin.AdminSite):
             # The delivery desk.
             path("delivery-desk/", page(desk.desk_index), name="batches_delivery_desk_index"),
             path("delivery-desk/<int:batch_id>/", page(desk.delivery_desk), name="batches_delivery_desk"),
+            path("scan-check/<int:batch_id>/", page(scan_check.scan_check_view), name="batches_scan_check"),
             # The QA review.
             path("qa-review/", page(review.review_index), name="qc_review_index"),
             path("qa-review/<int:batch_id>/", page(review.review_page), name="qc_review_batch"),

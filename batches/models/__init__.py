@@ -1,16 +1,26 @@
 """Batch-record models (docs/domain.md §The process, step by step); business rules live in batches.services."""
 
 from batches.models.batch import Batch, BatchTransition
-from batches.models.custody import CustodyEvent, ExpiredUseAuthorization, IdentityScan, PatientIdentity
+from batches.models.custody import CustodyEvent, ExpiredUseAuthorization, IdentityScan, PatientIdentity, ScanEntry
 from batches.models.delivery import AdverseEvent, BedsideCheck, Infusion
 from batches.models.documents import BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
 from batches.models.equipment import Equipment, EquipmentKind, EquipmentStatus
 from batches.models.followup import EmbryoTransfer, FollowUpVisit
 from batches.models.idempotency import IdempotencyKey
+from batches.models.labelling import Label, LabelBag, LabelFormat, LabelPrint, LabelReconciliation, LabelStatus
 from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, VerificationMode
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
 from batches.models.release import BatchDisposition, Decision
+from batches.models.shipping import (
+    EscalationLevel,
+    LoggerFileWaiver,
+    ShipmentTemperatureLog,
+    StorageExcursion,
+    StorageMonitor,
+    StorageReading,
+    TemperatureLoggerModel,
+)
 from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
 from batches.models.steps import ApheresisCollection, Cd133Selection, GcsfAdministration, StepRecord
 
@@ -37,18 +47,32 @@ __all__ = [
     "Equipment",
     "EquipmentKind",
     "EquipmentStatus",
+    "EscalationLevel",
     "ExpiredUseAuthorization",
     "FollowUpVisit",
     "GcsfAdministration",
     "IdempotencyKey",
     "IdentityScan",
     "Infusion",
+    "Label",
+    "LabelBag",
+    "LabelFormat",
+    "LabelPrint",
+    "LabelReconciliation",
+    "LabelStatus",
+    "LoggerFileWaiver",
     "Patient",
     "PatientIdentity",
     "ProcessDefinition",
+    "ScanEntry",
+    "ShipmentTemperatureLog",
     "SignatureMeaning",
     "SignatureStatus",
     "StepRecord",
+    "StorageExcursion",
+    "StorageMonitor",
+    "StorageReading",
+    "TemperatureLoggerModel",
     "VerificationMode",
 ]
 from batches.models.access import AccessEvent, AccessEventKind, AccessOutcome, UserAccount  # noqa: F401

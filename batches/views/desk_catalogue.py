@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from batches.admin import desk_forms as f
 from batches.admin.common import SigningForm
-from batches.models import Batch, BedsideCheck, CustodyEvent
+from batches.models import Batch, BedsideCheck, CustodyEvent, LabelBag
 from batches.models.custody import HandOff
-from batches.release import delivery, disposition
+from batches.release import delivery, disposition, labelling
 from batches.roles import Role
-from batches.services import custody, followup
+from batches.services import custody, followup, receipt
 from batches.states import BatchStatus
 
 S = BatchStatus
@@ -56,6 +56,7 @@ class DeskForm:
     occasional: bool = False  # shown folded: needed only when something happens (an adverse event...)
     initial: dict[str, Any] = field(default_factory=dict)
     form: forms.Form | None = None
+    scan_point: str = ""  # the identity check its scan fields answer to (scanner.js posts it)
 
     @property
     def key(self) -> str:
@@ -65,9 +66,9 @@ class DeskForm:
     def signs(self) -> bool:
         return "password" in self.form_class.base_fields
 
-    def build(self, signer: User, data: Any = None) -> forms.Form:
+    def build(self, signer: User, data: Any = None, files: Any = None) -> forms.Form:
         """A signing form is built for its signer: it asks for a one-time code when they have one."""
-        kwargs: dict[str, Any] = {"initial": self.initial, "auto_id": f"id_{self.key}_%s"}
+        kwargs: dict[str, Any] = {"initial": self.initial, "auto_id": f"id_{self.key}_%s", "files": files}
         if issubclass(self.form_class, SigningForm):
             kwargs["signer"] = signer
         self.form = self.form_class(data, **kwargs)
@@ -88,8 +89,22 @@ def on_batch(service: Callable[..., Any]) -> Call:
 
 dispatch = on_batch(delivery.batch_dispatch)
 authorise_expired_use = on_batch(custody.expired_use_authorize)
-bedside_scan = on_batch(delivery.bedside_check_scan)
-bedside_confirm = on_batch(delivery.bedside_check_confirm)
+print_labels = on_batch(labelling.label_print)
+reconcile_labels = on_batch(labelling.label_reconcile)
+
+
+def with_override(service: Callable[..., Any]) -> Call:
+    """A desk call for a service that takes a scan: the override fields become its ``override``."""
+
+    def call(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+        override = f.keyed_override(data)
+        return service(actor=user, batch_id=batch.pk, override=override, **data)
+
+    return call
+
+
+bedside_scan = with_override(delivery.bedside_check_scan)
+bedside_confirm = with_override(delivery.bedside_check_confirm)
 adverse_event = on_batch(delivery.adverse_event_record)
 close = on_batch(delivery.batch_close)
 close_rejected = on_batch(disposition.batch_close_rejected)
@@ -104,9 +119,29 @@ def hand_over(kind: HandOff) -> Call:
     return call
 
 
+def account_label(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+    return labelling.label_account(actor=user, **data)
+
+
+def first_scan(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+    event_id = data.pop("custody_event")
+    override = f.keyed_override(data)
+    return receipt.custody_receipt_scan(actor=user, custody_event_id=event_id, override=override, **data)
+
+
 def receive(user: User, batch: Batch, data: dict[str, Any]) -> Any:
     event_id = data.pop("custody_event")
-    return custody.custody_receive(actor=user, custody_event_id=event_id, received_at=timezone.now(), **data)
+    override = f.keyed_override(data)
+    model, upload = data.pop("logger_model", ""), data.pop("logger_file", None)
+    logger = receipt.LoggerFile(upload.name, upload.read(), model) if upload is not None else None
+    return receipt.custody_receive(
+        actor=user,
+        custody_event_id=event_id,
+        received_at=timezone.now(),
+        override=override,
+        logger_file=logger,
+        **data,
+    )
 
 
 def infuse(user: User, batch: Batch, data: dict[str, Any]) -> Any:
@@ -125,11 +160,30 @@ def outcome(user: User, batch: Batch, data: dict[str, Any]) -> Any:
 
 
 def _receipts(batch: Batch) -> list[DeskForm]:
-    pending = CustodyEvent.objects.filter(batch=batch, received_at__isnull=True).select_related("handed_over_by")
+    pending = CustodyEvent.objects.filter(batch=batch, received_at__isnull=True).select_related(
+        "handed_over_by", "batch__process_definition"
+    )
     forms_ = []
     for event in pending.order_by("handed_over_at", "pk"):
         _, receivers, _ = custody.HAND_OFF_RULES[event.kind]
         sample = f" (sample {event.sample_reference})" if event.sample_reference else ""
+        first = receipt.first_scan_of(event)
+        if receipt.needs_first_scan(event) and first is None:
+            forms_.append(
+                DeskForm(
+                    "receipt_scan",
+                    f"Receipt, first scan: {event.get_kind_display()}",
+                    f.ReceiptScanForm,
+                    receivers,
+                    first_scan,
+                    target=event.pk,
+                    intro="Two independent scans: a first person scans the bag here; a second person then "
+                    "receives it with the logger file.",
+                    initial={"custody_event": event.pk},
+                    scan_point="receipt",
+                )
+            )
+            continue
         forms_.append(
             DeskForm(
                 "receive",
@@ -139,15 +193,41 @@ def _receipts(batch: Batch) -> list[DeskForm]:
                 receive,
                 target=event.pk,
                 intro=f"Handed over by {event.handed_over_by} from {event.from_location} to {event.to_location}; "
-                "the receiver scans the bag (someone other than the person who handed it over).",
+                "the receiver scans the bag (someone other than the person who handed it over)"
+                + (f"; first scan by {first.scanned_by}." if first else "."),
                 initial={"custody_event": event.pk},
+                scan_point="receipt",
             )
         )
     return forms_
 
 
+def _labels(batch: Batch) -> list[DeskForm]:
+    if batch.status not in labelling.PRINT_STATES[LabelBag.COLLECTION] or not batch.din:
+        return []
+    return [
+        DeskForm(
+            "label_print",
+            "Print labels",
+            f.LabelPrintForm,
+            (Role.OPERATOR,),
+            print_labels,
+            intro="Each label gets its own id; a reprint voids the bag's earlier labels.",
+        ),
+        DeskForm("label_account", "Account for a label", f.LabelAccountForm, (Role.OPERATOR,), account_label),
+        DeskForm(
+            "label_reconcile",
+            "Reconcile the labels (before release)",
+            f.LabelReconcileForm,
+            (Role.OPERATOR,),
+            reconcile_labels,
+            intro="Issued = applied + destroyed + returned; QA cannot release until this is signed.",
+        ),
+    ]
+
+
 def _manufacturing(batch: Batch) -> list[DeskForm]:
-    forms_ = []
+    forms_ = _labels(batch)
     if batch.status in (S.COLLECTION, S.PROCESSING):
         forms_.append(
             DeskForm(
@@ -212,7 +292,14 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
         check = BedsideCheck.objects.filter(batch=batch).first()
         if check is None:
             forms_.append(
-                DeskForm("bedside_scan", "Bedside identity check", f.BedsideScanForm, (Role.CLINICIAN,), bedside_scan)
+                DeskForm(
+                    "bedside_scan",
+                    "Bedside identity check",
+                    f.BedsideScanForm,
+                    (Role.CLINICIAN,),
+                    bedside_scan,
+                    scan_point="bedside",
+                )
             )
         elif not check.is_confirmed:
             forms_.append(
@@ -222,7 +309,9 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
                     f.BedsideConfirmForm,
                     (Role.CLINICIAN,),
                     bedside_confirm,
-                    intro=f"First scan by {check.checked_by} at {check.checked_at:%H:%M}.",
+                    intro=f"First scan by {check.checked_by} at {timezone.localtime(check.checked_at):%H:%M %Z}; "
+                    "scan the bag and the wristband yourself.",
+                    scan_point="bedside_confirmation",
                 )
             )
         else:
