@@ -122,8 +122,9 @@ def selection_values(**overrides: Any) -> dict[str, Any]:
     return values
 
 
-def walk_to(cast: Cast, batch: Batch, target: str) -> Batch:
-    """Take a registered batch through the manufacturing services up to ``target`` (≤ quarantine)."""
+def walk_to(cast: Cast, batch: Batch, target: str, *, labelled: bool = True) -> Batch:
+    """Take a registered batch through the manufacturing services up to ``target`` (≤ quarantine); in
+    quarantine its bags are labelled and the labels reconciled unless ``labelled`` is False."""
     stop = MANUFACTURING_ORDER.index(target)
     definition = batch.process_definition
     pw = cast.password
@@ -150,7 +151,8 @@ def walk_to(cast: Cast, batch: Batch, target: str) -> Batch:
         )
         steps.step_verify(kind="selection", step_id=step.pk, verifier=cast.verifier, password=pw)
         batch_services.batch_quarantine(actor=cast.operator, batch_id=batch.pk)
-        label_and_reconcile(cast, batch)
+        if labelled:
+            label_and_reconcile(cast, batch)
     batch.refresh_from_db()
     return batch
 
