@@ -19,6 +19,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.dispatch import Signal
+from django.utils import timezone
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -253,7 +254,10 @@ def _keep_log(event: CustodyEvent, actor: User, logger: tuple[LoggerFile, list[R
     definition = event.batch.process_definition
     low, high = definition.transport_low_c, definition.transport_high_c
     allowed = definition.transport_minutes_outside
-    verdict = judge(readings, low=low, high=high, allowed_minutes=allowed)
+    # Only the journey is judged: the logger may have been started before the hand-over and stopped after.
+    start, end = event.handed_over_at, event.received_at or timezone.now()
+    journey = [r for r in readings if start <= r[0] <= end] or readings
+    verdict = judge(journey, low=low, high=high, allowed_minutes=allowed)
     return ShipmentTemperatureLog.objects.create(
         custody_event=event,
         logger_model=TemperatureLoggerModel.objects.get(name=upload.logger_model),

@@ -43,10 +43,16 @@ def storage_readings_push(*, actor: User, equipment_code: str, readings: list[tu
     future = [at for at, _ in readings if at > latest]
     if future:
         raise ValidationError({"readings": f"A reading at {future[0]:%Y-%m-%d %H:%M %Z} is in the future."})
-    rows = [
-        StorageReading(monitor=monitor, measured_at=at, temperature_c=value, pushed_by=actor) for at, value in readings
-    ]
-    return len(StorageReading.objects.bulk_create(rows, ignore_conflicts=True))
+    known = set(
+        monitor.readings.filter(measured_at__in=[at for at, _ in readings]).values_list("measured_at", flat=True)
+    )
+    rows = {
+        at: StorageReading(monitor=monitor, measured_at=at, temperature_c=value, pushed_by=actor)
+        for at, value in readings
+        if at not in known
+    }
+    StorageReading.objects.bulk_create(rows.values(), ignore_conflicts=True)
+    return len(rows)
 
 
 def _alert(recipients: list[str], subject: str, body: str) -> None:
