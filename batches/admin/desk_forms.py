@@ -96,13 +96,16 @@ class ReceiptScanForm(OverrideFields):
 
 
 class ReceiveForm(OverrideFields):
+    """The receiver's scan (the second of two people), the temperature and the logger's file."""
+
     custody_event = forms.IntegerField(widget=forms.HiddenInput, required=False)
     scanned_data = scan_field("Scan the bag's DIN barcode")
-    document_scan = scan_field("Scan the DIN on the accompanying document", required=False)
     temperature_c = temperature("Temperature at receipt (°C)")
     logger_model = forms.ChoiceField(label="Temperature logger model", required=False, choices=[])
-    logger_file = forms.FileField(label="Temperature logger file (CSV)", required=False)
-    field_order = ["custody_event", "scanned_data", "document_scan", "temperature_c", "logger_model", "logger_file"]
+    logger_file = forms.FileField(
+        label="Temperature logger file (CSV)", required=False, help_text="Without it, receipt needs QA's waiver."
+    )
+    field_order = ["custody_event", "scanned_data", "temperature_c", "logger_model", "logger_file"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         from batches.models import TemperatureLoggerModel
@@ -110,6 +113,22 @@ class ReceiveForm(OverrideFields):
         super().__init__(*args, **kwargs)
         names = TemperatureLoggerModel.objects.order_by("name").values_list("name", flat=True)
         self.fields["logger_model"].choices = [("", "—"), *((n, n) for n in names)]  # type: ignore[attr-defined]
+
+
+class ReceiveWithDocumentForm(ReceiveForm):
+    """The receiver scans the bag and the accompanying document (the process definition's choice)."""
+
+    document_scan = scan_field("Scan the DIN on the accompanying document")
+    field_order = ["custody_event", "scanned_data", "document_scan", "temperature_c", "logger_model", "logger_file"]
+
+
+class SampleReceiveForm(OverrideFields):
+    """A QC sample: the analyst's scan of the sample's DIN label."""
+
+    custody_event = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    scanned_data = scan_field("Scan the bag's DIN barcode")
+    temperature_c = temperature("Temperature at receipt (°C)")
+    field_order = ["custody_event", "scanned_data", "temperature_c"]
 
 
 class DispatchForm(PasswordForm):

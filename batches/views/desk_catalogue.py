@@ -159,6 +159,13 @@ def outcome(user: User, batch: Batch, data: dict[str, Any]) -> Any:
 # --- which forms the batch's state allows --------------------------------------------------------------
 
 
+def receive_form(event: CustodyEvent) -> type[forms.Form]:
+    """The receipt form the hand-off needs: a QC sample, two people, or the bag and its document."""
+    if event.kind not in receipt.TWO_SCAN_KINDS:
+        return f.SampleReceiveForm
+    return f.ReceiveForm if receipt.needs_first_scan(event) else f.ReceiveWithDocumentForm
+
+
 def _receipts(batch: Batch) -> list[DeskForm]:
     pending = CustodyEvent.objects.filter(batch=batch, received_at__isnull=True).select_related(
         "handed_over_by", "batch__process_definition"
@@ -188,7 +195,7 @@ def _receipts(batch: Batch) -> list[DeskForm]:
             DeskForm(
                 "receive",
                 f"Receive: {event.get_kind_display()}{sample}",
-                f.ReceiveForm,
+                receive_form(event),
                 receivers,
                 receive,
                 target=event.pk,
