@@ -219,6 +219,7 @@ CHECK_ROLES = {
 
 def scan_check(*, actor: User, batch_id: int, point: str, kind: str, value: str) -> ScanCheck:
     """Check one scan on its own (the scanner's Enter): a refusal is recorded, a mismatch reported."""
+    require_role(actor, *CHECK_ROLES[ScanPoint.RECEIPT], action="Scanning an identity")
     if point not in CHECK_ROLES:
         raise ValidationError({"point": f"Unknown scan point {point!r}."})
     require_role(actor, *CHECK_ROLES[ScanPoint(point)], action="Scanning an identity")
