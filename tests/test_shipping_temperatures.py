@@ -197,3 +197,47 @@ def test_the_csv_layout_is_configured_per_logger_model() -> None:
         logger_readings(b"a;b\n1;2\n3;4\n", model)
     with pytest.raises(ValidationError, match="Line 5: '4,x' is not a temperature"):
         logger_readings(content.replace(b"9,5", b"4,x"), model)
+
+
+@pytest.mark.urs("URS-409")
+def test_a_receipt_on_hold_blocks_the_bedside_check(people: Personas) -> None:
+    from batches.release import delivery
+    from tests.custody_helpers import dispatched_batch
+
+    batch = dispatched_batch(people)
+    event = CustodyEvent.objects.get(batch=batch, kind="lab_to_radiology")
+    # The state an excursion leaves (a journey of hours cannot be waited for in a test).
+    with audit_context("system:test", reason="receipt held for an excursion"):
+        CustodyEvent.objects.filter(pk=event.pk).update(held=True, hold_reason="Temperature excursion in transport.")
+    with pytest.raises(StateConflict, match=r"was received on hold\. Temperature excursion in transport"):
+        delivery.bedside_check_scan(
+            actor=people.clinician,
+            batch_id=batch.pk,
+            scanned_data=scan_of(batch),
+            patient_subject_code="IGX1-S001",
+            password=PASSWORD,
+        )
+
+
+@pytest.mark.urs("URS-409")
+def test_the_readings_are_kept_with_the_record_and_plotted_in_the_pdf(people: Personas, lab_receipt) -> None:
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    from batches.pdf.collect import take_snapshot
+    from batches.pdf.render import render
+    from batches.snapshot import Snapshot
+
+    batch, event, receiver = lab_receipt
+    receive(receiver, event, batch, demo_chain.logger_csv(event.handed_over_at, timezone.now(), excursion=(30, 150)))
+    snapshot = take_snapshot(batch, kind="release_record", revision=1)
+    [log] = snapshot.temperature_logs
+    assert log.file_name == "SHIP-07.csv"
+    assert log.verdict.startswith("EXCURSION: 120 min outside 2.0 to 8.0 °C")
+    assert len(log.readings) == ShipmentTemperatureLog.objects.get().readings.__len__()
+    assert Snapshot.from_dict(snapshot.to_dict()) == snapshot  # survives the stored JSON
+    pdf, _ = render(snapshot)
+    text = " ".join(page.extract_text() for page in PdfReader(BytesIO(pdf)).pages)
+    assert "Transport temperatures, Collection → laboratory: logger file SHIP-07.csv" in text
+    assert "minutes from the first reading" in text

@@ -23,6 +23,7 @@ from batches.models import (
 from batches.models.custody import HandOff
 from batches.models.delivery import AdverseEventPhase, Relatedness
 from batches.models.followup import Menses
+from batches.models.shipping import LOGGER_FILE_MAX_CHARS
 from batches.services.receipt import LoggerFile
 from batches.services.scans import KeyedOverride
 
@@ -132,7 +133,7 @@ class ReceiveInput(KeyedOverrideInput):
     logger_model = serializers.CharField(max_length=80, required=False, default="", allow_blank=True)
     logger_file_name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
     logger_csv = serializers.CharField(
-        max_length=2_000_000,
+        max_length=LOGGER_FILE_MAX_CHARS,
         required=False,
         default="",
         allow_blank=True,

@@ -18,6 +18,8 @@ from batches.models.custody import CustodyEvent
 from batches.models.equipment import Equipment
 from batches.models.triggers import no_delete
 
+LOGGER_FILE_MAX_CHARS = 2_000_000  # a logger export of weeks at one reading a minute is far smaller
+
 
 @gmp_model
 class TemperatureLoggerModel(models.Model):
@@ -50,7 +52,7 @@ class ShipmentTemperatureLog(models.Model):
     logger_model = models.ForeignKey(TemperatureLoggerModel, on_delete=models.PROTECT, related_name="+")
     file_name = models.CharField(max_length=200)
     file_sha256 = models.CharField(max_length=64)
-    content = models.TextField(help_text="The uploaded file as received (written by the system).")
+    content = BoundedTextField(max_length=LOGGER_FILE_MAX_CHARS, help_text="The uploaded file as received.")
     readings = models.JSONField(help_text="[[UTC time ISO 8601, °C], ...] in time order.")
     range_low_c = models.DecimalField(max_digits=5, decimal_places=1)
     range_high_c = models.DecimalField(max_digits=5, decimal_places=1)

@@ -247,6 +247,7 @@ def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
         infusion=providers.infusion(batch),
         custody=providers.custody(batch),
         identity_scans=providers.identity_scans(batch),
+        temperature_logs=providers.temperature_logs(batch),
         adverse_events=providers.adverse_events(batch),
         expired_use=providers.expired_use(batch),
         signatures=_signatures(batch),

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 
 from batches.models import TemperatureLoggerModel
+from batches.models.shipping import LOGGER_FILE_MAX_CHARS
 
-MAX_FILE_BYTES = 2_000_000
+MAX_FILE_BYTES = LOGGER_FILE_MAX_CHARS
 MAX_READINGS = 50_000
 
 Reading = tuple[datetime, Decimal]
