@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from batches.demo_chain import label_and_reconcile
+from batches.demo_chain import collection_label, label_and_reconcile
 from batches.models import Batch, Patient, ProcessDefinition
 from batches.services import batch as batch_services
 from batches.services import master, steps
@@ -140,8 +140,13 @@ def walk_to(cast: Cast, batch: Batch, target: str, *, labelled: bool = True) -> 
             steps.step_verify(kind="gcsf", step_id=step.pk, verifier=cast.verifier, password=pw)
         batch_services.batch_start_collection(actor=cast.operator, batch_id=batch.pk)
     if stop >= 3:
+        bag = collection_label(cast, batch)
         step = steps.step_record(
-            kind="apheresis", batch_id=batch.pk, actor=cast.operator, password=pw, values=apheresis_values()
+            kind="apheresis",
+            batch_id=batch.pk,
+            actor=cast.operator,
+            password=pw,
+            values=apheresis_values(collection_bag_id=bag),
         )
         steps.step_verify(kind="apheresis", step_id=step.pk, verifier=cast.verifier, password=pw)
         batch_services.batch_start_processing(actor=cast.operator, batch_id=batch.pk)

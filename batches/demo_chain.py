@@ -14,25 +14,36 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from batches.audit import audit_context
-from batches.models import Batch, CustodyEvent, LabelBag, LabelStatus, TemperatureLoggerModel
+from batches.models import Batch, CustodyEvent, Label, LabelBag, LabelStatus, TemperatureLoggerModel
 from batches.release import labelling
 from batches.services import receipt
 
 
+def _print_and_apply(cast: Any, batch: Batch, bag: str) -> str:
+    printed = labelling.label_print(
+        actor=cast.operator,
+        batch_id=batch.pk,
+        bag=bag,
+        copies=1,
+        printer="ZD621-LAB-01",
+        reason="labels for the bag",
+        label_format="zpl",
+    )
+    label_id = printed.event.labels.get().label_id
+    labelling.label_account(actor=cast.operator, label_id=label_id, status=LabelStatus.APPLIED)
+    return label_id
+
+
+def collection_label(cast: Any, batch: Batch) -> str:
+    """The collection bag's label, printed and applied before the apheresis; its id is what the step records."""
+    return _print_and_apply(cast, batch, LabelBag.COLLECTION)
+
+
 def label_and_reconcile(cast: Any, batch: Batch) -> None:
-    """Print one label per bag, apply it, and sign the reconciliation (the operator)."""
+    """Label the bags that have no label on them yet, then sign the reconciliation (the operator)."""
     for bag in (LabelBag.COLLECTION, LabelBag.FINAL):
-        printed = labelling.label_print(
-            actor=cast.operator,
-            batch_id=batch.pk,
-            bag=bag,
-            copies=1,
-            printer="ZD621-LAB-01",
-            reason="labels for the bag",
-            label_format="zpl",
-        )
-        for label in printed.event.labels.all():
-            labelling.label_account(actor=cast.operator, label_id=label.label_id, status=LabelStatus.APPLIED)
+        if not Label.objects.filter(batch=batch, bag=bag, status=LabelStatus.APPLIED, voided=False).exists():
+            _print_and_apply(cast, batch, bag)
     labelling.label_reconcile(actor=cast.operator, batch_id=batch.pk, password=cast.password)
 
 

@@ -11,9 +11,11 @@ from django.db import IntegrityError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from batches import demo_chain
 from batches.api.exceptions import exception_handler
 from batches.exceptions import StateConflict
 from batches.models import (
+    Batch,
     ElectronicSignature,
     GcsfAdministration,
     ProcessDefinition,
@@ -22,6 +24,7 @@ from tests.factories import (
     PASSWORD,
     Personas,
     apheresis_values,
+    cast,
     definition_values,
     gcsf_values,
     selection_values,
@@ -89,7 +92,9 @@ def test_a_batch_walks_to_quarantine_through_the_api_with_tokens(people: Persona
         assert "password" not in step
         assert ok(verifier.post(f"{API}/steps/gcsf/{step['id']}/verify/", {"password": PASSWORD}))["is_verified"]
     ok(operator.post(f"{base}/start-collection/"))
-    step = ok(operator.post(f"{base}/steps/apheresis/", as_json(apheresis_values(), password=PASSWORD)), 201)
+    bag = demo_chain.collection_label(cast(people), Batch.objects.get(pk=batch["id"]))  # issued by the system
+    values = apheresis_values(collection_bag_id=bag)
+    step = ok(operator.post(f"{base}/steps/apheresis/", as_json(values, password=PASSWORD)), 201)
     ok(verifier.post(f"{API}/steps/apheresis/{step['id']}/verify/", {"password": PASSWORD}))
     ok(operator.post(f"{base}/start-processing/"))
     step = ok(

@@ -28,9 +28,8 @@ def audit_events_for(model: type, **filters: object) -> list:
 
 @pytest.mark.urs("URS-103")
 def test_din_and_chain_of_identity_are_allocated_when_the_apheresis_is_recorded(people: Personas) -> None:
-    first = walk_batch(people, "collection", subject_code="IGX1-S001")
-    assert first.din is None
-    first = walk_batch(people, "processing", subject_code="IGX1-S002")
+    assert walk_batch(people, "mobilization", subject_code="IGX1-S001").din is None
+    first = walk_batch(people, "collection", subject_code="IGX1-S002")  # allocated when the collection starts
     second = walk_batch(people, "processing", subject_code="IGX1-S003")
     year = timezone.localdate().year % 100
     assert first.din == f"G1234{year:02d}000001"

@@ -33,7 +33,7 @@ def print_final(people: Personas, batch, copies: int, *, fmt: str = "pdf", reaso
 
 @pytest.mark.urs("URS-400")
 def test_six_printed_and_four_applied_refuse_release_until_reconciled(people: Personas) -> None:
-    batch = quarantined_batch(people, labelled=False)
+    batch = quarantined_batch(people, labelled=False)  # only the collection bag's label, applied at collection
     record_passing_qc(people, batch, skip=())
     printed = print_final(people, batch, 6)
     ids = list(printed.event.labels.values_list("label_id", flat=True))
@@ -43,10 +43,10 @@ def test_six_printed_and_four_applied_refuse_release_until_reconciled(people: Pe
         labelling.label_account(actor=people.operator, label_id=label_id, status="applied")
 
     before = gmp_row_counts()
-    with pytest.raises(StateConflict, match=r"cannot be released: its 6 labels are not reconciled \(2 unaccounted"):
+    with pytest.raises(StateConflict, match=r"cannot be released: its 7 labels are not reconciled \(2 unaccounted"):
         disposition.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
     assert_nothing_written(before)
-    with pytest.raises(StateConflict, match=r"issued 6 ≠ applied 4 \+ destroyed 0 \+ returned 0; 2 unaccounted"):
+    with pytest.raises(StateConflict, match=r"issued 7 ≠ applied 5 \+ destroyed 0 \+ returned 0; 2 unaccounted"):
         labelling.label_reconcile(actor=people.operator, batch_id=batch.pk, password=PASSWORD)
     assert not LabelReconciliation.objects.exists()
     assert not BatchDisposition.objects.filter(batch=batch).exists()
@@ -54,7 +54,7 @@ def test_six_printed_and_four_applied_refuse_release_until_reconciled(people: Pe
     labelling.label_account(actor=people.operator, label_id=ids[4], status="destroyed")
     labelling.label_account(actor=people.operator, label_id=ids[5], status="returned")
     count = labelling.label_reconcile(actor=people.operator, batch_id=batch.pk, password=PASSWORD)
-    assert (count.issued, count.applied, count.destroyed, count.returned) == (6, 4, 1, 1)
+    assert (count.issued, count.applied, count.destroyed, count.returned) == (7, 5, 1, 1)
     signed = ElectronicSignature.objects.filter(object_id=count.pk, content_type__model="labelreconciliation")
     assert [(s.signer, s.meaning) for s in signed] == [(people.operator, "performed")]
     disposition.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
@@ -181,11 +181,12 @@ def decode_code128_subset_b(field: str) -> str:
 @pytest.mark.urs("URS-403")
 def test_zpl_label_barcodes_parse_to_the_same_data_the_pdf_label_decodes_to(people: Personas) -> None:
     batch = quarantined_batch(people, labelled=False)
-    zpl = print_final(people, batch, 1, fmt="zpl").content.decode()
-    pdf = base64.b64decode(LabelPrint.objects.get().specimen_pdf)
+    printed = print_final(people, batch, 1, fmt="zpl")
+    zpl = printed.content.decode()
+    pdf = base64.b64decode(printed.event.specimen_pdf)
     [label] = zpl_formats(zpl)
     barcodes, texts = zpl_fields(label)
-    label_id = Label.objects.get().label_id
+    label_id = printed.event.labels.get().label_id
     [pdf_codes] = decoded_pages(pdf)  # rendered at 300 dpi and decoded with zxing-cpp
     assert set(barcodes) == set(pdf_codes)
     assert {code[:2] for code in barcodes} >= {"=G", "=<", "&>", "&*", "CH", "LG"}
@@ -206,3 +207,33 @@ def test_zpl_text_cannot_inject_commands(people: Personas) -> None:
     assert code128_field("&>0260011200") == ">:&><0260011200"
     with pytest.raises(ValueError, match="cannot be encoded"):
         code128_field("^XZ")
+
+
+@pytest.mark.urs("URS-415")
+def test_the_collection_bag_carries_a_label_issued_for_this_batch_never_another_patients(people: Personas) -> None:
+    from batches import demo_chain
+    from batches.services import steps
+    from tests.factories import apheresis_values, cast, walk_batch
+
+    batch = walk_batch(people, "collection", subject_code="IGX1-S001")
+    other = walk_batch(people, "collection", subject_code="IGX1-S002")
+    assert batch.din  # allocated when the collection started, so the bag is labelled before use
+    others_label = demo_chain.collection_label(cast(people), other)
+
+    def record(bag_id: str):
+        return steps.step_record(
+            kind="apheresis",
+            batch_id=batch.pk,
+            actor=people.operator,
+            password=PASSWORD,
+            values=apheresis_values(collection_bag_id=bag_id),
+        )
+
+    before = gmp_row_counts()
+    with pytest.raises(ValidationError, match="'BAG-0001' is not a collection bag label issued by the system"):
+        record("BAG-0001")
+    with pytest.raises(ValidationError, match=f"Label {others_label} was issued for batch .* \\(patient IGX1-S002\\)"):
+        record(others_label)
+    assert_nothing_written(before)
+    mine = demo_chain.collection_label(cast(people), batch)
+    assert record(mine).collection_bag_id == mine

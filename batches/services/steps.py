@@ -59,6 +59,7 @@ def _gcsf_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
 
 def _apheresis_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
     v.collect(
+        v.collection_bag_label(batch=batch, bag_id=values.get("collection_bag_id", "")),
         _event_time(values, "ended_at"),
         v.end_after_start(started_at=values["started_at"], ended_at=values["ended_at"]),
         v.non_negative(

@@ -68,6 +68,7 @@
   document.addEventListener("keydown", function (event) {
     var field = event.target;
     if (event.key !== "Enter" || !field.hasAttribute || !field.hasAttribute("data-scan-kind")) { return; }
+    if (!field.form || !field.form.getAttribute("data-scan-url")) { return; }  // no check for this form
     event.preventDefault();
     if (field.value.trim() === "") { return; }
     check(field);
