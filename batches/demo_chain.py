@@ -40,11 +40,23 @@ def collection_label(cast: Any, batch: Batch) -> str:
 
 
 def label_and_reconcile(cast: Any, batch: Batch) -> None:
-    """Label the bags that have no label on them yet, then sign the reconciliation (the operator)."""
+    """Label the bags that have no label on them yet, sign the reconciliation, and record the final container
+    and its visual inspection (the operator)."""
     for bag in (LabelBag.COLLECTION, LabelBag.FINAL):
         if not Label.objects.filter(batch=batch, bag=bag, status=LabelStatus.APPLIED, voided=False).exists():
             _print_and_apply(cast, batch, bag)
     labelling.label_reconcile(actor=cast.operator, batch_id=batch.pk, password=cast.password)
+    labelling.final_container_record(
+        actor=cast.operator,
+        batch_id=batch.pk,
+        container_type="50 mL transfer bag",
+        container_lot="TB-2291",
+        container_expiry=timezone.localdate() + timedelta(days=300),
+        appearance_ok=True,
+        integrity_ok=True,
+        label_ok=True,
+        password=cast.password,
+    )
 
 
 DEMO_LOGGER = "Generic CSV logger (timestamp, temperature_c)"

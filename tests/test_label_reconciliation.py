@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from batches.exceptions import StateConflict
 from batches.models import BatchDisposition, ElectronicSignature, Label, LabelPrint, LabelReconciliation
@@ -29,6 +31,19 @@ def print_final(people: Personas, batch, copies: int, *, fmt: str = "pdf", reaso
         reason=reason,
         label_format=fmt,
     )
+
+
+def inspect(people: Personas, batch, **overrides):
+    values = {
+        "container_type": "50 mL transfer bag",
+        "container_lot": "TB-2291",
+        "container_expiry": timezone.localdate() + timedelta(days=200),
+        "appearance_ok": True,
+        "integrity_ok": True,
+        "label_ok": True,
+        **overrides,
+    }
+    return labelling.final_container_record(actor=people.operator, batch_id=batch.pk, password=PASSWORD, **values)
 
 
 @pytest.mark.urs("URS-400")
@@ -57,6 +72,7 @@ def test_six_printed_and_four_applied_refuse_release_until_reconciled(people: Pe
     assert (count.issued, count.applied, count.destroyed, count.returned) == (7, 5, 1, 1)
     signed = ElectronicSignature.objects.filter(object_id=count.pk, content_type__model="labelreconciliation")
     assert [(s.signer, s.meaning) for s in signed] == [(people.operator, "performed")]
+    inspect(people, batch)
     disposition.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
     batch.refresh_from_db()
     assert batch.status == "released"
@@ -237,3 +253,32 @@ def test_the_collection_bag_carries_a_label_issued_for_this_batch_never_another_
     assert_nothing_written(before)
     mine = demo_chain.collection_label(cast(people), batch)
     assert record(mine).collection_bag_id == mine
+
+
+@pytest.mark.urs("URS-416")
+def test_release_waits_for_the_final_container_and_a_passed_visual_inspection(people: Personas) -> None:
+    batch = quarantined_batch(people, labelled=False)
+    record_passing_qc(people, batch, skip=())
+    printed = print_final(people, batch, 1)
+    labelling.label_account(actor=people.operator, label_id=printed.event.labels.get().label_id, status="applied")
+    labelling.label_reconcile(actor=people.operator, batch_id=batch.pk, password=PASSWORD)
+    with pytest.raises(StateConflict, match="final container and its visual inspection are not recorded"):
+        disposition.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
+    with pytest.raises(ValidationError, match="expired on"):
+        inspect(people, batch, container_expiry=timezone.localdate() - timedelta(days=1))
+    with pytest.raises(ValidationError, match=r"Describe what the inspection found \(integrity\)"):
+        inspect(people, batch, integrity_ok=False)
+    failed = inspect(people, batch, integrity_ok=False, notes="Port cap cracked; a drop of leak at the port")
+    assert not failed.passed
+    signature = ElectronicSignature.objects.get(object_id=failed.pk, content_type__model="finalcontainer")
+    assert (signature.signer, signature.meaning) == (people.operator, "performed")
+    with pytest.raises(StateConflict, match="visual inspection of the final container failed"):
+        disposition.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
+    with pytest.raises(StateConflict, match="already recorded"):
+        inspect(people, batch)
+    assert (
+        disposition.batch_reject(
+            actor=people.qa, batch_id=batch.pk, password=PASSWORD, reason="Final container leaking at the port"
+        ).decision
+        == "rejected"
+    )

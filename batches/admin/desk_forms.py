@@ -279,6 +279,26 @@ class LabelReconcileForm(PasswordForm):
     """Sign the count: issued = applied + destroyed + returned."""
 
 
+class FinalContainerForm(PasswordForm):
+    container_type = forms.CharField(max_length=80, help_text="E.g. 50 mL transfer bag.")
+    container_lot = forms.CharField(max_length=40)
+    container_expiry = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    appearance_ok = forms.BooleanField(required=False, label="Appearance as expected (colour, clarity, no clumps)")
+    integrity_ok = forms.BooleanField(required=False, label="Container intact (no leak, seals and ports intact)")
+    label_ok = forms.BooleanField(required=False, label="Label correct, current and legible")
+    notes = text("What the inspection found", help_text="Required when a check fails.")
+    field_order = [
+        "container_type",
+        "container_lot",
+        "container_expiry",
+        "appearance_ok",
+        "integrity_ok",
+        "label_ok",
+        "notes",
+        "password",
+    ]
+
+
 def keyed_override(data: dict[str, Any]) -> KeyedOverride | None:
     """Take the override fields out of the form's values: an override when a second person is named."""
     username, password = data.pop("override_username", "") or "", data.pop("override_password", "") or ""

@@ -7,7 +7,15 @@ from batches.models.documents import BatchDocument, DocumentDownload, DocumentKi
 from batches.models.equipment import Equipment, EquipmentKind, EquipmentStatus
 from batches.models.followup import EmbryoTransfer, FollowUpVisit
 from batches.models.idempotency import IdempotencyKey
-from batches.models.labelling import Label, LabelBag, LabelFormat, LabelPrint, LabelReconciliation, LabelStatus
+from batches.models.labelling import (
+    FinalContainer,
+    Label,
+    LabelBag,
+    LabelFormat,
+    LabelPrint,
+    LabelReconciliation,
+    LabelStatus,
+)
 from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, VerificationMode
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
@@ -49,6 +57,7 @@ __all__ = [
     "EquipmentStatus",
     "EscalationLevel",
     "ExpiredUseAuthorization",
+    "FinalContainer",
     "FollowUpVisit",
     "GcsfAdministration",
     "IdempotencyKey",

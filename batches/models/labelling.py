@@ -117,3 +117,29 @@ class LabelReconciliation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch} labels reconciled: {self.issued} issued"
+
+
+@gmp_model
+class FinalContainer(models.Model):
+    """The final container of the product (type, lot) and its visual inspection before release (signed)."""
+
+    batch = models.OneToOneField(Batch, on_delete=models.PROTECT, related_name="final_container")
+    container_type = models.CharField(max_length=80, help_text="E.g. a 50 mL transfer bag or a 10 mL syringe.")
+    container_lot = models.CharField(max_length=40)
+    container_expiry = models.DateField()
+    appearance_ok = models.BooleanField(help_text="Colour and clarity as expected; no clumps or particles.")
+    integrity_ok = models.BooleanField(help_text="No leak, crack or damaged port; seals intact.")
+    label_ok = models.BooleanField(help_text="The applied label is the batch's current label, legible and complete.")
+    notes = BoundedTextField(max_length=limits.NOTES, blank=True)
+    inspected_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    inspected_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        triggers = [no_delete()]
+
+    def __str__(self) -> str:
+        return f"{self.batch} final container {self.container_type} lot {self.container_lot}"
+
+    @property
+    def passed(self) -> bool:
+        return self.appearance_ok and self.integrity_ok and self.label_ok

@@ -18,7 +18,7 @@ from batches.exceptions import StateConflict
 from batches.models import Batch, BatchDisposition, Decision, DocumentKind
 from batches.models.signatures import SignatureMeaning
 from batches.release.documents import document_request
-from batches.release.labelling import reconciliation_outstanding
+from batches.release.labelling import packaging_outstanding
 from batches.roles import Role
 from batches.services.actions import StateAction
 from batches.services.common import confirm_password, transition
@@ -105,9 +105,9 @@ def _decide(
         )
     if decision != Decision.REJECTED and gate.blocking:
         raise _refusal(batch, decision, gate)
-    labels = reconciliation_outstanding(batch) if decision != Decision.REJECTED else None
-    if labels:
-        raise StateConflict(f"Batch {batch.batch_number} cannot be released: {labels}.")
+    packaging = packaging_outstanding(batch) if decision != Decision.REJECTED else None
+    if packaging:
+        raise StateConflict(f"Batch {batch.batch_number} cannot be released: {packaging}.")
     specification = specification_for_batch(batch)
     reason = comment or label
     with audit_context(actor, reason=reason):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, replace
+from datetime import date
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -23,7 +24,16 @@ from django.utils import timezone
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
 from batches.labels import LabelData, labels_for_batch, render_labels
-from batches.models import Batch, Label, LabelBag, LabelFormat, LabelPrint, LabelReconciliation, LabelStatus
+from batches.models import (
+    Batch,
+    FinalContainer,
+    Label,
+    LabelBag,
+    LabelFormat,
+    LabelPrint,
+    LabelReconciliation,
+    LabelStatus,
+)
 from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services.common import confirm_password, identifier_next, lock_batch
@@ -206,4 +216,81 @@ def reconciliation_outstanding(batch: Batch) -> str | None:
     if latest.issued != issued:
         at = timezone.localtime(latest.reconciled_at)
         return f"{issued - latest.issued} label(s) were printed after the reconciliation of {at:%Y-%m-%d %H:%M %Z}"
+    return None
+
+
+@transaction.atomic
+def final_container_record(
+    *,
+    actor: User,
+    batch_id: int,
+    container_type: str,
+    container_lot: str,
+    container_expiry: date,
+    appearance_ok: bool,
+    integrity_ok: bool,
+    label_ok: bool,
+    password: str,
+    notes: str = "",
+    otp_token: str = "",
+) -> FinalContainer:
+    """Record the final container and its visual inspection (signed); a failed inspection blocks release."""
+    require_role(actor, Role.OPERATOR, action="Recording the final container")
+    confirm_password(actor, password, otp_token=otp_token)
+    batch = lock_batch(batch_id)
+    if batch.status != S.QUARANTINE:
+        raise StateConflict(
+            f"The final container is inspected in quarantine; batch {batch.batch_number} is "
+            f"{batch.get_status_display().lower()}."
+        )
+    if FinalContainer.objects.filter(batch=batch).exists():
+        raise StateConflict(f"The final container of batch {batch.batch_number} is already recorded.")
+    errors = {}
+    if not container_type.strip() or not container_lot.strip():
+        errors["container_lot"] = "Name the container type and its lot."
+    if container_expiry < timezone.localdate():
+        errors["container_expiry"] = f"Container lot {container_lot} expired on {container_expiry:%Y-%m-%d}."
+    failed = [
+        name for name, ok in (("appearance", appearance_ok), ("integrity", integrity_ok), ("label", label_ok)) if not ok
+    ]
+    if failed and len((notes or "").strip()) < 5:
+        errors["notes"] = f"Describe what the inspection found ({', '.join(failed)})."
+    if errors:
+        raise ValidationError(errors)
+    verdict = "failed: " + ", ".join(failed) if failed else "passed"
+    with audit_context(actor, reason=f"final container recorded; visual inspection {verdict}"):
+        container = FinalContainer(
+            batch=batch,
+            container_type=container_type.strip(),
+            container_lot=container_lot.strip(),
+            container_expiry=container_expiry,
+            appearance_ok=appearance_ok,
+            integrity_ok=integrity_ok,
+            label_ok=label_ok,
+            notes=(notes or "").strip(),
+            inspected_by=actor,
+        )
+        container.full_clean(exclude=["batch", "inspected_by"])
+        container.save()
+    signature_sign(
+        signer=actor,
+        password=password,
+        password_checked=True,
+        meaning=SignatureMeaning.PERFORMED,
+        target=container,
+        batch=batch,
+    )
+    return container
+
+
+def packaging_outstanding(batch: Batch) -> str | None:
+    """The release guard's check: labels reconciled, and the final container recorded and inspected."""
+    labels = reconciliation_outstanding(batch)
+    if labels:
+        return labels
+    container = FinalContainer.objects.filter(batch=batch).first()
+    if container is None:
+        return "the final container and its visual inspection are not recorded"
+    if not container.passed:
+        return f"the visual inspection of the final container failed ({container.notes})"
     return None

@@ -9,7 +9,6 @@ points that record a refused scan in their own transaction, so nothing here open
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
@@ -17,13 +16,14 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from batches.admin import desk_forms as f
-from batches.admin.common import SigningForm
-from batches.models import Batch, BedsideCheck, CustodyEvent, LabelBag
+from batches.models import Batch, BedsideCheck, CustodyEvent
 from batches.models.custody import HandOff
-from batches.release import delivery, disposition, labelling
+from batches.release import delivery, disposition
 from batches.roles import Role
 from batches.services import custody, followup, receipt
 from batches.states import BatchStatus
+from batches.views import desk_labels
+from batches.views.desk_form import Call, DeskForm, on_batch
 
 S = BatchStatus
 DESK_STATES = (
@@ -39,58 +39,11 @@ DESK_STATES = (
 )
 RELEASED = (S.RELEASED, S.CONDITIONALLY_RELEASED)
 
-Call = Callable[[User, Batch, dict[str, Any]], Any]
-
-
-@dataclass
-class DeskForm:
-    """One form of the desk: what it is called, who may use it, and the service it feeds."""
-
-    action: str
-    title: str
-    form_class: type[forms.Form]
-    roles: tuple[Role, ...]
-    call: Call
-    target: int | None = None  # the custody event or embryo transfer a per-record form acts on
-    intro: str = ""
-    occasional: bool = False  # shown folded: needed only when something happens (an adverse event...)
-    initial: dict[str, Any] = field(default_factory=dict)
-    form: forms.Form | None = None
-    scan_point: str = ""  # the identity check its scan fields answer to (scanner.js posts it)
-
-    @property
-    def key(self) -> str:
-        return self.action if self.target is None else f"{self.action}-{self.target}"
-
-    @property
-    def signs(self) -> bool:
-        return "password" in self.form_class.base_fields
-
-    def build(self, signer: User, data: Any = None, files: Any = None) -> forms.Form:
-        """A signing form is built for its signer: it asks for a one-time code when they have one."""
-        kwargs: dict[str, Any] = {"initial": self.initial, "auto_id": f"id_{self.key}_%s", "files": files}
-        if issubclass(self.form_class, SigningForm):
-            kwargs["signer"] = signer
-        self.form = self.form_class(data, **kwargs)
-        return self.form
-
-
 # --- the service calls -------------------------------------------------------------------------------
-
-
-def on_batch(service: Callable[..., Any]) -> Call:
-    """A desk call for a service that acts on the batch with the form's values as its arguments."""
-
-    def call(user: User, batch: Batch, data: dict[str, Any]) -> Any:
-        return service(actor=user, batch_id=batch.pk, **data)
-
-    return call
 
 
 dispatch = on_batch(delivery.batch_dispatch)
 authorise_expired_use = on_batch(custody.expired_use_authorize)
-print_labels = on_batch(labelling.label_print)
-reconcile_labels = on_batch(labelling.label_reconcile)
 
 
 def with_override(service: Callable[..., Any]) -> Call:
@@ -117,10 +70,6 @@ def hand_over(kind: HandOff) -> Call:
         return custody.custody_hand_over(actor=user, batch_id=batch.pk, kind=kind, **data)
 
     return call
-
-
-def account_label(user: User, batch: Batch, data: dict[str, Any]) -> Any:
-    return labelling.label_account(actor=user, **data)
 
 
 def first_scan(user: User, batch: Batch, data: dict[str, Any]) -> Any:
@@ -209,32 +158,8 @@ def _receipts(batch: Batch) -> list[DeskForm]:
     return forms_
 
 
-def _labels(batch: Batch) -> list[DeskForm]:
-    if batch.status not in labelling.PRINT_STATES[LabelBag.COLLECTION] or not batch.din:
-        return []
-    return [
-        DeskForm(
-            "label_print",
-            "Print labels",
-            f.LabelPrintForm,
-            (Role.OPERATOR,),
-            print_labels,
-            intro="Each label gets its own id; a reprint voids the bag's earlier labels.",
-        ),
-        DeskForm("label_account", "Account for a label", f.LabelAccountForm, (Role.OPERATOR,), account_label),
-        DeskForm(
-            "label_reconcile",
-            "Reconcile the labels (before release)",
-            f.LabelReconcileForm,
-            (Role.OPERATOR,),
-            reconcile_labels,
-            intro="Issued = applied + destroyed + returned; QA cannot release until this is signed.",
-        ),
-    ]
-
-
 def _manufacturing(batch: Batch) -> list[DeskForm]:
-    forms_ = _labels(batch)
+    forms_ = desk_labels.label_forms(batch)
     if batch.status in (S.COLLECTION, S.PROCESSING):
         forms_.append(
             DeskForm(
