@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from batches import register_demo
+from batches.demo_chain import collection_label, label_and_reconcile
 from batches.demo_people import procedures_assign
 from batches.demo_trial import demo_trial
 from batches.master_limits import default_limits
@@ -167,8 +168,9 @@ def record_step(cast: Cast, batch: Batch, kind: str, values: dict[str, Any]) -> 
     return step
 
 
-def walk_to(cast: Cast, batch: Batch, target: str) -> Batch:
-    """Take a registered batch through the manufacturing services up to ``target`` (≤ quarantine)."""
+def walk_to(cast: Cast, batch: Batch, target: str, *, labelled: bool = True) -> Batch:
+    """Take a registered batch through the manufacturing services up to ``target`` (≤ quarantine); in
+    quarantine its bags are labelled and the labels reconciled unless ``labelled`` is False."""
     stop = MANUFACTURING_ORDER.index(target)
     definition = batch.process_definition
     if stop >= 1:
@@ -179,11 +181,14 @@ def walk_to(cast: Cast, batch: Batch, target: str) -> Batch:
             record_step(cast, batch, "gcsf", gcsf_values(day, at=gcsf_given_at(day, days=days)))
         batch_services.batch_start_collection(actor=cast.operator, batch_id=batch.pk)
     if stop >= 3:
-        record_step(cast, batch, "apheresis", apheresis_values())
+        bag = collection_label(cast, batch)
+        record_step(cast, batch, "apheresis", apheresis_values(collection_bag_id=bag))
         batch_services.batch_start_processing(actor=cast.operator, batch_id=batch.pk)
     if stop >= 4:
         record_step(cast, batch, "selection", selection_values())
         batch_services.batch_quarantine(actor=cast.operator, batch_id=batch.pk)
+        if labelled:
+            label_and_reconcile(cast, batch)
     batch.refresh_from_db()
     return batch
 

@@ -39,6 +39,11 @@ class LabelData:
     collected_at: datetime | None
     expires_at: datetime | None
     facility: str
+    volume: str = ""
+    cell_dose: str = ""
+    storage: str = ""
+    trial: str = ""
+    label_id: str = ""
 
     @property
     def barcodes(self) -> dict[str, str]:
@@ -52,7 +57,19 @@ class LabelData:
             codes["collection"] = isbt128.collection_barcode_data(timezone.localtime(self.collected_at))
         if self.expires_at is not None:
             codes["expiry"] = isbt128.expiry_barcode_data(timezone.localtime(self.expires_at))
+        if self.label_id:
+            codes["label"] = self.label_id
         return codes
+
+    @property
+    def particulars(self) -> list[str]:
+        """The lines the standards ask for beyond the barcodes: content, storage and the trial."""
+        lines = [
+            f"Volume: {self.volume}" if self.volume else "",
+            f"CD133+ cells: {self.cell_dose}" if self.cell_dose else "",
+        ]
+        lines += [self.storage, self.trial]
+        return [line for line in lines if line]
 
 
 def product_code_for(batch: Batch) -> str:
@@ -68,6 +85,10 @@ def labels_for_batch(batch: Batch) -> list[LabelData]:
         raise ValueError(f"Batch {batch.batch_number} has no DIN yet; labels are printed from collection on.")
     identity = PatientIdentity.objects.filter(patient_id=batch.patient_id).first()
     apheresis = getattr(batch, "apheresis", None)
+    selection = getattr(batch, "selection", None)
+    definition = batch.process_definition
+    storage = f"Store and transport at {definition.transport_low_c} to {definition.transport_high_c} °C"
+    trial = f"Clinical trial {definition.trial_reference}".strip() if definition.trial_reference else ""
     collection = LabelData(
         bag="Apheresis collection (for processing)",
         din=batch.din,
@@ -78,6 +99,9 @@ def labels_for_batch(batch: Batch) -> list[LabelData]:
         collected_at=apheresis.ended_at if apheresis else None,
         expires_at=None,
         facility=settings.CELLBATCH_ORGANISATION_NAME,
+        volume=f"{apheresis.product_volume_ml} mL" if apheresis else "",
+        storage=storage,
+        trial=trial,
     )
     labels = [collection]
     if batch.end_of_processing_at is not None:
@@ -87,6 +111,8 @@ def labels_for_batch(batch: Batch) -> list[LabelData]:
                 bag="Final product (for infusion)",
                 product_name=f"{batch.process_definition.code}: autologous CD133+ cells",
                 expires_at=expires_at(batch),
+                volume=f"{selection.final_volume_ml} mL" if selection else "",
+                cell_dose=f"{selection.output_cd133_cells / 1e6:.1f} × 10⁶" if selection else "",
             )
         )
     return labels
@@ -154,7 +180,9 @@ def _draw_product(canvas: Canvas, label: LabelData) -> None:
     y = _text(canvas, left, y - 2 * mm, label.product_code, 11, bold=True) - 1 * mm
     y = _text(canvas, left, y, label.product_name, _fit(canvas, label.product_name, width, 6.5, "Helvetica"))
     y = _text(canvas, left, y, label.bag, _fit(canvas, label.bag, width, 6.5), bold=True)
-    _text(canvas, left, y, "For clinical trial use only", 6.5)
+    y = _text(canvas, left, y, "For clinical trial use only", 6.5)
+    for line in label.particulars:
+        y = _text(canvas, left, y, line, _fit(canvas, line, width, 6, "Helvetica"))
 
 
 def _draw_dates(canvas: Canvas, label: LabelData) -> None:
@@ -184,7 +212,10 @@ def _draw_patient(canvas: Canvas, label: LabelData) -> None:
     y = _text(canvas, left, y, "Chain of identity", 5.5)
     if label.coi_identifier:
         y = _barcode(canvas, label.coi_identifier, x=left, top=y - 1 * mm, width=width, height=7 * mm) - 1 * mm
-        _text(canvas, left, y, label.coi_identifier, 7.5, bold=True)
+        y = _text(canvas, left, y, label.coi_identifier, 7.5, bold=True)
+    if label.label_id:
+        y = _barcode(canvas, label.label_id, x=left, top=y - 1 * mm, width=width, height=5 * mm) - 0.5 * mm
+        _text(canvas, left, y, f"Label {label.label_id}", 6)
     _text(canvas, left, MARGIN + 2 * mm, label.facility[:48], 5)
 
 

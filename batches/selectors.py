@@ -28,6 +28,7 @@ from batches.models import (
     SignatureStatus,
 )
 from batches.models.release import Decision
+from batches.models.shipping import ShipmentTemperatureLog
 from batches.signature_checks import printed_name
 from batches.snapshot import (
     AdverseEventEntry,
@@ -37,6 +38,7 @@ from batches.snapshot import (
     InfusionEntry,
     ReleaseEntry,
     ScanEntry,
+    TemperatureLogEntry,
     text,
 )
 
@@ -140,6 +142,27 @@ def batch_record_custody(batch: Batch) -> list[CustodyEntry]:
             notes=e.notes,
         )
         for e in events.order_by("handed_over_at", "pk")
+    ]
+
+
+def batch_record_temperature_logs(batch: Batch) -> list[TemperatureLogEntry]:
+    """The logger files read at receipt, with their readings (plotted in the record)."""
+    logs = ShipmentTemperatureLog.objects.filter(custody_event__batch=batch).select_related("custody_event")
+    return [
+        TemperatureLogEntry(
+            hand_off=log.custody_event.get_kind_display(),
+            file_name=log.file_name,
+            sha256=log.file_sha256,
+            low=str(log.range_low_c),
+            high=str(log.range_high_c),
+            verdict=(
+                f"{'EXCURSION' if log.excursion else 'within range'}: {log.minutes_outside} min outside "
+                f"{log.range_low_c} to {log.range_high_c} °C (allowed {log.allowed_minutes_outside} min); "
+                f"{log.minimum_c} to {log.maximum_c} °C"
+            ),
+            readings=[f"{at} {value}" for at, value in log.readings],
+        )
+        for log in logs.order_by("custody_event__handed_over_at", "pk")
     ]
 
 

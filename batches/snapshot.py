@@ -158,6 +158,19 @@ class CustodyEntry:
 
 
 @dataclass(frozen=True)
+class TemperatureLogEntry:
+    """The logger file read at a receipt: its verdict and its readings ("<UTC ISO time> <°C>")."""
+
+    hand_off: str
+    file_name: str = ""
+    sha256: str = ""
+    low: str = ""
+    high: str = ""
+    verdict: str = ""
+    readings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class ScanEntry:
     point: str
     scanned: str = ""
@@ -274,6 +287,7 @@ class Snapshot:
     infusion: list[InfusionEntry] = field(default_factory=list)
     custody: list[CustodyEntry] = field(default_factory=list)
     identity_scans: list[ScanEntry] = field(default_factory=list)
+    temperature_logs: list[TemperatureLogEntry] = field(default_factory=list)
     adverse_events: list[AdverseEventEntry] = field(default_factory=list)
     expired_use: list[ExpiredUseEntry] = field(default_factory=list)
     exceptions: list[ExceptionEntry] = field(default_factory=list)

@@ -18,6 +18,7 @@ from batches.task_names import (
     END_EXPIRED_SESSIONS,
     PING_DATABASE,
     REPUBLISH_BATCH_RECORDS,
+    STORAGE_EVALUATE,
 )
 
 
@@ -77,3 +78,11 @@ def republish_batch_records() -> list[int]:
     from batches.release.documents import documents_republish_due
 
     return documents_republish_due()
+
+
+@shared_task(name=STORAGE_EVALUATE, time_limit=300, soft_time_limit=270)
+def storage_evaluate() -> int:
+    """Evaluate the storage units' readings and escalate unacknowledged excursions (periodic, idempotent)."""
+    from batches.services.storage import storage_evaluate as evaluate
+
+    return evaluate()

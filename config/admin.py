@@ -65,7 +65,7 @@ class CellBatchAdminSite(admin.AdminSite):
             ProcessDefinition,
             TrainingRecord,
         )
-        from batches.views import audit, batch_page, conditional, desk, people, records
+        from batches.views import audit, batch_page, conditional, desk, people, records, scan_check
         from qc.models import Deviation, OosInvestigation, QcResult, ReportabilityAssessment, Specification
         from qc.views import environment, review
 
@@ -113,6 +113,7 @@ class CellBatchAdminSite(admin.AdminSite):
                 page(conditional.conditional_batch),
                 name="batches_conditional_batch",
             ),
+            path("scan-check/<int:batch_id>/", page(scan_check.scan_check_view), name="batches_scan_check"),
             # The QA review.
             path("qa-review/", page(review.review_index), name="qc_review_index"),
             path("qa-review/<int:batch_id>/", page(review.review_page), name="qc_review_batch"),

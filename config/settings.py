@@ -370,6 +370,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "batches.audit_ledger_seal",
         "schedule": float(CELLBATCH_AUDIT_SEAL_SECONDS),
     },
+    "storage-evaluate": {
+        "task": "batches.storage_evaluate",
+        "schedule": float(env_int("CELLBATCH_STORAGE_EVALUATE_SECONDS", 60)),
+    },
     # Checks only what is new since the last intact run, so it stays cheap as the trail grows.
     "audit-trail-verify": {
         "task": "batches.audit_trail_verify",

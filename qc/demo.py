@@ -13,11 +13,10 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from batches import demo
+from batches import demo, demo_chain
 from batches.isbt128 import Din
 from batches.models import Batch
 from batches.release import conditional, delivery, disposition
-from batches.services import custody
 from qc.models import QcResult, QcSample, Specification
 from qc.services import specifications
 from qc.services.testing import qc_result_record, qc_result_review, qc_sample_record
@@ -169,12 +168,12 @@ def dispatch_batch(crew: Crew, batch: Batch, *, warm: bool = False) -> Batch:
         alert_reason=reason,
     )
     din = _din(batch)
-    custody.custody_receive(
-        actor=crew.clinician,
-        custody_event_id=event.pk,
-        scanned_data=Din(din).barcode_data,
-        received_at=timezone.now(),
-        temperature_c=temperature if warm else Decimal("5.5"),
+    demo_chain.receive(
+        first=crew.second_clinician,
+        receiver=crew.clinician,
+        event=event,
+        scan=Din(din).barcode_data,
+        celsius=str(temperature) if warm else "5.5",
         alert_reason=reason,
     )
     batch.refresh_from_db()
@@ -198,7 +197,11 @@ def infuse_batch(crew: Crew, batch: Batch) -> Batch:
         password=crew.password,
     )
     delivery.bedside_check_confirm(
-        actor=crew.second_clinician, batch_id=batch.pk, scanned_data=scan, password=crew.password
+        actor=crew.second_clinician,
+        batch_id=batch.pk,
+        scanned_data=scan,
+        patient_subject_code=batch.patient.subject_code,
+        password=crew.password,
     )
     now = timezone.now()
     delivery.infusion_record(

@@ -28,7 +28,8 @@ def scan_of(batch: Batch) -> str:
 
 
 def dispatched_batch(people: Personas, *, subject_code: str = "IGX1-S001", receive: bool = True) -> Batch:
-    from batches.services import custody
+    from batches import demo_chain
+    from tests.factories import make_user
 
     batch = released_batch(people, subject_code=subject_code)
     event = delivery.batch_dispatch(
@@ -39,13 +40,8 @@ def dispatched_batch(people: Personas, *, subject_code: str = "IGX1-S001", recei
         password=PASSWORD,
     )
     if receive:
-        custody.custody_receive(
-            actor=people.clinician,
-            custody_event_id=event.pk,
-            scanned_data=scan_of(batch),
-            received_at=timezone.now(),
-            temperature_c=Decimal("5.5"),
-        )
+        first = make_user("clinician_receipt", "clinician")
+        demo_chain.receive(first=first, receiver=people.clinician, event=event, scan=scan_of(batch))
     batch.refresh_from_db()
     return batch
 
@@ -60,7 +56,11 @@ def checked_batch(people: Personas, second_clinician: Any, *, subject_code: str 
         password=PASSWORD,
     )
     delivery.bedside_check_confirm(
-        actor=second_clinician, batch_id=batch.pk, scanned_data=scan_of(batch), password=PASSWORD
+        actor=second_clinician,
+        batch_id=batch.pk,
+        scanned_data=scan_of(batch),
+        patient_subject_code=subject_code,
+        password=PASSWORD,
     )
     return batch
 

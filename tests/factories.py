@@ -125,7 +125,12 @@ def enrolled_patient(actor: User, subject_code: str = "IGX1-S001", weight: str =
 
 
 def walk_batch(
-    people: Personas, target: str, *, subject_code: str = "IGX1-S001", definition: ProcessDefinition | None = None
+    people: Personas,
+    target: str,
+    *,
+    subject_code: str = "IGX1-S001",
+    definition: ProcessDefinition | None = None,
+    labelled: bool = True,
 ) -> Batch:
     """Create a batch and walk it through the services up to ``target`` (at most quarantine)."""
     definition = definition or ProcessDefinition.objects.filter(status="approved", code="IGX1").first()
@@ -133,7 +138,7 @@ def walk_batch(
         definition = approved_definition(people.qa, people.qp)
     patient = enrolled_patient(people.operator, subject_code=subject_code)
     batch = demo.register(cast(people), patient, definition)
-    return demo.walk_to(cast(people), batch, target)
+    return demo.walk_to(cast(people), batch, target, labelled=labelled)
 
 
 def scans(people: Personas, batch: Batch, kind: str, values: dict[str, Any]) -> dict[str, list[str]]:
@@ -168,14 +173,18 @@ def approved_specification(people: Personas, *, product: str = "IGX1", limits: l
 
 
 def quarantined_batch(
-    people: Personas, *, subject_code: str = "IGX1-S001", definition: ProcessDefinition | None = None
+    people: Personas,
+    *,
+    subject_code: str = "IGX1-S001",
+    definition: ProcessDefinition | None = None,
+    labelled: bool = True,
 ) -> Batch:
     """A batch in quarantine with an approved specification that applies to it."""
     from qc.models import Specification
 
     if not Specification.objects.filter(status="approved", product="IGX1").exists():
         approved_specification(people)
-    return walk_batch(people, "quarantine", subject_code=subject_code, definition=definition)
+    return walk_batch(people, "quarantine", subject_code=subject_code, definition=definition, labelled=labelled)
 
 
 def qc_sample(people: Personas, batch: Batch, code: str | None = None):

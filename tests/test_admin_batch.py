@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from batches import demo_chain
 from batches.audit import audit_context
 from batches.demo import gcsf_given_at
 from batches.models import (
@@ -28,6 +29,7 @@ from tests.factories import (
     Personas,
     apheresis_values,
     approved_definition,
+    cast,
     enrolled_patient,
     gcsf_values,
     make_user,
@@ -124,10 +126,11 @@ def test_operator_and_verifier_walk_a_batch_to_quarantine_in_the_admin(staff: Pe
         post_ok(verifier, url(batch, "verify", "gcsf", step.pk), {"password": PASSWORD})
     post_ok(operator, url(batch, "transition", "start-collection"))
 
+    bag = demo_chain.collection_label(cast(staff), batch)  # the system issues the collection bag's label
     post_ok(
         operator,
         url(batch, "record", "apheresis"),
-        form_data(with_scans(staff, batch, "apheresis", apheresis_values()), password=PASSWORD),
+        form_data(with_scans(staff, batch, "apheresis", apheresis_values(collection_bag_id=bag)), password=PASSWORD),
     )
     assert "Verify apheresis collection" in verifier.get(page(batch)).content.decode()
     post_ok(

@@ -11,11 +11,12 @@ from django.db import IntegrityError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from batches import register_demo
+from batches import demo_chain, register_demo
 from batches.api.exceptions import exception_handler
 from batches.demo import gcsf_given_at
 from batches.exceptions import StateConflict
 from batches.models import (
+    Batch,
     ElectronicSignature,
     Equipment,
     GcsfAdministration,
@@ -111,7 +112,8 @@ def test_a_batch_walks_to_quarantine_through_the_api_with_tokens(people: Persona
         assert ok(verifier.post(f"{API}/steps/gcsf/{step['id']}/verify/", {"password": PASSWORD}))["is_verified"]
     ok(operator.post(f"{base}/start-collection/"))
     scanned = {"lots": ["L-ACDA-0032", "L-OPT-0508"], "equipment": ["APH-01"]}
-    body = as_json(apheresis_values(), password=PASSWORD, **scanned)
+    bag = demo_chain.collection_label(cast(people), Batch.objects.get(pk=batch["id"]))  # issued by the system
+    body = as_json(apheresis_values(collection_bag_id=bag), password=PASSWORD, **scanned)
     step = ok(operator.post(f"{base}/steps/apheresis/", body, format="json"), 201)
     ok(verifier.post(f"{API}/steps/apheresis/{step['id']}/verify/", {"password": PASSWORD}))
     ok(operator.post(f"{base}/start-processing/"))

@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
+from batches import demo_chain
 from batches.admin.progress import next_steps
 from batches.models import Batch
 from batches.release import delivery, disposition
-from batches.services import custody
 from qc.models import Deviation, QcResult
 from qc.services.testing import qc_result_review
 from tests.custody_helpers import infusion_values, scan_of
@@ -135,12 +134,8 @@ def test_what_is_needed_next_follows_qc_release_delivery_and_closure(people: Per
         actor=people.operator, batch_id=batch.pk, to_location="IR", temperature_c=Decimal("4.0"), password=PASSWORD
     )
     assert needed(batch) == ["Receipt in radiology"]
-    custody.custody_receive(
-        actor=people.clinician,
-        custody_event_id=event.pk,
-        scanned_data=scan_of(batch),
-        received_at=timezone.now(),
-        temperature_c=Decimal("5.0"),
+    demo_chain.receive(
+        first=make_user("clinician_first", "clinician"), receiver=people.clinician, event=event, scan=scan_of(batch)
     )
     assert needed(batch) == ["Bedside identity check"]
     delivery.bedside_check_scan(
@@ -152,7 +147,13 @@ def test_what_is_needed_next_follows_qc_release_delivery_and_closure(people: Per
     )
     assert [str(step) for step in next_steps(batch)] == ["Bedside identity check: confirmation by a second clinician"]
     second = make_user("clinician_b", "clinician")
-    delivery.bedside_check_confirm(actor=second, batch_id=batch.pk, scanned_data=scan_of(batch), password=PASSWORD)
+    delivery.bedside_check_confirm(
+        actor=second,
+        batch_id=batch.pk,
+        scanned_data=scan_of(batch),
+        patient_subject_code=batch.patient.subject_code,
+        password=PASSWORD,
+    )
     assert needed(batch) == ["Record infusion"]
     delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values())
     assert needed(batch) == ["Close the batch"]

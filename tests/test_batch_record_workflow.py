@@ -15,14 +15,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pypdf import PdfReader
 
-from batches import isbt128
+from batches import demo_chain, isbt128
 from batches.audit import GMP_MODELS, event_model
 from batches.exceptions import StateConflict
 from batches.ledger import trail
 from batches.models import Batch, BatchDocument, BatchTransition, DocumentKind, DocumentStatus
 from batches.pdf.collect import take_snapshot
 from batches.release import delivery, disposition, documents
-from batches.services import custody
+from batches.services import custody, receipt
 from tests.custody_helpers import infusion_values, scan_of
 from tests.factories import PASSWORD, Personas, make_user, quarantined_batch, record_passing_qc, release_batch
 from tests.test_batch_record_pipeline import wait_for
@@ -80,7 +80,7 @@ def hand_sample_to_qc(people: Personas, batch: Batch) -> None:
         temperature_c=Decimal("4.0"),
         sample_reference=f"{batch.batch_number}-QC1",
     )
-    custody.custody_receive(
+    receipt.custody_receive(
         actor=people.qc_analyst,
         custody_event_id=event.pk,
         scanned_data=scan_of(batch),
@@ -99,13 +99,7 @@ def deliver_and_close(people: Personas, batch: Batch) -> None:
         temperature_c=Decimal("4.0"),
         password=PASSWORD,
     )
-    custody.custody_receive(
-        actor=people.clinician,
-        custody_event_id=event.pk,
-        scanned_data=scan_of(batch),
-        received_at=timezone.now(),
-        temperature_c=Decimal("5.5"),
-    )
+    demo_chain.receive(first=second, receiver=people.clinician, event=event, scan=scan_of(batch))
     delivery.bedside_check_scan(
         actor=people.clinician,
         batch_id=batch.pk,
@@ -113,7 +107,13 @@ def deliver_and_close(people: Personas, batch: Batch) -> None:
         patient_subject_code=batch.patient.subject_code,
         password=PASSWORD,
     )
-    delivery.bedside_check_confirm(actor=second, batch_id=batch.pk, scanned_data=scan_of(batch), password=PASSWORD)
+    delivery.bedside_check_confirm(
+        actor=second,
+        batch_id=batch.pk,
+        scanned_data=scan_of(batch),
+        patient_subject_code=batch.patient.subject_code,
+        password=PASSWORD,
+    )
     delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values())
     delivery.adverse_event_record(
         actor=people.clinician,

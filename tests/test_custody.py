@@ -9,13 +9,13 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from batches import isbt128
+from batches import demo_chain, isbt128
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
 from batches.models import Batch, BatchTransition, CustodyEvent, IdentityScan, PatientIdentity
 from batches.models.custody import HandOff
 from batches.release import delivery
-from batches.services import custody
+from batches.services import custody, receipt
 from tests.custody_helpers import dispatched_batch, released_batch, scan_of
 from tests.factories import PASSWORD, Personas, make_user, walk_batch
 
@@ -28,9 +28,8 @@ def audit_events_for(model: type, **filters: object) -> list:
 
 @pytest.mark.urs("URS-103")
 def test_din_and_chain_of_identity_are_allocated_when_the_apheresis_is_recorded(people: Personas) -> None:
-    first = walk_batch(people, "collection", subject_code="IGX1-S001")
-    assert first.din is None
-    first = walk_batch(people, "processing", subject_code="IGX1-S002")
+    assert walk_batch(people, "mobilization", subject_code="IGX1-S001").din is None
+    first = walk_batch(people, "collection", subject_code="IGX1-S002")  # allocated when the collection starts
     second = walk_batch(people, "processing", subject_code="IGX1-S003")
     year = timezone.localdate().year % 100
     assert first.din == f"G1234{year:02d}000001"
@@ -58,16 +57,15 @@ def test_hand_off_from_collection_to_lab_is_received_with_the_matching_scan(peop
     batch = walk_batch(people, "processing")
     event = _hand_over_to_lab(people, batch)
     receiver = make_user("lab_receiver", "operator")
-    received = custody.custody_receive(
-        actor=receiver,
-        custody_event_id=event.pk,
-        scanned_data=scan_of(batch),
-        received_at=timezone.now(),
-        temperature_c=Decimal("20.5"),
-    )
+    first = make_user("lab_first", "operator")
+    received = demo_chain.receive(first=first, receiver=receiver, event=event, scan=scan_of(batch), celsius="20.5")
     assert received.received_by == receiver
     assert received.scanned_identifier == scan_of(batch)
-    assert IdentityScan.objects.get(batch=batch).matched is True
+    scans = IdentityScan.objects.filter(batch=batch).order_by("pk")
+    assert [(s.scanned_by, s.matched, s.entry) for s in scans] == [
+        (first, True, "scanned"),
+        (receiver, True, "scanned"),
+    ]
 
 
 @pytest.mark.urs("URS-104")
@@ -94,14 +92,14 @@ def test_qc_sample_hand_off_names_the_sample_and_is_received_by_qc(people: Perso
         temperature_c=Decimal("4"),
     )
     with pytest.raises(PermissionDenied, match="QC analyst"):
-        custody.custody_receive(
+        receipt.custody_receive(
             actor=people.clinician,
             custody_event_id=event.pk,
             scanned_data=scan_of(batch),
             received_at=timezone.now(),
             temperature_c=Decimal("4"),
         )
-    custody.custody_receive(
+    receipt.custody_receive(
         actor=people.qc_analyst,
         custody_event_id=event.pk,
         scanned_data=scan_of(batch),
@@ -117,7 +115,7 @@ def test_wrong_bag_scanned_at_receipt_blocks_the_receipt_and_leaves_an_audited_r
     event = _hand_over_to_lab(people, batch)
     receiver = make_user("lab_receiver", "operator")
     with pytest.raises(ValidationError) as caught:
-        custody.custody_receive(
+        receipt.custody_receive(
             actor=receiver,
             custody_event_id=event.pk,
             scanned_data=scan_of(other),
@@ -142,7 +140,7 @@ def test_unreadable_or_corrupt_scan_blocks_the_receipt(people: Personas, scan: s
     batch = walk_batch(people, "processing")
     event = _hand_over_to_lab(people, batch)
     with pytest.raises(ValidationError):
-        custody.custody_receive(
+        receipt.custody_receive(
             actor=make_user("lab_receiver", "operator"),
             custody_event_id=event.pk,
             scanned_data=scan,
@@ -158,7 +156,7 @@ def test_the_person_who_hands_over_cannot_receive(people: Personas) -> None:
     batch = walk_batch(people, "processing")
     event = _hand_over_to_lab(people, batch)
     with pytest.raises(PermissionDenied, match="someone else receives"):
-        custody.custody_receive(
+        receipt.custody_receive(
             actor=people.operator,
             custody_event_id=event.pk,
             scanned_data=scan_of(batch),

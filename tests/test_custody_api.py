@@ -8,7 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from batches.models import Batch, BatchDocument, BedsideCheck, IdentityScan, Infusion
+from batches import demo_chain
+from batches.models import Batch, BatchDocument, BedsideCheck, CustodyEvent, IdentityScan, Infusion
 from qc import demo as qc_demo
 from tests.custody_helpers import released_batch, scan_of
 from tests.factories import PASSWORD, Personas, crew, make_user, quarantined_batch
@@ -29,14 +30,24 @@ def test_delivery_path_by_api_from_dispatch_to_closure(people: Personas) -> None
     dispatched = operator.post(f"{base}/dispatch/", {"to_location": "IR", "temperature_c": "4.0", "password": PASSWORD})
     assert dispatched.status_code == 200, dispatched.content
     event_id = dispatched.json()["id"]
-    now = timezone.now().isoformat()
+    first = other.post(f"/api/v1/custody-events/{event_id}/receipt-scan/", {"scanned_data": scan_of(batch)})
+    assert first.status_code == 201, first.content
+    now = timezone.now()
+    handed_over = CustodyEvent.objects.get(pk=event_id).handed_over_at
     received = clinician.post(
         f"/api/v1/custody-events/{event_id}/receive/",
-        {"scanned_data": scan_of(batch), "received_at": now, "temperature_c": "5.0"},
+        {
+            "scanned_data": scan_of(batch),
+            "received_at": now.isoformat(),
+            "temperature_c": "5.0",
+            "logger_model": demo_chain.demo_logger_model().name,
+            "logger_file_name": "shipper-07.csv",
+            "logger_csv": demo_chain.logger_csv(handed_over - timedelta(minutes=1), now).decode(),
+        },
     )
     assert received.status_code == 200, received.content
-    scan = {"scanned_data": scan_of(batch), "password": PASSWORD}
-    assert clinician.post(f"{base}/bedside-check/", {**scan, "patient_subject_code": "IGX1-S001"}).status_code == 200
+    scan = {"scanned_data": scan_of(batch), "password": PASSWORD, "patient_subject_code": "IGX1-S001"}
+    assert clinician.post(f"{base}/bedside-check/", scan).status_code == 200
     assert clinician.post(f"{base}/bedside-confirm/", scan).status_code == 403
     assert other.post(f"{base}/bedside-confirm/", scan).status_code == 200
     infusion = {

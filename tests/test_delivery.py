@@ -70,7 +70,11 @@ def test_one_clinician_cannot_do_both_halves_of_the_bedside_check(people: Person
     )
     with pytest.raises(PermissionDenied, match="second clinician"):
         delivery.bedside_check_confirm(
-            actor=people.clinician, batch_id=batch.pk, scanned_data=scan_of(batch), password=PASSWORD
+            actor=people.clinician,
+            batch_id=batch.pk,
+            scanned_data=scan_of(batch),
+            patient_subject_code="IGX1-S001",
+            password=PASSWORD,
         )
     check = BedsideCheck.objects.get(batch=batch)
     assert check.confirmed_by is None
@@ -90,7 +94,11 @@ def test_second_clinician_scanning_the_wrong_bag_is_refused_and_recorded(people:
     )
     with pytest.raises(ValidationError):
         delivery.bedside_check_confirm(
-            actor=second_clinician, batch_id=batch.pk, scanned_data="=G12341765432170", password=PASSWORD
+            actor=second_clinician,
+            batch_id=batch.pk,
+            scanned_data="=G12341765432170",
+            patient_subject_code="IGX1-S001",
+            password=PASSWORD,
         )
     assert BedsideCheck.objects.get(batch=batch).confirmed_by is None
     assert IdentityScan.objects.filter(batch=batch, matched=False, point="bedside_confirmation").count() == 1

@@ -7,9 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from batches import demo_chain
 from batches.exceptions import StateConflict
 from batches.models import (
     AdverseEvent,
@@ -73,12 +75,23 @@ def test_hand_overs_to_the_laboratory_and_to_qc_are_recorded_and_received_at_the
 
     assert operator.post(desk(batch), hand_over("handover_lab", to_location="Cell lab")).status_code == 302
     lab = CustodyEvent.objects.get(batch=batch, kind="collection_to_lab")
-    receipt = {"action": "receive", "custody_event": str(lab.pk), "scanned_data": scan_of(batch), "temperature_c": "5"}
+    first = {"action": "receipt_scan", "custody_event": str(lab.pk), "scanned_data": scan_of(batch)}
     before = gmp_row_counts()
-    assert "someone else receives it" in refused(operator.post(desk(batch), receipt))
+    assert "someone else receives it" in refused(operator.post(desk(batch), first))
     assert_nothing_written(before)
-    assert second_operator.post(desk(batch), receipt).status_code == 302
+    assert second_operator.post(desk(batch), first).status_code == 302
+    csv = demo_chain.logger_csv(lab.handed_over_at - timedelta(minutes=1), timezone.now())
+    lab_receipt = {
+        "action": "receive",
+        "custody_event": str(lab.pk),
+        "scanned_data": scan_of(batch),
+        "temperature_c": "5",
+        "logger_model": demo_chain.demo_logger_model().name,
+        "logger_file": SimpleUploadedFile("logger.csv", csv, content_type="text/csv"),
+    }
+    assert client_for(make_user("operator_c", "operator")).post(desk(batch), lab_receipt).status_code == 302
     assert CustodyEvent.objects.get(pk=lab.pk).received_by is not None
+    receipt = {"action": "receive", "scanned_data": scan_of(batch), "temperature_c": "5"}
 
     # A QC sample hand-off names the sample; the QC analyst receives it, and a wrong scan blocks the receipt.
     body = refused(operator.post(desk(batch), hand_over("handover_qc")))
@@ -93,8 +106,9 @@ def test_hand_overs_to_the_laboratory_and_to_qc_are_recorded_and_received_at_the
     body = refused(analyst.post(desk(batch), wrong))
     assert "Wrong product" in body
     assert 'value="=G12341765432170"' in body
-    # The refused scan itself is kept (chain of identity); nothing else is written.
-    assert_nothing_written(before, but={"batches.IdentityScan": 1, "batches.IdentityScanEvent": 1})
+    # The refused scan is kept and, naming another product, opens its deviation and alert; nothing else is written.
+    identity = {"batches.IdentityScan": 1, "batches.IdentityScanEvent": 1, "qc.Deviation": 1, "qc.DeviationEvent": 1}
+    assert_nothing_written(before, but={**identity, "qc.Notification": 1, "qc.NotificationEvent": 1})
     assert IdentityScan.objects.filter(batch=batch, matched=False, custody_event=sample).count() == 1
     assert analyst.post(desk(batch), {**wrong, "scanned_data": scan_of(batch)}).status_code == 302
     assert CustodyEvent.objects.get(pk=sample.pk).received_by == people.qc_analyst

@@ -70,7 +70,7 @@ def test_label_data_lists_one_label_per_bag(people: Personas) -> None:
     processing = walk_batch(people, "processing", subject_code="IGX1-S002")
     assert [label.bag.split(" ")[0] for label in labels_for_batch(processing)] == ["Apheresis"]
     with pytest.raises(ValueError, match="no DIN"):
-        labels_for_batch(walk_batch(people, "collection", subject_code="IGX1-S003"))
+        labels_for_batch(walk_batch(people, "mobilization", subject_code="IGX1-S003"))
 
 
 @pytest.mark.urs("URS-114")

@@ -11,8 +11,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from batches import demo_chain
 from batches.services import steps
-from tests.factories import PASSWORD, Personas, apheresis_values, gcsf_values, selection_values, walk_batch
+from tests.factories import PASSWORD, Personas, apheresis_values, cast, gcsf_values, selection_values, walk_batch
 from tests.helpers import client_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urs("URS-059")]
@@ -53,6 +54,7 @@ def test_a_missing_late_entry_reason_is_reported_with_the_time_order_and_negativ
         ended_at=now - timedelta(hours=3),
         product_volume_ml=Decimal("-1"),
         late_entry_reason="",
+        collection_bag_id=demo_chain.collection_label(cast(people), batch),
     )
     before = database_state()
 

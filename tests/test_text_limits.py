@@ -28,6 +28,8 @@ EXEMPT_COLUMNS = {
     "batches.IntegrityFinding.problem": "the line verification composes from table names, ids and bounded text",
     "batches.SchemaChange.statement": "written by a PostgreSQL event trigger (its first 2,000 characters)",
     "batches.SchemaChange.object_identity": "written by a PostgreSQL event trigger (a qualified object name)",
+    "batches.LabelPrint.specimen_zpl": "the ZPL the system writes for one label from the record's own fields",
+    "batches.LabelPrint.specimen_pdf": "the PDF (base64) the system renders for one label",
 }
 # Columns of the audit event tables that database triggers fill (label, actor, database role).
 TRIGGER_COLUMNS = {"pgh_label", "pgh_actor", "pgh_db_role"}

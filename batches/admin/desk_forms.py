@@ -9,8 +9,10 @@ from django.utils import timezone
 
 from batches import limits
 from batches.admin.common import PasswordForm, datetime_widget
+from batches.models import LabelBag, LabelFormat, LabelStatus
 from batches.models.delivery import AdverseEventPhase, Relatedness
 from batches.models.followup import Menses
+from batches.services.scans import KeyedOverride
 
 
 def temperature(label: str = "Temperature (°C)") -> forms.DecimalField:
@@ -73,11 +75,87 @@ class QcHandOverForm(HandOverForm):
     ]
 
 
-class ReceiveForm(forms.Form):
+def scan_field(label: str, kind: str = "din", *, required: bool = True, max_length: int = 80) -> forms.CharField:
+    """An identity field: the scanner types into it and its Enter checks it on its own (scanner.js)."""
+    attrs = {"data-scan-kind": kind, "autocomplete": "off", "spellcheck": "false", "class": "cb-scan"}
+    return forms.CharField(label=label, max_length=max_length, required=required, widget=forms.TextInput(attrs=attrs))
+
+
+class OverrideFields(forms.Form):
+    """Only for an identity keyed by hand: the second person signs the override, with the reason."""
+
+    override_username = forms.CharField(
+        label="Keyed identity: second person (user name)",
+        max_length=150,
+        required=False,
+        help_text="Only when the DIN was typed, not scanned.",
+        widget=forms.TextInput(attrs={"data-override": "1", "autocomplete": "off"}),
+    )
+    override_password = forms.CharField(
+        label="Second person's password",
+        max_length=limits.PASSWORD,
+        required=False,
+        widget=forms.PasswordInput(attrs={"data-override": "1", "autocomplete": "off"}),
+    )
+    override_reason = forms.CharField(
+        label="Why it was keyed",
+        max_length=limits.REASON,
+        required=False,
+        widget=forms.TextInput(attrs={"data-override": "1"}),
+    )
+
+
+class ReceiptScanForm(OverrideFields):
+    """The first of the two independent scans at receipt: someone other than the receiver."""
+
     custody_event = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    scanned_data = forms.CharField(label="Scan the bag's DIN barcode", max_length=80)
+    scanned_data = scan_field("First person: scan the bag's DIN barcode")
+    field_order = ["custody_event", "scanned_data"]
+
+
+class ReceiveForm(OverrideFields):
+    """The receiver's scan (the second of two people), the temperature and the logger's file."""
+
+    custody_event = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    scanned_data = scan_field("Scan the bag's DIN barcode")
     temperature_c = temperature("Temperature at receipt (°C)")
     alert_reason = alert_reason()
+    logger_model = forms.ChoiceField(label="Temperature logger model", required=False, choices=[])
+    logger_file = forms.FileField(
+        label="Temperature logger file (CSV)", required=False, help_text="Without it, receipt needs QA's waiver."
+    )
+    field_order = ["custody_event", "scanned_data", "temperature_c", "alert_reason", "logger_model", "logger_file"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from batches.models import TemperatureLoggerModel
+
+        super().__init__(*args, **kwargs)
+        names = TemperatureLoggerModel.objects.order_by("name").values_list("name", flat=True)
+        self.fields["logger_model"].choices = [("", "—"), *((n, n) for n in names)]  # type: ignore[attr-defined]
+
+
+class ReceiveWithDocumentForm(ReceiveForm):
+    """The receiver scans the bag and the accompanying document (the process definition's choice)."""
+
+    document_scan = scan_field("Scan the DIN on the accompanying document")
+    field_order = [
+        "custody_event",
+        "scanned_data",
+        "document_scan",
+        "temperature_c",
+        "alert_reason",
+        "logger_model",
+        "logger_file",
+    ]
+
+
+class SampleReceiveForm(OverrideFields):
+    """A QC sample: the analyst's scan of the sample's DIN label."""
+
+    custody_event = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    scanned_data = scan_field("Scan the bag's DIN barcode")
+    temperature_c = temperature("Temperature at receipt (°C)")
+    field_order = ["custody_event", "scanned_data", "temperature_c"]
 
 
 class DispatchForm(PasswordForm):
@@ -85,7 +163,8 @@ class DispatchForm(PasswordForm):
     from_location = forms.CharField(label="Dispatched from", max_length=120, required=False)
     temperature_c = temperature("Temperature at dispatch (°C)")
     alert_reason = alert_reason()
-    field_order = ["to_location", "from_location", "temperature_c", "alert_reason", "password"]
+    shipper_code = scan_field("Shipper (scan its register code)", "equipment", required=False, max_length=40)
+    field_order = ["to_location", "from_location", "temperature_c", "alert_reason", "shipper_code", "password"]
 
 
 class ExpiredUseForm(PasswordForm):
@@ -99,15 +178,17 @@ class ExpiredUseForm(PasswordForm):
     field_order = ["deviation_reference", "reason", "valid_until", "password"]
 
 
-class BedsideScanForm(PasswordForm):
-    scanned_data = forms.CharField(label="Scan the bag's DIN barcode", max_length=80)
-    patient_subject_code = forms.CharField(label="Patient wristband (subject code)", max_length=20)
+class BedsideScanForm(PasswordForm, OverrideFields):
+    scanned_data = scan_field("Scan the bag's DIN barcode")
+    patient_subject_code = scan_field("Scan the patient's wristband (subject code)", "wristband", max_length=20)
     field_order = ["scanned_data", "patient_subject_code", "password"]
 
 
-class BedsideConfirmForm(PasswordForm):
-    scanned_data = forms.CharField(label="Second clinician: scan the bag again", max_length=80)
-    field_order = ["scanned_data", "password"]
+class BedsideConfirmForm(BedsideScanForm):
+    """The second clinician scans bag and wristband again, independently of the first."""
+
+    scanned_data = scan_field("Second clinician: scan the bag's DIN barcode")
+    patient_subject_code = scan_field("Second clinician: scan the patient's wristband", "wristband", max_length=20)
 
 
 class InfusionForm(PasswordForm):
@@ -206,6 +287,53 @@ class OutcomeForm(forms.Form):
         max_length=limits.SHORT_COMMENT,
         help_text="Needed to change a known outcome.",
     )
+
+
+class LabelPrintForm(forms.Form):
+    bag = forms.ChoiceField(choices=LabelBag.choices)
+    copies = forms.IntegerField(min_value=1, max_value=20, initial=1)
+    printer = forms.CharField(max_length=80, help_text="The printer's name or asset code.")
+    label_format = forms.ChoiceField(label="Format", choices=LabelFormat.choices, initial=LabelFormat.ZPL)
+    reason = forms.CharField(
+        max_length=limits.REASON, help_text="Why: the first labels of the bag, or why a reprint (it voids the others)."
+    )
+
+
+class LabelAccountForm(forms.Form):
+    label_id = scan_field("Scan the label's own barcode (label id)", "label", max_length=24)
+    status = forms.ChoiceField(choices=[(s.value, s.label) for s in LabelStatus if s != LabelStatus.ISSUED])
+    reason = forms.CharField(max_length=limits.REASON, required=False, help_text="Needed to remove an applied label.")
+
+
+class LabelReconcileForm(PasswordForm):
+    """Sign the count: issued = applied + destroyed + returned."""
+
+
+class FinalContainerForm(PasswordForm):
+    container_type = forms.CharField(max_length=80, help_text="E.g. 50 mL transfer bag.")
+    container_lot = forms.CharField(max_length=40)
+    container_expiry = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    appearance_ok = forms.BooleanField(required=False, label="Appearance as expected (colour, clarity, no clumps)")
+    integrity_ok = forms.BooleanField(required=False, label="Container intact (no leak, seals and ports intact)")
+    label_ok = forms.BooleanField(required=False, label="Label correct, current and legible")
+    notes = text("What the inspection found", help_text="Required when a check fails.")
+    field_order = [
+        "container_type",
+        "container_lot",
+        "container_expiry",
+        "appearance_ok",
+        "integrity_ok",
+        "label_ok",
+        "notes",
+        "password",
+    ]
+
+
+def keyed_override(data: dict[str, Any]) -> KeyedOverride | None:
+    """Take the override fields out of the form's values: an override when a second person is named."""
+    username, password = data.pop("override_username", "") or "", data.pop("override_password", "") or ""
+    reason = data.pop("override_reason", "") or ""
+    return KeyedOverride(username, password, reason) if username else None
 
 
 def cleaned(form: forms.Form, *drop: str) -> dict[str, Any]:

@@ -35,7 +35,10 @@ from batches.api.custody_serializers import (
     InfusionSerializer,
     OutcomeInput,
     PatientIdentitySerializer,
+    ReceiptScanInput,
     ReceiveInput,
+    keyed_override,
+    logger_file,
     read_input,
 )
 from batches.exceptions import StateConflict
@@ -53,7 +56,7 @@ from batches.models import (
 )
 from batches.release import delivery, disposition
 from batches.roles import BATCH_ROLES, has_role
-from batches.services import custody, followup
+from batches.services import custody, followup, receipt
 from batches.states import BatchStatus
 from batches.web import acting_user
 
@@ -96,11 +99,26 @@ class CustodyEventViewSet(mixins.CreateModelMixin, RecordViewSet):
     @extend_schema(request=ReceiveInput, responses={200: CustodyEventSerializer})
     @action(detail=True, methods=["post"])
     def receive(self, request: Request, pk: str) -> Response:
-        """Take custody by scanning the bag; a scan of another bag is refused and recorded."""
+        """Take custody: the second independent scan, the logger's file; another bag is refused and recorded."""
         event = self.get_object()
         data = read_input(ReceiveInput, request)
-        received = custody.custody_receive(actor=acting_user(request), custody_event_id=event.pk, **data)
+        override, upload = keyed_override(data), logger_file(data)
+        received = receipt.custody_receive(
+            actor=acting_user(request), custody_event_id=event.pk, override=override, logger_file=upload, **data
+        )
         return Response(CustodyEventSerializer(received).data)
+
+    @extend_schema(request=ReceiptScanInput, responses={201: IdentityScanSerializer})
+    @action(detail=True, methods=["post"], url_path="receipt-scan")
+    def receipt_scan(self, request: Request, pk: str) -> Response:
+        """The first of the two independent scans at receipt (a person other than the receiver)."""
+        event = self.get_object()
+        data = read_input(ReceiptScanInput, request)
+        override = keyed_override(data)
+        scan = receipt.custody_receipt_scan(
+            actor=acting_user(request), custody_event_id=event.pk, override=override, **data
+        )
+        return Response(IdentityScanSerializer(scan).data, status=status.HTTP_201_CREATED)
 
 
 class IdentityScanViewSet(RecordViewSet):
@@ -198,21 +216,19 @@ class BatchDeliveryViewSet(viewsets.GenericViewSet):
     def bedside_check(self, request: Request, pk: str) -> Response:
         """First clinician: scan the bag and the patient's wristband."""
         batch = self.get_object()
-        check = delivery.bedside_check_scan(
-            actor=acting_user(request), batch_id=batch.pk, **read_input(BedsideScanInput, request)
-        )
+        data = read_input(BedsideScanInput, request)
+        override = keyed_override(data)
+        check = delivery.bedside_check_scan(actor=acting_user(request), batch_id=batch.pk, override=override, **data)
         return Response(BedsideCheckSerializer(check).data)
 
     @extend_schema(request=BedsideConfirmInput, responses={200: BedsideCheckSerializer})
     @action(detail=True, methods=["post"], url_path="bedside-confirm")
     def bedside_confirm(self, request: Request, pk: str) -> Response:
-        """Second clinician: scan the bag again and confirm."""
+        """Second clinician: scan the bag and the wristband again, independently, and confirm."""
         batch = self.get_object()
-        check = delivery.bedside_check_confirm(
-            actor=acting_user(request),
-            batch_id=batch.pk,
-            **read_input(BedsideConfirmInput, request),
-        )
+        data = read_input(BedsideConfirmInput, request)
+        override = keyed_override(data)
+        check = delivery.bedside_check_confirm(actor=acting_user(request), batch_id=batch.pk, override=override, **data)
         return Response(BedsideCheckSerializer(check).data)
 
     @extend_schema(request=InfusionInput, responses={200: InfusionSerializer})

@@ -23,6 +23,9 @@ from batches.models import (
 from batches.models.custody import HandOff
 from batches.models.delivery import AdverseEventPhase, Relatedness
 from batches.models.followup import Menses
+from batches.models.shipping import LOGGER_FILE_MAX_CHARS
+from batches.services.receipt import LoggerFile
+from batches.services.scans import KeyedOverride
 
 # --- read serializers --------------------------------------------------------------------------
 
@@ -98,14 +101,53 @@ class HandOverInput(serializers.Serializer[Any]):
     sample_reference = serializers.CharField(max_length=40, required=False, default="", allow_blank=True)
     notes = serializers.CharField(max_length=limits.NOTES, required=False, default="", allow_blank=True)
     alert_reason = alert_reason_field()
+    shipper_code = serializers.CharField(max_length=40, required=False, default="", allow_blank=True)
 
 
-class ReceiveInput(serializers.Serializer[Any]):
+class KeyedOverrideInput(serializers.Serializer[Any]):
+    """A keyed (hand-typed) identity is accepted only with a second person's signature and a reason."""
+
+    override_username = serializers.CharField(max_length=150, required=False, default="", allow_blank=True)
+    override_password = serializers.CharField(
+        max_length=limits.PASSWORD, required=False, default="", allow_blank=True, write_only=True
+    )
+    override_reason = serializers.CharField(max_length=limits.REASON, required=False, default="", allow_blank=True)
+
+
+def keyed_override(data: dict[str, Any]) -> KeyedOverride | None:
+    """Take the override fields out of ``data``: an override when a second person is named."""
+    username, password = data.pop("override_username", ""), data.pop("override_password", "")
+    reason = data.pop("override_reason", "")
+    return KeyedOverride(username, password, reason) if username else None
+
+
+class ReceiptScanInput(KeyedOverrideInput):
     scanned_data = serializers.CharField(max_length=80, allow_blank=True)
+
+
+class ReceiveInput(KeyedOverrideInput):
+    scanned_data = serializers.CharField(max_length=80, allow_blank=True)
+    document_scan = serializers.CharField(max_length=80, required=False, default="", allow_blank=True)
     received_at = serializers.DateTimeField()
     temperature_c = serializers.DecimalField(max_digits=4, decimal_places=1)
     late_entry_reason = serializers.CharField(max_length=limits.REASON, required=False, default="", allow_blank=True)
     alert_reason = alert_reason_field()
+    logger_model = serializers.CharField(max_length=80, required=False, default="", allow_blank=True)
+    logger_file_name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    logger_csv = serializers.CharField(
+        max_length=LOGGER_FILE_MAX_CHARS,
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The temperature logger's CSV export, as text.",
+    )
+
+
+def logger_file(data: dict[str, Any]) -> LoggerFile | None:
+    """Take the logger fields out of ``data``: the uploaded file, when there is one."""
+    model, name, text = data.pop("logger_model", ""), data.pop("logger_file_name", ""), data.pop("logger_csv", "")
+    return LoggerFile(name or "logger.csv", text.encode(), model) if text else None
 
 
 class DispatchInput(PasswordSerializer):
@@ -113,15 +155,16 @@ class DispatchInput(PasswordSerializer):
     from_location = serializers.CharField(max_length=120, required=False, default="", allow_blank=True)
     temperature_c = serializers.DecimalField(max_digits=4, decimal_places=1)
     alert_reason = alert_reason_field()
+    shipper_code = serializers.CharField(max_length=40, required=False, default="", allow_blank=True)
 
 
-class BedsideScanInput(PasswordSerializer):
+class BedsideScanInput(PasswordSerializer, KeyedOverrideInput):
     scanned_data = serializers.CharField(max_length=80, allow_blank=True)
     patient_subject_code = serializers.CharField(max_length=20, allow_blank=True)
 
 
-class BedsideConfirmInput(PasswordSerializer):
-    scanned_data = serializers.CharField(max_length=80, allow_blank=True)
+class BedsideConfirmInput(BedsideScanInput):
+    """The second clinician scans the bag and the wristband again, independently."""
 
 
 class InfusionInput(PasswordSerializer):

@@ -3,7 +3,7 @@
 from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import DefaultRouter
 
-from batches.api import custody
+from batches.api import custody, storage
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -17,8 +17,10 @@ router.register("adverse-events", custody.AdverseEventViewSet, basename="adverse
 router.register("follow-up-visits", custody.FollowUpVisitViewSet, basename="follow-up-visit")
 router.register("embryo-transfers", custody.EmbryoTransferViewSet, basename="embryo-transfer")
 router.register("batches", custody.BatchDeliveryViewSet, basename="batch-delivery")
+router.register("storage-excursions", storage.StorageExcursionViewSet, basename="storage-excursion")
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("cohort/", custody.CohortView.as_view(), name="cohort"),
+    path("storage-readings/", storage.StorageReadingsView.as_view(), name="storage-readings"),
     *router.urls,
 ]

@@ -1,7 +1,7 @@
 """Batch-record models (docs/domain.md §The process, step by step); business rules live in batches.services."""
 
 from batches.models.batch import Batch, BatchTransition
-from batches.models.custody import CustodyEvent, ExpiredUseAuthorization, IdentityScan, PatientIdentity
+from batches.models.custody import CustodyEvent, ExpiredUseAuthorization, IdentityScan, PatientIdentity, ScanEntry
 from batches.models.delivery import AdverseEvent, BedsideCheck, Infusion
 from batches.models.documents import BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
 from batches.models.equipment import AreaGrade, Equipment, EquipmentKind, EquipmentStatus
@@ -17,6 +17,15 @@ from batches.models.followup import EmbryoTransfer, FollowUpVisit
 from batches.models.idempotency import IdempotencyKey
 from batches.models.imports import ImportStatus, PatientImport, PatientImportRow, RowOutcome
 from batches.models.integrity import FindingKind, IntegrityFinding, SchemaChange
+from batches.models.labelling import (
+    FinalContainer,
+    Label,
+    LabelBag,
+    LabelFormat,
+    LabelPrint,
+    LabelReconciliation,
+    LabelStatus,
+)
 from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, VerificationMode
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.materials import (
@@ -32,6 +41,15 @@ from batches.models.materials import (
 from batches.models.patient import Patient
 from batches.models.people import AccessReview, EntrySource, PersonalIdentity
 from batches.models.release import BatchDisposition, Decision, FollowUpStatus, ReleaseFollowUp
+from batches.models.shipping import (
+    EscalationLevel,
+    LoggerFileWaiver,
+    ShipmentTemperatureLog,
+    StorageExcursion,
+    StorageMonitor,
+    StorageReading,
+    TemperatureLoggerModel,
+)
 from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
 from batches.models.steps import ApheresisCollection, Cd133Selection, GcsfAdministration, StepRecord
 from batches.models.training import (
@@ -84,8 +102,10 @@ __all__ = [
     "EquipmentRecord",
     "EquipmentStatus",
     "EquipmentUse",
+    "EscalationLevel",
     "ExceptionKind",
     "ExpiredUseAuthorization",
+    "FinalContainer",
     "FindingKind",
     "FollowUpStatus",
     "FollowUpVisit",
@@ -95,7 +115,14 @@ __all__ = [
     "ImportStatus",
     "Infusion",
     "IntegrityFinding",
+    "Label",
+    "LabelBag",
+    "LabelFormat",
+    "LabelPrint",
+    "LabelReconciliation",
+    "LabelStatus",
     "LineClearance",
+    "LoggerFileWaiver",
     "LotCertificate",
     "LotStatus",
     "LotUse",
@@ -119,13 +146,19 @@ __all__ = [
     "ReleaseFollowUp",
     "RowOutcome",
     "SampleKind",
+    "ScanEntry",
     "SchemaChange",
+    "ShipmentTemperatureLog",
     "SignatureMeaning",
     "SignatureStatus",
     "StepEquipmentRequirement",
     "StepMaterialRequirement",
     "StepProcedure",
     "StepRecord",
+    "StorageExcursion",
+    "StorageMonitor",
+    "StorageReading",
+    "TemperatureLoggerModel",
     "TrainingMethod",
     "TrainingRecord",
     "VerificationMode",

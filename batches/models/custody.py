@@ -9,6 +9,7 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
+from batches.models.equipment import Equipment
 from batches.models.patient import Patient
 from batches.models.triggers import no_delete
 
@@ -80,6 +81,11 @@ class CustodyEvent(models.Model):
     )
     notes = BoundedTextField(max_length=limits.NOTES, blank=True)
     recorded_at = models.DateTimeField(auto_now_add=True)
+    shipper = models.ForeignKey(
+        Equipment, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="From the register."
+    )
+    held = models.BooleanField(default=False, help_text="Received on hold: a temperature excursion is investigated.")
+    hold_reason = BoundedTextField(max_length=limits.REASON, blank=True)
 
     class Meta:
         ordering = ["handed_over_at", "pk"]
@@ -111,6 +117,11 @@ class ScanPoint(models.TextChoices):
     BEDSIDE_CONFIRMATION = "bedside_confirmation", "Bedside check, second person"
 
 
+class ScanEntry(models.TextChoices):
+    SCANNED = "scanned", "Scanned (barcode data identifier and check)"
+    KEYED = "keyed", "Keyed by hand"
+
+
 @gmp_model
 class IdentityScan(models.Model):
     """Every identity scan, matching or not: a refused scan leaves this row even though its step is blocked."""
@@ -122,6 +133,11 @@ class IdentityScan(models.Model):
     expected = models.CharField(max_length=40, help_text="The identifier the batch carries.")
     matched = models.BooleanField()
     message = BoundedTextField(max_length=limits.REASON, blank=True, help_text="Why the scan was refused.")
+    entry = models.CharField(max_length=8, choices=ScanEntry.choices, default=ScanEntry.SCANNED)
+    override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    override_reason = BoundedTextField(max_length=limits.REASON, blank=True, help_text="Why it was keyed.")
     scanned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     scanned_at = models.DateTimeField(auto_now_add=True)
 

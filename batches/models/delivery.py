@@ -24,6 +24,9 @@ class BedsideCheck(models.Model):
     checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     checked_at = models.DateTimeField(auto_now_add=True)
     confirmation_scanned_data = models.CharField(max_length=80, blank=True)
+    confirmation_patient_subject_code = models.CharField(
+        max_length=20, blank=True, help_text="The wristband as the second clinician scanned it."
+    )
     confirmed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )

@@ -66,6 +66,24 @@ class ProcessDefinition(models.Model):
         help_text="Ranges of values, order of events and minimum durations, required hand-overs "
         "(batches.master_limits).",
     )
+    trial_reference = models.CharField(
+        max_length=120, blank=True, help_text="Clinical-trial particulars for the label: EudraCT number, protocol."
+    )
+    transport_low_c = models.DecimalField(
+        "transport range, lowest (°C)", max_digits=4, decimal_places=1, default=Decimal("2.0")
+    )
+    transport_high_c = models.DecimalField(
+        "transport range, highest (°C)", max_digits=4, decimal_places=1, default=Decimal("8.0")
+    )
+    transport_minutes_outside = models.PositiveIntegerField(
+        "time allowed outside the transport range (minutes)", default=30
+    )
+    receipt_check = models.CharField(
+        max_length=16,
+        choices=[("two_people", "Two people scan the bag"), ("bag_and_document", "Bag and accompanying document")],
+        default="two_people",
+        help_text="The two independent scans a receipt needs.",
+    )
     status = models.CharField(max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.DRAFT)
     effective_from = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -304,6 +304,7 @@ def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
         infusion=providers.infusion(batch),
         custody=providers.custody(batch),
         identity_scans=providers.identity_scans(batch),
+        temperature_logs=providers.temperature_logs(batch),
         adverse_events=providers.adverse_events(batch),
         expired_use=providers.expired_use(batch),
         exceptions=providers.exceptions(batch),

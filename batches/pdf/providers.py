@@ -22,6 +22,7 @@ from batches.snapshot import (
     QcResult,
     ReleaseEntry,
     ScanEntry,
+    TemperatureLogEntry,
     text,
 )
 from qc import selectors as qc_selectors
@@ -80,3 +81,7 @@ def current_checkpoint() -> Checkpoint | None:
     return Checkpoint(
         sequence=str(latest.head_sequence), sealed_at=text(latest.created_at), chain_sha256=latest.head_hash
     )
+
+
+def temperature_logs(batch: Batch) -> list[TemperatureLogEntry]:
+    return selectors.batch_record_temperature_logs(batch)

@@ -29,13 +29,8 @@ from batches.services.common import (
     require_status,
     transition,
 )
-from batches.services.custody import (
-    check_temperature,
-    record_matched_scan,
-    record_refused_scan,
-    require_matching_scan,
-    require_within_shelf_life,
-)
+from batches.services.custody import check_temperature, require_within_shelf_life, shipper_from_register
+from batches.services.scans import KeyedOverride, record_matched_scan, require_matching_scan, require_wristband
 from batches.services.signatures import signature_sign
 from batches.services.training import training_require
 from batches.states import BatchStatus
@@ -79,6 +74,7 @@ def batch_dispatch(
     from_location: str = "",
     otp_token: str = "",
     alert_reason: str = "",
+    shipper_code: str = "",
 ) -> CustodyEvent:
     """Hand a released product to interventional radiology (released → dispatched), within its shelf life."""
     DISPATCH.require_role(actor)
@@ -97,6 +93,7 @@ def batch_dispatch(
     temperature, alerts = check_temperature(
         batch, temperature_c, kind=HandOff.LAB_TO_RADIOLOGY, field="temperature_c", alert_reason=alert_reason
     )
+    shipper = shipper_from_register(shipper_code)
     with audit_context(actor, reason="dispatch to interventional radiology"):
         rl.exceptions_record(batch=batch, actor=actor, source="Dispatch", findings=alerts, reason=alert_reason)
         transition(batch, BatchStatus.DISPATCHED, actor=actor, reason=f"dispatched to {to_location.strip()}")
@@ -108,6 +105,7 @@ def batch_dispatch(
             handed_over_by=actor,
             handed_over_at=now,
             temperature_at_handover_c=temperature,
+            shipper=shipper,
         )
     signature_sign(
         signer=actor,
@@ -122,13 +120,22 @@ def batch_dispatch(
 
 def _bedside_preconditions(batch: Batch, *, action: str) -> None:
     require_status(batch, BatchStatus.DISPATCHED, action=action)
-    received = batch.custody_events.filter(kind=HandOff.LAB_TO_RADIOLOGY, received_at__isnull=False).exists()
-    if not received:
+    receipt = batch.custody_events.filter(kind=HandOff.LAB_TO_RADIOLOGY, received_at__isnull=False).first()
+    if receipt is None:
         raise StateConflict(f"{action}: radiology has not received batch {batch.batch_number} (receipt scan missing).")
+    if receipt.held:
+        raise StateConflict(f"{action}: batch {batch.batch_number} was received on hold. {receipt.hold_reason}")
 
 
 def bedside_check_scan(
-    *, actor: User, batch_id: int, scanned_data: str, patient_subject_code: str, password: str, otp_token: str = ""
+    *,
+    actor: User,
+    batch_id: int,
+    scanned_data: str,
+    patient_subject_code: str,
+    password: str,
+    otp_token: str = "",
+    override: KeyedOverride | None = None,
 ) -> BedsideCheck:
     """First half of the bedside check: scan the bag and read the patient's wristband."""
     require_role(actor, Role.CLINICIAN, action="The bedside identity check")
@@ -139,28 +146,27 @@ def bedside_check_scan(
     if BedsideCheck.objects.filter(batch=batch).exists():
         raise StateConflict(f"The bedside check of batch {batch.batch_number} is already started; confirm it.")
     require_within_shelf_life(batch, timezone.now(), action="The bedside identity check")
-    require_matching_scan(batch=batch, point=ScanPoint.BEDSIDE, actor=actor, scanned_data=scanned_data)
-    code = (patient_subject_code or "").strip().upper()
-    if code != batch.patient.subject_code:
-        message = (
-            f"Wrong patient: the wristband reads {code or '(nothing)'} but batch {batch.batch_number} belongs to "
-            f"{batch.patient.subject_code}. Stop: do not infuse."
-        )
-        record_refused_scan(
-            batch=batch, point=ScanPoint.BEDSIDE, actor=actor, scanned_data=f"patient:{code}", message=message
-        )
-        raise ValidationError({"patient_subject_code": message})
-    return _bedside_check_open(actor=actor, batch_id=batch.pk, scanned_data=scanned_data, code=code, password=password)
+    require_matching_scan(
+        batch=batch, point=ScanPoint.BEDSIDE, actor=actor, scanned_data=scanned_data, override=override
+    )
+    code = require_wristband(batch, actor=actor, point=ScanPoint.BEDSIDE, code=patient_subject_code)
+    return _bedside_check_open(
+        actor=actor, batch_id=batch.pk, scanned_data=scanned_data, code=code, password=password, override=override
+    )
 
 
 @transaction.atomic
-def _bedside_check_open(*, actor: User, batch_id: int, scanned_data: str, code: str, password: str) -> BedsideCheck:
+def _bedside_check_open(
+    *, actor: User, batch_id: int, scanned_data: str, code: str, password: str, override: KeyedOverride | None
+) -> BedsideCheck:
     batch = lock_batch(batch_id)
     _bedside_preconditions(batch, action="The bedside identity check")
     if BedsideCheck.objects.filter(batch=batch).exists():
         raise StateConflict(f"The bedside check of batch {batch.batch_number} is already started; confirm it.")
     with audit_context(actor, reason="bedside identity check: bag and patient scanned"):
-        record_matched_scan(batch=batch, point=ScanPoint.BEDSIDE, actor=actor, scanned_data=scanned_data)
+        record_matched_scan(
+            batch=batch, point=ScanPoint.BEDSIDE, actor=actor, scanned_data=scanned_data, override=override
+        )
         check = BedsideCheck.objects.create(
             batch=batch, patient_subject_code=code, scanned_data=scanned_data.strip()[:80], checked_by=actor
         )
@@ -176,9 +182,16 @@ def _bedside_check_open(*, actor: User, batch_id: int, scanned_data: str, code: 
 
 
 def bedside_check_confirm(
-    *, actor: User, batch_id: int, scanned_data: str, password: str, otp_token: str = ""
+    *,
+    actor: User,
+    batch_id: int,
+    scanned_data: str,
+    patient_subject_code: str,
+    password: str,
+    otp_token: str = "",
+    override: KeyedOverride | None = None,
 ) -> BedsideCheck:
-    """Second half: a different clinician scans the bag again and confirms (signed)."""
+    """Second half: a different clinician scans the bag and the wristband again, independently (signed)."""
     require_role(actor, Role.CLINICIAN, action="Confirming the bedside identity check")
     confirm_password(actor, password, otp_token=otp_token)
     check = BedsideCheck.objects.select_related("batch").filter(batch_id=batch_id).first()
@@ -190,24 +203,38 @@ def bedside_check_confirm(
         raise StateConflict(f"The bedside check of batch {check.batch.batch_number} is already confirmed.")
     _bedside_preconditions(check.batch, action="Confirming the bedside identity check")
     training_require(actor, check.batch.process_definition, "bedside_check", performing=False)
-    require_matching_scan(
-        batch=check.batch, point=ScanPoint.BEDSIDE_CONFIRMATION, actor=actor, scanned_data=scanned_data
+    point = ScanPoint.BEDSIDE_CONFIRMATION
+    require_matching_scan(batch=check.batch, point=point, actor=actor, scanned_data=scanned_data, override=override)
+    code = require_wristband(check.batch, actor=actor, point=point, code=patient_subject_code)
+    return _bedside_check_confirmed(
+        actor=actor, batch_id=batch_id, scanned_data=scanned_data, code=code, password=password, override=override
     )
-    return _bedside_check_confirmed(actor=actor, batch_id=batch_id, scanned_data=scanned_data, password=password)
 
 
 @transaction.atomic
-def _bedside_check_confirmed(*, actor: User, batch_id: int, scanned_data: str, password: str) -> BedsideCheck:
+def _bedside_check_confirmed(
+    *, actor: User, batch_id: int, scanned_data: str, code: str, password: str, override: KeyedOverride | None
+) -> BedsideCheck:
     batch = lock_batch(batch_id)
     check = BedsideCheck.objects.select_for_update().get(batch=batch)
     if check.is_confirmed or check.checked_by_id == actor.pk:
         raise StateConflict(f"The bedside check of batch {batch.batch_number} cannot be confirmed by you now.")
     with audit_context(actor, reason="bedside identity check: second person confirmed"):
-        record_matched_scan(batch=batch, point=ScanPoint.BEDSIDE_CONFIRMATION, actor=actor, scanned_data=scanned_data)
+        record_matched_scan(
+            batch=batch, point=ScanPoint.BEDSIDE_CONFIRMATION, actor=actor, scanned_data=scanned_data, override=override
+        )
         check.confirmation_scanned_data = scanned_data.strip()[:80]
+        check.confirmation_patient_subject_code = code
         check.confirmed_by = actor
         check.confirmed_at = timezone.now()
-        check.save(update_fields=["confirmation_scanned_data", "confirmed_by", "confirmed_at"])
+        check.save(
+            update_fields=[
+                "confirmation_scanned_data",
+                "confirmation_patient_subject_code",
+                "confirmed_by",
+                "confirmed_at",
+            ]
+        )
     signature_sign(
         signer=actor,
         password=password,

@@ -19,6 +19,7 @@ from batches.exceptions import StateConflict
 from batches.models import Batch, BatchDisposition, Decision, DocumentKind, ElectronicSignature, ReleaseFollowUp
 from batches.models.signatures import SignatureMeaning, SignatureStatus
 from batches.release.documents import document_request
+from batches.release.labelling import packaging_outstanding
 from batches.roles import Role
 from batches.services.actions import StateAction
 from batches.services.common import confirm_password, transition
@@ -123,6 +124,9 @@ def _decide(
         )
     if decision != Decision.REJECTED and gate.blocking:
         raise _refusal(batch, decision, gate)
+    packaging = packaging_outstanding(batch) if decision != Decision.REJECTED else None
+    if packaging:
+        raise StateConflict(f"Batch {batch.batch_number} cannot be released: {packaging}.")
     specification = specification_for_batch(batch)
     reason = comment or label
     # QA's decision releases nothing for administration where the QP certifies: the batch waits for it.

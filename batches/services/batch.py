@@ -11,6 +11,7 @@ from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
 from batches.models import ApprovalStatus, Batch, Patient, ProcessDefinition
 from batches.roles import Role, require_role
+from batches.services import custody
 from batches.services.actions import StateAction
 from batches.services.common import identifier_next, transition
 from batches.services.record_limits import require_hand_offs
@@ -100,7 +101,9 @@ def batch_start_collection(*, actor: User, batch_id: int) -> Batch:
     if unverified:
         raise StateConflict(f"G-CSF day(s) {', '.join(map(str, unverified))} not verified by a second person.")
     with audit_context(actor, reason="mobilization complete; start apheresis"):
-        return transition(batch, BatchStatus.COLLECTION, actor=actor)
+        transition(batch, BatchStatus.COLLECTION, actor=actor)
+    # The DIN (and the patient's chain-of-identity id) from the start: the collection bag is labelled before use.
+    return custody.identifiers_allocate(batch=batch, actor=actor)
 
 
 @START_PROCESSING.implemented_by

@@ -13,15 +13,15 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from batches import isbt128
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
-from batches.models import Batch, CustodyEvent, ExpiredUseAuthorization, IdentityScan, PatientIdentity
-from batches.models.custody import HandOff, ScanPoint
+from batches.models import Batch, CustodyEvent, Equipment, EquipmentKind, ExpiredUseAuthorization, PatientIdentity
+from batches.models.custody import HandOff
 from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services import record_limits as rl
@@ -108,63 +108,16 @@ def check_temperature(
     return Decimal(value), alerts
 
 
-def scan_refusal(batch: Batch, scanned_data: str) -> str | None:
-    """Why ``scanned_data`` does not identify ``batch`` (None when it does)."""
-    if not batch.din:
-        return f"Batch {batch.batch_number} has no DIN yet; it cannot be identified by scan."
-    try:
-        scanned = isbt128.parse_din_scan(scanned_data)
-    except isbt128.IdentifierError as exc:
-        return str(exc)
-    if scanned.value != batch.din:
-        return (
-            f"Wrong product: the scan reads DIN {scanned.value} but batch {batch.batch_number} is DIN {batch.din}. "
-            "Stop: do not accept or use this bag."
-        )
-    return None
-
-
-def record_refused_scan(
-    *, batch: Batch, point: ScanPoint, actor: User, scanned_data: str, message: str, event: CustodyEvent | None = None
-) -> IdentityScan:
-    """Write the refused scan in its own transaction, so that it stays when the step is then blocked."""
-    with transaction.atomic(), audit_context(actor, reason=f"identity scan refused: {message}"):
-        return IdentityScan.objects.create(
-            batch=batch,
-            point=point,
-            custody_event=event,
-            scanned_data=(scanned_data or "")[:80],
-            expected=batch.din or "",
-            matched=False,
-            message=message,
-            scanned_by=actor,
-        )
-
-
-def require_matching_scan(
-    *, batch: Batch, point: ScanPoint, actor: User, scanned_data: str, event: CustodyEvent | None = None
-) -> None:
-    """Block the step on a scan that does not identify ``batch``, leaving a record of the attempt."""
-    message = scan_refusal(batch, scanned_data)
-    if message is not None:
-        record_refused_scan(
-            batch=batch, point=point, actor=actor, scanned_data=scanned_data, message=message, event=event
-        )
-        raise ValidationError({"scanned_data": message})
-
-
-def record_matched_scan(
-    *, batch: Batch, point: ScanPoint, actor: User, scanned_data: str, event: CustodyEvent | None = None
-) -> IdentityScan:
-    return IdentityScan.objects.create(
-        batch=batch,
-        point=point,
-        custody_event=event,
-        scanned_data=scanned_data.strip()[:80],
-        expected=batch.din or "",
-        matched=True,
-        scanned_by=actor,
-    )
+def shipper_from_register(code: str) -> Equipment | None:
+    """The shipper named by its register code (scanned), refused unless it is an in-service shipper."""
+    if not (code or "").strip():
+        return None
+    shipper = Equipment.objects.filter(code=code.strip()).first()
+    if shipper is None or shipper.kind != EquipmentKind.SHIPPER:
+        raise ValidationError({"shipper_code": f"{code!r} is not a shipper of the equipment register."})
+    if shipper.status != "in_service":
+        raise ValidationError({"shipper_code": f"Shipper {shipper.code} is {shipper.get_status_display().lower()}."})
+    return shipper
 
 
 @transaction.atomic
@@ -180,6 +133,7 @@ def custody_hand_over(
     sample_reference: str = "",
     notes: str = "",
     alert_reason: str = "",
+    shipper_code: str = "",
 ) -> CustodyEvent:
     """Hand the product (or a QC sample) over; custody passes when the receiver scans it."""
     if kind not in HandOff.values:
@@ -211,7 +165,10 @@ def custody_hand_over(
         rl.exceptions_record(
             batch=batch, actor=actor, source=f"{label}: hand-over", findings=alerts, reason=alert_reason
         )
+    shipper = shipper_from_register(shipper_code)
+    with audit_context(actor, reason=f"custody hand-over: {label}"):
         return CustodyEvent.objects.create(
+            shipper=shipper,
             batch=batch,
             kind=kind,
             from_location=from_location.strip(),
@@ -222,91 +179,6 @@ def custody_hand_over(
             temperature_at_handover_c=temperature,
             notes=notes,
         )
-
-
-def custody_receive(
-    *,
-    actor: User,
-    custody_event_id: int,
-    scanned_data: str,
-    received_at: datetime,
-    temperature_c: Decimal,
-    late_entry_reason: str = "",
-    alert_reason: str = "",
-) -> CustodyEvent:
-    """Take custody: the receiver scans the bag; a scan that is not this batch's DIN blocks the receipt."""
-    event = CustodyEvent.objects.select_related("batch").get(pk=custody_event_id)
-    _, receiver_roles, _ = HAND_OFF_RULES[event.kind]
-    require_role(actor, *receiver_roles, action=f"Receiving ({event.get_kind_display()})")
-    _check_receipt(event, actor=actor, received_at=received_at, late_entry_reason=late_entry_reason)
-    temperature, alerts = check_temperature(
-        event.batch,
-        temperature_c,
-        kind=event.kind,
-        field="temperature_c",
-        alert_reason=alert_reason,
-    )
-    require_matching_scan(
-        batch=event.batch, point=ScanPoint.RECEIPT, actor=actor, scanned_data=scanned_data, event=event
-    )
-    return _custody_receive_matched(
-        actor=actor,
-        event_id=event.pk,
-        scanned_data=scanned_data,
-        received_at=received_at,
-        temperature=temperature,
-        late_entry_reason=late_entry_reason,
-        alerts=alerts,
-        alert_reason=alert_reason,
-    )
-
-
-def _check_receipt(event: CustodyEvent, *, actor: User, received_at: datetime, late_entry_reason: str) -> None:
-    if event.is_received:
-        raise StateConflict(
-            f"{event} was already received by {event.received_by} at {event.received_at:%Y-%m-%d %H:%M}."
-        )
-    if event.handed_over_by_id == actor.pk:
-        raise PermissionDenied("Custody passes between two people: you handed this over, someone else receives it.")
-    check_event_time(received_at, field="received_at", late_entry_reason=late_entry_reason)
-    if received_at < event.handed_over_at:
-        raise ValidationError({"received_at": "Receipt cannot be before the hand-over."})
-
-
-@transaction.atomic
-def _custody_receive_matched(
-    *,
-    actor: User,
-    event_id: int,
-    scanned_data: str,
-    received_at: datetime,
-    temperature: Decimal,
-    late_entry_reason: str,
-    alerts: list[rl.AlertFinding],
-    alert_reason: str,
-) -> CustodyEvent:
-    batch = lock_batch(CustodyEvent.objects.values_list("batch_id", flat=True).get(pk=event_id))
-    event = CustodyEvent.objects.select_for_update().get(pk=event_id)
-    _check_receipt(event, actor=actor, received_at=received_at, late_entry_reason=late_entry_reason)
-    with audit_context(actor, reason=f"custody received: {event.get_kind_display()}"):
-        record_matched_scan(batch=batch, point=ScanPoint.RECEIPT, actor=actor, scanned_data=scanned_data, event=event)
-        rl.exceptions_record(
-            batch=batch,
-            actor=actor,
-            source=f"{event.get_kind_display()}: receipt",
-            findings=alerts,
-            reason=alert_reason,
-        )
-        event.received_by = actor
-        event.received_at = received_at
-        event.temperature_at_receipt_c = temperature
-        event.scanned_identifier = scanned_data.strip()[:40]
-        if late_entry_reason.strip():
-            event.notes = f"{event.notes}\nLate entry of receipt: {late_entry_reason.strip()}".strip()
-        event.save(
-            update_fields=["received_by", "received_at", "temperature_at_receipt_c", "scanned_identifier", "notes"]
-        )
-    return event
 
 
 @transaction.atomic

@@ -76,6 +76,7 @@ def _apheresis_rules(batch: Batch, values: dict[str, Any]) -> Checked:
     errors, alerts = rl.parameter_errors(batch, {k: values.get(k) for k in APHERESIS_PARAMETERS}, prefix="apheresis")
     tnc, cd133 = values.get("total_nucleated_cells"), values.get("cd133_cells_before_selection")
     v.collect(
+        v.collection_bag_label(batch=batch, bag_id=values.get("collection_bag_id", "")),
         _event_time(values, "ended_at"),
         v.end_after_start(started_at=values["started_at"], ended_at=values["ended_at"]),
         errors,

@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
 
-from batches.models import ProcessDefinition
+from batches.models import Batch, Label, LabelBag, ProcessDefinition
 
 
 def collect(*checks: dict[str, str]) -> None:
@@ -74,4 +74,24 @@ def selection_counts(*, input_cells: int, output_cells: int) -> dict[str, str]:
         return {"input_cd133_cells": "The input CD133+ cell count must be greater than zero."}
     if output_cells is not None and input_cells is not None and output_cells > input_cells:
         return {"output_cd133_cells": "The output cannot exceed the input CD133+ cell count."}
+    return {}
+
+
+def collection_bag_label(*, batch: Batch, bag_id: str) -> dict[str, str]:
+    """The collection bag carries a label the system issued for this batch: unique, never another patient's."""
+    code = (bag_id or "").strip().upper()
+    label = Label.objects.select_related("batch__patient").filter(label_id=code).first()
+    if label is None or label.bag != LabelBag.COLLECTION:
+        return {
+            "collection_bag_id": f"{bag_id!r} is not a collection bag label issued by the system: print the "
+            "collection bag's label at the delivery desk and scan its id."
+        }
+    if label.batch_id != batch.pk:
+        return {
+            "collection_bag_id": f"Label {code} was issued for batch {label.batch.batch_number} (patient "
+            f"{label.batch.patient.subject_code}), not for batch {batch.batch_number} (patient "
+            f"{batch.patient.subject_code}): a bag label is never reused. Stop: check the bag and the order."
+        }
+    if label.voided:
+        return {"collection_bag_id": f"Label {code} was voided by a reprint: use the bag's current label."}
     return {}

@@ -19,6 +19,7 @@ from django.urls import reverse
 from batches.admin import desk_forms as f
 from batches.models import Batch
 from batches.release import disposition
+from batches.release.labelling import PrintedLabels, label_counts
 from batches.roles import BATCH_ROLES, has_role
 from batches.services import custody
 from batches.states import BatchStatus
@@ -58,23 +59,27 @@ def _posted(available: list[DeskForm], request: HttpRequest) -> DeskForm | None:
 def _submit(request: HttpRequest, batch: Batch, desk: DeskForm) -> HttpResponse | None:
     """Call the form's service; a redirect on success, None (the form carries the refusal) otherwise."""
     user = acting_user(request)
-    form = desk.build(user, request.POST)
+    form = desk.build(user, request.POST, request.FILES)
     if not has_role(user, *desk.roles):
         names = ", ".join(role.label for role in desk.roles)
         form.add_error(None, f"{desk.title} requires the role {names}; nothing was recorded.")
     elif form.is_valid():
         data = f.cleaned(form)
         # A per-record form acts on the record of this batch it was matched to, whatever else was posted.
-        if desk.action == "receive":
+        if desk.action in ("receive", "receipt_scan"):
             data["custody_event"] = desk.target
         elif desk.action == "outcome":
             data["transfer"] = desk.target
         try:
             with submitted_once(request):
-                desk.call(user, batch, data)
+                result = desk.call(user, batch, data)
         except SERVICE_ERRORS as error:
             add_service_error(form, error)
         else:
+            if isinstance(result, PrintedLabels):  # the labels go to the printer now, once
+                response = HttpResponse(result.content, content_type=result.content_type)
+                response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
+                return response
             signed = " and signed" if desk.signs else ""
             messages.success(request, f"Recorded{signed}. ({desk.title})")
             return redirect(request.path)
@@ -116,7 +121,10 @@ def delivery_desk(request: HttpRequest, batch_id: int) -> HttpResponse:
         "custody_events": batch.custody_events.select_related("handed_over_by", "received_by").order_by(
             "handed_over_at"
         ),
-        "scans": batch.identity_scans.select_related("scanned_by").order_by("-scanned_at")[:20],
+        "scans": batch.identity_scans.select_related("scanned_by", "override_by").order_by("-scanned_at")[:20],
+        "labels": batch.labels.select_related("print_event__printed_by").order_by("label_id"),
+        "label_counts": label_counts(batch),
+        "reconciliations": batch.label_reconciliations.select_related("reconciled_by"),
         "adverse_events": batch.adverse_events.order_by("onset_at"),
         "visits": batch.follow_up_visits.order_by("visit_date"),
         "transfers": batch.embryo_transfers.order_by("transfer_date"),

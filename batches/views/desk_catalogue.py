@@ -9,7 +9,6 @@ points that record a refused scan in their own transaction, so nothing here open
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
@@ -18,13 +17,14 @@ from django.utils import timezone
 
 from batches import formatting
 from batches.admin import desk_forms as f
-from batches.admin.common import SigningForm
 from batches.models import Batch, BedsideCheck, CustodyEvent
 from batches.models.custody import HandOff
 from batches.release import delivery, disposition
 from batches.roles import Role
-from batches.services import custody, followup
+from batches.services import custody, followup, receipt
 from batches.states import BatchStatus
+from batches.views import desk_labels
+from batches.views.desk_form import Call, DeskForm, on_batch
 from qc.selectors import reconcile
 
 S = BatchStatus
@@ -42,61 +42,25 @@ DESK_STATES = (
 )
 RELEASED = (S.RELEASED, S.CONDITIONALLY_RELEASED)
 
-Call = Callable[[User, Batch, dict[str, Any]], Any]
-
-
-@dataclass
-class DeskForm:
-    """One form of the desk: what it is called, who may use it, and the service it feeds."""
-
-    action: str
-    title: str
-    form_class: type[forms.Form]
-    roles: tuple[Role, ...]
-    call: Call
-    target: int | None = None  # the custody event or embryo transfer a per-record form acts on
-    intro: str = ""
-    occasional: bool = False  # shown folded: needed only when something happens (an adverse event...)
-    initial: dict[str, Any] = field(default_factory=dict)
-    help: dict[str, str] = field(default_factory=dict)  # field → the range the process definition allows
-    form: forms.Form | None = None
-
-    @property
-    def key(self) -> str:
-        return self.action if self.target is None else f"{self.action}-{self.target}"
-
-    @property
-    def signs(self) -> bool:
-        return "password" in self.form_class.base_fields
-
-    def build(self, signer: User, data: Any = None) -> forms.Form:
-        """A signing form is built for its signer: it asks for a one-time code when they have one."""
-        kwargs: dict[str, Any] = {"initial": self.initial, "auto_id": f"id_{self.key}_%s"}
-        if issubclass(self.form_class, SigningForm):
-            kwargs["signer"] = signer
-        self.form = self.form_class(data, **kwargs)
-        for name, text in self.help.items():
-            if name in self.form.fields:
-                self.form.fields[name].help_text = text
-        return self.form
-
-
 # --- the service calls -------------------------------------------------------------------------------
-
-
-def on_batch(service: Callable[..., Any]) -> Call:
-    """A desk call for a service that acts on the batch with the form's values as its arguments."""
-
-    def call(user: User, batch: Batch, data: dict[str, Any]) -> Any:
-        return service(actor=user, batch_id=batch.pk, **data)
-
-    return call
 
 
 dispatch = on_batch(delivery.batch_dispatch)
 authorise_expired_use = on_batch(custody.expired_use_authorize)
-bedside_scan = on_batch(delivery.bedside_check_scan)
-bedside_confirm = on_batch(delivery.bedside_check_confirm)
+
+
+def with_override(service: Callable[..., Any]) -> Call:
+    """A desk call for a service that takes a scan: the override fields become its ``override``."""
+
+    def call(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+        override = f.keyed_override(data)
+        return service(actor=user, batch_id=batch.pk, override=override, **data)
+
+    return call
+
+
+bedside_scan = with_override(delivery.bedside_check_scan)
+bedside_confirm = with_override(delivery.bedside_check_confirm)
 adverse_event = on_batch(delivery.adverse_event_record)
 close = on_batch(delivery.batch_close)
 close_rejected = on_batch(disposition.batch_close_rejected)
@@ -111,9 +75,25 @@ def hand_over(kind: HandOff) -> Call:
     return call
 
 
+def first_scan(user: User, batch: Batch, data: dict[str, Any]) -> Any:
+    event_id = data.pop("custody_event")
+    override = f.keyed_override(data)
+    return receipt.custody_receipt_scan(actor=user, custody_event_id=event_id, override=override, **data)
+
+
 def receive(user: User, batch: Batch, data: dict[str, Any]) -> Any:
     event_id = data.pop("custody_event")
-    return custody.custody_receive(actor=user, custody_event_id=event_id, received_at=timezone.now(), **data)
+    override = f.keyed_override(data)
+    model, upload = data.pop("logger_model", ""), data.pop("logger_file", None)
+    logger = receipt.LoggerFile(upload.name, upload.read(), model) if upload is not None else None
+    return receipt.custody_receive(
+        actor=user,
+        custody_event_id=event_id,
+        received_at=timezone.now(),
+        override=override,
+        logger_file=logger,
+        **data,
+    )
 
 
 def infuse(user: User, batch: Batch, data: dict[str, Any]) -> Any:
@@ -148,31 +128,59 @@ def infusion_help(batch: Batch) -> str:
 # --- which forms the batch's state allows --------------------------------------------------------------
 
 
+def receive_form(event: CustodyEvent) -> type[forms.Form]:
+    """The receipt form the hand-off needs: a QC sample, two people, or the bag and its document."""
+    if event.kind not in receipt.TWO_SCAN_KINDS:
+        return f.SampleReceiveForm
+    return f.ReceiveForm if receipt.needs_first_scan(event) else f.ReceiveWithDocumentForm
+
+
 def _receipts(batch: Batch) -> list[DeskForm]:
-    pending = CustodyEvent.objects.filter(batch=batch, received_at__isnull=True).select_related("handed_over_by")
+    pending = CustodyEvent.objects.filter(batch=batch, received_at__isnull=True).select_related(
+        "handed_over_by", "batch__process_definition"
+    )
     forms_ = []
     for event in pending.order_by("handed_over_at", "pk"):
         _, receivers, _ = custody.HAND_OFF_RULES[event.kind]
         sample = f" (sample {event.sample_reference})" if event.sample_reference else ""
+        first = receipt.first_scan_of(event)
+        if receipt.needs_first_scan(event) and first is None:
+            forms_.append(
+                DeskForm(
+                    "receipt_scan",
+                    f"Receipt, first scan: {event.get_kind_display()}",
+                    f.ReceiptScanForm,
+                    receivers,
+                    first_scan,
+                    target=event.pk,
+                    intro="Two independent scans: a first person scans the bag here; a second person then "
+                    "receives it with the logger file.",
+                    initial={"custody_event": event.pk},
+                    scan_point="receipt",
+                )
+            )
+            continue
         forms_.append(
             DeskForm(
                 "receive",
                 f"Receive: {event.get_kind_display()}{sample}",
-                f.ReceiveForm,
+                receive_form(event),
                 receivers,
                 receive,
                 target=event.pk,
                 intro=f"Handed over by {event.handed_over_by} from {event.from_location} to {event.to_location}; "
-                "the receiver scans the bag (someone other than the person who handed it over).",
+                "the receiver scans the bag (someone other than the person who handed it over)"
+                + (f"; first scan by {first.scanned_by}." if first else "."),
                 initial={"custody_event": event.pk},
                 help={"temperature_c": custody.temperature_help(batch, event.kind)},
+                scan_point="receipt",
             )
         )
     return forms_
 
 
 def _manufacturing(batch: Batch) -> list[DeskForm]:
-    forms_ = []
+    forms_ = desk_labels.label_forms(batch)
     if batch.status in (S.COLLECTION, S.PROCESSING):
         forms_.append(
             DeskForm(
@@ -240,7 +248,14 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
         check = BedsideCheck.objects.filter(batch=batch).first()
         if check is None:
             forms_.append(
-                DeskForm("bedside_scan", "Bedside identity check", f.BedsideScanForm, (Role.CLINICIAN,), bedside_scan)
+                DeskForm(
+                    "bedside_scan",
+                    "Bedside identity check",
+                    f.BedsideScanForm,
+                    (Role.CLINICIAN,),
+                    bedside_scan,
+                    scan_point="bedside",
+                )
             )
         elif not check.is_confirmed:
             forms_.append(
@@ -250,7 +265,9 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
                     f.BedsideConfirmForm,
                     (Role.CLINICIAN,),
                     bedside_confirm,
-                    intro=f"First scan by {check.checked_by} at {check.checked_at:%H:%M}.",
+                    intro=f"First scan by {check.checked_by} at {timezone.localtime(check.checked_at):%H:%M %Z}; "
+                    "scan the bag and the wristband yourself.",
+                    scan_point="bedside_confirmation",
                 )
             )
         else:

@@ -17,6 +17,8 @@ class DeviationKind(models.TextChoices):
     PLANNED = "planned", "Planned"
     UNPLANNED = "unplanned", "Unplanned"
     OOS = "oos", "Out of specification"
+    IDENTITY = "identity", "Chain of identity (a scan did not match)"
+    EXCURSION = "excursion", "Temperature excursion in transport"
 
 
 class Classification(models.TextChoices):

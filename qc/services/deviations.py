@@ -128,6 +128,21 @@ def deviation_open_for_monitoring(*, batch: Batch, description: str, actor: User
     return deviation
 
 
+def deviation_open_automatic(
+    *, batch_id: int, kind: str, classification: str, description: str, actor: User, reason: str
+) -> Deviation:
+    """Open a deviation the system raises itself (a refused identity, an excursion), in the caller's transaction."""
+    with audit_context(actor, reason=reason):
+        return Deviation.objects.create(
+            number=_next_number(),
+            batch_id=batch_id,
+            kind=kind,
+            classification=classification,
+            description=description[:2000],
+            raised_by=actor,
+        )
+
+
 @transaction.atomic
 def deviation_update(*, actor: User, deviation_id: int, values: dict[str, str], reason: str = "") -> Deviation:
     """Record the investigation (root cause, impact, CAPA, disposal); overwriting text needs a reason."""

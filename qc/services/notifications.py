@@ -59,6 +59,16 @@ def notification_create_for_late_result(*, deviation: Deviation) -> Notification
     return notification
 
 
+def notification_create(*, deviation: Deviation, subject: str, body: str, recipients: list[str]) -> Notification:
+    """Write an alert about ``deviation`` in the caller's transaction; it is sent once that transaction commits."""
+    with audit_context(SYSTEM_ACTOR, reason=f"alert for deviation {deviation.number}"):
+        notification = Notification.objects.create(
+            batch=deviation.batch, deviation=deviation, subject=subject[:200], body=body, recipients=recipients
+        )
+    transaction.on_commit(lambda: task_publish(DELIVER_NOTIFICATION, notification.pk))
+    return notification
+
+
 def notification_deliver(*, notification_id: int) -> bool:
     """Send one pending notification; True once delivered. A transient error is recorded, then raised."""
     error: BaseException | None = None

@@ -2,7 +2,39 @@
 
 from __future__ import annotations
 
-from batches.pdf.render.layout import Writer
+from datetime import datetime
+
+from reportlab.graphics.charts.lineplots import LinePlot
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib import colors
+
+from batches.pdf.render.layout import FRAME_W, Writer
+from batches.snapshot import TemperatureLogEntry
+
+
+def temperature_plot(log: TemperatureLogEntry, *, width: float, height: float = 110) -> Drawing:
+    """The logger's readings (°C against minutes from the first), with the transport range as dashed lines."""
+    points = [(datetime.fromisoformat(r.split(" ")[0]), float(r.split(" ")[1])) for r in log.readings]
+    start = points[0][0] if points else None
+    series = [((at - start).total_seconds() / 60, value) for at, value in points] if start else [(0.0, 0.0)]
+    end = max(series[-1][0], 1.0)
+    low, high = float(log.low or 0), float(log.high or 0)
+    drawing = Drawing(width, height)
+    plot = LinePlot()
+    plot.x, plot.y, plot.width, plot.height = 36, 18, width - 48, height - 30
+    plot.data = [series, [(0, low), (end, low)], [(0, high), (end, high)]]
+    plot.lines[0].strokeColor = colors.black
+    for index in (1, 2):
+        plot.lines[index].strokeColor = colors.grey
+        plot.lines[index].strokeDashArray = [3, 2]
+    values = [value for _, value in series] + [low, high]
+    plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = min(values) - 1, max(values) + 1
+    plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = 0, end
+    plot.xValueAxis.labels.fontSize = plot.yValueAxis.labels.fontSize = 6
+    drawing.add(plot)
+    drawing.add(String(0, height - 8, "°C", fontSize=6))
+    drawing.add(String(width - 110, 2, "minutes from the first reading", fontSize=6))
+    return drawing
 
 
 def infusion(w: Writer) -> None:
@@ -44,6 +76,9 @@ def _custody(w: Writer) -> None:
                 [0.2, 0.22, 0.21, 0.21, 0.16],
             )
         )
+    for log in w.s.temperature_logs:
+        w.story.append(w.p(f"Transport temperatures, {log.hand_off}: logger file {log.file_name} ({log.verdict})"))
+        w.story.append(temperature_plot(log, width=FRAME_W))
     w.heading("6.2 Identity scans", "h2")
     if not w.s.identity_scans:
         w.empty("No identity scan was recorded at the time of issue.")
