@@ -11,7 +11,7 @@ from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification,
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.patient import Patient
 from batches.models.release import BatchDisposition, Decision
-from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
+from batches.models.signatures import ElectronicSignature, SignatureManifest, SignatureMeaning, SignatureStatus
 from batches.models.steps import ApheresisCollection, Cd133Selection, GcsfAdministration, StepRecord
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "Patient",
     "PatientIdentity",
     "ProcessDefinition",
+    "SignatureManifest",
     "SignatureMeaning",
     "SignatureStatus",
     "StepRecord",

@@ -17,13 +17,22 @@ from django.utils import timezone
 
 from batches.audit import audit_context, require_reason
 from batches.models import ApheresisCollection, Batch, Cd133Selection, GcsfAdministration, StepRecord
-from batches.models.signatures import SignatureMeaning
+from batches.models.signatures import SignatureManifest, SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services import custody
 from batches.services import validation as v
+from batches.services.actions import StateAction
 from batches.services.common import confirm_password, event_time_errors, lock_batch, require_status
-from batches.services.signatures import signature_sign, signatures_invalidate
-from batches.states import STEP_STATE
+from batches.services.signatures import signature_sign, signatures_invalidate, signatures_sign_manifest
+from batches.states import STEP_STATE, BatchStatus
+
+VERIFY_GCSF_DAYS = StateAction(
+    slug="verify-gcsf-days",
+    label="Verify all open G-CSF days",
+    roles=(Role.VERIFIER,),
+    source=(BatchStatus.MOBILIZATION,),
+    needs_password=True,
+)
 
 STEP_MODELS: dict[str, type[StepRecord]] = {
     "gcsf": GcsfAdministration,
@@ -261,3 +270,43 @@ def step_verify(*, kind: str, step_id: int, verifier: User, password: str, otp_t
         batch=batch,
     )
     return step
+
+
+def _verifier_independent(step: StepRecord, verifier: User, title: str) -> None:
+    if step.performed_by_id == verifier.pk:
+        raise PermissionDenied(f"You performed {title}; a second person must verify it. Nothing was signed.")
+    if step.corrected_by_id == verifier.pk:
+        raise PermissionDenied(f"You corrected {title}; a second person must verify it. Nothing was signed.")
+
+
+@VERIFY_GCSF_DAYS.implemented_by
+@transaction.atomic
+def gcsf_days_verify(*, actor: User, batch_id: int, password: str, otp_token: str = "") -> SignatureManifest:
+    """Verify every recorded, unverified G-CSF day of the batch in one act: one password, one manifest.
+
+    Each day still gets its own verification signature (naming the manifest); one day the verifier
+    performed or corrected refuses the whole act.
+    """
+    batch = VERIFY_GCSF_DAYS.guard(actor, batch_id)
+    days = list(
+        GcsfAdministration.objects.select_for_update().filter(batch=batch, verified_by__isnull=True).order_by("day")
+    )
+    if not days:
+        raise ValidationError(f"Batch {batch.batch_number} has no G-CSF day awaiting verification.")
+    for day in days:
+        _verifier_independent(day, actor, f"G-CSF day {day.day}")
+    confirm_password(actor, password, otp_token=otp_token, purpose="sign as verified")
+    now = timezone.now()
+    with audit_context(actor, reason="verify G-CSF administrations (one act)"):
+        for day in days:
+            day.verified_by = actor
+            day.verified_at = now
+            day.save(update_fields=["verified_by", "verified_at"])
+    return signatures_sign_manifest(
+        signer=actor,
+        password=password,
+        meaning=SignatureMeaning.VERIFIED,
+        batch=batch,
+        statement=f"Verified G-CSF days {', '.join(str(d.day) for d in days)} of batch {batch.batch_number}",
+        records=days,
+    )

@@ -13,7 +13,7 @@ from django.utils import timezone
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
 from batches.models import Batch
-from batches.models.signatures import SignatureMeaning
+from batches.models.signatures import SignatureManifest, SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services.common import check_event_time, confirm_password, lock_batch
 from batches.services.signatures import signature_sign
@@ -162,13 +162,17 @@ def qc_result_record(
     investigation_id: int | None = None,
     late_entry_reason: str = "",
     otp_token: str = "",
+    password_checked: bool = False,
+    manifest: SignatureManifest | None = None,
 ) -> QcResult:
     """Record a result signed by the analyst; the verdict is computed, and an OOS opens a deviation.
 
     A viability result also records the calculated viable CD133+ dose when the specification has it.
+    ``manifest``: the result is one of several signed in one act (qc.services.sample_results).
     """
     require_role(actor, Role.QC_ANALYST, action="Recording a QC result")
-    confirm_password(actor, password, otp_token=otp_token)
+    if not password_checked:
+        confirm_password(actor, password, otp_token=otp_token)
     sample = QcSample.objects.get(pk=sample_id)
     batch = lock_batch(sample.batch_id)
     _require_state(batch, RESULT_STATES, action="Recording a QC result")
@@ -226,6 +230,7 @@ def qc_result_record(
             meaning=SignatureMeaning.PERFORMED,
             target=each,
             batch=batch,
+            manifest=manifest,
         )
         if each.verdict == Verdict.OOS:
             deviation_open_for_oos(result=each, actor=actor)
