@@ -56,9 +56,9 @@ class CellBatchAdminSite(admin.AdminSite):
         from django.contrib.auth.models import User
 
         from batches.models import ProcessDefinition
-        from batches.views import audit, batch_page, desk, records
+        from batches.views import audit, batch_page, desk, queues, records
         from qc.models import Deviation, QcResult, Specification
-        from qc.views import review
+        from qc.views import review, sample
 
         page = self.admin_view
         batch = "batches/batch/<int:object_id>"
@@ -78,6 +78,9 @@ class CellBatchAdminSite(admin.AdminSite):
                 name="batches_batch_correct",
             ),
             path(f"{batch}/transition/<str:action>/", page(batch_page.transition), name="batches_batch_transition"),
+            path(
+                f"{batch}/verify-gcsf-days/", page(batch_page.verify_gcsf_days), name="batches_batch_verify_gcsf_days"
+            ),
             # Audit trail pages and exports.
             path("batches/batch/<int:batch_id>/audit/", page(audit.batch_audit_trail), name="batches_batch_audit"),
             path(
@@ -94,6 +97,8 @@ class CellBatchAdminSite(admin.AdminSite):
             ),
             path("batches/batch/<int:batch_id>/labels/", page(records.batch_labels), name="batch_labels"),
             path("cohort/", page(records.cohort_page), name="batches_cohort"),
+            # Each role's work queues.
+            path("queue/<slug:slug>/", page(queues.work_queue), name="work_queue"),
             # The delivery desk.
             path("delivery-desk/", page(desk.desk_index), name="batches_delivery_desk_index"),
             path("delivery-desk/<int:batch_id>/", page(desk.delivery_desk), name="batches_delivery_desk"),
@@ -112,6 +117,8 @@ class CellBatchAdminSite(admin.AdminSite):
                 name="qc_specification_approve",
             ),
             path("qc/qcresult/<int:pk>/review/", self.model_view(QcResult, "review_view"), name="qc_qcresult_review"),
+            # A QC sample's results: recorded in one signed act, reviewed in one signed act.
+            path("qc/qcsample/<int:pk>/results/", page(sample.sample_results), name="qc_sample_results"),
             path(
                 "qc/deviation/<int:pk>/investigation/",
                 self.model_view(Deviation, "update_view"),

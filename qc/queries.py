@@ -6,7 +6,7 @@ from datetime import datetime
 
 from batches.models import ApprovalStatus, Batch, BatchTransition
 from batches.states import BatchStatus
-from qc.models import Deviation, Specification
+from qc.models import Deviation, QcResult, QcSample, Specification
 
 # A result recorded in these states arrives after the product was released.
 RELEASED_STATES = frozenset(
@@ -53,3 +53,16 @@ def was_released(batch: Batch) -> bool:
 def batch_alerts(batch: Batch) -> list[Deviation]:
     """Critical deviations raised by a late result after release: the batch is flagged while any exists."""
     return list(Deviation.objects.filter(batch=batch, raised_after_release=True).order_by("-raised_at"))
+
+
+def samples_awaiting_review() -> list[tuple[QcSample, int]]:
+    """Samples with results not yet reviewed by a second person, oldest first, with how many."""
+    counts: dict[int, int] = {}
+    for sample_id in QcResult.objects.filter(verified_by__isnull=True).values_list("sample_id", flat=True):
+        counts[sample_id] = counts.get(sample_id, 0) + 1
+    samples = QcSample.objects.filter(pk__in=counts).select_related("batch").order_by("taken_at")
+    return [(sample, counts[sample.pk]) for sample in samples]
+
+
+def latest_sample(batch: Batch) -> QcSample | None:
+    return QcSample.objects.filter(batch=batch).order_by("-taken_at", "-pk").first()

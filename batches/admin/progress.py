@@ -66,14 +66,15 @@ def qc_steps(batch: Batch, gate: ReleaseGate) -> list[NextStep]:
     pending = [t.label for t in gate.tests if t.result is None and not t.limit.blocks_release]
     if missing or (pending and batch.status != S.QUARANTINE):
         detail = ", ".join(missing + [f"{label} (pending)" for label in pending])
-        steps.append(NextStep("Record QC results", detail, reverse("admin:qc_qcresult_add")))
-    unreviewed = [t.label for t in gate.tests if t.result is not None and not t.result.is_verified]
+        # A sample first (its page then takes every result with one signature).
+        steps.append(NextStep("Record QC results", detail, f"{reverse('admin:qc_qcsample_add')}?batch={batch.pk}"))
+    unreviewed = [t for t in gate.tests if t.result is not None and not t.result.is_verified]
     if unreviewed:
         steps.append(
             NextStep(
                 "Review QC results (second person)",
-                ", ".join(unreviewed),
-                _search("admin:qc_qcresult_changelist", batch),
+                ", ".join(t.label for t in unreviewed),
+                reverse("admin:qc_sample_results", args=[unreviewed[0].result.sample_id]),
             )
         )
     return steps

@@ -70,6 +70,16 @@ class SectionView:
     label: str
     active: bool
     steps: list[StepView]
+    number: int = 0
+
+    @property
+    def open_steps(self) -> list[StepView]:
+        return [view for view in self.steps if not view.step.is_verified or view.forms]
+
+    @property
+    def verified_steps(self) -> list[StepView]:
+        """Verified, read-only steps: folded on the page (the signatures list them too)."""
+        return [view for view in self.steps if view.step.is_verified and not view.forms]
 
 
 def steps_of(batch: Batch, kind: str) -> list[StepRecord]:
@@ -104,7 +114,7 @@ def sections(batch: Batch, user: User) -> list[SectionView]:
                     verify_hint=hint,
                 )
             )
-        result.append(SectionView(kind, STEP_LABELS[kind], batch.status == STEP_STATE[kind], views))
+        result.append(SectionView(kind, STEP_LABELS[kind], batch.status == STEP_STATE[kind], views, len(result) + 1))
     return result
 
 

@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from batches.admin.batch import state_badge
@@ -35,7 +36,15 @@ from batches.admin.workflow import (
 from batches.models import Batch
 from batches.roles import Role, has_role, may_act, user_roles
 from batches.services.actions import StateAction, declared_actions
-from batches.services.steps import STEP_LABELS, STEP_MODELS, step_correct, step_record, step_verify
+from batches.services.steps import (
+    STEP_LABELS,
+    STEP_MODELS,
+    VERIFY_GCSF_DAYS,
+    gcsf_days_verify,
+    step_correct,
+    step_record,
+    step_verify,
+)
 from batches.signature_checks import SignatureState, signature_states
 from batches.snapshot import DEMONSTRATION_MARK
 from batches.views.links import batch_links
@@ -49,6 +58,8 @@ from batches.web import (
     submitted_once,
 )
 from qc.selectors import batch_alerts
+
+VERIFY_DAYS_KEY = "verify-gcsf-days"
 
 
 def declared_on_page() -> dict[str, StateAction]:
@@ -86,7 +97,7 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
             # A refused form is shown again as typed, even when the step has become read-only.
             if f"verify-{key}" in bound:
                 view.forms["verify"] = bound[f"verify-{key}"]
-            elif view.editable and can_verify and not view.verify_hint:
+            elif view.editable and can_verify and not view.verify_hint and view.kind != "gcsf":
                 view.forms["verify"] = PasswordForm(auto_id=f"id_verify-{key}_%s", signer=user)
             if f"correct-{key}" in bound:
                 view.forms["correct"] = bound[f"correct-{key}"]
@@ -103,6 +114,12 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         record = step_form_class(kind)(initial=record_initial(batch, kind), auto_id="id_record_%s", signer=user)
     elif record is not None:
         record_title = f"Record {in_sentence(STEP_LABELS[getattr(record, 'kind', '')])}"
+    verify_days = bound.get(VERIFY_DAYS_KEY)
+    if verify_days is None and VERIFY_GCSF_DAYS.offered(batch, user):
+        open_days = [v for s in steps_by_kind if s.kind == "gcsf" for v in s.steps if not v.step.is_verified]
+        if open_days:
+            verify_days = PasswordForm(auto_id="id_verify_days_%s", signer=user)
+            verify_days.days = [v.title for v in open_days]  # type: ignore[attr-defined]
     actions = available_actions(batch, user)
     gate = batch_gate(batch)
     needed = next_steps(batch, gate)
@@ -122,7 +139,9 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         "dispositions": batch.dispositions.select_related("decided_by"),
         "review_url": reverse("admin:qc_review_batch", args=[batch.pk]),
         "next_actions": needed,
-        "sections": steps_by_kind,
+        # The current step comes first; the others keep their numbers and their order.
+        "sections": sorted(steps_by_kind, key=lambda section: not section.active),
+        "verify_days_form": verify_days,
         "record_form": record,
         "record_kind": getattr(record, "kind", ""),
         "record_title": record_title,
@@ -242,6 +261,25 @@ def verify_step(request: HttpRequest, object_id: int, kind: str, step_id: int) -
     except SERVICE_ERRORS as error:
         return failed(request, batch, key, form, error)
     messages.success(request, f"{step} verified and signed.")
+    return redirect(page_url(batch))
+
+
+@require_POST
+def verify_gcsf_days(request: HttpRequest, object_id: int) -> HttpResponse:
+    """Verify every open G-CSF day in one act: one password, one signed manifest of the days."""
+    batch = get_batch(request, object_id)
+    user = acting_user(request)
+    form = PasswordForm(request.POST, auto_id="id_verify_days_%s", signer=user)
+    if not form.is_valid():
+        return invalid(request, batch, VERIFY_DAYS_KEY, form)
+    try:
+        with submitted_once(request):
+            manifest = gcsf_days_verify(
+                actor=user, batch_id=batch.pk, password=form.cleaned_data["password"], otp_token=form.one_time_code()
+            )
+    except SERVICE_ERRORS as error:
+        return failed(request, batch, VERIFY_DAYS_KEY, form, error)
+    messages.success(request, _("%(statement)s: signed once for all.") % {"statement": manifest.statement})
     return redirect(page_url(batch))
 
 

@@ -82,7 +82,8 @@ class QcSampleAdmin(RoleGatedAdmin):
             form_class=SampleForm,
             title="Record QC sample",
             call=call,
-            success_url=lambda s: reverse("admin:qc_qcsample_change", args=[s.pk]),
+            # The sample's page, where its results are recorded (one signature for all of them).
+            success_url=lambda s: reverse("admin:qc_sample_results", args=[s.pk]),
             initial={"batch": request.GET.get("batch")},
         )
 

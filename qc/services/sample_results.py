@@ -46,7 +46,12 @@ def _row_error(test: str, error: ValidationError) -> ValidationError:
     """A refusal of one row, naming the test (the form shows it on that row)."""
     label = _label(test)
     messages = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
-    return ValidationError({f"{test}-{field}": [m if m.startswith(label) else f"{label}: {m}" for m in texts] for field, texts in messages.items()})
+    return ValidationError(
+        {
+            f"{test}-{field}": [m if m.startswith(label) else f"{label}: {m}" for m in texts]
+            for field, texts in messages.items()
+        }
+    )
 
 
 @transaction.atomic

@@ -1,0 +1,198 @@
+"""A QC sample's page (/admin/qc/qcsample/<id>/results/): its results against the specification, a form that
+records the missing ones in one signed act, and a form that reviews the open ones in one signed act.
+
+Units and methods come from the batch's specification, the instrument from the last result of the same
+test; the analyst types values. Each form calls one service (qc.services.sample_results).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from batches import limits
+from batches.admin.common import SigningForm, datetime_widget
+from batches.roles import Role, has_role, may_act
+from batches.web import READ_ROLES, SERVICE_ERRORS, acting_user, add_service_error, submitted_once
+from qc.admin.common import PasswordField
+from qc.evaluation import COMPUTED_TESTS, TEST_LABELS, QcTest
+from qc.models import QcResult, QcSample, SpecificationLimit
+from qc.queries import specification_for_batch
+from qc.services.sample_results import qc_results_review, qc_sample_results_record
+
+
+class SampleResultsForm(SigningForm):
+    """One row per test still without a result: value (unit and instrument prefilled), then one signature."""
+
+    tested_at = forms.DateTimeField(
+        label=gettext_lazy("Tested at"),
+        widget=datetime_widget(),
+    )
+    late_entry_reason = forms.CharField(
+        label=gettext_lazy("Late-entry reason"),
+        max_length=limits.REASON,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy("Only when the tests were done long ago."),
+    )
+    password = PasswordField()
+
+    def __init__(self, *args: Any, open_limits: list[SpecificationLimit], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["tested_at"].help_text = _("Local time, %(zone)s; not in the future.") % {
+            "zone": timezone.get_current_timezone_name()
+        }
+        self.tests: list[tuple[str, str, str]] = []  # (test, label, the limit in words)
+        rows: dict[str, forms.Field] = {}
+        for limit in open_limits:
+            test, label = limit.test, TEST_LABELS[QcTest(limit.test)]
+            self.tests.append((test, label, limit.as_limit().describe()))
+            hint = limit.expected_result or _("a number")
+            rows[f"{test}-value"] = forms.CharField(
+                label=label, max_length=40, required=False, help_text=_("Result (%(hint)s)") % {"hint": hint}
+            )
+            if not limit.is_categorical:
+                rows[f"{test}-unit"] = forms.CharField(
+                    label=_("%(test)s: unit") % {"test": label}, max_length=20, initial=limit.unit
+                )
+            last = QcResult.objects.filter(test=test).exclude(instrument="").order_by("-pk").first()
+            rows[f"{test}-instrument"] = forms.CharField(
+                label=_("%(test)s: instrument") % {"test": label},
+                max_length=120,
+                required=False,
+                initial=last.instrument if last else "",
+            )
+        self.fields = {**rows, **self.fields}
+
+    def table(self) -> list[tuple[str, str, str, list[forms.BoundField | None]]]:
+        """(test, label, limit, [value, unit, instrument]) per row, for the entry table."""
+        return [
+            (
+                test,
+                label,
+                limit,
+                [
+                    self[n] if n in self.fields else None
+                    for n in (f"{test}-value", f"{test}-unit", f"{test}-instrument")
+                ],
+            )
+            for test, label, limit in self.tests
+        ]
+
+    def common_fields(self) -> list[forms.BoundField]:
+        return [self["tested_at"], self["late_entry_reason"]]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The filled rows as qc_result_record's arguments."""
+        data = self.cleaned_data
+        return [
+            {
+                "test": test,
+                "value": data[f"{test}-value"].strip(),
+                "unit": data.get(f"{test}-unit", ""),
+                "instrument": data[f"{test}-instrument"],
+            }
+            for test, _label, _limit in self.tests
+            if data.get(f"{test}-value", "").strip()
+        ]
+
+
+class ReviewAllForm(SigningForm):
+    password = PasswordField()
+
+
+def _open_limits(sample: QcSample) -> list[SpecificationLimit]:
+    specification = specification_for_batch(sample.batch)
+    if specification is None:
+        return []
+    done = set(QcResult.objects.filter(batch=sample.batch).values_list("test", flat=True))
+    return [
+        limit
+        for limit in specification.limits.order_by("pk")
+        if limit.test not in done and QcTest(limit.test) not in COMPUTED_TESTS
+    ]
+
+
+def sample_results(request: HttpRequest, pk: int) -> HttpResponse:
+    if not has_role(request.user, *READ_ROLES):
+        raise PermissionDenied(_("QC samples need a CellBatch role."))
+    sample = get_object_or_404(QcSample.objects.select_related("batch", "taken_by"), pk=pk)
+    user = acting_user(request)
+    here = reverse("admin:qc_sample_results", args=[sample.pk])
+    open_limits = _open_limits(sample)
+    record = review = None
+    if may_act(user, Role.QC_ANALYST) and open_limits:
+        initial = {"tested_at": timezone.localtime().replace(microsecond=0)}
+        posted = request.POST if request.POST.get("form") == "record" else None
+        record = SampleResultsForm(posted, initial=initial, open_limits=open_limits, signer=user)
+    unreviewed = QcResult.objects.filter(sample=sample, verified_by__isnull=True)
+    if may_act(user, Role.VERIFIER) and unreviewed.exists():
+        review = ReviewAllForm(request.POST if request.POST.get("form") == "review" else None, signer=user)
+    if request.method == "POST":
+        done = _submit(request, sample, record, review)
+        if done:
+            messages.success(request, done)
+            return HttpResponseRedirect(here)
+        messages.error(request, _("Nothing was signed: see the form below."))
+    context = {
+        **admin.site.each_context(request),
+        "title": _("QC sample %(code)s") % {"code": sample.sample_code},
+        "opts": QcSample._meta,
+        "sample": sample,
+        "batch": sample.batch,
+        "results": QcResult.objects.filter(sample=sample).select_related("analyst", "verified_by").order_by("pk"),
+        "record_form": record,
+        "review_form": review,
+        "unreviewed": unreviewed.count(),
+        "batch_url": reverse("admin:batches_batch_change", args=[sample.batch_id]),
+    }
+    return TemplateResponse(request, "qc/sample_results.html", context)
+
+
+def _submit(
+    request: HttpRequest, sample: QcSample, record: SampleResultsForm | None, review: ReviewAllForm | None
+) -> str:
+    """Call the posted form's service; the message of success, or "" (the form carries the refusal)."""
+    user = acting_user(request)
+    form: SigningForm | None = record if request.POST.get("form") == "record" else review
+    if form is None or not form.is_valid():
+        if form is None:
+            raise PermissionDenied(_("That form is not open to you for this sample now."))
+        return ""
+    try:
+        with submitted_once(request):
+            if isinstance(form, SampleResultsForm):
+                manifest = qc_sample_results_record(
+                    actor=user,
+                    sample_id=sample.pk,
+                    results=form.rows(),
+                    tested_at=form.cleaned_data["tested_at"],
+                    late_entry_reason=form.cleaned_data["late_entry_reason"],
+                    password=form.cleaned_data["password"],
+                    otp_token=form.one_time_code(),
+                )
+            else:
+                manifest = qc_results_review(
+                    actor=user,
+                    batch_id=sample.batch_id,
+                    sample_id=sample.pk,
+                    password=form.cleaned_data["password"],
+                    otp_token=form.one_time_code(),
+                )
+    except SERVICE_ERRORS as error:
+        add_service_error(form, error)
+        return ""
+    return _("%(statement)s: %(count)s records signed with one signature.") % {
+        "statement": manifest.statement,
+        "count": len(manifest.entries),
+    }
