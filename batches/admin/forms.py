@@ -11,7 +11,7 @@ from django import forms
 from django.db import models
 
 from batches import limits
-from batches.admin.common import PasswordForm, date_widget, datetime_widget
+from batches.admin.common import PasswordForm, date_widget, datetime_widget, zone_hint
 from batches.models import ApprovalStatus, Batch, Patient, ProcessDefinition
 from batches.services.steps import STEP_MODELS, editable_fields
 from batches.states import BatchStatus
@@ -23,6 +23,7 @@ CONTROL_FIELDS = ("password", "otp_token", "reason")
 def _formfield(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field | None:
     if isinstance(field, models.DateTimeField):
         kwargs["widget"] = datetime_widget()
+        kwargs["help_text"] = zone_hint(str(field.help_text))
     elif isinstance(field, models.DateField):
         kwargs["widget"] = date_widget()
     elif isinstance(field, models.TextField):
@@ -107,6 +108,18 @@ class RegisterBatchForm(forms.Form):
         )
         definition_field: Any = self.fields["process_definition"]
         definition_field.queryset = ProcessDefinition.objects.filter(status=ApprovalStatus.APPROVED)
+
+
+def register_initial(request: Any) -> dict[str, Any]:
+    """The patient named in the address (?patient=, after enrolment), and the approved definition when one only."""
+    initial: dict[str, Any] = {}
+    patient = request.GET.get("patient", "")
+    if patient.isdigit():
+        initial["patient"] = int(patient)
+    approved = list(ProcessDefinition.objects.filter(status=ApprovalStatus.APPROVED).values_list("pk", flat=True)[:2])
+    if len(approved) == 1:
+        initial["process_definition"] = approved[0]
+    return initial
 
 
 class PatientEnrolForm(forms.ModelForm[Patient]):

@@ -81,6 +81,9 @@ class CustodyEvent(models.Model):
     notes = BoundedTextField(max_length=limits.NOTES, blank=True)
     recorded_at = models.DateTimeField(auto_now_add=True)
 
+    # The receipt is the receiver's own act (attributed and audited): the hand-over's signature does not bind it.
+    FILLED_LATER = ("received_by", "received_at", "temperature_at_receipt_c", "scanned_identifier")
+
     class Meta:
         ordering = ["handed_over_at", "pk"]
         triggers = [no_delete()]

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from batches import limits
-from batches.admin.common import SigningForm, datetime_widget
+from batches.admin.common import SigningForm, datetime_widget, zone_hint
 from batches.roles import Role, has_role, may_act
 from batches.web import READ_ROLES, SERVICE_ERRORS, acting_user, add_service_error, submitted_once
 from qc.admin.common import PasswordField
@@ -49,9 +49,7 @@ class SampleResultsForm(SigningForm):
 
     def __init__(self, *args: Any, open_limits: list[SpecificationLimit], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["tested_at"].help_text = _("Local time, %(zone)s; not in the future.") % {
-            "zone": timezone.get_current_timezone_name()
-        }
+        self.fields["tested_at"].help_text = zone_hint(_("Not in the future."))
         self.tests: list[tuple[str, str, str]] = []  # (test, label, the limit in words)
         rows: dict[str, forms.Field] = {}
         for limit in open_limits:

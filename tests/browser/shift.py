@@ -91,7 +91,10 @@ class Shift:
         )
 
     def close(self) -> None:
-        for context in self.contexts:
+        """Close every workstation, keeping a picture of where each one stopped (var/screenshots/last-*)."""
+        for number, context in enumerate(self.contexts, start=1):
+            for page in context.pages:
+                page.screenshot(path=str(SCREENSHOTS / f"last-{number}.png"), full_page=True)
             context.close()
 
 
