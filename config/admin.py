@@ -79,6 +79,9 @@ class CellBatchAdminSite(admin.AdminSite):
             ),
             path(f"{batch}/transition/<str:action>/", page(batch_page.transition), name="batches_batch_transition"),
             path(
+                f"{batch}/record-gcsf-days/", page(batch_page.record_gcsf_days), name="batches_batch_record_gcsf_days"
+            ),
+            path(
                 f"{batch}/verify-gcsf-days/", page(batch_page.verify_gcsf_days), name="batches_batch_verify_gcsf_days"
             ),
             # Audit trail pages and exports.
@@ -119,6 +122,7 @@ class CellBatchAdminSite(admin.AdminSite):
             path("qc/qcresult/<int:pk>/review/", self.model_view(QcResult, "review_view"), name="qc_qcresult_review"),
             # A QC sample's results: recorded in one signed act, reviewed in one signed act.
             path("qc/qcsample/<int:pk>/results/", page(sample.sample_results), name="qc_sample_results"),
+            path("qc/batch/<int:batch_id>/results/", page(sample.batch_results), name="qc_batch_results"),
             path(
                 "qc/deviation/<int:pk>/investigation/",
                 self.model_view(Deviation, "update_view"),

@@ -72,6 +72,7 @@ class BatchAdmin(GmpModelAdmin[Batch]):
                         actor=acting_user(request),
                         patient_id=form.cleaned_data["patient"].pk,
                         process_definition_id=form.cleaned_data["process_definition"].pk,
+                        start_mobilization=form.cleaned_data["start_mobilization"],
                     )
             except SERVICE_ERRORS as error:
                 add_service_error(form, error)

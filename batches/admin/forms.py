@@ -9,6 +9,8 @@ from typing import Any
 
 from django import forms
 from django.db import models
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 
 from batches import limits
 from batches.admin.common import PasswordForm, date_widget, datetime_widget, zone_hint
@@ -84,6 +86,64 @@ def step_form_class(kind: str, *, correction: bool = False) -> type[StepForm]:
     return type(name, (base,), {"kind": kind, "field_order": list(fields), **fields})
 
 
+class GcsfDaysForm(PasswordForm):
+    """Several G-CSF days in one signed act: one time per day given, the course's lot once."""
+
+    kind = "gcsf"
+
+    prescribed_ug_per_kg = forms.DecimalField(
+        label=gettext_lazy("Prescribed dose (µg/kg)"), max_digits=6, decimal_places=2
+    )
+    drug_lot = forms.CharField(label=gettext_lazy("Filgrastim lot"), max_length=40)
+    drug_expiry = forms.DateField(label=gettext_lazy("Filgrastim expiry"), widget=date_widget())
+    late_entry_reason = forms.CharField(
+        label=gettext_lazy("Late entry reason"),
+        required=False,
+        max_length=limits.REASON,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy(
+            "Required for a day entered long after it was given (e.g. transcribed from the ward's log)."
+        ),
+    )
+
+    def __init__(self, *args: Any, days: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.days = days
+        per_day = {
+            f"day{day}-administered_at": forms.DateTimeField(
+                label=format_lazy(gettext_lazy("Day {day}: administered at"), day=day),
+                required=False,
+                widget=datetime_widget(),
+                help_text=zone_hint(gettext_lazy("Leave empty for a day not given yet.")),
+            )
+            for day in days
+        }
+        self.fields = {**per_day, **self.fields}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not any(data.get(f"day{day}-administered_at") for day in self.days):
+            raise forms.ValidationError(gettext_lazy("Enter the administration time of at least one day."))
+        return data
+
+    def values(self) -> list[dict[str, Any]]:
+        """One dict of step values per day given, as step_record takes them."""
+        data = self.cleaned_data
+        dose = data["prescribed_ug_per_kg"].quantize(Decimal("0.01"))
+        return [
+            {
+                "day": day,
+                "prescribed_ug_per_kg": dose,
+                "drug_lot": data["drug_lot"],
+                "drug_expiry": data["drug_expiry"],
+                "administered_at": data[f"day{day}-administered_at"],
+                "late_entry_reason": data["late_entry_reason"],
+            }
+            for day in self.days
+            if data.get(f"day{day}-administered_at")
+        ]
+
+
 class CancelForm(forms.Form):
     reason = forms.CharField(
         label="Reason for cancelling", widget=forms.Textarea(attrs={"rows": 2}), max_length=limits.REASON
@@ -97,6 +157,11 @@ class RegisterBatchForm(forms.Form):
     )
     process_definition = forms.ModelChoiceField(
         queryset=ProcessDefinition.objects.none(), help_text="Only versions approved by two people."
+    )
+    start_mobilization = forms.BooleanField(
+        label=gettext_lazy("Start mobilization now"),
+        required=False,
+        help_text=gettext_lazy("Tick when the subject starts G-CSF today; otherwise start it from the batch page."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

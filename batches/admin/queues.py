@@ -93,7 +93,7 @@ def results_to_record() -> list[QueueItem]:
         url = (
             reverse("admin:qc_sample_results", args=[sample.pk])
             if sample
-            else f"{reverse('admin:qc_qcsample_add')}?batch={batch.pk}"
+            else reverse("admin:qc_batch_results", args=[batch.pk])
         )
         detail = (
             _("sample %(code)s: ") % {"code": sample.sample_code} if sample else _("no sample yet: ")

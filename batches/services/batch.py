@@ -52,10 +52,19 @@ def _next_batch_number(definition: ProcessDefinition, *, demo: bool) -> str:
 
 
 @transaction.atomic
-def batch_register(*, actor: User, patient_id: int, process_definition_id: int, demo: bool = False) -> Batch:
+def batch_register(
+    *,
+    actor: User,
+    patient_id: int,
+    process_definition_id: int,
+    demo: bool = False,
+    start_mobilization: bool = False,
+) -> Batch:
     """Open a batch for an eligible patient under an approved process definition.
 
     ``demo`` marks a demonstration batch (seed_demo only): numbered DEMO-…, marked not for clinical use.
+    ``start_mobilization``: the subject starts G-CSF now; the batch also takes its first transition (the
+    operator's own act, recorded as any start of mobilization is).
     """
     require_role(actor, Role.OPERATOR, action="Registering a batch")
     patient = Patient.objects.get(pk=patient_id)
@@ -75,6 +84,8 @@ def batch_register(*, actor: User, patient_id: int, process_definition_id: int, 
             registered_by=actor,
             is_demo=demo,
         )
+    if start_mobilization:
+        return batch_start_mobilization(actor=actor, batch_id=batch.pk)
     return batch
 
 

@@ -23,7 +23,13 @@ from batches.services import custody
 from batches.services import validation as v
 from batches.services.actions import StateAction
 from batches.services.common import confirm_password, event_time_errors, lock_batch, require_status
-from batches.services.signatures import signature_sign, signatures_invalidate, signatures_sign_manifest
+from batches.services.signatures import (
+    manifest_open,
+    manifest_seal,
+    signature_sign,
+    signatures_invalidate,
+    signatures_sign_manifest,
+)
 from batches.states import STEP_STATE, BatchStatus
 
 VERIFY_GCSF_DAYS = StateAction(
@@ -160,11 +166,20 @@ def _clean_values(kind: str, values: dict[str, Any]) -> dict[str, Any]:
 
 @transaction.atomic
 def step_record(
-    *, kind: str, batch_id: int, actor: User, password: str, values: dict[str, Any], otp_token: str = ""
+    *,
+    kind: str,
+    batch_id: int,
+    actor: User,
+    password: str,
+    values: dict[str, Any],
+    otp_token: str = "",
+    password_checked: bool = False,
+    manifest: SignatureManifest | None = None,
 ) -> StepRecord:
-    """Record a step of the batch, signed by its performer."""
+    """Record a step of the batch, signed by its performer (``manifest``: one of several signed in one act)."""
     require_role(actor, Role.OPERATOR, action=f"Recording {STEP_LABELS[kind].lower()}")
-    confirm_password(actor, password, otp_token=otp_token)
+    if not password_checked:
+        confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
     require_status(batch, STEP_STATE[kind], action=f"Recording {STEP_LABELS[kind].lower()}")
     values = _clean_values(kind, values)
@@ -187,8 +202,47 @@ def step_record(
         meaning=SignatureMeaning.PERFORMED,
         target=step,
         batch=batch,
+        manifest=manifest,
     )
     return step
+
+
+@transaction.atomic
+def gcsf_days_record(
+    *, actor: User, batch_id: int, password: str, days: list[dict[str, Any]], otp_token: str = ""
+) -> SignatureManifest:
+    """Record several G-CSF days (transcribed from the ward's log) in one act: one password, one manifest.
+
+    Every rule of a single day applies to each; one refused day refuses them all, its errors named
+    ``day<N>-<field>``.
+    """
+    require_role(actor, Role.OPERATOR, action="Recording G-CSF administrations")
+    if not days:
+        raise ValidationError("Enter the administration time of at least one day.")
+    confirm_password(actor, password, otp_token=otp_token)
+    batch = lock_batch(batch_id)
+    numbers = ", ".join(str(values["day"]) for values in days)
+    manifest = manifest_open(
+        signer=actor,
+        meaning=SignatureMeaning.PERFORMED,
+        batch=batch,
+        statement=f"Recorded G-CSF days {numbers} of batch {batch.batch_number}",
+    )
+    for values in days:
+        try:
+            step_record(
+                kind="gcsf",
+                batch_id=batch.pk,
+                actor=actor,
+                password=password,
+                values=values,
+                password_checked=True,
+                manifest=manifest,
+            )
+        except ValidationError as error:
+            messages = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+            raise ValidationError({f"day{values['day']}-{field}": texts for field, texts in messages.items()}) from None
+    return manifest_seal(manifest=manifest, signer=actor, password=password)
 
 
 def _lock_step(kind: str, step_id: int) -> tuple[StepRecord, Batch]:

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from batches.admin.batch import state_badge
 from batches.admin.common import PasswordForm
-from batches.admin.forms import CancelForm, StepForm, step_form_class
+from batches.admin.forms import CancelForm, GcsfDaysForm, StepForm, step_form_class
 from batches.admin.progress import batch_gate, next_steps
 from batches.admin.workflow import (
     available_actions,
@@ -40,6 +40,7 @@ from batches.services.steps import (
     STEP_LABELS,
     STEP_MODELS,
     VERIFY_GCSF_DAYS,
+    gcsf_days_record,
     gcsf_days_verify,
     step_correct,
     step_record,
@@ -111,7 +112,9 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
     current = recordable_step(batch)
     if record is None and current and can_record:
         kind, record_title = current
-        record = step_form_class(kind)(initial=record_initial(batch, kind), auto_id="id_record_%s", signer=user)
+        record = record_form(batch, kind, user)
+        if isinstance(record, GcsfDaysForm):
+            record_title = _("Record G-CSF days (one signature for all)")
     elif record is not None:
         record_title = f"Record {in_sentence(STEP_LABELS[getattr(record, 'kind', '')])}"
     verify_days = bound.get(VERIFY_DAYS_KEY)
@@ -144,6 +147,9 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         "verify_days_form": verify_days,
         "record_form": record,
         "record_kind": getattr(record, "kind", ""),
+        "record_action": reverse("admin:batches_batch_record_gcsf_days", args=[batch.pk])
+        if isinstance(record, GcsfDaysForm)
+        else reverse("admin:batches_batch_record", args=[batch.pk, getattr(record, "kind", "gcsf") or "gcsf"]),
         "record_title": record_title,
         # A state change that "what is needed next" asks for is the primary button; others stay quiet.
         "actions": [(a, a.label in needed_labels) for a in actions if not a.needs_reason],
@@ -158,6 +164,20 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         "read_only_notice": not (can_record or can_verify or actions),
     }
     return TemplateResponse(request, "admin/batches/batch/workflow.html", context)
+
+
+def gcsf_days_form(batch: Batch, user: Any, data: Any = None) -> GcsfDaysForm:
+    recorded = set(batch.gcsf_administrations.values_list("day", flat=True))
+    days = [d for d in range(1, batch.process_definition.gcsf_days_max + 1) if d not in recorded]
+    initial = {"prescribed_ug_per_kg": batch.process_definition.gcsf_dose_ug_per_kg}
+    return GcsfDaysForm(data, initial=initial, days=days, auto_id="id_record_%s", signer=user)
+
+
+def record_form(batch: Batch, kind: str, user: Any) -> BaseForm:
+    """The current step's form: G-CSF days several at once, any other step on its own."""
+    if kind == "gcsf":
+        return gcsf_days_form(batch, user)
+    return step_form_class(kind)(initial=record_initial(batch, kind), auto_id="id_record_%s", signer=user)
 
 
 SIGNATURE_CELLS = {
@@ -261,6 +281,29 @@ def verify_step(request: HttpRequest, object_id: int, kind: str, step_id: int) -
     except SERVICE_ERRORS as error:
         return failed(request, batch, key, form, error)
     messages.success(request, f"{step} verified and signed.")
+    return redirect(page_url(batch))
+
+
+@require_POST
+def record_gcsf_days(request: HttpRequest, object_id: int) -> HttpResponse:
+    """Record several G-CSF days in one act: one password, one signed manifest of the days."""
+    batch = get_batch(request, object_id)
+    user = acting_user(request)
+    form = gcsf_days_form(batch, user, request.POST)
+    if not form.is_valid():
+        return invalid(request, batch, "record", form)
+    try:
+        with submitted_once(request):
+            manifest = gcsf_days_record(
+                actor=user,
+                batch_id=batch.pk,
+                password=form.cleaned_data["password"],
+                otp_token=form.one_time_code(),
+                days=form.values(),
+            )
+    except SERVICE_ERRORS as error:
+        return failed(request, batch, "record", form, error)
+    messages.success(request, _("%(statement)s: signed once for all.") % {"statement": manifest.statement})
     return redirect(page_url(batch))
 
 

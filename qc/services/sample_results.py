@@ -23,7 +23,7 @@ from batches.services.signatures import manifest_open, manifest_seal, signatures
 from batches.states import BatchStatus
 from qc.evaluation import TEST_LABELS, QcTest
 from qc.models import QcResult, QcSample
-from qc.services.testing import RESULT_STATES, qc_result_record
+from qc.services.testing import RESULT_STATES, qc_result_record, qc_sample_record
 
 S = BatchStatus
 REVIEW_RESULTS = StateAction(
@@ -58,10 +58,11 @@ def _row_error(test: str, error: ValidationError) -> ValidationError:
 def qc_sample_results_record(
     *,
     actor: User,
-    sample_id: int,
     results: list[dict[str, Any]],
     tested_at: datetime,
     password: str,
+    sample_id: int | None = None,
+    new_sample: dict[str, Any] | None = None,
     otp_token: str = "",
     late_entry_reason: str = "",
 ) -> SignatureManifest:
@@ -69,11 +70,15 @@ def qc_sample_results_record(
 
     ``results`` are dicts of qc_result_record's arguments (test, value, unit, method, instrument); every
     rule of a single result applies to each. One refused row refuses the whole act: nothing is written.
+    ``new_sample``: qc_sample_record's arguments (batch_id, step, sample_code, taken_at) when the sample
+    is recorded in the same act, instead of an existing ``sample_id``.
     """
     require_role(actor, Role.QC_ANALYST, action="Recording QC results")
     if not results:
         raise ValidationError("Enter at least one result.")
     confirm_password(actor, password, otp_token=otp_token, purpose="sign as performed")
+    if new_sample is not None:
+        sample_id = qc_sample_record(actor=actor, **new_sample).pk
     sample = QcSample.objects.select_related("batch").get(pk=sample_id)
     batch = lock_batch(sample.batch_id)
     tests = ", ".join(_label(r["test"]) for r in results)

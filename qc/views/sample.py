@@ -22,11 +22,12 @@ from django.utils.translation import gettext_lazy
 
 from batches import limits
 from batches.admin.common import SigningForm, datetime_widget, zone_hint
+from batches.models import Batch
 from batches.roles import Role, has_role, may_act
 from batches.web import READ_ROLES, SERVICE_ERRORS, acting_user, add_service_error, submitted_once
 from qc.admin.common import PasswordField
 from qc.evaluation import COMPUTED_TESTS, TEST_LABELS, QcTest
-from qc.models import QcResult, QcSample, SpecificationLimit
+from qc.models import QcResult, QcSample, SampleStep, SpecificationLimit
 from qc.queries import specification_for_batch
 from qc.services.sample_results import qc_results_review, qc_sample_results_record
 
@@ -47,8 +48,20 @@ class SampleResultsForm(SigningForm):
     )
     password = PasswordField()
 
-    def __init__(self, *args: Any, open_limits: list[SpecificationLimit], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, open_limits: list[SpecificationLimit], new_sample: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.new_sample = new_sample
+        if new_sample:  # the sample is recorded in the same act, before its results
+            self.fields = {
+                "sample_code": forms.CharField(label=_("Sample code"), max_length=40),
+                "step": forms.ChoiceField(
+                    label=_("Sampled at"), choices=SampleStep.choices, initial=SampleStep.FINAL_PRODUCT
+                ),
+                "taken_at": forms.DateTimeField(label=_("Taken at"), widget=datetime_widget(), help_text=zone_hint()),
+                **self.fields,
+            }
         self.fields["tested_at"].help_text = zone_hint(_("Not in the future."))
         self.tests: list[tuple[str, str, str]] = []  # (test, label, the limit in words)
         rows: dict[str, forms.Field] = {}
@@ -87,6 +100,9 @@ class SampleResultsForm(SigningForm):
             for test, label, limit in self.tests
         ]
 
+    def sample_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in ("sample_code", "step", "taken_at")] if self.new_sample else []
+
     def common_fields(self) -> list[forms.BoundField]:
         return [self["tested_at"], self["late_entry_reason"]]
 
@@ -109,11 +125,11 @@ class ReviewAllForm(SigningForm):
     password = PasswordField()
 
 
-def _open_limits(sample: QcSample) -> list[SpecificationLimit]:
-    specification = specification_for_batch(sample.batch)
+def _open_limits(batch: Batch) -> list[SpecificationLimit]:
+    specification = specification_for_batch(batch)
     if specification is None:
         return []
-    done = set(QcResult.objects.filter(batch=sample.batch).values_list("test", flat=True))
+    done = set(QcResult.objects.filter(batch=batch).values_list("test", flat=True))
     return [
         limit
         for limit in specification.limits.order_by("pk")
@@ -122,75 +138,109 @@ def _open_limits(sample: QcSample) -> list[SpecificationLimit]:
 
 
 def sample_results(request: HttpRequest, pk: int) -> HttpResponse:
+    """An existing sample: record its missing results, review its open ones."""
+    sample = get_object_or_404(QcSample.objects.select_related("batch", "taken_by"), pk=pk)
+    return _results_page(request, sample.batch, sample)
+
+
+def batch_results(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """A new sample of the batch and its results, recorded in one act."""
+    return _results_page(request, get_object_or_404(Batch, pk=batch_id), None)
+
+
+def _results_page(request: HttpRequest, batch: Batch, sample: QcSample | None) -> HttpResponse:
     if not has_role(request.user, *READ_ROLES):
         raise PermissionDenied(_("QC samples need a CellBatch role."))
-    sample = get_object_or_404(QcSample.objects.select_related("batch", "taken_by"), pk=pk)
     user = acting_user(request)
-    here = reverse("admin:qc_sample_results", args=[sample.pk])
-    open_limits = _open_limits(sample)
+    open_limits = _open_limits(batch)
     record = review = None
+    now = timezone.localtime().replace(microsecond=0)
     if may_act(user, Role.QC_ANALYST) and open_limits:
-        initial = {"tested_at": timezone.localtime().replace(microsecond=0)}
         posted = request.POST if request.POST.get("form") == "record" else None
-        record = SampleResultsForm(posted, initial=initial, open_limits=open_limits, signer=user)
-    unreviewed = QcResult.objects.filter(sample=sample, verified_by__isnull=True)
+        record = SampleResultsForm(
+            posted,
+            initial={"tested_at": now, "taken_at": now},
+            open_limits=open_limits,
+            new_sample=sample is None,
+            signer=user,
+        )
+    unreviewed = QcResult.objects.filter(sample=sample, verified_by__isnull=True) if sample else QcResult.objects.none()
     if may_act(user, Role.VERIFIER) and unreviewed.exists():
         review = ReviewAllForm(request.POST if request.POST.get("form") == "review" else None, signer=user)
     if request.method == "POST":
-        done = _submit(request, sample, record, review)
-        if done:
-            messages.success(request, done)
-            return HttpResponseRedirect(here)
+        done = _submit(request, batch, sample, record, review)
+        if done is not None:
+            messages.success(request, done[0])
+            return HttpResponseRedirect(reverse("admin:qc_sample_results", args=[done[1]]))
         messages.error(request, _("Nothing was signed: see the form below."))
+    title = _("QC sample %(code)s") % {"code": sample.sample_code} if sample else _("New QC sample")
     context = {
         **admin.site.each_context(request),
-        "title": _("QC sample %(code)s") % {"code": sample.sample_code},
+        "title": title,
         "opts": QcSample._meta,
         "sample": sample,
-        "batch": sample.batch,
-        "results": QcResult.objects.filter(sample=sample).select_related("analyst", "verified_by").order_by("pk"),
+        "batch": batch,
+        "results": QcResult.objects.filter(sample=sample).select_related("analyst", "verified_by").order_by("pk")
+        if sample
+        else [],
         "record_form": record,
         "review_form": review,
         "unreviewed": unreviewed.count(),
-        "batch_url": reverse("admin:batches_batch_change", args=[sample.batch_id]),
+        "batch_url": reverse("admin:batches_batch_change", args=[batch.pk]),
     }
     return TemplateResponse(request, "qc/sample_results.html", context)
 
 
 def _submit(
-    request: HttpRequest, sample: QcSample, record: SampleResultsForm | None, review: ReviewAllForm | None
-) -> str:
-    """Call the posted form's service; the message of success, or "" (the form carries the refusal)."""
+    request: HttpRequest,
+    batch: Batch,
+    sample: QcSample | None,
+    record: SampleResultsForm | None,
+    review: ReviewAllForm | None,
+) -> tuple[str, int] | None:
+    """Call the posted form's service: (message, sample id) on success, None (the form carries the refusal)."""
     user = acting_user(request)
     form: SigningForm | None = record if request.POST.get("form") == "record" else review
-    if form is None or not form.is_valid():
-        if form is None:
-            raise PermissionDenied(_("That form is not open to you for this sample now."))
-        return ""
+    if form is None:
+        raise PermissionDenied(_("That form is not open to you for this sample now."))
+    if not form.is_valid():
+        return None
+    data = form.cleaned_data
     try:
         with submitted_once(request):
             if isinstance(form, SampleResultsForm):
                 manifest = qc_sample_results_record(
                     actor=user,
-                    sample_id=sample.pk,
+                    sample_id=sample.pk if sample else None,
+                    new_sample=None
+                    if sample
+                    else {
+                        "batch_id": batch.pk,
+                        "step": data["step"],
+                        "sample_code": data["sample_code"],
+                        "taken_at": data["taken_at"],
+                    },
                     results=form.rows(),
-                    tested_at=form.cleaned_data["tested_at"],
-                    late_entry_reason=form.cleaned_data["late_entry_reason"],
-                    password=form.cleaned_data["password"],
+                    tested_at=data["tested_at"],
+                    late_entry_reason=data["late_entry_reason"],
+                    password=data["password"],
                     otp_token=form.one_time_code(),
                 )
             else:
                 manifest = qc_results_review(
                     actor=user,
-                    batch_id=sample.batch_id,
-                    sample_id=sample.pk,
-                    password=form.cleaned_data["password"],
+                    batch_id=batch.pk,
+                    sample_id=sample.pk if sample else None,
+                    password=data["password"],
                     otp_token=form.one_time_code(),
                 )
     except SERVICE_ERRORS as error:
         add_service_error(form, error)
-        return ""
-    return _("%(statement)s: %(count)s records signed with one signature.") % {
+        return None
+    signed = manifest.signatures.select_related("content_type").first()
+    sample_id = sample.pk if sample else QcResult.objects.get(pk=signed.object_id).sample_id if signed else 0
+    message = _("%(statement)s: %(count)s records signed with one signature.") % {
         "statement": manifest.statement,
         "count": len(manifest.entries),
     }
+    return message, sample_id

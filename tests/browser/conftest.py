@@ -20,10 +20,10 @@ import pytest
 # still synchronous (Django refuses them in a thread with a running loop unless told).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from playwright.sync_api import Browser, Playwright, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from tests.browser.shift import CHROMIUM, SCREENSHOTS, Shift  # noqa: E402
-from tests.conftest import CI  # noqa: E402
+from tests.browser.shift import CHROMIUM, SCREENSHOTS, Shift
+from tests.conftest import CI
 
 
 @pytest.fixture(scope="session")

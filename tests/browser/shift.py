@@ -42,6 +42,7 @@ class Shift:
     loads_by_person: Counter[str] = field(default_factory=Counter)
     signatures_by_person: Counter[str] = field(default_factory=Counter)
     contexts: list[BrowserContext] = field(default_factory=list)
+    loads: list[str] = field(default_factory=list)  # "person path", in order
 
     def person(self, username: str, *, viewport: dict[str, int] | None = None) -> Page:
         """A new workstation for ``username``, signed in through the login page."""
@@ -55,7 +56,7 @@ class Shift:
         self.contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
-        page.on("load", lambda _: self._loaded(username))
+        page.on("load", lambda loaded: self._loaded(username, loaded.url))
         page.on("request", lambda request: self._posted(username, request))
         page.goto(LOGIN_PATH)
         page.get_by_label("Username").fill(username)
@@ -66,7 +67,8 @@ class Shift:
             raise AssertionError(f"{username} could not sign in: {page.inner_text('#content')[:300]}")
         return page
 
-    def _loaded(self, username: str) -> None:
+    def _loaded(self, username: str, url: str) -> None:
+        self.loads.append(f"{username} {urlparse(url).path}")
         self.page_loads += 1
         self.loads_by_person[username] += 1
 
