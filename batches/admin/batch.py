@@ -70,7 +70,8 @@ class BatchAdmin(GmpModelAdmin[Batch]):
                 with submitted_once(request):
                     batch = batch_register(
                         actor=acting_user(request),
-                        patient_id=form.cleaned_data["patient"].pk,
+                        patient_id=form.cleaned_data["patient"].pk if form.cleaned_data["patient"] else None,
+                        new_patient=form.new_patient(),
                         process_definition_id=form.cleaned_data["process_definition"].pk,
                         start_mobilization=form.cleaned_data["start_mobilization"],
                     )

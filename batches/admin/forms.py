@@ -153,8 +153,18 @@ class CancelForm(forms.Form):
 class RegisterBatchForm(forms.Form):
     patient = forms.ModelChoiceField(
         queryset=Patient.objects.none(),
+        required=False,
         help_text="Enrolled subjects whose eligibility is confirmed and who have no open batch.",
     )
+    # Or a subject enrolled in the same act (the fields of the enrolment form).
+    subject_code = forms.CharField(
+        label=gettext_lazy("Or enrol a new subject: subject code"), max_length=20, required=False
+    )
+    consent_date = forms.DateField(label=gettext_lazy("Consent date"), widget=date_widget(), required=False)
+    body_weight_kg = forms.DecimalField(
+        label=gettext_lazy("Body weight (kg)"), max_digits=5, decimal_places=1, required=False
+    )
+    eligibility_confirmed = forms.BooleanField(label=gettext_lazy("Eligibility confirmed"), required=False)
     process_definition = forms.ModelChoiceField(
         queryset=ProcessDefinition.objects.none(), help_text="Only versions approved by two people."
     )
@@ -173,6 +183,25 @@ class RegisterBatchForm(forms.Form):
         )
         definition_field: Any = self.fields["process_definition"]
         definition_field.queryset = ProcessDefinition.objects.filter(status=ApprovalStatus.APPROVED)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if bool(data.get("patient")) == bool(data.get("subject_code")):
+            raise forms.ValidationError(gettext_lazy("Choose an enrolled subject, or enrol a new one; not both."))
+        if data.get("subject_code"):
+            for name in ("consent_date", "body_weight_kg"):
+                if data.get(name) is None:
+                    self.add_error(name, gettext_lazy("Required to enrol a new subject."))
+        return data
+
+    def new_patient(self) -> dict[str, Any] | None:
+        """patient_enrol's arguments when a new subject is enrolled in the same act."""
+        data = self.cleaned_data
+        if not data.get("subject_code"):
+            return None
+        return {
+            name: data[name] for name in ("subject_code", "consent_date", "body_weight_kg", "eligibility_confirmed")
+        }
 
 
 def register_initial(request: Any) -> dict[str, Any]:

@@ -197,6 +197,7 @@ def _clinician(links: Links) -> HomeCard:
 def _auditor(links: Links) -> HomeCard:
     card = HomeCard(Role.AUDITOR, "Inspection (read-only)", "Every record, its audit trail and signed PDFs.")
     card.extend(
+        links.queue("records"),
         links.changelist(Batch, "Batches (each has its audit trail and exports)"),
         links.named("admin:qc_review_index", "QA review pages"),
         links.changelist(BatchDocument, "Signed batch records (PDF)"),

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from batches.admin.workflow import step_title
-from batches.models import Batch, Decision
+from batches.models import Batch, BatchDocument, Decision, DocumentStatus
 from batches.release.disposition import release_outstanding
 from batches.roles import Role
 from batches.services.steps import STEP_MODELS
@@ -148,6 +149,26 @@ def batches_to_close() -> list[QueueItem]:
     return [QueueItem(b.batch_number, b.get_status_display(), _desk_url(b)) for b in batches]
 
 
+RECORDS_LISTED = 50
+
+
+def signed_records() -> list[QueueItem]:
+    """The newest signed batch records, each linking to its (audited) download."""
+    documents = (
+        BatchDocument.objects.filter(status=DocumentStatus.SIGNED)
+        .select_related("batch")
+        .order_by("-signed_at")[:RECORDS_LISTED]
+    )
+    return [
+        QueueItem(
+            f"{d.batch.batch_number} · {d.get_kind_display()} rev. {d.revision}",
+            _("signed %(when)s") % {"when": timezone.localtime(d.signed_at).strftime("%Y-%m-%d %H:%M %Z")},
+            reverse("admin:batches_batchdocument_download", args=[d.pk]),
+        )
+        for d in documents
+    ]
+
+
 QUEUES = {
     queue.slug: queue
     for queue in (
@@ -159,5 +180,11 @@ QUEUES = {
         Queue("dispatch", gettext_lazy("Products to dispatch"), (Role.OPERATOR,), batches_to_dispatch),
         Queue("arriving", gettext_lazy("Products arriving"), (Role.CLINICIAN,), products_arriving),
         Queue("close", gettext_lazy("Batches to close"), (Role.QA_REVIEWER,), batches_to_close),
+        Queue(
+            "records",
+            gettext_lazy("Signed batch records, newest first"),
+            (Role.AUDITOR, Role.QA_REVIEWER, Role.QUALIFIED_PERSON),
+            signed_records,
+        ),
     )
 }

@@ -22,6 +22,7 @@ from batches.roles import Role, require_role
 from batches.services import custody
 from batches.services import validation as v
 from batches.services.actions import StateAction
+from batches.services.batch import batch_start_collection, batch_start_processing
 from batches.services.common import confirm_password, event_time_errors, lock_batch, require_status
 from batches.services.signatures import (
     manifest_open,
@@ -31,6 +32,9 @@ from batches.services.signatures import (
     signatures_sign_manifest,
 )
 from batches.states import STEP_STATE, BatchStatus
+
+# The transition that opens the stage of a step, taken in the same act as recording it (step_record).
+STAGE_STARTS = {"apheresis": batch_start_collection, "selection": batch_start_processing}
 
 VERIFY_GCSF_DAYS = StateAction(
     slug="verify-gcsf-days",
@@ -175,11 +179,20 @@ def step_record(
     otp_token: str = "",
     password_checked: bool = False,
     manifest: SignatureManifest | None = None,
+    start_stage: bool = False,
 ) -> StepRecord:
-    """Record a step of the batch, signed by its performer (``manifest``: one of several signed in one act)."""
+    """Record a step of the batch, signed by its performer (``manifest``: one of several signed in one act).
+
+    ``start_stage``: the operator starts the step's stage in the same act (Start collection before the
+    apheresis, Start processing before the selection), through that transition's own declared service.
+    """
     require_role(actor, Role.OPERATOR, action=f"Recording {STEP_LABELS[kind].lower()}")
     if not password_checked:
         confirm_password(actor, password, otp_token=otp_token)
+    if start_stage:
+        if kind not in STAGE_STARTS:
+            raise ValidationError(f"{STEP_LABELS[kind]} starts no stage of its own.")
+        STAGE_STARTS[kind](actor=actor, batch_id=batch_id)
     batch = lock_batch(batch_id)
     require_status(batch, STEP_STATE[kind], action=f"Recording {STEP_LABELS[kind].lower()}")
     values = _clean_values(kind, values)

@@ -28,14 +28,12 @@ from batches.admin.progress import batch_gate, next_steps
 from batches.admin.workflow import (
     available_actions,
     in_sentence,
-    record_initial,
-    recordable_step,
     sections,
     step_values,
 )
 from batches.models import Batch
 from batches.roles import Role, has_role, may_act, user_roles
-from batches.services.actions import StateAction, declared_actions
+from batches.services.actions import StateAction, action, declared_actions
 from batches.services.steps import (
     STEP_LABELS,
     STEP_MODELS,
@@ -49,6 +47,7 @@ from batches.services.steps import (
 from batches.signature_checks import SignatureState, signature_states
 from batches.snapshot import DEMONSTRATION_MARK
 from batches.views.links import batch_links
+from batches.views.step_forms import current_record_form, gcsf_days_form
 from batches.web import (
     READ_ROLES,
     SERVICE_ERRORS,
@@ -109,12 +108,11 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
                 )
     record: StepForm | BaseForm | None = bound.get("record")
     record_title = ""
-    current = recordable_step(batch)
-    if record is None and current and can_record:
-        kind, record_title = current
-        record = record_form(batch, kind, user)
-        if isinstance(record, GcsfDaysForm):
-            record_title = _("Record G-CSF days (one signature for all)")
+    start_stage = False
+    gate = batch_gate(batch)
+    needed = next_steps(batch, gate)
+    if record is None and can_record:
+        record, record_title, start_stage = current_record_form(batch, user, needed)
     elif record is not None:
         record_title = f"Record {in_sentence(STEP_LABELS[getattr(record, 'kind', '')])}"
     verify_days = bound.get(VERIFY_DAYS_KEY)
@@ -124,8 +122,13 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
             verify_days = PasswordForm(auto_id="id_verify_days_%s", signer=user)
             verify_days.days = [v.title for v in open_days]  # type: ignore[attr-defined]
     actions = available_actions(batch, user)
-    gate = batch_gate(batch)
-    needed = next_steps(batch, gate)
+    review_results = None
+    if (
+        gate
+        and any(t.result and not t.result.is_verified for t in gate.tests)
+        and action("review-results").offered(batch, user)
+    ):
+        review_results = PasswordForm(auto_id="id_review_results_%s", signer=user)
     links = batch_links(batch, user)
     needed_labels = {step.label for step in needed}
     context = {
@@ -143,8 +146,12 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         "review_url": reverse("admin:qc_review_batch", args=[batch.pk]),
         "next_actions": needed,
         # The current step comes first; the others keep their numbers and their order.
-        "sections": sorted(steps_by_kind, key=lambda section: not section.active),
+        "sections": sorted(
+            steps_by_kind, key=lambda section: not (section.active or section.kind == getattr(record, "kind", ""))
+        ),
+        "start_stage": start_stage,
         "verify_days_form": verify_days,
+        "review_results_form": review_results,
         "record_form": record,
         "record_kind": getattr(record, "kind", ""),
         "record_action": reverse("admin:batches_batch_record_gcsf_days", args=[batch.pk])
@@ -164,20 +171,6 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         "read_only_notice": not (can_record or can_verify or actions),
     }
     return TemplateResponse(request, "admin/batches/batch/workflow.html", context)
-
-
-def gcsf_days_form(batch: Batch, user: Any, data: Any = None) -> GcsfDaysForm:
-    recorded = set(batch.gcsf_administrations.values_list("day", flat=True))
-    days = [d for d in range(1, batch.process_definition.gcsf_days_max + 1) if d not in recorded]
-    initial = {"prescribed_ug_per_kg": batch.process_definition.gcsf_dose_ug_per_kg}
-    return GcsfDaysForm(data, initial=initial, days=days, auto_id="id_record_%s", signer=user)
-
-
-def record_form(batch: Batch, kind: str, user: Any) -> BaseForm:
-    """The current step's form: G-CSF days several at once, any other step on its own."""
-    if kind == "gcsf":
-        return gcsf_days_form(batch, user)
-    return step_form_class(kind)(initial=record_initial(batch, kind), auto_id="id_record_%s", signer=user)
 
 
 SIGNATURE_CELLS = {
@@ -253,6 +246,7 @@ def record_step(request: HttpRequest, object_id: int, kind: str) -> HttpResponse
                 password=form.cleaned_data["password"],
                 otp_token=form.one_time_code(),
                 values=form.values(),
+                start_stage=request.POST.get("start_stage") == "1",
             )
     except SERVICE_ERRORS as error:
         return failed(request, batch, "record", form, error)

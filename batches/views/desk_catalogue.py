@@ -225,8 +225,13 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
                     intro=f"First scan by {check.checked_by} at {check.checked_at:%H:%M}.",
                 )
             )
-        else:
-            forms_.append(DeskForm("infusion", "Record infusion", f.InfusionForm, (Role.CLINICIAN,), infuse))
+        if check is not None:
+            # Shown from the first scan on, so that the first clinician records the infusion without reloading;
+            # the service refuses it until the second clinician has confirmed.
+            intro = "" if check.is_confirmed else "Recorded only once the second clinician has confirmed the check."
+            forms_.append(
+                DeskForm("infusion", "Record infusion", f.InfusionForm, (Role.CLINICIAN,), infuse, intro=intro)
+            )
     if batch.status == S.INFUSED:
         forms_.append(DeskForm("close", "Close the batch (QA)", f.CloseForm, (Role.QA_REVIEWER,), close))
     if batch.status == S.REJECTED:

@@ -164,13 +164,18 @@ def _results_page(request: HttpRequest, batch: Batch, sample: QcSample | None) -
             new_sample=sample is None,
             signer=user,
         )
-    unreviewed = QcResult.objects.filter(sample=sample, verified_by__isnull=True) if sample else QcResult.objects.none()
+    # A sample's page reviews that sample's results; the batch's page (the batch page posts here) all of them.
+    unreviewed = QcResult.objects.filter(
+        verified_by__isnull=True, **({"sample": sample} if sample else {"batch": batch})
+    )
     if may_act(user, Role.VERIFIER) and unreviewed.exists():
         review = ReviewAllForm(request.POST if request.POST.get("form") == "review" else None, signer=user)
     if request.method == "POST":
         done = _submit(request, batch, sample, record, review)
         if done is not None:
             messages.success(request, done[0])
+            if sample is None and request.POST.get("form") == "review":
+                return HttpResponseRedirect(reverse("admin:batches_batch_change", args=[batch.pk]))
             return HttpResponseRedirect(reverse("admin:qc_sample_results", args=[done[1]]))
         messages.error(request, _("Nothing was signed: see the form below."))
     title = _("QC sample %(code)s") % {"code": sample.sample_code} if sample else _("New QC sample")

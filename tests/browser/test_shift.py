@@ -96,15 +96,13 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     expect(operator.locator("#home-operator")).to_contain_text("Manufacturing")
     screenshot(operator, "operator-home")
     no_blocking_violations(operator, "the operator's home")
-    operator.get_by_role("link", name="Enrol a patient").click()
-    operator.get_by_label("Subject code").fill("IGX1-S101")
-    operator.get_by_label("Consent date").fill((timezone.localdate() - timedelta(days=20)).isoformat())
-    operator.get_by_label("Body weight (kg)").fill("61.0")
-    operator.get_by_label("Eligibility confirmed").check()
-    operator.get_by_role("button", name="Enrol").click()
-    expect_message(operator, "Subject IGX1-S101 enrolled.")
-    # The register form has the new subject and the one approved definition chosen already.
-    operator.get_by_label("Start mobilization now").check()
+    # A new subject is enrolled on the registration form itself; the one approved definition is chosen already.
+    operator.get_by_role("link", name="Register a batch").click()
+    operator.get_by_label(field_label("Or enrol a new subject: subject code")).fill("IGX1-S101")
+    operator.get_by_label(field_label("Consent date")).fill((timezone.localdate() - timedelta(days=20)).isoformat())
+    operator.get_by_label(field_label("Body weight (kg)")).fill("61.0")
+    operator.get_by_label(field_label("Eligibility confirmed")).check()
+    operator.get_by_label(field_label("Start mobilization now")).check()
     operator.get_by_role("button", name="Register batch").click()
     batch = Batch.objects.get(patient__subject_code="IGX1-S101")
     expect(operator.locator("#batch-header h1")).to_have_text(batch.batch_number)
@@ -136,8 +134,10 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     expect_message(verifier, f"Verified G-CSF days 1, 2, 3, 4 of batch {batch.batch_number}")
 
     # --- Operator and verifier: apheresis, then selection ------------------------------------------------------
-    operator.get_by_role("button", name="Start collection").click()
+    # The days are verified: the operator's page, reloaded, starts collection with the apheresis record.
+    operator.reload()
     form = operator.locator("#record-form")
+    expect(form.get_by_role("heading")).to_have_text("Start collection and record apheresis collection")
     for label, value in {
         "Device": "Spectra Optia",
         "Device serial number": "OPT-2231",
@@ -158,8 +158,9 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     sign(verifier.locator(f"#step-apheresis-{batch.apheresis.pk} form.cb-form").first, "Verify and sign")
     expect_message(verifier, "apheresis verified and signed.")
 
-    operator.get_by_role("button", name="Start processing").click()
+    operator.reload()
     form = operator.locator("#record-form")
+    expect(form.get_by_role("heading")).to_have_text("Start processing and record CD133+ selection")
     expiry = (now + timedelta(days=90)).date().isoformat()
     for label, value in {
         "Instrument": "CliniMACS Plus",
@@ -210,10 +211,10 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     expect_message(analyst, "records signed with one signature")
 
     # --- Verifier: the queue opens the sample; one signature reviews its results -------------------------------
-    verifier.goto("/admin/")
-    open_queue_item(verifier, "QC results to review", f"{batch.batch_number}: {batch.batch_number}-QC1")
+    # The verifier's batch page, reloaded, reviews every open result with one signature.
+    verifier.reload()
     sign(verifier.locator("#review-results"), "Review all and sign")
-    expect_message(verifier, "Reviewed 7 QC results of sample")
+    expect_message(verifier, "Reviewed 7 QC results of batch")
 
     # --- QA: the review page, a deliberate decision ------------------------------------------------------------
     qa = shift.person("qa_reviewer")
@@ -268,7 +269,7 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     sign(confirm, "Record and sign")
     expect_message(second, "Recorded and signed.")
 
-    clinician.reload()
+    # The infusion form was on the first clinician's page since the first scan.
     infusion = clinician.locator("#desk-infusion")
     infusion.get_by_label("Infusion started").fill(local(timezone.now() - timedelta(minutes=2)))
     infusion.get_by_label("Infusion ended").fill(local(timezone.now() - timedelta(seconds=30)))
@@ -289,8 +290,7 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
         # list refreshing itself while a record is being built).
         wait_for(lambda: BatchDocument.objects.filter(batch=batch, status="signed").exists(), "the sealed record")
         auditor = shift.person("auditor")
-        auditor.get_by_role("link", name="Signed batch records (PDF)").click()
-        download_link = auditor.get_by_role("link", name="Download").first
+        download_link = auditor.locator("#role-home").get_by_role("link", name=f"{batch.batch_number} · ").first
         with auditor.expect_download() as download:
             download_link.click()
         assert download.value.suggested_filename.endswith(".pdf")
