@@ -55,7 +55,8 @@ def test_one_act_verifies_every_open_gcsf_day_each_signed_and_listed_with_its_ha
         assert signature_check(signature).state == SignatureState.VALID
     # The list itself is signed: changing it afterwards is seen.
     own = ElectronicSignature.objects.get(object_id=manifest.pk, content_type__model="signaturemanifest")
-    assert own.meaning == "verified" and signature_check(own).state == SignatureState.VALID
+    assert own.meaning == "verified"
+    assert signature_check(own).state == SignatureState.VALID
     batch_services.batch_start_collection(actor=people.operator, batch_id=batch.pk)
 
 
@@ -140,3 +141,20 @@ def test_the_analyst_cannot_review_their_own_results(people: Personas) -> None:
         qc_results_review(actor=both, batch_id=batch.pk, password=PASSWORD)
     assert QcResult.objects.get(batch=batch).verified_by is None
     assert Decimal("92.5") == QcResult.objects.get(batch=batch).numeric_value
+
+
+@pytest.mark.urs("URS-428")
+def test_a_receipt_leaves_the_hand_overs_signature_valid_but_a_changed_signed_field_breaks_it(people: Personas) -> None:
+    from batches.audit import audit_context
+    from batches.models import CustodyEvent
+    from qc import demo as qc_demo
+    from tests.factories import crew, release_batch
+
+    batch = release_batch(people, quarantined_batch(people))
+    qc_demo.dispatch_batch(crew(people), batch)  # dispatched (signed), then received by the clinician
+    event = CustodyEvent.objects.get(batch=batch, received_at__isnull=False, kind="lab_to_radiology")
+    signature = ElectronicSignature.objects.get(content_type__model="custodyevent", object_id=event.pk)
+    assert signature_check(signature).state == SignatureState.VALID
+    with audit_context(people.qa, reason="test: a signed field changed behind the service's back"):
+        CustodyEvent.objects.filter(pk=event.pk).update(to_location="Elsewhere")
+    assert signature_check(signature).detail == "the record was changed after signing"
