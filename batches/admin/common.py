@@ -32,7 +32,7 @@ def datetime_widget() -> forms.DateTimeInput:
     return forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}, format="%Y-%m-%dT%H:%M:%S")
 
 
-def zone_hint(help_text: str = "") -> Any:
+def zone_hint(help_text: Any = "") -> Any:
     """A date-time field's help: the zone its value is read in (the server's), then any help of its own."""
     zone = format_lazy(gettext_lazy("Local time, {zone}."), zone=settings.TIME_ZONE)
     return format_lazy("{zone} {help}", zone=zone, help=help_text) if help_text else zone

@@ -74,13 +74,13 @@ def qc_steps(batch: Batch, gate: ReleaseGate) -> list[NextStep]:
             else reverse("admin:qc_batch_results", args=[batch.pk])
         )
         steps.append(NextStep("Record QC results", detail, url))
-    unreviewed = [t for t in gate.tests if t.result is not None and not t.result.is_verified]
+    unreviewed = [t.result for t in gate.tests if t.result is not None and not t.result.is_verified]
     if unreviewed:
         steps.append(
             NextStep(
                 "Review QC results (second person)",
-                ", ".join(t.label for t in unreviewed),
-                reverse("admin:qc_sample_results", args=[unreviewed[0].result.sample_id]),
+                ", ".join(result.get_test_display() for result in unreviewed),
+                reverse("admin:qc_sample_results", args=[unreviewed[0].sample_id]),
             )
         )
     return steps

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
@@ -35,7 +36,7 @@ class QueueItem:
 @dataclass(frozen=True)
 class Queue:
     slug: str
-    label: str
+    label: Any  # a lazily translated label
     roles: tuple[Role, ...]
     items: Callable[[], list[QueueItem]]
 
@@ -57,14 +58,15 @@ def steps_to_verify() -> list[QueueItem]:
     """Recorded, unverified steps of batches still in that step's state (G-CSF days: one item per batch)."""
     items = []
     for kind, model in STEP_MODELS.items():
+        manager: Any = model._default_manager  # every concrete step has a batch
         steps = (
-            model._default_manager.filter(verified_by__isnull=True, batch__status=STEP_STATE[kind])
+            manager.filter(verified_by__isnull=True, batch__status=STEP_STATE[kind])
             .select_related("batch", "performed_by")
             .order_by("batch__batch_number", "performed_at")
         )
         by_batch: dict[Batch, list[str]] = {}
         for step in steps:
-            by_batch.setdefault(step.batch, []).append(step_title(step))  # type: ignore[attr-defined]
+            by_batch.setdefault(step.batch, []).append(step_title(step))
         for batch, titles in by_batch.items():
             items.append(
                 QueueItem(f"{batch.batch_number}: {', '.join(titles)}", "", _batch_url(batch, f"section-{kind}"))

@@ -95,7 +95,7 @@ def step_title(step: StepRecord) -> str:
 
 def sections(batch: Batch, user: User) -> list[SectionView]:
     """Every step of the batch, in manufacturing order, with who may do what on it."""
-    result = []
+    result: list[SectionView] = []
     for kind in STEP_MODELS:
         views = []
         for step in steps_of(batch, kind):

@@ -79,6 +79,8 @@ def qc_sample_results_record(
     confirm_password(actor, password, otp_token=otp_token, purpose="sign as performed")
     if new_sample is not None:
         sample_id = qc_sample_record(actor=actor, **new_sample).pk
+    if sample_id is None:
+        raise ValidationError("Name the sample of these results, or record a new one with them.")
     sample = QcSample.objects.select_related("batch").get(pk=sample_id)
     batch = lock_batch(sample.batch_id)
     tests = ", ".join(_label(r["test"]) for r in results)
