@@ -23,7 +23,7 @@ from batches.services import custody
 from batches.services import validation as v
 from batches.services.actions import StateAction
 from batches.services.batch import batch_start_collection, batch_start_processing
-from batches.services.common import confirm_password, event_time_errors, lock_batch, require_status
+from batches.services.common import confirm_password, event_time_errors, lock_batch, require_status, row_error
 from batches.services.signatures import (
     manifest_open,
     manifest_seal,
@@ -253,8 +253,7 @@ def gcsf_days_record(
                 manifest=manifest,
             )
         except ValidationError as error:
-            messages = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
-            raise ValidationError({f"day{values['day']}-{field}": texts for field, texts in messages.items()}) from None
+            raise row_error(error, f"day{values['day']}") from None
     return manifest_seal(manifest=manifest, signer=actor, password=password)
 
 

@@ -6,6 +6,7 @@ or shows the page again with the form as typed and the refusal on it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
@@ -278,27 +279,36 @@ def verify_step(request: HttpRequest, object_id: int, kind: str, step_id: int) -
     return redirect(page_url(batch))
 
 
+def signed_act(
+    request: HttpRequest, batch: Batch, key: str, form: BaseForm, act: Callable[[dict[str, Any], str], Any]
+) -> HttpResponse:
+    """One act over several records (a signed manifest): call it, then say what was signed once for all."""
+    if not form.is_valid():
+        return invalid(request, batch, key, form)
+    try:
+        with submitted_once(request):
+            manifest = act(form.cleaned_data, getattr(form, "one_time_code", str)())
+    except SERVICE_ERRORS as error:
+        return failed(request, batch, key, form, error)
+    messages.success(request, _("%(statement)s: signed once for all.") % {"statement": manifest.statement})
+    return redirect(page_url(batch))
+
+
 @require_POST
 def record_gcsf_days(request: HttpRequest, object_id: int) -> HttpResponse:
     """Record several G-CSF days in one act: one password, one signed manifest of the days."""
     batch = get_batch(request, object_id)
     user = acting_user(request)
     form = gcsf_days_form(batch, user, request.POST)
-    if not form.is_valid():
-        return invalid(request, batch, "record", form)
-    try:
-        with submitted_once(request):
-            manifest = gcsf_days_record(
-                actor=user,
-                batch_id=batch.pk,
-                password=form.cleaned_data["password"],
-                otp_token=form.one_time_code(),
-                days=form.values(),
-            )
-    except SERVICE_ERRORS as error:
-        return failed(request, batch, "record", form, error)
-    messages.success(request, _("%(statement)s: signed once for all.") % {"statement": manifest.statement})
-    return redirect(page_url(batch))
+    return signed_act(
+        request,
+        batch,
+        "record",
+        form,
+        lambda data, code: gcsf_days_record(
+            actor=user, batch_id=batch.pk, password=data["password"], otp_token=code, days=form.values()
+        ),
+    )
 
 
 @require_POST
@@ -306,18 +316,13 @@ def verify_gcsf_days(request: HttpRequest, object_id: int) -> HttpResponse:
     """Verify every open G-CSF day in one act: one password, one signed manifest of the days."""
     batch = get_batch(request, object_id)
     user = acting_user(request)
-    form = PasswordForm(request.POST, auto_id="id_verify_days_%s", signer=user)
-    if not form.is_valid():
-        return invalid(request, batch, VERIFY_DAYS_KEY, form)
-    try:
-        with submitted_once(request):
-            manifest = gcsf_days_verify(
-                actor=user, batch_id=batch.pk, password=form.cleaned_data["password"], otp_token=form.one_time_code()
-            )
-    except SERVICE_ERRORS as error:
-        return failed(request, batch, VERIFY_DAYS_KEY, form, error)
-    messages.success(request, _("%(statement)s: signed once for all.") % {"statement": manifest.statement})
-    return redirect(page_url(batch))
+    return signed_act(
+        request,
+        batch,
+        VERIFY_DAYS_KEY,
+        PasswordForm(request.POST, auto_id="id_verify_days_%s", signer=user),
+        lambda data, code: gcsf_days_verify(actor=user, batch_id=batch.pk, password=data["password"], otp_token=code),
+    )
 
 
 @require_POST

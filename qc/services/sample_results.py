@@ -18,7 +18,7 @@ from batches.audit import audit_context
 from batches.models.signatures import SignatureManifest, SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services.actions import StateAction
-from batches.services.common import confirm_password, lock_batch
+from batches.services.common import confirm_password, lock_batch, row_error
 from batches.services.signatures import manifest_open, manifest_seal, signatures_sign_manifest
 from batches.states import BatchStatus
 from qc.evaluation import TEST_LABELS, QcTest
@@ -40,18 +40,6 @@ def _label(test: str) -> str:
         return TEST_LABELS[QcTest(test)]
     except (ValueError, KeyError):
         return test
-
-
-def _row_error(test: str, error: ValidationError) -> ValidationError:
-    """A refusal of one row, naming the test (the form shows it on that row)."""
-    label = _label(test)
-    messages = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
-    return ValidationError(
-        {
-            f"{test}-{field}": [m if m.startswith(label) else f"{label}: {m}" for m in texts]
-            for field, texts in messages.items()
-        }
-    )
 
 
 @transaction.atomic
@@ -103,7 +91,7 @@ def qc_sample_results_record(
                 **row,
             )
         except ValidationError as error:
-            raise _row_error(row["test"], error) from None
+            raise row_error(error, row["test"], _label(row["test"])) from None
     return manifest_seal(manifest=manifest, signer=actor, password=password)
 
 
