@@ -20,7 +20,7 @@ class BatchesConfig(AppConfig):
         # The state-change actions are declared beside their services (batches.services.actions): import
         # those modules so that the declarations are complete before any page or endpoint reads them.
         from batches.release import conditional, delivery, disposition  # noqa: F401
-        from batches.services import batch  # noqa: F401
+        from batches.services import batch  # noqa: F401, steps  # noqa: F401
 
         # Production refuses the development seal certificate and demonstration data.
         django_checks.register(checks.seal_certificate_check, django_checks.Tags.security)

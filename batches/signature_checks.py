@@ -56,12 +56,25 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def canonical_content(target: models.Model) -> bytes:
-    """Deterministic JSON of the record's signed fields, bound to its table and primary key."""
+def _left_out(target: models.Model, field: models.Field[Any, Any]) -> bool:
+    """Not signed: workflow fields, and a field still empty that is set later (by a correction, or by another
+    person's own act on the record, e.g. the receipt of a hand-over: ``FILLED_LATER`` on the model)."""
+    if field.name in UNSIGNED_FIELDS:
+        return True
+    later = SIGNED_WHEN_SET | frozenset(getattr(type(target), "FILLED_LATER", ()))
+    return field.name in later and field.value_from_object(target) in (None, "")
+
+
+def canonical_content(target: models.Model, *, only: frozenset[str] | None = None) -> bytes:
+    """Deterministic JSON of the record's signed fields, bound to its table and primary key.
+
+    ``only``: the fields a stored signature bound (when checking it, a field filled in after it is not
+    part of what it signed).
+    """
     fields = {
         f.attname: _json_value(f.value_from_object(target))
         for f in target._meta.concrete_fields
-        if f.name not in UNSIGNED_FIELDS and not (f.name in SIGNED_WHEN_SET and f.value_from_object(target) is None)
+        if (f.attname in only if only is not None else not _left_out(target, f))
     }
     document = {"record": target._meta.label_lower, "pk": target.pk, "fields": fields}
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -109,7 +122,9 @@ def _integrity_problem(signature: ElectronicSignature, target: models.Model | No
         return f"the signature was made for {signed_record} #{signed_pk}, not for this record"
     if target is None:
         return "the signed record no longer exists"
-    if hashlib.sha256(canonical_content(target)).hexdigest() != signature.content_sha256:
+    signed_fields = document.get("fields")
+    only = frozenset(signed_fields) if isinstance(signed_fields, dict) else None
+    if hashlib.sha256(canonical_content(target, only=only)).hexdigest() != signature.content_sha256:
         return "the record was changed after signing"
     return ""
 

@@ -65,9 +65,9 @@ class CellBatchAdminSite(admin.AdminSite):
             ProcessDefinition,
             TrainingRecord,
         )
-        from batches.views import audit, batch_page, conditional, desk, people, records, scan_check
+        from batches.views import audit, batch_page, conditional, desk, people, queues, records, scan_check
         from qc.models import Deviation, OosInvestigation, QcResult, ReportabilityAssessment, Specification
-        from qc.views import environment, review
+        from qc.views import environment, review, sample
 
         page = self.admin_view
         batch = "batches/batch/<int:object_id>"
@@ -87,6 +87,12 @@ class CellBatchAdminSite(admin.AdminSite):
                 name="batches_batch_correct",
             ),
             path(f"{batch}/transition/<str:action>/", page(batch_page.transition), name="batches_batch_transition"),
+            path(
+                f"{batch}/record-gcsf-days/", page(batch_page.record_gcsf_days), name="batches_batch_record_gcsf_days"
+            ),
+            path(
+                f"{batch}/verify-gcsf-days/", page(batch_page.verify_gcsf_days), name="batches_batch_verify_gcsf_days"
+            ),
             # Audit trail pages and exports.
             path("batches/batch/<int:batch_id>/audit/", page(audit.batch_audit_trail), name="batches_batch_audit"),
             path(
@@ -103,6 +109,8 @@ class CellBatchAdminSite(admin.AdminSite):
             ),
             path("batches/batch/<int:batch_id>/labels/", page(records.batch_labels), name="batch_labels"),
             path("cohort/", page(records.cohort_page), name="batches_cohort"),
+            # Each role's work queues.
+            path("queue/<slug:slug>/", page(queues.work_queue), name="work_queue"),
             # The delivery desk.
             path("delivery-desk/", page(desk.desk_index), name="batches_delivery_desk_index"),
             path("delivery-desk/<int:batch_id>/", page(desk.delivery_desk), name="batches_delivery_desk"),
@@ -134,6 +142,9 @@ class CellBatchAdminSite(admin.AdminSite):
                 name="batches_patientimport_sign_off",
             ),
             path("qc/qcresult/<int:pk>/review/", self.model_view(QcResult, "review_view"), name="qc_qcresult_review"),
+            # A QC sample's results: recorded in one signed act, reviewed in one signed act.
+            path("qc/qcsample/<int:pk>/results/", page(sample.sample_results), name="qc_sample_results"),
+            path("qc/batch/<int:batch_id>/results/", page(sample.batch_results), name="qc_batch_results"),
             path(
                 "qc/deviation/<int:pk>/investigation/",
                 self.model_view(Deviation, "update_view"),

@@ -11,3 +11,5 @@ class QcConfig(AppConfig):
         from qc.services import identity_alerts
 
         identity_alerts.connect()
+        # The QC state-change actions (batches.services.actions) are declared beside their services.
+        from qc.services import sample_results  # noqa: F401

@@ -70,3 +70,16 @@ def results_in(batch: Batch, tests: list[str]) -> dict[str, bool]:
     for result in QcResult.objects.filter(batch=batch, test__in=tests).order_by("recorded_at", "pk"):
         latest[result.test] = result.is_verified
     return {test: latest.get(test, False) for test in tests}
+
+
+def samples_awaiting_review() -> list[tuple[QcSample, int]]:
+    """Samples with results not yet reviewed by a second person, oldest first, with how many."""
+    counts: dict[int, int] = {}
+    for sample_id in QcResult.objects.filter(verified_by__isnull=True).values_list("sample_id", flat=True):
+        counts[sample_id] = counts.get(sample_id, 0) + 1
+    samples = QcSample.objects.filter(pk__in=counts).select_related("batch").order_by("taken_at")
+    return [(sample, counts[sample.pk]) for sample in samples]
+
+
+def latest_sample(batch: Batch) -> QcSample | None:
+    return QcSample.objects.filter(batch=batch).order_by("-taken_at", "-pk").first()

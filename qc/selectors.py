@@ -6,8 +6,10 @@ from qc.gate import Finding, ReleaseGate, TestStatus, participants, release_gate
 from qc.queries import (
     batch_alerts,
     final_product_sampled_ml,
+    latest_sample,
     processing_started_at,
     results_in,
+    samples_awaiting_review,
     specification_for_batch,
     was_released,
 )
@@ -24,11 +26,13 @@ __all__ = [
     "batch_record_qc_results",
     "final_product_sampled_ml",
     "infusion_balance_errors",
+    "latest_sample",
     "participants",
     "processing_started_at",
     "reconcile",
     "release_gate",
     "results_in",
+    "samples_awaiting_review",
     "specification_for_batch",
     "was_released",
 ]

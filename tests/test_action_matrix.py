@@ -41,6 +41,8 @@ EXTRA: dict[str, dict[str, Any]] = {
     "dispatch": {"password": PASSWORD, "to_location": "Interventional radiology", "temperature_c": Decimal("4.0")},
     "infuse": {"password": PASSWORD, **infusion_values()},
     "close": {"password": PASSWORD},
+    "verify-gcsf-days": {"password": PASSWORD},
+    "review-results": {"password": PASSWORD},
 }
 
 

@@ -16,15 +16,31 @@ pytestmark = pytest.mark.django_db
 
 # The first words of each role's card and a page it must lead to (by URL name, query string left out).
 EXPECTED: dict[str, tuple[str, list[str]]] = {
-    "operator": ("Manufacturing", ["admin:batches_batch_changelist", "admin:batches_batch_add"]),
-    "verifier": ("Second-person verification", ["admin:batches_batch_changelist", "admin:qc_qcresult_changelist"]),
-    "qc_analyst": ("QC laboratory", ["admin:qc_qcsample_add", "admin:qc_qcresult_add"]),
-    "qa": ("Quality assurance", ["admin:qc_review_index", "admin:qc_deviation_changelist"]),
-    "qp": ("Qualified Person", ["admin:qc_review_index", "admin:batches_processdefinition_changelist"]),
-    "clinician": ("Delivery and follow-up", ["admin:batches_delivery_desk_index", "admin:batches_cohort"]),
+    "operator": ("Manufacturing", ["queue:dispatch", "admin:batches_batch_changelist", "admin:batches_batch_add"]),
+    "verifier": ("Second-person verification", ["queue:verify-steps", "queue:review-results"]),
+    "qc_analyst": ("QC laboratory", ["queue:record-results", "admin:qc_qcsample_add", "admin:qc_qcresult_add"]),
+    "qa": (
+        "Quality assurance",
+        ["queue:decide", "queue:close", "admin:qc_review_index", "admin:qc_deviation_changelist"],
+    ),
+    "qp": (
+        "Qualified Person",
+        ["queue:certify", "admin:qc_review_index", "admin:batches_processdefinition_changelist"],
+    ),
+    "clinician": (
+        "Delivery and follow-up",
+        ["queue:arriving", "admin:batches_delivery_desk_index", "admin:batches_cohort"],
+    ),
     "auditor": ("Inspection (read-only)", ["admin:batches_batch_changelist", "admin:batches_batchdocument_changelist"]),
     "admin": ("Accounts and master data", ["admin:auth_user_changelist", "admin:batches_processdefinition_changelist"]),
 }
+
+
+def path_of(name: str) -> str:
+    """A URL name, or "queue:<slug>" for a work queue's page."""
+    if name.startswith("queue:"):
+        return reverse("admin:work_queue", args=[name.removeprefix("queue:")])
+    return reverse(name)
 
 
 def card_links(body: str) -> list[str]:
@@ -45,7 +61,7 @@ def test_each_role_lands_on_an_index_with_its_work_and_every_link_opens(people: 
     links = card_links(body)
     paths = {link.split("?")[0] for link in links}
     for name in must:
-        assert reverse(name) in paths, (persona, name, links)
+        assert path_of(name) in paths, (persona, name, links)
     for link in links:
         assert client.get(link).status_code == 200, (persona, link)
     # The admin's empty "Recent actions" box is gone: saves never go through the admin's own forms.

@@ -63,7 +63,7 @@ def test_a_new_request_makes_a_new_revision_and_never_overwrites_the_old_one(peo
     batch = walk_batch(people, "quarantine")
     first = documents.document_request(batch=batch, kind=DocumentKind.ON_REQUEST, actor=people.qa)
     documents.document_build(document_id=first.pk)
-    second = documents.document_request(batch=batch, kind=DocumentKind.ON_REQUEST, actor=people.auditor)
+    second = documents.document_request(batch=batch, kind=DocumentKind.ON_REQUEST, actor=people.qp)
     documents.document_build(document_id=second.pk)
     first.refresh_from_db()
     second.refresh_from_db()

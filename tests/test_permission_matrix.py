@@ -159,6 +159,7 @@ def admin_url_arguments(world: World, people: Personas, document: BatchDocument)
         "fmt": "csv",
         "document_id": document.pk,
         "user_id": people.operator.pk,
+        "slug": "verify-steps",
     }
 
 
@@ -171,6 +172,7 @@ def custom_admin_urls(world: World, people: Personas, document: BatchDocument) -
     pk_of = {
         "qc/specification/": Specification.objects.first().pk,
         "qc/qcresult/": world.result.pk,
+        "qc/qcsample/": world.result.sample_id,
         "qc/deviation/": world.deviation.pk,
         "batches/processdefinition/": ProcessDefinition.objects.first().pk,
         # Pages of records the world may not hold: an unknown id is still refused before it is looked up.
@@ -184,7 +186,8 @@ def custom_admin_urls(world: World, people: Personas, document: BatchDocument) -
         for converter in pattern.pattern.converters:
             record = next((v for k, v in pk_of.items() if route.startswith(k)), None)
             value = record if record is not None and converter in ("pk", "object_id") else values[converter]
-            url = url.replace(f"<int:{converter}>", str(value)).replace(f"<str:{converter}>", str(value))
+            for kind in ("int", "str", "slug"):
+                url = url.replace(f"<{kind}:{converter}>", str(value))
         urls.append(f"/admin/{url}")
     return urls
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from batches.admin.common import GmpModelAdmin
-from batches.admin.forms import RegisterBatchForm
+from batches.admin.forms import RegisterBatchForm, register_initial
 from batches.admin.pagination import EstimatedCountPaginator
 from batches.models import Batch
 from batches.roles import Role
@@ -63,14 +63,17 @@ class BatchAdmin(GmpModelAdmin[Batch]):
         """Register a batch: an eligible patient under an approved process definition."""
         if not self.has_add_permission(request):
             raise PermissionDenied("Registering a batch requires the role Operator.")
-        form = RegisterBatchForm(request.POST or None)
+        # The patient just enrolled, and the one approved definition, are chosen already.
+        form = RegisterBatchForm(request.POST or None, initial=register_initial(request))
         if request.method == "POST" and form.is_valid():
             try:
                 with submitted_once(request):
                     batch = batch_register(
                         actor=acting_user(request),
-                        patient_id=form.cleaned_data["patient"].pk,
+                        patient_id=form.cleaned_data["patient"].pk if form.cleaned_data["patient"] else None,
+                        new_patient=form.new_patient(),
                         process_definition_id=form.cleaned_data["process_definition"].pk,
+                        start_mobilization=form.cleaned_data["start_mobilization"],
                     )
             except SERVICE_ERRORS as error:
                 add_service_error(form, error)

@@ -10,12 +10,15 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 
 from batches import limits
 from batches.accounts.identity import one_time_code_required
@@ -27,6 +30,12 @@ M = TypeVar("M", bound=models.Model)
 
 def datetime_widget() -> forms.DateTimeInput:
     return forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}, format="%Y-%m-%dT%H:%M:%S")
+
+
+def zone_hint(help_text: Any = "") -> Any:
+    """A date-time field's help: the zone its value is read in (the server's), then any help of its own."""
+    zone = format_lazy(gettext_lazy("Local time, {zone}."), zone=settings.TIME_ZONE)
+    return format_lazy("{zone} {help}", zone=zone, help=help_text) if help_text else zone
 
 
 def date_widget() -> forms.DateInput:

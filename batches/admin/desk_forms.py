@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 
 from batches import limits
-from batches.admin.common import PasswordForm, datetime_widget
+from batches.admin.common import PasswordForm, datetime_widget, zone_hint
 from batches.models import LabelBag, LabelFormat, LabelStatus
 from batches.models.delivery import AdverseEventPhase, Relatedness
 from batches.models.followup import Menses
@@ -20,7 +20,7 @@ def temperature(label: str = "Temperature (°C)") -> forms.DecimalField:
 
 
 def when(label: str, *, required: bool = True, help_text: str = "") -> forms.DateTimeField:
-    return forms.DateTimeField(label=label, widget=datetime_widget(), required=required, help_text=help_text)
+    return forms.DateTimeField(label=label, widget=datetime_widget(), required=required, help_text=zone_hint(help_text))
 
 
 def text(
@@ -54,7 +54,7 @@ class HandOverForm(forms.Form):
 
     from_location = forms.CharField(label="Handed over from", max_length=120)
     to_location = forms.CharField(label="Handed over to", max_length=120)
-    handed_over_at = when("Handed over at", help_text="Server time zone; not in the future.")
+    handed_over_at = when("Handed over at", help_text="Not in the future.")
     temperature_c = temperature("Temperature at hand-over (°C)")
     notes = text("Notes", help_text="Also the reason for a late entry, if the hand-over was long ago.")
     alert_reason = alert_reason()

@@ -12,9 +12,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from batches.models import BatchDocument, DocumentKind, DocumentStatus
+from batches.models.documents import UNFINISHED
 from batches.release import documents
 from batches.roles import Role, has_role
 
+REFRESH_SECONDS = 3
 READER_ROLES = (Role.QA_REVIEWER, Role.QUALIFIED_PERSON, Role.AUDITOR)
 # Issuing a revision on request is QA's and the QP's; the auditor reads and downloads, and creates nothing.
 ISSUER_ROLES = (Role.QA_REVIEWER, Role.QUALIFIED_PERSON)
@@ -30,6 +32,13 @@ class BatchDocumentAdmin(admin.ModelAdmin):
     exclude = ["snapshot"]
     readonly_fields = [f.name for f in BatchDocument._meta.concrete_fields if f.name != "snapshot"] + ["download_link"]
     actions = ["request_new_revision"]
+    change_list_template = "admin/batches/batchdocument/change_list.html"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """While a record is queued or building, the list refreshes itself (no manual reload to see it signed)."""
+        building = BatchDocument.objects.filter(status__in=UNFINISHED).count()
+        context = {**(extra_context or {}), "building": building, "refresh_seconds": REFRESH_SECONDS}
+        return super().changelist_view(request, extra_context=context)
 
     def has_view_permission(self, request: HttpRequest, obj: BatchDocument | None = None) -> bool:
         # Readers of batch records are known by their GMP role, not by per-model Django permissions.
@@ -74,4 +83,6 @@ class BatchDocumentAdmin(admin.ModelAdmin):
                     request, f"{batch}: {'; '.join(getattr(exc, 'messages', [str(exc)]))}", messages.ERROR
                 )
                 continue
-            self.message_user(request, f"{document} queued; refresh to see it signed.", messages.SUCCESS)
+            self.message_user(
+                request, f"{document} queued; this list refreshes itself until it is signed.", messages.SUCCESS
+            )

@@ -9,9 +9,11 @@ from typing import Any
 
 from django import forms
 from django.db import models
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 
 from batches import limits
-from batches.admin.common import PasswordForm, date_widget, datetime_widget
+from batches.admin.common import PasswordForm, date_widget, datetime_widget, zone_hint
 from batches.master_limits import default_limits
 from batches.models import ApprovalStatus, Batch, Patient, ProcessDefinition
 from batches.services import record_limits
@@ -61,6 +63,7 @@ def scanned_codes(text: str) -> list[str]:
 def _formfield(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field | None:
     if isinstance(field, models.DateTimeField):
         kwargs["widget"] = datetime_widget()
+        kwargs["help_text"] = zone_hint(str(field.help_text))
     elif isinstance(field, models.DateField):
         kwargs["widget"] = date_widget()
     elif isinstance(field, models.TextField):
@@ -164,6 +167,64 @@ def step_form_class(kind: str, *, correction: bool = False) -> type[StepForm]:
     return type(name, (base,), {"kind": kind, "field_order": list(fields), **fields})
 
 
+class GcsfDaysForm(PasswordForm):
+    """Several G-CSF days in one signed act: one time per day given, the course's lot once."""
+
+    kind = "gcsf"
+
+    prescribed_ug_per_kg = forms.DecimalField(
+        label=gettext_lazy("Prescribed dose (µg/kg)"), max_digits=6, decimal_places=2
+    )
+    drug_lot = forms.CharField(label=gettext_lazy("Filgrastim lot"), max_length=40)
+    drug_expiry = forms.DateField(label=gettext_lazy("Filgrastim expiry"), widget=date_widget())
+    late_entry_reason = forms.CharField(
+        label=gettext_lazy("Late entry reason"),
+        required=False,
+        max_length=limits.REASON,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy(
+            "Required for a day entered long after it was given (e.g. transcribed from the ward's log)."
+        ),
+    )
+
+    def __init__(self, *args: Any, days: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.days = days
+        per_day = {
+            f"day{day}-administered_at": forms.DateTimeField(
+                label=format_lazy(gettext_lazy("Day {day}: administered at"), day=day),
+                required=False,
+                widget=datetime_widget(),
+                help_text=zone_hint(gettext_lazy("Leave empty for a day not given yet.")),
+            )
+            for day in days
+        }
+        self.fields = {**per_day, **self.fields}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not any(data.get(f"day{day}-administered_at") for day in self.days):
+            raise forms.ValidationError(gettext_lazy("Enter the administration time of at least one day."))
+        return data
+
+    def values(self) -> list[dict[str, Any]]:
+        """One dict of step values per day given, as step_record takes them."""
+        data = self.cleaned_data
+        dose = data["prescribed_ug_per_kg"].quantize(Decimal("0.01"))
+        return [
+            {
+                "day": day,
+                "prescribed_ug_per_kg": dose,
+                "drug_lot": data["drug_lot"],
+                "drug_expiry": data["drug_expiry"],
+                "administered_at": data[f"day{day}-administered_at"],
+                "late_entry_reason": data["late_entry_reason"],
+            }
+            for day in self.days
+            if data.get(f"day{day}-administered_at")
+        ]
+
+
 class CancelForm(forms.Form):
     reason = forms.CharField(
         label="Reason for cancelling", widget=forms.Textarea(attrs={"rows": 2}), max_length=limits.REASON
@@ -173,10 +234,25 @@ class CancelForm(forms.Form):
 class RegisterBatchForm(forms.Form):
     patient = forms.ModelChoiceField(
         queryset=Patient.objects.none(),
+        required=False,
         help_text="Enrolled subjects whose eligibility is confirmed and who have no open batch.",
     )
+    # Or a subject enrolled in the same act (the fields of the enrolment form).
+    subject_code = forms.CharField(
+        label=gettext_lazy("Or enrol a new subject: subject code"), max_length=20, required=False
+    )
+    consent_date = forms.DateField(label=gettext_lazy("Consent date"), widget=date_widget(), required=False)
+    body_weight_kg = forms.DecimalField(
+        label=gettext_lazy("Body weight (kg)"), max_digits=5, decimal_places=1, required=False
+    )
+    eligibility_confirmed = forms.BooleanField(label=gettext_lazy("Eligibility confirmed"), required=False)
     process_definition = forms.ModelChoiceField(
         queryset=ProcessDefinition.objects.none(), help_text="Only versions approved by two people."
+    )
+    start_mobilization = forms.BooleanField(
+        label=gettext_lazy("Start mobilization now"),
+        required=False,
+        help_text=gettext_lazy("Tick when the subject starts G-CSF today; otherwise start it from the batch page."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -188,6 +264,37 @@ class RegisterBatchForm(forms.Form):
         )
         definition_field: Any = self.fields["process_definition"]
         definition_field.queryset = ProcessDefinition.objects.filter(status=ApprovalStatus.APPROVED)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if bool(data.get("patient")) == bool(data.get("subject_code")):
+            raise forms.ValidationError(gettext_lazy("Choose an enrolled subject, or enrol a new one; not both."))
+        if data.get("subject_code"):
+            for name in ("consent_date", "body_weight_kg"):
+                if data.get(name) is None:
+                    self.add_error(name, gettext_lazy("Required to enrol a new subject."))
+        return data
+
+    def new_patient(self) -> dict[str, Any] | None:
+        """patient_enrol's arguments when a new subject is enrolled in the same act."""
+        data = self.cleaned_data
+        if not data.get("subject_code"):
+            return None
+        return {
+            name: data[name] for name in ("subject_code", "consent_date", "body_weight_kg", "eligibility_confirmed")
+        }
+
+
+def register_initial(request: Any) -> dict[str, Any]:
+    """The patient named in the address (?patient=, after enrolment), and the approved definition when one only."""
+    initial: dict[str, Any] = {}
+    patient = request.GET.get("patient", "")
+    if patient.isdigit():
+        initial["patient"] = int(patient)
+    approved = list(ProcessDefinition.objects.filter(status=ApprovalStatus.APPROVED).values_list("pk", flat=True)[:2])
+    if len(approved) == 1:
+        initial["process_definition"] = approved[0]
+    return initial
 
 
 class PatientEnrolForm(forms.ModelForm[Patient]):

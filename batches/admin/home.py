@@ -12,10 +12,11 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
-from django.db.models import Model, Q
+from django.db.models import Model
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
+from batches.admin.queues import QUEUES
 from batches.competence import training_due
 from batches.models import (
     AccessEvent,
@@ -41,6 +42,7 @@ from batches.states import BatchStatus
 S = BatchStatus
 IN_MANUFACTURING = (S.REGISTERED, S.MOBILIZATION, S.COLLECTION, S.PROCESSING)
 USER_ACTIVITY_LINKS = 30
+QUEUE_ITEMS_ON_HOME = 5
 
 
 @dataclass
@@ -48,6 +50,8 @@ class HomeLink:
     label: str
     url: str
     count: int | None = None
+    # A work queue's first items, each opening exactly that item (the queue page lists them all).
+    items: list[HomeLink] = field(default_factory=list)
 
 
 @dataclass
@@ -97,6 +101,17 @@ class Links:
             return None
         return HomeLink(label, f"{url}?{query}" if query else url, count)
 
+    def queue(self, slug: str) -> HomeLink:
+        """A work queue: its count, its first items, and its page."""
+        queue = QUEUES[slug]
+        items = queue.items()
+        link = HomeLink(str(queue.label), reverse("admin:work_queue", args=[slug]), len(items))
+        link.items = [
+            HomeLink(f"{item.title} ({item.detail})" if item.detail else item.title, item.url)
+            for item in items[:QUEUE_ITEMS_ON_HOME]
+        ]
+        return link
+
     def qc(
         self, model_name: str, label: str, *, add: bool = False, query: str = "", count: int | None = None
     ) -> HomeLink | None:
@@ -109,18 +124,6 @@ class Links:
 
 def _count(statuses: tuple[str, ...]) -> int:
     return Batch.objects.filter(status__in=statuses).count()
-
-
-def _awaiting_verification() -> int:
-    batches: set[int] = set()
-    for relation in ("gcsf_administrations", "apheresis", "selection"):
-        unverified = Q(**{f"{relation}__isnull": False, f"{relation}__verified_by__isnull": True})
-        batches |= set(Batch.objects.filter(unverified, status__in=IN_MANUFACTURING).values_list("pk", flat=True))
-    return len(batches)
-
-
-def _awaiting_certification() -> int:
-    return Batch.objects.filter(status=S.AWAITING_CERTIFICATION).count()
 
 
 def _medical_director(links: Links) -> HomeCard:
@@ -137,33 +140,32 @@ def _conditional_link(links: Links, label: str) -> HomeLink | None:
 def _operator(links: Links) -> HomeCard:
     card = HomeCard(Role.OPERATOR, "Manufacturing", "Record and sign each step; a second person verifies it.")
     return card.extend(
-        links.changelist(Batch, "Batches in manufacturing", count=_count(IN_MANUFACTURING)),
+        links.queue("dispatch"),
+        links.changelist(
+            Batch,
+            "Batches in manufacturing",
+            query="status__in=" + ",".join(IN_MANUFACTURING),
+            count=_count(IN_MANUFACTURING),
+        ),
         links.add(Batch, "Register a batch"),
         links.changelist(Patient, "Patients"),
         links.add(Patient, "Enrol a patient"),
         links.qc("qcsample", "Record a QC sample", add=True),
         links.add(LineClearance, "Record a line clearance"),
         links.changelist(MonitoringSession, "Environmental monitoring sessions"),
-        links.named(
-            "admin:batches_delivery_desk_index",
-            "Delivery desk: hand-overs and dispatch",
-            _count((S.RELEASED, S.CONDITIONALLY_RELEASED)),
-        ),
+        links.named("admin:batches_delivery_desk_index", "Delivery desk: hand-overs and dispatch"),
     )
 
 
 def _verifier(links: Links) -> HomeCard:
     card = HomeCard(Role.VERIFIER, "Second-person verification", "Check and sign steps you did not perform.")
-    return card.extend(
-        links.changelist(Batch, "Batches with steps awaiting verification", count=_awaiting_verification()),
-        links.qc("qcresult", "QC results awaiting review", query="verified_by__isnull=True"),
-    )
+    return card.extend(links.queue("verify-steps"), links.queue("review-results"))
 
 
 def _qc_analyst(links: Links) -> HomeCard:
     card = HomeCard(Role.QC_ANALYST, "QC laboratory", "Samples, results against the specification, deviations.")
     return card.extend(
-        links.changelist(Batch, "Batches in quarantine", "status__exact=quarantine", _count((S.QUARANTINE,))),
+        links.queue("record-results"),
         links.qc("qcsample", "Record a QC sample", add=True),
         links.qc("qcresult", "Record a QC result", add=True),
         links.qc("qcresult", "QC results"),
@@ -176,12 +178,9 @@ def _qc_analyst(links: Links) -> HomeCard:
 def _qa(links: Links) -> HomeCard:
     card = HomeCard(Role.QA_REVIEWER, "Quality assurance", "Review by exception, deviations, release and closure.")
     return card.extend(
-        links.named(
-            "admin:qc_review_index",
-            "QA review: batches awaiting disposition",
-            count=_count((S.QUARANTINE,)),
-            query="status=quarantine",
-        ),
+        links.queue("decide"),
+        links.queue("close"),
+        links.named("admin:qc_review_index", "QA review: every batch from processing on"),
         links.qc("deviation", "Open deviations", query="status__exact=open"),
         _conditional_link(links, "Conditional releases: follow-ups open until the pending results are assessed"),
         links.qc("deviation", "Late results after release", query="raised_after_release__exact=1"),
@@ -194,23 +193,14 @@ def _qa(links: Links) -> HomeCard:
         links.named("admin:batches_access_review", "Periodic access review"),
         links.changelist(DocumentVersion, "Controlled documents (SOPs and forms)"),
         links.changelist(BatchDocument, "Signed batch records (PDF)"),
-        links.named(
-            "admin:batches_delivery_desk_index",
-            "Delivery desk: close infused or rejected batches",
-            _count((S.INFUSED, S.REJECTED)),
-        ),
     )
 
 
 def _qp(links: Links) -> HomeCard:
     card = HomeCard(Role.QUALIFIED_PERSON, "Qualified Person", "Certify released batches; approve master data.")
     return card.extend(
-        links.named(
-            "admin:qc_review_index",
-            "Batches awaiting certification",
-            count=_awaiting_certification(),
-            query="status=awaiting_certification",
-        ),
+        links.queue("certify"),
+        links.named("admin:qc_review_index", "QA review: every batch from processing on"),
         _conditional_link(links, "Conditional releases awaiting the final certification"),
         links.changelist(
             ProcessDefinition,
@@ -226,11 +216,8 @@ def _qp(links: Links) -> HomeCard:
 def _clinician(links: Links) -> HomeCard:
     card = HomeCard(Role.CLINICIAN, "Delivery and follow-up", "Receive, check at the bedside, infuse, follow up.")
     return card.extend(
-        links.named(
-            "admin:batches_delivery_desk_index",
-            "Delivery desk",
-            _count((S.RELEASED, S.CONDITIONALLY_RELEASED, S.DISPATCHED)),
-        ),
+        links.queue("arriving"),
+        links.named("admin:batches_delivery_desk_index", "Delivery desk"),
         _conditional_link(links, "Conditional releases to acknowledge, with their pending results"),
         links.named("admin:batches_cohort", "Cohort: treated patients and outcomes"),
         links.add(Patient, "Enrol a patient"),
@@ -243,6 +230,7 @@ def _clinician(links: Links) -> HomeCard:
 def _auditor(links: Links) -> HomeCard:
     card = HomeCard(Role.AUDITOR, "Inspection (read-only)", "Every record, its audit trail and signed PDFs.")
     card.extend(
+        links.queue("records"),
         links.changelist(Batch, "Batches (each has its audit trail and exports)"),
         links.named("admin:qc_review_index", "QA review pages"),
         links.changelist(BatchDocument, "Signed batch records (PDF)"),

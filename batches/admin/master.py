@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from batches.admin.common import GmpModelAdmin
 from batches.admin.forms import ApproveForm, PatientEnrolForm, ProcessDefinitionDraftForm
 from batches.models import ApprovalStatus, Patient, ProcessDefinition
-from batches.roles import Domain, Role, has_role
+from batches.roles import Domain, Role, has_role, may_act
 from batches.services.master import patient_enrol, process_definition_approve, process_definition_create
 from batches.web import SERVICE_ERRORS, acting_user, add_service_error, submitted_once
 
@@ -54,6 +54,9 @@ class PatientAdmin(GmpModelAdmin[Patient]):
                 add_service_error(form, error)
             else:
                 messages.success(request, f"Subject {patient.subject_code} enrolled.")
+                # An operator goes on to register the subject's batch; others see the list of patients.
+                if may_act(acting_user(request), Role.OPERATOR) and patient.eligibility_confirmed:
+                    return redirect(f"{reverse('admin:batches_batch_add')}?patient={patient.pk}")
                 return redirect(reverse("admin:batches_patient_changelist"))
         return self.render_service_form(request, form, title="Enrol a trial subject", submit="Enrol")
 

@@ -17,7 +17,7 @@ from batches.models.custody import HandOff
 from batches.release.disposition import release_outstanding
 from batches.services import custody
 from batches.states import STEP_STATE, BatchStatus
-from qc.selectors import ReleaseGate, batch_alerts, release_gate
+from qc.selectors import ReleaseGate, batch_alerts, latest_sample, release_gate
 
 S = BatchStatus
 MANUFACTURING = frozenset({S.REGISTERED, *STEP_STATE.values()})
@@ -68,14 +68,21 @@ def qc_steps(batch: Batch, gate: ReleaseGate) -> list[NextStep]:
     pending = [t.label for t in gate.tests if t.result is None and not t.limit.blocks_release]
     if missing or (pending and batch.status != S.QUARANTINE):
         detail = ", ".join(missing + [f"{label} (pending)" for label in pending])
-        steps.append(NextStep("Record QC results", detail, reverse("admin:qc_qcresult_add")))
-    unreviewed = [t.label for t in gate.tests if t.result is not None and not t.result.is_verified]
+        # The latest sample's page, or a new sample with its results (one signature for all of them).
+        sample = latest_sample(batch)
+        url = (
+            reverse("admin:qc_sample_results", args=[sample.pk])
+            if sample
+            else reverse("admin:qc_batch_results", args=[batch.pk])
+        )
+        steps.append(NextStep("Record QC results", detail, url))
+    unreviewed = [t.result for t in gate.tests if t.result is not None and not t.result.is_verified]
     if unreviewed:
         steps.append(
             NextStep(
                 "Review QC results (second person)",
-                ", ".join(unreviewed),
-                _search("admin:qc_qcresult_changelist", batch),
+                ", ".join(result.get_test_display() for result in unreviewed),
+                reverse("admin:qc_sample_results", args=[unreviewed[0].sample_id]),
             )
         )
     return steps

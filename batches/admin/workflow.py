@@ -72,6 +72,16 @@ class SectionView:
     label: str
     active: bool
     steps: list[StepView]
+    number: int = 0
+
+    @property
+    def open_steps(self) -> list[StepView]:
+        return [view for view in self.steps if not view.step.is_verified or view.forms]
+
+    @property
+    def verified_steps(self) -> list[StepView]:
+        """Verified, read-only steps: folded on the page (the signatures list them too)."""
+        return [view for view in self.steps if view.step.is_verified and not view.forms]
 
 
 def steps_of(batch: Batch, kind: str) -> list[StepRecord]:
@@ -110,7 +120,7 @@ def scanned_rows(batch: Batch) -> dict[tuple[str, int], list[tuple[str, str]]]:
 def sections(batch: Batch, user: User) -> list[SectionView]:
     """Every step of the batch, in manufacturing order, with who may do what on it."""
     scanned = scanned_rows(batch)
-    result = []
+    result: list[SectionView] = []
     for kind in STEP_MODELS:
         views = []
         for step in steps_of(batch, kind):
@@ -129,7 +139,7 @@ def sections(batch: Batch, user: User) -> list[SectionView]:
                     verify_hint=hint,
                 )
             )
-        result.append(SectionView(kind, STEP_LABELS[kind], batch.status == STEP_STATE[kind], views))
+        result.append(SectionView(kind, STEP_LABELS[kind], batch.status == STEP_STATE[kind], views, len(result) + 1))
     return result
 
 

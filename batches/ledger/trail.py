@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections import defaultdict
@@ -11,6 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import connection, models
 from django.utils import timezone
 
@@ -26,6 +28,18 @@ class Change:
     label: str
     old: str | None
     new: str | None
+    # A person named by a user id: how the values read in words ("Marta Gil (mgil) #3"); None otherwise.
+    old_words: str | None = None
+    new_words: str | None = None
+    names_user: bool = False
+
+    @property
+    def old_text(self) -> str | None:
+        return self.old_words or self.old
+
+    @property
+    def new_text(self) -> str | None:
+        return self.new_words or self.new
 
 
 @dataclass(frozen=True)
@@ -123,7 +137,8 @@ def _entry(model: type[models.Model], fields: list[models.Field], event: GmpEven
         if event.pgh_label == "delete":
             old = values[f.attname]
         if old != new:
-            changes.append(Change(f.attname, str(f.verbose_name), old, new))
+            names_user = getattr(f, "related_model", None) is User
+            changes.append(Change(f.attname, _label(f), old, new, names_user=names_user))
     context = event.pgh_context or {}  # type: ignore[attr-defined]
     return Entry(
         event=f"{event_model(model)._meta.label}:{event.pgh_id}",
@@ -139,8 +154,36 @@ def _entry(model: type[models.Model], fields: list[models.Field], event: GmpEven
     )
 
 
+def _label(f: models.Field[Any, Any]) -> str:
+    label = str(f.verbose_name)
+    return label[:1].upper() + label[1:]
+
+
+def in_words(entries: list[Entry]) -> list[Entry]:
+    """The same entries with every person named by a user id also named in words (one query)."""
+    ids = {int(v) for e in entries for c in e.changes if c.names_user for v in (c.old, c.new) if v and v.isdigit()}
+    if not ids:
+        return entries
+    names = {
+        str(user.pk): f"{user.get_full_name().strip() or user.get_username()} ({user.get_username()}) #{user.pk}"
+        for user in User.objects.filter(pk__in=ids)
+    }
+    return [
+        dataclasses.replace(
+            e,
+            changes=tuple(
+                dataclasses.replace(c, old_words=names.get(c.old or ""), new_words=names.get(c.new or ""))
+                if c.names_user
+                else c
+                for c in e.changes
+            ),
+        )
+        for e in entries
+    ]
+
+
 def _ordered(entries: list[Entry]) -> list[Entry]:
-    return sorted(entries, key=lambda e: (e.at, e.event))
+    return in_words(sorted(entries, key=lambda e: (e.at, e.event)))
 
 
 def _events(model: type[models.Model]) -> Any:
@@ -244,7 +287,7 @@ def latest_batch_entries(batch: Batch, limit: int) -> list[Entry]:
             events = event_model(model)
             previous = _event_from_json(events, before) if before else None
             entries.append(_entry(model, _tracked_fields(model, events), _event_from_json(events, row), previous))
-    return sorted(entries, key=lambda e: (e.at, e.event), reverse=True)[:limit]
+    return in_words(sorted(entries, key=lambda e: (e.at, e.event), reverse=True)[:limit])
 
 
 @functools.cache

@@ -50,7 +50,7 @@ from batches.models.shipping import (
     StorageReading,
     TemperatureLoggerModel,
 )
-from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
+from batches.models.signatures import ElectronicSignature, SignatureManifest, SignatureMeaning, SignatureStatus
 from batches.models.steps import ApheresisCollection, Cd133Selection, GcsfAdministration, StepRecord
 from batches.models.training import (
     ControlledDocument,
@@ -149,6 +149,7 @@ __all__ = [
     "ScanEntry",
     "SchemaChange",
     "ShipmentTemperatureLog",
+    "SignatureManifest",
     "SignatureMeaning",
     "SignatureStatus",
     "StepEquipmentRequirement",

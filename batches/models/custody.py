@@ -87,6 +87,9 @@ class CustodyEvent(models.Model):
     held = models.BooleanField(default=False, help_text="Received on hold: a temperature excursion is investigated.")
     hold_reason = BoundedTextField(max_length=limits.REASON, blank=True)
 
+    # The receipt is the receiver's own act (attributed and audited): the hand-over's signature does not bind it.
+    FILLED_LATER = ("received_by", "received_at", "temperature_at_receipt_c", "scanned_identifier")
+
     class Meta:
         ordering = ["handed_over_at", "pk"]
         triggers = [no_delete()]

@@ -41,6 +41,30 @@ class SignatureStatus(models.TextChoices):
 
 
 @gmp_model
+class SignatureManifest(models.Model):
+    """One act that signs several records with one password entry (21 CFR 11.200(a)(1)).
+
+    ``entries`` lists every record signed in the act with the SHA-256 of its signed content; the manifest
+    itself carries a signature of the same meaning (so the list is signed too), and each record's own
+    signature names the manifest it was made in.
+    """
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="signature_manifests")
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    meaning = models.CharField(max_length=24, choices=SignatureMeaning.choices)
+    statement = models.CharField(max_length=limits.NAME, help_text="What the signer declared, in words.")
+    entries = models.JSONField(help_text="The records signed: [{record, pk, title, sha256}], in signing order.")
+    signed_at = models.DateTimeField(help_text="Server time (UTC).")
+
+    class Meta:
+        ordering = ["signed_at", "pk"]
+        triggers = [no_delete()]
+
+    def __str__(self) -> str:
+        return f"{self.statement} ({len(self.entries)} records)"
+
+
+@gmp_model
 class ElectronicSignature(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="signatures", null=True, blank=True)
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
@@ -58,6 +82,10 @@ class ElectronicSignature(models.Model):
     status = models.CharField(max_length=12, choices=SignatureStatus.choices, default=SignatureStatus.VALID)
     invalidated_at = models.DateTimeField(null=True, blank=True)
     invalidated_reason = BoundedTextField(max_length=limits.REASON, blank=True)
+    # Set when the record was signed together with others in one act (one password entry).
+    manifest = models.ForeignKey(
+        SignatureManifest, on_delete=models.PROTECT, related_name="signatures", null=True, blank=True
+    )
 
     class Meta:
         ordering = ["signed_at", "pk"]

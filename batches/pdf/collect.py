@@ -203,14 +203,17 @@ def _short(value: Any, name: str = "") -> str:
 
 
 def _changes(entry: Entry) -> str:
+    # Field labels and people by name (batches.ledger.trail.in_words), as the admin's trail shows them.
     if entry.action == "update":
-        return "; ".join(f"{c.field}: {_short(c.old, c.field)} → {_short(c.new, c.field)}" for c in entry.changes)
+        return "; ".join(
+            f"{c.label}: {_short(c.old_text, c.field)} → {_short(c.new_text, c.field)}" for c in entry.changes
+        )
     # A first entry (or a deletion) lists the values the record was created with (or had).
-    shown = [(c.field, c.new if entry.action == "insert" else c.old) for c in entry.changes]
+    shown = [(c, c.new_text if entry.action == "insert" else c.old_text) for c in entry.changes]
     return "; ".join(
-        f"{name}={_short(value, name)}"
-        for name, value in shown
-        if value not in (None, "") and name not in IMPLIED_FIELDS
+        f"{c.label}: {_short(value, c.field)}"
+        for c, value in shown
+        if value not in (None, "") and c.field not in IMPLIED_FIELDS
     )
 
 

@@ -41,7 +41,8 @@ from batches.task_names import BUILD_BATCH_RECORD, task_publish
 
 logger = logging.getLogger(__name__)
 SYSTEM = "system:documents"
-REQUEST_ROLES = (Role.QA_REVIEWER, Role.QUALIFIED_PERSON, Role.AUDITOR)
+# The auditor reads and downloads; issuing a revision creates a record, which an inspection never does.
+REQUEST_ROLES = (Role.QA_REVIEWER, Role.QUALIFIED_PERSON)
 DOWNLOAD_ROLES = (Role.QA_REVIEWER, Role.QUALIFIED_PERSON, Role.AUDITOR)
 S = BatchStatus
 # The batch states in which each kind of record may be issued (None: any state).

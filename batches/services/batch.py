@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -14,6 +16,7 @@ from batches.roles import Role, require_role
 from batches.services import custody
 from batches.services.actions import StateAction
 from batches.services.common import identifier_next, transition
+from batches.services.master import patient_enrol
 from batches.services.record_limits import require_hand_offs
 from batches.states import BatchStatus
 
@@ -54,12 +57,27 @@ def _next_batch_number(definition: ProcessDefinition, *, demo: bool) -> str:
 
 
 @transaction.atomic
-def batch_register(*, actor: User, patient_id: int, process_definition_id: int, demo: bool = False) -> Batch:
+def batch_register(
+    *,
+    actor: User,
+    process_definition_id: int,
+    patient_id: int | None = None,
+    new_patient: dict[str, Any] | None = None,
+    demo: bool = False,
+    start_mobilization: bool = False,
+) -> Batch:
     """Open a batch for an eligible patient under an approved process definition.
 
     ``demo`` marks a demonstration batch (seed_demo only): numbered DEMO-…, marked not for clinical use.
+    ``start_mobilization``: the subject starts G-CSF now; the batch also takes its first transition (the
+    operator's own act, recorded as any start of mobilization is). ``new_patient``: patient_enrol's
+    arguments, to enrol the subject in the same act instead of naming an enrolled ``patient_id``.
     """
     require_role(actor, Role.OPERATOR, action="Registering a batch")
+    if new_patient is not None:
+        patient_id = patient_enrol(actor=actor, **new_patient).pk
+    if patient_id is None:
+        raise ValidationError({"patient": "Choose an enrolled subject, or enrol a new one."})
     patient = Patient.objects.get(pk=patient_id)
     definition = ProcessDefinition.objects.get(pk=process_definition_id)
     if definition.status != ApprovalStatus.APPROVED:
@@ -77,6 +95,8 @@ def batch_register(*, actor: User, patient_id: int, process_definition_id: int, 
             registered_by=actor,
             is_demo=demo,
         )
+    if start_mobilization:
+        return batch_start_mobilization(actor=actor, batch_id=batch.pk)
     return batch
 
 

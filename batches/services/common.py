@@ -104,3 +104,14 @@ def identifier_next(*, kind: str, scope: str, year: int, issued: int = 0) -> int
     if row is None:
         raise StateConflict(f"No {kind} number could be allocated for {scope} {year}.")
     return int(row[0])
+
+
+def row_error(error: ValidationError, prefix: str, label: str = "") -> ValidationError:
+    """A refusal of one row of a form of several (``<prefix>-<field>``), each message naming ``label`` once."""
+    messages = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+    return ValidationError(
+        {
+            f"{prefix}-{field}": [m if not label or m.startswith(label) else f"{label}: {m}" for m in texts]
+            for field, texts in messages.items()
+        }
+    )

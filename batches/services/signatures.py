@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -15,7 +16,7 @@ from batches.audit import audit_context
 from batches.duties import roles_allowed_to_sign, signing_duties_check
 from batches.models.access import AccessEventKind, AccessOutcome
 from batches.models.batch import Batch
-from batches.models.signatures import ElectronicSignature, SignatureMeaning, SignatureStatus
+from batches.models.signatures import ElectronicSignature, SignatureManifest, SignatureMeaning, SignatureStatus
 from batches.roles import user_roles
 from batches.services.common import confirm_password
 from batches.signature_checks import canonical_content, printed_name
@@ -30,6 +31,7 @@ def signature_sign(
     batch: Batch | None = None,
     password_checked: bool = False,
     otp_token: str | None = None,
+    manifest: SignatureManifest | None = None,
 ) -> ElectronicSignature:
     """Sign ``target`` as ``meaning``; the caller holds the transaction.
 
@@ -66,7 +68,78 @@ def signature_sign(
             signed_at=timezone.now(),
             content_sha256=hashlib.sha256(content).hexdigest(),
             content=content.decode(),
+            manifest=manifest,
         )
+
+
+def manifest_open(*, signer: User, meaning: SignatureMeaning, batch: Batch, statement: str) -> SignatureManifest:
+    """Start an act that signs several records with one password entry (checked by the caller).
+
+    Sign each record with ``signature_sign(..., manifest=manifest)``, then ``manifest_seal``.
+    """
+    with audit_context(signer, reason=f"electronic signature manifest: {meaning.label}"):
+        return SignatureManifest.objects.create(
+            batch=batch, signer=signer, meaning=meaning, statement=statement, entries=[], signed_at=timezone.now()
+        )
+
+
+def manifest_seal(*, manifest: SignatureManifest, signer: User, password: str) -> SignatureManifest:
+    """List every record signed in the act with the hash of its signed content, then sign the list."""
+    signatures = list(manifest.signatures.select_related("content_type").order_by("pk"))
+    if not signatures:
+        raise ValidationError(f"Nothing to sign: {manifest.statement[:1].lower()}{manifest.statement[1:]}.")
+    entries = []
+    for signature in signatures:
+        target = signature.target
+        entries.append(
+            {
+                "record": signature.content_type.app_label + "." + signature.content_type.model,
+                "pk": signature.object_id,
+                "title": str(target),
+                "sha256": signature.content_sha256,
+            }
+        )
+    with audit_context(signer, reason=f"electronic signature manifest: {manifest.get_meaning_display()}"):
+        manifest.entries = entries
+        manifest.save(update_fields=["entries"])
+    signature_sign(
+        signer=signer,
+        password=password,
+        password_checked=True,
+        meaning=SignatureMeaning(manifest.meaning),
+        target=manifest,
+        batch=manifest.batch,
+    )
+    return manifest
+
+
+def signatures_sign_manifest(
+    *,
+    signer: User,
+    password: str,
+    meaning: SignatureMeaning,
+    batch: Batch,
+    statement: str,
+    records: Sequence[models.Model],
+) -> SignatureManifest:
+    """Sign ``records`` in one act; the caller checked the password in the same transaction.
+
+    Each record gets its own signature (separation of duties checked on each, as for a single one), all
+    naming one manifest that lists every record with the hash of its signed content; the manifest is
+    signed too, with the same meaning.
+    """
+    manifest = manifest_open(signer=signer, meaning=meaning, batch=batch, statement=statement)
+    for record in records:
+        signature_sign(
+            signer=signer,
+            password=password,
+            password_checked=True,
+            meaning=meaning,
+            target=record,
+            batch=batch,
+            manifest=manifest,
+        )
+    return manifest_seal(manifest=manifest, signer=signer, password=password)
 
 
 def signatures_invalidate(*, target: models.Model, actor: User, reason: str) -> int:

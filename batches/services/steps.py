@@ -18,17 +18,36 @@ from django.utils import timezone
 from batches.audit import audit_context, require_reason
 from batches.master_limits import AlertFinding
 from batches.models import ApheresisCollection, Batch, Cd133Selection, GcsfAdministration, StepRecord
-from batches.models.signatures import SignatureMeaning
+from batches.models.signatures import SignatureManifest, SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services import custody
 from batches.services import record_limits as rl
 from batches.services import validation as v
-from batches.services.common import confirm_password, event_time_errors, lock_batch, require_status
+from batches.services.actions import StateAction
+from batches.services.batch import batch_start_collection, batch_start_processing
+from batches.services.common import confirm_password, event_time_errors, lock_batch, require_status, row_error
 from batches.services.people import Transcription, entry_source_record
-from batches.services.signatures import signature_sign, signatures_invalidate
+from batches.services.signatures import (
+    manifest_open,
+    manifest_seal,
+    signature_sign,
+    signatures_invalidate,
+    signatures_sign_manifest,
+)
 from batches.services.step_inputs import Window, lock_inputs, step_inputs_check, step_inputs_record
 from batches.services.training import training_require
-from batches.states import STEP_STATE
+from batches.states import STEP_STATE, BatchStatus
+
+# The transition that opens the stage of a step, taken in the same act as recording it (step_record).
+STAGE_STARTS = {"apheresis": batch_start_collection, "selection": batch_start_processing}
+
+VERIFY_GCSF_DAYS = StateAction(
+    slug="verify-gcsf-days",
+    label="Verify all open G-CSF days",
+    roles=(Role.VERIFIER,),
+    source=(BatchStatus.MOBILIZATION,),
+    needs_password=True,
+)
 
 STEP_MODELS: dict[str, type[StepRecord]] = {
     "gcsf": GcsfAdministration,
@@ -220,17 +239,27 @@ def step_record(
     transcribed: Transcription | None = None,
     lots: Sequence[str] = (),
     equipment: Sequence[str] = (),
+    password_checked: bool = False,
+    manifest: SignatureManifest | None = None,
+    start_stage: bool = False,
 ) -> StepRecord:
-    """Record a step of the batch, signed by its performer, with the lots and equipment scanned for it;
-    or, ``transcribed`` from a source, signed as recorded by the actor, with the person who performed
-    it and the source kept beside it.
+    """Record a step of the batch, signed by its performer (``manifest``: one of several signed in one act),
+    with the lots and equipment scanned for it; or, ``transcribed`` from a source, signed as recorded by
+    the actor, with the person who performed it and the source kept beside it.
 
     The process definition says which materials (grade, quantity) and which kinds of equipment the step
     needs; each scanned code is checked by the guards of batches.services.step_inputs before anything is
-    written, and each use becomes its own row.
+    written, and each use becomes its own row. ``start_stage``: the operator starts the step's stage in the
+    same act (Start collection before the apheresis, Start processing before the selection), through that
+    transition's own declared service.
     """
     require_role(actor, Role.OPERATOR, action=f"Recording {STEP_LABELS[kind].lower()}")
-    confirm_password(actor, password, otp_token=otp_token)
+    if not password_checked:
+        confirm_password(actor, password, otp_token=otp_token)
+    if start_stage:
+        if kind not in STAGE_STARTS:
+            raise ValidationError(f"{STEP_LABELS[kind]} starts no stage of its own.")
+        STAGE_STARTS[kind](actor=actor, batch_id=batch_id)
     batch = lock_batch(batch_id)
     require_status(batch, STEP_STATE[kind], action=f"Recording {STEP_LABELS[kind].lower()}")
     training_require(actor, batch.process_definition, kind)
@@ -261,8 +290,46 @@ def step_record(
         meaning=SignatureMeaning.RECORDED if transcribed else SignatureMeaning.PERFORMED,
         target=step,
         batch=batch,
+        manifest=manifest,
     )
     return step
+
+
+@transaction.atomic
+def gcsf_days_record(
+    *, actor: User, batch_id: int, password: str, days: list[dict[str, Any]], otp_token: str = ""
+) -> SignatureManifest:
+    """Record several G-CSF days (transcribed from the ward's log) in one act: one password, one manifest.
+
+    Every rule of a single day applies to each; one refused day refuses them all, its errors named
+    ``day<N>-<field>``.
+    """
+    require_role(actor, Role.OPERATOR, action="Recording G-CSF administrations")
+    if not days:
+        raise ValidationError("Enter the administration time of at least one day.")
+    confirm_password(actor, password, otp_token=otp_token)
+    batch = lock_batch(batch_id)
+    numbers = ", ".join(str(values["day"]) for values in days)
+    manifest = manifest_open(
+        signer=actor,
+        meaning=SignatureMeaning.PERFORMED,
+        batch=batch,
+        statement=f"Recorded G-CSF days {numbers} of batch {batch.batch_number}",
+    )
+    for values in days:
+        try:
+            step_record(
+                kind="gcsf",
+                batch_id=batch.pk,
+                actor=actor,
+                password=password,
+                values=values,
+                password_checked=True,
+                manifest=manifest,
+            )
+        except ValidationError as error:
+            raise row_error(error, f"day{values['day']}") from None
+    return manifest_seal(manifest=manifest, signer=actor, password=password)
 
 
 def _lock_step(kind: str, step_id: int) -> tuple[StepRecord, Batch]:
@@ -348,3 +415,43 @@ def step_verify(*, kind: str, step_id: int, verifier: User, password: str, otp_t
         batch=batch,
     )
     return step
+
+
+def _verifier_independent(step: StepRecord, verifier: User, title: str) -> None:
+    if step.performed_by_id == verifier.pk:
+        raise PermissionDenied(f"You performed {title}; a second person must verify it. Nothing was signed.")
+    if step.corrected_by_id == verifier.pk:
+        raise PermissionDenied(f"You corrected {title}; a second person must verify it. Nothing was signed.")
+
+
+@VERIFY_GCSF_DAYS.implemented_by
+@transaction.atomic
+def gcsf_days_verify(*, actor: User, batch_id: int, password: str, otp_token: str = "") -> SignatureManifest:
+    """Verify every recorded, unverified G-CSF day of the batch in one act: one password, one manifest.
+
+    Each day still gets its own verification signature (naming the manifest); one day the verifier
+    performed or corrected refuses the whole act.
+    """
+    batch = VERIFY_GCSF_DAYS.guard(actor, batch_id)
+    days = list(
+        GcsfAdministration.objects.select_for_update().filter(batch=batch, verified_by__isnull=True).order_by("day")
+    )
+    if not days:
+        raise ValidationError(f"Batch {batch.batch_number} has no G-CSF day awaiting verification.")
+    for day in days:
+        _verifier_independent(day, actor, f"G-CSF day {day.day}")
+    confirm_password(actor, password, otp_token=otp_token, purpose="sign as verified")
+    now = timezone.now()
+    with audit_context(actor, reason="verify G-CSF administrations (one act)"):
+        for day in days:
+            day.verified_by = actor
+            day.verified_at = now
+            day.save(update_fields=["verified_by", "verified_at"])
+    return signatures_sign_manifest(
+        signer=actor,
+        password=password,
+        meaning=SignatureMeaning.VERIFIED,
+        batch=batch,
+        statement=f"Verified G-CSF days {', '.join(str(d.day) for d in days)} of batch {batch.batch_number}",
+        records=days,
+    )

@@ -6,6 +6,7 @@ or shows the page again with the form as typed and the refusal on it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
@@ -18,17 +19,16 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from batches.admin.batch import state_badge
 from batches.admin.common import PasswordForm
-from batches.admin.forms import CancelForm, StepForm, StepRecordForm, step_form_class
+from batches.admin.forms import CancelForm, GcsfDaysForm, StepForm, StepRecordForm, step_form_class
 from batches.admin.progress import batch_gate, next_steps
 from batches.admin.workflow import (
     available_actions,
     in_sentence,
-    record_initial,
-    recordable_step,
     sections,
     step_values,
 )
@@ -36,12 +36,22 @@ from batches.ledger.trail import latest_batch_entries
 from batches.models import Batch
 from batches.roles import Role, has_role, may_act, user_roles
 from batches.selectors import batch_integrity_findings
-from batches.services.actions import StateAction, declared_actions
-from batches.services.steps import STEP_LABELS, STEP_MODELS, step_correct, step_record, step_verify
+from batches.services.actions import StateAction, action, declared_actions
+from batches.services.steps import (
+    STEP_LABELS,
+    STEP_MODELS,
+    VERIFY_GCSF_DAYS,
+    gcsf_days_record,
+    gcsf_days_verify,
+    step_correct,
+    step_record,
+    step_verify,
+)
 from batches.signature_checks import SignatureState, signature_states
 from batches.snapshot import DEMONSTRATION_MARK
 from batches.views.audit import TRAIL_ROLES
 from batches.views.links import batch_links
+from batches.views.step_forms import current_record_form, gcsf_days_form
 from batches.web import (
     READ_ROLES,
     SERVICE_ERRORS,
@@ -52,6 +62,8 @@ from batches.web import (
     submitted_once,
 )
 from qc.selectors import batch_alerts
+
+VERIFY_DAYS_KEY = "verify-gcsf-days"
 
 
 def declared_on_page() -> dict[str, StateAction]:
@@ -89,7 +101,7 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
             # A refused form is shown again as typed, even when the step has become read-only.
             if f"verify-{key}" in bound:
                 view.forms["verify"] = bound[f"verify-{key}"]
-            elif view.editable and can_verify and not view.verify_hint:
+            elif view.editable and can_verify and not view.verify_hint and view.kind != "gcsf":
                 view.forms["verify"] = PasswordForm(auto_id=f"id_verify-{key}_%s", signer=user)
             if f"correct-{key}" in bound:
                 view.forms["correct"] = bound[f"correct-{key}"]
@@ -100,17 +112,27 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
                 )
     record: StepForm | BaseForm | None = bound.get("record")
     record_title = ""
-    current = recordable_step(batch)
-    if record is None and current and can_record:
-        kind, record_title = current
-        record = step_form_class(kind)(
-            initial=record_initial(batch, kind), auto_id="id_record_%s", signer=user, batch=batch
-        )
-    elif record is not None:
-        record_title = f"Record {in_sentence(STEP_LABELS[getattr(record, 'kind', '')])}"
-    actions = available_actions(batch, user)
+    start_stage = False
     gate = batch_gate(batch)
     needed = next_steps(batch, gate)
+    if record is None and can_record:
+        record, record_title, start_stage = current_record_form(batch, user, needed)
+    elif record is not None:
+        record_title = f"Record {in_sentence(STEP_LABELS[getattr(record, 'kind', '')])}"
+    verify_days = bound.get(VERIFY_DAYS_KEY)
+    if verify_days is None and VERIFY_GCSF_DAYS.offered(batch, user):
+        open_days = [v for s in steps_by_kind if s.kind == "gcsf" for v in s.steps if not v.step.is_verified]
+        if open_days:
+            verify_days = PasswordForm(auto_id="id_verify_days_%s", signer=user)
+            verify_days.days = [v.title for v in open_days]  # type: ignore[attr-defined]
+    actions = available_actions(batch, user)
+    review_results = None
+    if (
+        gate
+        and any(t.result and not t.result.is_verified for t in gate.tests)
+        and action("review-results").offered(batch, user)
+    ):
+        review_results = PasswordForm(auto_id="id_review_results_%s", signer=user)
     links = batch_links(batch, user)
     may_read_trail = bool(user_roles(user) & set(TRAIL_ROLES))
     needed_labels = {step.label for step in needed}
@@ -129,9 +151,18 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         "dispositions": batch.dispositions.select_related("decided_by"),
         "review_url": reverse("admin:qc_review_batch", args=[batch.pk]),
         "next_actions": needed,
-        "sections": steps_by_kind,
+        # The current step comes first; the others keep their numbers and their order.
+        "sections": sorted(
+            steps_by_kind, key=lambda section: not (section.active or section.kind == getattr(record, "kind", ""))
+        ),
+        "start_stage": start_stage,
+        "verify_days_form": verify_days,
+        "review_results_form": review_results,
         "record_form": record,
         "record_kind": getattr(record, "kind", ""),
+        "record_action": reverse("admin:batches_batch_record_gcsf_days", args=[batch.pk])
+        if isinstance(record, GcsfDaysForm)
+        else reverse("admin:batches_batch_record", args=[batch.pk, getattr(record, "kind", "gcsf") or "gcsf"]),
         "record_title": record_title,
         # A state change that "what is needed next" asks for is the primary button; others stay quiet.
         "actions": [(a, a.label in needed_labels) for a in actions if not a.needs_reason],
@@ -227,6 +258,7 @@ def record_step(request: HttpRequest, object_id: int, kind: str) -> HttpResponse
                 values=form.values(),
                 transcribed=form.transcription(),
                 **form.scans(),
+                start_stage=request.POST.get("start_stage") == "1",
             )
     except SERVICE_ERRORS as error:
         return failed(request, batch, "record", form, error)
@@ -257,6 +289,52 @@ def verify_step(request: HttpRequest, object_id: int, kind: str, step_id: int) -
         return failed(request, batch, key, form, error)
     messages.success(request, f"{step} verified and signed.")
     return redirect(page_url(batch))
+
+
+def signed_act(
+    request: HttpRequest, batch: Batch, key: str, form: BaseForm, act: Callable[[dict[str, Any], str], Any]
+) -> HttpResponse:
+    """One act over several records (a signed manifest): call it, then say what was signed once for all."""
+    if not form.is_valid():
+        return invalid(request, batch, key, form)
+    try:
+        with submitted_once(request):
+            manifest = act(form.cleaned_data, getattr(form, "one_time_code", str)())
+    except SERVICE_ERRORS as error:
+        return failed(request, batch, key, form, error)
+    messages.success(request, _("%(statement)s: signed once for all.") % {"statement": manifest.statement})
+    return redirect(page_url(batch))
+
+
+@require_POST
+def record_gcsf_days(request: HttpRequest, object_id: int) -> HttpResponse:
+    """Record several G-CSF days in one act: one password, one signed manifest of the days."""
+    batch = get_batch(request, object_id)
+    user = acting_user(request)
+    form = gcsf_days_form(batch, user, request.POST)
+    return signed_act(
+        request,
+        batch,
+        "record",
+        form,
+        lambda data, code: gcsf_days_record(
+            actor=user, batch_id=batch.pk, password=data["password"], otp_token=code, days=form.values()
+        ),
+    )
+
+
+@require_POST
+def verify_gcsf_days(request: HttpRequest, object_id: int) -> HttpResponse:
+    """Verify every open G-CSF day in one act: one password, one signed manifest of the days."""
+    batch = get_batch(request, object_id)
+    user = acting_user(request)
+    return signed_act(
+        request,
+        batch,
+        VERIFY_DAYS_KEY,
+        PasswordForm(request.POST, auto_id="id_verify_days_%s", signer=user),
+        lambda data, code: gcsf_days_verify(actor=user, batch_id=batch.pk, password=data["password"], otp_token=code),
+    )
 
 
 @require_POST

@@ -270,7 +270,10 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
                     scan_point="bedside_confirmation",
                 )
             )
-        else:
+        if check is not None:
+            # Shown from the first scan on, so that the first clinician records the infusion without reloading;
+            # the service refuses it until the second clinician has confirmed.
+            intro = "" if check.is_confirmed else "Recorded only once the second clinician has confirmed the check."
             forms_.append(
                 DeskForm(
                     "infusion",
@@ -278,6 +281,7 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
                     f.InfusionForm,
                     (Role.CLINICIAN,),
                     infuse,
+                    intro=intro,
                     help={"left_cells": infusion_help(batch)},
                 )
             )

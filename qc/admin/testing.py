@@ -9,10 +9,11 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from batches import limits
-from batches.admin.common import SigningForm
+from batches.admin.common import SigningForm, datetime_widget, zone_hint
 from batches.models import Batch
 from batches.roles import Role
 from batches.web import acting_user
@@ -26,7 +27,9 @@ class SampleForm(forms.Form):
     batch = forms.ModelChoiceField(queryset=Batch.objects.filter(status__in=["collection", "processing", "quarantine"]))
     step = forms.ChoiceField(choices=SampleStep.choices)
     sample_code = forms.CharField(max_length=40)
-    taken_at = forms.DateTimeField(help_text="Server time zone; not in the future.")
+    taken_at = forms.DateTimeField(
+        widget=datetime_widget(), help_text="Local time (the server's zone); not in the future."
+    )
     volume_ml = forms.DecimalField(
         label="Volume drawn (mL)",
         min_value=0,
@@ -49,7 +52,7 @@ class ResultForm(SigningForm):
     )
     method = forms.CharField(max_length=120, required=False, help_text="Defaults to the specification's method.")
     instrument = forms.CharField(max_length=120, required=False)
-    tested_at = forms.DateTimeField()
+    tested_at = forms.DateTimeField(widget=datetime_widget(), help_text=zone_hint())
     investigation = forms.ModelChoiceField(
         queryset=Deviation.objects.filter(status="open"), required=False, help_text="Required for a repeat test."
     )
@@ -98,8 +101,13 @@ class QcSampleAdmin(RoleGatedAdmin):
             form_class=SampleForm,
             title="Record QC sample",
             call=call,
-            success_url=lambda s: reverse("admin:qc_qcsample_change", args=[s.pk]),
-            initial={"batch": request.GET.get("batch")},
+            # The sample's page, where its results are recorded (one signature for all of them).
+            success_url=lambda s: reverse("admin:qc_sample_results", args=[s.pk]),
+            initial={
+                "batch": request.GET.get("batch"),
+                "taken_at": timezone.localtime().replace(microsecond=0),
+                "step": SampleStep.FINAL_PRODUCT,
+            },
         )
 
 

@@ -14,7 +14,7 @@ from batches.audit import audit_context
 from batches.exceptions import StateConflict
 from batches.master_limits import AlertFinding
 from batches.models import Batch, ExceptionKind
-from batches.models.signatures import SignatureMeaning
+from batches.models.signatures import SignatureManifest, SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services import record_limits as rl
 from batches.services.common import check_event_time, confirm_password, lock_batch
@@ -227,15 +227,19 @@ def qc_result_record(
     late_entry_reason: str = "",
     otp_token: str = "",
     preliminary_reason: str = "",
+    password_checked: bool = False,
+    manifest: SignatureManifest | None = None,
 ) -> QcResult:
     """Record a result signed by the analyst; the verdict is computed, and an OOS opens a deviation.
 
     A viability result also records the calculated viable CD133+ dose when the specification has it.
     A value outside the process definition's hard range is refused; a result before its method's minimum
     duration is refused, or recorded as preliminary with ``preliminary_reason`` (an exception for QA).
+    ``manifest``: the result is one of several signed in one act (qc.services.sample_results).
     """
     require_role(actor, Role.QC_ANALYST, action="Recording a QC result")
-    confirm_password(actor, password, otp_token=otp_token)
+    if not password_checked:
+        confirm_password(actor, password, otp_token=otp_token)
     sample = QcSample.objects.get(pk=sample_id)
     batch = lock_batch(sample.batch_id)
     _require_state(batch, RESULT_STATES, action="Recording a QC result")
@@ -315,6 +319,7 @@ def qc_result_record(
             meaning=SignatureMeaning.PERFORMED,
             target=each,
             batch=batch,
+            manifest=manifest,
         )
         if each.verdict == Verdict.OOS:
             deviation_open_for_oos(result=each, actor=actor)

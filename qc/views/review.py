@@ -111,6 +111,11 @@ def review_page(request: HttpRequest, batch_id: int) -> HttpResponse:
         decision = form.fields["decision"]
         if isinstance(decision, forms.ChoiceField):
             decision.choices = [NO_DECISION, *offered]
+        # Only the fields that apply: the plan for a positive culture exists only for a conditional release.
+        if not any(choice == "release_conditionally" for choice, _label in offered):
+            del form.fields["positive_result_plan"]
+        if not any(choice == "reject" for choice, _label in offered):
+            form.fields["comment"].help_text = ""
     context = {
         **admin.site.each_context(request),
         "title": f"QA review of batch {batch.batch_number}",

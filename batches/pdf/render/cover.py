@@ -10,6 +10,7 @@ from reportlab.platypus import PageBreak, Spacer, Table
 from reportlab.platypus import TableStyle as RLTableStyle
 
 from batches.pdf import barcodes
+from batches.pdf.render.exceptions import exceptions_box
 from batches.pdf.render.layout import FRAME_W, KIND_TITLES, Writer, is_time
 
 
@@ -35,6 +36,8 @@ def cover(w: Writer) -> None:
             ]
         )
     )
+    w.story.append(Spacer(1, 4 * mm))
+    w.story.append(exceptions_box(w))
     w.story.append(Spacer(1, 6 * mm))
     codes: list[Any] = [[], []]
     for key, caption in (("code_batch", c.batch_number), ("code_din", c.din), ("qr", "Batch, DIN, COI and hash")):

@@ -1,0 +1,61 @@
+"""The cover's "Exceptions and disposition" box: what a reader must know before reading on.
+
+Read from the snapshot itself (nothing more is collected): the disposition and QP certification,
+open deviations, out-of-specification and pending results, late entries and uses past expiry.
+"""
+
+from __future__ import annotations
+
+from reportlab.lib import colors
+from reportlab.platypus import Table
+from reportlab.platypus import TableStyle as RLTableStyle
+
+from batches.pdf.render.layout import FRAME_W, Writer
+
+NONE = "none"
+
+
+def _decisions(w: Writer) -> tuple[str, str]:
+    release = [r for r in w.s.release if not r.decision.lower().startswith("certified")]
+    qp = [r for r in w.s.release if r.decision.lower().startswith("certified")]
+    disposition = "; ".join(f"{r.decision} by {r.by}, {w.when(r.at)}" for r in release) or "no decision yet"
+    certification = "; ".join(f"certified by {r.by}, {w.when(r.at)}" for r in qp) or "not certified"
+    return disposition, certification
+
+
+def exceptions_box(w: Writer) -> Table:
+    s = w.s
+    disposition, certification = _decisions(w)
+    open_deviations = [
+        f"{d.number} ({d.classification}, {d.status}): {d.title}" for d in s.deviations if d.status.lower() != "closed"
+    ]
+    out_of_spec = [
+        f"{r.test}: {r.result} {r.unit}".strip()
+        for r in s.qc_results
+        if "oos" in r.verdict.lower() or "out of" in r.verdict.lower()
+    ]
+    pending = [r.test for r in s.qc_results if "pending" in r.verdict.lower()]
+    late = [step.title for step in s.steps if step.late_entry_reason]
+    rows = [
+        ("Disposition", disposition),
+        ("QP certification", certification),
+        ("Open deviations", "; ".join(open_deviations) or NONE),
+        ("Out-of-specification results", "; ".join(out_of_spec) or NONE),
+        ("Pending tests", ", ".join(pending) or NONE),
+        ("Late entries", ", ".join(late) or NONE),
+        ("Use past expiry", f"{len(s.expired_use)} authorisation(s), section on custody" if s.expired_use else NONE),
+    ]
+    data = [[w.p("Exceptions and disposition", "head"), ""]] + [[w.p(k, "head"), w.p(v)] for k, v in rows]
+    table = Table(data, colWidths=[0.3 * FRAME_W, 0.7 * FRAME_W], hAlign="LEFT")
+    table.setStyle(
+        RLTableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 1.2, colors.black),
+                ("SPAN", (0, 0), (-1, 0)),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e0e0e0")),
+                ("LINEBELOW", (0, 0), (-1, -2), 0.3, colors.grey),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    return table

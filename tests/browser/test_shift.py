@@ -1,0 +1,311 @@
+"""A lab shift in a real browser: one new batch from enrolment to the auditor's download of its signed record.
+
+Every person works at a workstation of their own, by keyboard and mouse, from their home page's work
+queue. The walk checks what the screens say, runs axe-core on the home, batch, review and desk pages
+(at a desktop's width, and the desk at a tablet's), saves the screenshots the user guide shows, and
+counts what the shift cost: page loads and password entries, with every record still signed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from batches.isbt128 import Din
+from batches.models import Batch, BatchDocument, ElectronicSignature
+from batches.roles import Role
+from batches.signature_checks import signature_states
+from tests.browser.shift import TABLET, Shift, axe, blocking, screenshot
+from tests.factories import PASSWORD, Personas, approved_definition, approved_specification, make_user
+from tests.workers import running_worker
+
+MAX_PAGE_LOADS = 50
+MAX_PASSWORD_ENTRIES = 15
+GCSF_DAYS = 4
+
+
+def local(moment: datetime) -> str:
+    """A datetime-local input's value."""
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def field_label(text: str) -> re.Pattern[str]:
+    """A form field's label exactly (Django's labels end in a colon)."""
+    return re.compile(rf"^{re.escape(text)}:?$")
+
+
+def sign(form: object, button: str) -> None:
+    """Type the password into the form and press its signing button (one password entry)."""
+    form.get_by_label("password").fill(PASSWORD)  # type: ignore[attr-defined]
+    form.get_by_role("button", name=button).click()  # type: ignore[attr-defined]
+
+
+def no_blocking_violations(page: Page, where: str) -> None:
+    found = blocking(axe(page))
+    assert not found, f"axe-core on {where}:\n" + "\n".join(found)
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def expect_message(page: Page, text: str) -> None:
+    expect(page.locator("ul.messagelist")).to_contain_text(text)
+
+
+def open_queue_item(page: Page, queue: str, item: str) -> None:
+    """From the home page: the queue's count and the item under it, which opens exactly that item."""
+    link = page.locator("#role-home li", has=page.get_by_role("link", name=queue, exact=True))
+    link.get_by_role("link", name=item).first.click()
+
+
+@pytest.fixture
+def worker_env(signing_pki: dict[str, str], settings: object, tmp_path: Path) -> dict[str, str]:
+    """Where the worker that builds and seals the record finds its certificates and writes the file."""
+    media = tmp_path / "media"
+    settings.MEDIA_ROOT = str(media)  # type: ignore[attr-defined]
+    return {**signing_pki, "CELLBATCH_MEDIA_ROOT": str(media), "CELLBATCH_DOCUMENT_REPUBLISH_SECONDS": "1"}
+
+
+@pytest.fixture
+def master_data(people: Personas, settings: object) -> Personas:
+    """What exists before the shift: people, an approved process definition and QC specification."""
+    approved_definition(people.qa, people.qp)
+    approved_specification(people)
+    make_user("second_clinician", Role.CLINICIAN, first_name="Second", last_name="Clinician")
+    return people
+
+
+@pytest.mark.urs("URS-420", "URS-421", "URS-422", "URS-423", "URS-424", "URS-425", "URS-427")
+def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
+    shift: Shift, master_data: Personas, worker_env: dict[str, str]
+) -> None:
+    # --- Operator: enrol, register, start mobilization, record the G-CSF days ---------------------------------
+    operator = shift.person("operator")
+    expect(operator.locator("#home-operator")).to_contain_text("Manufacturing")
+    screenshot(operator, "operator-home")
+    no_blocking_violations(operator, "the operator's home")
+    # A new subject is enrolled on the registration form itself; the one approved definition is chosen already.
+    operator.get_by_role("link", name="Register a batch").click()
+    operator.get_by_label(field_label("Or enrol a new subject: subject code")).fill("IGX1-S101")
+    operator.get_by_label(field_label("Consent date")).fill((timezone.localdate() - timedelta(days=20)).isoformat())
+    operator.get_by_label(field_label("Body weight (kg)")).fill("61.0")
+    operator.get_by_label(field_label("Eligibility confirmed")).check()
+    operator.get_by_label(field_label("Start mobilization now")).check()
+    operator.get_by_role("button", name="Register batch").click()
+    batch = Batch.objects.get(patient__subject_code="IGX1-S101")
+    expect(operator.locator("#batch-header h1")).to_have_text(batch.batch_number)
+    expect(operator.locator("#batch-header")).to_contain_text("Mobilization")
+    # The four days, transcribed from the ward's log, in one form with one signature.
+    now = timezone.now()
+    form = operator.locator("#record-form")
+    expect(form.get_by_role("heading")).to_have_text("Record G-CSF days (one signature for all)")
+    expect(form.get_by_label(field_label("Prescribed dose (µg/kg)"))).to_have_value("10.00")
+    for day in range(1, GCSF_DAYS + 1):
+        given = now - timedelta(days=GCSF_DAYS - day, minutes=50)
+        form.get_by_label(field_label(f"Day {day}: administered at")).fill(local(given))
+    form.get_by_label(field_label("Filgrastim lot")).fill("FIL-24-117")
+    form.get_by_label(field_label("Filgrastim expiry")).fill((now + timedelta(days=200)).date().isoformat())
+    form.get_by_label(field_label("Late entry reason")).fill("Transcribed from the ward's G-CSF log.")
+    sign(form, "Record and sign")
+    expect_message(operator, f"Recorded G-CSF days 1, 2, 3, 4 of batch {batch.batch_number}: signed once for all.")
+    screenshot(operator, "batch-page-operator")
+    no_blocking_violations(operator, "the batch page")
+
+    # --- Verifier: the queue opens the batch; one signature verifies the four days ----------------------------
+    verifier = shift.person("verifier")
+    screenshot(verifier, "verifier-home")
+    open_queue_item(verifier, "Steps to verify", f"{batch.batch_number}: G-CSF day 1, G-CSF day 2")
+    verify_days = verifier.locator("#verify-gcsf-days")
+    expect(verify_days).to_contain_text("One signature for: G-CSF day 1, G-CSF day 2, G-CSF day 3, G-CSF day 4")
+    screenshot(verifier, "verify-all-gcsf-days")
+    sign(verify_days, "Verify all and sign")
+    expect_message(verifier, f"Verified G-CSF days 1, 2, 3, 4 of batch {batch.batch_number}")
+
+    # --- Operator and verifier: apheresis, then selection ------------------------------------------------------
+    # The days are verified: the operator's page, reloaded, starts collection with the apheresis record.
+    operator.reload()
+    form = operator.locator("#record-form")
+    expect(form.get_by_role("heading")).to_have_text("Start collection and record apheresis collection")
+    for label, value in {
+        "Device": "Spectra Optia",
+        "Device serial number": "OPT-2231",
+        "Started at": local(now - timedelta(hours=4, minutes=30)),
+        "Ended at": local(now - timedelta(minutes=20)),
+        "Blood volumes processed": "2.50",
+        "ACD-A (mL)": "820.0",
+        "Product volume (mL)": "245.0",
+        "Total nucleated cells": "48000000000",
+        "CD133+ cells before selection": "190000000",
+        "Collection bag identifier": "BAG-0101",
+    }.items():
+        form.get_by_label(field_label(label)).fill(value)
+    sign(form, "Record and sign")
+    expect_message(operator, "apheresis recorded and signed as performed.")
+
+    verifier.reload()
+    sign(verifier.locator(f"#step-apheresis-{batch.apheresis.pk} form.cb-form").first, "Verify and sign")
+    expect_message(verifier, "apheresis verified and signed.")
+
+    operator.reload()
+    form = operator.locator("#record-form")
+    expect(form.get_by_role("heading")).to_have_text("Start processing and record CD133+ selection")
+    expiry = (now + timedelta(days=90)).date().isoformat()
+    for label, value in {
+        "Instrument": "CliniMACS Plus",
+        "Instrument serial number": "CMP-0415",
+        "Program": "CD133 Enrichment 1.1",
+        "CD133 reagent lot": "CD133-7781",
+        "CD133 reagent expiry": expiry,
+        "Tubing set lot": "TS-5531",
+        "Tubing set expiry": expiry,
+        "Buffer lot": "BUF-2210",
+        "Buffer expiry": expiry,
+        "Human serum albumin lot": "HSA-9912",
+        "Human serum albumin expiry": expiry,
+        "Started at": local(now - timedelta(minutes=15)),
+        "Ended at": local(now - timedelta(minutes=5)),
+        "Input CD133+ cells": "190000000",
+        "Output CD133+ cells": "131000000",
+        "Final formulation volume (mL)": "10.0",
+    }.items():
+        form.get_by_label(field_label(label)).fill(value)
+    sign(form, "Record and sign")
+    expect_message(operator, "CD133+ selection recorded and signed as performed.")
+
+    verifier.reload()
+    batch.refresh_from_db()
+    sign(verifier.locator(f"#step-selection-{batch.selection.pk} form.cb-form").first, "Verify and sign")
+    operator.get_by_role("button", name="Move to quarantine").click()
+    expect(operator.locator("#batch-header")).to_contain_text("Quarantine")
+
+    # --- QC analyst: a sample, then every result in one signed form --------------------------------------------
+    analyst = shift.person("qc_analyst")
+    screenshot(analyst, "qc-analyst-home")
+    open_queue_item(analyst, "QC results to record", batch.batch_number)
+    results = analyst.locator("#record-results")
+    results.get_by_label(field_label("Sample code")).fill(f"{batch.batch_number}-QC1")
+    for test, value in {
+        "cd133_purity": "92.5",
+        "viability": "95",
+        "gram_stain": "no organisms seen",
+        "endotoxin": "0.12",
+        "sterility": "no growth",
+        "mycoplasma": "not detected",
+    }.items():
+        results.locator(f"#row-{test} input[name$='-value']").fill(value)
+    expect(results.locator("#row-cd133_purity input[name$='-unit']")).to_have_value("%")
+    screenshot(analyst, "qc-sample-results")
+    sign(results, "Record and sign")
+    expect_message(analyst, "records signed with one signature")
+
+    # --- Verifier: the queue opens the sample; one signature reviews its results -------------------------------
+    # The verifier's batch page, reloaded, reviews every open result with one signature.
+    verifier.reload()
+    sign(verifier.locator("#review-results"), "Review all and sign")
+    expect_message(verifier, "Reviewed 7 QC results of batch")
+
+    # --- QA: the review page, a deliberate decision ------------------------------------------------------------
+    qa = shift.person("qa_reviewer")
+    open_queue_item(qa, "Batches awaiting a QA decision", batch.batch_number)
+    expect(qa.get_by_label("Decision")).to_have_value("")
+    no_blocking_violations(qa, "the QA review page")
+    screenshot(qa, "qa-review")
+    qa.get_by_label("Decision").select_option("release")
+    sign(qa.locator("form.cb-form, form").filter(has=qa.get_by_label("Decision")), "Sign decision")
+    expect_message(qa, "released")
+
+    # --- QP: certification -------------------------------------------------------------------------------------
+    qp = shift.person("qualified_person")
+    open_queue_item(qp, "Batches to certify", batch.batch_number)
+    qp.get_by_label("Decision").select_option("certify")
+    sign(qp.locator("form").filter(has=qp.get_by_label("Decision")), "Sign decision")
+    expect_message(qp, "certified")
+
+    # --- Operator: dispatch from the desk ----------------------------------------------------------------------
+    operator.goto("/admin/")
+    open_queue_item(operator, "Products to dispatch", batch.batch_number)
+    dispatch = operator.locator("#desk-dispatch")
+    dispatch.get_by_label("Dispatched to").fill("Interventional radiology, room 2")
+    dispatch.get_by_label("Temperature at dispatch (°C)").fill("4.0")
+    sign(dispatch, "Record and sign")
+    expect_message(operator, "Recorded and signed.")
+
+    # --- Clinicians at the bedside, on a tablet ----------------------------------------------------------------
+    batch.refresh_from_db()
+    scan = Din(batch.din).barcode_data
+    clinician = shift.person("clinician", viewport=TABLET)
+    open_queue_item(clinician, "Products arriving", batch.batch_number)
+    receive = clinician.locator("form[id^='desk-receive']")
+    receive.get_by_label("Scan the bag's DIN barcode").fill(scan)
+    receive.get_by_label("Temperature at receipt (°C)").fill("5.5")
+    receive.get_by_role("button", name="Record").click()
+    expect_message(clinician, "Recorded.")
+    custody = clinician.locator("#custody")
+    box = custody.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= TABLET["width"], box
+    no_blocking_violations(clinician, "the delivery desk (tablet)")
+    screenshot(clinician, "delivery-desk-tablet", full_page=True)
+    bedside = clinician.locator("#desk-bedside_scan")
+    bedside.get_by_label("Scan the bag's DIN barcode").fill(scan)
+    bedside.get_by_label("Patient wristband (subject code)").fill("IGX1-S101")
+    sign(bedside, "Record and sign")
+
+    second = shift.person("second_clinician", viewport=TABLET)
+    open_queue_item(second, "Products arriving", batch.batch_number)
+    confirm = second.locator("#desk-bedside_confirm")
+    confirm.get_by_label("Second clinician: scan the bag again").fill(scan)
+    sign(confirm, "Record and sign")
+    expect_message(second, "Recorded and signed.")
+
+    # The infusion form was on the first clinician's page since the first scan.
+    infusion = clinician.locator("#desk-infusion")
+    infusion.get_by_label("Infusion started").fill(local(timezone.now() - timedelta(minutes=2)))
+    infusion.get_by_label("Infusion ended").fill(local(timezone.now() - timedelta(seconds=30)))
+    infusion.get_by_label("Left uterine artery: CD133+ cells").fill("61000000")
+    infusion.get_by_label("Left: volume (mL)").fill("5.0")
+    infusion.get_by_label("Right uterine artery: CD133+ cells").fill("63000000")
+    infusion.get_by_label("Right: volume (mL)").fill("5.0")
+    sign(infusion, "Record and sign")
+    expect_message(clinician, "Recorded and signed.")
+
+    # --- QA closes; a worker builds and seals the record; the auditor downloads it -----------------------------
+    with running_worker(extra_env=worker_env):
+        qa.goto("/admin/")
+        open_queue_item(qa, "Batches to close", batch.batch_number)
+        sign(qa.locator("#desk-close"), "Record and sign")
+        expect_message(qa, "Recorded and signed.")
+        # The auditor comes once the worker has sealed the record (tests/browser/test_pages.py shows the
+        # list refreshing itself while a record is being built).
+        wait_for(lambda: BatchDocument.objects.filter(batch=batch, status="signed").exists(), "the sealed record")
+        auditor = shift.person("auditor")
+        download_link = auditor.locator("#role-home").get_by_role("link", name=f"{batch.batch_number} · ").first
+        with auditor.expect_download() as download:
+            download_link.click()
+        assert download.value.suggested_filename.endswith(".pdf")
+    screenshot(auditor, "auditor-records")
+
+    # --- What the shift cost, and every record still signed ------------------------------------------------------
+    batch.refresh_from_db()
+    assert batch.status == "closed"
+    states = signature_states(batch)
+    broken = [(str(c.signature), c.signature.content_type.model, c.detail) for c in states if c.needs_signing_again]
+    assert states
+    assert not broken, broken
+    assert ElectronicSignature.objects.filter(batch=batch, manifest__isnull=False).count() >= GCSF_DAYS + 7 + 6
+    print(f"\nShift of batch {batch.batch_number}: {shift.report()}\n" + "\n".join(shift.loads))
+    assert shift.page_loads <= MAX_PAGE_LOADS, shift.report()
+    assert shift.password_entries <= MAX_PASSWORD_ENTRIES, shift.report()

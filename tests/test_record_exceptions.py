@@ -1,0 +1,70 @@
+"""The cover of the signed batch record opens with its exceptions and disposition."""
+
+from __future__ import annotations
+
+import dataclasses
+from io import BytesIO
+
+import pytest
+from pypdf import PdfReader
+
+from batches.pdf.render import render
+from tests.sample_snapshot import sample_snapshot
+
+
+def cover_text(snapshot: object) -> str:
+    return " ".join(PdfReader(BytesIO(render(snapshot)[0])).pages[0].extract_text().split())  # type: ignore[arg-type]
+
+
+@pytest.mark.urs("URS-434")
+def test_the_cover_names_the_disposition_certification_and_every_exception() -> None:
+    snapshot = sample_snapshot()
+    deviations = [dataclasses.replace(snapshot.deviations[0], status="open"), *snapshot.deviations[1:]]
+    text = cover_text(dataclasses.replace(snapshot, deviations=deviations))
+    assert "Exceptions and disposition" in text
+    assert "Disposition Conditionally released by Dr. Inés Peña (QA)" in text
+    assert "QP certification certified by Dr. Søren Kierkegård (QP)" in text
+    assert "Open deviations DEV-2026-014 (major, open): Endotoxin out of specification" in text
+    assert "Out-of-specification results Endotoxin: 0.62 EU/mL" in text
+    assert "Pending tests Sterility" in text
+    assert "Late entries" in text
+
+
+@pytest.mark.urs("URS-434")
+def test_a_record_without_exceptions_says_none_rather_than_leaving_the_box_out() -> None:
+    snapshot = sample_snapshot(deviations=0)
+    clean = dataclasses.replace(
+        snapshot,
+        qc_results=[r for r in snapshot.qc_results if r.verdict == "pass"],
+        steps=[dataclasses.replace(step, late_entry_reason="") for step in snapshot.steps],
+        release=[],
+        expired_use=[],
+    )
+    text = cover_text(clean)
+    assert "Disposition no decision yet QP certification not certified Open deviations none" in text
+    assert "Out-of-specification results none Pending tests none Late entries none Use past expiry none" in text
+
+
+@pytest.mark.django_db
+@pytest.mark.urs("URS-435")
+def test_the_audit_trail_reads_in_words_in_the_admin_and_in_the_record() -> None:
+    from django.urls import reverse
+
+    from batches.pdf.collect import take_snapshot
+    from batches.services import steps
+    from tests.factories import PASSWORD, Personas, gcsf_values, walk_batch
+    from tests.helpers import client_for
+
+    people = Personas()
+    batch = walk_batch(people, "mobilization")
+    steps.step_record(kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=gcsf_values(1))
+    operator = f"Operator (operator) #{people.operator.pk}"
+
+    page = client_for(people.auditor).get(reverse("admin:batches_batch_audit", args=[batch.pk])).content.decode()
+    assert f'<span title="performed_by_id">Performed by</span>:\n              <ins>{operator}</ins>' in page
+    assert '<span title="drug_lot">Filgrastim lot</span>' in page
+
+    trail = take_snapshot(batch, kind="on_request", revision=1).audit_trail
+    created = next(e for e in trail if e.record.startswith("G-CSF administration") and e.action == "created")
+    assert f"Performed by: {operator}" in created.changes
+    assert "Filgrastim lot: FIL-24-117" in created.changes
