@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 
+from batches import formatting
 from batches.models import (
     AdverseEvent,
     Batch,
@@ -174,19 +175,19 @@ def _infusion_rows(infusion: Infusion | None) -> list[InfusionEntry]:
     rows = [
         InfusionEntry(
             "Left uterine artery",
-            f"{infusion.left_cells:,} CD133+ cells in {text(infusion.left_volume_ml)} mL",
+            f"{formatting.cells(infusion.left_cells)} CD133+ cells in {text(infusion.left_volume_ml)} mL",
             by,
             text(infusion.started_at),
         ),
         InfusionEntry(
             "Right uterine artery",
-            f"{infusion.right_cells:,} CD133+ cells in {text(infusion.right_volume_ml)} mL",
+            f"{formatting.cells(infusion.right_cells)} CD133+ cells in {text(infusion.right_volume_ml)} mL",
             by,
             text(infusion.started_at),
         ),
         InfusionEntry(
             "Infusion completed",
-            f"{infusion.total_cells:,} CD133+ cells in total, started "
+            f"{formatting.cells(infusion.total_cells)} CD133+ cells in total, started "
             f"{infusion.minutes_from_end_of_processing} min after the end of processing",
             by,
             text(infusion.ended_at),

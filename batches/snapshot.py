@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 
 # 2: custody, identity scans, adverse events and expired-use authorisations; release signatures.
 # 3: who corrected a step and when (StepSection.corrected_by / corrected_at).
-SCHEMA_VERSION = 3
+# 4: the language the record was issued in (Snapshot.language); earlier snapshots print in English.
+SCHEMA_VERSION = 4
 T = TypeVar("T")
 # What a demonstration batch's page and every page of its record say.
 DEMONSTRATION_MARK = "DEMONSTRATION DATA, NOT FOR CLINICAL USE"
@@ -247,6 +248,9 @@ class Snapshot:
     taken_at: str
     time_zone: str
     schema: int = SCHEMA_VERSION
+    # The language chosen at issue (a code of settings.LANGUAGES): the labels stored in the snapshot
+    # were written in it, and the record is drawn in it, again, whenever it is re-rendered.
+    language: str = "en-gb"
     process: list[ValueRow] = field(default_factory=list)
     steps: list[StepSection] = field(default_factory=list)
     qc_results: list[QcResult] = field(default_factory=list)

@@ -73,8 +73,9 @@ TEMPLATES = [
     },
 ]
 
-# Time: stored in UTC, shown in the facility's zone.
+# Time: stored in UTC, shown in the facility's zone. Dates and numbers: config/formats (D-i18n-1).
 LANGUAGE_CODE = "en-gb"
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = os.environ.get("CELLBATCH_TIME_ZONE", "Europe/Madrid")
 USE_I18N = True
 USE_TZ = True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from batches import formatting
 from batches.models import Batch
 from batches.selectors import person
 from batches.snapshot import Deviation as DeviationEntry
@@ -21,9 +22,10 @@ LONG_NUMBER = re.compile(r"\d{6,}")
 
 
 def _grouped(value: str) -> str:
-    """Cell counts with thousands separators (124,450,000 reads at a glance; 124450000 does not)."""
+    """Cell counts as ``124.45 × 10⁶`` (batches.formatting): never ``124,450,000``, which a Spanish
+    reader takes for a decimal."""
     # Spaces around a range's dash let a narrow table cell wrap there rather than inside a number.
-    return LONG_NUMBER.sub(lambda m: f"{int(m.group()):,}", value).replace("–", " – ")
+    return LONG_NUMBER.sub(lambda m: formatting.cells(int(m.group())), value).replace("–", " – ")
 
 
 def _label(test: str) -> str:

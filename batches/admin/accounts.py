@@ -16,7 +16,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django_otp import user_has_device
@@ -24,7 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.qr import write_qrcode_image
 from knox.models import AuthToken
 
-from batches import limits
+from batches import formatting, limits
 from batches.accounts import services
 from batches.models.access import AccessEvent
 from batches.models.accounts import AccountState, ApiToken
@@ -80,7 +79,7 @@ class AccountAdmin(UserAdmin):
         state = AccountState.objects.filter(user=obj).first()
         if state is None or state.password_changed_at is None:
             return "No password change recorded."
-        when = f"{timezone.localtime(state.password_changed_at):%Y-%m-%d %H:%M %Z}"
+        when = formatting.moment(state.password_changed_at)
         if state.password_change_required:
             return f"Set by {state.password_changed_by} on {when}: the user must change it before anything else."
         return f"Last changed on {when} by {state.password_changed_by}."

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.urls import reverse
-from django.utils import timezone
 
+from batches import formatting
 from batches.admin.workflow import next_actions
 from batches.models import Batch, BedsideCheck
 from batches.models.custody import HandOff
@@ -113,7 +113,7 @@ def delivery_steps(batch: Batch) -> list[NextStep]:
         if "QP certification" in release_outstanding(batch):
             steps.append(NextStep("QP certification", "the Qualified Person certifies the release", _review_url(batch)))
         expiry = custody.expires_at(batch)
-        until = f" before {timezone.localtime(expiry):%Y-%m-%d %H:%M %Z} (expiry)" if expiry else ""
+        until = f" before {formatting.moment(expiry)} (expiry)" if expiry else ""
         steps.append(NextStep("Dispatch", f"to interventional radiology{until}", desk))
         return steps
     if status == S.DISPATCHED:

@@ -12,8 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.utils import timezone
 
+from batches import formatting
 from batches.models import Batch, StepRecord
 from batches.services.actions import StateAction, declared_actions, offered_actions
 from batches.services.steps import STEP_LABELS, STEP_MODELS, editable_fields
@@ -23,19 +23,20 @@ from batches.states import STEP_STATE, BatchStatus
 S = BatchStatus
 
 
-def format_value(value: Any) -> str:
+def format_value(value: Any, *, name: str = "") -> str:
+    """One value of a step as the batch page shows it (batches.formatting): times local with their zone."""
     if value is None or value == "":
         return "—"
     if isinstance(value, datetime):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
+        return formatting.moment(value, seconds=True)
     if isinstance(value, date):
-        return value.strftime("%Y-%m-%d")
+        return formatting.day(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}".replace(",", " ")
-    if isinstance(value, Decimal):
-        return f"{value:f}"
+    if isinstance(value, int) and "cells" in name:
+        return formatting.cells(value)
+    if isinstance(value, int | Decimal):
+        return formatting.number(value)
     return str(value)
 
 
@@ -47,7 +48,7 @@ def step_rows(step: StepRecord) -> list[tuple[str, str]]:
         if f.name in skip:
             continue
         label = str(f.verbose_name)
-        rows.append((label[:1].upper() + label[1:], format_value(f.value_from_object(step))))
+        rows.append((label[:1].upper() + label[1:], format_value(f.value_from_object(step), name=f.name)))
     return rows
 
 

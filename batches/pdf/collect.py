@@ -6,9 +6,9 @@ import hashlib
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from batches import isbt128
+from batches import formatting, isbt128
 from batches.ledger.trail import Entry, batch_trail, events_for_object
 from batches.models import (
     ApheresisCollection,
@@ -95,8 +95,10 @@ def _steps(batch: Batch) -> list[StepSection]:
                     ValueRow("Blood volumes processed", text(a.blood_volumes_processed)),
                     ValueRow("ACD-A", text(a.acd_a_ml), "mL"),
                     ValueRow("Product volume", text(a.product_volume_ml), "mL"),
-                    ValueRow("Total nucleated cells", f"{a.total_nucleated_cells:,}", "cells"),
-                    ValueRow("CD133+ cells before selection", f"{a.cd133_cells_before_selection:,}", "cells"),
+                    ValueRow("Total nucleated cells", formatting.cells(a.total_nucleated_cells), "cells"),
+                    ValueRow(
+                        "CD133+ cells before selection", formatting.cells(a.cd133_cells_before_selection), "cells"
+                    ),
                     ValueRow("Collection bag", a.collection_bag_id),
                 ],
                 equipment=[EquipmentRow(a.device, a.device_serial)],
@@ -112,8 +114,8 @@ def _steps(batch: Batch) -> list[StepSection]:
                     ValueRow("Program", s.program),
                     ValueRow("Started", text(s.started_at)),
                     ValueRow("Ended", text(s.ended_at)),
-                    ValueRow("Input CD133+ cells", f"{s.input_cd133_cells:,}", "cells"),
-                    ValueRow("Output CD133+ cells", f"{s.output_cd133_cells:,}", "cells"),
+                    ValueRow("Input CD133+ cells", formatting.cells(s.input_cd133_cells), "cells"),
+                    ValueRow("Output CD133+ cells", formatting.cells(s.output_cd133_cells), "cells"),
                     ValueRow("Recovery", text(s.recovery_pct), "%"),
                     ValueRow("Final formulation volume", text(s.final_volume_ml), "mL"),
                 ],
@@ -192,8 +194,15 @@ def _audit_trail(batch: Batch) -> list[AuditEntry]:
     ]
 
 
-def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
-    """Everything the record prints, read in one place (call inside a transaction for consistency)."""
+def take_snapshot(batch: Batch, *, kind: str, revision: int, language: str = "") -> Snapshot:
+    """Everything the record prints, read in one place (call inside a transaction for consistency),
+    written in ``language`` (default: the active one), which the snapshot records."""
+    language = language or translation.get_language() or settings.LANGUAGE_CODE
+    with translation.override(language):
+        return _snapshot(batch, kind=kind, revision=revision, language=language)
+
+
+def _snapshot(batch: Batch, *, kind: str, revision: int, language: str) -> Snapshot:
     batch = Batch.objects.select_related(
         "patient",
         "registered_by",
@@ -222,6 +231,7 @@ def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
         revision=revision,
         taken_at=text(timezone.now()),
         time_zone=settings.TIME_ZONE,
+        language=language,
         process=[
             ValueRow("Process definition", f"{definition.code} v{definition.version}: {definition.name}"),
             ValueRow("Approved by", f"{person(definition.first_approved_by)}; {person(definition.second_approved_by)}"),

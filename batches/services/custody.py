@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from batches import isbt128
+from batches import formatting, isbt128
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
 from batches.models import Batch, CustodyEvent, ExpiredUseAuthorization, IdentityScan, PatientIdentity
@@ -78,7 +78,7 @@ def require_within_shelf_life(batch: Batch, at: datetime, *, action: str) -> Exp
     )
     if authorization is None:
         raise StateConflict(
-            f"{action} refused: batch {batch.batch_number} expired at {timezone.localtime(expiry):%Y-%m-%d %H:%M %Z} "
+            f"{action} refused: batch {batch.batch_number} expired at {formatting.moment(expiry)} "
             f"(shelf life {batch.process_definition.shelf_life_hours} h from end of processing). "
             "Use past expiry needs a documented deviation authorised by QA."
         )
@@ -232,7 +232,7 @@ def custody_receive(
 def _check_receipt(event: CustodyEvent, *, actor: User, received_at: datetime, late_entry_reason: str) -> None:
     if event.is_received:
         raise StateConflict(
-            f"{event} was already received by {event.received_by} at {event.received_at:%Y-%m-%d %H:%M}."
+            f"{event} was already received by {event.received_by} at {formatting.moment(event.received_at)}."
         )
     if event.handed_over_by_id == actor.pk:
         raise PermissionDenied("Custody passes between two people: you handed this over, someone else receives it.")

@@ -6,7 +6,6 @@ or shows the page again with the form as typed and the refusal on it.
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from django.contrib import admin, messages
@@ -16,10 +15,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.text import capfirst
 from django.views.decorators.http import require_GET, require_POST
 
+from batches import formatting
 from batches.admin.batch import state_badge
 from batches.admin.common import PasswordForm
 from batches.admin.forms import CancelForm, StepForm, step_form_class
@@ -160,8 +159,8 @@ def signature_rows(batch: Batch, steps_by_kind: list[Any]) -> list[dict[str, Any
                 "signature": sig,
                 "record": titles.get((sig.content_type.model, sig.object_id))
                 or f"{capfirst(sig.content_type.name)} #{sig.object_id}",
-                "utc": sig.signed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-                "local": timezone.localtime(sig.signed_at).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                "utc": formatting.moment_utc(sig.signed_at),
+                "local": formatting.moment(sig.signed_at, seconds=True),
                 "state": state,
                 "css": css,
             }

@@ -16,6 +16,7 @@ from django import forms
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from batches import formatting
 from batches.admin import desk_forms as f
 from batches.admin.common import SigningForm
 from batches.models import Batch, BedsideCheck, CustodyEvent
@@ -222,7 +223,7 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
                     f.BedsideConfirmForm,
                     (Role.CLINICIAN,),
                     bedside_confirm,
-                    intro=f"First scan by {check.checked_by} at {check.checked_at:%H:%M}.",
+                    intro=f"First scan by {check.checked_by} at {formatting.moment(check.checked_at)}.",
                 )
             )
         else:

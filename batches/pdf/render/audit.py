@@ -1,4 +1,4 @@
-"""Appendix A: the audit trail of the batch's records, oldest first, in UTC."""
+"""Appendix A: the audit trail of the batch's records, oldest first, local times with their zone."""
 
 from __future__ import annotations
 
@@ -10,15 +10,14 @@ from batches.pdf.render.layout import Writer
 def audit(w: Writer) -> None:
     w.story.append(PageBreak())
     w.heading("Appendix A. Audit trail of the batch's records")
-    w.story.append(w.p(f"{len(w.s.audit_trail)} events, oldest first; times in UTC.", "body"))
-    rows = [
-        (w.when(e.at, local=False).removesuffix(" UTC"), e.actor, e.record, e.action, e.changes, e.reason)
-        for e in w.s.audit_trail
-    ]
+    w.story.append(
+        w.p(f"{len(w.s.audit_trail)} events, oldest first; times in {w.s.time_zone}, with the zone in force.", "body")
+    )
+    rows = [(w.when(e.at, utc=False), e.actor, e.record, e.action, e.changes, e.reason) for e in w.s.audit_trail]
     if rows:
         w.story.append(
             w.table(
-                ["When (UTC)", "Actor", "Record", "Action", "Changes", "Reason"],
+                ["When", "Actor", "Record", "Action", "Changes", "Reason"],
                 rows,
                 [0.125, 0.12, 0.17, 0.07, 0.365, 0.15],
                 small=True,

@@ -10,7 +10,7 @@ from reportlab.platypus import PageBreak, Spacer, Table
 from reportlab.platypus import TableStyle as RLTableStyle
 
 from batches.pdf import barcodes
-from batches.pdf.render.layout import FRAME_W, KIND_TITLES, Writer, is_time
+from batches.pdf.render.layout import EMBEDDED_FONT, FRAME_W, KIND_TITLES, Writer, is_time
 
 
 def cover(w: Writer) -> None:
@@ -43,7 +43,7 @@ def cover(w: Writer) -> None:
             codes[1].append(w.p(caption, "caption"))
     barcode_table = Table(codes, hAlign="LEFT", colWidths=[FRAME_W / len(codes[0])] * len(codes[0]))
     barcode_table.setStyle(
-        RLTableStyle([("ALIGN", (0, 0), (-1, -1), "CENTER"), ("VALIGN", (0, 0), (-1, -1), "BOTTOM")])
+        RLTableStyle([("ALIGN", (0, 0), (-1, -1), "CENTER"), ("VALIGN", (0, 0), (-1, -1), "BOTTOM"), EMBEDDED_FONT])
     )
     w.story.append(barcode_table)
     w.story.append(Spacer(1, 6 * mm))
@@ -79,6 +79,7 @@ def _din_with_check(w: Writer, din: str, check: str) -> Table:
     table.setStyle(
         RLTableStyle(
             [
+                EMBEDDED_FONT,
                 ("BOX", (1, 0), (1, 0), 0.9, colors.black),
                 ("ALIGN", (1, 0), (1, 0), "CENTER"),
                 ("LEFTPADDING", (0, 0), (0, 0), 0),

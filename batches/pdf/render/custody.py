@@ -29,8 +29,8 @@ def _custody(w: Writer) -> None:
             (
                 c.hand_off + (f"\nsample {c.sample}" if c.sample else ""),
                 f"{c.from_location} → {c.to_location}",
-                f"{c.handed_over_by}\n{w.when(c.handed_over_at, local=False)}\n{c.temperature_out}",
-                f"{c.received_by}\n{w.when(c.received_at, local=False)}\n{c.temperature_in}"
+                f"{c.handed_over_by}\n{w.when(c.handed_over_at, utc=False)}\n{c.temperature_out}",
+                f"{c.received_by}\n{w.when(c.received_at, utc=False)}\n{c.temperature_in}"
                 if c.received_at
                 else "not yet received",
                 c.scanned + (f"\n{c.notes}" if c.notes else ""),
@@ -49,7 +49,7 @@ def _custody(w: Writer) -> None:
         w.empty("No identity scan was recorded at the time of issue.")
     else:
         scans = [
-            (s.point, s.scanned, s.expected, w.verdict(s.outcome), s.by, w.when(s.at, local=False))
+            (s.point, s.scanned, s.expected, w.verdict(s.outcome), s.by, w.when(s.at, utc=False))
             for s in w.s.identity_scans
         ]
         w.story.append(
@@ -72,8 +72,8 @@ def _after_infusion(w: Writer) -> None:
                 a.grade + (" (serious)" if a.serious == "yes" else ""),
                 a.relatedness,
                 a.phase,
-                f"onset {w.when(a.onset_at, local=False)}"
-                + (f"\nresolved {w.when(a.resolved_at, local=False)}" if a.resolved_at else "\nnot resolved"),
+                f"onset {w.when(a.onset_at, utc=False)}"
+                + (f"\nresolved {w.when(a.resolved_at, utc=False)}" if a.resolved_at else "\nnot resolved"),
                 a.reported_by,
             )
             for a in w.s.adverse_events

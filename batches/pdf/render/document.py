@@ -8,9 +8,11 @@ suffices. Barcodes are form XObjects defined once per document.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
 
+from django.utils import translation
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -47,12 +49,22 @@ def story(snapshot: Snapshot, forms: dict[str, barcodes.Form], digest: str) -> l
     return writer.story
 
 
-def _canvas_class(forms: Sequence[barcodes.Form], footer: Callable[[Canvas, int, int], None]) -> type[Canvas]:
+def pdf_date(iso: str) -> str:
+    """The PDF date string (ISO 32000-1, 7.9.4) of an ISO 8601 time, in UTC: ``D:20260504091203+00'00'``."""
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("D:%Y%m%d%H%M%S+00'00'")
+
+
+def _canvas_class(
+    forms: Sequence[barcodes.Form], footer: Callable[[Canvas, int, int], None], issued: str
+) -> type[Canvas]:
     class RecordCanvas(Canvas):
         """Holds pages back until the end, then draws each footer with the page total."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
+            # The document's creation and modification dates are the time of issue (when the
+            # snapshot was taken), not the build's clock: the same snapshot still gives the same bytes.
+            self.setDateFormatter(lambda *_: issued)
             self._held: list[dict[str, Any]] = []
             for form in forms:
                 form.define(self)
@@ -104,7 +116,14 @@ def _forms(s: Snapshot, digest: str) -> dict[str, barcodes.Form]:
 
 
 def render(snapshot: Snapshot) -> tuple[bytes, int]:
-    """The record as PDF bytes, and its page count. The same snapshot always gives the same bytes."""
+    """The record as PDF bytes, and its page count. The same snapshot always gives the same bytes.
+
+    Drawn in the language the record was issued in (``snapshot.language``), whoever renders it."""
+    with translation.override(snapshot.language):
+        return _render(snapshot)
+
+
+def _render(snapshot: Snapshot) -> tuple[bytes, int]:
     fonts.register()
     digest = snapshot.sha256()  # hashing the whole snapshot is not free: once per record
     forms = _forms(snapshot, digest)
@@ -157,8 +176,14 @@ def render(snapshot: Snapshot) -> tuple[bytes, int]:
         subject=f"Snapshot SHA-256 {digest}",
         creator="CellBatch",
         invariant=1,
+        # Every font of the record is embedded: the canvas starts in the record's own font, not in
+        # ReportLab's default Helvetica (a base-14 font that is never embedded).
+        initialFontName=fonts.REGULAR,
     )
     frame = Frame(doc.leftMargin, doc.bottomMargin, FRAME_W, doc.height, id="body", leftPadding=0, rightPadding=0)
     doc.addPageTemplates([PageTemplate(id="record", frames=[frame], onPage=header)])
-    doc.build(story(snapshot, forms, digest), canvasmaker=_canvas_class(list(forms.values()), footer))
+    doc.build(
+        story(snapshot, forms, digest),
+        canvasmaker=_canvas_class(list(forms.values()), footer, pdf_date(snapshot.taken_at)),
+    )
     return buffer.getvalue(), pages[-1] if pages else 0

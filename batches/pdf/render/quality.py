@@ -20,9 +20,9 @@ def qc(w: Writer) -> None:
             r.specification,
             f"{r.result} {r.unit}".strip(),
             w.verdict(r.verdict),
-            f"{r.analyst}\n{w.when(r.performed_at, local=False)}"
+            f"{r.analyst}\n{w.when(r.performed_at, utc=False)}"
             + (f"\nreviewed: {r.verified_by}" if r.verified_by else "")
-            + (f"\n{w.when(r.verified_at, local=False)}" if r.verified_at else ""),
+            + (f"\n{w.when(r.verified_at, utc=False)}" if r.verified_at else ""),
             r.comment,
         )
         for r in w.s.qc_results

@@ -14,8 +14,8 @@ def signatures(w: Writer) -> None:
         (
             sig.printed_name + (f"\n({sig.username})" if sig.username else ""),
             sig.meaning,
-            w.when(sig.signed_at, local=False),
-            w.local(sig.signed_at),
+            w.when(sig.signed_at, utc=False),
+            w.utc(sig.signed_at),
             sig.record,
             sig.status,
         )
@@ -23,7 +23,7 @@ def signatures(w: Writer) -> None:
     ]
     w.story.append(
         w.table(
-            ["Printed name", "Meaning", "UTC", f"Local ({w.s.time_zone})", "Signed record", "Status"],
+            ["Printed name", "Meaning", f"Local ({w.s.time_zone})", "UTC", "Signed record", "Status"],
             rows,
             [0.19, 0.13, 0.18, 0.18, 0.18, 0.14],
         )
