@@ -56,7 +56,7 @@ class CellBatchAdminSite(admin.AdminSite):
         from django.contrib.auth.models import User
 
         from batches.models import ProcessDefinition
-        from batches.views import audit, batch_page, desk, records
+        from batches.views import audit, batch_page, desk, language, records
         from qc.models import Deviation, QcResult, Specification
         from qc.views import review
 
@@ -118,7 +118,8 @@ class CellBatchAdminSite(admin.AdminSite):
                 name="qc_deviation_update",
             ),
             path("qc/deviation/<int:pk>/close/", self.model_view(Deviation, "close_view"), name="qc_deviation_close"),
-            # Accounts: one's own authenticator app, and deactivating an account.
+            # Accounts: one's own language and authenticator app, and deactivating an account.
+            path("account/language/", page(language.language_page), name="account_language"),
             path(
                 "auth/user/authenticator/",
                 self.model_view(User, "authenticator_view"),

@@ -140,3 +140,10 @@ def truncate_guards_off_for_flush() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(DatabaseOperations, "execute_sql_flush", flush_with_guards_off)
         yield
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the translation catalogues first: the .mo files are built, never committed (scripts/messages.py)."""
+    from scripts.messages import compile_all
+
+    compile_all()

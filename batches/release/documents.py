@@ -24,6 +24,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from batches import pki
+from batches.accounts.language import LANGUAGE_CODES, language_for
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
 from batches.models import Batch, BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
@@ -58,9 +59,13 @@ def _build_window() -> timedelta:
 
 @transaction.atomic
 def document_request(
-    *, batch: Batch | int, kind: DocumentKind | str, actor: User | str, reason: str = ""
+    *, batch: Batch | int, kind: DocumentKind | str, actor: User | str, reason: str = "", language: str = ""
 ) -> BatchDocument:
     """Queue a new revision of a batch record; it is published to the workers after commit.
+
+    The record is written in ``language`` (a code of ``settings.LANGUAGES``), by default the
+    requester's own (batches.accounts.language); the snapshot stores it, so every rendering of the
+    revision is in the language chosen at issue.
 
     Services that release or close a batch call this inside their own transaction, after the
     transition, so the record shows the new state and the job exists exactly when the change does.
@@ -79,7 +84,10 @@ def document_request(
             f"it is {BatchStatus(locked.status).label.lower()}."
         )
     last = BatchDocument.objects.filter(batch=locked, kind=kind).aggregate(n=Max("revision"))["n"] or 0
-    snapshot = take_snapshot(locked, kind=kind, revision=last + 1).to_dict()
+    if language and language not in LANGUAGE_CODES:
+        raise ValidationError({"language": f"{language!r} is not one of {', '.join(sorted(LANGUAGE_CODES))}."})
+    language = language or (settings.LANGUAGE_CODE if isinstance(actor, str) else language_for(actor))
+    snapshot = take_snapshot(locked, kind=kind, revision=last + 1, language=language).to_dict()
     with audit_context(actor, reason=reason or f"request {kind.label.lower()}"):
         document = BatchDocument.objects.create(
             batch=locked,
