@@ -8,6 +8,7 @@ from decimal import Decimal
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy
 
 from batches import formatting
 from batches.web import ONE_TIME_FIELD, new_form_token
@@ -45,6 +46,15 @@ def when_utc(value: datetime | None) -> str:
 @register.filter
 def day(value: date | datetime | None) -> str:
     return formatting.day(value)
+
+
+# A QC verdict's words (qc.evaluation.Verdict values), in the reader's language.
+VERDICT_LABELS = {"pass": gettext_lazy("pass"), "oos": gettext_lazy("OOS"), "pending": gettext_lazy("pending")}
+
+
+@register.filter
+def verdict_label(verdict: str) -> str:
+    return str(VERDICT_LABELS.get(str(verdict), verdict))
 
 
 @register.simple_tag
