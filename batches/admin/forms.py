@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from batches import limits
 from batches.admin.common import PasswordForm, date_widget, datetime_widget
@@ -52,7 +53,7 @@ class StepForm(PasswordForm):
 
 class StepCorrectionForm(StepForm):
     reason = forms.CharField(
-        label="Reason for the correction", widget=forms.Textarea(attrs={"rows": 2}), max_length=limits.REASON
+        label=_("Reason for the correction"), widget=forms.Textarea(attrs={"rows": 2}), max_length=limits.REASON
     )
 
     def changed_values(self, current: dict[str, Any]) -> dict[str, Any]:
@@ -85,17 +86,17 @@ def step_form_class(kind: str, *, correction: bool = False) -> type[StepForm]:
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        label="Reason for cancelling", widget=forms.Textarea(attrs={"rows": 2}), max_length=limits.REASON
+        label=_("Reason for cancelling"), widget=forms.Textarea(attrs={"rows": 2}), max_length=limits.REASON
     )
 
 
 class RegisterBatchForm(forms.Form):
     patient = forms.ModelChoiceField(
         queryset=Patient.objects.none(),
-        help_text="Enrolled subjects whose eligibility is confirmed and who have no open batch.",
+        help_text=_("Enrolled subjects whose eligibility is confirmed and who have no open batch."),
     )
     process_definition = forms.ModelChoiceField(
-        queryset=ProcessDefinition.objects.none(), help_text="Only versions approved by two people."
+        queryset=ProcessDefinition.objects.none(), help_text=_("Only versions approved by two people.")
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -144,5 +145,5 @@ class ProcessDefinitionDraftForm(forms.ModelForm[ProcessDefinition]):
 
 class ApproveForm(PasswordForm):
     confirm = forms.BooleanField(
-        label="I have reviewed this process definition and approve it for manufacturing.", required=True
+        label=_("I have reviewed this process definition and approve it for manufacturing."), required=True
     )

@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group, User
 from django.db.models import Model, Q
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
 
 from batches.models import (
     AccessEvent,
@@ -120,108 +121,110 @@ def _awaiting_certification() -> int:
 
 
 def _operator(links: Links) -> HomeCard:
-    card = HomeCard(Role.OPERATOR, "Manufacturing", "Record and sign each step; a second person verifies it.")
+    card = HomeCard(Role.OPERATOR, _("Manufacturing"), _("Record and sign each step; a second person verifies it."))
     return card.extend(
-        links.changelist(Batch, "Batches in manufacturing", count=_count(IN_MANUFACTURING)),
-        links.add(Batch, "Register a batch"),
-        links.changelist(Patient, "Patients"),
-        links.add(Patient, "Enrol a patient"),
-        links.qc("qcsample", "Record a QC sample", add=True),
+        links.changelist(Batch, _("Batches in manufacturing"), count=_count(IN_MANUFACTURING)),
+        links.add(Batch, _("Register a batch")),
+        links.changelist(Patient, _("Patients")),
+        links.add(Patient, _("Enrol a patient")),
+        links.qc("qcsample", _("Record a QC sample"), add=True),
         links.named(
             "admin:batches_delivery_desk_index",
-            "Delivery desk: hand-overs and dispatch",
+            _("Delivery desk: hand-overs and dispatch"),
             _count((S.RELEASED, S.CONDITIONALLY_RELEASED)),
         ),
     )
 
 
 def _verifier(links: Links) -> HomeCard:
-    card = HomeCard(Role.VERIFIER, "Second-person verification", "Check and sign steps you did not perform.")
+    card = HomeCard(Role.VERIFIER, _("Second-person verification"), _("Check and sign steps you did not perform."))
     return card.extend(
-        links.changelist(Batch, "Batches with steps awaiting verification", count=_awaiting_verification()),
-        links.qc("qcresult", "QC results awaiting review", query="verified_by__isnull=True"),
+        links.changelist(Batch, _("Batches with steps awaiting verification"), count=_awaiting_verification()),
+        links.qc("qcresult", _("QC results awaiting review"), query="verified_by__isnull=True"),
     )
 
 
 def _qc_analyst(links: Links) -> HomeCard:
-    card = HomeCard(Role.QC_ANALYST, "QC laboratory", "Samples, results against the specification, deviations.")
+    card = HomeCard(Role.QC_ANALYST, _("QC laboratory"), _("Samples, results against the specification, deviations."))
     return card.extend(
-        links.changelist(Batch, "Batches in quarantine", "status__exact=quarantine", _count((S.QUARANTINE,))),
-        links.qc("qcsample", "Record a QC sample", add=True),
-        links.qc("qcresult", "Record a QC result", add=True),
-        links.qc("qcresult", "QC results"),
-        links.qc("qcsample", "QC samples"),
-        links.qc("deviation", "Open deviations", query="status__exact=open"),
+        links.changelist(Batch, _("Batches in quarantine"), "status__exact=quarantine", _count((S.QUARANTINE,))),
+        links.qc("qcsample", _("Record a QC sample"), add=True),
+        links.qc("qcresult", _("Record a QC result"), add=True),
+        links.qc("qcresult", _("QC results")),
+        links.qc("qcsample", _("QC samples")),
+        links.qc("deviation", _("Open deviations"), query="status__exact=open"),
     )
 
 
 def _qa(links: Links) -> HomeCard:
-    card = HomeCard(Role.QA_REVIEWER, "Quality assurance", "Review by exception, deviations, release and closure.")
+    card = HomeCard(
+        Role.QA_REVIEWER, _("Quality assurance"), _("Review by exception, deviations, release and closure.")
+    )
     return card.extend(
         links.named(
             "admin:qc_review_index",
-            "QA review: batches awaiting disposition",
+            _("QA review: batches awaiting disposition"),
             count=_count((S.QUARANTINE,)),
             query="status=quarantine",
         ),
-        links.qc("deviation", "Open deviations", query="status__exact=open"),
-        links.qc("deviation", "Late results after release", query="raised_after_release__exact=1"),
-        links.qc("specification", "Specifications"),
-        links.qc("specification", "Draft a specification", add=True),
-        links.changelist(ProcessDefinition, "Process definitions"),
-        links.changelist(BatchDocument, "Signed batch records (PDF)"),
+        links.qc("deviation", _("Open deviations"), query="status__exact=open"),
+        links.qc("deviation", _("Late results after release"), query="raised_after_release__exact=1"),
+        links.qc("specification", _("Specifications")),
+        links.qc("specification", _("Draft a specification"), add=True),
+        links.changelist(ProcessDefinition, _("Process definitions")),
+        links.changelist(BatchDocument, _("Signed batch records (PDF)")),
         links.named(
             "admin:batches_delivery_desk_index",
-            "Delivery desk: close infused or rejected batches",
+            _("Delivery desk: close infused or rejected batches"),
             _count((S.INFUSED, S.REJECTED)),
         ),
     )
 
 
 def _qp(links: Links) -> HomeCard:
-    card = HomeCard(Role.QUALIFIED_PERSON, "Qualified Person", "Certify released batches; approve master data.")
+    card = HomeCard(Role.QUALIFIED_PERSON, _("Qualified Person"), _("Certify released batches; approve master data."))
     return card.extend(
         links.named(
             "admin:qc_review_index",
-            "Released batches awaiting certification",
+            _("Released batches awaiting certification"),
             count=_awaiting_certification(),
             query="status=released",
         ),
         links.changelist(
             ProcessDefinition,
-            "Process definitions awaiting approval",
+            _("Process definitions awaiting approval"),
             "status__exact=draft",
             ProcessDefinition.objects.filter(status=ApprovalStatus.DRAFT).count(),
         ),
-        links.qc("specification", "Specifications"),
-        links.changelist(BatchDocument, "Signed batch records (PDF)"),
+        links.qc("specification", _("Specifications")),
+        links.changelist(BatchDocument, _("Signed batch records (PDF)")),
     )
 
 
 def _clinician(links: Links) -> HomeCard:
-    card = HomeCard(Role.CLINICIAN, "Delivery and follow-up", "Receive, check at the bedside, infuse, follow up.")
+    card = HomeCard(Role.CLINICIAN, _("Delivery and follow-up"), _("Receive, check at the bedside, infuse, follow up."))
     return card.extend(
         links.named(
             "admin:batches_delivery_desk_index",
-            "Delivery desk",
+            _("Delivery desk"),
             _count((S.RELEASED, S.CONDITIONALLY_RELEASED, S.DISPATCHED)),
         ),
-        links.named("admin:batches_cohort", "Cohort: treated patients and outcomes"),
-        links.add(Patient, "Enrol a patient"),
-        links.named("admin:batches_adverseevent_changelist", "Adverse events"),
-        links.named("admin:batches_followupvisit_changelist", "Follow-up visits"),
-        links.named("admin:batches_embryotransfer_changelist", "Embryo transfers"),
+        links.named("admin:batches_cohort", _("Cohort: treated patients and outcomes")),
+        links.add(Patient, _("Enrol a patient")),
+        links.named("admin:batches_adverseevent_changelist", _("Adverse events")),
+        links.named("admin:batches_followupvisit_changelist", _("Follow-up visits")),
+        links.named("admin:batches_embryotransfer_changelist", _("Embryo transfers")),
     )
 
 
 def _auditor(links: Links) -> HomeCard:
-    card = HomeCard(Role.AUDITOR, "Inspection (read-only)", "Every record, its audit trail and signed PDFs.")
+    card = HomeCard(Role.AUDITOR, _("Inspection (read-only)"), _("Every record, its audit trail and signed PDFs."))
     card.extend(
-        links.changelist(Batch, "Batches (each has its audit trail and exports)"),
-        links.named("admin:qc_review_index", "QA review pages"),
-        links.changelist(BatchDocument, "Signed batch records (PDF)"),
-        links.qc("deviation", "Deviations"),
-        links.changelist(AccessEvent, "Access log"),
+        links.changelist(Batch, _("Batches (each has its audit trail and exports)")),
+        links.named("admin:qc_review_index", _("QA review pages")),
+        links.changelist(BatchDocument, _("Signed batch records (PDF)")),
+        links.qc("deviation", _("Deviations")),
+        links.changelist(AccessEvent, _("Access log")),
     )
     # A user's changes across all records (the audit page checks the auditor role itself).
     card.people = [
@@ -232,14 +235,16 @@ def _auditor(links: Links) -> HomeCard:
 
 
 def _admin(links: Links) -> HomeCard:
-    card = HomeCard(Role.ADMIN, "Accounts and master data", "Users, roles and process definitions; no batch data.")
+    card = HomeCard(
+        Role.ADMIN, _("Accounts and master data"), _("Users, roles and process definitions; no batch data.")
+    )
     return card.extend(
-        links.changelist(User, "Users"),
-        links.add(User, "Add a user"),
-        links.changelist(Group, "Roles (groups)"),
-        links.changelist(ProcessDefinition, "Process definitions"),
-        links.add(ProcessDefinition, "Draft a process definition"),
-        links.changelist(AccessEvent, "Access log"),
+        links.changelist(User, _("Users")),
+        links.add(User, _("Add a user")),
+        links.changelist(Group, _("Roles (groups)")),
+        links.changelist(ProcessDefinition, _("Process definitions")),
+        links.add(ProcessDefinition, _("Draft a process definition")),
+        links.changelist(AccessEvent, _("Access log")),
     )
 
 

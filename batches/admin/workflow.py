@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.utils.translation import gettext as _
 
 from batches import formatting
 from batches.models import Batch, StepRecord
@@ -80,7 +81,7 @@ def steps_of(batch: Batch, kind: str) -> list[StepRecord]:
 
 def step_title(step: StepRecord) -> str:
     if step.step_kind == "gcsf":
-        return f"G-CSF day {step.day}"  # type: ignore[attr-defined]
+        return _("G-CSF day %(day)s") % {"day": step.day}  # type: ignore[attr-defined]
     return STEP_LABELS[step.step_kind]
 
 
@@ -92,7 +93,7 @@ def sections(batch: Batch, user: User) -> list[SectionView]:
         for step in steps_of(batch, kind):
             hint = ""
             if not step.is_verified and step.performed_by_id == user.pk:
-                hint = "You performed this step; a second person must verify it."
+                hint = _("You performed this step; a second person must verify it.")
             views.append(
                 StepView(
                     kind=kind,
@@ -118,10 +119,10 @@ def recordable_step(batch: Batch) -> tuple[str, str] | None:
     if kind == "gcsf":
         if len(recorded) >= batch.process_definition.gcsf_days_max:
             return None
-        return kind, f"Record G-CSF day {next_gcsf_day(recorded)}"
+        return kind, _("Record G-CSF day %(day)s") % {"day": next_gcsf_day(recorded)}
     if recorded:
         return None
-    return kind, f"Record {in_sentence(STEP_LABELS[kind])}"
+    return kind, _("Record %(step)s") % {"step": in_sentence(str(STEP_LABELS[kind]))}
 
 
 def next_gcsf_day(recorded: list[StepRecord]) -> int:
@@ -140,21 +141,21 @@ def next_actions(batch: Batch) -> list[str]:
     """What manufacturing needs next (registration to quarantine), in words read at a glance."""
     status = BatchStatus(batch.status)
     if status == S.REGISTERED:
-        return ["Start mobilization"]
+        return [_("Start mobilization")]
     if status in STEP_STATE.values():
         kind = batch.current_step or ""
         recorded = steps_of(batch, kind)
-        needed = [f"Verify {in_sentence(step_title(s))}" for s in recorded if not s.is_verified]
+        needed = [_("Verify %(step)s") % {"step": in_sentence(step_title(s))} for s in recorded if not s.is_verified]
         if kind == "gcsf":
             minimum = batch.process_definition.gcsf_days_min
             if len(recorded) < minimum:
-                needed.insert(0, f"Record G-CSF day {next_gcsf_day(recorded)}")
+                needed.insert(0, _("Record G-CSF day %(day)s") % {"day": next_gcsf_day(recorded)})
             elif not needed:
-                needed.append("Start collection")
+                needed.append(_("Start collection"))
         elif not recorded:
-            needed.insert(0, f"Record {in_sentence(STEP_LABELS[kind])}")
+            needed.insert(0, _("Record %(step)s") % {"step": in_sentence(str(STEP_LABELS[kind]))})
         elif not needed:
-            needed.append({"apheresis": "Start processing", "selection": "Move to quarantine"}[kind])
+            needed.append({"apheresis": _("Start processing"), "selection": _("Move to quarantine")}[kind])
         return needed
     # From quarantine on, QC, release and delivery decide: batches.admin.progress.
     return []

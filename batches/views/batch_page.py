@@ -16,6 +16,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.text import capfirst
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from batches import formatting
@@ -60,7 +62,7 @@ def page_url(batch: Batch) -> str:
 
 def get_batch(request: HttpRequest, object_id: str | int) -> Batch:
     if not has_role(request.user, *READ_ROLES):
-        raise PermissionDenied("Viewing batch records requires a CellBatch role.")
+        raise PermissionDenied(gettext("Viewing batch records requires a CellBatch role."))
     try:
         return Batch.objects.select_related("patient", "process_definition", "registered_by").get(pk=object_id)
     except (Batch.DoesNotExist, ValueError):
@@ -101,7 +103,7 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         kind, record_title = current
         record = step_form_class(kind)(initial=record_initial(batch, kind), auto_id="id_record_%s", signer=user)
     elif record is not None:
-        record_title = f"Record {in_sentence(STEP_LABELS[getattr(record, 'kind', '')])}"
+        record_title = gettext("Record %(step)s") % {"step": in_sentence(str(STEP_LABELS[getattr(record, "kind", "")]))}
     actions = available_actions(batch, user)
     gate = batch_gate(batch)
     needed = next_steps(batch, gate)
@@ -110,7 +112,7 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
     context = {
         **admin.site.each_context(request),
         "opts": Batch._meta,
-        "title": f"Batch {batch.batch_number}",
+        "title": gettext("Batch %(batch)s") % {"batch": batch.batch_number},
         "original": batch,
         "batch": batch,
         "has_view_permission": True,
@@ -141,8 +143,8 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
 
 
 SIGNATURE_CELLS = {
-    SignatureState.VALID: ("Valid", "cb-sig-valid"),
-    SignatureState.INVALIDATED: ("Invalidated", "cb-sig-invalidated"),
+    SignatureState.VALID: (_("Valid"), "cb-sig-valid"),
+    SignatureState.INVALIDATED: (_("Invalidated"), "cb-sig-invalidated"),
     SignatureState.INVALID: ("INVALID", "cb-sig-invalid"),
 }
 
@@ -172,14 +174,14 @@ def failed(request: HttpRequest, batch: Batch, key: str, form: BaseForm, error: 
     """Redisplay the page with the form as typed and the refusal on it and on top."""
     add_service_error(form, error)
     if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
-        messages.error(request, "Nothing was saved: correct the fields marked below.")
+        messages.error(request, gettext("Nothing was saved: correct the fields marked below."))
     else:
-        messages.error(request, f"Nothing was saved. {error_text(error)}")
+        messages.error(request, gettext("Nothing was saved. %(reason)s") % {"reason": error_text(error)})
     return render_page(request, batch, {key: form})
 
 
 def invalid(request: HttpRequest, batch: Batch, key: str, form: BaseForm) -> HttpResponse:
-    messages.error(request, "Nothing was saved: correct the fields marked below.")
+    messages.error(request, gettext("Nothing was saved: correct the fields marked below."))
     return render_page(request, batch, {key: form})
 
 
@@ -216,7 +218,7 @@ def record_step(request: HttpRequest, object_id: int, kind: str) -> HttpResponse
             )
     except SERVICE_ERRORS as error:
         return failed(request, batch, "record", form, error)
-    messages.success(request, f"{step} recorded and signed as performed.")
+    messages.success(request, gettext("%(step)s recorded and signed as performed.") % {"step": step})
     return redirect(page_url(batch))
 
 
@@ -240,7 +242,7 @@ def verify_step(request: HttpRequest, object_id: int, kind: str, step_id: int) -
             )
     except SERVICE_ERRORS as error:
         return failed(request, batch, key, form, error)
-    messages.success(request, f"{step} verified and signed.")
+    messages.success(request, gettext("%(step)s verified and signed.") % {"step": step})
     return redirect(page_url(batch))
 
 
@@ -272,7 +274,11 @@ def correct_step(request: HttpRequest, object_id: int, kind: str, step_id: int) 
             )
     except SERVICE_ERRORS as error:
         return failed(request, batch, key, form, error)
-    messages.success(request, f"{step} corrected ({', '.join(sorted(changed))}) and signed again.")
+    messages.success(
+        request,
+        gettext("%(step)s corrected (%(fields)s) and signed again.")
+        % {"step": step, "fields": ", ".join(sorted(changed))},
+    )
     return redirect(page_url(batch))
 
 
@@ -301,6 +307,8 @@ def transition(request: HttpRequest, object_id: int, action: str) -> HttpRespons
             return redirect(page_url(batch))
     batch.refresh_from_db()
     messages.success(
-        request, f"{state_action.label}: batch {batch.batch_number} is now {batch.get_status_display().lower()}."
+        request,
+        gettext("%(action)s: batch %(batch)s is now %(status)s.")
+        % {"action": state_action.label, "batch": batch.batch_number, "status": batch.get_status_display().lower()},
     )
     return redirect(page_url(batch))
