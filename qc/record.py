@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from django.utils.translation import gettext
+
 from batches import formatting
 from batches.models import Batch
 from batches.selectors import person
@@ -29,7 +31,7 @@ def _grouped(value: str) -> str:
 
 
 def _label(test: str) -> str:
-    return TEST_LABELS[QcTest(test)]
+    return gettext(TEST_LABELS[QcTest(test)])
 
 
 def _comment(result: QcResult, superseded: bool) -> str:

@@ -116,7 +116,7 @@ def delivery_steps(batch: Batch) -> list[NextStep]:
     status = BatchStatus(batch.status)
     if status in (S.RELEASED, S.CONDITIONALLY_RELEASED):
         steps = []
-        if "QP certification" in release_outstanding(batch):
+        if _("QP certification") in release_outstanding(batch):
             steps.append(
                 NextStep(_("QP certification"), _("the Qualified Person certifies the release"), _review_url(batch))
             )

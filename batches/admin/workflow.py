@@ -82,7 +82,7 @@ def steps_of(batch: Batch, kind: str) -> list[StepRecord]:
 def step_title(step: StepRecord) -> str:
     if step.step_kind == "gcsf":
         return _("G-CSF day %(day)s") % {"day": step.day}  # type: ignore[attr-defined]
-    return STEP_LABELS[step.step_kind]
+    return _(STEP_LABELS[step.step_kind])
 
 
 def sections(batch: Batch, user: User) -> list[SectionView]:
@@ -106,7 +106,7 @@ def sections(batch: Batch, user: User) -> list[SectionView]:
                     verify_hint=hint,
                 )
             )
-        result.append(SectionView(kind, STEP_LABELS[kind], batch.status == STEP_STATE[kind], views))
+        result.append(SectionView(kind, _(STEP_LABELS[kind]), batch.status == STEP_STATE[kind], views))
     return result
 
 
@@ -122,7 +122,7 @@ def recordable_step(batch: Batch) -> tuple[str, str] | None:
         return kind, _("Record G-CSF day %(day)s") % {"day": next_gcsf_day(recorded)}
     if recorded:
         return None
-    return kind, _("Record %(step)s") % {"step": in_sentence(str(STEP_LABELS[kind]))}
+    return kind, _("Record %(step)s") % {"step": in_sentence(_(STEP_LABELS[kind]))}
 
 
 def next_gcsf_day(recorded: list[StepRecord]) -> int:
@@ -153,7 +153,7 @@ def next_actions(batch: Batch) -> list[str]:
             elif not needed:
                 needed.append(_("Start collection"))
         elif not recorded:
-            needed.insert(0, _("Record %(step)s") % {"step": in_sentence(str(STEP_LABELS[kind]))})
+            needed.insert(0, _("Record %(step)s") % {"step": in_sentence(_(STEP_LABELS[kind]))})
         elif not needed:
             needed.append({"apheresis": _("Start processing"), "selection": _("Move to quarantine")}[kind])
         return needed

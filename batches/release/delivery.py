@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
@@ -41,21 +42,21 @@ from batches.states import BatchStatus
 
 DISPATCH = StateAction(
     slug="dispatch",
-    label="Dispatch to interventional radiology",
+    label=gettext_noop("Dispatch to interventional radiology"),
     roles=(Role.OPERATOR,),
     source=(BatchStatus.RELEASED, BatchStatus.CONDITIONALLY_RELEASED),
     needs_password=True,
 )
 INFUSE = StateAction(
     slug="infuse",
-    label="Record the infusion",
+    label=gettext_noop("Record the infusion"),
     roles=(Role.CLINICIAN,),
     source=(BatchStatus.DISPATCHED,),
     needs_password=True,
 )
 CLOSE = StateAction(
     slug="close",
-    label="Close the batch record",
+    label=gettext_noop("Close the batch record"),
     roles=(Role.QA_REVIEWER,),
     source=(BatchStatus.INFUSED,),
     needs_password=True,
@@ -86,7 +87,7 @@ def batch_dispatch(
     now = timezone.now()
     require_within_shelf_life(batch, now, action="Dispatch")
     if not to_location.strip():
-        raise ValidationError({"to_location": "Name the receiving unit (interventional radiology)."})
+        raise ValidationError({"to_location": gettext("Name the receiving unit (interventional radiology).")})
     temperature = check_temperature(temperature_c, field="temperature_c")
     with audit_context(actor, reason="dispatch to interventional radiology"):
         transition(batch, BatchStatus.DISPATCHED, actor=actor, reason=f"dispatched to {to_location.strip()}")
@@ -172,9 +173,11 @@ def bedside_check_confirm(
     confirm_password(actor, password, otp_token=otp_token)
     check = BedsideCheck.objects.select_related("batch").filter(batch_id=batch_id).first()
     if check is None:
-        raise StateConflict("Nothing to confirm: the first clinician has not scanned the bag at the bedside.")
+        raise StateConflict(gettext("Nothing to confirm: the first clinician has not scanned the bag at the bedside."))
     if check.checked_by_id == actor.pk:
-        raise PermissionDenied("You made the first bedside scan; a second clinician must confirm the identity.")
+        raise PermissionDenied(
+            gettext("You made the first bedside scan; a second clinician must confirm the identity.")
+        )
     if check.is_confirmed:
         raise StateConflict(f"The bedside check of batch {check.batch.batch_number} is already confirmed.")
     _bedside_preconditions(check.batch, action="Confirming the bedside identity check")
@@ -231,7 +234,9 @@ def infusion_record(
     _bedside_preconditions(batch, action="Recording the infusion")
     check = BedsideCheck.objects.filter(batch=batch).first()
     if check is None or not check.is_confirmed:
-        raise StateConflict("The bedside identity check by two clinicians must be complete before the infusion.")
+        raise StateConflict(
+            gettext("The bedside identity check by two clinicians must be complete before the infusion.")
+        )
     started, ended = started_at, ended_at
     late = late_entry_reason or ""
     v.collect(
@@ -245,9 +250,11 @@ def infusion_record(
         ),
     )
     if left_cells + right_cells <= 0:
-        raise ValidationError({"left_cells": "No cells infused on either side: record the cells given."})
+        raise ValidationError({"left_cells": gettext("No cells infused on either side: record the cells given.")})
     if check.confirmed_at and started < check.confirmed_at - CLOCK_SKEW:
-        raise ValidationError({"started_at": "The infusion cannot start before the bedside check was confirmed."})
+        raise ValidationError(
+            {"started_at": gettext("The infusion cannot start before the bedside check was confirmed.")}
+        )
     authorization = require_within_shelf_life(batch, started, action="Infusion")
     if batch.end_of_processing_at is None:  # require_within_shelf_life refuses such a batch already
         raise StateConflict(f"Batch {batch.batch_number} has no end of processing; it cannot be infused.")
@@ -309,11 +316,11 @@ def adverse_event_record(
     if relatedness not in Relatedness.values:
         errors["relatedness"] = f"Relatedness must be one of {', '.join(Relatedness.values)}."
     if not isinstance(ctcae_grade, int) or not 1 <= ctcae_grade <= 5:
-        errors["ctcae_grade"] = "The CTCAE grade is 1 (mild) to 5 (death)."
+        errors["ctcae_grade"] = gettext("The CTCAE grade is 1 (mild) to 5 (death).")
     if not term.strip():
-        errors["term"] = "Name the adverse event (CTCAE term)."
+        errors["term"] = gettext("Name the adverse event (CTCAE term).")
     if resolved_at is not None and resolved_at < onset_at:
-        errors["resolved_at"] = "Resolution cannot be before onset."
+        errors["resolved_at"] = gettext("Resolution cannot be before onset.")
     if errors:
         raise ValidationError(errors)
     check_event_time(onset_at, field="onset_at", late_entry_reason="adverse events are reported when known")

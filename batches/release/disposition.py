@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -27,27 +28,38 @@ from qc.selectors import ReleaseGate, participants, release_gate, specification_
 
 S = BatchStatus
 QA = (Role.QA_REVIEWER,)
-RELEASE = StateAction(slug="release", label="Release", roles=QA, source=(S.QUARANTINE,), needs_password=True)
+RELEASE = StateAction(
+    slug="release", label=gettext_noop("Release"), roles=QA, source=(S.QUARANTINE,), needs_password=True
+)
 RELEASE_CONDITIONALLY = StateAction(
     slug="release-conditionally",
-    label="Release conditionally",
+    label=gettext_noop("Release conditionally"),
     roles=QA,
     source=(S.QUARANTINE,),
     needs_reason=True,  # the written plan for a positive result
     needs_password=True,
 )
 REJECT = StateAction(
-    slug="reject", label="Reject", roles=QA, source=(S.QUARANTINE,), needs_reason=True, needs_password=True
+    slug="reject",
+    label=gettext_noop("Reject"),
+    roles=QA,
+    source=(S.QUARANTINE,),
+    needs_reason=True,
+    needs_password=True,
 )
 CERTIFY = StateAction(
     slug="certify",
-    label="Certify (Qualified Person)",
+    label=gettext_noop("Certify (Qualified Person)"),
     roles=(Role.QUALIFIED_PERSON,),
     source=(S.RELEASED, S.CONDITIONALLY_RELEASED),
     needs_password=True,
 )
 CLOSE_REJECTED = StateAction(
-    slug="close-rejected", label="Close a rejected batch", roles=QA, source=(S.REJECTED,), needs_password=True
+    slug="close-rejected",
+    label=gettext_noop("Close a rejected batch"),
+    roles=QA,
+    source=(S.REJECTED,),
+    needs_password=True,
 )
 DECISION_ACTIONS = {
     Decision.RELEASED: RELEASE,
@@ -71,7 +83,7 @@ MEANINGS = {
 
 def _refusal(batch: Batch, decision: Decision, gate: ReleaseGate) -> StateConflict:
     reasons = "; ".join(f.message for f in gate.blocking)
-    verb = "released conditionally" if decision == Decision.CONDITIONALLY_RELEASED else "released"
+    verb = gettext("released conditionally") if decision == Decision.CONDITIONALLY_RELEASED else "released"
     return StateConflict(f"Batch {batch.batch_number} cannot be {verb}: {reasons}")
 
 
@@ -164,7 +176,11 @@ def batch_release_conditionally(
     plan = (positive_result_plan or "").strip()
     if len(plan) < 20:
         raise ValidationError(
-            {"positive_result_plan": "A written plan (at least 20 characters) for a positive result is required."}
+            {
+                "positive_result_plan": gettext(
+                    "A written plan (at least 20 characters) for a positive result is required."
+                )
+            }
         )
     return _decide(
         actor=actor,
@@ -208,7 +224,7 @@ def batch_certify(
         raise StateConflict(f"Batch {batch.batch_number} is already certified.")
     release = BatchDisposition.objects.filter(batch=batch, decision__in=QA_DECISIONS).get()
     if release.decided_by_id == actor.pk:
-        raise PermissionDenied("You released this batch; a different Qualified Person must certify it.")
+        raise PermissionDenied(gettext("You released this batch; a different Qualified Person must certify it."))
     _took_part(batch, actor, what="certify")
     with audit_context(actor, reason=comment or "QP certification"):
         disposition = BatchDisposition.objects.create(
@@ -277,7 +293,7 @@ def release_outstanding(batch: Batch) -> list[str]:
     decisions = set(BatchDisposition.objects.filter(batch=batch).values_list("decision", flat=True))
     missing: list[str] = []
     if not decisions & {Decision.RELEASED, Decision.CONDITIONALLY_RELEASED}:
-        missing.append("QA release")
+        missing.append(gettext("QA release"))
     if batch.process_definition.requires_qp_certification and Decision.CERTIFIED not in decisions:
-        missing.append("QP certification")
+        missing.append(gettext("QP certification"))
     return missing

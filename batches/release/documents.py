@@ -21,7 +21,8 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from batches import pki
 from batches.accounts.language import LANGUAGE_CODES, language_for
@@ -73,7 +74,7 @@ def document_request(
     kind = DocumentKind(kind)
     if kind == DocumentKind.ON_REQUEST:
         if isinstance(actor, str):
-            raise ValidationError({"actor": "A record on request is asked for by a person, not by the system."})
+            raise ValidationError({"actor": _("A record on request is asked for by a person, not by the system.")})
         require_role(actor, *REQUEST_ROLES, action="Requesting a batch record", domain=Domain.RECORDS)
     locked = lock_batch(batch.pk if isinstance(batch, Batch) else batch)
     allowed = KIND_STATES[kind]
@@ -166,8 +167,10 @@ def _claim(document_id: int) -> tuple[BatchDocument | None, str]:
 def build_pdf(snapshot: Snapshot) -> tuple[bytes, int]:
     """Render and seal a snapshot: the whole CPU-bound part of a build."""
     pdf, pages = render(snapshot)
-    title = f"{KIND_TITLES.get(snapshot.document_kind, 'Batch record')} {snapshot.cover.batch_number}"
-    return signing.seal_pdf(pdf, title=f"{title} revision {snapshot.revision}"), pages
+    with translation.override(snapshot.language):
+        title = f"{KIND_TITLES.get(snapshot.document_kind, 'Batch record')} {snapshot.cover.batch_number}"
+        title = _("%(title)s revision %(revision)s") % {"title": title, "revision": snapshot.revision}
+    return signing.seal_pdf(pdf, title=title), pages
 
 
 def document_build(*, document_id: int) -> str:
@@ -275,7 +278,7 @@ def document_verify(*, data: bytes) -> VerificationReport:
     )
     document = BatchDocument.objects.select_related("batch").filter(sha256=digest, status=DocumentStatus.SIGNED).first()
     if document is None:
-        report.problems.append("no record issued by this system has this SHA-256")
+        report.problems.append(_("no record issued by this system has this SHA-256"))
         return report
     report.issued = True
     report.batch_number = document.batch.batch_number

@@ -16,6 +16,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from batches import formatting, isbt128
 from batches.audit import audit_context, require_reason
@@ -169,9 +170,9 @@ def custody_hand_over(
         raise ValidationError({"kind": f"Unknown hand-off {kind!r}; choose one of {', '.join(HandOff.values)}."})
     if kind == HandOff.LAB_TO_RADIOLOGY:
         raise ValidationError(
-            {"kind": "The hand-over to interventional radiology is the dispatch of a released batch."}
+            {"kind": _("The hand-over to interventional radiology is the dispatch of a released batch.")}
         )
-    giver_roles, _, states = HAND_OFF_RULES[kind]
+    giver_roles, _receivers, states = HAND_OFF_RULES[kind]
     require_role(actor, *giver_roles, action=f"Handing over ({HandOff(kind).label})")
     batch = lock_batch(batch_id)
     if batch.status not in states:
@@ -182,9 +183,9 @@ def custody_hand_over(
     if not batch.din:
         raise StateConflict(f"Batch {batch.batch_number} has no DIN yet; label the bag at collection first.")
     if kind == HandOff.LAB_TO_QC and not sample_reference.strip():
-        raise ValidationError({"sample_reference": "A QC sample hand-off names the sample."})
+        raise ValidationError({"sample_reference": _("A QC sample hand-off names the sample.")})
     if not from_location.strip() or not to_location.strip():
-        raise ValidationError({"to_location": "Both the place handed from and the place handed to are required."})
+        raise ValidationError({"to_location": _("Both the place handed from and the place handed to are required.")})
     check_event_time(handed_over_at, field="handed_over_at", late_entry_reason=notes)
     temperature = check_temperature(temperature_c, field="temperature_c")
     with audit_context(actor, reason=f"custody hand-over: {HandOff(kind).label}"):
@@ -212,7 +213,7 @@ def custody_receive(
 ) -> CustodyEvent:
     """Take custody: the receiver scans the bag; a scan that is not this batch's DIN blocks the receipt."""
     event = CustodyEvent.objects.select_related("batch").get(pk=custody_event_id)
-    _, receiver_roles, _ = HAND_OFF_RULES[event.kind]
+    _givers, receiver_roles, _states = HAND_OFF_RULES[event.kind]
     require_role(actor, *receiver_roles, action=f"Receiving ({event.get_kind_display()})")
     _check_receipt(event, actor=actor, received_at=received_at, late_entry_reason=late_entry_reason)
     temperature = check_temperature(temperature_c, field="temperature_c")
@@ -235,10 +236,10 @@ def _check_receipt(event: CustodyEvent, *, actor: User, received_at: datetime, l
             f"{event} was already received by {event.received_by} at {formatting.moment(event.received_at)}."
         )
     if event.handed_over_by_id == actor.pk:
-        raise PermissionDenied("Custody passes between two people: you handed this over, someone else receives it.")
+        raise PermissionDenied(_("Custody passes between two people: you handed this over, someone else receives it."))
     check_event_time(received_at, field="received_at", late_entry_reason=late_entry_reason)
     if received_at < event.handed_over_at:
-        raise ValidationError({"received_at": "Receipt cannot be before the hand-over."})
+        raise ValidationError({"received_at": _("Receipt cannot be before the hand-over.")})
 
 
 @transaction.atomic
@@ -284,7 +285,7 @@ def expired_use_authorize(
     confirm_password(actor, password, otp_token=otp_token)
     reason = require_reason(reason, what="authorise use past expiry")
     if not deviation_reference.strip():
-        raise ValidationError({"deviation_reference": "Name the documented deviation that covers this use."})
+        raise ValidationError({"deviation_reference": _("Name the documented deviation that covers this use.")})
     batch = lock_batch(batch_id)
     allowed = (BatchStatus.RELEASED, BatchStatus.CONDITIONALLY_RELEASED, BatchStatus.DISPATCHED)
     if batch.status not in allowed:
@@ -293,7 +294,7 @@ def expired_use_authorize(
         )
     expiry = expires_at(batch)
     if expiry is None or valid_until <= expiry:
-        raise ValidationError({"valid_until": "The authorisation must extend beyond the product's expiry."})
+        raise ValidationError({"valid_until": _("The authorisation must extend beyond the product's expiry.")})
     with audit_context(actor, reason=f"expired use authorised under {deviation_reference.strip()}: {reason}"):
         authorization = ExpiredUseAuthorization.objects.create(
             batch=batch,

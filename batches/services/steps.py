@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from batches.audit import audit_context, require_reason
 from batches.models import ApheresisCollection, Batch, Cd133Selection, GcsfAdministration, StepRecord
@@ -30,7 +31,11 @@ STEP_MODELS: dict[str, type[StepRecord]] = {
     "apheresis": ApheresisCollection,
     "selection": Cd133Selection,
 }
-STEP_LABELS = {"gcsf": "G-CSF administration", "apheresis": "Apheresis collection", "selection": "CD133+ selection"}
+STEP_LABELS = {
+    "gcsf": gettext_noop("G-CSF administration"),
+    "apheresis": gettext_noop("Apheresis collection"),
+    "selection": gettext_noop("CD133+ selection"),
+}
 
 
 def _event_time(values: dict[str, Any], field: str) -> dict[str, str]:
@@ -47,7 +52,7 @@ def _gcsf_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
         ),
         v.lot_not_expired(
             field="drug_expiry",
-            label="Filgrastim",
+            label=gettext("Filgrastim"),
             lot=values["drug_lot"],
             expiry=values["drug_expiry"],
             used_on=timezone.localdate(given),
@@ -78,10 +83,10 @@ def _apheresis_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
 
 
 SELECTION_LOTS = (
-    ("reagent", "CD133 reagent"),
-    ("tubing_set", "Tubing set"),
-    ("buffer", "Buffer"),
-    ("albumin", "Human serum albumin"),
+    ("reagent", gettext_noop("CD133 reagent")),
+    ("tubing_set", gettext_noop("Tubing set")),
+    ("buffer", gettext_noop("Buffer")),
+    ("albumin", gettext_noop("Human serum albumin")),
 )
 
 
@@ -114,7 +119,7 @@ def _selection_rules(batch: Batch, values: dict[str, Any]) -> dict[str, Any]:
         ),
         negative,
         counts,
-        {"started_at": "Selection cannot start before the apheresis collection ended."}
+        {"started_at": gettext("Selection cannot start before the apheresis collection ended.")}
         if apheresis is not None and values["started_at"] < apheresis.ended_at
         else {},
     )
@@ -145,7 +150,7 @@ def _clean_values(kind: str, values: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(f"Unknown field(s) for {STEP_LABELS[kind]}: {', '.join(sorted(unknown))}.")
     missing = [f for f in allowed if f not in values and f != "late_entry_reason"]
     if missing:
-        raise ValidationError(dict.fromkeys(missing, "This field is required."))
+        raise ValidationError(dict.fromkeys(missing, gettext("This field is required.")))
     return {**values, "late_entry_reason": values.get("late_entry_reason", "") or ""}
 
 
@@ -245,9 +250,9 @@ def step_verify(*, kind: str, step_id: int, verifier: User, password: str, otp_t
     if step.is_verified:
         raise ValidationError(f"{STEP_LABELS[kind]} of {batch} is already verified.")
     if step.performed_by_id == verifier.pk:
-        raise PermissionDenied("You performed this step; a second person must verify it.")
+        raise PermissionDenied(gettext("You performed this step; a second person must verify it."))
     if step.corrected_by_id == verifier.pk:
-        raise PermissionDenied("You corrected this step; a second person must verify it.")
+        raise PermissionDenied(gettext("You corrected this step; a second person must verify it."))
     with audit_context(verifier, reason=f"verify {STEP_LABELS[kind].lower()}"):
         step.verified_by = verifier
         step.verified_at = timezone.now()

@@ -103,7 +103,9 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         kind, record_title = current
         record = step_form_class(kind)(initial=record_initial(batch, kind), auto_id="id_record_%s", signer=user)
     elif record is not None:
-        record_title = gettext("Record %(step)s") % {"step": in_sentence(str(STEP_LABELS[getattr(record, "kind", "")]))}
+        record_title = gettext("Record %(step)s") % {
+            "step": in_sentence(gettext(STEP_LABELS[getattr(record, "kind", "")]))
+        }
     actions = available_actions(batch, user)
     gate = batch_gate(batch)
     needed = next_steps(batch, gate)
@@ -128,7 +130,7 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         "record_kind": getattr(record, "kind", ""),
         "record_title": record_title,
         # A state change that "what is needed next" asks for is the primary button; others stay quiet.
-        "actions": [(a, a.label in needed_labels) for a in actions if not a.needs_reason],
+        "actions": [(a, gettext(a.label) in needed_labels) for a in actions if not a.needs_reason],
         "cancel_action": next((a for a in actions if a.needs_reason), None),
         "cancel_form": bound.get("cancel") or CancelForm(auto_id="id_cancel_%s"),
         "cancel_open": "cancel" in bound,
@@ -309,6 +311,10 @@ def transition(request: HttpRequest, object_id: int, action: str) -> HttpRespons
     messages.success(
         request,
         gettext("%(action)s: batch %(batch)s is now %(status)s.")
-        % {"action": state_action.label, "batch": batch.batch_number, "status": batch.get_status_display().lower()},
+        % {
+            "action": gettext(state_action.label),
+            "batch": batch.batch_number,
+            "status": batch.get_status_display().lower(),
+        },
     )
     return redirect(page_url(batch))

@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -40,7 +41,7 @@ def deviation_open(*, actor: User, batch_id: int, kind: str, classification: str
     if batch.status == BatchStatus.CANCELLED:
         raise StateConflict(f"Batch {batch.batch_number} is cancelled.")
     if kind not in (DeviationKind.PLANNED, DeviationKind.UNPLANNED):
-        raise ValidationError({"kind": "Raise a planned or unplanned deviation; an OOS result opens its own."})
+        raise ValidationError({"kind": _("Raise a planned or unplanned deviation; an OOS result opens its own.")})
     if classification not in Classification.values:
         raise ValidationError({"classification": f"One of {', '.join(Classification.values)}."})
     text = require_reason(description, what="describe the deviation")
@@ -99,7 +100,7 @@ def deviation_update(*, actor: User, deviation_id: int, values: dict[str, str], 
     reclassify = "classification" in values and values["classification"] != deviation.classification
     if reclassify:
         if not has_role(actor, Role.QA_REVIEWER):
-            raise ValidationError({"classification": "Only QA reclassifies a deviation."})
+            raise ValidationError({"classification": _("Only QA reclassifies a deviation.")})
         if values["classification"] not in Classification.values:
             raise ValidationError({"classification": f"One of {', '.join(Classification.values)}."})
     if overwrites or reclassify:
@@ -126,7 +127,7 @@ def deviation_close(
     needed = ["investigation", "impact"]
     if deviation.kind == DeviationKind.OOS or deviation.classification != Classification.MINOR:
         needed += ["root_cause", "capa"]
-    missing = {f: "Required before QA closes the deviation." for f in needed if not getattr(deviation, f).strip()}
+    missing = {f: _("Required before QA closes the deviation.") for f in needed if not getattr(deviation, f).strip()}
     if missing:
         raise ValidationError(missing)
     summary = require_reason(closure_summary, what="close a deviation (closure summary)")
