@@ -13,6 +13,7 @@ from io import BytesIO
 from typing import Any
 
 from django.utils import translation
+from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -136,10 +137,17 @@ def _render(snapshot: Snapshot) -> tuple[bytes, int]:
         canvas.saveState()
         top = PAGE_H - MARGIN
         canvas.setFont(fonts.BOLD, 9)
-        canvas.drawString(MARGIN, top - 9, fonts.plain(f"{title} · batch {c.batch_number}"))
+        canvas.drawString(
+            MARGIN, top - 9, fonts.plain(_("%(title)s · batch %(batch)s") % {"title": title, "batch": c.batch_number})
+        )
         canvas.setFont(fonts.REGULAR, 7.5)
         canvas.drawString(
-            MARGIN, top - 19, fonts.plain(f"{c.organisation} · subject {c.subject_code} · revision {snapshot.revision}")
+            MARGIN,
+            top - 19,
+            fonts.plain(
+                _("%(organisation)s · subject %(subject)s · revision %(revision)s")
+                % {"organisation": c.organisation, "subject": c.subject_code, "revision": snapshot.revision}
+            ),
         )
         if c.demonstration:
             demonstration_mark(canvas, c.demonstration, top - 31)
@@ -156,11 +164,18 @@ def _render(snapshot: Snapshot) -> tuple[bytes, int]:
         canvas.line(MARGIN, MARGIN + FOOTER_H - 4 * mm, PAGE_W - MARGIN, MARGIN + FOOTER_H - 4 * mm)
         canvas.setFont(fonts.REGULAR, 7.5)
         canvas.drawString(
-            MARGIN, MARGIN + 2 * mm, fonts.plain(f"Batch {c.batch_number} · {title}, revision {snapshot.revision}")
+            MARGIN,
+            MARGIN + 2 * mm,
+            fonts.plain(
+                _("Batch %(batch)s · %(title)s, revision %(revision)s")
+                % {"batch": c.batch_number, "title": title, "revision": snapshot.revision}
+            ),
         )
         canvas.drawCentredString(PAGE_W / 2, MARGIN - 2 * mm, f"Snapshot SHA-256 {digest}")
         canvas.setFont(fonts.BOLD, 8)
-        canvas.drawRightString(PAGE_W - MARGIN, MARGIN + 2 * mm, f"Page {number} of {total}")
+        canvas.drawRightString(
+            PAGE_W - MARGIN, MARGIN + 2 * mm, _("Page %(number)s of %(total)s") % {"number": number, "total": total}
+        )
         canvas.restoreState()
 
     buffer = BytesIO()

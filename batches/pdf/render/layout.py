@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_lazy as _
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
@@ -26,9 +27,9 @@ from batches.pdf import barcodes, fonts
 from batches.snapshot import Snapshot
 
 KIND_TITLES = {
-    "release_record": "Batch release record",
-    "final_record": "Final executed batch record",
-    "on_request": "Batch record (issued on request)",
+    "release_record": _("Batch release record"),
+    "final_record": _("Final executed batch record"),
+    "on_request": _("Batch record (issued on request)"),
 }
 PAGE_W, PAGE_H = A4
 MARGIN = 16 * mm
