@@ -116,14 +116,22 @@ def model_strings() -> list[str]:
 
 def translate_labels() -> None:
     """Wrap each plain label, help text and choice of the CellBatch models and forms in ``gettext_lazy``."""
+    for label in APPS:
+        config = apps.get_app_config(label)
+        if _plain(config.verbose_name):
+            config.verbose_name = _lazy(config.verbose_name)
     for form in _form_classes():
         for name, form_field in form.base_fields.items():
             _translate_form_field(name, form_field)
     for model in _models():
         meta = model._meta
-        if meta.verbose_name and not isinstance(meta.verbose_name, Promise):
-            meta.verbose_name = _lazy(str(meta.verbose_name))
-        if meta.verbose_name_plural and not isinstance(meta.verbose_name_plural, Promise):
+        singular = meta.verbose_name
+        if singular and not isinstance(singular, Promise):
+            meta.verbose_name = _lazy(str(singular))
+        if "verbose_name_plural" not in meta.original_attrs and not isinstance(singular, Promise):
+            # Django derives the plural lazily from the English singular: "identity scans".
+            meta.verbose_name_plural = _lazy(f"{singular}s")
+        elif meta.verbose_name_plural and not isinstance(meta.verbose_name_plural, Promise):
             meta.verbose_name_plural = _lazy(str(meta.verbose_name_plural))
         for field in meta.get_fields(include_hidden=False):
             if not isinstance(field, models.Field):

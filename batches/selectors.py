@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from batches import formatting
 from batches.models import (
@@ -55,7 +56,8 @@ def _signature_line(signature: ElectronicSignature | None) -> str:
         return "no signature found"
     return (
         f"{signature.printed_name} ({signature.signer.get_username()}), "
-        f"{SignatureMeaning(signature.meaning).label.lower()}, {SignatureStatus(signature.status).label.lower()}; "
+        f"{gettext(SignatureMeaning(signature.meaning).label).lower()}, "
+        f"{gettext(SignatureStatus(signature.status).label).lower()}; "
         f"content SHA-256 {signature.content_sha256}"
     )
 
@@ -88,7 +90,7 @@ def batch_record_release(batch: Batch) -> list[ReleaseEntry]:
             conditions.append(f"Pending at release: {', '.join(d.pending_tests)}")
         entries.append(
             ReleaseEntry(
-                decision=Decision(d.decision).label,
+                decision=gettext(Decision(d.decision).label),
                 by=person(d.decided_by),
                 at=text(d.decided_at),
                 statement=_statement(d),

@@ -14,6 +14,7 @@ the production start compile them when missing or older than their .po (docs/dec
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -48,6 +49,11 @@ def compile_all(*, force: bool = False) -> list[Path]:
     return written
 
 
+def _literal(value: str) -> str:
+    """A Python string literal as ruff format writes it (double quotes unless the text holds one)."""
+    return repr(value) if '"' in value else json.dumps(value, ensure_ascii=False)
+
+
 def model_strings_source() -> str:
     _django()
     from batches.model_labels import model_strings
@@ -60,7 +66,7 @@ def model_strings_source() -> str:
         "from django.utils.translation import gettext_noop as _",
         "",
         "LABELS = (",
-        *(f"    _({value!r})," for value in model_strings()),
+        *(f"    _({_literal(value)})," for value in model_strings()),
         ")",
         "",
     ]

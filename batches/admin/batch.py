@@ -26,7 +26,7 @@ from batches.web import SERVICE_ERRORS, acting_user, add_service_error, submitte
 
 
 def state_badge(status: str) -> str:
-    return format_html('<span class="cb-badge cb-state-{}">{}</span>', status, BatchStatus(status).label)
+    return format_html('<span class="cb-badge cb-state-{}">{}</span>', status, _(BatchStatus(status).label))
 
 
 @admin.register(Batch)

@@ -167,4 +167,4 @@ def next_steps(batch: Batch, gate: ReleaseGate | None = None) -> list[NextStep]:
             return steps + quarantine_steps(batch, gate)
         steps += qc_steps(batch, gate)
     steps += delivery_steps(batch)
-    return steps or [NextStep(_("Nothing: the batch is %(status)s.") % {"status": status.label.lower()})]
+    return steps or [NextStep(_("Nothing: the batch is %(status)s.") % {"status": _(status.label).lower()})]

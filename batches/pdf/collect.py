@@ -142,12 +142,12 @@ def _signatures(batch: Batch) -> list[SignatureEntry]:
         entries.append(
             SignatureEntry(
                 printed_name=sig.printed_name,
-                meaning=SignatureMeaning(sig.meaning).label,
+                meaning=gettext(SignatureMeaning(sig.meaning).label),
                 signed_at=text(sig.signed_at),
                 record=f"{label} #{sig.object_id}",
                 username=sig.signer.get_username(),
                 content_sha256=sig.content_sha256,
-                status=SignatureStatus(sig.status).label,
+                status=gettext(SignatureStatus(sig.status).label),
             )
         )
     return entries
@@ -221,7 +221,7 @@ def _snapshot(batch: Batch, *, kind: str, revision: int, language: str) -> Snaps
             product_code=definition.product_code,
             process_definition=f"{definition.code} version {definition.version}",
             batch_number=batch.batch_number,
-            batch_status=BatchStatus(batch.status).label,
+            batch_status=gettext(BatchStatus(batch.status).label),
             subject_code=batch.patient.subject_code,
             din=din,
             din_check=check,
@@ -268,8 +268,8 @@ def _snapshot(batch: Batch, *, kind: str, revision: int, language: str) -> Snaps
         signatures=_signatures(batch),
         transitions=[
             TransitionEntry(
-                from_status=BatchStatus(t.from_status).label,
-                to_status=BatchStatus(t.to_status).label,
+                from_status=gettext(BatchStatus(t.from_status).label),
+                to_status=gettext(BatchStatus(t.to_status).label),
                 actor=person(t.actor),
                 at=text(t.at),
                 reason=t.reason,

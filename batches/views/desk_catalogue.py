@@ -130,7 +130,7 @@ def _receipts(batch: Batch) -> list[DeskForm]:
     pending = CustodyEvent.objects.filter(batch=batch, received_at__isnull=True).select_related("handed_over_by")
     forms_ = []
     for event in pending.order_by("handed_over_at", "pk"):
-        _, receivers, _ = custody.HAND_OFF_RULES[event.kind]
+        _givers, receivers, _states = custody.HAND_OFF_RULES[event.kind]
         sample = _(" (sample %(sample)s)") % {"sample": event.sample_reference} if event.sample_reference else ""
         forms_.append(
             DeskForm(

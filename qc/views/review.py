@@ -162,7 +162,7 @@ def review_index(request: HttpRequest) -> HttpResponse:
         "title": gettext("QA review"),
         "rows": rows,
         "status": status,
-        "states": [(s, BatchStatus(s).label) for s in REVIEW_STATES],
+        "states": [(s, gettext(BatchStatus(s).label)) for s in REVIEW_STATES],
         "limit": REVIEW_LIST_LIMIT,
     }
     return TemplateResponse(request, "qc/review_index.html", context)
