@@ -99,7 +99,7 @@ def number(value: int | float | Decimal | str | None, places: int | None = None)
         amount = amount.quantize(Decimal(1).scaleb(-places))
     sign = "−" if amount < 0 else ""
     whole, _, fraction = f"{abs(amount):f}".partition(".")
-    groups = []
+    groups: list[str] = []
     while len(whole) > 3:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]

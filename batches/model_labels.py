@@ -17,7 +17,7 @@ import importlib
 import pkgutil
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 from django import forms
 from django.apps import apps
@@ -35,7 +35,7 @@ WRAPPED: set[str] = set()
 _WORDS = re.compile(r"[^\W\d_]{2}")
 
 
-def _plain(value: Any) -> bool:
+def _plain(value: Any) -> TypeGuard[str]:
     """A label still to translate: a plain string with words in it (not a symbol, not already marked)."""
     return isinstance(value, str) and bool(_WORDS.search(value))
 
@@ -56,6 +56,10 @@ def _form_classes() -> Iterator[type[forms.BaseForm]]:
                     yield subclass
 
 
+def _base_fields(form: type[forms.BaseForm]) -> dict[str, forms.Field]:
+    return cast(dict[str, forms.Field], getattr(form, "base_fields", {}))
+
+
 def _form_field_strings(name: str, field: forms.Field) -> Iterator[str]:
     if field.label is None:
         yield pretty_name(name)
@@ -64,7 +68,7 @@ def _form_field_strings(name: str, field: forms.Field) -> Iterator[str]:
     if _plain(field.help_text):
         yield field.help_text
     if isinstance(field, forms.ChoiceField) and not isinstance(field, forms.ModelChoiceField):
-        for _value, label in field.choices:
+        for _value, label in cast(Any, field.choices):
             if _plain(label):
                 yield label
 
@@ -82,7 +86,8 @@ def _translate_form_field(name: str, field: forms.Field) -> None:
     if _plain(field.help_text):
         field.help_text = _lazy(field.help_text)
     if isinstance(field, forms.ChoiceField) and not isinstance(field, forms.ModelChoiceField):
-        field.choices = [(value, _lazy(label) if _plain(label) else label) for value, label in field.choices]
+        choices = cast(Any, field.choices)
+        field.choices = [(value, _lazy(label) if _plain(label) else label) for value, label in choices]
 
 
 def _models() -> Iterator[type[models.Model]]:
@@ -97,7 +102,7 @@ def model_strings() -> list[str]:
     (those translate_labels() already wrapped, and any still plain)."""
     found: set[str] = set(WRAPPED)
     for form in _form_classes():
-        for name, form_field in form.base_fields.items():
+        for name, form_field in _base_fields(form).items():
             found.update(_form_field_strings(name, form_field))
     for model in _models():
         meta = model._meta
@@ -121,7 +126,7 @@ def translate_labels() -> None:
         if _plain(config.verbose_name):
             config.verbose_name = _lazy(config.verbose_name)
     for form in _form_classes():
-        for name, form_field in form.base_fields.items():
+        for name, form_field in _base_fields(form).items():
             _translate_form_field(name, form_field)
     for model in _models():
         meta = model._meta

@@ -310,3 +310,25 @@ def test_the_record_is_issued_in_the_requesters_language_and_says_so(spanish: Pe
     assert "Language of this record" in english_text
     assert "Page 1 of" in english_text
     assert "Apheresis collection" in english_text
+
+
+@pytest.mark.urs("URS-447")
+def test_the_late_result_alert_is_written_in_spanish_and_english(people: Personas) -> None:
+    from qc.services.deviations import deviation_open
+    from qc.services.notifications import late_result_message
+
+    batch = quarantined_batch(people)
+    deviation = deviation_open(
+        actor=people.qa, batch_id=batch.pk, kind="unplanned", classification="major", description="Bag label torn"
+    )
+    with translation.override("en-gb"):
+        subject, body = late_result_message(deviation)
+    assert subject == (
+        f"URGENTE: resultado fuera de especificación tras la liberación, lote {batch.batch_number} / "
+        f"URGENT: out-of-specification result after release, batch {batch.batch_number}"
+    )
+    spanish, english = body.split("\n\n— — —\n\n")
+    assert f"Está abierta la desviación crítica {deviation.number}: Bag label torn" in spanish
+    assert "Estado del lote: Cuarentena." in spanish
+    assert f"Critical deviation {deviation.number} is open: Bag label torn" in english
+    assert "Batch status: Quarantine." in english

@@ -6,25 +6,32 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from batches import limits
 from batches.admin.common import PasswordForm, datetime_widget
 from batches.models.delivery import AdverseEventPhase, Relatedness
 from batches.models.followup import Menses
 
+TEMPERATURE = _("Temperature (°C)")
 
-def temperature(label: str = gettext("Temperature (°C)")) -> forms.DecimalField:
+
+def temperature(label: StrOrPromise = TEMPERATURE) -> forms.DecimalField:
     return forms.DecimalField(label=label, max_digits=4, decimal_places=1)
 
 
-def when(label: str, *, required: bool = True, help_text: str = "") -> forms.DateTimeField:
+def when(label: StrOrPromise, *, required: bool = True, help_text: StrOrPromise = "") -> forms.DateTimeField:
     return forms.DateTimeField(label=label, widget=datetime_widget(), required=required, help_text=help_text)
 
 
 def text(
-    label: str, *, rows: int = 2, required: bool = False, help_text: str = "", max_length: int = limits.NOTES
+    label: StrOrPromise,
+    *,
+    rows: int = 2,
+    required: bool = False,
+    help_text: StrOrPromise = "",
+    max_length: int = limits.NOTES,
 ) -> forms.CharField:
     return forms.CharField(
         label=label,
@@ -168,7 +175,7 @@ class EmbryoTransferForm(forms.Form):
 OUTCOME_CHOICES = [("", _("not known yet")), ("yes", "yes"), ("no", "no")]
 
 
-def outcome_field(label: str) -> forms.TypedChoiceField:
+def outcome_field(label: StrOrPromise) -> forms.TypedChoiceField:
     return forms.TypedChoiceField(
         label=label,
         choices=OUTCOME_CHOICES,

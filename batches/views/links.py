@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from batches.models import Batch, DocumentStatus
 from batches.roles import BATCH_ROLES, Role, has_role
@@ -36,7 +37,7 @@ REVIEW_STATES = tuple(s for s in S if s not in (S.REGISTERED, S.MOBILIZATION, S.
 
 @dataclass(frozen=True)
 class BatchLink:
-    section: str
+    section: StrOrPromise
     roles: tuple[Role, ...]
     links: Callable[[Batch], LinkList]
 
@@ -106,6 +107,6 @@ BATCH_LINKS = (
 )
 
 
-def batch_links(batch: Batch, user: User) -> list[tuple[str, LinkList]]:
+def batch_links(batch: Batch, user: User) -> list[tuple[StrOrPromise, LinkList]]:
     """(section, [(label, url)]) in a fixed order, each possibly empty."""
     return [(link.section, link.links(batch) if has_role(user, *link.roles) else []) for link in BATCH_LINKS]

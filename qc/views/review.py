@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from batches import limits
 from batches.admin.common import SigningForm
@@ -67,9 +68,11 @@ DECISION_ACTIONS = {
 }
 
 
-def open_decisions(user: User, batch: Batch) -> list[tuple[str, str]]:
+def open_decisions(user: User, batch: Batch) -> list[tuple[str, StrOrPromise]]:
     """The decisions this user can take on this batch now (the form offers only these)."""
-    offered = [c for c in DecisionForm.DECISIONS if DECISION_ACTIONS[c[0]].offered(batch, user)]
+    offered: list[tuple[str, StrOrPromise]] = [
+        c for c in DecisionForm.DECISIONS if DECISION_ACTIONS[c[0]].offered(batch, user)
+    ]
     if any(c[0] == "certify" for c in offered) and gettext("QP certification") not in disposition.release_outstanding(
         batch
     ):

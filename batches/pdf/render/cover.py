@@ -17,7 +17,7 @@ from batches.pdf.render.layout import EMBEDDED_FONT, FRAME_W, KIND_TITLES, Write
 
 def cover(w: Writer) -> None:
     c, s = w.s.cover, w.s
-    w.story.append(w.p(KIND_TITLES.get(s.document_kind, "Batch record"), "title"))
+    w.story.append(w.p(str(KIND_TITLES.get(s.document_kind, "Batch record")), "title"))
     w.story.append(w.p(f"{c.organisation} · {c.product_name}", "subtitle"))
     din = w.p(c.din) if not c.din_check else _din_with_check(w, c.din, c.din_check)
     w.story.append(
