@@ -40,9 +40,7 @@ def test_a_future_time_is_reported_with_the_dose_day_and_lot_errors(people: Pers
 
     errors = refused.value.message_dict
     assert set(errors) == {"administered_at", "day", "prescribed_ug_per_kg", "drug_expiry"}
-    assert errors["administered_at"] == [
-        f"{formatting.moment(tomorrow)} is in the future (server time)."
-    ]
+    assert errors["administered_at"] == [f"{formatting.moment(tomorrow)} is in the future (server time)."]
     assert database_state() == before
 
 
