@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck check stop-db bench clean lock
+.PHONY: run test lint typecheck check stop-db bench clean lock messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,13 +23,17 @@ lock: $(STAMP)
 	$(BIN)/pip-compile $(LOCK_FLAGS) --output-file=requirements.txt requirements.in
 	$(BIN)/pip-compile $(LOCK_FLAGS) --output-file=requirements-dev.txt requirements-dev.in
 
-run: $(STAMP)
+# The translation catalogues: .po committed, .mo compiled here with polib (no GNU gettext needed).
+messages: $(STAMP)
+	$(BIN)/python scripts/messages.py compile
+
+run: $(STAMP) messages
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python scripts/run_demo.py --check-port
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python scripts/run_demo.py
 
-test: $(STAMP)
+test: $(STAMP) messages
 	$(BIN)/python scripts/test_prereqs.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -41,7 +45,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
-check: lint typecheck
+check: lint typecheck messages
+	$(BIN)/python scripts/messages.py check
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 

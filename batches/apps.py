@@ -19,9 +19,11 @@ class BatchesConfig(AppConfig):
         task_postrun.connect(close_task_audit_context, weak=False)
         # The state-change actions are declared beside their services (batches.services.actions): import
         # those modules so that the declarations are complete before any page or endpoint reads them.
+        from batches.model_labels import translate_labels
         from batches.release import conditional, delivery, disposition  # noqa: F401
-        from batches.services import batch  # noqa: F401, steps  # noqa: F401
+        from batches.services import batch, steps  # noqa: F401
 
+        translate_labels()
         # Production refuses the development seal certificate and demonstration data.
         django_checks.register(checks.seal_certificate_check, django_checks.Tags.security)
         django_checks.register(checks.demo_data_check)

@@ -16,7 +16,7 @@ from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
-from batches import isbt128
+from batches import formatting, isbt128
 from batches.models import Batch, PatientIdentity
 
 PAGE = (100 * mm, 100 * mm)
@@ -121,8 +121,7 @@ def labels_for_batch(batch: Batch) -> list[LabelData]:
 def _format_time(moment: datetime | None) -> str:
     if moment is None:
         return "not applicable"
-    local = timezone.localtime(moment)
-    return f"{local:%Y-%m-%d %H:%M} {local:%Z} (UTC{local:%z})"
+    return formatting.moment_both(moment, seconds=False)
 
 
 def _barcode(canvas: Canvas, data: str, *, x: float, top: float, width: float, height: float = BAR_HEIGHT) -> float:

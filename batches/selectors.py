@@ -10,7 +10,9 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
+from batches import formatting
 from batches.models import (
     AdverseEvent,
     Batch,
@@ -59,7 +61,8 @@ def _signature_line(signature: ElectronicSignature | None) -> str:
         return "no signature found"
     return (
         f"{signature.printed_name} ({signature.signer.get_username()}), "
-        f"{SignatureMeaning(signature.meaning).label.lower()}, {SignatureStatus(signature.status).label.lower()}; "
+        f"{gettext(SignatureMeaning(signature.meaning).label).lower()}, "
+        f"{gettext(SignatureStatus(signature.status).label).lower()}; "
         f"content SHA-256 {signature.content_sha256}"
     )
 
@@ -106,7 +109,7 @@ def batch_record_release(batch: Batch) -> list[ReleaseEntry]:
             )
         entries.append(
             ReleaseEntry(
-                decision=Decision(d.decision).label,
+                decision=gettext(Decision(d.decision).label),
                 by=person(d.decided_by),
                 at=text(d.decided_at),
                 statement=_statement(d),
@@ -214,19 +217,19 @@ def _infusion_rows(infusion: Infusion | None) -> list[InfusionEntry]:
     rows = [
         InfusionEntry(
             "Left uterine artery",
-            f"{infusion.left_cells:,} CD133+ cells in {text(infusion.left_volume_ml)} mL",
+            f"{formatting.cells(infusion.left_cells)} CD133+ cells in {text(infusion.left_volume_ml)} mL",
             by,
             text(infusion.started_at),
         ),
         InfusionEntry(
             "Right uterine artery",
-            f"{infusion.right_cells:,} CD133+ cells in {text(infusion.right_volume_ml)} mL",
+            f"{formatting.cells(infusion.right_cells)} CD133+ cells in {text(infusion.right_volume_ml)} mL",
             by,
             text(infusion.started_at),
         ),
         InfusionEntry(
             "Infusion completed",
-            f"{infusion.total_cells:,} CD133+ cells in total, started "
+            f"{formatting.cells(infusion.total_cells)} CD133+ cells in total, started "
             f"{infusion.minutes_from_end_of_processing} min after the end of processing",
             by,
             text(infusion.ended_at),

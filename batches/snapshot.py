@@ -279,6 +279,9 @@ class Snapshot:
     taken_at: str
     time_zone: str
     schema: int = SCHEMA_VERSION
+    # The language chosen at issue (a code of settings.LANGUAGES): the labels stored in the snapshot
+    # were written in it, and the record is drawn in it, again, whenever it is re-rendered.
+    language: str = "en-gb"
     process: list[ValueRow] = field(default_factory=list)
     steps: list[StepSection] = field(default_factory=list)
     qc_results: list[QcResult] = field(default_factory=list)

@@ -24,6 +24,7 @@ from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from batches.models.idempotency import KEY_LIFETIME, IdempotencyKey
 from batches.roles import Role
@@ -39,7 +40,7 @@ def acting_user(request: Any) -> User:
     """The signed-in user of a Django or DRF request; anonymous requests never reach a service."""
     user = request.user
     if not isinstance(user, User) or not user.is_authenticated:
-        raise PermissionDenied("Sign in first.")
+        raise PermissionDenied(_("Sign in first."))
     return user
 
 
@@ -49,10 +50,10 @@ def error_text(error: ServiceError) -> str:
         return " ".join(str(m) for m in error.messages)
     if isinstance(error, IntegrityError):
         # The database guard's own message, without PostgreSQL's CONTEXT lines.
-        return str(error).splitlines()[0] if str(error) else "The database refused the change."
+        return str(error).splitlines()[0] if str(error) else _("The database refused the change.")
     if isinstance(error, ObjectDoesNotExist):
-        return str(error) or "The record does not exist."
-    return str(error) or "You are not allowed to do this."
+        return str(error) or _("The record does not exist.")
+    return str(error) or _("You are not allowed to do this.")
 
 
 def add_service_error(form: BaseForm, error: ServiceError) -> None:
@@ -100,7 +101,9 @@ def submitted_once(request: HttpRequest) -> Iterator[None]:
             with transaction.atomic():
                 IdempotencyKey.objects.create(user=user, key=key, method="FORM", path=request.path[:2000])
         except IntegrityError:
-            raise AlreadyRecorded("This form was already submitted and recorded; nothing was recorded again.") from None
+            raise AlreadyRecorded(
+                _("This form was already submitted and recorded; nothing was recorded again.")
+            ) from None
         yield
 
 
@@ -110,7 +113,7 @@ def service_form_page(
     *,
     title: str,
     model: type[Model],
-    submit: str = "Save",
+    submit: str = _("Save"),
     intro: str = "",
     original: Model | None = None,
     template: str = "admin/batches/service_form.html",
@@ -150,7 +153,7 @@ def service_form_view(
         except SERVICE_ERRORS as error:
             add_service_error(form, error)
         else:
-            messages.success(request, f"{title}: done.")
+            messages.success(request, _("%(title)s: done.") % {"title": title})
             return HttpResponseRedirect(success_url(outcome))
     return service_form_page(
         request,

@@ -17,6 +17,7 @@ from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 
@@ -32,9 +33,9 @@ def moved(url_name: str) -> Callable[..., HttpResponseBase]:
 
 
 class CellBatchAdminSite(admin.AdminSite):
-    site_header = "CellBatch · electronic batch records"
-    site_title = "CellBatch"
-    index_title = "Batch records"
+    site_header = _("CellBatch · electronic batch records")
+    site_title = _("CellBatch")
+    index_title = _("Batch records")
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         """The usual app list, with the cards of the user's roles ("your work") above it."""

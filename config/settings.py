@@ -73,8 +73,13 @@ TEMPLATES = [
     },
 ]
 
-# Time: stored in UTC, shown in the facility's zone.
+# Time: stored in UTC, shown in the facility's zone. Languages: English and Spanish, each user's own
+# (AccountState.language, applied by batches.accounts.middleware.UserLanguageMiddleware); catalogues
+# in locale/, compiled by scripts/compile_messages.py. Dates and numbers: config/formats (D-i18n-1).
 LANGUAGE_CODE = "en-gb"
+LANGUAGES = [("en-gb", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = os.environ.get("CELLBATCH_TIME_ZONE", "Europe/Madrid")
 USE_I18N = True
 USE_TZ = True
@@ -129,10 +134,13 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "config.middleware.ApiNoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # The signed-in user's own language, over the browser's (after authentication, before any view).
+    "batches.accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "batches.middleware.AuditMiddleware",

@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.translation import gettext, gettext_noop
+
 from batches import formatting
 
 
@@ -50,13 +52,13 @@ class QcTest(enum.StrEnum):
 
 
 TEST_LABELS: dict[QcTest, str] = {
-    QcTest.CD133_PURITY: "CD133+ purity",
-    QcTest.VIABILITY: "Viability",
-    QcTest.VIABLE_CD133_DOSE: "Viable CD133+ dose",
-    QcTest.GRAM_STAIN: "Gram stain",
-    QcTest.ENDOTOXIN: "Endotoxin",
-    QcTest.STERILITY: "Sterility",
-    QcTest.MYCOPLASMA: "Mycoplasma",
+    QcTest.CD133_PURITY: gettext_noop("CD133+ purity"),
+    QcTest.VIABILITY: gettext_noop("Viability"),
+    QcTest.VIABLE_CD133_DOSE: gettext_noop("Viable CD133+ dose"),
+    QcTest.GRAM_STAIN: gettext_noop("Gram stain"),
+    QcTest.ENDOTOXIN: gettext_noop("Endotoxin"),
+    QcTest.STERILITY: gettext_noop("Sterility"),
+    QcTest.MYCOPLASMA: gettext_noop("Mycoplasma"),
 }
 
 # The outcomes a categorical test can report; the specification picks the expected one.
@@ -80,7 +82,7 @@ class NumericLimit:
     def __post_init__(self) -> None:
         if self.operator is Operator.BETWEEN:
             if self.upper is None or self.upper < self.value:
-                raise ValueError("a 'between' limit needs an upper bound at or above its lower bound")
+                raise ValueError(gettext("a 'between' limit needs an upper bound at or above its lower bound"))
         elif self.upper is not None:
             raise ValueError(f"an upper bound belongs only to a 'between' limit, not {self.operator}")
 
@@ -128,7 +130,7 @@ def within(limit: NumericLimit, value: Decimal) -> bool:
             return value < limit.value
         case Operator.BETWEEN:
             if limit.upper is None:
-                raise ValueError("a 'between' limit needs an upper value")
+                raise ValueError(gettext("a 'between' limit needs an upper value"))
             return limit.value <= value <= limit.upper
     raise ValueError(f"unknown operator {limit.operator!r}")  # pragma: no cover
 
@@ -148,7 +150,7 @@ def evaluate(limit: Limit, value: Decimal | str | None, *, unit: str = "") -> Ve
             raise ValueError(f"the result unit {unit!r} is not the specification unit {limit.unit!r}")
         decimal_value = Decimal(value)
         if not decimal_value.is_finite():
-            raise ValueError("a result must be a finite number")
+            raise ValueError(gettext("a result must be a finite number"))
         return Verdict.PASS if within(limit, decimal_value) else Verdict.OOS
     if not isinstance(value, str):
         raise ValueError(f"a categorical result is needed (expected outcome: {limit.expected})")
@@ -167,9 +169,9 @@ def check_outcome(test: QcTest, value: str) -> str:
 def viable_cd133_dose(*, total_cd133_cells: int, viability_pct: Decimal) -> Decimal:
     """Viable CD133+ cells = total CD133+ cells × viability, rounded to whole cells."""
     if total_cd133_cells < 0:
-        raise ValueError("the CD133+ cell count cannot be negative")
+        raise ValueError(gettext("the CD133+ cell count cannot be negative"))
     if not Decimal(0) <= viability_pct <= Decimal(100):
-        raise ValueError("viability is a percentage from 0 to 100")
+        raise ValueError(gettext("viability is a percentage from 0 to 100"))
     return (Decimal(total_cd133_cells) * viability_pct / Decimal(100)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from batches.models import Batch, ElectronicSignature, RecordException, SignatureStatus
 from batches.signature_checks import signature_is_intact
@@ -54,7 +55,7 @@ class TestStatus:
 
     @property
     def label(self) -> str:
-        return TEST_LABELS[self.test]
+        return _(TEST_LABELS[self.test])
 
     @property
     def verdict(self) -> Verdict:
@@ -120,7 +121,7 @@ def _tests(gate: ReleaseGate, conditional: bool) -> None:
         gate.findings.append(
             Finding(
                 "no_specification",
-                "No approved QC specification of this product was effective when the batch entered processing.",
+                _("No approved QC specification of this product was effective when the batch entered processing."),
                 True,
             )
         )
@@ -175,7 +176,9 @@ def _tests(gate: ReleaseGate, conditional: bool) -> None:
     if conditional and not gate.pending_tests:
         gate.findings.append(
             Finding(
-                "nothing_pending", "Every result is in: release the batch instead of releasing it conditionally.", True
+                "nothing_pending",
+                _("Every result is in: release the batch instead of releasing it conditionally."),
+                True,
             )
         )
 
@@ -237,7 +240,7 @@ def _steps(gate: ReleaseGate) -> None:
                 True,
             )
         )
-    for kind, label in (("apheresis", "Apheresis collection"), ("selection", "CD133+ selection")):
+    for kind, label in (("apheresis", _("Apheresis collection")), ("selection", _("CD133+ selection"))):
         if kind in required and getattr(batch, kind, None) is None:
             gate.findings.append(Finding("step_missing", f"{label} is not recorded.", True))
     for step, label in _recorded_steps(batch, administrations):
@@ -252,26 +255,26 @@ def _recorded_steps(batch: Batch, administrations: list[Any]) -> list[tuple[Any,
     apheresis = getattr(batch, "apheresis", None)
     selection = getattr(batch, "selection", None)
     if apheresis is not None:
-        steps.append((apheresis, "Apheresis collection"))
+        steps.append((apheresis, _("Apheresis collection")))
     if selection is not None:
-        steps.append((selection, "CD133+ selection"))
+        steps.append((selection, _("CD133+ selection")))
     return steps
 
 
 def _materials(gate: ReleaseGate) -> None:
     batch = gate.batch
     used: list[tuple[str, str, date, date]] = [
-        ("Filgrastim", a.drug_lot, a.drug_expiry, timezone.localdate(a.administered_at))
+        (_("Filgrastim"), a.drug_lot, a.drug_expiry, timezone.localdate(a.administered_at))
         for a in batch.gcsf_administrations.all()
     ]
     selection = getattr(batch, "selection", None)
     if selection is not None:
         on = timezone.localdate(selection.started_at)
         used += [
-            ("CD133 reagent", selection.reagent_lot, selection.reagent_expiry, on),
-            ("Tubing set", selection.tubing_set_lot, selection.tubing_set_expiry, on),
-            ("Buffer", selection.buffer_lot, selection.buffer_expiry, on),
-            ("Human serum albumin", selection.albumin_lot, selection.albumin_expiry, on),
+            (_("CD133 reagent"), selection.reagent_lot, selection.reagent_expiry, on),
+            (_("Tubing set"), selection.tubing_set_lot, selection.tubing_set_expiry, on),
+            (_("Buffer"), selection.buffer_lot, selection.buffer_expiry, on),
+            (_("Human serum albumin"), selection.albumin_lot, selection.albumin_expiry, on),
         ]
     for label, lot, expiry, on in used:
         if expiry < on:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 
+from django.utils.translation import gettext
+
+from batches import formatting
 from batches.models import Batch
 from batches.selectors import person
 from batches.snapshot import Deviation as DeviationEntry
@@ -21,13 +24,14 @@ LONG_NUMBER = re.compile(r"\d{6,}")
 
 
 def _grouped(value: str) -> str:
-    """Cell counts with thousands separators (124,450,000 reads at a glance; 124450000 does not)."""
+    """Cell counts as ``124.45 × 10⁶`` (batches.formatting): never ``124,450,000``, which a Spanish
+    reader takes for a decimal."""
     # Spaces around a range's dash let a narrow table cell wrap there rather than inside a number.
-    return LONG_NUMBER.sub(lambda m: f"{int(m.group()):,}", value).replace("–", " – ")
+    return LONG_NUMBER.sub(lambda m: formatting.cells(int(m.group())), value).replace("–", " – ")
 
 
 def _label(test: str) -> str:
-    return TEST_LABELS[QcTest(test)]
+    return gettext(TEST_LABELS[QcTest(test)])
 
 
 def _comment(result: QcResult, superseded: bool) -> str:

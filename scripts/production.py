@@ -12,6 +12,7 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 
 def commands() -> dict[str, list[str]]:
@@ -42,6 +43,10 @@ def main(argv: list[str]) -> int:
         print("CELLBATCH_ENV=production must be set (docs/operations.md lists the variables).", file=sys.stderr)
         return 2
     os.chdir(ROOT)
+    # The translation catalogues are compiled here, not committed (docs/decisions.md, D-i18n-2).
+    from scripts.messages import compile_all
+
+    compile_all()
     command = known[argv[0]]
     os.execv(command[0], command)  # noqa: S606 -- replaces this process: the service manager sees the server itself
 

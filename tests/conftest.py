@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from django.utils import translation
 from pytest_django import DjangoDbBlocker
 
 from tests.factories import Personas
@@ -146,3 +147,19 @@ def truncate_guards_off_for_flush() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(DatabaseOperations, "execute_sql_flush", flush_with_guards_off)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _site_language() -> Iterator[None]:
+    """Each test starts and ends in the site's default language: a request as a Spanish user activates
+    Spanish for the rest of its thread, as Django's LocaleMiddleware leaves it."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the translation catalogues first: the .mo files are built, never committed (scripts/messages.py)."""
+    from scripts.messages import compile_all
+
+    compile_all()

@@ -76,7 +76,7 @@ def test_the_record_holds_every_section_with_unicode_text_and_the_hashes(rendere
     ):
         assert needle in whole, needle
     # A cell of several short lines keeps its line breaks (no glyph-less "?" in their place).
-    assert "(QC analyst)\n2026-03-07 19:25:00 UTC\nreviewed: Łukasz Żółć\n" in whole
+    assert "(QC analyst)\n2026-03-07 20:25:00 CET\nreviewed: Łukasz Żółć\n" in whole
     assert "?" not in whole
     # Signature manifestations carry UTC and local time.
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", whole)

@@ -70,7 +70,7 @@ def test_cohort_page_and_api_show_the_trial_figures_from_the_records(people: Per
     html = page.content.decode()
     for figure in (
         "<td>20</td>",
-        "37 to 166 million",
+        "37 × 10⁶ to 166 × 10⁶",
         "<td>41</td>",
         "31.7 % (13/41)",
         "55.0 % (11/20)",

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from batches import demo_chain
+from batches import demo_chain, formatting
 from batches.services import steps
 from tests.factories import PASSWORD, Personas, apheresis_values, cast, gcsf_values, selection_values, walk_batch
 from tests.helpers import client_for
@@ -40,9 +40,7 @@ def test_a_future_time_is_reported_with_the_dose_day_and_lot_errors(people: Pers
 
     errors = refused.value.message_dict
     assert set(errors) == {"administered_at", "day", "prescribed_ug_per_kg", "drug_expiry"}
-    assert errors["administered_at"] == [
-        f"{timezone.localtime(tomorrow):%Y-%m-%d %H:%M} is in the future (server time)."
-    ]
+    assert errors["administered_at"] == [f"{formatting.moment(tomorrow)} is in the future (server time)."]
     assert database_state() == before
 
 

@@ -12,4 +12,4 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # Logins, logouts and failures are only observable through these signals (Django and axes
         # emit them from inside authenticate()/login()/logout()); the receivers only write the log.
-        from batches.accounts import changes, signals  # noqa: F401
+        from batches.accounts import changes, language, signals  # noqa: F401

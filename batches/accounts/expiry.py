@@ -28,6 +28,7 @@ from knox.crypto import hash_token
 from knox.settings import CONSTANTS
 from rest_framework.exceptions import AuthenticationFailed
 
+from batches import formatting
 from batches.accounts.access import ACCOUNTS_ACTOR, Client, access_event_record, account_is_locked, current_client
 from batches.audit import as_actor, audit_context, current_actor
 from batches.models.access import AccessEventKind, AccessOutcome
@@ -73,7 +74,7 @@ def token_issue(*, user: User, client: Client) -> tuple[ApiToken, str]:
     _tokens_delete(ApiToken.objects.filter(user=user), actor=user, reason="API token login: the earlier token ends")
     with audit_context(user, reason="API token login"):
         token, key = ApiToken.objects.create(user=user, expiry=token_lifetime())
-    until = f"{timezone.localtime(token_expires_at(token)):%Y-%m-%d %H:%M %Z}"
+    until = formatting.moment(token_expires_at(token))
     _log(AccessEventKind.LOGIN, user, client, f"API token issued, valid until {until}")
     access_event_record(
         event=AccessEventKind.TOKEN_ISSUED,

@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext
 from django_otp import devices_for_user, verify_token
 
 from batches.accounts.access import account_is_locked, signature_failure_record
@@ -97,7 +98,7 @@ def signer_identity_confirm(*, user: User, password: str, otp_token: str | None 
         raise _refuse(
             user,
             detail="deactivated account",
-            message="This account is deactivated and cannot sign.",
+            message=gettext("This account is deactivated and cannot sign."),
             purpose=purpose,
             counts=False,
         )

@@ -1,4 +1,5 @@
-"""Request middleware of the account controls: the client of each request, a forced password change."""
+"""Request middleware of the account controls: the client of each request, the user's language, a
+forced password change."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.urls import reverse
 
 from batches.accounts.access import Client, client_context
 from batches.accounts.changes import MUST_CHANGE, password_change_required
+from batches.accounts.language import SESSION_KEY, remember_in_session, user_language
 
 ALLOWED_WHILE_CHANGE_REQUIRED = ("admin:password_change", "admin:password_change_done", "admin:logout", "admin:jsi18n")
 
@@ -22,6 +24,27 @@ class ClientMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         with client_context(Client.from_request(request)):
             return self.get_response(request)
+
+
+class UserLanguageMiddleware:
+    """The signed-in user's own language, over the browser's (after LocaleMiddleware, which it overrides).
+
+    The language is read from the session (copied there at login); a session older than the
+    setting reads it from the account once and keeps it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        session = getattr(request, "session", None)
+        if user is not None and user.is_authenticated and session is not None:
+            language = session.get(SESSION_KEY)
+            if language is None:
+                language = user_language(user)
+            remember_in_session(request, language)
+        return self.get_response(request)
 
 
 class PasswordChangeRequiredMiddleware:

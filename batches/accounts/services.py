@@ -10,6 +10,7 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from batches.accounts.expiry import tokens_end
@@ -25,7 +26,7 @@ def username_problem(username: str) -> str:
     """Why ``username`` cannot be given to a new account, or "" when it can."""
     cleaned = (username or "").strip()
     if not cleaned:
-        return "A user ID is required."
+        return gettext("A user ID is required.")
     # Users are never deleted and never renamed, so every ID ever issued is still in the table.
     earlier = User.objects.filter(username__iexact=cleaned).first()
     if earlier is not None:
@@ -60,7 +61,7 @@ def user_create(
     if problem:
         errors["username"] = [problem]
     if not first_name.strip() or not last_name.strip():
-        errors["last_name"] = ["The full name is required: it is printed with every signature."]
+        errors["last_name"] = [gettext("The full name is required: it is printed with every signature.")]
     candidate = User(username=username.strip(), first_name=first_name.strip(), last_name=last_name.strip(), email=email)
     roles = list(roles)
     if set(map(str, roles)) & SIGNING_ROLES:
@@ -117,7 +118,7 @@ def user_deactivate(*, actor: User, user_id: int, reason: str) -> User:
     reason = require_reason(reason, what="deactivate a user account")
     user = User.objects.select_for_update().get(pk=user_id)
     if user.pk == actor.pk:
-        raise ValidationError("You cannot deactivate your own account.")
+        raise ValidationError(gettext("You cannot deactivate your own account."))
     if not user.is_active:
         raise ValidationError(f"The account {user.username!r} is already deactivated.")
     with audit_context(actor, reason=reason):
@@ -141,9 +142,11 @@ def totp_device_confirm(*, user: User, token: str) -> TOTPDevice:
     """Finish enrolling: the first code from the app confirms the device, which replaces any earlier one."""
     device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("-pk").first()
     if device is None:
-        raise ValidationError("Start the enrolment first: no authenticator is waiting for confirmation.")
+        raise ValidationError(gettext("Start the enrolment first: no authenticator is waiting for confirmation."))
     if not device.verify_token((token or "").strip()):
-        raise ValidationError({"token": "The code is not correct; check the app's clock and try the next code."})
+        raise ValidationError(
+            {"token": gettext("The code is not correct; check the app's clock and try the next code.")}
+        )
     TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])

@@ -16,15 +16,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.qr import write_qrcode_image
 from knox.models import AuthToken
 
-from batches import limits
+from batches import formatting, limits
 from batches.accounts import services
 from batches.models.access import AccessEvent
 from batches.models.accounts import AccountState, ApiToken
@@ -65,7 +66,7 @@ class DeactivationForm(forms.Form):
 
 
 class TokenForm(forms.Form):
-    token = forms.CharField(label="Code from the app", max_length=8)
+    token = forms.CharField(label=_("Code from the app"), max_length=8)
 
 
 admin.site.unregister(User)
@@ -91,16 +92,16 @@ class AccountAdmin(UserAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = list(super().get_fieldsets(request, obj))
         if obj is not None:
-            fieldsets.append(("Password", {"fields": ["password_state"]}))
-            fieldsets.append(("Withdraw access", {"fields": ["deactivation"]}))
+            fieldsets.append((gettext("Password"), {"fields": ["password_state"]}))
+            fieldsets.append((gettext("Withdraw access"), {"fields": ["deactivation"]}))
         return fieldsets
 
     @admin.display(description="Password state")
     def password_state(self, obj: User) -> str:
         state = AccountState.objects.filter(user=obj).first()
         if state is None or state.password_changed_at is None:
-            return "No password change recorded."
-        when = f"{timezone.localtime(state.password_changed_at):%Y-%m-%d %H:%M %Z}"
+            return gettext("No password change recorded.")
+        when = formatting.moment(state.password_changed_at)
         if state.password_change_required:
             return f"Set by {state.password_changed_by} on {when}: the user must change it before anything else."
         return f"Last changed on {when} by {state.password_changed_by}."
@@ -108,7 +109,7 @@ class AccountAdmin(UserAdmin):
     @admin.display(description="Deactivation")
     def deactivation(self, obj: User) -> str:
         if not obj.is_active:
-            return "Deactivated: the user ID stays issued and is never reused."
+            return gettext("Deactivated: the user ID stays issued and is never reused.")
         url = reverse("admin:account_deactivate", args=[obj.pk])
         return format_html('<a class="button" href="{}">Deactivate this account…</a>', url)
 
@@ -136,7 +137,7 @@ class AccountAdmin(UserAdmin):
         user: User = request.user  # type: ignore[assignment]
         if not has_role(user, *READ_ROLES):
             # The authenticator signs: an account without a role signs nothing and enrols nothing yet.
-            raise PermissionDenied("Enrolling an authenticator needs a CellBatch role.")
+            raise PermissionDenied(gettext("Enrolling an authenticator needs a CellBatch role."))
         device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
         form = TokenForm(request.POST or None)
         if request.method == "POST" and "begin" in request.POST:
@@ -148,7 +149,7 @@ class AccountAdmin(UserAdmin):
             except ValidationError as exc:
                 form.add_error("token", " ".join(exc.messages))
             else:
-                messages.success(request, "Your authenticator is enrolled; signing now asks for its code.")
+                messages.success(request, gettext("Your authenticator is enrolled; signing now asks for its code."))
                 return HttpResponseRedirect(reverse("admin:account_authenticator"))
         qr_svg = ""
         if device is not None:
@@ -157,7 +158,7 @@ class AccountAdmin(UserAdmin):
             qr_svg = out.getvalue().decode()
         context = {
             **self.admin_site.each_context(request),
-            "title": "Authenticator app for signing",
+            "title": gettext("Authenticator app for signing"),
             "enrolled": user_has_device(user, confirmed=True),
             "pending": device,
             "qr_svg": mark_safe(qr_svg),  # noqa: S308  generated here from the device's own URL

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from batches.admin.common import GmpModelAdmin
 from batches.admin.forms import RegisterBatchForm, register_initial
@@ -25,7 +26,7 @@ from batches.web import SERVICE_ERRORS, acting_user, add_service_error, submitte
 
 
 def state_badge(status: str) -> str:
-    return format_html('<span class="cb-badge cb-state-{}">{}</span>', status, BatchStatus(status).label)
+    return format_html('<span class="cb-badge cb-state-{}">{}</span>', status, _(BatchStatus(status).label))
 
 
 @admin.register(Batch)
@@ -62,7 +63,7 @@ class BatchAdmin(GmpModelAdmin[Batch]):
     ) -> HttpResponse:
         """Register a batch: an eligible patient under an approved process definition."""
         if not self.has_add_permission(request):
-            raise PermissionDenied("Registering a batch requires the role Operator.")
+            raise PermissionDenied(_("Registering a batch requires the role Operator."))
         # The patient just enrolled, and the one approved definition, are chosen already.
         form = RegisterBatchForm(request.POST or None, initial=register_initial(request))
         if request.method == "POST" and form.is_valid():
@@ -78,6 +79,6 @@ class BatchAdmin(GmpModelAdmin[Batch]):
             except SERVICE_ERRORS as error:
                 add_service_error(form, error)
             else:
-                messages.success(request, f"Batch {batch.batch_number} registered.")
+                messages.success(request, _("Batch %(batch)s registered.") % {"batch": batch.batch_number})
                 return redirect(reverse("admin:batches_batch_change", args=[batch.pk]))
-        return self.render_service_form(request, form, title="Register a batch", submit="Register batch")
+        return self.render_service_form(request, form, title=_("Register a batch"), submit=_("Register batch"))

@@ -18,7 +18,8 @@ from django.db import models
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.utils.text import format_lazy
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from batches import limits
 from batches.accounts.identity import one_time_code_required
@@ -75,7 +76,7 @@ class PasswordForm(SigningForm):
     """Re-entered password: every signed action asks for it again (21 CFR 11.200)."""
 
     password = forms.CharField(
-        label="Your password (signature)",
+        label=_("Your password (signature)"),
         strip=False,
         max_length=limits.PASSWORD,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
@@ -105,13 +106,13 @@ class GmpModelAdmin(admin.ModelAdmin[M]):
         return False
 
     def save_model(self, request: HttpRequest, obj: M, form: Any, change: bool) -> None:
-        raise PermissionDenied("GMP records are written only through their services.")
+        raise PermissionDenied(gettext("GMP records are written only through their services."))
 
     def delete_model(self, request: HttpRequest, obj: M) -> None:
-        raise PermissionDenied("GMP records are never deleted.")
+        raise PermissionDenied(gettext("GMP records are never deleted."))
 
     def render_service_form(
-        self, request: HttpRequest, form: BaseForm, *, title: str, obj: M | None = None, submit: str = "Save"
+        self, request: HttpRequest, form: BaseForm, *, title: str, obj: M | None = None, submit: str = gettext("Save")
     ) -> HttpResponse:
         """A one-form page in the admin's frame (add forms, approvals)."""
         return service_form_page(request, form, title=title, model=self.model, submit=submit, original=obj)

@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from batches import limits
 from batches.admin.common import PasswordForm, datetime_widget, zone_hint
@@ -14,8 +16,10 @@ from batches.models.delivery import AdverseEventPhase, Relatedness
 from batches.models.followup import Menses
 from batches.services.scans import KeyedOverride
 
+TEMPERATURE = _("Temperature (°C)")
 
-def temperature(label: str = "Temperature (°C)") -> forms.DecimalField:
+
+def temperature(label: StrOrPromise = TEMPERATURE) -> forms.DecimalField:
     return forms.DecimalField(label=label, max_digits=4, decimal_places=1)
 
 
@@ -24,7 +28,12 @@ def when(label: str, *, required: bool = True, help_text: str = "") -> forms.Dat
 
 
 def text(
-    label: str, *, rows: int = 2, required: bool = False, help_text: str = "", max_length: int = limits.NOTES
+    label: StrOrPromise,
+    *,
+    rows: int = 2,
+    required: bool = False,
+    help_text: StrOrPromise = "",
+    max_length: int = limits.NOTES,
 ) -> forms.CharField:
     return forms.CharField(
         label=label,
@@ -52,18 +61,18 @@ def now_local() -> str:
 class HandOverForm(forms.Form):
     """Collection → laboratory: the operator who hands over; another operator receives with a scan."""
 
-    from_location = forms.CharField(label="Handed over from", max_length=120)
-    to_location = forms.CharField(label="Handed over to", max_length=120)
-    handed_over_at = when("Handed over at", help_text="Not in the future.")
-    temperature_c = temperature("Temperature at hand-over (°C)")
-    notes = text("Notes", help_text="Also the reason for a late entry, if the hand-over was long ago.")
+    from_location = forms.CharField(label=_("Handed over from"), max_length=120)
+    to_location = forms.CharField(label=_("Handed over to"), max_length=120)
+    handed_over_at = when(_("Handed over at"), help_text="Not in the future.")
+    temperature_c = temperature(_("Temperature at hand-over (°C)"))
+    notes = text(_("Notes"), help_text=_("Also the reason for a late entry, if the hand-over was long ago."))
     alert_reason = alert_reason()
 
 
 class QcHandOverForm(HandOverForm):
     """Laboratory → QC sample: names the sample; a QC analyst receives it with a scan."""
 
-    sample_reference = forms.CharField(label="QC sample identifier", max_length=40)
+    sample_reference = forms.CharField(label=_("QC sample identifier"), max_length=40)
     field_order = [
         "sample_reference",
         "from_location",
@@ -117,8 +126,8 @@ class ReceiveForm(OverrideFields):
     """The receiver's scan (the second of two people), the temperature and the logger's file."""
 
     custody_event = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    scanned_data = scan_field("Scan the bag's DIN barcode")
-    temperature_c = temperature("Temperature at receipt (°C)")
+    scanned_data = scan_field(_("Scan the bag's DIN barcode"))
+    temperature_c = temperature(_("Temperature at receipt (°C)"))
     alert_reason = alert_reason()
     logger_model = forms.ChoiceField(label="Temperature logger model", required=False, choices=[])
     logger_file = forms.FileField(
@@ -153,15 +162,15 @@ class SampleReceiveForm(OverrideFields):
     """A QC sample: the analyst's scan of the sample's DIN label."""
 
     custody_event = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    scanned_data = scan_field("Scan the bag's DIN barcode")
-    temperature_c = temperature("Temperature at receipt (°C)")
+    scanned_data = scan_field(_("Scan the bag's DIN barcode"))
+    temperature_c = temperature(_("Temperature at receipt (°C)"))
     field_order = ["custody_event", "scanned_data", "temperature_c"]
 
 
 class DispatchForm(PasswordForm):
-    to_location = forms.CharField(label="Dispatched to", max_length=120)
-    from_location = forms.CharField(label="Dispatched from", max_length=120, required=False)
-    temperature_c = temperature("Temperature at dispatch (°C)")
+    to_location = forms.CharField(label=_("Dispatched to"), max_length=120)
+    from_location = forms.CharField(label=_("Dispatched from"), max_length=120, required=False)
+    temperature_c = temperature(_("Temperature at dispatch (°C)"))
     alert_reason = alert_reason()
     shipper_code = scan_field("Shipper (scan its register code)", "equipment", required=False, max_length=40)
     field_order = ["to_location", "from_location", "temperature_c", "alert_reason", "shipper_code", "password"]
@@ -169,17 +178,22 @@ class DispatchForm(PasswordForm):
 
 class ExpiredUseForm(PasswordForm):
     deviation_reference = forms.CharField(
-        label="Documented deviation", max_length=40, help_text="The deviation that covers this use, e.g. DEV-2026-014."
+        label=_("Documented deviation"),
+        max_length=40,
+        help_text=_("The deviation that covers this use, e.g. DEV-2026-014."),
     )
     reason = text(
-        "Risk evaluation and the treating physician's request", rows=3, required=True, help_text="Kept with the record."
+        _("Risk evaluation and the treating physician's request"),
+        rows=3,
+        required=True,
+        help_text=_("Kept with the record."),
     )
-    valid_until = when("Authorised until", help_text="Must be after the product's expiry.")
+    valid_until = when(_("Authorised until"), help_text=_("Must be after the product's expiry."))
     field_order = ["deviation_reference", "reason", "valid_until", "password"]
 
 
 class BedsideScanForm(PasswordForm, OverrideFields):
-    scanned_data = scan_field("Scan the bag's DIN barcode")
+    scanned_data = scan_field(_("Scan the bag's DIN barcode"))
     patient_subject_code = scan_field("Scan the patient's wristband (subject code)", "wristband", max_length=20)
     field_order = ["scanned_data", "patient_subject_code", "password"]
 
@@ -192,16 +206,14 @@ class BedsideConfirmForm(BedsideScanForm):
 
 
 class InfusionForm(PasswordForm):
-    started_at = when("Infusion started")
-    ended_at = when("Infusion ended")
-    left_cells = forms.IntegerField(min_value=0, max_value=limits.BIGINT_MAX, label="Left uterine artery: CD133+ cells")
-    left_volume_ml = forms.DecimalField(min_value=0, max_digits=6, decimal_places=1, label="Left: volume (mL)")
-    right_cells = forms.IntegerField(
-        min_value=0, max_value=limits.BIGINT_MAX, label="Right uterine artery: CD133+ cells"
+    started_at = when(_("Infusion started"))
+    ended_at = when(_("Infusion ended"))
+    left_cells = forms.IntegerField(
+        min_value=0, max_value=limits.BIGINT_MAX, label=_("Left uterine artery: CD133+ cells")
     )
-    right_volume_ml = forms.DecimalField(min_value=0, max_digits=6, decimal_places=1, label="Right: volume (mL)")
-    notes = text("Notes")
-    late_entry_reason = forms.CharField(label="Late-entry reason", required=False, max_length=limits.REASON)
+    right_volume_ml = forms.DecimalField(min_value=0, max_digits=6, decimal_places=1, label=_("Right: volume (mL)"))
+    notes = text(_("Notes"))
+    late_entry_reason = forms.CharField(label=_("Late-entry reason"), required=False, max_length=limits.REASON)
     alert_reason = alert_reason()
     field_order = [
         "started_at",
@@ -219,27 +231,27 @@ class InfusionForm(PasswordForm):
 
 class AdverseEventForm(forms.Form):
     phase = forms.ChoiceField(choices=AdverseEventPhase.choices)
-    term = forms.CharField(label="CTCAE term", max_length=120)
+    term = forms.CharField(label=_("CTCAE term"), max_length=120)
     ctcae_grade = forms.TypedChoiceField(
-        label="CTCAE grade",
+        label=_("CTCAE grade"),
         coerce=int,
         choices=[
-            (1, "1 – mild"),
-            (2, "2 – moderate"),
-            (3, "3 – severe"),
-            (4, "4 – life-threatening"),
-            (5, "5 – death"),
+            (1, _("1 – mild")),
+            (2, _("2 – moderate")),
+            (3, _("3 – severe")),
+            (4, _("4 – life-threatening")),
+            (5, _("5 – death")),
         ],
     )
-    relatedness = forms.ChoiceField(label="Related to the cells", choices=Relatedness.choices)
-    serious = forms.BooleanField(required=False, help_text="Grade 4 and 5 are always serious.")
-    onset_at = when("Onset")
-    resolved_at = when("Resolved", required=False)
-    notes = text("Notes")
+    relatedness = forms.ChoiceField(label=_("Related to the cells"), choices=Relatedness.choices)
+    serious = forms.BooleanField(required=False, help_text=_("Grade 4 and 5 are always serious."))
+    onset_at = when(_("Onset"))
+    resolved_at = when(_("Resolved"), required=False)
+    notes = text(_("Notes"))
 
 
 class CloseForm(PasswordForm):
-    reason = forms.CharField(label="Comment (optional)", required=False, max_length=limits.SHORT_COMMENT)
+    reason = forms.CharField(label=_("Comment (optional)"), required=False, max_length=limits.SHORT_COMMENT)
     field_order = ["reason", "password"]
 
 
@@ -247,22 +259,22 @@ class FollowUpForm(forms.Form):
     visit_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     menses = forms.ChoiceField(choices=Menses.choices)
     endometrial_thickness_mm = forms.DecimalField(
-        label="Endometrial thickness (mm)", max_digits=4, decimal_places=1, required=False
+        label=_("Endometrial thickness (mm)"), max_digits=4, decimal_places=1, required=False
     )
-    adhesion_score = forms.IntegerField(label="Adhesion score (AFS 0–12)", min_value=0, max_value=12, required=False)
-    notes = text("Notes")
+    adhesion_score = forms.IntegerField(label=_("Adhesion score (AFS 0–12)"), min_value=0, max_value=12, required=False)
+    notes = text(_("Notes"))
 
 
 class EmbryoTransferForm(forms.Form):
     transfer_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     embryos_transferred = forms.IntegerField(min_value=1, max_value=limits.SMALLINT_MAX, initial=1)
-    notes = text("Notes")
+    notes = text(_("Notes"))
 
 
-OUTCOME_CHOICES = [("", "not known yet"), ("yes", "yes"), ("no", "no")]
+OUTCOME_CHOICES = [("", _("not known yet")), ("yes", "yes"), ("no", "no")]
 
 
-def outcome_field(label: str) -> forms.TypedChoiceField:
+def outcome_field(label: StrOrPromise) -> forms.TypedChoiceField:
     return forms.TypedChoiceField(
         label=label,
         choices=OUTCOME_CHOICES,
@@ -278,14 +290,14 @@ def outcome_initial(value: bool | None) -> str:
 
 class OutcomeForm(forms.Form):
     transfer = forms.IntegerField(widget=forms.HiddenInput)
-    implantation = outcome_field("Implantation")
-    clinical_pregnancy = outcome_field("Clinical pregnancy")
-    live_birth = outcome_field("Live birth")
+    implantation = outcome_field(_("Implantation"))
+    clinical_pregnancy = outcome_field(_("Clinical pregnancy"))
+    live_birth = outcome_field(_("Live birth"))
     reason = forms.CharField(
-        label="Reason for a change",
+        label=_("Reason for a change"),
         required=False,
         max_length=limits.SHORT_COMMENT,
-        help_text="Needed to change a known outcome.",
+        help_text=_("Needed to change a known outcome."),
     )
 
 

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from batches.models import BatchDocument, DocumentKind, DocumentStatus
 from batches.models.documents import UNFINISHED
@@ -68,7 +69,7 @@ class BatchDocumentAdmin(admin.ModelAdmin):
             return format_html("failed: {}", obj.failure_reason)
         return f"{obj.get_status_display().lower()}…"
 
-    @admin.action(description="Issue a new revision of the batch record (on request)")
+    @admin.action(description=_("Issue a new revision of the batch record (on request)"))
     def request_new_revision(self, request: HttpRequest, queryset: QuerySet[BatchDocument]) -> None:
         for batch in {d.batch for d in queryset.select_related("batch")}:
             try:

@@ -11,6 +11,7 @@ from django import forms
 from django.db import models
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from batches import limits
 from batches.admin.common import PasswordForm, date_widget, datetime_widget, zone_hint
@@ -123,7 +124,7 @@ class StepRecordForm(StepForm):
 
 class StepCorrectionForm(StepForm):
     reason = forms.CharField(
-        label="Reason for the correction", widget=forms.Textarea(attrs={"rows": 2}), max_length=limits.REASON
+        label=_("Reason for the correction"), widget=forms.Textarea(attrs={"rows": 2}), max_length=limits.REASON
     )
 
     def changed_values(self, current: dict[str, Any]) -> dict[str, Any]:
@@ -227,7 +228,7 @@ class GcsfDaysForm(PasswordForm):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        label="Reason for cancelling", widget=forms.Textarea(attrs={"rows": 2}), max_length=limits.REASON
+        label=_("Reason for cancelling"), widget=forms.Textarea(attrs={"rows": 2}), max_length=limits.REASON
     )
 
 
@@ -235,7 +236,7 @@ class RegisterBatchForm(forms.Form):
     patient = forms.ModelChoiceField(
         queryset=Patient.objects.none(),
         required=False,
-        help_text="Enrolled subjects whose eligibility is confirmed and who have no open batch.",
+        help_text=_("Enrolled subjects whose eligibility is confirmed and who have no open batch."),
     )
     # Or a subject enrolled in the same act (the fields of the enrolment form).
     subject_code = forms.CharField(
@@ -247,7 +248,7 @@ class RegisterBatchForm(forms.Form):
     )
     eligibility_confirmed = forms.BooleanField(label=gettext_lazy("Eligibility confirmed"), required=False)
     process_definition = forms.ModelChoiceField(
-        queryset=ProcessDefinition.objects.none(), help_text="Only versions approved by two people."
+        queryset=ProcessDefinition.objects.none(), help_text=_("Only versions approved by two people.")
     )
     start_mobilization = forms.BooleanField(
         label=gettext_lazy("Start mobilization now"),
@@ -345,5 +346,5 @@ class ProcessDefinitionDraftForm(forms.ModelForm[ProcessDefinition]):
 
 class ApproveForm(PasswordForm):
     confirm = forms.BooleanField(
-        label="I have reviewed this process definition and approve it for manufacturing.", required=True
+        label=_("I have reviewed this process definition and approve it for manufacturing."), required=True
     )

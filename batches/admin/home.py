@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group, User
 from django.db.models import Model
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
 
 from batches.admin.queues import QUEUES
 from batches.competence import training_due
@@ -138,32 +139,32 @@ def _conditional_link(links: Links, label: str) -> HomeLink | None:
 
 
 def _operator(links: Links) -> HomeCard:
-    card = HomeCard(Role.OPERATOR, "Manufacturing", "Record and sign each step; a second person verifies it.")
+    card = HomeCard(Role.OPERATOR, _("Manufacturing"), _("Record and sign each step; a second person verifies it."))
     return card.extend(
         links.queue("dispatch"),
         links.changelist(
             Batch,
-            "Batches in manufacturing",
+            _("Batches in manufacturing"),
             query="status__in=" + ",".join(IN_MANUFACTURING),
             count=_count(IN_MANUFACTURING),
         ),
-        links.add(Batch, "Register a batch"),
-        links.changelist(Patient, "Patients"),
-        links.add(Patient, "Enrol a patient"),
-        links.qc("qcsample", "Record a QC sample", add=True),
+        links.add(Batch, _("Register a batch")),
+        links.changelist(Patient, _("Patients")),
+        links.add(Patient, _("Enrol a patient")),
+        links.qc("qcsample", _("Record a QC sample"), add=True),
         links.add(LineClearance, "Record a line clearance"),
         links.changelist(MonitoringSession, "Environmental monitoring sessions"),
-        links.named("admin:batches_delivery_desk_index", "Delivery desk: hand-overs and dispatch"),
+        links.named("admin:batches_delivery_desk_index", _("Delivery desk: hand-overs and dispatch")),
     )
 
 
 def _verifier(links: Links) -> HomeCard:
-    card = HomeCard(Role.VERIFIER, "Second-person verification", "Check and sign steps you did not perform.")
+    card = HomeCard(Role.VERIFIER, _("Second-person verification"), _("Check and sign steps you did not perform."))
     return card.extend(links.queue("verify-steps"), links.queue("review-results"))
 
 
 def _qc_analyst(links: Links) -> HomeCard:
-    card = HomeCard(Role.QC_ANALYST, "QC laboratory", "Samples, results against the specification, deviations.")
+    card = HomeCard(Role.QC_ANALYST, _("QC laboratory"), _("Samples, results against the specification, deviations."))
     return card.extend(
         links.queue("record-results"),
         links.qc("qcsample", "Record a QC sample", add=True),
@@ -172,63 +173,71 @@ def _qc_analyst(links: Links) -> HomeCard:
         links.qc("qcsample", "QC samples"),
         links.qc("deviation", "Open deviations", query="status__exact=open"),
         links.changelist(MonitoringSession, "Environmental monitoring: plates to read"),
+        links.changelist(Batch, _("Batches in quarantine"), "status__exact=quarantine", _count((S.QUARANTINE,))),
+        links.qc("qcsample", _("Record a QC sample"), add=True),
+        links.qc("qcresult", _("Record a QC result"), add=True),
+        links.qc("qcresult", _("QC results")),
+        links.qc("qcsample", _("QC samples")),
+        links.qc("deviation", _("Open deviations"), query="status__exact=open"),
     )
 
 
 def _qa(links: Links) -> HomeCard:
-    card = HomeCard(Role.QA_REVIEWER, "Quality assurance", "Review by exception, deviations, release and closure.")
+    card = HomeCard(
+        Role.QA_REVIEWER, _("Quality assurance"), _("Review by exception, deviations, release and closure.")
+    )
     return card.extend(
         links.queue("decide"),
         links.queue("close"),
         links.named("admin:qc_review_index", "QA review: every batch from processing on"),
-        links.qc("deviation", "Open deviations", query="status__exact=open"),
+        links.qc("deviation", _("Open deviations"), query="status__exact=open"),
         _conditional_link(links, "Conditional releases: follow-ups open until the pending results are assessed"),
-        links.qc("deviation", "Late results after release", query="raised_after_release__exact=1"),
-        links.qc("specification", "Specifications"),
-        links.qc("specification", "Draft a specification", add=True),
+        links.qc("deviation", _("Late results after release"), query="raised_after_release__exact=1"),
+        links.qc("specification", _("Specifications")),
+        links.qc("specification", _("Draft a specification"), add=True),
         links.changelist(MaterialLot, "Material lots: release, reject, recall", query="status__exact=quarantine"),
         links.changelist(LineClearance, "Line clearances (verify the open ones)"),
-        links.changelist(ProcessDefinition, "Process definitions"),
+        links.changelist(ProcessDefinition, _("Process definitions")),
         links.named("admin:batches_training_matrix", "Training matrix (people × SOPs)"),
         links.named("admin:batches_access_review", "Periodic access review"),
         links.changelist(DocumentVersion, "Controlled documents (SOPs and forms)"),
-        links.changelist(BatchDocument, "Signed batch records (PDF)"),
+        links.changelist(BatchDocument, _("Signed batch records (PDF)")),
     )
 
 
 def _qp(links: Links) -> HomeCard:
-    card = HomeCard(Role.QUALIFIED_PERSON, "Qualified Person", "Certify released batches; approve master data.")
+    card = HomeCard(Role.QUALIFIED_PERSON, _("Qualified Person"), _("Certify released batches; approve master data."))
     return card.extend(
         links.queue("certify"),
         links.named("admin:qc_review_index", "QA review: every batch from processing on"),
         _conditional_link(links, "Conditional releases awaiting the final certification"),
         links.changelist(
             ProcessDefinition,
-            "Process definitions awaiting approval",
+            _("Process definitions awaiting approval"),
             "status__exact=draft",
             ProcessDefinition.objects.filter(status=ApprovalStatus.DRAFT).count(),
         ),
-        links.qc("specification", "Specifications"),
-        links.changelist(BatchDocument, "Signed batch records (PDF)"),
+        links.qc("specification", _("Specifications")),
+        links.changelist(BatchDocument, _("Signed batch records (PDF)")),
     )
 
 
 def _clinician(links: Links) -> HomeCard:
-    card = HomeCard(Role.CLINICIAN, "Delivery and follow-up", "Receive, check at the bedside, infuse, follow up.")
+    card = HomeCard(Role.CLINICIAN, _("Delivery and follow-up"), _("Receive, check at the bedside, infuse, follow up."))
     return card.extend(
         links.queue("arriving"),
-        links.named("admin:batches_delivery_desk_index", "Delivery desk"),
+        links.named("admin:batches_delivery_desk_index", _("Delivery desk")),
         _conditional_link(links, "Conditional releases to acknowledge, with their pending results"),
-        links.named("admin:batches_cohort", "Cohort: treated patients and outcomes"),
-        links.add(Patient, "Enrol a patient"),
-        links.named("admin:batches_adverseevent_changelist", "Adverse events"),
-        links.named("admin:batches_followupvisit_changelist", "Follow-up visits"),
-        links.named("admin:batches_embryotransfer_changelist", "Embryo transfers"),
+        links.named("admin:batches_cohort", _("Cohort: treated patients and outcomes")),
+        links.add(Patient, _("Enrol a patient")),
+        links.named("admin:batches_adverseevent_changelist", _("Adverse events")),
+        links.named("admin:batches_followupvisit_changelist", _("Follow-up visits")),
+        links.named("admin:batches_embryotransfer_changelist", _("Embryo transfers")),
     )
 
 
 def _auditor(links: Links) -> HomeCard:
-    card = HomeCard(Role.AUDITOR, "Inspection (read-only)", "Every record, its audit trail and signed PDFs.")
+    card = HomeCard(Role.AUDITOR, _("Inspection (read-only)"), _("Every record, its audit trail and signed PDFs."))
     card.extend(
         links.queue("records"),
         links.changelist(Batch, "Batches (each has its audit trail and exports)"),
@@ -236,6 +245,11 @@ def _auditor(links: Links) -> HomeCard:
         links.changelist(BatchDocument, "Signed batch records (PDF)"),
         links.qc("deviation", "Deviations"),
         links.changelist(AccessEvent, "Access log"),
+        links.changelist(Batch, _("Batches (each has its audit trail and exports)")),
+        links.named("admin:qc_review_index", _("QA review pages")),
+        links.changelist(BatchDocument, _("Signed batch records (PDF)")),
+        links.qc("deviation", _("Deviations")),
+        links.changelist(AccessEvent, _("Access log")),
     )
     # A user's changes across all records (the audit page checks the auditor role itself).
     card.people = [
@@ -246,14 +260,16 @@ def _auditor(links: Links) -> HomeCard:
 
 
 def _admin(links: Links) -> HomeCard:
-    card = HomeCard(Role.ADMIN, "Accounts and master data", "Users, roles and process definitions; no batch data.")
+    card = HomeCard(
+        Role.ADMIN, _("Accounts and master data"), _("Users, roles and process definitions; no batch data.")
+    )
     return card.extend(
-        links.changelist(User, "Users"),
-        links.add(User, "Add a user"),
-        links.changelist(Group, "Roles (groups)"),
-        links.changelist(ProcessDefinition, "Process definitions"),
-        links.add(ProcessDefinition, "Draft a process definition"),
-        links.changelist(AccessEvent, "Access log"),
+        links.changelist(User, _("Users")),
+        links.add(User, _("Add a user")),
+        links.changelist(Group, _("Roles (groups)")),
+        links.changelist(ProcessDefinition, _("Process definitions")),
+        links.add(ProcessDefinition, _("Draft a process definition")),
+        links.changelist(AccessEvent, _("Access log")),
     )
 
 

@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from batches.admin.common import GmpModelAdmin
 from batches.admin.forms import ApproveForm, PatientEnrolForm, ProcessDefinitionDraftForm
@@ -44,7 +45,7 @@ class PatientAdmin(GmpModelAdmin[Patient]):
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         if not self.has_add_permission(request):
-            raise PermissionDenied("Enrolling a patient requires the role Operator or Clinician.")
+            raise PermissionDenied(_("Enrolling a patient requires the role Operator or Clinician."))
         form = PatientEnrolForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -58,7 +59,7 @@ class PatientAdmin(GmpModelAdmin[Patient]):
                 if may_act(acting_user(request), Role.OPERATOR) and patient.eligibility_confirmed:
                     return redirect(f"{reverse('admin:batches_batch_add')}?patient={patient.pk}")
                 return redirect(reverse("admin:batches_patient_changelist"))
-        return self.render_service_form(request, form, title="Enrol a trial subject", submit="Enrol")
+        return self.render_service_form(request, form, title=_("Enrol a trial subject"), submit=_("Enrol"))
 
 
 @admin.register(ProcessDefinition)
@@ -101,7 +102,7 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         if not self.has_add_permission(request):
-            raise PermissionDenied("Drafting a process definition requires the role QA reviewer or admin.")
+            raise PermissionDenied(_("Drafting a process definition requires the role QA reviewer or admin."))
         form = ProcessDefinitionDraftForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -112,7 +113,7 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
             else:
                 messages.success(request, f"{definition} drafted; it needs two approvals before use.")
                 return redirect(reverse("admin:batches_processdefinition_change", args=[definition.pk]))
-        return self.render_service_form(request, form, title="Draft a process definition", submit="Save draft")
+        return self.render_service_form(request, form, title=_("Draft a process definition"), submit=_("Save draft"))
 
     def approve_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         definition = self.get_object(request, str(object_id))
@@ -131,10 +132,10 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
                     )
             except SERVICE_ERRORS as error:
                 add_service_error(form, error)
-                messages.error(request, "Not approved: see the message below.")
+                messages.error(request, _("Not approved: see the message below."))
             else:
                 messages.success(request, f"{definition}: approval signed; status {definition.get_status_display()}.")
                 return redirect(reverse("admin:batches_processdefinition_change", args=[definition.pk]))
         return self.render_service_form(
-            request, form, title=f"Approve {definition}", obj=definition, submit="Sign approval"
+            request, form, title=f"Approve {definition}", obj=definition, submit=_("Sign approval")
         )

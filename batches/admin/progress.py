@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.urls import reverse
-from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from batches import formatting
 from batches.admin.workflow import next_actions
 from batches.models import Batch, BedsideCheck
 from batches.models.custody import HandOff
@@ -52,9 +53,14 @@ def alert_steps(batch: Batch) -> list[NextStep]:
     """A late result after release comes before anything else (EU GMP for ATMPs §11.5)."""
     return [
         NextStep(
-            "Handle the late result",
-            f"deviation {d.number} ({d.get_classification_display().lower()}, "
-            f"{d.get_status_display().lower()}): {d.description[:160]}",
+            _("Handle the late result"),
+            _("deviation %(number)s (%(classification)s, %(status)s): %(description)s")
+            % {
+                "number": d.number,
+                "classification": d.get_classification_display().lower(),
+                "status": d.get_status_display().lower(),
+                "description": d.description[:160],
+            },
             _review_url(batch),
         )
         for d in batch_alerts(batch)
@@ -75,12 +81,12 @@ def qc_steps(batch: Batch, gate: ReleaseGate) -> list[NextStep]:
             if sample
             else reverse("admin:qc_batch_results", args=[batch.pk])
         )
-        steps.append(NextStep("Record QC results", detail, url))
+        steps.append(NextStep(_("Record QC results"), detail, url))
     unreviewed = [t.result for t in gate.tests if t.result is not None and not t.result.is_verified]
     if unreviewed:
         steps.append(
             NextStep(
-                "Review QC results (second person)",
+                _("Review QC results (second person)"),
                 ", ".join(result.get_test_display() for result in unreviewed),
                 reverse("admin:qc_sample_results", args=[unreviewed[0].sample_id]),
             )
@@ -94,23 +100,23 @@ def quarantine_steps(batch: Batch, gate: ReleaseGate) -> list[NextStep]:
     if deviations:
         steps.append(
             NextStep(
-                "Investigate and close deviations",
-                f"{len(deviations)} open major or critical deviation(s) block release",
+                _("Investigate and close deviations"),
+                _("%(count)s open major or critical deviation(s) block release") % {"count": len(deviations)},
                 _search("admin:qc_deviation_changelist", batch),
             )
         )
     if gate.specification is None:
-        detail = "no approved QC specification applies to this batch; it can only be rejected"
+        detail = _("no approved QC specification applies to this batch; it can only be rejected")
     elif gate.blocking:
-        detail = f"{len(gate.blocking)} finding(s) block release"
+        detail = _("%(count)s finding(s) block release") % {"count": len(gate.blocking)}
         if not [f for f in gate.blocking if f.code != "result_pending"]:
-            detail = "release conditionally while " + ", ".join(t.label for t in gate.tests if t.result is None)
-            detail += " is pending, or wait for the result"
+            pending = ", ".join(t.label for t in gate.tests if t.result is None)
+            detail = _("release conditionally while %(tests)s is pending, or wait for the result") % {"tests": pending}
     else:
-        detail = "nothing blocks release"
+        detail = _("nothing blocks release")
         if gate.exceptions:
-            detail += f"; {len(gate.exceptions)} exception(s) to review"
-    steps.append(NextStep("QA review and release", detail, _review_url(batch)))
+            detail += _("; %(count)s exception(s) to review") % {"count": len(gate.exceptions)}
+    steps.append(NextStep(_("QA review and release"), detail, _review_url(batch)))
     return steps
 
 
@@ -127,26 +133,34 @@ def delivery_steps(batch: Batch) -> list[NextStep]:
         return [*steps, NextStep("Dispatch", "after the QP's certification", desk)]
     if status in (S.RELEASED, S.CONDITIONALLY_RELEASED):
         steps = []
-        if "QP certification" in release_outstanding(batch):
-            steps.append(NextStep("QP certification", "the Qualified Person certifies the release", _review_url(batch)))
+        if _("QP certification") in release_outstanding(batch):
+            steps.append(
+                NextStep(_("QP certification"), _("the Qualified Person certifies the release"), _review_url(batch))
+            )
         expiry = custody.expires_at(batch)
-        until = f" before {timezone.localtime(expiry):%Y-%m-%d %H:%M %Z} (expiry)" if expiry else ""
-        steps.append(NextStep("Dispatch", f"to interventional radiology{until}", desk))
+        where = (
+            _("to interventional radiology before %(expiry)s (expiry)") % {"expiry": formatting.moment(expiry)}
+            if expiry
+            else _("to interventional radiology")
+        )
+        steps.append(NextStep(_("Dispatch"), where, desk))
         return steps
     if status == S.DISPATCHED:
         if batch.custody_events.filter(kind=HandOff.LAB_TO_RADIOLOGY, received_at__isnull=True).exists():
-            return [NextStep("Receipt in radiology", "a clinician scans the bag on arrival", desk)]
+            return [NextStep(_("Receipt in radiology"), _("a clinician scans the bag on arrival"), desk)]
         check = BedsideCheck.objects.filter(batch=batch).first()
         if check is None:
-            return [NextStep("Bedside identity check", "bag and wristband scanned by a clinician", desk)]
+            return [NextStep(_("Bedside identity check"), _("bag and wristband scanned by a clinician"), desk)]
         if not check.is_confirmed:
-            return [NextStep("Bedside identity check", "confirmation by a second clinician", desk)]
-        return [NextStep("Record infusion", "cells and volume per uterine artery", desk)]
+            return [NextStep(_("Bedside identity check"), _("confirmation by a second clinician"), desk)]
+        return [NextStep(_("Record infusion"), _("cells and volume per uterine artery"), desk)]
     if status == S.INFUSED:
-        return [NextStep("Close the batch", "QA reviews and closes the record (signed)", desk)]
+        return [NextStep(_("Close the batch"), _("QA reviews and closes the record (signed)"), desk)]
     if status == S.REJECTED:
         return [
-            NextStep("Close the rejected batch", "after destruction or return, QA closes the record (signed)", desk)
+            NextStep(
+                _("Close the rejected batch"), _("after destruction or return, QA closes the record (signed)"), desk
+            )
         ]
     return []
 
@@ -170,4 +184,4 @@ def next_steps(batch: Batch, gate: ReleaseGate | None = None) -> list[NextStep]:
             return steps + quarantine_steps(batch, gate)
         steps += qc_steps(batch, gate)
     steps += delivery_steps(batch)
-    return steps or [NextStep(f"Nothing: the batch is {status.label.lower()}.")]
+    return steps or [NextStep(_("Nothing: the batch is %(status)s.") % {"status": _(status.label).lower()})]

@@ -12,8 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from batches import formatting
 from batches.models import Batch, StepRecord
 from batches.services.actions import StateAction, declared_actions, offered_actions
 from batches.services.record_limits import missing_hand_offs
@@ -25,19 +26,20 @@ from batches.usage import batch_equipment_uses, batch_lot_uses
 S = BatchStatus
 
 
-def format_value(value: Any) -> str:
+def format_value(value: Any, *, name: str = "") -> str:
+    """One value of a step as the batch page shows it (batches.formatting): times local with their zone."""
     if value is None or value == "":
         return "—"
     if isinstance(value, datetime):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
+        return formatting.moment(value, seconds=True)
     if isinstance(value, date):
-        return value.strftime("%Y-%m-%d")
+        return formatting.day(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}".replace(",", " ")
-    if isinstance(value, Decimal):
-        return f"{value:f}"
+    if isinstance(value, int) and "cells" in name:
+        return formatting.cells(value)
+    if isinstance(value, int | Decimal):
+        return formatting.number(value)
     return str(value)
 
 
@@ -49,7 +51,7 @@ def step_rows(step: StepRecord) -> list[tuple[str, str]]:
         if f.name in skip:
             continue
         label = str(f.verbose_name)
-        rows.append((label[:1].upper() + label[1:], format_value(f.value_from_object(step))))
+        rows.append((label[:1].upper() + label[1:], format_value(f.value_from_object(step), name=f.name)))
     return rows
 
 
@@ -91,8 +93,8 @@ def steps_of(batch: Batch, kind: str) -> list[StepRecord]:
 
 def step_title(step: StepRecord) -> str:
     if step.step_kind == "gcsf":
-        return f"G-CSF day {step.day}"  # type: ignore[attr-defined]
-    return STEP_LABELS[step.step_kind]
+        return _("G-CSF day %(day)s") % {"day": step.day}  # type: ignore[attr-defined]
+    return _(STEP_LABELS[step.step_kind])
 
 
 def scanned_rows(batch: Batch) -> dict[tuple[str, int], list[tuple[str, str]]]:
@@ -126,7 +128,7 @@ def sections(batch: Batch, user: User) -> list[SectionView]:
         for step in steps_of(batch, kind):
             hint = ""
             if not step.is_verified and step.performed_by_id == user.pk:
-                hint = "You performed this step; a second person must verify it."
+                hint = _("You performed this step; a second person must verify it.")
             views.append(
                 StepView(
                     kind=kind,
@@ -152,10 +154,10 @@ def recordable_step(batch: Batch) -> tuple[str, str] | None:
     if kind == "gcsf":
         if len(recorded) >= batch.process_definition.gcsf_days_max:
             return None
-        return kind, f"Record G-CSF day {next_gcsf_day(recorded)}"
+        return kind, _("Record G-CSF day %(day)s") % {"day": next_gcsf_day(recorded)}
     if recorded:
         return None
-    return kind, f"Record {in_sentence(STEP_LABELS[kind])}"
+    return kind, _("Record %(step)s") % {"step": in_sentence(_(STEP_LABELS[kind]))}
 
 
 def next_gcsf_day(recorded: list[StepRecord]) -> int:
@@ -174,23 +176,23 @@ def next_actions(batch: Batch) -> list[str]:
     """What manufacturing needs next (registration to quarantine), in words read at a glance."""
     status = BatchStatus(batch.status)
     if status == S.REGISTERED:
-        return ["Start mobilization"]
+        return [_("Start mobilization")]
     if status in STEP_STATE.values():
         kind = batch.current_step or ""
         recorded = steps_of(batch, kind)
-        needed = [f"Verify {in_sentence(step_title(s))}" for s in recorded if not s.is_verified]
+        needed = [_("Verify %(step)s") % {"step": in_sentence(step_title(s))} for s in recorded if not s.is_verified]
         if kind == "gcsf":
             minimum = batch.process_definition.gcsf_days_min
             if len(recorded) < minimum:
-                needed.insert(0, f"Record G-CSF day {next_gcsf_day(recorded)}")
+                needed.insert(0, _("Record G-CSF day %(day)s") % {"day": next_gcsf_day(recorded)})
             elif not needed:
-                needed.append("Start collection")
+                needed.append(_("Start collection"))
         elif not recorded:
-            needed.insert(0, f"Record {in_sentence(STEP_LABELS[kind])}")
+            needed.insert(0, _("Record %(step)s") % {"step": in_sentence(_(STEP_LABELS[kind]))})
         elif not needed:
             entering = {"apheresis": S.PROCESSING, "selection": S.QUARANTINE}[kind]
             needed += [f"Hand over and receive: {label}" for label in missing_hand_offs(batch, entering)]
-            needed.append({"apheresis": "Start processing", "selection": "Move to quarantine"}[kind])
+            needed.append({"apheresis": _("Start processing"), "selection": _("Move to quarantine")}[kind])
         return needed
     # From quarantine on, QC, release and delivery decide: batches.admin.progress.
     return []

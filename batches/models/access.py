@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from django.db import models
 from django.utils import timezone
 
+from batches import formatting
 from batches.audit import account_model, gmp_model
 from batches.models.triggers import no_delete
 
@@ -92,7 +93,7 @@ class AccessEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} UTC · {self.username} · {self.get_event_display()}"
+        return f"{formatting.moment(self.occurred_at, seconds=True)} · {self.username} · {self.get_event_display()}"
 
 
 # Serialises inserts of usernames that are equal ignoring case (an advisory lock held to commit),

@@ -1,8 +1,8 @@
 """Account state and API tokens in the database, audited like GMP records (21 CFR 11.10(d), 11.300).
 
 - ``AccountState``: one row per user that holds what Django's user does not: whether the password
-  was set by someone else and must be changed by its user before anything else, and when and by
-  whom the password last changed (the hash itself is never audited).
+  was set by someone else and must be changed by its user before anything else, when and by
+  whom the password last changed (the hash itself is never audited), and the user's language.
 - ``ApiToken``: django-rest-knox's token with an integer key. Only a SHA-512 digest of the token and
   its first characters (the lookup prefix) are stored; the audit leaves both out.
 - ``UserRoleGrant``: Django's user ↔ group table (roles are groups), audited through this proxy.
@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from knox.models import AbstractAuthToken
 from knox.settings import CONSTANTS
 
@@ -28,6 +29,14 @@ class AccountState(models.Model):
     password_changed_at = models.DateTimeField(null=True, blank=True)
     password_changed_by = models.CharField(
         max_length=150, blank=True, help_text="User name, or system:<name> for a command."
+    )
+    # The language of the user's interface (batches.accounts.language); empty: the browser's.
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("The language of your screens and e-mails; empty follows the browser."),
     )
 
     class Meta:

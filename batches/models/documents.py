@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from batches import limits
+from batches import formatting, limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
@@ -97,4 +97,4 @@ class DocumentDownload(models.Model):
         triggers = [no_delete()]
 
     def __str__(self) -> str:
-        return f"{self.document} downloaded by {self.user} at {self.at:%Y-%m-%d %H:%M} UTC"
+        return f"{self.document} downloaded by {self.user} at {formatting.moment(self.at)}"

@@ -11,7 +11,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
-from batches import limits
+from batches import formatting, limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
@@ -100,4 +100,4 @@ class ElectronicSignature(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.printed_name} · {self.get_meaning_display()} · {self.signed_at:%Y-%m-%d %H:%M} UTC"
+        return f"{self.printed_name} · {self.get_meaning_display()} · {formatting.moment(self.signed_at)}"

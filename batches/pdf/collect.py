@@ -7,9 +7,10 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
-from batches import isbt128
+from batches import formatting, isbt128
 from batches.competence import procedure_followed
 from batches.ledger.trail import Entry, batch_trail, events_for_object
 from batches.models import (
@@ -118,11 +119,11 @@ def _steps(batch: Batch) -> list[StepSection]:
                 g,
                 f"G-CSF administration, day {g.day}",
                 values=[
-                    ValueRow("Administered at", text(g.administered_at)),
-                    ValueRow("Prescribed dose", text(g.prescribed_ug_per_kg), "µg/kg"),
-                    ValueRow("Calculated dose", text(g.dose_ug), "µg"),
+                    ValueRow(gettext("Administered at"), text(g.administered_at)),
+                    ValueRow(gettext("Prescribed dose"), text(g.prescribed_ug_per_kg), "µg/kg"),
+                    ValueRow(gettext("Calculated dose"), text(g.dose_ug), "µg"),
                 ],
-                lots=[LotRow("Filgrastim", g.drug_lot, text(g.drug_expiry))],
+                lots=[LotRow(gettext("Filgrastim"), g.drug_lot, text(g.drug_expiry))],
             )
         )
     a = ApheresisCollection.objects.filter(batch=batch).select_related(*PEOPLE).first()
@@ -130,16 +131,20 @@ def _steps(batch: Batch) -> list[StepSection]:
         sections.append(
             _step(
                 a,
-                "Apheresis collection",
+                gettext("Apheresis collection"),
                 values=[
-                    ValueRow("Started", text(a.started_at)),
-                    ValueRow("Ended", text(a.ended_at)),
-                    ValueRow("Blood volumes processed", text(a.blood_volumes_processed)),
-                    ValueRow("ACD-A", text(a.acd_a_ml), "mL"),
-                    ValueRow("Product volume", text(a.product_volume_ml), "mL"),
-                    ValueRow("Total nucleated cells", f"{a.total_nucleated_cells:,}", "cells"),
-                    ValueRow("CD133+ cells before selection", f"{a.cd133_cells_before_selection:,}", "cells"),
-                    ValueRow("Collection bag", a.collection_bag_id),
+                    ValueRow(gettext("Started"), text(a.started_at)),
+                    ValueRow(gettext("Ended"), text(a.ended_at)),
+                    ValueRow(gettext("Blood volumes processed"), text(a.blood_volumes_processed)),
+                    ValueRow("ACD-A", text(a.acd_a_ml), gettext("mL")),
+                    ValueRow(gettext("Product volume"), text(a.product_volume_ml), gettext("mL")),
+                    ValueRow(gettext("Total nucleated cells"), formatting.cells(a.total_nucleated_cells), "cells"),
+                    ValueRow(
+                        gettext("CD133+ cells before selection"),
+                        formatting.cells(a.cd133_cells_before_selection),
+                        "cells",
+                    ),
+                    ValueRow(gettext("Collection bag"), a.collection_bag_id),
                 ],
                 equipment=[EquipmentRow(a.device, a.device_serial)],
             )
@@ -149,21 +154,21 @@ def _steps(batch: Batch) -> list[StepSection]:
         sections.append(
             _step(
                 s,
-                "Immunomagnetic CD133+ selection",
+                gettext("Immunomagnetic CD133+ selection"),
                 values=[
-                    ValueRow("Program", s.program),
-                    ValueRow("Started", text(s.started_at)),
-                    ValueRow("Ended", text(s.ended_at)),
-                    ValueRow("Input CD133+ cells", f"{s.input_cd133_cells:,}", "cells"),
-                    ValueRow("Output CD133+ cells", f"{s.output_cd133_cells:,}", "cells"),
-                    ValueRow("Recovery", text(s.recovery_pct), "%"),
-                    ValueRow("Final formulation volume", text(s.final_volume_ml), "mL"),
+                    ValueRow(gettext("Program"), s.program),
+                    ValueRow(gettext("Started"), text(s.started_at)),
+                    ValueRow(gettext("Ended"), text(s.ended_at)),
+                    ValueRow(gettext("Input CD133+ cells"), formatting.cells(s.input_cd133_cells), "cells"),
+                    ValueRow(gettext("Output CD133+ cells"), formatting.cells(s.output_cd133_cells), "cells"),
+                    ValueRow(gettext("Recovery"), text(s.recovery_pct), "%"),
+                    ValueRow(gettext("Final formulation volume"), text(s.final_volume_ml), gettext("mL")),
                 ],
                 lots=[
-                    LotRow("CD133 reagent", s.reagent_lot, text(s.reagent_expiry)),
-                    LotRow("Tubing set", s.tubing_set_lot, text(s.tubing_set_expiry)),
-                    LotRow("Buffer", s.buffer_lot, text(s.buffer_expiry)),
-                    LotRow("Human serum albumin", s.albumin_lot, text(s.albumin_expiry)),
+                    LotRow(gettext("CD133 reagent"), s.reagent_lot, text(s.reagent_expiry)),
+                    LotRow(gettext("Tubing set"), s.tubing_set_lot, text(s.tubing_set_expiry)),
+                    LotRow(gettext("Buffer"), s.buffer_lot, text(s.buffer_expiry)),
+                    LotRow(gettext("Human serum albumin"), s.albumin_lot, text(s.albumin_expiry)),
                 ],
                 equipment=[EquipmentRow(s.instrument, s.instrument_serial)],
             )
@@ -179,13 +184,13 @@ def _signatures(batch: Batch) -> list[SignatureEntry]:
         entries.append(
             SignatureEntry(
                 printed_name=sig.printed_name,
-                meaning=SignatureMeaning(sig.meaning).label,
+                meaning=gettext(SignatureMeaning(sig.meaning).label),
                 signed_at=text(sig.signed_at),
                 record=f"{label} #{sig.object_id}",
                 username=sig.signer.get_username(),
                 content_sha256=sig.content_sha256,
-                status=SignatureStatus(sig.status).label,
                 role=sig.signer_role,
+                status=gettext(SignatureStatus(sig.status).label),
             )
         )
     return entries
@@ -250,8 +255,15 @@ def _trial_rows(definition: ProcessDefinition) -> list[ValueRow]:
     ]
 
 
-def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
-    """Everything the record prints, read in one place (call inside a transaction for consistency)."""
+def take_snapshot(batch: Batch, *, kind: str, revision: int, language: str = "") -> Snapshot:
+    """Everything the record prints, read in one place (call inside a transaction for consistency),
+    written in ``language`` (default: the active one), which the snapshot records."""
+    language = language or translation.get_language() or settings.LANGUAGE_CODE
+    with translation.override(language):
+        return _snapshot(batch, kind=kind, revision=revision, language=language)
+
+
+def _snapshot(batch: Batch, *, kind: str, revision: int, language: str) -> Snapshot:
     batch = Batch.objects.select_related(
         "patient",
         "registered_by",
@@ -268,7 +280,7 @@ def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
             product_code=definition.product_code,
             process_definition=f"{definition.code} version {definition.version}",
             batch_number=batch.batch_number,
-            batch_status=BatchStatus(batch.status).label,
+            batch_status=gettext(BatchStatus(batch.status).label),
             subject_code=batch.patient.subject_code,
             din=din,
             din_check=check,
@@ -281,24 +293,31 @@ def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
         revision=revision,
         taken_at=text(timezone.now()),
         time_zone=settings.TIME_ZONE,
+        language=language,
         process=[
-            ValueRow("Process definition", f"{definition.code} v{definition.version}: {definition.name}"),
-            ValueRow("Approved by", f"{person(definition.first_approved_by)}; {person(definition.second_approved_by)}"),
+            ValueRow(gettext("Process definition"), f"{definition.code} v{definition.version}: {definition.name}"),
             ValueRow(
-                "G-CSF regimen",
+                gettext("Approved by"),
+                f"{person(definition.first_approved_by)}; {person(definition.second_approved_by)}",
+            ),
+            ValueRow(
+                gettext("G-CSF regimen"),
                 f"{text(definition.gcsf_dose_ug_per_kg)} ± {text(definition.gcsf_dose_tolerance_pct)} %",
                 "µg/kg/day",
             ),
-            ValueRow("G-CSF days", f"{definition.gcsf_days_min} to {definition.gcsf_days_max}", "days"),
+            ValueRow(gettext("G-CSF days"), f"{definition.gcsf_days_min} to {definition.gcsf_days_max}", "days"),
             ValueRow(
-                "Target dose",
+                gettext("Target dose"),
                 f"{definition.target_dose_min_cells / 1e6:g} to {definition.target_dose_max_cells / 1e6:g} × 10⁶",
-                "CD133+ cells",
+                gettext("CD133+ cells"),
             ),
             ValueRow("Shelf life", str(definition.shelf_life_hours), "h from end of processing"),
             *_trial_rows(definition),
             ValueRow("Body weight at registration", text(batch.body_weight_kg), "kg"),
             ValueRow("End of processing", text(batch.end_of_processing_at)),
+            ValueRow(gettext("Shelf life"), str(definition.shelf_life_hours), gettext("h from end of processing")),
+            ValueRow(gettext("Body weight at registration"), text(batch.body_weight_kg), "kg"),
+            ValueRow(gettext("End of processing"), text(batch.end_of_processing_at)),
         ],
         steps=_steps(batch),
         qc_results=providers.qc_results(batch),
@@ -314,8 +333,8 @@ def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
         signatures=_signatures(batch),
         transitions=[
             TransitionEntry(
-                from_status=BatchStatus(t.from_status).label,
-                to_status=BatchStatus(t.to_status).label,
+                from_status=gettext(BatchStatus(t.from_status).label),
+                to_status=gettext(BatchStatus(t.to_status).label),
                 actor=person(t.actor),
                 at=text(t.at),
                 reason=t.reason,

@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
@@ -38,7 +39,7 @@ from qc.selectors import infusion_balance_errors
 
 DISPATCH = StateAction(
     slug="dispatch",
-    label="Dispatch to interventional radiology",
+    label=gettext_noop("Dispatch to interventional radiology"),
     roles=(Role.OPERATOR,),
     source=(BatchStatus.RELEASED, BatchStatus.CONDITIONALLY_RELEASED),
     needs_password=True,
@@ -46,7 +47,7 @@ DISPATCH = StateAction(
 )
 INFUSE = StateAction(
     slug="infuse",
-    label="Record the infusion",
+    label=gettext_noop("Record the infusion"),
     roles=(Role.CLINICIAN,),
     source=(BatchStatus.DISPATCHED,),
     needs_password=True,
@@ -54,7 +55,7 @@ INFUSE = StateAction(
 )
 CLOSE = StateAction(
     slug="close",
-    label="Close the batch record",
+    label=gettext_noop("Close the batch record"),
     roles=(Role.QA_REVIEWER,),
     source=(BatchStatus.INFUSED,),
     needs_password=True,
@@ -89,7 +90,7 @@ def batch_dispatch(
     now = timezone.now()
     require_within_shelf_life(batch, now, action="Dispatch")
     if not to_location.strip():
-        raise ValidationError({"to_location": "Name the receiving unit (interventional radiology)."})
+        raise ValidationError({"to_location": gettext("Name the receiving unit (interventional radiology).")})
     temperature, alerts = check_temperature(
         batch, temperature_c, kind=HandOff.LAB_TO_RADIOLOGY, field="temperature_c", alert_reason=alert_reason
     )
@@ -196,9 +197,11 @@ def bedside_check_confirm(
     confirm_password(actor, password, otp_token=otp_token)
     check = BedsideCheck.objects.select_related("batch").filter(batch_id=batch_id).first()
     if check is None:
-        raise StateConflict("Nothing to confirm: the first clinician has not scanned the bag at the bedside.")
+        raise StateConflict(gettext("Nothing to confirm: the first clinician has not scanned the bag at the bedside."))
     if check.checked_by_id == actor.pk:
-        raise PermissionDenied("You made the first bedside scan; a second clinician must confirm the identity.")
+        raise PermissionDenied(
+            gettext("You made the first bedside scan; a second clinician must confirm the identity.")
+        )
     if check.is_confirmed:
         raise StateConflict(f"The bedside check of batch {check.batch.batch_number} is already confirmed.")
     _bedside_preconditions(check.batch, action="Confirming the bedside identity check")
@@ -272,7 +275,9 @@ def infusion_record(
     _bedside_preconditions(batch, action="Recording the infusion")
     check = BedsideCheck.objects.filter(batch=batch).first()
     if check is None or not check.is_confirmed:
-        raise StateConflict("The bedside identity check by two clinicians must be complete before the infusion.")
+        raise StateConflict(
+            gettext("The bedside identity check by two clinicians must be complete before the infusion.")
+        )
     started, ended = started_at, ended_at
     late = late_entry_reason or ""
     negative = v.non_negative(
@@ -292,7 +297,7 @@ def infusion_record(
         ),
     )
     if left_cells + right_cells <= 0:
-        raise ValidationError({"left_cells": "No cells infused on either side: record the cells given."})
+        raise ValidationError({"left_cells": gettext("No cells infused on either side: record the cells given.")})
     balance, alerts = infusion_balance_errors(
         batch, cells=left_cells + right_cells, volume_ml=Decimal(left_volume_ml) + Decimal(right_volume_ml)
     )
@@ -359,11 +364,11 @@ def adverse_event_record(
     if relatedness not in Relatedness.values:
         errors["relatedness"] = f"Relatedness must be one of {', '.join(Relatedness.values)}."
     if not isinstance(ctcae_grade, int) or not 1 <= ctcae_grade <= 5:
-        errors["ctcae_grade"] = "The CTCAE grade is 1 (mild) to 5 (death)."
+        errors["ctcae_grade"] = gettext("The CTCAE grade is 1 (mild) to 5 (death).")
     if not term.strip():
-        errors["term"] = "Name the adverse event (CTCAE term)."
+        errors["term"] = gettext("Name the adverse event (CTCAE term).")
     if resolved_at is not None and resolved_at < onset_at:
-        errors["resolved_at"] = "Resolution cannot be before onset."
+        errors["resolved_at"] = gettext("Resolution cannot be before onset.")
     if errors:
         raise ValidationError(errors)
     check_event_time(onset_at, field="onset_at", late_entry_reason="adverse events are reported when known")

@@ -13,6 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -34,7 +35,7 @@ RELEASE = StateAction(
 )
 RELEASE_CONDITIONALLY = StateAction(
     slug="release-conditionally",
-    label="Release conditionally",
+    label=gettext_noop("Release conditionally"),
     roles=QA,
     source=(S.QUARANTINE,),
     needs_reason=True,  # the written plan for a positive result
@@ -43,7 +44,7 @@ RELEASE_CONDITIONALLY = StateAction(
 )
 REJECT = StateAction(
     slug="reject",
-    label="Reject",
+    label=gettext_noop("Reject"),
     roles=QA,
     source=(S.QUARANTINE,),
     needs_reason=True,
@@ -52,7 +53,7 @@ REJECT = StateAction(
 )
 CERTIFY = StateAction(
     slug="certify",
-    label="Certify (Qualified Person)",
+    label=gettext_noop("Certify (Qualified Person)"),
     roles=(Role.QUALIFIED_PERSON,),
     source=(S.AWAITING_CERTIFICATION,),
     needs_password=True,
@@ -60,11 +61,11 @@ CERTIFY = StateAction(
 )
 CLOSE_REJECTED = StateAction(
     slug="close-rejected",
-    label="Close a rejected batch",
     roles=QA,
     source=(S.REJECTED,),
     needs_password=True,
     procedure="disposition",
+    label=gettext_noop("Close a rejected batch"),
 )
 DECISION_ACTIONS = {
     Decision.RELEASED: RELEASE,
@@ -90,7 +91,7 @@ MEANINGS = {
 
 def _refusal(batch: Batch, decision: Decision, gate: ReleaseGate) -> StateConflict:
     reasons = "; ".join(f.message for f in gate.blocking)
-    verb = "released conditionally" if decision == Decision.CONDITIONALLY_RELEASED else "released"
+    verb = gettext("released conditionally") if decision == Decision.CONDITIONALLY_RELEASED else "released"
     return StateConflict(f"Batch {batch.batch_number} cannot be {verb}: {reasons}")
 
 
@@ -194,7 +195,11 @@ def batch_release_conditionally(
     plan = (positive_result_plan or "").strip()
     if len(plan) < 20:
         raise ValidationError(
-            {"positive_result_plan": "A written plan (at least 20 characters) for a positive result is required."}
+            {
+                "positive_result_plan": gettext(
+                    "A written plan (at least 20 characters) for a positive result is required."
+                )
+            }
         )
     return _decide(
         actor=actor,
@@ -238,7 +243,7 @@ def batch_certify(
     CERTIFY.require_training(actor, batch)
     release = BatchDisposition.objects.filter(batch=batch, decision__in=QA_DECISIONS).get()
     if release.decided_by_id == actor.pk:
-        raise PermissionDenied("You released this batch; a different Qualified Person must certify it.")
+        raise PermissionDenied(gettext("You released this batch; a different Qualified Person must certify it."))
     refuse_participant(batch, actor, what="certify")
     conditional = release.decision == Decision.CONDITIONALLY_RELEASED
     if conditional:
@@ -383,9 +388,9 @@ def release_outstanding(batch: Batch) -> list[str]:
         (d for d in dispositions if d.decision in (Decision.RELEASED, Decision.CONDITIONALLY_RELEASED)), None
     )
     if release is None:
-        missing.append("QA release")
+        missing.append(gettext("QA release"))
     elif release.decision == Decision.CONDITIONALLY_RELEASED:
         missing += conditional_signatures_missing(release)
     if batch.process_definition.requires_qp_certification and not decisions & set(CERTIFICATIONS):
-        missing.append("QP certification")
+        missing.append(gettext("QP certification"))
     return missing

@@ -21,9 +21,11 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from batches import pki
+from batches.accounts.language import LANGUAGE_CODES, language_for
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
 from batches.ledger.seal import ledger_seal
@@ -61,9 +63,13 @@ def _build_window() -> timedelta:
 
 @transaction.atomic
 def document_request(
-    *, batch: Batch | int, kind: DocumentKind | str, actor: User | str, reason: str = ""
+    *, batch: Batch | int, kind: DocumentKind | str, actor: User | str, reason: str = "", language: str = ""
 ) -> BatchDocument:
     """Queue a new revision of a batch record; it is published to the workers after commit.
+
+    The record is written in ``language`` (a code of ``settings.LANGUAGES``), by default the
+    requester's own (batches.accounts.language); the snapshot stores it, so every rendering of the
+    revision is in the language chosen at issue.
 
     Services that release or close a batch call this inside their own transaction, after the
     transition, so the record shows the new state and the job exists exactly when the change does.
@@ -71,7 +77,7 @@ def document_request(
     kind = DocumentKind(kind)
     if kind == DocumentKind.ON_REQUEST:
         if isinstance(actor, str):
-            raise ValidationError({"actor": "A record on request is asked for by a person, not by the system."})
+            raise ValidationError({"actor": _("A record on request is asked for by a person, not by the system.")})
         require_role(actor, *REQUEST_ROLES, action="Requesting a batch record", domain=Domain.RECORDS)
     locked = lock_batch(batch.pk if isinstance(batch, Batch) else batch)
     allowed = KIND_STATES[kind]
@@ -82,7 +88,10 @@ def document_request(
             f"it is {BatchStatus(locked.status).label.lower()}."
         )
     last = BatchDocument.objects.filter(batch=locked, kind=kind).aggregate(n=Max("revision"))["n"] or 0
-    snapshot = take_snapshot(locked, kind=kind, revision=last + 1).to_dict()
+    if language and language not in LANGUAGE_CODES:
+        raise ValidationError({"language": f"{language!r} is not one of {', '.join(sorted(LANGUAGE_CODES))}."})
+    language = language or (settings.LANGUAGE_CODE if isinstance(actor, str) else language_for(actor))
+    snapshot = take_snapshot(locked, kind=kind, revision=last + 1, language=language).to_dict()
     with audit_context(actor, reason=reason or f"request {kind.label.lower()}"):
         document = BatchDocument.objects.create(
             batch=locked,
@@ -168,8 +177,10 @@ def sealed_snapshot(snapshot: Snapshot) -> Snapshot:
 def build_pdf(snapshot: Snapshot) -> tuple[bytes, int]:
     """Render and seal a snapshot: the whole CPU-bound part of a build."""
     pdf, pages = render(snapshot)
-    title = f"{KIND_TITLES.get(snapshot.document_kind, 'Batch record')} {snapshot.cover.batch_number}"
-    return signing.seal_pdf(pdf, title=f"{title} revision {snapshot.revision}"), pages
+    with translation.override(snapshot.language):
+        title = f"{KIND_TITLES.get(snapshot.document_kind, 'Batch record')} {snapshot.cover.batch_number}"
+        title = _("%(title)s revision %(revision)s") % {"title": title, "revision": snapshot.revision}
+    return signing.seal_pdf(pdf, title=title), pages
 
 
 def document_build(*, document_id: int) -> str:
@@ -277,7 +288,7 @@ def document_verify(*, data: bytes) -> VerificationReport:
     )
     document = BatchDocument.objects.select_related("batch").filter(sha256=digest, status=DocumentStatus.SIGNED).first()
     if document is None:
-        report.problems.append("no record issued by this system has this SHA-256")
+        report.problems.append(_("no record issued by this system has this SHA-256"))
         return report
     report.issued = True
     report.batch_number = document.batch.batch_number

@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -23,20 +24,36 @@ from batches.states import BatchStatus
 S = BatchStatus
 OPERATOR = (Role.OPERATOR,)
 START_MOBILIZATION = StateAction(
-    slug="start-mobilization", label="Start mobilization", roles=OPERATOR, source=(S.REGISTERED,), on_batch_page=True
+    slug="start-mobilization",
+    label=gettext_noop("Start mobilization"),
+    roles=OPERATOR,
+    source=(S.REGISTERED,),
+    on_batch_page=True,
 )
 START_COLLECTION = StateAction(
-    slug="start-collection", label="Start collection", roles=OPERATOR, source=(S.MOBILIZATION,), on_batch_page=True
+    slug="start-collection",
+    label=gettext_noop("Start collection"),
+    roles=OPERATOR,
+    source=(S.MOBILIZATION,),
+    on_batch_page=True,
 )
 START_PROCESSING = StateAction(
-    slug="start-processing", label="Start processing", roles=OPERATOR, source=(S.COLLECTION,), on_batch_page=True
+    slug="start-processing",
+    label=gettext_noop("Start processing"),
+    roles=OPERATOR,
+    source=(S.COLLECTION,),
+    on_batch_page=True,
 )
 QUARANTINE = StateAction(
-    slug="quarantine", label="Move to quarantine", roles=OPERATOR, source=(S.PROCESSING,), on_batch_page=True
+    slug="quarantine",
+    label=gettext_noop("Move to quarantine"),
+    roles=OPERATOR,
+    source=(S.PROCESSING,),
+    on_batch_page=True,
 )
 CANCEL = StateAction(
     slug="cancel",
-    label="Cancel batch",
+    label=gettext_noop("Cancel batch"),
     roles=(Role.OPERATOR, Role.QA_REVIEWER),
     source=(S.REGISTERED, S.MOBILIZATION, S.COLLECTION, S.PROCESSING, S.QUARANTINE),
     needs_reason=True,
@@ -132,7 +149,7 @@ def batch_start_processing(*, actor: User, batch_id: int) -> Batch:
     batch = START_PROCESSING.guard(actor, batch_id)
     apheresis = getattr(batch, "apheresis", None)
     if apheresis is None or not apheresis.is_verified:
-        raise StateConflict("The apheresis collection must be recorded and verified before processing.")
+        raise StateConflict(gettext("The apheresis collection must be recorded and verified before processing."))
     require_hand_offs(batch, BatchStatus.PROCESSING)
     with audit_context(actor, reason="collection complete; start CD133+ selection"):
         return transition(batch, BatchStatus.PROCESSING, actor=actor)
@@ -145,7 +162,7 @@ def batch_quarantine(*, actor: User, batch_id: int) -> Batch:
     batch = QUARANTINE.guard(actor, batch_id)
     selection = getattr(batch, "selection", None)
     if selection is None or not selection.is_verified:
-        raise StateConflict("The CD133+ selection must be recorded and verified before quarantine.")
+        raise StateConflict(gettext("The CD133+ selection must be recorded and verified before quarantine."))
     require_hand_offs(batch, BatchStatus.QUARANTINE)
     with audit_context(actor, reason="processing complete; quarantine"):
         Batch.objects.filter(pk=batch.pk).update(end_of_processing_at=selection.ended_at)

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
+from batches import formatting
 from batches.accounts.identity import signer_identity_confirm
 from batches.exceptions import StateConflict
 from batches.models import Batch, BatchTransition
@@ -66,7 +67,7 @@ def event_time_errors(value: datetime, *, field: str, late_entry_reason: str = "
     """
     now = timezone.now()
     if value > now + CLOCK_SKEW:
-        return {field: f"{timezone.localtime(value):%Y-%m-%d %H:%M} is in the future (server time)."}
+        return {field: f"{formatting.moment(value)} is in the future (server time)."}
     late_after = timedelta(minutes=settings.CELLBATCH_LATE_ENTRY_MINUTES)
     if now - value > late_after and not late_entry_reason.strip():
         return {

@@ -16,8 +16,9 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from batches import isbt128
+from batches import formatting, isbt128
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
 from batches.models import Batch, CustodyEvent, Equipment, EquipmentKind, ExpiredUseAuthorization, PatientIdentity
@@ -77,7 +78,7 @@ def require_within_shelf_life(batch: Batch, at: datetime, *, action: str) -> Exp
     )
     if authorization is None:
         raise StateConflict(
-            f"{action} refused: batch {batch.batch_number} expired at {timezone.localtime(expiry):%Y-%m-%d %H:%M %Z} "
+            f"{action} refused: batch {batch.batch_number} expired at {formatting.moment(expiry)} "
             f"(shelf life {batch.process_definition.shelf_life_hours} h from end of processing). "
             "Use past expiry needs a documented deviation authorised by QA."
         )
@@ -140,9 +141,9 @@ def custody_hand_over(
         raise ValidationError({"kind": f"Unknown hand-off {kind!r}; choose one of {', '.join(HandOff.values)}."})
     if kind == HandOff.LAB_TO_RADIOLOGY:
         raise ValidationError(
-            {"kind": "The hand-over to interventional radiology is the dispatch of a released batch."}
+            {"kind": _("The hand-over to interventional radiology is the dispatch of a released batch.")}
         )
-    giver_roles, _, states = HAND_OFF_RULES[kind]
+    giver_roles, _receivers, states = HAND_OFF_RULES[kind]
     require_role(actor, *giver_roles, action=f"Handing over ({HandOff(kind).label})")
     batch = lock_batch(batch_id)
     if batch.status not in states:
@@ -153,9 +154,9 @@ def custody_hand_over(
     if not batch.din:
         raise StateConflict(f"Batch {batch.batch_number} has no DIN yet; label the bag at collection first.")
     if kind == HandOff.LAB_TO_QC and not sample_reference.strip():
-        raise ValidationError({"sample_reference": "A QC sample hand-off names the sample."})
+        raise ValidationError({"sample_reference": _("A QC sample hand-off names the sample.")})
     if not from_location.strip() or not to_location.strip():
-        raise ValidationError({"to_location": "Both the place handed from and the place handed to are required."})
+        raise ValidationError({"to_location": _("Both the place handed from and the place handed to are required.")})
     check_event_time(handed_over_at, field="handed_over_at", late_entry_reason=notes)
     label = HandOff(kind).label
     temperature, alerts = check_temperature(
@@ -197,7 +198,7 @@ def expired_use_authorize(
     confirm_password(actor, password, otp_token=otp_token)
     reason = require_reason(reason, what="authorise use past expiry")
     if not deviation_reference.strip():
-        raise ValidationError({"deviation_reference": "Name the documented deviation that covers this use."})
+        raise ValidationError({"deviation_reference": _("Name the documented deviation that covers this use.")})
     batch = lock_batch(batch_id)
     allowed = (BatchStatus.RELEASED, BatchStatus.CONDITIONALLY_RELEASED, BatchStatus.DISPATCHED)
     if batch.status not in allowed:
@@ -206,7 +207,7 @@ def expired_use_authorize(
         )
     expiry = expires_at(batch)
     if expiry is None or valid_until <= expiry:
-        raise ValidationError({"valid_until": "The authorisation must extend beyond the product's expiry."})
+        raise ValidationError({"valid_until": _("The authorisation must extend beyond the product's expiry.")})
     with audit_context(actor, reason=f"expired use authorised under {deviation_reference.strip()}: {reason}"):
         authorization = ExpiredUseAuthorization.objects.create(
             batch=batch,

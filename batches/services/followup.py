@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -99,11 +100,11 @@ def embryo_transfer_record(
 def _outcome_errors(implantation: bool | None, pregnancy: bool | None, live_birth: bool | None) -> dict[str, str]:
     errors: dict[str, str] = {}
     if pregnancy is True and implantation is not True:
-        errors["clinical_pregnancy"] = "A clinical pregnancy needs a recorded implantation."
+        errors["clinical_pregnancy"] = _("A clinical pregnancy needs a recorded implantation.")
     if live_birth is True and pregnancy is not True:
-        errors["live_birth"] = "A live birth needs a recorded clinical pregnancy."
+        errors["live_birth"] = _("A live birth needs a recorded clinical pregnancy.")
     if implantation is False and pregnancy is not None and pregnancy is not False:
-        errors["clinical_pregnancy"] = "No implantation means no clinical pregnancy."
+        errors["clinical_pregnancy"] = _("No implantation means no clinical pregnancy.")
     return errors
 
 

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from batches.audit import audit_context
 from batches.models import ApprovalStatus, Patient, ProcessDefinition
@@ -85,7 +86,7 @@ def patient_enrol(
     """Enrol a trial subject under a pseudonymous code."""
     require_role(actor, Role.OPERATOR, Role.CLINICIAN, action="Enrolling a patient")
     if consent_date > timezone.localdate():
-        raise ValidationError({"consent_date": "The consent date cannot be in the future."})
+        raise ValidationError({"consent_date": _("The consent date cannot be in the future.")})
     with audit_context(actor, reason="enrolment"):
         patient = Patient(
             subject_code=subject_code.strip().upper(),

@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from batches.audit import audit_context, require_reason
 from batches.master_limits import AlertFinding
@@ -72,7 +73,7 @@ def _gcsf_rules(batch: Batch, values: dict[str, Any]) -> Checked:
         ),
         v.lot_not_expired(
             field="drug_expiry",
-            label="Filgrastim",
+            label=gettext("Filgrastim"),
             lot=values["drug_lot"],
             expiry=values["drug_expiry"],
             used_on=timezone.localdate(given),
@@ -117,10 +118,10 @@ def _apheresis_rules(batch: Batch, values: dict[str, Any]) -> Checked:
 
 
 SELECTION_LOTS = (
-    ("reagent", "CD133 reagent"),
-    ("tubing_set", "Tubing set"),
-    ("buffer", "Buffer"),
-    ("albumin", "Human serum albumin"),
+    ("reagent", gettext_noop("CD133 reagent")),
+    ("tubing_set", gettext_noop("Tubing set")),
+    ("buffer", gettext_noop("Buffer")),
+    ("albumin", gettext_noop("Human serum albumin")),
 )
 
 
@@ -215,7 +216,7 @@ def _clean_values(kind: str, values: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(f"Unknown field(s) for {STEP_LABELS[kind]}: {', '.join(sorted(unknown))}.")
     missing = [f for f in allowed if f not in values and f not in ("late_entry_reason", rl.ALERT_REASON_FIELD)]
     if missing:
-        raise ValidationError(dict.fromkeys(missing, "This field is required."))
+        raise ValidationError(dict.fromkeys(missing, gettext("This field is required.")))
     return {
         **values,
         "late_entry_reason": values.get("late_entry_reason", "") or "",
@@ -399,9 +400,9 @@ def step_verify(*, kind: str, step_id: int, verifier: User, password: str, otp_t
     if step.is_verified:
         raise ValidationError(f"{STEP_LABELS[kind]} of {batch} is already verified.")
     if step.performed_by_id == verifier.pk:
-        raise PermissionDenied("You performed this step; a second person must verify it.")
+        raise PermissionDenied(gettext("You performed this step; a second person must verify it."))
     if step.corrected_by_id == verifier.pk:
-        raise PermissionDenied("You corrected this step; a second person must verify it.")
+        raise PermissionDenied(gettext("You corrected this step; a second person must verify it."))
     with audit_context(verifier, reason=f"verify {STEP_LABELS[kind].lower()}"):
         step.verified_by = verifier
         step.verified_at = timezone.now()

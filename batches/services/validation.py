@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from batches.models import Batch, Label, LabelBag, ProcessDefinition
 
@@ -32,7 +33,7 @@ def lot_not_expired(*, field: str, label: str, lot: str, expiry: date | None, us
 
 def end_after_start(*, started_at: datetime | None, ended_at: datetime | None) -> dict[str, str]:
     if started_at and ended_at and ended_at <= started_at:
-        return {"ended_at": "The end time must be after the start time."}
+        return {"ended_at": _("The end time must be after the start time.")}
     return {}
 
 
@@ -44,7 +45,7 @@ def output_not_above_input(*, field: str, output: int | None, input_: int | None
 
 
 def non_negative(**values: int | Decimal | None) -> dict[str, str]:
-    return {name: "Must not be negative." for name, value in values.items() if value is not None and value < 0}
+    return {name: _("Must not be negative.") for name, value in values.items() if value is not None and value < 0}
 
 
 def gcsf_dose_ug(*, prescribed_ug_per_kg: Decimal, body_weight_kg: Decimal) -> Decimal:
@@ -71,9 +72,9 @@ def recovery_pct(*, input_cells: int, output_cells: int) -> Decimal:
 
 def selection_counts(*, input_cells: int, output_cells: int) -> dict[str, str]:
     if input_cells is not None and input_cells <= 0:
-        return {"input_cd133_cells": "The input CD133+ cell count must be greater than zero."}
+        return {"input_cd133_cells": _("The input CD133+ cell count must be greater than zero.")}
     if output_cells is not None and input_cells is not None and output_cells > input_cells:
-        return {"output_cd133_cells": "The output cannot exceed the input CD133+ cell count."}
+        return {"output_cd133_cells": _("The output cannot exceed the input CD133+ cell count.")}
     return {}
 
 

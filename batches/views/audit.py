@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
 
 from batches.ledger.export import EXPORTS, Export
 from batches.ledger.trail import batch_trail, user_activity
@@ -26,7 +27,7 @@ def batch_audit_trail(request: HttpRequest, batch_id: int) -> HttpResponse:
     exports = {name: build(batch, entries) for name, build in EXPORTS.items()}
     context = {
         **admin.site.each_context(request),
-        "title": f"Audit trail of batch {batch.batch_number}",
+        "title": _("Audit trail of batch %(batch)s") % {"batch": batch.batch_number},
         "batch": batch,
         "entries": entries,
         "exports": exports,
@@ -56,7 +57,8 @@ def user_audit_activity(request: HttpRequest, user_id: int) -> HttpResponse:
     entries = user_activity(subject.get_username(), limit=ACTIVITY_LIMIT)
     context = {
         **admin.site.each_context(request),
-        "title": f"Activity of {subject.get_full_name() or subject.get_username()} ({subject.get_username()})",
+        "title": _("Activity of %(name)s (%(username)s)")
+        % {"name": subject.get_full_name() or subject.get_username(), "username": subject.get_username()},
         "subject": subject,
         "entries": entries,
         "limit": ACTIVITY_LIMIT,

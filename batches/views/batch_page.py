@@ -7,7 +7,6 @@ or shows the page again with the form as typed and the refusal on it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
 from typing import Any
 
 from django.contrib import admin, messages
@@ -17,11 +16,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from batches import formatting
 from batches.admin.batch import state_badge
 from batches.admin.common import PasswordForm
 from batches.admin.forms import CancelForm, GcsfDaysForm, StepForm, StepRecordForm, step_form_class
@@ -76,7 +76,7 @@ def page_url(batch: Batch) -> str:
 
 def get_batch(request: HttpRequest, object_id: str | int) -> Batch:
     if not has_role(request.user, *READ_ROLES):
-        raise PermissionDenied("Viewing batch records requires a CellBatch role.")
+        raise PermissionDenied(gettext("Viewing batch records requires a CellBatch role."))
     try:
         return Batch.objects.select_related("patient", "process_definition", "registered_by").get(pk=object_id)
     except (Batch.DoesNotExist, ValueError):
@@ -139,7 +139,7 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
     context = {
         **admin.site.each_context(request),
         "opts": Batch._meta,
-        "title": f"Batch {batch.batch_number}",
+        "title": gettext("Batch %(batch)s") % {"batch": batch.batch_number},
         "original": batch,
         "batch": batch,
         "has_view_permission": True,
@@ -165,7 +165,7 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         else reverse("admin:batches_batch_record", args=[batch.pk, getattr(record, "kind", "gcsf") or "gcsf"]),
         "record_title": record_title,
         # A state change that "what is needed next" asks for is the primary button; others stay quiet.
-        "actions": [(a, a.label in needed_labels) for a in actions if not a.needs_reason],
+        "actions": [(a, gettext(a.label) in needed_labels) for a in actions if not a.needs_reason],
         "cancel_action": next((a for a in actions if a.needs_reason), None),
         "cancel_form": bound.get("cancel") or CancelForm(auto_id="id_cancel_%s"),
         "cancel_open": "cancel" in bound,
@@ -184,8 +184,8 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
 LATEST_AUDIT_ENTRIES = 10
 
 SIGNATURE_CELLS = {
-    SignatureState.VALID: ("Valid", "cb-sig-valid"),
-    SignatureState.INVALIDATED: ("Invalidated", "cb-sig-invalidated"),
+    SignatureState.VALID: (_("Valid"), "cb-sig-valid"),
+    SignatureState.INVALIDATED: (_("Invalidated"), "cb-sig-invalidated"),
     SignatureState.INVALID: ("INVALID", "cb-sig-invalid"),
 }
 
@@ -202,8 +202,8 @@ def signature_rows(batch: Batch, steps_by_kind: list[Any]) -> list[dict[str, Any
                 "signature": sig,
                 "record": titles.get((sig.content_type.model, sig.object_id))
                 or f"{capfirst(sig.content_type.name)} #{sig.object_id}",
-                "utc": sig.signed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-                "local": timezone.localtime(sig.signed_at).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                "utc": formatting.moment_utc(sig.signed_at),
+                "local": formatting.moment(sig.signed_at, seconds=True),
                 "state": state,
                 "css": css,
             }
@@ -215,14 +215,14 @@ def failed(request: HttpRequest, batch: Batch, key: str, form: BaseForm, error: 
     """Redisplay the page with the form as typed and the refusal on it and on top."""
     add_service_error(form, error)
     if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
-        messages.error(request, "Nothing was saved: correct the fields marked below.")
+        messages.error(request, gettext("Nothing was saved: correct the fields marked below."))
     else:
-        messages.error(request, f"Nothing was saved. {error_text(error)}")
+        messages.error(request, gettext("Nothing was saved. %(reason)s") % {"reason": error_text(error)})
     return render_page(request, batch, {key: form})
 
 
 def invalid(request: HttpRequest, batch: Batch, key: str, form: BaseForm) -> HttpResponse:
-    messages.error(request, "Nothing was saved: correct the fields marked below.")
+    messages.error(request, gettext("Nothing was saved: correct the fields marked below."))
     return render_page(request, batch, {key: form})
 
 
@@ -287,7 +287,7 @@ def verify_step(request: HttpRequest, object_id: int, kind: str, step_id: int) -
             )
     except SERVICE_ERRORS as error:
         return failed(request, batch, key, form, error)
-    messages.success(request, f"{step} verified and signed.")
+    messages.success(request, gettext("%(step)s verified and signed.") % {"step": step})
     return redirect(page_url(batch))
 
 
@@ -365,7 +365,11 @@ def correct_step(request: HttpRequest, object_id: int, kind: str, step_id: int) 
             )
     except SERVICE_ERRORS as error:
         return failed(request, batch, key, form, error)
-    messages.success(request, f"{step} corrected ({', '.join(sorted(changed))}) and signed again.")
+    messages.success(
+        request,
+        gettext("%(step)s corrected (%(fields)s) and signed again.")
+        % {"step": step, "fields": ", ".join(sorted(changed))},
+    )
     return redirect(page_url(batch))
 
 
@@ -394,6 +398,12 @@ def transition(request: HttpRequest, object_id: int, action: str) -> HttpRespons
             return redirect(page_url(batch))
     batch.refresh_from_db()
     messages.success(
-        request, f"{state_action.label}: batch {batch.batch_number} is now {batch.get_status_display().lower()}."
+        request,
+        gettext("%(action)s: batch %(batch)s is now %(status)s.")
+        % {
+            "action": gettext(state_action.label),
+            "batch": batch.batch_number,
+            "status": batch.get_status_display().lower(),
+        },
     )
     return redirect(page_url(batch))

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from batches.admin import desk_forms as f
 from batches.models import Batch
@@ -32,7 +33,7 @@ S = BatchStatus
 def desk_index(request: HttpRequest) -> HttpResponse:
     """The batches the desk can work on, grouped by state, each with a link to its desk page."""
     if not has_role(request.user, *BATCH_ROLES):
-        raise PermissionDenied("The delivery desk needs a batch role.")
+        raise PermissionDenied(_("The delivery desk needs a batch role."))
     order = {state: i for i, state in enumerate(DESK_STATES)}
     batches = sorted(
         Batch.objects.filter(status__in=DESK_STATES).select_related("patient"),
@@ -40,7 +41,7 @@ def desk_index(request: HttpRequest) -> HttpResponse:
     )
     context: dict[str, Any] = {
         **admin.site.each_context(request),
-        "title": "Delivery desk",
+        "title": _("Delivery desk"),
         "batches": batches,
     }
     return TemplateResponse(request, "batches/custody/desk_index.html", context)
@@ -62,7 +63,10 @@ def _submit(request: HttpRequest, batch: Batch, desk: DeskForm) -> HttpResponse 
     form = desk.build(user, request.POST, request.FILES)
     if not has_role(user, *desk.roles):
         names = ", ".join(role.label for role in desk.roles)
-        form.add_error(None, f"{desk.title} requires the role {names}; nothing was recorded.")
+        form.add_error(
+            None,
+            _("%(form)s requires the role %(roles)s; nothing was recorded.") % {"form": desk.title, "roles": names},
+        )
     elif form.is_valid():
         data = f.cleaned(form)
         # A per-record form acts on the record of this batch it was matched to, whatever else was posted.
@@ -83,21 +87,21 @@ def _submit(request: HttpRequest, batch: Batch, desk: DeskForm) -> HttpResponse 
             signed = " and signed" if desk.signs else ""
             messages.success(request, f"Recorded{signed}. ({desk.title})")
             return redirect(request.path)
-    messages.error(request, "Nothing was recorded: see the form below.")
+    messages.error(request, _("Nothing was recorded: see the form below."))
     return None
 
 
 def delivery_desk(request: HttpRequest, batch_id: int) -> HttpResponse:
     """One page per batch: the forms its state allows, each submit through its service."""
     if not has_role(request.user, *BATCH_ROLES):
-        raise PermissionDenied("The delivery desk needs a batch role.")
+        raise PermissionDenied(_("The delivery desk needs a batch role."))
     batch = get_object_or_404(Batch.objects.select_related("patient", "process_definition"), pk=batch_id)
     available = desk_forms(batch)
     posted: DeskForm | None = None
     if request.method == "POST":
         posted = _posted(available, request)
         if posted is None:
-            messages.error(request, "That form is not open for this batch now; the page shows what is.")
+            messages.error(request, _("That form is not open for this batch now; the page shows what is."))
             return redirect(request.path)
         done = _submit(request, batch, posted)
         if done is not None:
@@ -109,7 +113,7 @@ def delivery_desk(request: HttpRequest, batch_id: int) -> HttpResponse:
             desk.build(user)
     context: dict[str, Any] = {
         **admin.site.each_context(request),
-        "title": f"Delivery desk · batch {batch.batch_number}",
+        "title": _("Delivery desk · batch %(batch)s") % {"batch": batch.batch_number},
         "batch": batch,
         "expires_at": custody.expires_at(batch),
         # Shelf life matters until the product is infused, rejected or cancelled.

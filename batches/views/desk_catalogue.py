@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import User
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from batches import formatting
 from batches.admin import desk_forms as f
@@ -185,14 +186,14 @@ def _manufacturing(batch: Batch) -> list[DeskForm]:
         forms_.append(
             DeskForm(
                 "handover_lab",
-                "Hand over: collection → laboratory",
+                _("Hand over: collection → laboratory"),
                 f.HandOverForm,
                 (Role.OPERATOR,),
                 hand_over(HandOff.COLLECTION_TO_LAB),
                 help={"temperature_c": custody.temperature_help(batch, HandOff.COLLECTION_TO_LAB)},
                 initial={
-                    "from_location": "Apheresis unit",
-                    "to_location": "Cell processing laboratory",
+                    "from_location": _("Apheresis unit"),
+                    "to_location": _("Cell processing laboratory"),
                     "handed_over_at": f.now_local(),
                 },
             )
@@ -201,14 +202,14 @@ def _manufacturing(batch: Batch) -> list[DeskForm]:
         forms_.append(
             DeskForm(
                 "handover_qc",
-                "Hand over: laboratory → QC sample",
+                _("Hand over: laboratory → QC sample"),
                 f.QcHandOverForm,
                 (Role.OPERATOR,),
                 hand_over(HandOff.LAB_TO_QC),
                 help={"temperature_c": custody.temperature_help(batch, HandOff.LAB_TO_QC)},
                 initial={
-                    "from_location": "Cell processing laboratory",
-                    "to_location": "QC laboratory",
+                    "from_location": _("Cell processing laboratory"),
+                    "to_location": _("QC laboratory"),
                     "handed_over_at": f.now_local(),
                 },
             )
@@ -222,23 +223,26 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
         forms_.append(
             DeskForm(
                 "dispatch",
-                "Dispatch to interventional radiology",
+                _("Dispatch to interventional radiology"),
                 f.DispatchForm,
                 (Role.OPERATOR,),
                 dispatch,
                 help={"temperature_c": custody.temperature_help(batch, HandOff.LAB_TO_RADIOLOGY)},
-                initial={"to_location": "Interventional radiology", "from_location": "Cell processing laboratory"},
+                initial={
+                    "to_location": _("Interventional radiology"),
+                    "from_location": _("Cell processing laboratory"),
+                },
             )
         )
     if batch.status in (S.RELEASED, S.CONDITIONALLY_RELEASED, S.DISPATCHED):
         forms_.append(
             DeskForm(
                 "expired_use",
-                "Authorise use past expiry (QA)",
+                _("Authorise use past expiry (QA)"),
                 f.ExpiredUseForm,
                 (Role.QA_REVIEWER,),
                 authorise_expired_use,
-                intro="Only under a documented deviation, at the treating physician's request.",
+                intro=_("Only under a documented deviation, at the treating physician's request."),
                 occasional=True,
             )
         )
@@ -250,7 +254,7 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
             forms_.append(
                 DeskForm(
                     "bedside_scan",
-                    "Bedside identity check",
+                    _("Bedside identity check"),
                     f.BedsideScanForm,
                     (Role.CLINICIAN,),
                     bedside_scan,
@@ -261,7 +265,7 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
             forms_.append(
                 DeskForm(
                     "bedside_confirm",
-                    "Bedside identity check: confirmation by a second clinician",
+                    _("Bedside identity check: confirmation by a second clinician"),
                     f.BedsideConfirmForm,
                     (Role.CLINICIAN,),
                     bedside_confirm,
@@ -277,7 +281,7 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
             forms_.append(
                 DeskForm(
                     "infusion",
-                    "Record infusion",
+                    _("Record infusion"),
                     f.InfusionForm,
                     (Role.CLINICIAN,),
                     infuse,
@@ -286,17 +290,19 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
                 )
             )
     if batch.status == S.INFUSED:
-        forms_.append(DeskForm("close", "Close the batch (QA)", f.CloseForm, (Role.QA_REVIEWER,), close))
+        forms_.append(DeskForm("close", _("Close the batch (QA)"), f.CloseForm, (Role.QA_REVIEWER,), close))
     if batch.status == S.REJECTED:
         forms_.append(
             DeskForm(
                 "close_rejected",
-                "Close the rejected batch (QA)",
+                _("Close the rejected batch (QA)"),
                 f.CloseForm,
                 (Role.QA_REVIEWER,),
                 close_rejected,
-                intro="Once the product is destroyed or returned: closing signs the record as reviewed and "
-                "issues the final executed batch record.",
+                intro=_(
+                    "Once the product is destroyed or returned: closing signs the record as reviewed and "
+                    "issues the final executed batch record."
+                ),
             )
         )
     return forms_
@@ -310,7 +316,7 @@ def _follow_up(batch: Batch) -> list[DeskForm]:
         forms_.append(
             DeskForm(
                 "adverse_event",
-                "Adverse event",
+                _("Adverse event"),
                 f.AdverseEventForm,
                 (Role.CLINICIAN,),
                 adverse_event,
@@ -320,10 +326,10 @@ def _follow_up(batch: Batch) -> list[DeskForm]:
         )
     if batch.status in (S.INFUSED, S.CLOSED):
         forms_ += [
-            DeskForm("follow_up", "Follow-up visit", f.FollowUpForm, (Role.CLINICIAN,), follow_up, occasional=True),
+            DeskForm("follow_up", _("Follow-up visit"), f.FollowUpForm, (Role.CLINICIAN,), follow_up, occasional=True),
             DeskForm(
                 "embryo_transfer",
-                "Embryo transfer",
+                _("Embryo transfer"),
                 f.EmbryoTransferForm,
                 (Role.CLINICIAN,),
                 embryo_transfer,
@@ -334,7 +340,7 @@ def _follow_up(batch: Batch) -> list[DeskForm]:
             forms_.append(
                 DeskForm(
                     "outcome",
-                    f"Outcome of the embryo transfer of {transfer.transfer_date:%Y-%m-%d}",
+                    _("Outcome of the embryo transfer of %(day)s") % {"day": formatting.day(transfer.transfer_date)},
                     f.OutcomeForm,
                     (Role.CLINICIAN,),
                     outcome,

@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from batches import cohort, labels
 from batches.models import Batch, BatchDocument, Infusion
@@ -22,7 +23,7 @@ from batches.web import acting_user
 def batch_labels(request: HttpRequest, batch_id: int) -> HttpResponse:
     """The batch's bag labels as a PDF, ready to print."""
     if not has_role(request.user, *BATCH_ROLES):
-        raise PermissionDenied("Printing labels needs a batch role.")
+        raise PermissionDenied(_("Printing labels needs a batch role."))
     batch = get_object_or_404(Batch.objects.select_related("patient", "process_definition"), pk=batch_id)
     try:
         pdf = labels.batch_labels_pdf(batch)
@@ -36,11 +37,11 @@ def batch_labels(request: HttpRequest, batch_id: int) -> HttpResponse:
 def cohort_page(request: HttpRequest) -> TemplateResponse:
     """What the trial reports, computed from the records, with dose against outcome."""
     if not has_role(request.user, *BATCH_ROLES):
-        raise PermissionDenied("The cohort page needs a batch role.")
+        raise PermissionDenied(_("The cohort page needs a batch role."))
     outcomes = cohort.outcomes_from_records()
     context: dict[str, Any] = {
         **admin.site.each_context(request),
-        "title": "Cohort: treated patients and outcomes",
+        "title": _("Cohort: treated patients and outcomes"),
         "summary": cohort.summarize(outcomes),
         "outcomes": outcomes,
         "plot": cohort.dose_outcome_svg(outcomes),

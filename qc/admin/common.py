@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
 from batches import limits
 from batches.admin.common import SigningForm
@@ -43,7 +44,7 @@ def service_form_view(
     """Render ``form_class`` for ``model_admin``'s model and call its service on a valid POST."""
     if not model_admin.has_view_permission(request):
         # Checked before the form is drawn: the page shows the record it acts on.
-        raise PermissionDenied("This page needs a CellBatch role.")
+        raise PermissionDenied(_("This page needs a CellBatch role."))
     kwargs = dict(form_kwargs or {})
     if issubclass(form_class, SigningForm):
         kwargs["signer"] = acting_user(request)  # it asks for a one-time code when the signer has an authenticator

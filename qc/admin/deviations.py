@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from batches import limits
 from batches.admin.common import SigningForm
@@ -23,7 +25,7 @@ from qc.services import deviations
 
 class OpenForm(forms.Form):
     batch = forms.ModelChoiceField(queryset=Batch.objects.exclude(status="cancelled"))
-    kind = forms.ChoiceField(choices=[(DeviationKind.PLANNED, "Planned"), (DeviationKind.UNPLANNED, "Unplanned")])
+    kind = forms.ChoiceField(choices=[(DeviationKind.PLANNED, _("Planned")), (DeviationKind.UNPLANNED, _("Unplanned"))])
     classification = forms.ChoiceField(choices=Classification.choices)
     description = forms.CharField(max_length=limits.DESCRIPTION, widget=forms.Textarea(attrs={"rows": 4}))
 
@@ -47,7 +49,7 @@ class UpdateForm(forms.Form):
     reason = forms.CharField(
         max_length=limits.REASON,
         required=False,
-        help_text="Required when changing recorded text.",
+        help_text=_("Required when changing recorded text."),
     )
 
 
@@ -98,7 +100,7 @@ class DeviationAdmin(RoleGatedAdmin):
             self,
             request,
             form_class=OpenForm,
-            title="Raise deviation",
+            title=gettext("Raise deviation"),
             call=call,
             success_url=lambda d: reverse("admin:qc_deviation_change", args=[d.pk]),
             initial={"batch": request.GET.get("batch")},
@@ -154,7 +156,7 @@ class DeviationAdmin(RoleGatedAdmin):
             request,
             form_class=CloseForm,
             title=f"Close {deviation.number}",
-            intro="QA approves the investigation and closes the deviation; this is an electronic signature.",
+            intro=gettext("QA approves the investigation and closes the deviation; this is an electronic signature."),
             call=lambda d: deviations.deviation_close(
                 actor=acting_user(request),
                 deviation_id=pk,

@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from batches.admin.common import SigningForm
 from batches.roles import Domain, Role
@@ -26,7 +28,7 @@ OPERATOR_CHOICES = [(str(op), f"{OPERATOR_SYMBOLS[op]} ({op})") for op in Operat
 class DraftForm(forms.Form):
     """A new specification version with every test's limit editable, starting from the documented defaults."""
 
-    product = forms.CharField(max_length=20, help_text="Process definition code, e.g. IGX1.")
+    product = forms.CharField(max_length=20, help_text=_("Process definition code, e.g. IGX1."))
     title = forms.CharField(max_length=200)
     requested_effective_from = forms.DateTimeField()
     max_collection_to_processing_hours = forms.IntegerField(min_value=1, initial=24)
@@ -72,7 +74,7 @@ class DraftForm(forms.Form):
                 decimal_places=4,
                 required=False,
                 initial=row.get("upper"),
-                help_text="Only for a range (–).",
+                help_text=gettext("Only for a range (–)."),
             )
             self.fields[key("unit")] = forms.CharField(label=f"{label}: unit", max_length=20, initial=row["unit"])
         self.fields[key("blocks_release")] = forms.BooleanField(
@@ -136,10 +138,12 @@ class SpecificationAdmin(RoleGatedAdmin):
             self,
             request,
             form_class=DraftForm,
-            title="Draft specification version",
+            title=gettext("Draft specification version"),
             intro=(
-                "Each test's limit starts from the documented default; change what this version changes. "
-                "The version takes effect after two approvals (signed), never before the requested date."
+                gettext(
+                    "Each test's limit starts from the documented default; change what this version changes. "
+                    "The version takes effect after two approvals (signed), never before the requested date."
+                )
             ),
             call=call,
             success_url=lambda s: reverse("admin:qc_specification_change", args=[s.pk]),
@@ -153,7 +157,7 @@ class SpecificationAdmin(RoleGatedAdmin):
             request,
             form_class=ApproveForm,
             title=f"Approve {spec}",
-            intro="Two different people approve a specification version; each approval is a signature.",
+            intro=gettext("Two different people approve a specification version; each approval is a signature."),
             call=lambda d: specifications.specification_approve(
                 specification_id=pk,
                 approver=acting_user(request),

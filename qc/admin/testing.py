@@ -11,6 +11,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from batches import limits
 from batches.admin.common import SigningForm, datetime_widget, zone_hint
@@ -46,15 +48,15 @@ class SampleForm(forms.Form):
 class ResultForm(SigningForm):
     sample = forms.ModelChoiceField(queryset=QcSample.objects.select_related("batch"))
     test = forms.ChoiceField(choices=[(t.value, TEST_LABELS[t]) for t in QcTest if t not in COMPUTED_TESTS])
-    value = forms.CharField(max_length=40, help_text="A number, or the outcome (e.g. 'no growth').")
+    value = forms.CharField(max_length=40, help_text=_("A number, or the outcome (e.g. 'no growth')."))
     unit = forms.CharField(
         max_length=20, required=False, help_text="As in the specification (%, EU/mL); empty for outcomes."
     )
-    method = forms.CharField(max_length=120, required=False, help_text="Defaults to the specification's method.")
+    method = forms.CharField(max_length=120, required=False, help_text=_("Defaults to the specification's method."))
     instrument = forms.CharField(max_length=120, required=False)
     tested_at = forms.DateTimeField(widget=datetime_widget(), help_text=zone_hint())
     investigation = forms.ModelChoiceField(
-        queryset=Deviation.objects.filter(status="open"), required=False, help_text="Required for a repeat test."
+        queryset=Deviation.objects.filter(status="open"), required=False, help_text=_("Required for a repeat test.")
     )
     late_entry_reason = forms.CharField(
         max_length=limits.REASON, required=False, widget=forms.Textarea(attrs={"rows": 2})
@@ -99,7 +101,7 @@ class QcSampleAdmin(RoleGatedAdmin):
             self,
             request,
             form_class=SampleForm,
-            title="Record QC sample",
+            title=gettext("Record QC sample"),
             call=call,
             # The sample's page, where its results are recorded (one signature for all of them).
             success_url=lambda s: reverse("admin:qc_sample_results", args=[s.pk]),
@@ -155,8 +157,10 @@ class QcResultAdmin(RoleGatedAdmin):
             self,
             request,
             form_class=ResultForm,
-            title="Record QC result",
-            intro="The verdict is computed against the batch's specification; an OOS result opens a deviation.",
+            title=gettext("Record QC result"),
+            intro=gettext(
+                "The verdict is computed against the batch's specification; an OOS result opens a deviation."
+            ),
             call=call,
             success_url=lambda r: reverse("admin:qc_qcresult_change", args=[r.pk]),
             initial={"sample": request.GET.get("sample")},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pgtrigger
 from django.db import models
 
-from batches import limits
+from batches import formatting, limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models import Batch
@@ -54,4 +54,4 @@ class NotificationAttempt(models.Model):
         triggers = [no_delete(), pgtrigger.Protect(name="attempt_read_only", operation=pgtrigger.Update)]
 
     def __str__(self) -> str:
-        return f"{self.notification_id} {'delivered' if self.delivered else 'failed'} at {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.notification_id} {'delivered' if self.delivered else 'failed'} at {formatting.moment(self.at)}"

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import gettext as _
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -60,7 +61,7 @@ def deviation_open(*, actor: User, batch_id: int, kind: str, classification: str
     if batch.status == BatchStatus.CANCELLED:
         raise StateConflict(f"Batch {batch.batch_number} is cancelled.")
     if kind not in (DeviationKind.PLANNED, DeviationKind.UNPLANNED):
-        raise ValidationError({"kind": "Raise a planned or unplanned deviation; an OOS result opens its own."})
+        raise ValidationError({"kind": _("Raise a planned or unplanned deviation; an OOS result opens its own.")})
     if classification not in Classification.values:
         raise ValidationError({"classification": f"One of {', '.join(Classification.values)}."})
     text = require_reason(description, what="describe the deviation")

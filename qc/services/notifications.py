@@ -11,7 +11,8 @@ from django.contrib.auth.models import User
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from batches.audit import audit_context
 from batches.roles import Role
@@ -34,19 +35,54 @@ def late_result_recipients(deviation: Deviation) -> list[str]:
     return sorted(addresses)
 
 
-def notification_create_for_late_result(*, deviation: Deviation) -> Notification:
-    """Write the alert in the caller's transaction; it is sent once that transaction commits."""
+def _late_result_message(deviation: Deviation) -> tuple[str, str]:
+    """Subject and body in the active language."""
     batch = deviation.batch
     result = deviation.source_result
     what = f"{result.get_test_display()} {result.display_value}" if result else deviation.description
-    subject = f"URGENT: out-of-specification result after release, batch {batch.batch_number}"
-    body = (
-        f"A result was recorded after batch {batch.batch_number} (patient {batch.patient.subject_code}) was "
-        f"released; it is out of specification: {what}.\n\n"
-        f"Critical deviation {deviation.number} is open: {deviation.description}\n\n"
-        f"Batch status: {batch.get_status_display()}. Assess the patient and follow the written plan for a "
-        "positive result. This message was sent by the batch record system."
+    values = {
+        "batch": batch.batch_number,
+        "patient": batch.patient.subject_code,
+        "what": what,
+        "deviation": deviation.number,
+        "description": deviation.description,
+        "status": batch.get_status_display(),
+    }
+    subject = gettext("URGENT: out-of-specification result after release, batch %(batch)s") % values
+    body = "\n\n".join(
+        (
+            gettext(
+                "A result was recorded after batch %(batch)s (patient %(patient)s) was released; "
+                "it is out of specification: %(what)s."
+            )
+            % values,
+            gettext("Critical deviation %(deviation)s is open: %(description)s") % values,
+            gettext(
+                "Batch status: %(status)s. Assess the patient and follow the written plan for a positive "
+                "result. This message was sent by the batch record system."
+            )
+            % values,
+        )
     )
+    return subject, body
+
+
+def late_result_message(deviation: Deviation) -> tuple[str, str]:
+    """The alert in every language of the site, the facility's first: its readers do not share one."""
+    languages = sorted((code for code, _name in settings.LANGUAGES), key=lambda code: code != "es")
+    parts = []
+    for language in languages:
+        with translation.override(language):
+            parts.append(_late_result_message(deviation))
+    subject = " / ".join(dict.fromkeys(s for s, _b in parts))
+    body = "\n\n— — —\n\n".join(b for _s, b in parts)
+    return subject, body
+
+
+def notification_create_for_late_result(*, deviation: Deviation) -> Notification:
+    """Write the alert in the caller's transaction; it is sent once that transaction commits."""
+    batch = deviation.batch
+    subject, body = late_result_message(deviation)
     with audit_context(SYSTEM_ACTOR, reason=f"late result alert for deviation {deviation.number}"):
         notification = Notification.objects.create(
             batch=batch,

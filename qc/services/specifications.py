@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from batches.audit import audit_context
 from batches.models import ApprovalStatus
@@ -55,7 +56,7 @@ def _decimal(value: object, field: str) -> Decimal | None:
     except InvalidOperation:
         raise ValidationError({field: f"{value!r} is not a number."}) from None
     if not number.is_finite():
-        raise ValidationError({field: "A limit must be a finite number."})
+        raise ValidationError({field: _("A limit must be a finite number.")})
     return number
 
 
@@ -113,9 +114,9 @@ def specification_create(
     rows = default_limit_values() if limits is None else limits
     tests = [row.get("test") for row in rows]
     if len(set(tests)) != len(tests):
-        raise ValidationError({"limits": "Each test appears once in a specification."})
+        raise ValidationError({"limits": _("Each test appears once in a specification.")})
     if not rows:
-        raise ValidationError({"limits": "A specification needs at least one test."})
+        raise ValidationError({"limits": _("A specification needs at least one test.")})
     product = product.strip().upper()
     latest = Specification.objects.filter(product=product).aggregate(v=Max("version"))["v"] or 0
     with audit_context(actor, reason=f"draft {product} QC specification v{latest + 1}"):

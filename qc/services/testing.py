@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
@@ -82,7 +83,7 @@ def qc_sample_record(
     check_event_time(taken_at, field="taken_at", late_entry_reason=late_entry_reason)
     code = sample_code.strip()
     if not code:
-        raise ValidationError({"sample_code": "The sample label is required."})
+        raise ValidationError({"sample_code": _("The sample label is required.")})
     if QcSample.objects.filter(sample_code=code).exists():
         raise ValidationError({"sample_code": f"Sample {code} is already recorded."})
     volume = Decimal(volume_ml or 0)
@@ -153,14 +154,14 @@ def _check_repeat(batch: Batch, test: QcTest, investigation_id: int | None) -> D
     if investigation_id is None:
         if earlier.exists():
             any_oos = earlier.filter(verdict=Verdict.OOS).exists()
-            why = "after an out-of-specification result" if any_oos else "of a test that already has a result"
+            why = _("after an out-of-specification result") if any_oos else _("of a test that already has a result")
             raise ValidationError(
                 {"investigation": f"{label}: a repeat {why} is allowed only under an open investigation."}
             )
         return None
     investigation = Deviation.objects.filter(pk=investigation_id, batch=batch).first()
     if investigation is None or investigation.status != DeviationStatus.OPEN:
-        raise ValidationError({"investigation": "The investigation must be an open deviation of this batch."})
+        raise ValidationError({"investigation": _("The investigation must be an open deviation of this batch.")})
     failed = earlier.filter(verdict=Verdict.OOS).order_by("recorded_at", "pk").last()
     if failed is None:
         return investigation
@@ -254,13 +255,15 @@ def qc_result_record(
         raise ValidationError({"test": f"{TEST_LABELS[qc_test]} is calculated from viability; record viability."})
     specification = specification_for_batch(batch)
     if specification is None:
-        raise ValidationError("No approved QC specification was effective when this batch entered processing.")
+        raise ValidationError(_("No approved QC specification was effective when this batch entered processing."))
     limit = specification.limits.filter(test=qc_test).first()
     if limit is None:
         raise ValidationError({"test": f"{specification} has no limit for {TEST_LABELS[qc_test]}."})
     check_event_time(tested_at, field="tested_at", late_entry_reason=late_entry_reason)
     parsed = _parse_value(qc_test, value)
-    out_of_range, _ = rl.parameter_errors(batch, {qc_test.value: parsed}, prefix="qc", fields={qc_test.value: "value"})
+    out_of_range, _alerts = rl.parameter_errors(
+        batch, {qc_test.value: parsed}, prefix="qc", fields={qc_test.value: "value"}
+    )
     if out_of_range:
         raise ValidationError(out_of_range)
     unit = unit.strip() if not limit.is_categorical else ""
@@ -331,7 +334,7 @@ def _record_dose(
 ) -> QcResult:
     selection = getattr(batch, "selection", None)
     if selection is None:
-        raise ValidationError("The viable CD133+ dose needs the CD133+ selection's output cell count.")
+        raise ValidationError(_("The viable CD133+ dose needs the CD133+ selection's output cell count."))
     if viability.numeric_value is None:
         raise ValidationError({"value": f"{TEST_LABELS[QcTest.VIABILITY]} has no numeric value to dose from."})
     try:
@@ -367,7 +370,7 @@ def qc_result_review(*, reviewer: User, result_id: int, password: str, otp_token
     if result.is_verified:
         raise ValidationError(f"{result} is already reviewed.")
     if result.analyst_id == reviewer.pk:
-        raise PermissionDenied("You recorded this result; a second person must review it.")
+        raise PermissionDenied(_("You recorded this result; a second person must review it."))
     if reviewer.pk in production_people(batch):
         raise PermissionDenied(
             f"You performed or verified a manufacturing step of batch {batch.batch_number}; "

@@ -14,6 +14,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from batches import limits
 from batches.admin.common import SigningForm
@@ -30,28 +33,28 @@ from qc.selectors import batch_alerts, release_gate
 
 REVIEW_LIST_LIMIT = 200
 # No decision is preselected: QA chooses one deliberately.
-NO_DECISION = ("", "Choose a decision…")
+NO_DECISION = ("", _("Choose a decision…"))
 
 
 class DecisionForm(SigningForm):
     DECISIONS = [
-        ("release", "Release"),
-        ("release_conditionally", "Release conditionally (sterility pending)"),
-        ("reject", "Reject"),
-        ("certify", "Certify (Qualified Person)"),
+        ("release", _("Release")),
+        ("release_conditionally", _("Release conditionally (sterility pending)")),
+        ("reject", _("Reject")),
+        ("certify", _("Certify (Qualified Person)")),
     ]
     decision = forms.ChoiceField(choices=[NO_DECISION, *DECISIONS])
     comment = forms.CharField(
         max_length=limits.REASON,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Required to reject (the reason).",
+        help_text=_("Required to reject (the reason)."),
     )
     positive_result_plan = forms.CharField(
         max_length=limits.DESCRIPTION,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Conditional release: what is done if the pending culture turns positive.",
+        help_text=_("Conditional release: what is done if the pending culture turns positive."),
     )
     password = PasswordField()
 
@@ -66,10 +69,14 @@ DECISION_ACTIONS = {
 }
 
 
-def open_decisions(user: User, batch: Batch) -> list[tuple[str, str]]:
+def open_decisions(user: User, batch: Batch) -> list[tuple[str, StrOrPromise]]:
     """The decisions this user can take on this batch now (the form offers only these)."""
-    offered = [c for c in DecisionForm.DECISIONS if DECISION_ACTIONS[c[0]].offered(batch, user)]
-    if any(c[0] == "certify" for c in offered) and "QP certification" not in disposition.release_outstanding(batch):
+    offered: list[tuple[str, StrOrPromise]] = [
+        c for c in DecisionForm.DECISIONS if DECISION_ACTIONS[c[0]].offered(batch, user)
+    ]
+    if any(c[0] == "certify" for c in offered) and gettext("QP certification") not in disposition.release_outstanding(
+        batch
+    ):
         offered = [c for c in offered if c[0] != "certify"]
     return offered
 
@@ -90,7 +97,7 @@ def decide(user: User, batch: Batch, data: dict[str, Any]) -> BatchDisposition:
 def review_page(request: HttpRequest, batch_id: int) -> HttpResponse:
     """What needs a decision first, then the record; the decision form offers only what is open."""
     if not has_role(request.user, *READ_ROLES):
-        raise PermissionDenied("The QA review needs a CellBatch role.")
+        raise PermissionDenied(gettext("The QA review needs a CellBatch role."))
     batch = Batch.objects.select_related("process_definition", "patient").filter(pk=batch_id).first()
     if batch is None:
         raise Http404("No such batch.")
@@ -144,18 +151,18 @@ def review_page(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 def page_links(request: HttpRequest, batch: Batch) -> list[tuple[str, str]]:
     """The batch page, and the audit trail and delivery desk for those who may open them."""
-    links = [("Batch page", reverse("admin:batches_batch_change", args=[batch.pk]))]
+    links = [(gettext("Batch page"), reverse("admin:batches_batch_change", args=[batch.pk]))]
     if has_role(request.user, Role.AUDITOR, Role.QA_REVIEWER, Role.QUALIFIED_PERSON):
-        links.append(("Audit trail", reverse("admin:batches_batch_audit", args=[batch.pk])))
+        links.append((gettext("Audit trail"), reverse("admin:batches_batch_audit", args=[batch.pk])))
     if batch.status not in ("processing", "rejected", "cancelled"):
-        links.append(("Delivery desk", reverse("admin:batches_delivery_desk", args=[batch.pk])))
+        links.append((gettext("Delivery desk"), reverse("admin:batches_delivery_desk", args=[batch.pk])))
     return links
 
 
 def review_index(request: HttpRequest) -> HttpResponse:
     """Batches from processing on, newest first, filtered by state (?status=quarantine), each with its flag."""
     if not has_role(request.user, *READ_ROLES):
-        raise PermissionDenied("The QA review needs a CellBatch role.")
+        raise PermissionDenied(gettext("The QA review needs a CellBatch role."))
     status = request.GET.get("status", "")
     states = [status] if status in REVIEW_STATES else list(REVIEW_STATES)
     batches = list(
@@ -164,10 +171,10 @@ def review_index(request: HttpRequest) -> HttpResponse:
     rows = [(batch, batch_alerts(batch)) for batch in batches]
     context: dict[str, Any] = {
         **admin.site.each_context(request),
-        "title": "QA review",
+        "title": gettext("QA review"),
         "rows": rows,
         "status": status,
-        "states": [(s, BatchStatus(s).label) for s in REVIEW_STATES],
+        "states": [(s, gettext(BatchStatus(s).label)) for s in REVIEW_STATES],
         "limit": REVIEW_LIST_LIMIT,
     }
     return TemplateResponse(request, "qc/review_index.html", context)

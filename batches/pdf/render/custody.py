@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.utils.translation import gettext as _
 from reportlab.graphics.charts.lineplots import LinePlot
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
@@ -39,39 +40,41 @@ def temperature_plot(log: TemperatureLogEntry, *, width: float, height: float = 
 
 def infusion(w: Writer) -> None:
     current = w.s.schema >= 2  # records issued before custody was part of the record print as they did
-    w.heading("6. Chain of custody, delivery and infusion" if current else "6. Delivery and infusion")
+    w.heading(_("6. Chain of custody, delivery and infusion") if current else _("6. Delivery and infusion"))
     if current:
         _custody(w)
-        w.heading("6.3 Bedside identity check and infusion", "h2")
+        w.heading(_("6.3 Bedside identity check and infusion"), "h2")
     if not w.s.infusion:
-        w.empty("No infusion was recorded at the time of issue.")
+        w.empty(_("No infusion was recorded at the time of issue."))
     else:
         rows = [(r.item, r.value, r.by, w.when(r.at), r.comment) for r in w.s.infusion]
-        w.story.append(w.table(["Item", "Value", "By", "When", "Comment"], rows, [0.2, 0.22, 0.17, 0.21, 0.2]))
+        w.story.append(
+            w.table([_("Item"), _("Value"), _("By"), _("When"), _("Comment")], rows, [0.2, 0.22, 0.17, 0.21, 0.2])
+        )
     if current:
         _after_infusion(w)
 
 
 def _custody(w: Writer) -> None:
-    w.heading("6.1 Hand-offs", "h2")
+    w.heading(_("6.1 Hand-offs"), "h2")
     if not w.s.custody:
-        w.empty("No hand-off was recorded at the time of issue.")
+        w.empty(_("No hand-off was recorded at the time of issue."))
     else:
         rows = [
             (
-                c.hand_off + (f"\nsample {c.sample}" if c.sample else ""),
+                c.hand_off + ("\n" + _("sample %(sample)s") % {"sample": c.sample} if c.sample else ""),
                 f"{c.from_location} → {c.to_location}",
-                f"{c.handed_over_by}\n{w.when(c.handed_over_at, local=False)}\n{c.temperature_out}",
-                f"{c.received_by}\n{w.when(c.received_at, local=False)}\n{c.temperature_in}"
+                f"{c.handed_over_by}\n{w.when(c.handed_over_at, utc=False)}\n{c.temperature_out}",
+                f"{c.received_by}\n{w.when(c.received_at, utc=False)}\n{c.temperature_in}"
                 if c.received_at
-                else "not yet received",
+                else _("not yet received"),
                 c.scanned + (f"\n{c.notes}" if c.notes else ""),
             )
             for c in w.s.custody
         ]
         w.story.append(
             w.table(
-                ["Hand-off", "From → to", "Handed over", "Received", "Scanned at receipt"],
+                [_("Hand-off"), _("From → to"), _("Handed over"), _("Received"), _("Scanned at receipt")],
                 rows,
                 [0.2, 0.22, 0.21, 0.21, 0.16],
             )
@@ -79,17 +82,17 @@ def _custody(w: Writer) -> None:
     for log in w.s.temperature_logs:
         w.story.append(w.p(f"Transport temperatures, {log.hand_off}: logger file {log.file_name} ({log.verdict})"))
         w.story.append(temperature_plot(log, width=FRAME_W))
-    w.heading("6.2 Identity scans", "h2")
+    w.heading(_("6.2 Identity scans"), "h2")
     if not w.s.identity_scans:
-        w.empty("No identity scan was recorded at the time of issue.")
+        w.empty(_("No identity scan was recorded at the time of issue."))
     else:
         scans = [
-            (s.point, s.scanned, s.expected, w.verdict(s.outcome), s.by, w.when(s.at, local=False))
+            (s.point, s.scanned, s.expected, w.verdict(s.outcome), s.by, w.when(s.at, utc=False))
             for s in w.s.identity_scans
         ]
         w.story.append(
             w.table(
-                ["Scan point", "Scanned", "Expected", "Outcome", "By", "When"],
+                [_("Scan point"), _("Scanned"), _("Expected"), _("Outcome"), _("By"), _("When")],
                 scans,
                 [0.17, 0.17, 0.13, 0.17, 0.17, 0.19],
             )
@@ -97,40 +100,45 @@ def _custody(w: Writer) -> None:
 
 
 def _after_infusion(w: Writer) -> None:
-    w.heading("6.4 Adverse events", "h2")
+    w.heading(_("6.4 Adverse events"), "h2")
     if not w.s.adverse_events:
-        w.empty("No adverse event was recorded at the time of issue.")
+        w.empty(_("No adverse event was recorded at the time of issue."))
     else:
         rows = [
             (
                 a.term + (f"\n{a.notes}" if a.notes else ""),
-                a.grade + (" (serious)" if a.serious == "yes" else ""),
+                a.grade + (_(" (serious)") if a.serious == "yes" else ""),
                 a.relatedness,
                 a.phase,
-                f"onset {w.when(a.onset_at, local=False)}"
-                + (f"\nresolved {w.when(a.resolved_at, local=False)}" if a.resolved_at else "\nnot resolved"),
+                _("onset %(time)s") % {"time": w.when(a.onset_at, utc=False)}
+                + "\n"
+                + (
+                    _("resolved %(time)s") % {"time": w.when(a.resolved_at, utc=False)}
+                    if a.resolved_at
+                    else _("not resolved")
+                ),
                 a.reported_by,
             )
             for a in w.s.adverse_events
         ]
         w.story.append(
             w.table(
-                ["CTCAE term", "Grade", "Relatedness", "Phase", "Onset / resolution", "Reported by"],
+                [_("CTCAE term"), _("Grade"), _("Relatedness"), _("Phase"), "Onset / resolution", _("Reported by")],
                 rows,
                 [0.22, 0.09, 0.12, 0.17, 0.22, 0.18],
             )
         )
-    w.heading("6.5 Use past expiry", "h2")
+    w.heading(_("6.5 Use past expiry"), "h2")
     if not w.s.expired_use:
-        w.empty("No use past expiry was authorised.")
+        w.empty(_("No use past expiry was authorised."))
     for e in w.s.expired_use:
         w.story.append(
             w.pairs(
                 [
-                    ("Deviation", e.deviation),
-                    ("Authorised by", f"{e.authorized_by} · {w.when(e.authorized_at)}"),
-                    ("Valid until", w.when(e.valid_until)),
-                    ("Reason", e.reason),
+                    (_("Deviation"), e.deviation),
+                    (_("Authorised by"), f"{e.authorized_by} · {w.when(e.authorized_at)}"),
+                    (_("Valid until"), w.when(e.valid_until)),
+                    (_("Reason"), e.reason),
                 ],
                 (0.22, 0.78),
             )

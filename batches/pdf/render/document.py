@@ -8,9 +8,12 @@ suffices. Barcodes are form XObjects defined once per document.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
 
+from django.utils import translation
+from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -47,12 +50,22 @@ def story(snapshot: Snapshot, forms: dict[str, barcodes.Form], digest: str) -> l
     return writer.story
 
 
-def _canvas_class(forms: Sequence[barcodes.Form], footer: Callable[[Canvas, int, int], None]) -> type[Canvas]:
+def pdf_date(iso: str) -> str:
+    """The PDF date string (ISO 32000-1, 7.9.4) of an ISO 8601 time, in UTC: ``D:20260504091203+00'00'``."""
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("D:%Y%m%d%H%M%S+00'00'")
+
+
+def _canvas_class(
+    forms: Sequence[barcodes.Form], footer: Callable[[Canvas, int, int], None], issued: str
+) -> type[Canvas]:
     class RecordCanvas(Canvas):
         """Holds pages back until the end, then draws each footer with the page total."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
+            # The document's creation and modification dates are the time of issue (when the
+            # snapshot was taken), not the build's clock: the same snapshot still gives the same bytes.
+            self.setDateFormatter(lambda *_: issued)
             self._held: list[dict[str, Any]] = []
             for form in forms:
                 form.define(self)
@@ -104,7 +117,14 @@ def _forms(s: Snapshot, digest: str) -> dict[str, barcodes.Form]:
 
 
 def render(snapshot: Snapshot) -> tuple[bytes, int]:
-    """The record as PDF bytes, and its page count. The same snapshot always gives the same bytes."""
+    """The record as PDF bytes, and its page count. The same snapshot always gives the same bytes.
+
+    Drawn in the language the record was issued in (``snapshot.language``), whoever renders it."""
+    with translation.override(snapshot.language):
+        return _render(snapshot)
+
+
+def _render(snapshot: Snapshot) -> tuple[bytes, int]:
     fonts.register()
     digest = snapshot.sha256()  # hashing the whole snapshot is not free: once per record
     forms = _forms(snapshot, digest)
@@ -117,10 +137,17 @@ def render(snapshot: Snapshot) -> tuple[bytes, int]:
         canvas.saveState()
         top = PAGE_H - MARGIN
         canvas.setFont(fonts.BOLD, 9)
-        canvas.drawString(MARGIN, top - 9, fonts.plain(f"{title} · batch {c.batch_number}"))
+        canvas.drawString(
+            MARGIN, top - 9, fonts.plain(_("%(title)s · batch %(batch)s") % {"title": title, "batch": c.batch_number})
+        )
         canvas.setFont(fonts.REGULAR, 7.5)
         canvas.drawString(
-            MARGIN, top - 19, fonts.plain(f"{c.organisation} · subject {c.subject_code} · revision {snapshot.revision}")
+            MARGIN,
+            top - 19,
+            fonts.plain(
+                _("%(organisation)s · subject %(subject)s · revision %(revision)s")
+                % {"organisation": c.organisation, "subject": c.subject_code, "revision": snapshot.revision}
+            ),
         )
         if c.demonstration:
             demonstration_mark(canvas, c.demonstration, top - 31)
@@ -137,11 +164,18 @@ def render(snapshot: Snapshot) -> tuple[bytes, int]:
         canvas.line(MARGIN, MARGIN + FOOTER_H - 4 * mm, PAGE_W - MARGIN, MARGIN + FOOTER_H - 4 * mm)
         canvas.setFont(fonts.REGULAR, 7.5)
         canvas.drawString(
-            MARGIN, MARGIN + 2 * mm, fonts.plain(f"Batch {c.batch_number} · {title}, revision {snapshot.revision}")
+            MARGIN,
+            MARGIN + 2 * mm,
+            fonts.plain(
+                _("Batch %(batch)s · %(title)s, revision %(revision)s")
+                % {"batch": c.batch_number, "title": title, "revision": snapshot.revision}
+            ),
         )
         canvas.drawCentredString(PAGE_W / 2, MARGIN - 2 * mm, f"Snapshot SHA-256 {digest}")
         canvas.setFont(fonts.BOLD, 8)
-        canvas.drawRightString(PAGE_W - MARGIN, MARGIN + 2 * mm, f"Page {number} of {total}")
+        canvas.drawRightString(
+            PAGE_W - MARGIN, MARGIN + 2 * mm, _("Page %(number)s of %(total)s") % {"number": number, "total": total}
+        )
         canvas.restoreState()
 
     buffer = BytesIO()
@@ -157,8 +191,14 @@ def render(snapshot: Snapshot) -> tuple[bytes, int]:
         subject=f"Snapshot SHA-256 {digest}",
         creator="CellBatch",
         invariant=1,
+        # Every font of the record is embedded: the canvas starts in the record's own font, not in
+        # ReportLab's default Helvetica (a base-14 font that is never embedded).
+        initialFontName=fonts.REGULAR,
     )
     frame = Frame(doc.leftMargin, doc.bottomMargin, FRAME_W, doc.height, id="body", leftPadding=0, rightPadding=0)
     doc.addPageTemplates([PageTemplate(id="record", frames=[frame], onPage=header)])
-    doc.build(story(snapshot, forms, digest), canvasmaker=_canvas_class(list(forms.values()), footer))
+    doc.build(
+        story(snapshot, forms, digest),
+        canvasmaker=_canvas_class(list(forms.values()), footer, pdf_date(snapshot.taken_at)),
+    )
     return buffer.getvalue(), pages[-1] if pages else 0

@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_lazy as _
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
@@ -22,13 +22,14 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Paragraph, Table
 from reportlab.platypus import TableStyle as RLTableStyle
 
+from batches import formatting
 from batches.pdf import barcodes, fonts
 from batches.snapshot import Snapshot
 
 KIND_TITLES = {
-    "release_record": "Batch release record",
-    "final_record": "Final executed batch record",
-    "on_request": "Batch record (issued on request)",
+    "release_record": _("Batch release record"),
+    "final_record": _("Final executed batch record"),
+    "on_request": _("Batch record (issued on request)"),
 }
 PAGE_W, PAGE_H = A4
 MARGIN = 16 * mm
@@ -38,6 +39,9 @@ FOOTER_H = 12 * mm
 GRID = colors.HexColor("#9aa5b1")
 SHADE = colors.HexColor("#e8edf2")
 PAD = 3
+# A table's own font (ReportLab's default is Helvetica, a base-14 font that is never embedded): every
+# table names it, even one that holds only flowables, so that the record embeds every font it uses.
+EMBEDDED_FONT = ("FONT", (0, 0), (-1, -1), fonts.REGULAR, 8)
 VERDICT_COLOURS = {"pass": "#1b6e20", "fail": "#b00020", "pending": "#a05a00"}
 # A table cell holds at most about this many lines; longer text continues in the rows below. So no
 # row grows taller than a page (ReportLab stops with LayoutError on a flowable taller than its
@@ -114,22 +118,17 @@ class Writer:
     def p(self, value: str, style: str = "cell") -> Paragraph:
         return Paragraph(fonts.markup(value), self.st[style])
 
-    def when(self, iso: str, *, local: bool = True) -> str:
-        """'2026-05-04 09:12:03 UTC (11:12 CEST)' from an ISO time; dates and '' pass through."""
+    def when(self, iso: str, *, utc: bool = True) -> str:
+        """'2026-05-04 11:12:03 CEST (09:12:03 UTC)' from an ISO time (``utc=False``: the local part
+        only); dates and '' pass through. The one format of batches.formatting."""
         if "T" not in iso:
             return iso
-        moment = datetime.fromisoformat(iso)
-        shown = f"{moment:%Y-%m-%d %H:%M:%S} UTC"
-        if local:
-            here = moment.astimezone(self.zone)
-            shown += f" ({here:%Y-%m-%d %H:%M} {here.tzname()})"
-        return shown
+        if utc:
+            return formatting.moment_both(iso, zone=self.zone)
+        return formatting.moment(iso, seconds=True, zone=self.zone)
 
-    def local(self, iso: str) -> str:
-        if "T" not in iso:
-            return iso
-        here = datetime.fromisoformat(iso).astimezone(self.zone)
-        return f"{here:%Y-%m-%d %H:%M:%S} {here.tzname()}"
+    def utc(self, iso: str) -> str:
+        return formatting.moment_utc(iso) if "T" in iso else iso
 
     def cell(self, value: Any, width: float, style: str) -> Any:
         """Plain text where each line fits the column (cheap to lay out), else a wrapping Paragraph."""

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from batches.pdf.render.layout import Writer
 
 
 def signatures(w: Writer) -> None:
-    w.heading("7. Electronic signatures (21 CFR 11.50)")
+    w.heading(_("7. Electronic signatures (21 CFR 11.50)"))
     if not w.s.signatures:
-        w.empty("No electronic signature was recorded at the time of issue.")
+        w.empty(_("No electronic signature was recorded at the time of issue."))
         return
     rows = [
         (
             sig.printed_name + (f"\n({sig.username})" if sig.username else "") + (f"\n{sig.role}" if sig.role else ""),
             sig.meaning,
-            w.when(sig.signed_at, local=False),
-            w.local(sig.signed_at),
+            w.when(sig.signed_at, utc=False),
+            w.utc(sig.signed_at),
             sig.record,
             sig.status,
         )
@@ -23,7 +25,14 @@ def signatures(w: Writer) -> None:
     ]
     w.story.append(
         w.table(
-            ["Printed name", "Meaning", "UTC", f"Local ({w.s.time_zone})", "Signed record", "Status"],
+            [
+                _("Printed name"),
+                _("Meaning"),
+                _("Local (%(zone)s)") % {"zone": w.s.time_zone},
+                "UTC",
+                _("Signed record"),
+                _("Status"),
+            ],
             rows,
             [0.19, 0.13, 0.18, 0.18, 0.18, 0.14],
         )
@@ -31,9 +40,9 @@ def signatures(w: Writer) -> None:
 
 
 def transitions(w: Writer) -> None:
-    w.heading("8. Batch status history")
+    w.heading(_("8. Batch status history"))
     rows = [(f"{t.from_status} → {t.to_status}", t.actor, w.when(t.at), t.reason) for t in w.s.transitions]
     if rows:
-        w.story.append(w.table(["Change", "By", "When", "Reason"], rows, [0.24, 0.19, 0.36, 0.21]))
+        w.story.append(w.table([_("Change"), _("By"), _("When"), _("Reason")], rows, [0.24, 0.19, 0.36, 0.21]))
     else:
-        w.empty("No status change was recorded at the time of issue.")
+        w.empty(_("No status change was recorded at the time of issue."))

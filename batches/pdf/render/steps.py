@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from reportlab.platypus import Flowable, KeepTogether, Spacer
 
 from batches.pdf.render.layout import Writer, is_time
 
 
 def steps(w: Writer) -> None:
-    w.heading("2. Manufacturing steps")
+    w.heading(_("2. Manufacturing steps"))
     if not w.s.steps:
-        w.empty("No manufacturing step was recorded at the time of issue.")
+        w.empty(_("No manufacturing step was recorded at the time of issue."))
     for n, step in enumerate(w.s.steps, 1):
         # A transcribed step names who did the work; who wrote it down signed it as recorded.
         who = [
             (
-                "Performed by",
+                _("Performed by"),
                 step.performed_by if step.recorded_by else f"{step.performed_by} · {w.when(step.performed_at)}",
             )
         ]
@@ -25,23 +26,32 @@ def steps(w: Writer) -> None:
             who.append(("Procedure followed", step.procedure))
         if step.corrected_by:
             # Records of schema 2 carry no corrector: they print as they did.
-            who.append(("Corrected by", f"{step.corrected_by} at {w.when(step.corrected_at)}"))
+            who.append(
+                (
+                    _("Corrected by"),
+                    _("%(person)s at %(time)s") % {"person": step.corrected_by, "time": w.when(step.corrected_at)},
+                )
+            )
         who += [
             (
-                "Verified by",
-                f"{step.verified_by} · {w.when(step.verified_at)}" if step.verified_by else "not verified",
+                _("Verified by"),
+                f"{step.verified_by} · {w.when(step.verified_at)}" if step.verified_by else _("not verified"),
             ),
         ]
         if step.late_entry_reason:
-            who.append(("Late entry reason", step.late_entry_reason))
+            who.append((_("Late entry reason"), step.late_entry_reason))
         # A step's tables stay on one page when they fit; a long step still splits cleanly.
         block: list[Flowable] = [w.p(f"2.{n} {step.title}", "h2"), w.pairs(who, (0.22, 0.78))]
         values = [(v.label, w.when(v.value) if is_time(v.value) else v.value, v.unit) for v in step.values]
         tables = (
-            (["Parameter", "Value", "Unit"], values, [0.34, 0.46, 0.2]),
-            (["Material", "Lot", "Expiry"], [(x.material, x.lot, x.expiry) for x in step.lots], [0.34, 0.33, 0.33]),
+            ([_("Parameter"), _("Value"), _("Unit")], values, [0.34, 0.46, 0.2]),
             (
-                ["Equipment", "Serial number", "Note"],
+                [_("Material"), _("Lot"), _("Expiry")],
+                [(x.material, x.lot, x.expiry) for x in step.lots],
+                [0.34, 0.33, 0.33],
+            ),
+            (
+                [_("Equipment"), _("Serial number"), _("Note")],
                 [(e.name, e.serial, e.note) for e in step.equipment],
                 [0.34, 0.33, 0.33],
             ),
@@ -51,5 +61,5 @@ def steps(w: Writer) -> None:
                 block += [Spacer(1, 2), w.table(header, rows, widths)]
         w.story.append(KeepTogether(block))
         if step.notes:
-            w.story.append(w.p("Notes", "label"))
+            w.story.append(w.p(_("Notes"), "label"))
             w.story.append(w.p(step.notes, "body"))

@@ -1,0 +1,334 @@
+"""Spanish and English: a complete catalogue, each user's language, Spanish on every main page, and
+the signed record in the language chosen at issue."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from html.parser import HTMLParser
+from io import BytesIO
+
+import polib
+import pytest
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+from pypdf import PdfReader
+
+from batches.accounts.language import account_language_set, user_language
+from batches.models import AccountState, Batch
+from batches.pdf.render import render
+from batches.release import documents
+from batches.snapshot import Snapshot
+from scripts import messages
+from tests.audit_helpers import last_event
+from tests.factories import PASSWORD, Personas, quarantined_batch, release_batch
+from tests.helpers import client_for
+
+CI = os.environ.get("CI", "").lower() == "true"
+CATALOGUE = messages.LOCALE / "es" / "LC_MESSAGES" / "django.po"
+
+
+@pytest.mark.urs("URS-443")
+def test_the_spanish_catalogue_has_every_entry_translated_and_none_fuzzy() -> None:
+    assert messages.catalogues() == [CATALOGUE]
+    assert messages.problems(CATALOGUE) == []
+    po = polib.pofile(str(CATALOGUE))
+    assert len(po.translated_entries()) > 1000
+    assert po.percent_translated() == 100
+
+
+@pytest.mark.urs("URS-443")
+def test_the_check_finds_an_untranslated_a_fuzzy_and_a_misplaced_placeholder(tmp_path, monkeypatch) -> None:
+    po = polib.pofile(str(CATALOGUE))
+    po.append(polib.POEntry(msgid="Untranslated phrase", msgstr=""))
+    po.append(polib.POEntry(msgid="Doubtful phrase", msgstr="Frase dudosa", flags=["fuzzy"]))
+    po.append(polib.POEntry(msgid="Batch %(batch)s", msgstr="Lote %(lote)s", flags=["python-format"]))
+    broken = tmp_path / "es" / "LC_MESSAGES" / "django.po"
+    broken.parent.mkdir(parents=True)
+    po.save(str(broken))
+    monkeypatch.setattr(messages, "ROOT", tmp_path)
+    found = messages.problems(broken)
+    assert any("'Untranslated phrase' is not translated" in p for p in found)
+    assert any("'Doubtful phrase' is fuzzy" in p for p in found)
+    assert any("placeholders differ" in p for p in found)
+
+
+@pytest.mark.urs("URS-443")
+def test_every_string_marked_in_the_code_is_in_the_catalogue() -> None:
+    """makemessages in a copy of the tree, compared with the committed catalogue (GNU gettext needed)."""
+    if shutil.which("xgettext") is None:
+        if CI:
+            pytest.fail("xgettext is missing: .ci/run installs Debian's gettext")
+        pytest.skip("xgettext is missing (apt-get install gettext)")
+    assert messages.missing_from_catalogues() == []
+    assert messages.MODEL_STRINGS.read_text() == messages.model_strings_source()
+
+
+@pytest.mark.urs("URS-443")
+def test_the_compiled_catalogue_is_what_django_reads() -> None:
+    assert messages.compile_all() == []  # the suite compiled it before the first test; nothing is stale
+    with translation.override("es"):
+        assert translation.gettext("Batch") == "Lote"
+        assert str(Batch(status="quarantine").get_status_display()) == "Cuarentena"
+        assert str(Batch._meta.get_field("batch_number").verbose_name) == "número de lote"
+
+
+def _login(user: User) -> Client:
+    """A new browser session through the login page, as a person signs in."""
+    client = Client()
+    response = client.post(reverse("admin:login"), {"username": user.get_username(), "password": PASSWORD})
+    assert response.status_code == 302, response.content[:500]
+    return client
+
+
+@pytest.mark.urs("URS-444")
+def test_a_user_chooses_spanish_and_every_later_page_and_login_is_in_spanish(people: Personas) -> None:
+    client = client_for(people.operator)
+    assert "Lotes en fabricación" not in client.get(reverse("admin:index")).text
+    page = client.get(reverse("admin:account_language"))
+    assert page.status_code == 200
+    assert 'id="language-link"' in page.text
+    response = client.post(reverse("admin:account_language"), {"language": "es"}, follow=True)
+    assert "Su idioma se ha guardado" in response.text
+    home = client.get(reverse("admin:index"))
+    assert home["Content-Language"] == "es"
+    assert '<html lang="es"' in home.text
+    assert "Lotes en fabricación" in home.text
+    # The choice is audited like the rest of the account, with who and why.
+    event = last_event(AccountState.objects.get(user=people.operator))
+    assert event.actor == "operator"
+    assert event.reason == "language of the interface set to es"
+    assert any(change.field == "language" and change.new == "es" for change in event.changes)
+    # A new session (another browser, in English) gets it at login.
+    other = _login(people.operator)
+    assert "Lotes en fabricación" in other.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="en").text
+    # Colleagues keep theirs: no choice follows the browser.
+    verifier = client_for(people.verifier)
+    assert "Check and sign steps you did not perform." in verifier.get(reverse("admin:index")).text
+    assert "Compruebe y firme" in verifier.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="es").text
+    # Back to the browser's language.
+    client.post(reverse("admin:account_language"), {"language": ""})
+    assert user_language(people.operator) == ""
+    assert "Record and sign each step" in client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="en").text
+
+
+@pytest.mark.urs("URS-444")
+def test_an_unknown_language_or_someone_elses_is_refused_and_nothing_is_written(people: Personas) -> None:
+    with pytest.raises(ValidationError, match="'fr' is not a language of CellBatch; choose one of en-gb, es"):
+        account_language_set(actor=people.operator, user=people.operator, language="fr")
+    with pytest.raises(PermissionDenied, match=r"Only an administrator may choose another user's language\."):
+        account_language_set(actor=people.verifier, user=people.operator, language="es")
+    assert not AccountState.objects.filter(user=people.operator).exclude(language="").exists()
+    response = client_for(people.operator).post(reverse("admin:account_language"), {"language": "fr"})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.text
+    assert user_language(people.operator) == ""
+    # An administrator may set it for a user (applied at that user's next login).
+    account_language_set(actor=people.admin, user=people.operator, language="es")
+    assert user_language(people.operator) == "es"
+
+
+# Recorded values (the audit trail's old → new values and reasons) are shown as they were written.
+RECORDED = {"audit-changes", "audit-reason"}
+
+
+class VisibleText(HTMLParser):
+    """The text a reader sees of the interface (no scripts, styles, attribute values or recorded data)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._open: list[bool] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("br", "input", "img", "meta", "link", "hr", "col"):
+            return
+        classes = set((dict(attrs).get("class") or "").split())
+        self._open.append(tag in ("script", "style") or bool(classes & RECORDED))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("br", "input", "img", "meta", "link", "hr", "col"):
+            return
+        if self._open:
+            self._open.pop()
+
+    @property
+    def _hidden(self) -> bool:
+        return any(self._open)
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    parser = VisibleText()
+    parser.feed(html)
+    return re.sub(r"\s+", " ", " ".join(parser.parts))
+
+
+# Phrases of the main pages in English: none may show to a Spanish user.
+ENGLISH = (
+    "What is needed next",
+    "Electronic signatures",
+    "State history",
+    "Signed in as",
+    "Performed by",
+    "Verified by",
+    "Record and sign",
+    "Needs a decision",
+    "Manufacturing steps",
+    "QC results against the specification",
+    "Custody",
+    "Identity scans",
+    "Audit trail",
+    "Delivery desk",
+    "Home",
+    "Save",
+    "Log out",
+    "Change password",
+    "Quarantine",
+    "Released",
+    "Password",
+    "Sample code",
+    "Taken at",
+    "Late entry reason",
+    "Process definition",
+    "Body weight",
+    "Subject",
+    "not verified",
+    "Field: old",
+    "Who",
+    "Why",
+)
+
+
+def english_phrases(text: str) -> list[str]:
+    """English phrases in ``text``: the list above, and every catalogue entry of three words or more."""
+    po = polib.pofile(str(CATALOGUE))
+    catalogue = [
+        e.msgid
+        for e in po
+        if not e.msgid_plural and len(e.msgid.split()) >= 3 and e.msgstr != e.msgid and "%" not in e.msgid
+    ]
+    return [p for p in (*ENGLISH, *catalogue) if re.search(rf"(?<!\w){re.escape(p)}(?!\w)", text)]
+
+
+@pytest.fixture
+def spanish(people: Personas) -> Personas:
+    for user in (people.operator, people.qc_analyst, people.qa, people.qp, people.clinician, people.auditor):
+        account_language_set(actor=user, user=user, language="es")
+    return people
+
+
+@pytest.mark.urs("URS-445")
+def test_a_spanish_user_sees_spanish_on_every_main_page(spanish: Personas) -> None:
+    people = spanish
+    released = release_batch(people, quarantined_batch(people))
+    quarantined = quarantined_batch(people, subject_code="IGX1-S002")
+    pages = {
+        people.operator: [
+            reverse("admin:index"),
+            reverse("admin:batches_batch_change", args=[released.pk]),
+            reverse("admin:batches_batch_change", args=[quarantined.pk]),
+            reverse("admin:batches_delivery_desk_index"),
+            reverse("admin:batches_delivery_desk", args=[released.pk]),
+            reverse("admin:batches_batch_add"),
+            reverse("admin:batches_patient_add"),
+            reverse("admin:account_language"),
+        ],
+        people.qc_analyst: [
+            reverse("admin:index"),
+            reverse("admin:qc_qcsample_add"),
+            reverse("admin:qc_qcresult_add"),
+            reverse("admin:qc_deviation_add"),
+        ],
+        people.qa: [
+            reverse("admin:index"),
+            reverse("admin:qc_review_index"),
+            reverse("admin:qc_review_batch", args=[quarantined.pk]),
+            reverse("admin:qc_review_batch", args=[released.pk]),
+        ],
+        people.clinician: [reverse("admin:index"), reverse("admin:batches_delivery_desk", args=[released.pk])],
+        people.auditor: [
+            reverse("admin:index"),
+            reverse("admin:batches_batch_audit", args=[released.pk]),
+            reverse("admin:audit_user_activity", args=[people.operator.pk]),
+        ],
+    }
+    checked = 0
+    for user, urls in pages.items():
+        client = _login(user)
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code == 200, url
+            assert response["Content-Language"] == "es", url
+            text = visible_text(response.text)
+            assert english_phrases(text) == [], url
+            checked += 1
+    assert checked == 21
+    # The pages do say what they should, in Spanish.
+    qa = _login(people.qa)
+    review = visible_text(qa.get(reverse("admin:qc_review_batch", args=[quarantined.pk])).text)
+    assert "Requiere una decisión" in review
+    assert "Elija una decisión…" in review
+    batch_page = visible_text(
+        _login(people.operator).get(reverse("admin:batches_batch_change", args=[released.pk])).text
+    )
+    assert "Firmas electrónicas" in batch_page
+    assert "Liberado" in batch_page
+
+
+@pytest.mark.urs("URS-446")
+def test_the_record_is_issued_in_the_requesters_language_and_says_so(spanish: Personas) -> None:
+    batch = quarantined_batch(spanish)
+    in_spanish = documents.document_request(batch=batch, kind="on_request", actor=spanish.qa, reason="inspección")
+    in_english = documents.document_request(
+        batch=batch, kind="on_request", actor=spanish.qa, reason="inspection", language="en-gb"
+    )
+    assert in_spanish.snapshot["language"] == "es"
+    assert in_english.snapshot["language"] == "en-gb"
+    with pytest.raises(ValidationError, match="'fr' is not one of en-gb, es"):
+        documents.document_request(batch=batch, kind="on_request", actor=spanish.qa, reason="x", language="fr")
+    # Rendered by a worker in any language, each revision keeps the one chosen at issue.
+    with translation.override("en-gb"):
+        spanish_pdf = render(Snapshot.from_dict(in_spanish.snapshot))[0]
+    with translation.override("es"):
+        english_pdf = render(Snapshot.from_dict(in_english.snapshot))[0]
+    spanish_text = "\n".join(p.extract_text() for p in PdfReader(BytesIO(spanish_pdf)).pages)
+    english_text = "\n".join(p.extract_text() for p in PdfReader(BytesIO(english_pdf)).pages)
+    assert "Idioma de este registro" in spanish_text
+    assert "Español" in spanish_text
+    assert "Página 1 de" in spanish_text
+    assert "Etapas de fabricación" in spanish_text
+    assert "Colecta por aféresis" in spanish_text  # a label written into the snapshot at issue
+    assert "Page 1 of" not in spanish_text
+    assert "Language of this record" in english_text
+    assert "Page 1 of" in english_text
+    assert "Apheresis collection" in english_text
+
+
+@pytest.mark.urs("URS-447")
+def test_the_late_result_alert_is_written_in_spanish_and_english(people: Personas) -> None:
+    from qc.services.deviations import deviation_open
+    from qc.services.notifications import late_result_message
+
+    batch = quarantined_batch(people)
+    deviation = deviation_open(
+        actor=people.qa, batch_id=batch.pk, kind="unplanned", classification="major", description="Bag label torn"
+    )
+    with translation.override("en-gb"):
+        subject, body = late_result_message(deviation)
+    assert subject == (
+        f"URGENTE: resultado fuera de especificación tras la liberación, lote {batch.batch_number} / "
+        f"URGENT: out-of-specification result after release, batch {batch.batch_number}"
+    )
+    spanish, english = body.split("\n\n— — —\n\n")
+    assert f"Está abierta la desviación crítica {deviation.number}: Bag label torn" in spanish
+    assert "Estado del lote: Cuarentena." in spanish
+    assert f"Critical deviation {deviation.number} is open: Bag label torn" in english
+    assert "Batch status: Quarantine." in english
