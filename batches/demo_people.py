@@ -129,6 +129,9 @@ DEMO_TRAINING: dict[str, tuple[str, ...]] = {
     "qualified_person": ("SOP-QA-001",),
     "clinician": ("SOP-CLI-001",),
     "clinician2": ("SOP-CLI-001",),
+    # Reviews QC results, independent of production; authorises conditional releases.
+    "qc_reviewer": ("SOP-QC-001",),
+    "medical_director": ("SOP-QA-001",),
 }
 # The QC analyst once helped with apheresis records; that training lapsed (retraining overdue).
 LAPSED = ("qc_analyst", "SOP-MFG-001")

@@ -23,7 +23,7 @@ def temperature(label: StrOrPromise = TEMPERATURE) -> forms.DecimalField:
     return forms.DecimalField(label=label, max_digits=4, decimal_places=1)
 
 
-def when(label: str, *, required: bool = True, help_text: str = "") -> forms.DateTimeField:
+def when(label: StrOrPromise, *, required: bool = True, help_text: StrOrPromise = "") -> forms.DateTimeField:
     return forms.DateTimeField(label=label, widget=datetime_widget(), required=required, help_text=zone_hint(help_text))
 
 
@@ -84,7 +84,9 @@ class QcHandOverForm(HandOverForm):
     ]
 
 
-def scan_field(label: str, kind: str = "din", *, required: bool = True, max_length: int = 80) -> forms.CharField:
+def scan_field(
+    label: StrOrPromise, kind: str = "din", *, required: bool = True, max_length: int = 80
+) -> forms.CharField:
     """An identity field: the scanner types into it and its Enter checks it on its own (scanner.js)."""
     attrs = {"data-scan-kind": kind, "autocomplete": "off", "spellcheck": "false", "class": "cb-scan"}
     return forms.CharField(label=label, max_length=max_length, required=required, widget=forms.TextInput(attrs=attrs))

@@ -196,7 +196,8 @@ class BatchStepsView(StepKindMixin, mixins.ListModelMixin, GenericAPIView[Any]):
             otp_token=body.validated_data.get("otp_token", ""),
             values=body.values(),
             transcribed=body.transcription(),
-            **body.scans(),
+            lots=body.scans()["lots"],
+            equipment=body.scans()["equipment"],
         )
         return self.answer(step, status.HTTP_201_CREATED)
 

@@ -257,7 +257,8 @@ def record_step(request: HttpRequest, object_id: int, kind: str) -> HttpResponse
                 otp_token=form.one_time_code(),
                 values=form.values(),
                 transcribed=form.transcription(),
-                **form.scans(),
+                lots=form.scans()["lots"],
+                equipment=form.scans()["equipment"],
                 start_stage=request.POST.get("start_stage") == "1",
             )
     except SERVICE_ERRORS as error:

@@ -87,8 +87,7 @@ def _exceptions(w: Writer) -> None:
         w.empty("No value was accepted outside its alert range.")
         return
     rows = [
-        (e.source, f"{e.parameter}: {e.value}", e.limit, e.reason, f"{e.by}\n{w.when(e.at, local=False)}")
-        for e in w.s.exceptions
+        (e.source, f"{e.parameter}: {e.value}", e.limit, e.reason, f"{e.by}\n{w.when(e.at)}") for e in w.s.exceptions
     ]
     w.story.append(w.table(["Where", "Value", "Expected", "Reason", "Accepted by"], rows, [0.17, 0.2, 0.2, 0.25, 0.18]))
 
