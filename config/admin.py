@@ -66,7 +66,7 @@ class CellBatchAdminSite(admin.AdminSite):
             ProcessDefinition,
             TrainingRecord,
         )
-        from batches.views import audit, batch_page, conditional, desk, people, queues, records, scan_check
+        from batches.views import audit, batch_page, conditional, desk, language, people, queues, records, scan_check
         from qc.models import Deviation, OosInvestigation, QcResult, ReportabilityAssessment, Specification
         from qc.views import environment, review, sample
 
