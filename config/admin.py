@@ -223,7 +223,8 @@ class CellBatchAdminSite(admin.AdminSite):
                 self.model_view(ReportabilityAssessment, "submit_view"),
                 name="qc_reportabilityassessment_submit",
             ),
-            # Accounts: one's own authenticator app, and deactivating an account.
+            # Accounts: one's own language and authenticator app, and deactivating an account.
+            path("account/language/", page(language.language_page), name="account_language"),
             path(
                 "auth/user/authenticator/",
                 self.model_view(User, "authenticator_view"),
