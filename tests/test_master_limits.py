@@ -50,6 +50,22 @@ def messages(error: ValidationError, field: str) -> str:
     return " ".join(error.message_dict[field])
 
 
+def apheresis_refused(people: Personas, **overrides) -> ValidationError:
+    """Record the apheresis of a collecting batch with ``overrides``: refused, nothing written."""
+    batch = walk_batch(people, "collection")
+    before = gmp_row_counts()
+    with pytest.raises(ValidationError) as caught:
+        steps.step_record(
+            kind="apheresis",
+            batch_id=batch.pk,
+            actor=people.operator,
+            password=PASSWORD,
+            values=apheresis_values(**overrides),
+        )
+    assert_nothing_written(before)
+    return caught.value
+
+
 @pytest.mark.urs("URS-320")
 @pytest.mark.parametrize(
     ("change", "message"),
@@ -100,18 +116,8 @@ def test_a_percentage_above_100_is_refused_with_its_limit(people: Personas) -> N
 
 @pytest.mark.urs("URS-321")
 def test_an_output_above_its_input_is_refused(people: Personas) -> None:
-    batch = walk_batch(people, "collection")
-    before = gmp_row_counts()
-    with pytest.raises(ValidationError) as caught:
-        steps.step_record(
-            kind="apheresis",
-            batch_id=batch.pk,
-            actor=people.operator,
-            password=PASSWORD,
-            values=apheresis_values(total_nucleated_cells=100_000_000, cd133_cells_before_selection=190_000_000),
-        )
-    assert "cannot exceed the total nucleated cells" in messages(caught.value, "cd133_cells_before_selection")
-    assert_nothing_written(before)
+    refused = apheresis_refused(people, total_nucleated_cells=100_000_000, cd133_cells_before_selection=190_000_000)
+    assert "cannot exceed the total nucleated cells" in messages(refused, "cd133_cells_before_selection")
 
 
 @pytest.mark.urs("URS-322")
@@ -236,20 +242,10 @@ def collection_in_alert_range(people: Personas, *, reason: str) -> Batch:
 
 @pytest.mark.urs("URS-325")
 def test_a_value_in_the_alert_range_without_a_reason_is_refused(people: Personas) -> None:
-    batch = walk_batch(people, "collection")
-    before = gmp_row_counts()
-    with pytest.raises(ValidationError) as caught:
-        steps.step_record(
-            kind="apheresis",
-            batch_id=batch.pk,
-            actor=people.operator,
-            password=PASSWORD,
-            values=apheresis_values(blood_volumes_processed=Decimal("4.50")),
-        )
-    assert messages(caught.value, "alert_reason").startswith(
+    refused = apheresis_refused(people, blood_volumes_processed=Decimal("4.50"))
+    assert messages(refused, "alert_reason").startswith(
         "Blood volumes processed 4.5 blood volumes is outside its alert range 2–4 blood volumes. Give a reason"
     )
-    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-325")

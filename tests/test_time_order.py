@@ -42,44 +42,39 @@ def second_clinician(people: Personas):
     return make_user("clinician_b", "clinician")
 
 
+def infusion_refused(people: Personas, batch, started_at) -> str:
+    """Record an infusion started at ``started_at``; return the refusal of its start, nothing written."""
+    before = gmp_row_counts()
+    with pytest.raises(ValidationError) as caught:
+        delivery.infusion_record(
+            actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values(started_at=started_at)
+        )
+    assert_nothing_written(before)
+    return " ".join(caught.value.message_dict["started_at"])
+
+
+def at(moment) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+
+
 @pytest.mark.urs("URS-326")
 def test_an_infusion_before_the_qp_certification_is_refused_naming_both_events(
     people: Personas, second_clinician
 ) -> None:
     batch = checked_batch(people, second_clinician)
     certified = BatchDisposition.objects.get(batch=batch, decision=Decision.CERTIFIED).decided_at
-    before = gmp_row_counts()
-    with pytest.raises(ValidationError) as caught:
-        delivery.infusion_record(
-            actor=people.clinician,
-            batch_id=batch.pk,
-            password=PASSWORD,
-            **infusion_values(started_at=certified - timedelta(minutes=30)),
-        )
-    message = " ".join(caught.value.message_dict["started_at"])
-    assert f"The start of the infusion ({timezone.localtime(certified - timedelta(minutes=30)):%Y-%m-%d %H:%M})" in (
-        message
-    )
-    assert f"must follow the QP certification ({timezone.localtime(certified):%Y-%m-%d %H:%M})" in message
+    started = certified - timedelta(minutes=30)
+    message = infusion_refused(people, batch, started)
+    assert f"The start of the infusion ({at(started)}) must follow the QP certification ({at(certified)})" in message
     assert "must follow the bedside identity check" in message
-    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-326")
 def test_an_infusion_before_the_bedside_check_is_refused_naming_both_events(people: Personas, second_clinician) -> None:
     batch = checked_batch(people, second_clinician)
     confirmed = batch.bedside_check.confirmed_at
-    before = gmp_row_counts()
-    with pytest.raises(ValidationError) as caught:
-        delivery.infusion_record(
-            actor=people.clinician,
-            batch_id=batch.pk,
-            password=PASSWORD,
-            **infusion_values(started_at=confirmed - timedelta(minutes=10)),
-        )
-    message = " ".join(caught.value.message_dict["started_at"])
-    assert f"must follow the bedside identity check ({timezone.localtime(confirmed):%Y-%m-%d %H:%M})" in message
-    assert_nothing_written(before)
+    message = infusion_refused(people, batch, confirmed - timedelta(minutes=10))
+    assert f"must follow the bedside identity check ({at(confirmed)})" in message
 
 
 def sample_taken(people: Personas, minutes_ago: int):
