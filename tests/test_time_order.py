@@ -77,6 +77,19 @@ def test_an_infusion_before_the_bedside_check_is_refused_naming_both_events(peop
     assert f"must follow the bedside identity check ({at(confirmed)})" in message
 
 
+def sterility_now(people: Personas, sample, value: str, **extra):
+    """A sterility result read now on ``sample``."""
+    return qc_result_record(
+        actor=people.qc_analyst,
+        sample_id=sample.pk,
+        test="sterility",
+        value=value,
+        tested_at=timezone.now(),
+        password=PASSWORD,
+        **extra,
+    )
+
+
 def sample_taken(people: Personas, minutes_ago: int):
     batch = quarantined_batch(people)
     return qc_sample_record(
@@ -93,14 +106,7 @@ def test_a_result_before_its_methods_minimum_duration_is_refused_naming_both_eve
     sample = sample_taken(people, 10)
     before = gmp_row_counts()
     with pytest.raises(ValidationError) as caught:
-        qc_result_record(
-            actor=people.qc_analyst,
-            sample_id=sample.pk,
-            test="sterility",
-            value="no growth",
-            tested_at=timezone.now(),
-            password=PASSWORD,
-        )
+        sterility_now(people, sample, "no growth")
     message = " ".join(caught.value.message_dict["tested_at"])
     assert "The Sterility result (" in message
     assert "cannot precede the end of its method's minimum duration, 14 day(s) after sample S-EARLY was taken (" in (
@@ -114,15 +120,7 @@ def test_a_result_before_its_methods_minimum_duration_is_refused_naming_both_eve
 def test_a_result_before_its_methods_minimum_is_recorded_as_preliminary_with_a_reason(people: Personas) -> None:
     sample = sample_taken(people, 10)
     reason = "Day-0 reading of the culture bottles for the conditional release; final reading on day 14."
-    result = qc_result_record(
-        actor=people.qc_analyst,
-        sample_id=sample.pk,
-        test="sterility",
-        value="no growth",
-        tested_at=timezone.now(),
-        password=PASSWORD,
-        preliminary_reason=reason,
-    )
+    result = sterility_now(people, sample, "no growth", preliminary_reason=reason)
     assert QcResult.objects.get(pk=result.pk).preliminary
     exception = RecordException.objects.get(batch=sample.batch)
     assert (exception.kind, exception.parameter, exception.reason) == ("preliminary_result", "Sterility result", reason)
@@ -132,14 +130,7 @@ def test_a_result_before_its_methods_minimum_is_recorded_as_preliminary_with_a_r
 @pytest.mark.urs("URS-327")
 def test_a_growing_culture_is_reported_when_seen(people: Personas) -> None:
     sample = sample_taken(people, 10)
-    result = qc_result_record(
-        actor=people.qc_analyst,
-        sample_id=sample.pk,
-        test="sterility",
-        value="growth",
-        tested_at=timezone.now(),
-        password=PASSWORD,
-    )
+    result = sterility_now(people, sample, "growth")
     assert (result.verdict, result.preliminary) == ("oos", False)
 
 
