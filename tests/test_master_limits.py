@@ -272,6 +272,9 @@ def test_a_value_in_the_alert_range_is_shown_on_the_qa_review_and_in_the_signed_
     assert "Exceptions accepted with a reason" in text
     assert "Blood volumes processed: 4.5 blood volumes" in text
     assert "physician extended the run to 4.5 blood volumes" in text
+    # The record states the limits it was checked against (the master record's section).
+    assert "Limit: Blood volumes processed" in text
+    assert "alert outside 2–4" in text
 
 
 @pytest.mark.urs("URS-330")

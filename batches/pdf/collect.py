@@ -237,6 +237,7 @@ def take_snapshot(batch: Batch, *, kind: str, revision: int) -> Snapshot:
                 "CD133+ cells",
             ),
             ValueRow("Shelf life", str(definition.shelf_life_hours), "h from end of processing"),
+            *(ValueRow(*row) for row in definition.parsed_limits.rows()),
             ValueRow("Body weight at registration", text(batch.body_weight_kg), "kg"),
             ValueRow("End of processing", text(batch.end_of_processing_at)),
         ],

@@ -20,7 +20,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from batches.exceptions import StateConflict
-from batches.master_limits import EVENTS, AlertFinding, MasterLimits, ParameterLimit, check_value
+from batches.master_limits import EVENTS, AlertFinding, MasterLimits, ParameterLimit, check_value, duration_text
 from batches.models import Batch, BatchDisposition, BedsideCheck, Decision, ExceptionKind, RecordException
 from batches.models.custody import HandOff
 from batches.services.common import CLOCK_SKEW
@@ -160,14 +160,6 @@ def _upper(text: str) -> str:
 
 def _at(value: datetime) -> str:
     return f"{timezone.localtime(value):%Y-%m-%d %H:%M}"
-
-
-def duration_text(minutes: int) -> str:
-    if minutes % (24 * 60) == 0:
-        return f"{minutes // (24 * 60)} day(s)"
-    if minutes % 60 == 0:
-        return f"{minutes // 60} h"
-    return f"{minutes} min"
 
 
 def order_errors(

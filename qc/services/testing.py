@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
-from batches.master_limits import AlertFinding
+from batches.master_limits import AlertFinding, duration_text
 from batches.models import Batch, ExceptionKind
 from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
@@ -124,7 +124,7 @@ def _too_early(batch: Batch, sample: QcSample, test: QcTest, tested_at: datetime
         return None
     at = f"{timezone.localtime(tested_at):%Y-%m-%d %H:%M}"
     taken = f"{timezone.localtime(sample.taken_at):%Y-%m-%d %H:%M}"
-    span = rl.duration_text(minimum)
+    span = duration_text(minimum)
     message = (
         f"The {TEST_LABELS[test]} result ({at}) cannot precede the end of its method's minimum duration, "
         f"{span} after sample {sample.sample_code} was taken ({taken}), as {batch.process_definition} requires"
