@@ -24,6 +24,7 @@ from tests.factories import (
     PASSWORD,
     Personas,
     apheresis_values,
+    approved_definition,
     definition_values,
     make_user,
     qc_sample,
@@ -305,3 +306,12 @@ def test_the_api_takes_the_alert_reason_and_documents_the_ranges(people: Persona
     schema = client_for(people.qa, "api").get("/api/v1/schema/?format=json").json()
     field = schema["components"]["schemas"]["ApheresisCollection"]["properties"]["blood_volumes_processed"]
     assert field["description"].startswith("Allowed 0–6 blood volumes; outside 2–4 blood volumes only with a reason")
+
+
+@pytest.mark.urs("URS-320")
+def test_the_process_definition_page_shows_its_limits_as_checked(people: Personas) -> None:
+    definition = approved_definition(people.qa, people.qp)
+    page = client_for(people.qa).get(reverse("admin:batches_processdefinition_change", args=[definition.pk]))
+    body = page.content.decode()
+    assert "<td>Limit: Blood volumes processed</td><td>0–6; alert outside 2–4</td><td>blood volumes</td>" in body
+    assert "<td>QC method minimum: sterility</td><td>14 day(s)</td>" in body
