@@ -3,10 +3,11 @@
 Services call it, forms and serializers read its help texts; each rule is written once, in the data.
 
 - :func:`parameter_errors` checks values against their hard range and collects alert-range findings;
-  :func:`accept_alerts` refuses them without a reason and writes them, with the reason, as exceptions
-  of the record.
+  :func:`alert_reason_errors` refuses them without a reason, :func:`exceptions_record` writes them,
+  with the reason, as exceptions of the record.
 - :func:`order_errors` checks the time of an event against every order rule that names it, with the
   times of the other events of the batch (:func:`event_times`).
+- :func:`missing_hand_offs` / :func:`require_hand_offs`: the hand-overs a state waits for.
 """
 
 from __future__ import annotations
