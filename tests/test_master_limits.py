@@ -315,3 +315,31 @@ def test_the_process_definition_page_shows_its_limits_as_checked(people: Persona
     body = page.content.decode()
     assert "<td>Limit: Blood volumes processed</td><td>0–6; alert outside 2–4</td><td>blood volumes</td>" in body
     assert "<td>QC method minimum: sterility</td><td>14 day(s)</td>" in body
+
+
+@pytest.mark.urs("URS-325")
+def test_a_correction_that_keeps_an_accepted_alert_value_asks_no_second_reason(people: Personas) -> None:
+    batch = walk_batch(people, "collection")
+    values = {**apheresis_values(blood_volumes_processed=Decimal("4.50")), "alert_reason": "Extended run."}
+    step = steps.step_record(
+        kind="apheresis", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=values
+    )
+    steps.step_correct(
+        kind="apheresis",
+        step_id=step.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values={"collection_bag_id": "BAG-0002"},
+        reason="bag label misread",
+    )
+    assert RecordException.objects.filter(batch=batch).count() == 1
+    with pytest.raises(ValidationError) as caught:  # another value in the alert range needs its own reason
+        steps.step_correct(
+            kind="apheresis",
+            step_id=step.pk,
+            actor=people.operator,
+            password=PASSWORD,
+            values={"blood_volumes_processed": Decimal("4.80")},
+            reason="volume misread",
+        )
+    assert "4.8 blood volumes is outside its alert range" in messages(caught.value, "alert_reason")

@@ -56,6 +56,17 @@ def parameter_errors(
     return errors, alerts
 
 
+def not_yet_accepted(batch: Batch, source: str, alerts: Iterable[AlertFinding]) -> list[AlertFinding]:
+    """The findings not already accepted with a reason for ``source``: a correction that leaves an accepted
+    alert value as it was asks for no second reason and writes no second exception."""
+    accepted = set(
+        RecordException.objects.filter(batch=batch, source=source, kind=ExceptionKind.ALERT_RANGE).values_list(
+            "parameter", "value"
+        )
+    )
+    return [a for a in alerts if (a.subject, a.value) not in accepted]
+
+
 def alert_reason_errors(alerts: Iterable[AlertFinding], reason: str) -> dict[str, str]:
     """An alert-range value is accepted only with a reason: name every value that needs it."""
     alerts = list(alerts)
