@@ -227,3 +227,23 @@ def test_a_required_hand_over_is_needed_next_and_blocks_processing(people: Perso
     )
     assert next_actions(batch) == ["Start processing"]
     assert batch_services.batch_start_processing(actor=people.operator, batch_id=batch.pk).status == "processing"
+
+
+@pytest.mark.urs("URS-326")
+def test_a_sample_of_the_final_product_before_it_exists_is_refused(people: Personas) -> None:
+    batch = quarantined_batch(people)
+    ended = batch.selection.ended_at
+    before = gmp_row_counts()
+    with pytest.raises(ValidationError) as caught:
+        qc_sample_record(
+            actor=people.qc_analyst,
+            batch_id=batch.pk,
+            step="final_product",
+            sample_code="S-BEFORE",
+            taken_at=ended - timedelta(minutes=30),
+            late_entry_reason="Entered from the sampling sheet.",
+        )
+    message = caught.value.message_dict["taken_at"][0]
+    assert f"The sampling of the final product ({at(ended - timedelta(minutes=30))})" in message
+    assert f"must follow the end of the CD133+ selection ({at(ended)})" in message
+    assert_nothing_written(before)

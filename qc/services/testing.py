@@ -76,6 +76,10 @@ def qc_sample_record(
     if step not in SampleStep.values:
         raise ValidationError({"step": f"Unknown sampling step {step!r}; one of {', '.join(SampleStep.values)}."})
     check_event_time(taken_at, field="taken_at", late_entry_reason=late_entry_reason)
+    # A sample of a product cannot be drawn before the product exists (the process definition's order).
+    out_of_order = rl.order_errors(batch, {f"{step}_sampled": taken_at}, fields={f"{step}_sampled": "taken_at"})
+    if out_of_order:
+        raise ValidationError(out_of_order)
     code = sample_code.strip()
     if not code:
         raise ValidationError({"sample_code": "The sample label is required."})
