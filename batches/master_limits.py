@@ -29,6 +29,8 @@ EVENTS: dict[str, str] = {
     "apheresis_ended": "the end of the apheresis",
     "selection_started": "the start of the CD133+ selection",
     "selection_ended": "the end of the CD133+ selection",
+    "apheresis_product_sampled": "the sampling of the apheresis product",
+    "final_product_sampled": "the sampling of the final product",
     "qa_released": "the QA release",
     "qp_certified": "the QP certification",
     "dispatched": "the dispatch to radiology",
@@ -97,6 +99,32 @@ class MasterLimits:
     def rules_for(self, event: str) -> list[OrderRule]:
         return [r for r in self.order if event in (r.before, r.after)]
 
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(what, limit, unit) of every limit, for the batch record's master-record section."""
+        rows = []
+        for p in self.parameters.values():
+            alert = f"; alert outside {_plain(p.alert.low)}–{_plain(p.alert.high)}" if p.alert else ""
+            rows.append((f"Limit: {p.label}", f"{_plain(p.hard.low)}–{_plain(p.hard.high)}{alert}", p.unit))
+        for r in self.order:
+            interval = f"at least {duration_text(r.min_minutes)}" if r.min_minutes else "not before"
+            if r.max_minutes is not None:
+                interval += f", at most {duration_text(r.max_minutes)}"
+            rows.append((f"Order: {EVENTS[r.after]} after {EVENTS[r.before]}", interval, r.label))
+        rows += [
+            (f"QC method minimum: {t}", duration_text(m), "after sampling") for t, m in self.qc_minimum_minutes.items()
+        ]
+        rows += [(f"Required hand-over: {h}", f"received before {s}", "") for h, s in self.required_hand_offs.items()]
+        return rows
+
+
+def duration_text(minutes: int) -> str:
+    """14 day(s), 2 h, 45 min."""
+    if minutes and minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)} day(s)"
+    if minutes and minutes % 60 == 0:
+        return f"{minutes // 60} h"
+    return f"{minutes} min"
+
 
 def _plain(number: Decimal) -> str:
     return f"{number.normalize():f}" if number != number.to_integral_value() else f"{number.to_integral_value():f}"
@@ -130,6 +158,8 @@ def default_limits() -> dict[str, Any]:
             {"before": "gcsf_last_dose", "after": "apheresis_started", "min_minutes": 0, "max_minutes": 36 * 60},
             {"before": "apheresis_ended", "after": "selection_started"},
             {"before": "selection_started", "after": "selection_ended", "min_minutes": 60, "label": "selection run"},
+            {"before": "apheresis_started", "after": "apheresis_product_sampled"},
+            {"before": "selection_ended", "after": "final_product_sampled"},
             {"before": "qa_released", "after": "infusion_started"},
             {"before": "qp_certified", "after": "infusion_started"},
             {"before": "bedside_confirmed", "after": "infusion_started"},

@@ -24,6 +24,7 @@ from tests.factories import (
     PASSWORD,
     Personas,
     apheresis_values,
+    approved_definition,
     definition_values,
     make_user,
     qc_sample,
@@ -48,6 +49,22 @@ def second_clinician(people: Personas):
 
 def messages(error: ValidationError, field: str) -> str:
     return " ".join(error.message_dict[field])
+
+
+def apheresis_refused(people: Personas, **overrides) -> ValidationError:
+    """Record the apheresis of a collecting batch with ``overrides``: refused, nothing written."""
+    batch = walk_batch(people, "collection")
+    before = gmp_row_counts()
+    with pytest.raises(ValidationError) as caught:
+        steps.step_record(
+            kind="apheresis",
+            batch_id=batch.pk,
+            actor=people.operator,
+            password=PASSWORD,
+            values=apheresis_values(**overrides),
+        )
+    assert_nothing_written(before)
+    return caught.value
 
 
 @pytest.mark.urs("URS-320")
@@ -100,18 +117,8 @@ def test_a_percentage_above_100_is_refused_with_its_limit(people: Personas) -> N
 
 @pytest.mark.urs("URS-321")
 def test_an_output_above_its_input_is_refused(people: Personas) -> None:
-    batch = walk_batch(people, "collection")
-    before = gmp_row_counts()
-    with pytest.raises(ValidationError) as caught:
-        steps.step_record(
-            kind="apheresis",
-            batch_id=batch.pk,
-            actor=people.operator,
-            password=PASSWORD,
-            values=apheresis_values(total_nucleated_cells=100_000_000, cd133_cells_before_selection=190_000_000),
-        )
-    assert "cannot exceed the total nucleated cells" in messages(caught.value, "cd133_cells_before_selection")
-    assert_nothing_written(before)
+    refused = apheresis_refused(people, total_nucleated_cells=100_000_000, cd133_cells_before_selection=190_000_000)
+    assert "cannot exceed the total nucleated cells" in messages(refused, "cd133_cells_before_selection")
 
 
 @pytest.mark.urs("URS-322")
@@ -236,20 +243,10 @@ def collection_in_alert_range(people: Personas, *, reason: str) -> Batch:
 
 @pytest.mark.urs("URS-325")
 def test_a_value_in_the_alert_range_without_a_reason_is_refused(people: Personas) -> None:
-    batch = walk_batch(people, "collection")
-    before = gmp_row_counts()
-    with pytest.raises(ValidationError) as caught:
-        steps.step_record(
-            kind="apheresis",
-            batch_id=batch.pk,
-            actor=people.operator,
-            password=PASSWORD,
-            values=apheresis_values(blood_volumes_processed=Decimal("4.50")),
-        )
-    assert messages(caught.value, "alert_reason").startswith(
+    refused = apheresis_refused(people, blood_volumes_processed=Decimal("4.50"))
+    assert messages(refused, "alert_reason").startswith(
         "Blood volumes processed 4.5 blood volumes is outside its alert range 2–4 blood volumes. Give a reason"
     )
-    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-325")
@@ -276,6 +273,9 @@ def test_a_value_in_the_alert_range_is_shown_on_the_qa_review_and_in_the_signed_
     assert "Exceptions accepted with a reason" in text
     assert "Blood volumes processed: 4.5 blood volumes" in text
     assert "physician extended the run to 4.5 blood volumes" in text
+    # The record states the limits it was checked against (the master record's section).
+    assert "Limit: Blood volumes processed" in text
+    assert "alert outside 2–4" in text
 
 
 @pytest.mark.urs("URS-330")
@@ -306,3 +306,40 @@ def test_the_api_takes_the_alert_reason_and_documents_the_ranges(people: Persona
     schema = client_for(people.qa, "api").get("/api/v1/schema/?format=json").json()
     field = schema["components"]["schemas"]["ApheresisCollection"]["properties"]["blood_volumes_processed"]
     assert field["description"].startswith("Allowed 0–6 blood volumes; outside 2–4 blood volumes only with a reason")
+
+
+@pytest.mark.urs("URS-320")
+def test_the_process_definition_page_shows_its_limits_as_checked(people: Personas) -> None:
+    definition = approved_definition(people.qa, people.qp)
+    page = client_for(people.qa).get(reverse("admin:batches_processdefinition_change", args=[definition.pk]))
+    body = page.content.decode()
+    assert "<td>Limit: Blood volumes processed</td><td>0–6; alert outside 2–4</td><td>blood volumes</td>" in body
+    assert "<td>QC method minimum: sterility</td><td>14 day(s)</td>" in body
+
+
+@pytest.mark.urs("URS-325")
+def test_a_correction_that_keeps_an_accepted_alert_value_asks_no_second_reason(people: Personas) -> None:
+    batch = walk_batch(people, "collection")
+    values = {**apheresis_values(blood_volumes_processed=Decimal("4.50")), "alert_reason": "Extended run."}
+    step = steps.step_record(
+        kind="apheresis", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=values
+    )
+    steps.step_correct(
+        kind="apheresis",
+        step_id=step.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values={"collection_bag_id": "BAG-0002"},
+        reason="bag label misread",
+    )
+    assert RecordException.objects.filter(batch=batch).count() == 1
+    with pytest.raises(ValidationError) as caught:  # another value in the alert range needs its own reason
+        steps.step_correct(
+            kind="apheresis",
+            step_id=step.pk,
+            actor=people.operator,
+            password=PASSWORD,
+            values={"blood_volumes_processed": Decimal("4.80")},
+            reason="volume misread",
+        )
+    assert "4.8 blood volumes is outside its alert range" in messages(caught.value, "alert_reason")

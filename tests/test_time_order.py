@@ -42,44 +42,52 @@ def second_clinician(people: Personas):
     return make_user("clinician_b", "clinician")
 
 
+def infusion_refused(people: Personas, batch, started_at) -> str:
+    """Record an infusion started at ``started_at``; return the refusal of its start, nothing written."""
+    before = gmp_row_counts()
+    with pytest.raises(ValidationError) as caught:
+        delivery.infusion_record(
+            actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values(started_at=started_at)
+        )
+    assert_nothing_written(before)
+    return " ".join(caught.value.message_dict["started_at"])
+
+
+def at(moment) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+
+
 @pytest.mark.urs("URS-326")
 def test_an_infusion_before_the_qp_certification_is_refused_naming_both_events(
     people: Personas, second_clinician
 ) -> None:
     batch = checked_batch(people, second_clinician)
     certified = BatchDisposition.objects.get(batch=batch, decision=Decision.CERTIFIED).decided_at
-    before = gmp_row_counts()
-    with pytest.raises(ValidationError) as caught:
-        delivery.infusion_record(
-            actor=people.clinician,
-            batch_id=batch.pk,
-            password=PASSWORD,
-            **infusion_values(started_at=certified - timedelta(minutes=30)),
-        )
-    message = " ".join(caught.value.message_dict["started_at"])
-    assert f"The start of the infusion ({timezone.localtime(certified - timedelta(minutes=30)):%Y-%m-%d %H:%M})" in (
-        message
-    )
-    assert f"must follow the QP certification ({timezone.localtime(certified):%Y-%m-%d %H:%M})" in message
+    started = certified - timedelta(minutes=30)
+    message = infusion_refused(people, batch, started)
+    assert f"The start of the infusion ({at(started)}) must follow the QP certification ({at(certified)})" in message
     assert "must follow the bedside identity check" in message
-    assert_nothing_written(before)
 
 
 @pytest.mark.urs("URS-326")
 def test_an_infusion_before_the_bedside_check_is_refused_naming_both_events(people: Personas, second_clinician) -> None:
     batch = checked_batch(people, second_clinician)
     confirmed = batch.bedside_check.confirmed_at
-    before = gmp_row_counts()
-    with pytest.raises(ValidationError) as caught:
-        delivery.infusion_record(
-            actor=people.clinician,
-            batch_id=batch.pk,
-            password=PASSWORD,
-            **infusion_values(started_at=confirmed - timedelta(minutes=10)),
-        )
-    message = " ".join(caught.value.message_dict["started_at"])
-    assert f"must follow the bedside identity check ({timezone.localtime(confirmed):%Y-%m-%d %H:%M})" in message
-    assert_nothing_written(before)
+    message = infusion_refused(people, batch, confirmed - timedelta(minutes=10))
+    assert f"must follow the bedside identity check ({at(confirmed)})" in message
+
+
+def sterility_now(people: Personas, sample, value: str, **extra):
+    """A sterility result read now on ``sample``."""
+    return qc_result_record(
+        actor=people.qc_analyst,
+        sample_id=sample.pk,
+        test="sterility",
+        value=value,
+        tested_at=timezone.now(),
+        password=PASSWORD,
+        **extra,
+    )
 
 
 def sample_taken(people: Personas, minutes_ago: int):
@@ -98,14 +106,7 @@ def test_a_result_before_its_methods_minimum_duration_is_refused_naming_both_eve
     sample = sample_taken(people, 10)
     before = gmp_row_counts()
     with pytest.raises(ValidationError) as caught:
-        qc_result_record(
-            actor=people.qc_analyst,
-            sample_id=sample.pk,
-            test="sterility",
-            value="no growth",
-            tested_at=timezone.now(),
-            password=PASSWORD,
-        )
+        sterility_now(people, sample, "no growth")
     message = " ".join(caught.value.message_dict["tested_at"])
     assert "The Sterility result (" in message
     assert "cannot precede the end of its method's minimum duration, 14 day(s) after sample S-EARLY was taken (" in (
@@ -119,15 +120,7 @@ def test_a_result_before_its_methods_minimum_duration_is_refused_naming_both_eve
 def test_a_result_before_its_methods_minimum_is_recorded_as_preliminary_with_a_reason(people: Personas) -> None:
     sample = sample_taken(people, 10)
     reason = "Day-0 reading of the culture bottles for the conditional release; final reading on day 14."
-    result = qc_result_record(
-        actor=people.qc_analyst,
-        sample_id=sample.pk,
-        test="sterility",
-        value="no growth",
-        tested_at=timezone.now(),
-        password=PASSWORD,
-        preliminary_reason=reason,
-    )
+    result = sterility_now(people, sample, "no growth", preliminary_reason=reason)
     assert QcResult.objects.get(pk=result.pk).preliminary
     exception = RecordException.objects.get(batch=sample.batch)
     assert (exception.kind, exception.parameter, exception.reason) == ("preliminary_result", "Sterility result", reason)
@@ -137,14 +130,7 @@ def test_a_result_before_its_methods_minimum_is_recorded_as_preliminary_with_a_r
 @pytest.mark.urs("URS-327")
 def test_a_growing_culture_is_reported_when_seen(people: Personas) -> None:
     sample = sample_taken(people, 10)
-    result = qc_result_record(
-        actor=people.qc_analyst,
-        sample_id=sample.pk,
-        test="sterility",
-        value="growth",
-        tested_at=timezone.now(),
-        password=PASSWORD,
-    )
+    result = sterility_now(people, sample, "growth")
     assert (result.verdict, result.preliminary) == ("oos", False)
 
 
@@ -241,3 +227,23 @@ def test_a_required_hand_over_is_needed_next_and_blocks_processing(people: Perso
     )
     assert next_actions(batch) == ["Start processing"]
     assert batch_services.batch_start_processing(actor=people.operator, batch_id=batch.pk).status == "processing"
+
+
+@pytest.mark.urs("URS-326")
+def test_a_sample_of_the_final_product_before_it_exists_is_refused(people: Personas) -> None:
+    batch = quarantined_batch(people)
+    ended = batch.selection.ended_at
+    before = gmp_row_counts()
+    with pytest.raises(ValidationError) as caught:
+        qc_sample_record(
+            actor=people.qc_analyst,
+            batch_id=batch.pk,
+            step="final_product",
+            sample_code="S-BEFORE",
+            taken_at=ended - timedelta(minutes=30),
+            late_entry_reason="Entered from the sampling sheet.",
+        )
+    message = caught.value.message_dict["taken_at"][0]
+    assert f"The sampling of the final product ({at(ended - timedelta(minutes=30))})" in message
+    assert f"must follow the end of the CD133+ selection ({at(ended)})" in message
+    assert_nothing_written(before)

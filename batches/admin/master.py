@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
 from batches.admin.common import GmpModelAdmin
@@ -80,7 +80,7 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
     ]
     list_filter = ["status", "code"]
     search_fields = ["code", "name"]
-    readonly_fields = [f.name for f in ProcessDefinition._meta.concrete_fields if f.name != "id"]
+    readonly_fields = [*(f.name for f in ProcessDefinition._meta.concrete_fields if f.name != "id"), "limits_table"]
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
@@ -93,6 +93,11 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
         )
         extra = {**(extra_context or {}), "can_approve": can_approve}
         return super().change_view(request, object_id, form_url, extra)
+
+    @admin.display(description="limits, as the services check them")
+    def limits_table(self, obj: ProcessDefinition) -> str:
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", obj.parsed_limits.rows())
+        return format_html('<table class="cb-limits">{}</table>', rows)
 
     @admin.display(description="approvals")
     def approvals(self, obj: ProcessDefinition) -> str:

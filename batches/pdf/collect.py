@@ -313,6 +313,7 @@ def _snapshot(batch: Batch, *, kind: str, revision: int, language: str) -> Snaps
             ),
             ValueRow("Shelf life", str(definition.shelf_life_hours), "h from end of processing"),
             *_trial_rows(definition),
+            *(ValueRow(*row) for row in definition.parsed_limits.rows()),
             ValueRow("Body weight at registration", text(batch.body_weight_kg), "kg"),
             ValueRow("End of processing", text(batch.end_of_processing_at)),
             ValueRow(gettext("Shelf life"), str(definition.shelf_life_hours), gettext("h from end of processing")),

@@ -3,10 +3,11 @@
 Services call it, forms and serializers read its help texts; each rule is written once, in the data.
 
 - :func:`parameter_errors` checks values against their hard range and collects alert-range findings;
-  :func:`accept_alerts` refuses them without a reason and writes them, with the reason, as exceptions
-  of the record.
+  :func:`alert_reason_errors` refuses them without a reason, :func:`exceptions_record` writes them,
+  with the reason, as exceptions of the record.
 - :func:`order_errors` checks the time of an event against every order rule that names it, with the
   times of the other events of the batch (:func:`event_times`).
+- :func:`missing_hand_offs` / :func:`require_hand_offs`: the hand-overs a state waits for.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from batches.exceptions import StateConflict
-from batches.master_limits import EVENTS, AlertFinding, MasterLimits, ParameterLimit, check_value
+from batches.master_limits import EVENTS, AlertFinding, MasterLimits, ParameterLimit, check_value, duration_text
 from batches.models import Batch, BatchDisposition, BedsideCheck, Decision, ExceptionKind, RecordException
 from batches.models.custody import HandOff
 from batches.services.common import CLOCK_SKEW
@@ -53,6 +54,17 @@ def parameter_errors(
         if alert is not None:
             alerts.append(alert)
     return errors, alerts
+
+
+def not_yet_accepted(batch: Batch, source: str, alerts: Iterable[AlertFinding]) -> list[AlertFinding]:
+    """The findings not already accepted with a reason for ``source``: a correction that leaves an accepted
+    alert value as it was asks for no second reason and writes no second exception."""
+    accepted = set(
+        RecordException.objects.filter(batch=batch, source=source, kind=ExceptionKind.ALERT_RANGE).values_list(
+            "parameter", "value"
+        )
+    )
+    return [a for a in alerts if (a.subject, a.value) not in accepted]
 
 
 def alert_reason_errors(alerts: Iterable[AlertFinding], reason: str) -> dict[str, str]:
@@ -160,14 +172,6 @@ def _upper(text: str) -> str:
 
 def _at(value: datetime) -> str:
     return f"{timezone.localtime(value):%Y-%m-%d %H:%M}"
-
-
-def duration_text(minutes: int) -> str:
-    if minutes % (24 * 60) == 0:
-        return f"{minutes // (24 * 60)} day(s)"
-    if minutes % 60 == 0:
-        return f"{minutes // 60} h"
-    return f"{minutes} min"
 
 
 def order_errors(

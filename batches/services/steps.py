@@ -94,6 +94,7 @@ APHERESIS_PARAMETERS = (
 
 def _apheresis_rules(batch: Batch, values: dict[str, Any]) -> Checked:
     errors, alerts = rl.parameter_errors(batch, {k: values.get(k) for k in APHERESIS_PARAMETERS}, prefix="apheresis")
+    alerts = rl.not_yet_accepted(batch, STEP_LABELS["apheresis"], alerts)
     tnc, cd133 = values.get("total_nucleated_cells"), values.get("cd133_cells_before_selection")
     v.collect(
         v.collection_bag_label(batch=batch, bag_id=values.get("collection_bag_id", "")),
@@ -149,6 +150,7 @@ def _selection_rules(batch: Batch, values: dict[str, Any]) -> Checked:
         prefix="selection",
         fields={"recovery_pct": "output_cd133_cells"},
     )
+    alerts = rl.not_yet_accepted(batch, STEP_LABELS["selection"], alerts)
     v.collect(
         _event_time(values, "ended_at"),
         v.end_after_start(started_at=values["started_at"], ended_at=values["ended_at"]),

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
-from batches.master_limits import AlertFinding
+from batches.master_limits import AlertFinding, duration_text
 from batches.models import Batch, ExceptionKind
 from batches.models.signatures import SignatureManifest, SignatureMeaning
 from batches.roles import Role, require_role
@@ -81,6 +81,10 @@ def qc_sample_record(
     if step not in SampleStep.values:
         raise ValidationError({"step": f"Unknown sampling step {step!r}; one of {', '.join(SampleStep.values)}."})
     check_event_time(taken_at, field="taken_at", late_entry_reason=late_entry_reason)
+    # A sample of a product cannot be drawn before the product exists (the process definition's order).
+    out_of_order = rl.order_errors(batch, {f"{step}_sampled": taken_at}, fields={f"{step}_sampled": "taken_at"})
+    if out_of_order:
+        raise ValidationError(out_of_order)
     code = sample_code.strip()
     if not code:
         raise ValidationError({"sample_code": _("The sample label is required.")})
@@ -129,7 +133,7 @@ def _too_early(batch: Batch, sample: QcSample, test: QcTest, tested_at: datetime
         return None
     at = f"{timezone.localtime(tested_at):%Y-%m-%d %H:%M}"
     taken = f"{timezone.localtime(sample.taken_at):%Y-%m-%d %H:%M}"
-    span = rl.duration_text(minimum)
+    span = duration_text(minimum)
     message = (
         f"The {TEST_LABELS[test]} result ({at}) cannot precede the end of its method's minimum duration, "
         f"{span} after sample {sample.sample_code} was taken ({taken}), as {batch.process_definition} requires"
