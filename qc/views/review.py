@@ -119,7 +119,7 @@ def review_page(request: HttpRequest, batch_id: int) -> HttpResponse:
             decision.choices = [NO_DECISION, *offered]
     context = {
         **admin.site.each_context(request),
-        "title": f"QA review of batch {batch.batch_number}",
+        "title": gettext("QA review of batch %(batch)s") % {"batch": batch.batch_number},
         "opts": Batch._meta,
         "batch": batch,
         "gate": gate,
