@@ -90,8 +90,8 @@ class NumericLimit:
         if self.unit == "cells":  # 37–166 × 10⁶ cells reads; 37000000–166000000 does not
             low = formatting.cells(self.value)
             if self.operator is Operator.BETWEEN:
-                return f"{low.removesuffix(' × 10⁶')}–{formatting.cells(self.upper)} cells"
-            return f"{OPERATOR_SYMBOLS[self.operator]} {low} cells"
+                return f"{low.removesuffix(' × 10⁶')}–{formatting.cells(self.upper)} {gettext('cells')}"
+            return f"{OPERATOR_SYMBOLS[self.operator]} {low} {gettext('cells')}"
         if self.operator is Operator.BETWEEN:
             return f"{self.value}–{self.upper} {self.unit}".strip()
         return f"{OPERATOR_SYMBOLS[self.operator]} {self.value} {self.unit}".strip()

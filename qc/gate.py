@@ -134,18 +134,25 @@ def _tests(gate: ReleaseGate, conditional: bool) -> None:
         label = status.label
         if status.result is None:
             if limit.blocks_release:
-                gate.findings.append(Finding("result_missing", f"{label}: no result (blocks release).", True))
+                gate.findings.append(
+                    Finding("result_missing", _("%(test)s: no result (blocks release).") % {"test": label}, True)
+                )
             elif conditional:
                 gate.pending_tests.append(str(limit.test))
                 gate.findings.append(
-                    Finding("result_pending", f"{label}: result pending; released under the written plan.", False)
+                    Finding(
+                        "result_pending",
+                        _("%(test)s: result pending; released under the written plan.") % {"test": label},
+                        False,
+                    )
                 )
             else:
                 gate.pending_tests.append(str(limit.test))
                 gate.findings.append(
                     Finding(
                         "result_pending",
-                        f"{label}: result pending; full release needs every result (release conditionally instead).",
+                        _("%(test)s: result pending; full release needs every result (release conditionally instead).")
+                        % {"test": label},
                         True,
                     )
                 )
@@ -155,21 +162,24 @@ def _tests(gate: ReleaseGate, conditional: bool) -> None:
             gate.findings.append(
                 Finding(
                     "result_oos",
-                    f"{label}: {result.display_value} is out of specification ({limit.as_limit().describe()}).",
+                    _("%(test)s: %(value)s is out of specification (%(limit)s).")
+                    % {"test": label, "value": result.display_value, "limit": limit.as_limit().describe()},
                     True,
                 )
             )
         if not result.is_verified:
             gate.findings.append(
-                Finding("result_unverified", f"{label}: result not reviewed by a second person.", True)
+                Finding(
+                    "result_unverified", _("%(test)s: result not reviewed by a second person.") % {"test": label}, True
+                )
             )
         for earlier in status.earlier:
             if earlier.verdict == Verdict.OOS:
                 gate.findings.append(
                     Finding(
                         "result_oos_superseded",
-                        f"{label}: earlier result {earlier.display_value} was out of specification; "
-                        f"repeated under investigation.",
+                        _("%(test)s: earlier result %(value)s was out of specification; repeated under investigation.")
+                        % {"test": label, "value": earlier.display_value},
                         False,
                     )
                 )
@@ -236,22 +246,31 @@ def _steps(gate: ReleaseGate) -> None:
         gate.findings.append(
             Finding(
                 "step_missing",
-                f"G-CSF: {len(administrations)} administration(s); at least {definition.gcsf_days_min} required.",
+                _("G-CSF: %(count)s administration(s); at least %(minimum)s required.")
+                % {"count": len(administrations), "minimum": definition.gcsf_days_min},
                 True,
             )
         )
     for kind, label in (("apheresis", _("Apheresis collection")), ("selection", _("CD133+ selection"))):
         if kind in required and getattr(batch, kind, None) is None:
-            gate.findings.append(Finding("step_missing", f"{label} is not recorded.", True))
+            gate.findings.append(Finding("step_missing", _("%(step)s is not recorded.") % {"step": label}, True))
     for step, label in _recorded_steps(batch, administrations):
         if not step.is_verified:
-            gate.findings.append(Finding("step_unverified", f"{label} is not verified by a second person.", True))
+            gate.findings.append(
+                Finding("step_unverified", _("%(step)s is not verified by a second person.") % {"step": label}, True)
+            )
         if step.late_entry_reason:
-            gate.findings.append(Finding("late_entry", f"{label} was entered late: {step.late_entry_reason}", False))
+            gate.findings.append(
+                Finding(
+                    "late_entry",
+                    _("%(step)s was entered late: %(reason)s") % {"step": label, "reason": step.late_entry_reason},
+                    False,
+                )
+            )
 
 
 def _recorded_steps(batch: Batch, administrations: list[Any]) -> list[tuple[Any, str]]:
-    steps = [(a, f"G-CSF day {a.day}") for a in administrations]
+    steps = [(a, _("G-CSF day %(day)s") % {"day": a.day}) for a in administrations]
     apheresis = getattr(batch, "apheresis", None)
     selection = getattr(batch, "selection", None)
     if apheresis is not None:

@@ -106,8 +106,8 @@ def signer_identity_confirm(*, user: User, password: str, otp_token: str | None 
         raise _refuse(
             user,
             detail="account locked out",
-            message=(
-                f"Your account is locked after repeated failed attempts; {NOTHING_DONE}. "
+            message=gettext(
+                "Your account is locked after repeated failed attempts; nothing was signed or saved. "
                 "Ask an administrator to unlock it or wait for the lock to expire."
             ),
             purpose=purpose,
@@ -117,9 +117,9 @@ def signer_identity_confirm(*, user: User, password: str, otp_token: str | None 
         raise _refuse(
             user,
             detail="password set by another user, not yet changed",
-            message=(
+            message=gettext(
                 "Your password was set by an administrator: change your password before signing "
-                f"(Change password, at the top of the admin); {NOTHING_DONE}."
+                "(Change password, at the top of the admin); nothing was signed or saved."
             ),
             purpose=purpose,
             counts=False,
@@ -128,7 +128,7 @@ def signer_identity_confirm(*, user: User, password: str, otp_token: str | None 
         raise _refuse(
             user,
             detail="wrong password",
-            message=f"The password is not correct; {NOTHING_DONE}.",
+            message=gettext("The password is not correct; nothing was signed or saved."),
             purpose=purpose,
             counts=True,
         )
@@ -140,7 +140,7 @@ def signer_identity_confirm(*, user: User, password: str, otp_token: str | None 
         raise _refuse(
             user,
             detail="one-time code missing",
-            message=f"Enter the 6-digit code from your authenticator app; {NOTHING_DONE}.",
+            message=gettext("Enter the 6-digit code from your authenticator app; nothing was signed or saved."),
             purpose=purpose,
             counts=False,
         )
@@ -149,7 +149,7 @@ def signer_identity_confirm(*, user: User, password: str, otp_token: str | None 
         raise _refuse(
             user,
             detail="wrong one-time code",
-            message=f"The one-time code is not correct or was already used; {NOTHING_DONE}.",
+            message=gettext("The one-time code is not correct or was already used; nothing was signed or saved."),
             purpose=purpose,
             counts=True,
         )

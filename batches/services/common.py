@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from batches import formatting
 from batches.accounts.identity import signer_identity_confirm
@@ -28,8 +29,13 @@ def lock_batch(batch_id: int) -> Batch:
 def require_status(batch: Batch, status: BatchStatus, *, action: str) -> None:
     if batch.status != status:
         raise StateConflict(
-            f"{action} is possible only when batch {batch.batch_number} is {status.label.lower()}; "
-            f"it is {BatchStatus(batch.status).label.lower()}."
+            _("%(action)s is possible only when batch %(batch)s is %(status)s; it is %(current)s.")
+            % {
+                "action": action,
+                "batch": batch.batch_number,
+                "status": _(status.label).lower(),
+                "current": _(BatchStatus(batch.status).label).lower(),
+            }
         )
 
 
@@ -43,7 +49,9 @@ def transition(batch: Batch, target: BatchStatus, *, actor: User, reason: str = 
     now = timezone.now()
     updated = Batch.objects.filter(pk=batch.pk, status=source).update(status=target, status_changed_at=now)
     if updated != 1:
-        raise StateConflict(f"Batch {batch.batch_number} was changed by someone else; reload and try again.")
+        raise StateConflict(
+            _("Batch %(batch)s was changed by someone else; reload and try again.") % {"batch": batch.batch_number}
+        )
     BatchTransition.objects.create(batch=batch, from_status=source, to_status=target, actor=actor, reason=reason)
     batch.status = target
     batch.status_changed_at = now
@@ -67,13 +75,13 @@ def event_time_errors(value: datetime, *, field: str, late_entry_reason: str = "
     """
     now = timezone.now()
     if value > now + CLOCK_SKEW:
-        return {field: f"{formatting.moment(value)} is in the future (server time)."}
+        return {field: _("%(time)s is in the future (server time).") % {"time": formatting.moment(value)}}
     late_after = timedelta(minutes=settings.CELLBATCH_LATE_ENTRY_MINUTES)
     if now - value > late_after and not late_entry_reason.strip():
         return {
             "late_entry_reason": (
-                f"This entry is more than {settings.CELLBATCH_LATE_ENTRY_MINUTES} minutes after the event "
-                f"({field}); give a late-entry reason."
+                _("This entry is more than %(minutes)s minutes after the event (%(field)s); give a late-entry reason.")
+                % {"minutes": settings.CELLBATCH_LATE_ENTRY_MINUTES, "field": field}
             )
         }
     return {}

@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from batches import formatting
 from batches.models import Batch, Label, LabelBag, ProcessDefinition
 
 
@@ -27,7 +28,10 @@ def collect(*checks: dict[str, str]) -> None:
 
 def lot_not_expired(*, field: str, label: str, lot: str, expiry: date | None, used_on: date) -> dict[str, str]:
     if expiry is not None and expiry < used_on:
-        return {field: f"{label} lot {lot} expired on {expiry:%Y-%m-%d}, before its use on {used_on:%Y-%m-%d}."}
+        return {
+            field: _("%(material)s lot %(lot)s expired on %(expiry)s, before its use on %(used)s.")
+            % {"material": _(label), "lot": lot, "expiry": formatting.day(expiry), "used": formatting.day(used_on)}
+        }
     return {}
 
 

@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from batches.accounts.language import account_language_set, remember_in_session, user_language
-from batches.web import add_service_error
+from batches.roles import has_role
+from batches.web import READ_ROLES, add_service_error
 
 
 class LanguageForm(forms.Form):
@@ -31,6 +32,9 @@ class LanguageForm(forms.Form):
 def language_page(request: HttpRequest) -> HttpResponse:
     """Show and change the signed-in user's language; the change applies at once."""
     user: User = request.user  # type: ignore[assignment]
+    if not has_role(user, *READ_ROLES):
+        # Like every custom page: an account without a CellBatch role is shown nothing.
+        raise PermissionDenied(_("Choosing a language needs a CellBatch role."))
     form = LanguageForm(request.POST or None, initial={"language": user_language(user)})
     if request.method == "POST" and form.is_valid():
         try:

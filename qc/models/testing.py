@@ -8,8 +8,9 @@ import pgtrigger
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.utils.translation import gettext
 
-from batches import limits
+from batches import formatting, limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models import Batch
@@ -138,6 +139,8 @@ class QcResult(models.Model):
             return self.text_value
         from qc.evaluation import plain
 
+        if self.unit == "cells":  # a cell count reads as 124.45 × 10⁶ cells (batches.formatting)
+            return f"{formatting.cells(self.numeric_value)} {gettext('cells')}"
         return f"{plain(self.numeric_value)} {self.unit}".strip()
 
     @property

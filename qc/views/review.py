@@ -125,7 +125,7 @@ def review_page(request: HttpRequest, batch_id: int) -> HttpResponse:
             form.fields["comment"].help_text = ""
     context = {
         **admin.site.each_context(request),
-        "title": f"QA review of batch {batch.batch_number}",
+        "title": gettext("QA review of batch %(batch)s") % {"batch": batch.batch_number},
         "opts": Batch._meta,
         "batch": batch,
         "gate": gate,
