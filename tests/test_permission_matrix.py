@@ -163,7 +163,7 @@ def admin_url_arguments(world: World, people: Personas, document: BatchDocument)
 
 
 def custom_admin_urls(world: World, people: Personas, document: BatchDocument) -> list[str]:
-    from batches.models import ProcessDefinition
+    from batches.models import DocumentVersion, ProcessDefinition, TrainingRecord
     from qc.models import Specification
 
     values = admin_url_arguments(world, people, document)
@@ -173,6 +173,8 @@ def custom_admin_urls(world: World, people: Personas, document: BatchDocument) -
         "qc/qcresult/": world.result.pk,
         "qc/deviation/": world.deviation.pk,
         "batches/processdefinition/": ProcessDefinition.objects.first().pk,
+        "batches/documentversion/": DocumentVersion.objects.first().pk,
+        "batches/trainingrecord/": TrainingRecord.objects.first().pk,
     }
     urls = []
     for pattern in admin.site.custom_urls():  # type: ignore[attr-defined]
