@@ -106,7 +106,7 @@ def test_the_api_shows_the_performer_and_the_corrector(people: Personas) -> None
 def test_the_signed_record_prints_who_corrected_the_step_and_when(people: Personas) -> None:
     step, _ = corrected_step(people)
     snapshot = take_snapshot(step.batch, kind="on_request", revision=1)
-    assert snapshot.schema == SCHEMA_VERSION == 3
+    assert snapshot.schema == SCHEMA_VERSION == 4
     section = snapshot.steps[0]
     assert section.performed_by == "Operator (operator)"
     assert section.corrected_by == "Olga (operator2)"
