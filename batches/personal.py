@@ -32,8 +32,6 @@ GENERIC_WORDS: frozenset[str] = frozenset(
         "group",
         "department",
         "dept",
-        "lab",
-        "laboratory",
         "ward",
         "station",
         "guest",

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from batches import demo_chain, register_demo
 from batches.api.exceptions import exception_handler
 from batches.demo import gcsf_given_at
+from batches.demo_people import procedures_assign
 from batches.exceptions import StateConflict
 from batches.models import (
     Batch,
@@ -79,6 +80,9 @@ def test_a_batch_walks_to_quarantine_through_the_api_with_tokens(people: Persona
                 qa.post(f"{drafted}/equipment-requirements/", body, format="json"),
                 201,
             )
+    # The procedure behind each activity is named in the admin (document control), before the approvals.
+    draft = ProcessDefinition.objects.get(pk=definition["id"])
+    procedures_assign(qa=people.qa, qp=people.qp, password=PASSWORD, definition=draft)
     ok(qa.post(f"{API}/process-definitions/{definition['id']}/approve/", {"password": PASSWORD}, format="json"))
     approved = ok(qp.post(f"{API}/process-definitions/{definition['id']}/approve/", {"password": PASSWORD}))
     assert approved["status"] == "approved"

@@ -37,7 +37,7 @@ def test_a_shared_or_generic_account_cannot_be_given_a_signing_role(people: Pers
     shared = make_user("lab_shared", first_name="Lab Shared", last_name="Account")
     assert PersonalIdentity.objects.filter(user=shared).exists()  # identified, yet named as generic
     with (
-        pytest.raises(ValidationError, match=r"named as a shared or generic account \(account, lab, shared\)"),
+        pytest.raises(ValidationError, match=r"named as a shared or generic account \(account, shared\)"),
         transaction.atomic(),
     ):
         shared.groups.add(operator_group())

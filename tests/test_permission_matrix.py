@@ -164,7 +164,7 @@ def admin_url_arguments(world: World, people: Personas, document: BatchDocument)
 
 
 def custom_admin_urls(world: World, people: Personas, document: BatchDocument) -> list[str]:
-    from batches.models import ProcessDefinition
+    from batches.models import DocumentVersion, ProcessDefinition, TrainingRecord
     from qc.models import Specification
 
     values = admin_url_arguments(world, people, document)
@@ -178,6 +178,8 @@ def custom_admin_urls(world: World, people: Personas, document: BatchDocument) -
         # Pages of records the world may not hold: an unknown id is still refused before it is looked up.
         "qc/oosinvestigation/": 999_999,
         "qc/reportabilityassessment/": 999_999,
+        "batches/documentversion/": DocumentVersion.objects.first().pk,
+        "batches/trainingrecord/": TrainingRecord.objects.first().pk,
     }
     urls = []
     for pattern in admin.site.custom_urls():  # type: ignore[attr-defined]

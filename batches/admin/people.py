@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -222,6 +223,8 @@ class TrainingRecordAdmin(GmpModelAdmin[TrainingRecord]):
         if record is None:
             raise Http404(f"No training record with id {pk}.")
         trainee = acting_user(request)
+        if record.trainee_id != trainee.pk:
+            raise PermissionDenied("Only the trainee signs their own training record.")
         form = PasswordForm(request.POST or None, signer=trainee)
         if request.method == "POST" and form.is_valid():
             try:
