@@ -157,7 +157,10 @@ def _label(f: models.Field[Any, Any]) -> str:
 
 
 def in_words(entries: list[Entry]) -> list[Entry]:
-    """The same entries with every person named by a user id also named in words (one query)."""
+    """The same entries with every person named by a user id also named in words (one query).
+
+    For what people read (the admin's trail pages, the signed record); the readings above stay one query.
+    """
     ids = {int(v) for e in entries for c in e.changes if c.names_user for v in (c.old, c.new) if v and v.isdigit()}
     if not ids:
         return entries
@@ -180,7 +183,7 @@ def in_words(entries: list[Entry]) -> list[Entry]:
 
 
 def _ordered(entries: list[Entry]) -> list[Entry]:
-    return in_words(sorted(entries, key=lambda e: (e.at, e.event)))
+    return sorted(entries, key=lambda e: (e.at, e.event))
 
 
 def _events(model: type[models.Model]) -> Any:
@@ -269,4 +272,4 @@ def user_activity(username: str, *, limit: int = 1000) -> list[Entry]:
         wanted = {f"{event_model(model)._meta.label}:{e.pgh_id}" for e in mine}
         history = events.filter(pgh_obj_id__in=objects)
         entries += [e for e in _entries(model, history) if e.event in wanted]
-    return in_words(sorted(entries, key=lambda e: (e.at, e.event), reverse=True)[:limit])
+    return sorted(entries, key=lambda e: (e.at, e.event), reverse=True)[:limit]

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from batches import isbt128
-from batches.ledger.trail import Entry, batch_trail, events_for_object
+from batches.ledger.trail import Entry, batch_trail, events_for_object, in_words
 from batches.models import (
     ApheresisCollection,
     Batch,
@@ -191,7 +191,7 @@ def _audit_trail(batch: Batch) -> list[AuditEntry]:
             changes=_changes(e),
             reason=e.reason,
         )
-        for e in sorted(entries, key=lambda e: (e.at, e.event))
+        for e in in_words(sorted(entries, key=lambda e: (e.at, e.event)))
     ]
 
 

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
 from batches.ledger.export import EXPORTS, Export
-from batches.ledger.trail import batch_trail, user_activity
+from batches.ledger.trail import batch_trail, in_words, user_activity
 from batches.models import AuditCheckpoint, Batch
 from batches.roles import Domain, Role, require_role
 from batches.web import acting_user
@@ -28,7 +28,7 @@ def batch_audit_trail(request: HttpRequest, batch_id: int) -> HttpResponse:
         **admin.site.each_context(request),
         "title": f"Audit trail of batch {batch.batch_number}",
         "batch": batch,
-        "entries": entries,
+        "entries": in_words(entries),
         "exports": exports,
         "checkpoint": AuditCheckpoint.objects.order_by("-pk").first(),
     }
@@ -58,7 +58,7 @@ def user_audit_activity(request: HttpRequest, user_id: int) -> HttpResponse:
         **admin.site.each_context(request),
         "title": f"Activity of {subject.get_full_name() or subject.get_username()} ({subject.get_username()})",
         "subject": subject,
-        "entries": entries,
+        "entries": in_words(entries),
         "limit": ACTIVITY_LIMIT,
     }
     return TemplateResponse(request, "batches/audit/user_activity.html", context)

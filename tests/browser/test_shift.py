@@ -222,13 +222,20 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     expect(qa.get_by_label("Decision")).to_have_value("")
     no_blocking_violations(qa, "the QA review page")
     screenshot(qa, "qa-review")
+    # Only the fields that apply: the plan for a positive culture appears with a conditional release only.
+    plan = qa.locator("#id_positive_result_plan")
+    expect(plan).to_be_hidden()
+    qa.get_by_label("Decision").select_option("release_conditionally")
+    expect(plan).to_be_visible()
     qa.get_by_label("Decision").select_option("release")
+    expect(plan).to_be_hidden()
     sign(qa.locator("form.cb-form, form").filter(has=qa.get_by_label("Decision")), "Sign decision")
     expect_message(qa, "released")
 
     # --- QP: certification -------------------------------------------------------------------------------------
     qp = shift.person("qualified_person")
     open_queue_item(qp, "Batches to certify", batch.batch_number)
+    expect(qp.locator("#id_positive_result_plan")).to_have_count(0)  # a QP only certifies
     qp.get_by_label("Decision").select_option("certify")
     sign(qp.locator("form").filter(has=qp.get_by_label("Decision")), "Sign decision")
     expect_message(qp, "certified")
