@@ -120,3 +120,16 @@ def test_the_record_list_refreshes_itself_while_a_record_is_building_and_stops_o
     documents.document_build(document_id=document.pk)  # signed now (the worker's own build path)
     assert BatchDocument.objects.get(pk=document.pk).status == "signed"
     assert 'http-equiv="refresh"' not in client.get(url).content.decode()
+
+
+@pytest.mark.urs("URS-427")
+def test_the_apheresis_form_names_the_equipment_of_the_last_batch_and_no_lot_or_result(people: Personas) -> None:
+    from batches.admin.workflow import record_initial
+
+    walk_batch(people, "quarantine", subject_code="IGX1-S301")
+    batch = walk_batch(people, "collection", subject_code="IGX1-S302")
+    assert record_initial(batch, "apheresis") == {"device": "Spectra Optia", "device_serial": "OPT-2231"}
+    page = client_for(people.operator).get(reverse("admin:batches_batch_change", args=[batch.pk])).content.decode()
+    assert 'value="Spectra Optia"' in page
+    assert 'name="total_nucleated_cells"' in page
+    assert 'name="total_nucleated_cells" value' not in page

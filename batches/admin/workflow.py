@@ -203,6 +203,13 @@ def available_actions(batch: Batch, user: User) -> list[StateAction]:
     return offered_actions(batch, user, [a for a in declared_actions() if a.on_batch_page])
 
 
+# The equipment a step names, prefilled from the last batch's record of the same step (checked, not retyped).
+EQUIPMENT_FIELDS = {
+    "apheresis": ("device", "device_serial"),
+    "selection": ("instrument", "instrument_serial", "program"),
+}
+
+
 def record_initial(batch: Batch, kind: str) -> dict[str, Any]:
     """Sensible defaults that save typing under time pressure (never lots or results)."""
     if kind == "gcsf":
@@ -210,7 +217,9 @@ def record_initial(batch: Batch, kind: str) -> dict[str, Any]:
             "day": next_gcsf_day(steps_of(batch, kind)),
             "prescribed_ug_per_kg": batch.process_definition.gcsf_dose_ug_per_kg,
         }
-    return {}
+    manager: Any = STEP_MODELS[kind]._default_manager
+    last = manager.exclude(batch=batch).order_by("-performed_at").first()
+    return {name: getattr(last, name) for name in EQUIPMENT_FIELDS.get(kind, ())} if last else {}
 
 
 def step_values(step: StepRecord) -> dict[str, Any]:

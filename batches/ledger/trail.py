@@ -160,7 +160,10 @@ def _label(f: models.Field[Any, Any]) -> str:
 
 
 def in_words(entries: list[Entry]) -> list[Entry]:
-    """The same entries with every person named by a user id also named in words (one query)."""
+    """The same entries with every person named by a user id also named in words (one query).
+
+    For what people read (the admin's trail pages, the signed record); the readings above stay one query.
+    """
     ids = {int(v) for e in entries for c in e.changes if c.names_user for v in (c.old, c.new) if v and v.isdigit()}
     if not ids:
         return entries
@@ -183,7 +186,7 @@ def in_words(entries: list[Entry]) -> list[Entry]:
 
 
 def _ordered(entries: list[Entry]) -> list[Entry]:
-    return in_words(sorted(entries, key=lambda e: (e.at, e.event)))
+    return sorted(entries, key=lambda e: (e.at, e.event))
 
 
 def _events(model: type[models.Model]) -> Any:

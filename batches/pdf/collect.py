@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 
 from batches import formatting, isbt128
 from batches.competence import procedure_followed
-from batches.ledger.trail import Entry, batch_trail, events_for_object
+from batches.ledger.trail import Entry, batch_trail, events_for_object, in_words
 from batches.models import (
     ApheresisCollection,
     Batch,
@@ -239,7 +239,7 @@ def _audit_trail(batch: Batch) -> list[AuditEntry]:
             changes=_changes(e),
             reason=e.reason,
         )
-        for e in sorted(entries, key=lambda e: (e.at, e.event))
+        for e in in_words(sorted(entries, key=lambda e: (e.at, e.event)))
     ]
 
 

@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
 from batches.ledger.export import EXPORTS, Export
-from batches.ledger.trail import batch_trail, user_activity
+from batches.ledger.trail import batch_trail, in_words, user_activity
 from batches.models import AuditCheckpoint, Batch
 from batches.roles import Domain, Role, require_role
 from batches.web import acting_user
@@ -29,7 +29,7 @@ def batch_audit_trail(request: HttpRequest, batch_id: int) -> HttpResponse:
         **admin.site.each_context(request),
         "title": _("Audit trail of batch %(batch)s") % {"batch": batch.batch_number},
         "batch": batch,
-        "entries": entries,
+        "entries": in_words(entries),
         "exports": exports,
         "checkpoint": AuditCheckpoint.objects.order_by("-pk").first(),
     }
@@ -60,7 +60,7 @@ def user_audit_activity(request: HttpRequest, user_id: int) -> HttpResponse:
         "title": _("Activity of %(name)s (%(username)s)")
         % {"name": subject.get_full_name() or subject.get_username(), "username": subject.get_username()},
         "subject": subject,
-        "entries": entries,
+        "entries": in_words(entries),
         "limit": ACTIVITY_LIMIT,
     }
     return TemplateResponse(request, "batches/audit/user_activity.html", context)

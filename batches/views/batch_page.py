@@ -192,6 +192,8 @@ SIGNATURE_CELLS = {
 
 def signature_rows(batch: Batch, steps_by_kind: list[Any]) -> list[dict[str, Any]]:
     titles = {(view.step._meta.model_name, view.step.pk): view.title for s in steps_by_kind for view in s.steps}
+    # A manifest (several records signed in one act) reads as what its signer declared.
+    titles |= {("signaturemanifest", m.pk): m.statement for m in batch.signature_manifests.all()}
     rows = []
     # Checked all at once: the signed records load in one query per record type, not one per signature.
     for check in signature_states(batch):

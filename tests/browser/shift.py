@@ -43,6 +43,7 @@ class Shift:
     signatures_by_person: Counter[str] = field(default_factory=Counter)
     contexts: list[BrowserContext] = field(default_factory=list)
     loads: list[str] = field(default_factory=list)  # "person path", in order
+    signing_ms: list[float] = field(default_factory=list)  # each signing submit, request to response end
 
     def person(self, username: str, *, viewport: dict[str, int] | None = None) -> Page:
         """A new workstation for ``username``, signed in through the login page."""
@@ -58,6 +59,7 @@ class Shift:
         page.set_default_timeout(15_000)
         page.on("load", lambda loaded: self._loaded(username, loaded.url))
         page.on("request", lambda request: self._posted(username, request))
+        page.on("requestfinished", self._timed)
         page.goto(LOGIN_PATH)
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(PASSWORD)
@@ -84,12 +86,28 @@ class Shift:
             self.password_entries += 1
             self.signatures_by_person[username] += 1
 
+    def _timed(self, request: Request) -> None:
+        if self._signs(request):
+            self.signing_ms.append(request.timing["responseEnd"])
+
+    @staticmethod
+    def _signs(request: Request) -> bool:
+        if request.method != "POST" or not request.is_navigation_request():
+            return False
+        form = parse_qs(request.post_data or "")
+        signed = any(value.strip() for value in form.get("password", []))
+        return signed and urlparse(request.url).path != LOGIN_PATH
+
     def report(self) -> str:
         people = ", ".join(f"{name} {count}" for name, count in sorted(self.loads_by_person.items()))
         signers = ", ".join(f"{name} {count}" for name, count in sorted(self.signatures_by_person.items()))
+        timing = ""
+        if self.signing_ms:
+            ordered = sorted(self.signing_ms)
+            timing = f"; signing submits: median {ordered[len(ordered) // 2]:.0f} ms, slowest {ordered[-1]:.0f} ms"
         return (
             f"page loads: {self.page_loads} ({people}); password entries: {self.password_entries} "
-            f"({signers}); sign-ins: {self.sign_ins}"
+            f"({signers}); sign-ins: {self.sign_ins}{timing}"
         )
 
     def close(self) -> None:

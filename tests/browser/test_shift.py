@@ -222,13 +222,20 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     expect(qa.get_by_label("Decision")).to_have_value("")
     no_blocking_violations(qa, "the QA review page")
     screenshot(qa, "qa-review")
+    # Only the fields that apply: the plan for a positive culture appears with a conditional release only.
+    plan = qa.locator("#id_positive_result_plan")
+    expect(plan).to_be_hidden()
+    qa.get_by_label("Decision").select_option("release_conditionally")
+    expect(plan).to_be_visible()
     qa.get_by_label("Decision").select_option("release")
+    expect(plan).to_be_hidden()
     sign(qa.locator("form.cb-form, form").filter(has=qa.get_by_label("Decision")), "Sign decision")
     expect_message(qa, "released")
 
     # --- QP: certification -------------------------------------------------------------------------------------
     qp = shift.person("qualified_person")
     open_queue_item(qp, "Batches to certify", batch.batch_number)
+    expect(qp.locator("#id_positive_result_plan")).to_have_count(0)  # a QP only certifies
     qp.get_by_label("Decision").select_option("certify")
     sign(qp.locator("form").filter(has=qp.get_by_label("Decision")), "Sign decision")
     expect_message(qp, "certified")
@@ -252,11 +259,12 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     receive.get_by_label("Temperature at receipt (°C)").fill("5.5")
     receive.get_by_role("button", name="Record").click()
     expect_message(clinician, "Recorded.")
-    custody = clinician.locator("#custody")
-    box = custody.bounding_box()
+    # At a tablet's width the custody table is whole: within the screen, and nothing scrolls sideways.
+    box = clinician.locator("#custody table").first.bounding_box()
     assert box is not None
     assert box["x"] >= 0
     assert box["x"] + box["width"] <= TABLET["width"], box
+    assert clinician.evaluate("document.documentElement.scrollWidth") <= TABLET["width"]
     no_blocking_violations(clinician, "the delivery desk (tablet)")
     screenshot(clinician, "delivery-desk-tablet", full_page=True)
     bedside = clinician.locator("#desk-bedside_scan")
@@ -273,12 +281,15 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
 
     # The infusion form was on the first clinician's page since the first scan.
     infusion = clinician.locator("#desk-infusion")
-    infusion.get_by_label("Infusion started").fill(local(timezone.now() - timedelta(minutes=2)))
-    infusion.get_by_label("Infusion ended").fill(local(timezone.now() - timedelta(seconds=30)))
+    # The shift is compressed into minutes: the infusion starts after the confirmation, to the second.
+    started = timezone.now() + timedelta(seconds=1)
+    infusion.get_by_label("Infusion started").fill(local(started))
+    infusion.get_by_label("Infusion ended").fill(local(started + timedelta(seconds=1)))
     infusion.get_by_label("Left uterine artery: CD133+ cells").fill("61000000")
     infusion.get_by_label("Left: volume (mL)").fill("5.0")
     infusion.get_by_label("Right uterine artery: CD133+ cells").fill("63000000")
     infusion.get_by_label("Right: volume (mL)").fill("5.0")
+    wait_for(lambda: timezone.now() > started + timedelta(seconds=1.5), "the end of the infusion", timeout=5)
     sign(infusion, "Record and sign")
     expect_message(clinician, "Recorded and signed.")
 
