@@ -22,14 +22,14 @@ from batches.models import (
     ReleaseFollowUp,
 )
 from batches.models.signatures import SignatureMeaning
-from batches.release.disposition import CERTIFICATIONS, certification_write, refuse_participant
+from batches.release.disposition import CERTIFICATIONS, certification_gate, certification_write, refuse_participant
 from batches.release.documents import document_request
 from batches.roles import Role
 from batches.services.actions import StateAction
 from batches.services.common import confirm_password, transition
 from batches.services.signatures import signature_sign
 from batches.states import BatchStatus
-from qc.selectors import release_gate, results_in
+from qc.selectors import results_in
 
 S = BatchStatus
 # Until the product has left: afterwards the signatures no longer decide anything.
@@ -183,10 +183,7 @@ def batch_certify_final(
     if release.decided_by_id == actor.pk:
         raise PermissionDenied("You released this batch; a different Qualified Person must certify it.")
     refuse_participant(batch, actor, what="certify")
-    gate = release_gate(batch)
-    if gate.blocking:
-        reasons = "; ".join(f.message for f in gate.blocking)
-        raise StateConflict(f"Batch {batch.batch_number} cannot be finally certified: {reasons}")
+    gate = certification_gate(batch, conditional=False, verb="finally certified")
     disposition = certification_write(
         actor=actor,
         password=password,

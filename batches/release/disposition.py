@@ -227,12 +227,7 @@ def batch_certify(
             raise StateConflict(
                 f"Batch {batch.batch_number} cannot be certified: the conditional release lacks {lacks}."
             )
-    gate = release_gate(batch, conditional=conditional)
-    # A pending result that came in before the certification is assessed in the follow-up, not refused here.
-    blocking = [f for f in gate.blocking if f.code != "nothing_pending"]
-    if blocking:
-        reasons = "; ".join(f.message for f in blocking)
-        raise StateConflict(f"Batch {batch.batch_number} cannot be certified: {reasons}")
+    gate = certification_gate(batch, conditional=conditional, verb="certified")
     decision = Decision.CERTIFIED_INITIAL if conditional else Decision.CERTIFIED
     disposition = certification_write(
         actor=actor,
@@ -250,6 +245,17 @@ def batch_certify(
     # The release record is issued once the QP has certified, never on QA's decision alone.
     document_request(batch=batch, kind=DocumentKind.RELEASE_RECORD, actor=actor, reason=Decision(decision).label)
     return disposition
+
+
+def certification_gate(batch: Batch, *, conditional: bool, verb: str) -> ReleaseGate:
+    """The gate at certification, evaluated again under the lock; anything blocking refuses it."""
+    gate = release_gate(batch, conditional=conditional)
+    # A pending result that came in before the certification is assessed in the follow-up, not refused here.
+    blocking = [f for f in gate.blocking if f.code != "nothing_pending"]
+    if blocking:
+        reasons = "; ".join(f.message for f in blocking)
+        raise StateConflict(f"Batch {batch.batch_number} cannot be {verb}: {reasons}")
+    return gate
 
 
 def certification_write(
