@@ -158,6 +158,7 @@ def _qc_analyst(links: Links) -> HomeCard:
         links.qc("qcresult", "QC results"),
         links.qc("qcsample", "QC samples"),
         links.qc("deviation", "Open deviations", query="status__exact=open"),
+        links.qc("oosinvestigation", "Open OOS investigations", query="status__exact=open"),
     )
 
 
@@ -172,6 +173,9 @@ def _qa(links: Links) -> HomeCard:
         ),
         links.qc("deviation", "Open deviations", query="status__exact=open"),
         _conditional_link(links, "Conditional releases: follow-ups open until the pending results are assessed"),
+        links.qc("oosinvestigation", "Open OOS investigations", query="status__exact=open"),
+        links.qc("reportabilityassessment", "Reportability to decide", query="status__exact=open"),
+        links.qc("reportabilityassessment", "Reports to submit", query="status__exact=to_submit"),
         links.qc("deviation", "Late results after release", query="raised_after_release__exact=1"),
         links.qc("specification", "Specifications"),
         links.qc("specification", "Draft a specification", add=True),
