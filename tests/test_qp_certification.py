@@ -264,3 +264,24 @@ def test_reminders_are_emailed_before_the_due_date_once_a_day_by_the_beat_task(
     assert mail.outbox[0].subject.startswith(f"Reminder: reportability of {deviation.number}")
     assert "due in 2 day(s)" in mail.outbox[0].subject
     assert "qa@facility.example" in mail.outbox[0].to
+
+
+@pytest.mark.urs("URS-372")
+def test_qa_records_a_trial_in_the_admin_and_a_draft_definition_names_it(people: Personas) -> None:
+    client = Client()
+    client.force_login(people.operator)
+    assert client.get(reverse("admin:batches_clinicaltrial_add")).status_code == 403
+    client.force_login(people.qa)
+    values = {
+        "eu_ct_number": "2026-500777-12-00",
+        "protocol": "IGX1-AS-02 v1.0",
+        "sponsor": "Fundación IGX",
+        "sites": "Hospital Universitario La Paz, Madrid, Spain",
+        "psf_reference": "PSF-IGX1 version 5.0",
+    }
+    assert client.post(reverse("admin:batches_clinicaltrial_add"), values).status_code == 302
+    listing = client.get(reverse("admin:batches_clinicaltrial_changelist")).content.decode()
+    assert "2026-500777-12-00" in listing
+    draft = client.get(reverse("admin:batches_processdefinition_add")).content.decode()
+    assert 'name="clinical_trial"' in draft
+    assert "EU CT 2026-500777-12-00" in draft

@@ -136,6 +136,7 @@ class ProcessDefinitionDraftForm(forms.ModelForm[ProcessDefinition]):
             "shelf_life_hours",
             "requires_qp_certification",
             "sponsor_contact_email",
+            "clinical_trial",
         ]
 
     def _post_clean(self) -> None:
