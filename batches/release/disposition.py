@@ -16,7 +16,15 @@ from django.utils import timezone
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
-from batches.models import Batch, BatchDisposition, Decision, DocumentKind, ElectronicSignature, ReleaseFollowUp
+from batches.models import (
+    Batch,
+    BatchDisposition,
+    Decision,
+    DocumentKind,
+    ElectronicSignature,
+    FollowUpStatus,
+    ReleaseFollowUp,
+)
 from batches.models.signatures import SignatureMeaning, SignatureStatus
 from batches.release.documents import document_request
 from batches.roles import Role
@@ -247,11 +255,13 @@ def batch_certify(
     return disposition
 
 
-def certification_gate(batch: Batch, *, conditional: bool, verb: str) -> ReleaseGate:
-    """The gate at certification, evaluated again under the lock; anything blocking refuses it."""
+def certification_gate(
+    batch: Batch, *, conditional: bool, verb: str, codes: frozenset[str] | None = None
+) -> ReleaseGate:
+    """The gate at certification, evaluated again under the lock; anything blocking (of ``codes``) refuses it."""
     gate = release_gate(batch, conditional=conditional)
     # A pending result that came in before the certification is assessed in the follow-up, not refused here.
-    blocking = [f for f in gate.blocking if f.code != "nothing_pending"]
+    blocking = [f for f in gate.blocking if f.code != "nothing_pending" and (codes is None or f.code in codes)]
     if blocking:
         reasons = "; ".join(f.message for f in blocking)
         raise StateConflict(f"Batch {batch.batch_number} cannot be {verb}: {reasons}")
@@ -327,6 +337,14 @@ def close_reviewed(
     closing.require_role(actor)
     confirm_password(actor, password, otp_token=otp_token)
     batch = closing.lock(batch_id)
+    followup = ReleaseFollowUp.objects.filter(batch=batch).first()
+    if followup is not None and followup.status == FollowUpStatus.OPEN:
+        raise StateConflict(
+            f"Batch {batch.batch_number} cannot be closed: the follow-up of its conditional release is open "
+            f"(pending: {', '.join(followup.pending_tests)})."
+        )
+    if followup is not None and not BatchDisposition.objects.filter(batch=batch, decision=Decision.CERTIFIED).exists():
+        raise StateConflict(f"Batch {batch.batch_number} cannot be closed before the QP's final certification.")
     with audit_context(actor, reason=why):
         transition(batch, BatchStatus.CLOSED, actor=actor, reason=why)
         signature_sign(
