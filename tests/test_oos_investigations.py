@@ -293,3 +293,7 @@ def test_the_admin_pages_record_the_investigation_approve_the_retest_and_reclass
     assert deviation.classification == "minor"
     page = qa.get(reverse("admin:qc_deviation_change", args=[deviation.pk])).content.decode()
     assert reverse("admin:qc_deviation_reclassify", args=[deviation.pk]) in page
+    home = qa.get(reverse("admin:index")).content.decode()
+    assert "Open OOS investigations" in home
+    listing = qa.get(reverse("admin:qc_oosinvestigation_changelist") + "?status__exact=open").content.decode()
+    assert deviation.number in listing

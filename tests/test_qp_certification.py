@@ -264,3 +264,50 @@ def test_reminders_are_emailed_before_the_due_date_once_a_day_by_the_beat_task(
     assert mail.outbox[0].subject.startswith(f"Reminder: reportability of {deviation.number}")
     assert "due in 2 day(s)" in mail.outbox[0].subject
     assert "qa@facility.example" in mail.outbox[0].to
+
+
+@pytest.mark.urs("URS-372")
+def test_qa_records_a_trial_in_the_admin_and_a_draft_definition_names_it(people: Personas) -> None:
+    client = Client()
+    client.force_login(people.operator)
+    assert client.get(reverse("admin:batches_clinicaltrial_add")).status_code == 403
+    client.force_login(people.qa)
+    values = {
+        "eu_ct_number": "2026-500777-12-00",
+        "protocol": "IGX1-AS-02 v1.0",
+        "sponsor": "Fundación IGX",
+        "sites": "Hospital Universitario La Paz, Madrid, Spain",
+        "psf_reference": "PSF-IGX1 version 5.0",
+    }
+    assert client.post(reverse("admin:batches_clinicaltrial_add"), values).status_code == 302
+    listing = client.get(reverse("admin:batches_clinicaltrial_changelist")).content.decode()
+    assert "2026-500777-12-00" in listing
+    draft = client.get(reverse("admin:batches_processdefinition_add")).content.decode()
+    assert 'name="clinical_trial"' in draft
+    assert "EU CT 2026-500777-12-00" in draft
+
+
+@pytest.mark.urs("URS-367")
+def test_an_infused_batch_is_not_closed_while_its_follow_up_is_open(people: Personas) -> None:
+    from batches.release import delivery
+    from qc import demo as qc_demo
+    from tests.factories import crew, make_user
+
+    batch, _ = _conditionally_decided(people)
+    conditional.conditional_release_authorise(actor=people.medical_director, batch_id=batch.pk, password=PASSWORD)
+    conditional.conditional_release_acknowledge(actor=people.clinician, batch_id=batch.pk, password=PASSWORD)
+    release.batch_certify(actor=people.qp, batch_id=batch.pk, password=PASSWORD)
+    team = dataclasses.replace(crew(people), second_clinician=make_user("clinician_b", "clinician"))
+    batch = qc_demo.infuse_batch(team, qc_demo.dispatch_batch(team, batch))
+    assert batch.status == "infused"
+    before = gmp_row_counts()
+    with pytest.raises(StateConflict, match=r"follow-up of its conditional release is open \(pending: sterility\)"):
+        delivery.batch_close(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
+    assert_nothing_written(before)
+    record_result(people, batch, "sterility", "no growth", sample=batch.qc_samples.first())
+    conditional.followup_close(actor=people.qa, batch_id=batch.pk, password=PASSWORD, reason="No growth at 14 days.")
+    with pytest.raises(StateConflict, match="before the QP's final certification"):
+        delivery.batch_close(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
+    conditional.batch_certify_final(actor=people.qp, batch_id=batch.pk, password=PASSWORD)
+    closed = delivery.batch_close(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
+    assert closed.status == "closed"

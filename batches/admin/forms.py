@@ -338,6 +338,7 @@ class ProcessDefinitionDraftForm(forms.ModelForm[ProcessDefinition]):
             "requires_qp_certification",
             "sponsor_contact_email",
             "limits",
+            "clinical_trial",
         ]
 
     def _post_clean(self) -> None:

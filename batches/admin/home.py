@@ -192,6 +192,9 @@ def _qa(links: Links) -> HomeCard:
         links.named("admin:qc_review_index", "QA review: every batch from processing on"),
         links.qc("deviation", _("Open deviations"), query="status__exact=open"),
         _conditional_link(links, "Conditional releases: follow-ups open until the pending results are assessed"),
+        links.qc("oosinvestigation", _("Open OOS investigations"), query="status__exact=open"),
+        links.qc("reportabilityassessment", _("Reportability to decide"), query="status__exact=open"),
+        links.qc("reportabilityassessment", _("Reports to submit"), query="status__exact=to_submit"),
         links.qc("deviation", _("Late results after release"), query="raised_after_release__exact=1"),
         links.qc("specification", _("Specifications")),
         links.qc("specification", _("Draft a specification"), add=True),
@@ -202,6 +205,11 @@ def _qa(links: Links) -> HomeCard:
         links.named("admin:batches_access_review", "Periodic access review"),
         links.changelist(DocumentVersion, "Controlled documents (SOPs and forms)"),
         links.changelist(BatchDocument, _("Signed batch records (PDF)")),
+        links.named(
+            "admin:batches_delivery_desk_index",
+            _("Delivery desk: close infused or rejected batches"),
+            _count((S.INFUSED, S.REJECTED)),
+        ),
     )
 
 

@@ -14,7 +14,7 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
-from batches.models.triggers import no_delete
+from batches.models.triggers import no_delete, read_only_once
 
 
 class Decision(models.TextChoices):
@@ -105,11 +105,7 @@ class ReleaseFollowUp(models.Model):
         ordering = ["-opened_at", "-pk"]
         triggers = [
             no_delete(),
-            pgtrigger.Protect(
-                name="followup_closed_read_only",
-                operation=pgtrigger.Update,
-                condition=pgtrigger.Condition("OLD.status = 'closed'"),
-            ),
+            read_only_once("followup_closed_read_only"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -52,3 +52,10 @@ def verified_step_read_only() -> pgtrigger.Trigger:
         ),
         func="RAISE EXCEPTION 'a verified step is read-only' USING ERRCODE = 'check_violation'; RETURN NULL;",
     )
+
+
+def read_only_once(name: str, *, status: str = "closed") -> pgtrigger.Protect:
+    """A record that is read-only once its status reaches ``status`` (closed, done)."""
+    return pgtrigger.Protect(
+        name=name, operation=pgtrigger.Update, condition=pgtrigger.Condition(f"OLD.status = '{status}'")
+    )

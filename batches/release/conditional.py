@@ -22,14 +22,19 @@ from batches.models import (
     ReleaseFollowUp,
 )
 from batches.models.signatures import SignatureMeaning
-from batches.release.disposition import CERTIFICATIONS, certification_write, refuse_participant
+from batches.release.disposition import (
+    CERTIFICATIONS,
+    certification_gate,
+    certification_write,
+    refuse_participant,
+)
 from batches.release.documents import document_request
 from batches.roles import Role
 from batches.services.actions import StateAction
 from batches.services.common import confirm_password, transition
 from batches.services.signatures import signature_sign
 from batches.states import BatchStatus
-from qc.selectors import release_gate, results_in
+from qc.selectors import results_in
 
 S = BatchStatus
 # Until the product has left: afterwards the signatures no longer decide anything.
@@ -56,6 +61,12 @@ CLOSE_FOLLOW_UP = StateAction(
     source=AFTER_CONDITIONAL_RELEASE,
     needs_reason=True,  # QA's assessment of the results that were pending
     needs_password=True,
+)
+# What the final certification of a batch already handed over re-judges: its results and quality records.
+# (Delivery records signed then completed at receipt or at the bedside are not release findings.)
+QUALITY_CODES = frozenset(
+    {"no_specification", "result_missing", "result_pending", "result_oos", "result_unverified"}
+    | {"deviation_open", "deviation_no_impact", "oos_investigation_open"}
 )
 CERTIFY_FINAL = StateAction(
     slug="certify-final",
@@ -183,10 +194,9 @@ def batch_certify_final(
     if release.decided_by_id == actor.pk:
         raise PermissionDenied("You released this batch; a different Qualified Person must certify it.")
     refuse_participant(batch, actor, what="certify")
-    gate = release_gate(batch)
-    if gate.blocking:
-        reasons = "; ".join(f.message for f in gate.blocking)
-        raise StateConflict(f"Batch {batch.batch_number} cannot be finally certified: {reasons}")
+    handed_over = batch.status != S.CONDITIONALLY_RELEASED
+    codes = QUALITY_CODES if handed_over else None
+    gate = certification_gate(batch, conditional=False, verb="finally certified", codes=codes)
     disposition = certification_write(
         actor=actor,
         password=password,

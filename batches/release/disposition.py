@@ -17,7 +17,15 @@ from django.utils.translation import gettext, gettext_noop
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
-from batches.models import Batch, BatchDisposition, Decision, DocumentKind, ElectronicSignature, ReleaseFollowUp
+from batches.models import (
+    Batch,
+    BatchDisposition,
+    Decision,
+    DocumentKind,
+    ElectronicSignature,
+    FollowUpStatus,
+    ReleaseFollowUp,
+)
 from batches.models.signatures import SignatureMeaning, SignatureStatus
 from batches.release.documents import document_request
 from batches.release.labelling import packaging_outstanding
@@ -253,12 +261,7 @@ def batch_certify(
             raise StateConflict(
                 f"Batch {batch.batch_number} cannot be certified: the conditional release lacks {lacks}."
             )
-    gate = release_gate(batch, conditional=conditional)
-    # A pending result that came in before the certification is assessed in the follow-up, not refused here.
-    blocking = [f for f in gate.blocking if f.code != "nothing_pending"]
-    if blocking:
-        reasons = "; ".join(f.message for f in blocking)
-        raise StateConflict(f"Batch {batch.batch_number} cannot be certified: {reasons}")
+    gate = certification_gate(batch, conditional=conditional, verb="certified")
     decision = Decision.CERTIFIED_INITIAL if conditional else Decision.CERTIFIED
     disposition = certification_write(
         actor=actor,
@@ -276,6 +279,19 @@ def batch_certify(
     # The release record is issued once the QP has certified, never on QA's decision alone.
     document_request(batch=batch, kind=DocumentKind.RELEASE_RECORD, actor=actor, reason=Decision(decision).label)
     return disposition
+
+
+def certification_gate(
+    batch: Batch, *, conditional: bool, verb: str, codes: frozenset[str] | None = None
+) -> ReleaseGate:
+    """The gate at certification, evaluated again under the lock; anything blocking (of ``codes``) refuses it."""
+    gate = release_gate(batch, conditional=conditional)
+    # A pending result that came in before the certification is assessed in the follow-up, not refused here.
+    blocking = [f for f in gate.blocking if f.code != "nothing_pending" and (codes is None or f.code in codes)]
+    if blocking:
+        reasons = "; ".join(f.message for f in blocking)
+        raise StateConflict(f"Batch {batch.batch_number} cannot be {verb}: {reasons}")
+    return gate
 
 
 def certification_write(
@@ -348,6 +364,14 @@ def close_reviewed(
     confirm_password(actor, password, otp_token=otp_token)
     batch = closing.lock(batch_id)
     closing.require_training(actor, batch)
+    followup = ReleaseFollowUp.objects.filter(batch=batch).first()
+    if followup is not None and followup.status == FollowUpStatus.OPEN:
+        raise StateConflict(
+            f"Batch {batch.batch_number} cannot be closed: the follow-up of its conditional release is open "
+            f"(pending: {', '.join(followup.pending_tests)})."
+        )
+    if followup is not None and not BatchDisposition.objects.filter(batch=batch, decision=Decision.CERTIFIED).exists():
+        raise StateConflict(f"Batch {batch.batch_number} cannot be closed before the QP's final certification.")
     with audit_context(actor, reason=why):
         transition(batch, BatchStatus.CLOSED, actor=actor, reason=why)
         signature_sign(

@@ -16,7 +16,7 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models import Batch
-from batches.models.triggers import no_delete
+from batches.models.triggers import no_delete, read_only_once
 from qc.models.deviations import Deviation
 from qc.models.testing import QcResult
 
@@ -35,12 +35,6 @@ class PlanKind(models.TextChoices):
     RETEST = "retest", "Retest of the same sample"
     RESAMPLE = "resample", "Resample"
     INVALIDATION = "invalidation", "Invalidation of the result (assignable laboratory error) and retest"
-
-
-def _closed_read_only(name: str) -> pgtrigger.Protect:
-    return pgtrigger.Protect(
-        name=name, operation=pgtrigger.Update, condition=pgtrigger.Condition("OLD.status = 'closed'")
-    )
 
 
 @gmp_model
@@ -67,7 +61,7 @@ class OosInvestigation(models.Model):
     class Meta:
         ordering = ["opened_at", "pk"]
         verbose_name = "OOS investigation"
-        triggers = [no_delete(), _closed_read_only("oos_investigation_closed_read_only")]
+        triggers = [no_delete(), read_only_once("oos_investigation_closed_read_only")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status="open", closed_by__isnull=True, closed_at__isnull=True)
@@ -136,11 +130,7 @@ class ReportabilityAssessment(models.Model):
         ordering = ["due_date", "pk"]
         triggers = [
             no_delete(),
-            pgtrigger.Protect(
-                name="reportability_done_read_only",
-                operation=pgtrigger.Update,
-                condition=pgtrigger.Condition("OLD.status = 'done'"),
-            ),
+            read_only_once("reportability_done_read_only", status="done"),
         ]
         constraints = [
             models.CheckConstraint(
