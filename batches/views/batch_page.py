@@ -35,6 +35,7 @@ from batches.admin.workflow import (
 from batches.models import Batch
 from batches.roles import Role, has_role, may_act, user_roles
 from batches.services.actions import StateAction, declared_actions
+from batches.services.custody import expires_at
 from batches.services.steps import STEP_LABELS, STEP_MODELS, step_correct, step_record, step_verify
 from batches.signature_checks import SignatureState, signature_states
 from batches.snapshot import DEMONSTRATION_MARK
@@ -118,6 +119,7 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         "state_badge": state_badge(batch.status),
         "demonstration_mark": DEMONSTRATION_MARK if batch.is_demo else "",
         "alerts": batch_alerts(batch),
+        "expires_at": expires_at(batch),
         "gate": gate,
         "dispositions": batch.dispositions.select_related("decided_by"),
         "review_url": reverse("admin:qc_review_batch", args=[batch.pk]),
