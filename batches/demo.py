@@ -43,6 +43,7 @@ def definition_values(**overrides: Any) -> dict[str, Any]:
         "shelf_life_hours": 24,
         "requires_qp_certification": True,
         "sponsor_contact_email": "sponsor@example.org",
+        "trial_reference": "EudraCT 2016-003975-23, protocol IGX1-ENT-XS-16-01",
     }
     values.update(overrides)
     return values

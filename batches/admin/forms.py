@@ -136,6 +136,11 @@ class ProcessDefinitionDraftForm(forms.ModelForm[ProcessDefinition]):
             "shelf_life_hours",
             "requires_qp_certification",
             "sponsor_contact_email",
+            "trial_reference",
+            "transport_low_c",
+            "transport_high_c",
+            "transport_minutes_outside",
+            "receipt_check",
         ]
 
     def _post_clean(self) -> None:
