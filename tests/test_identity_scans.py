@@ -92,8 +92,8 @@ def test_receipt_needs_two_independent_scans_and_a_second_scan_by_the_same_perso
     assert [s.scanned_by for s in scans] == [people.clinician, other]
 
 
-def demo_chain_receive(receiver, event: CustodyEvent, scan: str) -> CustodyEvent:
-    """The second scan and the receipt, with the logger file of the journey."""
+def demo_chain_receive(receiver, event: CustodyEvent, scan: str, document: str = "") -> CustodyEvent:
+    """The second scan (and the document's, when the process asks for it), with the logger file of the journey."""
     now = timezone.now()
     upload = receipt.LoggerFile(
         "logger.csv",
@@ -104,6 +104,7 @@ def demo_chain_receive(receiver, event: CustodyEvent, scan: str) -> CustodyEvent
         actor=receiver,
         custody_event_id=event.pk,
         scanned_data=scan,
+        document_scan=document,
         received_at=now,
         temperature_c=Decimal("5.0"),
         logger_file=upload,
@@ -217,28 +218,10 @@ def test_bag_and_document_receipt_scans_both_and_refuses_a_document_of_another_p
     with pytest.raises(StateConflict, match="bag and its accompanying document; no first scan"):
         receipt.custody_receipt_scan(actor=receiver, custody_event_id=event.pk, scanned_data=scan_of(batch))
     with pytest.raises(ValidationError) as refused:
-        receive_with_document(receiver, event, scan_of(batch), "=G12341765432170")
+        demo_chain_receive(receiver, event, scan_of(batch), "=G12341765432170")
     assert "Wrong product" in refused.value.message_dict["document_scan"][0]
     assert Deviation.objects.get(batch=batch).kind == "identity"
-    received = receive_with_document(receiver, event, scan_of(batch), scan_of(batch))
+    received = demo_chain_receive(receiver, event, scan_of(batch), scan_of(batch))
     assert received.received_by == receiver
     matched = IdentityScan.objects.filter(custody_event=event, matched=True)
     assert [s.scanned_by for s in matched] == [receiver, receiver]
-
-
-def receive_with_document(receiver, event: CustodyEvent, bag: str, document: str) -> CustodyEvent:
-    now = timezone.now()
-    upload = receipt.LoggerFile(
-        "logger.csv",
-        demo_chain.logger_csv(event.handed_over_at - timedelta(minutes=1), now),
-        demo_chain.demo_logger_model().name,
-    )
-    return receipt.custody_receive(
-        actor=receiver,
-        custody_event_id=event.pk,
-        scanned_data=bag,
-        document_scan=document,
-        received_at=now,
-        temperature_c=Decimal("5.0"),
-        logger_file=upload,
-    )
