@@ -61,6 +61,7 @@ def definition_values(**overrides: Any) -> dict[str, Any]:
         "requires_qp_certification": True,
         "sponsor_contact_email": "sponsor@example.org",
         "limits": demo_limits(),
+        "trial_reference": "EudraCT 2016-003975-23, protocol IGX1-ENT-XS-16-01",
     }
     values.update(overrides)
     return values

@@ -218,8 +218,21 @@ def _draw_patient(canvas: Canvas, label: LabelData) -> None:
     _text(canvas, left, MARGIN + 2 * mm, label.facility[:48], 5)
 
 
-def render_labels(labels: list[LabelData]) -> bytes:
-    """A PDF with one label page per bag."""
+def _cross_out(canvas: Canvas) -> None:
+    """A band across the page: a preview of a label is never a label (labels are issued, with an id)."""
+    canvas.saveState()
+    canvas.translate(PAGE[0] / 2, PAGE[1] / 2)
+    canvas.rotate(45)
+    canvas.setFillColorRGB(1, 1, 1)
+    canvas.rect(-80 * mm, -6 * mm, 160 * mm, 12 * mm, stroke=0, fill=1)
+    canvas.setFillColorRGB(0, 0, 0)
+    canvas.setFont("Helvetica-Bold", 11)
+    canvas.drawCentredString(0, -1.5 * mm, "SPECIMEN: NOT A LABEL, DO NOT USE ON A BAG")
+    canvas.restoreState()
+
+
+def render_labels(labels: list[LabelData], *, specimen: bool = False) -> bytes:
+    """A PDF with one label page per bag; a ``specimen`` is crossed out so that it cannot go on a bag."""
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=PAGE, pageCompression=1)
     canvas.setTitle(f"Labels {labels[0].din if labels else ''}")
@@ -231,10 +244,14 @@ def render_labels(labels: list[LabelData]) -> bytes:
         _draw_product(canvas, label)
         _draw_dates(canvas, label)
         _draw_patient(canvas, label)
+        if specimen:
+            _cross_out(canvas)
         canvas.showPage()
     canvas.save()
     return buffer.getvalue()
 
 
 def batch_labels_pdf(batch: Batch) -> bytes:
-    return render_labels(labels_for_batch(batch))
+    """The batch's labels as they stand, as a crossed-out specimen: labels that go on a bag are issued
+    through ``batches.release.labelling.label_print``, each with its own id and the print on record."""
+    return render_labels(labels_for_batch(batch), specimen=True)

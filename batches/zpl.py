@@ -61,7 +61,7 @@ def label_zpl(label: LabelData) -> str:
     parts += [
         _text(left, MARGIN, "Donation Identification Number (ISBT 128)", size=16),
         _barcode(left, MARGIN + 24, codes["din"], height=80),
-        _text(left, MARGIN + 116, din.eye_readable, size=34, bold=True),
+        _text(left, MARGIN + 116, din.eye_readable, size=30, bold=True),
         _text(left + 290, MARGIN + 112, din.flags, size=16),
         f"^FO{left + 320},{MARGIN + 108}^GB40,40,3^FS",
         _text(left + 330, MARGIN + 114, din.check_character, size=30, bold=True),
@@ -88,7 +88,7 @@ def label_zpl(label: LabelData) -> str:
     y = HALF + MARGIN
     parts += [
         f"^FO{right},{y}^GB{HALF - 2 * MARGIN},52,4^FS",
-        _text(right + 14, y + 14, "FOR AUTOLOGOUS USE ONLY", size=26, bold=True),
+        _text(right + 10, y + 14, "FOR AUTOLOGOUS USE ONLY", size=22, bold=True),
         _text(right, y + 64, "Patient (trial subject code)", size=16),
         _text(right, y + 84, label.subject_code, size=30, bold=True),
     ]

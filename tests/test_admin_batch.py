@@ -379,6 +379,11 @@ def test_process_definition_is_drafted_and_approved_by_two_people_in_the_admin(s
         "shelf_life_hours": "24",
         "requires_qp_certification": "on",
         "sponsor_contact_email": "",
+        "trial_reference": "EudraCT 2016-003975-23",
+        "transport_low_c": "2.0",
+        "transport_high_c": "8.0",
+        "transport_minutes_outside": "30",
+        "receipt_check": "two_people",
     }
     response = qa.post(reverse("admin:batches_processdefinition_add"), data)
     assert response.status_code == 302

@@ -92,8 +92,8 @@ def test_receipt_needs_two_independent_scans_and_a_second_scan_by_the_same_perso
     assert [s.scanned_by for s in scans] == [people.clinician, other]
 
 
-def demo_chain_receive(receiver, event: CustodyEvent, scan: str) -> CustodyEvent:
-    """The second scan and the receipt, with the logger file of the journey."""
+def demo_chain_receive(receiver, event: CustodyEvent, scan: str, document: str = "") -> CustodyEvent:
+    """The second scan (and the document's, when the process asks for it), with the logger file of the journey."""
     now = timezone.now()
     upload = receipt.LoggerFile(
         "logger.csv",
@@ -104,6 +104,7 @@ def demo_chain_receive(receiver, event: CustodyEvent, scan: str) -> CustodyEvent
         actor=receiver,
         custody_event_id=event.pk,
         scanned_data=scan,
+        document_scan=document,
         received_at=now,
         temperature_c=Decimal("5.0"),
         logger_file=upload,
@@ -193,3 +194,34 @@ def test_the_scanner_check_answers_one_field_and_records_a_refusal(people: Perso
     assert refused.status_code == 403
     assert IdentityScan.objects.filter(batch=batch, matched=False).count() == 1
     assert clinician.get(url).status_code == 405
+
+
+@pytest.mark.urs("URS-406")
+def test_bag_and_document_receipt_scans_both_and_refuses_a_document_of_another_product(people: Personas) -> None:
+    from batches.models.custody import HandOff
+    from batches.services import custody
+    from tests.factories import approved_definition, walk_batch
+
+    definition = approved_definition(people.qa, people.qp, code="IGX2", receipt_check="bag_and_document")
+    assert definition.trial_reference.startswith("EudraCT")
+    batch = walk_batch(people, "processing", definition=definition)
+    event = custody.custody_hand_over(
+        actor=people.operator,
+        batch_id=batch.pk,
+        kind=HandOff.COLLECTION_TO_LAB,
+        from_location="Apheresis unit",
+        to_location="Cell processing laboratory",
+        handed_over_at=timezone.now() - timedelta(minutes=5),
+        temperature_c=Decimal("4.0"),
+    )
+    receiver = make_user("operator_b", "operator")
+    with pytest.raises(StateConflict, match="bag and its accompanying document; no first scan"):
+        receipt.custody_receipt_scan(actor=receiver, custody_event_id=event.pk, scanned_data=scan_of(batch))
+    with pytest.raises(ValidationError) as refused:
+        demo_chain_receive(receiver, event, scan_of(batch), "=G12341765432170")
+    assert "Wrong product" in refused.value.message_dict["document_scan"][0]
+    assert Deviation.objects.get(batch=batch).kind == "identity"
+    received = demo_chain_receive(receiver, event, scan_of(batch), scan_of(batch))
+    assert received.received_by == receiver
+    matched = IdentityScan.objects.filter(custody_event=event, matched=True)
+    assert [s.scanned_by for s in matched] == [receiver, receiver]

@@ -282,3 +282,19 @@ def test_release_waits_for_the_final_container_and_a_passed_visual_inspection(pe
         ).decision
         == "rejected"
     )
+
+
+@pytest.mark.urs("URS-417")
+def test_the_expiry_with_its_zone_is_shown_wherever_the_product_is_identified(people: Personas) -> None:
+    from batches.services.custody import expires_at
+    from tests.helpers import staff_client_for
+
+    batch = quarantined_batch(people)
+    expiry = timezone.localtime(expires_at(batch))
+    shown = f"{expiry:%Y-%m-%d %H:%M} {expiry:%Z}"
+    client = staff_client_for(people.operator)
+    page = client.get(f"/admin/batches/batch/{batch.pk}/change/").content.decode()
+    assert f'id="batch-expiry">{shown}</strong>' in page
+    assert shown in client.get(f"/admin/delivery-desk/{batch.pk}/").content.decode()
+    label = LabelPrint.objects.filter(batch=batch, bag="final").get()
+    assert f"{expiry:%Y-%m-%d %H:%M} {expiry:%Z}" in page_text(base64.b64decode(label.specimen_pdf), 0)

@@ -8,7 +8,7 @@ import zxingcpp
 from django.utils import timezone
 
 from batches import isbt128
-from batches.labels import batch_labels_pdf, labels_for_batch
+from batches.labels import batch_labels_pdf, labels_for_batch, render_labels
 from batches.models import PatientIdentity
 from batches.services.custody import expires_at
 from tests.factories import Personas, walk_batch
@@ -34,7 +34,7 @@ def page_text(pdf: bytes, index: int) -> str:
 @pytest.mark.urs("URS-114")
 def test_final_product_label_barcodes_decode_to_din_product_dates_and_chain_of_identity(people: Personas) -> None:
     batch = walk_batch(people, "quarantine")
-    pdf = batch_labels_pdf(batch)
+    pdf = render_labels(labels_for_batch(batch))
     collection_page, final_page = decoded_pages(pdf)
     din = isbt128.Din(batch.din)
     coi = PatientIdentity.objects.get(patient=batch.patient).coi_identifier
@@ -81,6 +81,9 @@ def test_admin_prints_the_label_pdf_for_staff_with_a_role_only(people: Personas)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
+    # The preview is crossed out: the labels that go on a bag are issued and counted (batches.release.labelling).
+    assert "SPECIMEN: NOT A LABEL" in page_text(response.content, 0)
+    assert "SPECIMEN" in page_text(batch_labels_pdf(batch), 1)
     people.admin.is_staff = True
     client.force_login(people.admin)
     assert client.get(f"/admin/batches/batch/{batch.pk}/labels/").status_code == 403

@@ -339,6 +339,11 @@ class ProcessDefinitionDraftForm(forms.ModelForm[ProcessDefinition]):
             "sponsor_contact_email",
             "limits",
             "clinical_trial",
+            "trial_reference",
+            "transport_low_c",
+            "transport_high_c",
+            "transport_minutes_outside",
+            "receipt_check",
         ]
 
     def _post_clean(self) -> None:

@@ -255,7 +255,7 @@ class BatchDeliveryViewSet(viewsets.GenericViewSet):
     @extend_schema(request=None, responses={(200, "application/pdf"): OpenApiResponse(description="Bag labels")})
     @action(detail=True, methods=["get"])
     def labels(self, request: Request, pk: str) -> HttpResponse:
-        """The bag labels as a PDF."""
+        """The bag labels as a crossed-out specimen PDF (labels for a bag are issued at the desk, one id each)."""
         batch = self.get_object()
         try:
             pdf = labels.batch_labels_pdf(batch)

@@ -106,6 +106,11 @@ class ProcessDefinition(models.Model):
                 name="process_definition_two_different_approvers",
             ),
             models.CheckConstraint(
+                condition=models.Q(transport_low_c__lt=models.F("transport_high_c")),
+                name="process_definition_transport_range",
+                violation_error_message="The transport range's lowest temperature must be below its highest.",
+            ),
+            models.CheckConstraint(
                 condition=models.Q(gcsf_days_min__lte=models.F("gcsf_days_max")),
                 name="process_definition_gcsf_days_ordered",
             ),

@@ -225,19 +225,11 @@ def scan_check(*, actor: User, batch_id: int, point: str, kind: str, value: str)
     require_role(actor, *CHECK_ROLES[ScanPoint(point)], action="Scanning an identity")
     batch = Batch.objects.select_related("patient").get(pk=batch_id)
     if kind == "wristband":
-        message = wristband_refusal(batch, value)
-        if message is None:
-            return ScanCheck(True, f"Patient {batch.patient.subject_code}: matches batch {batch.batch_number}.")
-        cleaned = (value or "").strip().upper()
-        record_refused_scan(
-            batch=batch,
-            point=ScanPoint(point),
-            actor=actor,
-            scanned_data=f"patient:{cleaned}",
-            message=message,
-            mismatch=True,
-        )
-        return ScanCheck(False, message)
+        try:
+            require_wristband(batch, actor=actor, point=ScanPoint(point), code=value)
+        except ValidationError as refused:
+            return ScanCheck(False, " ".join(refused.messages))
+        return ScanCheck(True, f"Patient {batch.patient.subject_code}: matches batch {batch.batch_number}.")
     if kind != "din":
         raise ValidationError({"kind": "A scan is a DIN (bag) or a wristband."})
     refusal = scan_refusal(batch, value)

@@ -37,6 +37,7 @@ from batches.models import Batch
 from batches.roles import Role, has_role, may_act, user_roles
 from batches.selectors import batch_integrity_findings
 from batches.services.actions import StateAction, action, declared_actions
+from batches.services.custody import expires_at
 from batches.services.steps import (
     STEP_LABELS,
     STEP_MODELS,
@@ -147,6 +148,7 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         "demonstration_mark": DEMONSTRATION_MARK if batch.is_demo else "",
         "alerts": batch_alerts(batch),
         "integrity_findings": batch_integrity_findings(batch),
+        "expires_at": expires_at(batch),
         "gate": gate,
         "dispositions": batch.dispositions.select_related("decided_by"),
         "review_url": reverse("admin:qc_review_batch", args=[batch.pk]),
