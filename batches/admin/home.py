@@ -22,7 +22,9 @@ from batches.models import (
     Batch,
     BatchDocument,
     Decision,
+    ImportStatus,
     Patient,
+    PatientImport,
     ProcessDefinition,
 )
 from batches.roles import Role, user_roles
@@ -126,6 +128,7 @@ def _operator(links: Links) -> HomeCard:
         links.add(Batch, "Register a batch"),
         links.changelist(Patient, "Patients"),
         links.add(Patient, "Enrol a patient"),
+        links.add(PatientImport, "Import patients from a legacy register"),
         links.qc("qcsample", "Record a QC sample", add=True),
         links.named(
             "admin:batches_delivery_desk_index",
@@ -169,6 +172,12 @@ def _qa(links: Links) -> HomeCard:
         links.qc("specification", "Specifications"),
         links.qc("specification", "Draft a specification", add=True),
         links.changelist(ProcessDefinition, "Process definitions"),
+        links.changelist(
+            PatientImport,
+            "Patient imports awaiting sign-off",
+            "status__exact=staged",
+            PatientImport.objects.filter(status=ImportStatus.STAGED).count(),
+        ),
         links.changelist(BatchDocument, "Signed batch records (PDF)"),
         links.named(
             "admin:batches_delivery_desk_index",
