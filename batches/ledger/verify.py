@@ -95,8 +95,11 @@ def verify_audit_trail(progress: Progress | None = None, *, incremental: bool = 
             # A full run: the events and the rows are checked on two more connections sharing this
             # snapshot while this one walks the chain (three server processes and the client at once).
             side = SideChecks(start, (check_events, reconcile))
-            heads = check_chain(report, progress, start)
-            _check_checkpoint(report, heads)
+            try:
+                heads = check_chain(report, progress, start)
+                _check_checkpoint(report, heads)
+            finally:
+                side.join()  # never leave a check running on the snapshot of a transaction that ended
             side.merge_into(report)
         else:
             heads = check_chain(report, progress, start)
@@ -140,9 +143,12 @@ class SideChecks:
         finally:
             connection.close()
 
-    def merge_into(self, report: Report) -> None:
+    def join(self) -> None:
         for thread in self.threads:
             thread.join()
+
+    def merge_into(self, report: Report) -> None:
+        self.join()
         if self.errors:
             raise self.errors[0]
         for side in self.reports:  # in the order of the checks: events, then rows
