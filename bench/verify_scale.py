@@ -77,18 +77,22 @@ def timed_run(*, incremental: bool) -> dict[str, Any]:
 
     from batches.ledger import verify
 
-    side: list[float] = []
-    original = verify.reconcile
+    side: dict[str, float] = {}
+    originals = {"check_events": verify.check_events, "reconcile": verify.reconcile}
 
-    def reconcile_and_measure(report: Any, start: Any) -> None:
-        """The side thread's last check: read its backend's CPU time before the connection closes."""
-        connection.ensure_connection()
-        pid = connection.connection.info.backend_pid
-        original(report, start)
-        if threading.current_thread() is not threading.main_thread():
-            side.append(backend_cpu(pid))
+    def measured(name: str) -> Any:
+        def check(report: Any, start: Any) -> None:
+            """A check on its own connection: read its backend's CPU time before the connection closes."""
+            connection.ensure_connection()
+            pid = connection.connection.info.backend_pid
+            originals[name](report, start)
+            if threading.current_thread() is not threading.main_thread():
+                side[name] = backend_cpu(pid)
 
-    verify.reconcile = reconcile_and_measure
+        return check
+
+    for name in originals:
+        setattr(verify, name, measured(name))
     connection.ensure_connection()
     main_pid = connection.connection.info.backend_pid
     before_main = backend_cpu(main_pid)
@@ -96,7 +100,8 @@ def timed_run(*, incremental: bool) -> dict[str, Any]:
     client, wall = time.process_time(), time.perf_counter()
     report = verify.verify_audit_trail(incremental=incremental)
     wall, client = time.perf_counter() - wall, time.process_time() - client
-    verify.reconcile = original
+    for name, function in originals.items():
+        setattr(verify, name, function)
     main = backend_cpu(main_pid) - before_main
     if not report.ok:
         raise SystemExit(f"verification failed: {report.problems[:3]}")
@@ -106,7 +111,8 @@ def timed_run(*, incremental: bool) -> dict[str, Any]:
         "rows": report.rows,
         "client_cpu_s": round(client, 3),
         "server_cpu_s_main": round(main, 3),
-        "server_cpu_s_side": round(side[0], 3) if side else None,
+        "server_cpu_s_events": round(side["check_events"], 3) if "check_events" in side else None,
+        "server_cpu_s_rows": round(side["reconcile"], 3) if "reconcile" in side else None,
         "loadavg_before": " ".join(load),
         "loadavg_after": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
     }

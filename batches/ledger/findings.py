@@ -53,8 +53,9 @@ class Report:
     marks: dict[str, list[int]] = field(default_factory=dict)
     ddl_recorded: bool = True
     run_id: int | None = None
-    # Incremental runs: the event tables with seals after the start (the others have nothing to compare).
-    new_seal_labels: set[str] | None = None
+    # Incremental runs: per event table with seals after the start, its smallest sealed event id there
+    # (the other tables have nothing to compare).
+    new_seal_labels: dict[str, int] | None = None
 
     def touched(self, label: str, start: Start) -> bool:
         """Does an incremental run have anything to check in this event table?"""

@@ -49,12 +49,13 @@ def _batch_sql(model: type[models.Model]) -> str:
     return "NULL::bigint"
 
 
-def _last_events(event_table: str, label: str, start: Start) -> tuple[str, list[int | str]]:
+def _last_events(event_table: str, label: str, start: Start, first: int) -> tuple[str, list[int | str]]:
     """The latest event of each object to compare (SQL and parameters).
 
     A full run: every object. An incremental run: the objects with a new event, whose latest event is
     then itself new (only the new events are read), and the few whose event was sealed late (an id at
-    or below the last run's mark, sealed after its head), whose whole history is read.
+    or below the last run's mark, sealed after its head), whose whole history is read. ``first``, the
+    smallest event id sealed after the head, bounds the read of the seal index to its new part.
     """
     if start.marks is None:
         return f'SELECT DISTINCT ON ("pgh_obj_id") * FROM "{event_table}" ORDER BY "pgh_obj_id", "pgh_id" DESC', []
@@ -63,10 +64,10 @@ def _last_events(event_table: str, label: str, start: Start) -> tuple[str, list[
         f'SELECT DISTINCT ON ("pgh_obj_id") * FROM (SELECT * FROM "{event_table}" WHERE "pgh_id" > %s '
         f'UNION ALL SELECT * FROM "{event_table}" WHERE "pgh_id" <= %s AND "pgh_obj_id" IN ('
         f'SELECT e."pgh_obj_id" FROM "{seal_table}" AS s JOIN "{event_table}" AS e ON e."pgh_id" = s."event_id" '
-        f'WHERE s."sequence" > %s AND s."event_model" = %s AND s."event_id" <= %s)) AS touched '
+        f'WHERE s."event_model" = %s AND s."event_id" BETWEEN %s AND %s AND s."sequence" > %s)) AS touched '
         f'ORDER BY "pgh_obj_id", "pgh_id" DESC'
     )
-    return sql, [mark, mark, start.sequence, label, mark]
+    return sql, [mark, mark, label, first, mark, start.sequence]
 
 
 def reconcile(report: Report, start: Start) -> None:
@@ -81,7 +82,8 @@ def reconcile(report: Report, start: Start) -> None:
             columns = tracked_columns(model, events)
             current = ", ".join(f't."{c}"' for c in columns)
             audited = ", ".join(f'last."{c}"' for c in columns)
-            last_sql, params = _last_events(event_table, label, start)
+            first = (report.new_seal_labels or {}).get(label, start.last_event(label) + 1)
+            last_sql, params = _last_events(event_table, label, start, first)
             # A full run streams the latest events into the join and counts the table's rows afterwards; an
             # incremental run keeps its few latest events and counts them as the rows it compared.
             full = start.marks is None

@@ -71,7 +71,7 @@ def check_chain(report: Report, progress: Progress | None, start: Start) -> dict
             f'FROM "{seal_table}" AS s WHERE s."sequence" >= %s ORDER BY s."sequence"',
             [expected],
         )
-        labels: set[str] = set()
+        labels: dict[str, int] = {}
         if start.marks is not None:  # an incremental run compares only the event tables with new seals
             report.new_seal_labels = labels
         while rows := cursor.fetchmany(FETCH):
@@ -82,7 +82,9 @@ def check_chain(report: Report, progress: Progress | None, start: Start) -> dict
                     return heads
                 previous, expected = row[4], expected + 1
             if start.marks is not None:
-                labels.update(row[1] for row in rows)
+                for row in rows:
+                    if row[2] < labels.get(row[1], row[2] + 1):
+                        labels[row[1]] = row[2]
             first, last = rows[0][0], rows[-1][0]
             for sequence in [w for w in wanted if first <= w <= last]:
                 heads[sequence] = rows[sequence - first][4]
@@ -101,14 +103,16 @@ def _event_batch_sql(model: Any) -> str:
     return f"COALESCE(e.\"{column}\", (convert_from(s.\"payload\", 'UTF8')::jsonb ->> '{column}')::bigint)"
 
 
-def _list_broken(cursor: Any, label: str, model: Any, table: str, after: int) -> list[tuple[int, Finding]]:
+def _list_broken(cursor: Any, label: str, model: Any, table: str, after: int, first: int) -> list[tuple[int, Finding]]:
+    """The sealed events after sequence ``after`` that no longer hold what was sealed. ``first`` (the
+    smallest event id sealed after it) bounds the read to the new part of the seal index."""
     seal_table = AuditSeal._meta.db_table
     cursor.execute(
         f'SELECT s."sequence", s."event_id", e."pgh_id" IS NULL, {_event_batch_sql(model)}, count(*) OVER () '
         f'FROM "{seal_table}" AS s LEFT JOIN "{table}" AS e ON e."pgh_id" = s."event_id" '
-        f'WHERE s."event_model" = %s AND s."sequence" > %s AND (e."pgh_id" IS NULL OR NOT ({EVENT_INTACT_SQL})) '
-        f'ORDER BY s."sequence" LIMIT {LIST_LIMIT}',
-        [label, after],
+        f'WHERE s."event_model" = %s AND s."event_id" >= %s AND s."sequence" > %s '
+        f'AND (e."pgh_id" IS NULL OR NOT ({EVENT_INTACT_SQL})) ORDER BY s."sequence" LIMIT {LIST_LIMIT}',
+        [label, first, after],
     )
     rows = cursor.fetchall()
     broken = []
@@ -157,8 +161,11 @@ def check_events(report: Report, start: Start) -> None:
     broken: list[tuple[int, Finding]] = []
     with connection.cursor() as cursor:
         if start.marks is not None and report.new_seal_labels is None:
-            cursor.execute(f'SELECT DISTINCT "event_model" FROM "{seal_table}" WHERE "sequence" > %s', [start.sequence])
-            report.new_seal_labels = {row[0] for row in cursor.fetchall()}
+            cursor.execute(
+                f'SELECT "event_model", min("event_id") FROM "{seal_table}" WHERE "sequence" > %s GROUP BY 1',
+                [start.sequence],
+            )
+            report.new_seal_labels = dict(cursor.fetchall())
         for label, model, events in event_tables():
             table = events._meta.db_table
             if start.marks is None:
@@ -179,7 +186,8 @@ def check_events(report: Report, start: Start) -> None:
                     cursor, table, label, start.first_unsealed(label)
                 )
             if bad:
-                broken += _list_broken(cursor, label, model, table, start.sequence)
+                first = (report.new_seal_labels or {}).get(label, 0) if start.marks is not None else 0
+                broken += _list_broken(cursor, label, model, table, start.sequence, first)
             report.unsealed += unsealed
             last_event = last_event or 0
             report.marks[label] = [last_event, first_unsealed or last_event + 1]

@@ -92,11 +92,14 @@ def verify_audit_trail(progress: Progress | None = None, *, incremental: bool = 
         if base is not None:
             _check_start(report, start)
         if outermost and base is None:
-            # A full run: the events and rows are checked on a second connection sharing this snapshot,
-            # while this one walks the chain (two server processes, and the client, busy at once).
-            side = SideChecks(start)
-            heads = check_chain(report, progress, start)
-            _check_checkpoint(report, heads)
+            # A full run: the events and the rows are checked on two more connections sharing this
+            # snapshot while this one walks the chain (three server processes and the client at once).
+            side = SideChecks(start, (check_events, reconcile))
+            try:
+                heads = check_chain(report, progress, start)
+                _check_checkpoint(report, heads)
+            finally:
+                side.join()  # never leave a check running on the snapshot of a transaction that ended
             side.merge_into(report)
         else:
             heads = check_chain(report, progress, start)
@@ -110,41 +113,49 @@ def verify_audit_trail(progress: Progress | None = None, *, incremental: bool = 
 
 
 class SideChecks:
-    """check_events and reconcile in a thread of their own, on a connection that imports the caller's
-    snapshot (``pg_export_snapshot``), so both see exactly the same data."""
+    """Checks that run each in a thread of its own, on a connection that imports the caller's snapshot
+    (``pg_export_snapshot``), so that every check sees exactly the same data as the chain walk."""
 
-    def __init__(self, start: Start) -> None:
+    def __init__(self, start: Start, checks: tuple[Callable[[Report, Start], None], ...]) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_export_snapshot()")
             snapshot = str(cursor.fetchone()[0])
         if not re.fullmatch(r"[0-9A-F-]+", snapshot):
             raise ValueError(f"unexpected snapshot id {snapshot!r}")
-        self.report = Report()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(snapshot, start), name="audit-verify-rows")
-        self.thread.start()
+        self.reports = [Report() for _ in checks]
+        self.errors: list[BaseException] = []
+        self.threads = [
+            threading.Thread(target=self._run, args=(snapshot, start, check, report), name=f"audit-verify-{n}")
+            for n, (check, report) in enumerate(zip(checks, self.reports, strict=True))
+        ]
+        for thread in self.threads:
+            thread.start()
 
-    def _run(self, snapshot: str, start: Start) -> None:
+    def _run(self, snapshot: str, start: Start, check: Callable[[Report, Start], None], report: Report) -> None:
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
                 cursor.execute("SET LOCAL TIME ZONE 'UTC'")
-                check_events(self.report, start)
-                reconcile(self.report, start)
+                check(report, start)
         except BaseException as error:  # re-raised in the caller's thread
-            self.error = error
+            self.errors.append(error)
         finally:
             connection.close()
 
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join()
+
     def merge_into(self, report: Report) -> None:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        report.findings.extend(self.report.findings)
-        report.unsealed += self.report.unsealed
-        report.rows += self.report.rows
-        report.marks.update(self.report.marks)
+        self.join()
+        if self.errors:
+            raise self.errors[0]
+        for side in self.reports:  # in the order of the checks: events, then rows
+            report.findings.extend(side.findings)
+            report.unsealed += side.unsealed
+            report.rows += side.rows
+            report.marks.update(side.marks)
 
 
 DDL_TRIGGERS = ("cellbatch_ddl_end", "cellbatch_ddl_drop")
