@@ -274,12 +274,37 @@ def step_inputs_record(inputs: StepInputs, *, target: models.Model, actor: User)
                 status_at_use=lot.status,
                 recorded_by=actor,
             )
-        for item in inputs.equipment:
+    equipment_uses_record(
+        inputs.equipment, batch=inputs.batch, kind=inputs.kind, target=target, window=inputs.window, actor=actor
+    )
+
+
+def equipment_check(codes: Iterable[str], *, until: datetime) -> list[Equipment]:
+    """The scanned items, each usable until ``until`` (a QC result names its instruments this way)."""
+    wanted = _codes(codes)
+    found = {item.code: item for item in Equipment.objects.select_for_update().filter(code__in=wanted)}
+    errors = [f"No equipment {code} in the register." for code in wanted if code not in found]
+    errors += [why for item in found.values() if (why := equipment_usable(item, until=until))]
+    if errors:
+        raise ValidationError({"equipment": errors})
+    return list(found.values())
+
+
+def equipment_uses_record(
+    items: Iterable[Equipment], *, batch: Batch, kind: str, target: models.Model, window: Window, actor: User
+) -> None:
+    """One use row per item, with its status and due dates as they were."""
+    content_type = ContentType.objects.get_for_model(target)
+    with audit_context(actor, reason=f"equipment used at {kind}"):
+        for item in items:
             EquipmentUse.objects.create(
-                **where,
+                batch=batch,
+                step_kind=kind,
+                content_type=content_type,
+                object_id=target.pk,
                 equipment=item,
-                used_from=inputs.window.start,
-                used_until=inputs.window.end,
+                used_from=window.start,
+                used_until=window.end,
                 status_at_use=item.status,
                 calibration_due_at_use=item.calibration_due,
                 maintenance_due_at_use=item.maintenance_due,

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from batches import limits
 from batches.admin.common import SigningForm
+from batches.admin.forms import scan_field, scanned_codes
 from batches.models import Batch
 from batches.roles import Role
 from batches.web import acting_user
@@ -41,6 +42,7 @@ class ResultForm(SigningForm):
     )
     method = forms.CharField(max_length=120, required=False, help_text="Defaults to the specification's method.")
     instrument = forms.CharField(max_length=120, required=False)
+    equipment = scan_field("Instruments (scan each)", "One equipment barcode per line, e.g. FC-01.")
     tested_at = forms.DateTimeField()
     investigation = forms.ModelChoiceField(
         queryset=Deviation.objects.filter(status="open"), required=False, help_text="Required for a repeat test."
@@ -119,6 +121,7 @@ class QcResultAdmin(RoleGatedAdmin):
                 unit=data["unit"],
                 method=data["method"],
                 instrument=data["instrument"],
+                equipment=scanned_codes(data["equipment"]),
                 tested_at=data["tested_at"],
                 password=data["password"],
                 otp_token=data.get("otp_token", ""),

@@ -131,6 +131,13 @@ class ResultInputSerializer(PasswordSerializer):
     unit = serializers.CharField(max_length=20, required=False, default="", allow_blank=True)
     method = serializers.CharField(max_length=120, required=False, default="", allow_blank=True)
     instrument = serializers.CharField(max_length=120, required=False, default="", allow_blank=True)
+    equipment = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        max_length=10,
+        required=False,
+        default=list,
+        help_text="Barcodes of the instruments used (checked: in service, calibrated on the day of the test).",
+    )
     tested_at = serializers.DateTimeField()
     investigation = serializers.IntegerField(required=False, allow_null=True, default=None)
     late_entry_reason = serializers.CharField(max_length=limits.REASON, required=False, default="", allow_blank=True)

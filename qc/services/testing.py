@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -17,6 +18,7 @@ from batches.models.signatures import SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services.common import check_event_time, confirm_password, lock_batch
 from batches.services.signatures import signature_sign
+from batches.services.step_inputs import Window, equipment_check, equipment_uses_record
 from batches.states import BatchStatus
 from qc.evaluation import (
     CATEGORICAL_OUTCOMES,
@@ -162,10 +164,13 @@ def qc_result_record(
     investigation_id: int | None = None,
     late_entry_reason: str = "",
     otp_token: str = "",
+    equipment: Sequence[str] = (),
 ) -> QcResult:
     """Record a result signed by the analyst; the verdict is computed, and an OOS opens a deviation.
 
-    A viability result also records the calculated viable CD133+ dose when the specification has it.
+    A viability result also records the calculated viable CD133+ dose when the specification has it. The
+    instruments scanned for the test (``equipment``) must be in service and calibrated on the day of the test;
+    each use joins the item's use log.
     """
     require_role(actor, Role.QC_ANALYST, action="Recording a QC result")
     confirm_password(actor, password, otp_token=otp_token)
@@ -194,6 +199,7 @@ def qc_result_record(
     except ValueError as error:
         raise ValidationError({"unit": f"{TEST_LABELS[qc_test]}: {error}."}) from None
     investigation = _check_repeat(batch, qc_test, investigation_id)
+    instruments = equipment_check(equipment, until=tested_at)
     common = {
         "analyst": actor,
         "tested_at": tested_at,
@@ -216,6 +222,9 @@ def qc_result_record(
         dose_limit = specification.limits.filter(test=QcTest.VIABLE_CD133_DOSE).first()
         if qc_test == QcTest.VIABILITY and dose_limit is not None:
             recorded.append(_record_dose(batch, sample, dose_limit, result, common))
+    equipment_uses_record(
+        instruments, batch=batch, kind=f"qc:{qc_test}", target=result, window=Window(tested_at, tested_at), actor=actor
+    )
     for each in recorded:
         # Sign what the database holds (a decimal is stored with the column's scale).
         each.refresh_from_db()
