@@ -312,6 +312,25 @@ def equipment_uses_record(
             )
 
 
+def step_inputs_recheck(target: models.Model, *, window: Window, field: str) -> None:
+    """A corrected step's times must still fall within what its lots and equipment allowed at use."""
+    where = {"content_type": ContentType.objects.get_for_model(target), "object_id": target.pk}
+    day = timezone.localdate(window.end)
+    errors = [
+        f"Lot {use.lot.code} expires on {use.expiry_date:%Y-%m-%d}, before the corrected end on {day:%Y-%m-%d}."
+        for use in LotUse.objects.filter(**where).select_related("lot")
+        if use.expiry_date < day
+    ]
+    errors += [
+        f"{use.equipment.code} was due for calibration on {use.calibration_due_at_use:%Y-%m-%d}, "
+        f"before the corrected end on {day:%Y-%m-%d}."
+        for use in EquipmentUse.objects.filter(**where).select_related("equipment")
+        if use.calibration_due_at_use is not None and use.calibration_due_at_use < day
+    ]
+    if errors:
+        raise ValidationError({field: errors})
+
+
 def lock_inputs(lots: Iterable[str], equipment: Iterable[str]) -> None:
     """Lock the scanned lots and items (FOR UPDATE) so two steps cannot take the last units or a free cabinet."""
     list(MaterialLot.objects.select_for_update().filter(code__in=_codes(lots)).values_list("pk", flat=True))

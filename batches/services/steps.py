@@ -23,7 +23,13 @@ from batches.services import custody
 from batches.services import validation as v
 from batches.services.common import confirm_password, event_time_errors, lock_batch, require_status
 from batches.services.signatures import signature_sign, signatures_invalidate
-from batches.services.step_inputs import Window, lock_inputs, step_inputs_check, step_inputs_record
+from batches.services.step_inputs import (
+    Window,
+    lock_inputs,
+    step_inputs_check,
+    step_inputs_recheck,
+    step_inputs_record,
+)
 from batches.states import STEP_STATE
 
 STEP_MODELS: dict[str, type[StepRecord]] = {
@@ -245,6 +251,7 @@ def step_correct(
     ):
         raise ValidationError({"day": f"G-CSF day {merged['day']} is already recorded for {batch}."})
     computed = RULES[kind](batch, merged)
+    step_inputs_recheck(step, window=step_window(kind, merged), field=WINDOW_FIELDS[kind][1])
     for name, value in {**merged, **computed}.items():
         setattr(step, name, value)
     # performed_by keeps naming who first recorded the step; the row also names who changed it.
