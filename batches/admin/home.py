@@ -29,6 +29,7 @@ from batches.models import (
     MonitoringSession,
     Patient,
     ProcessDefinition,
+    StepMaterialRequirement,
 )
 from batches.roles import Role, user_roles
 from batches.states import BatchStatus
@@ -178,6 +179,7 @@ def _qa(links: Links) -> HomeCard:
         links.qc("specification", "Draft a specification", add=True),
         links.changelist(MaterialLot, "Material lots: release, reject, recall", query="status__exact=quarantine"),
         links.changelist(LineClearance, "Line clearances (verify the open ones)"),
+        links.add(StepMaterialRequirement, "Declare a draft definition's step materials"),
         links.changelist(ProcessDefinition, "Process definitions"),
         links.changelist(BatchDocument, "Signed batch records (PDF)"),
         links.named(
