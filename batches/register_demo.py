@@ -341,3 +341,12 @@ def _monitor(cast: Cast, item: Equipment, window: Window) -> None:
             (SampleKind.AIR_SAMPLE, f"AS-{stamp}", "work zone, centre"),
         ],
     )
+
+
+# The instrument a demo analyst scans for each QC test (when the register has it).
+QC_INSTRUMENTS = {"cd133_purity": "FC-01", "viability": "FC-01", "sterility": "INC-01", "mycoplasma": "INC-01"}
+
+
+def qc_scans(test: str) -> list[str]:
+    code = QC_INSTRUMENTS.get(test)
+    return [code] if code and Equipment.objects.filter(code=code).exists() else []

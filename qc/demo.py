@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from batches import demo, demo_chain
+from batches import demo, demo_chain, register_demo
 from batches.isbt128 import Din
 from batches.models import Batch
 from batches.release import conditional, delivery, disposition
@@ -95,6 +95,7 @@ def record_qc(crew: Crew, batch: Batch, results: dict[str, tuple[Any, str]]) -> 
             value=value,
             unit=unit,
             instrument="FACSCanto II" if unit == "%" else "",
+            equipment=register_demo.qc_scans(test),
             tested_at=timezone.now() - timedelta(minutes=2),
             password=crew.password,
             preliminary_reason=PRELIMINARY_STERILITY if test == "sterility" else "",

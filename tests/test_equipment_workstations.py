@@ -19,7 +19,18 @@ from batches.services import steps, workstations
 from batches.usage import equipment_log
 from qc.models import Deviation
 from qc.services.environment import monitoring_result_record
-from tests.factories import PASSWORD, Personas, apheresis_values, cast, scans, selection_values, walk_batch
+from tests.factories import (
+    PASSWORD,
+    Personas,
+    apheresis_values,
+    cast,
+    qc_sample,
+    quarantined_batch,
+    record_result,
+    scans,
+    selection_values,
+    walk_batch,
+)
 from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
@@ -223,3 +234,63 @@ def test_an_action_level_result_opens_a_deviation_on_each_batch_of_its_session(p
         assert deviation.number in text
         assert settle.sample_code in text
         assert "Action level reached" in text
+
+
+@pytest.mark.urs("URS-343", "URS-344")
+def test_a_qc_result_names_its_instrument_by_scan_and_joins_its_use_log(people: Personas) -> None:
+    batch = quarantined_batch(people)
+    cytometer = Equipment.objects.get(code="FC-01")
+    equipment_services.equipment_status_set(
+        actor=people.qa,
+        equipment_id=cytometer.pk,
+        status="quarantined",
+        reason="Laser alignment drift.",
+        password=PASSWORD,
+    )
+    sample = qc_sample(people, batch)
+    before = gmp_row_counts()
+    with pytest.raises(ValidationError) as caught:
+        record_result(people, batch, "cd133_purity", "92.5", "%", sample=sample, equipment=["FC-01"], review=False)
+    assert caught.value.message_dict["equipment"] == ["FC-01 (FACSCanto II) is quarantined; it cannot be used."]
+    assert_nothing_written(before)
+
+    equipment_services.equipment_status_set(
+        actor=people.qa,
+        equipment_id=cytometer.pk,
+        status="in_service",
+        reason="Realigned and verified.",
+        password=PASSWORD,
+    )
+    result = record_result(people, batch, "cd133_purity", "92.5", "%", sample=sample, equipment=["FC-01"])
+    [use] = EquipmentUse.objects.filter(equipment=cytometer, object_id=result.pk, step_kind="qc:cd133_purity")
+    assert use.batch == batch
+    assert equipment_log(cytometer).first() == use
+
+
+@pytest.mark.urs("URS-346")
+def test_a_count_between_the_definitions_alert_and_action_levels_is_shown_without_a_deviation(
+    people: Personas,
+) -> None:
+    from batches.services import master
+
+    crew = cast(people)
+    draft = master.process_definition_create(actor=people.qa, values=demo.definition_values(code="IGX2"))
+    demo.register_demo.declare_requirements(crew, draft)
+    workstations.monitoring_limit_set(actor=people.qa, definition_id=draft.pk, kind="settle", alert_cfu=1, action_cfu=5)
+    with pytest.raises(ValidationError, match="alert level is at least 1 CFU"):
+        workstations.monitoring_limit_set(
+            actor=people.qa, definition_id=draft.pk, kind="air", alert_cfu=3, action_cfu=2
+        )
+    for approver in (people.qa, people.qp):
+        master.process_definition_approve(definition_id=draft.pk, approver=approver, password=PASSWORD)
+    batch = walk_batch(people, "quarantine", subject_code="IGX2-S001", definition=draft)
+    cabinet = EquipmentUse.objects.get(batch=batch, equipment__kind="cabinet").equipment
+    settle = MonitoringSample.objects.get(session__workstation=cabinet, kind="settle")
+
+    sample, opened = monitoring_result_record(
+        actor=people.qc_analyst, sample_id=settle.pk, cfu=2, read_at=timezone.now(), password=PASSWORD
+    )
+    assert (sample.level, opened) == ("alert", [])
+    text = client_for(people.qa).get(reverse("admin:qc_review_batch", args=[batch.pk])).content.decode()
+    assert settle.sample_code in text
+    assert "Alert level reached" in text

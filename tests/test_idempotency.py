@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from batches.models import GcsfAdministration, IdempotencyKey, Patient
 from qc.models import Deviation
-from tests.factories import PASSWORD, Personas, gcsf_values, walk_batch
+from tests.factories import PASSWORD, Personas, gcsf_values, walk_batch, with_scans
 from tests.helpers import client_for, nothing_written, staff_client_for
 from tests.test_admin_batch import form_data
 
@@ -108,7 +108,7 @@ def test_a_double_submitted_step_form_records_once_and_says_already_recorded(peo
     browser = staff_client_for(people.operator)
     page = browser.get(f"/admin/batches/batch/{batch.pk}/change/")
     token = form_token(page.content)
-    data = form_data(gcsf_values(day=1), password=PASSWORD, form_token=token)
+    data = form_data(with_scans(people, batch, "gcsf", gcsf_values(day=1)), password=PASSWORD, form_token=token)
     url = f"/admin/batches/batch/{batch.pk}/record/gcsf/"
     first = browser.post(url, data)
     assert first.status_code == 302, first.content.decode()[:2000]

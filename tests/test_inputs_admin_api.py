@@ -155,3 +155,45 @@ def test_equipment_and_line_clearances_through_the_admin_by_scan(register: Perso
     home = client_for(register.materials).get(reverse("admin:index")).content.decode()
     assert "Materials and equipment" in home
     assert reverse("admin:batches_materiallot_add") in home
+
+
+@pytest.mark.urs("URS-347")
+def test_qa_declares_a_drafts_step_materials_in_the_admin_and_an_approved_definition_is_frozen(
+    register: Personas,
+) -> None:
+    from batches.exceptions import StateConflict
+    from batches.models import ProcessDefinition, StepMaterialRequirement
+    from batches.services import master
+    from batches.services.materials import material_requirement_add
+    from tests.factories import definition_values
+
+    draft = master.process_definition_create(actor=register.qa, values=definition_values(code="IGX3"))
+    url = reverse("admin:batches_stepmaterialrequirement_add")
+    assert client_for(register.operator).get(url).status_code == 403
+    done = client_for(register.qa).post(
+        url,
+        {
+            "definition": draft.pk,
+            "step_kind": "selection",
+            "category": "CD133 selection reagent",
+            "grade": "gmp",
+            "quantity": "1",
+            "unit": "vial",
+        },
+    )
+    assert done.status_code == 302, done.content.decode()[:2000]
+    assert StepMaterialRequirement.objects.filter(process_definition=draft, category="CD133 selection reagent").exists()
+
+    approved = ProcessDefinition.objects.get(code="IGX1", status="approved")
+    before = gmp_row_counts()
+    with pytest.raises(StateConflict, match="its requirements change only in a new draft"):
+        material_requirement_add(
+            actor=register.qa,
+            definition_id=approved.pk,
+            step_kind="selection",
+            category="Human serum albumin",
+            grade="clinical",
+            quantity="1",
+            unit="vial",
+        )
+    assert_nothing_written(before)

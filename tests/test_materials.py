@@ -3,7 +3,7 @@ each use is its own row, so a recall finds every batch and patient that received
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +16,7 @@ from batches.models import Cd133Selection, ElectronicSignature, LotStatus, LotUs
 from batches.pdf.collect import take_snapshot
 from batches.services import materials, steps
 from batches.usage import lot_recall
-from tests.factories import PASSWORD, Personas, scans, selection_values, walk_batch
+from tests.factories import PASSWORD, Personas, gcsf_values, scans, selection_values, walk_batch
 from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
@@ -171,3 +171,36 @@ def test_lot_status_decisions_are_qa_signed_and_refused_to_others(people: Person
     assert (signature.signer, signature.meaning) == (people.qa, "approved")
     with pytest.raises(StateConflict, match="is released; it cannot become rejected"):
         materials.lot_status_set(actor=people.qa, lot_id=lot.pk, status="rejected", password=PASSWORD, reason="x")
+
+
+@pytest.mark.urs("URS-340")
+def test_a_correction_cannot_move_a_step_past_the_expiry_its_lots_had_at_use(people: Personas) -> None:
+    batch = walk_batch(people, "mobilization")
+    lot = MaterialLot.objects.get(code="L-FIL-0117")
+    yesterday = timezone.localdate() - timedelta(days=1)
+    materials.lot_expiry_correct(
+        actor=people.qa,
+        lot_id=lot.pk,
+        expiry_date=yesterday,
+        reason="Supplier notice: last day yesterday.",
+        password=PASSWORD,
+    )
+    midnight = timezone.make_aware(datetime.combine(timezone.localdate(), time()))
+    values = gcsf_values(1, at=midnight - timedelta(hours=1), late_entry_reason="Transcribed from the ward's log.")
+    step = steps.step_record(
+        kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=values, lots=["L-FIL-0117"]
+    )
+    before = gmp_row_counts()
+    with pytest.raises(ValidationError) as caught:
+        steps.step_correct(
+            kind="gcsf",
+            step_id=step.pk,
+            actor=people.operator,
+            password=PASSWORD,
+            values={"administered_at": midnight + timedelta(seconds=1)},
+            reason="Time read again from the ward's log.",
+        )
+    assert caught.value.message_dict["administered_at"] == [
+        f"Lot L-FIL-0117 expires on {yesterday:%Y-%m-%d}, before the corrected end on {timezone.localdate():%Y-%m-%d}."
+    ]
+    assert_nothing_written(before)

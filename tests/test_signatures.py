@@ -265,7 +265,7 @@ TRAINED_ROLES = {
 def test_role_table_grants_each_meaning_to_the_roles_of_the_design() -> None:
     holders = {m: {r.value for r, meanings in MEANINGS_BY_ROLE.items() if m in meanings} for m in SignatureMeaning}
     assert holders == {
-        M.PERFORMED: {"operator", "qc_analyst", "clinician"},
+        M.PERFORMED: {"operator", "qc_analyst", "clinician", "materials"},
         M.VERIFIED: {"verifier", "clinician"},
         M.REVIEWED: {"qa_reviewer"},
         M.RELEASED: {"qa_reviewer"},

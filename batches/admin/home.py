@@ -36,6 +36,7 @@ from batches.models import (
     PatientImport,
     ProcessDefinition,
     ReleaseFollowUp,
+    StepMaterialRequirement,
     TrainingRecord,
 )
 from batches.personal import SIGNING_ROLES
@@ -203,6 +204,7 @@ def _qa(links: Links) -> HomeCard:
         links.qc("specification", _("Draft a specification"), add=True),
         links.changelist(MaterialLot, "Material lots: release, reject, recall", query="status__exact=quarantine"),
         links.changelist(LineClearance, "Line clearances (verify the open ones)"),
+        links.add(StepMaterialRequirement, _("Declare a draft definition's step materials")),
         links.changelist(ProcessDefinition, _("Process definitions")),
         links.named("admin:batches_training_matrix", "Training matrix (people × SOPs)"),
         links.named("admin:batches_access_review", "Periodic access review"),

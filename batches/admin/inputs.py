@@ -62,6 +62,36 @@ class InputsAdmin(GmpModelAdmin[Any]):
     def changelist(self, model: type[Model]) -> str:
         return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
 
+    def signed_page(
+        self,
+        request: HttpRequest,
+        form_class: type[PasswordForm],
+        *,
+        call: Any,
+        title: str,
+        original: Model,
+        submit: str,
+        intro: str = "",
+    ) -> HttpResponse:
+        """A signed action on one record: ``call(values, signing)`` runs the service with the password and code."""
+        form = form_class(request.POST or None, signer=acting_user(request))
+
+        def run(data: dict[str, Any]) -> Any:
+            values = {k: v for k, v in data.items() if k not in ("password", "otp_token")}
+            return call(values, {"password": data["password"], "otp_token": form.one_time_code()})
+
+        return service_form_view(
+            request,
+            form,
+            call=run,
+            success_url=lambda _: self.changelist(self.model),
+            title=title,
+            intro=intro,
+            model=self.model,
+            original=original,
+            submit=submit,
+        )
+
 
 @admin.register(Material)
 class MaterialAdmin(InputsAdmin):
@@ -139,21 +169,14 @@ class MaterialLotAdmin(InputsAdmin):
     def decide_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         lot = self.record(request, object_id)
         self.require(request, QA, "Deciding a lot's status")
-        form = LotDecisionForm(request.POST or None, signer=acting_user(request))
-        return service_form_view(
+        return self.signed_page(
             request,
-            form,
-            call=lambda data: materials.lot_status_set(
-                actor=acting_user(request),
-                lot_id=lot.pk,
-                status=data["status"],
-                reason=data["reason"],
-                **_signing(data, form),
+            LotDecisionForm,
+            call=lambda values, signing: materials.lot_status_set(
+                actor=acting_user(request), lot_id=lot.pk, **values, **signing
             ),
-            success_url=lambda _: self.changelist(MaterialLot),
             title=f"Decide the status of lot {lot.code}",
             intro=f"{lot}: {lot.get_status_display().lower()}; certificate SHA-256 {lot.certificate_sha256}.",
-            model=MaterialLot,
             original=lot,
             submit="Sign the decision",
         )
@@ -204,21 +227,13 @@ class EquipmentAdmin(InputsAdmin):
     def record_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         item = self.record(request, object_id)
         self.require(request, KEEPER_ROLES, "Recording a calibration or maintenance")
-        form = EquipmentRecordForm(request.POST or None, signer=acting_user(request))
-
-        def call(data: dict[str, Any]) -> Any:
-            values = {k: v for k, v in data.items() if k not in ("password", "otp_token")}
-            return equipment_services.equipment_record_add(
-                actor=acting_user(request), equipment_id=item.pk, **values, **_signing(data, form)
-            )
-
-        return service_form_view(
+        return self.signed_page(
             request,
-            form,
-            call=call,
-            success_url=lambda _: self.changelist(Equipment),
+            EquipmentRecordForm,
+            call=lambda values, signing: equipment_services.equipment_record_add(
+                actor=acting_user(request), equipment_id=item.pk, **values, **signing
+            ),
             title=f"Calibration or maintenance of {item.code}",
-            model=Equipment,
             original=item,
             submit="Sign the record",
         )
@@ -226,20 +241,13 @@ class EquipmentAdmin(InputsAdmin):
     def decide_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         item = self.record(request, object_id)
         self.require(request, QA, "Changing an equipment status")
-        form = EquipmentStatusForm(request.POST or None, signer=acting_user(request))
-        return service_form_view(
+        return self.signed_page(
             request,
-            form,
-            call=lambda data: equipment_services.equipment_status_set(
-                actor=acting_user(request),
-                equipment_id=item.pk,
-                status=data["status"],
-                reason=data["reason"],
-                **_signing(data, form),
+            EquipmentStatusForm,
+            call=lambda values, signing: equipment_services.equipment_status_set(
+                actor=acting_user(request), equipment_id=item.pk, **values, **signing
             ),
-            success_url=lambda _: self.changelist(Equipment),
             title=f"Status of {item.code}",
-            model=Equipment,
             original=item,
             submit="Sign the status",
         )
@@ -295,17 +303,14 @@ class LineClearanceAdmin(InputsAdmin):
     def verify_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         clearance = self.record(request, object_id)
         self.require(request, QA, "Verifying a line clearance")
-        form = PasswordForm(request.POST or None, signer=acting_user(request))
-        return service_form_view(
+        return self.signed_page(
             request,
-            form,
-            call=lambda data: workstations.line_clearance_verify(
-                actor=acting_user(request), clearance_id=clearance.pk, **_signing(data, form)
+            PasswordForm,
+            call=lambda values, signing: workstations.line_clearance_verify(
+                actor=acting_user(request), clearance_id=clearance.pk, **signing
             ),
-            success_url=lambda _: self.changelist(LineClearance),
             title=f"Verify {clearance}",
             intro=f"Previous batch: {clearance.previous_batch or '—'}; performed by {clearance.performed_by}.",
-            model=LineClearance,
             original=clearance,
             submit="Sign the verification",
         )

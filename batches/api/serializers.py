@@ -66,6 +66,18 @@ def one_time_code_field() -> serializers.CharField:
     )
 
 
+def scanned_codes(help_text: str, *, most: int = 30) -> serializers.ListField:
+    """A list of scanned barcodes (lots, equipment), each at most 40 characters."""
+    return serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        max_length=most,
+        required=False,
+        default=list,
+        write_only=True,
+        help_text=help_text,
+    )
+
+
 class PasswordSerializer(serializers.Serializer[Any]):
     """The body of every signed action: the password re-entered, and the one-time code when enrolled."""
 
@@ -138,20 +150,8 @@ class StepSerializer(serializers.ModelSerializer[Any]):
         write_only=True, required=False, help_text="When transcribed from a source: who performed it, and the source."
     )
     alert_reason = alert_reason_field(write_only=True)
-    lots = serializers.ListField(
-        child=serializers.CharField(max_length=40),
-        max_length=30,
-        required=False,
-        write_only=True,
-        help_text="Barcodes of the material lots scanned for the step (recording only).",
-    )
-    equipment = serializers.ListField(
-        child=serializers.CharField(max_length=40),
-        max_length=30,
-        required=False,
-        write_only=True,
-        help_text="Barcodes of the equipment scanned for the step (recording only).",
-    )
+    lots = scanned_codes("Barcodes of the material lots scanned for the step (recording only).")
+    equipment = scanned_codes("Barcodes of the equipment scanned for the step (recording only).")
 
     class Meta:
         # Uniqueness (one G-CSF day, one collection) is the service's to refuse, with its own message.

@@ -29,7 +29,7 @@ from batches.models import (
 from batches.models.signatures import SignatureMeaning
 from batches.roles import Domain, Role, require_role
 from batches.services.common import confirm_password
-from batches.services.materials import DEFINITION_ROLES, KEEPER_ROLES, STEP_KINDS, draft_definition
+from batches.services.materials import KEEPER_ROLES, requirement_guard
 from batches.services.signatures import signature_sign
 
 
@@ -138,10 +138,7 @@ def equipment_requirement_add(
     *, actor: User, definition_id: int, step_kind: str, kind: str
 ) -> StepEquipmentRequirement:
     """Declare a kind of equipment a step of a draft process definition must name by scan."""
-    require_role(actor, *DEFINITION_ROLES, action="Declaring a step's equipment", domain=Domain.MASTER_DATA)
-    definition = draft_definition(definition_id)
-    if step_kind not in STEP_KINDS:
-        raise ValidationError({"step_kind": f"Unknown step {step_kind!r}; one of {', '.join(STEP_KINDS)}."})
+    definition = requirement_guard(actor, definition_id, step_kind, action="Declaring a step's equipment")
     if kind not in EquipmentKind.values:
         raise ValidationError({"kind": f"Unknown equipment kind {kind!r}."})
     requirement = StepEquipmentRequirement(process_definition=definition, step_kind=step_kind, kind=kind)

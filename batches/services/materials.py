@@ -176,10 +176,7 @@ def material_requirement_add(
     *, actor: User, definition_id: int, step_kind: str, category: str, grade: str, quantity: Decimal, unit: str
 ) -> StepMaterialRequirement:
     """Declare a material a step of a draft process definition uses (category, grade or higher, quantity)."""
-    require_role(actor, *DEFINITION_ROLES, action="Declaring a step's materials", domain=Domain.MASTER_DATA)
-    definition = draft_definition(definition_id)
-    if step_kind not in STEP_KINDS:
-        raise ValidationError({"step_kind": f"Unknown step {step_kind!r}; one of {', '.join(STEP_KINDS)}."})
+    definition = requirement_guard(actor, definition_id, step_kind, action="Declaring a step's materials")
     if grade not in MaterialGrade.values:
         raise ValidationError({"grade": f"One of {', '.join(MaterialGrade.values)}."})
     category = category.strip()
@@ -196,6 +193,15 @@ def material_requirement_add(
     with audit_context(actor, reason=f"{definition} {step_kind} uses {category}"):
         requirement.save()
     return requirement
+
+
+def requirement_guard(actor: User, definition_id: int, step_kind: str, *, action: str) -> ProcessDefinition:
+    """QA or the administrator, a draft definition (locked), a known step: where every requirement starts."""
+    require_role(actor, *DEFINITION_ROLES, action=action, domain=Domain.MASTER_DATA)
+    definition = draft_definition(definition_id)
+    if step_kind not in STEP_KINDS:
+        raise ValidationError({"step_kind": f"Unknown step {step_kind!r}; one of {', '.join(STEP_KINDS)}."})
+    return definition
 
 
 def draft_definition(definition_id: int) -> ProcessDefinition:

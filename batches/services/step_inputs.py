@@ -274,17 +274,61 @@ def step_inputs_record(inputs: StepInputs, *, target: models.Model, actor: User)
                 status_at_use=lot.status,
                 recorded_by=actor,
             )
-        for item in inputs.equipment:
+    equipment_uses_record(
+        inputs.equipment, batch=inputs.batch, kind=inputs.kind, target=target, window=inputs.window, actor=actor
+    )
+
+
+def equipment_check(codes: Iterable[str], *, until: datetime) -> list[Equipment]:
+    """The scanned items, each usable until ``until`` (a QC result names its instruments this way)."""
+    wanted = _codes(codes)
+    found = {item.code: item for item in Equipment.objects.select_for_update().filter(code__in=wanted)}
+    errors = [f"No equipment {code} in the register." for code in wanted if code not in found]
+    errors += [why for item in found.values() if (why := equipment_usable(item, until=until))]
+    if errors:
+        raise ValidationError({"equipment": errors})
+    return list(found.values())
+
+
+def equipment_uses_record(
+    items: Iterable[Equipment], *, batch: Batch, kind: str, target: models.Model, window: Window, actor: User
+) -> None:
+    """One use row per item, with its status and due dates as they were."""
+    content_type = ContentType.objects.get_for_model(target)
+    with audit_context(actor, reason=f"equipment used at {kind}"):
+        for item in items:
             EquipmentUse.objects.create(
-                **where,
+                batch=batch,
+                step_kind=kind,
+                content_type=content_type,
+                object_id=target.pk,
                 equipment=item,
-                used_from=inputs.window.start,
-                used_until=inputs.window.end,
+                used_from=window.start,
+                used_until=window.end,
                 status_at_use=item.status,
                 calibration_due_at_use=item.calibration_due,
                 maintenance_due_at_use=item.maintenance_due,
                 recorded_by=actor,
             )
+
+
+def step_inputs_recheck(target: models.Model, *, window: Window, field: str) -> None:
+    """A corrected step's times must still fall within what its lots and equipment allowed at use."""
+    where = {"content_type": ContentType.objects.get_for_model(target), "object_id": target.pk}
+    day = timezone.localdate(window.end)
+    errors = [
+        f"Lot {use.lot.code} expires on {use.expiry_date:%Y-%m-%d}, before the corrected end on {day:%Y-%m-%d}."
+        for use in LotUse.objects.filter(**where).select_related("lot")
+        if use.expiry_date < day
+    ]
+    errors += [
+        f"{use.equipment.code} was due for calibration on {use.calibration_due_at_use:%Y-%m-%d}, "
+        f"before the corrected end on {day:%Y-%m-%d}."
+        for use in EquipmentUse.objects.filter(**where).select_related("equipment")
+        if use.calibration_due_at_use is not None and use.calibration_due_at_use < day
+    ]
+    if errors:
+        raise ValidationError({field: errors})
 
 
 def lock_inputs(lots: Iterable[str], equipment: Iterable[str]) -> None:

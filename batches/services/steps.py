@@ -35,7 +35,13 @@ from batches.services.signatures import (
     signatures_invalidate,
     signatures_sign_manifest,
 )
-from batches.services.step_inputs import Window, lock_inputs, step_inputs_check, step_inputs_record
+from batches.services.step_inputs import (
+    Window,
+    lock_inputs,
+    step_inputs_check,
+    step_inputs_recheck,
+    step_inputs_record,
+)
 from batches.services.training import training_require
 from batches.states import STEP_STATE, BatchStatus
 
@@ -370,6 +376,7 @@ def step_correct(
         raise ValidationError({"day": f"G-CSF day {merged['day']} is already recorded for {batch}."})
     computed, alerts = RULES[kind](batch, merged)
     alert_reason = merged.pop(rl.ALERT_REASON_FIELD)
+    step_inputs_recheck(step, window=step_window(kind, merged), field=WINDOW_FIELDS[kind][1])
     for name, value in {**merged, **computed}.items():
         setattr(step, name, value)
     # performed_by keeps naming who first recorded the step; the row also names who changed it.

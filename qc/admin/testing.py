@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from batches import limits
 from batches.admin.common import SigningForm, datetime_widget, zone_hint
+from batches.admin.forms import scan_field, scanned_codes
 from batches.models import Batch
 from batches.roles import Role
 from batches.web import acting_user
@@ -54,6 +55,7 @@ class ResultForm(SigningForm):
     )
     method = forms.CharField(max_length=120, required=False, help_text=_("Defaults to the specification's method."))
     instrument = forms.CharField(max_length=120, required=False)
+    equipment = scan_field("Instruments (scan each)", "One equipment barcode per line, e.g. FC-01.")
     tested_at = forms.DateTimeField(widget=datetime_widget(), help_text=zone_hint())
     investigation = forms.ModelChoiceField(
         queryset=Deviation.objects.filter(status="open"), required=False, help_text=_("Required for a repeat test.")
@@ -145,6 +147,7 @@ class QcResultAdmin(RoleGatedAdmin):
                 unit=data["unit"],
                 method=data["method"],
                 instrument=data["instrument"],
+                equipment=scanned_codes(data["equipment"]),
                 tested_at=data["tested_at"],
                 password=data["password"],
                 otp_token=data.get("otp_token", ""),

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from batches import limits
-from batches.api.serializers import PasswordSerializer  # one signing body for the whole API
+from batches.api.serializers import PasswordSerializer, scanned_codes  # one signing body for the whole API
 from batches.models import BatchDisposition
 from qc.models import Classification, Deviation, Notification, QcResult, QcSample, Specification, SpecificationLimit
 from qc.models.specification import QcTestChoices
@@ -142,6 +142,9 @@ class ResultInputSerializer(PasswordSerializer):
     unit = serializers.CharField(max_length=20, required=False, default="", allow_blank=True)
     method = serializers.CharField(max_length=120, required=False, default="", allow_blank=True)
     instrument = serializers.CharField(max_length=120, required=False, default="", allow_blank=True)
+    equipment = scanned_codes(
+        "Barcodes of the instruments used (checked: in service, calibrated on the day of the test).", most=10
+    )
     tested_at = serializers.DateTimeField()
     investigation = serializers.IntegerField(required=False, allow_null=True, default=None)
     late_entry_reason = serializers.CharField(max_length=limits.REASON, required=False, default="", allow_blank=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -20,6 +21,7 @@ from batches.roles import Role, require_role
 from batches.services import record_limits as rl
 from batches.services.common import check_event_time, confirm_password, lock_batch
 from batches.services.signatures import signature_sign
+from batches.services.step_inputs import Window, equipment_check, equipment_uses_record
 from batches.services.training import training_require
 from batches.states import BatchStatus
 from qc.evaluation import (
@@ -234,13 +236,16 @@ def qc_result_record(
     preliminary_reason: str = "",
     password_checked: bool = False,
     manifest: SignatureManifest | None = None,
+    equipment: Sequence[str] = (),
 ) -> QcResult:
     """Record a result signed by the analyst; the verdict is computed, and an OOS opens a deviation.
 
     A viability result also records the calculated viable CD133+ dose when the specification has it.
     A value outside the process definition's hard range is refused; a result before its method's minimum
     duration is refused, or recorded as preliminary with ``preliminary_reason`` (an exception for QA).
-    ``manifest``: the result is one of several signed in one act (qc.services.sample_results).
+    ``manifest``: the result is one of several signed in one act (qc.services.sample_results). The
+    instruments scanned for the test (``equipment``) must be in service and calibrated on the day of the
+    test; each use joins the item's use log.
     """
     require_role(actor, Role.QC_ANALYST, action="Recording a QC result")
     if not password_checked:
@@ -284,6 +289,7 @@ def qc_result_record(
             {"tested_at": f"{early[0]}. Record it as preliminary, with a reason, if it is a preliminary reading."}
         )
     investigation = _check_repeat(batch, qc_test, investigation_id)
+    instruments = equipment_check(equipment, until=tested_at)
     common = {
         "analyst": actor,
         "tested_at": tested_at,
@@ -316,6 +322,9 @@ def qc_result_record(
                 reason=preliminary_reason,
                 kind=ExceptionKind.PRELIMINARY_RESULT,
             )
+    equipment_uses_record(
+        instruments, batch=batch, kind=f"qc:{qc_test}", target=result, window=Window(tested_at, tested_at), actor=actor
+    )
     for each in recorded:
         # Sign what the database holds (a decimal is stored with the column's scale).
         each.refresh_from_db()
