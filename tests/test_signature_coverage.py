@@ -4,8 +4,10 @@ fields a signature bound breaks it."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from django.db import connection
+from django.db import connection, models
 from django.test import Client
 
 from batches.audit import audit_context
@@ -29,7 +31,7 @@ def infused_batch(people: Personas) -> Batch:
     return batch
 
 
-def signature_on(batch: Batch, model: type, meaning: str) -> ElectronicSignature:
+def signature_on(batch: Batch, model: type[models.Model], meaning: str) -> ElectronicSignature:
     return ElectronicSignature.objects.get(batch=batch, content_type__model=model._meta.model_name, meaning=meaning)
 
 
@@ -40,8 +42,10 @@ def test_every_signature_of_a_dispatched_received_checked_and_infused_batch_is_i
     batch = infused_batch(people)
     event = CustodyEvent.objects.get(batch=batch, kind="lab_to_radiology")
     check = BedsideCheck.objects.get(batch=batch)
-    assert event.received_at is not None and event.scanned_identifier  # the receipt was filled in after dispatch
-    assert check.confirmed_by_id is not None and check.confirmation_patient_subject_code == "IGX1-S001"
+    assert event.received_at is not None  # the receipt was filled in after dispatch
+    assert event.scanned_identifier
+    assert check.confirmed_by_id is not None
+    assert check.confirmation_patient_subject_code == "IGX1-S001"
 
     states = signature_states(batch)
     signed = {(c.signature.content_type.model, c.signature.meaning) for c in states}
@@ -67,8 +71,6 @@ def test_each_signature_binds_the_fields_its_signer_attested(people: Personas) -
     first, confirmation = (signature_on(batch, BedsideCheck, m) for m in ("performed", "verified"))
 
     def bound(signature: ElectronicSignature) -> set[str]:
-        import json
-
         return set(json.loads(signature.content)["fields"])
 
     assert bound(dispatch) == declared_fields(CustodyEvent, "performed")
@@ -105,14 +107,15 @@ def test_a_change_to_a_signed_field_behind_the_services_back_breaks_its_signatur
 
     # Raw SQL, triggers on, with a reason (the database insists on one) but outside every service.
     with audit_context("system:db-shell", reason="manual fix"), connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {column} = {value} WHERE batch_id = %s", [batch.pk])  # noqa: S608
+        cursor.execute(f"UPDATE {table} SET {column} = {value} WHERE batch_id = %s", [batch.pk])
 
     invalid = {
         (c.signature.content_type.model, c.signature.meaning): c.detail
         for c in signature_states(batch)
         if c.state != SignatureState.VALID
     }
-    assert invalid == {key: "the record was changed after signing" for key in broken}
+    assert invalid == dict.fromkeys(broken, "the record was changed after signing")
     findings = [f for f in release_gate(batch).findings if f.code == "signature_broken"]
-    assert len(findings) == len(broken) and all(f.blocking for f in findings)
+    assert len(findings) == len(broken)
+    assert all(f.blocking for f in findings)
     assert all("no longer matches the record" in f.message for f in findings)
