@@ -140,6 +140,12 @@ def _integrity_problem(signature: ElectronicSignature, target: models.Model | No
         return "the signed record no longer exists"
     signed_fields = document.get("fields")
     only = frozenset(signed_fields) if isinstance(signed_fields, dict) else None
+    declared = declared_fields(model, signature.meaning)
+    if only is not None and declared is not None and not only <= declared:
+        # Signed before its model declared what the meaning binds (the stored content, bound by its hash,
+        # holds more): the fields the meaning binds must still hold their signed values.
+        current = json.loads(canonical_content(target, only=only & declared))["fields"]
+        return "" if all(signed_fields[k] == v for k, v in current.items()) else "the record was changed after signing"
     if hashlib.sha256(canonical_content(target, only=only)).hexdigest() != signature.content_sha256:
         return "the record was changed after signing"
     return ""
