@@ -4,6 +4,7 @@ fields a signature bound breaks it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -13,7 +14,7 @@ from django.test import Client
 from batches.audit import audit_context
 from batches.models import Batch, BedsideCheck, CustodyEvent, ElectronicSignature
 from batches.release import delivery
-from batches.signature_checks import SignatureState, declared_fields, signature_states
+from batches.signature_checks import SignatureState, declared_fields, signature_check, signature_states
 from qc.gate import release_gate
 from tests.custody_helpers import checked_batch, infusion_values
 from tests.factories import PASSWORD, Personas, make_user
@@ -119,3 +120,27 @@ def test_a_change_to_a_signed_field_behind_the_services_back_breaks_its_signatur
     assert len(findings) == len(broken)
     assert all(f.blocking for f in findings)
     assert all("no longer matches the record" in f.message for f in findings)
+
+
+@pytest.mark.urs("URS-225")
+def test_a_signature_made_before_the_declaration_is_checked_on_the_fields_its_meaning_binds(people: Personas) -> None:
+    batch = infused_batch(people)
+    dispatch = signature_on(batch, CustodyEvent, "performed")
+    # As signed before the declaration: the whole row, the hold flag (then False) included.
+    document = json.loads(dispatch.content)
+    document["fields"]["held"] = False
+    legacy = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    with audit_context(people.qa, reason="test: a signature made before the declaration"):
+        ElectronicSignature.objects.filter(pk=dispatch.pk).update(
+            content=legacy, content_sha256=hashlib.sha256(legacy.encode()).hexdigest()
+        )
+    dispatch.refresh_from_db()
+    assert signature_check(dispatch).state == SignatureState.VALID
+
+    event = CustodyEvent.objects.get(batch=batch, kind="lab_to_radiology")
+    with audit_context("system:db-shell", reason="manual fix"), connection.cursor() as cursor:
+        cursor.execute("UPDATE batches_custodyevent SET held = true WHERE id = %s", [event.pk])
+    assert signature_check(dispatch).state == SignatureState.VALID  # the receipt's field, not the hand-over's
+    with audit_context("system:db-shell", reason="manual fix"), connection.cursor() as cursor:
+        cursor.execute("UPDATE batches_custodyevent SET to_location = 'Elsewhere' WHERE id = %s", [event.pk])
+    assert signature_check(dispatch).detail == "the record was changed after signing"
