@@ -57,20 +57,36 @@ def _json_value(value: Any) -> Any:
 
 
 def _left_out(target: models.Model, field: models.Field[Any, Any]) -> bool:
-    """Not signed: workflow fields, and a field still empty that is set later (by a correction, or by another
-    person's own act on the record, e.g. the receipt of a hand-over: ``FILLED_LATER`` on the model)."""
+    """Not signed by default: workflow fields, and a field added later that is still empty."""
     if field.name in UNSIGNED_FIELDS:
         return True
-    later = SIGNED_WHEN_SET | frozenset(getattr(type(target), "FILLED_LATER", ()))
-    return field.name in later and field.value_from_object(target) in (None, "")
+    return field.name in SIGNED_WHEN_SET and field.value_from_object(target) in (None, "")
 
 
-def canonical_content(target: models.Model, *, only: frozenset[str] | None = None) -> bytes:
+def declared_fields(model: type[models.Model], meaning: str) -> frozenset[str] | None:
+    """The columns (attnames) a signature of ``meaning`` binds on ``model``, when the model declares them.
+
+    A record filled in by several people's acts (a hand-over then its receipt, a first bedside scan then the
+    second clinician's confirmation) declares ``SIGNED_FIELDS = {meaning: (field, ...)}``: each signature binds
+    what its signer attested, so a later legitimate act on the record leaves it intact, and a change to the
+    fields it bound breaks it. ``None``: the model declares nothing for ``meaning`` (the default rule applies).
+    """
+    declared: dict[str, tuple[str, ...]] = getattr(model, "SIGNED_FIELDS", {})
+    names = declared.get(str(meaning))
+    if names is None:
+        return None
+    return frozenset(model._meta.get_field(name).attname for name in names)  # type: ignore[union-attr]
+
+
+def canonical_content(target: models.Model, *, only: frozenset[str] | None = None, meaning: str = "") -> bytes:
     """Deterministic JSON of the record's signed fields, bound to its table and primary key.
 
-    ``only``: the fields a stored signature bound (when checking it, a field filled in after it is not
-    part of what it signed).
+    ``meaning``: at signing, the fields the model declares for it (``declared_fields``); without a
+    declaration, every field but the workflow ones. ``only``: the fields a stored signature bound (its
+    stored content names them, under its hash), when checking it.
     """
+    if only is None and meaning:
+        only = declared_fields(type(target), meaning)
     fields = {
         f.attname: _json_value(f.value_from_object(target))
         for f in target._meta.concrete_fields
@@ -124,6 +140,12 @@ def _integrity_problem(signature: ElectronicSignature, target: models.Model | No
         return "the signed record no longer exists"
     signed_fields = document.get("fields")
     only = frozenset(signed_fields) if isinstance(signed_fields, dict) else None
+    declared = declared_fields(model, signature.meaning)
+    if only is not None and declared is not None and not only <= declared:
+        # Signed before its model declared what the meaning binds (the stored content, bound by its hash,
+        # holds more): the fields the meaning binds must still hold their signed values.
+        current = json.loads(canonical_content(target, only=only & declared))["fields"]
+        return "" if all(signed_fields[k] == v for k, v in current.items()) else "the record was changed after signing"
     if hashlib.sha256(canonical_content(target, only=only)).hexdigest() != signature.content_sha256:
         return "the record was changed after signing"
     return ""

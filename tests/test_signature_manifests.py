@@ -4,6 +4,7 @@ the hash of its signed content and is signed too."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from datetime import timedelta
 from decimal import Decimal
@@ -148,10 +149,12 @@ def test_a_receipt_leaves_the_hand_overs_signature_valid_but_a_changed_signed_fi
     from batches.audit import audit_context
     from batches.models import CustodyEvent
     from qc import demo as qc_demo
-    from tests.factories import crew, release_batch
+    from tests.factories import crew, make_user, release_batch
 
     batch = release_batch(people, quarantined_batch(people))
-    qc_demo.dispatch_batch(crew(people), batch)  # dispatched (signed), then received by the clinician
+    # Dispatched (signed), then received with two scans by two clinicians.
+    two_clinicians = dataclasses.replace(crew(people), second_clinician=make_user("clinician_b", "clinician"))
+    qc_demo.dispatch_batch(two_clinicians, batch)
     event = CustodyEvent.objects.get(batch=batch, received_at__isnull=False, kind="lab_to_radiology")
     signature = ElectronicSignature.objects.get(content_type__model="custodyevent", object_id=event.pk)
     assert signature_check(signature).state == SignatureState.VALID

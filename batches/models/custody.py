@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 
@@ -87,8 +89,27 @@ class CustodyEvent(models.Model):
     held = models.BooleanField(default=False, help_text="Received on hold: a temperature excursion is investigated.")
     hold_reason = BoundedTextField(max_length=limits.REASON, blank=True)
 
-    # The receipt is the receiver's own act (attributed and audited): the hand-over's signature does not bind it.
-    FILLED_LATER = ("received_by", "received_at", "temperature_at_receipt_c", "scanned_identifier")
+    # What each signature binds (batches.signature_checks.declared_fields). The hand-over (dispatch) binds the
+    # hand-over; the receipt (received_*, scan, temperature, hold) is the receiver's own act, filled in later;
+    # QA's signature lifting a hold binds the hand-over, the receipt and the hold. ``notes`` is left out of
+    # the hand-over: a late receipt adds its reason there.
+    HANDED_OVER = (
+        "batch",
+        "kind",
+        "from_location",
+        "to_location",
+        "sample_reference",
+        "handed_over_by",
+        "handed_over_at",
+        "temperature_at_handover_c",
+        "shipper",
+        "recorded_at",
+    )
+    RECEIVED = ("received_by", "received_at", "temperature_at_receipt_c", "scanned_identifier", "notes")
+    SIGNED_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "performed": HANDED_OVER,
+        "approved": HANDED_OVER + RECEIVED + ("held", "hold_reason"),
+    }
 
     class Meta:
         ordering = ["handed_over_at", "pk"]

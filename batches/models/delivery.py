@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -32,8 +34,14 @@ class BedsideCheck(models.Model):
     )
     confirmed_at = models.DateTimeField(null=True, blank=True)
 
-    # The confirmation is signed by the second clinician; the first clinician's signature does not bind it.
-    FILLED_LATER = ("confirmation_scanned_data", "confirmed_by", "confirmed_at")
+    # What each signature binds (batches.signature_checks.declared_fields): the first clinician's signature
+    # binds the first scan; the second clinician's confirmation, filled in later, binds both.
+    FIRST_SCAN = ("batch", "patient_subject_code", "scanned_data", "checked_by", "checked_at")
+    CONFIRMATION = ("confirmation_scanned_data", "confirmation_patient_subject_code", "confirmed_by", "confirmed_at")
+    SIGNED_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "performed": FIRST_SCAN,
+        "verified": FIRST_SCAN + CONFIRMATION,
+    }
 
     class Meta:
         triggers = [no_delete()]

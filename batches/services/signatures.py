@@ -53,9 +53,9 @@ def signature_sign(
         )
         raise
     # What is signed is the row as stored (types and rounding as the database keeps them), which is
-    # also what every later verification reads back.
+    # also what every later verification reads back; a model may declare the fields each meaning binds.
     stored = type(target)._default_manager.get(pk=target.pk)
-    content = canonical_content(stored)
+    content = canonical_content(stored, meaning=meaning)
     with audit_context(signer, reason=f"electronic signature: {meaning.label}"):
         return ElectronicSignature.objects.create(
             batch=batch,
