@@ -92,14 +92,8 @@ def register_ensure(*, qa: User, qp: User, password: str) -> dict[str, DocumentV
 def procedures_assign(*, qa: User, qp: User, password: str, definition: ProcessDefinition) -> None:
     """Name the demo SOP behind every activity of a draft process definition."""
     register = register_ensure(qa=qa, qp=qp, password=password)
-    for procedure in DEMO_PROCEDURES:
-        for activity in procedure.activities:
-            training.procedure_assign(
-                actor=qa,
-                definition_id=definition.pk,
-                activity=activity,
-                document_version_id=register[procedure.number].pk,
-            )
+    versions = {str(activity): register[p.number].pk for p in DEMO_PROCEDURES for activity in p.activities}
+    training.procedures_assign(actor=qa, definition_id=definition.pk, versions=versions)
 
 
 def train(

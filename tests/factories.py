@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -55,10 +56,11 @@ def make_user(username: str, *roles: Role | str, trained: bool = True, **extra: 
 
 def _account(username: str, *roles: Role | str, **extra: Any) -> User:
     """The account, its person and its roles; no training."""
-    defaults = {"first_name": username.title(), "is_staff": True, **extra}
-    user, _ = User.objects.get_or_create(username=username, defaults=defaults)
-    user.set_password(PASSWORD)
-    user.save()
+    defaults = {"first_name": username.title(), "is_staff": True, "password": make_password(PASSWORD), **extra}
+    user, created = User.objects.get_or_create(username=username, defaults=defaults)
+    if not created:
+        user.set_password(PASSWORD)
+        user.save()
     identity_give(user, employee_number=f"E-{user.pk:05d}", email=f"{username}@example.org")
     for role in roles:
         group, _ = Group.objects.get_or_create(name=str(role))
