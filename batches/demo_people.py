@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -57,6 +58,16 @@ def demo_file(procedure: DemoProcedure, version: int) -> bytes:
     return f"%PDF-1.4\n% {procedure.number} v{version}: {procedure.title}\n".encode()
 
 
+def register_terms(procedure: DemoProcedure) -> dict[str, Any]:
+    """The terms of version 1 of a demo SOP: in force for two years, a month's grace, yearly retraining."""
+    return {
+        "effective_from": timezone.localdate() - timedelta(days=IN_FORCE_SINCE_DAYS),
+        "grace_days": 30,
+        "retraining_interval_days": RETRAINING_DAYS,
+        "supervised_practices_required": procedure.supervised_practices,
+    }
+
+
 def register_versions() -> dict[str, DocumentVersion]:
     """The approved version 1 of each demo SOP found in the register, by document number (one query)."""
     numbers = [procedure.number for procedure in DEMO_PROCEDURES]
@@ -69,7 +80,6 @@ def register_versions() -> dict[str, DocumentVersion]:
 def register_ensure(*, qa: User, qp: User, password: str) -> dict[str, DocumentVersion]:
     """The demo SOP register (version 1 of each, approved by QA and the QP), created when missing."""
     found = register_versions()
-    since = timezone.localdate() - timedelta(days=IN_FORCE_SINCE_DAYS)
     for procedure in DEMO_PROCEDURES:
         if procedure.number in found:
             continue
@@ -79,10 +89,7 @@ def register_ensure(*, qa: User, qp: User, password: str) -> dict[str, DocumentV
             title=procedure.title,
             file_name=f"{procedure.number}-v1.pdf",
             content=demo_file(procedure, 1),
-            effective_from=since,
-            grace_days=30,
-            retraining_interval_days=RETRAINING_DAYS,
-            supervised_practices_required=procedure.supervised_practices,
+            **register_terms(procedure),
         )
         training.document_version_approve(version_id=draft.pk, approver=qa, password=password)
         found[procedure.number] = training.document_version_approve(version_id=draft.pk, approver=qp, password=password)

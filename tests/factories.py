@@ -18,10 +18,9 @@ from batches.audit import audit_context
 from batches.demo import Cast, apheresis_values, definition_values, gcsf_values, selection_values
 from batches.demo_people import (
     DEMO_PROCEDURES,
-    IN_FORCE_SINCE_DAYS,
-    RETRAINING_DAYS,
     demo_file,
     identity_give,
+    register_terms,
     register_versions,
 )
 from batches.models import (
@@ -82,7 +81,6 @@ def sop_register() -> dict[str, DocumentVersion]:
     author = _account("sop_author", Role.QA_REVIEWER, last_name="Author")
     approver = _account("sop_approver", Role.QUALIFIED_PERSON, last_name="Approver")
     missing = [procedure for procedure in DEMO_PROCEDURES if procedure.number not in found]
-    since = timezone.localdate() - timedelta(days=IN_FORCE_SINCE_DAYS)
     now = timezone.now()
     versions = []
     with audit_context("system:tests", reason="SOP register in force before the test began"):
@@ -102,10 +100,7 @@ def sop_register() -> dict[str, DocumentVersion]:
                     storage_path=path,
                     sha256=hashlib.sha256(content).hexdigest(),
                     size_bytes=len(content),
-                    effective_from=since,
-                    grace_days=30,
-                    retraining_interval_days=RETRAINING_DAYS,
-                    supervised_practices_required=procedure.supervised_practices,
+                    **register_terms(procedure),
                     status=ApprovalStatus.APPROVED,
                     created_by=author,
                     first_approved_by=author,
