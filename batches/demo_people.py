@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -53,49 +54,53 @@ def identity_give(user: User, *, employee_number: str, full_name: str = "", emai
     return identity
 
 
-def _demo_file(procedure: DemoProcedure, version: int) -> bytes:
+def demo_file(procedure: DemoProcedure, version: int) -> bytes:
     return f"%PDF-1.4\n% {procedure.number} v{version}: {procedure.title}\n".encode()
+
+
+def register_terms(procedure: DemoProcedure) -> dict[str, Any]:
+    """The terms of version 1 of a demo SOP: in force for two years, a month's grace, yearly retraining."""
+    return {
+        "effective_from": timezone.localdate() - timedelta(days=IN_FORCE_SINCE_DAYS),
+        "grace_days": 30,
+        "retraining_interval_days": RETRAINING_DAYS,
+        "supervised_practices_required": procedure.supervised_practices,
+    }
+
+
+def register_versions() -> dict[str, DocumentVersion]:
+    """The approved version 1 of each demo SOP found in the register, by document number (one query)."""
+    numbers = [procedure.number for procedure in DEMO_PROCEDURES]
+    found = DocumentVersion.objects.filter(
+        document__number__in=numbers, version=1, status=ApprovalStatus.APPROVED
+    ).select_related("document")
+    return {version.document.number: version for version in found}
 
 
 def register_ensure(*, qa: User, qp: User, password: str) -> dict[str, DocumentVersion]:
     """The demo SOP register (version 1 of each, approved by QA and the QP), created when missing."""
-    found: dict[str, DocumentVersion] = {}
-    since = timezone.localdate() - timedelta(days=IN_FORCE_SINCE_DAYS)
+    found = register_versions()
     for procedure in DEMO_PROCEDURES:
-        existing = (
-            DocumentVersion.objects.filter(document__number=procedure.number, version=1, status=ApprovalStatus.APPROVED)
-            .select_related("document")
-            .first()
+        if procedure.number in found:
+            continue
+        draft = training.document_version_create(
+            actor=qa,
+            number=procedure.number,
+            title=procedure.title,
+            file_name=f"{procedure.number}-v1.pdf",
+            content=demo_file(procedure, 1),
+            **register_terms(procedure),
         )
-        if existing is None:
-            draft = training.document_version_create(
-                actor=qa,
-                number=procedure.number,
-                title=procedure.title,
-                file_name=f"{procedure.number}-v1.pdf",
-                content=_demo_file(procedure, 1),
-                effective_from=since,
-                grace_days=30,
-                retraining_interval_days=RETRAINING_DAYS,
-                supervised_practices_required=procedure.supervised_practices,
-            )
-            training.document_version_approve(version_id=draft.pk, approver=qa, password=password)
-            existing = training.document_version_approve(version_id=draft.pk, approver=qp, password=password)
-        found[procedure.number] = existing
-    return found
+        training.document_version_approve(version_id=draft.pk, approver=qa, password=password)
+        found[procedure.number] = training.document_version_approve(version_id=draft.pk, approver=qp, password=password)
+    return {procedure.number: found[procedure.number] for procedure in DEMO_PROCEDURES}
 
 
 def procedures_assign(*, qa: User, qp: User, password: str, definition: ProcessDefinition) -> None:
     """Name the demo SOP behind every activity of a draft process definition."""
     register = register_ensure(qa=qa, qp=qp, password=password)
-    for procedure in DEMO_PROCEDURES:
-        for activity in procedure.activities:
-            training.procedure_assign(
-                actor=qa,
-                definition_id=definition.pk,
-                activity=activity,
-                document_version_id=register[procedure.number].pk,
-            )
+    versions = {str(activity): register[p.number].pk for p in DEMO_PROCEDURES for activity in p.activities}
+    training.procedures_assign(actor=qa, definition_id=definition.pk, versions=versions)
 
 
 def train(

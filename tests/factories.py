@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from batches import demo
 from batches.audit import audit_context
 from batches.demo import Cast, apheresis_values, definition_values, gcsf_values, selection_values
-from batches.demo_people import identity_give, register_ensure
-from batches.models import Batch, DocumentVersion, Patient, ProcessDefinition, TrainingRecord
+from batches.demo_people import (
+    DEMO_PROCEDURES,
+    demo_file,
+    identity_give,
+    register_terms,
+    register_versions,
+)
+from batches.models import (
+    ApprovalStatus,
+    Batch,
+    ControlledDocument,
+    DocumentVersion,
+    Patient,
+    ProcessDefinition,
+    TrainingRecord,
+)
 from batches.models.training import TrainingMethod
 from batches.personal import SIGNING_ROLES
 from batches.roles import Role
@@ -29,44 +47,89 @@ def make_user(username: str, *roles: Role | str, trained: bool = True, **extra: 
 
     ``trained=False`` gives an account that is new to the work: no training record at all.
     """
-    defaults = {"first_name": username.title(), "is_staff": True, **extra}
-    user, _ = User.objects.get_or_create(username=username, defaults=defaults)
-    user.set_password(PASSWORD)
-    user.save()
-    identity_give(user, employee_number=f"E-{user.pk:05d}", email=f"{username}@example.org")
-    for role in roles:
-        group, _ = Group.objects.get_or_create(name=str(role))
-        user.groups.add(group)
+    user = _account(username, *roles, **extra)
     if trained and set(map(str, roles)) & SIGNING_ROLES:
         give_current_training(user)
     return user
 
 
+def _account(username: str, *roles: Role | str, **extra: Any) -> User:
+    """The account, its person and its roles; no training."""
+    defaults = {"first_name": username.title(), "is_staff": True, "password": make_password(PASSWORD), **extra}
+    user, created = User.objects.get_or_create(username=username, defaults=defaults)
+    if not created:
+        user.set_password(PASSWORD)
+        user.save()
+    identity_give(user, employee_number=f"E-{user.pk:05d}", email=f"{username}@example.org")
+    for role in roles:
+        group, _ = Group.objects.get_or_create(name=str(role))
+        user.groups.add(group)
+    return user
+
+
 def sop_register() -> dict[str, DocumentVersion]:
-    """The demo SOP register, drafted and approved by two document-control users of its own."""
-    author = make_user("sop_author", Role.QA_REVIEWER, trained=False, last_name="Author")
-    approver = make_user("sop_approver", Role.QUALIFIED_PERSON, trained=False, last_name="Approver")
-    return register_ensure(qa=author, qp=approver, password=PASSWORD)
+    """The demo SOP register of batches.demo_people (version 1 of each SOP with its file, in force for two
+    years, approved by two document-control users of its own), created when missing.
+
+    Written in a few set-based statements inside one audit context rather than through the document
+    services, because every test that creates a trained user needs it; tests/test_training.py proves
+    those services, and the demo seed builds its register through them (demo_people.register_ensure).
+    """
+    found = register_versions()
+    if len(found) == len(DEMO_PROCEDURES):
+        return found
+    author = _account("sop_author", Role.QA_REVIEWER, last_name="Author")
+    approver = _account("sop_approver", Role.QUALIFIED_PERSON, last_name="Approver")
+    missing = [procedure for procedure in DEMO_PROCEDURES if procedure.number not in found]
+    now = timezone.now()
+    versions = []
+    with audit_context("system:tests", reason="SOP register in force before the test began"):
+        documents = ControlledDocument.objects.bulk_create(
+            ControlledDocument(number=procedure.number, title=procedure.title) for procedure in missing
+        )
+        for procedure, document in zip(missing, documents, strict=True):
+            content = demo_file(procedure, 1)
+            path = f"controlled-documents/{procedure.number}/v1/{procedure.number}-v1.pdf"
+            if not default_storage.exists(path):  # the same file for every test: written once
+                path = default_storage.save(path, ContentFile(content))
+            versions.append(
+                DocumentVersion(
+                    document=document,
+                    version=1,
+                    file_name=f"{procedure.number}-v1.pdf",
+                    storage_path=path,
+                    sha256=hashlib.sha256(content).hexdigest(),
+                    size_bytes=len(content),
+                    **register_terms(procedure),
+                    status=ApprovalStatus.APPROVED,
+                    created_by=author,
+                    first_approved_by=author,
+                    first_approved_at=now,
+                    second_approved_by=approver,
+                    second_approved_at=now,
+                )
+            )
+        DocumentVersion.objects.bulk_create(versions)
+    return {**found, **{version.document.number: version for version in versions}}
 
 
-def give_current_training(user: User) -> None:
+def give_current_training(*users: User) -> None:
     """The one place where test users get their training: signed, passed, current training on every SOP of
     the register (with the supervised practices it asks for), as staff trained before the test began.
 
-    Written in one statement rather than through the training services (which tests/test_training.py
-    exercises), because every persona of every test needs it.
+    Written in one statement for all ``users`` rather than through the training services (which
+    tests/test_training.py exercises), because every persona of every test needs it. Users who hold any
+    training record already are left as they are.
     """
-    if TrainingRecord.objects.filter(trainee=user).exists():
-        return
     versions = sop_register()
-    trainer = User.objects.get(username="sop_author")
+    done = set(TrainingRecord.objects.filter(trainee__in=users).values_list("trainee_id", flat=True))
     now = timezone.now()
     on = timezone.localdate() - timedelta(days=30)
     records = [
         TrainingRecord(
             trainee=user,
             document_version=version,
-            trainer=trainer,
+            trainer_id=version.created_by_id,
             trained_on=on,
             method=method,
             assessment="Trained before the test began.",
@@ -75,30 +138,38 @@ def give_current_training(user: User) -> None:
             trainer_signed_at=now,
             trainee_signed_at=now,
         )
+        for user in users
+        if user.pk not in done
         for version in versions.values()
         for method in [TrainingMethod.READ] + [TrainingMethod.SUPERVISED] * version.supervised_practices_required
-        if user.pk != trainer.pk
+        if user.pk != version.created_by_id
     ]
-    with audit_context("system:tests", reason="training given before the test"):
-        TrainingRecord.objects.bulk_create(records)
+    if records:
+        with audit_context("system:tests", reason="training given before the test"):
+            TrainingRecord.objects.bulk_create(records)
 
 
 class Personas:
-    """One user per role, as in docs/domain.md §Who does what (created on demand in a test database)."""
+    """One user per role, as in docs/domain.md §Who does what (created on demand in a test database), each
+    currently trained on every SOP of the register (given to all of them at once)."""
 
     def __init__(self) -> None:
-        self.operator = make_user("operator", Role.OPERATOR)
-        self.verifier = make_user("verifier", Role.VERIFIER)
-        self.qc_analyst = make_user("qc_analyst", Role.QC_ANALYST)
-        self.qa = make_user("qa_reviewer", Role.QA_REVIEWER)
-        self.qp = make_user("qualified_person", Role.QUALIFIED_PERSON)
-        self.clinician = make_user("clinician", Role.CLINICIAN)
-        self.medical_director = make_user("medical_director", Role.MEDICAL_DIRECTOR)
+        self.operator = _account("operator", Role.OPERATOR)
+        self.verifier = _account("verifier", Role.VERIFIER)
+        self.qc_analyst = _account("qc_analyst", Role.QC_ANALYST)
+        self.qa = _account("qa_reviewer", Role.QA_REVIEWER)
+        self.qp = _account("qualified_person", Role.QUALIFIED_PERSON)
+        self.clinician = _account("clinician", Role.CLINICIAN)
+        self.medical_director = _account("medical_director", Role.MEDICAL_DIRECTOR)
         # Reviews QC results: a verifier independent of the batch's production.
-        self.qc_reviewer = make_user("qc_reviewer", Role.VERIFIER)
-        self.auditor = make_user("auditor", Role.AUDITOR)
-        self.admin = make_user("admin", Role.ADMIN, is_staff=True, is_superuser=True)
-        self.materials = make_user("materials", Role.MATERIALS)
+        self.qc_reviewer = _account("qc_reviewer", Role.VERIFIER)
+        self.auditor = _account("auditor", Role.AUDITOR)
+        self.admin = _account("admin", Role.ADMIN, is_staff=True, is_superuser=True)
+        self.materials = _account("materials", Role.MATERIALS)
+        # Not the medical director, the auditor, the admin nor the materials keeper: they hold no signing role.
+        give_current_training(
+            self.operator, self.verifier, self.qc_analyst, self.qa, self.qp, self.clinician, self.qc_reviewer
+        )
 
 
 def cast(people: Personas) -> Cast:

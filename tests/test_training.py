@@ -325,3 +325,31 @@ def test_a_definition_names_a_procedure_per_activity_and_without_one_the_work_is
     ours = walk_batch(people, "registered").process_definition
     named = set(ours.procedures.values_list("activity", flat=True))
     assert named == {a for p in demo_people.DEMO_PROCEDURES for a in p.activities}
+
+
+@pytest.mark.urs("URS-301")
+def test_the_procedures_of_a_definition_are_named_in_one_act_all_or_none(people: Personas) -> None:
+    definition = master.process_definition_create(actor=people.qa, values=definition_values(code="IGX8"))
+    approved = DocumentVersion.objects.get(document__number="SOP-MFG-001", version=1)
+    draft = training.document_version_create(
+        actor=people.qa,
+        number="SOP-MFG-009",
+        title="Apheresis bag handling",
+        file_name="SOP-MFG-009.pdf",
+        content=b"%PDF-1.4 SOP-MFG-009",
+        effective_from=timezone.localdate(),
+    )
+    before = gmp_row_counts()
+    with pytest.raises(ValidationError, match="SOP-MFG-009 v1 is not approved"):
+        training.procedures_assign(
+            actor=people.qa, definition_id=definition.pk, versions={"gcsf": approved.pk, "apheresis": draft.pk}
+        )
+    assert_nothing_written(before, "a refused naming of procedures")
+    named = training.procedures_assign(
+        actor=people.qa, definition_id=definition.pk, versions={"gcsf": approved.pk, "apheresis": approved.pk}
+    )
+    assert {(p.activity, p.document_version_id) for p in named} == {("gcsf", approved.pk), ("apheresis", approved.pk)}
+    assert training.procedure_assign(
+        actor=people.qa, definition_id=definition.pk, activity="apheresis", document_version_id=approved.pk
+    ).pk == next(p.pk for p in named if p.activity == "apheresis")  # naming again replaces, never adds
+    assert definition.procedures.count() == 2

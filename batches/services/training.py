@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from batches import limits
 from batches.audit import audit_context
 from batches.competence import named_procedure, standing, version_in_force
 from batches.models import ApprovalStatus, ProcessDefinition
@@ -159,24 +160,38 @@ def document_version_approve(*, version_id: int, approver: User, password: str, 
     return version
 
 
-@transaction.atomic
 def procedure_assign(*, actor: User, definition_id: int, activity: str, document_version_id: int) -> StepProcedure:
     """Name the procedure a draft process definition follows for ``activity`` (approval freezes it)."""
+    return procedures_assign(actor=actor, definition_id=definition_id, versions={activity: document_version_id})[0]
+
+
+@transaction.atomic
+def procedures_assign(*, actor: User, definition_id: int, versions: dict[str, int]) -> list[StepProcedure]:
+    """Name the procedures a draft process definition follows, ``versions`` mapping activity to document
+    version, in one act: all are named or, on the first refusal, none."""
     require_role(actor, *DOCUMENT_CONTROL_ROLES, action="Naming a step's procedure", domain=Domain.MASTER_DATA)
     definition = ProcessDefinition.objects.select_for_update().get(pk=definition_id)
     if definition.status != ApprovalStatus.DRAFT:
         raise ValidationError(f"{definition} is {definition.get_status_display().lower()}; draft a new version.")
-    if activity not in ProcedureActivity.values:
-        raise ValidationError({"activity": f"Unknown activity {activity!r}."})
-    version = DocumentVersion.objects.select_related("document").get(pk=document_version_id)
-    if version.status != ApprovalStatus.APPROVED:
-        raise ValidationError({"document_version": f"{version} is not approved."})
-    label = ProcedureActivity(activity).label.lower()
-    with audit_context(actor, reason=f"{definition}: {label} follows {version}"):
-        procedure, _ = StepProcedure.objects.update_or_create(
-            definition=definition, activity=activity, defaults={"document_version": version}
+    for activity in versions:
+        if activity not in ProcedureActivity.values:
+            raise ValidationError({"activity": f"Unknown activity {activity!r}."})
+    found = DocumentVersion.objects.select_related("document").in_bulk(set(versions.values()))
+    for version_id in versions.values():
+        version = found.get(version_id)
+        if version is None:
+            raise DocumentVersion.DoesNotExist(f"No document version #{version_id}.")
+        if version.status != ApprovalStatus.APPROVED:
+            raise ValidationError({"document_version": f"{version} is not approved."})
+    named = ", ".join(f"{ProcedureActivity(a).label.lower()} follows {found[v]}" for a, v in versions.items())
+    with audit_context(actor, reason=f"{definition}: {named}"[: limits.REASON]):
+        procedures = StepProcedure.objects.bulk_create(
+            [StepProcedure(definition=definition, activity=a, document_version=found[v]) for a, v in versions.items()],
+            update_conflicts=True,
+            unique_fields=["definition", "activity"],
+            update_fields=["document_version"],
         )
-    return procedure
+    return procedures
 
 
 @transaction.atomic
