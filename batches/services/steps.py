@@ -300,12 +300,19 @@ def step_record(
 
 @transaction.atomic
 def gcsf_days_record(
-    *, actor: User, batch_id: int, password: str, days: list[dict[str, Any]], otp_token: str = ""
+    *,
+    actor: User,
+    batch_id: int,
+    password: str,
+    days: list[dict[str, Any]],
+    otp_token: str = "",
+    lots: Sequence[str] = (),
+    equipment: Sequence[str] = (),
 ) -> SignatureManifest:
     """Record several G-CSF days (transcribed from the ward's log) in one act: one password, one manifest.
 
-    Every rule of a single day applies to each; one refused day refuses them all, its errors named
-    ``day<N>-<field>``.
+    Every rule of a single day applies to each, the scans of the course's lots and equipment included;
+    one refused day refuses them all, its errors named ``day<N>-<field>``.
     """
     require_role(actor, Role.OPERATOR, action="Recording G-CSF administrations")
     if not days:
@@ -329,6 +336,8 @@ def gcsf_days_record(
                 values=values,
                 password_checked=True,
                 manifest=manifest,
+                lots=lots,
+                equipment=equipment,
             )
         except ValidationError as error:
             raise row_error(error, f"day{values['day']}") from None
