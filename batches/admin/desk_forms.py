@@ -343,6 +343,10 @@ class FinalContainerForm(PasswordForm):
     ]
 
 
+class PackagingForm(FinalContainerForm):
+    """The labels' reconciliation and the final container's inspection, signed together."""
+
+
 def keyed_override(data: dict[str, Any]) -> KeyedOverride | None:
     """Take the override fields out of the form's values: an override when a second person is named."""
     username, password = data.pop("override_username", "") or "", data.pop("override_password", "") or ""

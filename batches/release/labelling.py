@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -166,10 +167,13 @@ def label_counts(batch: Batch) -> dict[str, int]:
 
 
 @transaction.atomic
-def label_reconcile(*, actor: User, batch_id: int, password: str, otp_token: str = "") -> LabelReconciliation:
+def label_reconcile(
+    *, actor: User, batch_id: int, password: str, otp_token: str = "", password_checked: bool = False
+) -> LabelReconciliation:
     """Sign the count of the batch's labels; refused while one is unaccounted for."""
     require_role(actor, Role.OPERATOR, action="Reconciling labels")
-    confirm_password(actor, password, otp_token=otp_token)
+    if not password_checked:
+        confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
     counts = label_counts(batch)
     if counts["total"] == 0:
@@ -233,10 +237,12 @@ def final_container_record(
     password: str,
     notes: str = "",
     otp_token: str = "",
+    password_checked: bool = False,
 ) -> FinalContainer:
     """Record the final container and its visual inspection (signed); a failed inspection blocks release."""
     require_role(actor, Role.OPERATOR, action="Recording the final container")
-    confirm_password(actor, password, otp_token=otp_token)
+    if not password_checked:
+        confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
     if batch.status != S.QUARANTINE:
         raise StateConflict(
@@ -294,3 +300,16 @@ def packaging_outstanding(batch: Batch) -> str | None:
     if not container.passed:
         return f"the visual inspection of the final container failed ({container.notes})"
     return None
+
+
+@transaction.atomic
+def packaging_record(
+    *, actor: User, batch_id: int, password: str, otp_token: str = "", **container: Any
+) -> FinalContainer:
+    """Reconcile the labels and record the final container with its inspection, the two records the operator
+    signs together at the end of labelling: the identity is confirmed once, each record is signed, and if
+    either is refused nothing is written."""
+    require_role(actor, Role.OPERATOR, action="Reconciling labels and recording the final container")
+    confirm_password(actor, password, otp_token=otp_token)
+    label_reconcile(actor=actor, batch_id=batch_id, password=password, password_checked=True)
+    return final_container_record(actor=actor, batch_id=batch_id, password=password, password_checked=True, **container)
