@@ -161,13 +161,16 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     expect_message(verifier, f"Verified G-CSF days 1, 2, 3, 4 of batch {batch.batch_number}")
 
     # --- Operator and verifier: apheresis, then selection ------------------------------------------------------
-    # The collection bag carries a label the system issued: printed at the desk and scanned as applied.
+    # The days are verified: the operator starts collection (the batch gets its DIN); the collection bag then
+    # carries a label the system issued, printed at the desk and scanned as applied, before the apheresis.
+    operator.reload()
+    operator.locator("#batch-actions, main").get_by_role("button", name="Start collection", exact=True).first.click()
+    expect(operator.locator("#batch-header")).to_contain_text("Collection")
     operator.goto(f"/admin/delivery-desk/{batch.pk}/")
     bag = print_and_apply(operator, batch, LabelBag.COLLECTION)
-    # The days are verified: the batch page starts collection with the apheresis record.
     operator.goto(f"/admin/batches/batch/{batch.pk}/change/")
     form = operator.locator("#record-form")
-    expect(form.get_by_role("heading")).to_have_text("Start collection and record apheresis collection")
+    expect(form.get_by_role("heading")).to_have_text("Record apheresis collection")
     collected = apheresis_values()
     fill_scans(form, scans(master_data, batch, "apheresis", collected))
     for label, value in {
