@@ -35,10 +35,10 @@ from batches.models import (
     LabelReconciliation,
     LabelStatus,
 )
-from batches.models.signatures import SignatureMeaning
+from batches.models.signatures import SignatureManifest, SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services.common import confirm_password, identifier_next, lock_batch
-from batches.services.signatures import signature_sign
+from batches.services.signatures import manifest_open, manifest_seal, signature_sign
 from batches.states import BatchStatus
 from batches.zpl import labels_zpl
 
@@ -168,7 +168,13 @@ def label_counts(batch: Batch) -> dict[str, int]:
 
 @transaction.atomic
 def label_reconcile(
-    *, actor: User, batch_id: int, password: str, otp_token: str = "", password_checked: bool = False
+    *,
+    actor: User,
+    batch_id: int,
+    password: str,
+    otp_token: str = "",
+    password_checked: bool = False,
+    manifest: SignatureManifest | None = None,
 ) -> LabelReconciliation:
     """Sign the count of the batch's labels; refused while one is unaccounted for."""
     require_role(actor, Role.OPERATOR, action="Reconciling labels")
@@ -204,6 +210,7 @@ def label_reconcile(
         meaning=SignatureMeaning.PERFORMED,
         target=reconciliation,
         batch=batch,
+        manifest=manifest,
     )
     return reconciliation
 
@@ -238,6 +245,7 @@ def final_container_record(
     notes: str = "",
     otp_token: str = "",
     password_checked: bool = False,
+    manifest: SignatureManifest | None = None,
 ) -> FinalContainer:
     """Record the final container and its visual inspection (signed); a failed inspection blocks release."""
     require_role(actor, Role.OPERATOR, action="Recording the final container")
@@ -285,6 +293,7 @@ def final_container_record(
         meaning=SignatureMeaning.PERFORMED,
         target=container,
         batch=batch,
+        manifest=manifest,
     )
     return container
 
@@ -305,11 +314,21 @@ def packaging_outstanding(batch: Batch) -> str | None:
 @transaction.atomic
 def packaging_record(
     *, actor: User, batch_id: int, password: str, otp_token: str = "", **container: Any
-) -> FinalContainer:
+) -> SignatureManifest:
     """Reconcile the labels and record the final container with its inspection, the two records the operator
-    signs together at the end of labelling: the identity is confirmed once, each record is signed, and if
-    either is refused nothing is written."""
+    signs together at the end of labelling: one password entry, each record signed, one signed manifest of
+    the act (``batches.services.signatures``); if either is refused nothing is written."""
     require_role(actor, Role.OPERATOR, action="Reconciling labels and recording the final container")
     confirm_password(actor, password, otp_token=otp_token)
-    label_reconcile(actor=actor, batch_id=batch_id, password=password, password_checked=True)
-    return final_container_record(actor=actor, batch_id=batch_id, password=password, password_checked=True, **container)
+    batch = lock_batch(batch_id)
+    manifest = manifest_open(
+        signer=actor,
+        meaning=SignatureMeaning.PERFORMED,
+        batch=batch,
+        statement=f"Reconciled the labels and inspected the final container of batch {batch.batch_number}",
+    )
+    label_reconcile(actor=actor, batch_id=batch_id, password=password, password_checked=True, manifest=manifest)
+    final_container_record(
+        actor=actor, batch_id=batch_id, password=password, password_checked=True, manifest=manifest, **container
+    )
+    return manifest_seal(manifest=manifest, signer=actor, password=password)

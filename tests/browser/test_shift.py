@@ -78,15 +78,21 @@ def fill_scans(form: object, codes: dict[str, list[str]]) -> None:
     form.get_by_label(field_label("Equipment (scan each)")).fill("\n".join(codes["equipment"]))  # type: ignore[attr-defined]
 
 
-def print_and_apply(page: Page, batch: Batch, bag: str) -> str:
-    """At the delivery desk: print the bag's label, then scan it as applied; returns the label's id."""
+def print_label(page: Page, batch: Batch, bag: str) -> str:
+    """At the delivery desk: print the bag's label; returns the label's id (read off the printed label)."""
     printing = page.locator("#desk-label_print")
     printing.get_by_label("Bag").select_option(bag)
     printing.get_by_label("Printer").fill("ZD621-LAB-01")
     printing.get_by_label("Reason").fill("labels for the bag")
-    printing.get_by_role("button", name="Record").click()
-    expect_message(page, "Recorded.")
-    label = Label.objects.get(batch=batch, bag=bag, voided=False).label_id  # read off the printed label
+    with page.expect_download() as printed:  # the labels go to the printer (a ZPL file), the page stays
+        printing.get_by_role("button", name="Record").click()
+    assert printed.value.suggested_filename.endswith(".zpl"), printed.value.suggested_filename
+    return Label.objects.get(batch=batch, bag=bag, voided=False).label_id
+
+
+def print_and_apply(page: Page, batch: Batch, bag: str) -> str:
+    """At the delivery desk: print the bag's label, then scan it as applied; returns the label's id."""
+    label = print_label(page, batch, bag)
     account = page.locator("#desk-label_account")
     account.get_by_label("Scan the label's own barcode (label id)").fill(label)
     account.get_by_label("Status").select_option("applied")
@@ -162,12 +168,13 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
 
     # --- Operator and verifier: apheresis, then selection ------------------------------------------------------
     # The days are verified: the operator starts collection (the batch gets its DIN); the collection bag then
-    # carries a label the system issued, printed at the desk and scanned as applied, before the apheresis.
+    # carries a label the system issued, printed at the desk; scanned off the bag into the apheresis record,
+    # the same scan accounts for it as applied.
     operator.reload()
     operator.locator("#batch-actions, main").get_by_role("button", name="Start collection", exact=True).first.click()
     expect(operator.locator("#batch-header")).to_contain_text("Collection")
     operator.goto(f"/admin/delivery-desk/{batch.pk}/")
-    bag = print_and_apply(operator, batch, LabelBag.COLLECTION)
+    bag = print_label(operator, batch, LabelBag.COLLECTION)
     operator.goto(f"/admin/batches/batch/{batch.pk}/change/")
     form = operator.locator("#record-form")
     expect(form.get_by_role("heading")).to_have_text("Record apheresis collection")
@@ -189,6 +196,7 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
         form.get_by_label(field_label(label)).fill(value)
     sign(form, "Record and sign")
     expect_message(operator, "apheresis recorded and signed as performed.")
+    assert Label.objects.get(label_id=bag).status == "applied"
 
     verifier.reload()
     sign(verifier.locator(f"#step-apheresis-{batch.apheresis.pk} form.cb-form").first, "Verify and sign")
