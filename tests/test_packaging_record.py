@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from batches.exceptions import StateConflict
-from batches.models import ElectronicSignature, FinalContainer, LabelReconciliation, SignatureManifest
+from batches.models import ElectronicSignature, FinalContainer, Label, LabelReconciliation, SignatureManifest
 from batches.release import labelling
 from tests.factories import PASSWORD, Personas, quarantined_batch
 from tests.helpers import assert_nothing_written, gmp_row_counts
@@ -40,14 +40,20 @@ def test_one_entry_reconciles_the_labels_and_records_the_inspection_each_signed(
     with pytest.raises(StateConflict, match=f"do not reconcile: .*1 unaccounted for: {label}"):
         packaging(people, batch)
     assert_nothing_written(before)
-    labelling.label_account(actor=people.operator, label_id=label, status="applied")
-    before = gmp_row_counts()
+    with pytest.raises(ValidationError, match=f"Label X-1 is not a final bag label of batch {batch.batch_number}"):
+        packaging(people, batch, final_label="x-1")
+    assert_nothing_written(before)
     with pytest.raises(ValidationError, match="expired on"):
-        packaging(people, batch, container_expiry=timezone.localdate() - timedelta(days=1))
+        packaging(people, batch, final_label=label, container_expiry=timezone.localdate() - timedelta(days=1))
     assert not LabelReconciliation.objects.filter(batch=batch).exists()  # the reconciliation went with it
+    assert Label.objects.get(label_id=label).status == "issued"  # and so did the label's accounting
     assert_nothing_written(before)
 
-    manifest = packaging(people, batch)
+    manifest = packaging(people, batch, final_label=label)  # scanned off the final bag: applied, then counted
+    assert (Label.objects.get(label_id=label).status, Label.objects.get(label_id=label).accounted_by) == (
+        "applied",
+        people.operator,
+    )
     reconciliation = LabelReconciliation.objects.get(batch=batch)
     container = FinalContainer.objects.get(batch=batch)
     assert container.passed

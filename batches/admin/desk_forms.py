@@ -344,7 +344,11 @@ class FinalContainerForm(PasswordForm):
 
 
 class PackagingForm(FinalContainerForm):
-    """The labels' reconciliation and the final container's inspection, signed together."""
+    """The labels' reconciliation and the final container's inspection, signed together; the final bag's
+    label scanned here is accounted for as applied first."""
+
+    final_label = scan_field("Scan the final bag's label (label id)", "label", max_length=24, required=False)
+    field_order = ["final_label", *FinalContainerForm.field_order]
 
 
 def keyed_override(data: dict[str, Any]) -> KeyedOverride | None:

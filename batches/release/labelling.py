@@ -313,14 +313,22 @@ def packaging_outstanding(batch: Batch) -> str | None:
 
 @transaction.atomic
 def packaging_record(
-    *, actor: User, batch_id: int, password: str, otp_token: str = "", **container: Any
+    *, actor: User, batch_id: int, password: str, otp_token: str = "", final_label: str = "", **container: Any
 ) -> SignatureManifest:
     """Reconcile the labels and record the final container with its inspection, the two records the operator
     signs together at the end of labelling: one password entry, each record signed, one signed manifest of
-    the act (``batches.services.signatures``); if either is refused nothing is written."""
+    the act (``batches.services.signatures``); if either is refused nothing is written. ``final_label``: the
+    label scanned off the final bag, accounted for as applied first (it must be this batch's final label)."""
     require_role(actor, Role.OPERATOR, action="Reconciling labels and recording the final container")
     confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
+    code = final_label.strip().upper()
+    if code:
+        if not Label.objects.filter(batch=batch, bag=LabelBag.FINAL, label_id=code).exists():
+            raise ValidationError(
+                {"final_label": f"Label {code} is not a final bag label of batch {batch.batch_number}: check the bag."}
+            )
+        label_account(actor=actor, label_id=code, status=LabelStatus.APPLIED)
     manifest = manifest_open(
         signer=actor,
         meaning=SignatureMeaning.PERFORMED,

@@ -90,17 +90,6 @@ def print_label(page: Page, batch: Batch, bag: str) -> str:
     return Label.objects.get(batch=batch, bag=bag, voided=False).label_id
 
 
-def print_and_apply(page: Page, batch: Batch, bag: str) -> str:
-    """At the delivery desk: print the bag's label, then scan it as applied; returns the label's id."""
-    label = print_label(page, batch, bag)
-    account = page.locator("#desk-label_account")
-    account.get_by_label("Scan the label's own barcode (label id)").fill(label)
-    account.get_by_label("Status").select_option("applied")
-    account.get_by_role("button", name="Record").click()
-    expect_message(page, "Recorded.")
-    return label
-
-
 @pytest.fixture
 def worker_env(signing_pki: dict[str, str], settings: object, tmp_path: Path) -> dict[str, str]:
     """Where the worker that builds and seals the record finds its certificates and writes the file."""
@@ -238,8 +227,9 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     expect(operator.locator("#batch-header")).to_contain_text("Quarantine")
     # The final bag's label, then one signed form: the labels reconciled and the final container inspected.
     operator.goto(f"/admin/delivery-desk/{batch.pk}/")
-    print_and_apply(operator, batch, LabelBag.FINAL)
+    final_label = print_label(operator, batch, LabelBag.FINAL)
     packaging = operator.locator("#desk-packaging")
+    packaging.get_by_label("Scan the final bag's label (label id)").fill(final_label)
     packaging.get_by_label("Container type").fill("50 mL transfer bag")
     packaging.get_by_label("Container lot").fill("TB-2291")
     packaging.get_by_label("Container expiry").fill((now + timedelta(days=300)).date().isoformat())
@@ -256,6 +246,9 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     results.get_by_label(field_label("Sample code")).fill(f"{batch.batch_number}-QC1")
     # Drawn at formulation, five minutes after the selection ended; tested now (after the tests' shortest times).
     results.get_by_label(field_label("Taken at")).fill(local(selected["ended_at"] + timedelta(minutes=5)))
+    results.get_by_label(field_label("Late-entry reason")).fill(
+        "Sample drawn at formulation; entered with its results."
+    )
     for test, value in {
         "cd133_purity": "92.5",
         "viability": "95",
