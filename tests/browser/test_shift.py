@@ -249,6 +249,10 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     results.get_by_label(field_label("Late-entry reason")).fill(
         "Sample drawn at formulation; entered with its results."
     )
+    # The 14-day culture is read for the release of a fresh product: a preliminary reading, with its reason.
+    results.get_by_label(field_label("Preliminary reading: reason")).fill(
+        "Culture read before day 14 for release of a fresh product: no growth so far."
+    )
     for test, value in {
         "cd133_purity": "92.5",
         "viability": "95",
