@@ -287,7 +287,7 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     qa.get_by_label("Decision").select_option("release")
     expect(plan).to_be_hidden()
     sign(qa.locator("form.cb-form, form").filter(has=qa.get_by_label("Decision")), "Sign decision")
-    expect_message(qa, "released")
+    expect_message(qa, "qa decision: release.")  # QA's decision; the product is released by the QP's certification
 
     # --- QP: certification -------------------------------------------------------------------------------------
     qp = shift.person("qualified_person")
@@ -295,7 +295,7 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     expect(qp.locator("#id_positive_result_plan")).to_have_count(0)  # a QP only certifies
     qp.get_by_label("Decision").select_option("certify")
     sign(qp.locator("form").filter(has=qp.get_by_label("Decision")), "Sign decision")
-    expect_message(qp, "certified")
+    expect_message(qp, "certification by the qualified person")
 
     # --- Operator: dispatch from the desk ----------------------------------------------------------------------
     operator.goto("/admin/")
