@@ -294,7 +294,7 @@ def step_record(
     step_inputs_record(inputs, target=step, actor=actor)
     if kind == "apheresis":  # the bag is labelled with its ISBT 128 DIN at collection
         custody.identifiers_allocate(batch=batch, actor=actor)
-        _collection_label_applied(batch, actor, step.collection_bag_id)  # type: ignore[attr-defined]
+        _collection_label_applied(batch, actor, step.collection_bag_id)
     signature_sign(
         signer=actor,
         password=password,
