@@ -100,10 +100,12 @@ def worker_env(signing_pki: dict[str, str], settings: object, tmp_path: Path) ->
 
 @pytest.fixture
 def master_data(people: Personas, settings: object) -> Personas:
-    """What exists before the shift: people, an approved process definition and QC specification."""
+    """What exists before the shift: trained people, an approved process definition (with its materials and
+    equipment), a QC specification and the shippers' logger model."""
     approved_definition(people.qa, people.qp)
     approved_specification(people)
     make_user("second_clinician", Role.CLINICIAN, first_name="Second", last_name="Clinician")
+    demo_chain.demo_logger_model()  # the model of the shippers' temperature loggers
     return people
 
 
