@@ -45,7 +45,8 @@ def field_label(text: str) -> re.Pattern[str]:
 
 def sign(form: object, button: str) -> None:
     """Type the password into the form and press its signing button (one password entry)."""
-    form.get_by_label("password").fill(PASSWORD)  # type: ignore[attr-defined]
+    # The signer's own password field (a form may also offer a second person's override password).
+    form.locator("input[type=password]:not([data-override])").fill(PASSWORD)  # type: ignore[attr-defined]
     form.get_by_role("button", name=button).click()  # type: ignore[attr-defined]
 
 
