@@ -213,6 +213,10 @@ class InfusionForm(PasswordForm):
     left_cells = forms.IntegerField(
         min_value=0, max_value=limits.BIGINT_MAX, label=_("Left uterine artery: CD133+ cells")
     )
+    left_volume_ml = forms.DecimalField(min_value=0, max_digits=6, decimal_places=1, label=_("Left: volume (mL)"))
+    right_cells = forms.IntegerField(
+        min_value=0, max_value=limits.BIGINT_MAX, label=_("Right uterine artery: CD133+ cells")
+    )
     right_volume_ml = forms.DecimalField(min_value=0, max_digits=6, decimal_places=1, label=_("Right: volume (mL)"))
     notes = text(_("Notes"))
     late_entry_reason = forms.CharField(label=_("Late-entry reason"), required=False, max_length=limits.REASON)
