@@ -33,7 +33,7 @@ class BedsideCheck(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
 
     # The confirmation is signed by the second clinician; the first clinician's signature does not bind it.
-    FILLED_LATER = ("confirmation_scanned_data", "confirmed_by", "confirmed_at")
+    FILLED_LATER = ("confirmation_scanned_data", "confirmation_patient_subject_code", "confirmed_by", "confirmed_at")
 
     class Meta:
         triggers = [no_delete()]
