@@ -5,15 +5,13 @@ says why, an accepted one moves to the next field; on the receipt forms and the 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from batches import demo_chain
 from batches.models import BedsideCheck, CustodyEvent, IdentityScan
@@ -23,20 +21,7 @@ from tests.factories import PASSWORD, Personas, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
 WRONG_BAG = "=G12341765432170"  # a valid DIN barcode of another product
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is required for the browser tests at {CHROMIUM}.")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 def page_for(browser: Browser, live_server: Any, user: Any) -> Page:

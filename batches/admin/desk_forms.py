@@ -213,6 +213,10 @@ class InfusionForm(PasswordForm):
     left_cells = forms.IntegerField(
         min_value=0, max_value=limits.BIGINT_MAX, label=_("Left uterine artery: CD133+ cells")
     )
+    left_volume_ml = forms.DecimalField(min_value=0, max_digits=6, decimal_places=1, label=_("Left: volume (mL)"))
+    right_cells = forms.IntegerField(
+        min_value=0, max_value=limits.BIGINT_MAX, label=_("Right uterine artery: CD133+ cells")
+    )
     right_volume_ml = forms.DecimalField(min_value=0, max_digits=6, decimal_places=1, label=_("Right: volume (mL)"))
     notes = text(_("Notes"))
     late_entry_reason = forms.CharField(label=_("Late-entry reason"), required=False, max_length=limits.REASON)
@@ -341,6 +345,14 @@ class FinalContainerForm(PasswordForm):
         "notes",
         "password",
     ]
+
+
+class PackagingForm(FinalContainerForm):
+    """The labels' reconciliation and the final container's inspection, signed together; the final bag's
+    label scanned here is accounted for as applied first."""
+
+    final_label = scan_field("Scan the final bag's label (label id)", "label", max_length=24, required=False)
+    field_order = ["final_label", *FinalContainerForm.field_order]
 
 
 def keyed_override(data: dict[str, Any]) -> KeyedOverride | None:

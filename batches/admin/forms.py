@@ -173,6 +173,8 @@ class GcsfDaysForm(PasswordForm):
 
     kind = "gcsf"
 
+    lots = StepRecordForm.base_fields["lots"]
+    equipment = StepRecordForm.base_fields["equipment"]
     prescribed_ug_per_kg = forms.DecimalField(
         label=gettext_lazy("Prescribed dose (µg/kg)"), max_digits=6, decimal_places=2
     )
@@ -207,6 +209,10 @@ class GcsfDaysForm(PasswordForm):
         if not any(data.get(f"day{day}-administered_at") for day in self.days):
             raise forms.ValidationError(gettext_lazy("Enter the administration time of at least one day."))
         return data
+
+    def scans(self) -> dict[str, list[str]]:
+        """The course's lots and equipment, scanned once for the days (each day is checked against them)."""
+        return StepRecordForm.scans(self)  # type: ignore[arg-type]
 
     def values(self) -> list[dict[str, Any]]:
         """One dict of step values per day given, as step_record takes them."""

@@ -118,7 +118,9 @@ def batches_to_decide() -> list[QueueItem]:
 def batches_to_certify() -> list[QueueItem]:
     batches = (
         Batch.objects.filter(
-            status__in=[S.RELEASED, S.CONDITIONALLY_RELEASED], process_definition__requires_qp_certification=True
+            # QA's decision leaves a batch awaiting the QP's certification (the QP releases it for administration).
+            status__in=[S.AWAITING_CERTIFICATION, S.RELEASED, S.CONDITIONALLY_RELEASED],
+            process_definition__requires_qp_certification=True,
         )
         .exclude(dispositions__decision=Decision.CERTIFIED)
         .order_by("batch_number")

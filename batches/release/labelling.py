@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -34,10 +35,10 @@ from batches.models import (
     LabelReconciliation,
     LabelStatus,
 )
-from batches.models.signatures import SignatureMeaning
+from batches.models.signatures import SignatureManifest, SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services.common import confirm_password, identifier_next, lock_batch
-from batches.services.signatures import signature_sign
+from batches.services.signatures import manifest_open, manifest_seal, signature_sign
 from batches.states import BatchStatus
 from batches.zpl import labels_zpl
 
@@ -166,10 +167,19 @@ def label_counts(batch: Batch) -> dict[str, int]:
 
 
 @transaction.atomic
-def label_reconcile(*, actor: User, batch_id: int, password: str, otp_token: str = "") -> LabelReconciliation:
+def label_reconcile(
+    *,
+    actor: User,
+    batch_id: int,
+    password: str,
+    otp_token: str = "",
+    password_checked: bool = False,
+    manifest: SignatureManifest | None = None,
+) -> LabelReconciliation:
     """Sign the count of the batch's labels; refused while one is unaccounted for."""
     require_role(actor, Role.OPERATOR, action="Reconciling labels")
-    confirm_password(actor, password, otp_token=otp_token)
+    if not password_checked:
+        confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
     counts = label_counts(batch)
     if counts["total"] == 0:
@@ -200,6 +210,7 @@ def label_reconcile(*, actor: User, batch_id: int, password: str, otp_token: str
         meaning=SignatureMeaning.PERFORMED,
         target=reconciliation,
         batch=batch,
+        manifest=manifest,
     )
     return reconciliation
 
@@ -233,10 +244,13 @@ def final_container_record(
     password: str,
     notes: str = "",
     otp_token: str = "",
+    password_checked: bool = False,
+    manifest: SignatureManifest | None = None,
 ) -> FinalContainer:
     """Record the final container and its visual inspection (signed); a failed inspection blocks release."""
     require_role(actor, Role.OPERATOR, action="Recording the final container")
-    confirm_password(actor, password, otp_token=otp_token)
+    if not password_checked:
+        confirm_password(actor, password, otp_token=otp_token)
     batch = lock_batch(batch_id)
     if batch.status != S.QUARANTINE:
         raise StateConflict(
@@ -279,6 +293,7 @@ def final_container_record(
         meaning=SignatureMeaning.PERFORMED,
         target=container,
         batch=batch,
+        manifest=manifest,
     )
     return container
 
@@ -294,3 +309,34 @@ def packaging_outstanding(batch: Batch) -> str | None:
     if not container.passed:
         return f"the visual inspection of the final container failed ({container.notes})"
     return None
+
+
+@transaction.atomic
+def packaging_record(
+    *, actor: User, batch_id: int, password: str, otp_token: str = "", final_label: str = "", **container: Any
+) -> SignatureManifest:
+    """Reconcile the labels and record the final container with its inspection, the two records the operator
+    signs together at the end of labelling: one password entry, each record signed, one signed manifest of
+    the act (``batches.services.signatures``); if either is refused nothing is written. ``final_label``: the
+    label scanned off the final bag, accounted for as applied first (it must be this batch's final label)."""
+    require_role(actor, Role.OPERATOR, action="Reconciling labels and recording the final container")
+    confirm_password(actor, password, otp_token=otp_token)
+    batch = lock_batch(batch_id)
+    code = final_label.strip().upper()
+    if code:
+        if not Label.objects.filter(batch=batch, bag=LabelBag.FINAL, label_id=code).exists():
+            raise ValidationError(
+                {"final_label": f"Label {code} is not a final bag label of batch {batch.batch_number}: check the bag."}
+            )
+        label_account(actor=actor, label_id=code, status=LabelStatus.APPLIED)
+    manifest = manifest_open(
+        signer=actor,
+        meaning=SignatureMeaning.PERFORMED,
+        batch=batch,
+        statement=f"Reconciled the labels and inspected the final container of batch {batch.batch_number}",
+    )
+    label_reconcile(actor=actor, batch_id=batch_id, password=password, password_checked=True, manifest=manifest)
+    final_container_record(
+        actor=actor, batch_id=batch_id, password=password, password_checked=True, manifest=manifest, **container
+    )
+    return manifest_seal(manifest=manifest, signer=actor, password=password)

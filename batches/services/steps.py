@@ -18,7 +18,15 @@ from django.utils.translation import gettext, gettext_noop
 
 from batches.audit import audit_context, require_reason
 from batches.master_limits import AlertFinding
-from batches.models import ApheresisCollection, Batch, Cd133Selection, GcsfAdministration, StepRecord
+from batches.models import (
+    ApheresisCollection,
+    Batch,
+    Cd133Selection,
+    GcsfAdministration,
+    Label,
+    LabelStatus,
+    StepRecord,
+)
 from batches.models.signatures import SignatureManifest, SignatureMeaning
 from batches.roles import Role, require_role
 from batches.services import custody
@@ -292,6 +300,7 @@ def step_record(
     step_inputs_record(inputs, target=step, actor=actor)
     if kind == "apheresis":  # the bag is labelled with its ISBT 128 DIN at collection
         custody.identifiers_allocate(batch=batch, actor=actor)
+        _collection_label_applied(batch, actor, step.collection_bag_id)
     signature_sign(
         signer=actor,
         password=password,
@@ -306,12 +315,19 @@ def step_record(
 
 @transaction.atomic
 def gcsf_days_record(
-    *, actor: User, batch_id: int, password: str, days: list[dict[str, Any]], otp_token: str = ""
+    *,
+    actor: User,
+    batch_id: int,
+    password: str,
+    days: list[dict[str, Any]],
+    otp_token: str = "",
+    lots: Sequence[str] = (),
+    equipment: Sequence[str] = (),
 ) -> SignatureManifest:
     """Record several G-CSF days (transcribed from the ward's log) in one act: one password, one manifest.
 
-    Every rule of a single day applies to each; one refused day refuses them all, its errors named
-    ``day<N>-<field>``.
+    Every rule of a single day applies to each, the scans of the course's lots and equipment included;
+    one refused day refuses them all, its errors named ``day<N>-<field>``.
     """
     require_role(actor, Role.OPERATOR, action="Recording G-CSF administrations")
     if not days:
@@ -335,10 +351,21 @@ def gcsf_days_record(
                 values=values,
                 password_checked=True,
                 manifest=manifest,
+                lots=lots,
+                equipment=equipment,
             )
         except ValidationError as error:
             raise row_error(error, f"day{values['day']}") from None
     return manifest_seal(manifest=manifest, signer=actor, password=password)
+
+
+def _collection_label_applied(batch: Batch, actor: User, label_id: str) -> None:
+    """The label scanned off the collection bag into the apheresis record is on the bag: an issued label is
+    accounted for as applied by the same act (its id was checked as this batch's current collection label)."""
+    with audit_context(actor, reason=f"label {label_id.strip().upper()} applied: scanned on the collection bag"):
+        Label.objects.filter(batch=batch, label_id=label_id.strip().upper(), status=LabelStatus.ISSUED).update(
+            status=LabelStatus.APPLIED, accounted_by=actor, accounted_at=timezone.now()
+        )
 
 
 def _lock_step(kind: str, step_id: int) -> tuple[StepRecord, Batch]:

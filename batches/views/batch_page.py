@@ -323,7 +323,12 @@ def record_gcsf_days(request: HttpRequest, object_id: int) -> HttpResponse:
         "record",
         form,
         lambda data, code: gcsf_days_record(
-            actor=user, batch_id=batch.pk, password=data["password"], otp_token=code, days=form.values()
+            actor=user,
+            batch_id=batch.pk,
+            password=data["password"],
+            otp_token=code,
+            days=form.values(),
+            **form.scans(),
         ),
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth.models import User
 
 from batches.admin import desk_forms as f
-from batches.models import Batch, FinalContainer, LabelBag
+from batches.models import Batch, FinalContainer, LabelBag, LabelReconciliation
 from batches.release import labelling
 from batches.roles import Role
 from batches.states import BatchStatus
@@ -17,6 +17,7 @@ from batches.views.desk_form import DeskForm, on_batch
 print_labels = on_batch(labelling.label_print)
 reconcile_labels = on_batch(labelling.label_reconcile)
 record_final_container = on_batch(labelling.final_container_record)
+record_packaging = on_batch(labelling.packaging_record)
 
 
 def account_label(user: User, batch: Batch, data: dict[str, Any]) -> Any:
@@ -38,25 +39,41 @@ def label_forms(batch: Batch) -> list[DeskForm]:
         ),
         DeskForm("label_account", "Account for a label", f.LabelAccountForm, (Role.OPERATOR,), account_label),
     ]
-    if batch.status == BatchStatus.QUARANTINE:
+    if batch.status != BatchStatus.QUARANTINE:
+        return forms_
+    recorded = FinalContainer.objects.filter(batch=batch).exists()
+    if not recorded and not LabelReconciliation.objects.filter(batch=batch).exists():
+        # The operator reconciles and inspects at one bench, one after the other: one form, one password entry.
         forms_.append(
             DeskForm(
-                "label_reconcile",
-                "Reconcile the labels (before release)",
-                f.LabelReconcileForm,
+                "packaging",
+                "Reconcile the labels and inspect the final container (before release)",
+                f.PackagingForm,
                 (Role.OPERATOR,),
-                reconcile_labels,
-                intro="Issued = applied + destroyed + returned; QA cannot release until this is signed.",
+                record_packaging,
+                intro="Issued = applied + destroyed + returned, then the final container and its visual "
+                "inspection: two records, each signed with this one entry; QA cannot release before both.",
             )
         )
-        if not FinalContainer.objects.filter(batch=batch).exists():
-            forms_.append(
-                DeskForm(
-                    "final_container",
-                    "Final container and visual inspection (before release)",
-                    f.FinalContainerForm,
-                    (Role.OPERATOR,),
-                    record_final_container,
-                )
+        return forms_
+    forms_.append(
+        DeskForm(
+            "label_reconcile",
+            "Reconcile the labels (before release)",
+            f.LabelReconcileForm,
+            (Role.OPERATOR,),
+            reconcile_labels,
+            intro="Issued = applied + destroyed + returned; QA cannot release until this is signed.",
+        )
+    )
+    if not recorded:
+        forms_.append(
+            DeskForm(
+                "final_container",
+                "Final container and visual inspection (before release)",
+                f.FinalContainerForm,
+                (Role.OPERATOR,),
+                record_final_container,
             )
+        )
     return forms_

@@ -66,7 +66,8 @@ def qc_sample_results_record(
         raise ValidationError("Enter at least one result.")
     confirm_password(actor, password, otp_token=otp_token, purpose="sign as performed")
     if new_sample is not None:
-        sample_id = qc_sample_record(actor=actor, **new_sample).pk
+        # One late-entry reason for the act: it covers the sample's time as well as the results' time.
+        sample_id = qc_sample_record(actor=actor, **{"late_entry_reason": late_entry_reason, **new_sample}).pk
     if sample_id is None:
         raise ValidationError("Name the sample of these results, or record a new one with them.")
     sample = QcSample.objects.select_related("batch").get(pk=sample_id)

@@ -46,6 +46,16 @@ class SampleResultsForm(SigningForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=gettext_lazy("Only when the tests were done long ago."),
     )
+    preliminary_reason = forms.CharField(
+        label=gettext_lazy("Preliminary reading: reason"),
+        max_length=limits.REASON,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy(
+            "Only for a result read before its method's minimum duration (e.g. a culture before day 14): "
+            "it is recorded as preliminary, an exception for QA."
+        ),
+    )
     password = PasswordField()
 
     def __init__(
@@ -104,7 +114,7 @@ class SampleResultsForm(SigningForm):
         return [self[name] for name in ("sample_code", "step", "taken_at")] if self.new_sample else []
 
     def common_fields(self) -> list[forms.BoundField]:
-        return [self["tested_at"], self["late_entry_reason"]]
+        return [self["tested_at"], self["late_entry_reason"], self["preliminary_reason"]]
 
     def rows(self) -> list[dict[str, Any]]:
         """The filled rows as qc_result_record's arguments."""
@@ -115,6 +125,7 @@ class SampleResultsForm(SigningForm):
                 "value": data[f"{test}-value"].strip(),
                 "unit": data.get(f"{test}-unit", ""),
                 "instrument": data[f"{test}-instrument"],
+                "preliminary_reason": data["preliminary_reason"],  # used only for a row read too early
             }
             for test, _label, _limit in self.tests
             if data.get(f"{test}-value", "").strip()

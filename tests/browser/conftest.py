@@ -5,43 +5,17 @@ test database, committed data only). Every person of the shift has a browser con
 people at their own workstations do; the ``Shift`` counts what they cost: page loads (documents
 loaded in a tab) and password entries (a form posted with a password, sign-in apart).
 
-Under ``CI=true`` a missing browser fails the suite; elsewhere the suite is skipped with the reason.
+The browser itself is one for the whole session (``tests/conftest.py``: every browser test shares it).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
-# Playwright's synchronous API runs an event loop in this thread; the ORM calls of the test itself are
-# still synchronous (Django refuses them in a thread with a running loop unless told).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-from playwright.sync_api import Browser, Playwright, sync_playwright
-
-from tests.browser.shift import CHROMIUM, SCREENSHOTS, Shift
-from tests.conftest import CI
-
-
-@pytest.fixture(scope="session")
-def playwright_driver() -> Iterator[Playwright]:
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)."
-        if CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="session")
-def browser(playwright_driver: Playwright) -> Iterator[Browser]:
-    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True)
-    yield browser
-    browser.close()
+from tests.browser.shift import SCREENSHOTS, Shift
 
 
 @pytest.fixture

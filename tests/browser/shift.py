@@ -8,6 +8,7 @@ counts as a page load, and every form posted with a non-empty password counts as
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,10 +76,7 @@ class Shift:
         self.loads_by_person[username] += 1
 
     def _posted(self, username: str, request: Request) -> None:
-        if request.method != "POST" or not request.is_navigation_request():
-            return
-        form = parse_qs(request.post_data or "")
-        if not any(value.strip() for value in form.get("password", [])):
+        if request.method != "POST" or not request.is_navigation_request() or not signed_with_password(request):
             return
         if urlparse(request.url).path == LOGIN_PATH:
             self.sign_ins += 1
@@ -94,9 +92,7 @@ class Shift:
     def _signs(request: Request) -> bool:
         if request.method != "POST" or not request.is_navigation_request():
             return False
-        form = parse_qs(request.post_data or "")
-        signed = any(value.strip() for value in form.get("password", []))
-        return signed and urlparse(request.url).path != LOGIN_PATH
+        return signed_with_password(request) and urlparse(request.url).path != LOGIN_PATH
 
     def report(self) -> str:
         people = ", ".join(f"{name} {count}" for name, count in sorted(self.loads_by_person.items()))
@@ -116,6 +112,19 @@ class Shift:
             for page in context.pages:
                 page.screenshot(path=str(SCREENSHOTS / f"last-{number}.png"), full_page=True)
             context.close()
+
+
+# A multipart form's (a form with a file field: the delivery desk) password part, when it is not empty.
+MULTIPART_PASSWORD = re.compile(rb'name="password"\r\n\r\n([^\r]+)\r\n')
+
+
+def signed_with_password(request: Request) -> bool:
+    """Whether a posted form carries a non-empty ``password`` (url-encoded or multipart)."""
+    if "multipart/form-data" in (request.headers.get("content-type") or ""):
+        found = MULTIPART_PASSWORD.search(request.post_data_buffer or b"")
+        return bool(found and found.group(1).strip())
+    form = parse_qs(request.post_data or "")
+    return any(value.strip() for value in form.get("password", []))
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:

@@ -18,12 +18,14 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from batches import demo_chain
+from batches.demo import apheresis_values, gcsf_given_at, selection_values
 from batches.isbt128 import Din
-from batches.models import Batch, BatchDocument, ElectronicSignature
+from batches.models import Batch, BatchDocument, CustodyEvent, ElectronicSignature, Label, LabelBag
 from batches.roles import Role
 from batches.signature_checks import signature_states
 from tests.browser.shift import TABLET, Shift, axe, blocking, screenshot
-from tests.factories import PASSWORD, Personas, approved_definition, approved_specification, make_user
+from tests.factories import PASSWORD, Personas, approved_definition, approved_specification, make_user, scans
 from tests.workers import running_worker
 
 MAX_PAGE_LOADS = 50
@@ -43,7 +45,8 @@ def field_label(text: str) -> re.Pattern[str]:
 
 def sign(form: object, button: str) -> None:
     """Type the password into the form and press its signing button (one password entry)."""
-    form.get_by_label("password").fill(PASSWORD)  # type: ignore[attr-defined]
+    # The signer's own password field (a form may also offer a second person's override password).
+    form.locator("input[type=password]:not([data-override])").fill(PASSWORD)  # type: ignore[attr-defined]
     form.get_by_role("button", name=button).click()  # type: ignore[attr-defined]
 
 
@@ -70,6 +73,24 @@ def open_queue_item(page: Page, queue: str, item: str) -> None:
     link.get_by_role("link", name=item).first.click()
 
 
+def fill_scans(form: object, codes: dict[str, list[str]]) -> None:
+    """Scan the lots and equipment on the bench into the step's form (one barcode a line)."""
+    form.get_by_label(field_label("Material lots (scan each)")).fill("\n".join(codes["lots"]))  # type: ignore[attr-defined]
+    form.get_by_label(field_label("Equipment (scan each)")).fill("\n".join(codes["equipment"]))  # type: ignore[attr-defined]
+
+
+def print_label(page: Page, batch: Batch, bag: str) -> str:
+    """At the delivery desk: print the bag's label; returns the label's id (read off the printed label)."""
+    printing = page.locator("#desk-label_print")
+    printing.get_by_label("Bag").select_option(bag)
+    printing.get_by_label("Printer").fill("ZD621-LAB-01")
+    printing.get_by_label("Reason").fill("labels for the bag")
+    with page.expect_download() as printed:  # the labels go to the printer (a ZPL file), the page stays
+        printing.get_by_role("button", name="Record").click()
+    assert printed.value.suggested_filename.endswith(".zpl"), printed.value.suggested_filename
+    return Label.objects.get(batch=batch, bag=bag, voided=False).label_id
+
+
 @pytest.fixture
 def worker_env(signing_pki: dict[str, str], settings: object, tmp_path: Path) -> dict[str, str]:
     """Where the worker that builds and seals the record finds its certificates and writes the file."""
@@ -80,10 +101,12 @@ def worker_env(signing_pki: dict[str, str], settings: object, tmp_path: Path) ->
 
 @pytest.fixture
 def master_data(people: Personas, settings: object) -> Personas:
-    """What exists before the shift: people, an approved process definition and QC specification."""
+    """What exists before the shift: trained people, an approved process definition (with its materials and
+    equipment), a QC specification and the shippers' logger model."""
     approved_definition(people.qa, people.qp)
     approved_specification(people)
     make_user("second_clinician", Role.CLINICIAN, first_name="Second", last_name="Clinician")
+    demo_chain.demo_logger_model()  # the model of the shippers' temperature loggers
     return people
 
 
@@ -112,9 +135,11 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     form = operator.locator("#record-form")
     expect(form.get_by_role("heading")).to_have_text("Record G-CSF days (one signature for all)")
     expect(form.get_by_label(field_label("Prescribed dose (µg/kg)"))).to_have_value("10.00")
+    # Daily doses, the last the evening before the morning apheresis; the course's filgrastim lot scanned once.
+    given = {day: gcsf_given_at(day, days=GCSF_DAYS) for day in range(1, GCSF_DAYS + 1)}
+    fill_scans(form, scans(master_data, batch, "gcsf", {"administered_at": given[GCSF_DAYS]}))
     for day in range(1, GCSF_DAYS + 1):
-        given = now - timedelta(days=GCSF_DAYS - day, minutes=50)
-        form.get_by_label(field_label(f"Day {day}: administered at")).fill(local(given))
+        form.get_by_label(field_label(f"Day {day}: administered at")).fill(local(given[day]))
     form.get_by_label(field_label("Filgrastim lot")).fill("FIL-24-117")
     form.get_by_label(field_label("Filgrastim expiry")).fill((now + timedelta(days=200)).date().isoformat())
     form.get_by_label(field_label("Late entry reason")).fill("Transcribed from the ward's G-CSF log.")
@@ -134,25 +159,36 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     expect_message(verifier, f"Verified G-CSF days 1, 2, 3, 4 of batch {batch.batch_number}")
 
     # --- Operator and verifier: apheresis, then selection ------------------------------------------------------
-    # The days are verified: the operator's page, reloaded, starts collection with the apheresis record.
+    # The days are verified: the operator starts collection (the batch gets its DIN); the collection bag then
+    # carries a label the system issued, printed at the desk; scanned off the bag into the apheresis record,
+    # the same scan accounts for it as applied.
     operator.reload()
+    operator.locator("#batch-actions, main").get_by_role("button", name="Start collection", exact=True).first.click()
+    expect(operator.locator("#batch-header")).to_contain_text("Collection")
+    operator.goto(f"/admin/delivery-desk/{batch.pk}/")
+    bag = print_label(operator, batch, LabelBag.COLLECTION)
+    operator.goto(f"/admin/batches/batch/{batch.pk}/change/")
     form = operator.locator("#record-form")
-    expect(form.get_by_role("heading")).to_have_text("Start collection and record apheresis collection")
+    expect(form.get_by_role("heading")).to_have_text("Record apheresis collection")
+    collected = apheresis_values()
+    fill_scans(form, scans(master_data, batch, "apheresis", collected))
     for label, value in {
         "Device": "Spectra Optia",
         "Device serial number": "OPT-2231",
-        "Started at": local(now - timedelta(hours=4, minutes=30)),
-        "Ended at": local(now - timedelta(minutes=20)),
+        "Started at": local(collected["started_at"]),
+        "Ended at": local(collected["ended_at"]),
+        "Late entry reason": collected["late_entry_reason"],
         "Blood volumes processed": "2.50",
         "ACD-A (mL)": "820.0",
         "Product volume (mL)": "245.0",
         "Total nucleated cells": "48000000000",
         "CD133+ cells before selection": "190000000",
-        "Collection bag identifier": "BAG-0101",
+        "Collection bag identifier": bag,
     }.items():
         form.get_by_label(field_label(label)).fill(value)
     sign(form, "Record and sign")
     expect_message(operator, "apheresis recorded and signed as performed.")
+    assert Label.objects.get(label_id=bag).status == "applied"
 
     verifier.reload()
     sign(verifier.locator(f"#step-apheresis-{batch.apheresis.pk} form.cb-form").first, "Verify and sign")
@@ -162,6 +198,8 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     form = operator.locator("#record-form")
     expect(form.get_by_role("heading")).to_have_text("Start processing and record CD133+ selection")
     expiry = (now + timedelta(days=90)).date().isoformat()
+    selected = selection_values()
+    fill_scans(form, scans(master_data, batch, "selection", selected))
     for label, value in {
         "Instrument": "CliniMACS Plus",
         "Instrument serial number": "CMP-0415",
@@ -174,8 +212,9 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
         "Buffer expiry": expiry,
         "Human serum albumin lot": "HSA-9912",
         "Human serum albumin expiry": expiry,
-        "Started at": local(now - timedelta(minutes=15)),
-        "Ended at": local(now - timedelta(minutes=5)),
+        "Started at": local(selected["started_at"]),
+        "Ended at": local(selected["ended_at"]),
+        "Late entry reason": selected["late_entry_reason"],
         "Input CD133+ cells": "190000000",
         "Output CD133+ cells": "131000000",
         "Final formulation volume (mL)": "10.0",
@@ -189,6 +228,18 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     sign(verifier.locator(f"#step-selection-{batch.selection.pk} form.cb-form").first, "Verify and sign")
     operator.get_by_role("button", name="Move to quarantine").click()
     expect(operator.locator("#batch-header")).to_contain_text("Quarantine")
+    # The final bag's label, then one signed form: the labels reconciled and the final container inspected.
+    operator.goto(f"/admin/delivery-desk/{batch.pk}/")
+    final_label = print_label(operator, batch, LabelBag.FINAL)
+    packaging = operator.locator("#desk-packaging")
+    packaging.get_by_label("Scan the final bag's label (label id)").fill(final_label)
+    packaging.get_by_label("Container type").fill("50 mL transfer bag")
+    packaging.get_by_label("Container lot").fill("TB-2291")
+    packaging.get_by_label("Container expiry").fill((now + timedelta(days=300)).date().isoformat())
+    for check in ("Appearance as expected", "Container intact", "Label correct"):
+        packaging.get_by_label(re.compile(re.escape(check))).check()
+    sign(packaging, "Record and sign")
+    expect_message(operator, "Recorded and signed.")
 
     # --- QC analyst: a sample, then every result in one signed form --------------------------------------------
     analyst = shift.person("qc_analyst")
@@ -196,6 +247,15 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     open_queue_item(analyst, "QC results to record", batch.batch_number)
     results = analyst.locator("#record-results")
     results.get_by_label(field_label("Sample code")).fill(f"{batch.batch_number}-QC1")
+    # Drawn at formulation, five minutes after the selection ended; tested now (after the tests' shortest times).
+    results.get_by_label(field_label("Taken at")).fill(local(selected["ended_at"] + timedelta(minutes=5)))
+    results.get_by_label(field_label("Late-entry reason")).fill(
+        "Sample drawn at formulation; entered with its results."
+    )
+    # The 14-day culture is read for the release of a fresh product: a preliminary reading, with its reason.
+    results.get_by_label(field_label("Preliminary reading: reason")).fill(
+        "Culture read before day 14 for release of a fresh product: no growth so far."
+    )
     for test, value in {
         "cd133_purity": "92.5",
         "viability": "95",
@@ -230,7 +290,7 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     qa.get_by_label("Decision").select_option("release")
     expect(plan).to_be_hidden()
     sign(qa.locator("form.cb-form, form").filter(has=qa.get_by_label("Decision")), "Sign decision")
-    expect_message(qa, "released")
+    expect_message(qa, "qa decision: release.")  # QA's decision; the product is released by the QP's certification
 
     # --- QP: certification -------------------------------------------------------------------------------------
     qp = shift.person("qualified_person")
@@ -238,7 +298,7 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     expect(qp.locator("#id_positive_result_plan")).to_have_count(0)  # a QP only certifies
     qp.get_by_label("Decision").select_option("certify")
     sign(qp.locator("form").filter(has=qp.get_by_label("Decision")), "Sign decision")
-    expect_message(qp, "certified")
+    expect_message(qp, "certification by the qualified person")
 
     # --- Operator: dispatch from the desk ----------------------------------------------------------------------
     operator.goto("/admin/")
@@ -252,11 +312,23 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     # --- Clinicians at the bedside, on a tablet ----------------------------------------------------------------
     batch.refresh_from_db()
     scan = Din(batch.din).barcode_data
+    event = CustodyEvent.objects.get(batch=batch, kind="lab_to_radiology")
+    # Two independent scans at receipt: the second clinician's first, then the receiver's with the logger file.
+    second = shift.person("second_clinician", viewport=TABLET)
+    open_queue_item(second, "Products arriving", batch.batch_number)
+    second.locator("form[id^='desk-receipt_scan']").get_by_label("First person: scan the bag's DIN barcode").fill(scan)
+    second.locator("form[id^='desk-receipt_scan']").get_by_role("button", name="Record").click()
+    expect_message(second, "Recorded.")
     clinician = shift.person("clinician", viewport=TABLET)
     open_queue_item(clinician, "Products arriving", batch.batch_number)
     receive = clinician.locator("form[id^='desk-receive']")
     receive.get_by_label("Scan the bag's DIN barcode").fill(scan)
     receive.get_by_label("Temperature at receipt (°C)").fill("5.5")
+    receive.get_by_label("Temperature logger model").select_option(demo_chain.demo_logger_model().name)
+    journey = demo_chain.logger_csv(event.handed_over_at - timedelta(minutes=1), timezone.now())
+    receive.get_by_label("Temperature logger file (CSV)").set_input_files(
+        {"name": "shipper.csv", "mimeType": "text/csv", "buffer": journey}
+    )
     receive.get_by_role("button", name="Record").click()
     expect_message(clinician, "Recorded.")
     # At a tablet's width the custody table is whole: within the screen, and nothing scrolls sideways.
@@ -269,13 +341,13 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     screenshot(clinician, "delivery-desk-tablet", full_page=True)
     bedside = clinician.locator("#desk-bedside_scan")
     bedside.get_by_label("Scan the bag's DIN barcode").fill(scan)
-    bedside.get_by_label("Patient wristband (subject code)").fill("IGX1-S101")
+    bedside.get_by_label("Scan the patient's wristband (subject code)").fill("IGX1-S101")
     sign(bedside, "Record and sign")
 
-    second = shift.person("second_clinician", viewport=TABLET)
-    open_queue_item(second, "Products arriving", batch.batch_number)
+    second.reload()
     confirm = second.locator("#desk-bedside_confirm")
-    confirm.get_by_label("Second clinician: scan the bag again").fill(scan)
+    confirm.get_by_label("Second clinician: scan the bag's DIN barcode").fill(scan)
+    confirm.get_by_label("Second clinician: scan the patient's wristband").fill("IGX1-S101")
     sign(confirm, "Record and sign")
     expect_message(second, "Recorded and signed.")
 
