@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from batches import limits
 from batches.admin.common import PasswordForm
@@ -63,7 +64,7 @@ class AccessReviewForm(PasswordForm):
     findings = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
         max_length=limits.NARRATIVE,
-        help_text="What you found (accounts to deactivate, roles to withdraw, training gaps) and what follows.",
+        help_text=_("What you found (accounts to deactivate, roles to withdraw, training gaps) and what follows."),
     )
 
 
