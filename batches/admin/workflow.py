@@ -103,17 +103,28 @@ def scanned_rows(batch: Batch) -> dict[tuple[str, int], list[tuple[str, str]]]:
     for lot in batch_lot_uses(batch):
         rows.setdefault((lot.step_kind, lot.object_id), []).append(
             (
-                f"Lot scanned: {lot.material_name}",
-                f"{lot.lot.code} (supplier lot {lot.supplier_lot}, {lot.get_grade_display().lower()}, "
-                f"exp. {format_value(lot.expiry_date)}, {lot.get_status_at_use_display().lower()}, {lot.quantity})",
+                _("Lot scanned: %(material)s") % {"material": lot.material_name},
+                _("%(code)s (supplier lot %(lot)s, %(grade)s, exp. %(expiry)s, %(status)s, %(quantity)s)")
+                % {
+                    "code": lot.lot.code,
+                    "lot": lot.supplier_lot,
+                    "grade": lot.get_grade_display().lower(),
+                    "expiry": format_value(lot.expiry_date),
+                    "status": lot.get_status_at_use_display().lower(),
+                    "quantity": lot.quantity,
+                },
             )
         )
     for use in batch_equipment_uses(batch):
         rows.setdefault((use.step_kind, use.object_id), []).append(
             (
-                f"Equipment scanned: {use.equipment.get_kind_display().lower()}",
-                f"{use.equipment} ({use.get_status_at_use_display().lower()}, "
-                f"calibration due {format_value(use.calibration_due_at_use)})",
+                _("Equipment scanned: %(kind)s") % {"kind": use.equipment.get_kind_display().lower()},
+                _("%(equipment)s (%(status)s, calibration due %(due)s)")
+                % {
+                    "equipment": use.equipment,
+                    "status": use.get_status_at_use_display().lower(),
+                    "due": format_value(use.calibration_due_at_use),
+                },
             )
         )
     return rows
@@ -191,7 +202,10 @@ def next_actions(batch: Batch) -> list[str]:
             needed.insert(0, _("Record %(step)s") % {"step": in_sentence(_(STEP_LABELS[kind]))})
         elif not needed:
             entering = {"apheresis": S.PROCESSING, "selection": S.QUARANTINE}[kind]
-            needed += [f"Hand over and receive: {label}" for label in missing_hand_offs(batch, entering)]
+            needed += [
+                _("Hand over and receive: %(label)s") % {"label": label} for label in missing_hand_offs(batch, entering)
+            ]
+
             needed.append({"apheresis": _("Start processing"), "selection": _("Move to quarantine")}[kind])
         return needed
     # From quarantine on, QC, release and delivery decide: batches.admin.progress.
