@@ -255,8 +255,8 @@ def _check_equipment(batch: Batch, kind: str, window: Window, codes: list[str]) 
             chosen.append(item)
     for missing in sorted(needed - named):
         errors.append(
-            gettext("Scan the %(EquipmentKind)s this step uses.")
-            % {"EquipmentKind": EquipmentKind(missing).label.lower()}
+            gettext("Scan the %(kind)s this step uses.")
+            % {"kind": EquipmentKind(missing).label.lower()}
         )
     return errors, chosen
 
