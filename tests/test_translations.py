@@ -133,7 +133,7 @@ def test_an_unknown_language_or_someone_elses_is_refused_and_nothing_is_written(
 
 
 # Recorded values (the audit trail's old → new values and reasons) are shown as they were written.
-RECORDED = {"audit-changes", "audit-reason"}
+RECORDED = {"audit-changes", "audit-reason", "recorded"}
 
 
 class VisibleText(HTMLParser):

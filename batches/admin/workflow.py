@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from batches import formatting
@@ -97,13 +98,18 @@ def step_title(step: StepRecord) -> str:
     return _(STEP_LABELS[step.step_kind])
 
 
+def _recorded(text: str) -> str:
+    """Recorded data inside a translated label: marked so that a reader (and the language check) tells it apart."""
+    return format_html('<span class="recorded">{}</span>', text)
+
+
 def scanned_rows(batch: Batch) -> dict[tuple[str, int], list[tuple[str, str]]]:
     """(step kind, step id) → the rows of its scanned lots and equipment (two queries for the whole batch)."""
     rows: dict[tuple[str, int], list[tuple[str, str]]] = {}
     for lot in batch_lot_uses(batch):
         rows.setdefault((lot.step_kind, lot.object_id), []).append(
             (
-                _("Lot scanned: %(material)s") % {"material": lot.material_name},
+                format_html(_("Lot scanned: {material}"), material=_recorded(lot.material_name)),
                 _("%(code)s (supplier lot %(lot)s, %(grade)s, exp. %(expiry)s, %(status)s, %(quantity)s)")
                 % {
                     "code": lot.lot.code,
