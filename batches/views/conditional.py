@@ -53,7 +53,7 @@ def conditional_index(request: HttpRequest) -> HttpResponse:
     rows = [(f, disposition.release_outstanding(f.batch)) for f in open_follow_ups()]
     context: dict[str, Any] = {
         **admin.site.each_context(request),
-        "title": "Conditional releases: signatures, pending results, final certification",
+        "title": gettext("Conditional releases: signatures, pending results, final certification"),
         "rows": rows,
         "limit": LIST_LIMIT,
     }

@@ -39,7 +39,7 @@ def training_matrix_page(request: HttpRequest) -> HttpResponse:
     versions, rows = _matrix(request)
     context = {
         **admin.site.each_context(request),
-        "title": "Training matrix",
+        "title": _("Training matrix"),
         "versions": versions,
         "rows": rows,
         "today": timezone.localdate(),
@@ -87,7 +87,7 @@ def access_review_page(request: HttpRequest) -> HttpResponse:
             return HttpResponseRedirect(reverse("admin:batches_access_review"))
     context = {
         **admin.site.each_context(request),
-        "title": "Periodic access review",
+        "title": _("Periodic access review"),
         "report": access_report(),
         "reviews": AccessReview.objects.select_related("reviewed_by")[:20],
         "form": form,
