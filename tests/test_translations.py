@@ -133,7 +133,7 @@ def test_an_unknown_language_or_someone_elses_is_refused_and_nothing_is_written(
 
 
 # Recorded values (the audit trail's old → new values and reasons) are shown as they were written.
-RECORDED = {"audit-changes", "audit-reason"}
+RECORDED = {"audit-changes", "audit-reason", "recorded"}
 
 
 class VisibleText(HTMLParser):
@@ -332,3 +332,45 @@ def test_the_late_result_alert_is_written_in_spanish_and_english(people: Persona
     assert "Estado del lote: Cuarentena." in spanish
     assert f"Critical deviation {deviation.number} is open: Bag label torn" in english
     assert "Batch status: Quarantine." in english
+
+
+@pytest.mark.urs("URS-445")
+def test_the_pages_of_training_inputs_quality_decisions_and_import_are_in_spanish(spanish: Personas) -> None:
+    """The home cards and pages added with training, materials and equipment, line clearance, monitoring,
+    conditional release and patient import: no English phrase of the catalogue shows to a Spanish user."""
+    people = spanish
+    for user in (people.materials, people.medical_director):
+        account_language_set(actor=user, user=user, language="es")
+    pages = {
+        people.operator: [
+            reverse("admin:batches_lineclearance_add"),
+            reverse("admin:batches_monitoringsession_add"),
+            reverse("admin:batches_patientimport_add"),
+        ],
+        people.qa: [
+            reverse("admin:batches_conditional_index"),
+            reverse("admin:batches_training_matrix"),
+            reverse("admin:batches_access_review"),
+            reverse("admin:batches_documentversion_add"),
+        ],
+        people.materials: [
+            reverse("admin:index"),
+            reverse("admin:batches_materiallot_add"),
+            reverse("admin:batches_equipment_add"),
+        ],
+        people.medical_director: [reverse("admin:index")],
+    }
+    for user, urls in pages.items():
+        client = _login(user)
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code == 200, url
+            assert response["Content-Language"] == "es", url
+            assert english_phrases(visible_text(response.text)) == [], url
+    qa_home = visible_text(_login(people.qa).get(reverse("admin:index")).text)
+    assert "Matriz de formación (personas × PNT)" in qa_home
+    assert "Despejes de línea (verificar los abiertos)" in qa_home
+    materials_home = visible_text(_login(people.materials).get(reverse("admin:index")).text)
+    assert "Recibir un lote (escanee su etiqueta)" in materials_home
+    matrix = visible_text(_login(people.qa).get(reverse("admin:batches_training_matrix")).text)
+    assert "Próximas versiones" in matrix

@@ -96,17 +96,20 @@ class AccountAdmin(UserAdmin):
             fieldsets.append((gettext("Withdraw access"), {"fields": ["deactivation"]}))
         return fieldsets
 
-    @admin.display(description="Password state")
+    @admin.display(description=_("Password state"))
     def password_state(self, obj: User) -> str:
         state = AccountState.objects.filter(user=obj).first()
         if state is None or state.password_changed_at is None:
             return gettext("No password change recorded.")
         when = formatting.moment(state.password_changed_at)
         if state.password_change_required:
-            return f"Set by {state.password_changed_by} on {when}: the user must change it before anything else."
-        return f"Last changed on {when} by {state.password_changed_by}."
+            return gettext("Set by %(who)s on %(when)s: the user must change it before anything else.") % {
+                "who": state.password_changed_by,
+                "when": when,
+            }
+        return gettext("Last changed on %(when)s by %(who)s.") % {"when": when, "who": state.password_changed_by}
 
-    @admin.display(description="Deactivation")
+    @admin.display(description=_("Deactivation"))
     def deactivation(self, obj: User) -> str:
         if not obj.is_active:
             return gettext("Deactivated: the user ID stays issued and is never reused.")
@@ -127,9 +130,17 @@ class AccountAdmin(UserAdmin):
             except (ValidationError, PermissionDenied) as exc:
                 messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
             else:
-                messages.success(request, f"The account {account.username!r} is deactivated; its user ID stays issued.")
+                messages.success(
+                    request,
+                    gettext("The account %(username)s is deactivated; its user ID stays issued.")
+                    % {"username": repr(account.username)},
+                )
                 return HttpResponseRedirect(reverse("admin:auth_user_change", args=[account.pk]))
-        context = {**self.admin_site.each_context(request), "title": f"Deactivate {account.username}", "form": form}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Deactivate %(username)s") % {"username": account.username},
+            "form": form,
+        }
         context["account"] = account
         return TemplateResponse(request, "admin/accounts/deactivate.html", context)
 

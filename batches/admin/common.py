@@ -112,9 +112,10 @@ class GmpModelAdmin(admin.ModelAdmin[M]):
         raise PermissionDenied(gettext("GMP records are never deleted."))
 
     def render_service_form(
-        self, request: HttpRequest, form: BaseForm, *, title: str, obj: M | None = None, submit: str = gettext("Save")
+        self, request: HttpRequest, form: BaseForm, *, title: str, obj: M | None = None, submit: str = ""
     ) -> HttpResponse:
-        """A one-form page in the admin's frame (add forms, approvals)."""
+        """A one-form page in the admin's frame (add forms, approvals); the button says Save unless told."""
+        submit = submit or gettext("Save")
         return service_form_page(request, form, title=title, model=self.model, submit=submit, original=obj)
 
     def refuse(self, request: HttpRequest, error: ServiceError) -> None:

@@ -85,5 +85,7 @@ class BatchDocumentAdmin(admin.ModelAdmin):
                 )
                 continue
             self.message_user(
-                request, f"{document} queued; this list refreshes itself until it is signed.", messages.SUCCESS
+                request,
+                _("%(document)s queued; this list refreshes itself until it is signed.") % {"document": document},
+                messages.SUCCESS,
             )

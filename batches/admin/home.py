@@ -131,8 +131,10 @@ def _count(statuses: tuple[str, ...]) -> int:
 
 
 def _medical_director(links: Links) -> HomeCard:
-    card = HomeCard(Role.MEDICAL_DIRECTOR, "Medical director", "Authorise conditional releases; see their follow-up.")
-    return card.extend(_conditional_link(links, "Conditional releases to authorise, with their pending results"))
+    card = HomeCard(
+        Role.MEDICAL_DIRECTOR, _("Medical director"), _("Authorise conditional releases; see their follow-up.")
+    )
+    return card.extend(_conditional_link(links, _("Conditional releases to authorise, with their pending results")))
 
 
 def _conditional_link(links: Links, label: str) -> HomeLink | None:
@@ -156,8 +158,8 @@ def _operator(links: Links) -> HomeCard:
         links.add(Patient, _("Enrol a patient")),
         links.add(PatientImport, _("Import patients from a legacy register")),
         links.qc("qcsample", _("Record a QC sample"), add=True),
-        links.add(LineClearance, "Record a line clearance"),
-        links.changelist(MonitoringSession, "Environmental monitoring sessions"),
+        links.add(LineClearance, _("Record a line clearance")),
+        links.changelist(MonitoringSession, _("Environmental monitoring sessions")),
         links.named("admin:batches_delivery_desk_index", _("Delivery desk: hand-overs and dispatch")),
     )
 
@@ -171,12 +173,7 @@ def _qc_analyst(links: Links) -> HomeCard:
     card = HomeCard(Role.QC_ANALYST, _("QC laboratory"), _("Samples, results against the specification, deviations."))
     return card.extend(
         links.queue("record-results"),
-        links.qc("qcsample", "Record a QC sample", add=True),
-        links.qc("qcresult", "Record a QC result", add=True),
-        links.qc("qcresult", "QC results"),
-        links.qc("qcsample", "QC samples"),
-        links.qc("deviation", "Open deviations", query="status__exact=open"),
-        links.changelist(MonitoringSession, "Environmental monitoring: plates to read"),
+        links.changelist(MonitoringSession, _("Environmental monitoring: plates to read")),
         links.changelist(Batch, _("Batches in quarantine"), "status__exact=quarantine", _count((S.QUARANTINE,))),
         links.qc("qcsample", _("Record a QC sample"), add=True),
         links.qc("qcresult", _("Record a QC result"), add=True),
@@ -193,22 +190,22 @@ def _qa(links: Links) -> HomeCard:
     return card.extend(
         links.queue("decide"),
         links.queue("close"),
-        links.named("admin:qc_review_index", "QA review: every batch from processing on"),
+        links.named("admin:qc_review_index", _("QA review: every batch from processing on")),
         links.qc("deviation", _("Open deviations"), query="status__exact=open"),
-        _conditional_link(links, "Conditional releases: follow-ups open until the pending results are assessed"),
+        _conditional_link(links, _("Conditional releases: follow-ups open until the pending results are assessed")),
         links.qc("oosinvestigation", _("Open OOS investigations"), query="status__exact=open"),
         links.qc("reportabilityassessment", _("Reportability to decide"), query="status__exact=open"),
         links.qc("reportabilityassessment", _("Reports to submit"), query="status__exact=to_submit"),
         links.qc("deviation", _("Late results after release"), query="raised_after_release__exact=1"),
         links.qc("specification", _("Specifications")),
         links.qc("specification", _("Draft a specification"), add=True),
-        links.changelist(MaterialLot, "Material lots: release, reject, recall", query="status__exact=quarantine"),
-        links.changelist(LineClearance, "Line clearances (verify the open ones)"),
+        links.changelist(MaterialLot, _("Material lots: release, reject, recall"), query="status__exact=quarantine"),
+        links.changelist(LineClearance, _("Line clearances (verify the open ones)")),
         links.add(StepMaterialRequirement, _("Declare a draft definition's step materials")),
         links.changelist(ProcessDefinition, _("Process definitions")),
-        links.named("admin:batches_training_matrix", "Training matrix (people × SOPs)"),
-        links.named("admin:batches_access_review", "Periodic access review"),
-        links.changelist(DocumentVersion, "Controlled documents (SOPs and forms)"),
+        links.named("admin:batches_training_matrix", _("Training matrix (people × SOPs)")),
+        links.named("admin:batches_access_review", _("Periodic access review")),
+        links.changelist(DocumentVersion, _("Controlled documents (SOPs and forms)")),
         links.changelist(
             PatientImport,
             _("Patient imports awaiting sign-off"),
@@ -228,8 +225,8 @@ def _qp(links: Links) -> HomeCard:
     card = HomeCard(Role.QUALIFIED_PERSON, _("Qualified Person"), _("Certify released batches; approve master data."))
     return card.extend(
         links.queue("certify"),
-        links.named("admin:qc_review_index", "QA review: every batch from processing on"),
-        _conditional_link(links, "Conditional releases awaiting the final certification"),
+        links.named("admin:qc_review_index", _("QA review: every batch from processing on")),
+        _conditional_link(links, _("Conditional releases awaiting the final certification")),
         links.changelist(
             ProcessDefinition,
             _("Process definitions awaiting approval"),
@@ -246,7 +243,7 @@ def _clinician(links: Links) -> HomeCard:
     return card.extend(
         links.queue("arriving"),
         links.named("admin:batches_delivery_desk_index", _("Delivery desk")),
-        _conditional_link(links, "Conditional releases to acknowledge, with their pending results"),
+        _conditional_link(links, _("Conditional releases to acknowledge, with their pending results")),
         links.named("admin:batches_cohort", _("Cohort: treated patients and outcomes")),
         links.add(Patient, _("Enrol a patient")),
         links.named("admin:batches_adverseevent_changelist", _("Adverse events")),
@@ -259,11 +256,6 @@ def _auditor(links: Links) -> HomeCard:
     card = HomeCard(Role.AUDITOR, _("Inspection (read-only)"), _("Every record, its audit trail and signed PDFs."))
     card.extend(
         links.queue("records"),
-        links.changelist(Batch, "Batches (each has its audit trail and exports)"),
-        links.named("admin:qc_review_index", "QA review pages"),
-        links.changelist(BatchDocument, "Signed batch records (PDF)"),
-        links.qc("deviation", "Deviations"),
-        links.changelist(AccessEvent, "Access log"),
         links.changelist(Batch, _("Batches (each has its audit trail and exports)")),
         links.named("admin:qc_review_index", _("QA review pages")),
         links.changelist(BatchDocument, _("Signed batch records (PDF)")),
@@ -294,14 +286,16 @@ def _admin(links: Links) -> HomeCard:
 
 def _materials(links: Links) -> HomeCard:
     card = HomeCard(
-        Role.MATERIALS, "Materials and equipment", "Material master, lot receipt, equipment register and records."
+        Role.MATERIALS,
+        _("Materials and equipment"),
+        _("Material master, lot receipt, equipment register and records."),
     )
     return card.extend(
-        links.add(MaterialLot, "Receive a lot (scan its label)"),
-        links.changelist(MaterialLot, "Lots: status, what is left, recalls"),
-        links.changelist(Material, "Material master"),
-        links.changelist(Equipment, "Equipment: due dates, records, use logs"),
-        links.add(Equipment, "Register equipment"),
+        links.add(MaterialLot, _("Receive a lot (scan its label)")),
+        links.changelist(MaterialLot, _("Lots: status, what is left, recalls")),
+        links.changelist(Material, _("Material master")),
+        links.changelist(Equipment, _("Equipment: due dates, records, use logs")),
+        links.add(Equipment, _("Register equipment")),
     )
 
 
@@ -324,20 +318,25 @@ def _training(links: Links, user: User) -> HomeCard | None:
     your signature as trainee. Shown to every holder of a signing role."""
     if not {str(r) for r in user_roles(user)} & SIGNING_ROLES:
         return None
-    card = HomeCard("training", "Your training", "Work is refused without current training on its procedure.")
+    card = HomeCard("training", _("Your training"), _("Work is refused without current training on its procedure."))
     unsigned = TrainingRecord.objects.filter(trainee=user, trainee_signed_at__isnull=True).select_related(
         "document_version__document"
     )
     for record in unsigned:
         url = reverse("admin:batches_trainingrecord_acknowledge", args=[record.pk])
-        card.links.append(HomeLink(f"Sign your training on {record.document_version}", url))
+        label = _("Sign your training on %(version)s") % {"version": record.document_version}
+        card.links.append(HomeLink(label, url))
     due = training_due(user)
     card.extend(
-        *(links.changelist(TrainingRecord, f"Due: {item}", f"q={user.get_username()}") for item in due),
-        links.changelist(TrainingRecord, "Your training records", f"q={user.get_username()}"),
+        *(
+            links.changelist(TrainingRecord, _("Due: %(item)s") % {"item": item}, f"q={user.get_username()}")
+            for item in due
+        ),
+        links.changelist(TrainingRecord, _("Your training records"), f"q={user.get_username()}"),
     )
     if not due and not unsigned:
-        card.intro = "Your training is current on every procedure you work to."
+        card.intro = _("Your training is current on every procedure you work to.")
+
     return card
 
 

@@ -11,6 +11,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from batches import limits
 from batches.admin.common import GmpModelAdmin, PasswordForm
@@ -22,15 +24,15 @@ from batches.web import READ_ROLES, SERVICE_ERRORS, acting_user, add_service_err
 
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
-        label="CSV file", help_text=f"UTF-8, header: {', '.join(COLUMNS)}; at most {MAX_BYTES:,} bytes."
+        label=_("CSV file"), help_text=f"UTF-8, header: {', '.join(COLUMNS)}; at most {MAX_BYTES:,} bytes."
     )
-    register = forms.CharField(max_length=limits.NAME, label="Legacy register the file was exported from")
+    register = forms.CharField(max_length=limits.NAME, label=_("Legacy register the file was exported from"))
     reason = forms.CharField(max_length=limits.REASON, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class ImportSignOffForm(PasswordForm):
     confirm = forms.BooleanField(
-        label="I have reviewed the reconciliation and every rejected line; create the new patients.", required=True
+        label=_("I have reviewed the reconciliation and every rejected line; create the new patients."), required=True
     )
 
 
@@ -61,7 +63,7 @@ class PatientImportAdmin(GmpModelAdmin[PatientImport]):
     readonly_fields = [f.name for f in PatientImport._meta.concrete_fields if f.name != "id"] + ["sign_off"]
     inlines = [PatientImportRowInline]
 
-    @admin.display(description="QA sign-off")
+    @admin.display(description=_("QA sign-off"))
     def sign_off(self, obj: PatientImport) -> str:
         if obj.status != ImportStatus.STAGED:
             return "-"
@@ -72,7 +74,7 @@ class PatientImportAdmin(GmpModelAdmin[PatientImport]):
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         if not self.has_add_permission(request):
-            raise PermissionDenied("Importing patients requires the role Operator or Clinician.")
+            raise PermissionDenied(gettext("Importing patients requires the role Operator or Clinician."))
         form = ImportUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
@@ -96,16 +98,19 @@ class PatientImportAdmin(GmpModelAdmin[PatientImport]):
                 )
                 return redirect(reverse("admin:batches_patientimport_change", args=[staged.pk]))
         return self.render_service_form(
-            request, form, title="Import patients from a legacy register (dry run and staging)", submit="Stage"
+            request,
+            form,
+            title=gettext("Import patients from a legacy register (dry run and staging)"),
+            submit=gettext("Stage"),
         )
 
     def sign_off_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         staged = self.get_object(request, str(object_id))
         if staged is None or not self.has_view_permission(request, staged):
-            raise Http404(f"No patient import with id {object_id}.")
+            raise Http404(gettext("No patient import with id %(object_id)s.") % {"object_id": object_id})
         signer = acting_user(request)
         if not has_role(signer, Role.QA_REVIEWER):
-            raise PermissionDenied("Signing off a patient import requires the role QA reviewer.")
+            raise PermissionDenied(gettext("Signing off a patient import requires the role QA reviewer."))
         form = ImportSignOffForm(request.POST or None, signer=signer)
         if request.method == "POST" and form.is_valid():
             try:
@@ -122,5 +127,9 @@ class PatientImportAdmin(GmpModelAdmin[PatientImport]):
                 messages.success(request, f"Import #{staged.pk} signed off: {staged.new} patients created.")
                 return redirect(reverse("admin:batches_patientimport_change", args=[staged.pk]))
         return self.render_service_form(
-            request, form, title=f"Sign off {staged}", obj=staged, submit="Sign off and create the patients"
+            request,
+            form,
+            title=gettext("Sign off %(staged)s") % {"staged": staged},
+            obj=staged,
+            submit=gettext("Sign off and create the patients"),
         )

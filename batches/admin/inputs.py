@@ -15,6 +15,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from batches.admin.common import GmpModelAdmin, PasswordForm
 from batches.admin.inputs_forms import (
@@ -49,15 +51,21 @@ class InputsAdmin(GmpModelAdmin[Any]):
 
     def record(self, request: HttpRequest, object_id: int) -> Any:
         if not self.has_view_permission(request):
-            raise PermissionDenied("These records are open to CellBatch roles only.")
+            raise PermissionDenied(gettext("These records are open to CellBatch roles only."))
         found = self.get_object(request, str(object_id))
         if found is None:
-            raise Http404(f"No {self.model._meta.verbose_name} with id {object_id}.")
+            raise Http404(
+                gettext("No %(model)s with id %(object_id)s.")
+                % {"model": self.model._meta.verbose_name, "object_id": object_id}
+            )
         return found
 
     def require(self, request: HttpRequest, roles: tuple[Role, ...], action: str) -> None:
         if not has_role(request.user, *roles):
-            raise PermissionDenied(f"{action} requires the role {' or '.join(r.label for r in roles)}.")
+            raise PermissionDenied(
+                gettext("%(action)s requires the role %(roles)s.")
+                % {"action": action, "roles": " or ".join(r.label for r in roles)}
+            )
 
     def changelist(self, model: type[Model]) -> str:
         return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
@@ -105,13 +113,13 @@ class MaterialAdmin(InputsAdmin):
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        self.require(request, KEEPER_ROLES, "Adding a material")
+        self.require(request, KEEPER_ROLES, gettext("Adding a material"))
         return service_form_view(
             request,
             MaterialForm(request.POST or None),
             call=lambda data: materials.material_create(actor=acting_user(request), values=data),
             success_url=lambda _: self.changelist(Material),
-            title="Add a material",
+            title=gettext("Add a material"),
             model=Material,
         )
 
@@ -141,7 +149,7 @@ class MaterialLotAdmin(InputsAdmin):
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        self.require(request, KEEPER_ROLES, "Receiving a lot")
+        self.require(request, KEEPER_ROLES, gettext("Receiving a lot"))
 
         def receive(data: dict[str, Any]) -> MaterialLot:
             upload = data["certificate"]
@@ -162,7 +170,7 @@ class MaterialLotAdmin(InputsAdmin):
             LotReceiveForm(request.POST or None, request.FILES or None),
             call=receive,
             success_url=lambda _: self.changelist(MaterialLot),
-            title="Receive a lot into quarantine",
+            title=gettext("Receive a lot into quarantine"),
             model=MaterialLot,
         )
 
@@ -178,14 +186,14 @@ class MaterialLotAdmin(InputsAdmin):
             title=f"Decide the status of lot {lot.code}",
             intro=f"{lot}: {lot.get_status_display().lower()}; certificate SHA-256 {lot.certificate_sha256}.",
             original=lot,
-            submit="Sign the decision",
+            submit=gettext("Sign the decision"),
         )
 
     def recall_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         lot = self.record(request, object_id)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Recall of lot {lot.code}",
+            "title": gettext("Recall of lot %(code)s") % {"code": lot.code},
             "opts": MaterialLot._meta,
             "lot": lot,
             "hits": lot_recall(lot),
@@ -214,13 +222,13 @@ class EquipmentAdmin(InputsAdmin):
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        self.require(request, KEEPER_ROLES, "Registering equipment")
+        self.require(request, KEEPER_ROLES, gettext("Registering equipment"))
         return service_form_view(
             request,
             EquipmentForm(request.POST or None),
             call=lambda data: equipment_services.equipment_register(actor=acting_user(request), values=data),
             success_url=lambda _: self.changelist(Equipment),
-            title="Register an item of equipment",
+            title=gettext("Register an item of equipment"),
             model=Equipment,
         )
 
@@ -235,7 +243,7 @@ class EquipmentAdmin(InputsAdmin):
             ),
             title=f"Calibration or maintenance of {item.code}",
             original=item,
-            submit="Sign the record",
+            submit=gettext("Sign the record"),
         )
 
     def decide_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
@@ -249,14 +257,14 @@ class EquipmentAdmin(InputsAdmin):
             ),
             title=f"Status of {item.code}",
             original=item,
-            submit="Sign the status",
+            submit=gettext("Sign the status"),
         )
 
     def uses_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         item = self.record(request, object_id)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Use log of {item}",
+            "title": gettext("Use log of %(item)s") % {"item": item},
             "opts": Equipment._meta,
             "item": item,
             "uses": equipment_log(item),
@@ -281,7 +289,7 @@ class LineClearanceAdmin(InputsAdmin):
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        self.require(request, (Role.OPERATOR,), "Recording a line clearance")
+        self.require(request, (Role.OPERATOR,), gettext("Recording a line clearance"))
         form = LineClearanceForm(request.POST or None, signer=acting_user(request))
 
         def call(data: dict[str, Any]) -> Any:
@@ -295,9 +303,9 @@ class LineClearanceAdmin(InputsAdmin):
             form,
             call=call,
             success_url=lambda _: self.changelist(LineClearance),
-            title="Record a line clearance",
+            title=gettext("Record a line clearance"),
             model=LineClearance,
-            submit="Sign the clearance",
+            submit=gettext("Sign the clearance"),
         )
 
     def verify_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
@@ -312,7 +320,7 @@ class LineClearanceAdmin(InputsAdmin):
             title=f"Verify {clearance}",
             intro=f"Previous batch: {clearance.previous_batch or '—'}; performed by {clearance.performed_by}.",
             original=clearance,
-            submit="Sign the verification",
+            submit=gettext("Sign the verification"),
         )
 
 
@@ -323,7 +331,7 @@ class MonitoringSessionAdmin(InputsAdmin):
     list_filter = ["workstation"]
     readonly_fields = [f.name for f in MonitoringSession._meta.concrete_fields if f.name != "id"]
 
-    @admin.display(description="samples (read / taken)")
+    @admin.display(description=_("samples (read / taken)"))
     def samples_read(self, obj: MonitoringSession) -> str:
         samples = list(obj.samples.all())
         return f"{sum(1 for s in samples if s.cfu is not None)} / {len(samples)}"
@@ -347,7 +355,7 @@ class MonitoringSessionAdmin(InputsAdmin):
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        self.require(request, (Role.OPERATOR,), "Opening a monitoring session")
+        self.require(request, (Role.OPERATOR,), gettext("Opening a monitoring session"))
         return service_form_view(
             request,
             SessionOpenForm(request.POST or None),
@@ -358,13 +366,13 @@ class MonitoringSessionAdmin(InputsAdmin):
                 samples=data["samples"],
             ),
             success_url=lambda _: self.changelist(MonitoringSession),
-            title="Open an environmental monitoring session",
+            title=gettext("Open an environmental monitoring session"),
             model=MonitoringSession,
         )
 
     def close_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         session = self.record(request, object_id)
-        self.require(request, (Role.OPERATOR,), "Closing a monitoring session")
+        self.require(request, (Role.OPERATOR,), gettext("Closing a monitoring session"))
         return service_form_view(
             request,
             SessionCloseForm(request.POST or None),
@@ -372,7 +380,7 @@ class MonitoringSessionAdmin(InputsAdmin):
                 actor=acting_user(request), session_id=session.pk, closed_at=data["closed_at"], samples=data["samples"]
             ),
             success_url=lambda _: self.changelist(MonitoringSession),
-            title=f"Close {session}",
+            title=gettext("Close %(session)s") % {"session": session},
             model=MonitoringSession,
             original=session,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from batches import limits
 from batches.admin.common import PasswordForm, date_widget, datetime_widget
@@ -43,15 +44,15 @@ class MaterialForm(forms.ModelForm[Material]):
 
 class LotReceiveForm(forms.Form):
     code = forms.CharField(
-        label="Lot barcode (scan the receipt label)",
+        label=_("Lot barcode (scan the receipt label)"),
         max_length=40,
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off", "class": "scan-field"}),
     )
-    material = forms.ModelChoiceField(queryset=Material.objects.all(), to_field_name="code", label="Material code")
+    material = forms.ModelChoiceField(queryset=Material.objects.all(), to_field_name="code", label=_("Material code"))
     supplier_lot = forms.CharField(max_length=40)
     expiry_date = forms.DateField(widget=date_widget())
     quantity = forms.DecimalField(max_digits=10, decimal_places=2, min_value=0)
-    certificate = forms.FileField(label="Certificate of analysis (PDF or image)")
+    certificate = forms.FileField(label=_("Certificate of analysis (PDF or image)"))
 
     def clean_certificate(self) -> Any:
         upload = self.cleaned_data["certificate"]
@@ -68,7 +69,7 @@ class LotDecisionForm(PasswordForm):
         required=False,
         max_length=limits.REASON,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Required for anything but a release.",
+        help_text=_("Required for anything but a release."),
     )
 
 
@@ -122,8 +123,8 @@ def workstation_field() -> forms.ModelChoiceField:
 class LineClearanceForm(PasswordForm):
     workstation = workstation_field()
     performed_at = forms.DateTimeField(widget=datetime_widget())
-    product_removed = forms.BooleanField(label="Previous product, samples and labels removed")
-    surfaces_cleaned = forms.BooleanField(label="Surfaces cleaned and disinfected")
+    product_removed = forms.BooleanField(label=_("Previous product, samples and labels removed"))
+    surfaces_cleaned = forms.BooleanField(label=_("Surfaces cleaned and disinfected"))
     notes = forms.CharField(required=False, max_length=limits.NOTES, widget=forms.Textarea(attrs={"rows": 2}))
     late_entry_reason = forms.CharField(required=False, max_length=limits.REASON)
     field_order = ["workstation", "performed_at", "product_removed", "surfaces_cleaned", "notes", "late_entry_reason"]
@@ -163,11 +164,11 @@ class SessionOpenForm(forms.Form):
 
 class SessionCloseForm(forms.Form):
     closed_at = forms.DateTimeField(widget=datetime_widget())
-    samples = SamplesField(required=False, label="Samples taken at the end (contact plates)")
+    samples = SamplesField(required=False, label=_("Samples taken at the end (contact plates)"))
 
 
 class MonitoringResultForm(PasswordForm):
-    cfu = forms.IntegerField(label="Count (CFU)", min_value=0, max_value=100_000)
+    cfu = forms.IntegerField(label=_("Count (CFU)"), min_value=0, max_value=100_000)
     read_at = forms.DateTimeField(widget=datetime_widget())
     late_entry_reason = forms.CharField(required=False, max_length=limits.REASON)
     field_order = ["cfu", "read_at", "late_entry_reason", "password"]

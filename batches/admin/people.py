@@ -17,6 +17,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from batches import limits
 from batches.admin.common import GmpModelAdmin, PasswordForm, date_widget
@@ -58,7 +60,7 @@ class PersonalIdentityAdmin(GmpModelAdmin[PersonalIdentity]):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         if not self.has_add_permission(request):
-            raise Http404("Recording a personal identity requires the role System administrator.")
+            raise Http404(gettext("Recording a personal identity requires the role System administrator."))
         form = IdentityForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -77,13 +79,13 @@ class PersonalIdentityAdmin(GmpModelAdmin[PersonalIdentity]):
             else:
                 messages.success(request, f"Personal identity of {data['user']} recorded.")
                 return redirect(reverse("admin:batches_personalidentity_changelist"))
-        return self.render_service_form(request, form, title="Record the person behind an account")
+        return self.render_service_form(request, form, title=gettext("Record the person behind an account"))
 
 
 class DocumentVersionForm(forms.Form):
-    number = forms.CharField(max_length=30, help_text="e.g. SOP-MFG-002; a known number drafts its next version.")
+    number = forms.CharField(max_length=30, help_text=_("e.g. SOP-MFG-002; a known number drafts its next version."))
     title = forms.CharField(max_length=limits.NAME)
-    file = forms.FileField(help_text="The approved text (PDF); its SHA-256 is kept.")
+    file = forms.FileField(help_text=_("The approved text (PDF); its SHA-256 is kept."))
     effective_from = forms.DateField(widget=date_widget())
     grace_days = forms.IntegerField(min_value=0, max_value=365, initial=0)
     retraining_interval_days = forms.IntegerField(min_value=1, max_value=3650, required=False)
@@ -92,7 +94,7 @@ class DocumentVersionForm(forms.Form):
 
 
 class ConfirmApprovalForm(PasswordForm):
-    confirm = forms.BooleanField(label="I have reviewed this version and approve it.", required=True)
+    confirm = forms.BooleanField(label=_("I have reviewed this version and approve it."), required=True)
 
 
 @admin.register(DocumentVersion)
@@ -116,7 +118,7 @@ class DocumentVersionAdmin(GmpModelAdmin[DocumentVersion]):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         if not self.has_add_permission(request):
-            raise Http404("Drafting a controlled document requires the role QA reviewer.")
+            raise Http404(gettext("Drafting a controlled document requires the role QA reviewer."))
         form = DocumentVersionForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -139,12 +141,12 @@ class DocumentVersionAdmin(GmpModelAdmin[DocumentVersion]):
             else:
                 messages.success(request, f"{version} drafted; it needs two approvals.")
                 return redirect(reverse("admin:batches_documentversion_changelist"))
-        return self.render_service_form(request, form, title="Draft a controlled document version")
+        return self.render_service_form(request, form, title=gettext("Draft a controlled document version"))
 
     def approve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         version = DocumentVersion.objects.filter(pk=pk).select_related("document").first()
         if version is None or not self.has_view_permission(request, version):
-            raise Http404(f"No document version with id {pk}.")
+            raise Http404(gettext("No document version with id %(pk)s.") % {"pk": pk})
         approver = acting_user(request)
         form = ConfirmApprovalForm(request.POST or None, signer=approver)
         if request.method == "POST" and form.is_valid():
@@ -161,7 +163,13 @@ class DocumentVersionAdmin(GmpModelAdmin[DocumentVersion]):
             else:
                 messages.success(request, f"{version}: approval signed; {version.get_status_display().lower()}.")
                 return redirect(reverse("admin:batches_documentversion_changelist"))
-        return self.render_service_form(request, form, title=f"Approve {version}", obj=version, submit="Sign approval")
+        return self.render_service_form(
+            request,
+            form,
+            title=gettext("Approve %(version)s") % {"version": version},
+            obj=version,
+            submit=gettext("Sign approval"),
+        )
 
 
 class TrainingForm(PasswordForm):
@@ -172,7 +180,7 @@ class TrainingForm(PasswordForm):
     trained_on = forms.DateField(widget=date_widget(), initial=timezone.localdate)
     method = forms.ChoiceField(choices=TrainingMethod.choices)
     assessment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=limits.NOTES)
-    passed = forms.BooleanField(required=False, label="The trainee was assessed as competent")
+    passed = forms.BooleanField(required=False, label=_("The trainee was assessed as competent"))
     field_order = ["trainee", "document_version", "trained_on", "method", "assessment", "passed", "password"]
 
 
@@ -184,7 +192,7 @@ class TrainingRecordAdmin(GmpModelAdmin[TrainingRecord]):
     add_roles = (Role.OPERATOR, Role.QC_ANALYST, Role.VERIFIER, Role.QA_REVIEWER, Role.QUALIFIED_PERSON, Role.CLINICIAN)
     add_domain = Domain.RECORDS
 
-    @admin.display(description="signed by the trainee")
+    @admin.display(description=_("signed by the trainee"))
     def signed(self, obj: TrainingRecord) -> str:
         if obj.is_signed:
             return f"{obj.trainee_signed_at:%Y-%m-%d}"
@@ -193,7 +201,7 @@ class TrainingRecordAdmin(GmpModelAdmin[TrainingRecord]):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         if not self.has_add_permission(request):
-            raise Http404("Recording a training requires a signing role.")
+            raise Http404(gettext("Recording a training requires a signing role."))
         trainer = acting_user(request)
         form = TrainingForm(request.POST or None, signer=trainer)
         if request.method == "POST" and form.is_valid():
@@ -216,15 +224,15 @@ class TrainingRecordAdmin(GmpModelAdmin[TrainingRecord]):
             else:
                 messages.success(request, f"Training recorded and signed; {record.trainee} signs it next.")
                 return redirect(reverse("admin:batches_trainingrecord_changelist"))
-        return self.render_service_form(request, form, title="Record a training (you sign as trainer)")
+        return self.render_service_form(request, form, title=gettext("Record a training (you sign as trainer)"))
 
     def acknowledge_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         record = TrainingRecord.objects.filter(pk=pk).select_related("document_version__document").first()
         if record is None:
-            raise Http404(f"No training record with id {pk}.")
+            raise Http404(gettext("No training record with id %(pk)s.") % {"pk": pk})
         trainee = acting_user(request)
         if record.trainee_id != trainee.pk:
-            raise PermissionDenied("Only the trainee signs their own training record.")
+            raise PermissionDenied(gettext("Only the trainee signs their own training record."))
         form = PasswordForm(request.POST or None, signer=trainee)
         if request.method == "POST" and form.is_valid():
             try:
@@ -241,4 +249,4 @@ class TrainingRecordAdmin(GmpModelAdmin[TrainingRecord]):
                 messages.success(request, f"You signed your training on {record.document_version}.")
                 return redirect(reverse("admin:index"))
         title = f"Sign your training on {record.document_version} ({record.get_method_display().lower()})"
-        return self.render_service_form(request, form, title=title, obj=record, submit="Sign as trainee")
+        return self.render_service_form(request, form, title=title, obj=record, submit=gettext("Sign as trainee"))

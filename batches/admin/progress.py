@@ -124,13 +124,14 @@ def delivery_steps(batch: Batch) -> list[NextStep]:
     desk = _desk_url(batch)
     status = BatchStatus(batch.status)
     if status == S.AWAITING_CERTIFICATION:
-        missing = [m for m in release_outstanding(batch) if m != "QP certification"]
+        missing = [m for m in release_outstanding(batch) if m != _("QP certification")]
         steps = []
         if missing:
             url = reverse("admin:batches_conditional_batch", args=[batch.pk])
-            steps.append(NextStep("Conditional release signatures", "; ".join(missing), url))
-        steps.append(NextStep("QP certification", "the Qualified Person certifies the batch", _review_url(batch)))
-        return [*steps, NextStep("Dispatch", "after the QP's certification", desk)]
+            steps.append(NextStep(_("Conditional release signatures"), "; ".join(missing), url))
+        steps.append(NextStep(_("QP certification"), _("the Qualified Person certifies the batch"), _review_url(batch)))
+        return [*steps, NextStep(_("Dispatch"), _("after the QP's certification"), desk)]
+
     if status in (S.RELEASED, S.CONDITIONALLY_RELEASED):
         steps = []
         if _("QP certification") in release_outstanding(batch):

@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from batches import limits
 from batches.admin.common import GmpModelAdmin
@@ -22,13 +24,15 @@ from batches.web import SERVICE_ERRORS, acting_user, add_service_error, submitte
 
 
 class TrialForm(forms.Form):
-    eu_ct_number = forms.CharField(label="EU CT number", max_length=20)
+    eu_ct_number = forms.CharField(label=_("EU CT number"), max_length=20)
     protocol = forms.CharField(max_length=limits.NAME)
     sponsor = forms.CharField(max_length=limits.NAME)
     sites = forms.CharField(
-        label="Investigational sites", max_length=limits.DESCRIPTION, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Investigational sites"), max_length=limits.DESCRIPTION, widget=forms.Textarea(attrs={"rows": 3})
     )
-    psf_reference = forms.CharField(label="Product specification file (reference and version)", max_length=limits.NAME)
+    psf_reference = forms.CharField(
+        label=_("Product specification file (reference and version)"), max_length=limits.NAME
+    )
 
 
 @admin.register(ClinicalTrial)
@@ -56,4 +60,6 @@ class ClinicalTrialAdmin(GmpModelAdmin[ClinicalTrial]):
             else:
                 messages.success(request, f"{trial} recorded.")
                 return redirect(reverse("admin:batches_clinicaltrial_changelist"))
-        return self.render_service_form(request, form, title="Record a clinical trial", submit="Record")
+        return self.render_service_form(
+            request, form, title=gettext("Record a clinical trial"), submit=gettext("Record")
+        )

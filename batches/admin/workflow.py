@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from batches import formatting
@@ -97,23 +98,39 @@ def step_title(step: StepRecord) -> str:
     return _(STEP_LABELS[step.step_kind])
 
 
+def _recorded(text: str) -> str:
+    """Recorded data inside a translated label: marked so that a reader (and the language check) tells it apart."""
+    return format_html('<span class="recorded">{}</span>', text)
+
+
 def scanned_rows(batch: Batch) -> dict[tuple[str, int], list[tuple[str, str]]]:
     """(step kind, step id) → the rows of its scanned lots and equipment (two queries for the whole batch)."""
     rows: dict[tuple[str, int], list[tuple[str, str]]] = {}
     for lot in batch_lot_uses(batch):
         rows.setdefault((lot.step_kind, lot.object_id), []).append(
             (
-                f"Lot scanned: {lot.material_name}",
-                f"{lot.lot.code} (supplier lot {lot.supplier_lot}, {lot.get_grade_display().lower()}, "
-                f"exp. {format_value(lot.expiry_date)}, {lot.get_status_at_use_display().lower()}, {lot.quantity})",
+                format_html(_("Lot scanned: {material}"), material=_recorded(lot.material_name)),
+                _("%(code)s (supplier lot %(lot)s, %(grade)s, exp. %(expiry)s, %(status)s, %(quantity)s)")
+                % {
+                    "code": lot.lot.code,
+                    "lot": lot.supplier_lot,
+                    "grade": lot.get_grade_display().lower(),
+                    "expiry": format_value(lot.expiry_date),
+                    "status": lot.get_status_at_use_display().lower(),
+                    "quantity": lot.quantity,
+                },
             )
         )
     for use in batch_equipment_uses(batch):
         rows.setdefault((use.step_kind, use.object_id), []).append(
             (
-                f"Equipment scanned: {use.equipment.get_kind_display().lower()}",
-                f"{use.equipment} ({use.get_status_at_use_display().lower()}, "
-                f"calibration due {format_value(use.calibration_due_at_use)})",
+                _("Equipment scanned: %(kind)s") % {"kind": use.equipment.get_kind_display().lower()},
+                _("%(equipment)s (%(status)s, calibration due %(due)s)")
+                % {
+                    "equipment": use.equipment,
+                    "status": use.get_status_at_use_display().lower(),
+                    "due": format_value(use.calibration_due_at_use),
+                },
             )
         )
     return rows
@@ -191,7 +208,10 @@ def next_actions(batch: Batch) -> list[str]:
             needed.insert(0, _("Record %(step)s") % {"step": in_sentence(_(STEP_LABELS[kind]))})
         elif not needed:
             entering = {"apheresis": S.PROCESSING, "selection": S.QUARANTINE}[kind]
-            needed += [f"Hand over and receive: {label}" for label in missing_hand_offs(batch, entering)]
+            needed += [
+                _("Hand over and receive: %(label)s") % {"label": label} for label in missing_hand_offs(batch, entering)
+            ]
+
             needed.append({"apheresis": _("Start processing"), "selection": _("Move to quarantine")}[kind])
         return needed
     # From quarantine on, QC, release and delivery decide: batches.admin.progress.

@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -80,7 +81,9 @@ CERTIFY_FINAL = StateAction(
 def _conditional_release(batch: Batch) -> BatchDisposition:
     release = BatchDisposition.objects.filter(batch=batch, decision=Decision.CONDITIONALLY_RELEASED).first()
     if release is None:
-        raise StateConflict(f"Batch {batch.batch_number} was not released conditionally.")
+        raise StateConflict(
+            gettext("Batch %(batch_number)s was not released conditionally.") % {"batch_number": batch.batch_number}
+        )
     return release
 
 
@@ -92,11 +95,12 @@ def _sign_release(
     batch = declared.lock(batch_id)
     release = _conditional_release(batch)
     if release.decided_by_id == actor.pk:
-        raise StateConflict("QA's decision and this signature must come from two different people.")
+        raise StateConflict(gettext("QA's decision and this signature must come from two different people."))
     already = ElectronicSignature.objects.filter(batch=batch, object_id=release.pk, meaning=meaning).first()
     if already is not None:
         raise StateConflict(
-            f"The conditional release of batch {batch.batch_number} is already {meaning.label.lower()}."
+            gettext("The conditional release of batch %(batch_number)s is already %(lower)s.")
+            % {"batch_number": batch.batch_number, "lower": meaning.label.lower()}
         )
     with audit_context(actor, reason=f"conditional release of {batch.batch_number}: {meaning.label.lower()}"):
         return signature_sign(
@@ -142,7 +146,10 @@ def followup_close(*, actor: User, batch_id: int, password: str, reason: str, ot
     batch = CLOSE_FOLLOW_UP.lock(batch_id)
     followup = ReleaseFollowUp.objects.select_for_update().filter(batch=batch).first()
     if followup is None or followup.status != FollowUpStatus.OPEN:
-        raise StateConflict(f"Batch {batch.batch_number} has no open follow-up of a conditional release.")
+        raise StateConflict(
+            gettext("Batch %(batch_number)s has no open follow-up of a conditional release.")
+            % {"batch_number": batch.batch_number}
+        )
     outstanding = [test for test, reviewed in results_in(batch, followup.pending_tests).items() if not reviewed]
     if outstanding:
         raise StateConflict(
@@ -182,9 +189,14 @@ def batch_certify_final(
         BatchDisposition.objects.filter(batch=batch, decision__in=CERTIFICATIONS).values_list("decision", flat=True)
     )
     if Decision.CERTIFIED in done:
-        raise StateConflict(f"Batch {batch.batch_number} is already finally certified.")
+        raise StateConflict(
+            gettext("Batch %(batch_number)s is already finally certified.") % {"batch_number": batch.batch_number}
+        )
     if Decision.CERTIFIED_INITIAL not in done:
-        raise StateConflict(f"Batch {batch.batch_number} has no initial certification to complete.")
+        raise StateConflict(
+            gettext("Batch %(batch_number)s has no initial certification to complete.")
+            % {"batch_number": batch.batch_number}
+        )
     followup = ReleaseFollowUp.objects.filter(batch=batch).first()
     if followup is None or followup.status != FollowUpStatus.CLOSED:
         raise StateConflict(
@@ -192,7 +204,7 @@ def batch_certify_final(
             "conditional release (pending results in and assessed)."
         )
     if release.decided_by_id == actor.pk:
-        raise PermissionDenied("You released this batch; a different Qualified Person must certify it.")
+        raise PermissionDenied(gettext("You released this batch; a different Qualified Person must certify it."))
     refuse_participant(batch, actor, what="certify")
     handed_over = batch.status != S.CONDITIONALLY_RELEASED
     codes = QUALITY_CODES if handed_over else None

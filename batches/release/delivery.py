@@ -84,9 +84,15 @@ def batch_dispatch(
     DISPATCH.require_training(actor, batch)
     outstanding = release_outstanding(batch)
     if outstanding:
-        raise StateConflict(f"Batch {batch.batch_number} cannot be dispatched before {' and '.join(outstanding)}.")
+        raise StateConflict(
+            gettext("Batch %(batch_number)s cannot be dispatched before %(value)s.")
+            % {"batch_number": batch.batch_number, "value": " and ".join(outstanding)}
+        )
     if not batch.din:
-        raise StateConflict(f"Batch {batch.batch_number} has no DIN; it cannot leave the laboratory unlabelled.")
+        raise StateConflict(
+            gettext("Batch %(batch_number)s has no DIN; it cannot leave the laboratory unlabelled.")
+            % {"batch_number": batch.batch_number}
+        )
     now = timezone.now()
     require_within_shelf_life(batch, now, action="Dispatch")
     if not to_location.strip():
@@ -123,9 +129,15 @@ def _bedside_preconditions(batch: Batch, *, action: str) -> None:
     require_status(batch, BatchStatus.DISPATCHED, action=action)
     receipt = batch.custody_events.filter(kind=HandOff.LAB_TO_RADIOLOGY, received_at__isnull=False).first()
     if receipt is None:
-        raise StateConflict(f"{action}: radiology has not received batch {batch.batch_number} (receipt scan missing).")
+        raise StateConflict(
+            gettext("%(action)s: radiology has not received batch %(batch_number)s (receipt scan missing).")
+            % {"action": action, "batch_number": batch.batch_number}
+        )
     if receipt.held:
-        raise StateConflict(f"{action}: batch {batch.batch_number} was received on hold. {receipt.hold_reason}")
+        raise StateConflict(
+            gettext("%(action)s: batch %(batch_number)s was received on hold. %(hold_reason)s")
+            % {"action": action, "batch_number": batch.batch_number, "hold_reason": receipt.hold_reason}
+        )
 
 
 def bedside_check_scan(
@@ -145,7 +157,10 @@ def bedside_check_scan(
     _bedside_preconditions(batch, action="The bedside identity check")
     training_require(actor, batch.process_definition, "bedside_check")
     if BedsideCheck.objects.filter(batch=batch).exists():
-        raise StateConflict(f"The bedside check of batch {batch.batch_number} is already started; confirm it.")
+        raise StateConflict(
+            gettext("The bedside check of batch %(batch_number)s is already started; confirm it.")
+            % {"batch_number": batch.batch_number}
+        )
     require_within_shelf_life(batch, timezone.now(), action="The bedside identity check")
     require_matching_scan(
         batch=batch, point=ScanPoint.BEDSIDE, actor=actor, scanned_data=scanned_data, override=override
@@ -163,7 +178,10 @@ def _bedside_check_open(
     batch = lock_batch(batch_id)
     _bedside_preconditions(batch, action="The bedside identity check")
     if BedsideCheck.objects.filter(batch=batch).exists():
-        raise StateConflict(f"The bedside check of batch {batch.batch_number} is already started; confirm it.")
+        raise StateConflict(
+            gettext("The bedside check of batch %(batch_number)s is already started; confirm it.")
+            % {"batch_number": batch.batch_number}
+        )
     with audit_context(actor, reason="bedside identity check: bag and patient scanned"):
         record_matched_scan(
             batch=batch, point=ScanPoint.BEDSIDE, actor=actor, scanned_data=scanned_data, override=override
@@ -203,7 +221,10 @@ def bedside_check_confirm(
             gettext("You made the first bedside scan; a second clinician must confirm the identity.")
         )
     if check.is_confirmed:
-        raise StateConflict(f"The bedside check of batch {check.batch.batch_number} is already confirmed.")
+        raise StateConflict(
+            gettext("The bedside check of batch %(batch_number)s is already confirmed.")
+            % {"batch_number": check.batch.batch_number}
+        )
     _bedside_preconditions(check.batch, action="Confirming the bedside identity check")
     training_require(actor, check.batch.process_definition, "bedside_check", performing=False)
     point = ScanPoint.BEDSIDE_CONFIRMATION
@@ -221,7 +242,10 @@ def _bedside_check_confirmed(
     batch = lock_batch(batch_id)
     check = BedsideCheck.objects.select_for_update().get(batch=batch)
     if check.is_confirmed or check.checked_by_id == actor.pk:
-        raise StateConflict(f"The bedside check of batch {batch.batch_number} cannot be confirmed by you now.")
+        raise StateConflict(
+            gettext("The bedside check of batch %(batch_number)s cannot be confirmed by you now.")
+            % {"batch_number": batch.batch_number}
+        )
     with audit_context(actor, reason="bedside identity check: second person confirmed"):
         record_matched_scan(
             batch=batch, point=ScanPoint.BEDSIDE_CONFIRMATION, actor=actor, scanned_data=scanned_data, override=override
@@ -304,7 +328,10 @@ def infusion_record(
     v.collect(balance, rl.alert_reason_errors(alerts, alert_reason))
     authorization = require_within_shelf_life(batch, started, action="Infusion")
     if batch.end_of_processing_at is None:  # require_within_shelf_life refuses such a batch already
-        raise StateConflict(f"Batch {batch.batch_number} has no end of processing; it cannot be infused.")
+        raise StateConflict(
+            gettext("Batch %(batch_number)s has no end of processing; it cannot be infused.")
+            % {"batch_number": batch.batch_number}
+        )
     minutes = int((started - batch.end_of_processing_at).total_seconds() // 60)
     with audit_context(actor, reason="uterine-artery infusion recorded"):
         infusion = Infusion(
@@ -380,7 +407,10 @@ def adverse_event_record(
             f"{' or '.join(s.label.lower() for s in states)}; it is {batch.get_status_display().lower()}."
         )
     if batch.status == BatchStatus.CLOSED and not batch.was_infused:
-        raise StateConflict(f"Batch {batch.batch_number} was closed without an infusion; it has no adverse events.")
+        raise StateConflict(
+            gettext("Batch %(batch_number)s was closed without an infusion; it has no adverse events.")
+            % {"batch_number": batch.batch_number}
+        )
     with audit_context(actor, reason=f"adverse event: {term.strip()} grade {ctcae_grade}"):
         return AdverseEvent.objects.create(
             batch=batch,

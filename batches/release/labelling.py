@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -65,14 +66,22 @@ def _label_data(batch: Batch, bag: str) -> LabelData:
     for data in labels_for_batch(batch):
         if data.bag.startswith(wanted):
             return data
-    raise StateConflict(f"Batch {batch.batch_number} has no {LabelBag(bag).label.lower()} yet (processing not ended).")
+    raise StateConflict(
+        gettext("Batch %(batch_number)s has no %(label_bag)s yet (processing not ended).")
+        % {"batch_number": batch.batch_number, "label_bag": LabelBag(bag).label.lower()}
+    )
 
 
 def _refuse_print(batch: Batch, bag: str, copies: int) -> None:
     if bag not in LabelBag.values:
-        raise ValidationError({"bag": f"Choose the bag: {', '.join(LabelBag.values)}."})
+        raise ValidationError({"bag": gettext("Choose the bag: %(value)s.") % {"value": ", ".join(LabelBag.values)}})
     if not 1 <= copies <= MAX_COPIES:
-        raise ValidationError({"copies": f"Print 1 to {MAX_COPIES} labels at a time; {copies} asked."})
+        raise ValidationError(
+            {
+                "copies": gettext("Print 1 to %(max_copies)s labels at a time; %(copies)s asked.")
+                % {"max_copies": MAX_COPIES, "copies": copies}
+            }
+        )
     states = PRINT_STATES[LabelBag(bag)]
     if batch.status not in states:
         raise StateConflict(
@@ -80,11 +89,15 @@ def _refuse_print(batch: Batch, bag: str, copies: int) -> None:
             f"{' or '.join(s.label.lower() for s in states)}; it is {batch.get_status_display().lower()}."
         )
     if not batch.din:
-        raise StateConflict(f"Batch {batch.batch_number} has no DIN yet: labels are printed from collection on.")
+        raise StateConflict(
+            gettext("Batch %(batch_number)s has no DIN yet: labels are printed from collection on.")
+            % {"batch_number": batch.batch_number}
+        )
     on_bag = Label.objects.filter(batch=batch, bag=bag, voided=False, status=LabelStatus.APPLIED).first()
     if on_bag is not None:
         raise StateConflict(
-            f"Label {on_bag.label_id} is on the bag: remove it and record it destroyed before a reprint."
+            gettext("Label %(label_id)s is on the bag: remove it and record it destroyed before a reprint.")
+            % {"label_id": on_bag.label_id}
         )
 
 
@@ -97,7 +110,7 @@ def label_print(
     if label_format not in LabelFormat.values:
         raise ValidationError({"label_format": f"Choose {' or '.join(LabelFormat.values)}."})
     if not (printer or "").strip():
-        raise ValidationError({"printer": "Name the printer (its name or asset code)."})
+        raise ValidationError({"printer": gettext("Name the printer (its name or asset code).")})
     why = require_reason(reason, what="print labels (first print, or why a reprint)")
     batch = lock_batch(batch_id)
     _refuse_print(batch, bag, copies)
@@ -135,10 +148,15 @@ def label_account(*, actor: User, label_id: str, status: str, reason: str = "") 
     """Record what became of one label: applied to its bag, destroyed or returned (scanned by its id)."""
     require_role(actor, Role.OPERATOR, action="Accounting for a label")
     if status not in ACCOUNT_STATES:
-        raise ValidationError({"status": f"A label is {', '.join(ACCOUNT_STATES)}."})
+        raise ValidationError({"status": gettext("A label is %(value)s.") % {"value": ", ".join(ACCOUNT_STATES)}})
     found = Label.objects.filter(label_id=(label_id or "").strip().upper()).values_list("batch_id", flat=True).first()
     if found is None:
-        raise ValidationError({"label_id": f"No label {label_id!r} was ever issued: do not use it."})
+        raise ValidationError(
+            {
+                "label_id": gettext("No label %(label_id)s was ever issued: do not use it.")
+                % {"label_id": f"{label_id!r}"}
+            }
+        )
     lock_batch(found)
     label = Label.objects.select_for_update().get(label_id=label_id.strip().upper())
     if status == LabelStatus.APPLIED and label.voided:
@@ -183,7 +201,10 @@ def label_reconcile(
     batch = lock_batch(batch_id)
     counts = label_counts(batch)
     if counts["total"] == 0:
-        raise StateConflict(f"No label of batch {batch.batch_number} has been printed: nothing to reconcile.")
+        raise StateConflict(
+            gettext("No label of batch %(batch_number)s has been printed: nothing to reconcile.")
+            % {"batch_number": batch.batch_number}
+        )
     loose = list(Label.objects.filter(batch=batch, status=LabelStatus.ISSUED).values_list("label_id", flat=True))
     if loose:
         raise StateConflict(
@@ -258,7 +279,10 @@ def final_container_record(
             f"{batch.get_status_display().lower()}."
         )
     if FinalContainer.objects.filter(batch=batch).exists():
-        raise StateConflict(f"The final container of batch {batch.batch_number} is already recorded.")
+        raise StateConflict(
+            gettext("The final container of batch %(batch_number)s is already recorded.")
+            % {"batch_number": batch.batch_number}
+        )
     errors = {}
     if not container_type.strip() or not container_lot.strip():
         errors["container_lot"] = "Name the container type and its lot."

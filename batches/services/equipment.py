@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -111,7 +112,7 @@ def equipment_status_set(
     confirm_password(actor, password, otp_token=otp_token)
     item = Equipment.objects.select_for_update().get(pk=equipment_id)
     if status not in EquipmentStatus.values:
-        raise ValidationError({"status": f"One of {', '.join(EquipmentStatus.values)}."})
+        raise ValidationError({"status": gettext("One of %(value)s.") % {"value": ", ".join(EquipmentStatus.values)}})
     if status == item.status:
         raise StateConflict(f"{item.code} is already {item.get_status_display().lower()}.")
     text = require_reason(reason, what=f"change the status of {item.code}")
@@ -140,7 +141,7 @@ def equipment_requirement_add(
     """Declare a kind of equipment a step of a draft process definition must name by scan."""
     definition = requirement_guard(actor, definition_id, step_kind, action="Declaring a step's equipment")
     if kind not in EquipmentKind.values:
-        raise ValidationError({"kind": f"Unknown equipment kind {kind!r}."})
+        raise ValidationError({"kind": gettext("Unknown equipment kind %(kind)s.") % {"kind": f"{kind!r}"}})
     requirement = StepEquipmentRequirement(process_definition=definition, step_kind=step_kind, kind=kind)
     if StepEquipmentRequirement.objects.filter(process_definition=definition, step_kind=step_kind, kind=kind).exists():
         raise ValidationError(

@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -120,11 +121,21 @@ def lot_status_set(
     confirm_password(actor, password, otp_token=otp_token)
     lot = MaterialLot.objects.select_for_update().select_related("material").get(pk=lot_id)
     if status not in LOT_DECISIONS:
-        raise ValidationError({"status": f"A lot is released, rejected, expired or recalled, not {status!r}."})
+        raise ValidationError(
+            {
+                "status": gettext("A lot is released, rejected, expired or recalled, not %(status)s.")
+                % {"status": f"{status!r}"}
+            }
+        )
     sources, meaning = LOT_DECISIONS[status]
     if lot.status not in sources:
         raise StateConflict(
-            f"Lot {lot.code} is {lot.get_status_display().lower()}; it cannot become {LotStatus(status).label.lower()}."
+            gettext("Lot %(code)s is %(status)s; it cannot become %(new_status)s.")
+            % {
+                "code": lot.code,
+                "status": lot.get_status_display().lower(),
+                "new_status": LotStatus(status).label.lower(),
+            }
         )
     if status == LotStatus.RELEASED:
         if lot.expiry_date <= timezone.localdate():
@@ -159,7 +170,12 @@ def lot_expiry_correct(
     lot = MaterialLot.objects.select_for_update().get(pk=lot_id)
     text = require_reason(reason, what=f"correct the expiry of lot {lot.code}")
     if expiry_date == lot.expiry_date:
-        raise ValidationError({"expiry_date": f"Lot {lot.code} already expires on {expiry_date:%Y-%m-%d}."})
+        raise ValidationError(
+            {
+                "expiry_date": gettext("Lot %(code)s already expires on %(expiry_date)s.")
+                % {"code": lot.code, "expiry_date": f"{expiry_date:%Y-%m-%d}"}
+            }
+        )
     signatures_invalidate(target=lot, actor=actor, reason=f"expiry corrected: {text}")
     with audit_context(
         actor, reason=f"expiry of lot {lot.code} {lot.expiry_date:%Y-%m-%d} → {expiry_date:%Y-%m-%d}: {text}"
@@ -178,14 +194,24 @@ def material_requirement_add(
     """Declare a material a step of a draft process definition uses (category, grade or higher, quantity)."""
     definition = requirement_guard(actor, definition_id, step_kind, action="Declaring a step's materials")
     if grade not in MaterialGrade.values:
-        raise ValidationError({"grade": f"One of {', '.join(MaterialGrade.values)}."})
+        raise ValidationError({"grade": gettext("One of %(value)s.") % {"value": ", ".join(MaterialGrade.values)}})
     category = category.strip()
     if not Material.objects.filter(category=category).exists():
-        raise ValidationError({"category": f"No material of category {category!r} in the material master."})
+        raise ValidationError(
+            {
+                "category": gettext("No material of category %(category)s in the material master.")
+                % {"category": f"{category!r}"}
+            }
+        )
     if StepMaterialRequirement.objects.filter(
         process_definition=definition, step_kind=step_kind, category=category
     ).exists():
-        raise ValidationError({"category": f"{category} is already declared for {step_kind} in {definition}."})
+        raise ValidationError(
+            {
+                "category": gettext("%(category)s is already declared for %(step_kind)s in %(definition)s.")
+                % {"category": category, "step_kind": step_kind, "definition": definition}
+            }
+        )
     requirement = StepMaterialRequirement(
         process_definition=definition, step_kind=step_kind, category=category, grade=grade, quantity=quantity, unit=unit
     )
@@ -209,6 +235,7 @@ def draft_definition(definition_id: int) -> ProcessDefinition:
     definition = ProcessDefinition.objects.select_for_update().get(pk=definition_id)
     if definition.status != ApprovalStatus.DRAFT:
         raise StateConflict(
-            f"{definition} is {definition.get_status_display().lower()}; its requirements change only in a new draft."
+            gettext("%(definition)s is %(status)s; its requirements change only in a new draft.")
+            % {"definition": definition, "status": definition.get_status_display().lower()}
         )
     return definition

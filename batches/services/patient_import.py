@@ -25,6 +25,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -102,7 +103,7 @@ def _classify(number: int, row: dict[str, str], seen: dict[str, int], today: dat
     try:
         values = _cells(row)
         if values["consent_date"] > today:  # type: ignore[operator]
-            raise ValidationError({"consent_date": "the consent date cannot be in the future"})
+            raise ValidationError({"consent_date": gettext("the consent date cannot be in the future")})
         candidate = Patient(enrolled_by_id=0, **values)
         candidate.full_clean(exclude=["enrolled_by", "subject_code"])
         Patient._meta.get_field("subject_code").run_validators(code)
@@ -126,11 +127,18 @@ def patient_import_preview(*, data: bytes) -> Preview:
     """The dry run: read and classify every line; nothing is written. A file that cannot be read at
     all (size, encoding, header) is refused with a ValidationError on ``file``."""
     if len(data) > MAX_BYTES:
-        raise ValidationError({"file": f"The file is {len(data):,} bytes; at most {MAX_BYTES:,} are accepted."})
+        raise ValidationError(
+            {
+                "file": gettext("The file is %(len)s bytes; at most %(max_bytes)s are accepted.")
+                % {"len": f"{len(data):,}", "max_bytes": f"{MAX_BYTES:,}"}
+            }
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise ValidationError({"file": f"The file is not UTF-8 text (byte {error.start})."}) from error
+        raise ValidationError(
+            {"file": gettext("The file is not UTF-8 text (byte %(start)s).") % {"start": error.start}}
+        ) from error
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip() for name in reader.fieldnames or []]
     missing = [name for name in COLUMNS if name not in header]
@@ -142,10 +150,15 @@ def patient_import_preview(*, data: bytes) -> Preview:
     today, seen, lines = timezone.localdate(), dict[str, int](), list[Line]()
     for row in reader:
         if len(lines) >= MAX_LINES:
-            raise ValidationError({"file": f"The file has more than {MAX_LINES:,} lines; split it."})
+            raise ValidationError(
+                {
+                    "file": gettext("The file has more than %(max_lines)s lines; split it.")
+                    % {"max_lines": f"{MAX_LINES:,}"}
+                }
+            )
         lines.append(_classify(reader.line_num, {k: v or "" for k, v in row.items() if k}, seen, today))
     if not lines:
-        raise ValidationError({"file": "The file has a header but no data line."})
+        raise ValidationError({"file": gettext("The file has a header but no data line.")})
     return Preview(hashlib.sha256(data).hexdigest(), lines)
 
 
@@ -155,7 +168,7 @@ def patient_import_stage(*, actor: User, data: bytes, source_name: str, register
     require_role(actor, Role.OPERATOR, Role.CLINICIAN, action="Importing patients from a legacy register")
     reason = require_reason(reason, what="import patients from a legacy register")
     if not register.strip():
-        raise ValidationError({"register": "Name the legacy register the file was exported from."})
+        raise ValidationError({"register": gettext("Name the legacy register the file was exported from.")})
     preview = patient_import_preview(data=data)
     counts = preview.reconciliation
     with audit_context(actor, reason=reason):
@@ -193,9 +206,14 @@ def patient_import_sign_off(
     require_role(actor, Role.QA_REVIEWER, action="Signing off a patient import")
     staged = PatientImport.objects.select_for_update().get(pk=import_id)
     if staged.status != ImportStatus.STAGED:
-        raise StateConflict(f"Import #{staged.pk} is {staged.get_status_display().lower()}; it cannot be signed off.")
+        raise StateConflict(
+            gettext("Import #%(pk)s is %(status)s; it cannot be signed off.")
+            % {"pk": staged.pk, "status": staged.get_status_display().lower()}
+        )
     if staged.staged_by_id == actor.pk:
-        raise PermissionDenied(f"You staged import #{staged.pk}; someone independent in QA must sign it off.")
+        raise PermissionDenied(
+            gettext("You staged import #%(pk)s; someone independent in QA must sign it off.") % {"pk": staged.pk}
+        )
     rows = list(staged.rows.order_by("line"))
     if not staged.reconciled or len(rows) != staged.lines:
         raise ValidationError(

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from batches.audit import audit_context, require_reason
 from batches.competence import State, training_matrix
@@ -109,9 +110,9 @@ def entry_source_record(*, batch: Batch, entry: models.Model, actor: User, sourc
     """Keep who performed a transcribed entry and from which source; the caller holds the audit context."""
     performer = User.objects.filter(pk=source.performer_id).first() if source.performer_id else None
     if source.performer_id and performer is None:
-        raise ValidationError({"performer": "No such account."})
+        raise ValidationError({"performer": gettext("No such account.")})
     if performer is not None and performer.pk == actor.pk:
-        raise PermissionDenied("You performed this work yourself: record it as performed, not as transcribed.")
+        raise PermissionDenied(gettext("You performed this work yourself: record it as performed, not as transcribed."))
     name = source.performer_name.strip() or (performer.get_full_name() if performer else "")
     errors = {}
     if not source.source_reference.strip():

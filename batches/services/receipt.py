@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -74,13 +75,20 @@ def first_scan_of(event: CustodyEvent) -> IdentityScan | None:
 def _check_receipt(event: CustodyEvent, *, actor: User, received_at: datetime, late_entry_reason: str) -> None:
     if event.is_received:
         raise StateConflict(
-            f"{event} was already received by {event.received_by} at {event.received_at:%Y-%m-%d %H:%M %Z}."
+            gettext("%(event)s was already received by %(received_by)s at %(received_at)s.")
+            % {
+                "event": event,
+                "received_by": event.received_by,
+                "received_at": f"{event.received_at:%Y-%m-%d %H:%M %Z}",
+            }
         )
     if event.handed_over_by_id == actor.pk:
-        raise PermissionDenied("Custody passes between two people: you handed this over, someone else receives it.")
+        raise PermissionDenied(
+            gettext("Custody passes between two people: you handed this over, someone else receives it.")
+        )
     check_event_time(received_at, field="received_at", late_entry_reason=late_entry_reason)
     if received_at < event.handed_over_at:
-        raise ValidationError({"received_at": "Receipt cannot be before the hand-over."})
+        raise ValidationError({"received_at": gettext("Receipt cannot be before the hand-over.")})
 
 
 def custody_receipt_scan(
@@ -91,14 +99,22 @@ def custody_receipt_scan(
     _, receivers, _ = HAND_OFF_RULES[event.kind]
     require_role(actor, *receivers, action=f"Scanning at receipt ({event.get_kind_display()})")
     if event.handed_over_by_id == actor.pk:
-        raise PermissionDenied("Custody passes between two people: you handed this over, someone else receives it.")
+        raise PermissionDenied(
+            gettext("Custody passes between two people: you handed this over, someone else receives it.")
+        )
     if event.is_received:
-        raise StateConflict(f"{event} is received already; no first scan to make.")
+        raise StateConflict(gettext("%(event)s is received already; no first scan to make.") % {"event": event})
     if not _two_people(event):
-        raise StateConflict(f"{event}: the receiver scans the bag and its accompanying document; no first scan.")
+        raise StateConflict(
+            gettext("%(event)s: the receiver scans the bag and its accompanying document; no first scan.")
+            % {"event": event}
+        )
     first = IdentityScan.objects.filter(custody_event=event, point=ScanPoint.RECEIPT, matched=True).first()
     if first is not None:
-        raise StateConflict(f"The first scan was made by {first.scanned_by}; a second person receives the product.")
+        raise StateConflict(
+            gettext("The first scan was made by %(scanned_by)s; a second person receives the product.")
+            % {"scanned_by": first.scanned_by}
+        )
     require_matching_scan(
         batch=event.batch,
         point=ScanPoint.RECEIPT,
@@ -149,7 +165,12 @@ def _logger(event: CustodyEvent, logger_file: LoggerFile | None, received_at: da
         )
     model = TemperatureLoggerModel.objects.filter(name=logger_file.logger_model).first()
     if model is None:
-        raise ValidationError({"logger_model": f"Unknown logger model {logger_file.logger_model!r}."})
+        raise ValidationError(
+            {
+                "logger_model": gettext("Unknown logger model %(logger_model)s.")
+                % {"logger_model": f"{logger_file.logger_model!r}"}
+            }
+        )
     readings = logger_readings(logger_file.content, model)
     require_coverage(readings, start=event.handed_over_at, end=received_at, slack=COVERAGE_SLACK)
     return readings
@@ -297,7 +318,7 @@ def logger_waiver_grant(
     event = _event(custody_event_id)
     batch = lock_batch(event.batch_id)
     if event.is_received or LoggerFileWaiver.objects.filter(custody_event=event).exists():
-        raise StateConflict(f"{event} is received already or has its waiver.")
+        raise StateConflict(gettext("%(event)s is received already or has its waiver.") % {"event": event})
     with audit_context(actor, reason=f"logger file waived: {why}"):
         waiver = LoggerFileWaiver.objects.create(custody_event=event, reason=why, authorized_by=actor)
     signature_sign(
@@ -322,7 +343,7 @@ def custody_hold_release(
     batch = lock_batch(_event(custody_event_id).batch_id)
     event = CustodyEvent.objects.select_for_update().get(pk=custody_event_id)
     if not event.held:
-        raise StateConflict(f"{event} is not on hold.")
+        raise StateConflict(gettext("%(event)s is not on hold.") % {"event": event})
     with audit_context(actor, reason=f"hold lifted: {why}"):
         event.held = False
         event.hold_reason = f"{event.hold_reason}\nHold lifted by {actor}: {why}"[:2000]

@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.dispatch import Signal
+from django.utils.translation import gettext
 
 from batches import isbt128
 from batches.audit import audit_context, require_reason
@@ -106,9 +107,13 @@ def override_signer(actor: User, override: KeyedOverride | None) -> User:
         raise ValidationError({"scanned_data": KEYED_REFUSAL})
     signer = User.objects.filter(username=override.username.strip(), is_active=True).first()
     if signer is None:
-        raise ValidationError({"override_username": f"No active user {override.username!r}."})
+        raise ValidationError(
+            {"override_username": gettext("No active user %(username)s.") % {"username": f"{override.username!r}"}}
+        )
     if signer.pk == actor.pk:
-        raise PermissionDenied("A keyed identity is confirmed by a second person, not by the person who keyed it.")
+        raise PermissionDenied(
+            gettext("A keyed identity is confirmed by a second person, not by the person who keyed it.")
+        )
     require_reason(override.reason, what="accept a keyed identity")
     confirm_password(signer, override.password, otp_token=override.otp_token, purpose="override a keyed identity")
     return signer
@@ -221,7 +226,7 @@ def scan_check(*, actor: User, batch_id: int, point: str, kind: str, value: str)
     """Check one scan on its own (the scanner's Enter): a refusal is recorded, a mismatch reported."""
     require_role(actor, *CHECK_ROLES[ScanPoint.RECEIPT], action="Scanning an identity")
     if point not in CHECK_ROLES:
-        raise ValidationError({"point": f"Unknown scan point {point!r}."})
+        raise ValidationError({"point": gettext("Unknown scan point %(point)s.") % {"point": f"{point!r}"}})
     require_role(actor, *CHECK_ROLES[ScanPoint(point)], action="Scanning an identity")
     batch = Batch.objects.select_related("patient").get(pk=batch_id)
     if kind == "wristband":
@@ -231,7 +236,7 @@ def scan_check(*, actor: User, batch_id: int, point: str, kind: str, value: str)
             return ScanCheck(False, " ".join(refused.messages))
         return ScanCheck(True, f"Patient {batch.patient.subject_code}: matches batch {batch.batch_number}.")
     if kind != "din":
-        raise ValidationError({"kind": "A scan is a DIN (bag) or a wristband."})
+        raise ValidationError({"kind": gettext("A scan is a DIN (bag) or a wristband.")})
     refusal = scan_refusal(batch, value)
     if refusal is not None:
         message, mismatch = refusal

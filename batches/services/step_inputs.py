@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from batches.audit import audit_context
 from batches.models import (
@@ -73,24 +74,40 @@ def lot_usable(lot: MaterialLot, *, grade: str, quantity: Decimal, until: dateti
     """Why ``lot`` may not be used by a step that needs ``grade`` and ends at ``until`` ('' when it may)."""
     name = f"Lot {lot.code} ({lot.material.name}, supplier lot {lot.supplier_lot})"
     if lot.status != LotStatus.RELEASED:
-        return f"{name} is {lot.get_status_display().lower()}, not released by QA; it cannot be used."
+        return gettext("%(name)s is %(status)s, not released by QA; it cannot be used.") % {
+            "name": name,
+            "status": lot.get_status_display().lower(),
+        }
     if GRADE_RANK[MaterialGrade(lot.material.grade)] < GRADE_RANK[MaterialGrade(grade)]:
         return (
             f"{name} is {lot.material.get_grade_display().lower()}; this step requires "
             f"{MaterialGrade(grade).label.lower()} or higher."
         )
     if lot.expiry_date < timezone.localdate(until):
-        return f"{name} expires on {lot.expiry_date:%Y-%m-%d}, before the step ends on {_day(until)}."
+        return gettext("%(name)s expires on %(expiry_date)s, before the step ends on %(until)s.") % {
+            "name": name,
+            "expiry_date": f"{lot.expiry_date:%Y-%m-%d}",
+            "until": _day(until),
+        }
     remaining = lot_remaining(lot)
     if remaining < quantity:
-        return f"{name} has {remaining} {lot.material.unit} left; this step uses {quantity}."
+        return gettext("%(name)s has %(remaining)s %(unit)s left; this step uses %(quantity)s.") % {
+            "name": name,
+            "remaining": remaining,
+            "unit": lot.material.unit,
+            "quantity": quantity,
+        }
     return ""
 
 
 def equipment_usable(item: Equipment, *, until: datetime) -> str:
     """Why ``item`` may not be used by a step that ends at ``until`` ('' when it may)."""
     if item.status != EquipmentStatus.IN_SERVICE:
-        return f"{item.code} ({item.name}) is {item.get_status_display().lower()}; it cannot be used."
+        return gettext("%(code)s (%(name)s) is %(status)s; it cannot be used.") % {
+            "code": item.code,
+            "name": item.name,
+            "status": item.get_status_display().lower(),
+        }
     day = timezone.localdate(until)
     for label, due in (("calibration", item.calibration_due), ("maintenance", item.maintenance_due)):
         if due is not None and due < day:
@@ -127,7 +144,10 @@ def workstation_free(workstation: Equipment, *, batch: Batch, window: Window) ->
         if not clearances.filter(verified_by__isnull=False).exists():
             pending = clearances.first()
             if pending is not None:
-                return f"{pending} is not verified by QA yet; batch {batch.batch_number}'s step cannot start."
+                return gettext("%(pending)s is not verified by QA yet; batch %(batch_number)s's step cannot start.") % {
+                    "pending": pending,
+                    "batch_number": batch.batch_number,
+                }
             return (
                 f"{workstation.code} was last used for batch {previous.batch.batch_number} "
                 f"(until {timezone.localtime(previous.used_until):%Y-%m-%d %H:%M}); a line clearance must be "
@@ -180,7 +200,7 @@ def _check_lots(batch: Batch, kind: str, window: Window, codes: list[str]) -> tu
     for code in codes:
         lot = found.get(code)
         if lot is None:
-            errors.append(f"No lot {code} in the register.")
+            errors.append(gettext("No lot %(code)s in the register.") % {"code": code})
             continue
         category = lot.material.category
         requirement = needed.get(category)
@@ -191,7 +211,9 @@ def _check_lots(batch: Batch, kind: str, window: Window, codes: list[str]) -> tu
             )
             continue
         if category in met:
-            errors.append(f"Two lots of {category} are scanned; scan the one this step uses.")
+            errors.append(
+                gettext("Two lots of %(category)s are scanned; scan the one this step uses.") % {"category": category}
+            )
             continue
         met.add(category)
         why = lot_usable(lot, grade=requirement.grade, quantity=requirement.quantity, until=window.end)
@@ -201,7 +223,10 @@ def _check_lots(batch: Batch, kind: str, window: Window, codes: list[str]) -> tu
             chosen.append((lot, requirement.quantity))
     for category, requirement in needed.items():
         if category not in met:
-            errors.append(f"Scan the lot of {category} this step uses ({requirement.quantity} {requirement.unit}).")
+            errors.append(
+                gettext("Scan the lot of %(category)s this step uses (%(quantity)s %(unit)s).")
+                % {"category": category, "quantity": requirement.quantity, "unit": requirement.unit}
+            )
     return errors, chosen
 
 
@@ -218,7 +243,7 @@ def _check_equipment(batch: Batch, kind: str, window: Window, codes: list[str]) 
     for code in codes:
         item = found.get(code)
         if item is None:
-            errors.append(f"No equipment {code} in the register.")
+            errors.append(gettext("No equipment %(code)s in the register.") % {"code": code})
             continue
         named.add(item.kind)
         why = equipment_usable(item, until=window.end)
@@ -229,7 +254,7 @@ def _check_equipment(batch: Batch, kind: str, window: Window, codes: list[str]) 
         else:
             chosen.append(item)
     for missing in sorted(needed - named):
-        errors.append(f"Scan the {EquipmentKind(missing).label.lower()} this step uses.")
+        errors.append(gettext("Scan the %(kind)s this step uses.") % {"kind": EquipmentKind(missing).label.lower()})
     return errors, chosen
 
 

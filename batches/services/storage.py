@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -36,13 +37,25 @@ def storage_readings_push(*, actor: User, equipment_code: str, readings: list[tu
     require_role(actor, *PUSH_ROLES, action="Pushing storage temperatures")
     monitor = StorageMonitor.objects.select_related("equipment").filter(equipment__code=equipment_code).first()
     if monitor is None or monitor.equipment.kind not in STORAGE_KINDS:
-        raise ValidationError({"equipment": f"{equipment_code!r} is not a monitored storage unit of the register."})
+        raise ValidationError(
+            {
+                "equipment": gettext("%(equipment_code)s is not a monitored storage unit of the register.")
+                % {"equipment_code": f"{equipment_code!r}"}
+            }
+        )
     if not 1 <= len(readings) <= MAX_PUSH:
-        raise ValidationError({"readings": f"Push 1 to {MAX_PUSH} readings at a time."})
+        raise ValidationError(
+            {"readings": gettext("Push 1 to %(max_push)s readings at a time.") % {"max_push": MAX_PUSH}}
+        )
     latest = timezone.now() + CLOCK_SKEW
     future = [at for at, _ in readings if at > latest]
     if future:
-        raise ValidationError({"readings": f"A reading at {future[0]:%Y-%m-%d %H:%M %Z} is in the future."})
+        raise ValidationError(
+            {
+                "readings": gettext("A reading at %(future)s is in the future.")
+                % {"future": f"{future[0]:%Y-%m-%d %H:%M %Z}"}
+            }
+        )
     known = set(
         monitor.readings.filter(measured_at__in=[at for at, _ in readings]).values_list("measured_at", flat=True)
     )
@@ -132,9 +145,12 @@ def storage_excursion_acknowledge(*, actor: User, excursion_id: int, note: str) 
     """The responsible person or QA acknowledges an excursion and says what was done."""
     excursion = StorageExcursion.objects.select_for_update().select_related("monitor").get(pk=excursion_id)
     if actor.pk != excursion.monitor.responsible_id and not has_role(actor, Role.QA_REVIEWER):
-        raise PermissionDenied("Only the unit's responsible person or QA acknowledges its alarm.")
+        raise PermissionDenied(gettext("Only the unit's responsible person or QA acknowledges its alarm."))
     if excursion.acknowledged_at is not None:
-        raise StateConflict(f"{excursion} was acknowledged by {excursion.acknowledged_by} already.")
+        raise StateConflict(
+            gettext("%(excursion)s was acknowledged by %(acknowledged_by)s already.")
+            % {"excursion": excursion, "acknowledged_by": excursion.acknowledged_by}
+        )
     what = require_reason(note, what="acknowledge a storage alarm (what was done)")
     with audit_context(actor, reason=f"storage alarm acknowledged: {what}"):
         excursion.acknowledged_by = actor

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from batches.models import TemperatureLoggerModel
 from batches.models.shipping import LOGGER_FILE_MAX_CHARS
@@ -32,7 +33,12 @@ def _time(value: str, model: TemperatureLoggerModel, line: int) -> datetime:
         else:
             moment = datetime.strptime(value.strip(), model.time_format)
     except ValueError as exc:
-        raise ValidationError({"logger_file": f"Line {line}: {value!r} is not a time ({model.time_format})."}) from exc
+        raise ValidationError(
+            {
+                "logger_file": gettext("Line %(line)s: %(value)s is not a time (%(time_format)s).")
+                % {"line": line, "value": f"{value!r}", "time_format": model.time_format}
+            }
+        ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(model.time_zone))
     return moment
@@ -43,20 +49,37 @@ def _temperature(value: str, model: TemperatureLoggerModel, line: int) -> Decima
     try:
         number = Decimal(text)
     except InvalidOperation as exc:
-        raise ValidationError({"logger_file": f"Line {line}: {value!r} is not a temperature."}) from exc
+        raise ValidationError(
+            {
+                "logger_file": gettext("Line %(line)s: %(value)s is not a temperature.")
+                % {"line": line, "value": f"{value!r}"}
+            }
+        ) from exc
     if not number.is_finite() or not Decimal("-200") <= number <= Decimal("100"):
-        raise ValidationError({"logger_file": f"Line {line}: {value!r} °C is not a plausible temperature."})
+        raise ValidationError(
+            {
+                "logger_file": gettext("Line %(line)s: %(value)s °C is not a plausible temperature.")
+                % {"line": line, "value": f"{value!r}"}
+            }
+        )
     return number.quantize(Decimal("0.1"))
 
 
 def logger_readings(content: bytes, model: TemperatureLoggerModel) -> list[Reading]:
     """The readings of a logger file, in time order; refused with the line and what is wrong."""
     if len(content) > MAX_FILE_BYTES:
-        raise ValidationError({"logger_file": f"The file is over {MAX_FILE_BYTES:,} bytes: is it a logger export?"})
+        raise ValidationError(
+            {
+                "logger_file": gettext("The file is over %(max_file_bytes)s bytes: is it a logger export?")
+                % {"max_file_bytes": f"{MAX_FILE_BYTES:,}"}
+            }
+        )
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValidationError({"logger_file": "The file is not UTF-8 text (a CSV export is expected)."}) from exc
+        raise ValidationError(
+            {"logger_file": gettext("The file is not UTF-8 text (a CSV export is expected).")}
+        ) from exc
     lines = text.splitlines()[model.skip_rows :]
     rows = csv.DictReader(lines, delimiter=model.delimiter)
     missing = {model.time_column, model.temperature_column} - set(rows.fieldnames or [])
@@ -70,7 +93,9 @@ def logger_readings(content: bytes, model: TemperatureLoggerModel) -> list[Readi
     readings: list[Reading] = []
     for number, row in enumerate(rows, start=model.skip_rows + 2):
         if len(readings) >= MAX_READINGS:
-            raise ValidationError({"logger_file": f"More than {MAX_READINGS:,} readings."})
+            raise ValidationError(
+                {"logger_file": gettext("More than %(max_readings)s readings.") % {"max_readings": f"{MAX_READINGS:,}"}}
+            )
         readings.append(
             (
                 _time(row[model.time_column] or "", model, number),
@@ -78,7 +103,7 @@ def logger_readings(content: bytes, model: TemperatureLoggerModel) -> list[Readi
             )
         )
     if len(readings) < 2:
-        raise ValidationError({"logger_file": "The file holds fewer than two readings."})
+        raise ValidationError({"logger_file": gettext("The file holds fewer than two readings.")})
     return sorted(readings)
 
 

@@ -18,6 +18,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from batches import limits
 from batches.audit import audit_context
@@ -92,11 +93,16 @@ def document_version_create(
     require_role(actor, *DOCUMENT_CONTROL_ROLES, action="Drafting a controlled document", domain=Domain.MASTER_DATA)
     number = number.strip().upper()
     if not number or not title.strip():
-        raise ValidationError({"number": "A controlled document needs a number and a title."})
+        raise ValidationError({"number": gettext("A controlled document needs a number and a title.")})
     if not content:
-        raise ValidationError({"content": "The document file is empty."})
+        raise ValidationError({"content": gettext("The document file is empty.")})
     if len(content) > MAX_FILE_BYTES:
-        raise ValidationError({"content": f"The document file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB."})
+        raise ValidationError(
+            {
+                "content": gettext("The document file is larger than %(max_file_bytes)s MB.")
+                % {"max_file_bytes": MAX_FILE_BYTES // (1024 * 1024)}
+            }
+        )
     with audit_context(actor, reason=f"draft controlled document {number}"):
         document, _ = ControlledDocument.objects.get_or_create(
             number=number, defaults={"title": title.strip(), "kind": kind}
@@ -104,7 +110,10 @@ def document_version_create(
         latest = document.versions.aggregate(v=Max("version"))["v"] or 0
         previous = document.versions.filter(version=latest).first()
         if previous is not None and previous.status == ApprovalStatus.DRAFT:
-            raise ValidationError(f"{previous} is still a draft; approve it before drafting another version.")
+            raise ValidationError(
+                gettext("%(previous)s is still a draft; approve it before drafting another version.")
+                % {"previous": previous}
+            )
         if previous is not None and effective_from <= previous.effective_from:
             raise ValidationError(
                 {"effective_from": f"{previous} is effective from {previous.effective_from}; the next starts later."}
@@ -146,7 +155,9 @@ def document_version_approve(*, version_id: int, approver: User, password: str, 
         if version.first_approved_by_id is None:
             version.first_approved_by, version.first_approved_at = approver, now
         elif version.first_approved_by_id == approver.pk:
-            raise PermissionDenied(f"{version} needs a second approval by a different person.")
+            raise PermissionDenied(
+                gettext("%(version)s needs a second approval by a different person.") % {"version": version}
+            )
         else:
             version.second_approved_by, version.second_approved_at = approver, now
             version.status = ApprovalStatus.APPROVED
@@ -220,16 +231,21 @@ def training_record(
     confirm_password(trainer, password, otp_token=otp_token)
     trainee = User.objects.get(pk=trainee_id)
     if trainee.pk == trainer.pk:
-        raise PermissionDenied("You cannot record your own training; the trainer is someone else.")
+        raise PermissionDenied(gettext("You cannot record your own training; the trainer is someone else."))
     version = DocumentVersion.objects.select_related("document").get(pk=document_version_id)
     if version.status == ApprovalStatus.DRAFT:
-        raise ValidationError({"document_version": f"{version} is a draft; nobody is trained on a draft."})
+        raise ValidationError(
+            {
+                "document_version": gettext("%(version)s is a draft; nobody is trained on a draft.")
+                % {"version": version}
+            }
+        )
     if trained_on > timezone.localdate():
-        raise ValidationError({"trained_on": "The training date cannot be in the future."})
+        raise ValidationError({"trained_on": gettext("The training date cannot be in the future.")})
     if method not in TrainingMethod.values:
-        raise ValidationError({"method": f"Unknown training method {method!r}."})
+        raise ValidationError({"method": gettext("Unknown training method %(method)s.") % {"method": f"{method!r}"}})
     if not assessment.strip():
-        raise ValidationError({"assessment": "Describe how understanding or competence was assessed."})
+        raise ValidationError({"assessment": gettext("Describe how understanding or competence was assessed.")})
     interval = version.retraining_interval_days
     with audit_context(trainer, reason=f"training of {trainee.username} on {version}"):
         record = TrainingRecord(
@@ -257,9 +273,9 @@ def training_acknowledge(*, trainee: User, record_id: int, password: str, otp_to
     confirm_password(trainee, password, otp_token=otp_token)
     record = TrainingRecord.objects.select_for_update().select_related("document_version").get(pk=record_id)
     if record.trainee_id != trainee.pk:
-        raise PermissionDenied("Only the trainee signs their own training record.")
+        raise PermissionDenied(gettext("Only the trainee signs their own training record."))
     if record.is_signed:
-        raise ValidationError(f"Training record #{record.pk} is already signed by its trainee.")
+        raise ValidationError(gettext("Training record #%(pk)s is already signed by its trainee.") % {"pk": record.pk})
     with audit_context(trainee, reason=f"trainee signs training on {record.document_version}"):
         record.trainee_signed_at = timezone.now()
         record.save(update_fields=["trainee_signed_at"])

@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
@@ -101,9 +102,9 @@ def line_clearance_verify(*, actor: User, clearance_id: int, password: str, otp_
     confirm_password(actor, password, otp_token=otp_token)
     clearance = LineClearance.objects.select_for_update().get(pk=clearance_id)
     if clearance.is_verified:
-        raise StateConflict(f"{clearance} is already verified.")
+        raise StateConflict(gettext("%(clearance)s is already verified.") % {"clearance": clearance})
     if clearance.performed_by_id == actor.pk:
-        raise ValidationError("You performed this line clearance; someone else from QA verifies it.")
+        raise ValidationError(gettext("You performed this line clearance; someone else from QA verifies it."))
     with audit_context(actor, reason=f"verify {clearance}"):
         clearance.verified_by = actor
         clearance.verified_at = timezone.now()
@@ -127,7 +128,7 @@ def _add_samples(session: MonitoringSession, samples: Iterable[SampleSpec]) -> l
             raise ValidationError({"samples": f"Unknown sample kind {kind!r}; one of {', '.join(SampleKind.values)}."})
         code = code.strip()
         if MonitoringSample.objects.filter(sample_code=code).exists():
-            raise ValidationError({"samples": f"Sample {code} is already recorded."})
+            raise ValidationError({"samples": gettext("Sample %(code)s is already recorded.") % {"code": code}})
         sample = MonitoringSample(session=session, kind=kind, sample_code=code, location=location.strip())
         sample.full_clean(exclude=["session"])
         sample.save()
@@ -154,9 +155,13 @@ def monitoring_session_open(
         if kind not in kinds
     ]
     if needed:
-        raise ValidationError({"samples": f"A session starts with {' and '.join(needed)}."})
+        raise ValidationError(
+            {"samples": gettext("A session starts with %(value)s.") % {"value": " and ".join(needed)}}
+        )
     if MonitoringSession.objects.filter(workstation=workstation, closed_at__isnull=True).exists():
-        raise StateConflict(f"{workstation.code} has an open monitoring session; close it first.")
+        raise StateConflict(
+            gettext("%(code)s has an open monitoring session; close it first.") % {"code": workstation.code}
+        )
     with audit_context(actor, reason=f"monitoring of {workstation.code} started"):
         session = MonitoringSession.objects.create(workstation=workstation, opened_at=opened_at, opened_by=actor)
         _add_samples(session, samples)
@@ -171,13 +176,18 @@ def monitoring_session_close(
     require_role(actor, Role.OPERATOR, action="Closing an environmental monitoring session")
     session = MonitoringSession.objects.select_for_update().get(pk=session_id)
     if session.closed_at is not None:
-        raise StateConflict(f"{session} is already closed.")
+        raise StateConflict(gettext("%(session)s is already closed.") % {"session": session})
     _not_future(closed_at, field="closed_at")
     if closed_at <= session.opened_at:
-        raise ValidationError({"closed_at": "A session closes after it opened."})
+        raise ValidationError({"closed_at": gettext("A session closes after it opened.")})
     running = EquipmentUse.objects.filter(equipment=session.workstation, used_until__gt=closed_at).first()
     if running is not None:
-        raise ValidationError({"closed_at": f"Batch {running.batch.batch_number}'s step on it ends later."})
+        raise ValidationError(
+            {
+                "closed_at": gettext("Batch %(batch_number)s's step on it ends later.")
+                % {"batch_number": running.batch.batch_number}
+            }
+        )
     with audit_context(actor, reason=f"monitoring of {session.workstation.code} ended"):
         _add_samples(session, samples)
         session.closed_at = closed_at
@@ -196,9 +206,16 @@ def monitoring_limit_set(
     limit = MonitoringLimit(process_definition=definition, kind=kind, alert_cfu=alert_cfu, action_cfu=action_cfu)
     limit.full_clean(validate_unique=False, validate_constraints=False)
     if not 1 <= alert_cfu <= action_cfu:
-        raise ValidationError({"action_cfu": "The alert level is at least 1 CFU and the action level not below it."})
+        raise ValidationError(
+            {"action_cfu": gettext("The alert level is at least 1 CFU and the action level not below it.")}
+        )
     if MonitoringLimit.objects.filter(process_definition=definition, kind=kind).exists():
-        raise ValidationError({"kind": f"{definition} already has levels for {SampleKind(kind).label}."})
+        raise ValidationError(
+            {
+                "kind": gettext("%(definition)s already has levels for %(sample_kind)s.")
+                % {"definition": definition, "sample_kind": SampleKind(kind).label}
+            }
+        )
     with audit_context(actor, reason=f"{definition} monitoring levels for {kind}"):
         limit.save()
     return limit

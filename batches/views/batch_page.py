@@ -267,8 +267,11 @@ def record_step(request: HttpRequest, object_id: int, kind: str) -> HttpResponse
             )
     except SERVICE_ERRORS as error:
         return failed(request, batch, "record", form, error)
-    signed_as = "recorded (transcribed)" if form.transcription() else "performed"
-    messages.success(request, f"{step} recorded and signed as {signed_as}.")
+    if form.transcription():
+        done = gettext("%(step)s recorded and signed as recorded (transcribed).")
+    else:
+        done = gettext("%(step)s recorded and signed as performed.")
+    messages.success(request, done % {"step": step})
     return redirect(page_url(batch))
 
 
@@ -360,7 +363,8 @@ def correct_step(request: HttpRequest, object_id: int, kind: str, step_id: int) 
         return invalid(request, batch, key, form)
     changed = form.changed_values(step_values(step))
     if not changed:
-        form.add_error(None, "Nothing was changed; there is nothing to correct.")
+        form.add_error(None, gettext("Nothing was changed; there is nothing to correct."))
+
         return invalid(request, batch, key, form)
     try:
         with submitted_once(request):

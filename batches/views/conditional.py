@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from batches import limits
 from batches.admin.common import PasswordForm
@@ -34,7 +36,7 @@ class ConditionalActionForm(PasswordForm):
         max_length=limits.DESCRIPTION,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Closing the follow-up: QA's assessment of the results that were pending.",
+        help_text=_("Closing the follow-up: QA's assessment of the results that were pending."),
     )
 
 
@@ -47,11 +49,11 @@ def open_follow_ups() -> list[ReleaseFollowUp]:
 
 def conditional_index(request: HttpRequest) -> HttpResponse:
     if not has_role(request.user, *READ_ROLES):
-        raise PermissionDenied("Conditional releases need a CellBatch role.")
+        raise PermissionDenied(gettext("Conditional releases need a CellBatch role."))
     rows = [(f, disposition.release_outstanding(f.batch)) for f in open_follow_ups()]
     context: dict[str, Any] = {
         **admin.site.each_context(request),
-        "title": "Conditional releases: signatures, pending results, final certification",
+        "title": gettext("Conditional releases: signatures, pending results, final certification"),
         "rows": rows,
         "limit": LIST_LIMIT,
     }
@@ -61,10 +63,10 @@ def conditional_index(request: HttpRequest) -> HttpResponse:
 def conditional_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
     """The signed form of one conditionally released batch: authorise, acknowledge, close, certify finally."""
     if not has_role(request.user, *READ_ROLES):
-        raise PermissionDenied("Conditional releases need a CellBatch role.")
+        raise PermissionDenied(gettext("Conditional releases need a CellBatch role."))
     batch = Batch.objects.filter(pk=batch_id, release_followup__isnull=False).first()
     if batch is None:
-        raise Http404("No conditional release of that batch.")
+        raise Http404(gettext("No conditional release of that batch."))
     user = acting_user(request)
     form = ConditionalActionForm(request.POST or None, signer=user)
     offered = [(slug, a.label) for slug, a in ACTIONS.items() if a.offered(batch, user)]
@@ -84,10 +86,10 @@ def conditional_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
         form,
         call=call,
         success_url=lambda _: reverse("admin:batches_conditional_index"),
-        title=f"Conditional release of batch {batch.batch_number}",
+        title=gettext("Conditional release of batch %(batch_number)s") % {"batch_number": batch.batch_number},
         model=Batch,
         original=batch,
-        submit="Sign",
+        submit=gettext("Sign"),
         intro=(
             f"Status: {batch.get_status_display()}. Still missing: {', '.join(outstanding) or 'nothing'}. "
             f"Pending results: {', '.join(batch.release_followup.pending_tests) or 'none'}; "

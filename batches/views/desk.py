@@ -84,8 +84,9 @@ def _submit(request: HttpRequest, batch: Batch, desk: DeskForm) -> HttpResponse 
                 response = HttpResponse(result.content, content_type=result.content_type)
                 response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
                 return response
-            signed = " and signed" if desk.signs else ""
-            messages.success(request, f"Recorded{signed}. ({desk.title})")
+            done = _("Recorded and signed. (%(form)s)") if desk.signs else _("Recorded. (%(form)s)")
+            messages.success(request, done % {"form": desk.title})
+
             return redirect(request.path)
     messages.error(request, _("Nothing was recorded: see the form below."))
     return None

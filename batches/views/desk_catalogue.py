@@ -114,16 +114,15 @@ def infusion_help(batch: Batch) -> str:
     """What the product still holds and the dose range: the limits the infusion is checked against."""
     balance = reconcile(batch)
     definition = batch.process_definition
-    dose = (
-        f"dose range {formatting.cells(definition.target_dose_min_cells)}–"
-        f"{formatting.cells(definition.target_dose_max_cells)} (outside it only with a reason)"
-    )
+    dose = _("dose range %(low)s–%(high)s (outside it only with a reason)") % {
+        "low": formatting.cells(definition.target_dose_min_cells),
+        "high": formatting.cells(definition.target_dose_max_cells),
+    }
     if balance is None:
         return dose.capitalize() + "."
-    return (
-        f"Left and right together: at most {formatting.cells(balance.remaining_cells)} cells in "
-        f"{balance.remaining_volume_ml} mL (what remains after QC samples); {dose}."
-    )
+    return _(
+        "Left and right together: at most %(cells)s cells in %(volume)s mL (what remains after QC samples); %(dose)s."
+    ) % {"cells": formatting.cells(balance.remaining_cells), "volume": balance.remaining_volume_ml, "dose": dose}
 
 
 # --- which forms the batch's state allows --------------------------------------------------------------
@@ -142,20 +141,22 @@ def _receipts(batch: Batch) -> list[DeskForm]:
     )
     forms_ = []
     for event in pending.order_by("handed_over_at", "pk"):
-        _, receivers, _ = custody.HAND_OFF_RULES[event.kind]
-        sample = f" (sample {event.sample_reference})" if event.sample_reference else ""
+        receivers = custody.HAND_OFF_RULES[event.kind][1]
+        sample = _(" (sample %(reference)s)") % {"reference": event.sample_reference} if event.sample_reference else ""
         first = receipt.first_scan_of(event)
         if receipt.needs_first_scan(event) and first is None:
             forms_.append(
                 DeskForm(
                     "receipt_scan",
-                    f"Receipt, first scan: {event.get_kind_display()}",
+                    _("Receipt, first scan: %(kind)s") % {"kind": event.get_kind_display()},
                     f.ReceiptScanForm,
                     receivers,
                     first_scan,
                     target=event.pk,
-                    intro="Two independent scans: a first person scans the bag here; a second person then "
-                    "receives it with the logger file.",
+                    intro=_(
+                        "Two independent scans: a first person scans the bag here; a second person then "
+                        "receives it with the logger file."
+                    ),
                     initial={"custody_event": event.pk},
                     scan_point="receipt",
                 )
@@ -164,14 +165,17 @@ def _receipts(batch: Batch) -> list[DeskForm]:
         forms_.append(
             DeskForm(
                 "receive",
-                f"Receive: {event.get_kind_display()}{sample}",
+                _("Receive: %(kind)s%(sample)s") % {"kind": event.get_kind_display(), "sample": sample},
                 receive_form(event),
                 receivers,
                 receive,
                 target=event.pk,
-                intro=f"Handed over by {event.handed_over_by} from {event.from_location} to {event.to_location}; "
-                "the receiver scans the bag (someone other than the person who handed it over)"
-                + (f"; first scan by {first.scanned_by}." if first else "."),
+                intro=_(
+                    "Handed over by %(who)s from %(origin)s to %(destination)s; the receiver scans the bag "
+                    "(someone other than the person who handed it over)"
+                )
+                % {"who": event.handed_over_by, "origin": event.from_location, "destination": event.to_location}
+                + (_("; first scan by %(who)s.") % {"who": first.scanned_by} if first else "."),
                 initial={"custody_event": event.pk},
                 help={"temperature_c": custody.temperature_help(batch, event.kind)},
                 scan_point="receipt",
@@ -269,15 +273,16 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
                     f.BedsideConfirmForm,
                     (Role.CLINICIAN,),
                     bedside_confirm,
-                    intro=f"First scan by {check.checked_by} at {timezone.localtime(check.checked_at):%H:%M %Z}; "
-                    "scan the bag and the wristband yourself.",
+                    intro=_("First scan by %(who)s at %(time)s; scan the bag and the wristband yourself.")
+                    % {"who": check.checked_by, "time": f"{timezone.localtime(check.checked_at):%H:%M %Z}"},
                     scan_point="bedside_confirmation",
                 )
             )
         if check is not None:
             # Shown from the first scan on, so that the first clinician records the infusion without reloading;
             # the service refuses it until the second clinician has confirmed.
-            intro = "" if check.is_confirmed else "Recorded only once the second clinician has confirmed the check."
+            intro = "" if check.is_confirmed else _("Recorded only once the second clinician has confirmed the check.")
+
             forms_.append(
                 DeskForm(
                     "infusion",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.utils.translation import gettext
 
 from batches.admin import desk_forms as f
 from batches.models import Batch, FinalContainer, LabelBag, LabelReconciliation
@@ -35,7 +36,7 @@ def label_forms(batch: Batch) -> list[DeskForm]:
             f.LabelPrintForm,
             (Role.OPERATOR,),
             print_labels,
-            intro="Each label gets its own id; a reprint voids the bag's earlier labels.",
+            intro=gettext("Each label gets its own id; a reprint voids the bag's earlier labels."),
         ),
         DeskForm("label_account", "Account for a label", f.LabelAccountForm, (Role.OPERATOR,), account_label),
     ]

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from batches import limits
 from batches.admin.common import PasswordForm
@@ -38,7 +39,7 @@ def training_matrix_page(request: HttpRequest) -> HttpResponse:
     versions, rows = _matrix(request)
     context = {
         **admin.site.each_context(request),
-        "title": "Training matrix",
+        "title": _("Training matrix"),
         "versions": versions,
         "rows": rows,
         "today": timezone.localdate(),
@@ -63,7 +64,7 @@ class AccessReviewForm(PasswordForm):
     findings = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
         max_length=limits.NARRATIVE,
-        help_text="What you found (accounts to deactivate, roles to withdraw, training gaps) and what follows.",
+        help_text=_("What you found (accounts to deactivate, roles to withdraw, training gaps) and what follows."),
     )
 
 
@@ -86,7 +87,7 @@ def access_review_page(request: HttpRequest) -> HttpResponse:
             return HttpResponseRedirect(reverse("admin:batches_access_review"))
     context = {
         **admin.site.each_context(request),
-        "title": "Periodic access review",
+        "title": _("Periodic access review"),
         "report": access_report(),
         "reviews": AccessReview.objects.select_related("reviewed_by")[:20],
         "form": form,

@@ -82,7 +82,7 @@ class RoleGatedAdmin(admin.ModelAdmin):
     def guard_view(self, request: HttpRequest) -> None:
         """Refuse a role-less user before any record is looked up (an unknown id then says nothing)."""
         if not self.has_view_permission(request):
-            raise PermissionDenied("This page needs a CellBatch role.")
+            raise PermissionDenied(_("This page needs a CellBatch role."))
 
     def guard_add(self, request: HttpRequest) -> None:
         """An add page is shown only to the roles that may write (the service checks again)."""

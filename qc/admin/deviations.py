@@ -37,14 +37,14 @@ class UpdateForm(forms.Form):
     root_cause = forms.CharField(max_length=limits.NARRATIVE, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     impact = forms.CharField(max_length=limits.NARRATIVE, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     capa = forms.CharField(
-        label="CAPA", max_length=limits.NARRATIVE, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("CAPA"), max_length=limits.NARRATIVE, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     disposal = forms.CharField(
-        label="Disposal of the product",
+        label=_("Disposal of the product"),
         max_length=limits.NARRATIVE,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="For a rejected batch: how, when and by whom the product was destroyed or returned.",
+        help_text=_("For a rejected batch: how, when and by whom the product was destroyed or returned."),
     )
     reason = forms.CharField(
         max_length=limits.REASON,
@@ -123,7 +123,7 @@ class DeviationAdmin(RoleGatedAdmin):
             self,
             request,
             form_class=UpdateForm,
-            title=f"Investigation of {deviation.number}",
+            title=gettext("Investigation of %(number)s") % {"number": deviation.number},
             intro=deviation.description,
             call=call,
             success_url=lambda d: reverse("admin:qc_deviation_change", args=[d.pk]),
@@ -136,8 +136,14 @@ class DeviationAdmin(RoleGatedAdmin):
             self,
             request,
             form_class=ReclassifyForm,
-            title=f"Reclassify {deviation.number} (now {deviation.get_classification_display().lower()})",
-            intro="A release-critical change: QA's reason and signature; listed on the review page and the decision.",
+            title=gettext("Reclassify %(number)s (now %(get_classification_display)s)")
+            % {
+                "number": deviation.number,
+                "get_classification_display": deviation.get_classification_display().lower(),
+            },
+            intro=gettext(
+                "A release-critical change: QA's reason and signature; listed on the review page and the decision."
+            ),
             call=lambda d: deviations.deviation_reclassify(
                 actor=acting_user(request),
                 deviation_id=pk,
@@ -155,7 +161,7 @@ class DeviationAdmin(RoleGatedAdmin):
             self,
             request,
             form_class=CloseForm,
-            title=f"Close {deviation.number}",
+            title=gettext("Close %(number)s") % {"number": deviation.number},
             intro=gettext("QA approves the investigation and closes the deviation; this is an electronic signature."),
             call=lambda d: deviations.deviation_close(
                 actor=acting_user(request),

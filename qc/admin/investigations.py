@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from batches import limits
 from batches.admin.common import SigningForm
@@ -30,10 +32,10 @@ def _text(**kwargs: Any) -> forms.CharField:
 
 class RecordForm(forms.Form):
     hypotheses = _text()
-    laboratory_error = forms.ChoiceField(choices=LAB_OUTCOME, required=False, label="Laboratory error found?")
+    laboratory_error = forms.ChoiceField(choices=LAB_OUTCOME, required=False, label=_("Laboratory error found?"))
     assignable_cause = _text()
     conclusion = _text()
-    reason = forms.CharField(max_length=limits.REASON, required=False, help_text="Required to change recorded text.")
+    reason = forms.CharField(max_length=limits.REASON, required=False, help_text=_("Required to change recorded text."))
 
 
 class ApproveForm(SigningForm):
@@ -89,7 +91,8 @@ class OosInvestigationAdmin(RoleGatedAdmin):
             self,
             request,
             form_class=RecordForm,
-            title=f"OOS investigation of {found.deviation.number} ({found.get_phase_display()})",
+            title=gettext("OOS investigation of %(number)s (%(phase)s)")
+            % {"number": found.deviation.number, "phase": found.get_phase_display()},
             intro=found.deviation.description,
             call=call,
             success_url=lambda i: reverse("admin:qc_oosinvestigation_change", args=[i.pk]),
@@ -108,8 +111,8 @@ class OosInvestigationAdmin(RoleGatedAdmin):
             self,
             request,
             form_class=ApproveForm,
-            title=f"Approve a retest under {found.deviation.number}",
-            intro="QA's signed approval; only then may the test be repeated under this investigation.",
+            title=gettext("Approve a retest under %(number)s") % {"number": found.deviation.number},
+            intro=gettext("QA's signed approval; only then may the test be repeated under this investigation."),
             call=lambda d: investigations.retest_approve(
                 actor=acting_user(request),
                 investigation_id=pk,
@@ -128,8 +131,9 @@ class OosInvestigationAdmin(RoleGatedAdmin):
             self,
             request,
             form_class=CloseForm,
-            title=f"Close the OOS investigation of {found.deviation.number}",
-            intro=f"Conclusion: {found.conclusion or '(none recorded)'}",
+            title=gettext("Close the OOS investigation of %(number)s") % {"number": found.deviation.number},
+            intro=gettext("Conclusion: %(conclusion)s")
+            % {"conclusion": found.conclusion or gettext("(none recorded)")},
             call=lambda d: investigations.investigation_close(
                 actor=acting_user(request),
                 investigation_id=pk,
@@ -180,7 +184,8 @@ class ReportabilityAdmin(RoleGatedAdmin):
             self,
             request,
             form_class=AssessForm,
-            title=f"Reportability of {found.deviation.number} (due {found.due_date:%Y-%m-%d})",
+            title=gettext("Reportability of %(number)s (due %(d)s)")
+            % {"number": found.deviation.number, "d": f"{found.due_date:%Y-%m-%d}"},
             intro=found.deviation.description,
             call=lambda d: reportability.reportability_assess(
                 actor=acting_user(request),
@@ -201,7 +206,7 @@ class ReportabilityAdmin(RoleGatedAdmin):
             self,
             request,
             form_class=SubmitForm,
-            title=f"Submission of the report on {found.deviation.number}",
+            title=gettext("Submission of the report on %(number)s") % {"number": found.deviation.number},
             call=lambda d: reportability.reportability_submit(
                 actor=acting_user(request), assessment_id=pk, submitted_at=d["submitted_at"], reference=d["reference"]
             ),

@@ -55,30 +55,41 @@ class DraftForm(forms.Form):
         def key(name: str) -> str:
             return f"{LIMIT_PREFIX}{test}__{name}"
 
-        self.fields[key("method")] = forms.CharField(label=f"{label}: method", max_length=120, initial=row["method"])
+        self.fields[key("method")] = forms.CharField(
+            label=gettext("%(test)s: method") % {"test": label}, max_length=120, initial=row["method"]
+        )
         if test in CATEGORICAL_OUTCOMES:
             outcomes = [(o, o) for o in CATEGORICAL_OUTCOMES[test]]
             self.fields[key("expected_result")] = forms.ChoiceField(
-                label=f"{label}: expected result", choices=outcomes, initial=row["expected_result"]
+                label=gettext("%(test)s: expected result") % {"test": label},
+                choices=outcomes,
+                initial=row["expected_result"],
             )
         else:
             self.fields[key("operator")] = forms.ChoiceField(
-                label=f"{label}: comparison", choices=OPERATOR_CHOICES, initial=row["operator"]
+                label=gettext("%(test)s: comparison") % {"test": label},
+                choices=OPERATOR_CHOICES,
+                initial=row["operator"],
             )
             self.fields[key("value")] = forms.DecimalField(
-                label=f"{label}: limit", max_digits=20, decimal_places=4, initial=row["value"]
+                label=gettext("%(test)s: limit") % {"test": label},
+                max_digits=20,
+                decimal_places=4,
+                initial=row["value"],
             )
             self.fields[key("upper")] = forms.DecimalField(
-                label=f"{label}: upper limit",
+                label=gettext("%(test)s: upper limit") % {"test": label},
                 max_digits=20,
                 decimal_places=4,
                 required=False,
                 initial=row.get("upper"),
                 help_text=gettext("Only for a range (–)."),
             )
-            self.fields[key("unit")] = forms.CharField(label=f"{label}: unit", max_length=20, initial=row["unit"])
+            self.fields[key("unit")] = forms.CharField(
+                label=gettext("%(test)s: unit") % {"test": label}, max_length=20, initial=row["unit"]
+            )
         self.fields[key("blocks_release")] = forms.BooleanField(
-            label=f"{label}: blocks release", required=False, initial=row["blocks_release"]
+            label=gettext("%(test)s: blocks release") % {"test": label}, required=False, initial=row["blocks_release"]
         )
 
 

@@ -124,16 +124,18 @@ class QcResultAdmin(RoleGatedAdmin):
     search_fields = ["batch__batch_number", "sample__sample_code"]
     readonly_fields = ["verdict_badge", "review_link"]
 
-    @admin.display(description="verdict (computed)")
+    @admin.display(description=_("verdict (computed)"))
     def verdict_badge(self, obj: QcResult) -> str:
         colour = {"pass": "#1b7f3b", "oos": "#b00020"}.get(obj.verdict, "#555")
         return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_verdict_display())
 
-    @admin.display(description="second-person review")
+    @admin.display(description=_("second-person review"))
     def review_link(self, obj: QcResult) -> str:
         if obj.is_verified:
-            return format_html("Reviewed by {} at {}", obj.verified_by, obj.verified_at)
-        return format_html('<a href="{}">Review this result</a>', reverse("admin:qc_qcresult_review", args=[obj.pk]))
+            return format_html(gettext("Reviewed by {} at {}"), obj.verified_by, obj.verified_at)
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:qc_qcresult_review", args=[obj.pk]), gettext("Review this result")
+        )
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         self.guard_add(request)
@@ -175,8 +177,9 @@ class QcResultAdmin(RoleGatedAdmin):
             self,
             request,
             form_class=SignForm,
-            title=f"Review {result}",
-            intro=f"Verdict (computed): {result.get_verdict_display()}. Recorded by {result.analyst}.",
+            title=gettext("Review %(result)s") % {"result": result},
+            intro=gettext("Verdict (computed): %(verdict)s. Recorded by %(analyst)s.")
+            % {"verdict": result.get_verdict_display(), "analyst": result.analyst},
             call=lambda d: qc_result_review(
                 reviewer=acting_user(request),
                 result_id=pk,

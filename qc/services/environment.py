@@ -10,6 +10,7 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
@@ -66,12 +67,14 @@ def monitoring_result_record(
     confirm_password(actor, password, otp_token=otp_token)
     sample = MonitoringSample.objects.select_for_update().select_related("session__workstation").get(pk=sample_id)
     if sample.cfu is not None:
-        raise StateConflict(f"{sample} already has its result ({sample.cfu} CFU).")
+        raise StateConflict(
+            gettext("%(sample)s already has its result (%(cfu)s CFU).") % {"sample": sample, "cfu": sample.cfu}
+        )
     if isinstance(cfu, bool) or not isinstance(cfu, int) or cfu < 0 or cfu > 100_000:
-        raise ValidationError({"cfu": "A count is a whole number of colonies from 0 to 100000."})
+        raise ValidationError({"cfu": gettext("A count is a whole number of colonies from 0 to 100000.")})
     check_event_time(read_at, field="read_at", late_entry_reason=late_entry_reason)
     if read_at <= sample.session.opened_at:
-        raise ValidationError({"read_at": "A plate is read after its session started."})
+        raise ValidationError({"read_at": gettext("A plate is read after its session started.")})
     batches = session_batches(sample)
     levels = {batch.pk: level_of(cfu, levels_for(batch, sample.kind)) for batch in batches}
     overall = max(levels.values(), key=LEVEL_ORDER.index, default=level_of(cfu, GRADE_A_LEVELS))

@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -33,7 +34,10 @@ def _locked(investigation_id: int) -> OosInvestigation:
     )
     lock_batch(investigation.batch_id)
     if not investigation.is_open:
-        raise StateConflict(f"The OOS investigation of {investigation.deviation.number} is closed and read-only.")
+        raise StateConflict(
+            gettext("The OOS investigation of %(number)s is closed and read-only.")
+            % {"number": investigation.deviation.number}
+        )
     return investigation
 
 
@@ -93,10 +97,12 @@ def retest_approve(
     confirm_password(actor, password, otp_token=otp_token)
     investigation = _locked(investigation_id)
     if kind not in PlanKind.values:
-        raise ValidationError({"kind": f"One of {', '.join(PlanKind.values)}."})
+        raise ValidationError({"kind": gettext("One of %(value)s.") % {"value": ", ".join(PlanKind.values)}})
     text = (plan or "").strip()
     if len(text) < 20:
-        raise ValidationError({"plan": "A written plan (at least 20 characters): what is retested, how, by whom."})
+        raise ValidationError(
+            {"plan": gettext("A written plan (at least 20 characters): what is retested, how, by whom.")}
+        )
     if kind == PlanKind.INVALIDATION and not (investigation.laboratory_error and investigation.assignable_cause):
         raise ValidationError(
             {"kind": "A result is invalidated only for an assignable laboratory error recorded on the investigation."}

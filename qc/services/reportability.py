@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -55,7 +56,9 @@ def reportability_assess(
     require_role(actor, Role.QA_REVIEWER, action="Assessing reportability")
     assessment = _locked(assessment_id)
     if assessment.status != ReportabilityStatus.OPEN:
-        raise StateConflict(f"The reportability of {assessment.deviation.number} is already assessed.")
+        raise StateConflict(
+            gettext("The reportability of %(number)s is already assessed.") % {"number": assessment.deviation.number}
+        )
     errors: dict[str, str] = {}
     if not (rule or "").strip():
         errors["rule"] = "Name the rule the decision applies (e.g. Regulation (EU) 536/2014 art. 42)."
@@ -91,7 +94,7 @@ def reportability_submit(
             "only a reportable event awaiting submission is submitted."
         )
     if submitted_at > timezone.now():
-        raise ValidationError({"submitted_at": "The submission time is in the future."})
+        raise ValidationError({"submitted_at": gettext("The submission time is in the future.")})
     cleaned = require_reason(reference, what="record a submission (its reference)")
     with audit_context(actor, reason=f"report on {assessment.deviation.number} submitted"):
         assessment.submitted_at = submitted_at

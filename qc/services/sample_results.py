@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from batches.audit import audit_context
 from batches.models.signatures import SignatureManifest, SignatureMeaning
@@ -63,13 +64,13 @@ def qc_sample_results_record(
     """
     require_role(actor, Role.QC_ANALYST, action="Recording QC results")
     if not results:
-        raise ValidationError("Enter at least one result.")
+        raise ValidationError(gettext("Enter at least one result."))
     confirm_password(actor, password, otp_token=otp_token, purpose="sign as performed")
     if new_sample is not None:
         # One late-entry reason for the act: it covers the sample's time as well as the results' time.
         sample_id = qc_sample_record(actor=actor, **{"late_entry_reason": late_entry_reason, **new_sample}).pk
     if sample_id is None:
-        raise ValidationError("Name the sample of these results, or record a new one with them.")
+        raise ValidationError(gettext("Name the sample of these results, or record a new one with them."))
     sample = QcSample.objects.select_related("batch").get(pk=sample_id)
     batch = lock_batch(sample.batch_id)
     tests = ", ".join(_label(r["test"]) for r in results)
@@ -111,7 +112,9 @@ def qc_results_review(
         open_results = open_results.filter(sample_id=sample_id)
     pending = list(open_results.order_by("pk"))
     if not pending:
-        raise ValidationError(f"Batch {batch.batch_number} has no QC result awaiting review.")
+        raise ValidationError(
+            gettext("Batch %(batch_number)s has no QC result awaiting review.") % {"batch_number": batch.batch_number}
+        )
     own = [r for r in pending if r.analyst_id == actor.pk]
     if own:
         raise PermissionDenied(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from batches.admin.inputs_forms import MonitoringResultForm
 from batches.models import MonitoringSample
@@ -15,10 +16,10 @@ from qc.services.environment import monitoring_result_record
 
 def monitoring_result(request: HttpRequest, object_id: int) -> HttpResponse:
     if not has_role(request.user, Role.QC_ANALYST):
-        raise PermissionDenied("Recording an environmental monitoring result requires the role QC analyst.")
+        raise PermissionDenied(gettext("Recording an environmental monitoring result requires the role QC analyst."))
     sample = MonitoringSample.objects.select_related("session__workstation").filter(pk=object_id).first()
     if sample is None:
-        raise Http404("No such monitoring sample.")
+        raise Http404(gettext("No such monitoring sample."))
     form = MonitoringResultForm(request.POST or None, signer=acting_user(request))
     return service_form_view(
         request,
@@ -33,7 +34,7 @@ def monitoring_result(request: HttpRequest, object_id: int) -> HttpResponse:
             otp_token=form.one_time_code(),
         ),
         success_url=lambda _: reverse("admin:batches_monitoringsession_changelist"),
-        title=f"Result of {sample} ({sample.session})",
+        title=gettext("Result of %(sample)s (%(session)s)") % {"sample": sample, "session": sample.session},
         model=MonitoringSample,
-        submit="Sign the result",
+        submit=gettext("Sign the result"),
     )

@@ -100,7 +100,7 @@ def review_page(request: HttpRequest, batch_id: int) -> HttpResponse:
         raise PermissionDenied(gettext("The QA review needs a CellBatch role."))
     batch = Batch.objects.select_related("process_definition", "patient").filter(pk=batch_id).first()
     if batch is None:
-        raise Http404("No such batch.")
+        raise Http404(gettext("No such batch."))
     form = DecisionForm(request.POST or None, signer=acting_user(request))
     if request.method == "POST" and form.is_valid():
         try:

@@ -34,7 +34,7 @@ def temperature_plot(log: TemperatureLogEntry, *, width: float, height: float = 
     plot.xValueAxis.labels.fontSize = plot.yValueAxis.labels.fontSize = 6
     drawing.add(plot)
     drawing.add(String(0, height - 8, "°C", fontSize=6))
-    drawing.add(String(width - 110, 2, "minutes from the first reading", fontSize=6))
+    drawing.add(String(width - 110, 2, _("minutes from the first reading"), fontSize=6))
     return drawing
 
 
@@ -80,7 +80,9 @@ def _custody(w: Writer) -> None:
             )
         )
     for log in w.s.temperature_logs:
-        w.story.append(w.p(f"Transport temperatures, {log.hand_off}: logger file {log.file_name} ({log.verdict})"))
+        line = _("Transport temperatures, %(hand_off)s: logger file %(file)s (%(verdict)s)")
+        w.story.append(w.p(line % {"hand_off": log.hand_off, "file": log.file_name, "verdict": log.verdict}))
+
         w.story.append(temperature_plot(log, width=FRAME_W))
     w.heading(_("6.2 Identity scans"), "h2")
     if not w.s.identity_scans:

@@ -6,6 +6,7 @@ open deviations, out-of-specification and pending results, late entries and uses
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.platypus import Table
 from reportlab.platypus import TableStyle as RLTableStyle
@@ -18,8 +19,13 @@ NONE = "none"
 def _decisions(w: Writer) -> tuple[str, str]:
     release = [r for r in w.s.release if not r.decision.lower().startswith("certified")]
     qp = [r for r in w.s.release if r.decision.lower().startswith("certified")]
-    disposition = "; ".join(f"{r.decision} by {r.by}, {w.when(r.at)}" for r in release) or "no decision yet"
-    certification = "; ".join(f"certified by {r.by}, {w.when(r.at)}" for r in qp) or "not certified"
+    disposition = "; ".join(
+        _("%(decision)s by %(who)s, %(when)s") % {"decision": r.decision, "who": r.by, "when": w.when(r.at)}
+        for r in release
+    ) or _("no decision yet")
+    certification = "; ".join(
+        _("certified by %(who)s, %(when)s") % {"who": r.by, "when": w.when(r.at)} for r in qp
+    ) or _("not certified")
     return disposition, certification
 
 
@@ -36,16 +42,19 @@ def exceptions_box(w: Writer) -> Table:
     ]
     pending = [r.test for r in s.qc_results if "pending" in r.verdict.lower()]
     late = [step.title for step in s.steps if step.late_entry_reason]
+    none = _("none")
+    past_expiry = _("%(count)s authorisation(s), section on custody") % {"count": len(s.expired_use)}
     rows = [
-        ("Disposition", disposition),
-        ("QP certification", certification),
-        ("Open deviations", "; ".join(open_deviations) or NONE),
-        ("Out-of-specification results", "; ".join(out_of_spec) or NONE),
-        ("Pending tests", ", ".join(pending) or NONE),
-        ("Late entries", ", ".join(late) or NONE),
-        ("Use past expiry", f"{len(s.expired_use)} authorisation(s), section on custody" if s.expired_use else NONE),
+        (_("Disposition"), disposition),
+        (_("QP certification"), certification),
+        (_("Open deviations"), "; ".join(open_deviations) or none),
+        (_("Out-of-specification results"), "; ".join(out_of_spec) or none),
+        (_("Pending tests"), ", ".join(pending) or none),
+        (_("Late entries"), ", ".join(late) or none),
+        (_("Use past expiry"), past_expiry if s.expired_use else none),
     ]
-    data = [[w.p("Exceptions and disposition", "head"), ""]] + [[w.p(k, "head"), w.p(v)] for k, v in rows]
+    data = [[w.p(_("Exceptions and disposition"), "head"), ""]] + [[w.p(k, "head"), w.p(v)] for k, v in rows]
+
     table = Table(data, colWidths=[0.3 * FRAME_W, 0.7 * FRAME_W], hAlign="LEFT")
     table.setStyle(
         RLTableStyle(

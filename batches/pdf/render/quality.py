@@ -82,14 +82,15 @@ def deviations(w: Writer) -> None:
 
 def _exceptions(w: Writer) -> None:
     """Values accepted outside their alert range and preliminary results, each with who accepted it and why."""
-    w.heading("Exceptions accepted with a reason", "h2")
+    w.heading(_("Exceptions accepted with a reason"), "h2")
     if not w.s.exceptions:
-        w.empty("No value was accepted outside its alert range.")
+        w.empty(_("No value was accepted outside its alert range."))
         return
     rows = [
         (e.source, f"{e.parameter}: {e.value}", e.limit, e.reason, f"{e.by}\n{w.when(e.at)}") for e in w.s.exceptions
     ]
-    w.story.append(w.table(["Where", "Value", "Expected", "Reason", "Accepted by"], rows, [0.17, 0.2, 0.2, 0.25, 0.18]))
+    headers = [_("Where"), _("Value"), _("Expected"), _("Reason"), _("Accepted by")]
+    w.story.append(w.table(headers, rows, [0.17, 0.2, 0.2, 0.25, 0.18]))
 
 
 def release(w: Writer) -> None:

@@ -21,9 +21,15 @@ def steps(w: Writer) -> None:
             )
         ]
         if step.recorded_by:
-            who.append(("Recorded by", f"{step.recorded_by} · {w.when(step.performed_at)}, from {step.source}"))
+            recorded = _("%(who)s · %(when)s, from %(source)s") % {
+                "who": step.recorded_by,
+                "when": w.when(step.performed_at),
+                "source": step.source,
+            }
+            who.append((_("Recorded by"), recorded))
         if step.procedure:
-            who.append(("Procedure followed", step.procedure))
+            who.append((_("Procedure followed"), step.procedure))
+
         if step.corrected_by:
             # Records of schema 2 carry no corrector: they print as they did.
             who.append(
