@@ -23,6 +23,7 @@ from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from config import deployment
+from config.beat import beat_schedule
 from config.broker import broker
 from config.env import env_bool, env_float, env_int, env_list
 
@@ -356,44 +357,14 @@ CELLBATCH_AUDIT_VERIFY_SECONDS = env_int("CELLBATCH_AUDIT_VERIFY_SECONDS", 3600)
 CELLBATCH_AUDIT_VERIFY_FULL_SECONDS = env_int("CELLBATCH_AUDIT_VERIFY_FULL_SECONDS", 86400)
 
 # Celery beat: after the intervals above, which it reads.
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "accounts-end-expired-sessions": {
-        "task": "batches.accounts.end_expired_sessions",
-        "schedule": float(CELLBATCH_SESSION_SWEEP_SECONDS),
-    },
-    # Reminders before a reportability assessment's due date (each assessment at most once a day).
-    "qc-remind-reportability": {
-        "task": "qc.remind_reportability",
-        "schedule": 3600.0,
-    },
-    "qc-republish-undelivered-notifications": {
-        "task": "qc.republish_undelivered_notifications",
-        "schedule": 300.0,
-    },
-    "republish-batch-records": {
-        "task": "batches.republish_batch_records",
-        "schedule": float(CELLBATCH_DOCUMENT_REPUBLISH_SECONDS),
-    },
-    "audit-ledger-seal": {
-        "task": "batches.audit_ledger_seal",
-        "schedule": float(CELLBATCH_AUDIT_SEAL_SECONDS),
-    },
-    "storage-evaluate": {
-        "task": "batches.storage_evaluate",
-        "schedule": float(env_int("CELLBATCH_STORAGE_EVALUATE_SECONDS", 60)),
-    },
-    # Checks only what is new since the last intact run, so it stays cheap as the trail grows.
-    "audit-trail-verify": {
-        "task": "batches.audit_trail_verify",
-        "schedule": float(CELLBATCH_AUDIT_VERIFY_SECONDS),
-    },
-    # The whole trail and every row: what an incremental run cannot see (a row changed with triggers off).
-    "audit-trail-verify-full": {
-        "task": "batches.audit_trail_verify",
-        "schedule": float(CELLBATCH_AUDIT_VERIFY_FULL_SECONDS),
-        "kwargs": {"full": True},
-    },
-}
+CELERY_BEAT_SCHEDULE = beat_schedule(
+    session_sweep=CELLBATCH_SESSION_SWEEP_SECONDS,
+    document_republish=CELLBATCH_DOCUMENT_REPUBLISH_SECONDS,
+    audit_seal=CELLBATCH_AUDIT_SEAL_SECONDS,
+    audit_verify=CELLBATCH_AUDIT_VERIFY_SECONDS,
+    audit_verify_full=CELLBATCH_AUDIT_VERIFY_FULL_SECONDS,
+    storage_evaluate=env_int("CELLBATCH_STORAGE_EVALUATE_SECONDS", 60),
+)
 
 # --- Logging -----------------------------------------------------------------------------------------
 LOGGING = {
