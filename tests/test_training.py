@@ -35,6 +35,7 @@ from tests.factories import (
     record_passing_qc,
     record_result,
     walk_batch,
+    with_scans,
 )
 from tests.helpers import assert_nothing_written, gmp_row_counts
 
@@ -75,7 +76,7 @@ def test_an_untrained_user_is_refused_at_every_gated_action_with_the_sop_named(
 ) -> None:
     """One batch walked from mobilization to closure; at each gated action the newcomer is refused first."""
     batch = walk_batch(people, "mobilization")
-    gcsf = gcsf_values(1)
+    gcsf = with_scans(people, batch, "gcsf", gcsf_values(1))
     refused(
         lambda: steps.step_record(kind="gcsf", batch_id=batch.pk, actor=newcomer, password=PASSWORD, values=gcsf),
         "SOP-MFG-001 v1",
@@ -169,7 +170,11 @@ def test_training_counts_once_trainer_and_trainee_have_signed_and_then_the_work_
     version = DocumentVersion.objects.get(document__number="SOP-MFG-001", version=1)
     record = read_training(people.qa, newcomer, version)
     record_gcsf = lambda: steps.step_record(  # noqa: E731
-        kind="gcsf", batch_id=batch.pk, actor=newcomer, password=PASSWORD, values=gcsf_values(1)
+        kind="gcsf",
+        batch_id=batch.pk,
+        actor=newcomer,
+        password=PASSWORD,
+        values=with_scans(people, batch, "gcsf", gcsf_values(1)),
     )
     refused(record_gcsf, "SOP-MFG-001 v1")  # the trainee has not signed yet
     with pytest.raises(PermissionDenied, match="Only the trainee signs"):
@@ -261,7 +266,11 @@ def test_a_new_version_without_grace_refuses_the_work_at_once_naming_the_new_ver
     training.document_version_approve(version_id=v2.pk, approver=people.qa, password=PASSWORD)
     training.document_version_approve(version_id=v2.pk, approver=people.qp, password=PASSWORD)
     record = lambda: steps.step_record(  # noqa: E731
-        kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=gcsf_values(1)
+        kind="gcsf",
+        batch_id=batch.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values=with_scans(people, batch, "gcsf", gcsf_values(1)),
     )
     refused(record, "SOP-MFG-001 v2")
     demo_people.train(trainer=people.qa, trainee=people.operator, version=v2, password=PASSWORD)
