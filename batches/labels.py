@@ -87,7 +87,7 @@ def labels_for_batch(batch: Batch) -> list[LabelData]:
     apheresis = getattr(batch, "apheresis", None)
     selection = getattr(batch, "selection", None)
     definition = batch.process_definition
-    storage = f"Store and transport at {definition.transport_low_c} to {definition.transport_high_c} °C"
+    storage = f"Store and transport at {definition.transport_range.describe('°C')}"
     trial = f"Clinical trial {definition.trial_reference}".strip() if definition.trial_reference else ""
     collection = LabelData(
         bag="Apheresis collection (for processing)",

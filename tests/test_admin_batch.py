@@ -380,8 +380,6 @@ def test_process_definition_is_drafted_and_approved_by_two_people_in_the_admin(s
         "requires_qp_certification": "on",
         "sponsor_contact_email": "",
         "trial_reference": "EudraCT 2016-003975-23",
-        "transport_low_c": "2.0",
-        "transport_high_c": "8.0",
         "transport_minutes_outside": "30",
         "receipt_check": "two_people",
     }

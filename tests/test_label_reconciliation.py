@@ -74,6 +74,7 @@ def test_six_printed_and_four_applied_refuse_release_until_reconciled(people: Pe
     assert [(s.signer, s.meaning) for s in signed] == [(people.operator, "performed")]
     inspect(people, batch)
     disposition.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
+    disposition.batch_certify(actor=people.qp, batch_id=batch.pk, password=PASSWORD)  # the QP certifies first
     batch.refresh_from_db()
     assert batch.status == "released"
 

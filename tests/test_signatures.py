@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -200,7 +201,11 @@ def test_signatures_of_an_untouched_batch_all_verify(people: Personas) -> None:
 
     checks = signature_states(batch)
 
-    assert len(checks) == 2 * (4 + 1 + 1)  # performed + verified for 4 G-CSF days, apheresis, selection
+    # performed + verified for 4 G-CSF days, apheresis, selection; in quarantine the bags are labelled:
+    # the label reconciliation and the final container's inspection are signed (performed) too.
+    assert len(checks) == 2 * (4 + 1 + 1) + 2
+    signed = Counter((c.signature.content_type.model, c.signature.meaning) for c in checks)
+    assert signed[("labelreconciliation", "performed")] == signed[("finalcontainer", "performed")] == 1
     assert {c.state for c in checks} == {SignatureState.VALID}
 
 

@@ -34,6 +34,7 @@ from tests.factories import (
     quarantined_batch,
     record_passing_qc,
     record_result,
+    scans,
     walk_batch,
 )
 from tests.helpers import assert_nothing_written, gmp_row_counts
@@ -76,12 +77,15 @@ def test_an_untrained_user_is_refused_at_every_gated_action_with_the_sop_named(
     """One batch walked from mobilization to closure; at each gated action the newcomer is refused first."""
     batch = walk_batch(people, "mobilization")
     gcsf = gcsf_values(1)
+    lots_and_equipment = scans(people, batch, "gcsf", gcsf)
     refused(
         lambda: steps.step_record(kind="gcsf", batch_id=batch.pk, actor=newcomer, password=PASSWORD, values=gcsf),
         "SOP-MFG-001 v1",
         "G-CSF administration",
     )
-    step = steps.step_record(kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=gcsf)
+    step = steps.step_record(
+        kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=gcsf, **lots_and_equipment
+    )
     refused(
         lambda: steps.step_verify(kind="gcsf", step_id=step.pk, verifier=newcomer, password=PASSWORD),
         "SOP-MFG-001 v1",
@@ -130,25 +134,20 @@ def test_an_untrained_user_is_refused_at_every_gated_action_with_the_sop_named(
     dispatch = {"to_location": "Interventional radiology", "temperature_c": Decimal("4.0"), "password": PASSWORD}
     refused(lambda: delivery.batch_dispatch(actor=newcomer, batch_id=batch.pk, **dispatch), "SOP-CLI-001 v1")
     event = delivery.batch_dispatch(actor=people.operator, batch_id=batch.pk, **dispatch)
-    from batches.services import custody
+    from batches import demo_chain
 
     batch.refresh_from_db()
-    custody.custody_receive(
-        actor=people.clinician,
-        custody_event_id=event.pk,
-        scanned_data=scan_of(batch),
-        received_at=timezone.now(),
-        temperature_c=Decimal("5.5"),
-    )
-    scan = {"scanned_data": scan_of(batch), "password": PASSWORD}
+    # Receipt: two independent scans and the logger file (the receiver is trained; receipt is not gated).
+    receipt_first = make_user("clinician_receipt", Role.CLINICIAN)
+    demo_chain.receive(first=receipt_first, receiver=people.clinician, event=event, scan=scan_of(batch))
+    # Both clinicians scan the bag and the patient's wristband.
+    scan = {"scanned_data": scan_of(batch), "patient_subject_code": "IGX1-S002", "password": PASSWORD}
     refused(
-        lambda: delivery.bedside_check_scan(
-            actor=newcomer, batch_id=batch.pk, patient_subject_code="IGX1-S002", **scan
-        ),
+        lambda: delivery.bedside_check_scan(actor=newcomer, batch_id=batch.pk, **scan),
         "SOP-CLI-001 v1",
         "Bedside identity check",
     )
-    delivery.bedside_check_scan(actor=people.clinician, batch_id=batch.pk, patient_subject_code="IGX1-S002", **scan)
+    delivery.bedside_check_scan(actor=people.clinician, batch_id=batch.pk, **scan)
     refused(lambda: delivery.bedside_check_confirm(actor=newcomer, batch_id=batch.pk, **scan), "SOP-CLI-001 v1")
     delivery.bedside_check_confirm(actor=make_user("clinician_b", Role.CLINICIAN), batch_id=batch.pk, **scan)
     refused(
@@ -169,7 +168,12 @@ def test_training_counts_once_trainer_and_trainee_have_signed_and_then_the_work_
     version = DocumentVersion.objects.get(document__number="SOP-MFG-001", version=1)
     record = read_training(people.qa, newcomer, version)
     record_gcsf = lambda: steps.step_record(  # noqa: E731
-        kind="gcsf", batch_id=batch.pk, actor=newcomer, password=PASSWORD, values=gcsf_values(1)
+        kind="gcsf",
+        batch_id=batch.pk,
+        actor=newcomer,
+        password=PASSWORD,
+        values=gcsf_values(1),
+        **scans(people, batch, "gcsf", gcsf_values(1)),
     )
     refused(record_gcsf, "SOP-MFG-001 v1")  # the trainee has not signed yet
     with pytest.raises(PermissionDenied, match="Only the trainee signs"):
@@ -261,7 +265,12 @@ def test_a_new_version_without_grace_refuses_the_work_at_once_naming_the_new_ver
     training.document_version_approve(version_id=v2.pk, approver=people.qa, password=PASSWORD)
     training.document_version_approve(version_id=v2.pk, approver=people.qp, password=PASSWORD)
     record = lambda: steps.step_record(  # noqa: E731
-        kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=gcsf_values(1)
+        kind="gcsf",
+        batch_id=batch.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values=gcsf_values(1),
+        **scans(people, batch, "gcsf", gcsf_values(1)),
     )
     refused(record, "SOP-MFG-001 v2")
     demo_people.train(trainer=people.qa, trainee=people.operator, version=v2, password=PASSWORD)

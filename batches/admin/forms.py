@@ -346,8 +346,6 @@ class ProcessDefinitionDraftForm(forms.ModelForm[ProcessDefinition]):
             "limits",
             "clinical_trial",
             "trial_reference",
-            "transport_low_c",
-            "transport_high_c",
             "transport_minutes_outside",
             "receipt_check",
         ]

@@ -69,12 +69,7 @@ class ProcessDefinition(models.Model):
     trial_reference = models.CharField(
         max_length=120, blank=True, help_text="Clinical-trial particulars for the label: EudraCT number, protocol."
     )
-    transport_low_c = models.DecimalField(
-        "transport range, lowest (°C)", max_digits=4, decimal_places=1, default=Decimal("2.0")
-    )
-    transport_high_c = models.DecimalField(
-        "transport range, highest (°C)", max_digits=4, decimal_places=1, default=Decimal("8.0")
-    )
+    # The transport range itself is the limits' ``transport.temperature_c`` (``transport_range``).
     transport_minutes_outside = models.PositiveIntegerField(
         "time allowed outside the transport range (minutes)", default=30
     )
@@ -106,11 +101,6 @@ class ProcessDefinition(models.Model):
                 name="process_definition_two_different_approvers",
             ),
             models.CheckConstraint(
-                condition=models.Q(transport_low_c__lt=models.F("transport_high_c")),
-                name="process_definition_transport_range",
-                violation_error_message="The transport range's lowest temperature must be below its highest.",
-            ),
-            models.CheckConstraint(
                 condition=models.Q(gcsf_days_min__lte=models.F("gcsf_days_max")),
                 name="process_definition_gcsf_days_ordered",
             ),
@@ -133,3 +123,15 @@ class ProcessDefinition(models.Model):
     def parsed_limits(self) -> master_limits.MasterLimits:
         """The validated limits (the column is validated when the version is drafted)."""
         return master_limits.parse(self.limits)
+
+    @property
+    def transport_range(self) -> master_limits.Range:
+        """The range the product is shipped in: the alert range of ``transport.temperature_c`` in the limits
+        (its hard range when no alert range is set, the default limits' when the parameter is absent)."""
+        key = "transport.temperature_c"
+        parameter = self.parsed_limits.parameter(key) or master_limits.parse(master_limits.default_limits()).parameter(
+            key
+        )
+        if parameter is None:  # pragma: no cover - the default limits declare it
+            raise master_limits.LimitsError(f"The limits declare no {key}.")
+        return parameter.alert or parameter.hard

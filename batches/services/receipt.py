@@ -283,7 +283,8 @@ def _received(
 def _keep_log(event: CustodyEvent, actor: User, logger: tuple[LoggerFile, list[Reading]]) -> ShipmentTemperatureLog:
     upload, readings = logger
     definition = event.batch.process_definition
-    low, high = definition.transport_low_c, definition.transport_high_c
+    transport = definition.transport_range  # kept as the log's columns store it: one decimal
+    low, high = transport.low.quantize(Decimal("0.1")), transport.high.quantize(Decimal("0.1"))
     allowed = definition.transport_minutes_outside
     # Only the journey is judged: the logger may have been started before the hand-over and stopped after.
     start, end = event.handed_over_at, event.received_at or timezone.now()
