@@ -20,8 +20,8 @@ class BatchesConfig(AppConfig):
         # The state-change actions are declared beside their services (batches.services.actions): import
         # those modules so that the declarations are complete before any page or endpoint reads them.
         from batches.model_labels import translate_labels
-        from batches.release import conditional, delivery, disposition  # noqa: F401
-        from batches.services import batch, steps  # noqa: F401
+        from batches.release import closure, conditional, delivery, disposition  # noqa: F401
+        from batches.services import batch, gcsf_days, steps  # noqa: F401
 
         translate_labels()
         # Production refuses the development seal certificate and demonstration data.

@@ -21,7 +21,7 @@ from batches.exceptions import StateConflict
 from batches.ledger import trail
 from batches.models import Batch, BatchDocument, BatchTransition, DocumentKind, DocumentStatus
 from batches.pdf.collect import take_snapshot
-from batches.release import delivery, disposition, documents
+from batches.release import adverse_events, closure, delivery, disposition, documents
 from batches.services import custody, receipt
 from tests.custody_helpers import infusion_values, scan_of
 from tests.factories import PASSWORD, Personas, make_user, quarantined_batch, record_passing_qc, release_batch
@@ -115,7 +115,7 @@ def deliver_and_close(people: Personas, batch: Batch) -> None:
         password=PASSWORD,
     )
     delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values())
-    delivery.adverse_event_record(
+    adverse_events.adverse_event_record(
         actor=people.clinician,
         batch_id=batch.pk,
         phase="infusion",
@@ -203,14 +203,14 @@ def test_qa_closes_a_rejected_batch_with_a_signature_and_its_final_record_is_bui
 
     transitions = BatchTransition.objects.count()
     with pytest.raises(PermissionDenied):
-        disposition.batch_close_rejected(actor=people.operator, batch_id=batch.pk, password=PASSWORD)
+        closure.batch_close_rejected(actor=people.operator, batch_id=batch.pk, password=PASSWORD)
     with pytest.raises(PermissionDenied):
-        disposition.batch_close_rejected(actor=people.qa, batch_id=batch.pk, password="wrong")
+        closure.batch_close_rejected(actor=people.qa, batch_id=batch.pk, password="wrong")
     assert (BatchTransition.objects.count(), BatchDocument.objects.count()) == (transitions, 1)
 
-    disposition.batch_close_rejected(actor=people.qa, batch_id=batch.pk, password=PASSWORD, reason="product destroyed")
+    closure.batch_close_rejected(actor=people.qa, batch_id=batch.pk, password=PASSWORD, reason="product destroyed")
     with pytest.raises(StateConflict):
-        disposition.batch_close_rejected(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
+        closure.batch_close_rejected(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
     built = documents.documents_build_now(batch_id=batch.pk)
     assert [(d.kind, d.status) for d in built] == [
         (DocumentKind.FINAL_RECORD, DocumentStatus.SIGNED),

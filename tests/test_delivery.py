@@ -11,7 +11,7 @@ from django.utils import timezone
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
 from batches.models import AdverseEvent, Batch, BedsideCheck, IdentityScan, Infusion
-from batches.release import delivery
+from batches.release import adverse_events, delivery
 from batches.services import custody
 from tests.custody_helpers import checked_batch, dispatched_batch, infusion_values, scan_of
 from tests.factories import PASSWORD, Personas, make_user
@@ -170,7 +170,7 @@ def test_infusion_refuses_impossible_values(people: Personas, second_clinician) 
 def test_adverse_events_carry_a_ctcae_grade_and_relatedness(people: Personas, second_clinician) -> None:
     batch = checked_batch(people, second_clinician)
     delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values())
-    event = delivery.adverse_event_record(
+    event = adverse_events.adverse_event_record(
         actor=people.clinician,
         batch_id=batch.pk,
         phase="infusion",
@@ -182,7 +182,7 @@ def test_adverse_events_carry_a_ctcae_grade_and_relatedness(people: Personas, se
     assert event.ctcae_grade == 1
     assert not event.serious
     with pytest.raises(ValidationError) as caught:
-        delivery.adverse_event_record(
+        adverse_events.adverse_event_record(
             actor=people.clinician,
             batch_id=batch.pk,
             phase="infusion",

@@ -23,7 +23,7 @@ from batches.models import (
     ExpiredUseAuthorization,
     IdentityScan,
 )
-from batches.release import delivery
+from batches.release import adverse_events, delivery
 from batches.services import custody, followup
 from qc import demo as qc_demo
 from tests.audit_helpers import last_event
@@ -258,7 +258,7 @@ def test_qa_closes_a_rejected_batch_at_the_desk_with_a_signature_and_a_final_rec
             actor=people.clinician, batch_id=batch.pk, visit_date=timezone.localdate(), menses="normal"
         )
     with pytest.raises(StateConflict, match="closed without an infusion"):
-        delivery.adverse_event_record(
+        adverse_events.adverse_event_record(
             actor=people.clinician,
             batch_id=batch.pk,
             phase="follow_up",

@@ -230,7 +230,7 @@ def test_zpl_text_cannot_inject_commands(people: Personas) -> None:
 def test_the_collection_bag_carries_a_label_issued_for_this_batch_never_another_patients(people: Personas) -> None:
     from batches import demo_chain
     from batches.services import steps
-    from tests.factories import apheresis_values, cast, walk_batch
+    from tests.factories import apheresis_values, cast, scans, walk_batch
 
     batch = walk_batch(people, "collection", subject_code="IGX1-S001")
     other = walk_batch(people, "collection", subject_code="IGX1-S002")
@@ -238,12 +238,14 @@ def test_the_collection_bag_carries_a_label_issued_for_this_batch_never_another_
     others_label = demo_chain.collection_label(cast(people), other)
 
     def record(bag_id: str):
+        values = apheresis_values(collection_bag_id=bag_id)
         return steps.step_record(
             kind="apheresis",
             batch_id=batch.pk,
             actor=people.operator,
             password=PASSWORD,
-            values=apheresis_values(collection_bag_id=bag_id),
+            values=values,
+            **scans(people, batch, "apheresis", values),
         )
 
     before = gmp_row_counts()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from io import BytesIO
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -17,7 +18,7 @@ from batches.models import Batch, RecordException
 from batches.pdf.collect import take_snapshot
 from batches.release import delivery, documents
 from batches.services import batch as batch_services
-from batches.services import custody, master, steps
+from batches.services import master, receipt, steps
 from qc.services.testing import qc_result_record
 from tests.custody_helpers import checked_batch, dispatched_batch, infusion_values, released_batch, scan_of
 from tests.factories import (
@@ -25,10 +26,12 @@ from tests.factories import (
     Personas,
     apheresis_values,
     approved_definition,
+    cast,
     definition_values,
     make_user,
     qc_sample,
     quarantined_batch,
+    scans,
     selection_values,
     walk_batch,
 )
@@ -196,7 +199,7 @@ def test_a_receipt_temperature_outside_the_range_is_refused(people: Personas) ->
     event = batch.custody_events.get(kind="lab_to_radiology")
     before = gmp_row_counts()
     with pytest.raises(ValidationError) as caught:
-        custody.custody_receive(
+        receipt.custody_receive(
             actor=people.clinician,
             custody_event_id=event.pk,
             scanned_data=scan_of(batch),
@@ -222,20 +225,38 @@ def test_a_selection_shorter_than_its_minimum_run_time_is_refused(people: Person
     assert_nothing_written(before)
 
 
+def labelled_apheresis(
+    people: Personas, batch: Batch, **overrides: object
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Apheresis values on the collection bag label the system issued for ``batch``, and the step's scans."""
+    from batches import demo_chain
+
+    values = apheresis_values(collection_bag_id=demo_chain.collection_label(cast(people), batch), **overrides)
+    return values, scans(people, batch, "apheresis", values)
+
+
 def collection_in_alert_range(people: Personas, *, reason: str) -> Batch:
     """A batch whose apheresis processed 4.5 blood volumes (alert range 2–4), walked to quarantine."""
     batch = walk_batch(people, "collection")
+    values, scanned = labelled_apheresis(people, batch, blood_volumes_processed=Decimal("4.50"))
     step = steps.step_record(
         kind="apheresis",
         batch_id=batch.pk,
         actor=people.operator,
         password=PASSWORD,
-        values={**apheresis_values(blood_volumes_processed=Decimal("4.50")), "alert_reason": reason},
+        values={**values, "alert_reason": reason},
+        **scanned,
     )
     steps.step_verify(kind="apheresis", step_id=step.pk, verifier=people.verifier, password=PASSWORD)
     batch_services.batch_start_processing(actor=people.operator, batch_id=batch.pk)
+    selection = selection_values()
     step = steps.step_record(
-        kind="selection", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=selection_values()
+        kind="selection",
+        batch_id=batch.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values=selection,
+        **scans(people, batch, "selection", selection),
     )
     steps.step_verify(kind="selection", step_id=step.pk, verifier=people.verifier, password=PASSWORD)
     return batch_services.batch_quarantine(actor=people.operator, batch_id=batch.pk)
@@ -293,7 +314,8 @@ def test_the_api_takes_the_alert_reason_and_documents_the_ranges(people: Persona
 
     batch = walk_batch(people, "collection")
     url = f"/api/v1/batches/{batch.pk}/steps/apheresis/"
-    body = as_json(apheresis_values(blood_volumes_processed=Decimal("4.50")), password=PASSWORD)
+    values, scanned = labelled_apheresis(people, batch, blood_volumes_processed=Decimal("4.50"))
+    body = as_json({**values, **scanned}, password=PASSWORD)
     operator = client_for(people.operator, "api")
     before = gmp_row_counts()
     refused = operator.post(url, body, format="json")
@@ -320,9 +342,14 @@ def test_the_process_definition_page_shows_its_limits_as_checked(people: Persona
 @pytest.mark.urs("URS-325")
 def test_a_correction_that_keeps_an_accepted_alert_value_asks_no_second_reason(people: Personas) -> None:
     batch = walk_batch(people, "collection")
-    values = {**apheresis_values(blood_volumes_processed=Decimal("4.50")), "alert_reason": "Extended run."}
+    values, scanned = labelled_apheresis(people, batch, blood_volumes_processed=Decimal("4.50"))
     step = steps.step_record(
-        kind="apheresis", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=values
+        kind="apheresis",
+        batch_id=batch.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values={**values, "alert_reason": "Extended run."},
+        **scanned,
     )
     steps.step_correct(
         kind="apheresis",

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from batches.models import ElectronicSignature, GcsfAdministration, SignatureManifest
 from batches.services import batch as batch_services
-from batches.services import steps
+from batches.services import gcsf_days, steps
 from batches.signature_checks import SignatureState, canonical_content, signature_check
 from qc.models import QcResult
 from qc.services.sample_results import qc_results_review, qc_sample_results_record
@@ -44,7 +44,7 @@ def test_one_act_verifies_every_open_gcsf_day_each_signed_and_listed_with_its_ha
     batch = walk_batch(people, "mobilization")
     days = record_days(people, batch.pk, 4)
 
-    manifest = steps.gcsf_days_verify(actor=people.verifier, batch_id=batch.pk, password=PASSWORD)
+    manifest = gcsf_days.gcsf_days_verify(actor=people.verifier, batch_id=batch.pk, password=PASSWORD)
 
     assert manifest.statement == f"Verified G-CSF days 1, 2, 3, 4 of batch {batch.batch_number}"
     assert [e["pk"] for e in manifest.entries] == [d.pk for d in days]
@@ -68,17 +68,17 @@ def test_a_day_the_verifier_performed_refuses_the_whole_act_and_nothing_is_writt
     people.operator.groups.add(*people.verifier.groups.all())  # one person holding both roles
     both = User.objects.get(pk=people.operator.pk)
     with nothing_written(), pytest.raises(PermissionDenied, match="You performed G-CSF day 1; a second person"):
-        steps.gcsf_days_verify(actor=both, batch_id=batch.pk, password=PASSWORD)
+        gcsf_days.gcsf_days_verify(actor=both, batch_id=batch.pk, password=PASSWORD)
 
 
 @pytest.mark.urs("URS-424")
 def test_a_wrong_password_or_no_open_day_signs_nothing(people: Personas) -> None:
     batch = walk_batch(people, "mobilization")
     with nothing_written(), pytest.raises(ValidationError, match="has no G-CSF day awaiting verification"):
-        steps.gcsf_days_verify(actor=people.verifier, batch_id=batch.pk, password=PASSWORD)
+        gcsf_days.gcsf_days_verify(actor=people.verifier, batch_id=batch.pk, password=PASSWORD)
     record_days(people, batch.pk, 1)
     with nothing_written(), pytest.raises(PermissionDenied):
-        steps.gcsf_days_verify(actor=people.verifier, batch_id=batch.pk, password="not-the-password")
+        gcsf_days.gcsf_days_verify(actor=people.verifier, batch_id=batch.pk, password="not-the-password")
     assert not SignatureManifest.objects.exists()
 
 

@@ -54,7 +54,7 @@ from batches.models import (
     Infusion,
     PatientIdentity,
 )
-from batches.release import delivery, disposition
+from batches.release import adverse_events, closure, delivery
 from batches.roles import BATCH_ROLES, has_role
 from batches.services import custody, followup, receipt
 from batches.states import BatchStatus
@@ -157,7 +157,7 @@ class AdverseEventViewSet(mixins.CreateModelMixin, RecordViewSet):
     @extend_schema(request=AdverseEventInput, responses={201: AdverseEventSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = read_input(AdverseEventInput, request)
-        event = delivery.adverse_event_record(actor=acting_user(request), batch_id=data.pop("batch"), **data)
+        event = adverse_events.adverse_event_record(actor=acting_user(request), batch_id=data.pop("batch"), **data)
         return Response(AdverseEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
 
@@ -248,7 +248,7 @@ class BatchDeliveryViewSet(viewsets.GenericViewSet):
     def close(self, request: Request, pk: str) -> Response:
         """Infused → closed, or rejected → closed once the product is destroyed or returned (QA)."""
         batch = self.get_object()
-        service = disposition.batch_close_rejected if batch.status == BatchStatus.REJECTED else delivery.batch_close
+        service = closure.batch_close_rejected if batch.status == BatchStatus.REJECTED else delivery.batch_close
         closed = service(actor=acting_user(request), batch_id=batch.pk, **read_input(CloseInput, request))
         return Response({"id": closed.pk, "batch_number": closed.batch_number, "status": closed.status})
 

@@ -38,16 +38,8 @@ from batches.roles import Role, has_role, may_act, user_roles
 from batches.selectors import batch_integrity_findings
 from batches.services.actions import StateAction, action, declared_actions
 from batches.services.custody import expires_at
-from batches.services.steps import (
-    STEP_LABELS,
-    STEP_MODELS,
-    VERIFY_GCSF_DAYS,
-    gcsf_days_record,
-    gcsf_days_verify,
-    step_correct,
-    step_record,
-    step_verify,
-)
+from batches.services.gcsf_days import VERIFY_GCSF_DAYS, gcsf_days_record, gcsf_days_verify
+from batches.services.steps import STEP_LABELS, STEP_MODELS, step_correct, step_record, step_verify
 from batches.signature_checks import SignatureState, signature_states
 from batches.snapshot import DEMONSTRATION_MARK
 from batches.views.audit import TRAIL_ROLES

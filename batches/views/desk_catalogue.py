@@ -20,7 +20,7 @@ from batches import formatting
 from batches.admin import desk_forms as f
 from batches.models import Batch, BedsideCheck, CustodyEvent
 from batches.models.custody import HandOff
-from batches.release import delivery, disposition
+from batches.release import adverse_events, closure, delivery
 from batches.roles import Role
 from batches.services import custody, followup, receipt
 from batches.states import BatchStatus
@@ -62,9 +62,9 @@ def with_override(service: Callable[..., Any]) -> Call:
 
 bedside_scan = with_override(delivery.bedside_check_scan)
 bedside_confirm = with_override(delivery.bedside_check_confirm)
-adverse_event = on_batch(delivery.adverse_event_record)
+adverse_event = on_batch(adverse_events.adverse_event_record)
 close = on_batch(delivery.batch_close)
-close_rejected = on_batch(disposition.batch_close_rejected)
+close_rejected = on_batch(closure.batch_close_rejected)
 follow_up = on_batch(followup.follow_up_visit_record)
 embryo_transfer = on_batch(followup.embryo_transfer_record)
 
