@@ -16,12 +16,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from batches import formatting
 from batches.admin.batch import state_badge
 from batches.admin.common import PasswordForm
 from batches.admin.forms import CancelForm, GcsfDaysForm, StepForm, StepRecordForm, step_form_class
@@ -40,10 +38,10 @@ from batches.services.actions import StateAction, action, declared_actions
 from batches.services.custody import expires_at
 from batches.services.gcsf_days import VERIFY_GCSF_DAYS, gcsf_days_record, gcsf_days_verify
 from batches.services.steps import STEP_LABELS, STEP_MODELS, step_correct, step_record, step_verify
-from batches.signature_checks import SignatureState, signature_states
 from batches.snapshot import DEMONSTRATION_MARK
 from batches.views.audit import TRAIL_ROLES
 from batches.views.links import batch_links
+from batches.views.signature_rows import signature_rows
 from batches.views.step_forms import current_record_form, gcsf_days_form
 from batches.web import (
     READ_ROLES,
@@ -176,35 +174,6 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
 
 # The batch page shows this many of the newest audit events; the trail page shows them all.
 LATEST_AUDIT_ENTRIES = 10
-
-SIGNATURE_CELLS = {
-    SignatureState.VALID: (_("Valid"), "cb-sig-valid"),
-    SignatureState.INVALIDATED: (_("Invalidated"), "cb-sig-invalidated"),
-    SignatureState.INVALID: ("INVALID", "cb-sig-invalid"),
-}
-
-
-def signature_rows(batch: Batch, steps_by_kind: list[Any]) -> list[dict[str, Any]]:
-    titles = {(view.step._meta.model_name, view.step.pk): view.title for s in steps_by_kind for view in s.steps}
-    # A manifest (several records signed in one act) reads as what its signer declared.
-    titles |= {("signaturemanifest", m.pk): m.statement for m in batch.signature_manifests.all()}
-    rows = []
-    # Checked all at once: the signed records load in one query per record type, not one per signature.
-    for check in signature_states(batch):
-        sig = check.signature
-        state, css = SIGNATURE_CELLS[check.state]
-        rows.append(
-            {
-                "signature": sig,
-                "record": titles.get((sig.content_type.model, sig.object_id))
-                or f"{capfirst(sig.content_type.name)} #{sig.object_id}",
-                "utc": formatting.moment_utc(sig.signed_at),
-                "local": formatting.moment(sig.signed_at, seconds=True),
-                "state": state,
-                "css": css,
-            }
-        )
-    return rows
 
 
 def failed(request: HttpRequest, batch: Batch, key: str, form: BaseForm, error: ServiceError) -> HttpResponse:
