@@ -182,7 +182,7 @@ def test_release_and_closure_produce_complete_signed_records_through_the_worker(
         "Bedside identity check: second clinician",
         "Béatrice Côté",
         "Left uterine artery",
-        "57,000,000 CD133+ cells",
+        "57 × 10⁶ CD133+ cells",
         "60 × 10⁶ CD133+ cells",
         "Pelvic pain",
         "Reviewed",

@@ -356,8 +356,8 @@ def test_a_correction_that_keeps_an_accepted_alert_value_asks_no_second_reason(p
         step_id=step.pk,
         actor=people.operator,
         password=PASSWORD,
-        values={"collection_bag_id": "BAG-0002"},
-        reason="bag label misread",
+        values={"device_serial": "OPT-2232"},
+        reason="device serial misread",
     )
     assert RecordException.objects.filter(batch=batch).count() == 1
     with pytest.raises(ValidationError) as caught:  # another value in the alert range needs its own reason
