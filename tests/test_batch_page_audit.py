@@ -13,7 +13,7 @@ from batches.ledger.trail import batch_trail, latest_batch_entries
 from batches.models import Batch
 from batches.services import steps
 from batches.views.batch_page import LATEST_AUDIT_ENTRIES
-from tests.factories import PASSWORD, Personas, gcsf_values, walk_batch
+from tests.factories import PASSWORD, Personas, gcsf_values, scans, walk_batch
 from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
@@ -21,8 +21,14 @@ pytestmark = pytest.mark.django_db
 
 def corrected_batch(people: Personas, corrections: int) -> Batch:
     batch = walk_batch(people, "mobilization", subject_code=f"IGX1-S{corrections:03d}")
+    values = gcsf_values(1)
     step = steps.step_record(
-        kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=gcsf_values(1)
+        kind="gcsf",
+        batch_id=batch.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values=values,
+        **scans(people, batch, "gcsf", values),
     )
     for n in range(corrections):
         steps.step_correct(

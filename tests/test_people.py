@@ -22,7 +22,7 @@ from batches.services import people as people_services
 from batches.services import steps
 from batches.services.people import Transcription
 from batches.services.signatures import signature_sign
-from tests.factories import PASSWORD, Personas, gcsf_values, make_user, walk_batch
+from tests.factories import PASSWORD, Personas, gcsf_values, make_user, scans, walk_batch, with_scans
 from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +81,12 @@ def test_an_account_without_a_personal_identity_cannot_hold_a_signing_role_or_si
     UserRoleGrant.objects.create(user=anonymous, group=operator_group())
     batch = walk_batch(people, "mobilization")
     step = steps.step_record(
-        kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=gcsf_values(1)
+        kind="gcsf",
+        batch_id=batch.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values=gcsf_values(1),
+        **scans(people, batch, "gcsf", gcsf_values(1)),
     )
     with pytest.raises(PermissionDenied, match="Signing as performed is refused: The account 'jdoe' carries no"):
         signature_sign(
@@ -180,6 +185,7 @@ def test_a_transcribed_step_names_who_performed_it_who_recorded_it_and_the_sourc
             password=PASSWORD,
             values=gcsf_values(1),
             transcribed=Transcription(source_reference="Ward 4 G-CSF log", performer_name="Rosa Gil"),
+            **scans(people, batch, "gcsf", gcsf_values(1)),
         )
     step = steps.step_record(
         kind="gcsf",
@@ -188,6 +194,7 @@ def test_a_transcribed_step_names_who_performed_it_who_recorded_it_and_the_sourc
         password=PASSWORD,
         values=gcsf_values(1),
         transcribed=source,
+        **scans(people, batch, "gcsf", gcsf_values(1)),
     )
     kept = EntrySource.objects.get(object_id=step.pk)
     assert (kept.performer_name, kept.performer_staff_number, kept.recorded_by) == (
@@ -271,11 +278,12 @@ def test_the_api_records_a_transcribed_step_with_its_performer_and_source(people
     api = client_for(people.operator, "api")
     url = f"/api/v1/batches/{batch.pk}/steps/gcsf/"
     nurse = {"source_reference": "Ward 4 G-CSF log, page 3", "performer_name": "Rosa Gil"}
-    refused = api.post(url, as_json(gcsf_values(1), password=PASSWORD, transcribed=nurse), format="json")
+    scanned = scans(people, batch, "gcsf", gcsf_values(1))
+    refused = api.post(url, as_json(gcsf_values(1), password=PASSWORD, transcribed=nurse, **scanned), format="json")
     assert refused.status_code == 400
     assert "staff number" in refused.content.decode()
     nurse["performer_staff_number"] = "N-5521"
-    created = api.post(url, as_json(gcsf_values(1), password=PASSWORD, transcribed=nurse), format="json")
+    created = api.post(url, as_json(gcsf_values(1), password=PASSWORD, transcribed=nurse, **scanned), format="json")
     assert created.status_code == 201, created.content
     kept = EntrySource.objects.get(object_id=created.json()["id"])
     assert (kept.performer_name, kept.source_reference) == ("Rosa Gil", "Ward 4 G-CSF log, page 3")
@@ -295,7 +303,7 @@ def test_the_batch_page_records_a_transcribed_step_signed_as_recorded(people: Pe
     post_ok(
         client_for(people.operator),
         url(batch, "record", "gcsf"),
-        form_data(gcsf_values(1), password=PASSWORD, **transcribed),
+        form_data(with_scans(people, batch, "gcsf", gcsf_values(1)), password=PASSWORD, **transcribed),
     )
     kept = EntrySource.objects.get(batch=batch)
     assert (kept.source_reference, kept.performer_name, kept.performer_staff_number) == tuple(transcribed.values())
