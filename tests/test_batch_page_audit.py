@@ -50,7 +50,10 @@ def test_the_latest_entries_are_the_newest_of_the_trail_with_their_complete_diff
 
     newest_first = list(reversed(batch_trail(batch)))[:LATEST_AUDIT_ENTRIES]
     assert [e.event for e in latest] == [e.event for e in newest_first]
-    assert latest == newest_first  # same actor, reason and old → new values as the full trail
+    # Same actor, reason and old → new values as the full trail.
+    assert [(e.event, e.actor, e.reason, e.diff) for e in latest] == [
+        (e.event, e.actor, e.reason, e.diff) for e in newest_first
+    ]
     correction = next(e for e in latest if "drug_lot" in e.diff)
     assert correction.reason == "lot number mistyped (14)"
     assert correction.diff["drug_lot"] == ("FIL-24-212", "FIL-24-213")
