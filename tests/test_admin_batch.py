@@ -161,7 +161,8 @@ def test_operator_and_verifier_walk_a_batch_to_quarantine_in_the_admin(staff: Pe
     assert "Verify and sign" not in body
     assert "Correct " not in body
     assert "CD133-7781" in body
-    assert "Lot scanned: CliniMACS CD133 Reagent" in body  # the scanned lots and equipment, as at use
+    # The scanned lots and equipment, as at use (recorded data marked apart from the translated label).
+    assert 'Lot scanned: <span class="recorded">CliniMACS CD133 Reagent</span>' in body
     assert "Equipment scanned: biosafety cabinet" in body
     assert "Quarantine" in body
     assert "QA review and release" in body

@@ -124,7 +124,7 @@ def test_a_batch_walks_to_quarantine_through_the_api_with_tokens(people: Persona
     cabinet = Equipment.objects.get(code="BSC-01")
     session = {
         "workstation": cabinet.pk,
-        "opened_at": (timezone.now() - timedelta(hours=1)).isoformat(),
+        "opened_at": (timezone.now() - timedelta(hours=4)).isoformat(),
         "samples": [{"kind": "settle", "sample_code": "SP-API-1"}, {"kind": "air", "sample_code": "AS-API-1"}],
     }
     ok(operator.post(f"{API}/monitoring-sessions/", session, format="json"), 201)

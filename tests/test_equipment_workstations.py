@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from batches import demo
+from batches import demo, demo_chain
 from batches.models import Batch, Cd133Selection, Equipment, EquipmentUse, MonitoringSample
 from batches.services import batch as batch_services
 from batches.services import equipment as equipment_services
@@ -55,6 +55,7 @@ def processing_after_an_early_collection(people: Personas, subject_code: str) ->
         started_at=now - timedelta(hours=6),
         ended_at=now - timedelta(hours=2),
         late_entry_reason="Transcribed from the apheresis unit's log.",
+        collection_bag_id=demo_chain.collection_label(cast(people), batch),
     )
     demo.record_step(cast(people), batch, "apheresis", values)
     return batch_services.batch_start_processing(actor=people.operator, batch_id=batch.pk)
@@ -271,11 +272,13 @@ def test_a_qc_result_names_its_instrument_by_scan_and_joins_its_use_log(people: 
 def test_a_count_between_the_definitions_alert_and_action_levels_is_shown_without_a_deviation(
     people: Personas,
 ) -> None:
+    from batches.demo_people import procedures_assign
     from batches.services import master
 
     crew = cast(people)
     draft = master.process_definition_create(actor=people.qa, values=demo.definition_values(code="IGX2"))
     demo.register_demo.declare_requirements(crew, draft)
+    procedures_assign(qa=people.qa, qp=people.qp, password=PASSWORD, definition=draft)
     workstations.monitoring_limit_set(actor=people.qa, definition_id=draft.pk, kind="settle", alert_cfu=1, action_cfu=5)
     with pytest.raises(ValidationError, match="alert level is at least 1 CFU"):
         workstations.monitoring_limit_set(
