@@ -48,12 +48,12 @@ def selection(people: Personas, batch: Batch, *, swap: dict[str, str] | None = N
 
 
 def processing_after_an_early_collection(people: Personas, subject_code: str) -> Batch:
-    """A batch in processing whose apheresis ended two hours ago, so its selection can run an hour ago."""
+    """A batch in processing whose apheresis ended five hours ago, so its selection can run well before now."""
     now = timezone.now()
     batch = walk_batch(people, "collection", subject_code=subject_code)
     values = apheresis_values(
-        started_at=now - timedelta(hours=6),
-        ended_at=now - timedelta(hours=2),
+        started_at=now - timedelta(hours=9),
+        ended_at=now - timedelta(hours=5),
         late_entry_reason="Transcribed from the apheresis unit's log.",
         collection_bag_id=demo_chain.collection_label(cast(people), batch),
     )
@@ -62,11 +62,17 @@ def processing_after_an_early_collection(people: Personas, subject_code: str) ->
 
 
 def early_selection(people: Personas, subject_code: str) -> tuple[Batch, Equipment]:
-    """A batch whose selection ran 50 to 40 minutes ago; returns it and the cabinet it used."""
+    """A batch whose selection ran 280 to 200 minutes ago; returns it and the cabinet it used."""
     now = timezone.now()
     batch = processing_after_an_early_collection(people, subject_code)
-    selection(people, batch, started_at=now - timedelta(minutes=50), ended_at=now - timedelta(minutes=40))()
+    selection(people, batch, started_at=now - timedelta(minutes=280), ended_at=now - timedelta(minutes=200))()
     return batch, EquipmentUse.objects.get(batch=batch, equipment__kind="cabinet").equipment
+
+
+def after_the_clearance() -> dict[str, Any]:
+    """A second patient's selection times: after the first patient's (280–200 min ago) and the clearance (150)."""
+    now = timezone.now()
+    return {"started_at": now - timedelta(minutes=140), "ended_at": now - timedelta(minutes=70)}
 
 
 def refused(people: Personas, record: Any) -> list[str]:
@@ -174,7 +180,7 @@ def test_another_patients_step_waits_for_a_line_clearance_verified_by_qa(people:
     now = timezone.now()
     first, cabinet = early_selection(people, "IGX1-S001")
     second = walk_batch(people, "processing", subject_code="IGX1-S002")
-    record = selection(people, second, swap={"BSC-": cabinet.code})
+    record = selection(people, second, swap={"BSC-": cabinet.code}, **after_the_clearance())
 
     [message] = refused(people, record)
     assert message.startswith(f"{cabinet.code} was last used for batch {first.batch_number} (until ")
@@ -183,7 +189,8 @@ def test_another_patients_step_waits_for_a_line_clearance_verified_by_qa(people:
     clearance = workstations.line_clearance_record(
         actor=people.operator,
         workstation_id=cabinet.pk,
-        performed_at=now - timedelta(minutes=30),
+        performed_at=now - timedelta(minutes=150),
+        late_entry_reason="Entered from the clean-room log at the end of the session.",
         product_removed=True,
         surfaces_cleaned=True,
         password=PASSWORD,
@@ -205,14 +212,15 @@ def test_an_action_level_result_opens_a_deviation_on_each_batch_of_its_session(p
     clearance = workstations.line_clearance_record(
         actor=people.operator,
         workstation_id=cabinet.pk,
-        performed_at=now - timedelta(minutes=30),
+        performed_at=now - timedelta(minutes=150),
+        late_entry_reason="Entered from the clean-room log at the end of the session.",
         product_removed=True,
         surfaces_cleaned=True,
         password=PASSWORD,
     )
     workstations.line_clearance_verify(actor=people.qa, clearance_id=clearance.pk, password=PASSWORD)
     second = walk_batch(people, "processing", subject_code="IGX1-S002")
-    selection(people, second, swap={"BSC-": cabinet.code})()
+    selection(people, second, swap={"BSC-": cabinet.code}, **after_the_clearance())()
     elsewhere = walk_batch(people, "quarantine", subject_code="IGX1-S003")  # another cabinet, another session
 
     air, settle = (MonitoringSample.objects.get(session__workstation=cabinet, kind=kind) for kind in ("air", "settle"))
