@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from django.utils import translation
@@ -165,34 +163,3 @@ def pytest_configure(config: pytest.Config) -> None:
     from scripts.messages import compile_all
 
     compile_all()
-
-
-@pytest.fixture(scope="session")
-def playwright_driver() -> Iterator[Any]:
-    """Playwright for the whole session: its synchronous API allows one driver per thread, so every browser
-    test (tests/browser/, tests/test_scanner_browser.py) shares this one. Under ``CI=true`` a missing
-    browser fails; elsewhere the test is skipped with the reason."""
-    # Playwright's synchronous API runs an event loop in this thread; the ORM calls of the tests themselves
-    # are still synchronous (Django refuses them in a thread with a running loop unless told).
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.shift import CHROMIUM
-
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)."
-        if CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="session")
-def browser(playwright_driver: Any) -> Iterator[Any]:
-    """Debian's chromium, headless, shared by the session's browser tests."""
-    from tests.browser.shift import CHROMIUM
-
-    chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True)
-    yield chromium
-    chromium.close()
