@@ -119,9 +119,17 @@ class TranscriptionSerializer(serializers.Serializer[Any]):
     source_reference = serializers.CharField(max_length=limits.NAME, help_text="e.g. 'Ward 4 G-CSF log, page 12'.")
     performer_name = serializers.CharField(max_length=limits.NAME, required=False, default="")
     performer_staff_number = serializers.CharField(max_length=30, required=False, default="")
-    performer = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.all(), required=False, allow_null=True, default=None
+    performer = serializers.CharField(
+        max_length=150, required=False, default="", help_text="User name of the performer, when they have an account."
     )
+
+    def validate_performer(self, value: str) -> User | None:
+        if not value:
+            return None
+        performer = User.objects.filter(username=value).first()
+        if performer is None:
+            raise serializers.ValidationError(f"No user {value!r}.")
+        return performer
 
     @staticmethod
     def transcription(data: dict[str, Any]) -> Transcription:
