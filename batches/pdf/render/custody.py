@@ -9,6 +9,7 @@ from reportlab.graphics.charts.lineplots import LinePlot
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 
+from batches.pdf import fonts
 from batches.pdf.render.layout import FRAME_W, Writer
 from batches.snapshot import TemperatureLogEntry
 
@@ -32,9 +33,11 @@ def temperature_plot(log: TemperatureLogEntry, *, width: float, height: float = 
     plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = min(values) - 1, max(values) + 1
     plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = 0, end
     plot.xValueAxis.labels.fontSize = plot.yValueAxis.labels.fontSize = 6
+    # The record's own (embedded) font: a chart's default, Helvetica, is never embedded.
+    plot.xValueAxis.labels.fontName = plot.yValueAxis.labels.fontName = fonts.REGULAR
     drawing.add(plot)
-    drawing.add(String(0, height - 8, "°C", fontSize=6))
-    drawing.add(String(width - 110, 2, _("minutes from the first reading"), fontSize=6))
+    drawing.add(String(0, height - 8, "°C", fontSize=6, fontName=fonts.REGULAR))
+    drawing.add(String(width - 110, 2, _("minutes from the first reading"), fontSize=6, fontName=fonts.REGULAR))
     return drawing
 
 

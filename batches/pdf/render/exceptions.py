@@ -11,6 +11,7 @@ from reportlab.lib import colors
 from reportlab.platypus import Table
 from reportlab.platypus import TableStyle as RLTableStyle
 
+from batches.pdf import fonts
 from batches.pdf.render.layout import FRAME_W, Writer
 
 NONE = "none"
@@ -59,6 +60,8 @@ def exceptions_box(w: Writer) -> Table:
     table.setStyle(
         RLTableStyle(
             [
+                # The record's own font even for the empty cell: the table's default, Helvetica, is never embedded.
+                ("FONT", (0, 0), (-1, -1), fonts.REGULAR, 8),
                 ("BOX", (0, 0), (-1, -1), 1.2, colors.black),
                 ("SPAN", (0, 0), (-1, 0)),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e0e0e0")),
