@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from batches import demo
+from batches import demo, demo_chain
 from batches.admin.workflow import next_actions
 from batches.exceptions import StateConflict
 from batches.master_limits import default_limits
@@ -30,6 +30,7 @@ from tests.factories import (
     gcsf_values,
     make_user,
     quarantined_batch,
+    scans,
     walk_batch,
 )
 from tests.helpers import assert_nothing_written, gmp_row_counts
@@ -153,14 +154,20 @@ def test_a_closure_inside_the_observation_period_is_refused_naming_both_events(
     assert_nothing_written(before)
 
 
+def labelled_apheresis(people: Personas, batch, **overrides: object) -> dict[str, object]:
+    """Apheresis values on the collection bag label the system issued for ``batch``, and the step's scans."""
+    values = apheresis_values(collection_bag_id=demo_chain.collection_label(cast(people), batch), **overrides)
+    return {"values": values, **scans(people, batch, "apheresis", values)}
+
+
 @pytest.mark.urs("URS-329")
 def test_an_apheresis_before_the_last_gcsf_dose_is_refused(people: Personas) -> None:
     batch = walk_batch(people, "collection")  # the last G-CSF dose 22 h ago
     now = timezone.now()
-    early = apheresis_values(started_at=now - timedelta(hours=23), ended_at=now - timedelta(hours=19))
+    early = labelled_apheresis(people, batch, started_at=now - timedelta(hours=23), ended_at=now - timedelta(hours=19))
     before = gmp_row_counts()
     with pytest.raises(ValidationError) as caught:
-        steps.step_record(kind="apheresis", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=early)
+        steps.step_record(kind="apheresis", batch_id=batch.pk, actor=people.operator, password=PASSWORD, **early)
     assert "The start of the apheresis (" in caught.value.message_dict["started_at"][0]
     assert "must follow the last G-CSF dose (" in caught.value.message_dict["started_at"][0]
     assert_nothing_written(before)
@@ -173,16 +180,21 @@ def test_an_apheresis_too_long_after_the_last_gcsf_dose_is_refused(people: Perso
     batch_services.batch_start_mobilization(actor=people.operator, batch_id=batch.pk)
     for day in range(1, 5):  # the last dose two days before the apheresis
         given = timezone.now() - timedelta(days=6 - day)
+        dose = gcsf_values(day, at=given)
         step = steps.step_record(
-            kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=gcsf_values(day, at=given)
+            kind="gcsf",
+            batch_id=batch.pk,
+            actor=people.operator,
+            password=PASSWORD,
+            values=dose,
+            **scans(people, batch, "gcsf", dose),
         )
         steps.step_verify(kind="gcsf", step_id=step.pk, verifier=people.verifier, password=PASSWORD)
     batch_services.batch_start_collection(actor=people.operator, batch_id=batch.pk)
+    values = labelled_apheresis(people, batch)
     before = gmp_row_counts()
     with pytest.raises(ValidationError) as caught:
-        steps.step_record(
-            kind="apheresis", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=apheresis_values()
-        )
+        steps.step_record(kind="apheresis", batch_id=batch.pk, actor=people.operator, password=PASSWORD, **values)
     message = caught.value.message_dict["started_at"][0]
     assert "is more than 36 h after the last G-CSF dose" in message
     assert_nothing_written(before)
@@ -195,7 +207,11 @@ def test_a_required_hand_over_is_needed_next_and_blocks_processing(people: Perso
     approved_definition(people.qa, people.qp, limits=limits)
     batch = walk_batch(people, "collection")
     step = steps.step_record(
-        kind="apheresis", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=apheresis_values()
+        kind="apheresis",
+        batch_id=batch.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        **labelled_apheresis(people, batch),
     )
     steps.step_verify(kind="apheresis", step_id=step.pk, verifier=people.verifier, password=PASSWORD)
     batch.refresh_from_db()
@@ -214,16 +230,16 @@ def test_a_required_hand_over_is_needed_next_and_blocks_processing(people: Perso
         kind="collection_to_lab",
         from_location="Apheresis unit",
         to_location="Cell processing laboratory",
-        handed_over_at=timezone.now(),
+        handed_over_at=timezone.now() - timedelta(minutes=10),
         temperature_c=Decimal("21.0"),
     )
     assert next_actions(batch) == ["Hand over and receive: Collection → laboratory", "Start processing"]
-    custody.custody_receive(
-        actor=make_user("operator_b", "operator"),
-        custody_event_id=event.pk,
-        scanned_data=scan_of(batch),
-        received_at=timezone.now(),
-        temperature_c=Decimal("20.5"),
+    demo_chain.receive(
+        first=make_user("operator_b", "operator"),
+        receiver=make_user("operator_c", "operator"),
+        event=event,
+        scan=scan_of(batch),
+        celsius="20.5",
     )
     assert next_actions(batch) == ["Start processing"]
     assert batch_services.batch_start_processing(actor=people.operator, batch_id=batch.pk).status == "processing"
