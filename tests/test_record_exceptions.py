@@ -52,12 +52,19 @@ def test_the_audit_trail_reads_in_words_in_the_admin_and_in_the_record() -> None
 
     from batches.pdf.collect import take_snapshot
     from batches.services import steps
-    from tests.factories import PASSWORD, Personas, gcsf_values, walk_batch
+    from tests.factories import PASSWORD, Personas, gcsf_values, scans, walk_batch
     from tests.helpers import client_for
 
     people = Personas()
     batch = walk_batch(people, "mobilization")
-    steps.step_record(kind="gcsf", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=gcsf_values(1))
+    steps.step_record(
+        kind="gcsf",
+        batch_id=batch.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values=gcsf_values(1),
+        **scans(people, batch, "gcsf", gcsf_values(1)),
+    )
     operator = f"Operator (operator) #{people.operator.pk}"
 
     page = client_for(people.auditor).get(reverse("admin:batches_batch_audit", args=[batch.pk])).content.decode()

@@ -14,7 +14,7 @@ from batches.admin.queues import QUEUES
 from batches.models import BatchDocument, DocumentKind
 from batches.release import documents
 from batches.services import steps
-from tests.factories import PASSWORD, Personas, gcsf_values, quarantined_batch, walk_batch
+from tests.factories import PASSWORD, Personas, gcsf_values, quarantined_batch, scans, walk_batch
 from tests.helpers import client_for, nothing_written
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,14 @@ def queue_links(body: str, label: str) -> list[str]:
 @pytest.mark.urs("URS-426")
 def test_the_verifiers_queue_counts_and_opens_exactly_the_steps_waiting(people: Personas) -> None:
     waiting = walk_batch(people, "mobilization", subject_code="IGX1-S201")
-    steps.step_record(kind="gcsf", batch_id=waiting.pk, actor=people.operator, password=PASSWORD, values=gcsf_values(1))
+    steps.step_record(
+        kind="gcsf",
+        batch_id=waiting.pk,
+        actor=people.operator,
+        password=PASSWORD,
+        values=gcsf_values(1),
+        **scans(people, waiting, "gcsf", gcsf_values(1)),
+    )
     walk_batch(people, "quarantine", subject_code="IGX1-S202")  # everything verified: not in the queue
 
     client = client_for(people.verifier)
