@@ -183,7 +183,7 @@ def test_release_and_closure_produce_complete_signed_records_through_the_worker(
         "Béatrice Côté",
         "Left uterine artery",
         "57 × 10⁶ CD133+ cells",
-        "60 × 10⁶",
+        "59 × 10⁶ CD133+ cells",
         "Pelvic pain",
         "Reviewed",
     ):
