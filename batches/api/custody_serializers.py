@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from batches import limits
-from batches.api.serializers import PasswordSerializer, alert_reason_field  # one signing body for the whole API
+from batches.api.fields import PasswordSerializer, alert_reason_field  # one signing body for the whole API
 from batches.models import (
     AdverseEvent,
     BedsideCheck,

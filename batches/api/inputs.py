@@ -18,6 +18,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from batches.api.fields import PasswordSerializer
 from batches.api.inputs_serializers import (
     BatchInputsSerializer,
     DefinitionRequirementsSerializer,
@@ -38,7 +39,6 @@ from batches.api.inputs_serializers import (
     SessionOpenSerializer,
     sample_specs,
 )
-from batches.api.serializers import PasswordSerializer
 from batches.api.views import REFUSALS, CellBatchMixin
 from batches.models import Batch, Equipment, LineClearance, Material, MaterialLot, MonitoringSession, ProcessDefinition
 from batches.roles import Role

@@ -9,7 +9,7 @@ from typing import Any
 from rest_framework import serializers
 
 from batches import limits
-from batches.api.serializers import PasswordSerializer, one_time_code_field, username
+from batches.api.fields import PasswordSerializer, one_time_code_field, username
 from batches.models import (
     Equipment,
     EquipmentRecord,

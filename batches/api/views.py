@@ -20,21 +20,17 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from batches.api.fields import ErrorSerializer, PasswordSerializer, ReasonSerializer
 from batches.api.lists import BatchCursorPagination, BatchSearchFilter
 from batches.api.permissions import RolePermission
 from batches.api.serializers import (
-    STEP_SERIALIZERS,
     BatchDetailSerializer,
     BatchRegisterSerializer,
     BatchSerializer,
-    ErrorSerializer,
-    PasswordSerializer,
     PatientSerializer,
     ProcessDefinitionSerializer,
-    ReasonSerializer,
-    StepSerializer,
-    correction_serializer,
 )
+from batches.api.step_serializers import STEP_SERIALIZERS, StepSerializer, correction_serializer
 from batches.models import Batch, Patient, ProcessDefinition, StepRecord
 from batches.roles import Role
 from batches.services import batch as batch_services

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from batches import limits
-from batches.api.serializers import PasswordSerializer
+from batches.api.fields import PasswordSerializer
 from batches.release import conditional
 from batches.services.actions import StateAction
 from batches.web import acting_user

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from batches import limits
-from batches.api.serializers import PasswordSerializer, scanned_codes  # one signing body for the whole API
+from batches.api.fields import PasswordSerializer, scanned_codes  # one signing body for the whole API
 from batches.models import BatchDisposition
 from qc.models import Classification, Deviation, Notification, QcResult, QcSample, Specification, SpecificationLimit
 from qc.models.specification import QcTestChoices
