@@ -6,18 +6,18 @@ QA sees first on the review page and that are kept on the disposition record.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from batches import formatting
 from batches.models import Batch, ElectronicSignature, RecordException, SignatureStatus
 from batches.signature_checks import signature_is_intact
 from qc.evaluation import TEST_LABELS, QcTest, Verdict
+from qc.findings import Finding
+from qc.gate_steps import materials_findings, steps_findings, time_window_findings
 from qc.history import batch_changes
 from qc.models import (
     Deviation,
@@ -31,16 +31,6 @@ from qc.models import (
     SpecificationLimit,
 )
 from qc.queries import specification_for_batch
-
-
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    message: str
-    blocking: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "blocking": self.blocking}
 
 
 @dataclass(frozen=True)
@@ -195,173 +185,81 @@ def _tests(gate: ReleaseGate, conditional: bool) -> None:
 
 def _deviations(gate: ReleaseGate) -> None:
     for deviation in Deviation.objects.filter(batch=gate.batch, status=DeviationStatus.OPEN).order_by("raised_at"):
-        name = (
-            f"Deviation {deviation.number} ({deviation.get_classification_display().lower()}, "
-            f"{deviation.get_kind_display().lower()})"
-        )
-        gate.findings.append(
-            Finding("deviation_open", f"{name} is open: {deviation.description[:200]}", deviation.blocks_release)
-        )
+        name = _("Deviation %(number)s (%(classification)s, %(kind)s)") % {
+            "number": deviation.number,
+            "classification": deviation.get_classification_display().lower(),
+            "kind": deviation.get_kind_display().lower(),
+        }
+        opened = _("%(deviation)s is open: %(description)s") % {
+            "deviation": name,
+            "description": deviation.description[:200],
+        }
+        gate.findings.append(Finding("deviation_open", opened, deviation.blocks_release))
         if deviation.impact.strip():
-            gate.findings.append(Finding("deviation_impact", f"{name}: impact on the batch: {deviation.impact}", False))
+            impact = _("%(deviation)s: impact on the batch: %(impact)s") % {
+                "deviation": name,
+                "impact": deviation.impact,
+            }
+            gate.findings.append(Finding("deviation_impact", impact, False))
         else:
-            gate.findings.append(
-                Finding(
-                    "deviation_no_impact",
-                    f"{name} is open without an impact assessment on the batch; record it before a release decision.",
-                    True,
-                )
-            )
+            missing = _(
+                "%(deviation)s is open without an impact assessment on the batch; record it before a release decision."
+            ) % {"deviation": name}
+            gate.findings.append(Finding("deviation_no_impact", missing, True))
     investigations = OosInvestigation.objects.filter(batch=gate.batch, status=InvestigationStatus.OPEN)
     for investigation in investigations.select_related("deviation", "result").order_by("opened_at"):
-        gate.findings.append(
-            Finding(
-                "oos_investigation_open",
-                f"The OOS investigation of {investigation.result.get_test_display()} "
-                f"{investigation.result.display_value} ({investigation.deviation.number}, "
-                f"{investigation.get_phase_display().lower()}) is open; release needs it closed with a conclusion.",
-                True,
-            )
-        )
+        message = _(
+            "The OOS investigation of %(test)s %(value)s (%(deviation)s, %(phase)s) is open; "
+            "release needs it closed with a conclusion."
+        ) % {
+            "test": investigation.result.get_test_display(),
+            "value": investigation.result.display_value,
+            "deviation": investigation.deviation.number,
+            "phase": investigation.get_phase_display().lower(),
+        }
+        gate.findings.append(Finding("oos_investigation_open", message, True))
     changes = DeviationReclassification.objects.filter(deviation__batch=gate.batch).select_related(
         "deviation", "decided_by"
     )
     for change in changes:
-        gate.findings.append(
-            Finding(
-                "deviation_reclassified",
-                f"{change} by {change.decided_by.get_username()} on {change.decided_at:%Y-%m-%d %H:%M} UTC "
-                f"(signed): {change.reason}",
-                False,
-            )
-        )
-
-
-def _steps(gate: ReleaseGate) -> None:
-    batch = gate.batch
-    definition = batch.process_definition
-    administrations = list(batch.gcsf_administrations.order_by("day"))
-    required = set(definition.required_steps or [])
-    if "gcsf" in required and len(administrations) < definition.gcsf_days_min:
-        gate.findings.append(
-            Finding(
-                "step_missing",
-                _("G-CSF: %(count)s administration(s); at least %(minimum)s required.")
-                % {"count": len(administrations), "minimum": definition.gcsf_days_min},
-                True,
-            )
-        )
-    for kind, label in (("apheresis", _("Apheresis collection")), ("selection", _("CD133+ selection"))):
-        if kind in required and getattr(batch, kind, None) is None:
-            gate.findings.append(Finding("step_missing", _("%(step)s is not recorded.") % {"step": label}, True))
-    for step, label in _recorded_steps(batch, administrations):
-        if not step.is_verified:
-            gate.findings.append(
-                Finding("step_unverified", _("%(step)s is not verified by a second person.") % {"step": label}, True)
-            )
-        if step.late_entry_reason:
-            gate.findings.append(
-                Finding(
-                    "late_entry",
-                    _("%(step)s was entered late: %(reason)s") % {"step": label, "reason": step.late_entry_reason},
-                    False,
-                )
-            )
-
-
-def _recorded_steps(batch: Batch, administrations: list[Any]) -> list[tuple[Any, str]]:
-    steps = [(a, _("G-CSF day %(day)s") % {"day": a.day}) for a in administrations]
-    apheresis = getattr(batch, "apheresis", None)
-    selection = getattr(batch, "selection", None)
-    if apheresis is not None:
-        steps.append((apheresis, _("Apheresis collection")))
-    if selection is not None:
-        steps.append((selection, _("CD133+ selection")))
-    return steps
-
-
-def _materials(gate: ReleaseGate) -> None:
-    batch = gate.batch
-    used: list[tuple[str, str, date, date]] = [
-        (_("Filgrastim"), a.drug_lot, a.drug_expiry, timezone.localdate(a.administered_at))
-        for a in batch.gcsf_administrations.all()
-    ]
-    selection = getattr(batch, "selection", None)
-    if selection is not None:
-        on = timezone.localdate(selection.started_at)
-        used += [
-            (_("CD133 reagent"), selection.reagent_lot, selection.reagent_expiry, on),
-            (_("Tubing set"), selection.tubing_set_lot, selection.tubing_set_expiry, on),
-            (_("Buffer"), selection.buffer_lot, selection.buffer_expiry, on),
-            (_("Human serum albumin"), selection.albumin_lot, selection.albumin_expiry, on),
-        ]
-    for label, lot, expiry, on in used:
-        if expiry < on:
-            gate.findings.append(
-                Finding("expired_material", f"{label} lot {lot} expired {expiry:%Y-%m-%d}, used {on:%Y-%m-%d}.", False)
-            )
-
-
-def _time_windows(gate: ReleaseGate) -> None:
-    batch = gate.batch
-    days = list(batch.gcsf_administrations.order_by("day"))
-    for before, after in itertools.pairwise(days):
-        gap = (timezone.localdate(after.administered_at) - timezone.localdate(before.administered_at)).days
-        if after.day != before.day + 1 or gap != 1:
-            gate.findings.append(
-                Finding(
-                    "time_window",
-                    f"G-CSF days not consecutive: day {before.day} on "
-                    f"{timezone.localdate(before.administered_at):%Y-%m-%d}, day {after.day} on "
-                    f"{timezone.localdate(after.administered_at):%Y-%m-%d}.",
-                    False,
-                )
-            )
-    apheresis = getattr(batch, "apheresis", None)
-    selection = getattr(batch, "selection", None)
-    if gate.specification and apheresis is not None and selection is not None:
-        allowed = timedelta(hours=gate.specification.max_collection_to_processing_hours)
-        waited = selection.started_at - apheresis.ended_at
-        if waited > allowed:
-            hours = waited.total_seconds() / 3600
-            gate.findings.append(
-                Finding(
-                    "time_window",
-                    f"Processing started {hours:.1f} h after the end of collection "
-                    f"(at most {gate.specification.max_collection_to_processing_hours} h).",
-                    False,
-                )
-            )
+        message = _("%(change)s by %(user)s on %(when)s (signed): %(reason)s") % {
+            "change": change,
+            "user": change.decided_by.get_username(),
+            "when": formatting.moment(change.decided_at),
+            "reason": change.reason,
+        }
+        gate.findings.append(Finding("deviation_reclassified", message, False))
 
 
 def _changes(gate: ReleaseGate) -> None:
     for change in batch_changes(gate.batch):
         gate.findings.append(Finding("changed_after_entry", change.describe(), False))
     for result in QcResult.objects.filter(batch=gate.batch).exclude(late_entry_reason=""):
-        gate.findings.append(Finding("late_entry", f"{result} was entered late: {result.late_entry_reason}", False))
+        gate.findings.append(
+            Finding(
+                "late_entry",
+                _("%(result)s was entered late: %(reason)s") % {"result": result, "reason": result.late_entry_reason},
+                False,
+            )
+        )
 
 
 def _signatures(gate: ReleaseGate) -> None:
     for signature in ElectronicSignature.objects.filter(batch=gate.batch).select_related("content_type"):
+        names = {
+            "signer": signature.printed_name,
+            "meaning": signature.get_meaning_display().lower(),
+            "record": f"{signature.content_type.name} #{signature.object_id}",
+        }
         if signature.status == SignatureStatus.INVALIDATED:
-            gate.findings.append(
-                Finding(
-                    "signature_invalidated",
-                    f"Signature of {signature.printed_name} ({signature.get_meaning_display().lower()}) on "
-                    f"{signature.content_type.name} #{signature.object_id} was invalidated: "
-                    f"{signature.invalidated_reason}",
-                    False,
-                )
-            )
+            message = _("Signature of %(signer)s (%(meaning)s) on %(record)s was invalidated: %(reason)s") % {
+                **names,
+                "reason": signature.invalidated_reason,
+            }
+            gate.findings.append(Finding("signature_invalidated", message, False))
         elif not signature_is_intact(signature):
-            gate.findings.append(
-                Finding(
-                    "signature_broken",
-                    f"Signature of {signature.printed_name} ({signature.get_meaning_display().lower()}) on "
-                    f"{signature.content_type.name} #{signature.object_id} no longer matches the record.",
-                    True,
-                )
-            )
+            message = _("Signature of %(signer)s (%(meaning)s) on %(record)s no longer matches the record.") % names
+            gate.findings.append(Finding("signature_broken", message, True))
 
 
 def _record_exceptions(gate: ReleaseGate) -> None:
@@ -370,8 +268,18 @@ def _record_exceptions(gate: ReleaseGate) -> None:
         gate.findings.append(
             Finding(
                 e.kind,
-                f"{e.source}: {e.parameter} {e.value} is outside its {e.limit}; accepted by "
-                f"{e.recorded_by.get_username()} because: {e.reason}",
+                _(
+                    "%(source)s: %(parameter)s %(value)s is outside its %(limit)s; "
+                    "accepted by %(user)s because: %(reason)s"
+                )
+                % {
+                    "source": e.source,
+                    "parameter": e.parameter,
+                    "value": e.value,
+                    "limit": e.limit,
+                    "user": e.recorded_by.get_username(),
+                    "reason": e.reason,
+                },
                 False,
             )
         )
@@ -382,9 +290,9 @@ def release_gate(batch: Batch, *, releaser: User | None = None, conditional: boo
     gate = ReleaseGate(batch=batch, specification=specification_for_batch(batch))
     _tests(gate, conditional)
     _deviations(gate)
-    _steps(gate)
-    _materials(gate)
-    _time_windows(gate)
+    gate.findings += steps_findings(batch)
+    gate.findings += materials_findings(batch)
+    gate.findings += time_window_findings(batch, gate.specification)
     _changes(gate)
     _signatures(gate)
     _record_exceptions(gate)
@@ -392,8 +300,8 @@ def release_gate(batch: Batch, *, releaser: User | None = None, conditional: boo
         gate.findings.append(
             Finding(
                 "releaser_took_part",
-                f"{releaser.get_username()} took part in making or testing this batch; "
-                "someone independent must decide its release.",
+                _("%(user)s took part in making or testing this batch; someone independent must decide its release.")
+                % {"user": releaser.get_username()},
                 True,
             )
         )

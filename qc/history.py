@@ -9,22 +9,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+
 from batches.ledger.trail import batch_trail
 from batches.models import ApheresisCollection, Batch, Cd133Selection, GcsfAdministration
 from qc.models import QcResult, QcSample
 
+StrOrPromise = str | Promise
 WORKFLOW_FIELDS = frozenset(
     {"verified_by_id", "verified_at", "status", "status_changed_at", "end_of_processing_at", "din", "cancel_reason"}
 )
-DATA_RECORDS = {
-    model._meta.label: str(model._meta.verbose_name).capitalize()
+# Each record's name is read when shown (verbose names are lazy), so that it is in the reader's language.
+DATA_RECORDS: dict[str, StrOrPromise] = {
+    model._meta.label: model._meta.verbose_name or model._meta.model_name or model._meta.label
     for model in (Batch, GcsfAdministration, ApheresisCollection, Cd133Selection, QcSample, QcResult)
 }
 
 
 @dataclass(frozen=True)
 class Change:
-    record: str
+    record: StrOrPromise
     object_id: int
     at: datetime
     actor: str
@@ -33,8 +38,13 @@ class Change:
 
     def describe(self) -> str:
         changed = "; ".join(f"{name}: {old!s} → {new!s}" for name, (old, new) in sorted(self.fields.items()))
-        reason = self.reason or "no reason recorded"
-        return f"{self.record} #{self.object_id} changed by {self.actor or 'unknown'} ({reason}): {changed}"
+        return _("%(record)s #%(id)s changed by %(actor)s (%(reason)s): %(changes)s") % {
+            "record": str(self.record).capitalize(),
+            "id": self.object_id,
+            "actor": self.actor or _("unknown"),
+            "reason": self.reason or _("no reason recorded"),
+            "changes": changed,
+        }
 
 
 def batch_changes(batch: Batch) -> list[Change]:

@@ -4,9 +4,7 @@ the signed record in the language chosen at issue."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
-from html.parser import HTMLParser
 from io import BytesIO
 
 import polib
@@ -23,10 +21,13 @@ from batches.models import AccountState, Batch
 from batches.pdf.render import render
 from batches.release import documents
 from batches.snapshot import Snapshot
+from qc.gate import release_gate
+from qc.services.deviations import deviation_open
 from scripts import messages
 from tests.audit_helpers import last_event
-from tests.factories import PASSWORD, Personas, quarantined_batch, release_batch
+from tests.factories import PASSWORD, Personas, quarantined_batch, record_passing_qc, release_batch
 from tests.helpers import client_for
+from tests.spanish_text import english_phrases, visible_text
 
 CI = os.environ.get("CI", "").lower() == "true"
 CATALOGUE = messages.LOCALE / "es" / "LC_MESSAGES" / "django.po"
@@ -133,91 +134,6 @@ def test_an_unknown_language_or_someone_elses_is_refused_and_nothing_is_written(
 
 
 # Recorded values (the audit trail's old → new values and reasons) are shown as they were written.
-RECORDED = {"audit-changes", "audit-reason", "recorded"}
-
-
-class VisibleText(HTMLParser):
-    """The text a reader sees of the interface (no scripts, styles, attribute values or recorded data)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self._open: list[bool] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("br", "input", "img", "meta", "link", "hr", "col"):
-            return
-        classes = set((dict(attrs).get("class") or "").split())
-        self._open.append(tag in ("script", "style") or bool(classes & RECORDED))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("br", "input", "img", "meta", "link", "hr", "col"):
-            return
-        if self._open:
-            self._open.pop()
-
-    @property
-    def _hidden(self) -> bool:
-        return any(self._open)
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.parts.append(data)
-
-
-def visible_text(html: str) -> str:
-    parser = VisibleText()
-    parser.feed(html)
-    return re.sub(r"\s+", " ", " ".join(parser.parts))
-
-
-# Phrases of the main pages in English: none may show to a Spanish user.
-ENGLISH = (
-    "What is needed next",
-    "Electronic signatures",
-    "State history",
-    "Signed in as",
-    "Performed by",
-    "Verified by",
-    "Record and sign",
-    "Needs a decision",
-    "Manufacturing steps",
-    "QC results against the specification",
-    "Custody",
-    "Identity scans",
-    "Audit trail",
-    "Delivery desk",
-    "Home",
-    "Save",
-    "Log out",
-    "Change password",
-    "Quarantine",
-    "Released",
-    "Password",
-    "Sample code",
-    "Taken at",
-    "Late entry reason",
-    "Process definition",
-    "Body weight",
-    "Subject",
-    "not verified",
-    "Field: old",
-    "Who",
-    "Why",
-)
-
-
-def english_phrases(text: str) -> list[str]:
-    """English phrases in ``text``: the list above, and every catalogue entry of three words or more."""
-    po = polib.pofile(str(CATALOGUE))
-    catalogue = [
-        e.msgid
-        for e in po
-        if not e.msgid_plural and len(e.msgid.split()) >= 3 and e.msgstr != e.msgid and "%" not in e.msgid
-    ]
-    return [p for p in (*ENGLISH, *catalogue) if re.search(rf"(?<!\w){re.escape(p)}(?!\w)", text)]
-
-
 @pytest.fixture
 def spanish(people: Personas) -> Personas:
     for user in (people.operator, people.qc_analyst, people.qa, people.qp, people.clinician, people.auditor):
@@ -374,3 +290,21 @@ def test_the_pages_of_training_inputs_quality_decisions_and_import_are_in_spanis
     assert "Recibir un lote (escanee su etiqueta)" in materials_home
     matrix = visible_text(_login(people.qa).get(reverse("admin:batches_training_matrix")).text)
     assert "Próximas versiones" in matrix
+
+
+@pytest.mark.urs("URS-445")
+def test_what_blocks_release_and_the_exceptions_are_written_in_the_readers_language(people: Personas) -> None:
+    batch = quarantined_batch(people)
+    record_passing_qc(people, batch)
+    deviation = deviation_open(
+        actor=people.qa, batch_id=batch.pk, kind="unplanned", classification="minor", description="Bag label torn"
+    )
+    with translation.override("es"):
+        findings = release_gate(batch).findings
+    spanish = " ".join(f.message for f in findings)
+    assert f"Desviación {deviation.number} (menor, " in spanish
+    assert "está abierta sin evaluación del impacto en el lote" in spanish
+    assert english_phrases(spanish) == []
+    with translation.override("en-gb"):
+        english = " ".join(f.message for f in release_gate(batch).findings)
+    assert "is open without an impact assessment on the batch" in english

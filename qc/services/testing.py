@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,7 +14,6 @@ from django.utils.translation import gettext as _
 
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
-from batches.master_limits import AlertFinding, duration_text
 from batches.models import Batch, ExceptionKind
 from batches.models.signatures import SignatureManifest, SignatureMeaning
 from batches.roles import Role, require_role
@@ -25,20 +24,19 @@ from batches.services.step_inputs import Window, equipment_check, equipment_uses
 from batches.services.training import training_require
 from batches.states import BatchStatus
 from qc.evaluation import (
-    CATEGORICAL_OUTCOMES,
     COMPUTED_TESTS,
     TEST_LABELS,
     QcTest,
     Verdict,
-    check_outcome,
     evaluate,
     plain,
     viable_cd133_dose,
 )
 from qc.gate import production_people
-from qc.models import Deviation, DeviationStatus, OosInvestigation, QcResult, QcSample, SampleStep, SpecificationLimit
+from qc.models import QcResult, QcSample, SampleStep, SpecificationLimit
 from qc.queries import specification_for_batch, was_released
 from qc.services.deviations import deviation_open_for_oos
+from qc.services.result_checks import check_repeat, parse_value, too_early
 
 SAMPLE_STATES = frozenset({BatchStatus.COLLECTION, BatchStatus.PROCESSING, BatchStatus.QUARANTINE})
 # Results keep arriving after release (the 14-day sterility culture), so those states accept them.
@@ -105,91 +103,6 @@ def qc_sample_record(
             taken_by=actor,
             late_entry_reason=late_entry_reason.strip(),
         )
-
-
-def _parse_value(test: QcTest, value: object) -> Decimal | str:
-    label = TEST_LABELS[test]
-    if test in CATEGORICAL_OUTCOMES:
-        try:
-            return check_outcome(test, str(value or ""))
-        except ValueError as error:
-            raise ValidationError({"value": str(error)}) from None
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, AttributeError):
-        raise ValidationError({"value": f"{label}: {value!r} is not a number."}) from None
-    if not number.is_finite() or number < 0:
-        raise ValidationError({"value": f"{label}: a result is a finite, non-negative number."})
-    # The column's precision, checked here so that PostgreSQL never meets a value it cannot hold.
-    column = QcResult._meta.get_field("numeric_value")
-    whole_digits = column.max_digits - column.decimal_places
-    if number.adjusted() >= whole_digits:
-        raise ValidationError({"value": f"{label}: at most {whole_digits} digits before the decimal point."})
-    return number
-
-
-def _too_early(batch: Batch, sample: QcSample, test: QcTest, tested_at: datetime) -> tuple[str, AlertFinding] | None:
-    """A result before its method's minimum duration after sampling (process definition): why, and the exception."""
-    minimum = rl.limits_of(batch).qc_minimum_minutes.get(test.value, 0)
-    if tested_at >= sample.taken_at + timedelta(minutes=minimum):
-        return None
-    at = f"{timezone.localtime(tested_at):%Y-%m-%d %H:%M}"
-    taken = f"{timezone.localtime(sample.taken_at):%Y-%m-%d %H:%M}"
-    span = duration_text(minimum)
-    message = (
-        f"The {TEST_LABELS[test]} result ({at}) cannot precede the end of its method's minimum duration, "
-        f"{span} after sample {sample.sample_code} was taken ({taken}), as {batch.process_definition} requires"
-    )
-    finding = AlertFinding(
-        key=f"qc.{test.value}",
-        subject=f"{TEST_LABELS[test]} result",
-        value=f"reported {at}",
-        limit=f"method minimum {span} after sampling ({taken})",
-    )
-    return message, finding
-
-
-def _check_repeat(batch: Batch, test: QcTest, investigation_id: int | None) -> Deviation | None:
-    """A test is repeated only under an open investigation of this batch (no testing into compliance).
-
-    After an OOS result, only under that result's own OOS investigation, once QA has approved the retest
-    plan, the resample or the invalidation with a signature.
-    """
-    label = TEST_LABELS[test]
-    earlier = QcResult.objects.filter(batch=batch, test=test)
-    if investigation_id is None:
-        if earlier.exists():
-            any_oos = earlier.filter(verdict=Verdict.OOS).exists()
-            why = _("after an out-of-specification result") if any_oos else _("of a test that already has a result")
-            raise ValidationError(
-                {"investigation": f"{label}: a repeat {why} is allowed only under an open investigation."}
-            )
-        return None
-    investigation = Deviation.objects.filter(pk=investigation_id, batch=batch).first()
-    if investigation is None or investigation.status != DeviationStatus.OPEN:
-        raise ValidationError({"investigation": _("The investigation must be an open deviation of this batch.")})
-    failed = earlier.filter(verdict=Verdict.OOS).order_by("recorded_at", "pk").last()
-    if failed is None:
-        return investigation
-    oos = OosInvestigation.objects.filter(result=failed).select_related("deviation").first()
-    own = oos.deviation.number if oos else "none recorded"
-    if oos is None or oos.deviation_id != investigation.pk:
-        raise ValidationError(
-            {
-                "investigation": f"{label}: a repeat after the out-of-specification result {failed.display_value} "
-                f"is allowed only under that result's OOS investigation ({own}), not under {investigation.number}."
-            }
-        )
-    if not oos.is_open:
-        raise ValidationError({"investigation": f"{label}: the OOS investigation {own} is closed."})
-    if not oos.approvals.exists():
-        raise ValidationError(
-            {
-                "investigation": f"{label}: QA has not approved a retest plan, a resample or an invalidation under "
-                f"{own}; nothing is retested before that signature."
-            }
-        )
-    return investigation
 
 
 def _store(
@@ -269,7 +182,7 @@ def qc_result_record(
     if limit is None:
         raise ValidationError({"test": f"{specification} has no limit for {TEST_LABELS[qc_test]}."})
     check_event_time(tested_at, field="tested_at", late_entry_reason=late_entry_reason)
-    parsed = _parse_value(qc_test, value)
+    parsed = parse_value(qc_test, value)
     out_of_range, _alerts = rl.parameter_errors(
         batch, {qc_test.value: parsed}, prefix="qc", fields={qc_test.value: "value"}
     )
@@ -283,12 +196,12 @@ def qc_result_record(
     # A culture that grows, or a contaminant detected, is reported when seen; a negative one only after the
     # method's full duration.
     seen_early = limit.is_categorical and verdict == Verdict.OOS
-    early = None if seen_early else _too_early(batch, sample, qc_test, tested_at)
+    early = None if seen_early else too_early(batch, sample, qc_test, tested_at)
     if early is not None and not preliminary_reason.strip():
         raise ValidationError(
             {"tested_at": f"{early[0]}. Record it as preliminary, with a reason, if it is a preliminary reading."}
         )
-    investigation = _check_repeat(batch, qc_test, investigation_id)
+    investigation = check_repeat(batch, qc_test, investigation_id)
     instruments = equipment_check(equipment, until=tested_at)
     common = {
         "analyst": actor,
