@@ -25,6 +25,7 @@ from batches.models import Batch, BatchDocument, CustodyEvent, ElectronicSignatu
 from batches.roles import Role
 from batches.signature_checks import signature_states
 from tests.browser.shift import TABLET, Shift, axe, blocking, screenshot
+from tests.browser.spanish import english_seen_in_spanish
 from tests.factories import PASSWORD, Personas, approved_definition, approved_specification, make_user, scans
 from tests.workers import running_worker
 
@@ -112,7 +113,7 @@ def master_data(people: Personas, settings: object) -> Personas:
     return people
 
 
-@pytest.mark.urs("URS-420", "URS-421", "URS-422", "URS-423", "URS-424", "URS-425", "URS-427")
+@pytest.mark.urs("URS-420", "URS-421", "URS-422", "URS-423", "URS-424", "URS-425", "URS-427", "URS-445")
 def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     shift: Shift, master_data: Personas, worker_env: dict[str, str]
 ) -> None:
@@ -394,3 +395,5 @@ def test_a_new_batch_walks_from_enrolment_to_the_auditors_download(
     print(f"\nShift of batch {batch.batch_number}: {shift.report()}\n" + "\n".join(shift.loads))
     assert shift.page_loads <= MAX_PAGE_LOADS, shift.report()
     assert shift.password_entries <= MAX_PASSWORD_ENTRIES, shift.report()
+    # --- The same pages in Spanish: each person switches language and opens them again --------------------------
+    assert english_seen_in_spanish(shift) == {}
