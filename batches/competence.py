@@ -249,9 +249,14 @@ def activity_label(activity: str) -> str:
     return ProcedureActivity(activity).label
 
 
-def procedure_followed(definition: ProcessDefinition, activity: str, on: date) -> str:
-    """The procedure version an entry of ``activity`` made on ``on`` followed, in words ("" when none named)."""
-    named = named_procedure(definition, activity)
+def named_procedures(definition: ProcessDefinition) -> dict[str, DocumentVersion]:
+    """Every activity's named procedure version of the definition, in one query."""
+    named = StepProcedure.objects.filter(definition=definition).select_related("document_version__document")
+    return {p.activity: p.document_version for p in named}
+
+
+def version_followed(named: DocumentVersion | None, on: date) -> str:
+    """The version of ``named``'s document in force on ``on``, in words ("" when no procedure is named)."""
     if named is None:
         return ""
     version = version_in_force(named, on) or named

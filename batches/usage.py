@@ -57,6 +57,20 @@ def batch_equipment_uses(batch: Batch) -> QuerySet[EquipmentUse]:
     return EquipmentUse.objects.filter(batch=batch).select_related("equipment").order_by("used_from", "pk")
 
 
+StepKey = tuple[int, int]  # (content type id, object id) of a step or QC result
+
+
+def batch_step_inputs(batch: Batch) -> dict[StepKey, tuple[list[LotUse], list[EquipmentUse]]]:
+    """The lot and equipment uses of every step of the batch, by step, in two queries (the record's steps)."""
+    found: dict[StepKey, tuple[list[LotUse], list[EquipmentUse]]] = {}
+    for use in LotUse.objects.filter(batch=batch).select_related("lot").order_by("material_code", "pk"):
+        found.setdefault((use.content_type_id, use.object_id), ([], []))[0].append(use)
+    items = EquipmentUse.objects.filter(batch=batch).select_related("equipment").order_by("equipment__code", "pk")
+    for item in items:
+        found.setdefault((item.content_type_id, item.object_id), ([], []))[1].append(item)
+    return found
+
+
 def step_inputs(step: Model) -> tuple[list[LotUse], list[EquipmentUse]]:
     """The lot and equipment uses recorded with one step (or QC result)."""
     content_type = ContentType.objects.get_for_model(step)

@@ -8,7 +8,8 @@ reason) add audit events up to ``--events``. Everything is sealed, then each req
 Prints JSON: p50/p95/p99 in milliseconds and the number of queries of each request.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cellbatch python bench/scale.py
-    ... python bench/scale.py --batches 100000 --events 10000000
+    ... python bench/scale.py --batches 100000 --events 10000000 --keep scale_100k
+    ... python bench/scale.py --reuse scale_100k      (measure again, e.g. on a quieter machine)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -194,7 +196,26 @@ def deep_page(api: Any, pages: int) -> str:
     return str(url)
 
 
-def run(batches: int, events: int, repeats: int) -> dict[str, Any]:
+def kept() -> dict[str, Any]:
+    """What the timings need, found again in a database an earlier ``--keep`` run built."""
+    from django.contrib.auth.models import User
+
+    from batches.models import Batch
+
+    by_subject = Batch.objects.select_related("patient")
+    return {
+        "people": SimpleNamespace(
+            auditor=User.objects.get(username="auditor"), admin=User.objects.get(username="admin")
+        ),
+        "detail": by_subject.get(patient__subject_code=f"IGX1-S{len(STATES):03d}"),
+        "long_history": by_subject.get(patient__subject_code="IGX1-S900"),
+        "batches": Batch.objects.count(),
+        "number": "BN0001",
+        "subject": "IGX1-B0001",
+    }
+
+
+def run(batches: int, events: int, repeats: int, *, reuse: bool = False) -> dict[str, Any]:
     from django.conf import settings
     from django.test import Client
     from django.urls import reverse
@@ -215,10 +236,12 @@ def run(batches: int, events: int, repeats: int) -> dict[str, Any]:
     )
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
-
     started = time.perf_counter()
-    data = build(batches, events)
+    if reuse:
+        data = kept()
+    else:
+        call_command("migrate", verbosity=0)
+        data = build(batches, events)
     build_seconds = time.perf_counter() - started
     started = time.perf_counter()
     sealed = ledger_seal().sealed
@@ -253,7 +276,7 @@ def run(batches: int, events: int, repeats: int) -> dict[str, Any]:
         "batches": data["batches"],
         "events": _events(),
         "sealed": sealed,
-        "build_seconds": round(build_seconds, 1),
+        "build_seconds": None if reuse else round(build_seconds, 1),
         "seal_seconds": round(seal_seconds, 1),
         "repeats": repeats,
         "verify_incremental_reads": "what is new since the previous (intact) run: here nothing",
@@ -267,26 +290,34 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=2_000)
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument(
+        "--keep", metavar="NAME", help="build into the scratch database NAME and keep it (to measure it again later)"
+    )
+    parser.add_argument("--reuse", metavar="NAME", help="measure the database NAME kept by an earlier --keep run")
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL")
     if not base:
         sys.exit("Set DATABASE_URL to a PostgreSQL server where a scratch database may be created.")
-    template = template_database(base)
-    name = f"cellbatch_bench_scale_{os.getpid()}"
-    with psycopg.connect(admin_url(base), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    template = None if args.reuse else template_database(base)
+    name = args.reuse or args.keep or f"cellbatch_bench_scale_{os.getpid()}"
+    if not args.reuse:
+        with psycopg.connect(admin_url(base), autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     from django.db import connections
 
     connections.close_all()
     connections["default"].settings_dict["NAME"] = name
     os.environ["DATABASE_URL"] = scratch_url(base, name)
     try:
-        result = run(args.batches, args.events, args.repeats)
+        result = run(args.batches, args.events, args.repeats, reuse=bool(args.reuse))
         result["cloned_from_template"] = bool(template)
+        result["database"] = name
+        result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         connections.close_all()
-        with psycopg.connect(admin_url(base), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not (args.keep or args.reuse):
+            with psycopg.connect(admin_url(base), autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(json.dumps(result, indent=2))
 
 

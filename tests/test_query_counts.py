@@ -1,4 +1,5 @@
-"""The batch detail (API) and the batch page (admin) cost the same number of queries at any batch size."""
+"""The batch detail (API), the batch page (admin) and the record's snapshot cost the same number of queries at any
+batch size."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from batches.demo import gcsf_values
 from batches.models import Batch, ProcessDefinition
+from batches.pdf.collect import take_snapshot
 from batches.services import batch as batch_services
 from batches.services import steps
 from tests.factories import PASSWORD, Personas, approved_definition, scans, walk_batch
@@ -80,3 +82,19 @@ def test_the_batch_page_costs_the_same_queries_with_three_or_five_gcsf_days(
     with django_assert_num_queries(queries):
         body = browser.get(reverse("admin:batches_batch_change", args=[large.pk])).content.decode()
     assert body.count("cb-sig-valid") >= 10
+
+
+@pytest.mark.urs("URS-220")
+def test_the_records_snapshot_costs_the_same_queries_with_three_or_five_gcsf_days(
+    people: Personas, django_assert_num_queries: Any
+) -> None:
+    """Each step's scanned inputs, source and procedure are read once for the batch, not once per step."""
+    small, large = collecting_batch(people, 3), collecting_batch(people, 5)
+    take_snapshot(small, kind="on_request", revision=1)
+    with CaptureQueriesContext(connection) as queries:
+        take_snapshot(small, kind="on_request", revision=1)
+    with django_assert_num_queries(len(queries)):
+        snapshot = take_snapshot(large, kind="on_request", revision=1)
+    days = [s for s in snapshot.steps if s.kind == "gcsf"]
+    assert len(days) == 5
+    assert all(s.procedure and s.lots for s in days), days

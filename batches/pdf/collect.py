@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -11,12 +13,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from batches import formatting, isbt128
-from batches.competence import procedure_followed
+from batches.competence import named_procedures, version_followed
 from batches.ledger.trail import Entry, batch_trail, events_for_object, in_words
 from batches.models import (
     ApheresisCollection,
     Batch,
     Cd133Selection,
+    DocumentVersion,
     ElectronicSignature,
     EntrySource,
     GcsfAdministration,
@@ -40,7 +43,7 @@ from batches.snapshot import (
     text,
 )
 from batches.states import BatchStatus
-from batches.usage import step_inputs
+from batches.usage import StepKey, batch_step_inputs
 
 DIN_PLACEHOLDER = "not yet assigned"
 # Tables whose history is about the record itself, not the batch: left out of its audit appendix.
@@ -59,15 +62,44 @@ def _din(batch: Batch) -> tuple[str, str]:
     return batch.din, str(isbt128.din_check_character(batch.din))
 
 
-def _scanned(step: Any) -> dict[str, list[Any]]:
+@dataclass
+class StepReadings:
+    """What every step section of one record needs, read once for the batch (not once per step)."""
+
+    batch: Batch
+    inputs: dict[StepKey, tuple[list[Any], list[Any]]] = field(default_factory=dict)
+    sources: dict[StepKey, EntrySource] = field(default_factory=dict)
+    named: dict[str, DocumentVersion] = field(default_factory=dict)
+    procedures: dict[tuple[str, date], str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, batch: Batch) -> StepReadings:
+        sources = EntrySource.objects.filter(batch=batch).select_related("performer")
+        return cls(
+            batch=batch,
+            inputs=batch_step_inputs(batch),
+            sources={(s.content_type_id, s.object_id): s for s in sources},
+            named=named_procedures(batch.process_definition),
+        )
+
+    def procedure(self, activity: str, on: date) -> str:
+        """The procedure version the step followed (one query per activity and day, not per step)."""
+        if (activity, on) not in self.procedures:
+            self.procedures[activity, on] = version_followed(self.named.get(activity), on)
+        return self.procedures[activity, on]
+
+
+def _scanned(readings: StepReadings, key: StepKey) -> dict[str, list[Any]]:
     """The lots and equipment scanned at the step, as they were at use (batches.usage)."""
-    lots, items = step_inputs(step)
+    lots, items = readings.inputs.get(key, ([], []))
     return {
         "lots": [
             LotRow(
                 f"{u.material_name} ({u.get_grade_display().lower()}, {text(u.quantity)})",
-                f"{u.lot.code} · supplier lot {u.supplier_lot}",
-                f"{text(u.expiry_date)} · {u.get_status_at_use_display().lower()} at use",
+                gettext("%(lot)s · supplier lot %(supplier_lot)s")
+                % {"lot": u.lot.code, "supplier_lot": u.supplier_lot},
+                gettext("%(expiry)s · %(status)s at use")
+                % {"expiry": text(u.expiry_date), "status": u.get_status_at_use_display().lower()},
             )
             for u in lots
         ],
@@ -75,29 +107,29 @@ def _scanned(step: Any) -> dict[str, list[Any]]:
             EquipmentRow(
                 f"{u.equipment.code} {u.equipment.name}",
                 u.equipment.serial_number,
-                f"{u.get_status_at_use_display().lower()} at use; "
-                f"calibration due {text(u.calibration_due_at_use) or '—'}",
+                gettext("%(status)s at use; calibration due %(due)s")
+                % {"status": u.get_status_at_use_display().lower(), "due": text(u.calibration_due_at_use) or "—"},
             )
             for u in items
         ],
     }
 
 
-def _step(step: Any, title: str, **parts: Any) -> StepSection:
-    source = EntrySource.objects.filter(content_type=ContentType.objects.get_for_model(step), object_id=step.pk).first()
-    scanned = _scanned(step)
+def _step(readings: StepReadings, step: Any, title: str, **parts: Any) -> StepSection:
+    key = (ContentType.objects.get_for_model(step).pk, step.pk)
+    source = readings.sources.get(key)
+    scanned = _scanned(readings, key)
     parts["lots"] = [*parts.get("lots", []), *scanned["lots"]]
     parts["equipment"] = [*parts.get("equipment", []), *scanned["equipment"]]
     return StepSection(
         title=title,
         kind=step.step_kind,
-        procedure=procedure_followed(
-            step.batch.process_definition, step.step_kind, timezone.localdate(step.performed_at)
-        ),
+        procedure=readings.procedure(step.step_kind, timezone.localdate(step.performed_at)),
         recorded_by=person(step.performed_by) if source else "",
         source=source.source_reference if source else "",
         performed_by=(
-            f"{source.performer_name} (staff number {source.performer_staff_number})"
+            gettext("%(name)s (staff number %(number)s)")
+            % {"name": source.performer_name, "number": source.performer_staff_number}
             if source and source.performer is None
             else person(source.performer if source else step.performed_by)
         ),
@@ -113,11 +145,13 @@ def _step(step: Any, title: str, **parts: Any) -> StepSection:
 
 def _steps(batch: Batch) -> list[StepSection]:
     sections: list[StepSection] = []
+    readings = StepReadings.of(batch)
     for g in GcsfAdministration.objects.filter(batch=batch).select_related(*PEOPLE).order_by("day"):
         sections.append(
             _step(
+                readings,
                 g,
-                f"G-CSF administration, day {g.day}",
+                gettext("G-CSF administration, day %(day)s") % {"day": g.day},
                 values=[
                     ValueRow(gettext("Administered at"), text(g.administered_at)),
                     ValueRow(gettext("Prescribed dose"), text(g.prescribed_ug_per_kg), "µg/kg"),
@@ -130,6 +164,7 @@ def _steps(batch: Batch) -> list[StepSection]:
     if a:
         sections.append(
             _step(
+                readings,
                 a,
                 gettext("Apheresis collection"),
                 values=[
@@ -153,6 +188,7 @@ def _steps(batch: Batch) -> list[StepSection]:
     if s:
         sections.append(
             _step(
+                readings,
                 s,
                 gettext("Immunomagnetic CD133+ selection"),
                 values=[
