@@ -33,9 +33,12 @@ run: $(STAMP) messages
 	$(BIN)/python manage.py seed_demo
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python scripts/run_demo.py
 
+# The whole suite runs in two processes (pytest-xdist; what runs together: tests/parallel.py);
+# with PYTEST_ARGS (`make test PYTEST_ARGS=tests/test_x.py`) in one process, unless PYTEST_WORKERS says.
+PYTEST_WORKERS ?= $(if $(PYTEST_ARGS),0,2)
 test: $(STAMP) messages
 	$(BIN)/python scripts/test_prereqs.py
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

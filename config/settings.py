@@ -258,6 +258,9 @@ SPECTACULAR_SETTINGS = {
 # --- Celery ------------------------------------------------------------------------------------------
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker(production=PRODUCTION, var_dir=VAR_DIR)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The queue tasks are sent to and workers take them from. Each process of a parallel test run has its
+# own (tests/service_plugin.py), so that a worker one of them starts never takes another's tasks.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELLBATCH_CELERY_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

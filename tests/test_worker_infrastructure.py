@@ -5,28 +5,47 @@ from __future__ import annotations
 import pytest
 
 from batches.tasks import ping_database
-from tests.workers import WorkerProcess
+from config.celery import app as celery_app
+from tests.workers import WorkerProcess, wait_for
 
 
 @pytest.mark.services
 @pytest.mark.urs("URS-121")
-def test_a_real_worker_reaches_the_test_database(celery_worker: WorkerProcess, people) -> None:
+def test_a_real_worker_reaches_the_test_database_and_takes_only_its_own_queue(
+    celery_worker: WorkerProcess, people
+) -> None:
+    """The worker takes the queue of the process that started it: in a parallel run (tests/service_plugin.py)
+    a task another process sends stays in that process's queue for that process's worker."""
+    from django.conf import settings
+
     from tests.factories import walk_batch
 
     walk_batch(people, "registered")
-    result = ping_database.apply_async()
-    assert result.id
-    deadline_log = ""
-    import time
+    elsewhere = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-another-process"
+    try:
+        ping_database.apply_async(queue=elsewhere)
+        result = ping_database.apply_async()
+        assert result.id
+        wait_for(
+            lambda: "succeeded" in celery_worker.log(), timeout=10, what="the task on this queue", worker=celery_worker
+        )
+        log = celery_worker.log()
+        assert log.count("] received") == 1, log[-2000:]  # this queue's task, not the other process's
+        assert "1" in log.split("succeeded", 1)[1][:40]
+        assert waiting_in(elsewhere) == 1
+    finally:
+        purge(elsewhere)
 
-    for _ in range(100):
-        deadline_log = celery_worker.log()
-        if "succeeded" in deadline_log and "batches.ping_database" in deadline_log:
-            break
-        time.sleep(0.1)
-    assert "batches.ping_database" in deadline_log, deadline_log[-2000:]
-    assert "succeeded" in deadline_log, deadline_log[-2000:]
-    assert "1" in deadline_log.split("succeeded", 1)[1][:40]
+
+def waiting_in(queue: str) -> int:
+    with celery_app.connection_for_write() as conn:
+        return int(conn.default_channel.queue_declare(queue=queue, passive=True).message_count)
+
+
+def purge(queue: str) -> None:
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue)
+        conn.default_channel.queue_delete(queue)
 
 
 @pytest.mark.services

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -101,3 +101,14 @@ def running_worker(**kwargs: object) -> Iterator[WorkerProcess]:
         yield worker
     finally:
         worker.stop()
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, worker: WorkerProcess | None = None) -> None:
+    """Until ``condition()`` holds; past ``timeout`` seconds fail, naming ``what`` (with the worker's log)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    log = worker.log()[-3000:] if worker else ""
+    raise AssertionError(f"timed out waiting for {what}\n{log}")
