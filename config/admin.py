@@ -66,7 +66,18 @@ class CellBatchAdminSite(admin.AdminSite):
             ProcessDefinition,
             TrainingRecord,
         )
-        from batches.views import audit, batch_page, conditional, desk, language, people, queues, records, scan_check
+        from batches.views import (
+            audit,
+            batch_page,
+            batch_steps,
+            conditional,
+            desk,
+            language,
+            people,
+            queues,
+            records,
+            scan_check,
+        )
         from qc.models import Deviation, OosInvestigation, QcResult, ReportabilityAssessment, Specification
         from qc.views import environment, review, sample
 
@@ -76,23 +87,27 @@ class CellBatchAdminSite(admin.AdminSite):
             # The batch page (at its change page's address) and its forms: record, verify and correct a step;
             # change the batch's state.
             path(f"{batch}/change/", page(batch_page.batch_page), name="batches_batch_change"),
-            path(f"{batch}/record/<str:kind>/", page(batch_page.record_step), name="batches_batch_record"),
+            # What others recorded since the page was drawn (the page updates itself; batches.views.live).
+            path(f"{batch}/live/", page(batch_page.batch_live), name="batches_batch_live"),
+            # The desk's labelling forms, offered on the batch page too (batches.views.desk_labels).
+            path(f"{batch}/labelling/", page(batch_page.batch_labelling), name="batches_batch_labelling"),
+            path(f"{batch}/record/<str:kind>/", page(batch_steps.record_step), name="batches_batch_record"),
             path(
                 f"{batch}/verify/<str:kind>/<int:step_id>/",
-                page(batch_page.verify_step),
+                page(batch_steps.verify_step),
                 name="batches_batch_verify",
             ),
             path(
                 f"{batch}/correct/<str:kind>/<int:step_id>/",
-                page(batch_page.correct_step),
+                page(batch_steps.correct_step),
                 name="batches_batch_correct",
             ),
-            path(f"{batch}/transition/<str:action>/", page(batch_page.transition), name="batches_batch_transition"),
+            path(f"{batch}/transition/<str:action>/", page(batch_steps.transition), name="batches_batch_transition"),
             path(
-                f"{batch}/record-gcsf-days/", page(batch_page.record_gcsf_days), name="batches_batch_record_gcsf_days"
+                f"{batch}/record-gcsf-days/", page(batch_steps.record_gcsf_days), name="batches_batch_record_gcsf_days"
             ),
             path(
-                f"{batch}/verify-gcsf-days/", page(batch_page.verify_gcsf_days), name="batches_batch_verify_gcsf_days"
+                f"{batch}/verify-gcsf-days/", page(batch_steps.verify_gcsf_days), name="batches_batch_verify_gcsf_days"
             ),
             # Audit trail pages and exports.
             path("batches/batch/<int:batch_id>/audit/", page(audit.batch_audit_trail), name="batches_batch_audit"),
@@ -115,6 +130,7 @@ class CellBatchAdminSite(admin.AdminSite):
             # The delivery desk.
             path("delivery-desk/", page(desk.desk_index), name="batches_delivery_desk_index"),
             path("delivery-desk/<int:batch_id>/", page(desk.delivery_desk), name="batches_delivery_desk"),
+            path("delivery-desk/<int:batch_id>/live/", page(desk.desk_live), name="batches_delivery_desk_live"),
             # Conditional releases: the medical director's and physician's signatures, follow-up, final certification.
             path("conditional-releases/", page(conditional.conditional_index), name="batches_conditional_index"),
             path(

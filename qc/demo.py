@@ -16,7 +16,7 @@ from django.utils import timezone
 from batches import demo, demo_chain, register_demo
 from batches.isbt128 import Din
 from batches.models import Batch
-from batches.release import conditional, delivery, disposition
+from batches.release import bedside, conditional, delivery, disposition
 from qc.models import QcResult, QcSample, Specification
 from qc.services import specifications
 from qc.services.testing import qc_result_record, qc_result_review, qc_sample_record
@@ -190,14 +190,14 @@ def _din(batch: Batch) -> str:
 
 def infuse_batch(crew: Crew, batch: Batch) -> Batch:
     scan = Din(_din(batch)).barcode_data
-    delivery.bedside_check_scan(
+    bedside.bedside_check_scan(
         actor=crew.clinician,
         batch_id=batch.pk,
         scanned_data=scan,
         patient_subject_code=batch.patient.subject_code,
         password=crew.password,
     )
-    delivery.bedside_check_confirm(
+    bedside.bedside_check_confirm(
         actor=crew.second_clinician,
         batch_id=batch.pk,
         scanned_data=scan,

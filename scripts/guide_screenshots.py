@@ -19,6 +19,7 @@ WIDTH = 900
 GUIDE = (
     "operator-home",
     "batch-page-operator",
+    "batch-page-labels",
     "verifier-home",
     "verify-all-gcsf-days",
     "qc-sample-results",

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from batches.audit import audit_context
 from batches.models import Batch
-from batches.release import delivery
+from batches.release import bedside, delivery
 from tests.factories import PASSWORD, Personas, quarantined_batch, release_batch
 
 
@@ -48,14 +48,14 @@ def dispatched_batch(people: Personas, *, subject_code: str = "IGX1-S001", recei
 
 def checked_batch(people: Personas, second_clinician: Any, *, subject_code: str = "IGX1-S001") -> Batch:
     batch = dispatched_batch(people, subject_code=subject_code)
-    delivery.bedside_check_scan(
+    bedside.bedside_check_scan(
         actor=people.clinician,
         batch_id=batch.pk,
         scanned_data=scan_of(batch),
         patient_subject_code=subject_code,
         password=PASSWORD,
     )
-    delivery.bedside_check_confirm(
+    bedside.bedside_check_confirm(
         actor=second_clinician,
         batch_id=batch.pk,
         scanned_data=scan_of(batch),

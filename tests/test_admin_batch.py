@@ -157,7 +157,9 @@ def test_operator_and_verifier_walk_a_batch_to_quarantine_in_the_admin(staff: Pe
     assert all(signature_is_intact(s) for s in signatures)
     body = operator.get(page(batch)).content.decode()
     assert body.count("verified · read-only") == definition.gcsf_days_min + 2
-    assert "Record and sign" not in body
+    assert 'id="record-form"' not in body  # no step is left to record
+    # What the operator signs next is the packaging record, offered on the batch page as at the desk.
+    assert 'id="desk-packaging"' in body
     assert "Verify and sign" not in body
     assert "Correct " not in body
     assert "CD133-7781" in body

@@ -11,7 +11,7 @@ from django.urls import reverse
 from batches import demo_chain
 from batches.admin.progress import next_steps
 from batches.models import Batch
-from batches.release import delivery, disposition
+from batches.release import bedside, delivery, disposition
 from qc.models import Deviation, QcResult
 from qc.services.testing import qc_result_review
 from tests.custody_helpers import infusion_values, scan_of
@@ -138,7 +138,7 @@ def test_what_is_needed_next_follows_qc_release_delivery_and_closure(people: Per
         first=make_user("clinician_first", "clinician"), receiver=people.clinician, event=event, scan=scan_of(batch)
     )
     assert needed(batch) == ["Bedside identity check"]
-    delivery.bedside_check_scan(
+    bedside.bedside_check_scan(
         actor=people.clinician,
         batch_id=batch.pk,
         scanned_data=scan_of(batch),
@@ -147,7 +147,7 @@ def test_what_is_needed_next_follows_qc_release_delivery_and_closure(people: Per
     )
     assert [str(step) for step in next_steps(batch)] == ["Bedside identity check: confirmation by a second clinician"]
     second = make_user("clinician_b", "clinician")
-    delivery.bedside_check_confirm(
+    bedside.bedside_check_confirm(
         actor=second,
         batch_id=batch.pk,
         scanned_data=scan_of(batch),

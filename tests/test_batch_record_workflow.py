@@ -21,7 +21,7 @@ from batches.exceptions import StateConflict
 from batches.ledger import trail
 from batches.models import Batch, BatchDocument, BatchTransition, DocumentKind, DocumentStatus
 from batches.pdf.collect import take_snapshot
-from batches.release import adverse_events, closure, delivery, disposition, documents
+from batches.release import adverse_events, bedside, closure, delivery, disposition, documents
 from batches.services import custody, receipt
 from tests.custody_helpers import infusion_values, scan_of
 from tests.factories import PASSWORD, Personas, make_user, quarantined_batch, record_passing_qc, release_batch
@@ -100,14 +100,14 @@ def deliver_and_close(people: Personas, batch: Batch) -> None:
         password=PASSWORD,
     )
     demo_chain.receive(first=second, receiver=people.clinician, event=event, scan=scan_of(batch))
-    delivery.bedside_check_scan(
+    # As at the desk: the first scan recorded now, signed with the infusion (one signed manifest of both).
+    bedside.bedside_check_scan(
         actor=people.clinician,
         batch_id=batch.pk,
         scanned_data=scan_of(batch),
         patient_subject_code=batch.patient.subject_code,
-        password=PASSWORD,
     )
-    delivery.bedside_check_confirm(
+    bedside.bedside_check_confirm(
         actor=second,
         batch_id=batch.pk,
         scanned_data=scan_of(batch),
@@ -189,6 +189,15 @@ def test_release_and_closure_produce_complete_signed_records_through_the_worker(
     ):
         assert needle in text, needle
     assert documents.document_verify(data=data).ok
+    # Every record signed, the first bedside scan too: by its clinician, in the act that recorded the infusion.
+    signed = {(s["record"].split(" #")[0], s["meaning"], s["username"]) for s in final.snapshot["signatures"]}
+    assert {
+        ("bedside check", "Performed", "clinician"),
+        ("bedside check", "Verified", "clinician_b"),
+        ("infusion", "Performed", "clinician"),
+        ("signature manifest", "Performed", "clinician"),
+    } <= signed
+    assert not [s for s in final.snapshot["signatures"] if s["status"] != "Valid"]
 
 
 @pytest.mark.urs("URS-099")

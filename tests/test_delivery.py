@@ -11,7 +11,7 @@ from django.utils import timezone
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
 from batches.models import AdverseEvent, Batch, BedsideCheck, IdentityScan, Infusion
-from batches.release import adverse_events, delivery
+from batches.release import adverse_events, bedside, delivery
 from batches.services import custody
 from tests.custody_helpers import checked_batch, dispatched_batch, infusion_values, scan_of
 from tests.factories import PASSWORD, Personas, make_user
@@ -29,7 +29,7 @@ def test_wrong_bag_at_the_bedside_blocks_the_check_and_is_audited(people: Person
     batch = dispatched_batch(people, subject_code="IGX1-S001")
     wrong = "=" + "G123417654321" + "70"
     with pytest.raises(ValidationError, match="Wrong product"):
-        delivery.bedside_check_scan(
+        bedside.bedside_check_scan(
             actor=people.clinician,
             batch_id=batch.pk,
             scanned_data=wrong,
@@ -47,7 +47,7 @@ def test_wrong_bag_at_the_bedside_blocks_the_check_and_is_audited(people: Person
 def test_wrong_patient_at_the_bedside_blocks_the_check_and_is_audited(people: Personas) -> None:
     batch = dispatched_batch(people, subject_code="IGX1-S001")
     with pytest.raises(ValidationError, match="Wrong patient"):
-        delivery.bedside_check_scan(
+        bedside.bedside_check_scan(
             actor=people.clinician,
             batch_id=batch.pk,
             scanned_data=scan_of(batch),
@@ -61,7 +61,7 @@ def test_wrong_patient_at_the_bedside_blocks_the_check_and_is_audited(people: Pe
 @pytest.mark.urs("URS-109")
 def test_one_clinician_cannot_do_both_halves_of_the_bedside_check(people: Personas) -> None:
     batch = dispatched_batch(people)
-    delivery.bedside_check_scan(
+    bedside.bedside_check_scan(
         actor=people.clinician,
         batch_id=batch.pk,
         scanned_data=scan_of(batch),
@@ -69,7 +69,7 @@ def test_one_clinician_cannot_do_both_halves_of_the_bedside_check(people: Person
         password=PASSWORD,
     )
     with pytest.raises(PermissionDenied, match="second clinician"):
-        delivery.bedside_check_confirm(
+        bedside.bedside_check_confirm(
             actor=people.clinician,
             batch_id=batch.pk,
             scanned_data=scan_of(batch),
@@ -85,7 +85,7 @@ def test_one_clinician_cannot_do_both_halves_of_the_bedside_check(people: Person
 @pytest.mark.urs("URS-109")
 def test_second_clinician_scanning_the_wrong_bag_is_refused_and_recorded(people: Personas, second_clinician) -> None:
     batch = dispatched_batch(people)
-    delivery.bedside_check_scan(
+    bedside.bedside_check_scan(
         actor=people.clinician,
         batch_id=batch.pk,
         scanned_data=scan_of(batch),
@@ -93,7 +93,7 @@ def test_second_clinician_scanning_the_wrong_bag_is_refused_and_recorded(people:
         password=PASSWORD,
     )
     with pytest.raises(ValidationError):
-        delivery.bedside_check_confirm(
+        bedside.bedside_check_confirm(
             actor=second_clinician,
             batch_id=batch.pk,
             scanned_data="=G12341765432170",

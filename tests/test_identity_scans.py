@@ -15,7 +15,7 @@ from batches import demo_chain
 from batches.exceptions import StateConflict
 from batches.isbt128 import din_check_character
 from batches.models import BedsideCheck, CustodyEvent, ElectronicSignature, IdentityScan
-from batches.release import delivery
+from batches.release import bedside
 from batches.services import receipt
 from batches.services.scans import KeyedOverride, scan_entry
 from qc.models import Deviation, Notification
@@ -42,24 +42,24 @@ def test_a_keyed_din_without_an_override_is_refused_and_with_one_is_signed_by_th
     keyed = batch.din + din_check_character(batch.din)  # typed from the eye-readable DIN and its boxed check
     scan = {"batch_id": batch.pk, "scanned_data": keyed, "patient_subject_code": "IGX1-S001", "password": PASSWORD}
     with pytest.raises(ValidationError, match=r"keyed by hand .* needs a second person's override signature"):
-        delivery.bedside_check_scan(actor=people.clinician, **scan)
+        bedside.bedside_check_scan(actor=people.clinician, **scan)
     assert not BedsideCheck.objects.exists()
     refused = IdentityScan.objects.get(batch=batch, matched=False)
     assert (refused.entry, refused.point) == ("keyed", "bedside")
     assert not Deviation.objects.exists()  # a keyed entry is not a mismatch
 
     with pytest.raises(PermissionDenied, match="second person, not by the person who keyed it"):
-        delivery.bedside_check_scan(
+        bedside.bedside_check_scan(
             actor=people.clinician, override=KeyedOverride("clinician", PASSWORD, "barcode damaged"), **scan
         )
     with pytest.raises(PermissionDenied):
-        delivery.bedside_check_scan(
+        bedside.bedside_check_scan(
             actor=people.clinician, override=KeyedOverride("clinician_b", "wrong", "barcode damaged"), **scan
         )
     assert not BedsideCheck.objects.exists()
 
     override = KeyedOverride("clinician_b", PASSWORD, "DIN barcode smudged; read and typed from the label")
-    delivery.bedside_check_scan(actor=people.clinician, override=override, **scan)
+    bedside.bedside_check_scan(actor=people.clinician, override=override, **scan)
     accepted = IdentityScan.objects.get(batch=batch, matched=True, point="bedside")
     assert (accepted.entry, accepted.override_by, accepted.scanned_by) == ("keyed", second, people.clinician)
     assert accepted.override_reason.startswith("DIN barcode smudged")
@@ -122,7 +122,7 @@ def test_a_bedside_mismatch_opens_a_deviation_and_notifies_qa_and_the_physician_
     with_emails(people)
     batch = dispatched_batch(people)
     with pytest.raises(ValidationError, match="Wrong patient: the wristband reads IGX1-S009"):
-        delivery.bedside_check_scan(
+        bedside.bedside_check_scan(
             actor=people.clinician,
             batch_id=batch.pk,
             scanned_data=scan_of(batch),
@@ -148,7 +148,7 @@ def test_the_second_clinician_scans_bag_and_wristband_and_a_wrong_bag_at_receipt
 ) -> None:
     batch = dispatched_batch(people)
     second = make_user("clinician_b", "clinician")
-    delivery.bedside_check_scan(
+    bedside.bedside_check_scan(
         actor=people.clinician,
         batch_id=batch.pk,
         scanned_data=scan_of(batch),
@@ -156,11 +156,11 @@ def test_the_second_clinician_scans_bag_and_wristband_and_a_wrong_bag_at_receipt
         password=PASSWORD,
     )
     with pytest.raises(ValidationError, match="Wrong patient"):
-        delivery.bedside_check_confirm(
+        bedside.bedside_check_confirm(
             actor=second, batch_id=batch.pk, scanned_data=scan_of(batch), patient_subject_code="", password=PASSWORD
         )
     assert Deviation.objects.filter(batch=batch, kind="identity").count() == 1
-    check = delivery.bedside_check_confirm(
+    check = bedside.bedside_check_confirm(
         actor=second,
         batch_id=batch.pk,
         scanned_data=scan_of(batch),

@@ -201,7 +201,7 @@ def test_the_csv_layout_is_configured_per_logger_model() -> None:
 
 @pytest.mark.urs("URS-409")
 def test_a_receipt_on_hold_blocks_the_bedside_check(people: Personas) -> None:
-    from batches.release import delivery
+    from batches.release import bedside
     from tests.custody_helpers import dispatched_batch
 
     batch = dispatched_batch(people)
@@ -210,7 +210,7 @@ def test_a_receipt_on_hold_blocks_the_bedside_check(people: Personas) -> None:
     with audit_context("system:test", reason="receipt held for an excursion"):
         CustodyEvent.objects.filter(pk=event.pk).update(held=True, hold_reason="Temperature excursion in transport.")
     with pytest.raises(StateConflict, match=r"was received on hold\. Temperature excursion in transport"):
-        delivery.bedside_check_scan(
+        bedside.bedside_check_scan(
             actor=people.clinician,
             batch_id=batch.pk,
             scanned_data=scan_of(batch),

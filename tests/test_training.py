@@ -19,7 +19,7 @@ from batches.competence import State, standing
 from batches.models import ApprovalStatus, DocumentVersion, ElectronicSignature, TrainingRecord
 from batches.models.signatures import SignatureMeaning
 from batches.personal import SIGNING_ROLES
-from batches.release import delivery, disposition
+from batches.release import bedside, delivery, disposition
 from batches.roles import Role
 from batches.services import master, steps, training
 from qc.services.testing import qc_result_record, qc_result_review, qc_sample_record
@@ -143,13 +143,13 @@ def test_an_untrained_user_is_refused_at_every_gated_action_with_the_sop_named(
     # Both clinicians scan the bag and the patient's wristband.
     scan = {"scanned_data": scan_of(batch), "patient_subject_code": "IGX1-S002", "password": PASSWORD}
     refused(
-        lambda: delivery.bedside_check_scan(actor=newcomer, batch_id=batch.pk, **scan),
+        lambda: bedside.bedside_check_scan(actor=newcomer, batch_id=batch.pk, **scan),
         "SOP-CLI-001 v1",
         "Bedside identity check",
     )
-    delivery.bedside_check_scan(actor=people.clinician, batch_id=batch.pk, **scan)
-    refused(lambda: delivery.bedside_check_confirm(actor=newcomer, batch_id=batch.pk, **scan), "SOP-CLI-001 v1")
-    delivery.bedside_check_confirm(actor=make_user("clinician_b", Role.CLINICIAN), batch_id=batch.pk, **scan)
+    bedside.bedside_check_scan(actor=people.clinician, batch_id=batch.pk, **scan)
+    refused(lambda: bedside.bedside_check_confirm(actor=newcomer, batch_id=batch.pk, **scan), "SOP-CLI-001 v1")
+    bedside.bedside_check_confirm(actor=make_user("clinician_b", Role.CLINICIAN), batch_id=batch.pk, **scan)
     refused(
         lambda: delivery.infusion_record(actor=newcomer, batch_id=batch.pk, password=PASSWORD, **infusion_values()),
         "SOP-CLI-001 v1",

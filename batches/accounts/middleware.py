@@ -1,5 +1,5 @@
-"""Request middleware of the account controls: the client of each request, the user's language, a
-forced password change."""
+"""Request middleware of the account controls: the session (whose idle timeout only a person's own requests
+renew), the client of each request, the user's language, a forced password change."""
 
 from __future__ import annotations
 
@@ -7,14 +7,34 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 
 from batches.accounts.access import Client, client_context
 from batches.accounts.changes import MUST_CHANGE, password_change_required
 from batches.accounts.language import SESSION_KEY, remember_in_session, user_language
 
 ALLOWED_WHILE_CHANGE_REQUIRED = ("admin:password_change", "admin:password_change_done", "admin:logout", "admin:jsi18n")
+PASSIVE = "cellbatch_passive"
+
+
+def not_activity(request: HttpRequest) -> None:
+    """Mark a request the page made by itself (a live update): it does not renew the session."""
+    setattr(request, PASSIVE, True)
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's sessions, except that a request marked ``not_activity`` neither saves the session nor renews
+    its cookie: a page that polls for others' work does not keep an unattended session open past the idle
+    timeout (``SESSION_COOKIE_AGE``, renewed by every request of the person)."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if getattr(request, PASSIVE, False):
+            patch_vary_headers(response, ("Cookie",))
+            return response
+        return super().process_response(request, response)
 
 
 class ClientMiddleware:

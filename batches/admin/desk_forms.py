@@ -194,17 +194,24 @@ class ExpiredUseForm(PasswordForm):
     field_order = ["deviation_reference", "reason", "valid_until", "password"]
 
 
-class BedsideScanForm(PasswordForm, OverrideFields):
+class BedsideScanForm(OverrideFields):
+    """The first clinician's scans: recorded at once, signed with the infusion they record (or on their own)."""
+
     scanned_data = scan_field(_("Scan the bag's DIN barcode"))
     patient_subject_code = scan_field("Scan the patient's wristband (subject code)", "wristband", max_length=20)
-    field_order = ["scanned_data", "patient_subject_code", "password"]
+    field_order = ["scanned_data", "patient_subject_code"]
 
 
-class BedsideConfirmForm(BedsideScanForm):
-    """The second clinician scans bag and wristband again, independently of the first."""
+class BedsideConfirmForm(PasswordForm, OverrideFields):
+    """The second clinician scans bag and wristband again, independently of the first, and signs."""
 
     scanned_data = scan_field("Second clinician: scan the bag's DIN barcode")
     patient_subject_code = scan_field("Second clinician: scan the patient's wristband", "wristband", max_length=20)
+    field_order = ["scanned_data", "patient_subject_code", "password"]
+
+
+class BedsideSignForm(PasswordForm):
+    """The first clinician signs their bedside scan on its own (another clinician records the infusion)."""
 
 
 class InfusionForm(PasswordForm):

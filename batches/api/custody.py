@@ -54,7 +54,7 @@ from batches.models import (
     Infusion,
     PatientIdentity,
 )
-from batches.release import adverse_events, closure, delivery
+from batches.release import adverse_events, bedside, closure, delivery
 from batches.roles import BATCH_ROLES, has_role
 from batches.services import custody, followup, receipt
 from batches.states import BatchStatus
@@ -218,7 +218,7 @@ class BatchDeliveryViewSet(viewsets.GenericViewSet):
         batch = self.get_object()
         data = read_input(BedsideScanInput, request)
         override = keyed_override(data)
-        check = delivery.bedside_check_scan(actor=acting_user(request), batch_id=batch.pk, override=override, **data)
+        check = bedside.bedside_check_scan(actor=acting_user(request), batch_id=batch.pk, override=override, **data)
         return Response(BedsideCheckSerializer(check).data)
 
     @extend_schema(request=BedsideConfirmInput, responses={200: BedsideCheckSerializer})
@@ -228,7 +228,7 @@ class BatchDeliveryViewSet(viewsets.GenericViewSet):
         batch = self.get_object()
         data = read_input(BedsideConfirmInput, request)
         override = keyed_override(data)
-        check = delivery.bedside_check_confirm(actor=acting_user(request), batch_id=batch.pk, override=override, **data)
+        check = bedside.bedside_check_confirm(actor=acting_user(request), batch_id=batch.pk, override=override, **data)
         return Response(BedsideCheckSerializer(check).data)
 
     @extend_schema(request=InfusionInput, responses={200: InfusionSerializer})

@@ -8,7 +8,11 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from batches import limits
-from batches.api.fields import PasswordSerializer, alert_reason_field  # one signing body for the whole API
+from batches.api.fields import (  # one signing body for the whole API
+    PasswordSerializer,
+    alert_reason_field,
+    password_field,
+)
 from batches.models import (
     AdverseEvent,
     BedsideCheck,
@@ -158,13 +162,22 @@ class DispatchInput(PasswordSerializer):
     shipper_code = serializers.CharField(max_length=40, required=False, default="", allow_blank=True)
 
 
-class BedsideScanInput(PasswordSerializer, KeyedOverrideInput):
+class BedsideScans(KeyedOverrideInput):
     scanned_data = serializers.CharField(max_length=80, allow_blank=True)
     patient_subject_code = serializers.CharField(max_length=20, allow_blank=True)
 
 
-class BedsideConfirmInput(BedsideScanInput):
-    """The second clinician scans the bag and the wristband again, independently."""
+class BedsideScanInput(PasswordSerializer, BedsideScans):
+    """The first clinician's scans; signed now with the password, or later with the infusion they record."""
+
+    password = password_field(
+        "Your password, to sign the scan now; without it the scan is signed with the infusion you record.",
+        required=False,
+    )
+
+
+class BedsideConfirmInput(PasswordSerializer, BedsideScans):
+    """The second clinician scans the bag and the wristband again, independently, and signs."""
 
 
 class InfusionInput(PasswordSerializer):

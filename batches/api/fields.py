@@ -39,16 +39,25 @@ def scanned_codes(help_text: str, *, most: int = 30) -> serializers.ListField:
     )
 
 
-class PasswordSerializer(serializers.Serializer[Any]):
-    """The body of every signed action: the password re-entered, and the one-time code when enrolled."""
-
-    password = serializers.CharField(
+def password_field(
+    help_text: str = "Your password, re-entered to sign (21 CFR 11.200).", *, required: bool = True
+) -> serializers.CharField:
+    """The password re-entered to sign; ``required=False`` where the act may also be signed later."""
+    optional: dict[str, Any] = {} if required else {"required": False, "default": "", "allow_blank": True}
+    return serializers.CharField(
         write_only=True,
         trim_whitespace=False,
         max_length=limits.PASSWORD,
         style={"input_type": "password"},
-        help_text="Your password, re-entered to sign (21 CFR 11.200).",
+        help_text=help_text,
+        **optional,
     )
+
+
+class PasswordSerializer(serializers.Serializer[Any]):
+    """The body of every signed action: the password re-entered, and the one-time code when enrolled."""
+
+    password = password_field()
     otp_token = one_time_code_field()
 
 

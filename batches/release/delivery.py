@@ -1,5 +1,5 @@
-"""Delivery: dispatch to radiology, the two-person bedside check, infusion, closure (adverse events:
-batches.release.adverse_events)."""
+"""Delivery: dispatch to radiology, infusion, closure (the two-person bedside check: batches.release.bedside;
+adverse events: batches.release.adverse_events)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
@@ -15,25 +15,22 @@ from django.utils.translation import gettext, gettext_noop
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
 from batches.models import Batch, BedsideCheck, CustodyEvent, Infusion
-from batches.models.custody import HandOff, ScanPoint
+from batches.models.custody import HandOff
 from batches.models.signatures import SignatureMeaning
+from batches.release.bedside import bedside_check_sign, bedside_preconditions, first_scan_signed
 from batches.release.closure import close_reviewed
 from batches.release.disposition import release_outstanding
-from batches.roles import Role, require_role
+from batches.roles import Role
 from batches.services import record_limits as rl
 from batches.services import validation as v
 from batches.services.actions import StateAction
 from batches.services.common import (
     confirm_password,
     event_time_errors,
-    lock_batch,
-    require_status,
     transition,
 )
 from batches.services.custody import check_temperature, require_within_shelf_life, shipper_from_register
-from batches.services.scans import KeyedOverride, record_matched_scan, require_matching_scan, require_wristband
-from batches.services.signatures import signature_sign
-from batches.services.training import training_require
+from batches.services.signatures import manifest_open, manifest_seal, signature_sign
 from batches.states import BatchStatus
 from qc.selectors import infusion_balance_errors
 
@@ -125,154 +122,6 @@ def batch_dispatch(
     return event
 
 
-def _bedside_preconditions(batch: Batch, *, action: str) -> None:
-    require_status(batch, BatchStatus.DISPATCHED, action=action)
-    receipt = batch.custody_events.filter(kind=HandOff.LAB_TO_RADIOLOGY, received_at__isnull=False).first()
-    if receipt is None:
-        raise StateConflict(
-            gettext("%(action)s: radiology has not received batch %(batch_number)s (receipt scan missing).")
-            % {"action": action, "batch_number": batch.batch_number}
-        )
-    if receipt.held:
-        raise StateConflict(
-            gettext("%(action)s: batch %(batch_number)s was received on hold. %(hold_reason)s")
-            % {"action": action, "batch_number": batch.batch_number, "hold_reason": receipt.hold_reason}
-        )
-
-
-def bedside_check_scan(
-    *,
-    actor: User,
-    batch_id: int,
-    scanned_data: str,
-    patient_subject_code: str,
-    password: str,
-    otp_token: str = "",
-    override: KeyedOverride | None = None,
-) -> BedsideCheck:
-    """First half of the bedside check: scan the bag and read the patient's wristband."""
-    require_role(actor, Role.CLINICIAN, action="The bedside identity check")
-    confirm_password(actor, password, otp_token=otp_token)
-    batch = Batch.objects.select_related("patient", "process_definition").get(pk=batch_id)
-    _bedside_preconditions(batch, action="The bedside identity check")
-    training_require(actor, batch.process_definition, "bedside_check")
-    if BedsideCheck.objects.filter(batch=batch).exists():
-        raise StateConflict(
-            gettext("The bedside check of batch %(batch_number)s is already started; confirm it.")
-            % {"batch_number": batch.batch_number}
-        )
-    require_within_shelf_life(batch, timezone.now(), action="The bedside identity check")
-    require_matching_scan(
-        batch=batch, point=ScanPoint.BEDSIDE, actor=actor, scanned_data=scanned_data, override=override
-    )
-    code = require_wristband(batch, actor=actor, point=ScanPoint.BEDSIDE, code=patient_subject_code)
-    return _bedside_check_open(
-        actor=actor, batch_id=batch.pk, scanned_data=scanned_data, code=code, password=password, override=override
-    )
-
-
-@transaction.atomic
-def _bedside_check_open(
-    *, actor: User, batch_id: int, scanned_data: str, code: str, password: str, override: KeyedOverride | None
-) -> BedsideCheck:
-    batch = lock_batch(batch_id)
-    _bedside_preconditions(batch, action="The bedside identity check")
-    if BedsideCheck.objects.filter(batch=batch).exists():
-        raise StateConflict(
-            gettext("The bedside check of batch %(batch_number)s is already started; confirm it.")
-            % {"batch_number": batch.batch_number}
-        )
-    with audit_context(actor, reason="bedside identity check: bag and patient scanned"):
-        record_matched_scan(
-            batch=batch, point=ScanPoint.BEDSIDE, actor=actor, scanned_data=scanned_data, override=override
-        )
-        check = BedsideCheck.objects.create(
-            batch=batch, patient_subject_code=code, scanned_data=scanned_data.strip()[:80], checked_by=actor
-        )
-    signature_sign(
-        signer=actor,
-        password=password,
-        password_checked=True,
-        meaning=SignatureMeaning.PERFORMED,
-        target=check,
-        batch=batch,
-    )
-    return check
-
-
-def bedside_check_confirm(
-    *,
-    actor: User,
-    batch_id: int,
-    scanned_data: str,
-    patient_subject_code: str,
-    password: str,
-    otp_token: str = "",
-    override: KeyedOverride | None = None,
-) -> BedsideCheck:
-    """Second half: a different clinician scans the bag and the wristband again, independently (signed)."""
-    require_role(actor, Role.CLINICIAN, action="Confirming the bedside identity check")
-    confirm_password(actor, password, otp_token=otp_token)
-    check = BedsideCheck.objects.select_related("batch").filter(batch_id=batch_id).first()
-    if check is None:
-        raise StateConflict(gettext("Nothing to confirm: the first clinician has not scanned the bag at the bedside."))
-    if check.checked_by_id == actor.pk:
-        raise PermissionDenied(
-            gettext("You made the first bedside scan; a second clinician must confirm the identity.")
-        )
-    if check.is_confirmed:
-        raise StateConflict(
-            gettext("The bedside check of batch %(batch_number)s is already confirmed.")
-            % {"batch_number": check.batch.batch_number}
-        )
-    _bedside_preconditions(check.batch, action="Confirming the bedside identity check")
-    training_require(actor, check.batch.process_definition, "bedside_check", performing=False)
-    point = ScanPoint.BEDSIDE_CONFIRMATION
-    require_matching_scan(batch=check.batch, point=point, actor=actor, scanned_data=scanned_data, override=override)
-    code = require_wristband(check.batch, actor=actor, point=point, code=patient_subject_code)
-    return _bedside_check_confirmed(
-        actor=actor, batch_id=batch_id, scanned_data=scanned_data, code=code, password=password, override=override
-    )
-
-
-@transaction.atomic
-def _bedside_check_confirmed(
-    *, actor: User, batch_id: int, scanned_data: str, code: str, password: str, override: KeyedOverride | None
-) -> BedsideCheck:
-    batch = lock_batch(batch_id)
-    check = BedsideCheck.objects.select_for_update().get(batch=batch)
-    if check.is_confirmed or check.checked_by_id == actor.pk:
-        raise StateConflict(
-            gettext("The bedside check of batch %(batch_number)s cannot be confirmed by you now.")
-            % {"batch_number": batch.batch_number}
-        )
-    with audit_context(actor, reason="bedside identity check: second person confirmed"):
-        record_matched_scan(
-            batch=batch, point=ScanPoint.BEDSIDE_CONFIRMATION, actor=actor, scanned_data=scanned_data, override=override
-        )
-        check.confirmation_scanned_data = scanned_data.strip()[:80]
-        check.confirmation_patient_subject_code = code
-        check.confirmed_by = actor
-        check.confirmed_at = timezone.now()
-        check.save(
-            update_fields=[
-                "confirmation_scanned_data",
-                "confirmation_patient_subject_code",
-                "confirmed_by",
-                "confirmed_at",
-            ]
-        )
-    signature_sign(
-        signer=actor,
-        password=password,
-        password_checked=True,
-        meaning=SignatureMeaning.VERIFIED,
-        target=check,
-        batch=batch,
-    )
-    return check
-
-
 @INFUSE.implemented_by
 @transaction.atomic
 def infusion_record(
@@ -296,11 +145,20 @@ def infusion_record(
     confirm_password(actor, password, otp_token=otp_token)
     batch = INFUSE.lock(batch_id)
     INFUSE.require_training(actor, batch)
-    _bedside_preconditions(batch, action="Recording the infusion")
-    check = BedsideCheck.objects.filter(batch=batch).first()
+    bedside_preconditions(batch, action="Recording the infusion")
+    check = BedsideCheck.objects.select_related("checked_by").filter(batch=batch).first()
     if check is None or not check.is_confirmed:
         raise StateConflict(
             gettext("The bedside identity check by two clinicians must be complete before the infusion.")
+        )
+    scan_to_sign = None if first_scan_signed(check) else check
+    if scan_to_sign is not None and check.checked_by_id != actor.pk:
+        raise StateConflict(
+            gettext(
+                "%(who)s made the first bedside scan and has not signed it: %(who)s records the infusion, "
+                "which signs both, or signs the scan first."
+            )
+            % {"who": check.checked_by}
         )
     started, ended = started_at, ended_at
     late = late_entry_reason or ""
@@ -352,6 +210,22 @@ def infusion_record(
         infusion.save()
         rl.exceptions_record(batch=batch, actor=actor, source="Infusion", findings=alerts, reason=alert_reason)
         transition(batch, BatchStatus.INFUSED, actor=actor, reason="infused")
+    _sign_infusion(actor=actor, batch=batch, infusion=infusion, password=password, scan=scan_to_sign)
+    return infusion
+
+
+def _sign_infusion(*, actor: User, batch: Batch, infusion: Infusion, password: str, scan: BedsideCheck | None) -> None:
+    """The infusion's signature. With the first bedside scan still unsigned (its clinician records the
+    infusion), one act signs both: each record its own signature, listed with its hash in a signed manifest."""
+    manifest = None
+    if scan is not None:
+        manifest = manifest_open(
+            signer=actor,
+            meaning=SignatureMeaning.PERFORMED,
+            batch=batch,
+            statement=f"Scanned the bag and the wristband at the bedside and infused batch {batch.batch_number}",
+        )
+        bedside_check_sign(actor=actor, batch_id=batch.pk, password=password, password_checked=True, manifest=manifest)
     signature_sign(
         signer=actor,
         password=password,
@@ -359,8 +233,10 @@ def infusion_record(
         meaning=SignatureMeaning.PERFORMED,
         target=infusion,
         batch=batch,
+        manifest=manifest,
     )
-    return infusion
+    if manifest is not None:
+        manifest_seal(manifest=manifest, signer=actor, password=password)
 
 
 @CLOSE.implemented_by

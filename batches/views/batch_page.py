@@ -6,10 +6,10 @@ or shows the page again with the form as typed and the refusal on it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,12 +17,11 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from batches.admin.batch import state_badge
 from batches.admin.common import PasswordForm
-from batches.admin.forms import CancelForm, GcsfDaysForm, StepForm, StepRecordForm, step_form_class
+from batches.admin.forms import CancelForm, GcsfDaysForm, StepForm, step_form_class
 from batches.admin.progress import batch_gate, next_steps
 from batches.admin.workflow import (
     available_actions,
@@ -36,21 +35,23 @@ from batches.roles import Role, has_role, may_act, user_roles
 from batches.selectors import batch_integrity_findings
 from batches.services.actions import StateAction, action, declared_actions
 from batches.services.custody import expires_at
-from batches.services.gcsf_days import VERIFY_GCSF_DAYS, gcsf_days_record, gcsf_days_verify
-from batches.services.steps import STEP_LABELS, STEP_MODELS, step_correct, step_record, step_verify
+from batches.services.gcsf_days import VERIFY_GCSF_DAYS
+from batches.services.steps import STEP_LABELS
 from batches.snapshot import DEMONSTRATION_MARK
+from batches.states import BatchStatus
 from batches.views.audit import TRAIL_ROLES
+from batches.views.desk_form import DeskForm, posted_form, submit_form
+from batches.views.desk_labels import label_context, label_forms
 from batches.views.links import batch_links
+from batches.views.live import live_answer, live_context
 from batches.views.signature_rows import signature_rows
-from batches.views.step_forms import current_record_form, gcsf_days_form
+from batches.views.step_forms import current_record_form
 from batches.web import (
     READ_ROLES,
-    SERVICE_ERRORS,
     ServiceError,
     acting_user,
     add_service_error,
     error_text,
-    submitted_once,
 )
 from qc.selectors import batch_alerts
 
@@ -80,7 +81,48 @@ def batch_page(request: HttpRequest, object_id: str | int) -> TemplateResponse:
     return render_page(request, get_batch(request, object_id))
 
 
-def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] | None = None) -> TemplateResponse:
+@require_GET
+def batch_live(request: HttpRequest, object_id: str | int) -> HttpResponse:
+    """The page's content once someone recorded on the batch since it was drawn (batches.views.live)."""
+    batch = get_batch(request, object_id)
+    return live_answer(request, batch, lambda: render_page(request, batch, template=LIVE_TEMPLATE))
+
+
+@require_POST
+def batch_labelling(request: HttpRequest, object_id: str | int) -> HttpResponse:
+    """A labelling form of the desk, submitted from the batch page: back to the page, or the labels printed."""
+    batch = get_batch(request, object_id)
+    posted = posted_form(label_forms(batch), request)
+    if posted is None:
+        messages.error(request, gettext("That form is not open for this batch now; the page shows what is."))
+        return redirect(page_url(batch))
+    done = submit_form(request, batch, posted, page_url(batch))
+    if done is not None:
+        return done
+    return render_page(request, batch, {f"labels-{posted.key}": posted.form})
+
+
+PAGE_TEMPLATE = "admin/batches/batch/workflow.html"
+LIVE_TEMPLATE = "admin/batches/batch/workflow_live.html"
+
+
+def labelling(batch: Batch, user: User, bound: dict[str, Any]) -> list[DeskForm]:
+    """The labelling forms this user may use on the batch page: built, or as posted with their refusal."""
+    offered = [d for d in label_forms(batch) if f"labels-{d.key}" in bound or has_role(user, *d.roles)]
+    for desk in offered:
+        posted = bound.get(f"labels-{desk.key}")
+        if posted is None:
+            desk.build(user)
+        else:
+            desk.form = posted
+    return offered
+
+
+def render_page(
+    request: HttpRequest, batch: Batch, bound: dict[str, Any] | None = None, *, template: str = PAGE_TEMPLATE
+) -> TemplateResponse:
+    # The stamp before anything is read: what is written meanwhile shows at the next update.
+    live = live_context(batch, "admin:batches_batch_live", live=not bound)
     user = acting_user(request)
     bound = bound or {}
     can_record = may_act(user, Role.OPERATOR)
@@ -127,8 +169,15 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
     links = batch_links(batch, user)
     may_read_trail = bool(user_roles(user) & set(TRAIL_ROLES))
     needed_labels = {step.label for step in needed}
+    label_desks = labelling(batch, user, bound)
     context = {
         **admin.site.each_context(request),
+        **live,
+        **(label_context(batch) if label_desks else {}),
+        "label_forms": label_desks,
+        # The bag labelled before the apheresis; the final bag's label and the packaging record before release.
+        "labels_first": batch.status in (BatchStatus.COLLECTION, BatchStatus.QUARANTINE),
+        "labelling_url": reverse("admin:batches_batch_labelling", args=[batch.pk]),
         "opts": Batch._meta,
         "title": gettext("Batch %(batch)s") % {"batch": batch.batch_number},
         "original": batch,
@@ -169,7 +218,7 @@ def render_page(request: HttpRequest, batch: Batch, bound: dict[str, BaseForm] |
         "roles": ", ".join(sorted(user_roles(user))) or "none",
         "read_only_notice": not (can_record or can_verify or actions),
     }
-    return TemplateResponse(request, "admin/batches/batch/workflow.html", context)
+    return TemplateResponse(request, template, context)
 
 
 # The batch page shows this many of the newest audit events; the trail page shows them all.
@@ -189,196 +238,3 @@ def failed(request: HttpRequest, batch: Batch, key: str, form: BaseForm, error: 
 def invalid(request: HttpRequest, batch: Batch, key: str, form: BaseForm) -> HttpResponse:
     messages.error(request, gettext("Nothing was saved: correct the fields marked below."))
     return render_page(request, batch, {key: form})
-
-
-def step_kind(kind: str) -> str:
-    if kind not in STEP_MODELS:
-        raise Http404(f"Unknown step kind {kind!r}; use one of {', '.join(STEP_MODELS)}.")
-    return kind
-
-
-def step_of(batch: Batch, kind: str, step_id: int) -> Any:
-    model: Any = STEP_MODELS[step_kind(kind)]
-    step = model._default_manager.filter(pk=step_id, batch=batch).first()
-    if step is None:
-        raise Http404(f"Batch {batch.batch_number} has no {STEP_LABELS[kind].lower()} with id {step_id}.")
-    return step
-
-
-@require_POST
-def record_step(request: HttpRequest, object_id: int, kind: str) -> HttpResponse:
-    batch = get_batch(request, object_id)
-    user = acting_user(request)
-    form = step_form_class(step_kind(kind))(request.POST, auto_id="id_record_%s", signer=user, batch=batch)
-    if not isinstance(form, StepRecordForm) or not form.is_valid():
-        return invalid(request, batch, "record", form)
-    try:
-        with submitted_once(request):
-            step = step_record(
-                kind=kind,
-                batch_id=batch.pk,
-                actor=user,
-                password=form.cleaned_data["password"],
-                otp_token=form.one_time_code(),
-                values=form.values(),
-                transcribed=form.transcription(),
-                lots=form.scans()["lots"],
-                equipment=form.scans()["equipment"],
-                start_stage=request.POST.get("start_stage") == "1",
-            )
-    except SERVICE_ERRORS as error:
-        return failed(request, batch, "record", form, error)
-    if form.transcription():
-        done = gettext("%(step)s recorded and signed as recorded (transcribed).")
-    else:
-        done = gettext("%(step)s recorded and signed as performed.")
-    messages.success(request, done % {"step": step})
-    return redirect(page_url(batch))
-
-
-@require_POST
-def verify_step(request: HttpRequest, object_id: int, kind: str, step_id: int) -> HttpResponse:
-    batch = get_batch(request, object_id)
-    step = step_of(batch, kind, step_id)
-    key = f"verify-{kind}-{step.pk}"
-    user = acting_user(request)
-    form = PasswordForm(request.POST, auto_id=f"id_{key}_%s", signer=user)
-    if not form.is_valid():
-        return invalid(request, batch, key, form)
-    try:
-        with submitted_once(request):
-            step_verify(
-                kind=kind,
-                step_id=step.pk,
-                verifier=user,
-                password=form.cleaned_data["password"],
-                otp_token=form.one_time_code(),
-            )
-    except SERVICE_ERRORS as error:
-        return failed(request, batch, key, form, error)
-    messages.success(request, gettext("%(step)s verified and signed.") % {"step": step})
-    return redirect(page_url(batch))
-
-
-def signed_act(
-    request: HttpRequest, batch: Batch, key: str, form: BaseForm, act: Callable[[dict[str, Any], str], Any]
-) -> HttpResponse:
-    """One act over several records (a signed manifest): call it, then say what was signed once for all."""
-    if not form.is_valid():
-        return invalid(request, batch, key, form)
-    try:
-        with submitted_once(request):
-            manifest = act(form.cleaned_data, getattr(form, "one_time_code", str)())
-    except SERVICE_ERRORS as error:
-        return failed(request, batch, key, form, error)
-    messages.success(request, _("%(statement)s: signed once for all.") % {"statement": manifest.statement})
-    return redirect(page_url(batch))
-
-
-@require_POST
-def record_gcsf_days(request: HttpRequest, object_id: int) -> HttpResponse:
-    """Record several G-CSF days in one act: one password, one signed manifest of the days."""
-    batch = get_batch(request, object_id)
-    user = acting_user(request)
-    form = gcsf_days_form(batch, user, request.POST)
-    return signed_act(
-        request,
-        batch,
-        "record",
-        form,
-        lambda data, code: gcsf_days_record(
-            actor=user,
-            batch_id=batch.pk,
-            password=data["password"],
-            otp_token=code,
-            days=form.values(),
-            **form.scans(),
-        ),
-    )
-
-
-@require_POST
-def verify_gcsf_days(request: HttpRequest, object_id: int) -> HttpResponse:
-    """Verify every open G-CSF day in one act: one password, one signed manifest of the days."""
-    batch = get_batch(request, object_id)
-    user = acting_user(request)
-    return signed_act(
-        request,
-        batch,
-        VERIFY_DAYS_KEY,
-        PasswordForm(request.POST, auto_id="id_verify_days_%s", signer=user),
-        lambda data, code: gcsf_days_verify(actor=user, batch_id=batch.pk, password=data["password"], otp_token=code),
-    )
-
-
-@require_POST
-def correct_step(request: HttpRequest, object_id: int, kind: str, step_id: int) -> HttpResponse:
-    batch = get_batch(request, object_id)
-    step = step_of(batch, kind, step_id)
-    key = f"correct-{kind}-{step.pk}"
-    user = acting_user(request)
-    form: Any = step_form_class(kind, correction=True)(
-        request.POST, initial=step_values(step), auto_id=f"id_{key}_%s", signer=user, batch=batch
-    )
-    if not form.is_valid():
-        return invalid(request, batch, key, form)
-    changed = form.changed_values(step_values(step))
-    if not changed:
-        form.add_error(None, gettext("Nothing was changed; there is nothing to correct."))
-
-        return invalid(request, batch, key, form)
-    try:
-        with submitted_once(request):
-            step_correct(
-                kind=kind,
-                step_id=step.pk,
-                actor=user,
-                password=form.cleaned_data["password"],
-                otp_token=form.one_time_code(),
-                values=changed,
-                reason=form.cleaned_data["reason"],
-            )
-    except SERVICE_ERRORS as error:
-        return failed(request, batch, key, form, error)
-    messages.success(
-        request,
-        gettext("%(step)s corrected (%(fields)s) and signed again.")
-        % {"step": step, "fields": ", ".join(sorted(changed))},
-    )
-    return redirect(page_url(batch))
-
-
-@require_POST
-def transition(request: HttpRequest, object_id: int, action: str) -> HttpResponse:
-    batch = get_batch(request, object_id)
-    state_action = declared_on_page().get(action)
-    if state_action is None:
-        raise Http404(f"Unknown action {action!r}; use one of {', '.join(declared_on_page())}.")
-    user = acting_user(request)
-    if state_action.needs_reason:
-        form = CancelForm(request.POST, auto_id="id_cancel_%s")
-        if not form.is_valid():
-            return invalid(request, batch, "cancel", form)
-        try:
-            with submitted_once(request):
-                state_action.service(actor=user, batch_id=batch.pk, reason=form.cleaned_data["reason"])
-        except SERVICE_ERRORS as error:
-            return failed(request, batch, "cancel", form, error)
-    else:
-        try:
-            with submitted_once(request):
-                state_action.service(actor=user, batch_id=batch.pk)
-        except SERVICE_ERRORS as error:
-            messages.error(request, error_text(error))
-            return redirect(page_url(batch))
-    batch.refresh_from_db()
-    messages.success(
-        request,
-        gettext("%(action)s: batch %(batch)s is now %(status)s.")
-        % {
-            "action": gettext(state_action.label),
-            "batch": batch.batch_number,
-            "status": batch.get_status_display().lower(),
-        },
-    )
-    return redirect(page_url(batch))

@@ -16,16 +16,18 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 
-from batches.admin import desk_forms as f
 from batches.models import Batch
 from batches.release import disposition
-from batches.release.labelling import PrintedLabels, label_counts
 from batches.roles import BATCH_ROLES, has_role
 from batches.services import custody
 from batches.states import BatchStatus
 from batches.views.desk_catalogue import DESK_STATES, RELEASED, DeskForm, desk_forms
-from batches.web import SERVICE_ERRORS, acting_user, add_service_error, submitted_once
+from batches.views.desk_form import posted_form, submit_form
+from batches.views.desk_labels import label_context
+from batches.views.live import live_answer, live_context
+from batches.web import acting_user
 
 S = BatchStatus
 
@@ -47,66 +49,51 @@ def desk_index(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "batches/custody/desk_index.html", context)
 
 
-def _posted(available: list[DeskForm], request: HttpRequest) -> DeskForm | None:
-    """The open form the POST is for; a per-record form is matched on the record it names."""
-    action = request.POST.get("action", "")
-    candidates = [d for d in available if d.action == action]
-    target = request.POST.get("custody_event") or request.POST.get("transfer") or ""
-    if target:
-        return next((d for d in candidates if str(d.target) == target), None)
-    return candidates[0] if len(candidates) == 1 else None
-
-
-def _submit(request: HttpRequest, batch: Batch, desk: DeskForm) -> HttpResponse | None:
-    """Call the form's service; a redirect on success, None (the form carries the refusal) otherwise."""
-    user = acting_user(request)
-    form = desk.build(user, request.POST, request.FILES)
-    if not has_role(user, *desk.roles):
-        names = ", ".join(role.label for role in desk.roles)
-        form.add_error(
-            None,
-            _("%(form)s requires the role %(roles)s; nothing was recorded.") % {"form": desk.title, "roles": names},
-        )
-    elif form.is_valid():
-        data = f.cleaned(form)
-        # A per-record form acts on the record of this batch it was matched to, whatever else was posted.
-        if desk.action in ("receive", "receipt_scan"):
-            data["custody_event"] = desk.target
-        elif desk.action == "outcome":
-            data["transfer"] = desk.target
-        try:
-            with submitted_once(request):
-                result = desk.call(user, batch, data)
-        except SERVICE_ERRORS as error:
-            add_service_error(form, error)
-        else:
-            if isinstance(result, PrintedLabels):  # the labels go to the printer now, once
-                response = HttpResponse(result.content, content_type=result.content_type)
-                response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
-                return response
-            done = _("Recorded and signed. (%(form)s)") if desk.signs else _("Recorded. (%(form)s)")
-            messages.success(request, done % {"form": desk.title})
-
-            return redirect(request.path)
-    messages.error(request, _("Nothing was recorded: see the form below."))
-    return None
+def _desk_batch(request: HttpRequest, batch_id: int) -> Batch:
+    if not has_role(request.user, *BATCH_ROLES):
+        raise PermissionDenied(_("The delivery desk needs a batch role."))
+    return get_object_or_404(Batch.objects.select_related("patient", "process_definition"), pk=batch_id)
 
 
 def delivery_desk(request: HttpRequest, batch_id: int) -> HttpResponse:
     """One page per batch: the forms its state allows, each submit through its service."""
-    if not has_role(request.user, *BATCH_ROLES):
-        raise PermissionDenied(_("The delivery desk needs a batch role."))
-    batch = get_object_or_404(Batch.objects.select_related("patient", "process_definition"), pk=batch_id)
+    batch = _desk_batch(request, batch_id)
     available = desk_forms(batch)
     posted: DeskForm | None = None
     if request.method == "POST":
-        posted = _posted(available, request)
+        posted = posted_form(available, request)
         if posted is None:
             messages.error(request, _("That form is not open for this batch now; the page shows what is."))
             return redirect(request.path)
-        done = _submit(request, batch, posted)
+        done = submit_form(request, batch, posted, request.path)
         if done is not None:
             return done
+    return _render_desk(request, batch, available, posted)
+
+
+@require_GET
+def desk_live(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """The desk's content once someone recorded on the batch since the page was drawn (batches.views.live)."""
+    batch = _desk_batch(request, batch_id)
+    return live_answer(
+        request, batch, lambda: _render_desk(request, batch, desk_forms(batch), None, template=LIVE_TEMPLATE)
+    )
+
+
+PAGE_TEMPLATE = "batches/custody/delivery_desk.html"
+LIVE_TEMPLATE = "batches/custody/desk_live.html"
+
+
+def _render_desk(
+    request: HttpRequest,
+    batch: Batch,
+    available: list[DeskForm],
+    posted: DeskForm | None,
+    *,
+    template: str = PAGE_TEMPLATE,
+) -> TemplateResponse:
+    # The stamp before anything is read: what is written meanwhile shows at the next update.
+    live = live_context(batch, "admin:batches_delivery_desk_live", live=posted is None)
     user = acting_user(request)
     offered = [d for d in available if d is posted or has_role(user, *d.roles)]
     for desk in offered:
@@ -114,6 +101,7 @@ def delivery_desk(request: HttpRequest, batch_id: int) -> HttpResponse:
             desk.build(user)
     context: dict[str, Any] = {
         **admin.site.each_context(request),
+        **live,
         "title": _("Delivery desk · batch %(batch)s") % {"batch": batch.batch_number},
         "batch": batch,
         "expires_at": custody.expires_at(batch),
@@ -127,12 +115,10 @@ def delivery_desk(request: HttpRequest, batch_id: int) -> HttpResponse:
             "handed_over_at"
         ),
         "scans": batch.identity_scans.select_related("scanned_by", "override_by").order_by("-scanned_at")[:20],
-        "labels": batch.labels.select_related("print_event__printed_by").order_by("label_id"),
-        "label_counts": label_counts(batch),
-        "reconciliations": batch.label_reconciliations.select_related("reconciled_by"),
+        **label_context(batch),
         "adverse_events": batch.adverse_events.order_by("onset_at"),
         "visits": batch.follow_up_visits.order_by("visit_date"),
         "transfers": batch.embryo_transfers.order_by("transfer_date"),
         "batch_url": reverse("admin:batches_batch_change", args=[batch.pk]),
     }
-    return TemplateResponse(request, "batches/custody/delivery_desk.html", context)
+    return TemplateResponse(request, template, context)

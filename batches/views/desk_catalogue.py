@@ -20,7 +20,7 @@ from batches import formatting
 from batches.admin import desk_forms as f
 from batches.models import Batch, BedsideCheck, CustodyEvent
 from batches.models.custody import HandOff
-from batches.release import adverse_events, closure, delivery
+from batches.release import adverse_events, bedside, closure, delivery
 from batches.roles import Role
 from batches.services import custody, followup, receipt
 from batches.states import BatchStatus
@@ -60,8 +60,9 @@ def with_override(service: Callable[..., Any]) -> Call:
     return call
 
 
-bedside_scan = with_override(delivery.bedside_check_scan)
-bedside_confirm = with_override(delivery.bedside_check_confirm)
+bedside_scan = with_override(bedside.bedside_check_scan)
+bedside_confirm = with_override(bedside.bedside_check_confirm)
+bedside_sign = on_batch(bedside.bedside_check_sign)
 adverse_event = on_batch(adverse_events.adverse_event_record)
 close = on_batch(delivery.batch_close)
 close_rejected = on_batch(closure.batch_close_rejected)
@@ -253,7 +254,7 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
     if batch.status == S.DISPATCHED and not batch.custody_events.filter(
         kind=HandOff.LAB_TO_RADIOLOGY, received_at__isnull=True
     ):
-        check = BedsideCheck.objects.filter(batch=batch).first()
+        check = BedsideCheck.objects.select_related("checked_by").filter(batch=batch).first()
         if check is None:
             forms_.append(
                 DeskForm(
@@ -279,21 +280,7 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
                 )
             )
         if check is not None:
-            # Shown from the first scan on, so that the first clinician records the infusion without reloading;
-            # the service refuses it until the second clinician has confirmed.
-            intro = "" if check.is_confirmed else _("Recorded only once the second clinician has confirmed the check.")
-
-            forms_.append(
-                DeskForm(
-                    "infusion",
-                    _("Record infusion"),
-                    f.InfusionForm,
-                    (Role.CLINICIAN,),
-                    infuse,
-                    intro=intro,
-                    help={"left_cells": infusion_help(batch)},
-                )
-            )
+            forms_ += _infusion_forms(batch, check)
     if batch.status == S.INFUSED:
         forms_.append(DeskForm("close", _("Close the batch (QA)"), f.CloseForm, (Role.QA_REVIEWER,), close))
     if batch.status == S.REJECTED:
@@ -311,6 +298,41 @@ def _release_and_delivery(batch: Batch) -> list[DeskForm]:
             )
         )
     return forms_
+
+
+def _infusion_forms(batch: Batch, check: BedsideCheck) -> list[DeskForm]:
+    """The infusion, shown from the first bedside scan on so that the first clinician records it without
+    reloading (the service refuses it until the second clinician has confirmed); while that scan is unsigned,
+    the infusion's signature signs it too, and its clinician may also sign it on its own."""
+    intro = [] if check.is_confirmed else [_("Recorded only once the second clinician has confirmed the check.")]
+    forms_ = []
+    if not bedside.first_scan_signed(check):
+        who = {"who": check.checked_by}
+        intro.append(
+            _("The first bedside scan, by %(who)s, is not signed yet: %(who)s records the infusion, signing both.")
+            % who
+        )
+        forms_.append(
+            DeskForm(
+                "bedside_sign",
+                _("Sign the first bedside scan on its own"),
+                f.BedsideSignForm,
+                (Role.CLINICIAN,),
+                bedside_sign,
+                intro=_("Only %(who)s, when another clinician records the infusion.") % who,
+                occasional=True,
+            )
+        )
+    infusion = DeskForm(
+        "infusion",
+        _("Record infusion"),
+        f.InfusionForm,
+        (Role.CLINICIAN,),
+        infuse,
+        intro=" ".join(intro),
+        help={"left_cells": infusion_help(batch)},
+    )
+    return [infusion, *forms_]
 
 
 def _follow_up(batch: Batch) -> list[DeskForm]:

@@ -1,5 +1,6 @@
-"""The delivery desk's labelling forms: print a bag's labels, account for each label, reconcile, and record
-the final container with its visual inspection (collection to quarantine; ``batches.release.labelling``)."""
+"""The labelling forms: print a bag's labels, account for each label, reconcile, and record the final container
+with its visual inspection (collection to quarantine; ``batches.release.labelling``). The delivery desk and
+the batch page offer the same forms, each submitted through ``batches.views.desk_form.submit_form``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.contrib.auth.models import User
 from django.utils.translation import gettext
 
 from batches.admin import desk_forms as f
-from batches.models import Batch, FinalContainer, LabelBag, LabelReconciliation
+from batches.models import Batch, FinalContainer, LabelBag, LabelPrint, LabelReconciliation
 from batches.release import labelling
 from batches.roles import Role
 from batches.states import BatchStatus
@@ -25,6 +26,22 @@ def account_label(user: User, batch: Batch, data: dict[str, Any]) -> Any:
     return labelling.label_account(actor=user, **data)
 
 
+def label_context(batch: Batch) -> dict[str, Any]:
+    """The batch's labels, their count and its reconciliations, as the desk and the batch page show them."""
+    return {
+        "labels": batch.labels.select_related("print_event__printed_by").order_by("label_id"),
+        "label_counts": labelling.label_counts(batch),
+        "reconciliations": batch.label_reconciliations.select_related("reconciled_by"),
+    }
+
+
+def _print_initial(batch: Batch) -> dict[str, Any]:
+    """The bag labelled in this state, and the printer of the last print (checked, not retyped)."""
+    last = LabelPrint.objects.order_by("-printed_at").values_list("printer", flat=True).first()
+    bag = LabelBag.FINAL if batch.status == BatchStatus.QUARANTINE else LabelBag.COLLECTION
+    return {"bag": bag, "printer": last or ""}
+
+
 def label_forms(batch: Batch) -> list[DeskForm]:
     """The labelling forms while the batch's bags can be labelled (collection to quarantine)."""
     if batch.status not in labelling.PRINT_STATES[LabelBag.COLLECTION] or not batch.din:
@@ -32,13 +49,14 @@ def label_forms(batch: Batch) -> list[DeskForm]:
     forms_ = [
         DeskForm(
             "label_print",
-            "Print labels",
+            gettext("Print labels"),
             f.LabelPrintForm,
             (Role.OPERATOR,),
             print_labels,
             intro=gettext("Each label gets its own id; a reprint voids the bag's earlier labels."),
+            initial=_print_initial(batch),
         ),
-        DeskForm("label_account", "Account for a label", f.LabelAccountForm, (Role.OPERATOR,), account_label),
+        DeskForm("label_account", gettext("Account for a label"), f.LabelAccountForm, (Role.OPERATOR,), account_label),
     ]
     if batch.status != BatchStatus.QUARANTINE:
         return forms_
@@ -48,30 +66,32 @@ def label_forms(batch: Batch) -> list[DeskForm]:
         forms_.append(
             DeskForm(
                 "packaging",
-                "Reconcile the labels and inspect the final container (before release)",
+                gettext("Reconcile the labels and inspect the final container (before release)"),
                 f.PackagingForm,
                 (Role.OPERATOR,),
                 record_packaging,
-                intro="Issued = applied + destroyed + returned, then the final container and its visual "
-                "inspection: two records, each signed with this one entry; QA cannot release before both.",
+                intro=gettext(
+                    "Issued = applied + destroyed + returned, then the final container and its visual "
+                    "inspection: two records, each signed with this one entry; QA cannot release before both."
+                ),
             )
         )
         return forms_
     forms_.append(
         DeskForm(
             "label_reconcile",
-            "Reconcile the labels (before release)",
+            gettext("Reconcile the labels (before release)"),
             f.LabelReconcileForm,
             (Role.OPERATOR,),
             reconcile_labels,
-            intro="Issued = applied + destroyed + returned; QA cannot release until this is signed.",
+            intro=gettext("Issued = applied + destroyed + returned; QA cannot release until this is signed."),
         )
     )
     if not recorded:
         forms_.append(
             DeskForm(
                 "final_container",
-                "Final container and visual inspection (before release)",
+                gettext("Final container and visual inspection (before release)"),
                 f.FinalContainerForm,
                 (Role.OPERATOR,),
                 record_final_container,

@@ -16,8 +16,9 @@ from batches.services.actions import action
 from batches.services.steps import STEP_LABELS
 
 # "What is needed next" says a stage may start: the form of the stage's first step starts it when recorded.
+# Not collection: its bag carries a label issued from the DIN that starting collection allocates, so the
+# operator starts collection (its own button), prints the label on the batch page, then records the apheresis.
 STARTED_BY_RECORDING = {
-    "Start collection": ("apheresis", "start-collection"),
     "Start processing": ("selection", "start-processing"),
 }
 
@@ -38,7 +39,8 @@ def record_form(batch: Batch, kind: str, user: Any) -> BaseForm:
 
 def current_record_form(batch: Batch, user: Any, needed: list[NextStep]) -> tuple[BaseForm | None, str, bool]:
     """(form, title, whether recording starts the stage) for the step the operator records now."""
-    starts = [STARTED_BY_RECORDING[step.label] for step in needed if step.label in STARTED_BY_RECORDING]
+    labels = {step.label for step in needed}  # in the reader's language
+    starts = [start for label, start in STARTED_BY_RECORDING.items() if _(label) in labels]
     if starts:
         kind, slug = starts[0]
         title = _("%(start)s and record %(step)s") % {

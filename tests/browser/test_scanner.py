@@ -17,7 +17,7 @@ from batches import demo_chain
 from batches.models import BedsideCheck, CustodyEvent, IdentityScan
 from qc.models import Deviation
 from tests.custody_helpers import dispatched_batch, scan_of
-from tests.factories import PASSWORD, Personas, make_user
+from tests.factories import Personas, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -108,10 +108,10 @@ def test_scanner_enter_on_the_bedside_form(people: Personas, browser: Browser, l
     assert not BedsideCheck.objects.exists()
     assert Deviation.objects.filter(batch=batch, kind="identity", classification="critical").count() == 1
     scan(page, batch.patient.subject_code)
-    expect(page.locator("#id_bedside_scan_password")).to_be_focused()
-    page.keyboard.type(PASSWORD)
+    # Both scans accepted, the form's button is next: the scans are recorded now, signed with the infusion.
+    expect(page.locator("#desk-bedside_scan button[type=submit]")).to_be_focused()
     page.keyboard.press("Enter")
-    expect(page.locator(".messagelist")).to_contain_text("Recorded and signed.")
+    expect(page.locator(".messagelist")).to_contain_text("Recorded.")
     check = BedsideCheck.objects.get(batch=batch)
     assert (check.checked_by, check.patient_subject_code) == (people.clinician, batch.patient.subject_code)
     assert os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE") == "true"
