@@ -5,76 +5,44 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+from tests.parallel import shared_fixture_group
 
-pytest_plugins = ["pytester"]
+ROOT = Path(__file__).resolve().parent.parent
 
-SUITE = {
-    "conftest.py": "",
-    "shop/__init__.py": "",
-    "shop/conftest.py": """
-import os
-from pathlib import Path
-
-import pytest
-
-@pytest.fixture(scope="package")
-def browser():
-    return object()
-""",
-    "shop/test_walk.py": """
-import os
-from pathlib import Path
-
-import pytest
-
-@pytest.fixture(scope="module")
-def page():
-    return object()
-
-def test_a(browser, page): pass
-def test_b(browser): pass
-""",
-    "test_record.py": """
-import os
-from pathlib import Path
-
+MODULE_FIXTURE = """
 import pytest
 
 @pytest.fixture(scope="module")
 def record():
     return object()
-
-@pytest.fixture
-def fresh():
-    return object()
-
-def test_rendered(record): pass
-def test_alone(fresh, tmp_path): pass
-""",
-}
+"""
 
 
-def test_tests_sharing_a_package_or_module_fixture_are_grouped_and_the_others_go_alone(
-    pytester: pytest.Pytester,
-) -> None:
-    for name, text in SUITE.items():
-        pytester.path.joinpath(*name.split("/")).parent.mkdir(parents=True, exist_ok=True)
-        pytester.path.joinpath(*name.split("/")).write_text(text)
-    pytester.makeconftest(
-        "def pytest_configure(config):\n"
-        "    config.option.loadgroup = True  # as xdist sets it in its processes under --dist loadgroup\n"
-    )
-    calls = pytester.inline_run("-p", "tests.parallel", "-p", "no:django", "-p", "no:cacheprovider")
-    calls.assertoutcome(passed=4)
-    collected = calls.getcall("pytest_collection_finish").session.items
-    groups = {item.nodeid: [mark.args[0] for mark in item.iter_markers("xdist_group")] for item in collected}
-    assert groups == {
-        "shop/test_walk.py::test_a": ["shop"],  # the package's fixture, wider than the module's
-        "shop/test_walk.py::test_b": ["shop"],
-        "test_record.py::test_rendered": ["test_record.py"],
-        "test_record.py::test_alone": [],  # function-scoped fixtures, and pytest's own, group nothing
+def test_tests_sharing_a_package_or_module_fixture_are_grouped_and_the_others_go_alone(tmp_path: Path) -> None:
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "conftest.py").write_text(MODULE_FIXTURE.replace('"module"', '"package"'))
+    (tmp_path / "shop" / "test_walk.py").write_text(MODULE_FIXTURE)
+    (tmp_path / "test_record.py").write_text(MODULE_FIXTURE)
+    (tmp_path / "test_alone.py").write_text("import pytest\n\n@pytest.fixture\ndef fresh():\n    return 1\n")
+    assert {
+        nodeid: shared_fixture_group(tmp_path, nodeid)
+        for nodeid in ("shop/test_walk.py::test_a", "test_record.py::test_b[x]", "test_alone.py::test_c")
+    } == {
+        "shop/test_walk.py::test_a": "shop",  # the package's fixture, wider than the module's own
+        "test_record.py::test_b[x]": "test_record.py",
+        "test_alone.py::test_c": None,  # function-scoped fixtures only: it goes on its own
     }
+
+
+def test_the_browser_package_and_the_modules_with_shared_fixtures_are_groups_of_the_suite() -> None:
+    assert shared_fixture_group(ROOT, "tests/browser/test_shift.py::test_walk") == "tests/browser"
+    assert shared_fixture_group(ROOT, "tests/browser/test_scanner.py::test_scan") == "tests/browser"
+    assert shared_fixture_group(ROOT, "tests/test_production.py::test_x") == "tests/test_production.py"
+    assert (
+        shared_fixture_group(ROOT, "tests/test_batch_record_render.py::test_x") == "tests/test_batch_record_render.py"
+    )
+    # tests/conftest.py's wider fixtures are session-scoped: one per process, grouping nothing.
+    assert shared_fixture_group(ROOT, "tests/test_settings.py::test_x") is None
 
 
 def test_each_process_of_a_parallel_run_has_a_queue_and_a_media_folder_of_its_own() -> None:
