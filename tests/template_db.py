@@ -1,14 +1,15 @@
 """The test database, cloned in about a second from a migrated template kept on the server.
 
-Migrating an empty database costs minutes: the batches and qc migrations install hundreds of
-PostgreSQL triggers. What they build depends only on the migration files, the installed apps and
-the pinned requirements, so that schema is built once into a template named after a hash of them,
-and every run creates its test database with ``CREATE DATABASE test_x TEMPLATE tmpl_...``. A
-changed migration (or app list, or pin) gives a new name: the next run builds the new template and
-drops the stale ones of the same test database. Templates are named after the test database, so
-checkouts that share a server with their own DATABASE_URL never drop each other's. The processes of a
-parallel run (pytest-xdist, ``make test``) each have a test database of their own, ``test_x_gw0``,
-``test_x_gw1``…, all cloned from the one template of ``test_x``, which the first of them builds.
+Migrating an empty database costs tens of seconds even from the baselines (hundreds of tables and
+PostgreSQL triggers); a clone costs one. What they build depends only on the migration files, the code
+they run from outside them, the installed apps and the pinned requirements, so that schema is built
+once into a template named after a hash of them, and every run creates its test database with
+``CREATE DATABASE test_x TEMPLATE tmpl_...``. A changed migration (or app list, or pin) gives a new
+name: the next run builds the new template and drops the stale ones of the same test database.
+Templates are named after the test database, so checkouts that share a server with their own
+DATABASE_URL never drop each other's. The processes of a parallel run (pytest-xdist, ``make test``)
+each have a test database of their own, ``test_x_gw0``, ``test_x_gw1``…, all cloned from the one
+template of ``test_x``, which the first of them builds.
 
 pytest-django's flags keep their meaning: ``--reuse-db`` keeps the test database between runs (and
 re-clones it when it was cloned from another template), ``--create-db`` makes a fresh one from the
@@ -40,17 +41,20 @@ ROOT = Path(__file__).resolve().parent.parent
 # Bump when the way a template is built changes, so that existing templates are not reused.
 TEMPLATE_FORMAT = "1"
 REQUIREMENTS = ("requirements.txt",)
+# The baselines' operation lives outside the migration folders: a change to it changes what they build.
+MIGRATION_CODE = ("batches/migration_operations.py",)
 FINGERPRINT_LENGTH = 16
 
 
 def schema_fingerprint(*, use_migrations: bool) -> str:
     """A hash of everything the migrated schema depends on: every migration file of every installed app
-    (Django's and third-party ones too), the installed apps, the pinned requirements, the Django version."""
+    (Django's and third-party ones too) and the operation module they use, the installed apps, the pinned
+    requirements, the Django version."""
     digest = hashlib.sha256()
     for part in (TEMPLATE_FORMAT, django.get_version(), "migrate" if use_migrations else "syncdb"):
         digest.update(part.encode() + b"\0")
     digest.update("\n".join(settings.INSTALLED_APPS).encode() + b"\0")
-    for name in REQUIREMENTS:
+    for name in REQUIREMENTS + MIGRATION_CODE:
         digest.update((ROOT / name).read_bytes() + b"\0")
     from django.apps import apps
 
