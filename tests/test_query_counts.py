@@ -98,3 +98,5 @@ def test_the_records_snapshot_costs_the_same_queries_with_three_or_five_gcsf_day
     days = [s for s in snapshot.steps if s.kind == "gcsf"]
     assert len(days) == 5
     assert all(s.procedure and s.lots for s in days), days
+    parameters = [row.label for row in snapshot.process]
+    assert len(parameters) == len(set(parameters)), parameters  # each row of the definition once
