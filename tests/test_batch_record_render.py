@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pyhanko.pdf_utils.generic import StreamObject
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pypdf import PdfReader
+from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from batches.pdf import fonts
 from batches.pdf.render import render
@@ -26,6 +27,7 @@ from batches.pdf.render.layout import (
     TABLE_LINES,
     TablePieces,
     Writer,
+    wrapped,
 )
 from batches.pdf.signing import seal_pdf
 from batches.pdf.verify import check_seal
@@ -143,6 +145,20 @@ def test_markup_fast_path_gives_what_character_by_character_markup_gives(value: 
     assert fonts.markup(value) == fonts.markup_each(value)
     glyphs = fonts.register()
     assert fonts.plain(value) == "".join(ch if ord(ch) in glyphs else "?" for ch in value)
+
+
+@given(
+    st.lists(st.text(alphabet=st.sampled_from("aW0 .-é\u00a0"), max_size=300), min_size=1, max_size=4),
+    st.floats(min_value=12, max_value=500),
+)
+def test_plain_text_is_wrapped_within_the_column_and_keeps_every_character(lines: list[str], room: float) -> None:
+    """The cheap path for long plain cells: no line wider than the column, nothing lost or reordered."""
+    fonts.register()
+    font = fonts.REGULAR
+    out = wrapped(lines, font, 8, room)
+    assert all(stringWidth(line, font, 8) <= room for line in out)
+    assert re.sub(r"\s+", "", "".join(out)) == re.sub(r"\s+", "", "".join(lines))
+    assert len(out) >= len(lines)
 
 
 def test_snapshot_dict_form_is_what_dataclasses_asdict_gives() -> None:

@@ -51,6 +51,11 @@ def _plain_characters() -> frozenset[str]:
     return frozenset(chr(c) for c in register()) - special
 
 
+def is_plain(value: str) -> bool:
+    """True when ``value`` can be drawn as it is: every glyph present, no super- or subscripts."""
+    return _plain_characters().issuperset(value.replace("\n", ""))
+
+
 def markup(value: str) -> str:
     """``value`` as Paragraph markup: XML-escaped, line breaks kept, missing glyphs replaced."""
     if _plain_characters().issuperset(value.replace("\n", "").replace("\r", "")):

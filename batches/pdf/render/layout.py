@@ -1,7 +1,8 @@
 """What every section of the batch record draws with: page geometry, styles, cells, tables.
 
-Every cell is a Paragraph (or a plain string when each line fits the column) so long free text
-wraps, and tables repeat their header and split rows across pages.
+Every cell is plain text wrapped to its column, or a Paragraph where markup is needed (super- and
+subscripts, missing glyphs), so long free text wraps; tables repeat their header and split rows
+across pages.
 """
 
 from __future__ import annotations
@@ -50,6 +51,46 @@ MAX_CELL_LINES = 30
 # Lines of one table piece in a long section (see Writer.tables): about one page of the audit appendix.
 TABLE_LINES = 40
 _WORDS = re.compile(r"(\s+)")
+
+
+class Para(Paragraph):
+    """A Paragraph that breaks its lines once per width: a table measures each cell when it sizes its
+    rows and again when it draws them, and ReportLab's Paragraph breaks its lines anew each time."""
+
+    _measured_for: float | None = None
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        if self._measured_for != availWidth:
+            super().wrap(availWidth, availHeight)
+            self._measured_for = availWidth
+        return self.width, self.height
+
+
+def wrapped(lines: Sequence[str], font: str, size: float, room: float) -> list[str]:
+    """``lines`` broken at spaces into lines no wider than ``room`` points (as a Paragraph would break
+    them: runs of spaces count as one); a word wider than ``room`` is cut where it must be."""
+    space = stringWidth(" ", font, size)
+    out: list[str] = []
+    for line in lines:
+        current, used = "", 0.0
+        for word in line.split():
+            width = stringWidth(word, font, size)
+            while width > room:  # a pasted hash or a run of characters: cut it at the column
+                if current:
+                    out.append(current)
+                    current, used = "", 0.0
+                keep = max(1, math.floor(len(word) * room / width))
+                while keep > 1 and stringWidth(word[:keep], font, size) > room:
+                    keep -= 1
+                out.append(word[:keep])
+                word = word[keep:]
+                width = stringWidth(word, font, size)
+            if current and used + space + width > room:
+                out.append(current)
+                current, used = "", 0.0
+            current, used = (f"{current} {word}", used + space + width) if current else (word, width)
+        out.append(current)
+    return out
 
 
 def styles() -> dict[str, ParagraphStyle]:
@@ -116,7 +157,7 @@ class Writer:
         self.story: list[Flowable] = []
 
     def p(self, value: str, style: str = "cell") -> Paragraph:
-        return Paragraph(fonts.markup(value), self.st[style])
+        return Para(fonts.markup(value), self.st[style])
 
     def when(self, iso: str, *, utc: bool = True) -> str:
         """'2026-05-04 11:12:03 CEST (09:12:03 UTC)' from an ISO time (``utc=False``: the local part
@@ -140,7 +181,10 @@ class Writer:
         lines = value.split("\n")
         if all(stringWidth(line, st.fontName, st.fontSize) <= room for line in lines):
             return "\n".join(fonts.plain(line) for line in lines)  # a Table draws a str cell line by line
-        return Paragraph(fonts.markup(value), st)
+        if fonts.is_plain(value):
+            # Wrapped here, once: a Paragraph would parse its markup and wrap again at every measure.
+            return "\n".join(wrapped(lines, st.fontName, st.fontSize, room))
+        return Para(fonts.markup(value), st)
 
     def bounded(self, value: str, width: float, style: str) -> list[str]:
         """``value`` cut at spaces into pieces of at most MAX_CELL_LINES lines of the column.
@@ -257,4 +301,4 @@ class Writer:
         if key in {"conforms", "within specification", "meets specification", "match"}:
             tone = VERDICT_COLOURS["pass"]
         text = fonts.markup(value)
-        return Paragraph(f'<font color="{tone}"><b>{text}</b></font>' if tone else text, self.st["cell"])
+        return Para(f'<font color="{tone}"><b>{text}</b></font>' if tone else text, self.st["cell"])
