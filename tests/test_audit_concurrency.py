@@ -1,4 +1,4 @@
-"""Sealing while 20 writers commit out of id order leaves a chain with every event and no gap."""
+"""Sealing while writers commit out of id order leaves a chain with every event and no gap."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.db import connection, transaction
 
 from batches.audit import GMP_MODELS, audit_context, event_model
 from batches.ledger.seal import ledger_seal
-from batches.models import AuditSeal, Patient
+from batches.models import AuditSeal, Patient, SealProgress
 from tests.audit_helpers import verify
 from tests.factories import Personas, enrolled_patient
 
@@ -71,5 +71,55 @@ def test_twenty_concurrent_writers_leave_a_chain_without_gaps(
     assert Patient.objects.filter(subject_code__startswith="CW-").count() == WRITERS * ROUNDS
     sequences = list(AuditSeal.objects.order_by("sequence").values_list("sequence", flat=True))
     assert sequences == list(range(1, events + 1))
+    result = verify()
+    assert result.code == 0, result.err
+
+
+@pytest.mark.urs("URS-031")
+def test_an_event_of_a_transaction_open_during_a_run_is_sealed_by_a_later_run(
+    transactional_db: None, signing_pki: dict[str, str]
+) -> None:
+    """Sealing reads above a bound; an open transaction's event below the ids sealed is never passed over."""
+    people = Personas()
+    label = event_model(Patient)._meta.label
+    written, release = threading.Event(), threading.Event()
+    held: dict[str, int] = {}
+    errors: list[BaseException] = []
+
+    def slow_writer() -> None:
+        try:
+            with transaction.atomic():
+                patient = enrolled_patient(people.operator, subject_code="OPEN-1")
+                held["event"] = event_model(Patient).objects.filter(pgh_obj_id=patient.pk).get().pk
+                written.set()
+                release.wait(timeout=60)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            written.set()
+            connection.close()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    written.wait(timeout=60)
+    later = enrolled_patient(people.operator, subject_code="AFTER-1")  # a larger id, committed first
+    first = ledger_seal()
+    later_event = event_model(Patient).objects.get(pgh_obj_id=later.pk).pk
+    assert held["event"] < later_event
+    assert AuditSeal.objects.filter(event_model=label, event_id=later_event).exists()
+    assert SealProgress.objects.get().bound.get(label, 0) < held["event"]  # the open transaction holds it back
+
+    release.set()
+    thread.join(timeout=60)
+    assert not errors, errors
+    second = ledger_seal()
+    assert second.sealed >= 1
+    assert first.sealed >= 1
+    assert AuditSeal.objects.filter(event_model=label, event_id=held["event"]).exists()
+    ledger_seal()
+    progress = SealProgress.objects.get()
+    assert progress.bound[label] >= later_event
+    assert progress.pending == []
+    assert ledger_seal().sealed == 0
     result = verify()
     assert result.code == 0, result.err

@@ -4,6 +4,13 @@ Writers commit in any order, so an event with a smaller id may become visible af
 was sealed. Sealing therefore never relies on "ids above the last sealed id": it takes every
 committed event that has no seal yet (an anti-join), under an advisory lock so that one sealer
 runs at a time and the sequence has no gaps.
+
+The anti-join reads each event table only above a bound (SealProgress) below which every committed
+event is known to be sealed, so a run costs what is new, not the size of the trail. A run notes the
+last id each table has handed out (read before its snapshot) and the newest transaction still open
+in that snapshot. An event not yet visible then, with an id up to that last id, belongs to one of
+those open transactions: once a later run's snapshot shows them all ended, that run has read their
+events above the old bound, and the bound moves up to the noted ids.
 """
 
 from __future__ import annotations
@@ -17,9 +24,11 @@ from django.utils import timezone
 
 from batches import pki
 from batches.ledger.chain import GENESIS_HASH, SEAL_LOCK_KEY, checkpoint_statement, event_tables, seal_hash
-from batches.models.ledger import AuditCheckpoint, AuditSeal
+from batches.models.ledger import AuditCheckpoint, AuditSeal, SealProgress
 
 CHUNK = 20_000
+# Runs waiting for transactions that were open when they ran; an older one dropped only slows the bound.
+PENDING_KEPT = 20
 
 
 @dataclass(frozen=True)
@@ -30,8 +39,8 @@ class SealResult:
     checkpoint_id: int | None
 
 
-def _unsealed(limit: int) -> list[tuple[datetime, str, int, bytes, int]]:
-    """Up to ``limit`` committed, unsealed events of every GMP table, oldest first."""
+def _unsealed(limit: int, above: dict[str, int]) -> list[tuple[datetime, str, int, bytes, int]]:
+    """Up to ``limit`` committed, unsealed events of every GMP table with ids above ``above``, oldest first."""
     seal_table = AuditSeal._meta.db_table
     per_table = []
     with connection.cursor() as cursor:
@@ -40,15 +49,64 @@ def _unsealed(limit: int) -> list[tuple[datetime, str, int, bytes, int]]:
                 f'SELECT e."pgh_created_at", e."pgh_id", convert_to(row_to_json(e)::text, \'UTF8\'), '
                 f"e.xmin::text::bigint "
                 f'FROM "{events._meta.db_table}" AS e '
-                f'WHERE NOT EXISTS (SELECT 1 FROM "{seal_table}" AS s '
+                f'WHERE e."pgh_id" > %s AND NOT EXISTS (SELECT 1 FROM "{seal_table}" AS s '
                 f'WHERE s."event_model" = %s AND s."event_id" = e."pgh_id") '
                 f'ORDER BY e."pgh_id" LIMIT %s',
-                [label, limit],
+                [above.get(label, 0), label, limit],
             )
             per_table.append(
                 [(at, label, pgh_id, bytes(payload), xmin) for at, pgh_id, payload, xmin in cursor.fetchall()]
             )
+    # Each table's events stay in id order, so what is kept of a table is a prefix of what was read.
     return list(heapq.merge(*per_table))[:limit]
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """What a run saw: the last id each event table had handed out, then the snapshot's transactions."""
+
+    last_ids: dict[str, int]
+    oldest_open: int  # every transaction before it had ended
+    newest_open: int | None  # the newest transaction still open (None: none was)
+
+
+def _horizon() -> Horizon:
+    tables = event_tables()
+    with connection.cursor() as cursor:
+        # The ids first: an id handed out after this comes from a transaction that is not yet open.
+        lasts = ", ".join(
+            f"COALESCE(pg_sequence_last_value(pg_get_serial_sequence('\"{events._meta.db_table}\"', 'pgh_id')), 0)"
+            for _label, _model, events in tables
+        )
+        cursor.execute(f"SELECT {lasts}")
+        last_ids = dict(zip((label for label, _m, _e in tables), cursor.fetchone(), strict=True))
+        cursor.execute(
+            "SELECT pg_snapshot_xmin(s)::text, (SELECT max(x::text::numeric) FROM pg_snapshot_xip(s) AS x)::text "
+            "FROM pg_current_snapshot() AS s"
+        )
+        oldest, newest = cursor.fetchone()
+    return Horizon(last_ids, int(oldest), int(newest) if newest is not None else None)
+
+
+def _progress() -> SealProgress:
+    progress = SealProgress.objects.order_by("pk").first()
+    return progress if progress is not None else SealProgress.objects.create()
+
+
+def _advance(progress: SealProgress, horizon: Horizon) -> None:
+    """Move the bound up to the ids of every run whose open transactions have all ended by ``horizon``
+    (this run's own when none was open); this run has read their events above the old bound."""
+    runs = [*progress.pending, [horizon.newest_open, horizon.last_ids]]
+    bound = dict(progress.bound)
+    waiting = []
+    for newest_open, last_ids in runs:
+        if newest_open is None or newest_open < horizon.oldest_open:
+            for label, last in last_ids.items():
+                bound[label] = max(bound.get(label, 0), last)
+        else:
+            waiting.append([newest_open, last_ids])
+    progress.bound, progress.pending = bound, waiting[-PENDING_KEPT:]
+    progress.save(update_fields=["bound", "pending"])
 
 
 def _head() -> tuple[int, str]:
@@ -56,11 +114,12 @@ def _head() -> tuple[int, str]:
     return (last[0], last[1]) if last else (0, GENESIS_HASH)
 
 
-def _seal_chunk(limit: int) -> int:
+def _seal_chunk(limit: int, above: dict[str, int]) -> int:
+    """Seal up to ``limit`` events above ``above``; raise ``above`` to the last id sealed of each table."""
     sequence, previous = _head()
     now = timezone.now()
     rows = []
-    for _at, label, pgh_id, payload, xmin in _unsealed(limit):
+    for _at, label, pgh_id, payload, xmin in _unsealed(limit, above):
         sequence += 1
         digest = seal_hash(
             sequence=sequence,
@@ -72,6 +131,7 @@ def _seal_chunk(limit: int) -> int:
         )
         rows.append((sequence, label, pgh_id, payload, xmin, previous, digest, now))
         previous = digest
+        above[label] = max(above.get(label, 0), pgh_id)
     if rows:
         # COPY: an order of magnitude faster than INSERTs for a backlog of many thousand events.
         columns = "sequence, event_model, event_id, payload, event_xmin, previous_hash, hash, sealed_at"
@@ -116,15 +176,23 @@ def checkpoint_write() -> AuditCheckpoint | None:
 def ledger_seal(*, checkpoint: bool = True, chunk: int = CHUNK) -> SealResult:
     """Seal every committed audit event not yet sealed; sign a checkpoint of the new head."""
     sealed = 0
+    horizon: Horizon | None = None
+    above: dict[str, int] = {}
     while True:
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
                 # row_to_json renders timestamps in the session's zone: always UTC, for sealer and verifier.
                 cursor.execute("SET LOCAL TIME ZONE 'UTC'")
-            count = _seal_chunk(chunk)
+            if horizon is None:
+                horizon = _horizon()
+                above = dict(_progress().bound)
+            # Within the run each chunk reads above the last one: an event committed meanwhile below
+            # it is an open transaction's, read by the next run (the bound never passed it).
+            count = _seal_chunk(chunk, above)
             sealed += count
-            written = checkpoint_write() if checkpoint and count < chunk else None
             if count < chunk:
+                _advance(_progress(), horizon)
+                written = checkpoint_write() if checkpoint else None
                 head_sequence, head_hash = _head()
                 return SealResult(sealed, head_sequence, head_hash, written.pk if written else None)

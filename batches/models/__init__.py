@@ -26,7 +26,7 @@ from batches.models.labelling import (
     LabelReconciliation,
     LabelStatus,
 )
-from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, VerificationMode
+from batches.models.ledger import AuditCheckpoint, AuditSeal, AuditVerification, SealProgress, VerificationMode
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.materials import (
     GRADE_RANK,
@@ -148,6 +148,7 @@ __all__ = [
     "SampleKind",
     "ScanEntry",
     "SchemaChange",
+    "SealProgress",
     "ShipmentTemperatureLog",
     "SignatureManifest",
     "SignatureMeaning",

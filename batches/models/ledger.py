@@ -100,3 +100,22 @@ class AuditVerification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mode} verification {self.pk}: {'intact' if self.ok else 'BROKEN'}"
+
+
+class SealProgress(models.Model):
+    """Where the next sealing run starts reading each event table (one row; batches.ledger.seal).
+
+    Not evidence: a hint that keeps sealing proportional to what is new. ``bound`` holds, per event
+    table, an id at or below which every committed event is sealed; ``pending`` the runs whose
+    bound waits for the transactions that were still open when they ran. Lost or reset, sealing
+    reads every table again; an event left unsealed is reported by every verification run.
+    """
+
+    bound = models.JSONField(default=dict, help_text="Per event table: every event up to this id is sealed.")
+    pending = models.JSONField(
+        default=list,
+        help_text="[newest transaction open at a run, {event table: last id handed out then}], oldest first.",
+    )
+
+    def __str__(self) -> str:
+        return f"sealing progress ({len(self.pending)} runs pending)"
