@@ -116,10 +116,13 @@ def test_an_event_of_a_transaction_open_during_a_run_is_sealed_by_a_later_run(
     assert second.sealed >= 1
     assert first.sealed >= 1
     assert AuditSeal.objects.filter(event_model=label, event_id=held["event"]).exists()
-    ledger_seal()
-    progress = SealProgress.objects.get()
-    assert progress.bound[label] >= later_event
-    assert progress.pending == []
+    # The bound moves up once the transactions open at a run have ended (other databases' too, when
+    # this role cannot tell them apart): a run or two later on a busy server.
+    deadline = time.monotonic() + 60
+    while SealProgress.objects.get().bound.get(label, 0) < later_event and time.monotonic() < deadline:
+        time.sleep(0.2)
+        ledger_seal()
+    assert SealProgress.objects.get().bound[label] >= later_event
     assert ledger_seal().sealed == 0
     result = verify()
     assert result.code == 0, result.err

@@ -175,7 +175,9 @@ class BatchStepsView(StepKindMixin, mixins.ListModelMixin, GenericAPIView[Any]):
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no URL arguments
             return self.step_queryset().none()
-        return self.step_queryset().filter(batch_id=self.kwargs["batch_id"])
+        # Pages of a list must not depend on the table's physical order: the model's, else recording order.
+        steps = self.step_queryset().filter(batch_id=self.kwargs["batch_id"])
+        return steps if steps.ordered else steps.order_by("pk")
 
     def get(self, request: Request, batch_id: int) -> Response:
         Batch.objects.only("pk").get(pk=batch_id)

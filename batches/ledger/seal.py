@@ -61,31 +61,51 @@ def _unsealed(limit: int, above: dict[str, int]) -> list[tuple[datetime, str, in
     return list(heapq.merge(*per_table))[:limit]
 
 
+# The transactions open in the run's snapshot that belong to this database: the other databases of
+# the server write no events here. A session whose details this role may not read counts as ours.
+# (pg_stat_activity shows 32-bit transaction ids: the snapshot's 64-bit ones are matched modulo 2^32.)
+HORIZON_SQL = """
+WITH here AS (
+    SELECT backend_xid, query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+)
+SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text,
+       ARRAY(SELECT x::text FROM pg_snapshot_xip(s) AS x),
+       ARRAY(SELECT x::text FROM pg_snapshot_xip(s) AS x
+             WHERE EXISTS (SELECT 1 FROM here WHERE query = '<insufficient privilege>')
+                OR x::text::numeric % 4294967296 IN (
+                    SELECT backend_xid::text::numeric FROM here WHERE backend_xid IS NOT NULL))
+FROM pg_current_snapshot() AS s
+"""
+
+
 @dataclass(frozen=True)
 class Horizon:
-    """What a run saw: the last id each event table had handed out, then the snapshot's transactions."""
+    """What a run saw: the last id each event table had handed out, then its snapshot's transactions."""
 
     last_ids: dict[str, int]
     oldest_open: int  # every transaction before it had ended
-    newest_open: int | None  # the newest transaction still open (None: none was)
+    next_xid: int  # no transaction from it on had started
+    open_anywhere: frozenset[int]
+    open_here: list[int]  # those of this database
+
+    def ended(self, transactions: list[int]) -> bool:
+        """Whether every one of ``transactions`` (open at an earlier run) had ended by this snapshot."""
+        return all(x < self.oldest_open or (x < self.next_xid and x not in self.open_anywhere) for x in transactions)
 
 
 def _horizon() -> Horizon:
     tables = event_tables()
     with connection.cursor() as cursor:
-        # The ids first: an id handed out after this comes from a transaction that is not yet open.
+        # The ids first: an id handed out after this comes from a transaction that had not yet written.
         lasts = ", ".join(
             f"COALESCE(pg_sequence_last_value(pg_get_serial_sequence('\"{events._meta.db_table}\"', 'pgh_id')), 0)"
             for _label, _model, events in tables
         )
         cursor.execute(f"SELECT {lasts}")
         last_ids = dict(zip((label for label, _m, _e in tables), cursor.fetchone(), strict=True))
-        cursor.execute(
-            "SELECT pg_snapshot_xmin(s)::text, (SELECT max(x::text::numeric) FROM pg_snapshot_xip(s) AS x)::text "
-            "FROM pg_current_snapshot() AS s"
-        )
-        oldest, newest = cursor.fetchone()
-    return Horizon(last_ids, int(oldest), int(newest) if newest is not None else None)
+        cursor.execute(HORIZON_SQL)
+        oldest, following, anywhere, here = cursor.fetchone()
+    return Horizon(last_ids, int(oldest), int(following), frozenset(map(int, anywhere)), sorted(map(int, here)))
 
 
 def _progress() -> SealProgress:
@@ -95,16 +115,16 @@ def _progress() -> SealProgress:
 
 def _advance(progress: SealProgress, horizon: Horizon) -> None:
     """Move the bound up to the ids of every run whose open transactions have all ended by ``horizon``
-    (this run's own when none was open); this run has read their events above the old bound."""
-    runs = [*progress.pending, [horizon.newest_open, horizon.last_ids]]
+    (this run's own when none was open): this run has read their events above the old bound."""
+    runs = [*progress.pending, [horizon.open_here, horizon.last_ids]]
     bound = dict(progress.bound)
     waiting = []
-    for newest_open, last_ids in runs:
-        if newest_open is None or newest_open < horizon.oldest_open:
+    for open_then, last_ids in runs:
+        if horizon.ended(open_then):
             for label, last in last_ids.items():
                 bound[label] = max(bound.get(label, 0), last)
         else:
-            waiting.append([newest_open, last_ids])
+            waiting.append([open_then, last_ids])
     progress.bound, progress.pending = bound, waiting[-PENDING_KEPT:]
     progress.save(update_fields=["bound", "pending"])
 

@@ -114,8 +114,12 @@ class SealProgress(models.Model):
     bound = models.JSONField(default=dict, help_text="Per event table: every event up to this id is sealed.")
     pending = models.JSONField(
         default=list,
-        help_text="[newest transaction open at a run, {event table: last id handed out then}], oldest first.",
+        help_text="Runs waiting for transactions open when they ran: [those transactions, last id of each table then].",
     )
+
+    class Meta:
+        verbose_name = "sealing progress"
+        verbose_name_plural = "sealing progress"
 
     def __str__(self) -> str:
         return f"sealing progress ({len(self.pending)} runs pending)"
