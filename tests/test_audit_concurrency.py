@@ -103,7 +103,8 @@ def test_an_event_of_a_transaction_open_during_a_run_is_sealed_by_a_later_run(
     thread.start()
     written.wait(timeout=60)
     later = enrolled_patient(people.operator, subject_code="AFTER-1")  # a larger id, committed first
-    first = ledger_seal()
+    with audit_context(people.operator, reason="record build"):  # as a worker seals, inside its context
+        first = ledger_seal()
     later_event = event_model(Patient).objects.get(pgh_obj_id=later.pk).pk
     assert held["event"] < later_event
     assert AuditSeal.objects.filter(event_model=label, event_id=later_event).exists()

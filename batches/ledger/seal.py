@@ -72,7 +72,7 @@ SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text,
        ARRAY(SELECT x::text FROM pg_snapshot_xip(s) AS x),
        ARRAY(SELECT x::text FROM pg_snapshot_xip(s) AS x
              WHERE EXISTS (SELECT 1 FROM here WHERE query = '<insufficient privilege>')
-                OR x::text::numeric % 4294967296 IN (
+                OR mod(x::text::numeric, 4294967296) IN (
                     SELECT backend_xid::text::numeric FROM here WHERE backend_xid IS NOT NULL))
 FROM pg_current_snapshot() AS s
 """
