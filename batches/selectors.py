@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext
 
 from batches import formatting
@@ -311,15 +311,31 @@ def batch_record_exceptions(batch: Batch) -> list[ExceptionEntry]:
     ]
 
 
-def batches_matching(queryset: QuerySet[Batch], term: str) -> QuerySet[Batch]:
-    """The batches whose batch number or subject code starts with ``term`` (any case).
+# A search with at most this many matches reads them by id; one with more reads the list in order.
+SEARCH_BY_ID_MAX = 500
 
-    Written as ``id IN (… UNION …)`` so that each half is an index range scan (the batch number and
-    subject code prefix indexes): an OR across the batch and patient tables would read every batch.
+
+def matching_ids(term: str) -> QuerySet[Batch, int]:
+    """Ids of the batches whose batch number or subject code starts with ``term`` (any case), as
+    ``… UNION ALL …`` so that each half is an index range scan (the batch number and subject code
+    prefix indexes): an OR across the batch and patient tables would read every batch."""
+    by_number = Batch.objects.filter(batch_number__istartswith=term).order_by().values_list("pk", flat=True)
+    by_subject = Batch.objects.filter(patient__subject_code__istartswith=term).order_by().values_list("pk", flat=True)
+    return by_number.union(by_subject, all=True)
+
+
+def batches_matching(queryset: QuerySet[Batch], term: str) -> QuerySet[Batch]:
+    """The batches of ``queryset`` whose batch number or subject code starts with ``term`` (any case).
+
+    Few matches (a batch number, a patient's code) are read by id and sorted; many (a short prefix)
+    are found by reading the list in its own order, where they are dense enough to fill a page after a
+    few thousand rows. Either way the cost does not grow with the table (PostgreSQL, left to join the
+    ids with the list, compared every listed row with every match).
     """
-    by_number = Batch.objects.filter(batch_number__istartswith=term).order_by().values("pk")
-    by_subject = Batch.objects.filter(patient__subject_code__istartswith=term).order_by().values("pk")
-    return queryset.filter(pk__in=by_number.union(by_subject, all=True))
+    found = list(matching_ids(term)[: SEARCH_BY_ID_MAX + 1])
+    if len(found) <= SEARCH_BY_ID_MAX:
+        return queryset.filter(pk__in=found)
+    return queryset.filter(Q(batch_number__istartswith=term) | Q(patient__subject_code__istartswith=term))
 
 
 def batch_integrity_findings(batch: Batch) -> list[IntegrityFinding]:

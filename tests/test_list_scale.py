@@ -8,11 +8,12 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+from batches import selectors
 from batches.admin import pagination
 from batches.admin.pagination import EstimatedCountPaginator
 from batches.dbrole import owner_session
 from batches.models import Batch
-from batches.selectors import batches_matching
+from batches.selectors import batches_matching, matching_ids
 from tests.factories import Personas, walk_batch
 from tests.helpers import client_for, staff_client_for
 
@@ -35,7 +36,7 @@ def test_the_lists_order_filter_and_search_through_indexes(people: Personas) -> 
     newest = Batch.objects.order_by("-registered_at", "-id")[:51]
     assert "batch_registered_idx" in plan_of(newest)
     assert "batch_status_idx" in plan_of(Batch.objects.filter(status="registered").order_by("-registered_at")[:51])
-    search = plan_of(batches_matching(Batch.objects.all(), batch.batch_number[:6].lower()))
+    search = plan_of(matching_ids(batch.batch_number[:6].lower()))
     assert "batch_number_prefix_idx" in search
     assert "patient_subject_prefix_idx" in search
 
@@ -59,6 +60,24 @@ def test_search_finds_batch_number_and_subject_code_prefixes_in_any_case(people:
     page = admin.get(reverse("admin:batches_batch_changelist"), {"q": "igx1-s001"}).content.decode()
     assert first.batch_number in page
     assert second.batch_number not in page
+
+
+@pytest.mark.urs("URS-221")
+def test_a_search_with_more_matches_than_are_read_by_id_finds_the_same_batches(
+    people: Personas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches = [walk_batch(people, "registered", subject_code=f"IGX1-S00{n}") for n in (1, 2, 3)]
+    every = Batch.objects.order_by("-registered_at", "-id")
+
+    def found(term: str) -> list[str]:
+        return list(batches_matching(every, term).values_list("batch_number", flat=True))
+
+    by_id = (found("igx1-s00"), found(batches[0].batch_number.lower()), found("igx1-s002"), found("nothing"))
+    monkeypatch.setattr(selectors, "SEARCH_BY_ID_MAX", 1)  # the three batches now count as many
+    assert (found("igx1-s00"), found(batches[0].batch_number.lower()), found("igx1-s002"), found("nothing")) == by_id
+    assert by_id[0] == [b.batch_number for b in reversed(batches)]
+    assert by_id[2] == [batches[1].batch_number]
+    assert by_id[3] == []
 
 
 @pytest.mark.urs("URS-221")
