@@ -42,23 +42,26 @@ class SealResult:
 def _unsealed(limit: int, above: dict[str, int]) -> list[tuple[datetime, str, int, bytes, int]]:
     """Up to ``limit`` committed, unsealed events of every GMP table with ids above ``above``, oldest first."""
     seal_table = AuditSeal._meta.db_table
-    per_table = []
+    parts: list[str] = []
+    params: list[str | int] = []
+    for label, _model, events in event_tables():
+        # One statement for every table: a run that finds little costs one round trip, not one per table.
+        parts.append(
+            f'(SELECT %s, e."pgh_created_at", e."pgh_id", convert_to(row_to_json(e)::text, \'UTF8\'), '
+            f"e.xmin::text::bigint "
+            f'FROM "{events._meta.db_table}" AS e '
+            f'WHERE e."pgh_id" > %s AND NOT EXISTS (SELECT 1 FROM "{seal_table}" AS s '
+            f'WHERE s."event_model" = %s AND s."event_id" = e."pgh_id") '
+            f'ORDER BY e."pgh_id" LIMIT %s)'
+        )
+        params += [label, above.get(label, 0), label, limit]
+    per_table: dict[str, list[tuple[datetime, str, int, bytes, int]]] = {}
     with connection.cursor() as cursor:
-        for label, _model, events in event_tables():
-            cursor.execute(
-                f'SELECT e."pgh_created_at", e."pgh_id", convert_to(row_to_json(e)::text, \'UTF8\'), '
-                f"e.xmin::text::bigint "
-                f'FROM "{events._meta.db_table}" AS e '
-                f'WHERE e."pgh_id" > %s AND NOT EXISTS (SELECT 1 FROM "{seal_table}" AS s '
-                f'WHERE s."event_model" = %s AND s."event_id" = e."pgh_id") '
-                f'ORDER BY e."pgh_id" LIMIT %s',
-                [above.get(label, 0), label, limit],
-            )
-            per_table.append(
-                [(at, label, pgh_id, bytes(payload), xmin) for at, pgh_id, payload, xmin in cursor.fetchall()]
-            )
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for label, at, pgh_id, payload, xmin in cursor.fetchall():
+            per_table.setdefault(label, []).append((at, label, pgh_id, bytes(payload), xmin))
     # Each table's events stay in id order, so what is kept of a table is a prefix of what was read.
-    return list(heapq.merge(*per_table))[:limit]
+    return list(heapq.merge(*per_table.values()))[:limit]
 
 
 # The transactions open in the run's snapshot that belong to this database: the other databases of
