@@ -7,10 +7,10 @@ runs at a time and the sequence has no gaps.
 
 The anti-join reads each event table only above a bound (SealProgress) below which every committed
 event is known to be sealed, so a run costs what is new, not the size of the trail. A run notes the
-last id each table has handed out (read before its snapshot) and the newest transaction still open
-in that snapshot. An event not yet visible then, with an id up to that last id, belongs to one of
-those open transactions: once a later run's snapshot shows them all ended, that run has read their
-events above the old bound, and the bound moves up to the noted ids.
+last id each table has handed out (read before its snapshot) and the transactions of this database
+still open in that snapshot. An event not yet visible then, with an id up to that last id, belongs to
+one of those open transactions: once a later run's snapshot shows them all ended, that run has read
+their events above the old bound, and the bound moves up to the noted ids.
 """
 
 from __future__ import annotations
