@@ -7,10 +7,12 @@ runs at a time and the sequence has no gaps.
 
 The anti-join reads each event table only above a bound (SealProgress) below which every committed
 event is known to be sealed, so a run costs what is new, not the size of the trail. A run notes the
-last id each table has handed out (read before its snapshot) and the transactions of this database
-still open in that snapshot. An event not yet visible then, with an id up to that last id, belongs to
-one of those open transactions: once a later run's snapshot shows them all ended, that run has read
-their events above the old bound, and the bound moves up to the noted ids.
+last id each table has handed out, then takes its own transaction id, then its snapshot. An event
+not yet visible then, with an id up to that last id, belongs to a transaction that had written before
+the run's own id was given: one listed open in the snapshot (of this database), or one between the
+snapshot's xmax and the run's own id (running, but a snapshot does not list it). Once a later run's
+snapshot shows them all ended, that run has read their events above the old bound, and the bound
+moves up to the noted ids.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -81,19 +84,37 @@ FROM pg_current_snapshot() AS s
 """
 
 
+# Beyond this many transaction ids between a snapshot's xmax and the run's own, a run waits for all of
+# them to have ended (its own id below every open one) instead of checking them one by one.
+RANGE_CHECKED = 10_000
+
+
 @dataclass(frozen=True)
 class Horizon:
     """What a run saw: the last id each event table had handed out, then its snapshot's transactions."""
 
     last_ids: dict[str, int]
     oldest_open: int  # every transaction before it had ended
-    next_xid: int  # no transaction from it on had started
+    next_xid: int  # the snapshot's xmax: transactions from it on are not listed, even when running
     open_anywhere: frozenset[int]
-    open_here: list[int]  # those of this database
+    open_here: list[int]  # the listed ones of this database
+    own_xid: int  # the run's own transaction, given its id after the last ids were read
 
-    def ended(self, transactions: list[int]) -> bool:
-        """Whether every one of ``transactions`` (open at an earlier run) had ended by this snapshot."""
-        return all(x < self.oldest_open or (x < self.next_xid and x not in self.open_anywhere) for x in transactions)
+    def entry(self) -> list[Any]:
+        """What a later run needs to tell whether every transaction that may hold an id up to
+        ``last_ids`` without its event being visible here has ended: the listed open ones, and every
+        id from the snapshot's xmax up to the run's own (running, but not listed in a snapshot)."""
+        return [self.open_here, self.last_ids, [self.next_xid, self.own_xid]]
+
+    def ended(self, listed: list[int], unlisted: list[int]) -> bool:
+        """Whether the transactions of an earlier run's entry had all ended by this snapshot."""
+        low, high = unlisted or (0, 0)
+        if high - low > RANGE_CHECKED:
+            return high <= self.oldest_open
+        return all(self._ended(x) for x in [*listed, *range(low, high)])
+
+    def _ended(self, xid: int) -> bool:
+        return xid < self.oldest_open or (xid < self.next_xid and xid not in self.open_anywhere)
 
 
 def _horizon() -> Horizon:
@@ -106,9 +127,12 @@ def _horizon() -> Horizon:
         )
         cursor.execute(f"SELECT {lasts}")
         last_ids = dict(zip((label for label, _m, _e in tables), cursor.fetchone(), strict=True))
+        # Then the run's own transaction id: larger than that of any transaction that wrote before.
+        cursor.execute("SELECT pg_current_xact_id()::text")
+        own = int(cursor.fetchone()[0])
         cursor.execute(HORIZON_SQL)
         oldest, following, anywhere, here = cursor.fetchone()
-    return Horizon(last_ids, int(oldest), int(following), frozenset(map(int, anywhere)), sorted(map(int, here)))
+    return Horizon(last_ids, int(oldest), int(following), frozenset(map(int, anywhere)), sorted(map(int, here)), own)
 
 
 def _progress() -> SealProgress:
@@ -118,16 +142,16 @@ def _progress() -> SealProgress:
 
 def _advance(progress: SealProgress, horizon: Horizon) -> None:
     """Move the bound up to the ids of every run whose open transactions have all ended by ``horizon``
-    (this run's own when none was open): this run has read their events above the old bound."""
-    runs = [*progress.pending, [horizon.open_here, horizon.last_ids]]
+    (this run's own when none was): this run has read their events above the old bound."""
+    runs = [*progress.pending, horizon.entry()]
     bound = dict(progress.bound)
     waiting = []
-    for open_then, last_ids in runs:
-        if horizon.ended(open_then):
+    for listed, last_ids, *unlisted in runs:
+        if unlisted and horizon.ended(listed, unlisted[0]):
             for label, last in last_ids.items():
                 bound[label] = max(bound.get(label, 0), last)
         else:
-            waiting.append([open_then, last_ids])
+            waiting.append([listed, last_ids, *unlisted])
     progress.bound, progress.pending = bound, waiting[-PENDING_KEPT:]
     progress.save(update_fields=["bound", "pending"])
 
