@@ -19,6 +19,7 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Paragraph, Table
 from reportlab.platypus import TableStyle as RLTableStyle
@@ -67,30 +68,25 @@ class Para(Paragraph):
 
 
 def wrapped(lines: Sequence[str], font: str, size: float, room: float) -> list[str]:
-    """``lines`` broken at spaces into lines no wider than ``room`` points (as a Paragraph would break
-    them: runs of spaces count as one); a word wider than ``room`` is cut where it must be."""
-    space = stringWidth(" ", font, size)
+    """``lines`` broken at spaces into lines no wider than ``room`` points (ReportLab's simpleSplit),
+    after a word wider than ``room`` is cut where it must be; an empty line stays."""
     out: list[str] = []
     for line in lines:
-        current, used = "", 0.0
-        for word in line.split():
-            width = stringWidth(word, font, size)
-            while width > room:  # a pasted hash or a run of characters: cut it at the column
-                if current:
-                    out.append(current)
-                    current, used = "", 0.0
-                keep = max(1, math.floor(len(word) * room / width))
-                while keep > 1 and stringWidth(word[:keep], font, size) > room:
-                    keep -= 1
-                out.append(word[:keep])
-                word = word[keep:]
-                width = stringWidth(word, font, size)
-            if current and used + space + width > room:
-                out.append(current)
-                current, used = "", 0.0
-            current, used = (f"{current} {word}", used + space + width) if current else (word, width)
-        out.append(current)
+        words = [piece for word in line.split() for piece in _cut(word, font, size, room)]
+        out += simpleSplit(" ".join(words), font, size, room) or [""]
     return out
+
+
+def _cut(word: str, font: str, size: float, room: float) -> list[str]:
+    """A pasted hash or a run of characters, in pieces that each fit the column."""
+    pieces = []
+    while (width := stringWidth(word, font, size)) > room:
+        keep = max(1, math.floor(len(word) * room / width))
+        while keep > 1 and stringWidth(word[:keep], font, size) > room:
+            keep -= 1
+        pieces.append(word[:keep])
+        word = word[keep:]
+    return [*pieces, word]
 
 
 def styles() -> dict[str, ParagraphStyle]:
