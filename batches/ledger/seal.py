@@ -108,7 +108,7 @@ class Horizon:
 
     def ended(self, listed: list[int], unlisted: list[int]) -> bool:
         """Whether the transactions of an earlier run's entry had all ended by this snapshot."""
-        low, high = unlisted or (0, 0)
+        low, high = unlisted
         if high - low > RANGE_CHECKED:
             return high <= self.oldest_open
         return all(self._ended(x) for x in [*listed, *range(low, high)])
@@ -146,12 +146,12 @@ def _advance(progress: SealProgress, horizon: Horizon) -> None:
     runs = [*progress.pending, horizon.entry()]
     bound = dict(progress.bound)
     waiting = []
-    for listed, last_ids, *unlisted in runs:
-        if unlisted and horizon.ended(listed, unlisted[0]):
+    for listed, last_ids, unlisted in runs:
+        if horizon.ended(listed, unlisted):
             for label, last in last_ids.items():
                 bound[label] = max(bound.get(label, 0), last)
         else:
-            waiting.append([listed, last_ids, *unlisted])
+            waiting.append([listed, last_ids, unlisted])
     progress.bound, progress.pending = bound, waiting[-PENDING_KEPT:]
     progress.save(update_fields=["bound", "pending"])
 
