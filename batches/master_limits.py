@@ -18,26 +18,30 @@ approved with the rest of the version by two people; :func:`parse` validates it 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.utils.translation import gettext, gettext_noop, ngettext
+
 # Events whose times the order rules compare; the services resolve each to a time of the batch.
+# In English here (the services' messages); gettext(EVENTS[event]) gives the active language's.
 EVENTS: dict[str, str] = {
-    "gcsf_last_dose": "the last G-CSF dose",
-    "apheresis_started": "the start of the apheresis",
-    "apheresis_ended": "the end of the apheresis",
-    "selection_started": "the start of the CD133+ selection",
-    "selection_ended": "the end of the CD133+ selection",
-    "apheresis_product_sampled": "the sampling of the apheresis product",
-    "final_product_sampled": "the sampling of the final product",
-    "qa_released": "the QA release",
-    "qp_certified": "the QP certification",
-    "dispatched": "the dispatch to radiology",
-    "bedside_confirmed": "the bedside identity check",
-    "infusion_started": "the start of the infusion",
-    "infusion_ended": "the end of the infusion",
-    "closed": "the closure of the batch record",
+    "gcsf_last_dose": gettext_noop("the last G-CSF dose"),
+    "apheresis_started": gettext_noop("the start of the apheresis"),
+    "apheresis_ended": gettext_noop("the end of the apheresis"),
+    "selection_started": gettext_noop("the start of the CD133+ selection"),
+    "selection_ended": gettext_noop("the end of the CD133+ selection"),
+    "apheresis_product_sampled": gettext_noop("the sampling of the apheresis product"),
+    "final_product_sampled": gettext_noop("the sampling of the final product"),
+    "qa_released": gettext_noop("the QA release"),
+    "qp_certified": gettext_noop("the QP certification"),
+    "dispatched": gettext_noop("the dispatch to radiology"),
+    "bedside_confirmed": gettext_noop("the bedside identity check"),
+    "infusion_started": gettext_noop("the start of the infusion"),
+    "infusion_ended": gettext_noop("the end of the infusion"),
+    "closed": gettext_noop("the closure of the batch record"),
 }
 
 QC_TESTS = ("cd133_purity", "viability", "gram_stain", "endotoxin", "mycoplasma", "sterility")
@@ -71,10 +75,14 @@ class ParameterLimit:
     alert: Range | None = None
 
     def help_text(self) -> str:
-        text = f"Allowed {self.hard.describe(self.unit)}"
-        if self.alert is not None:
-            text += f"; outside {self.alert.describe(self.unit)} only with a reason (alert range)"
-        return text + "."
+        """The range a form field accepts, in the active language."""
+        hard = self.hard.describe(self.unit)
+        if self.alert is None:
+            return gettext("Allowed %(hard)s.") % {"hard": hard}
+        return gettext("Allowed %(hard)s; outside %(alert)s only with a reason (alert range).") % {
+            "hard": hard,
+            "alert": self.alert.describe(self.unit),
+        }
 
 
 @dataclass(frozen=True)
@@ -99,31 +107,74 @@ class MasterLimits:
     def rules_for(self, event: str) -> list[OrderRule]:
         return [r for r in self.order if event in (r.before, r.after)]
 
-    def rows(self) -> list[tuple[str, str, str]]:
-        """(what, limit, unit) of every limit, for the batch record's master-record section."""
+    def rows(self, names: Mapping[str, str] | None = None) -> list[tuple[str, str, str]]:
+        """(what, limit, unit) of every limit, for the batch record's master-record section, in the active
+        language. ``names`` gives the readable name of the QC tests, hand-offs and batch states the limits
+        name by code (a caller above this module knows them); a code without one is printed as it is.
+
+        Parameter labels, units and order-rule labels are the approved definition's data: printed as written.
+        """
+        names = names or {}
         rows = []
         for p in self.parameters.values():
-            alert = f"; alert outside {_plain(p.alert.low)}–{_plain(p.alert.high)}" if p.alert else ""
-            rows.append((f"Limit: {p.label}", f"{_plain(p.hard.low)}–{_plain(p.hard.high)}{alert}", p.unit))
+            hard = f"{_plain(p.hard.low)}–{_plain(p.hard.high)}"
+            limit = (
+                gettext("%(hard)s; alert outside %(alert)s")
+                % {"hard": hard, "alert": f"{_plain(p.alert.low)}–{_plain(p.alert.high)}"}
+                if p.alert
+                else hard
+            )
+            rows.append((gettext("Limit: %(parameter)s") % {"parameter": p.label}, limit, p.unit))
         for r in self.order:
-            interval = f"at least {duration_text(r.min_minutes)}" if r.min_minutes else "not before"
-            if r.max_minutes is not None:
-                interval += f", at most {duration_text(r.max_minutes)}"
-            rows.append((f"Order: {EVENTS[r.after]} after {EVENTS[r.before]}", interval, r.label))
+            rows.append(
+                (
+                    gettext("Order: %(after)s after %(before)s")
+                    % {"after": gettext(EVENTS[r.after]), "before": gettext(EVENTS[r.before])},
+                    _interval(r),
+                    r.label,
+                )
+            )
         rows += [
-            (f"QC method minimum: {t}", duration_text(m), "after sampling") for t, m in self.qc_minimum_minutes.items()
+            (
+                gettext("QC method minimum: %(test)s") % {"test": names.get(t, t)},
+                duration_text(m, translated=True),
+                gettext("after sampling"),
+            )
+            for t, m in self.qc_minimum_minutes.items()
         ]
-        rows += [(f"Required hand-over: {h}", f"received before {s}", "") for h, s in self.required_hand_offs.items()]
+        rows += [
+            (
+                gettext("Required hand-over: %(hand_off)s") % {"hand_off": names.get(h, h)},
+                gettext("received before %(state)s") % {"state": names.get(s, s)},
+                "",
+            )
+            for h, s in self.required_hand_offs.items()
+        ]
         return rows
 
 
-def duration_text(minutes: int) -> str:
-    """14 day(s), 2 h, 45 min."""
+def _interval(rule: OrderRule) -> str:
+    """How long after its ``before`` event the ``after`` event of an order rule may be, in the active language."""
+    low = duration_text(rule.min_minutes, translated=True)
+    if rule.max_minutes is None:
+        return gettext("at least %(min)s") % {"min": low} if rule.min_minutes else gettext("not before")
+    high = duration_text(rule.max_minutes, translated=True)
+    if rule.min_minutes:
+        return gettext("at least %(min)s, at most %(max)s") % {"min": low, "max": high}
+    return gettext("not before, at most %(max)s") % {"max": high}
+
+
+def duration_text(minutes: int, *, translated: bool = False) -> str:
+    """14 day(s), 2 h, 45 min: in English (the services' messages and the findings they store), or
+    ``translated`` into the active language (the record, the pages)."""
     if minutes and minutes % (24 * 60) == 0:
-        return f"{minutes // (24 * 60)} day(s)"
+        days = minutes // (24 * 60)
+        if translated:
+            return ngettext("%(days)s day(s)", "%(days)s day(s)", days) % {"days": days}
+        return f"{days} day(s)"
     if minutes and minutes % 60 == 0:
-        return f"{minutes // 60} h"
-    return f"{minutes} min"
+        return (gettext("%(hours)s h") if translated else "%(hours)s h") % {"hours": minutes // 60}
+    return (gettext("%(minutes)s min") if translated else "%(minutes)s min") % {"minutes": minutes}
 
 
 def _plain(number: Decimal) -> str:

@@ -34,6 +34,11 @@ def _label(test: str) -> str:
     return gettext(TEST_LABELS[QcTest(test)])
 
 
+def test_names() -> dict[str, str]:
+    """Each QC test's name in the active language, by its code (the process definition's limits name tests by code)."""
+    return {test.value: _label(test) for test in QcTest}
+
+
 def _comment(result: QcResult, superseded: bool) -> str:
     notes = [f"sample {result.sample.sample_code}"]
     if result.instrument:

@@ -14,7 +14,7 @@ from qc.queries import (
     was_released,
 )
 from qc.reconciliation import Reconciliation, infusion_balance_errors, reconcile
-from qc.record import batch_record_deviations, batch_record_qc_results
+from qc.record import batch_record_deviations, batch_record_qc_results, test_names
 
 __all__ = [
     "Finding",
@@ -34,5 +34,6 @@ __all__ = [
     "results_in",
     "samples_awaiting_review",
     "specification_for_batch",
+    "test_names",
     "was_released",
 ]

@@ -336,7 +336,7 @@ def test_the_process_definition_page_shows_its_limits_as_checked(people: Persona
     page = client_for(people.qa).get(reverse("admin:batches_processdefinition_change", args=[definition.pk]))
     body = page.content.decode()
     assert "<td>Limit: Blood volumes processed</td><td>0–6; alert outside 2–4</td><td>blood volumes</td>" in body
-    assert "<td>QC method minimum: sterility</td><td>14 day(s)</td>" in body
+    assert "<td>QC method minimum: Sterility</td><td>14 day(s)</td>" in body
 
 
 @pytest.mark.urs("URS-325")

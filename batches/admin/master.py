@@ -11,10 +11,12 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from batches.admin.common import GmpModelAdmin
 from batches.admin.forms import ApproveForm, PatientEnrolForm, ProcessDefinitionDraftForm
 from batches.models import ApprovalStatus, Patient, ProcessDefinition
+from batches.pdf import providers
 from batches.roles import Domain, Role, has_role, may_act
 from batches.services.master import patient_enrol, process_definition_approve, process_definition_create
 from batches.web import SERVICE_ERRORS, acting_user, add_service_error, submitted_once
@@ -94,9 +96,9 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
         extra = {**(extra_context or {}), "can_approve": can_approve}
         return super().change_view(request, object_id, form_url, extra)
 
-    @admin.display(description="limits, as the services check them")
+    @admin.display(description=gettext_lazy("limits, as the services check them"))
     def limits_table(self, obj: ProcessDefinition) -> str:
-        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", obj.parsed_limits.rows())
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", providers.limit_rows(obj))
         return format_html('<table class="cb-limits">{}</table>', rows)
 
     @admin.display(description="approvals")

@@ -357,7 +357,7 @@ def _snapshot(batch: Batch, *, kind: str, revision: int, language: str) -> Snaps
             ),
             ValueRow(gettext("Shelf life"), str(definition.shelf_life_hours), gettext("h from end of processing")),
             *_trial_rows(definition),
-            *(ValueRow(*row) for row in definition.parsed_limits.rows()),
+            *(ValueRow(*row) for row in providers.limit_rows(definition)),
             ValueRow(gettext("Body weight at registration"), text(batch.body_weight_kg), "kg"),
             ValueRow(gettext("End of processing"), text(batch.end_of_processing_at)),
         ],

@@ -8,9 +8,12 @@ import error at start-up, never a silently empty section.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 from batches import selectors
 from batches.ledger.seal import checkpoint_latest
-from batches.models import Batch
+from batches.models import Batch, ProcessDefinition
+from batches.models.custody import HandOff
 from batches.snapshot import (
     AdverseEventEntry,
     Checkpoint,
@@ -25,7 +28,19 @@ from batches.snapshot import (
     TemperatureLogEntry,
     text,
 )
+from batches.states import BatchStatus
 from qc import selectors as qc_selectors
+
+
+def limit_rows(definition: ProcessDefinition) -> list[tuple[str, str, str]]:
+    """(what, limit, unit) of each limit of the definition in the active language, the QC tests, hand-offs and
+    batch states it names by code written out (the record's master-record section, the definition's page)."""
+    names = {
+        **qc_selectors.test_names(),
+        **{h.value: gettext(h.label) for h in HandOff},
+        **{s.value: gettext(s.label).lower() for s in BatchStatus},
+    }
+    return definition.parsed_limits.rows(names)
 
 
 def qc_results(batch: Batch) -> list[QcResult]:
