@@ -283,11 +283,15 @@ def _trial_rows(definition: ProcessDefinition) -> list[ValueRow]:
     """The clinical trial and the product specification file the QP certifies against."""
     trial = definition.clinical_trial
     if trial is None:
-        return [ValueRow("Clinical trial", "none named by the process definition")]
+        return [ValueRow(gettext("Clinical trial"), gettext("none named by the process definition"))]
     return [
-        ValueRow("Clinical trial", f"EU CT {trial.eu_ct_number}; protocol {trial.protocol}; sponsor {trial.sponsor}"),
-        ValueRow("Investigational sites", "; ".join(trial.site_list)),
-        ValueRow("Product specification file", trial.psf_reference),
+        ValueRow(
+            gettext("Clinical trial"),
+            gettext("EU CT %(number)s; protocol %(protocol)s; sponsor %(sponsor)s")
+            % {"number": trial.eu_ct_number, "protocol": trial.protocol, "sponsor": trial.sponsor},
+        ),
+        ValueRow(gettext("Investigational sites"), "; ".join(trial.site_list)),
+        ValueRow(gettext("Product specification file"), trial.psf_reference),
     ]
 
 
@@ -314,7 +318,8 @@ def _snapshot(batch: Batch, *, kind: str, revision: int, language: str) -> Snaps
             organisation=settings.CELLBATCH_ORGANISATION_NAME,
             product_name=definition.name,
             product_code=definition.product_code,
-            process_definition=f"{definition.code} version {definition.version}",
+            process_definition=gettext("%(code)s version %(version)s")
+            % {"code": definition.code, "version": definition.version},
             batch_number=batch.batch_number,
             batch_status=gettext(BatchStatus(batch.status).label),
             subject_code=batch.patient.subject_code,
