@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import formats, timezone
+from django.utils.translation import gettext
 
 # U+202F NARROW NO-BREAK SPACE: the SI thousands separator, which never breaks a number across lines.
 GROUP = "\u202f"
@@ -126,3 +127,8 @@ def cells(count: int | Decimal | None) -> str:
         exponent += 3
     mantissa = (value / Decimal(10) ** exponent).quantize(Decimal("0.01")).normalize()
     return f"{number(mantissa)} × 10{str(exponent).translate(_SUPERSCRIPT)}"
+
+
+def cells_in(count: int | Decimal | None, volume_ml: object) -> str:
+    """``131 × 10⁶ CD133+ cells in 10.0 mL``, in the active language."""
+    return gettext("%(cells)s CD133+ cells in %(volume)s mL") % {"cells": cells(count), "volume": volume_ml}

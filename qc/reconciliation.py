@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+from django.utils.translation import gettext, pgettext
+
 from batches import formatting
 from batches.master_limits import AlertFinding
 from batches.models import Batch
@@ -37,19 +39,16 @@ class Reconciliation:
         return int((Decimal(self.formulated_cells) * share).to_integral_value(rounding=ROUND_DOWN))
 
     def rows(self) -> list[tuple[str, str]]:
-        """(what, how much) for the record: formulated, drawn for QC, remaining, infused."""
+        """(what, how much) for the record, in the active language: formulated, drawn for QC, remaining, infused."""
+        amount = formatting.cells_in
         rows = [
-            ("formulated (CD133+ selection)", self._amount(self.formulated_cells, self.formulated_volume_ml)),
-            ("drawn for QC samples", f"{self.sampled_volume_ml} mL"),
-            ("remaining for infusion", self._amount(self.remaining_cells, self.remaining_volume_ml)),
+            (gettext("formulated (CD133+ selection)"), amount(self.formulated_cells, self.formulated_volume_ml)),
+            (gettext("drawn for QC samples"), f"{self.sampled_volume_ml} mL"),
+            (gettext("remaining for infusion"), amount(self.remaining_cells, self.remaining_volume_ml)),
         ]
         if self.infused_cells is not None:
-            rows.append(("infused", self._amount(self.infused_cells, self.infused_volume_ml)))
+            rows.append((pgettext("balance", "infused"), amount(self.infused_cells, self.infused_volume_ml)))
         return rows
-
-    @staticmethod
-    def _amount(cells: int, volume_ml: Decimal | None) -> str:
-        return f"{formatting.cells(cells)} CD133+ cells in {volume_ml} mL"
 
 
 def reconcile(batch: Batch) -> Reconciliation | None:

@@ -60,7 +60,9 @@ def infusion(batch: Batch) -> list[InfusionEntry]:
     rows = selectors.batch_record_infusion(batch)
     balance = qc_selectors.reconcile(batch) if rows else None
     if balance is not None:
-        rows += [InfusionEntry(f"Balance: {what}", amount) for what, amount in balance.rows()]
+        rows += [
+            InfusionEntry(gettext("Balance: %(what)s") % {"what": what}, amount) for what, amount in balance.rows()
+        ]
     return rows
 
 
