@@ -58,13 +58,14 @@ def _celsius(value: object) -> str:
 
 def _signature_line(signature: ElectronicSignature | None) -> str:
     if signature is None:
-        return "no signature found"
-    return (
-        f"{signature.printed_name} ({signature.signer.get_username()}), "
-        f"{gettext(SignatureMeaning(signature.meaning).label).lower()}, "
-        f"{gettext(SignatureStatus(signature.status).label).lower()}; "
-        f"content SHA-256 {signature.content_sha256}"
-    )
+        return gettext("no signature found")
+    return gettext("%(name)s (%(username)s), %(meaning)s, %(status)s; content SHA-256 %(sha256)s") % {
+        "name": signature.printed_name,
+        "username": signature.signer.get_username(),
+        "meaning": gettext(SignatureMeaning(signature.meaning).label).lower(),
+        "status": gettext(SignatureStatus(signature.status).label).lower(),
+        "sha256": signature.content_sha256,
+    }
 
 
 def _statement(disposition: BatchDisposition) -> str:
@@ -76,7 +77,9 @@ def _statement(disposition: BatchDisposition) -> str:
     )
     exceptions = [str(f.get("message", "")) for f in seen]
     if exceptions:
-        parts.append("Exceptions reviewed at the decision: " + "; ".join(exceptions))
+        parts.append(
+            gettext("Exceptions reviewed at the decision: %(exceptions)s") % {"exceptions": "; ".join(exceptions)}
+        )
     return "\n".join(parts)
 
 
@@ -96,16 +99,27 @@ def batch_record_release(batch: Batch) -> list[ReleaseEntry]:
         own = next((s for s in signed if s.signer_id == d.decided_by_id), None)
         conditions = []
         if d.positive_result_plan:
-            conditions.append(f"Plan for a positive result: {d.positive_result_plan}")
+            conditions.append(gettext("Plan for a positive result: %(plan)s") % {"plan": d.positive_result_plan})
         if d.pending_tests:
-            conditions.append(f"Pending at this decision: {', '.join(d.pending_tests)}")
+            conditions.append(gettext("Pending at this decision: %(tests)s") % {"tests": ", ".join(d.pending_tests)})
         # The medical director's and the treating physician's signatures on a conditional release.
-        conditions += [f"{SignatureMeaning(s.meaning).label}: {_signature_line(s)}" for s in signed if s is not own]
+        conditions += [
+            f"{gettext(SignatureMeaning(s.meaning).label)}: {_signature_line(s)}" for s in signed if s is not own
+        ]
         if d.references:
             refs = d.references
             conditions.append(
-                f"Certified against: EU CT {refs.get('eu_ct_number')}, protocol {refs.get('protocol')}, "
-                f"sponsor {refs.get('sponsor')}, sites {'; '.join(refs.get('sites') or [])}; {refs.get('psf')}"
+                gettext(
+                    "Certified against: EU CT %(number)s, protocol %(protocol)s, sponsor %(sponsor)s, "
+                    "sites %(sites)s; %(psf)s"
+                )
+                % {
+                    "number": refs.get("eu_ct_number"),
+                    "protocol": refs.get("protocol"),
+                    "sponsor": refs.get("sponsor"),
+                    "sites": "; ".join(refs.get("sites") or []),
+                    "psf": refs.get("psf"),
+                }
             )
         entries.append(
             ReleaseEntry(
@@ -159,10 +173,24 @@ def batch_record_temperature_logs(batch: Batch) -> list[TemperatureLogEntry]:
             low=str(log.range_low_c),
             high=str(log.range_high_c),
             verdict=(
-                f"{'EXCURSION' if log.excursion else 'within range'}: {log.minutes_outside} min outside "
-                f"{log.range_low_c} to {log.range_high_c} °C (allowed {log.allowed_minutes_outside} min); "
-                f"{log.minimum_c} to {log.maximum_c} °C"
-            ),
+                gettext(
+                    "EXCURSION: %(outside)s min outside %(low)s to %(high)s °C (allowed %(allowed)s min); "
+                    "%(minimum)s to %(maximum)s °C"
+                )
+                if log.excursion
+                else gettext(
+                    "within range: %(outside)s min outside %(low)s to %(high)s °C (allowed %(allowed)s min); "
+                    "%(minimum)s to %(maximum)s °C"
+                )
+            )
+            % {
+                "outside": log.minutes_outside,
+                "low": log.range_low_c,
+                "high": log.range_high_c,
+                "allowed": log.allowed_minutes_outside,
+                "minimum": log.minimum_c,
+                "maximum": log.maximum_c,
+            },
             readings=[f"{at} {value}" for at, value in log.readings],
         )
         for log in logs.order_by("custody_event__handed_over_at", "pk")
@@ -190,23 +218,25 @@ def _bedside_rows(check: BedsideCheck | None) -> list[InfusionEntry]:
         return []
     rows = [
         InfusionEntry(
-            "Bedside identity check: bag and wristband",
-            f"bag {check.scanned_data}; wristband {check.patient_subject_code}",
+            gettext("Bedside identity check: bag and wristband"),
+            gettext("bag %(bag)s; wristband %(wristband)s")
+            % {"bag": check.scanned_data, "wristband": check.patient_subject_code},
             person(check.checked_by),
             text(check.checked_at),
         )
     ]
+    second = gettext("Bedside identity check: second clinician")
     if check.confirmed_by is not None:
         rows.append(
             InfusionEntry(
-                "Bedside identity check: second clinician",
-                f"bag {check.confirmation_scanned_data}; identity confirmed",
+                second,
+                gettext("bag %(bag)s; identity confirmed") % {"bag": check.confirmation_scanned_data},
                 person(check.confirmed_by),
                 text(check.confirmed_at),
             )
         )
     else:
-        rows.append(InfusionEntry("Bedside identity check: second clinician", "not confirmed"))
+        rows.append(InfusionEntry(second, gettext("not confirmed")))
     return rows
 
 
@@ -216,33 +246,33 @@ def _infusion_rows(infusion: Infusion | None) -> list[InfusionEntry]:
     by = person(infusion.operator)
     rows = [
         InfusionEntry(
-            "Left uterine artery",
-            f"{formatting.cells(infusion.left_cells)} CD133+ cells in {text(infusion.left_volume_ml)} mL",
+            gettext("Left uterine artery"),
+            formatting.cells_in(infusion.left_cells, text(infusion.left_volume_ml)),
             by,
             text(infusion.started_at),
         ),
         InfusionEntry(
-            "Right uterine artery",
-            f"{formatting.cells(infusion.right_cells)} CD133+ cells in {text(infusion.right_volume_ml)} mL",
+            gettext("Right uterine artery"),
+            formatting.cells_in(infusion.right_cells, text(infusion.right_volume_ml)),
             by,
             text(infusion.started_at),
         ),
         InfusionEntry(
-            "Infusion completed",
-            f"{formatting.cells(infusion.total_cells)} CD133+ cells in total, started "
-            f"{infusion.minutes_from_end_of_processing} min after the end of processing",
+            gettext("Infusion completed"),
+            gettext("%(cells)s CD133+ cells in total, started %(minutes)s min after the end of processing")
+            % {"cells": formatting.cells(infusion.total_cells), "minutes": infusion.minutes_from_end_of_processing},
             by,
             text(infusion.ended_at),
             infusion.notes,
         ),
     ]
     if infusion.late_entry_reason:
-        rows.append(InfusionEntry("Late entry", infusion.late_entry_reason, by, text(infusion.recorded_at)))
+        rows.append(InfusionEntry(gettext("Late entry"), infusion.late_entry_reason, by, text(infusion.recorded_at)))
     if infusion.expired_use_authorization is not None:
         authorization = infusion.expired_use_authorization
         rows.append(
             InfusionEntry(
-                "Infused past expiry under authorisation",
+                gettext("Infused past expiry under authorisation"),
                 authorization.deviation_reference,
                 person(authorization.authorized_by),
                 text(authorization.authorized_at),
