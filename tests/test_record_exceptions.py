@@ -45,6 +45,18 @@ def test_a_record_without_exceptions_says_none_rather_than_leaving_the_box_out()
     assert "Out-of-specification results none Pending tests none Late entries none Use past expiry none" in text
 
 
+@pytest.mark.urs("URS-434")
+@pytest.mark.urs("URS-446")
+def test_a_spanish_cover_finds_the_out_of_specification_and_pending_results() -> None:
+    """The verdicts of a Spanish record are Spanish: the box reads them in the record's language."""
+    snapshot = sample_snapshot()
+    spanish = {"fail (OOS)": "Fuera de especificación", "pending": "Pendiente", "pass": "Conforme"}
+    qc_results = [dataclasses.replace(r, verdict=spanish[r.verdict]) for r in snapshot.qc_results]
+    text = cover_text(dataclasses.replace(snapshot, language="es", qc_results=qc_results))
+    assert "Resultados fuera de especificación Endotoxin: 0.62 EU/mL" in text
+    assert "Análisis pendientes Sterility" in text
+
+
 @pytest.mark.django_db
 @pytest.mark.urs("URS-435")
 def test_the_audit_trail_reads_in_words_in_the_admin_and_in_the_record() -> None:

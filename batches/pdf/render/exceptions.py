@@ -36,12 +36,12 @@ def exceptions_box(w: Writer) -> Table:
     open_deviations = [
         f"{d.number} ({d.classification}, {d.status}): {d.title}" for d in s.deviations if d.status.lower() != "closed"
     ]
+    # A verdict is written in the record's language, the one drawing it: "Out of specification", "Fuera de …".
+    oos_words = ("oos", "out of", _("Out of specification").lower())
     out_of_spec = [
-        f"{r.test}: {r.result} {r.unit}".strip()
-        for r in s.qc_results
-        if "oos" in r.verdict.lower() or "out of" in r.verdict.lower()
+        f"{r.test}: {r.result} {r.unit}".strip() for r in s.qc_results if any(w in r.verdict.lower() for w in oos_words)
     ]
-    pending = [r.test for r in s.qc_results if "pending" in r.verdict.lower()]
+    pending = [r.test for r in s.qc_results if any(w in r.verdict.lower() for w in ("pending", _("Pending").lower()))]
     late = [step.title for step in s.steps if step.late_entry_reason]
     none = _("none")
     past_expiry = _("%(count)s authorisation(s), section on custody") % {"count": len(s.expired_use)}
