@@ -40,19 +40,19 @@ def test_names() -> dict[str, str]:
 
 
 def _comment(result: QcResult, superseded: bool) -> str:
-    notes = [f"sample {result.sample.sample_code}"]
+    notes = [gettext("sample %(code)s") % {"code": result.sample.sample_code}]
     if result.instrument:
-        notes.append(f"instrument {result.instrument}")
+        notes.append(gettext("instrument %(instrument)s") % {"instrument": result.instrument})
     if result.computed_from:
-        notes.append(f"calculated from {_grouped(result.computed_from)}")
+        notes.append(gettext("calculated from %(results)s") % {"results": _grouped(result.computed_from)})
     if result.investigation is not None:
-        notes.append(f"repeated under investigation {result.investigation.number}")
+        notes.append(gettext("repeated under investigation %(number)s") % {"number": result.investigation.number})
     if superseded:
-        notes.append("superseded by the repeat below (not reportable)")
+        notes.append(gettext("superseded by the repeat below (not reportable)"))
     if result.recorded_after_release:
-        notes.append("recorded after release")
+        notes.append(gettext("recorded after release"))
     if result.late_entry_reason:
-        notes.append(f"late entry: {result.late_entry_reason}")
+        notes.append(gettext("late entry: %(reason)s") % {"reason": result.late_entry_reason})
     return "; ".join(notes)
 
 
@@ -77,9 +77,11 @@ def _pending(limit: SpecificationLimit) -> QcResultEntry:
         test=_label(limit.test),
         method=limit.method,
         specification=_grouped(limit.as_limit().describe()),
-        result="no result at the time of issue",
-        verdict="Pending",
-        comment="a missing result blocks release" if limit.blocks_release else "does not block a conditional release",
+        result=gettext("no result at the time of issue"),
+        verdict=gettext("Pending"),
+        comment=gettext("a missing result blocks release")
+        if limit.blocks_release
+        else gettext("does not block a conditional release"),
     )
 
 
@@ -107,8 +109,11 @@ def batch_record_qc_results(batch: Batch) -> list[QcResultEntry]:
 def _title(deviation: Deviation) -> str:
     if deviation.kind == DeviationKind.OOS and deviation.source_result is not None:
         result = deviation.source_result
-        return f"Out of specification: {_label(result.test)} {_grouped(result.display_value)}"
-    return f"{deviation.get_kind_display()} deviation"
+        return gettext("Out of specification: %(test)s %(result)s") % {
+            "test": _label(result.test),
+            "result": _grouped(result.display_value),
+        }
+    return gettext("%(kind)s deviation") % {"kind": deviation.get_kind_display()}
 
 
 def batch_record_deviations(batch: Batch) -> list[DeviationEntry]:
@@ -121,7 +126,9 @@ def batch_record_deviations(batch: Batch) -> list[DeviationEntry]:
     return [
         DeviationEntry(
             number=d.number,
-            title=_title(d) + (" (raised after release)" if d.raised_after_release else ""),
+            title=gettext("%(title)s (raised after release)") % {"title": _title(d)}
+            if d.raised_after_release
+            else _title(d),
             classification=d.get_classification_display(),
             status=d.get_status_display(),
             description=d.description,
