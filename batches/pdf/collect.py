@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from batches import formatting, isbt128
 from batches.competence import named_procedures, version_followed
@@ -45,7 +45,7 @@ from batches.snapshot import (
 from batches.states import BatchStatus
 from batches.usage import StepKey, batch_step_inputs
 
-DIN_PLACEHOLDER = "not yet assigned"
+DIN_PLACEHOLDER = gettext_noop("not yet assigned")
 # Tables whose history is about the record itself, not the batch: left out of its audit appendix.
 EXCLUDED_RECORDS = frozenset({"batches.BatchDocument", "batches.DocumentDownload"})
 PEOPLE = ("performed_by", "corrected_by", "verified_by", "batch__process_definition")
@@ -58,7 +58,7 @@ IMPLIED_FIELDS = frozenset({"id", "batch_id"})
 
 def _din(batch: Batch) -> tuple[str, str]:
     if not batch.din:
-        return DIN_PLACEHOLDER, ""
+        return gettext(DIN_PLACEHOLDER), ""
     return batch.din, str(isbt128.din_check_character(batch.din))
 
 
@@ -173,11 +173,13 @@ def _steps(batch: Batch) -> list[StepSection]:
                     ValueRow(gettext("Blood volumes processed"), text(a.blood_volumes_processed)),
                     ValueRow("ACD-A", text(a.acd_a_ml), gettext("mL")),
                     ValueRow(gettext("Product volume"), text(a.product_volume_ml), gettext("mL")),
-                    ValueRow(gettext("Total nucleated cells"), formatting.cells(a.total_nucleated_cells), "cells"),
+                    ValueRow(
+                        gettext("Total nucleated cells"), formatting.cells(a.total_nucleated_cells), gettext("cells")
+                    ),
                     ValueRow(
                         gettext("CD133+ cells before selection"),
                         formatting.cells(a.cd133_cells_before_selection),
-                        "cells",
+                        gettext("cells"),
                     ),
                     ValueRow(gettext("Collection bag"), a.collection_bag_id),
                 ],
@@ -195,8 +197,8 @@ def _steps(batch: Batch) -> list[StepSection]:
                     ValueRow(gettext("Program"), s.program),
                     ValueRow(gettext("Started"), text(s.started_at)),
                     ValueRow(gettext("Ended"), text(s.ended_at)),
-                    ValueRow(gettext("Input CD133+ cells"), formatting.cells(s.input_cd133_cells), "cells"),
-                    ValueRow(gettext("Output CD133+ cells"), formatting.cells(s.output_cd133_cells), "cells"),
+                    ValueRow(gettext("Input CD133+ cells"), formatting.cells(s.input_cd133_cells), gettext("cells")),
+                    ValueRow(gettext("Output CD133+ cells"), formatting.cells(s.output_cd133_cells), gettext("cells")),
                     ValueRow(gettext("Recovery"), text(s.recovery_pct), "%"),
                     ValueRow(gettext("Final formulation volume"), text(s.final_volume_ml), gettext("mL")),
                 ],
@@ -325,7 +327,7 @@ def _snapshot(batch: Batch, *, kind: str, revision: int, language: str) -> Snaps
             subject_code=batch.patient.subject_code,
             din=din,
             din_check=check,
-            coi_id=providers.coi_id(batch) or DIN_PLACEHOLDER,
+            coi_id=providers.coi_id(batch) or gettext(DIN_PLACEHOLDER),
             registered_at=text(batch.registered_at),
             registered_by=person(batch.registered_by),
             demonstration=DEMONSTRATION_MARK if batch.is_demo else "",
@@ -344,7 +346,7 @@ def _snapshot(batch: Batch, *, kind: str, revision: int, language: str) -> Snaps
             ValueRow(
                 gettext("G-CSF regimen"),
                 f"{text(definition.gcsf_dose_ug_per_kg)} ± {text(definition.gcsf_dose_tolerance_pct)} %",
-                "µg/kg/day",
+                gettext("µg/kg/day"),
             ),
             ValueRow(
                 gettext("G-CSF days"),

@@ -74,8 +74,10 @@ def cover(w: Writer) -> None:
                 (_("Audit checkpoint current at issue"), checkpoint),
                 (
                     _("Electronic seal"),
-                    "This file carries the organisation's PAdES seal. Any change to it after issue breaks the "
-                    "seal; check it with verify_batch_record or POST /api/v1/verify/, or in a PDF reader.",
+                    _(
+                        "This file carries the organisation's PAdES seal. Any change to it after issue breaks the "
+                        "seal; check it with verify_batch_record or POST /api/v1/verify/, or in a PDF reader."
+                    ),
                 ),
             ]
         )

@@ -171,7 +171,7 @@ def _render(snapshot: Snapshot) -> tuple[bytes, int]:
                 % {"batch": c.batch_number, "title": title, "revision": snapshot.revision}
             ),
         )
-        canvas.drawCentredString(PAGE_W / 2, MARGIN - 2 * mm, f"Snapshot SHA-256 {digest}")
+        canvas.drawCentredString(PAGE_W / 2, MARGIN - 2 * mm, f"{_('Snapshot SHA-256')} {digest}")
         canvas.setFont(fonts.BOLD, 8)
         canvas.drawRightString(
             PAGE_W - MARGIN, MARGIN + 2 * mm, _("Page %(number)s of %(total)s") % {"number": number, "total": total}
@@ -186,9 +186,10 @@ def _render(snapshot: Snapshot) -> tuple[bytes, int]:
         rightMargin=MARGIN,
         topMargin=MARGIN + HEADER_H,
         bottomMargin=MARGIN + FOOTER_H,
-        title=f"{title} {c.batch_number} revision {snapshot.revision}",
+        title=_("%(title)s %(batch)s revision %(revision)s")
+        % {"title": title, "batch": c.batch_number, "revision": snapshot.revision},
         author=c.organisation,
-        subject=f"Snapshot SHA-256 {digest}",
+        subject=f"{_('Snapshot SHA-256')} {digest}",
         creator="CellBatch",
         invariant=1,
         # Every font of the record is embedded: the canvas starts in the record's own font, not in

@@ -30,7 +30,7 @@ def qc(w: Writer) -> None:
     ]
     w.story.append(
         w.table(
-            ["Test / method", _("Specification"), _("Result"), _("Verdict"), _("Analyst"), _("Comment")],
+            [_("Test / method"), _("Specification"), _("Result"), _("Verdict"), _("Analyst"), _("Comment")],
             rows,
             # The verdict column fits "specification" in bold on one line (no word split).
             [0.18, 0.16, 0.13, 0.12, 0.2, 0.21],
