@@ -18,14 +18,16 @@ from pypdf import PdfReader
 
 from batches.accounts.language import account_language_set, user_language
 from batches.models import AccountState, Batch
+from batches.pdf.collect import take_snapshot
 from batches.pdf.render import render
-from batches.release import documents
+from batches.release import delivery, documents
 from batches.snapshot import Snapshot
 from qc.gate import release_gate
 from qc.services.deviations import deviation_open
 from scripts import messages
 from tests.audit_helpers import last_event
-from tests.factories import PASSWORD, Personas, quarantined_batch, record_passing_qc, release_batch
+from tests.custody_helpers import checked_batch, infusion_values
+from tests.factories import PASSWORD, Personas, make_user, quarantined_batch, record_passing_qc, release_batch
 from tests.helpers import client_for
 from tests.spanish_text import english_phrases, visible_text
 
@@ -308,3 +310,48 @@ def test_what_blocks_release_and_the_exceptions_are_written_in_the_readers_langu
     with translation.override("en-gb"):
         english = " ".join(f.message for f in release_gate(batch).findings)
     assert "is open without an impact assessment on the batch" in english
+
+
+# What the record writes itself about the limits, the trial and the balance; the definition's own data
+# (parameter labels and units, rule labels, the trial's particulars) is printed as written.
+ENGLISH_FRAGMENTS = ("Limit:", "Order:", " after ", "at least", "not before", "QC method", "day(s)", "hand-over")
+ENGLISH_FRAGMENTS += ("Clinical trial", "Investigational sites", "specification file", " version ", "Balance:")
+ENGLISH_FRAGMENTS += ("CD133+ cells in", "uterine artery", "Bedside identity check", "wristband")
+
+
+@pytest.mark.urs("URS-446")
+def test_the_spanish_record_writes_the_limits_the_trial_and_the_balance_in_spanish(people: Personas) -> None:
+    batch = checked_batch(people, make_user("clinician_b", "clinician"))
+    delivery.infusion_record(actor=people.clinician, batch_id=batch.pk, password=PASSWORD, **infusion_values())
+    snapshot = take_snapshot(batch, kind="on_request", revision=1, language="es")
+    definition = batch.process_definition
+    trial, limits = definition.clinical_trial, definition.parsed_limits
+    assert trial is not None
+    data = [definition.name, trial.protocol, trial.sponsor, trial.psf_reference, *trial.site_list]
+    data += [text for p in limits.parameters.values() for text in (p.label, p.unit)]
+    data += [r.label for r in limits.order if r.label] + [infusion_values()["notes"]]
+    written = [snapshot.cover.process_definition]
+    written += [f"{r.label}: {r.value} {r.unit}" for r in snapshot.process]
+    written += [f"{e.item}: {e.value}" for e in snapshot.infusion]
+    text = "\n".join(written)
+    for value in sorted(data, key=len, reverse=True):
+        text = text.replace(value, "")
+    assert [f for f in ENGLISH_FRAGMENTS if f in text] == []
+    assert english_phrases(text) == []
+    rows = {r.label: (r.value, r.unit) for r in snapshot.process}
+    assert snapshot.cover.process_definition == f"{definition.code} versión {definition.version}"
+    assert rows["Límite: Blood volumes processed"] == ("0–6; alerta fuera de 2–4", "blood volumes")
+    assert rows["Orden: primero la última dosis de G-CSF; después, el inicio de la aféresis"][0] == (
+        "no antes, como máximo 36 h"
+    )
+    assert rows["Duración mínima del método de CC: Esterilidad"] == ("14 días", "tras el muestreo")
+    assert rows["Ensayo clínico"][0].startswith("número UE del ensayo 2025-500123-41-00; protocolo IGX1-AS-01")
+    assert rows["Expediente de especificaciones del producto"][0] == trial.psf_reference
+    balance = {e.item: e.value for e in snapshot.infusion}
+    assert balance["Conciliación: formulado (selección CD133+)"] == "131 × 10⁶ células CD133+ en 10.0 mL"
+    # The English record keeps its wording, the QC test named rather than coded.
+    english = take_snapshot(batch, kind="on_request", revision=2, language="en-gb")
+    labels = {r.label for r in english.process}
+    assert "Order: the start of the apheresis after the last G-CSF dose" in labels
+    assert "QC method minimum: Sterility" in labels
+    assert english.cover.process_definition == f"{definition.code} version {definition.version}"
