@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_float
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,39 +70,58 @@ def import_settings(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("value", ["ture", "enabled", "2", "y e s"])
-def test_a_boolean_variable_that_is_not_true_or_false_refuses_to_start(value: str) -> None:
-    result = import_settings("print(settings.SECURE_SSL_REDIRECT)", DJANGO_SECURE_SSL_REDIRECT=value)
-    assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr
-    assert f"DJANGO_SECURE_SSL_REDIRECT must be one of 1/0, true/false, yes/no, on/off, not {value!r}" in result.stderr
+def test_a_boolean_variable_that_is_not_true_or_false_is_refused_naming_it(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DJANGO_SECURE_SSL_REDIRECT", value)
+    with pytest.raises(ImproperlyConfigured) as refused:
+        env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+    assert str(refused.value) == (
+        f"DJANGO_SECURE_SSL_REDIRECT must be one of 1/0, true/false, yes/no, on/off, not {value!r}"
+    )
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
     [("1", True), ("TRUE", True), (" Yes ", True), ("on", True), ("0", False), ("False", False), ("no", False)],
 )
-def test_a_boolean_variable_reads_the_usual_spellings_in_any_case(value: str, expected: bool) -> None:
-    result = import_settings("print(settings.SECURE_SSL_REDIRECT, settings.DEBUG)", DJANGO_SECURE_SSL_REDIRECT=value)
+def test_a_boolean_variable_reads_the_usual_spellings_in_any_case(
+    value: str, expected: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DJANGO_SECURE_SSL_REDIRECT", value)
+    assert env_bool("DJANGO_SECURE_SSL_REDIRECT", not expected) is expected
+
+
+def test_the_settings_read_their_variables_at_start_and_refuse_to_start_on_an_unreadable_one() -> None:
+    """The readers above are what the settings use: a fresh process reads a spelling, keeps an unset
+    variable's default, and refuses to start on an unreadable value, naming the variable."""
+    result = import_settings("print(settings.SECURE_SSL_REDIRECT, settings.DEBUG)", DJANGO_SECURE_SSL_REDIRECT=" Yes ")
     assert result.returncode == 0, result.stderr
     # Unset, DJANGO_DEBUG keeps its development default.
-    assert result.stdout.split() == [str(expected), "True"]
+    assert result.stdout.split() == ["True", "True"]
+    refused = import_settings("print(settings.SECURE_SSL_REDIRECT)", DJANGO_SECURE_SSL_REDIRECT="ture")
+    assert refused.returncode != 0
+    assert "ImproperlyConfigured" in refused.stderr
+    assert "DJANGO_SECURE_SSL_REDIRECT must be one of 1/0, true/false, yes/no, on/off, not 'ture'" in refused.stderr
 
 
-def test_a_number_variable_that_is_not_a_number_refuses_to_start_naming_it() -> None:
+def test_a_number_variable_that_is_not_a_number_refuses_to_start_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
     result = import_settings("print(settings.AXES_FAILURE_LIMIT)", CELLBATCH_LOCKOUT_FAILURES="five")
     assert result.returncode != 0
     assert "CELLBATCH_LOCKOUT_FAILURES must be a whole number, not 'five'" in result.stderr
-    pause = import_settings("", CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS="1s")
-    assert "CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS must be a number, not '1s'" in pause.stderr
+    monkeypatch.setenv("CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS", "1s")
+    with pytest.raises(ImproperlyConfigured, match="CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS must be a number, not '1s'"):
+        env_float("CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS", 0.0)
+    monkeypatch.setenv("CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS", " 0.5 ")
+    assert env_float("CELLBATCH_DOCUMENT_BUILD_PAUSE_SECONDS", 0.0) == 0.5
 
 
 def test_axes_middleware_is_last() -> None:
     """django-axes documents that AxesMiddleware must be the last middleware."""
-    result = import_settings("print(settings.MIDDLEWARE[-1]); print(len(settings.MIDDLEWARE))")
-    assert result.returncode == 0, result.stderr
-    last, count = result.stdout.split()
-    assert last == "axes.middleware.AxesMiddleware"
-    assert int(count) == len(set(_settings_value("MIDDLEWARE")))
+    from django.conf import settings
+
+    assert settings.MIDDLEWARE[-1] == "axes.middleware.AxesMiddleware"
+    assert len(settings.MIDDLEWARE) == len(set(_settings_value("MIDDLEWARE")))
 
 
 def _settings_tree() -> ast.Module:
