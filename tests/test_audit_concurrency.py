@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from batches.audit import GMP_MODELS, audit_context, event_model
 from batches.ledger.seal import ledger_seal
@@ -125,5 +126,32 @@ def test_an_event_of_a_transaction_open_during_a_run_is_sealed_by_a_later_run(
         ledger_seal()
     assert SealProgress.objects.get().bound[label] >= later_event
     assert ledger_seal().sealed == 0
+    result = verify()
+    assert result.code == 0, result.err
+
+
+@pytest.mark.urs("URS-031")
+def test_a_run_reads_only_the_event_tables_that_handed_out_new_ids(
+    transactional_db: None, signing_pki: dict[str, str]
+) -> None:
+    """A build seals before it prints its checkpoint: a run with one new event reads that event's table,
+    not all of them, and a run with nothing new reads none."""
+    people = Personas()
+    ledger_seal()
+    while ledger_seal().sealed or SealProgress.objects.get().pending:  # the bound catches up with every id
+        time.sleep(0.1)
+    table = event_model(Patient)._meta.db_table
+    with CaptureQueriesContext(connection) as nothing_new:
+        assert ledger_seal().sealed == 0
+    assert not [q["sql"] for q in nothing_new.captured_queries if "row_to_json" in q["sql"]]
+
+    enrolled_patient(people.operator, subject_code="ONE-NEW-1")
+    with CaptureQueriesContext(connection) as one_new:
+        assert ledger_seal().sealed >= 1
+    reads = [q["sql"] for q in one_new.captured_queries if "row_to_json" in q["sql"]]
+    assert len(reads) == 1
+    read_tables = {name for name in (e._meta.db_table for e in map(event_model, GMP_MODELS)) if f'"{name}"' in reads[0]}
+    assert table in read_tables
+    assert len(read_tables) < len(GMP_MODELS) / 4
     result = verify()
     assert result.code == 0, result.err

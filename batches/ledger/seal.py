@@ -42,12 +42,20 @@ class SealResult:
     checkpoint_id: int | None
 
 
-def _unsealed(limit: int, above: dict[str, int]) -> list[tuple[datetime, str, int, bytes, int]]:
-    """Up to ``limit`` committed, unsealed events of every GMP table with ids above ``above``, oldest first."""
+def _unsealed(
+    limit: int, above: dict[str, int], last_ids: dict[str, int]
+) -> list[tuple[datetime, str, int, bytes, int]]:
+    """Up to ``limit`` committed, unsealed events of every GMP table with ids above ``above``, oldest first.
+
+    Only the tables that had handed out an id above ``above`` when the run noted ``last_ids`` are read:
+    an event with a later id is left to the next run, as the bound never passes what a run noted.
+    """
     seal_table = AuditSeal._meta.db_table
     parts: list[str] = []
     params: list[str | int] = []
     for label, _model, events in event_tables():
+        if last_ids.get(label, 0) <= above.get(label, 0):
+            continue
         # One statement for every table: a run that finds little costs one round trip, not one per table.
         parts.append(
             f'(SELECT %s, e."pgh_created_at", e."pgh_id", convert_to(row_to_json(e)::text, \'UTF8\'), '
@@ -58,6 +66,8 @@ def _unsealed(limit: int, above: dict[str, int]) -> list[tuple[datetime, str, in
             f'ORDER BY e."pgh_id" LIMIT %s)'
         )
         params += [label, above.get(label, 0), label, limit]
+    if not parts:
+        return []
     per_table: dict[str, list[tuple[datetime, str, int, bytes, int]]] = {}
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
@@ -161,12 +171,12 @@ def _head() -> tuple[int, str]:
     return (last[0], last[1]) if last else (0, GENESIS_HASH)
 
 
-def _seal_chunk(limit: int, above: dict[str, int]) -> int:
+def _seal_chunk(limit: int, above: dict[str, int], last_ids: dict[str, int]) -> int:
     """Seal up to ``limit`` events above ``above``; raise ``above`` to the last id sealed of each table."""
     sequence, previous = _head()
     now = timezone.now()
     rows = []
-    for _at, label, pgh_id, payload, xmin in _unsealed(limit, above):
+    for _at, label, pgh_id, payload, xmin in _unsealed(limit, above, last_ids):
         sequence += 1
         digest = seal_hash(
             sequence=sequence,
@@ -236,7 +246,7 @@ def ledger_seal(*, checkpoint: bool = True, chunk: int = CHUNK) -> SealResult:
                 above = dict(_progress().bound)
             # Within the run each chunk reads above the last one: an event committed meanwhile below
             # it is an open transaction's, read by the next run (the bound never passed it).
-            count = _seal_chunk(chunk, above)
+            count = _seal_chunk(chunk, above, horizon.last_ids)
             sealed += count
             if count < chunk:
                 _advance(_progress(), horizon)
