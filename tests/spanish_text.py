@@ -106,6 +106,12 @@ def _catalogue_phrases() -> tuple[str, ...]:
     return tuple(dict.fromkeys(phrases))
 
 
+@cache
+def _phrase_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Each phrase with its whole-word pattern, compiled once: there are more than the ``re`` module caches."""
+    return tuple((p, re.compile(rf"(?<!\w){re.escape(p)}(?!\w)")) for p in (*ENGLISH, *_catalogue_phrases()))
+
+
 def english_phrases(text: str) -> list[str]:
     """English phrases in ``text``: the list above, and every catalogue entry of three words or more."""
-    return [p for p in (*ENGLISH, *_catalogue_phrases()) if re.search(rf"(?<!\w){re.escape(p)}(?!\w)", text)]
+    return [phrase for phrase, pattern in _phrase_patterns() if phrase in text and pattern.search(text)]
