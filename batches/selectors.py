@@ -131,6 +131,7 @@ def batch_record_release(batch: Batch) -> list[ReleaseEntry]:
                 signature=_signature_line(own),
                 specification=d.specification,
                 signed_at=text(own.signed_at) if own else "",
+                decision_code=d.decision,
             )
         )
     return entries

@@ -25,7 +25,9 @@ from typing import Any, TypeVar
 # 3: who corrected a step and when (StepSection.corrected_by / corrected_at).
 # 4: the procedure (SOP version) each step followed; for a transcribed step, who recorded it and from what;
 #    each signer's role in plain words.
-SCHEMA_VERSION = 4
+# 5: the codes the record decides by, next to the labels it prints (which are in the record's language):
+#    each release entry's decision (ReleaseEntry.decision_code).
+SCHEMA_VERSION = 5
 T = TypeVar("T")
 # What a demonstration batch's page and every page of its record say.
 DEMONSTRATION_MARK = "DEMONSTRATION DATA, NOT FOR CLINICAL USE"
@@ -130,6 +132,7 @@ class ReleaseEntry:
     signature: str = ""
     specification: str = ""
     signed_at: str = ""
+    decision_code: str = ""  # batches.models.release.Decision: "released", "certified", …
 
 
 @dataclass(frozen=True)

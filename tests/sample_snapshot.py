@@ -163,6 +163,7 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             signature=f"Dr. Inés Peña (ipena), conditionally released, valid; content SHA-256 {'e1' * 32}",
             specification="IGX1 release specification v2 (#7)",
             signed_at=_t(6 * 1440 + 30),
+            decision_code="conditionally_released",
         ),
         ReleaseEntry(
             "Certified (QP)",
@@ -171,6 +172,7 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             "Certified under EU GMP Annex 16.",
             signature=f"Dr. Søren Kierkegård (skierkegard), certified, valid; content SHA-256 {'f2' * 32}",
             signed_at=_t(6 * 1440 + 45),
+            decision_code="certified",
         ),
     ]
     custody = [

@@ -8,12 +8,29 @@ from io import BytesIO
 import pytest
 from pypdf import PdfReader
 
+from batches.pdf.collect import take_snapshot
 from batches.pdf.render import render
+from batches.selectors import person
+from batches.snapshot import Snapshot
+from tests.factories import Personas, quarantined_batch, release_batch
 from tests.sample_snapshot import sample_snapshot
+
+# The codes each section carries next to its labels since schema 5: a snapshot stored earlier has none.
+CODES = {"release": "decision_code"}
 
 
 def cover_text(snapshot: object) -> str:
     return " ".join(PdfReader(BytesIO(render(snapshot)[0])).pages[0].extract_text().split())  # type: ignore[arg-type]
+
+
+def as_stored_before_the_codes(snapshot: Snapshot) -> Snapshot:
+    """The snapshot as a revision of schema 4 stored it: the labels, in the record's language, and no codes."""
+    stored = snapshot.to_dict()
+    stored["schema"] = 4
+    for section, code in CODES.items():
+        for row in stored[section]:
+            del row[code]
+    return Snapshot.from_dict(stored)
 
 
 @pytest.mark.urs("URS-434")
@@ -55,6 +72,29 @@ def test_a_spanish_cover_finds_the_out_of_specification_and_pending_results() ->
     text = cover_text(dataclasses.replace(snapshot, language="es", qc_results=qc_results))
     assert "Resultados fuera de especificación Endotoxin: 0.62 EU/mL" in text
     assert "Análisis pendientes Sterility" in text
+
+
+@pytest.mark.django_db
+@pytest.mark.urs("URS-434")
+@pytest.mark.urs("URS-446")
+@pytest.mark.parametrize(
+    ("language", "disposition", "certification"),
+    [
+        ("en-gb", "Disposition QA decision: release by", "QP certification certified by"),
+        ("es", "Decisión Decisión de GC: liberación por", "Certificación por la Persona Cualificada certificado por"),
+    ],
+)
+def test_a_certified_batchs_cover_says_it_is_certified_and_by_whom(
+    people: Personas, language: str, disposition: str, certification: str
+) -> None:
+    """Whatever the language of the record, and in a revision stored before the decisions carried their code."""
+    batch = release_batch(people, quarantined_batch(people))
+    snapshot = take_snapshot(batch, kind="release_record", revision=1, language=language)
+    for record in (snapshot, as_stored_before_the_codes(snapshot)):
+        text = cover_text(record)
+        assert f"{disposition} {person(people.qa)}" in text
+        assert f"{certification} {person(people.qp)}" in text
+        assert snapshot.release[-1].decision not in text  # the certification is not one of QA's decisions
 
 
 @pytest.mark.django_db

@@ -12,14 +12,15 @@ from reportlab.platypus import Table
 from reportlab.platypus import TableStyle as RLTableStyle
 
 from batches.pdf import fonts
+from batches.pdf.render import codes
 from batches.pdf.render.layout import FRAME_W, Writer
 
 NONE = "none"
 
 
 def _decisions(w: Writer) -> tuple[str, str]:
-    release = [r for r in w.s.release if not r.decision.lower().startswith("certified")]
-    qp = [r for r in w.s.release if r.decision.lower().startswith("certified")]
+    release = [r for r in w.s.release if not codes.is_certification(r)]
+    qp = [r for r in w.s.release if codes.is_certification(r)]
     disposition = "; ".join(
         _("%(decision)s by %(who)s, %(when)s") % {"decision": r.decision, "who": r.by, "when": w.when(r.at)}
         for r in release

@@ -1,0 +1,37 @@
+"""What the record decides by: the code each entry carries next to the label it prints.
+
+The labels are written in the record's language ("Final certification by the Qualified Person",
+"Certificación final por la Persona Cualificada"), so nothing is decided by them. A snapshot stored
+before the codes were carried (schema 4 and earlier) has the labels only: for it the code is read back
+from the label, by the current labels in the record's language (the one drawing it) and by the
+English words of the earliest records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.utils.translation import gettext
+
+from batches.models.release import CERTIFICATIONS, Decision
+from batches.snapshot import ReleaseEntry
+
+
+def _from_label(label: str, choices: Iterable[tuple[str, str]]) -> str:
+    """The code whose label, in the record's language, is ``label`` ('' for none)."""
+    key = label.strip().lower()
+    return next((code for code, name in choices if gettext(name).lower() == key), "")
+
+
+def decision(entry: ReleaseEntry) -> str:
+    """The decision's code (batches.models.release.Decision)."""
+    if entry.decision_code:
+        return entry.decision_code
+    # The earliest records said "Certified (QP)", then "Certified by the Qualified Person".
+    earliest = Decision.CERTIFIED if entry.decision.lower().startswith("certified") else ""
+    return _from_label(entry.decision, Decision.choices) or earliest
+
+
+def is_certification(entry: ReleaseEntry) -> bool:
+    """The Qualified Person's certification (initial or final), not one of QA's decisions."""
+    return decision(entry) in CERTIFICATIONS
