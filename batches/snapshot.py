@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 # 4: the procedure (SOP version) each step followed; for a transcribed step, who recorded it and from what;
 #    each signer's role in plain words.
 # 5: the codes the record decides by, next to the labels it prints (which are in the record's language):
-#    each release entry's decision (ReleaseEntry.decision_code).
+#    each release entry's decision (ReleaseEntry.decision_code), each deviation's status (Deviation.status_code).
 SCHEMA_VERSION = 5
 T = TypeVar("T")
 # What a demonstration batch's page and every page of its record say.
@@ -120,6 +120,7 @@ class Deviation:
     opened_by: str = ""
     closed_at: str = ""
     closed_by: str = ""
+    status_code: str = ""  # qc.models.DeviationStatus: "open" or "closed"
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,7 @@ def batch_record_deviations(batch: Batch) -> list[DeviationEntry]:
             opened_by=person(d.raised_by),
             closed_at=text(d.closed_at),
             closed_by=person(d.closed_by),
+            status_code=d.status,
         )
         for d in deviations
     ]

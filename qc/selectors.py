@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qc.gate import Finding, ReleaseGate, TestStatus, participants, release_gate
+from qc.models import DeviationStatus
 from qc.queries import (
     batch_alerts,
     final_product_sampled_ml,
@@ -17,6 +18,7 @@ from qc.reconciliation import Reconciliation, infusion_balance_errors, reconcile
 from qc.record import batch_record_deviations, batch_record_qc_results, test_names
 
 __all__ = [
+    "DeviationStatus",
     "Finding",
     "Reconciliation",
     "ReleaseGate",

@@ -150,6 +150,7 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             opened_by="Zoë Brontë (QC analyst)",
             closed_at=_t(6 * 1440),
             closed_by="Dr. Inés Peña (QA)",
+            status_code="closed",
         )
         for n in range(deviations)
     ]

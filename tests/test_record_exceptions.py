@@ -12,11 +12,12 @@ from batches.pdf.collect import take_snapshot
 from batches.pdf.render import render
 from batches.selectors import person
 from batches.snapshot import Snapshot
-from tests.factories import Personas, quarantined_batch, release_batch
+from qc.services import deviations
+from tests.factories import PASSWORD, Personas, quarantined_batch, release_batch
 from tests.sample_snapshot import sample_snapshot
 
 # The codes each section carries next to its labels since schema 5: a snapshot stored earlier has none.
-CODES = {"release": "decision_code"}
+CODES = {"release": "decision_code", "deviations": "status_code"}
 
 
 def cover_text(snapshot: object) -> str:
@@ -36,7 +37,8 @@ def as_stored_before_the_codes(snapshot: Snapshot) -> Snapshot:
 @pytest.mark.urs("URS-434")
 def test_the_cover_names_the_disposition_certification_and_every_exception() -> None:
     snapshot = sample_snapshot()
-    deviations = [dataclasses.replace(snapshot.deviations[0], status="open"), *snapshot.deviations[1:]]
+    opened = dataclasses.replace(snapshot.deviations[0], status="open", status_code="open")
+    deviations = [opened, *snapshot.deviations[1:]]
     text = cover_text(dataclasses.replace(snapshot, deviations=deviations))
     assert "Exceptions and disposition" in text
     assert "Disposition Conditionally released by Dr. Inés Peña (QA)" in text
@@ -95,6 +97,44 @@ def test_a_certified_batchs_cover_says_it_is_certified_and_by_whom(
         assert f"{disposition} {person(people.qa)}" in text
         assert f"{certification} {person(people.qp)}" in text
         assert snapshot.release[-1].decision not in text  # the certification is not one of QA's decisions
+
+
+@pytest.mark.django_db
+@pytest.mark.urs("URS-434")
+@pytest.mark.urs("URS-446")
+@pytest.mark.parametrize(
+    ("language", "row", "next_row"),
+    [
+        ("en-gb", "Open deviations", "Out-of-specification results"),
+        ("es", "Desviaciones abiertas", "Resultados fuera de especificación"),
+    ],
+)
+def test_the_cover_lists_the_open_deviations_and_not_the_closed_ones(
+    people: Personas, language: str, row: str, next_row: str
+) -> None:
+    batch = quarantined_batch(people)
+    raised = [
+        deviations.deviation_open(
+            actor=people.qc_analyst, batch_id=batch.pk, kind="unplanned", classification="minor", description=text
+        )
+        for text in ("Sample transported at room temperature.", "Bag label printed twice.")
+    ]
+    closed, still_open = raised
+    investigation = {
+        "investigation": "Courier used the wrong box.",
+        "root_cause": "Two box types look alike.",
+        "impact": "None: stable 4 h at RT.",
+        "capa": "Boxes labelled by temperature.",
+    }
+    deviations.deviation_update(actor=people.qc_analyst, deviation_id=closed.pk, values=investigation)
+    deviations.deviation_close(
+        actor=people.qa, deviation_id=closed.pk, password=PASSWORD, closure_summary="Accepted, no impact."
+    )
+    snapshot = take_snapshot(batch, kind="on_request", revision=1, language=language)
+    for record in (snapshot, as_stored_before_the_codes(snapshot)):
+        listed = cover_text(record).partition(f"{row} ")[2].partition(f" {next_row}")[0]
+        assert still_open.number in listed
+        assert closed.number not in listed
 
 
 @pytest.mark.django_db

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from django.utils.translation import gettext
 
 from batches.models.release import CERTIFICATIONS, Decision
-from batches.snapshot import ReleaseEntry
+from batches.snapshot import Deviation, ReleaseEntry
+from qc.selectors import DeviationStatus
 
 
 def _from_label(label: str, choices: Iterable[tuple[str, str]]) -> str:
@@ -35,3 +36,15 @@ def decision(entry: ReleaseEntry) -> str:
 def is_certification(entry: ReleaseEntry) -> bool:
     """The Qualified Person's certification (initial or final), not one of QA's decisions."""
     return decision(entry) in CERTIFICATIONS
+
+
+def deviation_status(deviation: Deviation) -> str:
+    """The deviation's status code (qc.models.DeviationStatus)."""
+    if deviation.status_code:
+        return deviation.status_code
+    # The earliest records wrote the code itself ("closed").
+    return _from_label(deviation.status, DeviationStatus.choices) or deviation.status.strip().lower()
+
+
+def is_open(deviation: Deviation) -> bool:
+    return deviation_status(deviation) != DeviationStatus.CLOSED

@@ -35,7 +35,7 @@ def exceptions_box(w: Writer) -> Table:
     s = w.s
     disposition, certification = _decisions(w)
     open_deviations = [
-        f"{d.number} ({d.classification}, {d.status}): {d.title}" for d in s.deviations if d.status.lower() != "closed"
+        f"{d.number} ({d.classification}, {d.status}): {d.title}" for d in s.deviations if codes.is_open(d)
     ]
     # A verdict is written in the record's language, the one drawing it: "Out of specification", "Fuera de …".
     oos_words = ("oos", "out of", _("Out of specification").lower())
