@@ -26,7 +26,8 @@ from typing import Any, TypeVar
 # 4: the procedure (SOP version) each step followed; for a transcribed step, who recorded it and from what;
 #    each signer's role in plain words.
 # 5: the codes the record decides by, next to the labels it prints (which are in the record's language):
-#    each release entry's decision (ReleaseEntry.decision_code), each deviation's status (Deviation.status_code).
+#    each release entry's decision (ReleaseEntry.decision_code), each deviation's status (Deviation.status_code),
+#    each QC result's verdict (QcResult.verdict_code).
 SCHEMA_VERSION = 5
 T = TypeVar("T")
 # What a demonstration batch's page and every page of its record say.
@@ -102,6 +103,7 @@ class QcResult:
     verified_by: str = ""
     comment: str = ""
     verified_at: str = ""
+    verdict_code: str = ""  # qc.evaluation.Verdict: "pass", "oos" or "pending"
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from qc.evaluation import Verdict
 from qc.gate import Finding, ReleaseGate, TestStatus, participants, release_gate
 from qc.models import DeviationStatus
+from qc.models.testing import VerdictChoices
 from qc.queries import (
     batch_alerts,
     final_product_sampled_ml,
@@ -23,6 +25,8 @@ __all__ = [
     "Reconciliation",
     "ReleaseGate",
     "TestStatus",
+    "Verdict",
+    "VerdictChoices",
     "batch_alerts",
     "batch_record_deviations",
     "batch_record_qc_results",

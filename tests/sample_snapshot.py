@@ -109,14 +109,15 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
         late_entry_reason="Entered after the run: the cleanroom terminal was being requalified (IT ticket 5521).",
         notes=LONG_TEXT,
     )
+    # test, method, specification, result, unit, verdict (the label printed) and its code
     tests = [
-        ("CD133+ purity", "flow cytometry, single platform", "≥ 70 %", "94.1", "%", "pass"),
-        ("Viability", "7-AAD (flow)", "≥ 80 %", "96.2", "%", "pass"),
-        ("Viable CD133+ dose", "calculation", "37 to 166 × 10⁶ cells", "126 × 10⁶", "cells", "pass"),
-        ("Gram stain", "microscopy", "no organisms seen", "no organisms seen", "", "pass"),
-        ("Endotoxin", "LAL kinetic chromogenic", "< 0.5 EU/mL", "0.62", "EU/mL", "fail (OOS)"),
-        ("Sterility", "14-day aerobic + anaerobic culture", "no growth", "pending", "", "pending"),
-        ("Mycoplasma", "PCR", "not detected", "not detected", "", "pass"),
+        ("CD133+ purity", "flow cytometry, single platform", "≥ 70 %", "94.1", "%", "pass", "pass"),
+        ("Viability", "7-AAD (flow)", "≥ 80 %", "96.2", "%", "pass", "pass"),
+        ("Viable CD133+ dose", "calculation", "37 to 166 × 10⁶ cells", "126 × 10⁶", "cells", "pass", "pass"),
+        ("Gram stain", "microscopy", "no organisms seen", "no organisms seen", "", "pass", "pass"),
+        ("Endotoxin", "LAL kinetic chromogenic", "< 0.5 EU/mL", "0.62", "EU/mL", "fail (OOS)", "oos"),
+        ("Sterility", "14-day aerobic + anaerobic culture", "no growth", "pending", "", "pending", "pending"),
+        ("Mycoplasma", "PCR", "not detected", "not detected", "", "pass", "pass"),
     ]
     qc = [
         QcResult(
@@ -126,6 +127,7 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             result=tests[i % len(tests)][3],
             unit=tests[i % len(tests)][4],
             verdict=tests[i % len(tests)][5],
+            verdict_code=tests[i % len(tests)][6],
             analyst="Zoë Brontë (QC analyst)",
             performed_at=_t(5 * 1440 + 700 + i * 7),
             verified_by="Łukasz Żółć",

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from django.utils.translation import gettext
 
 from batches.models.release import CERTIFICATIONS, Decision
-from batches.snapshot import Deviation, ReleaseEntry
-from qc.selectors import DeviationStatus
+from batches.snapshot import Deviation, QcResult, ReleaseEntry
+from qc.selectors import DeviationStatus, Verdict, VerdictChoices
 
 
 def _from_label(label: str, choices: Iterable[tuple[str, str]]) -> str:
@@ -48,3 +48,14 @@ def deviation_status(deviation: Deviation) -> str:
 
 def is_open(deviation: Deviation) -> bool:
     return deviation_status(deviation) != DeviationStatus.CLOSED
+
+
+def verdict(result: QcResult) -> str:
+    """The result's verdict code (qc.evaluation.Verdict)."""
+    if result.verdict_code:
+        return result.verdict_code
+    key = result.verdict.strip().lower()
+    # The earliest records' English words: "pass", "fail (OOS)", "pending".
+    if "oos" in key or key.startswith(("fail", "out of")):
+        return Verdict.OOS
+    return _from_label(key, VerdictChoices.choices) or next((v for v in Verdict if key.startswith(v)), "")
