@@ -33,6 +33,8 @@ from batches.models.release import Decision
 from batches.models.shipping import ShipmentTemperatureLog
 from batches.signature_checks import printed_name
 from batches.snapshot import (
+    SCAN_MATCH,
+    SCAN_REFUSED,
     AdverseEventEntry,
     CustodyEntry,
     ExceptionEntry,
@@ -209,6 +211,7 @@ def batch_record_identity_scans(batch: Batch) -> list[ScanEntry]:
             outcome="match" if s.matched else f"REFUSED: {s.message}",
             by=person(s.scanned_by),
             at=text(s.scanned_at),
+            outcome_code=SCAN_MATCH if s.matched else SCAN_REFUSED,
         )
         for s in scans
     ]

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 #    each signer's role in plain words.
 # 5: the codes the record decides by, next to the labels it prints (which are in the record's language):
 #    each release entry's decision (ReleaseEntry.decision_code), each deviation's status (Deviation.status_code),
-#    each QC result's verdict (QcResult.verdict_code).
+#    each QC result's verdict (QcResult.verdict_code), each identity scan's outcome (ScanEntry.outcome_code).
 SCHEMA_VERSION = 5
 T = TypeVar("T")
 # What a demonstration batch's page and every page of its record say.
@@ -176,6 +176,10 @@ class TemperatureLogEntry:
     readings: list[str] = field(default_factory=list)
 
 
+# An identity scan's outcome code (ScanEntry.outcome_code).
+SCAN_MATCH, SCAN_REFUSED = "match", "refused"
+
+
 @dataclass(frozen=True)
 class ScanEntry:
     point: str
@@ -184,6 +188,7 @@ class ScanEntry:
     outcome: str = ""
     by: str = ""
     at: str = ""
+    outcome_code: str = ""  # SCAN_MATCH or SCAN_REFUSED
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from batches.snapshot import (
+    SCAN_MATCH,
+    SCAN_REFUSED,
     AdverseEventEntry,
     AuditEntry,
     Checkpoint,
@@ -205,7 +207,15 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
         ),
     ]
     scans = [
-        ScanEntry("Receipt of a hand-off", "=G12342600004270", "G123426000042", "match", verifier, _t(5 * 1440 + 295)),
+        ScanEntry(
+            "Receipt of a hand-off",
+            "=G12342600004270",
+            "G123426000042",
+            "match",
+            verifier,
+            _t(5 * 1440 + 295),
+            SCAN_MATCH,
+        ),
         ScanEntry(
             "Bedside identity check",
             "=G12342600007155",
@@ -213,6 +223,7 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             "REFUSED: the bag belongs to another batch. Stop: do not infuse.",
             "Dr. Béatrice Côté (clinician)",
             _t(6 * 1440 + 110),
+            SCAN_REFUSED,
         ),
         ScanEntry(
             "Bedside identity check",
@@ -221,6 +232,7 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             "match",
             "Dr. Béatrice Côté",
             _t(6 * 1440 + 118),
+            SCAN_MATCH,
         ),
     ]
     adverse = [

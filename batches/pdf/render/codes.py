@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from django.utils.translation import gettext
 
 from batches.models.release import CERTIFICATIONS, Decision
-from batches.snapshot import Deviation, QcResult, ReleaseEntry
+from batches.snapshot import SCAN_MATCH, SCAN_REFUSED, Deviation, QcResult, ReleaseEntry, ScanEntry
 from qc.selectors import DeviationStatus, Verdict, VerdictChoices
 
 
@@ -59,3 +59,12 @@ def verdict(result: QcResult) -> str:
     if "oos" in key or key.startswith(("fail", "out of")):
         return Verdict.OOS
     return _from_label(key, VerdictChoices.choices) or next((v for v in Verdict if key.startswith(v)), "")
+
+
+def scan_outcome(scan: ScanEntry) -> str:
+    """The identity scan's outcome code (SCAN_MATCH or SCAN_REFUSED)."""
+    if scan.outcome_code:
+        return scan.outcome_code
+    # The outcome was written in English whatever the record's language: "match", "REFUSED: <why>".
+    key = scan.outcome.strip().lower()
+    return SCAN_MATCH if key == SCAN_MATCH else SCAN_REFUSED if key.startswith(SCAN_REFUSED) else ""
