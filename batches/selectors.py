@@ -33,6 +33,8 @@ from batches.models.release import Decision
 from batches.models.shipping import ShipmentTemperatureLog
 from batches.signature_checks import printed_name
 from batches.snapshot import (
+    SCAN_MATCH,
+    SCAN_REFUSED,
     AdverseEventEntry,
     CustodyEntry,
     ExceptionEntry,
@@ -131,6 +133,7 @@ def batch_record_release(batch: Batch) -> list[ReleaseEntry]:
                 signature=_signature_line(own),
                 specification=d.specification,
                 signed_at=text(own.signed_at) if own else "",
+                decision_code=d.decision,
             )
         )
     return entries
@@ -208,6 +211,7 @@ def batch_record_identity_scans(batch: Batch) -> list[ScanEntry]:
             outcome="match" if s.matched else f"REFUSED: {s.message}",
             by=person(s.scanned_by),
             at=text(s.scanned_at),
+            outcome_code=SCAN_MATCH if s.matched else SCAN_REFUSED,
         )
         for s in scans
     ]

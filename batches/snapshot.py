@@ -25,7 +25,10 @@ from typing import Any, TypeVar
 # 3: who corrected a step and when (StepSection.corrected_by / corrected_at).
 # 4: the procedure (SOP version) each step followed; for a transcribed step, who recorded it and from what;
 #    each signer's role in plain words.
-SCHEMA_VERSION = 4
+# 5: the codes the record decides by, next to the labels it prints (which are in the record's language):
+#    each release entry's decision (ReleaseEntry.decision_code), each deviation's status (Deviation.status_code),
+#    each QC result's verdict (QcResult.verdict_code), each identity scan's outcome (ScanEntry.outcome_code).
+SCHEMA_VERSION = 5
 T = TypeVar("T")
 # What a demonstration batch's page and every page of its record say.
 DEMONSTRATION_MARK = "DEMONSTRATION DATA, NOT FOR CLINICAL USE"
@@ -100,6 +103,7 @@ class QcResult:
     verified_by: str = ""
     comment: str = ""
     verified_at: str = ""
+    verdict_code: str = ""  # qc.evaluation.Verdict: "pass", "oos" or "pending"
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class Deviation:
     opened_by: str = ""
     closed_at: str = ""
     closed_by: str = ""
+    status_code: str = ""  # qc.models.DeviationStatus: "open" or "closed"
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,7 @@ class ReleaseEntry:
     signature: str = ""
     specification: str = ""
     signed_at: str = ""
+    decision_code: str = ""  # batches.models.release.Decision: "released", "certified", …
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,10 @@ class TemperatureLogEntry:
     readings: list[str] = field(default_factory=list)
 
 
+# An identity scan's outcome code (ScanEntry.outcome_code).
+SCAN_MATCH, SCAN_REFUSED = "match", "refused"
+
+
 @dataclass(frozen=True)
 class ScanEntry:
     point: str
@@ -178,6 +188,7 @@ class ScanEntry:
     outcome: str = ""
     by: str = ""
     at: str = ""
+    outcome_code: str = ""  # SCAN_MATCH or SCAN_REFUSED
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from batches.selectors import person
 from batches.snapshot import Deviation as DeviationEntry
 from batches.snapshot import QcResult as QcResultEntry
 from batches.snapshot import text
-from qc.evaluation import TEST_LABELS, QcTest
+from qc.evaluation import TEST_LABELS, QcTest, Verdict
 from qc.models import Deviation, DeviationKind, QcResult, SpecificationLimit
 from qc.queries import specification_for_batch
 
@@ -64,6 +64,7 @@ def _result(result: QcResult, *, superseded: bool) -> QcResultEntry:
         result=_grouped(result.display_value),
         unit="",  # display_value carries the unit
         verdict=result.get_verdict_display(),
+        verdict_code=result.verdict,
         analyst=person(result.analyst),
         performed_at=text(result.tested_at),
         verified_by=person(result.verified_by),
@@ -79,6 +80,7 @@ def _pending(limit: SpecificationLimit) -> QcResultEntry:
         specification=_grouped(limit.as_limit().describe()),
         result=gettext("no result at the time of issue"),
         verdict=gettext("Pending"),
+        verdict_code=Verdict.PENDING.value,
         comment=gettext("a missing result blocks release")
         if limit.blocks_release
         else gettext("does not block a conditional release"),
@@ -141,6 +143,7 @@ def batch_record_deviations(batch: Batch) -> list[DeviationEntry]:
             opened_by=person(d.raised_by),
             closed_at=text(d.closed_at),
             closed_by=person(d.closed_by),
+            status_code=d.status,
         )
         for d in deviations
     ]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from qc.evaluation import Verdict
 from qc.gate import Finding, ReleaseGate, TestStatus, participants, release_gate
+from qc.models import DeviationStatus
+from qc.models.testing import VerdictChoices
 from qc.queries import (
     batch_alerts,
     final_product_sampled_ml,
@@ -17,10 +20,13 @@ from qc.reconciliation import Reconciliation, infusion_balance_errors, reconcile
 from qc.record import batch_record_deviations, batch_record_qc_results, test_names
 
 __all__ = [
+    "DeviationStatus",
     "Finding",
     "Reconciliation",
     "ReleaseGate",
     "TestStatus",
+    "Verdict",
+    "VerdictChoices",
     "batch_alerts",
     "batch_record_deviations",
     "batch_record_qc_results",

@@ -10,6 +10,8 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from batches.snapshot import (
+    SCAN_MATCH,
+    SCAN_REFUSED,
     AdverseEventEntry,
     AuditEntry,
     Checkpoint,
@@ -109,14 +111,15 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
         late_entry_reason="Entered after the run: the cleanroom terminal was being requalified (IT ticket 5521).",
         notes=LONG_TEXT,
     )
+    # test, method, specification, result, unit, verdict (the label printed) and its code
     tests = [
-        ("CD133+ purity", "flow cytometry, single platform", "≥ 70 %", "94.1", "%", "pass"),
-        ("Viability", "7-AAD (flow)", "≥ 80 %", "96.2", "%", "pass"),
-        ("Viable CD133+ dose", "calculation", "37 to 166 × 10⁶ cells", "126 × 10⁶", "cells", "pass"),
-        ("Gram stain", "microscopy", "no organisms seen", "no organisms seen", "", "pass"),
-        ("Endotoxin", "LAL kinetic chromogenic", "< 0.5 EU/mL", "0.62", "EU/mL", "fail (OOS)"),
-        ("Sterility", "14-day aerobic + anaerobic culture", "no growth", "pending", "", "pending"),
-        ("Mycoplasma", "PCR", "not detected", "not detected", "", "pass"),
+        ("CD133+ purity", "flow cytometry, single platform", "≥ 70 %", "94.1", "%", "pass", "pass"),
+        ("Viability", "7-AAD (flow)", "≥ 80 %", "96.2", "%", "pass", "pass"),
+        ("Viable CD133+ dose", "calculation", "37 to 166 × 10⁶ cells", "126 × 10⁶", "cells", "pass", "pass"),
+        ("Gram stain", "microscopy", "no organisms seen", "no organisms seen", "", "pass", "pass"),
+        ("Endotoxin", "LAL kinetic chromogenic", "< 0.5 EU/mL", "0.62", "EU/mL", "fail (OOS)", "oos"),
+        ("Sterility", "14-day aerobic + anaerobic culture", "no growth", "pending", "", "pending", "pending"),
+        ("Mycoplasma", "PCR", "not detected", "not detected", "", "pass", "pass"),
     ]
     qc = [
         QcResult(
@@ -126,6 +129,7 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             result=tests[i % len(tests)][3],
             unit=tests[i % len(tests)][4],
             verdict=tests[i % len(tests)][5],
+            verdict_code=tests[i % len(tests)][6],
             analyst="Zoë Brontë (QC analyst)",
             performed_at=_t(5 * 1440 + 700 + i * 7),
             verified_by="Łukasz Żółć",
@@ -150,6 +154,7 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             opened_by="Zoë Brontë (QC analyst)",
             closed_at=_t(6 * 1440),
             closed_by="Dr. Inés Peña (QA)",
+            status_code="closed",
         )
         for n in range(deviations)
     ]
@@ -163,6 +168,7 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             signature=f"Dr. Inés Peña (ipena), conditionally released, valid; content SHA-256 {'e1' * 32}",
             specification="IGX1 release specification v2 (#7)",
             signed_at=_t(6 * 1440 + 30),
+            decision_code="conditionally_released",
         ),
         ReleaseEntry(
             "Certified (QP)",
@@ -171,6 +177,7 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             "Certified under EU GMP Annex 16.",
             signature=f"Dr. Søren Kierkegård (skierkegard), certified, valid; content SHA-256 {'f2' * 32}",
             signed_at=_t(6 * 1440 + 45),
+            decision_code="certified",
         ),
     ]
     custody = [
@@ -200,7 +207,15 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
         ),
     ]
     scans = [
-        ScanEntry("Receipt of a hand-off", "=G12342600004270", "G123426000042", "match", verifier, _t(5 * 1440 + 295)),
+        ScanEntry(
+            "Receipt of a hand-off",
+            "=G12342600004270",
+            "G123426000042",
+            "match",
+            verifier,
+            _t(5 * 1440 + 295),
+            SCAN_MATCH,
+        ),
         ScanEntry(
             "Bedside identity check",
             "=G12342600007155",
@@ -208,6 +223,7 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             "REFUSED: the bag belongs to another batch. Stop: do not infuse.",
             "Dr. Béatrice Côté (clinician)",
             _t(6 * 1440 + 110),
+            SCAN_REFUSED,
         ),
         ScanEntry(
             "Bedside identity check",
@@ -216,6 +232,7 @@ def sample_snapshot(*, audit_events: int = 20, deviations: int = 2, qc_results: 
             "match",
             "Dr. Béatrice Côté",
             _t(6 * 1440 + 118),
+            SCAN_MATCH,
         ),
     ]
     adverse = [

@@ -8,15 +8,17 @@ import re
 from io import BytesIO
 
 import pytest
+from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 from pyhanko.pdf_utils.generic import StreamObject
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pypdf import PdfReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.platypus import Table
 
 from batches.pdf import fonts
-from batches.pdf.render import render
+from batches.pdf.render import custody, quality, render
 from batches.pdf.render.layout import (
     FOOTER_H,
     FRAME_W,
@@ -25,6 +27,7 @@ from batches.pdf.render.layout import (
     PAD,
     PAGE_H,
     TABLE_LINES,
+    Para,
     TablePieces,
     Writer,
     wrapped,
@@ -237,3 +240,49 @@ def test_a_long_audit_appendix_prints_every_event_in_pieces_each_with_its_header
     assert all("Actor" in text and "Changes" in text for text in appendix)  # the header on every page
     whole = "\n".join(appendix)
     assert all(f"G-CSF administration #{n}" in whole for n in range(1, 501))
+
+
+def printed_verdicts(snapshot: Snapshot) -> list[tuple[str, str]]:
+    """Each QC verdict and identity-scan outcome the record prints: its words and its colour ('' for none)."""
+    fonts.register()
+    writer = Writer(snapshot, {}, "0" * 64)
+    with translation.override(snapshot.language):
+        quality.qc(writer)
+        custody.infusion(writer)
+    tables = [
+        t for flowable in writer.story for t in (flowable.pieces if isinstance(flowable, TablePieces) else [flowable])
+    ]
+    cells = [row[3] for t in tables if isinstance(t, Table) for row in t._cellvalues[1:] if isinstance(row[3], Para)]
+    found = [re.fullmatch(r'(?:<font color="(#\w+)"><b>)?(.*?)(?:</b></font>)?', cell.text) for cell in cells]
+    return [(m.group(2), m.group(1) or "") for m in found if m]
+
+
+@pytest.mark.urs("URS-446")
+def test_a_spanish_record_colours_its_verdicts_and_scan_outcomes_as_an_english_one() -> None:
+    english = sample_snapshot()
+    verdicts = {"pass": "Conforme", "fail (OOS)": "Fuera de especificación", "pending": "Pendiente"}
+    spanish = dataclasses.replace(
+        english,
+        language="es",
+        qc_results=[dataclasses.replace(r, verdict=verdicts[r.verdict]) for r in english.qc_results],
+        identity_scans=[
+            dataclasses.replace(s, outcome=s.outcome.replace("match", "coincide").replace("REFUSED", "RECHAZADO"))
+            for s in english.identity_scans
+        ],
+    )
+    colours = [colour for _, colour in printed_verdicts(english)]
+    assert [words for words, _ in printed_verdicts(spanish)][4:9] == [
+        "Fuera de especificación",
+        "Pendiente",
+        "Conforme",
+        "coincide",
+        "RECHAZADO: the bag belongs to another batch. Stop: do not infuse.",
+    ]
+    assert colours == ["#1b6e20"] * 4 + ["#b00020", "#a05a00", "#1b6e20", "#1b6e20", "#b00020", "#1b6e20"]
+    assert [colour for _, colour in printed_verdicts(spanish)] == colours
+    # A revision stored before the codes: its outcomes and verdicts were the English words.
+    stored = english.to_dict()
+    for section, code in (("qc_results", "verdict_code"), ("identity_scans", "outcome_code")):
+        for row in stored[section]:
+            del row[code]
+    assert [colour for _, colour in printed_verdicts(Snapshot.from_dict(stored))] == colours

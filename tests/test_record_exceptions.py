@@ -3,23 +3,54 @@
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 from io import BytesIO
 
 import pytest
 from pypdf import PdfReader
 
+from batches.pdf.collect import take_snapshot
 from batches.pdf.render import render
+from batches.selectors import person
+from batches.snapshot import Snapshot
+from qc import demo as qc_demo
+from qc.services.deviations import deviation_close, deviation_open, deviation_update
+from tests.factories import PASSING_RESULTS, PASSWORD, Personas, crew, quarantined_batch, release_batch
 from tests.sample_snapshot import sample_snapshot
+
+# The codes each section carries next to its labels since schema 5: a snapshot stored earlier has none.
+CODES = {"release": "decision_code", "deviations": "status_code", "qc_results": "verdict_code"}
+# The box's rows, in English and in Spanish.
+ROWS = {
+    "en-gb": ("Open deviations", "Out-of-specification results", "Pending tests", "Late entries"),
+    "es": ("Desviaciones abiertas", "Resultados fuera de especificación", "Análisis pendientes", "Registros tardíos"),
+}
 
 
 def cover_text(snapshot: object) -> str:
     return " ".join(PdfReader(BytesIO(render(snapshot)[0])).pages[0].extract_text().split())  # type: ignore[arg-type]
 
 
+def box_row(text: str, language: str, row: int) -> str:
+    """What the cover's exceptions box says on row ``row`` of ROWS (up to the next row)."""
+    return text.partition(f"{ROWS[language][row]} ")[2].partition(f" {ROWS[language][row + 1]}")[0]
+
+
+def as_stored_before_the_codes(snapshot: Snapshot) -> Snapshot:
+    """The snapshot as a revision of schema 4 stored it: the labels, in the record's language, and no codes."""
+    stored = snapshot.to_dict()
+    stored["schema"] = 4
+    for section, code in CODES.items():
+        for row in stored[section]:
+            del row[code]
+    return Snapshot.from_dict(stored)
+
+
 @pytest.mark.urs("URS-434")
 def test_the_cover_names_the_disposition_certification_and_every_exception() -> None:
     snapshot = sample_snapshot()
-    deviations = [dataclasses.replace(snapshot.deviations[0], status="open"), *snapshot.deviations[1:]]
+    opened = dataclasses.replace(snapshot.deviations[0], status="open", status_code="open")
+    deviations = [opened, *snapshot.deviations[1:]]
     text = cover_text(dataclasses.replace(snapshot, deviations=deviations))
     assert "Exceptions and disposition" in text
     assert "Disposition Conditionally released by Dr. Inés Peña (QA)" in text
@@ -48,13 +79,84 @@ def test_a_record_without_exceptions_says_none_rather_than_leaving_the_box_out()
 @pytest.mark.urs("URS-434")
 @pytest.mark.urs("URS-446")
 def test_a_spanish_cover_finds_the_out_of_specification_and_pending_results() -> None:
-    """The verdicts of a Spanish record are Spanish: the box reads them in the record's language."""
+    """The verdicts of a Spanish record are Spanish: the box goes by their codes, not by the words."""
     snapshot = sample_snapshot()
     spanish = {"fail (OOS)": "Fuera de especificación", "pending": "Pendiente", "pass": "Conforme"}
     qc_results = [dataclasses.replace(r, verdict=spanish[r.verdict]) for r in snapshot.qc_results]
     text = cover_text(dataclasses.replace(snapshot, language="es", qc_results=qc_results))
     assert "Resultados fuera de especificación Endotoxin: 0.62 EU/mL" in text
     assert "Análisis pendientes Sterility" in text
+
+
+@pytest.mark.django_db
+@pytest.mark.urs("URS-434")
+@pytest.mark.urs("URS-446")
+@pytest.mark.parametrize(
+    ("language", "disposition", "certification"),
+    [
+        ("en-gb", "Disposition QA decision: release by", "QP certification certified by"),
+        ("es", "Decisión Decisión de GC: liberación por", "Certificación por la Persona Cualificada certificado por"),
+    ],
+)
+def test_a_certified_batchs_cover_says_it_is_certified_and_by_whom(
+    people: Personas, language: str, disposition: str, certification: str
+) -> None:
+    """Whatever the language of the record, and in a revision stored before the decisions carried their code."""
+    batch = release_batch(people, quarantined_batch(people))
+    snapshot = take_snapshot(batch, kind="release_record", revision=1, language=language)
+    for record in (snapshot, as_stored_before_the_codes(snapshot)):
+        text = cover_text(record)
+        assert f"{disposition} {person(people.qa)}" in text
+        assert f"{certification} {person(people.qp)}" in text
+        assert snapshot.release[-1].decision not in text  # the certification is not one of QA's decisions
+
+
+@pytest.mark.django_db
+@pytest.mark.urs("URS-434")
+@pytest.mark.urs("URS-446")
+@pytest.mark.parametrize("language", ROWS)
+def test_the_cover_lists_the_open_deviations_and_not_the_closed_ones(people: Personas, language: str) -> None:
+    batch = quarantined_batch(people)
+    raised = [
+        deviation_open(
+            actor=people.qc_analyst, batch_id=batch.pk, kind="unplanned", classification="minor", description=text
+        )
+        for text in ("Sample transported at room temperature.", "Bag label printed twice.")
+    ]
+    closed, still_open = raised
+    investigation = {
+        "investigation": "Courier used the wrong box.",
+        "root_cause": "Two box types look alike.",
+        "impact": "None: stable 4 h at RT.",
+        "capa": "Boxes labelled by temperature.",
+    }
+    deviation_update(actor=people.qc_analyst, deviation_id=closed.pk, values=investigation)
+    deviation_close(actor=people.qa, deviation_id=closed.pk, password=PASSWORD, closure_summary="Accepted, no impact.")
+    snapshot = take_snapshot(batch, kind="on_request", revision=1, language=language)
+    for record in (snapshot, as_stored_before_the_codes(snapshot)):
+        listed = box_row(cover_text(record), language, 0)
+        assert still_open.number in listed
+        assert closed.number not in listed
+
+
+@pytest.mark.django_db
+@pytest.mark.urs("URS-434")
+@pytest.mark.urs("URS-446")
+@pytest.mark.parametrize("language", ROWS)
+def test_the_cover_names_the_out_of_specification_and_pending_results_by_their_verdict(
+    people: Personas, language: str
+) -> None:
+    batch = quarantined_batch(people)
+    results = {test: value for test, value in PASSING_RESULTS.items() if test != "sterility"}
+    qc_demo.record_qc(crew(people), batch, {**results, "cd133_purity": (Decimal("61.0"), "%")})
+    snapshot = take_snapshot(batch, kind="on_request", revision=1, language=language)
+    names = {r.verdict_code: r.test for r in snapshot.qc_results if r.verdict_code != "pass"}
+    passed = [r.test for r in snapshot.qc_results if r.verdict_code == "pass"]
+    for record in (snapshot, as_stored_before_the_codes(snapshot)):
+        text = cover_text(record)
+        assert box_row(text, language, 1).startswith(f"{names['oos']}: 61")
+        assert box_row(text, language, 2) == names["pending"]
+        assert not any(name in box_row(text, language, 1) for name in passed)
 
 
 @pytest.mark.django_db

@@ -27,6 +27,10 @@ class Decision(models.TextChoices):
     CERTIFIED_INITIAL = "certified_initial", "Initial certification by the Qualified Person (results pending)"
 
 
+# The Qualified Person's certifications (initial, with results pending, and final); the other decisions are QA's.
+CERTIFICATIONS = (Decision.CERTIFIED_INITIAL, Decision.CERTIFIED)
+
+
 @gmp_model
 class BatchDisposition(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="dispositions")

@@ -25,6 +25,7 @@ from batches.models import (
     ElectronicSignature,
     ReleaseFollowUp,
 )
+from batches.models.release import CERTIFICATIONS
 from batches.models.signatures import SignatureMeaning, SignatureStatus
 from batches.release.documents import document_request
 from batches.release.labelling import packaging_outstanding
@@ -73,7 +74,6 @@ DECISION_ACTIONS = {
 }
 
 QA_DECISIONS = (Decision.RELEASED, Decision.CONDITIONALLY_RELEASED, Decision.REJECTED)
-CERTIFICATIONS = (Decision.CERTIFIED_INITIAL, Decision.CERTIFIED)
 TARGETS = {
     Decision.RELEASED: BatchStatus.RELEASED,
     Decision.CONDITIONALLY_RELEASED: BatchStatus.CONDITIONALLY_RELEASED,

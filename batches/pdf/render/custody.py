@@ -10,6 +10,7 @@ from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 
 from batches.pdf import fonts
+from batches.pdf.render import codes
 from batches.pdf.render.layout import FRAME_W, Writer
 from batches.snapshot import TemperatureLogEntry
 
@@ -92,7 +93,7 @@ def _custody(w: Writer) -> None:
         w.empty(_("No identity scan was recorded at the time of issue."))
     else:
         scans = [
-            (s.point, s.scanned, s.expected, w.verdict(s.outcome), s.by, w.when(s.at, utc=False))
+            (s.point, s.scanned, s.expected, w.verdict(s.outcome, codes.scan_outcome(s)), s.by, w.when(s.at, utc=False))
             for s in w.s.identity_scans
         ]
         w.story.append(

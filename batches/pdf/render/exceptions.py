@@ -12,14 +12,16 @@ from reportlab.platypus import Table
 from reportlab.platypus import TableStyle as RLTableStyle
 
 from batches.pdf import fonts
+from batches.pdf.render import codes
 from batches.pdf.render.layout import FRAME_W, Writer
+from qc.selectors import Verdict
 
 NONE = "none"
 
 
 def _decisions(w: Writer) -> tuple[str, str]:
-    release = [r for r in w.s.release if not r.decision.lower().startswith("certified")]
-    qp = [r for r in w.s.release if r.decision.lower().startswith("certified")]
+    release = [r for r in w.s.release if not codes.is_certification(r)]
+    qp = [r for r in w.s.release if codes.is_certification(r)]
     disposition = "; ".join(
         _("%(decision)s by %(who)s, %(when)s") % {"decision": r.decision, "who": r.by, "when": w.when(r.at)}
         for r in release
@@ -34,14 +36,10 @@ def exceptions_box(w: Writer) -> Table:
     s = w.s
     disposition, certification = _decisions(w)
     open_deviations = [
-        f"{d.number} ({d.classification}, {d.status}): {d.title}" for d in s.deviations if d.status.lower() != "closed"
+        f"{d.number} ({d.classification}, {d.status}): {d.title}" for d in s.deviations if codes.is_open(d)
     ]
-    # A verdict is written in the record's language, the one drawing it: "Out of specification", "Fuera de …".
-    oos_words = ("oos", "out of", _("Out of specification").lower())
-    out_of_spec = [
-        f"{r.test}: {r.result} {r.unit}".strip() for r in s.qc_results if any(w in r.verdict.lower() for w in oos_words)
-    ]
-    pending = [r.test for r in s.qc_results if any(w in r.verdict.lower() for w in ("pending", _("Pending").lower()))]
+    out_of_spec = [f"{r.test}: {r.result} {r.unit}".strip() for r in s.qc_results if codes.verdict(r) == Verdict.OOS]
+    pending = [r.test for r in s.qc_results if codes.verdict(r) == Verdict.PENDING]
     late = [step.title for step in s.steps if step.late_entry_reason]
     none = _("none")
     past_expiry = _("%(count)s authorisation(s), section on custody") % {"count": len(s.expired_use)}

@@ -26,7 +26,8 @@ from reportlab.platypus import TableStyle as RLTableStyle
 
 from batches import formatting
 from batches.pdf import barcodes, fonts
-from batches.snapshot import Snapshot
+from batches.snapshot import SCAN_MATCH, SCAN_REFUSED, Snapshot
+from qc.selectors import Verdict
 
 KIND_TITLES = {
     "release_record": _("Batch release record"),
@@ -44,7 +45,16 @@ PAD = 3
 # A table's own font (ReportLab's default is Helvetica, a base-14 font that is never embedded): every
 # table names it, even one that holds only flowables, so that the record embeds every font it uses.
 EMBEDDED_FONT = ("FONT", (0, 0), (-1, -1), fonts.REGULAR, 8)
-VERDICT_COLOURS = {"pass": "#1b6e20", "fail": "#b00020", "pending": "#a05a00"}
+PASSED, FAILED, PENDING = "#1b6e20", "#b00020", "#a05a00"
+# The colour of a QC verdict or an identity scan's outcome, by its code (batches.pdf.render.codes): never by
+# its words, which are in the record's language.
+VERDICT_COLOURS = {
+    Verdict.PASS: PASSED,
+    Verdict.OOS: FAILED,
+    Verdict.PENDING: PENDING,
+    SCAN_MATCH: PASSED,
+    SCAN_REFUSED: FAILED,
+}
 # A table cell holds at most about this many lines; longer text continues in the rows below. So no
 # row grows taller than a page (ReportLab stops with LayoutError on a flowable taller than its
 # frame), and a long text is wrapped once per row instead of once more for every page it spans.
@@ -289,12 +299,8 @@ class Writer:
     def empty(self, value: str) -> None:
         self.story.append(self.p(value, "empty"))
 
-    def verdict(self, value: str) -> Paragraph:
-        key = value.strip().lower()
-        tone = next((c for k, c in VERDICT_COLOURS.items() if key.startswith(k)), None)
-        if key.startswith("refused") or key in {"oos", "out of specification", "does not conform", "nonconforming"}:
-            tone = VERDICT_COLOURS["fail"]
-        if key in {"conforms", "within specification", "meets specification", "match"}:
-            tone = VERDICT_COLOURS["pass"]
+    def verdict(self, value: str, code: str) -> Paragraph:
+        """``value`` in bold, in the colour of its ``code`` (VERDICT_COLOURS); plain for an unknown code."""
+        tone = VERDICT_COLOURS.get(code)
         text = fonts.markup(value)
         return Para(f'<font color="{tone}"><b>{text}</b></font>' if tone else text, self.st["cell"])

@@ -7,6 +7,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from reportlab.platypus import KeepTogether
 
+from batches.pdf.render import codes
 from batches.pdf.render.layout import Writer
 
 
@@ -20,7 +21,7 @@ def qc(w: Writer) -> None:
             r.test + (f"\n{r.method}" if r.method else ""),
             r.specification,
             f"{r.result} {r.unit}".strip(),
-            w.verdict(r.verdict),
+            w.verdict(r.verdict, codes.verdict(r)),
             f"{r.analyst}\n{w.when(r.performed_at, utc=False)}"
             + ("\n" + _("reviewed: %(person)s") % {"person": r.verified_by} if r.verified_by else "")
             + (f"\n{w.when(r.verified_at, utc=False)}" if r.verified_at else ""),
