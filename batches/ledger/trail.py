@@ -16,11 +16,26 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import connection, models
 from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from batches.audit import GMP_MODELS, GmpEvent, event_model
 from batches.models import Batch
 
-ACTIONS = {"insert": "created", "update": "changed", "delete": "deleted", "snapshot": "recorded as found"}
+# What each kind of event did, in the reader's language (read when shown): a word for the record's
+# "Action" column, and a whole sentence naming the record for the trail's pages.
+ACTIONS = {
+    "insert": pgettext_lazy("audit action", "created"),
+    "update": pgettext_lazy("audit action", "changed"),
+    "delete": pgettext_lazy("audit action", "deleted"),
+    "snapshot": pgettext_lazy("audit action", "recorded as found"),
+}
+SUMMARIES = {
+    "insert": gettext_lazy("%(record)s #%(id)s created"),
+    "update": gettext_lazy("%(record)s #%(id)s changed"),
+    "delete": gettext_lazy("%(record)s #%(id)s deleted"),
+    "snapshot": gettext_lazy("%(record)s #%(id)s recorded as found"),
+}
 
 
 @dataclass(frozen=True)
@@ -72,7 +87,15 @@ class Entry:
 
     @property
     def action_label(self) -> str:
-        return ACTIONS.get(self.action, self.action)
+        return str(ACTIONS.get(self.action, self.action))
+
+    @property
+    def summary(self) -> str:
+        """What happened to which record: "Batch #12 created"."""
+        record = capfirst(self.record_name)
+        if self.action not in SUMMARIES:
+            return f"{record} #{self.object_id} {self.action}"
+        return str(SUMMARIES[self.action]) % {"record": record, "id": self.object_id}
 
     @property
     def diff(self) -> dict[str, tuple[str | None, str | None]]:
@@ -139,7 +162,7 @@ def _entry(model: type[models.Model], fields: list[models.Field], event: GmpEven
             old = values[f.attname]
         if old != new:
             names_user = getattr(f, "related_model", None) is User
-            changes.append(Change(f.attname, _label(f), old, new, names_user=names_user))
+            changes.append(Change(f.attname, _label(model, f), old, new, names_user=names_user))
     context = event.pgh_context or {}  # type: ignore[attr-defined]
     return Entry(
         event=f"{event_model(model)._meta.label}:{event.pgh_id}",
@@ -155,9 +178,11 @@ def _entry(model: type[models.Model], fields: list[models.Field], event: GmpEven
     )
 
 
-def _label(f: models.Field[Any, Any]) -> str:
-    label = str(f.verbose_name)
-    return label[:1].upper() + label[1:]
+def _label(model: type[models.Model], f: models.Field[Any, Any]) -> str:
+    """The field's label as the forms show it, in the reader's language: the tracked model's verbose name
+    (marked for translation by batches.model_labels; the event table's copy of the field is not)."""
+    tracked = model._meta.get_field(f.name)
+    return capfirst(str(tracked.verbose_name if isinstance(tracked, models.Field) else f.verbose_name))
 
 
 def in_words(entries: list[Entry]) -> list[Entry]:
