@@ -55,6 +55,7 @@ def test_the_spanish_audit_appendix_names_actions_and_fields_in_spanish(people: 
     assert {"Código de sujeto", "Realizado por", "Verificado por"} <= labels_in(spanish_changes, set(labels.values()))
     assert "Código de sujeto: IGX1-S001" in spanish_changes  # the value as recorded
     assert f"Realizado por: Operator (operator) #{people.operator.pk}" in spanish_changes
+    assert "Elegibilidad confirmada: sí" in spanish_changes  # a yes/no in words
 
     # The English record keeps its words.
     assert {e.action for e in english} <= ENGLISH_ACTIONS
@@ -62,6 +63,7 @@ def test_the_spanish_audit_appendix_names_actions_and_fields_in_spanish(people: 
     assert labels_in(english_changes, set(labels.values())) == set()
     assert "Subject code: IGX1-S001" in english_changes
     assert f"Performed by: Operator (operator) #{people.operator.pk}" in english_changes
+    assert "Eligibility confirmed: true" in english_changes
 
 
 @pytest.mark.urs("URS-032")
@@ -79,6 +81,10 @@ def test_the_trail_pages_say_what_happened_in_the_readers_language(people: Perso
         assert '<span title="performed_by_id">Realizado por</span>' in spanish, url
         assert not re.search(r" (created|changed)\s*</td>", spanish), url
         assert '<span title="performed_by_id">Performed by</span>' not in spanish, url
+        if url == pages[0]:
+            assert re.search(r'title="is_demo">Lote de demostración</span>:\s*<ins>no</ins>', spanish)
         english = auditor.get(url, HTTP_ACCEPT_LANGUAGE="en").text
         assert f"Batch #{batch.pk} created" in english, url
         assert '<span title="performed_by_id">Performed by</span>' in english, url
+        if url == pages[0]:
+            assert re.search(r'title="is_demo">Demonstration batch</span>:\s*<ins>false</ins>', english)
