@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from batches import demo, demo_chain
 from batches.admin.workflow import next_actions
@@ -125,6 +125,22 @@ def test_a_result_before_its_methods_minimum_is_recorded_as_preliminary_with_a_r
     assert QcResult.objects.get(pk=result.pk).preliminary
     exception = RecordException.objects.get(batch=sample.batch)
     assert (exception.kind, exception.parameter, exception.reason) == ("preliminary_result", "Sterility result", reason)
+    assert exception.limit.startswith("method minimum 14 day(s) after sampling")
+
+
+@pytest.mark.urs("URS-327")
+@pytest.mark.urs("URS-445")
+def test_a_result_before_its_methods_minimum_is_refused_in_the_readers_language(people: Personas) -> None:
+    """The refusal names the duration in the reader's language; the exception it stores stays in English."""
+    sample = sample_taken(people, 10)
+    with translation.override("es"), pytest.raises(ValidationError) as caught:
+        sterility_now(people, sample, "no growth")
+    message = " ".join(caught.value.message_dict["tested_at"])
+    assert "de su método, 14 días después de tomarse la muestra S-EARLY (" in message
+    assert "day(s)" not in message
+    with translation.override("es"):
+        sterility_now(people, sample, "no growth", preliminary_reason="Lectura del día 0.")
+    exception = RecordException.objects.get(batch=sample.batch)
     assert exception.limit.startswith("method minimum 14 day(s) after sampling")
 
 

@@ -16,11 +16,28 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import connection, models
 from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from batches.audit import GMP_MODELS, GmpEvent, event_model
 from batches.models import Batch
 
-ACTIONS = {"insert": "created", "update": "changed", "delete": "deleted", "snapshot": "recorded as found"}
+# What each kind of event did, in the reader's language (read when shown): a word for the record's
+# "Action" column, and a whole sentence naming the record for the trail's pages.
+ACTIONS = {
+    "insert": pgettext_lazy("audit action", "created"),
+    "update": pgettext_lazy("audit action", "changed"),
+    "delete": pgettext_lazy("audit action", "deleted"),
+    "snapshot": pgettext_lazy("audit action", "recorded as found"),
+}
+SUMMARIES = {
+    "insert": gettext_lazy("%(record)s #%(id)s created"),
+    "update": gettext_lazy("%(record)s #%(id)s changed"),
+    "delete": gettext_lazy("%(record)s #%(id)s deleted"),
+    "snapshot": gettext_lazy("%(record)s #%(id)s recorded as found"),
+}
+# A yes/no field's stored value (display() writes it "true" / "false") as the reader says it.
+YES_NO = {"true": pgettext_lazy("audit value", "true"), "false": pgettext_lazy("audit value", "false")}
 
 
 @dataclass(frozen=True)
@@ -29,10 +46,12 @@ class Change:
     label: str
     old: str | None
     new: str | None
-    # A person named by a user id: how the values read in words ("Marta Gil (mgil) #3"); None otherwise.
+    # How the values read in words (in_words): a person named by a user id ("Marta Gil (mgil) #3"), a
+    # yes/no in the reader's language; None otherwise.
     old_words: str | None = None
     new_words: str | None = None
     names_user: bool = False
+    yes_no: bool = False
 
     @property
     def old_text(self) -> str | None:
@@ -72,7 +91,15 @@ class Entry:
 
     @property
     def action_label(self) -> str:
-        return ACTIONS.get(self.action, self.action)
+        return str(ACTIONS.get(self.action, self.action))
+
+    @property
+    def summary(self) -> str:
+        """What happened to which record: "Batch #12 created"."""
+        record = capfirst(self.record_name)
+        if self.action not in SUMMARIES:
+            return f"{record} #{self.object_id} {self.action}"
+        return str(SUMMARIES[self.action]) % {"record": record, "id": self.object_id}
 
     @property
     def diff(self) -> dict[str, tuple[str | None, str | None]]:
@@ -139,7 +166,8 @@ def _entry(model: type[models.Model], fields: list[models.Field], event: GmpEven
             old = values[f.attname]
         if old != new:
             names_user = getattr(f, "related_model", None) is User
-            changes.append(Change(f.attname, _label(f), old, new, names_user=names_user))
+            yes_no = isinstance(f, models.BooleanField)
+            changes.append(Change(f.attname, _label(model, f), old, new, names_user=names_user, yes_no=yes_no))
     context = event.pgh_context or {}  # type: ignore[attr-defined]
     return Entry(
         event=f"{event_model(model)._meta.label}:{event.pgh_id}",
@@ -155,35 +183,33 @@ def _entry(model: type[models.Model], fields: list[models.Field], event: GmpEven
     )
 
 
-def _label(f: models.Field[Any, Any]) -> str:
-    label = str(f.verbose_name)
-    return label[:1].upper() + label[1:]
+def _label(model: type[models.Model], f: models.Field[Any, Any]) -> str:
+    """The field's label as the forms show it, in the reader's language: the tracked model's verbose name
+    (marked for translation by batches.model_labels; the event table's copy of the field is not)."""
+    tracked = model._meta.get_field(f.name)
+    return capfirst(str(tracked.verbose_name if isinstance(tracked, models.Field) else f.verbose_name))
 
 
 def in_words(entries: list[Entry]) -> list[Entry]:
-    """The same entries with every person named by a user id also named in words (one query).
+    """The same entries with every person named by a user id also named in words (one query), and every
+    yes/no in the reader's language.
 
     For what people read (the admin's trail pages, the signed record); the readings above stay one query.
     """
     ids = {int(v) for e in entries for c in e.changes if c.names_user for v in (c.old, c.new) if v and v.isdigit()}
-    if not ids:
-        return entries
     names = {
         str(user.pk): f"{user.get_full_name().strip() or user.get_username()} ({user.get_username()}) #{user.pk}"
-        for user in User.objects.filter(pk__in=ids)
+        for user in (User.objects.filter(pk__in=ids) if ids else ())
     }
-    return [
-        dataclasses.replace(
-            e,
-            changes=tuple(
-                dataclasses.replace(c, old_words=names.get(c.old or ""), new_words=names.get(c.new or ""))
-                if c.names_user
-                else c
-                for c in e.changes
-            ),
-        )
-        for e in entries
-    ]
+    yes_no = {value: str(word) for value, word in YES_NO.items()}
+    return [dataclasses.replace(e, changes=tuple(_in_words(c, names, yes_no) for c in e.changes)) for e in entries]
+
+
+def _in_words(change: Change, names: dict[str, str], yes_no: dict[str, str]) -> Change:
+    words = names if change.names_user else yes_no if change.yes_no else None
+    if words is None:
+        return change
+    return dataclasses.replace(change, old_words=words.get(change.old or ""), new_words=words.get(change.new or ""))
 
 
 def _ordered(entries: list[Entry]) -> list[Entry]:

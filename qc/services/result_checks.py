@@ -52,14 +52,14 @@ def too_early(batch: Batch, sample: QcSample, test: QcTest, tested_at: datetime)
         return None
     at = f"{timezone.localtime(tested_at):%Y-%m-%d %H:%M}"
     taken = f"{timezone.localtime(sample.taken_at):%Y-%m-%d %H:%M}"
-    span = duration_text(minimum)
+    span = duration_text(minimum)  # the stored exception's words stay English; the refusal is the reader's
     message = _(
         "The %(test)s result (%(at)s) cannot precede the end of its method's minimum duration, "
         "%(span)s after sample %(sample)s was taken (%(taken)s), as %(definition)s requires"
     ) % {
         "test": _(TEST_LABELS[test]),
         "at": at,
-        "span": span,
+        "span": duration_text(minimum, translated=True),
         "sample": sample.sample_code,
         "taken": taken,
         "definition": batch.process_definition,
