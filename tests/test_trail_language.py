@@ -56,6 +56,8 @@ def test_the_spanish_audit_appendix_names_actions_and_fields_in_spanish(people: 
     assert "Código de sujeto: IGX1-S001" in spanish_changes  # the value as recorded
     assert f"Realizado por: Operator (operator) #{people.operator.pk}" in spanish_changes
     assert "Elegibilidad confirmada: sí" in spanish_changes  # a yes/no in words
+    assert f"Lote n.º {batch.pk}" in {e.record for e in spanish}
+    assert f"Batch #{batch.pk}" in {e.record for e in english}
 
     # The English record keeps its words.
     assert {e.action for e in english} <= ENGLISH_ACTIONS
@@ -88,3 +90,17 @@ def test_the_trail_pages_say_what_happened_in_the_readers_language(people: Perso
         assert '<span title="performed_by_id">Performed by</span>' in english, url
         if url == pages[0]:
             assert re.search(r'title="is_demo">Demonstration batch</span>:\s*<ins>false</ins>', english)
+
+
+@pytest.mark.urs("URS-446")
+def test_a_long_or_digested_value_in_the_appendix_is_summarised_in_the_readers_language() -> None:
+    from batches.pdf.collect import DIGESTED_FIELDS, MAX_VALUE_CHARS, _short
+
+    long_value = "x" * (MAX_VALUE_CHARS + 7)
+    digested = next(iter(DIGESTED_FIELDS))
+    with translation.override("es"):
+        assert _short(long_value).endswith("… [+7 caracteres en el registro de auditoría electrónico]")
+        assert re.fullmatch(r"\[12 caracteres, SHA-256 [0-9a-f]{64}\]", _short("signed value", digested))
+    with translation.override("en-gb"):
+        assert _short(long_value) == "x" * MAX_VALUE_CHARS + "… [+7 characters in the electronic audit trail]"
+        assert re.fullmatch(r"\[12 characters, SHA-256 [0-9a-f]{64}\]", _short("signed value", digested))

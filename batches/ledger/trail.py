@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from django.db import connection, models
 from django.utils import timezone
 from django.utils.text import capfirst
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from batches.audit import GMP_MODELS, GmpEvent, event_model
 from batches.models import Batch
@@ -92,6 +92,11 @@ class Entry:
     @property
     def action_label(self) -> str:
         return str(ACTIONS.get(self.action, self.action))
+
+    @property
+    def record_label(self) -> str:
+        """Which record, in the reader's language: "Batch #12"."""
+        return gettext("%(record)s #%(id)s") % {"record": capfirst(self.record_name), "id": self.object_id}
 
     @property
     def summary(self) -> str:

@@ -238,10 +238,14 @@ def _short(value: Any, name: str = "") -> str:
     shown = text(value)
     if name in DIGESTED_FIELDS and shown:
         # A signature's canonical content repeats the signed record, printed above: its digest suffices.
-        return f"[{len(shown)} characters, SHA-256 {hashlib.sha256(shown.encode()).hexdigest()}]"
+        digest = hashlib.sha256(shown.encode()).hexdigest()
+        return gettext("[%(count)s characters, SHA-256 %(digest)s]") % {"count": len(shown), "digest": digest}
     if len(shown) > MAX_VALUE_CHARS:
         extra = len(shown) - MAX_VALUE_CHARS
-        return f"{shown[:MAX_VALUE_CHARS]}… [+{extra} characters in the electronic audit trail]"
+        return gettext("%(start)s… [+%(count)s characters in the electronic audit trail]") % {
+            "start": shown[:MAX_VALUE_CHARS],
+            "count": extra,
+        }
     return shown
 
 
@@ -272,7 +276,7 @@ def _audit_trail(batch: Batch) -> list[AuditEntry]:
         AuditEntry(
             at=text(e.at),
             actor=e.actor,
-            record=f"{e.record_name} #{e.object_id}",
+            record=e.record_label,
             action=e.action_label,
             changes=_changes(e),
             reason=e.reason,
