@@ -138,6 +138,7 @@ def test_a_result_before_its_methods_minimum_is_refused_in_the_readers_language(
     message = " ".join(caught.value.message_dict["tested_at"])
     assert "de su método, 14 días después de tomarse la muestra S-EARLY (" in message
     assert "day(s)" not in message
+    assert message.endswith(". Si es una lectura preliminar, regístrela como preliminar, con un motivo.")
     with translation.override("es"):
         sterility_now(people, sample, "no growth", preliminary_reason="Lectura del día 0.")
     exception = RecordException.objects.get(batch=sample.batch)

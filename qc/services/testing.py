@@ -199,7 +199,10 @@ def qc_result_record(
     early = None if seen_early else too_early(batch, sample, qc_test, tested_at)
     if early is not None and not preliminary_reason.strip():
         raise ValidationError(
-            {"tested_at": f"{early[0]}. Record it as preliminary, with a reason, if it is a preliminary reading."}
+            {
+                "tested_at": _("%(refusal)s. Record it as preliminary, with a reason, if it is a preliminary reading.")
+                % {"refusal": early[0]}
+            }
         )
     investigation = check_repeat(batch, qc_test, investigation_id)
     instruments = equipment_check(equipment, until=tested_at)
