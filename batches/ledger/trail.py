@@ -15,7 +15,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection, models
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
@@ -191,6 +191,12 @@ def _entry(model: type[models.Model], fields: list[models.Field], event: GmpEven
 def _label(model: type[models.Model], f: models.Field[Any, Any]) -> str:
     """The field's label as the forms show it, in the reader's language: the tracked model's verbose name
     (marked for translation by batches.model_labels; the event table's copy of the field is not)."""
+    return _label_in(model, f, translation.get_language())
+
+
+@functools.cache
+def _label_in(model: type[models.Model], f: models.Field[Any, Any], language: str | None) -> str:
+    """_label, worked out once per field and language (a record's appendix asks for it at every change)."""
     tracked = model._meta.get_field(f.name)
     return capfirst(str(tracked.verbose_name if isinstance(tracked, models.Field) else f.verbose_name))
 
