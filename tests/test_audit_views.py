@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 import json
 
@@ -111,3 +112,31 @@ def test_the_api_refuses_other_roles_and_unknown_records(people: Personas, batch
     assert client_for(people.qa, "api").get(f"/api/v1/users/{people.operator.pk}/activity/").status_code == 403
     assert client_for(people.auditor, "api").get("/api/v1/batches/999999/audit-trail/export.csv").status_code == 404
     assert APIClient().get(f"/api/v1/batches/{batch.pk}/audit-trail/").status_code in (401, 403)
+
+
+@pytest.mark.urs("URS-032")
+def test_a_long_value_shows_its_beginning_and_opens_to_the_whole_of_it(people: Personas) -> None:
+    """A record request freezes the batch's content (tens of kilobytes) in one field: the trail page and the
+    batch page show its beginning, with the whole value one click (or Enter) away; short values as they are."""
+    from batches.models import DocumentKind
+    from batches.release import documents
+
+    batch = walk_batch(people, "quarantine")
+    documents.document_request(batch=batch, kind=DocumentKind.ON_REQUEST, actor=people.qa)
+    auditor = staff_client_for(people.auditor)
+    for url in (
+        reverse("admin:batches_batch_audit", args=[batch.pk]),
+        reverse("admin:batches_batch_change", args=[batch.pk]),
+    ):
+        page = auditor.get(url).content.decode()
+        blocks = [b.split("</details>")[0] for b in page.split('<details class="audit-long">')[1:]]
+        assert blocks, url
+        for block in blocks:
+            preview = html.unescape(block.split('class="audit-preview">')[1].split("…</ins>")[0])
+            whole = html.unescape(block.split("</summary><ins>")[1].split("</ins>")[0])
+            assert len(preview) == 240
+            assert whole.startswith(preview)
+            assert len(whole) > 300
+            assert f"show all {len(whole)} characters" in block
+        assert any(batch.batch_number in html.unescape(block) and "cover" in block for block in blocks), url
+        assert "<ins>on_request</ins>" in page  # a short value is shown whole, outside any <details>
