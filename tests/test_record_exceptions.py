@@ -54,11 +54,23 @@ def test_the_cover_names_the_disposition_certification_and_every_exception() -> 
     text = cover_text(dataclasses.replace(snapshot, deviations=deviations))
     assert "Exceptions and disposition" in text
     assert "Disposition Conditionally released by Dr. Inés Peña (QA)" in text
-    assert "QP certification certified by Dr. Søren Kierkegård (QP)" in text
+    assert "QP certification final certification by Dr. Søren Kierkegård (QP)" in text
     assert "Open deviations DEV-2026-014 (major, open): Endotoxin out of specification" in text
     assert "Out-of-specification results Endotoxin: 0.62 EU/mL" in text
     assert "Pending tests Sterility" in text
     assert "Late entries" in text
+
+
+@pytest.mark.urs("URS-434")
+def test_after_a_conditional_release_the_cover_tells_the_initial_certification_from_the_final() -> None:
+    snapshot = sample_snapshot()
+    qa, final = snapshot.release
+    initial = dataclasses.replace(final, decision="Initial certification by the Qualified Person (results pending)")
+    initial = dataclasses.replace(initial, decision_code="certified_initial")
+    text = cover_text(dataclasses.replace(snapshot, release=[qa, initial, final]))
+    expected = "initial certification (results pending) by Dr. Søren Kierkegård (QP)"
+    assert f"QP certification {expected}" in text
+    assert "; final certification by Dr. Søren Kierkegård (QP)" in text
 
 
 @pytest.mark.urs("URS-434")
@@ -94,8 +106,12 @@ def test_a_spanish_cover_finds_the_out_of_specification_and_pending_results() ->
 @pytest.mark.parametrize(
     ("language", "disposition", "certification"),
     [
-        ("en-gb", "Disposition QA decision: release by", "QP certification certified by"),
-        ("es", "Decisión Decisión de GC: liberación por", "Certificación por la Persona Cualificada certificado por"),
+        ("en-gb", "Disposition QA decision: release by", "QP certification final certification by"),
+        (
+            "es",
+            "Decisión Decisión de GC: liberación por",
+            "Certificación por la Persona Cualificada certificación final por",
+        ),
     ],
 )
 def test_a_certified_batchs_cover_says_it_is_certified_and_by_whom(

@@ -11,6 +11,7 @@ from reportlab.lib import colors
 from reportlab.platypus import Table
 from reportlab.platypus import TableStyle as RLTableStyle
 
+from batches.models.release import Decision
 from batches.pdf import fonts
 from batches.pdf.render import codes
 from batches.pdf.render.layout import FRAME_W, Writer
@@ -26,10 +27,16 @@ def _decisions(w: Writer) -> tuple[str, str]:
         _("%(decision)s by %(who)s, %(when)s") % {"decision": r.decision, "who": r.by, "when": w.when(r.at)}
         for r in release
     ) or _("no decision yet")
-    certification = "; ".join(
-        _("certified by %(who)s, %(when)s") % {"who": r.by, "when": w.when(r.at)} for r in qp
-    ) or _("not certified")
+    certification = "; ".join(_certified(r.by, w.when(r.at), codes.decision(r)) for r in qp) or _("not certified")
     return disposition, certification
+
+
+def _certified(who: str, when: str, decision: str) -> str:
+    """Which certification (batches.models.release.CERTIFICATIONS), by whom and when: after a conditional release the QP
+    certifies twice, first with results pending."""
+    if decision == Decision.CERTIFIED_INITIAL:
+        return _("initial certification (results pending) by %(who)s, %(when)s") % {"who": who, "when": when}
+    return _("final certification by %(who)s, %(when)s") % {"who": who, "when": when}
 
 
 def exceptions_box(w: Writer) -> Table:
