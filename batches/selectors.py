@@ -208,7 +208,8 @@ def batch_record_identity_scans(batch: Batch) -> list[ScanEntry]:
             point=s.get_point_display(),
             scanned=s.scanned_data,
             expected=s.expected,
-            outcome="match" if s.matched else f"REFUSED: {s.message}",
+            # The words the desk shows; the refusal's message is what was recorded.
+            outcome=gettext("match") if s.matched else f"{gettext('REFUSED')}: {s.message}",
             by=person(s.scanned_by),
             at=text(s.scanned_at),
             outcome_code=SCAN_MATCH if s.matched else SCAN_REFUSED,

@@ -9,15 +9,17 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from batches import demo_chain
 from batches.exceptions import StateConflict
 from batches.isbt128 import din_check_character
 from batches.models import BedsideCheck, CustodyEvent, ElectronicSignature, IdentityScan
 from batches.release import bedside
+from batches.selectors import batch_record_identity_scans
 from batches.services import receipt
 from batches.services.scans import KeyedOverride, scan_entry
+from batches.snapshot import SCAN_MATCH, SCAN_REFUSED
 from qc.models import Deviation, Notification
 from qc.services.notifications import notification_deliver
 from tests.custody_helpers import dispatched_batch, scan_of
@@ -194,6 +196,12 @@ def test_the_scanner_check_answers_one_field_and_records_a_refusal(people: Perso
     assert refused.status_code == 403
     assert IdentityScan.objects.filter(batch=batch, matched=False).count() == 1
     assert clinician.get(url).status_code == 405
+    # The record lists both, in its own language; the refusal's message as it was recorded.
+    for language, matched, refused_word in (("en-gb", "match", "REFUSED: "), ("es", "coincide", "RECHAZADO: ")):
+        with translation.override(language):
+            rows = {row.outcome_code: row.outcome for row in batch_record_identity_scans(batch)}
+        assert rows[SCAN_MATCH] == matched
+        assert rows[SCAN_REFUSED] == f"{refused_word}{wrong['message']}"
 
 
 @pytest.mark.urs("URS-406")
