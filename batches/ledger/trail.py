@@ -17,24 +17,18 @@ from django.contrib.auth.models import User
 from django.db import connection, models
 from django.utils import timezone, translation
 from django.utils.text import capfirst
-from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext, pgettext_lazy
 
 from batches.audit import GMP_MODELS, GmpEvent, event_model
 from batches.models import Batch
 
-# What each kind of event did, in the reader's language (read when shown): a word for the record's
-# "Action" column, and a whole sentence naming the record for the trail's pages.
+# What each kind of event did, in the reader's language (read when shown): the record's "Action" column,
+# and with the record's name the "What" of the trail's pages.
 ACTIONS = {
     "insert": pgettext_lazy("audit action", "created"),
     "update": pgettext_lazy("audit action", "changed"),
     "delete": pgettext_lazy("audit action", "deleted"),
     "snapshot": pgettext_lazy("audit action", "recorded as found"),
-}
-SUMMARIES = {
-    "insert": gettext_lazy("%(record)s #%(id)s created"),
-    "update": gettext_lazy("%(record)s #%(id)s changed"),
-    "delete": gettext_lazy("%(record)s #%(id)s deleted"),
-    "snapshot": gettext_lazy("%(record)s #%(id)s recorded as found"),
 }
 # A yes/no field's stored value (display() writes it "true" / "false") as the reader says it.
 YES_NO = {"true": pgettext_lazy("audit value", "true"), "false": pgettext_lazy("audit value", "false")}
@@ -101,10 +95,7 @@ class Entry:
     @property
     def summary(self) -> str:
         """What happened to which record: "Batch #12 created"."""
-        record = capfirst(self.record_name)
-        if self.action not in SUMMARIES:
-            return f"{record} #{self.object_id} {self.action}"
-        return str(SUMMARIES[self.action]) % {"record": record, "id": self.object_id}
+        return gettext("%(record)s %(action)s") % {"record": self.record_label, "action": self.action_label}
 
     @property
     def diff(self) -> dict[str, tuple[str | None, str | None]]:
