@@ -9,6 +9,7 @@ import pytest
 from django.utils import translation
 from pytest_django import DjangoDbBlocker
 
+from tests.baseline import build_baseline
 from tests.factories import Personas
 from tests.template_db import setup_test_databases
 from tests.workers import WorkerProcess, running_worker
@@ -44,6 +45,7 @@ def django_db_setup(
             use_migrations=django_db_use_migrations,
             verbosity=verbosity,
         )
+        build_baseline()
     yield
     if not keepdb:
         with django_db_blocker.unblock():
@@ -62,6 +64,23 @@ def people(db: None) -> Personas:
 def fast_password_hashing(settings: pytest.FixtureRequest) -> None:
     """PBKDF2's deliberate slowness protects production logins; tests need none of it."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def empty_database(db: None) -> None:
+    """Every table emptied inside the test's transaction (it rolls back with the test): for the few tests
+    about a database that holds nothing yet, not even the baseline the others start from
+    (tests/baseline.py). Django's own content types, permissions and migration rows stay."""
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    kept = {"django_content_type", "auth_permission", "django_migrations"}
+    tables = [
+        table
+        for table in connection.introspection.django_table_names(only_existing=True, include_views=False)
+        if table not in kept
+    ]
+    connection.ops.execute_sql_flush(connection.ops.sql_flush(no_style(), tables))
 
 
 @pytest.fixture
@@ -129,9 +148,11 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def truncate_guards_off_for_flush() -> Iterator[None]:
     """Transactional tests empty every table with TRUNCATE, which GMP and audit tables refuse: only
     Django's flush is exempt (tests/test_audit_protection.py shows the refusal). The suite otherwise
-    runs as the application role (batches.dbrole), which may not TRUNCATE at all."""
+    runs as the application role (batches.dbrole), which may not TRUNCATE at all. After the flush the
+    baseline every test starts from is built again (tests/baseline.py)."""
     import pgtrigger
     from django.db.backends.postgresql.operations import DatabaseOperations
+    from django.test import TransactionTestCase
 
     from batches.audit import truncate_guard_uris
 
@@ -144,8 +165,15 @@ def truncate_guards_off_for_flush() -> Iterator[None]:
         with owner_session(), pgtrigger.ignore(*truncate_guard_uris()):
             flush(self, sql_list)
 
+    teardown = TransactionTestCase._fixture_teardown
+
+    def teardown_then_baseline(self: TransactionTestCase) -> None:
+        teardown(self)  # the flush, and the content types and permissions it re-creates
+        build_baseline()  # what every test starts from (tests/baseline.py)
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(DatabaseOperations, "execute_sql_flush", flush_with_guards_off)
+        patch.setattr(TransactionTestCase, "_fixture_teardown", teardown_then_baseline)
         yield
 
 

@@ -149,27 +149,68 @@ def give_current_training(*users: User) -> None:
             TrainingRecord.objects.bulk_create(records)
 
 
+# Each persona: attribute, username, role, and whether they hold a signing role that needs training.
+PERSONAS: tuple[tuple[str, str, Role, bool], ...] = (
+    ("operator", "operator", Role.OPERATOR, True),
+    ("verifier", "verifier", Role.VERIFIER, True),
+    ("qc_analyst", "qc_analyst", Role.QC_ANALYST, True),
+    ("qa", "qa_reviewer", Role.QA_REVIEWER, True),
+    ("qp", "qualified_person", Role.QUALIFIED_PERSON, True),
+    ("clinician", "clinician", Role.CLINICIAN, True),
+    # Not the medical director, the auditor, the admin nor the materials keeper: they hold no signing role.
+    ("medical_director", "medical_director", Role.MEDICAL_DIRECTOR, False),
+    # Reviews QC results: a verifier independent of the batch's production.
+    ("qc_reviewer", "qc_reviewer", Role.VERIFIER, True),
+    ("auditor", "auditor", Role.AUDITOR, False),
+    ("admin", "admin", Role.ADMIN, False),
+    ("materials", "materials", Role.MATERIALS, False),
+)
+
+
 class Personas:
     """One user per role, as in docs/domain.md §Who does what (created on demand in a test database), each
-    currently trained on every SOP of the register (given to all of them at once)."""
+    currently trained on every SOP of the register (given to all of them at once).
+
+    Usually they are there already: each test process builds them once (tests/baseline.py); then they are
+    read in two queries, as long as every one of them still holds their role."""
+
+    operator: User
+    verifier: User
+    qc_analyst: User
+    qa: User
+    qp: User
+    clinician: User
+    medical_director: User
+    qc_reviewer: User
+    auditor: User
+    admin: User
+    materials: User
 
     def __init__(self) -> None:
-        self.operator = _account("operator", Role.OPERATOR)
-        self.verifier = _account("verifier", Role.VERIFIER)
-        self.qc_analyst = _account("qc_analyst", Role.QC_ANALYST)
-        self.qa = _account("qa_reviewer", Role.QA_REVIEWER)
-        self.qp = _account("qualified_person", Role.QUALIFIED_PERSON)
-        self.clinician = _account("clinician", Role.CLINICIAN)
-        self.medical_director = _account("medical_director", Role.MEDICAL_DIRECTOR)
-        # Reviews QC results: a verifier independent of the batch's production.
-        self.qc_reviewer = _account("qc_reviewer", Role.VERIFIER)
-        self.auditor = _account("auditor", Role.AUDITOR)
-        self.admin = _account("admin", Role.ADMIN, is_staff=True, is_superuser=True)
-        self.materials = _account("materials", Role.MATERIALS)
-        # Not the medical director, the auditor, the admin nor the materials keeper: they hold no signing role.
-        give_current_training(
-            self.operator, self.verifier, self.qc_analyst, self.qa, self.qp, self.clinician, self.qc_reviewer
-        )
+        found = _built_personas()
+        if found is None:
+            found = {}
+            for attribute, username, role, _ in PERSONAS:
+                extra = {"is_superuser": True} if role == Role.ADMIN else {}
+                found[attribute] = _account(username, role, **extra)
+            give_current_training(*(found[attribute] for attribute, _, _, trained in PERSONAS if trained))
+        for attribute, user in found.items():
+            setattr(self, attribute, user)
+
+
+def _built_personas() -> dict[str, User] | None:
+    """The personas as built before (by tests/baseline.py or earlier in the test), or None if any is
+    missing or no longer holds their role (then they are built, or mended, one by one)."""
+    by_name = {user.username: user for user in User.objects.filter(username__in=[name for _, name, _, _ in PERSONAS])}
+    held = set(
+        User.groups.through.objects.filter(user__in=by_name.values()).values_list("user__username", "group__name")
+    )
+    found = {}
+    for attribute, username, role, _ in PERSONAS:
+        if username not in by_name or (username, str(role)) not in held:
+            return None
+        found[attribute] = by_name[username]
+    return found
 
 
 def cast(people: Personas) -> Cast:

@@ -39,7 +39,7 @@ def described(versions: dict[str, DocumentVersion]) -> dict[str, tuple[Any, ...]
     }
 
 
-def test_the_factory_register_is_the_register_the_document_services_build() -> None:
+def test_the_factory_register_is_the_register_the_document_services_build(empty_database: None) -> None:
     qa = make_user("doc_qa", Role.QA_REVIEWER, trained=False)
     qp = make_user("doc_qp", Role.QUALIFIED_PERSON, trained=False)
     with transaction.atomic():  # the register as the demo seed builds it, rolled back once described

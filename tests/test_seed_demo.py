@@ -58,7 +58,9 @@ DEMO_USERS = [
 @pytest.mark.django_db
 @pytest.mark.urs("URS-122", "URS-348")
 @pytest.mark.urs("URS-309")
-def test_seed_demo_covers_every_state_lets_every_role_log_in_and_is_idempotent(signing_pki, settings) -> None:
+def test_seed_demo_covers_every_state_lets_every_role_log_in_and_is_idempotent(
+    empty_database: None, signing_pki, settings
+) -> None:
     settings.DEMO_PASSWORD = "demo-password-for-tests-9"
     call_command("seed_demo", stdout=io.StringIO())
     states = set(Batch.objects.values_list("status", flat=True))

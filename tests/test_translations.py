@@ -253,7 +253,9 @@ def test_the_late_result_alert_is_written_in_spanish_and_english(people: Persona
 
 
 @pytest.mark.urs("URS-445")
-def test_the_pages_of_training_inputs_quality_decisions_and_import_are_in_spanish(spanish: Personas) -> None:
+def test_the_pages_of_training_inputs_quality_decisions_and_import_are_in_spanish(
+    empty_database: None, spanish: Personas
+) -> None:
     """The home cards and pages added with training, materials and equipment, line clearance, monitoring,
     conditional release and patient import: no English phrase of the catalogue shows to a Spanish user."""
     people = spanish
