@@ -36,6 +36,10 @@ run: $(STAMP) messages
 # The whole suite runs in two processes (pytest-xdist; what runs together: tests/parallel.py);
 # with PYTEST_ARGS (`make test PYTEST_ARGS=tests/test_x.py`) in one process, unless PYTEST_WORKERS says.
 PYTEST_WORKERS ?= $(if $(PYTEST_ARGS),0,2)
+# Bytecode kept between runs (__pycache__, ignored by git), even where the shell asks Python not to
+# write it: otherwise every worker, server and Celery process the suite starts compiles the project
+# again, and pytest rewrites every test module again in each of its processes.
+test: export PYTHONDONTWRITEBYTECODE =
 test: $(STAMP) messages
 	$(BIN)/python scripts/test_prereqs.py
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
