@@ -15,7 +15,7 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from batches.models import Batch, CustodyEvent, GcsfAdministration, Patient
+from batches.models import Batch, CustodyEvent, Equipment, GcsfAdministration, Material, MaterialLot, Patient
 from batches.roles import Role
 from qc.models import QcResult, Specification
 from qc.services import deviations
@@ -73,6 +73,10 @@ class World:
             "qc-results": self.result,
             "specifications": Specification.objects.first(),
             "process-definitions": self.batch.process_definition,
+            # The demo register's: a path naming one reaches its service, not a 404.
+            "equipment": Equipment.objects.order_by("pk").first(),
+            "materials": Material.objects.order_by("pk").first(),
+            "material-lots": MaterialLot.objects.order_by("pk").first(),
         }
         record = records.get(collection)
         return record.pk if record is not None else 1

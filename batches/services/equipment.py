@@ -54,9 +54,9 @@ def equipment_record_add(
     kind: str,
     performed_on: date,
     outcome: str,
-    next_due: date | None,
     certificate_reference: str,
     password: str,
+    next_due: date | None = None,
     notes: str = "",
     otp_token: str = "",
 ) -> EquipmentRecord:
