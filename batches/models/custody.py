@@ -11,6 +11,7 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.equipment import Equipment
 from batches.models.patient import Patient
 from batches.models.triggers import no_delete
@@ -60,7 +61,7 @@ class HandOff(models.TextChoices):
 
 
 @gmp_model
-class CustodyEvent(models.Model):
+class CustodyEvent(ChecksInOneQuery):
     """One hand-off of the product (or a QC sample of it): handed over, then received with a matching scan."""
 
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="custody_events")

@@ -12,12 +12,13 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.custody import ExpiredUseAuthorization
 from batches.models.triggers import no_delete
 
 
 @gmp_model
-class BedsideCheck(models.Model):
+class BedsideCheck(ChecksInOneQuery):
     """Identity at the bedside: one clinician scans bag and patient, a second one scans and confirms."""
 
     batch = models.OneToOneField(Batch, on_delete=models.PROTECT, related_name="bedside_check")
@@ -65,7 +66,7 @@ class BedsideCheck(models.Model):
 
 
 @gmp_model
-class Infusion(models.Model):
+class Infusion(ChecksInOneQuery):
     """Infusion through uterine-artery catheterization, cells and volume per side."""
 
     batch = models.OneToOneField(Batch, on_delete=models.PROTECT, related_name="infusion")
@@ -123,7 +124,7 @@ class Relatedness(models.TextChoices):
 
 
 @gmp_model
-class AdverseEvent(models.Model):
+class AdverseEvent(ChecksInOneQuery):
     """An adverse event with its CTCAE grade (1–5) and relatedness to the cells or the procedure."""
 
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="adverse_events")

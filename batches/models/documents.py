@@ -14,6 +14,7 @@ from batches import formatting, limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.triggers import no_delete
 
 
@@ -34,7 +35,7 @@ UNFINISHED = (DocumentStatus.QUEUED, DocumentStatus.BUILDING)
 
 
 @gmp_model
-class BatchDocument(models.Model):
+class BatchDocument(ChecksInOneQuery):
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="documents")
     kind = models.CharField(max_length=20, choices=DocumentKind.choices)
     revision = models.PositiveIntegerField()

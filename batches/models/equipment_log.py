@@ -15,6 +15,7 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.equipment import Equipment, EquipmentKind, EquipmentStatus
 from batches.models.materials import STEP_KINDS
 from batches.models.triggers import no_delete
@@ -35,7 +36,7 @@ def append_only(name: str) -> list[pgtrigger.Trigger]:
 
 
 @gmp_model
-class EquipmentRecord(models.Model):
+class EquipmentRecord(ChecksInOneQuery):
     """A calibration or maintenance done on an item; a pass sets the next due date, a fail takes it out of service."""
 
     equipment = models.ForeignKey(Equipment, on_delete=models.PROTECT, related_name="records")
@@ -63,7 +64,7 @@ class EquipmentRecord(models.Model):
 
 
 @gmp_model
-class EquipmentUse(models.Model):
+class EquipmentUse(ChecksInOneQuery):
     """One use of an item at a step of a batch (or a QC result), with its status and due dates at the time."""
 
     equipment = models.ForeignKey(Equipment, on_delete=models.PROTECT, related_name="uses")

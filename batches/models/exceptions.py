@@ -14,6 +14,7 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.triggers import no_delete
 
 
@@ -23,7 +24,7 @@ class ExceptionKind(models.TextChoices):
 
 
 @gmp_model
-class RecordException(models.Model):
+class RecordException(ChecksInOneQuery):
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="record_exceptions")
     kind = models.CharField(max_length=30, choices=ExceptionKind.choices)
     source = models.CharField(max_length=80, help_text="Where the value was recorded, e.g. Apheresis collection.")

@@ -10,6 +10,7 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.triggers import no_delete
 
 
@@ -21,7 +22,7 @@ class Menses(models.TextChoices):
 
 
 @gmp_model
-class FollowUpVisit(models.Model):
+class FollowUpVisit(ChecksInOneQuery):
     """One follow-up assessment: menses, endometrial thickness (ultrasound), adhesion score (hysteroscopy)."""
 
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="follow_up_visits")
@@ -62,7 +63,7 @@ class FollowUpVisit(models.Model):
 
 
 @gmp_model
-class EmbryoTransfer(models.Model):
+class EmbryoTransfer(ChecksInOneQuery):
     """An embryo transfer after treatment; outcomes are filled in as they become known (None = not yet)."""
 
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="embryo_transfers")

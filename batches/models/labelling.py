@@ -14,6 +14,7 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.triggers import no_delete
 
 
@@ -35,7 +36,7 @@ class LabelStatus(models.TextChoices):
 
 
 @gmp_model
-class LabelPrint(models.Model):
+class LabelPrint(ChecksInOneQuery):
     """One print of a bag's label: who, how many, on which printer, why; a specimen is kept."""
 
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="label_prints")
@@ -60,7 +61,7 @@ class LabelPrint(models.Model):
 
 
 @gmp_model
-class Label(models.Model):
+class Label(ChecksInOneQuery):
     """One physical label; ``label_id`` is printed on it and carried in its own barcode."""
 
     label_id = models.CharField(max_length=24, unique=True)
@@ -92,7 +93,7 @@ class Label(models.Model):
 
 
 @gmp_model
-class LabelReconciliation(models.Model):
+class LabelReconciliation(ChecksInOneQuery):
     """The signed count of a batch's labels: issued = applied + destroyed + returned."""
 
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="label_reconciliations")

@@ -10,6 +10,7 @@ import pgtrigger
 from django.db import models
 
 from batches.audit import no_truncate
+from batches.models.checks import ChecksInOneQuery
 
 
 def append_only() -> list[pgtrigger.Trigger]:
@@ -19,7 +20,7 @@ def append_only() -> list[pgtrigger.Trigger]:
     ]
 
 
-class AuditSeal(models.Model):
+class AuditSeal(ChecksInOneQuery):
     """One sealed audit event: hash = SHA-256(header of sequence, event and previous hash ‖ payload)."""
 
     sequence = models.BigIntegerField(primary_key=True, help_text="1, 2, 3... without gaps.")

@@ -11,6 +11,7 @@ from django.db import models
 
 from batches import master_limits
 from batches.audit import gmp_model
+from batches.models.checks import ChecksInOneQuery
 
 
 class ApprovalStatus(models.TextChoices):
@@ -31,7 +32,7 @@ def validate_limits(value: object) -> None:
 
 
 @gmp_model
-class ProcessDefinition(models.Model):
+class ProcessDefinition(ChecksInOneQuery):
     """One version of the master record; a batch keeps the version it was made under."""
 
     code = models.CharField(max_length=20, help_text="Product code name, e.g. IGX1.")

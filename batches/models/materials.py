@@ -17,6 +17,7 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.master import ProcessDefinition
 from batches.models.triggers import no_delete
 
@@ -78,7 +79,7 @@ class Material(models.Model):
 
 
 @gmp_model
-class MaterialLot(models.Model):
+class MaterialLot(ChecksInOneQuery):
     """A received lot; ``code`` is the barcode the stores print at receipt and the operator scans."""
 
     code = models.CharField(max_length=40, unique=True, help_text="Receipt barcode of the lot.")
@@ -127,7 +128,7 @@ class LotCertificate(models.Model):
 
 
 @gmp_model
-class StepMaterialRequirement(models.Model):
+class StepMaterialRequirement(ChecksInOneQuery):
     """A material a step of a process definition needs: its category, minimum grade and the quantity used."""
 
     process_definition = models.ForeignKey(

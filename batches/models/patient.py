@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 
 from batches.audit import gmp_model
+from batches.models.checks import ChecksInOneQuery
 from batches.models.indexes import prefix_search
 
 subject_code_validator = RegexValidator(
@@ -18,7 +19,7 @@ subject_code_validator = RegexValidator(
 
 
 @gmp_model
-class Patient(models.Model):
+class Patient(ChecksInOneQuery):
     subject_code = models.CharField(max_length=20, unique=True, validators=[subject_code_validator])
     consent_date = models.DateField()
     body_weight_kg = models.DecimalField(

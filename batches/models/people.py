@@ -13,6 +13,7 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.triggers import no_delete
 
 
@@ -55,7 +56,7 @@ class AccessReview(models.Model):
 
 
 @gmp_model
-class EntrySource(models.Model):
+class EntrySource(ChecksInOneQuery):
     """An entry transcribed from a source: who performed the work, who recorded it, and from what.
 
     The performer may have no account (a ward nurse): then a name and staff number identify them.

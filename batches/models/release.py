@@ -14,6 +14,7 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.triggers import no_delete, read_only_once
 
 
@@ -32,7 +33,7 @@ CERTIFICATIONS = (Decision.CERTIFIED_INITIAL, Decision.CERTIFIED)
 
 
 @gmp_model
-class BatchDisposition(models.Model):
+class BatchDisposition(ChecksInOneQuery):
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="dispositions")
     decision = models.CharField(max_length=24, choices=Decision.choices)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -91,7 +92,7 @@ class FollowUpStatus(models.TextChoices):
 
 
 @gmp_model
-class ReleaseFollowUp(models.Model):
+class ReleaseFollowUp(ChecksInOneQuery):
     """The follow-up of a conditional release: open until every pending result is in and assessed by QA."""
 
     batch = models.OneToOneField(Batch, on_delete=models.PROTECT, related_name="release_followup")

@@ -14,6 +14,7 @@ from django.db import models
 from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
+from batches.models.checks import ChecksInOneQuery
 from batches.models.custody import CustodyEvent
 from batches.models.equipment import Equipment
 from batches.models.triggers import no_delete
@@ -89,7 +90,7 @@ class LoggerFileWaiver(models.Model):
 
 
 @gmp_model
-class StorageMonitor(models.Model):
+class StorageMonitor(ChecksInOneQuery):
     """The limits of one storage unit of the register and who answers for it."""
 
     equipment = models.OneToOneField(Equipment, on_delete=models.PROTECT, related_name="storage_monitor")

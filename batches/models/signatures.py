@@ -15,6 +15,7 @@ from batches import formatting, limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.triggers import no_delete
 
 
@@ -65,7 +66,7 @@ class SignatureManifest(models.Model):
 
 
 @gmp_model
-class ElectronicSignature(models.Model):
+class ElectronicSignature(ChecksInOneQuery):
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="signatures", null=True, blank=True)
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
     object_id = models.PositiveBigIntegerField()

@@ -14,12 +14,13 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.triggers import no_delete, verified_step_read_only
 
 NON_NEGATIVE = [MinValueValidator(0)]
 
 
-class StepRecord(models.Model):
+class StepRecord(ChecksInOneQuery):
     """Who performed a step, who last corrected it, who verified it, and when (server time)."""
 
     performed_by = models.ForeignKey(

@@ -13,6 +13,7 @@ from django.db import models
 from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
+from batches.models.checks import ChecksInOneQuery
 from batches.models.master import ApprovalStatus, ProcessDefinition
 from batches.models.triggers import no_delete
 
@@ -61,7 +62,7 @@ class ControlledDocument(models.Model):
 
 
 @gmp_model
-class DocumentVersion(models.Model):
+class DocumentVersion(ChecksInOneQuery):
     """One version of a controlled document: its file (with SHA-256), effective date and two approvals."""
 
     document = models.ForeignKey(ControlledDocument, on_delete=models.PROTECT, related_name="versions")
@@ -134,7 +135,7 @@ class StepProcedure(models.Model):
 
 
 @gmp_model
-class TrainingRecord(models.Model):
+class TrainingRecord(ChecksInOneQuery):
     """One training of one person on one document version, signed by the trainer and then the trainee."""
 
     # Users are never deleted (a database trigger refuses it, with its own message); the keys still hold.

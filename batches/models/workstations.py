@@ -16,13 +16,14 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.equipment import Equipment
 from batches.models.master import ProcessDefinition
 from batches.models.triggers import no_delete, verified_step_read_only
 
 
 @gmp_model
-class LineClearance(models.Model):
+class LineClearance(ChecksInOneQuery):
     """The workstation emptied and cleaned after one patient, before the next; verified by QA."""
 
     workstation = models.ForeignKey(Equipment, on_delete=models.PROTECT, related_name="line_clearances")
@@ -73,7 +74,7 @@ class MonitoringLevel(models.TextChoices):
 
 
 @gmp_model
-class MonitoringLimit(models.Model):
+class MonitoringLimit(ChecksInOneQuery):
     """A process definition's alert and action levels for one kind of environmental sample."""
 
     process_definition = models.ForeignKey(
@@ -101,7 +102,7 @@ class MonitoringLimit(models.Model):
 
 
 @gmp_model
-class MonitoringSession(models.Model):
+class MonitoringSession(ChecksInOneQuery):
     """The time a grade A workstation is monitored while open steps run on it."""
 
     workstation = models.ForeignKey(Equipment, on_delete=models.PROTECT, related_name="monitoring_sessions")

@@ -10,6 +10,7 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.triggers import no_delete
 
 
@@ -36,7 +37,7 @@ BLOCKING_CLASSIFICATIONS = (Classification.MAJOR, Classification.CRITICAL)
 
 
 @gmp_model
-class Deviation(models.Model):
+class Deviation(ChecksInOneQuery):
     number = models.CharField(max_length=20, unique=True, editable=False)
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="deviations")
     kind = models.CharField(max_length=10, choices=DeviationKind.choices)

@@ -16,6 +16,7 @@ from batches import limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.triggers import no_delete, read_only_once
 from qc.models.deviations import Deviation
 from qc.models.testing import QcResult
@@ -38,7 +39,7 @@ class PlanKind(models.TextChoices):
 
 
 @gmp_model
-class OosInvestigation(models.Model):
+class OosInvestigation(ChecksInOneQuery):
     deviation = models.OneToOneField(Deviation, on_delete=models.PROTECT, related_name="oos_investigation")
     result = models.OneToOneField(QcResult, on_delete=models.PROTECT, related_name="oos_investigation")
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="oos_investigations")
@@ -105,7 +106,7 @@ class ReportabilityStatus(models.TextChoices):
 
 
 @gmp_model
-class ReportabilityAssessment(models.Model):
+class ReportabilityAssessment(ChecksInOneQuery):
     """After a late positive or any OOS after release: is it reportable, under which rule, by when, sent when."""
 
     deviation = models.OneToOneField(Deviation, on_delete=models.PROTECT, related_name="reportability")

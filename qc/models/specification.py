@@ -11,6 +11,7 @@ from django.db import models
 
 from batches.audit import gmp_model
 from batches.models import ApprovalStatus
+from batches.models.checks import ChecksInOneQuery
 from batches.models.triggers import no_delete
 from qc.evaluation import (
     CATEGORICAL_OUTCOMES,
@@ -81,7 +82,7 @@ def limits_frozen_after_first_approval() -> pgtrigger.Trigger:
 
 
 @gmp_model
-class Specification(models.Model):
+class Specification(ChecksInOneQuery):
     """One version of the QC specification of a product (a process-definition code)."""
 
     product = models.CharField(max_length=20, help_text="Code of the process definition it applies to, e.g. IGX1.")
@@ -134,7 +135,7 @@ class Specification(models.Model):
 
 
 @gmp_model
-class SpecificationLimit(models.Model):
+class SpecificationLimit(ChecksInOneQuery):
     """The acceptance criterion of one test within a specification version."""
 
     specification = models.ForeignKey(Specification, on_delete=models.PROTECT, related_name="limits")

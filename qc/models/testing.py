@@ -14,6 +14,7 @@ from batches import formatting, limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models import Batch
+from batches.models.checks import ChecksInOneQuery
 from batches.models.triggers import no_delete, verified_step_read_only
 from qc.evaluation import Verdict
 from qc.models.specification import QcTestChoices, SpecificationLimit
@@ -36,7 +37,7 @@ if set(VerdictChoices.values) != {v.value for v in Verdict}:
 
 
 @gmp_model
-class QcSample(models.Model):
+class QcSample(ChecksInOneQuery):
     """A sample drawn from the batch at one step, by whom and when."""
 
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="qc_samples")
@@ -65,7 +66,7 @@ class QcSample(models.Model):
 
 
 @gmp_model
-class QcResult(models.Model):
+class QcResult(ChecksInOneQuery):
     """One test result on a sample, checked by a second person."""
 
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="qc_results")
