@@ -4,7 +4,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import beat_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -30,3 +30,13 @@ def _refuse_unfit_production(**_: Any) -> None:
         except ImproperlyConfigured as refusal:
             # Celery logs and ignores an exception raised by a signal handler; only an exit stops the worker.
             raise SystemExit(str(refusal)) from refusal
+
+
+@beat_init.connect
+def _end_with_the_worker(**_: Any) -> None:
+    """An embedded beat (``worker --beat``, as ``make run`` starts it) is a process of its own, which the
+    worker stops when it stops cleanly; it also ends when the worker ends any other way, or it would go
+    on publishing the schedule with no worker beside it."""
+    from config.processes import end_with_parent
+
+    end_with_parent()

@@ -79,25 +79,27 @@ def test_killing_the_launcher_stops_the_web_server_and_the_worker() -> None:
             ["pgrep", "-P", str(launcher.pid)], capture_output=True, text=True, check=False
         ).stdout.split()
         assert len(children) == 2  # the web server and the worker
+        # Each child leads a process group of its own: the worker's holds its pool and its beat too.
+        wait_for_group(children, "the worker's pool and beat")
         launcher.send_signal(signal.SIGKILL)
         launcher.wait(timeout=10)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and (listening(port) or any(_alive(int(pid)) for pid in children)):
+        while time.monotonic() < deadline and (listening(port) or _left(children)):
             time.sleep(0.5)
         assert not listening(port), "the web server outlived its launcher"
-        assert not any(_alive(int(pid)) for pid in children), "a child outlived its launcher"
+        assert _left(children) == [], "a process outlived its launcher"
     finally:
         if launcher.poll() is None:
             launcher.kill()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (exited, not yet reaped by init) no longer runs.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
+def _left(leaders: list[str]) -> list[int]:
+    return [pid for leader in leaders for pid in workers.process_group(int(leader))]
+
+
+def wait_for_group(leaders: list[str], what: str) -> None:
+    """Until the groups hold more than their leaders (the worker has started its pool and beat)."""
+    deadline = time.monotonic() + 60
+    while len(_left(leaders)) <= len(leaders) + 2:
+        assert time.monotonic() < deadline, f"{what} did not start"
+        time.sleep(0.5)

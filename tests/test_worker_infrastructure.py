@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import pytest
 
 from batches.tasks import ping_database
 from config.celery import app as celery_app
-from tests.workers import WorkerProcess, wait_for
+from tests.workers import WorkerProcess, process_group, wait_for
 
 
 @pytest.mark.services
@@ -104,3 +108,26 @@ def test_the_embedded_filesystem_broker_runs_a_real_worker(tmp_path, transaction
     finally:
         os.killpg(worker.pid, 15)
         worker.wait(timeout=30)
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_outright_takes_its_embedded_beat_with_it() -> None:
+    """``make run`` starts the worker with its beat inside (``--beat``): a process of its own, which the
+    worker stops when it stops cleanly. Killed outright, the worker cannot; the beat must still end, or it
+    would go on publishing the schedule with no worker (config.celery, config.processes)."""
+    worker = WorkerProcess(beat=True).start()
+    assert worker.proc is not None
+    leader = worker.proc.pid
+    try:
+        wait_for(lambda: len(process_group(leader)) >= 3, timeout=30, what="the worker's pool and beat")
+        os.kill(leader, signal.SIGKILL)
+        worker.proc.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while process_group(leader) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert process_group(leader) == [], "a process of the worker outlived it"
+    finally:
+        worker.kill()
+        for pid in process_group(leader):
+            os.kill(pid, signal.SIGKILL)

@@ -112,3 +112,17 @@ def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, worker
         time.sleep(0.05)
     log = worker.log()[-3000:] if worker else ""
     raise AssertionError(f"timed out waiting for {what}\n{log}")
+
+
+def process_group(leader: int) -> list[int]:
+    """The processes still running in the group ``leader`` leads (a zombie, exited but not yet reaped,
+    no longer runs)."""
+    found = subprocess.run(["pgrep", "-g", str(leader)], capture_output=True, text=True, check=False).stdout.split()
+    return [int(pid) for pid in found if _running(int(pid))]
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
