@@ -36,7 +36,13 @@ def _refuse_unfit_production(**_: Any) -> None:
 def _end_with_the_worker(**_: Any) -> None:
     """An embedded beat (``worker --beat``, as ``make run`` starts it) is a process of its own, which the
     worker stops when it stops cleanly; it also ends when the worker ends any other way, or it would go
-    on publishing the schedule with no worker beside it."""
+    on publishing the schedule with no worker beside it. A standalone ``celery beat`` is left to whatever
+    runs it (systemd, a container's init)."""
+    from billiard.process import current_process
+
     from config.processes import end_with_parent
 
-    end_with_parent()
+    # billiard notes the parent's pid on the child's process object; the main process has none.
+    worker_pid = getattr(current_process(), "_parent_pid", None)
+    if isinstance(worker_pid, int):
+        end_with_parent(worker_pid)

@@ -11,11 +11,11 @@ import sys
 PR_SET_PDEATHSIG = 1
 
 
-def end_with_parent(signum: int = signal.SIGTERM) -> None:
-    """Ask the kernel to send ``signum`` to this process when its parent ends, even by SIGKILL (Linux; a
-    no-op elsewhere). If the parent has already ended, send it now."""
+def end_with_parent(parent_pid: int, signum: int = signal.SIGTERM) -> None:
+    """Ask the kernel to send ``signum`` to this process when its parent ``parent_pid`` ends, even by
+    SIGKILL (Linux; a no-op elsewhere). If that parent has already ended, send it now."""
     if not sys.platform.startswith("linux"):
         return
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
-    if os.getppid() == 1:  # orphaned before the request took effect
+    if os.getppid() != parent_pid:  # orphaned before the request took effect
         os.kill(os.getpid(), signum)
