@@ -1,5 +1,6 @@
 """Child processes that end with the process that started them (the demo launcher, scripts/run_demo.py,
-does the same for its own children before they start: it cannot import the project)."""
+does the same for its own children before they start, with the standard library only: it runs as a
+script outside the project's import path)."""
 
 from __future__ import annotations
 
