@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 
 from batches import selectors
@@ -20,14 +20,19 @@ from tests.helpers import client_for, staff_client_for
 pytestmark = pytest.mark.django_db
 
 
-def plan_of(queryset: Any) -> str:
-    """The plan PostgreSQL picks when a sequential scan is not an option (as on a big table)."""
-    with connection.cursor() as cursor:
+def plan_of(queryset: Any, *, without: tuple[str, ...] = ()) -> str:
+    """The plan PostgreSQL picks when a sequential scan is not an option (as on a big table), and, when
+    ``without`` names indexes, without them (dropped inside a savepoint that is rolled back at once): on
+    a table of a few rows two indexes can cost the same, and which the planner takes then depends on
+    the table's statistics of the moment, not on which one serves the query."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if without:
+            with owner_session():
+                cursor.execute("DROP INDEX " + ", ".join(map(connection.ops.quote_name, without)))
         cursor.execute("SET LOCAL enable_seqscan = off")
-        try:
-            return str(queryset.explain())
-        finally:
-            cursor.execute("SET LOCAL enable_seqscan = on")
+        plan = str(queryset.explain())
+        transaction.set_rollback(True)
+    return plan
 
 
 @pytest.mark.urs("URS-221")
@@ -35,7 +40,10 @@ def test_the_lists_order_filter_and_search_through_indexes(people: Personas) -> 
     batch = walk_batch(people, "registered", subject_code="IGX1-S001")
     newest = Batch.objects.order_by("-registered_at", "-id")[:51]
     assert "batch_registered_idx" in plan_of(newest)
-    assert "batch_status_idx" in plan_of(Batch.objects.filter(status="registered").order_by("-registered_at")[:51])
+    by_status = Batch.objects.filter(status="registered").order_by("-registered_at")[:51]
+    served = plan_of(by_status, without=("batch_registered_idx",))
+    assert "batch_status_idx" in served
+    assert "Sort" not in served  # the index gives the order too
     search = plan_of(matching_ids(batch.batch_number[:6].lower()))
     assert "batch_number_prefix_idx" in search
     assert "patient_subject_prefix_idx" in search
