@@ -13,7 +13,6 @@ docs/domain.md §Separation of duties):
 from __future__ import annotations
 
 from django.contrib.auth.models import User
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models
 
@@ -106,9 +105,7 @@ def signing_duties_check(*, signer: User, meaning: SignatureMeaning, target: mod
             raise PermissionDenied("You performed this record; a second person must verify it.")
         if meaning == M.PERFORMED and getattr(target, "verified_by_id", None) == signer.pk:
             raise PermissionDenied("You verified this record; you cannot also sign it as performed.")
-        earlier = own.filter(
-            content_type=ContentType.objects.get_for_model(target), object_id=target.pk, meaning__in=clashing
-        ).first()
+        earlier = own.on(target).filter(meaning__in=clashing).first()
         if earlier is not None:
             raise PermissionDenied(
                 f"You signed this record as {_verb(SignatureMeaning(earlier.meaning))}; "

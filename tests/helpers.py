@@ -7,12 +7,11 @@ from contextlib import contextmanager
 from typing import Any, Literal, overload
 
 from django.apps import apps
-from django.contrib.contenttypes.models import ContentType
-from django.db.models import Model, QuerySet
+from django.db.models import Model
 from django.test import Client
 from rest_framework.test import APIClient
 
-from batches.models import ApiToken, ElectronicSignature
+from batches.models import ApiToken
 
 # The access log records the refusal itself (who was refused, from where): it is meant to grow. API
 # tokens are credentials, like sessions: a test's client may log in (issue one) after counting.
@@ -91,11 +90,3 @@ def nothing_written(message: str = "") -> Iterator[None]:
 def token_client(user: Any) -> APIClient:
     """DRF's client sending ``user``'s API token, as a real API caller does."""
     return client_for(user, "token")
-
-
-def signatures_on(record: Model) -> QuerySet[ElectronicSignature]:
-    """The signatures on ``record``: its content type and primary key (an id alone may name another
-    kind of record's signatures too)."""
-    return ElectronicSignature.objects.filter(
-        content_type=ContentType.objects.get_for_model(record), object_id=record.pk
-    )

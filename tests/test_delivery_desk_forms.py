@@ -29,7 +29,7 @@ from qc import demo as qc_demo
 from tests.audit_helpers import last_event
 from tests.custody_helpers import checked_batch, infusion_values, scan_of
 from tests.factories import PASSWORD, Personas, crew, make_user, quarantined_batch, release_batch, walk_batch
-from tests.helpers import assert_nothing_written, client_for, gmp_row_counts, signatures_on
+from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -153,7 +153,7 @@ def test_dispatch_and_expired_use_authorisation_sign_with_the_password_at_the_de
     assert qa.post(desk(batch), {**authorise, "valid_until": local(expiry + timedelta(hours=6))}).status_code == 302
     authorization = ExpiredUseAuthorization.objects.get(batch=batch)
     assert authorization.authorized_by == people.qa
-    assert signatures_on(authorization).filter(meaning="approved").exists()
+    assert ElectronicSignature.objects.on(authorization).filter(meaning="approved").exists()
 
 
 @pytest.mark.urs("URS-124")

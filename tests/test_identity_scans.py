@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 from batches import demo_chain
 from batches.exceptions import StateConflict
 from batches.isbt128 import din_check_character
-from batches.models import BedsideCheck, CustodyEvent, IdentityScan
+from batches.models import BedsideCheck, CustodyEvent, ElectronicSignature, IdentityScan
 from batches.release import bedside
 from batches.selectors import batch_record_identity_scans
 from batches.services import receipt
@@ -24,7 +24,7 @@ from qc.models import Deviation, Notification
 from qc.services.notifications import notification_deliver
 from tests.custody_helpers import dispatched_batch, scan_of
 from tests.factories import PASSWORD, Personas, make_user
-from tests.helpers import assert_nothing_written, gmp_row_counts, signatures_on, staff_client_for
+from tests.helpers import assert_nothing_written, gmp_row_counts, staff_client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +65,7 @@ def test_a_keyed_din_without_an_override_is_refused_and_with_one_is_signed_by_th
     accepted = IdentityScan.objects.get(batch=batch, matched=True, point="bedside")
     assert (accepted.entry, accepted.override_by, accepted.scanned_by) == ("keyed", second, people.clinician)
     assert accepted.override_reason.startswith("DIN barcode smudged")
-    signature = signatures_on(accepted).get()
+    signature = ElectronicSignature.objects.on(accepted).get()
     assert (signature.signer, signature.meaning) == (second, "verified")
 
 

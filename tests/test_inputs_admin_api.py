@@ -12,9 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from batches.models import Equipment, LineClearance, LotCertificate, Material, MaterialLot
+from batches.models import ElectronicSignature, Equipment, LineClearance, LotCertificate, Material, MaterialLot
 from tests.factories import PASSWORD, Personas, walk_batch
-from tests.helpers import assert_nothing_written, client_for, gmp_row_counts, signatures_on
+from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
 CERTIFICATE = b"%PDF-1.4\n% CoA of lot CD133-8001\n%%EOF\n"
@@ -64,7 +64,7 @@ def test_a_lot_is_received_by_scan_in_the_admin_and_released_by_qa_with_a_signat
     assert done.status_code == 302
     lot.refresh_from_db()
     assert lot.status == "released"
-    assert signatures_on(lot).filter(meaning="approved", signer=register.qa).exists()
+    assert ElectronicSignature.objects.on(lot).filter(meaning="approved", signer=register.qa).exists()
 
 
 @pytest.mark.urs("URS-347")

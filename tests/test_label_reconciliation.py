@@ -12,10 +12,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from batches.exceptions import StateConflict
-from batches.models import BatchDisposition, Label, LabelPrint, LabelReconciliation
+from batches.models import BatchDisposition, ElectronicSignature, Label, LabelPrint, LabelReconciliation
 from batches.release import disposition, labelling
 from tests.factories import PASSWORD, Personas, quarantined_batch, record_passing_qc
-from tests.helpers import assert_nothing_written, gmp_row_counts, signatures_on
+from tests.helpers import assert_nothing_written, gmp_row_counts
 from tests.test_labels import decoded_pages, page_text
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +70,7 @@ def test_six_printed_and_four_applied_refuse_release_until_reconciled(people: Pe
     labelling.label_account(actor=people.operator, label_id=ids[5], status="returned")
     count = labelling.label_reconcile(actor=people.operator, batch_id=batch.pk, password=PASSWORD)
     assert (count.issued, count.applied, count.destroyed, count.returned) == (7, 5, 1, 1)
-    signed = signatures_on(count).filter()
+    signed = ElectronicSignature.objects.on(count).filter()
     assert [(s.signer, s.meaning) for s in signed] == [(people.operator, "performed")]
     inspect(people, batch)
     disposition.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
@@ -273,7 +273,7 @@ def test_release_waits_for_the_final_container_and_a_passed_visual_inspection(pe
         inspect(people, batch, integrity_ok=False)
     failed = inspect(people, batch, integrity_ok=False, notes="Port cap cracked; a drop of leak at the port")
     assert not failed.passed
-    signature = signatures_on(failed).get()
+    signature = ElectronicSignature.objects.on(failed).get()
     assert (signature.signer, signature.meaning) == (people.operator, "performed")
     with pytest.raises(StateConflict, match="visual inspection of the final container failed"):
         disposition.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)

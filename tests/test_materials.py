@@ -12,12 +12,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from batches.exceptions import StateConflict
-from batches.models import Cd133Selection, LotStatus, LotUse, MaterialLot
+from batches.models import Cd133Selection, ElectronicSignature, LotStatus, LotUse, MaterialLot
 from batches.pdf.collect import take_snapshot
 from batches.services import materials, steps
 from batches.usage import lot_recall
 from tests.factories import PASSWORD, Personas, gcsf_values, scans, selection_values, walk_batch
-from tests.helpers import assert_nothing_written, client_for, gmp_row_counts, signatures_on
+from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -167,7 +167,7 @@ def test_lot_status_decisions_are_qa_signed_and_refused_to_others(people: Person
     assert_nothing_written(before)
     released = materials.lot_status_set(actor=people.qa, lot_id=lot.pk, status="released", password=PASSWORD)
     assert released.status == LotStatus.RELEASED
-    signature = signatures_on(lot).get()
+    signature = ElectronicSignature.objects.on(lot).get()
     assert (signature.signer, signature.meaning) == (people.qa, "approved")
     with pytest.raises(StateConflict, match="is released; it cannot become rejected"):
         materials.lot_status_set(actor=people.qa, lot_id=lot.pk, status="rejected", password=PASSWORD, reason="x")

@@ -8,14 +8,14 @@ from django.test import Client
 from django.urls import reverse
 
 from batches.exceptions import StateConflict
-from batches.models import BatchDisposition
+from batches.models import BatchDisposition, ElectronicSignature
 from batches.release import disposition as release
 from qc.models import Deviation, DeviationReclassification, OosInvestigation, QcResult
 from qc.selectors import release_gate
 from qc.services import deviations
 from qc.services.investigations import investigation_close, investigation_record, retest_approve
 from tests.factories import PASSWORD, Personas, qc_sample, quarantined_batch, record_passing_qc, record_result
-from tests.helpers import assert_nothing_written, gmp_row_counts, signatures_on
+from tests.helpers import assert_nothing_written, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,7 @@ def test_an_oos_result_opens_its_phase_i_investigation_which_moves_to_phase_ii_w
     closed = investigation_close(actor=people.qa, investigation_id=investigation.pk, password=PASSWORD)
     assert closed.status == "closed"
     assert closed.closed_by == people.qa
-    assert signatures_on(closed).filter(meaning="approved", signer=people.qa).exists()
+    assert ElectronicSignature.objects.on(closed).filter(meaning="approved", signer=people.qa).exists()
     with pytest.raises(StateConflict, match="closed and read-only"):
         investigation_record(actor=people.qa, investigation_id=investigation.pk, conclusion="Rewritten.")
 
@@ -107,7 +107,7 @@ def test_a_retest_without_qa_approval_or_under_another_deviation_is_refused_and_
     approval = retest_approve(
         actor=people.qa, investigation_id=investigation.pk, kind="retest", plan=PLAN, password=PASSWORD
     )
-    assert signatures_on(approval).get(meaning="approved").signer == people.qa
+    assert ElectronicSignature.objects.on(approval).get(meaning="approved").signer == people.qa
     retest = record_result(people, batch, "cd133_purity", "75", "%", investigation_id=deviation.pk)
     assert retest.investigation == deviation
     runs = list(QcResult.objects.filter(batch=batch, test="cd133_purity").values_list("numeric_value", flat=True))
@@ -167,7 +167,7 @@ def test_release_is_refused_with_an_open_deviation_lacking_an_impact_assessment_
     acknowledged = [f["message"] for f in decided.acknowledged or []]
     assert any(deviation.number in m and "is open" in m for m in acknowledged)
     assert any("within the validated hold time" in m for m in acknowledged)
-    signature = signatures_on(decided).get(meaning="released")
+    signature = ElectronicSignature.objects.on(decided).get(meaning="released")
     assert "within the validated hold time" in signature.content  # signed with the decision
 
 
@@ -231,7 +231,7 @@ def test_a_reclassification_needs_a_reason_and_qa_signature_and_shows_on_the_rev
         password=PASSWORD,
     )
     assert (change.from_classification, change.to_classification) == ("major", "minor")
-    assert signatures_on(change).get(meaning="approved").signer == people.qa
+    assert ElectronicSignature.objects.on(change).get(meaning="approved").signer == people.qa
     assert DeviationReclassification.objects.filter(deviation=deviation).count() == 1
 
     client = Client()
@@ -244,7 +244,7 @@ def test_a_reclassification_needs_a_reason_and_qa_signature_and_shows_on_the_rev
     reclassified = [f for f in decided.gate["exceptions"] if f["code"] == "deviation_reclassified"]
     assert len(reclassified) == 1
     assert "from major to minor" in reclassified[0]["message"]
-    signature = signatures_on(decided).get(meaning="released")
+    signature = ElectronicSignature.objects.on(decided).get(meaning="released")
     assert "reclassified from major to minor" in signature.content
     assert BatchDisposition.objects.filter(batch=batch).count() == 1
 

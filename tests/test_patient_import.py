@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from batches.exceptions import StateConflict
 from batches.models import (
+    ElectronicSignature,
     ImportStatus,
     Patient,
     PatientImport,
@@ -27,7 +28,6 @@ from batches.services.patient_import import patient_import_preview, patient_impo
 from batches.states import BatchStatus
 from tests.audit_helpers import events_for, last_event
 from tests.factories import PASSWORD, Personas, approved_definition, enrolled_patient
-from tests.helpers import signatures_on
 
 CONSENT = (timezone.localdate() - timedelta(days=400)).isoformat()
 FUTURE = (timezone.localdate() + timedelta(days=3)).isoformat()
@@ -147,7 +147,7 @@ def test_staged_patients_are_usable_only_after_qa_signs_the_import_off(people: P
     patient_import_sign_off(actor=people.qa, import_id=staged.pk, password=PASSWORD)
     staged.refresh_from_db()
     assert (staged.status, staged.signed_off_by) == (ImportStatus.SIGNED_OFF, people.qa)
-    signature = signatures_on(staged).get(meaning=SignatureMeaning.APPROVED)
+    signature = ElectronicSignature.objects.on(staged).get(meaning=SignatureMeaning.APPROVED)
     assert signature.signer == people.qa
     imported = Patient.objects.get(subject_code="IGX1-L001")
     assert (imported.body_weight_kg, imported.eligibility_confirmed, imported.enrolled_by) == (

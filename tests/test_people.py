@@ -23,7 +23,7 @@ from batches.services import steps
 from batches.services.people import Transcription
 from batches.services.signatures import signature_sign
 from tests.factories import PASSWORD, Personas, gcsf_values, make_user, scans, walk_batch, with_scans
-from tests.helpers import assert_nothing_written, client_for, gmp_row_counts, signatures_on
+from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -202,7 +202,7 @@ def test_a_transcribed_step_names_who_performed_it_who_recorded_it_and_the_sourc
         "N-5521",
         people.operator,
     )
-    signature = signatures_on(step).get(signer=people.operator)
+    signature = ElectronicSignature.objects.on(step).get(signer=people.operator)
     assert signature.meaning == SignatureMeaning.RECORDED
 
     section = take_snapshot(batch, kind="on_request", revision=1).steps[0]

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
+from batches.models import ElectronicSignature
 from qc.history import batch_changes
 from qc.models import Deviation, QcResult, Specification, SpecificationLimit
 from qc.selectors import release_gate, specification_for_batch
@@ -26,7 +27,6 @@ from tests.factories import (
     scans,
     walk_batch,
 )
-from tests.helpers import signatures_on
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,7 @@ def test_specification_defaults_come_from_the_domain_and_need_two_different_appr
     spec.refresh_from_db()
     assert spec.status == "approved"
     assert spec.effective_from is not None
-    assert signatures_on(spec).filter(meaning="approved").count() == 2
+    assert ElectronicSignature.objects.on(spec).filter(meaning="approved").count() == 2
     assert spec.limits_snapshot[0]["limit"] == "≥ 70 %"
 
 
@@ -127,7 +127,7 @@ def test_a_second_person_reviews_a_result_and_it_is_then_read_only(people: Perso
     with pytest.raises(PermissionDenied, match="second person"):
         qc_result_review(reviewer=people.qc_analyst, result_id=result.pk, password=PASSWORD)
     qc_result_review(reviewer=people.qc_reviewer, result_id=result.pk, password=PASSWORD)
-    assert signatures_on(result).filter(meaning="verified").exists()
+    assert ElectronicSignature.objects.on(result).filter(meaning="verified").exists()
     with pytest.raises(DatabaseError, match="read-only"), transaction.atomic():
         QcResult.objects.filter(pk=result.pk).update(numeric_value=Decimal("0.1"))
 

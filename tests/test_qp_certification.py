@@ -35,7 +35,7 @@ from tests.factories import (
     record_passing_qc,
     record_result,
 )
-from tests.helpers import assert_nothing_written, gmp_row_counts, signatures_on
+from tests.helpers import assert_nothing_written, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
 PLAN = "Positive culture: inform the treating physician at once, identify the organism, antibiotics per protocol."
@@ -118,7 +118,7 @@ def test_conditional_release_leads_to_an_initial_certification_listing_pending_t
         "conditionally_released",
     )
     assert initial.gate["qa_decision"] == decided.gate  # the same gate content QA saw
-    signed = signatures_on(initial).get(meaning="certified").content
+    signed = ElectronicSignature.objects.on(initial).get(meaning="certified").content
     assert '"pending_tests":["sterility"]' in signed
     assert "2025-500123-41-00" in signed  # the trial certified against
 

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from batches.audit import audit_context
 from batches.exceptions import StateConflict
-from batches.models import Batch, BatchDisposition
+from batches.models import Batch, BatchDisposition, ElectronicSignature
 from batches.release import disposition as release
 from batches.signature_checks import signature_is_intact
 from qc.models import QcResult
@@ -25,7 +25,7 @@ from tests.factories import (
     record_result,
     release_batch,
 )
-from tests.helpers import assert_nothing_written, gmp_row_counts, signatures_on
+from tests.helpers import assert_nothing_written, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -43,13 +43,13 @@ def test_batch_walks_from_quarantine_to_released_and_certified(people: Personas)
     assert disposition.decision == "released"
     assert disposition.specification.startswith("IGX1 QC specification v1")
     assert batch.transitions.last().to_status == "awaiting_certification"
-    signature = signatures_on(disposition).get(meaning="released")
+    signature = ElectronicSignature.objects.on(disposition).get(meaning="released")
     assert signature.signer == people.qa
     assert signature_is_intact(signature)
     assert release.release_outstanding(batch) == ["QP certification"]
 
     certification = release.batch_certify(actor=people.qp, batch_id=batch.pk, password=PASSWORD)
-    assert signatures_on(certification).get(meaning="certified").signer == people.qp
+    assert ElectronicSignature.objects.on(certification).get(meaning="certified").signer == people.qp
     assert release.release_outstanding(batch) == []
     batch.refresh_from_db()
     assert batch.status == "released"
@@ -81,7 +81,7 @@ def test_batch_is_released_conditionally_while_sterility_is_pending_with_a_writt
     batch.refresh_from_db()
     assert batch.status == "awaiting_certification"
     assert disposition.pending_tests == ["sterility"]
-    assert signatures_on(disposition).filter(meaning="conditionally_released").exists()
+    assert ElectronicSignature.objects.on(disposition).filter(meaning="conditionally_released").exists()
 
 
 @pytest.mark.urs("URS-072")
@@ -97,7 +97,7 @@ def test_batch_is_rejected_with_a_signed_reason_even_when_results_fail(people: P
     )
     batch.refresh_from_db()
     assert batch.status == "rejected"
-    assert signatures_on(disposition).get(meaning="rejected").signer == people.qa
+    assert ElectronicSignature.objects.on(disposition).get(meaning="rejected").signer == people.qa
     assert any(f["code"] == "result_oos" for f in disposition.gate["blocking"])
 
 
@@ -156,7 +156,7 @@ def test_release_is_refused_while_a_major_deviation_is_open_and_allowed_after_qa
     deviations.deviation_close(
         actor=people.qa, deviation_id=deviation.pk, password=PASSWORD, closure_summary="No product impact."
     )
-    assert signatures_on(deviation).filter(meaning="approved", batch=batch).exists()
+    assert ElectronicSignature.objects.on(deviation).filter(meaning="approved", batch=batch).exists()
     release.batch_release(actor=people.qa, batch_id=batch.pk, password=PASSWORD)
 
 

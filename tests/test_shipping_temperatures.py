@@ -15,6 +15,7 @@ from batches.audit import audit_context
 from batches.exceptions import StateConflict
 from batches.models import (
     CustodyEvent,
+    ElectronicSignature,
     Equipment,
     ShipmentTemperatureLog,
     TemperatureLoggerModel,
@@ -25,7 +26,7 @@ from batches.services.temperature import judge, logger_readings
 from qc.models import Deviation
 from tests.custody_helpers import scan_of
 from tests.factories import PASSWORD, Personas, make_user, walk_batch
-from tests.helpers import assert_nothing_written, gmp_row_counts, signatures_on
+from tests.helpers import assert_nothing_written, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +111,7 @@ def test_a_logger_file_with_a_two_hour_excursion_holds_the_receipt_and_opens_a_d
         password=PASSWORD,
     )
     assert not lifted.held
-    signature = signatures_on(event).get()
+    signature = ElectronicSignature.objects.on(event).get()
     assert (signature.signer, signature.meaning) == (people.qa, "approved")
 
 
@@ -146,7 +147,7 @@ def test_no_logger_file_blocks_receipt_unless_qa_signs_a_waiver(people: Personas
         reason="Logger lost in transit; probe reading at receipt 5.0 °C, courier's log reviewed",
         password=PASSWORD,
     )
-    signature = signatures_on(waiver).get()
+    signature = ElectronicSignature.objects.on(waiver).get()
     assert (signature.signer, signature.meaning) == (people.qa, "approved")
     received = receive(receiver, event, batch, None)
     assert received.received_by == receiver

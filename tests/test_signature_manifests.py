@@ -21,7 +21,7 @@ from batches.signature_checks import SignatureState, canonical_content, signatur
 from qc.models import QcResult
 from qc.services.sample_results import qc_results_review, qc_sample_results_record
 from tests.factories import PASSWORD, Personas, gcsf_values, qc_sample, quarantined_batch, scans, walk_batch
-from tests.helpers import nothing_written, signatures_on
+from tests.helpers import nothing_written
 
 pytestmark = [pytest.mark.django_db]
 
@@ -56,11 +56,11 @@ def test_one_act_verifies_every_open_gcsf_day_each_signed_and_listed_with_its_ha
     for day, entry in zip(days, manifest.entries, strict=True):
         day.refresh_from_db()
         assert day.verified_by == people.verifier
-        signature = signatures_on(day).get(meaning="verified", manifest=manifest)
+        signature = ElectronicSignature.objects.on(day).get(meaning="verified", manifest=manifest)
         assert entry["sha256"] == signature.content_sha256 == hashlib.sha256(canonical_content(day)).hexdigest()
         assert signature_check(signature).state == SignatureState.VALID
     # The list itself is signed: changing it afterwards is seen.
-    own = signatures_on(manifest).get()
+    own = ElectronicSignature.objects.on(manifest).get()
     assert own.meaning == "verified"
     assert signature_check(own).state == SignatureState.VALID
     batch_services.batch_start_collection(actor=people.operator, batch_id=batch.pk)

@@ -30,7 +30,7 @@ from tests.factories import (
     walk_batch,
     with_scans,
 )
-from tests.helpers import client_for, signatures_on
+from tests.helpers import client_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urs("URS-057")]
 API = "/api/v1"
@@ -111,7 +111,7 @@ def test_enrolled_operator_signs_a_step_in_the_admin_with_a_code_and_is_refused_
 
     assert done.status_code == 302
     step = GcsfAdministration.objects.get(batch=batch)
-    signature = signatures_on(step).get(meaning="performed")
+    signature = ElectronicSignature.objects.on(step).get(meaning="performed")
     assert signature.signer == people.operator
 
 
@@ -191,7 +191,7 @@ def test_enrolled_analyst_and_qa_sign_a_qc_result_and_a_release_with_codes(peopl
     )
     assert released.status_code == 302
     disposition = BatchDisposition.objects.get(batch=batch, decision="released")
-    assert signatures_on(disposition).get(meaning="released").signer == people.qa
+    assert ElectronicSignature.objects.on(disposition).get(meaning="released").signer == people.qa
 
 
 def test_a_used_code_does_not_sign_a_second_time(people: Personas) -> None:

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from pypdf import PdfReader
 
-from batches.models import GcsfAdministration
+from batches.models import ElectronicSignature, GcsfAdministration
 from batches.pdf.collect import take_snapshot
 from batches.pdf.render import render
 from batches.roles import Role
@@ -16,7 +16,7 @@ from batches.services import steps
 from batches.signature_checks import SignatureState, signature_check
 from batches.snapshot import SCHEMA_VERSION, Snapshot
 from tests.factories import PASSWORD, Personas, gcsf_values, make_user, scans, walk_batch
-from tests.helpers import client_for, signatures_on
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +82,7 @@ def test_signatures_stay_valid_with_and_without_a_correction(people: Personas) -
 
 
 def states_of(step: GcsfAdministration) -> list[SignatureState]:
-    signatures = signatures_on(step).filter()
+    signatures = ElectronicSignature.objects.on(step).filter()
     stored = GcsfAdministration.objects.get(pk=step.pk)
     return [signature_check(s, stored).state for s in signatures.order_by("signed_at", "pk")]
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from batches import demo_people
 from batches.competence import State, standing
-from batches.models import ApprovalStatus, DocumentVersion, TrainingRecord
+from batches.models import ApprovalStatus, DocumentVersion, ElectronicSignature, TrainingRecord
 from batches.models.signatures import SignatureMeaning
 from batches.personal import SIGNING_ROLES
 from batches.release import bedside, delivery, disposition
@@ -37,7 +37,7 @@ from tests.factories import (
     scans,
     walk_batch,
 )
-from tests.helpers import assert_nothing_written, gmp_row_counts, signatures_on
+from tests.helpers import assert_nothing_written, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -183,7 +183,7 @@ def test_training_counts_once_trainer_and_trainee_have_signed_and_then_the_work_
     step = record_gcsf()
 
     assert step.performed_by == newcomer
-    meanings = set(signatures_on(record).values_list("meaning", "signer__username"))
+    meanings = set(ElectronicSignature.objects.on(record).values_list("meaning", "signer__username"))
     assert meanings == {(SignatureMeaning.TRAINER, "qa_reviewer"), (SignatureMeaning.TRAINED, "newcomer")}
     with pytest.raises(PermissionDenied, match="cannot record your own training"):
         read_training(newcomer, newcomer, version)
@@ -315,7 +315,7 @@ def test_a_controlled_document_version_keeps_its_file_hash_and_needs_two_differe
         training.document_version_approve(version_id=draft.pk, approver=people.operator, password=PASSWORD)
     approved = training.document_version_approve(version_id=draft.pk, approver=people.qp, password=PASSWORD)
     assert approved.status == ApprovalStatus.APPROVED
-    signers = signatures_on(approved).filter(meaning="approved")
+    signers = ElectronicSignature.objects.on(approved).filter(meaning="approved")
     assert {s.signer.username for s in signers} == {"qa_reviewer", "qualified_person"}
 
 

@@ -65,11 +65,19 @@ class SignatureManifest(models.Model):
         return f"{self.statement} ({len(self.entries)} records)"
 
 
+class SignatureQuerySet(models.QuerySet["ElectronicSignature"]):
+    def on(self, record: models.Model) -> SignatureQuerySet:
+        """The signatures on ``record``: its content type and primary key (an id alone may name another
+        kind of record's signatures too)."""
+        return self.filter(content_type=ContentType.objects.get_for_model(record), object_id=record.pk)
+
+
 @gmp_model
 class ElectronicSignature(ChecksInOneQuery):
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="signatures", null=True, blank=True)
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
     object_id = models.PositiveBigIntegerField()
+    objects = SignatureQuerySet.as_manager()
     target = GenericForeignKey("content_type", "object_id")
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signatures")
     printed_name = models.CharField(max_length=300)

@@ -145,6 +145,8 @@ def signatures_sign_manifest(
 def signatures_invalidate(*, target: models.Model, actor: User, reason: str) -> int:
     """Mark every valid signature of ``target`` invalidated (its content is about to change)."""
     with audit_context(actor, reason=reason):
-        return ElectronicSignature.objects.filter(
-            content_type=ContentType.objects.get_for_model(target), object_id=target.pk, status=SignatureStatus.VALID
-        ).update(status=SignatureStatus.INVALIDATED, invalidated_at=timezone.now(), invalidated_reason=reason)
+        return (
+            ElectronicSignature.objects.on(target)
+            .filter(status=SignatureStatus.VALID)
+            .update(status=SignatureStatus.INVALIDATED, invalidated_at=timezone.now(), invalidated_reason=reason)
+        )
