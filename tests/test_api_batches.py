@@ -195,10 +195,11 @@ def test_verifying_ones_own_step_is_a_403(people: Personas) -> None:
 def test_expired_reagent_lot_is_a_400_on_its_field(people: Personas) -> None:
     batch = walk_batch(people, "processing")
     before = gmp_row_counts()
-    expired = timezone.localdate() - timedelta(days=1)
+    values = selection_values()
+    values["reagent_expiry"] = timezone.localdate(values["ended_at"]) - timedelta(days=1)  # the day before its use
     response = client_for(people.operator, "token").post(
         f"{API}/batches/{batch.pk}/steps/selection/",
-        as_json(selection_values(reagent_expiry=expired), password=PASSWORD),
+        as_json(values, password=PASSWORD),
         format="json",
     )
     assert response.status_code == 400

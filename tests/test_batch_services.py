@@ -95,15 +95,10 @@ def test_verified_step_is_read_only_in_service_and_database(people: Personas) ->
 def test_expired_reagent_lot_is_refused_with_its_lot_and_date(people: Personas) -> None:
     batch = walk_batch(people, "processing")
     before = gmp_row_counts()
-    expired = timezone.localdate() - timedelta(days=1)
+    values = selection_values()
+    values["reagent_expiry"] = timezone.localdate(values["ended_at"]) - timedelta(days=1)  # the day before its use
     with pytest.raises(ValidationError) as caught:
-        steps.step_record(
-            kind="selection",
-            batch_id=batch.pk,
-            actor=people.operator,
-            password=PASSWORD,
-            values=selection_values(reagent_expiry=expired),
-        )
+        steps.step_record(kind="selection", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=values)
     assert "CD133 reagent lot CD133-7781 expired on" in str(caught.value.message_dict["reagent_expiry"])
     assert_nothing_written(before)
 

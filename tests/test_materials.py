@@ -64,7 +64,8 @@ def test_a_research_use_only_lot_is_refused_where_the_step_requires_gmp_grade(pe
 def test_a_lot_expiring_before_the_step_ends_is_refused_naming_both_dates(people: Personas) -> None:
     batch = walk_batch(people, "processing")
     lot = MaterialLot.objects.get(code="L-CD133-7781")
-    yesterday = timezone.localdate() - timedelta(days=1)
+    values = selection_values()
+    yesterday = timezone.localdate(values["ended_at"]) - timedelta(days=1)  # the day before the step ends
     materials.lot_expiry_correct(
         actor=people.qa,
         lot_id=lot.pk,
@@ -72,7 +73,6 @@ def test_a_lot_expiring_before_the_step_ends_is_refused_naming_both_dates(people
         reason="Supplier notice: shelf life shortened.",
         password=PASSWORD,
     )
-    values = selection_values()
     found = scans(people, batch, "selection", values)  # the operator still finds the lot on the shelf
     scanned = {**found, "lots": [*(c for c in found["lots"] if not c.startswith("L-CD133")), "L-CD133-7781"]}
     before = gmp_row_counts()
