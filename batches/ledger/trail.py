@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
 from django.utils import timezone, translation
 from django.utils.text import capfirst
@@ -127,6 +128,8 @@ def display(value: Any) -> str | None:
         return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dict | list):  # a JSON field's content as JSON, not as Python writes it
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), cls=DjangoJSONEncoder)
     return str(value)
 
 
