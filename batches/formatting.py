@@ -129,6 +129,6 @@ def cells(count: int | Decimal | None) -> str:
     return f"{number(mantissa)} × 10{str(exponent).translate(_SUPERSCRIPT)}"
 
 
-def cells_in(count: int | Decimal | None, volume_ml: object) -> str:
-    """``131 × 10⁶ CD133+ cells in 10.0 mL``, in the active language."""
-    return gettext("%(cells)s CD133+ cells in %(volume)s mL") % {"cells": cells(count), "volume": volume_ml}
+def cells_in(count: int | Decimal | None, volume_ml: Decimal | None) -> str:
+    """``131 × 10⁶ CD133+ cells in 10.0 mL`` (``10,0 mL`` in Spanish), in the active language."""
+    return gettext("%(cells)s CD133+ cells in %(volume)s mL") % {"cells": cells(count), "volume": number(volume_ml)}

@@ -25,6 +25,8 @@ from typing import Any
 
 from django.utils.translation import gettext, gettext_noop, ngettext
 
+from batches import formatting
+
 # Events whose times the order rules compare; the services resolve each to a time of the batch.
 # In English here (the services' messages); gettext(EVENTS[event]) gives the active language's.
 EVENTS: dict[str, str] = {
@@ -117,10 +119,10 @@ class MasterLimits:
         names = names or {}
         rows = []
         for p in self.parameters.values():
-            hard = f"{_plain(p.hard.low)}–{_plain(p.hard.high)}"
+            hard = f"{_shown(p.hard.low)}–{_shown(p.hard.high)}"
             limit = (
                 gettext("%(hard)s; alert outside %(alert)s")
-                % {"hard": hard, "alert": f"{_plain(p.alert.low)}–{_plain(p.alert.high)}"}
+                % {"hard": hard, "alert": f"{_shown(p.alert.low)}–{_shown(p.alert.high)}"}
                 if p.alert
                 else hard
             )
@@ -178,7 +180,13 @@ def duration_text(minutes: int, *, translated: bool = False) -> str:
 
 
 def _plain(number: Decimal) -> str:
+    """``2``, ``0.5``: no trailing zeros (the services' messages and the findings they store, in English)."""
     return f"{number.normalize():f}" if number != number.to_integral_value() else f"{number.to_integral_value():f}"
+
+
+def _shown(number: Decimal) -> str:
+    """``0,5`` in Spanish, ``500 000 000 000``: as _plain, with the reader's decimal mark and digit groups."""
+    return formatting.number(Decimal(_plain(number)))
 
 
 def _p(label: str, unit: str, hard: tuple[str, str], alert: tuple[str, str] | None = None) -> dict[str, Any]:

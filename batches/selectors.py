@@ -7,6 +7,8 @@ costs one or two queries whatever its length, and returns the plain dataclasses 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
@@ -54,8 +56,8 @@ def person(user: User | None) -> str:
     return f"{printed_name(user)} ({user.get_username()})"
 
 
-def _celsius(value: object) -> str:
-    return f"{text(value)} °C" if value is not None else ""
+def _celsius(value: Decimal | None) -> str:
+    return f"{formatting.number(value)} °C" if value is not None else ""
 
 
 def _signature_line(signature: ElectronicSignature | None) -> str:
@@ -188,11 +190,11 @@ def batch_record_temperature_logs(batch: Batch) -> list[TemperatureLogEntry]:
             )
             % {
                 "outside": log.minutes_outside,
-                "low": log.range_low_c,
-                "high": log.range_high_c,
+                "low": formatting.number(log.range_low_c),
+                "high": formatting.number(log.range_high_c),
                 "allowed": log.allowed_minutes_outside,
-                "minimum": log.minimum_c,
-                "maximum": log.maximum_c,
+                "minimum": formatting.number(log.minimum_c),
+                "maximum": formatting.number(log.maximum_c),
             },
             readings=[f"{at} {value}" for at, value in log.readings],
         )
@@ -252,13 +254,13 @@ def _infusion_rows(infusion: Infusion | None) -> list[InfusionEntry]:
     rows = [
         InfusionEntry(
             gettext("Left uterine artery"),
-            formatting.cells_in(infusion.left_cells, text(infusion.left_volume_ml)),
+            formatting.cells_in(infusion.left_cells, infusion.left_volume_ml),
             by,
             text(infusion.started_at),
         ),
         InfusionEntry(
             gettext("Right uterine artery"),
-            formatting.cells_in(infusion.right_cells, text(infusion.right_volume_ml)),
+            formatting.cells_in(infusion.right_cells, infusion.right_volume_ml),
             by,
             text(infusion.started_at),
         ),

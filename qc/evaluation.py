@@ -86,22 +86,25 @@ class NumericLimit:
         elif self.upper is not None:
             raise ValueError(f"an upper bound belongs only to a 'between' limit, not {self.operator}")
 
-    def describe(self) -> str:
+    def describe(self, *, localized: bool = False) -> str:
+        """``≥ 70 %``, ``< 0.5 EU/mL``; ``localized``: with the reader's decimal mark (``< 0,5 EU/mL``), as
+        the signed record prints it."""
         if self.unit == "cells":  # 37–166 × 10⁶ cells reads; 37000000–166000000 does not
             low = formatting.cells(self.value)
             if self.operator is Operator.BETWEEN:
                 return f"{low.removesuffix(' × 10⁶')}–{formatting.cells(self.upper)} {gettext('cells')}"
             return f"{OPERATOR_SYMBOLS[self.operator]} {low} {gettext('cells')}"
+        shown = formatting.number if localized else str
         if self.operator is Operator.BETWEEN:
-            return f"{self.value}–{self.upper} {self.unit}".strip()
-        return f"{OPERATOR_SYMBOLS[self.operator]} {self.value} {self.unit}".strip()
+            return f"{shown(self.value)}–{shown(self.upper)} {self.unit}".strip()
+        return f"{OPERATOR_SYMBOLS[self.operator]} {shown(self.value)} {self.unit}".strip()
 
 
 @dataclass(frozen=True)
 class CategoricalLimit:
     expected: str
 
-    def describe(self) -> str:
+    def describe(self, *, localized: bool = False) -> str:
         return self.expected
 
 

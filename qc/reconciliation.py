@@ -43,7 +43,7 @@ class Reconciliation:
         amount = formatting.cells_in
         rows = [
             (gettext("formulated (CD133+ selection)"), amount(self.formulated_cells, self.formulated_volume_ml)),
-            (gettext("drawn for QC samples"), f"{self.sampled_volume_ml} mL"),
+            (gettext("drawn for QC samples"), f"{formatting.number(self.sampled_volume_ml)} {gettext('mL')}"),
             (gettext("remaining for infusion"), amount(self.remaining_cells, self.remaining_volume_ml)),
         ]
         if self.infused_cells is not None:

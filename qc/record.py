@@ -60,8 +60,8 @@ def _result(result: QcResult, *, superseded: bool) -> QcResultEntry:
     return QcResultEntry(
         test=_label(result.test),
         method=result.method,
-        specification=_grouped(result.limit.as_limit().describe()),
-        result=_grouped(result.display_value),
+        specification=_grouped(result.limit.as_limit().describe(localized=True)),
+        result=_grouped(result.shown_value(localized=True)),
         unit="",  # display_value carries the unit
         verdict=result.get_verdict_display(),
         verdict_code=result.verdict,
@@ -77,7 +77,7 @@ def _pending(limit: SpecificationLimit) -> QcResultEntry:
     return QcResultEntry(
         test=_label(limit.test),
         method=limit.method,
-        specification=_grouped(limit.as_limit().describe()),
+        specification=_grouped(limit.as_limit().describe(localized=True)),
         result=gettext("no result at the time of issue"),
         verdict=gettext("Pending"),
         verdict_code=Verdict.PENDING.value,
@@ -113,7 +113,7 @@ def _title(deviation: Deviation) -> str:
         result = deviation.source_result
         return gettext("Out of specification: %(test)s %(result)s") % {
             "test": _label(result.test),
-            "result": _grouped(result.display_value),
+            "result": _grouped(result.shown_value(localized=True)),
         }
     return gettext("%(kind)s deviation") % {"kind": deviation.get_kind_display()}
 

@@ -3,7 +3,9 @@ the signed record in the language chosen at issue."""
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
 from io import BytesIO
 
@@ -17,7 +19,7 @@ from django.utils import translation
 from pypdf import PdfReader
 
 from batches.accounts.language import account_language_set, user_language
-from batches.models import AccountState, Batch
+from batches.models import AccountState, Batch, Material
 from batches.pdf.collect import take_snapshot
 from batches.pdf.render import render
 from batches.release import delivery, documents
@@ -350,10 +352,23 @@ def test_the_spanish_record_writes_the_limits_the_trial_and_the_balance_in_spani
     assert rows["Ensayo clínico"][0].startswith("número UE del ensayo 2025-500123-41-00; protocolo IGX1-AS-01")
     assert rows["Expediente de especificaciones del producto"][0] == trial.psf_reference
     balance = {e.item: e.value for e in snapshot.infusion}
-    assert balance["Conciliación: formulado (selección CD133+)"] == "131 × 10⁶ células CD133+ en 10.0 mL"
+    assert balance["Conciliación: formulado (selección CD133+)"] == "131 × 10⁶ células CD133+ en 10,0 mL"
+    # Every number the record writes (steps, QC, custody, balance, limits) carries the Spanish decimal comma;
+    # only the stored data it quotes as written (program names, references) and the audit appendix do not.
+    numbers = [f"{v.value} {v.unit}" for step in snapshot.steps for v in step.values]
+    numbers += [lot.material for step in snapshot.steps for lot in step.lots]
+    numbers += [f"{r.specification} {r.result}" for r in snapshot.qc_results]
+    numbers += [f"{c.temperature_out} {c.temperature_in}" for c in snapshot.custody]
+    numbers += [e.value for e in snapshot.infusion] + [r.value for r in snapshot.process]
+    quoted = sorted([*data, "CD133 Enrichment 1.1", *Material.objects.values_list("name", flat=True)], key=len)
+    written_here = [functools.reduce(lambda n, q: n.replace(q, ""), reversed(quoted), n) for n in numbers]
+    assert [n for n in written_here if re.search(r"\d\.\d", n)] == []
+    assert any(re.search(r"\d,\d", n) for n in numbers)
     # The English record keeps its wording, the QC test named rather than coded.
     english = take_snapshot(batch, kind="on_request", revision=2, language="en-gb")
     labels = {r.label for r in english.process}
     assert "Order: the start of the apheresis after the last G-CSF dose" in labels
     assert "QC method minimum: Sterility" in labels
     assert english.cover.process_definition == f"{definition.code} version {definition.version}"
+    english_balance = {e.item: e.value for e in english.infusion}
+    assert english_balance["Balance: formulated (CD133+ selection)"] == "131 × 10⁶ CD133+ cells in 10.0 mL"

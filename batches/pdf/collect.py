@@ -24,7 +24,6 @@ from batches.models import (
     EntrySource,
     GcsfAdministration,
     PatientIdentity,
-    ProcessDefinition,
 )
 from batches.models.signatures import SignatureMeaning, SignatureStatus
 from batches.pdf import providers
@@ -95,7 +94,7 @@ def _scanned(readings: StepReadings, key: StepKey) -> dict[str, list[Any]]:
     return {
         "lots": [
             LotRow(
-                f"{u.material_name} ({u.get_grade_display().lower()}, {text(u.quantity)})",
+                f"{u.material_name} ({u.get_grade_display().lower()}, {formatting.number(u.quantity)})",
                 gettext("%(lot)s · supplier lot %(supplier_lot)s")
                 % {"lot": u.lot.code, "supplier_lot": u.supplier_lot},
                 gettext("%(expiry)s · %(status)s at use")
@@ -154,8 +153,8 @@ def _steps(batch: Batch) -> list[StepSection]:
                 gettext("G-CSF administration, day %(day)s") % {"day": g.day},
                 values=[
                     ValueRow(gettext("Administered at"), text(g.administered_at)),
-                    ValueRow(gettext("Prescribed dose"), text(g.prescribed_ug_per_kg), "µg/kg"),
-                    ValueRow(gettext("Calculated dose"), text(g.dose_ug), "µg"),
+                    ValueRow(gettext("Prescribed dose"), formatting.number(g.prescribed_ug_per_kg), "µg/kg"),
+                    ValueRow(gettext("Calculated dose"), formatting.number(g.dose_ug), "µg"),
                 ],
                 lots=[LotRow(gettext("Filgrastim"), g.drug_lot, text(g.drug_expiry))],
             )
@@ -170,9 +169,9 @@ def _steps(batch: Batch) -> list[StepSection]:
                 values=[
                     ValueRow(gettext("Started"), text(a.started_at)),
                     ValueRow(gettext("Ended"), text(a.ended_at)),
-                    ValueRow(gettext("Blood volumes processed"), text(a.blood_volumes_processed)),
-                    ValueRow("ACD-A", text(a.acd_a_ml), gettext("mL")),
-                    ValueRow(gettext("Product volume"), text(a.product_volume_ml), gettext("mL")),
+                    ValueRow(gettext("Blood volumes processed"), formatting.number(a.blood_volumes_processed)),
+                    ValueRow("ACD-A", formatting.number(a.acd_a_ml), gettext("mL")),
+                    ValueRow(gettext("Product volume"), formatting.number(a.product_volume_ml), gettext("mL")),
                     ValueRow(
                         gettext("Total nucleated cells"), formatting.cells(a.total_nucleated_cells), gettext("cells")
                     ),
@@ -199,8 +198,8 @@ def _steps(batch: Batch) -> list[StepSection]:
                     ValueRow(gettext("Ended"), text(s.ended_at)),
                     ValueRow(gettext("Input CD133+ cells"), formatting.cells(s.input_cd133_cells), gettext("cells")),
                     ValueRow(gettext("Output CD133+ cells"), formatting.cells(s.output_cd133_cells), gettext("cells")),
-                    ValueRow(gettext("Recovery"), text(s.recovery_pct), "%"),
-                    ValueRow(gettext("Final formulation volume"), text(s.final_volume_ml), gettext("mL")),
+                    ValueRow(gettext("Recovery"), formatting.number(s.recovery_pct), "%"),
+                    ValueRow(gettext("Final formulation volume"), formatting.number(s.final_volume_ml), gettext("mL")),
                 ],
                 lots=[
                     LotRow(gettext("CD133 reagent"), s.reagent_lot, text(s.reagent_expiry)),
@@ -285,22 +284,6 @@ def _audit_trail(batch: Batch) -> list[AuditEntry]:
     ]
 
 
-def _trial_rows(definition: ProcessDefinition) -> list[ValueRow]:
-    """The clinical trial and the product specification file the QP certifies against."""
-    trial = definition.clinical_trial
-    if trial is None:
-        return [ValueRow(gettext("Clinical trial"), gettext("none named by the process definition"))]
-    return [
-        ValueRow(
-            gettext("Clinical trial"),
-            gettext("EU CT %(number)s; protocol %(protocol)s; sponsor %(sponsor)s")
-            % {"number": trial.eu_ct_number, "protocol": trial.protocol, "sponsor": trial.sponsor},
-        ),
-        ValueRow(gettext("Investigational sites"), "; ".join(trial.site_list)),
-        ValueRow(gettext("Product specification file"), trial.psf_reference),
-    ]
-
-
 def take_snapshot(batch: Batch, *, kind: str, revision: int, language: str = "") -> Snapshot:
     """Everything the record prints, read in one place (call inside a transaction for consistency),
     written in ``language`` (default: the active one), which the snapshot records."""
@@ -349,7 +332,8 @@ def _snapshot(batch: Batch, *, kind: str, revision: int, language: str) -> Snaps
             ),
             ValueRow(
                 gettext("G-CSF regimen"),
-                f"{text(definition.gcsf_dose_ug_per_kg)} ± {text(definition.gcsf_dose_tolerance_pct)} %",
+                f"{formatting.number(definition.gcsf_dose_ug_per_kg)} "
+                f"± {formatting.number(definition.gcsf_dose_tolerance_pct)} %",
                 gettext("µg/kg/day"),
             ),
             ValueRow(
@@ -361,15 +345,15 @@ def _snapshot(batch: Batch, *, kind: str, revision: int, language: str) -> Snaps
                 gettext("Target dose"),
                 gettext("%(low)s to %(high)s")
                 % {
-                    "low": f"{definition.target_dose_min_cells / 1e6:g}",
-                    "high": f"{definition.target_dose_max_cells / 1e6:g} × 10⁶",
+                    "low": formatting.cells(definition.target_dose_min_cells),
+                    "high": formatting.cells(definition.target_dose_max_cells),
                 },
                 gettext("CD133+ cells"),
             ),
             ValueRow(gettext("Shelf life"), str(definition.shelf_life_hours), gettext("h from end of processing")),
-            *_trial_rows(definition),
+            *providers.trial_rows(definition),
             *(ValueRow(*row) for row in providers.limit_rows(definition)),
-            ValueRow(gettext("Body weight at registration"), text(batch.body_weight_kg), "kg"),
+            ValueRow(gettext("Body weight at registration"), formatting.number(batch.body_weight_kg), "kg"),
             ValueRow(gettext("End of processing"), text(batch.end_of_processing_at)),
         ],
         steps=_steps(batch),

@@ -26,10 +26,27 @@ from batches.snapshot import (
     ReleaseEntry,
     ScanEntry,
     TemperatureLogEntry,
+    ValueRow,
     text,
 )
 from batches.states import BatchStatus
 from qc import selectors as qc_selectors
+
+
+def trial_rows(definition: ProcessDefinition) -> list[ValueRow]:
+    """The clinical trial and the product specification file the QP certifies against."""
+    trial = definition.clinical_trial
+    if trial is None:
+        return [ValueRow(gettext("Clinical trial"), gettext("none named by the process definition"))]
+    return [
+        ValueRow(
+            gettext("Clinical trial"),
+            gettext("EU CT %(number)s; protocol %(protocol)s; sponsor %(sponsor)s")
+            % {"number": trial.eu_ct_number, "protocol": trial.protocol, "sponsor": trial.sponsor},
+        ),
+        ValueRow(gettext("Investigational sites"), "; ".join(trial.site_list)),
+        ValueRow(gettext("Product specification file"), trial.psf_reference),
+    ]
 
 
 def limit_rows(definition: ProcessDefinition) -> list[tuple[str, str, str]]:

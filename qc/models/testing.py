@@ -136,13 +136,18 @@ class QcResult(ChecksInOneQuery):
 
     @property
     def display_value(self) -> str:
+        return self.shown_value()
+
+    def shown_value(self, *, localized: bool = False) -> str:
+        """``92.5 %``; ``localized``: with the reader's decimal mark (``92,5 %``), as the signed record prints it."""
         if self.numeric_value is None:
             return self.text_value
         from qc.evaluation import plain
 
         if self.unit == "cells":  # a cell count reads as 124.45 × 10⁶ cells (batches.formatting)
             return f"{formatting.cells(self.numeric_value)} {gettext('cells')}"
-        return f"{plain(self.numeric_value)} {self.unit}".strip()
+        number = plain(self.numeric_value)
+        return f"{formatting.number(number) if localized else number} {self.unit}".strip()
 
     @property
     def is_verified(self) -> bool:
