@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,11 +10,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from batches import demo, demo_chain
 from batches.exceptions import StateConflict
 from batches.models import Batch, Cd133Selection, GcsfAdministration
 from batches.services import batch as batch_services
 from batches.services import steps
-from tests.factories import PASSWORD, Personas, scans, selection_values, walk_batch
+from tests.factories import PASSWORD, Personas, cast, scans, selection_values, walk_batch
 from tests.helpers import assert_nothing_written, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
@@ -89,6 +90,48 @@ def test_verified_step_is_read_only_in_service_and_database(people: Personas) ->
         Cd133Selection.objects.filter(pk=step.pk).update(final_volume_ml=99)
     step.refresh_from_db()
     assert step.final_volume_ml == 10
+
+
+def processing_through_midnight(people: Personas) -> tuple[Batch, datetime]:
+    """A batch in processing, its G-CSF and apheresis timed before ``midnight``: the latest local midnight
+    at least 45 minutes ago, so that a selection from 23:30 to 00:40 has ended."""
+    local = timezone.localtime(timezone.now() - timedelta(minutes=45))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    batch = walk_batch(people, "mobilization")
+    for day in range(1, 5):
+        given = demo.gcsf_values(day, at=midnight - timedelta(days=4 - day, hours=10))
+        demo.record_step(cast(people), batch, "gcsf", given)
+    batch_services.batch_start_collection(actor=people.operator, batch_id=batch.pk)
+    bag = demo_chain.collection_label(cast(people), batch)
+    collected = {"started_at": midnight - timedelta(hours=5), "ended_at": midnight - timedelta(hours=1)}
+    demo.record_step(cast(people), batch, "apheresis", demo.apheresis_values(collection_bag_id=bag, **collected))
+    return batch_services.batch_start_processing(actor=people.operator, batch_id=batch.pk), midnight
+
+
+@pytest.mark.urs("URS-006")
+def test_a_reagent_expiring_during_a_run_through_midnight_is_refused(people: Personas) -> None:
+    """Valid on the day the run starts, expired on the day it ends: the reagent is used until the end."""
+    batch, midnight = processing_through_midnight(people)
+    started, ended = midnight - timedelta(minutes=30), midnight + timedelta(minutes=40)
+    last_valid_day = timezone.localdate(started)
+    values = selection_values(started_at=started, ended_at=ended, reagent_expiry=last_valid_day)
+    found = scans(people, batch, "selection", values)
+    before = gmp_row_counts()
+    with pytest.raises(ValidationError) as caught:
+        steps.step_record(
+            kind="selection", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=values, **found
+        )
+    assert caught.value.message_dict == {
+        "reagent_expiry": [
+            f"CD133 reagent lot CD133-7781 expired on {last_valid_day:%Y-%m-%d}, before its use on "
+            f"{timezone.localdate(ended):%Y-%m-%d}."
+        ]
+    }
+    assert_nothing_written(before)
+    values["reagent_expiry"] = timezone.localdate(ended)  # valid until the end of the run: accepted
+    steps.step_record(
+        kind="selection", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=values, **found
+    )
 
 
 @pytest.mark.urs("URS-006")

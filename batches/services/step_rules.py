@@ -91,7 +91,7 @@ SELECTION_LOTS = (
 
 
 def _selection_rules(batch: Batch, values: dict[str, Any]) -> Checked:
-    used_on = timezone.localdate(values["started_at"])
+    used_on = timezone.localdate(values["ended_at"])  # the lots are in use until the run ends, past midnight too
     negative = v.non_negative(
         input_cd133_cells=values.get("input_cd133_cells"),
         output_cd133_cells=values.get("output_cd133_cells"),
