@@ -3,7 +3,7 @@ verified line clearance between patients, and environmental monitoring that open
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from batches.models import Batch, Cd133Selection, Equipment, EquipmentUse, Monit
 from batches.services import batch as batch_services
 from batches.services import equipment as equipment_services
 from batches.services import steps, workstations
+from batches.services.step_inputs import Window
 from batches.usage import equipment_log
 from qc.models import Deviation
 from qc.services.environment import monitoring_result_record
@@ -164,6 +165,13 @@ def test_the_use_log_lists_every_batch_an_item_touched(people: Personas) -> None
     page = client_for(people.auditor).get(reverse("admin:batches_equipment_uses", args=[item.pk]))
     assert first.batch_number in page.content.decode()
     assert second.batch_number in page.content.decode()
+
+
+@pytest.mark.urs("URS-345")
+def test_a_step_window_past_midnight_names_both_days() -> None:
+    start = timezone.make_aware(datetime(2026, 11, 30, 23, 30))  # the facility's time
+    assert Window(start, start + timedelta(minutes=70)).describe() == "2026-11-30 23:30–2026-12-01 00:40"
+    assert Window(start - timedelta(hours=2), start).describe() == "2026-11-30 21:30–23:30"
 
 
 @pytest.mark.urs("URS-345")

@@ -57,8 +57,10 @@ class Window:
     end: datetime
 
     def describe(self) -> str:
-        fmt = "%Y-%m-%d %H:%M"
-        return f"{timezone.localtime(self.start):{fmt}}–{timezone.localtime(self.end):%H:%M}"
+        """``2026-11-30 09:00–10:10``; ``2026-11-30 23:30–2026-12-01 00:40`` when it runs past midnight."""
+        start, end = timezone.localtime(self.start), timezone.localtime(self.end)
+        until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M}"
+        return f"{start:%Y-%m-%d %H:%M}–{until}"
 
 
 def _day(value: datetime) -> str:
