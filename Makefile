@@ -13,8 +13,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Only from the lock: every package pinned and its hash checked (pip itself is in the lock too).
+# --no-compile: pip would byte-compile every module of every package (half of the install's time);
+# Python compiles the ones a process imports, once, into __pycache__ (see the test target).
 $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-compile --require-hashes -r requirements-dev.txt
 	touch $(STAMP)
 
 # Regenerate the locks from requirements.in and requirements-dev.in (docs/operations.md, supply chain).
@@ -37,9 +39,9 @@ run: $(STAMP) messages
 # with PYTEST_ARGS (`make test PYTEST_ARGS=tests/test_x.py`) in one process, unless PYTEST_WORKERS says.
 PYTEST_WORKERS ?= $(if $(PYTEST_ARGS),0,2)
 # Bytecode kept between runs (__pycache__, ignored by git), even where the shell asks Python not to
-# write it: otherwise every worker, server and Celery process the suite starts compiles the project
-# again, and pytest rewrites every test module again in each of its processes.
-test: export PYTHONDONTWRITEBYTECODE =
+# write it: otherwise every worker, server and Celery process the suite starts compiles the project and
+# the packages it imports again, and pytest rewrites every test module again in each of its processes.
+run test: export PYTHONDONTWRITEBYTECODE =
 test: $(STAMP) messages
 	$(BIN)/python scripts/test_prereqs.py
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
