@@ -352,6 +352,13 @@ def release_batch(people: Personas, batch: Batch, *, conditionally: bool = False
     return qc_demo.release_batch(crew(people), batch, conditionally=conditionally, certify=certify)
 
 
+def selection_with_an_expired_reagent() -> dict[str, Any]:
+    """A selection's values, its CD133 reagent lot typed as expired the day before the run ends."""
+    values = selection_values()
+    values["reagent_expiry"] = timezone.localdate(values["ended_at"]) - timedelta(days=1)
+    return values
+
+
 # Value builders live in batches.demo (seed_demo uses them too); tests import them from here.
 __all__ = [
     "PASSING_RESULTS",

@@ -31,6 +31,7 @@ from tests.factories import (
     definition_values,
     gcsf_values,
     selection_values,
+    selection_with_an_expired_reagent,
     walk_batch,
     with_scans,
 )
@@ -195,8 +196,7 @@ def test_verifying_ones_own_step_is_a_403(people: Personas) -> None:
 def test_expired_reagent_lot_is_a_400_on_its_field(people: Personas) -> None:
     batch = walk_batch(people, "processing")
     before = gmp_row_counts()
-    values = selection_values()
-    values["reagent_expiry"] = timezone.localdate(values["ended_at"]) - timedelta(days=1)  # the day before its use
+    values = selection_with_an_expired_reagent()
     response = client_for(people.operator, "token").post(
         f"{API}/batches/{batch.pk}/steps/selection/",
         as_json(values, password=PASSWORD),

@@ -15,7 +15,15 @@ from batches.exceptions import StateConflict
 from batches.models import Batch, Cd133Selection, GcsfAdministration
 from batches.services import batch as batch_services
 from batches.services import steps
-from tests.factories import PASSWORD, Personas, cast, scans, selection_values, walk_batch
+from tests.factories import (
+    PASSWORD,
+    Personas,
+    cast,
+    scans,
+    selection_values,
+    selection_with_an_expired_reagent,
+    walk_batch,
+)
 from tests.helpers import assert_nothing_written, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
@@ -138,8 +146,7 @@ def test_a_reagent_expiring_during_a_run_through_midnight_is_refused(people: Per
 def test_expired_reagent_lot_is_refused_with_its_lot_and_date(people: Personas) -> None:
     batch = walk_batch(people, "processing")
     before = gmp_row_counts()
-    values = selection_values()
-    values["reagent_expiry"] = timezone.localdate(values["ended_at"]) - timedelta(days=1)  # the day before its use
+    values = selection_with_an_expired_reagent()
     with pytest.raises(ValidationError) as caught:
         steps.step_record(kind="selection", batch_id=batch.pk, actor=people.operator, password=PASSWORD, values=values)
     assert "CD133 reagent lot CD133-7781 expired on" in str(caught.value.message_dict["reagent_expiry"])
