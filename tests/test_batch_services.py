@@ -106,8 +106,9 @@ def processing_through_midnight(people: Personas) -> tuple[Batch, datetime]:
     local = timezone.localtime(timezone.now() - timedelta(minutes=45))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     batch = walk_batch(people, "mobilization")
-    for day in range(1, 5):
-        given = demo.gcsf_values(day, at=midnight - timedelta(days=4 - day, hours=10))
+    days = batch.process_definition.gcsf_days_min
+    for day in range(1, days + 1):
+        given = demo.gcsf_values(day, at=midnight - timedelta(days=days - day, hours=10))
         demo.record_step(cast(people), batch, "gcsf", given)
     batch_services.batch_start_collection(actor=people.operator, batch_id=batch.pk)
     bag = demo_chain.collection_label(cast(people), batch)
