@@ -62,12 +62,18 @@ def satisfies(version: str, specifier: str) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("lock", "sources"),
-    [("requirements.txt", ["requirements.in"]), ("requirements-dev.txt", ["requirements.in", "requirements-dev.in"])],
+    ("lock", "sources", "at_least"),
+    [
+        ("requirements.txt", ["requirements.in"], 30),
+        ("requirements-dev.txt", ["requirements.in", "requirements-dev.in"], 30),
+        ("requirements-bootstrap.txt", ["requirements-bootstrap.in"], 1),  # the installer, uv
+    ],
 )
-def test_each_lock_pins_and_hashes_every_package_and_matches_its_top_level_list(lock: str, sources: list[str]) -> None:
+def test_each_lock_pins_and_hashes_every_package_and_matches_its_top_level_list(
+    lock: str, sources: list[str], at_least: int
+) -> None:
     pins = locked(ROOT / lock)
-    assert len(pins) > 30
+    assert len(pins) >= at_least
     assert [name for name, (_, hashes) in pins.items() if hashes == 0] == []
     for source in sources:
         for name, specifier in top_level(ROOT / source).items():
@@ -98,10 +104,15 @@ def test_only_the_embedded_database_module_imports_pgserver() -> None:
 
 
 def test_the_makefile_installs_with_hashes_checked() -> None:
+    """pip installs the installer from its lock, and the installer (uv) the development lock, both with
+    every hash checked; nothing is installed any other way."""
     makefile = (ROOT / "Makefile").read_text()
-    installs = [line for line in makefile.splitlines() if "pip install" in line]
-    assert installs
-    assert all("--require-hashes" in line for line in installs)
+    installs = [line.strip() for line in makefile.splitlines() if re.search(r"\b(pip|uv)\b.*\binstall\b", line)]
+    commands = [line for line in installs if not line.startswith("#")]
+    assert commands == [
+        "$(BIN)/pip install --quiet --no-compile --require-hashes -r requirements-bootstrap.txt",
+        "$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements-dev.txt",
+    ]
 
 
 def test_runtime_code_has_no_assert_and_the_linter_keeps_it_so() -> None:
