@@ -337,6 +337,11 @@ def test_the_process_definition_page_shows_its_limits_as_checked(people: Persona
     body = page.content.decode()
     assert "<td>Limit: Blood volumes processed</td><td>0–6; alert outside 2–4</td><td>blood volumes</td>" in body
     assert "<td>QC method minimum: Sterility</td><td>14 day(s)</td>" in body
+    # In words only: the stored JSON is for the history, not for the reviewer reading the page.
+    assert "G-CSF administration, Apheresis collection, CD133+ selection" in body
+    assert '"parameters"' not in body
+    assert "&quot;parameters&quot;" not in body
+    assert "[&quot;gcsf&quot;" not in body
 
 
 @pytest.mark.urs("URS-325")

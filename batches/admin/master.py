@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -19,9 +20,12 @@ from batches.models import ApprovalStatus, Patient, ProcessDefinition
 from batches.pdf import providers
 from batches.roles import Domain, Role, has_role, may_act
 from batches.services.master import patient_enrol, process_definition_approve, process_definition_create
+from batches.services.steps import STEP_MODELS
 from batches.web import SERVICE_ERRORS, acting_user, add_service_error, submitted_once
 
 APPROVER_ROLES = (Role.QA_REVIEWER, Role.QUALIFIED_PERSON)
+# Stored as JSON, shown in words on the definition's page (ProcessDefinitionAdmin).
+SHOWN_IN_WORDS = {"required_steps": "required_steps_in_words", "limits": "limits_table"}
 PATIENT_FIELDS = (
     "subject_code",
     "consent_date",
@@ -82,7 +86,12 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
     ]
     list_filter = ["status", "code"]
     search_fields = ["code", "name"]
-    readonly_fields = [*(f.name for f in ProcessDefinition._meta.concrete_fields if f.name != "id"), "limits_table"]
+    # Read-only throughout: the stored JSON of the steps and limits is shown in words, where it stands,
+    # as the services read it (the history keeps the JSON as stored).
+    readonly_fields = [
+        SHOWN_IN_WORDS.get(f.name, f.name) for f in ProcessDefinition._meta.concrete_fields if f.name != "id"
+    ]
+    fields = tuple(readonly_fields)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
@@ -100,6 +109,13 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
     def limits_table(self, obj: ProcessDefinition) -> str:
         rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", providers.limit_rows(obj))
         return format_html('<table class="cb-limits">{}</table>', rows)
+
+    @admin.display(description=gettext_lazy("required steps"))
+    def required_steps_in_words(self, obj: ProcessDefinition) -> str:
+        return ", ".join(
+            capfirst(_(str(STEP_MODELS[step]._meta.verbose_name))) if step in STEP_MODELS else step
+            for step in obj.required_steps or []
+        )
 
     @admin.display(description="approvals")
     def approvals(self, obj: ProcessDefinition) -> str:
