@@ -10,11 +10,13 @@ import pytest
 from django import forms
 from django.utils import timezone
 
+from batches import formatting
 from qc.admin.specifications import DraftForm
 from qc.models import Deviation, QcResult, Specification
 from tests.factories import (
     PASSWORD,
     Personas,
+    approved_specification,
     qc_sample,
     quarantined_batch,
     record_passing_qc,
@@ -159,6 +161,16 @@ def draft_post(**changes: object) -> dict[str, object]:
         else:
             data[name] = value
     return data
+
+
+@pytest.mark.urs("URS-063")
+def test_every_reader_sees_an_approved_specifications_limits_and_when_it_took_effect(people: Personas) -> None:
+    spec = approved_specification(people)
+    for reader in (people.qa, people.auditor):
+        page = staff_client_for(reader).get(f"/admin/qc/specification/{spec.pk}/change/").content.decode()
+        assert page.count('class="form-row has_original') == 7, reader  # one row per test of the version
+        assert "Flow cytometry, single platform" in page
+        assert f"Approved; effective from {formatting.moment(spec.effective_from)}" in page
 
 
 @pytest.mark.urs("URS-063")

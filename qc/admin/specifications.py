@@ -13,9 +13,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from batches import formatting
 from batches.admin.common import SigningForm
-from batches.roles import Domain, Role
-from batches.web import acting_user
+from batches.roles import Domain, Role, has_role
+from batches.web import READ_ROLES, acting_user
 from qc.admin.common import PasswordField, RoleGatedAdmin, service_form_view
 from qc.evaluation import CATEGORICAL_OUTCOMES, OPERATOR_SYMBOLS, TEST_LABELS, Operator, QcTest
 from qc.models import Specification, SpecificationLimit
@@ -111,13 +112,22 @@ class ApproveForm(SigningForm):
 
 
 class LimitInline(admin.TabularInline):
+    """The version's limits, read by whoever may read the specification (Django's model permissions,
+    which no CellBatch role grants, would hide them)."""
+
     model = SpecificationLimit
     fields = ("test", "method", "operator", "value", "upper", "unit", "expected_result", "blocks_release")
     readonly_fields = fields
     extra = 0
     can_delete = False
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return has_role(request.user, *READ_ROLES)
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -130,12 +140,12 @@ class SpecificationAdmin(RoleGatedAdmin):
     inlines = [LimitInline]
     readonly_fields = ["approve_link"]
 
-    @admin.display(description="approval")
+    @admin.display(description=_("approval"))
     def approve_link(self, obj: Specification) -> str:
         if obj.status != "draft":
-            return format_html("Approved; effective from {}", obj.effective_from)
+            return gettext("Approved; effective from %(when)s") % {"when": formatting.moment(obj.effective_from)}
         return format_html(
-            '<a href="{}">Approve (signature)</a>', reverse("admin:qc_specification_approve", args=[obj.pk])
+            '<a href="{}">{}</a>', reverse("admin:qc_specification_approve", args=[obj.pk]), gettext("Approve (sign)")
         )
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
