@@ -107,6 +107,8 @@ def test_result_entry_page_records_through_the_service_and_shows_the_computed_ve
     assert reviewer.post(f"/admin/qc/qcresult/{result.pk}/review/", {"password": PASSWORD}).status_code == 302
     result.refresh_from_db()
     assert result.verified_by == people.qc_reviewer
+    page = reviewer.get(f"/admin/qc/qcresult/{result.pk}/change/").content.decode()
+    assert f"Reviewed by qc_reviewer at {formatting.moment(result.verified_at)}</div>" in page
 
 
 @pytest.mark.urs("URS-069")

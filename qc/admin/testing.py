@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from batches import limits
+from batches import formatting, limits
 from batches.admin.common import SigningForm, datetime_widget, zone_hint
 from batches.admin.forms import scan_field, scanned_codes
 from batches.models import Batch
@@ -132,7 +132,7 @@ class QcResultAdmin(RoleGatedAdmin):
     @admin.display(description=_("second-person review"))
     def review_link(self, obj: QcResult) -> str:
         if obj.is_verified:
-            return format_html(gettext("Reviewed by {} at {}"), obj.verified_by, obj.verified_at)
+            return format_html(gettext("Reviewed by {} at {}"), obj.verified_by, formatting.moment(obj.verified_at))
         return format_html(
             '<a href="{}">{}</a>', reverse("admin:qc_qcresult_review", args=[obj.pk]), gettext("Review this result")
         )
