@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Only from the locks: every package pinned and its hash checked (pip itself is in the lock too).
-# pip installs the installer, uv, from its own lock; uv installs the rest in a tenth of pip's time
+# pip installs the installer, uv, from its own lock; uv installs the rest, several times faster than pip
 # (docs/performance.md). Neither byte-compiles the packages: Python compiles the modules a process
 # imports, once, into __pycache__ (see the test target).
 UV_STAMP := $(VENV)/.uv-installed
