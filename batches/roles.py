@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 
 class Role(models.TextChoices):
@@ -22,6 +23,22 @@ class Role(models.TextChoices):
     # Keeps the material master, receives lots and keeps the equipment register; QA decides their status.
     MATERIALS = "materials", "Materials and equipment"
     ADMIN = "admin", "System administrator"
+
+
+# The roles' names in the reader's language, for the pages. The labels above stay English: the services'
+# messages, which the audit trail keeps, name the roles in English whatever the actor's language.
+ROLE_NAMES = {
+    Role.OPERATOR: gettext_lazy("Operator"),
+    Role.QC_ANALYST: gettext_lazy("QC analyst"),
+    Role.VERIFIER: gettext_lazy("Verifier"),
+    Role.QA_REVIEWER: gettext_lazy("QA reviewer"),
+    Role.QUALIFIED_PERSON: gettext_lazy("Qualified Person"),
+    Role.CLINICIAN: gettext_lazy("Clinician"),
+    Role.MEDICAL_DIRECTOR: gettext_lazy("Medical director"),
+    Role.AUDITOR: gettext_lazy("Auditor"),
+    Role.MATERIALS: gettext_lazy("Materials and equipment"),
+    Role.ADMIN: gettext_lazy("System administrator"),
+}
 
 
 class Domain(models.TextChoices):

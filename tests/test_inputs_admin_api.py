@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from batches.accounts.language import account_language_set
 from batches.models import ElectronicSignature, Equipment, LineClearance, LotCertificate, Material, MaterialLot
 from tests.factories import PASSWORD, Personas, walk_batch
 from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
@@ -155,6 +156,28 @@ def test_equipment_and_line_clearances_through_the_admin_by_scan(register: Perso
     home = client_for(register.materials).get(reverse("admin:index")).content.decode()
     assert "Materials and equipment" in home
     assert reverse("admin:batches_materiallot_add") in home
+
+    # The list offers each reader only the actions their roles allow: a link to a refusal helps nobody.
+    record = reverse("admin:batches_equipment_record", args=[cabinet.pk])
+    listed = {
+        user.username: client_for(user).get(reverse("admin:batches_equipment_changelist")).content.decode()
+        for user in (register.materials, register.qa, register.auditor)
+    }
+    assert record in listed["materials"]
+    assert status not in listed["materials"]
+    assert status in listed["qa_reviewer"]
+    assert record not in listed["qa_reviewer"]
+    assert record not in listed["auditor"]
+    assert status not in listed["auditor"]
+    assert reverse("admin:batches_equipment_uses", args=[cabinet.pk]) in listed["auditor"]
+    # A refusal reads wholly in the reader's language, the action and the roles included.
+    account_language_set(actor=register.auditor, user=register.auditor, language="es")
+    refusal = client_for(register.auditor).get(record)
+    assert refusal.status_code == 403
+    assert (
+        "Registrar una calibración o un mantenimiento requiere el rol Materiales y equipos / Administrador del sistema."
+        in refusal.content.decode()
+    )
 
 
 @pytest.mark.urs("URS-347")

@@ -14,7 +14,7 @@ from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -31,7 +31,7 @@ from batches.admin.inputs_forms import (
     SessionOpenForm,
 )
 from batches.models import Equipment, LineClearance, Material, MaterialLot, MonitoringSession
-from batches.roles import Domain, Role, has_role
+from batches.roles import ROLE_NAMES, Domain, Role, has_role
 from batches.services import equipment as equipment_services
 from batches.services import materials, workstations
 from batches.services.materials import KEEPER_ROLES
@@ -61,11 +61,26 @@ class InputsAdmin(GmpModelAdmin[Any]):
         return found
 
     def require(self, request: HttpRequest, roles: tuple[Role, ...], action: str) -> None:
+        """Refuse, in the reader's language, an action none of ``roles`` is held for (``action`` translated)."""
         if not has_role(request.user, *roles):
             raise PermissionDenied(
                 gettext("%(action)s requires the role %(roles)s.")
-                % {"action": action, "roles": " or ".join(r.label for r in roles)}
+                % {"action": action, "roles": " / ".join(str(ROLE_NAMES[r]) for r in roles)}
             )
+
+    # The row's actions: replaced for each request by get_list_display, which knows the user.
+    links = admin.display(description="")(lambda self, obj: "")
+
+    def row_links(self, obj: Any, user: Any) -> str:
+        """The actions on ``obj`` that ``user``'s roles allow (a link that ends in a refusal helps nobody)."""
+        return ""
+
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
+        shown = list(super().get_list_display(request))
+        if "links" in shown:
+            user = request.user
+            shown[shown.index("links")] = admin.display(description="")(lambda obj: self.row_links(obj, user))
+        return shown
 
     def changelist(self, model: type[Model]) -> str:
         return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
@@ -134,17 +149,15 @@ class MaterialLotAdmin(InputsAdmin):
     list_select_related = ["material"]
     readonly_fields = [f.name for f in MaterialLot._meta.concrete_fields if f.name != "id"]
 
-    @admin.display(description="left")
+    @admin.display(description=_("left"))
     def remaining(self, obj: MaterialLot) -> str:
         return f"{lot_remaining(obj)} {obj.material.unit}"
 
-    @admin.display(description="")
-    def links(self, obj: MaterialLot) -> str:
-        return format_html(
-            '<a href="{}">recall</a> · <a href="{}">decide</a>',
-            reverse("admin:batches_materiallot_recall", args=[obj.pk]),
-            reverse("admin:batches_materiallot_decide", args=[obj.pk]),
-        )
+    def row_links(self, obj: MaterialLot, user: Any) -> str:
+        actions = [(reverse("admin:batches_materiallot_recall", args=[obj.pk]), gettext("recall"))]
+        if has_role(user, *QA):
+            actions.append((reverse("admin:batches_materiallot_decide", args=[obj.pk]), gettext("decide")))
+        return format_html_join(" · ", '<a href="{}">{}</a>', actions)
 
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
@@ -176,7 +189,7 @@ class MaterialLotAdmin(InputsAdmin):
 
     def decide_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         lot = self.record(request, object_id)
-        self.require(request, QA, "Deciding a lot's status")
+        self.require(request, QA, gettext("Deciding a lot's status"))
         return self.signed_page(
             request,
             LotDecisionForm,
@@ -210,14 +223,15 @@ class EquipmentAdmin(InputsAdmin):
     search_fields = ["code", "name", "serial_number"]
     readonly_fields = [f.name for f in Equipment._meta.concrete_fields if f.name != "id"]
 
-    @admin.display(description="")
-    def links(self, obj: Equipment) -> str:
-        return format_html(
-            '<a href="{}">use log</a> · <a href="{}">calibration / maintenance</a> · <a href="{}">status</a>',
-            reverse("admin:batches_equipment_uses", args=[obj.pk]),
-            reverse("admin:batches_equipment_record", args=[obj.pk]),
-            reverse("admin:batches_equipment_decide", args=[obj.pk]),
-        )
+    def row_links(self, obj: Equipment, user: Any) -> str:
+        actions = [(reverse("admin:batches_equipment_uses", args=[obj.pk]), gettext("use log"))]
+        if has_role(user, *KEEPER_ROLES):
+            actions.append(
+                (reverse("admin:batches_equipment_record", args=[obj.pk]), gettext("calibration / maintenance"))
+            )
+        if has_role(user, *QA):
+            actions.append((reverse("admin:batches_equipment_decide", args=[obj.pk]), gettext("status")))
+        return format_html_join(" · ", '<a href="{}">{}</a>', actions)
 
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
@@ -234,7 +248,7 @@ class EquipmentAdmin(InputsAdmin):
 
     def record_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         item = self.record(request, object_id)
-        self.require(request, KEEPER_ROLES, "Recording a calibration or maintenance")
+        self.require(request, KEEPER_ROLES, gettext("Recording a calibration or maintenance"))
         return self.signed_page(
             request,
             EquipmentRecordForm,
@@ -248,7 +262,7 @@ class EquipmentAdmin(InputsAdmin):
 
     def decide_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         item = self.record(request, object_id)
-        self.require(request, QA, "Changing an equipment status")
+        self.require(request, QA, gettext("Changing an equipment status"))
         return self.signed_page(
             request,
             EquipmentStatusForm,
@@ -280,11 +294,13 @@ class LineClearanceAdmin(InputsAdmin):
     list_filter = ["workstation"]
     readonly_fields = [f.name for f in LineClearance._meta.concrete_fields if f.name != "id"]
 
-    @admin.display(description="")
-    def links(self, obj: LineClearance) -> str:
+    def row_links(self, obj: LineClearance, user: Any) -> str:
         if obj.is_verified:
-            return "verified"
-        return format_html('<a href="{}">verify (QA)</a>', reverse("admin:batches_lineclearance_verify", args=[obj.pk]))
+            return gettext("verified")
+        if not has_role(user, *QA):
+            return gettext("awaiting QA verification")
+        url = reverse("admin:batches_lineclearance_verify", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, gettext("verify (QA)"))
 
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
@@ -310,7 +326,7 @@ class LineClearanceAdmin(InputsAdmin):
 
     def verify_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         clearance = self.record(request, object_id)
-        self.require(request, QA, "Verifying a line clearance")
+        self.require(request, QA, gettext("Verifying a line clearance"))
         return self.signed_page(
             request,
             PasswordForm,
@@ -336,21 +352,17 @@ class MonitoringSessionAdmin(InputsAdmin):
         samples = list(obj.samples.all())
         return f"{sum(1 for s in samples if s.cfu is not None)} / {len(samples)}"
 
-    @admin.display(description="")
-    def links(self, obj: MonitoringSession) -> str:
-        results = format_html(
-            " · ".join(
-                f'<a href="{reverse("admin:qc_monitoring_result", args=[s.pk])}">{s.sample_code}</a>'
-                for s in obj.samples.all()
-                if s.cfu is None
-            )
-            or "all read"
-        )
-        if obj.closed_at is not None:
-            return results
-        return format_html(
-            '<a href="{}">close</a> · {}', reverse("admin:batches_monitoringsession_close", args=[obj.pk]), results
-        )
+    def row_links(self, obj: MonitoringSession, user: Any) -> str:
+        unread = [s for s in obj.samples.all() if s.cfu is None]
+        actions = []
+        if obj.closed_at is None and has_role(user, Role.OPERATOR):
+            actions.append((reverse("admin:batches_monitoringsession_close", args=[obj.pk]), gettext("close")))
+        if has_role(user, Role.QC_ANALYST):  # a link to each sample still to be read
+            actions += [(reverse("admin:qc_monitoring_result", args=[s.pk]), s.sample_code) for s in unread]
+        shown: list[str] = [format_html('<a href="{}">{}</a>', url, text) for url, text in actions]
+        if not unread:
+            shown.append(gettext("all read"))
+        return format_html_join(" · ", "{}", ((part,) for part in shown))
 
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
