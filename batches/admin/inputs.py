@@ -1,8 +1,6 @@
-"""Materials, lots, equipment, line clearances and monitoring sessions in the admin.
-
-Lists are read-only; each add form and each signed action calls one service (batches.services.materials,
-equipment, workstations). The recall of a lot and the use log of an item are pages of their own.
-"""
+"""Materials, lots, equipment, line clearances and monitoring sessions in the admin: read-only lists whose
+rows offer the actions the reader's roles allow, each add form and signed action calling one service
+(batches.services.materials, equipment, workstations); a lot's recall and an item's use log have pages."""
 
 from __future__ import annotations
 
@@ -196,8 +194,9 @@ class MaterialLotAdmin(InputsAdmin):
             call=lambda values, signing: materials.lot_status_set(
                 actor=acting_user(request), lot_id=lot.pk, **values, **signing
             ),
-            title=f"Decide the status of lot {lot.code}",
-            intro=f"{lot}: {lot.get_status_display().lower()}; certificate SHA-256 {lot.certificate_sha256}.",
+            title=gettext("Decide the status of lot %(code)s") % {"code": lot.code},
+            intro=gettext("%(lot)s: %(status)s; certificate SHA-256 %(digest)s.")
+            % {"lot": lot, "status": lot.get_status_display().lower(), "digest": lot.certificate_sha256},
             original=lot,
             submit=gettext("Sign the decision"),
         )
@@ -255,7 +254,7 @@ class EquipmentAdmin(InputsAdmin):
             call=lambda values, signing: equipment_services.equipment_record_add(
                 actor=acting_user(request), equipment_id=item.pk, **values, **signing
             ),
-            title=f"Calibration or maintenance of {item.code}",
+            title=gettext("Calibration or maintenance of %(code)s") % {"code": item.code},
             original=item,
             submit=gettext("Sign the record"),
         )
@@ -269,7 +268,7 @@ class EquipmentAdmin(InputsAdmin):
             call=lambda values, signing: equipment_services.equipment_status_set(
                 actor=acting_user(request), equipment_id=item.pk, **values, **signing
             ),
-            title=f"Status of {item.code}",
+            title=gettext("Status of %(code)s") % {"code": item.code},
             original=item,
             submit=gettext("Sign the status"),
         )
@@ -333,8 +332,9 @@ class LineClearanceAdmin(InputsAdmin):
             call=lambda values, signing: workstations.line_clearance_verify(
                 actor=acting_user(request), clearance_id=clearance.pk, **signing
             ),
-            title=f"Verify {clearance}",
-            intro=f"Previous batch: {clearance.previous_batch or '—'}; performed by {clearance.performed_by}.",
+            title=gettext("Verify %(clearance)s") % {"clearance": clearance},
+            intro=gettext("Previous batch: %(batch)s; performed by %(person)s.")
+            % {"batch": clearance.previous_batch or "—", "person": clearance.performed_by},
             original=clearance,
             submit=gettext("Sign the verification"),
         )

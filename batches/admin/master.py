@@ -160,5 +160,9 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
                 messages.success(request, f"{definition}: approval signed; status {definition.get_status_display()}.")
                 return redirect(reverse("admin:batches_processdefinition_change", args=[definition.pk]))
         return self.render_service_form(
-            request, form, title=f"Approve {definition}", obj=definition, submit=_("Sign approval")
+            request,
+            form,
+            title=_("Approve %(definition)s") % {"definition": definition},
+            obj=definition,
+            submit=_("Sign approval"),
         )

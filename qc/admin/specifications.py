@@ -177,7 +177,7 @@ class SpecificationAdmin(RoleGatedAdmin):
             self,
             request,
             form_class=ApproveForm,
-            title=f"Approve {spec}",
+            title=gettext("Approve %(specification)s") % {"specification": spec},
             intro=gettext("Two different people approve a specification version; each approval is a signature."),
             call=lambda d: specifications.specification_approve(
                 specification_id=pk,
