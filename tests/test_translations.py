@@ -372,3 +372,23 @@ def test_the_spanish_record_writes_the_limits_the_trial_and_the_balance_in_spani
     assert english.cover.process_definition == f"{definition.code} version {definition.version}"
     english_balance = {e.item: e.value for e in english.infusion}
     assert english_balance["Balance: formulated (CD133+ selection)"] == "131 × 10⁶ CD133+ cells in 10.0 mL"
+
+
+def test_every_computed_column_and_field_of_the_admin_is_named_in_the_readers_language() -> None:
+    """A column or read-only field the admin computes is named through the catalogue (a lazy translation),
+    as the model's own fields are: a plain string would show in English on a Spanish page."""
+    from django.contrib import admin
+    from django.utils.functional import Promise
+
+    plain = []
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label not in ("batches", "qc"):
+            continue
+        for name in [*model_admin.list_display, *model_admin.readonly_fields]:
+            shown = getattr(model_admin, name, None) if isinstance(name, str) else name
+            description = getattr(shown, "short_description", None)
+            if isinstance(description, str) and description and not isinstance(description, Promise):
+                plain.append(f"{model._meta.label}.{name}: {description!r}")
+    assert plain == []
+    with translation.override("es"):
+        assert str(admin.site._registry[Batch].state.short_description) == "estado"

@@ -13,6 +13,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from batches.admin.common import GmpModelAdmin
 from batches.admin.forms import RegisterBatchForm, register_initial
@@ -48,11 +49,11 @@ class BatchAdmin(GmpModelAdmin[Batch]):
             queryset = batches_matching(queryset, term)
         return queryset, False
 
-    @admin.display(description="subject code", ordering="patient__subject_code")
+    @admin.display(description=gettext_lazy("subject code"), ordering="patient__subject_code")
     def subject_code(self, obj: Batch) -> str:
         return obj.patient.subject_code
 
-    @admin.display(description="state", ordering="status")
+    @admin.display(description=gettext_lazy("state"), ordering="status")
     def state(self, obj: Batch) -> str:
         return state_badge(obj.status)
 

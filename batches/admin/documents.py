@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from batches.models import BatchDocument, DocumentKind, DocumentStatus
 from batches.models.documents import UNFINISHED
@@ -60,14 +61,14 @@ class BatchDocumentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: BatchDocument | None = None) -> bool:
         return False
 
-    @admin.display(description="PDF")
+    @admin.display(description=gettext_lazy("PDF"))
     def download_link(self, obj: BatchDocument) -> str:
         if obj.status == DocumentStatus.SIGNED:
             url = reverse("admin:batches_batchdocument_download", args=[obj.pk])
-            return format_html('<a href="{}">Download</a>', url)
+            return format_html('<a href="{}">{}</a>', url, _("Download"))
         if obj.status == DocumentStatus.FAILED:
-            return format_html("failed: {}", obj.failure_reason)
-        return f"{obj.get_status_display().lower()}…"
+            return _("failed: %(reason)s") % {"reason": obj.failure_reason}
+        return f"{_(obj.get_status_display()).lower()}…"
 
     @admin.action(description=_("Issue a new revision of the batch record (on request)"))
     def request_new_revision(self, request: HttpRequest, queryset: QuerySet[BatchDocument]) -> None:

@@ -117,7 +117,7 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
             for step in obj.required_steps or []
         )
 
-    @admin.display(description="approvals")
+    @admin.display(description=gettext_lazy("approvals"))
     def approvals(self, obj: ProcessDefinition) -> str:
         return format_html("{} / 2", int(bool(obj.first_approved_by_id)) + int(bool(obj.second_approved_by_id)))
 

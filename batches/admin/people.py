@@ -104,11 +104,11 @@ class DocumentVersionAdmin(GmpModelAdmin[DocumentVersion]):
     add_roles = (Role.QA_REVIEWER,)
     add_domain = Domain.MASTER_DATA
 
-    @admin.display(description="title")
+    @admin.display(description=_("title"))
     def title(self, obj: DocumentVersion) -> str:
         return obj.document.title
 
-    @admin.display(description="approvals")
+    @admin.display(description=_("approvals"))
     def approvals(self, obj: DocumentVersion) -> str:
         count = int(bool(obj.first_approved_by_id)) + int(bool(obj.second_approved_by_id))
         if obj.status != ApprovalStatus.DRAFT:

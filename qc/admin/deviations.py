@@ -73,7 +73,7 @@ class DeviationAdmin(RoleGatedAdmin):
     search_fields = ["number", "batch__batch_number", "description"]
     readonly_fields = ["actions_links"]
 
-    @admin.display(description="actions")
+    @admin.display(description=_("actions"))
     def actions_links(self, obj: Deviation) -> str:
         if not obj.is_open:
             return format_html("Closed by {} at {}", obj.closed_by, obj.closed_at)

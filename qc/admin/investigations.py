@@ -60,7 +60,7 @@ class OosInvestigationAdmin(RoleGatedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # an OOS result opens its investigation
 
-    @admin.display(description="actions")
+    @admin.display(description=_("actions"))
     def actions_links(self, obj: OosInvestigation) -> str:
         if not obj.is_open:
             return format_html("Closed by {} at {}", obj.closed_by, obj.closed_at)
@@ -169,7 +169,7 @@ class ReportabilityAdmin(RoleGatedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # opened with the critical deviation of a late result
 
-    @admin.display(description="actions")
+    @admin.display(description=_("actions"))
     def actions_links(self, obj: ReportabilityAssessment) -> str:
         return format_html(
             '<a href="{}">Assess (QA)</a> · <a href="{}">Record the submission (QA)</a>',
