@@ -11,6 +11,7 @@ from django import forms
 from django.utils import timezone
 
 from batches import formatting
+from batches.accounts.language import account_language_set
 from qc.admin.specifications import DraftForm
 from qc.models import Deviation, QcResult, Specification
 from tests.factories import (
@@ -138,6 +139,13 @@ def test_admin_action_pages_for_unknown_records_answer_404(people: Personas) -> 
         "/admin/qc/specification/999999/approve/",
     ):
         assert client.get(url).status_code == 404, url
+    # The page says what was not found, in the site's own page and the reader's language.
+    account_language_set(actor=people.qa, user=people.qa, language="es")
+    missing = staff_client_for(people.qa).get("/admin/batches/equipment/999999/record/")
+    assert missing.status_code == 404
+    assert '<p id="not-found">No existe equipo con el identificador 999999.</p>' in missing.content.decode()
+    nowhere = staff_client_for(people.qa).get("/admin/no-such-page/").content.decode()
+    assert '<p id="not-found">No hay nada en esta dirección.</p>' in nowhere
 
 
 def draft_post(**changes: object) -> dict[str, object]:
