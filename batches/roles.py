@@ -8,37 +8,22 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
 
 class Role(models.TextChoices):
-    OPERATOR = "operator", "Operator"
-    QC_ANALYST = "qc_analyst", "QC analyst"
-    VERIFIER = "verifier", "Verifier"
-    QA_REVIEWER = "qa_reviewer", "QA reviewer"
-    QUALIFIED_PERSON = "qualified_person", "Qualified Person"
-    CLINICIAN = "clinician", "Clinician"
-    MEDICAL_DIRECTOR = "medical_director", "Medical director"
-    AUDITOR = "auditor", "Auditor"
+    # Labels in English (the services' messages, which the audit trail keeps); gettext(role.label) on pages.
+    OPERATOR = "operator", gettext_noop("Operator")
+    QC_ANALYST = "qc_analyst", gettext_noop("QC analyst")
+    VERIFIER = "verifier", gettext_noop("Verifier")
+    QA_REVIEWER = "qa_reviewer", gettext_noop("QA reviewer")
+    QUALIFIED_PERSON = "qualified_person", gettext_noop("Qualified Person")
+    CLINICIAN = "clinician", gettext_noop("Clinician")
+    MEDICAL_DIRECTOR = "medical_director", gettext_noop("Medical director")
+    AUDITOR = "auditor", gettext_noop("Auditor")
     # Keeps the material master, receives lots and keeps the equipment register; QA decides their status.
-    MATERIALS = "materials", "Materials and equipment"
-    ADMIN = "admin", "System administrator"
-
-
-# The roles' names in the reader's language, for the pages. The labels above stay English: the services'
-# messages, which the audit trail keeps, name the roles in English whatever the actor's language.
-ROLE_NAMES = {
-    Role.OPERATOR: gettext_lazy("Operator"),
-    Role.QC_ANALYST: gettext_lazy("QC analyst"),
-    Role.VERIFIER: gettext_lazy("Verifier"),
-    Role.QA_REVIEWER: gettext_lazy("QA reviewer"),
-    Role.QUALIFIED_PERSON: gettext_lazy("Qualified Person"),
-    Role.CLINICIAN: gettext_lazy("Clinician"),
-    Role.MEDICAL_DIRECTOR: gettext_lazy("Medical director"),
-    Role.AUDITOR: gettext_lazy("Auditor"),
-    Role.MATERIALS: gettext_lazy("Materials and equipment"),
-    Role.ADMIN: gettext_lazy("System administrator"),
-}
+    MATERIALS = "materials", gettext_noop("Materials and equipment")
+    ADMIN = "admin", gettext_noop("System administrator")
 
 
 class Domain(models.TextChoices):

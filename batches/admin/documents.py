@@ -68,7 +68,7 @@ class BatchDocumentAdmin(admin.ModelAdmin):
             return format_html('<a href="{}">{}</a>', url, _("Download"))
         if obj.status == DocumentStatus.FAILED:
             return _("failed: %(reason)s") % {"reason": obj.failure_reason}
-        return f"{_(obj.get_status_display()).lower()}…"
+        return f"{obj.get_status_display().lower()}…"
 
     @admin.action(description=_("Issue a new revision of the batch record (on request)"))
     def request_new_revision(self, request: HttpRequest, queryset: QuerySet[BatchDocument]) -> None:

@@ -29,7 +29,7 @@ from batches.admin.inputs_forms import (
     SessionOpenForm,
 )
 from batches.models import Equipment, LineClearance, Material, MaterialLot, MonitoringSession
-from batches.roles import ROLE_NAMES, Domain, Role, has_role
+from batches.roles import Domain, Role, has_role
 from batches.services import equipment as equipment_services
 from batches.services import materials, workstations
 from batches.services.materials import KEEPER_ROLES
@@ -63,7 +63,7 @@ class InputsAdmin(GmpModelAdmin[Any]):
         if not has_role(request.user, *roles):
             raise PermissionDenied(
                 gettext("%(action)s requires the role %(roles)s.")
-                % {"action": action, "roles": " / ".join(str(ROLE_NAMES[r]) for r in roles)}
+                % {"action": action, "roles": " / ".join(gettext(r.label) for r in roles)}
             )
 
     # The row's actions: replaced for each request by get_list_display, which knows the user.

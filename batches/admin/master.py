@@ -113,7 +113,7 @@ class ProcessDefinitionAdmin(GmpModelAdmin[ProcessDefinition]):
     @admin.display(description=gettext_lazy("required steps"))
     def required_steps_in_words(self, obj: ProcessDefinition) -> str:
         return ", ".join(
-            capfirst(_(str(STEP_MODELS[step]._meta.verbose_name))) if step in STEP_MODELS else step
+            capfirst(str(STEP_MODELS[step]._meta.verbose_name)) if step in STEP_MODELS else step
             for step in obj.required_steps or []
         )
 

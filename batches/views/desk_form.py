@@ -87,7 +87,7 @@ def submit_form(request: HttpRequest, batch: Batch, desk: DeskForm, done_url: st
     user = acting_user(request)
     form = desk.build(user, request.POST, request.FILES)
     if not has_role(user, *desk.roles):
-        names = ", ".join(role.label for role in desk.roles)
+        names = ", ".join(_(role.label) for role in desk.roles)
         form.add_error(
             None,
             _("%(form)s requires the role %(roles)s; nothing was recorded.") % {"form": desk.title, "roles": names},
