@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 from django.urls import reverse
 
+from batches import formatting
 from batches.exceptions import StateConflict
 from batches.models import BatchDisposition, ElectronicSignature
 from batches.release import disposition as release
@@ -15,7 +16,7 @@ from qc.selectors import release_gate
 from qc.services import deviations
 from qc.services.investigations import investigation_close, investigation_record, retest_approve
 from tests.factories import PASSWORD, Personas, qc_sample, quarantined_batch, record_passing_qc, record_result
-from tests.helpers import assert_nothing_written, gmp_row_counts
+from tests.helpers import assert_nothing_written, gmp_row_counts, staff_client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -201,6 +202,8 @@ def test_a_refused_close_names_each_missing_field_once_and_a_rejected_batch_need
         actor=people.qa, deviation_id=deviation.pk, password=PASSWORD, closure_summary="Closed with disposal."
     )
     assert (closed.disposal or "").startswith("Destroyed")
+    page = staff_client_for(people.qa).get(reverse("admin:qc_deviation_change", args=[deviation.pk])).content.decode()
+    assert f"Closed by qa_reviewer at {formatting.moment(closed.closed_at)}" in page
 
 
 @pytest.mark.urs("URS-365")

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
-from batches import limits
+from batches import formatting, limits
 from batches.admin.common import SigningForm
 from batches.roles import Domain, has_role, may_act
 from batches.web import READ_ROLES, acting_user
@@ -59,6 +59,11 @@ def service_form_view(
         intro=intro,
         template=template,
     )
+
+
+def closed_by(obj: Any) -> str:
+    """Who closed a deviation or an investigation, and when, in the record's time format."""
+    return _("Closed by %(person)s at %(when)s") % {"person": obj.closed_by, "when": formatting.moment(obj.closed_at)}
 
 
 class RoleGatedAdmin(admin.ModelAdmin):

@@ -18,7 +18,7 @@ from batches.admin.common import SigningForm
 from batches.models import Batch
 from batches.roles import Role
 from batches.web import acting_user
-from qc.admin.common import PasswordField, RoleGatedAdmin, service_form_view
+from qc.admin.common import PasswordField, RoleGatedAdmin, closed_by, service_form_view
 from qc.models import Classification, Deviation, DeviationKind
 from qc.services import deviations
 
@@ -76,7 +76,7 @@ class DeviationAdmin(RoleGatedAdmin):
     @admin.display(description=_("actions"))
     def actions_links(self, obj: Deviation) -> str:
         if not obj.is_open:
-            return format_html("Closed by {} at {}", obj.closed_by, obj.closed_at)
+            return closed_by(obj)
         return format_html(
             '<a href="{}">Record investigation</a> · <a href="{}">Reclassify (QA)</a> · <a href="{}">Close (QA)</a>',
             reverse("admin:qc_deviation_update", args=[obj.pk]),

@@ -17,7 +17,7 @@ from batches import limits
 from batches.admin.common import SigningForm
 from batches.roles import Role
 from batches.web import acting_user
-from qc.admin.common import PasswordField, RoleGatedAdmin, service_form_view
+from qc.admin.common import PasswordField, RoleGatedAdmin, closed_by, service_form_view
 from qc.models import OosInvestigation, PlanKind, ReportabilityAssessment
 from qc.services import investigations, reportability
 
@@ -63,7 +63,7 @@ class OosInvestigationAdmin(RoleGatedAdmin):
     @admin.display(description=_("actions"))
     def actions_links(self, obj: OosInvestigation) -> str:
         if not obj.is_open:
-            return format_html("Closed by {} at {}", obj.closed_by, obj.closed_at)
+            return closed_by(obj)
         return format_html(
             '<a href="{}">Record</a> · <a href="{}">Approve a retest (QA)</a> · <a href="{}">Close (QA)</a>',
             reverse("admin:qc_oosinvestigation_record", args=[obj.pk]),
