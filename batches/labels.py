@@ -9,15 +9,17 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
-from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.units import mm
-from reportlab.pdfgen.canvas import Canvas
 
 from batches import formatting, isbt128
 from batches.models import Batch, PatientIdentity
+
+if TYPE_CHECKING:
+    from reportlab.pdfgen.canvas import Canvas
 
 PAGE = (100 * mm, 100 * mm)
 MARGIN = 3 * mm
@@ -129,6 +131,8 @@ def _barcode(canvas: Canvas, data: str, *, x: float, top: float, width: float, h
 
     Returns the y of its lower edge.
     """
+    from reportlab.graphics.barcode.code128 import Code128  # drawing only (see render_labels)
+
     modules = Code128(data, barWidth=1, barHeight=height, humanReadable=False, quiet=0).width + 2 * QUIET_MODULES
     module = min(MAX_MODULE, width / modules)
     quiet = QUIET_MODULES * module
@@ -233,6 +237,10 @@ def _cross_out(canvas: Canvas) -> None:
 
 def render_labels(labels: list[LabelData], *, specimen: bool = False) -> bytes:
     """A PDF with one label page per bag; a ``specimen`` is crossed out so that it cannot go on a bag."""
+    # ReportLab's canvas and barcodes are imported when labels are drawn, not by every process that
+    # imports the label data (docs/decisions.md D-startup-2).
+    from reportlab.pdfgen.canvas import Canvas
+
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=PAGE, pageCompression=1)
     canvas.setTitle(f"Labels {labels[0].din if labels else ''}")

@@ -1,6 +1,7 @@
 """The Celery application: configuration comes from Django settings (CELERY_* names)."""
 
 import os
+from importlib import import_module
 from typing import Any
 
 from celery import Celery
@@ -30,6 +31,22 @@ def _refuse_unfit_production(**_: Any) -> None:
         except ImproperlyConfigured as refusal:
             # Celery logs and ignores an exception raised by a signal handler; only an exit stops the worker.
             raise SystemExit(str(refusal)) from refusal
+
+
+# What building a record imports (batches.release.documents.build_pdf: ReportLab, pyHanko), which no other
+# process loads (docs/decisions.md D-startup-2).
+RECORD_BUILDER_MODULES = ("batches.pdf.render", "batches.pdf.signing")
+
+
+@worker_init.connect
+def _load_the_record_builder(**_: Any) -> None:
+    """Loaded in the worker's main process, before it forks: every child, including one renewed after its
+    quota of tasks, inherits the modules instead of importing them at its first record."""
+    import django
+
+    django.setup()
+    for module in RECORD_BUILDER_MODULES:
+        import_module(module)
 
 
 @beat_init.connect

@@ -31,10 +31,8 @@ from batches.exceptions import StateConflict
 from batches.ledger.seal import ledger_seal
 from batches.models import Batch, BatchDocument, DocumentDownload, DocumentKind, DocumentStatus
 from batches.models.documents import UNFINISHED
-from batches.pdf import signing, verify
 from batches.pdf.collect import take_snapshot
 from batches.pdf.providers import current_checkpoint
-from batches.pdf.render import KIND_TITLES, render
 from batches.roles import Domain, Role, require_role
 from batches.services.common import lock_batch
 from batches.snapshot import Snapshot, digest
@@ -176,6 +174,12 @@ def sealed_snapshot(snapshot: Snapshot) -> Snapshot:
 
 def build_pdf(snapshot: Snapshot) -> tuple[bytes, int]:
     """Render and seal a snapshot: the whole CPU-bound part of a build."""
+    # ReportLab and pyHanko take about half a second of CPU to import: a process that never builds a
+    # record (web server, beat, a management command) never loads them. A worker loads them before it
+    # forks its children (config.celery), so a child renewed after its quota of tasks has them already.
+    from batches.pdf import signing
+    from batches.pdf.render import KIND_TITLES, render
+
     pdf, pages = render(snapshot)
     with translation.override(snapshot.language):
         title = f"{KIND_TITLES.get(snapshot.document_kind, 'Batch record')} {snapshot.cover.batch_number}"
@@ -275,6 +279,8 @@ class VerificationReport:
 
 def document_verify(*, data: bytes) -> VerificationReport:
     """Is ``data`` intact, sealed by a trusted certificate, and byte-identical to an issued record?"""
+    from batches.pdf import verify  # pyHanko's validation: imported by the processes that verify (see build_pdf)
+
     digest = hashlib.sha256(data).hexdigest()
     seal = verify.check_seal(data)
     report = VerificationReport(
