@@ -81,7 +81,7 @@ LABELS = (
     _('Needed only when a value is outside its alert range; QA sees it as an exception.'),
     _('Needed to remove an applied label.'), _('New patient'), _('Next due'),
     _('No leak, crack or damaged port; seals intact.'), _('No: go to phase II'), _('Normal'), _('Not assessed'),
-    _('Not decided yet'), _('Not reportable'), _('Notes'), _('Number'), _('OOS investigation'), _('OOS investigations'),
+    _('Not decided yet'), _('Notes'), _('Number'), _('OOS investigation'), _('OOS investigations'),
     _('OOS retest approval'), _('OOS retest approvals'), _('Of the file kept in LotCertificate.'),
     _('Of those issued, voided by a reprint.'), _('One equipment barcode per line, e.g. FC-01.'),
     _('One equipment barcode per line: instrument, cabinet…'), _('One lot barcode per line, as printed at receipt.'),

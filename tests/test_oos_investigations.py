@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from batches import formatting
+from batches.accounts.language import account_language_set
 from batches.exceptions import StateConflict
 from batches.models import BatchDisposition, ElectronicSignature
 from batches.release import disposition as release
@@ -300,3 +301,28 @@ def test_the_admin_pages_record_the_investigation_approve_the_retest_and_reclass
     assert "Open OOS investigations" in home
     listing = qa.get(reverse("admin:qc_oosinvestigation_changelist") + "?status__exact=open").content.decode()
     assert deviation.number in listing
+
+
+def test_a_deviation_and_its_investigation_offer_each_reader_only_the_actions_their_roles_allow(
+    people: Personas,
+) -> None:
+    _, _, deviation = _oos_purity(people)
+    investigation = deviation.oos_investigation
+    pages = {
+        "qc_deviation": (deviation.pk, ("update", "reclassify", "close")),
+        "qc_oosinvestigation": (investigation.pk, ("record", "approve", "close")),
+    }
+    # What each role may do: QA everything, the analyst records, the auditor reads.
+    allowed = {people.qa: 3, people.qc_analyst: 1, people.auditor: 0}
+    for user, count in allowed.items():
+        client = staff_client_for(user)
+        for page, (pk, actions) in pages.items():
+            content = client.get(reverse(f"admin:{page}_change", args=[pk])).content.decode()
+            links = [f'href="{reverse(f"admin:{page}_{action}", args=[pk])}"' for action in actions]
+            expected = [True] * count + [False] * (len(actions) - count)
+            assert [link in content for link in links] == expected, (user, page)
+    account_language_set(actor=people.qa, user=people.qa, language="es")
+    spanish = staff_client_for(people.qa).get(reverse("admin:qc_deviation_change", args=[deviation.pk])).text
+    assert "Registrar la investigación" in spanish
+    assert "Cerrar la desviación" in spanish
+    assert "Record investigation" not in spanish

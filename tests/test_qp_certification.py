@@ -35,7 +35,7 @@ from tests.factories import (
     record_passing_qc,
     record_result,
 )
-from tests.helpers import assert_nothing_written, gmp_row_counts
+from tests.helpers import assert_nothing_written, gmp_row_counts, staff_client_for
 
 pytestmark = pytest.mark.django_db
 PLAN = "Positive culture: inform the treating physician at once, identify the organism, antibiotics per protocol."
@@ -212,6 +212,18 @@ def test_a_late_positive_opens_a_reportability_assessment_tracked_to_its_submiss
     assessment = ReportabilityAssessment.objects.get(deviation=deviation)
     assert deviation.classification == "critical"
     assert (assessment.status, assessment.due_date) == ("open", timezone.localdate() + timedelta(days=15))
+    page = reverse("admin:qc_reportabilityassessment_change", args=[assessment.pk])
+    assess, submit = (
+        f'href="{reverse(f"admin:qc_reportabilityassessment_{action}", args=[assessment.pk])}"'
+        for action in ("assess", "submit")
+    )
+
+    def offered(user: Any) -> tuple[bool, bool]:
+        content = staff_client_for(user).get(page).content.decode()
+        return assess in content, submit in content
+
+    # Each step is offered to QA when it is open, and to nobody else.
+    assert (offered(people.qa), offered(people.auditor)) == ((True, False), (False, False))
     before = gmp_row_counts()
     with pytest.raises(ValidationError) as refused:
         reportability.reportability_assess(
@@ -231,10 +243,12 @@ def test_a_late_positive_opens_a_reportability_assessment_tracked_to_its_submiss
         rationale="Bacterial growth in an administered product: serious, unexpected.",
         due_date=timezone.localdate() + timedelta(days=7),
     )
+    assert (offered(people.qa), offered(people.auditor)) == ((False, True), (False, False))
     done = reportability.reportability_submit(
         actor=people.qa, assessment_id=assessment.pk, submitted_at=timezone.now(), reference="EV-SUSAR-2026-0042"
     )
     assert (done.status, done.reportable, done.submission_reference) == ("done", True, "EV-SUSAR-2026-0042")
+    assert offered(people.qa) == (False, False)
 
 
 @pytest.mark.urs("URS-369")

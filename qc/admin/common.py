@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from batches import formatting, limits
 from batches.admin.common import SigningForm
-from batches.roles import Domain, has_role, may_act
+from batches.roles import Domain, Role, has_role, may_act
 from batches.web import READ_ROLES, acting_user
 from batches.web import service_form_view as web_service_form_view
 
@@ -66,11 +70,52 @@ def closed_by(obj: Any) -> str:
     return _("Closed by %(person)s at %(when)s") % {"person": obj.closed_by, "when": formatting.moment(obj.closed_at)}
 
 
+@dataclass(frozen=True)
+class RecordAction:
+    """An action on one record, offered on its page to the roles that may take it."""
+
+    label: Any  # lazily translated: shown in the reader's language
+    url_name: str  # the admin page of the action, which takes the record's id
+    roles: tuple[Role, ...]
+
+
 class RoleGatedAdmin(admin.ModelAdmin):
     """Read access for every GMP role; writes only through the service forms (which check roles)."""
 
     write_roles: tuple[str, ...] = ()
     domain = Domain.BATCH_DATA
+
+    # The record's actions, as links: replaced for each request by get_readonly_fields, which knows the user.
+    actions_links = admin.display(description=gettext_lazy("actions"))(lambda self, obj: "")
+
+    def record_actions(self, obj: Any) -> list[RecordAction]:
+        """The actions open on ``obj`` in its state (an admin with an ``actions_links`` field says which)."""
+        return []
+
+    def record_state_note(self, obj: Any) -> str:
+        """What the actions field says when ``obj`` has no action for the reader: who closed it, once closed."""
+        return closed_by(obj) if getattr(obj, "closed_at", None) else str(self.get_empty_value_display())
+
+    def action_links(self, obj: Any, user: Any) -> str:
+        """The open actions on ``obj`` that ``user``'s roles allow, in the reader's language: a link that ends
+        in a refusal helps nobody."""
+        allowed = [action for action in self.record_actions(obj) if may_act(user, *action.roles, domain=self.domain)]
+        if not allowed:
+            return self.record_state_note(obj)
+        return format_html_join(
+            " · ",
+            '<a href="{}">{}</a>',
+            ((reverse(f"admin:{action.url_name}", args=[obj.pk]), action.label) for action in allowed),
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        fields: list[Any] = list(super().get_readonly_fields(request, obj))
+        if "actions_links" in fields:
+            user = request.user
+            fields[fields.index("actions_links")] = admin.display(description=gettext_lazy("actions"))(
+                lambda shown: self.action_links(shown, user)
+            )
+        return fields
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return has_role(request.user, *READ_ROLES)

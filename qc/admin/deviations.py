@@ -9,7 +9,6 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -18,7 +17,7 @@ from batches.admin.common import SigningForm
 from batches.models import Batch
 from batches.roles import Role
 from batches.web import acting_user
-from qc.admin.common import PasswordField, RoleGatedAdmin, closed_by, service_form_view
+from qc.admin.common import PasswordField, RecordAction, RoleGatedAdmin, service_form_view
 from qc.models import Classification, Deviation, DeviationKind
 from qc.services import deviations
 
@@ -73,16 +72,14 @@ class DeviationAdmin(RoleGatedAdmin):
     search_fields = ["number", "batch__batch_number", "description"]
     readonly_fields = ["actions_links"]
 
-    @admin.display(description=_("actions"))
-    def actions_links(self, obj: Deviation) -> str:
+    def record_actions(self, obj: Deviation) -> list[RecordAction]:
         if not obj.is_open:
-            return closed_by(obj)
-        return format_html(
-            '<a href="{}">Record investigation</a> · <a href="{}">Reclassify (QA)</a> · <a href="{}">Close (QA)</a>',
-            reverse("admin:qc_deviation_update", args=[obj.pk]),
-            reverse("admin:qc_deviation_reclassify", args=[obj.pk]),
-            reverse("admin:qc_deviation_close", args=[obj.pk]),
-        )
+            return []
+        return [
+            RecordAction(_("Record the investigation"), "qc_deviation_update", deviations.RAISE_ROLES),
+            RecordAction(_("Reclassify"), "qc_deviation_reclassify", (Role.QA_REVIEWER,)),
+            RecordAction(_("Close the deviation"), "qc_deviation_close", (Role.QA_REVIEWER,)),
+        ]
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         self.guard_add(request)

@@ -9,7 +9,6 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -17,8 +16,8 @@ from batches import limits
 from batches.admin.common import SigningForm
 from batches.roles import Role
 from batches.web import acting_user
-from qc.admin.common import PasswordField, RoleGatedAdmin, closed_by, service_form_view
-from qc.models import OosInvestigation, PlanKind, ReportabilityAssessment
+from qc.admin.common import PasswordField, RecordAction, RoleGatedAdmin, service_form_view
+from qc.models import OosInvestigation, PlanKind, ReportabilityAssessment, ReportabilityStatus
 from qc.services import investigations, reportability
 
 LAB_OUTCOME = [("", "Not decided yet"), ("yes", "Yes: assignable laboratory error"), ("no", "No: go to phase II")]
@@ -60,16 +59,14 @@ class OosInvestigationAdmin(RoleGatedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # an OOS result opens its investigation
 
-    @admin.display(description=_("actions"))
-    def actions_links(self, obj: OosInvestigation) -> str:
+    def record_actions(self, obj: OosInvestigation) -> list[RecordAction]:
         if not obj.is_open:
-            return closed_by(obj)
-        return format_html(
-            '<a href="{}">Record</a> · <a href="{}">Approve a retest (QA)</a> · <a href="{}">Close (QA)</a>',
-            reverse("admin:qc_oosinvestigation_record", args=[obj.pk]),
-            reverse("admin:qc_oosinvestigation_approve", args=[obj.pk]),
-            reverse("admin:qc_oosinvestigation_close", args=[obj.pk]),
-        )
+            return []
+        return [
+            RecordAction(_("Record the investigation"), "qc_oosinvestigation_record", investigations.WORK_ROLES),
+            RecordAction(_("Approve a retest"), "qc_oosinvestigation_approve", (Role.QA_REVIEWER,)),
+            RecordAction(_("Close the investigation"), "qc_oosinvestigation_close", (Role.QA_REVIEWER,)),
+        ]
 
     def record_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         self.guard_view(request)
@@ -146,7 +143,7 @@ class OosInvestigationAdmin(RoleGatedAdmin):
 
 class AssessForm(forms.Form):
     reportable = forms.TypedChoiceField(
-        choices=[("yes", "Reportable"), ("no", "Not reportable")], coerce=lambda v: v == "yes"
+        choices=[("yes", _("Reportable")), ("no", _("Not reportable"))], coerce=lambda v: v == "yes"
     )
     rule = forms.CharField(max_length=limits.NAME)
     rationale = forms.CharField(max_length=limits.REASON, widget=forms.Textarea(attrs={"rows": 3}))
@@ -169,13 +166,13 @@ class ReportabilityAdmin(RoleGatedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # opened with the critical deviation of a late result
 
-    @admin.display(description=_("actions"))
-    def actions_links(self, obj: ReportabilityAssessment) -> str:
-        return format_html(
-            '<a href="{}">Assess (QA)</a> · <a href="{}">Record the submission (QA)</a>',
-            reverse("admin:qc_reportabilityassessment_assess", args=[obj.pk]),
-            reverse("admin:qc_reportabilityassessment_submit", args=[obj.pk]),
-        )
+    def record_actions(self, obj: ReportabilityAssessment) -> list[RecordAction]:
+        qa = (Role.QA_REVIEWER,)
+        if obj.status == ReportabilityStatus.OPEN:
+            return [RecordAction(_("Assess the reportability"), "qc_reportabilityassessment_assess", qa)]
+        if obj.status == ReportabilityStatus.TO_SUBMIT:
+            return [RecordAction(_("Record the submission"), "qc_reportabilityassessment_submit", qa)]
+        return []
 
     def assess_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         self.guard_view(request)
