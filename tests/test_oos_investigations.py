@@ -326,3 +326,7 @@ def test_a_deviation_and_its_investigation_offer_each_reader_only_the_actions_th
     assert "Registrar la investigación" in spanish
     assert "Cerrar la desviación" in spanish
     assert "Record investigation" not in spanish
+    page = reverse("admin:qc_oosinvestigation_change", args=[investigation.pk])
+    title = staff_client_for(people.qa).get(page).text
+    assert "Investigación OOS de" in title
+    assert "OOS investigation of" not in title

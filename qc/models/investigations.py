@@ -11,6 +11,7 @@ from __future__ import annotations
 import pgtrigger
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 
 from batches import limits
 from batches.audit import gmp_model
@@ -73,7 +74,11 @@ class OosInvestigation(ChecksInOneQuery):
         ]
 
     def __str__(self) -> str:
-        return f"OOS investigation of {self.result} ({self.deviation.number}, {self.get_status_display().lower()})"
+        return gettext("OOS investigation of %(result)s (%(deviation)s, %(status)s)") % {
+            "result": self.result,
+            "deviation": self.deviation.number,
+            "status": self.get_status_display().lower(),
+        }
 
     @property
     def is_open(self) -> bool:
@@ -96,7 +101,10 @@ class OosRetestApproval(models.Model):
         triggers = [no_delete(), pgtrigger.Protect(name="retest_approval_read_only", operation=pgtrigger.Update)]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} approved under {self.investigation.deviation.number}"
+        return gettext("%(kind)s, approved under %(deviation)s") % {
+            "kind": self.get_kind_display(),
+            "deviation": self.investigation.deviation.number,
+        }
 
 
 class ReportabilityStatus(models.TextChoices):
@@ -144,4 +152,8 @@ class ReportabilityAssessment(ChecksInOneQuery):
         ]
 
     def __str__(self) -> str:
-        return f"Reportability of {self.deviation.number} (due {self.due_date:%Y-%m-%d}, {self.get_status_display()})"
+        return gettext("Reportability of %(deviation)s (due %(due)s, %(status)s)") % {
+            "deviation": self.deviation.number,
+            "due": f"{self.due_date:%Y-%m-%d}",
+            "status": self.get_status_display(),
+        }
