@@ -5,10 +5,12 @@ Who holds each role and what it signs: docs/domain.md §Who does what.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 
 class Role(models.TextChoices):
@@ -76,6 +78,11 @@ def barring_roles(user: UserLike, domain: Domain) -> list[Role]:
 def may_act(user: UserLike, *roles: Role | str, domain: Domain = Domain.BATCH_DATA) -> bool:
     """What ``require_role`` decides, as a yes or no (for showing or hiding a form or a button)."""
     return has_role(user, *roles) and not barring_roles(user, domain)
+
+
+def role_names(roles: Iterable[Role]) -> str:
+    """The roles' names in the reader's language, for a page (the services' kept messages name them in English)."""
+    return " / ".join(gettext(role.label) for role in roles)
 
 
 def require_role(user: UserLike, *roles: Role | str, action: str, domain: Domain = Domain.BATCH_DATA) -> None:

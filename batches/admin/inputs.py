@@ -29,7 +29,7 @@ from batches.admin.inputs_forms import (
     SessionOpenForm,
 )
 from batches.models import Equipment, LineClearance, Material, MaterialLot, MonitoringSession
-from batches.roles import Domain, Role, has_role
+from batches.roles import Domain, Role, has_role, role_names
 from batches.services import equipment as equipment_services
 from batches.services import materials, workstations
 from batches.services.materials import KEEPER_ROLES
@@ -62,8 +62,7 @@ class InputsAdmin(GmpModelAdmin[Any]):
         """Refuse, in the reader's language, an action none of ``roles`` is held for (``action`` translated)."""
         if not has_role(request.user, *roles):
             raise PermissionDenied(
-                gettext("%(action)s requires the role %(roles)s.")
-                % {"action": action, "roles": " / ".join(gettext(r.label) for r in roles)}
+                gettext("%(action)s requires the role %(roles)s.") % {"action": action, "roles": role_names(roles)}
             )
 
     # The row's actions: replaced for each request by get_list_display, which knows the user.

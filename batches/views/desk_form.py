@@ -19,7 +19,7 @@ from batches.admin import desk_forms as f
 from batches.admin.common import SigningForm
 from batches.models import Batch
 from batches.release.labelling import PrintedLabels
-from batches.roles import Role, has_role
+from batches.roles import Role, has_role, role_names
 from batches.web import SERVICE_ERRORS, acting_user, add_service_error, submitted_once
 
 Call = Callable[[User, Batch, dict[str, Any]], Any]
@@ -87,7 +87,7 @@ def submit_form(request: HttpRequest, batch: Batch, desk: DeskForm, done_url: st
     user = acting_user(request)
     form = desk.build(user, request.POST, request.FILES)
     if not has_role(user, *desk.roles):
-        names = ", ".join(_(role.label) for role in desk.roles)
+        names = role_names(desk.roles)
         form.add_error(
             None,
             _("%(form)s requires the role %(roles)s; nothing was recorded.") % {"form": desk.title, "roles": names},

@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
 from batches.admin.queues import QUEUES
-from batches.roles import has_role
+from batches.roles import has_role, role_names
 
 
 def work_queue(request: HttpRequest, slug: str) -> HttpResponse:
@@ -17,7 +17,7 @@ def work_queue(request: HttpRequest, slug: str) -> HttpResponse:
     if queue is None:
         raise Http404(_("No work queue %(slug)s; the queues are %(all)s.") % {"slug": slug, "all": ", ".join(QUEUES)})
     if not has_role(request.user, *queue.roles):
-        roles = ", ".join(_(role.label) for role in queue.roles)
+        roles = role_names(queue.roles)
         raise PermissionDenied(_("The queue “%(queue)s” is for %(roles)s.") % {"queue": queue.label, "roles": roles})
     context = {
         **admin.site.each_context(request),
