@@ -4,6 +4,7 @@ batch size."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -13,10 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from batches.demo import gcsf_values
-from batches.models import Batch, ProcessDefinition
+from batches.models import AreaGrade, Batch, Equipment, MonitoringSession, ProcessDefinition, SampleKind
 from batches.pdf.collect import take_snapshot
 from batches.services import batch as batch_services
-from batches.services import steps
+from batches.services import steps, workstations
 from tests.factories import PASSWORD, Personas, approved_definition, scans, walk_batch
 from tests.helpers import client_for
 
@@ -100,3 +101,26 @@ def test_the_records_snapshot_costs_the_same_queries_with_three_or_five_gcsf_day
     assert all(s.procedure and s.lots for s in days), days
     parameters = [row.label for row in snapshot.process]
     assert len(parameters) == len(set(parameters)), parameters  # each row of the definition once
+
+
+def test_the_monitoring_sessions_list_costs_the_same_queries_with_one_or_two_sessions(people: Personas) -> None:
+    cabinet = Equipment.objects.filter(area_grade=AreaGrade.A).first()
+    assert cabinet is not None  # the stores' register has a grade A cabinet
+
+    def monitor(number: int) -> MonitoringSession:
+        samples = [
+            (SampleKind.SETTLE_PLATE, f"SP-QC-{number}", "work zone"),
+            (SampleKind.AIR_SAMPLE, f"AS-QC-{number}", "centre"),
+        ]
+        return workstations.monitoring_session_open(
+            actor=people.operator, workstation_id=cabinet.pk, opened_at=timezone.now(), samples=samples
+        )
+
+    listed = reverse("admin:batches_monitoringsession_changelist")
+    readers = (client_for(people.operator), client_for(people.qc_analyst))
+    first = monitor(1)
+    one = [count_queries(partial(reader.get, listed)) for reader in readers]
+    workstations.monitoring_session_close(actor=people.operator, session_id=first.pk, closed_at=timezone.now())
+    monitor(2)
+    assert MonitoringSession.objects.count() == 2
+    assert [count_queries(partial(reader.get, listed)) for reader in readers] == one

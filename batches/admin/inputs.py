@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -289,6 +289,7 @@ class EquipmentAdmin(InputsAdmin):
 class LineClearanceAdmin(InputsAdmin):
     add_roles = (Role.OPERATOR,)
     list_display = ["__str__", "previous_batch", "performed_by", "verified_by", "verified_at", "links"]
+    list_select_related = ["workstation", "previous_batch", "performed_by", "verified_by"]
     list_filter = ["workstation"]
     readonly_fields = [f.name for f in LineClearance._meta.concrete_fields if f.name != "id"]
 
@@ -344,6 +345,12 @@ class MonitoringSessionAdmin(InputsAdmin):
     add_roles = (Role.OPERATOR,)
     list_display = ["__str__", "opened_by", "closed_at", "samples_read", "links"]
     list_filter = ["workstation"]
+    list_select_related = ["workstation", "opened_by"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MonitoringSession]:
+        # Each row counts its samples and links the unread ones: read with the page, not row by row.
+        return super().get_queryset(request).prefetch_related("samples")
+
     readonly_fields = [f.name for f in MonitoringSession._meta.concrete_fields if f.name != "id"]
 
     @admin.display(description=_("samples (read / taken)"))
