@@ -5,7 +5,7 @@ from importlib import import_module
 from typing import Any
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, task_postrun, task_prerun, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -47,6 +47,47 @@ def _load_the_record_builder(**_: Any) -> None:
     django.setup()
     for module in RECORD_BUILDER_MODULES:
         import_module(module)
+
+
+@worker_process_init.connect
+def _keep_the_database_session(**_: Any) -> None:
+    """A worker's pool process keeps its PostgreSQL session from task to task.
+
+    A new session for every task (Celery's default with Django) cost the server more CPU than the
+    queries of a record's build: a server process started, the role switched, and the catalogue and
+    the trigger functions of each table written loaded again. The session lasts
+    CELLBATCH_WORKER_DB_CONN_MAX_AGE seconds and, counted by Celery (CELERY_DB_REUSE_MAX), that many
+    tasks; Celery closes the one inherited from the parent process before this runs."""
+    from django.conf import settings
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = settings.CELLBATCH_WORKER_DB_CONN_MAX_AGE
+
+
+@task_prerun.connect
+def _check_the_database_session(**_: Any) -> None:
+    """As Django does at each request: a session past its age, or left unusable, is closed; one kept is
+    checked with a round trip before the task's first query (CONN_HEALTH_CHECKS)."""
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
+@task_postrun.connect
+def _end_a_doubtful_database_session(state: str | None = None, **_: Any) -> None:
+    """A session is kept only after a task that ended normally with the session idle: a task stopped by
+    its time limit or an error may have left a query running or a transaction open, which Django's own
+    checks do not always see."""
+    from django.db import connections
+    from psycopg.pq import TransactionStatus
+
+    for connection in connections.all(initialized_only=True):
+        session = connection.connection
+        if session is None:
+            continue
+        if state != "SUCCESS" or session.info.transaction_status != TransactionStatus.IDLE:
+            connection.close()
+        else:
+            connection.close_if_unusable_or_obsolete()
 
 
 @beat_init.connect

@@ -170,6 +170,9 @@ def _database() -> dict[str, Any]:
         database = database_settings(VAR_DIR)
     database["ATOMIC_REQUESTS"] = False
     database.setdefault("CONN_MAX_AGE", 0)
+    # A connection kept open (a worker's, see config.celery) is checked before reuse, so a restarted
+    # server costs a reconnection, not a failed task.
+    database["CONN_HEALTH_CHECKS"] = True
     return database
 
 
@@ -278,6 +281,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # builds (bench/soak.py measures the resident memory over 2,000 records).
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 100)
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 400_000)
+# A worker's pool process keeps its PostgreSQL session from task to task (config.celery): for at most
+# this many seconds and, through Celery's own setting, this many tasks (0 and 0: a session per task).
+CELLBATCH_WORKER_DB_CONN_MAX_AGE = env_int("CELLBATCH_WORKER_DB_CONN_MAX_AGE", 600)
+CELERY_DB_REUSE_MAX = env_int("CELLBATCH_WORKER_DB_REUSE_TASKS", 100)
 # Extra task modules a worker imports (comma-separated module paths; the test suite adds its own).
 # Our own tasks are found by autodiscovery; a test suite or deployment may name extra task modules.
 CELERY_IMPORTS = env_list("CELLBATCH_EXTRA_TASK_MODULES")

@@ -41,6 +41,42 @@ def test_a_real_worker_reaches_the_test_database_and_takes_only_its_own_queue(
         purge(elsewhere)
 
 
+@pytest.mark.services
+@pytest.mark.urs("URS-121")
+def test_a_worker_keeps_its_database_session_from_task_to_task(celery_worker: WorkerProcess, people) -> None:
+    """A new PostgreSQL session for every task cost the server more CPU than a record's own queries
+    (config.celery): the worker's pool process does its tasks in one session, still open between them."""
+    from django.db import connection
+
+    def other_sessions() -> set[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return {pid for (pid,) in cursor.fetchall()}
+
+    def ping(times: int) -> None:
+        ping_database.apply_async()
+        wait_for(
+            lambda: celery_worker.log().count("succeeded") == times, timeout=10, what="the ping", worker=celery_worker
+        )
+
+    ping(1)
+    wait_for(lambda: len(other_sessions()) == 1, timeout=5, what="the worker's session, open after its task")
+    first = other_sessions()
+    ping(2)
+    ping(3)
+    time.sleep(0.5)  # a session closed after the task would be gone by now
+    assert other_sessions() == first
+
+    # A task that fails takes its session with it: the next task starts a new one.
+    celery_app.send_task(ping_database.name, args=["an argument it does not take"])
+    wait_for(lambda: "raised unexpected" in celery_worker.log(), timeout=10, what="the failure", worker=celery_worker)
+    ping(4)
+    wait_for(lambda: len(other_sessions()) == 1, timeout=5, what="the new session")
+    assert other_sessions() != first
+
+
 def waiting_in(queue: str) -> int:
     with celery_app.connection_for_write() as conn:
         return int(conn.default_channel.queue_declare(queue=queue, passive=True).message_count)
