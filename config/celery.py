@@ -63,23 +63,32 @@ def _keep_the_database_session(**_: Any) -> None:
     settings.DATABASES["default"]["CONN_MAX_AGE"] = settings.CELLBATCH_WORKER_DB_CONN_MAX_AGE
 
 
+def _in_a_worker(task: Any) -> bool:
+    """A task run eagerly (``apply()``) runs in its caller's session, perhaps inside its transaction: that
+    session is the caller's to manage, as Celery's Django fix-up leaves it too."""
+    return not getattr(getattr(task, "request", None), "is_eager", False)
+
+
 @task_prerun.connect
-def _check_the_database_session(**_: Any) -> None:
+def _check_the_database_session(task: Any = None, **_: Any) -> None:
     """As Django does at each request: a session past its age, or left unusable, is closed; one kept is
     checked with a round trip before the task's first query (CONN_HEALTH_CHECKS)."""
     from django.db import close_old_connections
 
-    close_old_connections()
+    if _in_a_worker(task):
+        close_old_connections()
 
 
 @task_postrun.connect
-def _end_a_doubtful_database_session(state: str | None = None, **_: Any) -> None:
+def _end_a_doubtful_database_session(task: Any = None, state: str | None = None, **_: Any) -> None:
     """A session is kept only after a task that ended normally with the session idle: a task stopped by
     its time limit or an error may have left a query running or a transaction open, which Django's own
     checks do not always see."""
     from django.db import connections
     from psycopg.pq import TransactionStatus
 
+    if not _in_a_worker(task):
+        return
     for connection in connections.all(initialized_only=True):
         session = connection.connection
         if session is None:
