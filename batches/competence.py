@@ -14,6 +14,7 @@ Rules (docs/domain.md §Training and controlled procedures):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -80,19 +81,34 @@ def named_procedure(definition: ProcessDefinition, activity: str) -> DocumentVer
     return found.document_version if found else None
 
 
+IN_FORCE_STATES = (ApprovalStatus.APPROVED, ApprovalStatus.RETIRED)
+
+
 def version_in_force(named: DocumentVersion, on: date) -> DocumentVersion | None:
     """The newest approved version of ``named``'s document effective on ``on`` (at least ``named``)."""
-    return (
-        DocumentVersion.objects.filter(
-            document_id=named.document_id,
-            status__in=(ApprovalStatus.APPROVED, ApprovalStatus.RETIRED),
-            version__gte=named.version,
-            effective_from__lte=on,
+    return in_force_among(in_force_candidates([named.document_id]), named, on)
+
+
+def in_force_candidates(document_ids: Iterable[int]) -> list[DocumentVersion]:
+    """Every version of these documents that is or was in force on some day, in one query."""
+    return list(
+        DocumentVersion.objects.filter(document_id__in=set(document_ids), status__in=IN_FORCE_STATES).select_related(
+            "document"
         )
-        .select_related("document")
-        .order_by("-version")
-        .first()
     )
+
+
+def in_force_among(candidates: Iterable[DocumentVersion], named: DocumentVersion, on: date) -> DocumentVersion | None:
+    """Of ``candidates`` (see in_force_candidates), the version of ``named``'s document in force on ``on``."""
+    fitting = [
+        v
+        for v in candidates
+        if v.document_id == named.document_id
+        and v.status in IN_FORCE_STATES
+        and v.version >= named.version
+        and v.effective_from <= on
+    ]
+    return max(fitting, key=lambda v: v.version, default=None)
 
 
 def next_version(version: DocumentVersion) -> DocumentVersion | None:
@@ -171,19 +187,17 @@ def standing(user: User, version: DocumentVersion, *, on: date | None = None, pe
 
 
 def current_versions(on: date | None = None) -> list[DocumentVersion]:
-    """The version in force of every controlled document that has one on ``on``."""
+    """The version in force of every controlled document that has one on ``on`` (one query)."""
     on = on or timezone.localdate()
+    by_document: dict[int, list[DocumentVersion]] = {}
+    for version in in_force_candidates(ControlledDocument.objects.values_list("pk", flat=True)):
+        by_document.setdefault(version.document_id, []).append(version)
     found = []
-    for document in ControlledDocument.objects.order_by("number"):
-        first = document.versions.filter(status__in=(ApprovalStatus.APPROVED, ApprovalStatus.RETIRED)).order_by(
-            "version"
-        )
-        oldest = first.first()
-        if oldest is not None:
-            version = version_in_force(oldest, on)
-            if version is not None:
-                found.append(version)
-    return found
+    for versions in by_document.values():
+        in_force = in_force_among(versions, min(versions, key=lambda v: v.version), on)
+        if in_force is not None:
+            found.append(in_force)
+    return sorted(found, key=lambda v: v.document.number)
 
 
 @dataclass(frozen=True)
@@ -255,9 +269,13 @@ def named_procedures(definition: ProcessDefinition) -> dict[str, DocumentVersion
     return {p.activity: p.document_version for p in named}
 
 
-def version_followed(named: DocumentVersion | None, on: date) -> str:
-    """The version of ``named``'s document in force on ``on``, in words ("" when no procedure is named)."""
+def version_followed(
+    named: DocumentVersion | None, on: date, candidates: Iterable[DocumentVersion] | None = None
+) -> str:
+    """The version of ``named``'s document in force on ``on``, in words ("" when no procedure is named);
+    chosen among ``candidates`` when given (see in_force_candidates), else read."""
     if named is None:
         return ""
-    version = version_in_force(named, on) or named
+    found = version_in_force(named, on) if candidates is None else in_force_among(candidates, named, on)
+    version = found or named
     return f"{version.document.number} v{version.version} ({version.document.title})"

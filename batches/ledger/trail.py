@@ -144,16 +144,23 @@ def _entries(model: type[models.Model], events: Iterable[GmpEvent]) -> list[Entr
     by_object: dict[int, list[GmpEvent]] = defaultdict(list)
     for event in events:
         by_object[event.pgh_obj_id].append(event)  # type: ignore[attr-defined]
+    labels = {f.attname: _label(model, f) for f in fields}  # once per model: a first event changes every field
     entries = []
     for history in by_object.values():
         previous: GmpEvent | None = None
         for event in sorted(history, key=lambda e: e.pgh_id):
-            entries.append(_entry(model, fields, event, previous))
+            entries.append(_entry(model, fields, labels, event, previous))
             previous = event
     return entries
 
 
-def _entry(model: type[models.Model], fields: list[models.Field], event: GmpEvent, previous: GmpEvent | None) -> Entry:
+def _entry(
+    model: type[models.Model],
+    fields: list[models.Field],
+    labels: dict[str, str],
+    event: GmpEvent,
+    previous: GmpEvent | None,
+) -> Entry:
     """One event as an entry: what changed since ``previous``, the object's event before it (None: none)."""
     values = {f.attname: display(getattr(event, f.attname)) for f in fields}
     before = None if previous is None else {f.attname: display(getattr(previous, f.attname)) for f in fields}
@@ -166,7 +173,7 @@ def _entry(model: type[models.Model], fields: list[models.Field], event: GmpEven
         if old != new:
             names_user = getattr(f, "related_model", None) is User
             yes_no = isinstance(f, models.BooleanField)
-            changes.append(Change(f.attname, _label(model, f), old, new, names_user=names_user, yes_no=yes_no))
+            changes.append(Change(f.attname, labels[f.attname], old, new, names_user=names_user, yes_no=yes_no))
     context = event.pgh_context or {}  # type: ignore[attr-defined]
     return Entry(
         event=f"{event_model(model)._meta.label}:{event.pgh_id}",
@@ -321,7 +328,9 @@ def latest_batch_entries(batch: Batch, limit: int) -> list[Entry]:
             model = models_[index]
             events = event_model(model)
             previous = _event_from_json(events, before) if before else None
-            entries.append(_entry(model, _tracked_fields(model, events), _event_from_json(events, row), previous))
+            fields = _tracked_fields(model, events)
+            labels = {f.attname: _label(model, f) for f in fields}
+            entries.append(_entry(model, fields, labels, _event_from_json(events, row), previous))
     return in_words(sorted(entries, key=lambda e: (e.at, e.event), reverse=True)[:limit])
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
 from batches import formatting, isbt128
-from batches.competence import named_procedures, version_followed
+from batches.competence import in_force_candidates, named_procedures, version_followed
 from batches.ledger.trail import Entry, batch_trail, events_for_object, in_words
 from batches.models import (
     ApheresisCollection,
@@ -69,22 +69,25 @@ class StepReadings:
     inputs: dict[StepKey, tuple[list[Any], list[Any]]] = field(default_factory=dict)
     sources: dict[StepKey, EntrySource] = field(default_factory=dict)
     named: dict[str, DocumentVersion] = field(default_factory=dict)
+    versions: list[DocumentVersion] = field(default_factory=list)
     procedures: dict[tuple[str, date], str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, batch: Batch) -> StepReadings:
         sources = EntrySource.objects.filter(batch=batch).select_related("performer")
+        named = named_procedures(batch.process_definition)
         return cls(
             batch=batch,
             inputs=batch_step_inputs(batch),
             sources={(s.content_type_id, s.object_id): s for s in sources},
-            named=named_procedures(batch.process_definition),
+            named=named,
+            versions=in_force_candidates(v.document_id for v in named.values()),
         )
 
     def procedure(self, activity: str, on: date) -> str:
-        """The procedure version the step followed (one query per activity and day, not per step)."""
+        """The procedure version the step followed (the versions of every named procedure read once)."""
         if (activity, on) not in self.procedures:
-            self.procedures[activity, on] = version_followed(self.named.get(activity), on)
+            self.procedures[activity, on] = version_followed(self.named.get(activity), on, self.versions)
         return self.procedures[activity, on]
 
 
