@@ -21,6 +21,7 @@ from datetime import date, timedelta
 from django.contrib.auth.models import User
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from batches.models import ApprovalStatus, ProcessDefinition
 from batches.models.training import (
@@ -52,12 +53,14 @@ ACTIVITY_ROLES: dict[str, frozenset[str]] = {
 
 
 class State:
-    NOT_NEEDED = "not needed"  # untrained, and no role of the person does work that follows it
-    CURRENT = "current"
-    GRACE = "grace"  # counts now, on an earlier version, until the grace period ends
-    DUE_SOON = "due soon"
-    LAPSED = "lapsed"
-    MISSING = "not trained"
+    """A standing's code, kept as written in reports (the access review's); pages show ``Standing.label``."""
+
+    NOT_NEEDED = gettext_noop("not needed")  # untrained, and no role of the person does work that follows it
+    CURRENT = gettext_noop("current")
+    GRACE = gettext_noop("grace")  # counts now, on an earlier version, until the grace period ends
+    DUE_SOON = gettext_noop("due soon")
+    LAPSED = gettext_noop("lapsed")
+    MISSING = gettext_noop("not trained")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,11 @@ class Standing:
     until: date | None  # the last day the current training counts (None: no end known)
     trained_version: int | None
     detail: str
+
+    @property
+    def label(self) -> str:
+        """The state in the reader's language."""
+        return gettext(self.state)
 
 
 def named_procedure(definition: ProcessDefinition, activity: str) -> DocumentVersion | None:
@@ -201,20 +209,40 @@ def current_versions(on: date | None = None) -> list[DocumentVersion]:
 
 
 @dataclass(frozen=True)
+class Upcoming:
+    """A version approved for a later date that a person is not yet trained on."""
+
+    version: DocumentVersion
+    train_by: date  # its effective date plus its grace period
+
+    def __str__(self) -> str:
+        """As reports keep it, in one language (docs/decisions.md D-i18n-1)."""
+        return f"{self.version}: effective {self.version.effective_from}, train by {self.train_by}"
+
+    @property
+    def label(self) -> str:
+        """As pages show it, in the reader's language."""
+        return gettext("%(version)s: effective %(day)s, train by %(by)s") % {
+            "version": self.version,
+            "day": self.version.effective_from,
+            "by": self.train_by,
+        }
+
+
+@dataclass(frozen=True)
 class MatrixRow:
     user: User
     cells: list[Standing]
-    upcoming: list[str]  # versions approved for a later date that this person is not yet trained on
+    upcoming: list[Upcoming]
 
 
-def _upcoming(user: User, version: DocumentVersion, on: date) -> str:
+def _upcoming(user: User, version: DocumentVersion, on: date) -> Upcoming | None:
     later = next_version(version)
     if later is None or later.effective_from <= on:
-        return ""
+        return None
     if TrainingRecord.objects.filter(_signed(user), document_version=later).exists():
-        return ""
-    train_by = later.effective_from + timedelta(days=later.grace_days)
-    return f"{later}: effective {later.effective_from}, train by {train_by}"
+        return None
+    return Upcoming(later, later.effective_from + timedelta(days=later.grace_days))
 
 
 def training_matrix(users: list[User], *, on: date | None = None) -> tuple[list[DocumentVersion], list[MatrixRow]]:
@@ -232,7 +260,7 @@ def training_matrix(users: list[User], *, on: date | None = None) -> tuple[list[
                     version, State.NOT_NEEDED, False, None, None, "no work of this person's roles follows it"
                 )
             cells.append(cell)
-        upcoming = [u for u in (_upcoming(user, version, on) for version in versions) if u]
+        upcoming = [u for u in (_upcoming(user, version, on) for version in versions) if u is not None]
         rows.append(MatrixRow(user, cells, upcoming))
     return versions, rows
 

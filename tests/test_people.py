@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -12,10 +13,14 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, transaction
 from django.urls import reverse
+from django.utils import translation
 
 from batches.accounts import services as accounts
+from batches.accounts.language import account_language_set
+from batches.competence import Upcoming
 from batches.models import AccessReview, ElectronicSignature, EntrySource, PersonalIdentity, UserRoleGrant
 from batches.models.signatures import SignatureMeaning
+from batches.models.training import DocumentVersion
 from batches.pdf.collect import take_snapshot
 from batches.roles import Role
 from batches.services import people as people_services
@@ -24,6 +29,7 @@ from batches.services.people import Transcription
 from batches.services.signatures import signature_sign
 from tests.factories import PASSWORD, Personas, gcsf_values, make_user, scans, walk_batch, with_scans
 from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
+from tests.spanish_text import visible_text
 
 pytestmark = pytest.mark.django_db
 
@@ -231,6 +237,19 @@ def test_qa_sees_the_training_matrix_with_gaps_and_can_export_it(people: Persona
     qa_column = next(n for n, title in enumerate(table[0]) if title.startswith("SOP-QA-001 v1"))
     assert rows["newcomer"][qa_column].startswith("not needed")
     assert client_for(people.operator).get(reverse("admin:batches_training_matrix")).status_code == 403
+
+    # A Spanish reader sees each standing in Spanish; the export and the access review keep the codes.
+    account_language_set(actor=people.qa, user=people.qa, language="es")
+    spanish = visible_text(client_for(people.qa).get(reverse("admin:batches_training_matrix")).content.decode())
+    assert all(word in spanish for word in ("sin formación", "no necesaria", "vigente"))
+    assert "not trained" not in spanish
+    assert "not needed" not in spanish
+    version = DocumentVersion.objects.select_related("document").get(document__number="SOP-MFG-001", version=1)
+    upcoming = Upcoming(version, date(2027, 1, 5))
+    with translation.override("es"):
+        day = version.effective_from
+        assert upcoming.label == f"SOP-MFG-001 v1: en vigor el {day}, formarse como tarde el 2027-01-05"
+        assert str(upcoming) == f"SOP-MFG-001 v1: effective {day}, train by 2027-01-05"
 
 
 @pytest.mark.urs("URS-307")

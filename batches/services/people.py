@@ -70,7 +70,7 @@ def access_report() -> list[dict[str, Any]]:
                 "last_login": user.last_login.isoformat(timespec="seconds") if user.last_login else "",
                 "identity_problem": identity_problem(user),
                 "trained_on": [str(c.version) for c in row.cells if c.counts],
-                "training_attention": gaps + row.upcoming,
+                "training_attention": gaps + [str(u) for u in row.upcoming],
             }
         )
     return report

@@ -54,7 +54,7 @@ def training_matrix_export(request: HttpRequest) -> HttpResponse:
     writer.writerow(["user ID", "name", *(f"{v} {v.document.title}" for v in versions), "upcoming versions"])
     for row in rows:
         cells = [f"{c.state}: {c.detail}" for c in row.cells]
-        writer.writerow([row.user.username, row.user.get_full_name(), *cells, "; ".join(row.upcoming)])
+        writer.writerow([row.user.username, row.user.get_full_name(), *cells, "; ".join(str(u) for u in row.upcoming)])
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="training-matrix-{timezone.localdate()}.csv"'
     return response
