@@ -275,15 +275,23 @@ def needed_documents(user: User) -> set[int]:
 
 
 def training_due(user: User, *, on: date | None = None) -> list[str]:
-    """What ``user`` must be trained on (missing, lapsed, in grace, due soon, upcoming version), in words."""
+    """What ``user`` must be trained on (missing, lapsed, in grace, due soon, upcoming version), in the
+    reader's language (the person's home page)."""
     on = on or timezone.localdate()
     needed = needed_documents(user)
     _, rows = training_matrix([user], on=on)
     due = []
     for cell in rows[0].cells:
         if cell.version.document_id in needed and cell.state not in (State.CURRENT, State.NOT_NEEDED):
-            due.append(f"{cell.version} {cell.version.document.title}: {cell.state} ({cell.detail})")
-    due += [f"new version {u}" for u in rows[0].upcoming]
+            item = gettext("%(version)s %(title)s: %(state)s") % {
+                "version": cell.version,
+                "title": cell.version.document.title,
+                "state": cell.label,
+            }
+            if cell.until:
+                item += " " + gettext("(until %(day)s)") % {"day": cell.until}
+            due.append(item)
+    due += [gettext("new version %(version)s") % {"version": u.label} for u in rows[0].upcoming]
     return due
 
 

@@ -262,6 +262,9 @@ def test_each_users_home_page_shows_their_training_due(people: Personas) -> None
     assert "SOP-QA-001" not in body  # release is not an operator's work
     trained = client_for(people.operator).get(reverse("admin:index")).content.decode()
     assert "Your training is current on every procedure you work to." in trained
+    account_language_set(actor=newcomer, user=newcomer, language="es")
+    spanish = visible_text(client_for(newcomer).get(reverse("admin:index")).content.decode())
+    assert "Pendiente: SOP-MFG-001 v1 G-CSF mobilization and apheresis collection records: sin formación" in spanish
 
 
 @pytest.mark.urs("URS-308")
