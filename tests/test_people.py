@@ -149,7 +149,9 @@ def test_the_admin_user_form_refuses_a_signing_role_for_a_generic_account_with_t
 
 @pytest.mark.urs("URS-305")
 def test_qa_signs_the_access_review_and_every_review_is_kept(people: Personas) -> None:
+    walk_batch(people, "registered")  # a process definition naming the procedures
     make_user("lab_shared", Role.AUDITOR, first_name="Lab Shared", last_name="Account")
+    make_user("newcomer", Role.OPERATOR, trained=False, first_name="Nadia", last_name="Newman")
     with pytest.raises(PermissionDenied, match="requires the role QA reviewer"):
         people_services.access_review_sign(reviewer=people.admin, findings="All accounts fine.", password=PASSWORD)
     first = people_services.access_review_sign(
@@ -164,6 +166,11 @@ def test_qa_signs_the_access_review_and_every_review_is_kept(people: Personas) -
     assert "SOP-MFG-001 v1" in rows["operator"]["trained_on"]
     assert "shared or generic" in rows["lab_shared"]["identity_problem"]
     assert set(rows["qa_reviewer"]) >= {"last_login", "active", "email", "full_name", "training_attention"}
+    # The operator who was never trained on the procedures of their work is flagged; nobody is flagged for
+    # a procedure that none of their roles follows.
+    assert "SOP-MFG-001 v1: not trained" in rows["newcomer"]["training_attention"]
+    assert rows["operator"]["training_attention"] == []
+    assert not [item for row in rows.values() for item in row["training_attention"] if "not needed" in item]
     signature = ElectronicSignature.objects.get(
         content_type=ContentType.objects.get_for_model(AccessReview), object_id=first.pk
     )

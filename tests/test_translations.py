@@ -274,6 +274,7 @@ def test_the_pages_of_training_inputs_quality_decisions_and_import_are_in_spanis
             reverse("admin:batches_training_matrix"),
             reverse("admin:batches_access_review"),
             reverse("admin:batches_documentversion_add"),
+            reverse("admin:batches_batchdocument_changelist"),
         ],
         people.materials: [
             reverse("admin:index"),
@@ -296,6 +297,12 @@ def test_the_pages_of_training_inputs_quality_decisions_and_import_are_in_spanis
     assert "Recibir un lote (escanee su etiqueta)" in materials_home
     matrix = visible_text(_login(people.qa).get(reverse("admin:batches_training_matrix")).text)
     assert "Próximas versiones" in matrix
+    # An admin action's name is read when the list is drawn, in the reader's language (not at start-up).
+    from batches.admin.documents import BatchDocumentAdmin
+
+    with translation.override("es"):
+        action = str(BatchDocumentAdmin.request_new_revision.short_description)  # type: ignore[attr-defined]
+    assert action == "Emitir una nueva revisión del registro de lote (a petición)"
 
 
 @pytest.mark.urs("URS-445")

@@ -70,7 +70,7 @@ class BatchDocumentAdmin(admin.ModelAdmin):
             return _("failed: %(reason)s") % {"reason": obj.failure_reason}
         return f"{obj.get_status_display().lower()}…"
 
-    @admin.action(description=_("Issue a new revision of the batch record (on request)"))
+    @admin.action(description=gettext_lazy("Issue a new revision of the batch record (on request)"))
     def request_new_revision(self, request: HttpRequest, queryset: QuerySet[BatchDocument]) -> None:
         for batch in {d.batch for d in queryset.select_related("batch")}:
             try:

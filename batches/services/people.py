@@ -58,7 +58,8 @@ def access_report() -> list[dict[str, Any]]:
     report = []
     for user, row in zip(users, rows, strict=True):
         identity = identities.get(user.pk)
-        gaps = [f"{c.version}: {c.state}" for c in row.cells if c.state not in (State.CURRENT, State.MISSING)]
+        # A gap is any procedure of the person's work not current; a procedure none of their roles follows is none.
+        gaps = [f"{c.version}: {c.state}" for c in row.cells if c.state not in (State.CURRENT, State.NOT_NEEDED)]
         report.append(
             {
                 "user_id": user.username,
