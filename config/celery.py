@@ -57,7 +57,8 @@ def _keep_the_database_session(**_: Any) -> None:
     queries of a record's build: a server process started, the role switched, and the catalogue and
     the trigger functions of each table written loaded again. The session lasts
     CELLBATCH_WORKER_DB_CONN_MAX_AGE seconds and, counted by Celery (CELERY_DB_REUSE_MAX), that many
-    tasks; Celery closes the one inherited from the parent process before this runs."""
+    tasks. Celery's Django fix-up closes any session inherited from the parent process as the pool
+    process starts; the next one opened is kept."""
     from django.conf import settings
 
     settings.DATABASES["default"]["CONN_MAX_AGE"] = settings.CELLBATCH_WORKER_DB_CONN_MAX_AGE
