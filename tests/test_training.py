@@ -12,9 +12,11 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
+from django.urls import reverse
 from django.utils import timezone
 
 from batches import demo_people
+from batches.accounts.language import account_language_set
 from batches.competence import State, standing
 from batches.models import ApprovalStatus, DocumentVersion, ElectronicSignature, TrainingRecord
 from batches.models.signatures import SignatureMeaning
@@ -37,7 +39,7 @@ from tests.factories import (
     scans,
     walk_batch,
 )
-from tests.helpers import assert_nothing_written, gmp_row_counts
+from tests.helpers import assert_nothing_written, client_for, gmp_row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -362,3 +364,17 @@ def test_the_procedures_of_a_definition_are_named_in_one_act_all_or_none(people:
         actor=people.qa, definition_id=definition.pk, activity="apheresis", document_version_id=approved.pk
     ).pk == next(p.pk for p in named if p.activity == "apheresis")  # naming again replaces, never adds
     assert definition.procedures.count() == 2
+
+
+@pytest.mark.urs("URS-302")
+def test_the_trainee_signs_their_training_on_a_page_in_their_language(people: Personas, newcomer: User) -> None:
+    version = DocumentVersion.objects.get(document__number="SOP-MFG-001", version=1)
+    record = read_training(people.qa, newcomer, version)
+    account_language_set(actor=newcomer, user=newcomer, language="es")
+    client = client_for(newcomer)
+    url = reverse("admin:batches_trainingrecord_acknowledge", args=[record.pk])
+    page = client.get(url).content.decode()
+    assert "Firme su formación en SOP-MFG-001 v1 (" in page
+    signed = client.post(url, {"password": PASSWORD}, follow=True).content.decode()
+    assert "Ha firmado su formación en SOP-MFG-001 v1." in signed
+    assert TrainingRecord.objects.get(pk=record.pk).is_signed

@@ -77,7 +77,7 @@ class PersonalIdentityAdmin(GmpModelAdmin[PersonalIdentity]):
             except SERVICE_ERRORS as error:
                 add_service_error(form, error)
             else:
-                messages.success(request, f"Personal identity of {data['user']} recorded.")
+                messages.success(request, gettext("Personal identity of %(user)s recorded.") % {"user": data["user"]})
                 return redirect(reverse("admin:batches_personalidentity_changelist"))
         return self.render_service_form(request, form, title=gettext("Record the person behind an account"))
 
@@ -222,7 +222,10 @@ class TrainingRecordAdmin(GmpModelAdmin[TrainingRecord]):
             except SERVICE_ERRORS as error:
                 add_service_error(form, error)
             else:
-                messages.success(request, f"Training recorded and signed; {record.trainee} signs it next.")
+                messages.success(
+                    request,
+                    gettext("Training recorded and signed; %(trainee)s signs it next.") % {"trainee": record.trainee},
+                )
                 return redirect(reverse("admin:batches_trainingrecord_changelist"))
         return self.render_service_form(request, form, title=gettext("Record a training (you sign as trainer)"))
 
@@ -246,7 +249,12 @@ class TrainingRecordAdmin(GmpModelAdmin[TrainingRecord]):
             except SERVICE_ERRORS as error:
                 add_service_error(form, error)
             else:
-                messages.success(request, f"You signed your training on {record.document_version}.")
+                messages.success(
+                    request, gettext("You signed your training on %(version)s.") % {"version": record.document_version}
+                )
                 return redirect(reverse("admin:index"))
-        title = f"Sign your training on {record.document_version} ({record.get_method_display().lower()})"
+        title = gettext("Sign your training on %(version)s (%(method)s)") % {
+            "version": record.document_version,
+            "method": record.get_method_display().lower(),
+        }
         return self.render_service_form(request, form, title=title, obj=record, submit=gettext("Sign as trainee"))
