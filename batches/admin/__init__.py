@@ -6,7 +6,19 @@ The site itself (its index, its custom pages) is config.admin.CellBatchAdminSite
 from django.contrib import admin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from batches.admin import accounts, batch, custody, documents, imports, inputs, master, people, requirements, trial
+from batches.admin import (
+    accounts,
+    batch,
+    custody,
+    documents,
+    imports,
+    inputs,
+    master,
+    people,
+    requirements,
+    trial,
+    workstations,
+)
 
 # django-otp's own admin lets an administrator create an authenticator for any user and read its secret
 # (QR code): that is a second factor of somebody else. Each user enrols their own on the authenticator
@@ -25,4 +37,5 @@ __all__ = [
     "people",
     "requirements",
     "trial",
+    "workstations",
 ]

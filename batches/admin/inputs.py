@@ -1,6 +1,7 @@
-"""Materials, lots, equipment, line clearances and monitoring sessions in the admin: read-only lists whose
-rows offer the actions the reader's roles allow, each add form and signed action calling one service
-(batches.services.materials, equipment, workstations); a lot's recall and an item's use log have pages."""
+"""Materials, lots and equipment in the admin: read-only lists whose rows offer the actions the reader's
+roles allow, each add form and signed action calling one service (batches.services.materials,
+equipment); a lot's recall and an item's use log have pages. Line clearances and monitoring sessions,
+built on the same InputsAdmin: batches.admin.workstations."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -21,17 +22,14 @@ from batches.admin.inputs_forms import (
     EquipmentForm,
     EquipmentRecordForm,
     EquipmentStatusForm,
-    LineClearanceForm,
     LotDecisionForm,
     LotReceiveForm,
     MaterialForm,
-    SessionCloseForm,
-    SessionOpenForm,
 )
-from batches.models import Equipment, LineClearance, Material, MaterialLot, MonitoringSession
+from batches.models import Equipment, Material, MaterialLot
 from batches.roles import Domain, Role, has_role, role_names
 from batches.services import equipment as equipment_services
-from batches.services import materials, workstations
+from batches.services import materials
 from batches.services.materials import KEEPER_ROLES
 from batches.services.step_inputs import lot_remaining
 from batches.usage import equipment_log, lot_recall
@@ -40,7 +38,7 @@ from batches.web import acting_user, service_form_view
 QA = (Role.QA_REVIEWER,)
 
 
-def _signing(cleaned: dict[str, Any], form: Any) -> dict[str, Any]:
+def signing_values(cleaned: dict[str, Any], form: Any) -> dict[str, Any]:
     return {"password": cleaned["password"], "otp_token": form.one_time_code()}
 
 
@@ -283,122 +281,3 @@ class EquipmentAdmin(InputsAdmin):
             "records": item.records.select_related("recorded_by"),
         }
         return TemplateResponse(request, "admin/batches/equipment_uses.html", context)
-
-
-@admin.register(LineClearance)
-class LineClearanceAdmin(InputsAdmin):
-    add_roles = (Role.OPERATOR,)
-    list_display = ["__str__", "previous_batch", "performed_by", "verified_by", "verified_at", "links"]
-    list_select_related = ["workstation", "previous_batch", "performed_by", "verified_by"]
-    list_filter = ["workstation"]
-    readonly_fields = [f.name for f in LineClearance._meta.concrete_fields if f.name != "id"]
-
-    def row_links(self, obj: LineClearance, user: Any) -> str:
-        if obj.is_verified:
-            return gettext("verified")
-        if not has_role(user, *QA):
-            return gettext("awaiting QA verification")
-        url = reverse("admin:batches_lineclearance_verify", args=[obj.pk])
-        return format_html('<a href="{}">{}</a>', url, gettext("verify (QA)"))
-
-    def add_view(
-        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        self.require(request, (Role.OPERATOR,), gettext("Recording a line clearance"))
-        form = LineClearanceForm(request.POST or None, signer=acting_user(request))
-
-        def call(data: dict[str, Any]) -> Any:
-            values = {k: v for k, v in data.items() if k not in ("password", "otp_token", "workstation")}
-            return workstations.line_clearance_record(
-                actor=acting_user(request), workstation_id=data["workstation"].pk, **values, **_signing(data, form)
-            )
-
-        return service_form_view(
-            request,
-            form,
-            call=call,
-            success_url=lambda _: self.changelist(LineClearance),
-            title=gettext("Record a line clearance"),
-            model=LineClearance,
-            submit=gettext("Sign the clearance"),
-        )
-
-    def verify_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        clearance = self.record(request, object_id)
-        self.require(request, QA, gettext("Verifying a line clearance"))
-        return self.signed_page(
-            request,
-            PasswordForm,
-            call=lambda values, signing: workstations.line_clearance_verify(
-                actor=acting_user(request), clearance_id=clearance.pk, **signing
-            ),
-            title=gettext("Verify %(clearance)s") % {"clearance": clearance},
-            intro=gettext("Previous batch: %(batch)s; performed by %(person)s.")
-            % {"batch": clearance.previous_batch or "—", "person": clearance.performed_by},
-            original=clearance,
-            submit=gettext("Sign the verification"),
-        )
-
-
-@admin.register(MonitoringSession)
-class MonitoringSessionAdmin(InputsAdmin):
-    add_roles = (Role.OPERATOR,)
-    list_display = ["__str__", "opened_by", "closed_at", "samples_read", "links"]
-    list_filter = ["workstation"]
-    list_select_related = ["workstation", "opened_by"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[MonitoringSession]:
-        # Each row counts its samples and links the unread ones: read with the page, not row by row.
-        return super().get_queryset(request).prefetch_related("samples")
-
-    readonly_fields = [f.name for f in MonitoringSession._meta.concrete_fields if f.name != "id"]
-
-    @admin.display(description=_("samples (read / taken)"))
-    def samples_read(self, obj: MonitoringSession) -> str:
-        samples = list(obj.samples.all())
-        return f"{sum(1 for s in samples if s.cfu is not None)} / {len(samples)}"
-
-    def row_links(self, obj: MonitoringSession, user: Any) -> str:
-        unread = [s for s in obj.samples.all() if s.cfu is None]
-        actions = []
-        if obj.closed_at is None and has_role(user, Role.OPERATOR):
-            actions.append((reverse("admin:batches_monitoringsession_close", args=[obj.pk]), gettext("close")))
-        if has_role(user, Role.QC_ANALYST):  # a link to each sample still to be read
-            actions += [(reverse("admin:qc_monitoring_result", args=[s.pk]), s.sample_code) for s in unread]
-        shown: list[str] = [format_html('<a href="{}">{}</a>', url, text) for url, text in actions]
-        if not unread:
-            shown.append(gettext("all read"))
-        return format_html_join(" · ", "{}", ((part,) for part in shown))
-
-    def add_view(
-        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        self.require(request, (Role.OPERATOR,), gettext("Opening a monitoring session"))
-        return service_form_view(
-            request,
-            SessionOpenForm(request.POST or None),
-            call=lambda data: workstations.monitoring_session_open(
-                actor=acting_user(request),
-                workstation_id=data["workstation"].pk,
-                opened_at=data["opened_at"],
-                samples=data["samples"],
-            ),
-            success_url=lambda _: self.changelist(MonitoringSession),
-            title=gettext("Open an environmental monitoring session"),
-            model=MonitoringSession,
-        )
-
-    def close_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        session = self.record(request, object_id)
-        self.require(request, (Role.OPERATOR,), gettext("Closing a monitoring session"))
-        return service_form_view(
-            request,
-            SessionCloseForm(request.POST or None),
-            call=lambda data: workstations.monitoring_session_close(
-                actor=acting_user(request), session_id=session.pk, closed_at=data["closed_at"], samples=data["samples"]
-            ),
-            success_url=lambda _: self.changelist(MonitoringSession),
-            title=gettext("Close %(session)s") % {"session": session},
-            model=MonitoringSession,
-            original=session,
-        )
