@@ -20,7 +20,7 @@ from datetime import date, timedelta
 
 from django.contrib.auth.models import User
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
 from batches.models import ApprovalStatus, ProcessDefinition
@@ -216,8 +216,9 @@ class Upcoming:
     train_by: date  # its effective date plus its grace period
 
     def __str__(self) -> str:
-        """As reports keep it, in one language (docs/decisions.md D-i18n-1)."""
-        return f"{self.version}: effective {self.version.effective_from}, train by {self.train_by}"
+        """As reports keep it, in one language whatever the reader's (docs/decisions.md D-i18n-1)."""
+        with translation.override(None):
+            return self.label
 
     @property
     def label(self) -> str:

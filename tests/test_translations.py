@@ -19,6 +19,7 @@ from django.utils import translation
 from pypdf import PdfReader
 
 from batches.accounts.language import account_language_set, user_language
+from batches.admin.documents import BatchDocumentAdmin
 from batches.models import AccountState, Batch, Material
 from batches.pdf.collect import take_snapshot
 from batches.pdf.render import render
@@ -298,8 +299,6 @@ def test_the_pages_of_training_inputs_quality_decisions_and_import_are_in_spanis
     matrix = visible_text(_login(people.qa).get(reverse("admin:batches_training_matrix")).text)
     assert "Próximas versiones" in matrix
     # An admin action's name is read when the list is drawn, in the reader's language (not at start-up).
-    from batches.admin.documents import BatchDocumentAdmin
-
     with translation.override("es"):
         action = str(BatchDocumentAdmin.request_new_revision.short_description)  # type: ignore[attr-defined]
     assert action == "Emitir una nueva revisión del registro de lote (a petición)"

@@ -144,7 +144,7 @@ def _entries(model: type[models.Model], events: Iterable[GmpEvent]) -> list[Entr
     by_object: dict[int, list[GmpEvent]] = defaultdict(list)
     for event in events:
         by_object[event.pgh_obj_id].append(event)  # type: ignore[attr-defined]
-    labels = {f.attname: _label(model, f) for f in fields}  # once per model: a first event changes every field
+    labels = _labels(model, fields)
     entries = []
     for history in by_object.values():
         previous: GmpEvent | None = None
@@ -187,6 +187,11 @@ def _entry(
         reason=str(context.get("reason") or ""),
         changes=tuple(changes),
     )
+
+
+def _labels(model: type[models.Model], fields: list[models.Field]) -> dict[str, str]:
+    """Each field's label, worked out once per model (a first event changes every field)."""
+    return {f.attname: _label(model, f) for f in fields}
 
 
 def _label(model: type[models.Model], f: models.Field[Any, Any]) -> str:
@@ -329,8 +334,7 @@ def latest_batch_entries(batch: Batch, limit: int) -> list[Entry]:
             events = event_model(model)
             previous = _event_from_json(events, before) if before else None
             fields = _tracked_fields(model, events)
-            labels = {f.attname: _label(model, f) for f in fields}
-            entries.append(_entry(model, fields, labels, _event_from_json(events, row), previous))
+            entries.append(_entry(model, fields, _labels(model, fields), _event_from_json(events, row), previous))
     return in_words(sorted(entries, key=lambda e: (e.at, e.event), reverse=True)[:limit])
 
 
