@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from batches import demo, demo_chain
-from batches.models import Batch, Cd133Selection, Equipment, EquipmentUse, MonitoringSample
+from batches import demo, demo_chain, formatting
+from batches.models import Batch, Cd133Selection, Equipment, EquipmentUse, LineClearance, MonitoringSample
 from batches.services import batch as batch_services
 from batches.services import equipment as equipment_services
 from batches.services import steps, workstations
@@ -228,7 +228,10 @@ def test_an_action_level_result_opens_a_deviation_on_each_batch_of_its_session(p
         surfaces_cleaned=True,
         password=PASSWORD,
     )
-    workstations.line_clearance_verify(actor=people.qa, clearance_id=clearance.pk, password=PASSWORD)
+    with translation.override("es"):  # a Spanish-speaking reviewer: what the service stores stays as written
+        workstations.line_clearance_verify(actor=people.qa, clearance_id=clearance.pk, password=PASSWORD)
+    verified = LineClearance.pgh_event_model.objects.filter(pgh_obj_id=clearance.pk).latest("pgh_id")  # type: ignore[attr-defined]
+    assert verified.pgh_context["reason"] == f"verify line clearance #{clearance.pk} of {cabinet.code}"
     second = walk_batch(people, "processing", subject_code="IGX1-S002")
     selection(people, second, swap={"BSC-": cabinet.code}, **after_the_clearance())()
     elsewhere = walk_batch(people, "quarantine", subject_code="IGX1-S003")  # another cabinet, another session
@@ -238,16 +241,29 @@ def test_an_action_level_result_opens_a_deviation_on_each_batch_of_its_session(p
         actor=people.qc_analyst, sample_id=air.pk, cfu=0, read_at=timezone.now(), password=PASSWORD
     )
     assert (sample.level, opened) == ("within", [])
-    sample, opened = monitoring_result_record(
-        actor=people.qc_analyst, sample_id=settle.pk, cfu=3, read_at=timezone.now(), password=PASSWORD
-    )
+    with translation.override("es"):
+        sample, opened = monitoring_result_record(
+            actor=people.qc_analyst, sample_id=settle.pk, cfu=3, read_at=timezone.now(), password=PASSWORD
+        )
+        # Names on pages: the reader's language, the facility's local time with its zone (never a bare UTC time).
+        assert str(clearance) == (
+            f"Despeje de línea n.º {clearance.pk} de {cabinet.code} el {formatting.moment(clearance.performed_at)}"
+        )
+        assert str(settle.session) == (
+            f"Sesión de monitorización n.º {settle.session.pk} en {cabinet.code} "
+            f"desde {formatting.moment(settle.session.opened_at)}"
+        )
+    assert formatting.moment(clearance.performed_at).endswith((" CET", " CEST"))
+    assert str(clearance).startswith(f"Line clearance #{clearance.pk} of {cabinet.code} at ")
     assert sample.level == "action"
     assert sorted(d.batch_id for d in opened) == sorted([first.pk, second.pk])
     assert not Deviation.objects.filter(batch=elsewhere).exists()
     for deviation in opened:
         assert (deviation.kind, deviation.classification, deviation.status) == ("unplanned", "major", "open")
-        assert settle.sample_code in deviation.description
-        assert "action level" in deviation.description
+        assert deviation.description.startswith(
+            f"Settle plate {settle.sample_code} on {cabinet.code} (Monitoring session #{settle.session.pk} on "
+        )
+        assert "CFU reaches the action level" in deviation.description
         review = client_for(people.qa).get(reverse("admin:qc_review_batch", args=[deviation.batch_id]))
         text = review.content.decode()
         assert deviation.number in text

@@ -78,6 +78,8 @@ def test_receipt_needs_two_independent_scans_and_a_second_scan_by_the_same_perso
     other = make_user("clinician_b", "clinician")
     with pytest.raises(StateConflict, match="needs two independent scans"):
         demo_chain_receive(people.clinician, event, scan_of(batch))
+    with translation.override("es"), pytest.raises(StateConflict, match="necesita dos escaneos independientes"):
+        demo_chain_receive(people.clinician, event, scan_of(batch))
     receipt.custody_receipt_scan(actor=people.clinician, custody_event_id=event.pk, scanned_data=scan_of(batch))
 
     before = gmp_row_counts()
@@ -88,8 +90,11 @@ def test_receipt_needs_two_independent_scans_and_a_second_scan_by_the_same_perso
     assert_nothing_written(before)
     assert CustodyEvent.objects.get(pk=event.pk).received_at is None
 
-    received = demo_chain_receive(other, event, scan_of(batch))
+    with translation.override("es"):  # a Spanish-speaking receiver: the audit reason stays as the service writes it
+        received = demo_chain_receive(other, event, scan_of(batch))
     assert received.received_by == other
+    taken = CustodyEvent.pgh_event_model.objects.filter(pgh_obj_id=event.pk).latest("pgh_id")  # type: ignore[attr-defined]
+    assert taken.pgh_context["reason"] == "custody received: Laboratory → interventional radiology"
     scans = IdentityScan.objects.filter(custody_event=event, matched=True).order_by("pk")
     assert [s.scanned_by for s in scans] == [people.clinician, other]
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from batches.models import ElectronicSignature
 from qc.history import batch_changes
@@ -135,11 +135,12 @@ def test_a_second_person_reviews_a_result_and_it_is_then_read_only(people: Perso
 @pytest.mark.urs("URS-067")
 def test_an_oos_result_opens_a_deviation_in_the_same_transaction(people: Personas) -> None:
     batch = quarantined_batch(people)
-    result = record_result(people, batch, "cd133_purity", "64.2", "%")
+    with translation.override("es"):  # a Spanish-speaking analyst: the description is stored as the service writes it
+        result = record_result(people, batch, "cd133_purity", "64.2", "%")
     assert result.verdict == "oos"
     deviation = Deviation.objects.get(source_result=result)
     assert (deviation.kind, deviation.classification, deviation.status) == ("oos", "major", "open")
-    assert "64.2 %" in deviation.description
+    assert deviation.description.startswith("CD133+ purity result 64.2 % is out of specification (")
     assert not deviation.raised_after_release
 
 

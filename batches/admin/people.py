@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from batches import limits
+from batches import formatting, limits
 from batches.admin.common import GmpModelAdmin, PasswordForm, date_widget
 from batches.models import ApprovalStatus, DocumentVersion, PersonalIdentity, TrainingRecord
 from batches.models.training import TrainingMethod
@@ -195,9 +195,9 @@ class TrainingRecordAdmin(GmpModelAdmin[TrainingRecord]):
     @admin.display(description=_("signed by the trainee"))
     def signed(self, obj: TrainingRecord) -> str:
         if obj.is_signed:
-            return f"{obj.trainee_signed_at:%Y-%m-%d}"
+            return formatting.day(obj.trainee_signed_at)
         url = reverse("admin:batches_trainingrecord_acknowledge", args=[obj.pk])
-        return format_html('not yet: <a href="{}">the trainee signs…</a>', url)
+        return format_html('{}: <a href="{}">{}</a>', gettext("not yet"), url, gettext("the trainee signs…"))
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         if not self.has_add_permission(request):

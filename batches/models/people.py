@@ -8,8 +8,9 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext
 
-from batches import limits
+from batches import formatting, limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
@@ -52,7 +53,10 @@ class AccessReview(models.Model):
         triggers = [no_delete()]
 
     def __str__(self) -> str:
-        return f"Access review of {self.reviewed_at:%Y-%m-%d} by {self.reviewed_by}"
+        return gettext("Access review of %(day)s by %(reviewer)s") % {
+            "day": formatting.day(self.reviewed_at),
+            "reviewer": self.reviewed_by,
+        }
 
 
 @gmp_model

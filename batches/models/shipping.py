@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 
-from batches import limits
+from batches import formatting, limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.checks import ChecksInOneQuery
@@ -129,7 +130,8 @@ class StorageReading(models.Model):
         indexes = [models.Index(fields=["monitor", "measured_at"])]
 
     def __str__(self) -> str:
-        return f"{self.monitor.equipment.code} {self.measured_at:%Y-%m-%d %H:%M} {self.temperature_c} °C"
+        when, temperature = formatting.moment(self.measured_at), formatting.number(self.temperature_c)
+        return f"{self.monitor.equipment.code} {when} {temperature} °C"
 
 
 class EscalationLevel(models.IntegerChoices):
@@ -160,4 +162,7 @@ class StorageExcursion(models.Model):
         triggers = [no_delete()]
 
     def __str__(self) -> str:
-        return f"{self.monitor.equipment.code} excursion from {self.started_at:%Y-%m-%d %H:%M}"
+        return gettext("%(equipment)s excursion from %(time)s") % {
+            "equipment": self.monitor.equipment.code,
+            "time": formatting.moment(self.started_at),
+        }

@@ -11,8 +11,9 @@ from __future__ import annotations
 import pgtrigger
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 
-from batches import limits
+from batches import formatting, limits
 from batches.audit import gmp_model
 from batches.limits import BoundedTextField
 from batches.models.batch import Batch
@@ -54,7 +55,11 @@ class LineClearance(ChecksInOneQuery):
         ]
 
     def __str__(self) -> str:
-        return f"Line clearance #{self.pk} of {self.workstation.code} at {self.performed_at:%Y-%m-%d %H:%M}"
+        return gettext("Line clearance #%(number)s of %(workstation)s at %(time)s") % {
+            "number": self.pk,
+            "workstation": self.workstation.code,
+            "time": formatting.moment(self.performed_at),
+        }
 
     @property
     def is_verified(self) -> bool:
@@ -125,7 +130,11 @@ class MonitoringSession(ChecksInOneQuery):
         ]
 
     def __str__(self) -> str:
-        return f"Monitoring session #{self.pk} on {self.workstation.code} from {self.opened_at:%Y-%m-%d %H:%M}"
+        return gettext("Monitoring session #%(number)s on %(workstation)s from %(time)s") % {
+            "number": self.pk,
+            "workstation": self.workstation.code,
+            "time": formatting.moment(self.opened_at),
+        }
 
 
 @gmp_model

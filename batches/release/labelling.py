@@ -23,6 +23,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from batches import formatting
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
 from batches.labels import LabelData, labels_for_batch, render_labels
@@ -161,12 +162,15 @@ def label_account(*, actor: User, label_id: str, status: str, reason: str = "") 
     label = Label.objects.select_for_update().get(label_id=label_id.strip().upper())
     if status == LabelStatus.APPLIED and label.voided:
         raise StateConflict(
-            f"Label {label.label_id} was voided by the reprint of {label.voided_by.printed_at:%Y-%m-%d %H:%M}"  # type: ignore[union-attr]
-            " and may never be applied: destroy it."
+            gettext("Label %(label_id)s was voided by the reprint of %(time)s and may never be applied: destroy it.")
+            % {"label_id": label.label_id, "time": formatting.moment(label.voided_by.printed_at)}  # type: ignore[union-attr]
         )
     undo = label.status == LabelStatus.APPLIED and status == LabelStatus.DESTROYED
     if label.status != LabelStatus.ISSUED and not undo:
-        raise StateConflict(f"Label {label.label_id} is already {label.get_status_display().lower()}.")
+        raise StateConflict(
+            gettext("Label %(label_id)s is already %(status)s.")
+            % {"label_id": label.label_id, "status": label.get_status_display().lower()}
+        )
     why = require_reason(reason, what="remove an applied label") if undo else (reason or "").strip()
     with audit_context(actor, reason=why or f"label {label.label_id} {status}"):
         label.status = status

@@ -125,7 +125,7 @@ def custody_receipt_scan(
     )
     with transaction.atomic():
         batch = lock_batch(event.batch_id)
-        with audit_context(actor, reason=f"first receipt scan: {event.get_kind_display()}"):
+        with audit_context(actor, reason=f"first receipt scan: {HandOff(event.kind).label}"):
             return record_matched_scan(
                 batch=batch,
                 point=ScanPoint.RECEIPT,
@@ -141,13 +141,18 @@ def _require_another_first_scan(event: CustodyEvent, *, actor: User) -> None:
     firsts = IdentityScan.objects.filter(custody_event=event, point=ScanPoint.RECEIPT, matched=True)
     if not firsts.exists():
         raise StateConflict(
-            f"Receipt of {event.get_kind_display().lower()} needs two independent scans: a first person scans the "
-            "bag, then a second person receives it."
+            gettext(
+                "Receipt of %(hand_off)s needs two independent scans: a first person scans the bag, then a second "
+                "person receives it."
+            )
+            % {"hand_off": event.get_kind_display().lower()}
         )
     if not firsts.exclude(scanned_by=actor).exists():
         raise PermissionDenied(
-            "You made the first scan of this receipt: a second scan by the same person is not independent. "
-            "Someone else scans and receives."
+            gettext(
+                "You made the first scan of this receipt: a second scan by the same person is not independent. "
+                "Someone else scans and receives."
+            )
         )
 
 
@@ -159,8 +164,11 @@ def _logger(event: CustodyEvent, logger_file: LoggerFile | None, received_at: da
             return None
         raise ValidationError(
             {
-                "logger_file": f"Upload the temperature logger's file to receive {event.get_kind_display().lower()}; "
-                "without it, receipt needs QA's signed waiver."
+                "logger_file": gettext(
+                    "Upload the temperature logger's file to receive %(hand_off)s; without it, receipt needs QA's "
+                    "signed waiver."
+                )
+                % {"hand_off": event.get_kind_display().lower()}
             }
         )
     model = TemperatureLoggerModel.objects.filter(name=logger_file.logger_model).first()
@@ -244,13 +252,13 @@ def _received(
     batch = lock_batch(CustodyEvent.objects.values_list("batch_id", flat=True).get(pk=event_id))
     event = CustodyEvent.objects.select_for_update().get(pk=event_id)
     _check_receipt(event, actor=actor, received_at=received_at, late_entry_reason=late_entry_reason)
-    with audit_context(actor, reason=f"custody received: {event.get_kind_display()}"):
+    with audit_context(actor, reason=f"custody received: {HandOff(event.kind).label}"):
         for data in scans:
             record_matched_scan(
                 batch=batch, point=ScanPoint.RECEIPT, actor=actor, scanned_data=data, event=event, override=override
             )
         findings, alert_reason = alerts
-        source = f"{event.get_kind_display()}: receipt"
+        source = f"{HandOff(event.kind).label}: receipt"
         rl.exceptions_record(batch=batch, actor=actor, source=source, findings=findings, reason=alert_reason)
         event.received_by = actor
         event.received_at = received_at

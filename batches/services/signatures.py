@@ -99,7 +99,7 @@ def manifest_seal(*, manifest: SignatureManifest, signer: User, password: str) -
                 "sha256": signature.content_sha256,
             }
         )
-    with audit_context(signer, reason=f"electronic signature manifest: {manifest.get_meaning_display()}"):
+    with audit_context(signer, reason=f"electronic signature manifest: {SignatureMeaning(manifest.meaning).label}"):
         manifest.entries = entries
         manifest.save(update_fields=["entries"])
     signature_sign(

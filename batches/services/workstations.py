@@ -105,7 +105,7 @@ def line_clearance_verify(*, actor: User, clearance_id: int, password: str, otp_
         raise StateConflict(gettext("%(clearance)s is already verified.") % {"clearance": clearance})
     if clearance.performed_by_id == actor.pk:
         raise ValidationError(gettext("You performed this line clearance; someone else from QA verifies it."))
-    with audit_context(actor, reason=f"verify {clearance}"):
+    with audit_context(actor, reason=f"verify line clearance #{clearance.pk} of {clearance.workstation.code}"):
         clearance.verified_by = actor
         clearance.verified_at = timezone.now()
         clearance.save(update_fields=["verified_by", "verified_at"])

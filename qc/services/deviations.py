@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
@@ -80,11 +80,12 @@ def deviation_open_for_oos(*, result: QcResult, actor: User) -> Deviation:
     """Open the deviation of an OOS result in the caller's transaction; after release it is critical."""
     late = result.recorded_after_release or was_released(result.batch)
     critical = late or result.test == QcTest.STERILITY
-    limit = result.limit.as_limit().describe()
-    description = (
-        f"{result.get_test_display()} result {result.display_value} is out of specification "
-        f"({limit}) on sample {result.sample.sample_code}."
-    )
+    with translation.override(None):  # stored text: as written, whoever's language is active
+        limit = result.limit.as_limit().describe()
+        description = (
+            f"{result.get_test_display()} result {result.display_value} is out of specification "
+            f"({limit}) on sample {result.sample.sample_code}."
+        )
     if late:
         description += " Recorded after the batch was released."
     with audit_context(actor, reason="out-of-specification result opens a deviation"):

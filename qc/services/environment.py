@@ -10,6 +10,7 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext
 
 from batches.audit import audit_context
@@ -93,9 +94,11 @@ def monitoring_result_record(
         if levels[batch.pk] != MonitoringLevel.ACTION:
             continue
         action = levels_for(batch, sample.kind)[1]
-        description = (
-            f"{sample} on {session.workstation.code} ({session}): {cfu} CFU reaches the action level "
-            f"({action} CFU) of {batch.process_definition}; batch {batch.batch_number} was processed in this session."
-        )
+        with translation.override(None):  # stored text: the same whoever's language is active
+            description = (
+                f"{sample} on {session.workstation.code} ({session}): {cfu} CFU reaches the action level "
+                f"({action} CFU) of {batch.process_definition}; batch {batch.batch_number} was processed in this "
+                "session."
+            )
         opened.append(deviation_open_for_monitoring(batch=batch, description=description, actor=actor))
     return sample, opened

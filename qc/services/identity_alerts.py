@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from batches.models import CustodyEvent, IdentityScan, ShipmentTemperatureLog
+from batches.models.custody import HandOff, ScanPoint
 from batches.roles import Role
 from batches.services import receipt, scans
 from qc.models import Classification, Deviation, DeviationKind
@@ -31,8 +32,9 @@ def identity_alert_recipients() -> list[str]:
 def on_identity_mismatch(sender: Any, *, scan: IdentityScan, actor: User, **kwargs: Any) -> Deviation:
     batch = scan.batch
     at = timezone.localtime(scan.scanned_at)
+    point = ScanPoint(scan.point).label.lower()  # stored text: as written, whoever's language is active
     description = (
-        f"Chain of identity: at {scan.get_point_display().lower()} on {at:%Y-%m-%d %H:%M %Z}, {actor} scanned "
+        f"Chain of identity: at {point} on {at:%Y-%m-%d %H:%M %Z}, {actor} scanned "
         f"{scan.scanned_data!r} for batch {batch.batch_number} (DIN {batch.din}, patient "
         f"{batch.patient.subject_code}). {scan.message}"
     )
@@ -46,7 +48,7 @@ def on_identity_mismatch(sender: Any, *, scan: IdentityScan, actor: User, **kwar
     )
     notification_create(
         deviation=deviation,
-        subject=f"URGENT: identity mismatch, batch {batch.batch_number} ({scan.get_point_display().lower()})",
+        subject=f"URGENT: identity mismatch, batch {batch.batch_number} ({point})",
         body=f"{description}\n\nThe step was refused. Critical deviation {deviation.number} is open. "
         "This message was sent by the batch record system.",
         recipients=identity_alert_recipients(),
@@ -62,7 +64,7 @@ def on_transport_excursion(
         kind=DeviationKind.EXCURSION,
         classification=Classification.MAJOR,
         description=(
-            f"Temperature excursion in transport ({event.get_kind_display()}), logger file {log.file_name}: "
+            f"Temperature excursion in transport ({HandOff(event.kind).label}), logger file {log.file_name}: "
             f"{log.minutes_outside} min outside {log.range_low_c} to {log.range_high_c} °C (allowed "
             f"{log.allowed_minutes_outside} min); minimum {log.minimum_c} °C, maximum {log.maximum_c} °C. "
             "The receipt is on hold."

@@ -305,7 +305,7 @@ def qc_result_review(*, reviewer: User, result_id: int, password: str, otp_token
             f"You performed or verified a manufacturing step of batch {batch.batch_number}; "
             "QC results are reviewed by someone independent of production."
         )
-    with audit_context(reviewer, reason=f"review {result.get_test_display()} result"):
+    with audit_context(reviewer, reason=f"review {TEST_LABELS[QcTest(result.test)]} result"):
         result.verified_by = reviewer
         result.verified_at = timezone.now()
         result.save(update_fields=["verified_by", "verified_at"])
