@@ -13,6 +13,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 from statistics import median
 
+from django.utils.translation import gettext, gettext_noop
+
+NO_PREGNANCY = gettext_noop("no pregnancy")
+PREGNANCY_NO_LIVE_BIRTH = gettext_noop("pregnancy, no live birth")
+LIVE_BIRTH = gettext_noop("live birth")
+
 
 @dataclass(frozen=True)
 class TransferOutcome:
@@ -38,11 +44,16 @@ class PatientOutcome:
 
     @property
     def outcome(self) -> str:
+        """The outcome's code (one of ``OUTCOME_ROWS``, as the API gives it); ``outcome_label`` to show it."""
         if self.live_birth:
-            return "live birth"
+            return LIVE_BIRTH
         if self.pregnant:
-            return "pregnancy, no live birth"
-        return "no pregnancy"
+            return PREGNANCY_NO_LIVE_BIRTH
+        return NO_PREGNANCY
+
+    @property
+    def outcome_label(self) -> str:
+        return gettext(self.outcome)
 
 
 def percent(numerator: int, denominator: int) -> Decimal | None:
@@ -117,7 +128,7 @@ def summarize(outcomes: Iterable[PatientOutcome]) -> CohortSummary:
     )
 
 
-OUTCOME_ROWS = ("no pregnancy", "pregnancy, no live birth", "live birth")
+OUTCOME_ROWS = (NO_PREGNANCY, PREGNANCY_NO_LIVE_BIRTH, LIVE_BIRTH)
 OUTCOME_COLOURS = dict(zip(OUTCOME_ROWS, ("#8c8c8c", "#2b7bb9", "#1a9850"), strict=True))
 
 
@@ -138,13 +149,13 @@ def dose_outcome_svg(outcomes: Sequence[PatientOutcome], *, width: int = 560, he
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="Cells infused against outcome" font-family="sans-serif" font-size="11">',
+        f'aria-label="{escape(gettext("Cells infused against outcome"))}" font-family="sans-serif" font-size="11">',
         f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#444"/>',
     ]
     for row in OUTCOME_ROWS:
         y = y_of(row)
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#ddd"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(row)}</text>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(gettext(row))}</text>')
     for i in range(5):
         value = low + (high - low) * i / 4
         x = x_of(value)
@@ -152,18 +163,26 @@ def dose_outcome_svg(outcomes: Sequence[PatientOutcome], *, width: int = 560, he
         parts.append(f'<text x="{x:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{value:.0f}</text>')
     parts.append(
         f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle">'
-        "CD133+ cells infused (millions)</text>"
+        f"{escape(gettext('CD133+ cells infused (millions)'))}</text>"
     )
     for index, patient in enumerate(sorted(outcomes, key=lambda p: p.cells_infused)):
         row = patient.outcome
         jitter = ((index % 3) - 1) * 6  # keeps patients with equal outcome and close doses apart
         parts.append(
             f'<circle cx="{x_of(patient.cells_infused / 1e6):.1f}" cy="{y_of(row) + jitter:.1f}" r="4.5" '
-            f'fill="{OUTCOME_COLOURS[row]}" fill-opacity="0.85"><title>{escape(patient.subject_code)}: '
-            f"{patient.cells_infused / 1e6:.0f} million cells, {escape(row)}</title></circle>"
+            f'fill="{OUTCOME_COLOURS[row]}" fill-opacity="0.85"><title>{escape(dot_title(patient))}</title></circle>'
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def dot_title(patient: PatientOutcome) -> str:
+    """A dot's tooltip: ``S001: 117 million cells, no pregnancy``, in the reader's language."""
+    return gettext("%(subject)s: %(millions)s million cells, %(outcome)s") % {
+        "subject": patient.subject_code,
+        "millions": f"{patient.cells_infused / 1e6:.0f}",
+        "outcome": patient.outcome_label,
+    }
 
 
 def outcomes_from_records() -> list[PatientOutcome]:

@@ -24,8 +24,10 @@ from tests.factories import (
     record_passing_qc,
     record_result,
     release_batch,
+    walk_batch,
 )
 from tests.helpers import client_for
+from tests.spanish_text import english_phrases, visible_text
 
 pytestmark = pytest.mark.django_db
 PLAN = "Recall if not infused; inform the clinician and start antibiotics per protocol."
@@ -191,3 +193,20 @@ def test_the_review_page_offers_a_decision_only_to_whoever_can_take_it_now(peopl
     assert qp.post(review, {"decision": "certify", "password": PASSWORD}).status_code == 302
     assert needed(batch) == ["Dispatch"]
     assert 'name="decision"' not in qp.get(review).content.decode()
+
+
+def test_the_step_form_speaks_the_operators_language_down_to_the_transcription_and_alert_fields(
+    people: Personas,
+) -> None:
+    batch = walk_batch(people, "processing")
+    page = client_for(people.operator).get(
+        reverse("admin:batches_batch_change", args=[batch.pk]), HTTP_ACCEPT_LANGUAGE="es"
+    )
+    text = visible_text(page.content.decode())
+    for label in (
+        "Transcrito de (fuente)",
+        "Realizado por (nombre)",
+        "Motivo para aceptar un valor en su intervalo de alerta",
+    ):
+        assert label in text, label
+    assert english_phrases(text) == []

@@ -79,6 +79,13 @@ def test_cohort_page_and_api_show_the_trial_figures_from_the_records(people: Per
     ):
         assert figure in html, figure
     assert html.count("<circle") == 20
+    assert "<td>no pregnancy</td>" in html
+
+    spanish = client.get("/admin/cohort/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "<td>sin embarazo</td>" in spanish  # the table and the plot's rows and dots speak the reader's language
+    assert ">embarazo, sin nacido vivo</text>" in spanish
+    assert "millones de células, nacido vivo</title>" in spanish
+    assert "no pregnancy" not in spanish
 
     api = client.get("/api/v1/cohort/").json()
     assert api["patients_treated"] == 20
@@ -86,6 +93,8 @@ def test_cohort_page_and_api_show_the_trial_figures_from_the_records(people: Per
     assert (api["embryo_transfers"], api["implantation_rate_pct"]) == (41, 31.7)
     assert (api["cumulative_pregnancy_pct"], api["cumulative_live_birth_pct"]) == (55.0, 30.0)
     assert api["adverse_events_by_grade"] == {"1": 11, "2": 1, "3": 0, "4": 0, "5": 0}
+    spanish_api = client.get("/api/v1/cohort/", HTTP_ACCEPT_LANGUAGE="es").json()
+    assert {p["outcome"] for p in spanish_api["patients"]} == {"no pregnancy", "pregnancy, no live birth", "live birth"}
 
     people.admin.is_staff = True
     client.force_login(people.admin)

@@ -16,6 +16,7 @@ from batches.release import documents
 from batches.services import steps
 from tests.factories import PASSWORD, Personas, gcsf_values, quarantined_batch, scans, walk_batch
 from tests.helpers import client_for, nothing_written
+from tests.spanish_text import english_phrases, visible_text
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +64,14 @@ def test_a_batch_in_quarantine_is_in_the_analysts_and_qas_queues_and_leaves_them
     assert decide[0].detail.startswith("waiting for CD133+ purity")
     for persona in ("qc_analyst", "qa"):
         assert client_for(getattr(people, persona)).get(reverse("admin:index")).status_code == 200
+    entry = client_for(people.qc_analyst).get(
+        reverse("admin:qc_batch_results", args=[batch.pk]), HTTP_ACCEPT_LANGUAGE="es"
+    )
+    text = visible_text(entry.content.decode())  # the entry table names each test and sampling point in Spanish
+    assert "Pureza CD133+: instrumento" in text
+    assert "Producto de aféresis (antes de la selección)" in text
+    assert "CD133+ purity" not in text
+    assert english_phrases(text) == []
 
 
 @pytest.mark.urs("URS-426")

@@ -63,7 +63,7 @@ class HandOverForm(forms.Form):
 
     from_location = forms.CharField(label=_("Handed over from"), max_length=120)
     to_location = forms.CharField(label=_("Handed over to"), max_length=120)
-    handed_over_at = when(_("Handed over at"), help_text="Not in the future.")
+    handed_over_at = when(_("Handed over at"), help_text=_("Not in the future."))
     temperature_c = temperature(_("Temperature at hand-over (°C)"))
     notes = text(_("Notes"), help_text=_("Also the reason for a late entry, if the hand-over was long ago."))
     alert_reason = alert_reason()

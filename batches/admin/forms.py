@@ -36,13 +36,15 @@ CONTROL_FIELDS = (
 # Filled in only when the entry is written down from a source by someone who did not do the work.
 TRANSCRIPTION_FIELDS = {
     "source_reference": forms.CharField(
-        label="Transcribed from (source)",
+        label=_("Transcribed from (source)"),
         required=False,
         max_length=limits.NAME,
-        help_text="Only when someone else did the work: e.g. 'Ward 4 G-CSF log, page 12'. You then sign as recorded.",
+        help_text=_(
+            "Only when someone else did the work: e.g. 'Ward 4 G-CSF log, page 12'. You then sign as recorded."
+        ),
     ),
-    "performer_name": forms.CharField(label="Performed by (name)", required=False, max_length=limits.NAME),
-    "performer_staff_number": forms.CharField(label="Performer's staff number", required=False, max_length=30),
+    "performer_name": forms.CharField(label=_("Performed by (name)"), required=False, max_length=limits.NAME),
+    "performer_staff_number": forms.CharField(label=_("Performer's staff number"), required=False, max_length=30),
 }
 
 
@@ -149,11 +151,11 @@ def step_form_class(kind: str, *, correction: bool = False) -> type[StepForm]:
     fields["late_entry_reason"] = fields.pop("late_entry_reason")
     fields["late_entry_reason"].required = False
     fields[record_limits.ALERT_REASON_FIELD] = forms.CharField(
-        label="Reason to accept a value in its alert range",
+        label=_("Reason to accept a value in its alert range"),
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=limits.REASON,
         required=False,
-        help_text="Needed only when a value is outside its alert range; QA sees it as an exception.",
+        help_text=_("Needed only when a value is outside its alert range; QA sees it as an exception."),
     )
     base = StepCorrectionForm if correction else StepRecordForm
     if not correction:  # scan first: the lots and equipment come before the values

@@ -67,7 +67,9 @@ class SampleResultsForm(SigningForm):
             self.fields = {
                 "sample_code": forms.CharField(label=_("Sample code"), max_length=40),
                 "step": forms.ChoiceField(
-                    label=_("Sampled at"), choices=SampleStep.choices, initial=SampleStep.FINAL_PRODUCT
+                    label=_("Sampled at"),
+                    choices=[(step, _(label)) for step, label in SampleStep.choices],
+                    initial=SampleStep.FINAL_PRODUCT,
                 ),
                 "taken_at": forms.DateTimeField(label=_("Taken at"), widget=datetime_widget(), help_text=zone_hint()),
                 **self.fields,
@@ -76,7 +78,7 @@ class SampleResultsForm(SigningForm):
         self.tests: list[tuple[str, str, str]] = []  # (test, label, the limit in words)
         rows: dict[str, forms.Field] = {}
         for limit in open_limits:
-            test, label = limit.test, TEST_LABELS[QcTest(limit.test)]
+            test, label = limit.test, _(TEST_LABELS[QcTest(limit.test)])
             self.tests.append((test, label, limit.as_limit().describe()))
             hint = limit.expected_result or _("a number")
             rows[f"{test}-value"] = forms.CharField(
