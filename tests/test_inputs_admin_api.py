@@ -193,6 +193,8 @@ def test_qa_declares_a_drafts_step_materials_in_the_admin_and_an_approved_defini
     draft = master.process_definition_create(actor=register.qa, values=definition_values(code="IGX3"))
     url = reverse("admin:batches_stepmaterialrequirement_add")
     assert client_for(register.operator).get(url).status_code == 403
+    spanish = client_for(register.qa).get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "<title>Declarar un material que usa un paso" in spanish
     done = client_for(register.qa).post(
         url,
         {

@@ -5,6 +5,7 @@ treating physician; initial then final certification; the trial and PSF on the r
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -130,7 +131,13 @@ def test_conditional_release_leads_to_an_initial_certification_listing_pending_t
         assert reverse("admin:batches_conditional_index") in home
     listing = client.get(reverse("admin:batches_conditional_index")).content.decode()
     assert batch.batch_number in listing
-    assert "sterility" in listing
+    assert "<td>Sterility</td>" in listing  # the pending test by its name, not its stored code
+    spanish = client.get(reverse("admin:batches_conditional_index"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "<td>Esterilidad</td>" in spanish
+    form = client.get(reverse("admin:batches_conditional_batch", args=[batch.pk]), HTTP_ACCEPT_LANGUAGE="es")
+    assert "Resultados pendientes: Esterilidad; seguimiento " in form.content.decode()
+    options = re.findall(r"<option [^>]*>(.*?)</option>", form.content.decode())
+    assert options == ["Elija…", "Autorizar la liberación condicional (director médico)"]  # the medical director's
 
     before = gmp_row_counts()
     with pytest.raises(StateConflict, match="QA has not closed the follow-up"):

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_noop
 
 from batches.admin.common import GmpModelAdmin
 from batches.models import (
@@ -88,7 +89,7 @@ class RequirementAdmin(GmpModelAdmin[Any]):
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         if not self.has_add_permission(request):
-            raise PermissionDenied("Declaring what a step needs requires the role QA reviewer or admin.")
+            raise PermissionDenied(gettext("Declaring what a step needs requires the role QA reviewer or admin."))
         opts = self.model._meta
 
         def call(data: dict[str, Any]) -> Model:
@@ -100,7 +101,7 @@ class RequirementAdmin(GmpModelAdmin[Any]):
             self.form_class(request.POST or None),
             call=call,
             success_url=lambda _: reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
-            title=self.title,
+            title=gettext(self.title),
             model=self.model,
         )
 
@@ -108,7 +109,7 @@ class RequirementAdmin(GmpModelAdmin[Any]):
 @admin.register(StepMaterialRequirement)
 class StepMaterialRequirementAdmin(RequirementAdmin):
     form_class = MaterialRequirementForm
-    title = "Declare a material a step uses"
+    title = gettext_noop("Declare a material a step uses")
     list_display = ["process_definition", "step_kind", "category", "grade", "quantity", "unit"]
     list_filter = ["process_definition", "step_kind"]
     readonly_fields = ["process_definition", "step_kind", "category", "grade", "quantity", "unit"]
@@ -120,7 +121,7 @@ class StepMaterialRequirementAdmin(RequirementAdmin):
 @admin.register(StepEquipmentRequirement)
 class StepEquipmentRequirementAdmin(RequirementAdmin):
     form_class = EquipmentRequirementForm
-    title = "Declare equipment a step names"
+    title = gettext_noop("Declare equipment a step names")
     list_display = ["process_definition", "step_kind", "kind"]
     list_filter = ["process_definition", "step_kind"]
     readonly_fields = ["process_definition", "step_kind", "kind"]
@@ -132,7 +133,7 @@ class StepEquipmentRequirementAdmin(RequirementAdmin):
 @admin.register(MonitoringLimit)
 class MonitoringLimitAdmin(RequirementAdmin):
     form_class = MonitoringLimitForm
-    title = "Set environmental monitoring levels"
+    title = gettext_noop("Set environmental monitoring levels")
     list_display = ["process_definition", "kind", "alert_cfu", "action_cfu"]
     list_filter = ["process_definition"]
     readonly_fields = ["process_definition", "kind", "alert_cfu", "action_cfu"]

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from batches.audit import audit_context, require_reason
 from batches.exceptions import StateConflict
@@ -43,21 +43,21 @@ BEFORE_ADMINISTRATION = (S.AWAITING_CERTIFICATION, S.CONDITIONALLY_RELEASED)
 AFTER_CONDITIONAL_RELEASE = (S.AWAITING_CERTIFICATION, S.CONDITIONALLY_RELEASED, S.DISPATCHED, S.INFUSED, S.CLOSED)
 AUTHORISE = StateAction(
     slug="authorise-conditional-release",
-    label="Authorise the conditional release (medical director)",
+    label=gettext_noop("Authorise the conditional release (medical director)"),
     roles=(Role.MEDICAL_DIRECTOR,),
     source=BEFORE_ADMINISTRATION,
     needs_password=True,
 )
 ACKNOWLEDGE = StateAction(
     slug="acknowledge-conditional-release",
-    label="Acknowledge the conditional release (treating physician)",
+    label=gettext_noop("Acknowledge the conditional release (treating physician)"),
     roles=(Role.CLINICIAN,),
     source=BEFORE_ADMINISTRATION,
     needs_password=True,
 )
 CLOSE_FOLLOW_UP = StateAction(
     slug="close-follow-up",
-    label="Close the follow-up of a conditional release",
+    label=gettext_noop("Close the follow-up of a conditional release"),
     roles=(Role.QA_REVIEWER,),
     source=AFTER_CONDITIONAL_RELEASE,
     needs_reason=True,  # QA's assessment of the results that were pending
@@ -71,7 +71,7 @@ QUALITY_CODES = frozenset(
 )
 CERTIFY_FINAL = StateAction(
     slug="certify-final",
-    label="Final certification (Qualified Person)",
+    label=gettext_noop("Final certification (Qualified Person)"),
     roles=(Role.QUALIFIED_PERSON,),
     source=(S.CONDITIONALLY_RELEASED, S.DISPATCHED, S.INFUSED),
     needs_password=True,

@@ -39,7 +39,12 @@ from qc.selectors import ReleaseGate, participants, release_gate, specification_
 S = BatchStatus
 QA = (Role.QA_REVIEWER,)
 RELEASE = StateAction(
-    slug="release", label="Release", roles=QA, source=(S.QUARANTINE,), needs_password=True, procedure="disposition"
+    slug="release",
+    label=gettext_noop("Release"),
+    roles=QA,
+    source=(S.QUARANTINE,),
+    needs_password=True,
+    procedure="disposition",
 )
 RELEASE_CONDITIONALLY = StateAction(
     slug="release-conditionally",

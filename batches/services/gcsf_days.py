@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from batches.audit import audit_context
 from batches.models import GcsfAdministration
@@ -26,7 +27,7 @@ from batches.states import BatchStatus
 
 VERIFY_GCSF_DAYS = StateAction(
     slug="verify-gcsf-days",
-    label="Verify all open G-CSF days",
+    label=gettext_noop("Verify all open G-CSF days"),
     roles=(Role.VERIFIER,),
     source=(BatchStatus.MOBILIZATION,),
     needs_password=True,

@@ -22,6 +22,7 @@ from batches.release import conditional, disposition
 from batches.roles import has_role
 from batches.services.actions import StateAction
 from batches.web import READ_ROLES, acting_user, service_form_view
+from qc.evaluation import TEST_LABELS, QcTest
 
 ACTIONS: dict[str, StateAction] = {
     a.slug: a
@@ -50,7 +51,7 @@ def open_follow_ups() -> list[ReleaseFollowUp]:
 def conditional_index(request: HttpRequest) -> HttpResponse:
     if not has_role(request.user, *READ_ROLES):
         raise PermissionDenied(gettext("Conditional releases need a CellBatch role."))
-    rows = [(f, disposition.release_outstanding(f.batch)) for f in open_follow_ups()]
+    rows = [(f, pending_results(f), disposition.release_outstanding(f.batch)) for f in open_follow_ups()]
     context: dict[str, Any] = {
         **admin.site.each_context(request),
         "title": gettext("Conditional releases: signatures, pending results, final certification"),
@@ -69,10 +70,11 @@ def conditional_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
         raise Http404(gettext("No conditional release of that batch."))
     user = acting_user(request)
     form = ConditionalActionForm(request.POST or None, signer=user)
-    offered = [(slug, a.label) for slug, a in ACTIONS.items() if a.offered(batch, user)]
+    offered = [(slug, gettext(a.label)) for slug, a in ACTIONS.items() if a.offered(batch, user)]
     choice = form.fields["action"]
     if isinstance(choice, forms.ChoiceField):
-        choice.choices = [("", "Choose…"), *(offered or [(slug, a.label) for slug, a in ACTIONS.items()])]
+        every = [(slug, gettext(a.label)) for slug, a in ACTIONS.items()]
+        choice.choices = [("", gettext("Choose…")), *(offered or every)]
 
     def call(data: dict[str, Any]) -> Any:
         common = {"actor": user, "batch_id": batch.pk, "password": data["password"], "otp_token": form.one_time_code()}
@@ -90,9 +92,18 @@ def conditional_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
         model=Batch,
         original=batch,
         submit=gettext("Sign"),
-        intro=(
-            f"Status: {batch.get_status_display()}. Still missing: {', '.join(outstanding) or 'nothing'}. "
-            f"Pending results: {', '.join(batch.release_followup.pending_tests) or 'none'}; "
-            f"follow-up {batch.release_followup.get_status_display().lower()}."
-        ),
+        intro=gettext(
+            "Status: %(status)s. Still missing: %(missing)s. Pending results: %(pending)s; follow-up %(follow_up)s."
+        )
+        % {
+            "status": batch.get_status_display(),
+            "missing": ", ".join(outstanding) or gettext("nothing"),
+            "pending": pending_results(batch.release_followup) or gettext("none"),
+            "follow_up": batch.release_followup.get_status_display().lower(),
+        },
     )
+
+
+def pending_results(followup: ReleaseFollowUp) -> str:
+    """The tests a conditional release left pending, named in the reader's language (stored as codes)."""
+    return ", ".join(gettext(TEST_LABELS[QcTest(test)]) for test in followup.pending_tests)

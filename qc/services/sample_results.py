@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from batches.audit import audit_context
 from batches.models.signatures import SignatureManifest, SignatureMeaning
@@ -29,7 +29,7 @@ from qc.services.testing import RESULT_STATES, qc_result_record, qc_sample_recor
 S = BatchStatus
 REVIEW_RESULTS = StateAction(
     slug="review-results",
-    label="Review all open QC results",
+    label=gettext_noop("Review all open QC results"),
     roles=(Role.VERIFIER,),
     source=tuple(sorted(RESULT_STATES, key=list(BatchStatus).index)),
     needs_password=True,
