@@ -9,10 +9,11 @@ import io
 import json
 
 import pytest
+from django.contrib.auth.models import User
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from batches.models import Batch
+from batches.models import Batch, LotCertificate
 from batches.services import batch as batch_services
 from tests.factories import Personas, walk_batch
 from tests.helpers import client_for, staff_client_for
@@ -86,6 +87,16 @@ def test_an_auditor_sees_a_users_activity_and_qa_does_not(people: Personas, batc
     assert entries[0].reason == "patient withdrew consent"  # newest first
     assert "enrolment" in page.content.decode()
     assert staff_client_for(people.qa).get(url).status_code == 403
+    # A certificate's file reads as its digest and size, not as Python's notation of its bytes.
+    certificate = LotCertificate.objects.select_related("lot").first()
+    assert certificate is not None
+    actor = LotCertificate.pgh_event_model.objects.get(pgh_obj_id=certificate.pk).pgh_context["actor"]  # type: ignore[attr-defined]
+    received = staff_client_for(people.auditor).get(
+        reverse("admin:audit_user_activity", args=[User.objects.get(username=actor).pk])
+    )
+    digest = hashlib.sha256(bytes(certificate.content)).hexdigest()
+    assert f"SHA-256 {digest} ({len(certificate.content)} B)" in received.content.decode()
+    assert "b&#x27;%PDF" not in received.content.decode()
 
 
 @pytest.mark.urs("URS-035")

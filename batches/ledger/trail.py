@@ -23,8 +23,7 @@ from django.utils.translation import gettext, pgettext_lazy
 from batches.audit import GMP_MODELS, GmpEvent, event_model
 from batches.models import Batch
 
-# What each kind of event did, in the reader's language (read when shown): the record's "Action" column,
-# and with the record's name the "What" of the trail's pages.
+# What each kind of event did, in the reader's language (read when shown): the "Action" and "What" columns.
 ACTIONS = {
     "insert": pgettext_lazy("audit action", "created"),
     "update": pgettext_lazy("audit action", "changed"),
@@ -41,8 +40,7 @@ class Change:
     label: str
     old: str | None
     new: str | None
-    # How the values read in words (in_words): a person named by a user id ("Marta Gil (mgil) #3"), a
-    # yes/no in the reader's language; None otherwise.
+    # How the values read (in_words): a user id as the person ("Marta Gil (mgil) #3"), a yes/no translated.
     old_words: str | None = None
     new_words: str | None = None
     names_user: bool = False
@@ -128,6 +126,8 @@ def display(value: Any) -> str | None:
         return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, bytes | memoryview):  # a file's bytes: their digest and size, not Python's notation
+        return f"SHA-256 {hashlib.sha256(value).hexdigest()} ({len(value)} B)"
     if isinstance(value, dict | list):  # a JSON field's content as JSON, not as Python writes it
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), cls=DjangoJSONEncoder)
     return str(value)
