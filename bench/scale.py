@@ -7,9 +7,9 @@ their patients are cloned with set-based SQL with every trigger on, and patient 
 reason) add audit events up to ``--events``. Everything is sealed, then each request is timed.
 Prints JSON: p50/p95/p99 in milliseconds and the number of queries of each request.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cellbatch python bench/scale.py
-    ... python bench/scale.py --batches 100000 --events 10000000 --keep scale_100k
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cellbatch python bench/scale.py --keep scale_100k
     ... python bench/scale.py --reuse scale_100k      (measure again, e.g. on a quieter machine)
+    ... python bench/scale.py --batches 2000 --events 50000      (a quick look: about a minute)
 """
 
 from __future__ import annotations
@@ -289,8 +289,8 @@ def run(batches: int, events: int, repeats: int, *, reuse: bool = False) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batches", type=int, default=2_000)
-    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--batches", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument(
         "--keep", metavar="NAME", help="build into the scratch database NAME and keep it (to measure it again later)"
