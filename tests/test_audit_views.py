@@ -37,8 +37,8 @@ def test_the_batch_audit_trail_shows_who_what_when_why_and_old_to_new(
     assert page.status_code == 200
     html = page.content.decode()
     assert "patient withdrew consent" in html  # why
-    assert "<del>mobilization</del>" in html
-    assert "<ins>cancelled</ins>" in html  # old → new
+    assert "<del>Mobilization</del>" in html  # a status in words; the export keeps its code
+    assert "<ins>Cancelled</ins>" in html  # old → new
     assert "operator" in html  # who
     entry = page.context["entries"][-1]
     assert entry.at_utc_iso in html  # when, UTC
@@ -153,4 +153,4 @@ def test_a_long_value_shows_its_beginning_and_opens_to_the_whole_of_it(people: P
                 frozen = json.loads(whole)
                 assert "cover" not in frozen or frozen == document.snapshot
         assert any(batch.batch_number in html.unescape(block) and "cover" in block for block in blocks), url
-        assert "<ins>on_request</ins>" in page  # a short value is shown whole, outside any <details>
+        assert "<ins>Batch record on request</ins>" in page  # a short value is shown whole, outside any <details>

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from decimal import Decimal
 from io import BytesIO
 
@@ -200,8 +201,16 @@ def test_the_audit_trail_reads_in_words_in_the_admin_and_in_the_record() -> None
     page = client_for(people.auditor).get(reverse("admin:batches_batch_audit", args=[batch.pk])).content.decode()
     assert f'<span title="performed_by_id">Performed by</span>:\n              <ins>{operator}</ins>' in page
     assert '<span title="drug_lot">Filgrastim lot</span>' in page
+    # A choice reads as its label in the reader's language; the export keeps the stored code.
+    assert re.search(r'title="status">Status</span>:\s*<del>Registered</del>\s*→\s*<ins>Mobilization</ins>', page)
 
     trail = take_snapshot(batch, kind="on_request", revision=1).audit_trail
     created = next(e for e in trail if e.record.startswith("G-CSF administration") and e.action == "created")
     assert f"Performed by: {operator}" in created.changes
     assert "Filgrastim lot: FIL-24-117" in created.changes
+    moved = next(e for e in trail if e.record.startswith("Batch") and "Status: Registered → Mobilization" in e.changes)
+    assert moved.action == "changed"
+
+    url = reverse("admin:batches_batch_audit", args=[batch.pk])
+    spanish = client_for(people.auditor).get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert re.search(r"<del>Registrado</del>\s*→\s*<ins>Movilización</ins>", spanish)

@@ -22,7 +22,7 @@ from django.db import connection
 
 from batches.ledger.chain import event_tables
 from batches.ledger.findings import LIST_LIMIT, Finding, Report, Start
-from batches.ledger.trail import batch_lookup
+from batches.ledger.trail_sql import batch_lookup
 from batches.models.integrity import FindingKind
 from batches.models.ledger import AuditCheckpoint, AuditSeal
 

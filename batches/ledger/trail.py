@@ -21,6 +21,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, pgettext_lazy
 
 from batches.audit import GMP_MODELS, GmpEvent, event_model
+from batches.ledger.trail_sql import batch_events_sql, batch_lookup, event_from_json, latest_events_sql, stamp_sql
 from batches.models import Batch
 
 # What each kind of event did, in the reader's language (read when shown): the "Action" and "What" columns.
@@ -40,11 +41,13 @@ class Change:
     label: str
     old: str | None
     new: str | None
-    # How the values read (in_words): a user id as the person ("Marta Gil (mgil) #3"), a yes/no translated.
+    # How the values read (in_words): a user id as the person ("Marta Gil (mgil) #3"), a yes/no or a
+    # choice's code ("signed") in the reader's words; the stored value stays in old/new and in the export.
     old_words: str | None = None
     new_words: str | None = None
     names_user: bool = False
     yes_no: bool = False
+    choices: tuple[tuple[str, Any], ...] = ()
 
     @property
     def old_text(self) -> str | None:
@@ -145,11 +148,12 @@ def _entries(model: type[models.Model], events: Iterable[GmpEvent]) -> list[Entr
     for event in events:
         by_object[event.pgh_obj_id].append(event)  # type: ignore[attr-defined]
     labels = _labels(model, fields)
+    choices = _choices(model, fields)
     entries = []
     for history in by_object.values():
         previous: GmpEvent | None = None
         for event in sorted(history, key=lambda e: e.pgh_id):
-            entries.append(_entry(model, fields, labels, event, previous))
+            entries.append(_entry(model, fields, labels, choices, event, previous))
             previous = event
     return entries
 
@@ -158,6 +162,7 @@ def _entry(
     model: type[models.Model],
     fields: list[models.Field],
     labels: dict[str, str],
+    choices: dict[str, tuple[tuple[str, Any], ...]],
     event: GmpEvent,
     previous: GmpEvent | None,
 ) -> Entry:
@@ -173,7 +178,17 @@ def _entry(
         if old != new:
             names_user = getattr(f, "related_model", None) is User
             yes_no = isinstance(f, models.BooleanField)
-            changes.append(Change(f.attname, labels[f.attname], old, new, names_user=names_user, yes_no=yes_no))
+            changes.append(
+                Change(
+                    f.attname,
+                    labels[f.attname],
+                    old,
+                    new,
+                    names_user=names_user,
+                    yes_no=yes_no,
+                    choices=choices.get(f.attname, ()),
+                )
+            )
     context = event.pgh_context or {}  # type: ignore[attr-defined]
     return Entry(
         event=f"{event_model(model)._meta.label}:{event.pgh_id}",
@@ -192,6 +207,16 @@ def _entry(
 def _labels(model: type[models.Model], fields: list[models.Field]) -> dict[str, str]:
     """Each field's label, worked out once per model (a first event changes every field)."""
     return {f.attname: _label(model, f) for f in fields}
+
+
+def _choices(model: type[models.Model], fields: list[models.Field]) -> dict[str, tuple[tuple[str, Any], ...]]:
+    """Each choice field's codes (as display() writes them) and labels, read from the tracked model."""
+    found = {}
+    for f in fields:
+        tracked = model._meta.get_field(f.name)
+        if isinstance(tracked, models.Field) and tracked.choices:
+            found[f.attname] = tuple((str(code), label) for code, label in tracked.flatchoices)
+    return found
 
 
 def _label(model: type[models.Model], f: models.Field[Any, Any]) -> str:
@@ -224,6 +249,8 @@ def in_words(entries: list[Entry]) -> list[Entry]:
 
 def _in_words(change: Change, names: dict[str, str], yes_no: dict[str, str]) -> Change:
     words = names if change.names_user else yes_no if change.yes_no else None
+    if change.choices:
+        words = {code: str(label) for code, label in change.choices}
     if words is None:
         return change
     return dataclasses.replace(change, old_words=words.get(change.old or ""), new_words=words.get(change.new or ""))
@@ -243,17 +270,6 @@ def events_for_object(obj: models.Model) -> list[Entry]:
     return _ordered(_entries(model, _events(model).filter(pgh_obj_id=obj.pk)))
 
 
-def batch_lookup(model: type[models.Model]) -> str | None:
-    """How a GMP model's events reach their batch: ``audit_batch_lookup`` on the model, or a ``batch`` field."""
-    declared = getattr(model, "audit_batch_lookup", None)
-    if declared:
-        return str(declared)
-    if model is Batch:
-        return "pgh_obj_id"
-    names = {f.name for f in model._meta.concrete_fields}
-    return "batch_id" if "batch" in names else None
-
-
 def batch_trail(batch: Batch, *, excluding: frozenset[str] = frozenset()) -> list[Entry]:
     """Every audit event of the batch and of the records that belong to it, oldest first.
 
@@ -264,45 +280,14 @@ def batch_trail(batch: Batch, *, excluding: frozenset[str] = frozenset()) -> lis
         return []
     rows: dict[type[models.Model], list[GmpEvent]] = defaultdict(list)
     with connection.cursor() as cursor:
-        cursor.execute(_batch_events_sql(models_), [batch.pk] * len(models_))
+        cursor.execute(batch_events_sql(models_), [batch.pk] * len(models_))
         for index, row in cursor.fetchall():
             model = models_[index]
-            rows[model].append(_event_from_json(event_model(model), row))
+            rows[model].append(event_from_json(event_model(model), row))
     entries: list[Entry] = []
     for model, events in rows.items():
         entries += _entries(model, events)
     return _ordered(entries)
-
-
-@functools.cache
-def _batch_events_sql(models_: tuple[type[models.Model], ...]) -> str:
-    """One UNION ALL over the event tables of ``models_``: (model index, event row as JSON).
-
-    One round trip instead of one query per table (a batch's records span some twenty tables).
-    Decimal columns are carried as text so that "1.50" reads back as it does through the ORM.
-    """
-    quote = connection.ops.quote_name
-    parts = []
-    for index, model in enumerate(models_):
-        events = event_model(model)
-        lookup = next(f.column for f in events._meta.concrete_fields if batch_lookup(model) in (f.name, f.attname))
-        row = _row_json(events, "e")
-        parts.append(
-            f"SELECT {index}, ({row})::text FROM {quote(events._meta.db_table)} e WHERE e.{quote(str(lookup))} = %s"
-        )
-    return "\nUNION ALL\n".join(parts)
-
-
-def _event_from_json(events: type[GmpEvent], row: str) -> GmpEvent:
-    """An event instance from its row as JSON, with each value as the ORM would have read it."""
-    data = json.loads(row)
-    values = []
-    for f in events._meta.concrete_fields:
-        value = f.to_python(data[f.column])
-        if isinstance(value, datetime):
-            value = value.astimezone(UTC)
-        values.append(value)
-    return events.from_db(connection.alias, [f.attname for f in events._meta.concrete_fields], values)
 
 
 def user_activity(username: str, *, limit: int = 1000) -> list[Entry]:
@@ -328,13 +313,14 @@ def latest_batch_entries(batch: Batch, limit: int) -> list[Entry]:
     models_ = tuple(m for m in GMP_MODELS if batch_lookup(m))
     entries: list[Entry] = []
     with connection.cursor() as cursor:
-        cursor.execute(_latest_events_sql(models_, limit), [batch.pk] * len(models_))
+        cursor.execute(latest_events_sql(models_, limit), [batch.pk] * len(models_))
         for index, row, before in cursor.fetchall():
             model = models_[index]
             events = event_model(model)
-            previous = _event_from_json(events, before) if before else None
+            previous = event_from_json(events, before) if before else None
             fields = _tracked_fields(model, events)
-            entries.append(_entry(model, fields, _labels(model, fields), _event_from_json(events, row), previous))
+            labels, choices = _labels(model, fields), _choices(model, fields)
+            entries.append(_entry(model, fields, labels, choices, event_from_json(events, row), previous))
     return in_words(sorted(entries, key=lambda e: (e.at, e.event), reverse=True)[:limit])
 
 
@@ -348,52 +334,6 @@ def batch_trail_stamp(batch: Batch) -> str:
     """
     models_ = tuple(m for m in GMP_MODELS if batch_lookup(m))
     with connection.cursor() as cursor:
-        cursor.execute(_stamp_sql(models_), [batch.pk] * len(models_))
+        cursor.execute(stamp_sql(models_), [batch.pk] * len(models_))
         row = cursor.fetchone()
     return hashlib.sha256(repr(row).encode()).hexdigest()[:16]
-
-
-def _batch_column(model: type[models.Model]) -> str:
-    """The column of the model's event table that names the batch."""
-    events = event_model(model)
-    return next(str(f.column) for f in events._meta.concrete_fields if batch_lookup(model) in (f.name, f.attname))
-
-
-@functools.cache
-def _stamp_sql(models_: tuple[type[models.Model], ...]) -> str:
-    quote = connection.ops.quote_name
-    counts = [
-        f"(SELECT count(*) FROM {quote(event_model(m)._meta.db_table)} WHERE {quote(_batch_column(m))} = %s)"
-        for m in models_
-    ]
-    return f"SELECT {', '.join(counts)}"
-
-
-@functools.cache
-def _latest_events_sql(models_: tuple[type[models.Model], ...], limit: int) -> str:
-    quote = connection.ops.quote_name
-    parts = []
-    for index, model in enumerate(models_):
-        events = event_model(model)
-        lookup = _batch_column(model)
-        row = _row_json(events, "e")
-        parts.append(
-            f"(SELECT {index}, row, lag(row) OVER (PARTITION BY pgh_obj_id ORDER BY pgh_id), pgh_created_at, pgh_id"
-            f" FROM (SELECT e.pgh_obj_id, e.pgh_id, e.pgh_created_at, ({row})::text AS row"
-            f" FROM {quote(events._meta.db_table)} e WHERE e.{quote(str(lookup))} = %s) AS events"
-            f" ORDER BY pgh_created_at DESC, pgh_id DESC LIMIT {int(limit)})"
-        )
-    union = "\nUNION ALL\n".join(parts)
-    columns = "x(idx, row, lag, at, id)"
-    return f"SELECT x.idx, x.row, x.lag FROM ({union}) AS {columns} ORDER BY x.at DESC, x.id DESC LIMIT {int(limit)}"
-
-
-def _row_json(events: type[GmpEvent], alias: str) -> str:
-    """An event row as JSON; decimal columns as text so that "1.50" reads back as it does through the ORM."""
-    quote = connection.ops.quote_name
-    exact = [str(f.column) for f in events._meta.concrete_fields if isinstance(f, models.DecimalField)]
-    row = f"to_jsonb({alias})"
-    if exact:
-        pairs = ", ".join(f"'{c}', {alias}.{quote(c)}::text" for c in exact)
-        row += f" || jsonb_build_object({pairs})"
-    return row
