@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from reportlab.platypus import KeepTogether
 
 from batches.pdf.render import codes
@@ -57,7 +58,7 @@ def deviations(w: Writer) -> None:
                         else d.opened_by,
                     ),
                     (
-                        _("Closed"),
+                        pgettext("deviation", "Closed"),
                         _("%(time)s by %(person)s") % {"time": w.when(d.closed_at), "person": d.closed_by}
                         if d.closed_at
                         else _("open"),
