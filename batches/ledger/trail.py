@@ -148,7 +148,7 @@ def _entries(model: type[models.Model], events: Iterable[GmpEvent]) -> list[Entr
     for event in events:
         by_object[event.pgh_obj_id].append(event)  # type: ignore[attr-defined]
     labels = _labels(model, fields)
-    choices = _choices(model, fields)
+    choices = _choices(model)
     entries = []
     for history in by_object.values():
         previous: GmpEvent | None = None
@@ -209,10 +209,11 @@ def _labels(model: type[models.Model], fields: list[models.Field]) -> dict[str, 
     return {f.attname: _label(model, f) for f in fields}
 
 
-def _choices(model: type[models.Model], fields: list[models.Field]) -> dict[str, tuple[tuple[str, Any], ...]]:
+@functools.cache
+def _choices(model: type[models.Model]) -> dict[str, tuple[tuple[str, Any], ...]]:
     """Each choice field's codes (as display() writes them) and labels, read from the tracked model."""
     found = {}
-    for f in fields:
+    for f in _tracked_fields(model, event_model(model)):
         tracked = model._meta.get_field(f.name)
         if isinstance(tracked, models.Field) and tracked.choices:
             found[f.attname] = tuple((str(code), label) for code, label in tracked.flatchoices)
@@ -234,7 +235,7 @@ def _label_in(model: type[models.Model], f: models.Field[Any, Any], language: st
 
 def in_words(entries: list[Entry]) -> list[Entry]:
     """The same entries with every person named by a user id also named in words (one query), and every
-    yes/no in the reader's language.
+    yes/no and choice in the reader's language.
 
     For what people read (the admin's trail pages, the signed record); the readings above stay one query.
     """
@@ -244,13 +245,20 @@ def in_words(entries: list[Entry]) -> list[Entry]:
         for user in (User.objects.filter(pk__in=ids) if ids else ())
     }
     yes_no = {value: str(word) for value, word in YES_NO.items()}
-    return [dataclasses.replace(e, changes=tuple(_in_words(c, names, yes_no) for c in e.changes)) for e in entries]
+    chosen: dict[int, dict[str, str]] = {}  # each field's choices translated once, not at every change
+    return [
+        dataclasses.replace(e, changes=tuple(_in_words(c, names, yes_no, chosen) for c in e.changes)) for e in entries
+    ]
 
 
-def _in_words(change: Change, names: dict[str, str], yes_no: dict[str, str]) -> Change:
+def _in_words(
+    change: Change, names: dict[str, str], yes_no: dict[str, str], chosen: dict[int, dict[str, str]]
+) -> Change:
     words = names if change.names_user else yes_no if change.yes_no else None
-    if change.choices:
-        words = {code: str(label) for code, label in change.choices}
+    if change.choices:  # the same tuple for every change of the field (_choices is cached per model)
+        words = chosen.get(id(change.choices))
+        if words is None:
+            words = chosen[id(change.choices)] = {code: str(label) for code, label in change.choices}
     if words is None:
         return change
     return dataclasses.replace(change, old_words=words.get(change.old or ""), new_words=words.get(change.new or ""))
@@ -319,7 +327,7 @@ def latest_batch_entries(batch: Batch, limit: int) -> list[Entry]:
             events = event_model(model)
             previous = event_from_json(events, before) if before else None
             fields = _tracked_fields(model, events)
-            labels, choices = _labels(model, fields), _choices(model, fields)
+            labels, choices = _labels(model, fields), _choices(model)
             entries.append(_entry(model, fields, labels, choices, event_from_json(events, row), previous))
     return in_words(sorted(entries, key=lambda e: (e.at, e.event), reverse=True)[:limit])
 
