@@ -131,6 +131,17 @@ def build(batches: int, events: int) -> dict[str, Any]:
     }
 
 
+def analyze() -> None:
+    """Fresh planner statistics for the tables just filled, as autovacuum keeps them on a live server
+    (a server may run without it, as some test machines do: the plans then assume empty tables)."""
+    from django.db import connection
+
+    from batches.dbrole import owner_session
+
+    with owner_session(), connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
 def _events() -> int:
     from batches.ledger.chain import event_tables
 
@@ -247,6 +258,8 @@ def run(batches: int, events: int, repeats: int, *, reuse: bool = False) -> dict
     started = time.perf_counter()
     sealed = ledger_seal().sealed
     seal_seconds = time.perf_counter() - started
+    if not reuse:
+        analyze()
 
     people = data["people"]
     gc.freeze()  # as config/wsgi.py does once the server has loaded

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from audit_verify import development_pki, scratch_database  # noqa: E402  (the script's own folder)
+from scale import analyze  # noqa: E402
 
 
 def enrol(first: int, count: int, *, correct: bool) -> None:
@@ -133,6 +134,7 @@ def run(events: int, new: int, repeats: int) -> dict[str, Any]:
     started = time.perf_counter()
     sealed = ledger_seal().sealed
     seal = time.perf_counter() - started
+    analyze()
     full = [timed_run(incremental=False) for _ in range(repeats)]
     median = statistics.median(r["seconds"] for r in full)
     enrol(events // 2 + 1, new, correct=False)

@@ -62,6 +62,22 @@ def test_an_edited_event_is_named(sealed: Batch) -> None:
     assert f"batches.BatchEvent event {seal.event_id} (ledger sequence {seal.sequence}) was changed" in result.err
 
 
+@pytest.mark.urs("URS-026")
+def test_an_event_rewritten_with_the_same_content_passes_and_one_changed_beside_it_is_named(sealed: Batch) -> None:
+    """A new row version with the same content (an UPDATE to the same values, a restore) has another xmin:
+    it is compared in full and passes; only a change of content is a finding."""
+    events = event_table(Batch)
+    first, second = AuditSeal.objects.filter(event_model="batches.BatchEvent").order_by("sequence")[:2]
+    with_triggers_off(f"UPDATE {events} SET status = status WHERE pgh_id = %s", [first.event_id])
+    result = verify()
+    assert result.code == 0, result.err
+    with_triggers_off(f"UPDATE {events} SET status = 'quarantine' WHERE pgh_id = %s", [second.event_id])
+    result = verify()
+    assert result.code == 1
+    assert f"batches.BatchEvent event {second.event_id} (ledger sequence {second.sequence}) was changed" in result.err
+    assert f"event {first.event_id} " not in result.err
+
+
 @pytest.mark.urs("URS-027")
 def test_a_deleted_event_is_named(sealed: Batch) -> None:
     seal = AuditSeal.objects.filter(event_model="batches.BatchTransitionEvent").order_by("sequence").first()

@@ -169,16 +169,19 @@ def check_events(report: Report, start: Start) -> None:
         for label, model, events in event_tables():
             table = events._meta.db_table
             if start.marks is None:
+                # Ids and row versions only: a sealed event whose xmin is unchanged holds the sealed bytes,
+                # and _list_broken compares the others in full. Carrying the payloads and the event rows
+                # through the join made it spill to disk (31 s instead of 8 for ten million events).
                 cursor.execute(
                     f'SELECT count(*) FILTER (WHERE s."event_id" IS NOT NULL AND (e."pgh_id" IS NULL '
-                    f"OR NOT ({EVENT_INTACT_SQL}))), "
+                    f'OR s."event_xmin" IS DISTINCT FROM e.xmin::text::bigint)), '
                     f'count(*) FILTER (WHERE s."event_id" IS NULL), '
                     f'min(e."pgh_id") FILTER (WHERE s."event_id" IS NULL), max(e."pgh_id") '
-                    f'FROM (SELECT * FROM "{seal_table}" WHERE "event_model" = %s) AS s '
+                    f'FROM (SELECT "event_id", "event_xmin" FROM "{seal_table}" WHERE "event_model" = %s) AS s '
                     f'FULL JOIN "{table}" AS e ON e."pgh_id" = s."event_id"',
                     [label],
                 )
-                bad, unsealed, first_unsealed, last_event = cursor.fetchone()
+                bad, unsealed, first_unsealed, last_event = cursor.fetchone()  # bad: to compare in full
             else:
                 # The listing query below is the check: it reads only the new seals of this table.
                 bad = int(label in (report.new_seal_labels or ()))
