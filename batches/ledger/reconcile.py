@@ -58,7 +58,13 @@ def _last_events(event_table: str, label: str, start: Start, first: int) -> tupl
     smallest event id sealed after the head, bounds the read of the seal index to its new part.
     """
     if start.marks is None:
-        return f'SELECT DISTINCT ON ("pgh_obj_id") * FROM "{event_table}" ORDER BY "pgh_obj_id", "pgh_id" DESC', []
+        # The latest event id of each object from an aggregate of ids only, then those events by primary
+        # key: sorting every whole event row to keep each object's last one spilled to disk.
+        return (
+            f'SELECT e.* FROM "{event_table}" AS e JOIN (SELECT max("pgh_id") AS "pgh_id" FROM "{event_table}" '
+            f'GROUP BY "pgh_obj_id") AS latest ON latest."pgh_id" = e."pgh_id"',
+            [],
+        )
     seal_table, mark = AuditSeal._meta.db_table, start.last_event(label)
     sql = (
         f'SELECT DISTINCT ON ("pgh_obj_id") * FROM (SELECT * FROM "{event_table}" WHERE "pgh_id" > %s '
