@@ -35,11 +35,8 @@ def batch_events_sql(models_: tuple[type[models.Model], ...]) -> str:
     parts = []
     for index, model in enumerate(models_):
         events = event_model(model)
-        lookup = next(f.column for f in events._meta.concrete_fields if batch_lookup(model) in (f.name, f.attname))
-        row = _row_json(events, "e")
-        parts.append(
-            f"SELECT {index}, ({row})::text FROM {quote(events._meta.db_table)} e WHERE e.{quote(str(lookup))} = %s"
-        )
+        table, column = quote(events._meta.db_table), quote(_batch_column(model))
+        parts.append(f"SELECT {index}, ({_row_json(events, 'e')})::text FROM {table} e WHERE e.{column} = %s")
     return "\nUNION ALL\n".join(parts)
 
 
@@ -77,12 +74,11 @@ def latest_events_sql(models_: tuple[type[models.Model], ...], limit: int) -> st
     parts = []
     for index, model in enumerate(models_):
         events = event_model(model)
-        lookup = _batch_column(model)
         row = _row_json(events, "e")
         parts.append(
             f"(SELECT {index}, row, lag(row) OVER (PARTITION BY pgh_obj_id ORDER BY pgh_id), pgh_created_at, pgh_id"
             f" FROM (SELECT e.pgh_obj_id, e.pgh_id, e.pgh_created_at, ({row})::text AS row"
-            f" FROM {quote(events._meta.db_table)} e WHERE e.{quote(str(lookup))} = %s) AS events"
+            f" FROM {quote(events._meta.db_table)} e WHERE e.{quote(_batch_column(model))} = %s) AS events"
             f" ORDER BY pgh_created_at DESC, pgh_id DESC LIMIT {int(limit)})"
         )
     union = "\nUNION ALL\n".join(parts)
