@@ -11,6 +11,7 @@ from django.utils import translation
 from django.utils.text import capfirst
 
 from batches.audit import GMP_MODELS
+from batches.models import Batch
 from batches.pdf.collect import take_snapshot
 from tests.factories import Personas, walk_batch
 from tests.helpers import client_for
@@ -104,3 +105,11 @@ def test_a_long_or_digested_value_in_the_appendix_is_summarised_in_the_readers_l
     with translation.override("en-gb"):
         assert _short(long_value) == "x" * MAX_VALUE_CHARS + "… [+7 characters in the electronic audit trail]"
         assert re.fullmatch(r"\[12 characters, SHA-256 [0-9a-f]{64}\]", _short("signed value", digested))
+
+
+def test_a_status_in_the_trail_agrees_with_what_it_names() -> None:
+    """The trail names a status by its label: "el lote" is closed as "Cerrado"; a deviation's "Closed"
+    row in the record keeps its own word."""
+    with translation.override("es"):
+        assert str(Batch(status="closed").get_status_display()) == "Cerrado"
+        assert translation.pgettext("deviation", "Closed") == "Cerrada"
